@@ -1,0 +1,17 @@
+import type { PlatformConfig } from './config';
+import type { PlatformBus } from './core/events';
+import type { Db } from './store/store';
+
+/** What every role receives when the platform starts it. */
+export interface RoleDeps {
+  config: PlatformConfig;
+  db: Db;
+  bus: PlatformBus;
+  log: (role: string, message: string) => void;
+}
+
+/** A started role: its endpoints and a clean stop. */
+export interface RunningRole<E> {
+  endpoints: E;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,133 @@
+/**
+ * The platform's relational schema (PostgreSQL in production, SQLite here). One table per
+ * business concept; timestamps are ISO-8601 UTC strings with milliseconds.
+ * Roles share this file: add a column where the concept lives, never a second copy of it.
+ */
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS customers (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  tier TEXT NOT NULL,                 -- standard | premium | call-center | api-only
+  created_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS api_keys (
+  key TEXT PRIMARY KEY,
+  customer_id TEXT REFERENCES customers(id),  -- NULL: the operator's key
+  created_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS numbers (
+  e164 TEXT PRIMARY KEY,              -- +<digits>, or the short code digits
+  customer_id TEXT NOT NULL REFERENCES customers(id),
+  kind TEXT NOT NULL,                 -- local | toll-free | international | short-code
+  created_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS sip_accounts (
+  username TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL REFERENCES customers(id),
+  password TEXT NOT NULL,
+  number TEXT NOT NULL REFERENCES numbers(e164),  -- the caller ID presented and the number that reaches it
+  created_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS trunks (
+  id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL REFERENCES customers(id),
+  name TEXT NOT NULL,
+  host TEXT NOT NULL,
+  port INTEGER NOT NULL,
+  transport TEXT NOT NULL,            -- udp
+  destination_prefixes TEXT NOT NULL, -- JSON array of E.164 prefixes; [] = every destination
+  caller_id TEXT,                     -- presented number override; NULL = the calling account's number
+  created_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS cdrs (
+  id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL REFERENCES customers(id),
+  sip_call_id TEXT NOT NULL,          -- Call-ID of the customer-side leg
+  caller TEXT NOT NULL,
+  callee TEXT NOT NULL,
+  trunk_id TEXT,
+  direction TEXT NOT NULL,            -- outbound (to a trunk) | inbound (from a trunk) | internal
+  started_at TEXT NOT NULL,
+  answered_at TEXT,
+  ended_at TEXT NOT NULL,
+  duration_ms INTEGER NOT NULL,       -- answer to end; 0 when never answered
+  billable_seconds INTEGER NOT NULL,  -- duration rounded up to whole seconds
+  disposition TEXT NOT NULL,          -- answered | no-answer | busy | failed | cancelled
+  sip_status INTEGER NOT NULL,        -- final response of the call attempt
+  hangup_by TEXT,                     -- caller | callee | platform
+  media TEXT NOT NULL                 -- JSON relay counters per direction
+);
+CREATE INDEX IF NOT EXISTS cdrs_by_customer ON cdrs(customer_id, started_at);
+CREATE INDEX IF NOT EXISTS cdrs_by_call ON cdrs(sip_call_id);
+
+CREATE TABLE IF NOT EXISTS smpp_accounts (
+  system_id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL REFERENCES customers(id),
+  password TEXT NOT NULL,
+  throughput_per_second INTEGER       -- NULL: unthrottled
+);
+
+-- A message row is also the SMSC's persistent queue entry: status 'queued' survives restarts.
+CREATE TABLE IF NOT EXISTS messages (
+  id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL REFERENCES customers(id),
+  source TEXT NOT NULL,               -- api | smpp
+  sender TEXT NOT NULL,
+  recipient TEXT NOT NULL,
+  text TEXT NOT NULL,
+  encoding TEXT NOT NULL,             -- gsm7 | ucs2
+  parts INTEGER NOT NULL,
+  status TEXT NOT NULL,               -- queued | sent | delivered | undeliverable | expired | rejected | failed
+  error_code TEXT,
+  connector_id TEXT,
+  carrier_message_ids TEXT NOT NULL,  -- JSON array, one per part
+  registered_delivery INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  accepted_at TEXT NOT NULL,
+  sent_at TEXT,
+  done_at TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_by_status ON messages(status);
+
+CREATE TABLE IF NOT EXISTS smsc_connectors (
+  id TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  port INTEGER NOT NULL,
+  system_id TEXT NOT NULL,
+  password TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS sms_routes (
+  prefix TEXT PRIMARY KEY,            -- destination prefix; longest match wins; '' = default route
+  connector_id TEXT NOT NULL REFERENCES smsc_connectors(id)
+);
+
+CREATE TABLE IF NOT EXISTS webhooks (
+  id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL REFERENCES customers(id),
+  url TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  events TEXT NOT NULL,               -- JSON array of event types; 'message.*' style wildcards allowed
+  created_at TEXT NOT NULL
+);
+
+-- Outbox of webhook events: written in the same transaction as the change it reports.
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+  event_id TEXT NOT NULL,
+  webhook_id TEXT NOT NULL REFERENCES webhooks(id),
+  type TEXT NOT NULL,
+  payload TEXT NOT NULL,              -- the exact JSON body sent
+  status TEXT NOT NULL,               -- pending | delivered | failed
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at TEXT NOT NULL,
+  last_error TEXT,
+  delivered_at TEXT,
+  PRIMARY KEY (event_id, webhook_id)
+);
+`;
