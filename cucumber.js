@@ -1,0 +1,37 @@
+// Cucumber profiles. `npm run bdd -- --profile ci`, `--tags @smoke`, `--parallel 2` all combine with these.
+const interactive = Boolean(process.stdout.isTTY) && !process.env.CI;
+
+const common = {
+  requireModule: ['ts-node/register/transpile-only'],
+  require: ['support/**/*.ts', 'step-definitions/**/*.ts'],
+  paths: ['features/**/*.feature'],
+  format: [
+    // Only one formatter may own stdout: a progress bar for people, plain progress for CI logs.
+    interactive ? 'progress-bar' : 'progress',
+    'html:reports/cucumber-report.html',
+    'junit:reports/junit.xml',
+    'message:reports/cucumber-messages.ndjson',
+    'allure-cucumberjs/reporter:reports/allure-formatter.out',
+  ],
+  formatOptions: {
+    resultsDir: 'allure-results',
+    labels: [
+      { pattern: [/@TEST-INT-(.*)/], name: 'tms' },
+      { pattern: [/@(voice-sms|api-voice|api-sms|workflows|failover|security|load|data-consistency|journeys)$/], name: 'epic' },
+      { pattern: [/@severity:(.*)/], name: 'severity' },
+    ],
+    links: {
+      tms: {
+        pattern: [/@(TEST-INT-.*)/],
+        urlTemplate: process.env.PHASE2_TMS_URL_TEMPLATE || 'docs/test-plan.md#%s',
+      },
+    },
+  },
+  strict: true,
+};
+
+module.exports = {
+  default: { ...common, tags: 'not @soak and not @wip' },
+  ci: { ...common, format: common.format.map((f) => (f === 'progress-bar' ? 'progress' : f)), tags: 'not @soak and not @wip' },
+  smoke: { ...common, tags: '@smoke and not @wip' },
+};

@@ -1,0 +1,41 @@
+@TEST-INT-020 @api-sms @week2
+Feature: Send an SMS through the API
+  A customer sends a text message to a mobile phone with one API call. The text reaches the
+  handset exactly as written, from the customer's number, well within half a second; the
+  mobile network confirms delivery and the customer learns of it through a signed webhook.
+
+  Background:
+    Given "Parcelly" is an API-only customer
+    And "Parcelly" owns a local number for sending texts
+    And "Parcelly" receives delivery reports at their webhook
+
+  @smoke @severity:critical
+  Scenario: A text sent through the API reaches the handset and is reported delivered
+    Given Carol has a mobile phone
+    When "Parcelly" texts Carol "Your parcel arrives today between 10:00 and 12:00" through the API
+    Then Carol's phone receives exactly that text from "Parcelly"'s number
+    And it reached the handset within 500 ms of the API accepting it
+    And "Parcelly"'s webhook receives a signed delivery report saying the message was delivered
+    And the API shows the message as delivered
+
+  Scenario: A text to a phone the mobile network cannot reach is reported undeliverable
+    Given Carol has a mobile phone that the mobile network cannot reach
+    When "Parcelly" texts Carol "Your parcel is delayed" through the API
+    Then "Parcelly"'s webhook receives a signed delivery report saying the message was undeliverable
+    And the API shows the message as undeliverable
+
+  Rule: Only well-formed requests from known customers are accepted
+
+    Scenario: A request without an API key is refused by the gateway
+      When someone asks to send a text without an API key
+      Then the gateway refuses it as unauthenticated, saying "No API key found in request"
+
+    Scenario: A malformed request body gets a clear error and sends nothing
+      Given Carol has a mobile phone
+      When "Parcelly" sends a message request whose body is not valid JSON
+      Then the API refuses it as a bad request with a problem description
+      And Carol's phone receives no text
+
+    Scenario: An SMPP connection with the wrong password is refused
+      When "Parcelly" connects over SMPP with a wrong password
+      Then the bind is refused with "ESME_RINVPASWD"

@@ -1,0 +1,48 @@
+@TEST-INT-010 @api-voice @week2 @lab
+Feature: Provision a SIP trunk through the API and make a call over it
+  A business customer connects the platform to their carrier by provisioning a SIP trunk
+  through the API. From then on their staff's phones can call any outside number: the call
+  is carried over the trunk, both people hear each other, and the customer can fetch the
+  call record through the API straight after the call.
+
+  Background:
+    Given "Acme Logistics" is a standard customer
+    And "Acme Logistics" has provisioned a SIP trunk to their carrier through the API
+
+  @smoke @severity:critical
+  Scenario Outline: A <phone> calls an outside number over the newly provisioned trunk
+    Given Alice works at "Acme Logistics" with a <phone> on a local number
+    And Alice's phone is registered
+    And Bob is on an outside line that answers calls
+    When Alice calls Bob
+    And Bob answers and they talk for a moment
+    And Alice hangs up
+    Then Bob's phone showed Alice's number as the caller
+    And Alice and Bob heard each other through the platform's media relay
+    And the call record shows Alice calling Bob over the trunk, answered, for as long as they talked
+
+    Examples:
+      | phone         |
+      | desk phone    |
+      | web softphone |
+
+  Scenario: A call to a busy outside number is recorded as busy
+    Given Alice works at "Acme Logistics" with a desk phone on a local number
+    And Alice's phone is registered
+    And Bob is on an outside line that is busy
+    When Alice calls Bob
+    Then Alice hears that Bob is busy
+    And the call record shows Alice calling Bob over the trunk, busy
+
+  Rule: Only the customer's own phones, with the right password, can use the platform
+
+    Scenario: A phone with the wrong password cannot register
+      Given Alice works at "Acme Logistics" with a desk phone on a local number
+      When Alice's phone tries to register with a wrong password
+      Then the registration is refused as unauthorised
+
+    Scenario: Garbled signalling is refused and the platform keeps serving
+      Given Alice works at "Acme Logistics" with a desk phone on a local number
+      When a device sends the platform a garbled SIP request
+      Then the platform answers it with "400 Bad Request"
+      And Alice's phone can still register

@@ -1,0 +1,67 @@
+/**
+ * The reference platform: every Phase 2 role, composed in one process on loopback.
+ * Roles talk to each other through the store and the bus, like services sharing a database
+ * and a message broker; from outside, only SIP/RTP, SMPP and HTTP are visible.
+ */
+import type { PlatformConfig } from './config';
+import { PlatformBus } from './core/events';
+import { openStore } from './store/store';
+import type { RoleDeps } from './role';
+import { startMediaRelay } from './media-relay';
+import { startSipEdge } from './sip-edge';
+import { startSmsc } from './smsc';
+import { startGateway } from './gateway';
+
+export interface PlatformEndpointsInfo {
+  sip: { udp: { host: string; port: number }; ws: string; domain: string };
+  smpp: { host: string; port: number };
+  apiUrl: string;
+}
+
+export interface RunningPlatform {
+  endpoints: PlatformEndpointsInfo;
+  config: PlatformConfig;
+  stop(): Promise<void>;
+}
+
+export type PlatformLog = (role: string, message: string) => void;
+
+export async function startPlatform(config: PlatformConfig, log: PlatformLog): Promise<RunningPlatform> {
+  const db = openStore(config.store.file);
+  const deps: RoleDeps = { config, db, bus: new PlatformBus(), log };
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const relay = await startMediaRelay(deps);
+    stops.push(() => relay.stop());
+    const sip = await startSipEdge(deps, relay);
+    stops.push(() => sip.stop());
+    const smsc = await startSmsc(deps);
+    stops.push(() => smsc.stop());
+    const gateway = await startGateway(deps, { smsc, sip: { domain: config.sip.domain } });
+    stops.push(() => gateway.stop());
+    log('platform', `started: ${JSON.stringify({ sip: sip.endpoints, smpp: smsc.endpoints, api: gateway.endpoints })}`);
+    return {
+      config,
+      endpoints: { sip: sip.endpoints, smpp: smsc.endpoints, apiUrl: gateway.endpoints.apiUrl },
+      stop: () => stopAll(stops, db, log),
+    };
+  } catch (error) {
+    await stopAll(stops, db, log);
+    throw error;
+  }
+}
+
+/** Stops roles in reverse start order; every role gets its stop even if an earlier one fails. */
+async function stopAll(stops: Array<() => Promise<void>>, db: ReturnType<typeof openStore>, log: PlatformLog): Promise<void> {
+  const failures: unknown[] = [];
+  for (const stop of [...stops].reverse()) {
+    try {
+      await stop();
+    } catch (error) {
+      failures.push(error);
+      log('platform', `stop failed: ${String(error)}`);
+    }
+  }
+  db.close();
+  if (failures.length > 0) throw new AggregateError(failures, 'some platform roles did not stop cleanly');
+}

@@ -1,0 +1,86 @@
+/**
+ * `npm run platform`: the reference platform standalone, for people and for the remote lane.
+ * Prints its endpoints (and the PHASE2_* lines that point the suite at it), serves until
+ * Ctrl-C / SIGTERM, then stops every role and exits 0.
+ *
+ *   npm run platform                      fixed ports: SIP 5060/udp, 8080/ws, SMPP 2775, API 8000
+ *   npm run platform -- --ephemeral       OS-chosen ports (CI, several instances side by side)
+ *   npm run platform -- --env-file F      also write the PHASE2_* lines to file F
+ *   npm run platform -- --data DIR        keep the database in DIR (default .platform-data/)
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { startPlatform } from '../platform';
+import { embeddedDefaults } from '../platform/config';
+
+function option(name: string): string | undefined {
+  const index = process.argv.indexOf(name);
+  return index >= 0 ? process.argv[index + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  const ephemeral = process.argv.includes('--ephemeral');
+  const dataDir = resolve(option('--data') ?? '.platform-data');
+  mkdirSync(dataDir, { recursive: true });
+  const adminApiKey = process.env.PLATFORM_ADMIN_API_KEY ?? `admin-${randomBytes(16).toString('hex')}`;
+  const config = embeddedDefaults({ storeFile: join(dataDir, 'platform.db'), adminApiKey });
+  if (!ephemeral) {
+    config.sip.udpPort = Number(process.env.PLATFORM_SIP_UDP_PORT ?? 5060);
+    config.sip.wsPort = Number(process.env.PLATFORM_SIP_WS_PORT ?? 8080);
+    config.smsc.port = Number(process.env.PLATFORM_SMPP_PORT ?? 2775);
+    config.api.port = Number(process.env.PLATFORM_API_PORT ?? 8000);
+  }
+  // A person watching a terminal wants realistic timers, not the suite's shortened ones.
+  config.sip.noAnswerTimeoutMs = Number(process.env.PLATFORM_NO_ANSWER_MS ?? config.sip.noAnswerTimeoutMs);
+
+  const platform = await startPlatform(config, (role, message) => {
+    process.stderr.write(`${new Date().toISOString()} [${role}] ${message}\n`);
+  });
+  const { sip, smpp, apiUrl } = platform.endpoints;
+  const envLines = [
+    'PHASE2_TARGET=remote',
+    `PHASE2_SIP_UDP=${sip.udp.host}:${sip.udp.port}`,
+    `PHASE2_SIP_WS=${sip.ws}`,
+    `PHASE2_SIP_DOMAIN=${sip.domain}`,
+    `PHASE2_SMPP=${smpp.host}:${smpp.port}`,
+    `PHASE2_API_URL=${apiUrl}`,
+    `PHASE2_ADMIN_API_KEY=${adminApiKey}`,
+  ];
+  const envFile = option('--env-file');
+  if (envFile) writeFileSync(envFile, `${envLines.join('\n')}\n`);
+
+  console.log('Phase 2 reference platform is running.');
+  console.log(`  SIP (UDP)        ${sip.udp.host}:${sip.udp.port}   domain ${sip.domain}`);
+  console.log(`  SIP (WebSocket)  ${sip.ws}`);
+  console.log(`  SMPP             ${smpp.host}:${smpp.port}`);
+  console.log(`  API              ${apiUrl}   (contract: ${apiUrl}/openapi.yaml)`);
+  console.log(`  Data             ${dataDir}`);
+  console.log('To run the suite against it, put these lines in .env (or export them):');
+  for (const line of envLines) console.log(`  ${line}`);
+  console.log('READY. Press Ctrl-C to stop.');
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal} received: stopping…`);
+    platform.stop().then(
+      () => {
+        console.log('Stopped cleanly.');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        console.error(`Stopped with errors: ${String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(`The platform did not start: ${error instanceof Error ? error.stack : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,182 @@
+/**
+ * `npm test`: everything that must hold before a change lands (DESIGN §9), in order:
+ * type check, lint, unit tests, a strict dry run, the embedded BDD suite (two workers), and the
+ * remote smoke lane against a standalone `npm run platform`. Ends with one line
+ * `N passed, N failed` counting unit tests and scenarios (a failed gate counts as one failure).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { countScenarios, type ScenarioCounts } from './cucumber-results';
+import { unitTestFiles } from './unit';
+
+interface StageResult {
+  name: string;
+  ok: boolean;
+  passed: number;
+  failed: number;
+  seconds: number;
+  detail: string;
+}
+
+const results: StageResult[] = [];
+const MESSAGES = 'reports/cucumber-messages.ndjson';
+
+function run(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      process.stdout.write(chunk);
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      process.stderr.write(chunk);
+    });
+    child.on('close', (code) => resolve({ code: code ?? 1, output }));
+  });
+}
+
+async function stage(name: string, body: () => Promise<Omit<StageResult, 'name' | 'seconds'>>): Promise<void> {
+  console.log(`\n━━━ ${name} ━━━`);
+  const started = Date.now();
+  let result: Omit<StageResult, 'name' | 'seconds'>;
+  try {
+    result = await body();
+  } catch (error) {
+    result = { ok: false, passed: 0, failed: 1, detail: error instanceof Error ? error.message : String(error) };
+  }
+  results.push({ name, seconds: (Date.now() - started) / 1000, ...result });
+}
+
+/** A gate (type check, lint…) counts as no test when green and as one failure when red. */
+async function gate(name: string, command: string, args: string[]): Promise<void> {
+  await stage(name, async () => {
+    const { code } = await run(command, args);
+    return { ok: code === 0, passed: 0, failed: code === 0 ? 0 : 1, detail: code === 0 ? 'ok' : `exit code ${code}` };
+  });
+}
+
+function scenarioStage(counts: ScenarioCounts, code: number): Omit<StageResult, 'name' | 'seconds'> {
+  const ranNothing = counts.passed + counts.failed === 0;
+  return {
+    ok: code === 0 && counts.failed === 0 && !ranNothing,
+    passed: counts.passed,
+    failed: counts.failed + (ranNothing || (code !== 0 && counts.failed === 0) ? 1 : 0),
+    detail: ranNothing ? 'no scenario ran' : `${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`,
+  };
+}
+
+function readEnvFile(file: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (match) env[match[1]] = match[2];
+  }
+  return env;
+}
+
+async function remoteSmoke(): Promise<Omit<StageResult, 'name' | 'seconds'>> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'phase2-remote-'));
+  const envFile = join(dataDir, 'remote.env');
+  const platform = spawn(
+    process.execPath,
+    ['--require', 'ts-node/register/transpile-only', 'scripts/platform.ts', '--ephemeral', '--env-file', envFile, '--data', dataDir],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let platformOut = '';
+  const platformLog = 'reports/remote-platform.log';
+  platform.stdout.on('data', (chunk: Buffer) => (platformOut += chunk.toString()));
+  platform.stderr.on('data', (chunk: Buffer) => (platformOut += chunk.toString()));
+  const exited = new Promise<number>((resolve) => platform.on('close', (code) => resolve(code ?? 1)));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`npm run platform did not print READY within 60 s:\n${platformOut}`)), 60_000);
+      const onData = (): void => {
+        if (platformOut.includes('READY')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      platform.stdout.on('data', onData);
+      void exited.then((code) => reject(new Error(`npm run platform exited early with ${code}:\n${platformOut}`)));
+    });
+    const { code } = await run('npx', ['cucumber-js', '--profile', 'smoke'], { ...readEnvFile(envFile), CI: 'true' });
+    const counts = countScenarios(MESSAGES);
+    platform.kill('SIGINT');
+    const exitCode = await exited;
+    const cleanStop = exitCode === 0 && platformOut.includes('Stopped cleanly');
+    const result = scenarioStage(counts, code);
+    if (!cleanStop) {
+      result.ok = false;
+      result.failed += 1;
+      result.detail += `; the standalone platform did not stop cleanly on SIGINT (exit ${exitCode})`;
+    } else {
+      result.detail += '; platform stopped cleanly on SIGINT';
+    }
+    return result;
+  } finally {
+    if (platform.exitCode === null) platform.kill('SIGKILL');
+    mkdirSync('reports', { recursive: true });
+    writeFileSync(platformLog, platformOut);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  mkdirSync('reports', { recursive: true });
+  await gate('Type check (tsc --noEmit)', 'npx', ['tsc', '--noEmit']);
+  await gate('Lint (eslint, incl. the black-box rule)', 'npx', ['eslint', '.']);
+  await gate('Format (prettier --check)', 'npx', ['prettier', '--check', '.']);
+  await stage('Unit tests (node --test)', async () => {
+    const { code, output } = await run(process.execPath, [
+      '--require',
+      'ts-node/register/transpile-only',
+      '--test',
+      '--test-reporter=spec',
+      ...unitTestFiles(),
+    ]);
+    const passed = Number(/ℹ pass (\d+)/.exec(output)?.[1] ?? 0);
+    const failed = Number(/ℹ fail (\d+)/.exec(output)?.[1] ?? 0);
+    const ok = code === 0 && failed === 0 && passed > 0;
+    return { ok, passed, failed: failed + (ok || failed > 0 ? 0 : 1), detail: `${passed} passed, ${failed} failed` };
+  });
+  await stage('Strict dry run (no undefined or unused steps)', async () => {
+    const { code, output } = await run('npx', ['cucumber-js', '--dry-run', '--strict', '--format', 'usage-json:reports/step-usage.json']);
+    const usage = existsSync('reports/step-usage.json')
+      ? (JSON.parse(readFileSync('reports/step-usage.json', 'utf8')) as Array<{ pattern: string; matches: unknown[] }>)
+      : [];
+    const unused = usage.filter((definition) => definition.matches.length === 0).map((definition) => definition.pattern);
+    const ok = code === 0 && unused.length === 0 && !/undefined/i.test(output.split('\n').slice(-5).join('\n'));
+    return {
+      ok,
+      passed: 0,
+      failed: ok ? 0 : 1,
+      detail: unused.length > 0 ? `unused step definitions: ${unused.join(' | ')}` : code === 0 ? 'ok' : `exit code ${code}`,
+    };
+  });
+  await stage('BDD suite on the embedded platform (--parallel 2)', async () => {
+    rmSync('allure-results', { recursive: true, force: true });
+    mkdirSync('allure-results', { recursive: true });
+    const { code } = await run('npx', ['cucumber-js', '--profile', 'ci', '--parallel', '2'], { CI: 'true' });
+    return scenarioStage(countScenarios(MESSAGES), code);
+  });
+  await stage('Remote smoke: @smoke against `npm run platform`', remoteSmoke);
+
+  console.log('\n━━━ Summary ━━━');
+  for (const r of results) {
+    console.log(`${r.ok ? 'PASS' : 'FAIL'}  ${r.name.padEnd(52)} ${r.seconds.toFixed(1).padStart(6)} s  ${r.detail}`);
+  }
+  const passed = results.reduce((sum, r) => sum + r.passed, 0);
+  const failed = results.reduce((sum, r) => sum + r.failed, 0);
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(results.every((r) => r.ok) ? 0 : 1);
+}
+
+void main();

@@ -1,0 +1,23 @@
+/**
+ * Runs the unit tests (node's test runner) over every test/**\/*.test.ts file.
+ * Node 20's runner does not expand globs itself, so the files are listed here.
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export function unitTestFiles(dir = 'test'): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.test.ts'))
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
+}
+
+if (require.main === module) {
+  const child = spawn(
+    process.execPath,
+    ['--require', 'ts-node/register/transpile-only', '--test', '--test-reporter=spec', ...unitTestFiles(), ...process.argv.slice(2)],
+    { stdio: 'inherit' },
+  );
+  child.on('close', (code) => process.exit(code ?? 1));
+}

@@ -1,0 +1,251 @@
+import { Given, Then, When } from '@cucumber/cucumber';
+import { expect } from 'chai';
+import { SipPhone } from '../world/sip/sip-phone';
+import { SipDatagramProbe } from '../world/probes/sip-datagram-probe';
+import type { Phase2World, Person } from '../world/world';
+import { pstnNumber } from '../support/factories';
+import { eventually } from '../support/timing';
+import { EVIDENCE, attachJson } from '../support/evidence';
+
+/** One second of speech each way: enough packets that a 95 % threshold means something. */
+const TALK_PACKETS = 50;
+/** Loopback jitter allowance between the phone's and the platform's view of a call's length. */
+const DURATION_TOLERANCE_MS = 400;
+
+function phoneOf(person: Person): SipPhone {
+  if (!person.phone) throw new Error(`${person.name} has no SIP phone in this scenario.`);
+  return person.phone;
+}
+
+Given('{person}\'s phone is registered', async function (this: Phase2World, name: string) {
+  await phoneOf(this.person(name)).register();
+});
+
+Given(
+  '{person} is on an outside line that answers calls',
+  function (this: Phase2World, name: string) {
+    const number = pstnNumber();
+    this.env.pstn.behaviourFor(number, { answer: 'answer', media: 'tone' });
+    this.people.set(name, { name, number, kind: 'outside line' });
+  },
+);
+
+Given('{person} is on an outside line that is busy', function (this: Phase2World, name: string) {
+  const number = pstnNumber();
+  this.env.pstn.behaviourFor(number, { answer: 'busy' });
+  this.people.set(name, { name, number, kind: 'outside line' });
+});
+
+When('{person} calls {person}', async function (this: Phase2World, callerName: string, calleeName: string) {
+  const caller = this.person(callerName);
+  const callee = this.person(calleeName);
+  const call = await phoneOf(caller).call(callee.number);
+  this.call = { caller, callee, call };
+  if (callee.kind === 'outside line') {
+    this.call.invite = await this.env.pstn.invites.waitFor((invite) => invite.number === callee.number, {
+      awaited: `the call from ${callerName} to arrive at the outside number ${callee.number} over the trunk`,
+      timeoutMs: this.env.config.waitMs,
+      lookAt: `the "${EVIDENCE.SIP}" attachment and ${this.env.platformLog}`,
+    });
+  }
+});
+
+When('{person} answers and they talk for a moment', async function (this: Phase2World, calleeName: string) {
+  const current = this.currentCall();
+  const { waitMs } = this.env.config;
+  const invite = current.invite;
+  if (!invite) throw new Error(`${calleeName} is not reached over the trunk in this scenario.`);
+  current.farEnd = await this.env.pstn.calls.waitFor((call) => call.callId === invite.callId, {
+    awaited: `${calleeName}'s line to answer the call (SIP Call-ID ${invite.callId})`,
+    timeoutMs: waitMs,
+    lookAt: `the "${EVIDENCE.SIP}" attachment`,
+  });
+  await current.call.waitUntilAnswered(waitMs);
+  // "A moment" = until each side has heard a second of the other: event-driven, no fixed pause.
+  await Promise.all([
+    current.call.rtp.waitForPackets(TALK_PACKETS, waitMs),
+    current.farEnd.rtp.waitForPackets(TALK_PACKETS, waitMs),
+  ]);
+});
+
+When('{person} hangs up', async function (this: Phase2World, name: string) {
+  const current = this.currentCall();
+  expect(current.caller.name, 'who hangs up').to.equal(name);
+  await current.call.hangup();
+  await current.call.waitUntilEnded(this.env.config.waitMs);
+  if (current.farEnd) await current.farEnd.waitUntilEnded(this.env.config.waitMs);
+});
+
+Then(
+  '{person}\'s phone showed {person}\'s number as the caller',
+  function (this: Phase2World, calleeName: string, callerName: string) {
+    const { invite, caller } = this.currentCall();
+    expect(invite, `the call as ${calleeName}'s line received it`).to.not.equal(undefined);
+    expect(caller.name).to.equal(callerName);
+    expect(invite?.from, `caller number in From of the INVITE ${calleeName} received (see "${EVIDENCE.SIP}")`).to.equal(
+      caller.number,
+    );
+    expect(
+      invite?.pAssertedIdentity,
+      `P-Asserted-Identity of the INVITE ${calleeName} received (see "${EVIDENCE.SIP}")`,
+    ).to.equal(caller.number);
+  },
+);
+
+Then(
+  '{person} and {person} heard each other through the platform\'s media relay',
+  function (this: Phase2World, aName: string, bName: string) {
+    const { call, farEnd, invite } = this.currentCall();
+    if (!farEnd || !invite) throw new Error(`${bName} never answered, so nobody could hear anybody.`);
+    const phoneStats = call.rtp.stats();
+    const farStats = farEnd.rtp.stats();
+    attachJson(this, EVIDENCE.RTP, { [aName]: phoneStats, [bName]: farStats });
+
+    // Media must go through the relay: the far end was told to send to a platform port, not the phone's.
+    expect(invite.sdp, `SDP ${bName}'s line received`).to.match(/m=audio (\d+)/);
+    const advertisedPort = Number(/m=audio (\d+)/.exec(invite.sdp)?.[1]);
+    expect(advertisedPort, `media port offered to ${bName}: must be the relay's, not ${aName}'s phone's own`).to.not.equal(
+      call.rtp.localPort,
+    );
+
+    const heard = (listener: string, received: number, speaker: string, sent: number): void => {
+      expect(sent, `packets ${speaker} sent`).to.be.at.least(TALK_PACKETS);
+      expect(
+        received,
+        `${listener} should receive at least 95 % of the ${sent} RTP packets ${speaker} sent (see "${EVIDENCE.RTP}")`,
+      ).to.be.at.least(Math.ceil(sent * 0.95));
+    };
+    heard(aName, phoneStats.received, bName, farStats.sent);
+    heard(bName, farStats.received, aName, phoneStats.sent);
+  },
+);
+
+async function callRecord(world: Phase2World, awaited: string) {
+  const { caller, call } = world.currentCall();
+  if (!caller.customer) throw new Error(`${caller.name} is not a customer's phone.`);
+  const api = world.customer(caller.customer).api;
+  const page = await eventually(
+    () => api.listCdrs({ sipCallId: call.callId }),
+    (result) => result.items.length > 0,
+    {
+      awaited,
+      timeoutMs: world.env.config.waitMs,
+      lookAt: `the "${EVIDENCE.HTTP}" attachment and ${world.env.platformLog}`,
+    },
+  );
+  expect(page.items, `call records for SIP Call-ID ${call.callId}`).to.have.length(1);
+  attachJson(world, 'Call record', page.items[0]);
+  return page.items[0];
+}
+
+Then(
+  'the call record shows {person} calling {person} over the trunk, answered, for as long as they talked',
+  async function (this: Phase2World, callerName: string, calleeName: string) {
+    const { caller, callee, call } = this.currentCall();
+    const cdr = await callRecord(this, `the call record of ${callerName}'s call to ${calleeName}`);
+    const trunkId = this.customer(caller.customer ?? '').trunkId;
+    expect(cdr, 'call record parties, trunk and outcome').to.deep.include({
+      caller: caller.number,
+      callee: callee.number,
+      trunkId,
+      direction: 'outbound',
+      disposition: 'answered',
+      sipStatus: 200,
+      hangupBy: 'caller',
+    });
+    const talked = (call.endedAt ?? 0) - (call.answeredAt ?? 0);
+    expect(talked, 'talk time measured on the phone').to.be.greaterThan(0);
+    expect(cdr.durationMs, `call record duration vs the ${talked} ms measured on ${callerName}'s phone`).to.be.closeTo(
+      talked,
+      DURATION_TOLERANCE_MS,
+    );
+    expect(cdr.billableSeconds, 'billable seconds: the duration rounded up to whole seconds').to.equal(
+      Math.ceil(cdr.durationMs / 1000),
+    );
+    const started = Date.parse(cdr.startedAt);
+    const answered = Date.parse(cdr.answeredAt ?? '');
+    const ended = Date.parse(cdr.endedAt);
+    expect(started <= answered && answered <= ended, `timestamps in order: ${cdr.startedAt} ≤ ${cdr.answeredAt} ≤ ${cdr.endedAt}`)
+      .to.equal(true);
+  },
+);
+
+Then('{person} hears that {person} is busy', async function (this: Phase2World, _callerName: string, calleeName: string) {
+  const { call } = this.currentCall();
+  const outcome = await call.events.waitFor((event) => event.kind === 'rejected' || event.kind === 'answered', {
+    awaited: `the call to ${calleeName} to be refused`,
+    timeoutMs: this.env.config.waitMs,
+    lookAt: `the "${EVIDENCE.SIP}" attachment`,
+  });
+  expect(outcome.kind, `how the call to ${calleeName} ended`).to.equal('rejected');
+  expect(outcome.status, `SIP status the caller got (486 Busy Here expected)`).to.equal(486);
+});
+
+Then(
+  'the call record shows {person} calling {person} over the trunk, busy',
+  async function (this: Phase2World, callerName: string, calleeName: string) {
+    const { caller, callee } = this.currentCall();
+    const cdr = await callRecord(this, `the call record of ${callerName}'s busy call to ${calleeName}`);
+    expect(cdr, 'call record of a busy call').to.deep.include({
+      caller: caller.number,
+      callee: callee.number,
+      trunkId: this.customer(caller.customer ?? '').trunkId,
+      disposition: 'busy',
+      sipStatus: 486,
+      answeredAt: null,
+      durationMs: 0,
+      billableSeconds: 0,
+    });
+  },
+);
+
+When('{person}\'s phone tries to register with a wrong password', async function (this: Phase2World, name: string) {
+  const person = this.person(name);
+  if (!person.sip) throw new Error(`${name} has no SIP account.`);
+  const { endpoints } = this.env;
+  const impostor = new SipPhone({
+    actor: `${name}'s phone (wrong password)`,
+    username: person.sip.username,
+    password: `${person.sip.password}-wrong`,
+    domain: endpoints.sip.domain,
+    transport: 'udp',
+    server: endpoints.sip.udp,
+  });
+  await impostor.start();
+  this.onCleanup(() => impostor.stop());
+  this.registrationError = await impostor.register().then(
+    () => undefined,
+    (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+  );
+});
+
+Then('the registration is refused as unauthorised', function (this: Phase2World) {
+  expect(this.registrationError, 'registration with a wrong password must fail, but it succeeded').to.be.instanceOf(Error);
+  expect(this.registrationError?.message, 'why the registration failed').to.match(/\b(401|403)\b/);
+});
+
+When('a device sends the platform a garbled SIP request', async function (this: Phase2World) {
+  const probe = new SipDatagramProbe('garbled device');
+  const port = await probe.open();
+  this.onCleanup(() => probe.close());
+  this.probe = probe;
+  // A request line and Via, but no From/To/Call-ID/CSeq: parseable enough to answer, too broken to serve.
+  await probe.send(
+    `OPTIONS sip:${this.env.endpoints.sip.domain} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bKgarbled${Date.now()}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`,
+    this.env.endpoints.sip.udp,
+  );
+});
+
+Then('the platform answers it with {string}', async function (this: Phase2World, statusLine: string) {
+  if (!this.probe) throw new Error('No garbled request was sent in this scenario.');
+  const response = await this.probe.responses.waitFor(() => true, {
+    awaited: `the platform's answer to the garbled request`,
+    timeoutMs: this.env.config.waitMs,
+    lookAt: `the "${EVIDENCE.SIP}" attachment and ${this.env.platformLog}`,
+  });
+  expect(response.statusLine, 'answer to the garbled request').to.equal(`SIP/2.0 ${statusLine}`);
+});
+
+Then('{person}\'s phone can still register', async function (this: Phase2World, name: string) {
+  await phoneOf(this.person(name)).register();
+});

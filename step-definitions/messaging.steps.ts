@@ -1,0 +1,208 @@
+import { Given, Then, When } from '@cucumber/cucumber';
+import { expect } from 'chai';
+import type { Phase2World } from '../world/world';
+import { SmppCustomerSession } from '../world/smpp/smpp-session';
+import { localDid, mobileNumber } from '../support/factories';
+import { EVIDENCE, attachJson } from '../support/evidence';
+
+/** The plan's cross-service latency target (seed: Success Metrics). */
+const CROSS_SERVICE_LATENCY_MS = 500;
+
+function sendingNumber(world: Phase2World, customerName: string): string {
+  const found = world.customer(customerName).numbers.find((n) => n.kind === 'local');
+  if (!found) throw new Error(`"${customerName}" owns no local number to send from: a Given step must add one.`);
+  return found.number;
+}
+
+function inboxOf(world: Phase2World, name: string) {
+  const person = world.person(name);
+  if (person.kind !== 'mobile') throw new Error(`${name} has no mobile phone in this scenario.`);
+  return world.env.carrier.handset(person.number).inbox;
+}
+
+Given('{string} owns a local number for sending texts', async function (this: Phase2World, customerName: string) {
+  const customer = this.customer(customerName);
+  const number = localDid();
+  const added = await customer.api.addNumber({ number, kind: 'local' });
+  expect(added.customerId, `owner of ${number}`).to.equal(customer.id);
+  customer.numbers.push({ number, kind: 'local' });
+});
+
+Given('{string} receives delivery reports at their webhook', async function (this: Phase2World, customerName: string) {
+  const customer = this.customer(customerName);
+  const endpoint = this.env.webhooks.endpoint(`${customer.id}`);
+  const webhook = await customer.api.createWebhook({ url: endpoint.url, events: ['message.*'] });
+  endpoint.setSecret(webhook.secret);
+  customer.webhook = { id: webhook.id, url: endpoint.url, path: endpoint.path };
+});
+
+Given('{person} has a mobile phone', function (this: Phase2World, name: string) {
+  const number = mobileNumber(this.env.mobilePrefix);
+  this.env.carrier.behaviourFor(number, 'deliver');
+  this.people.set(name, { name, number, kind: 'mobile' });
+});
+
+Given(
+  '{person} has a mobile phone that the mobile network cannot reach',
+  function (this: Phase2World, name: string) {
+    const number = mobileNumber(this.env.mobilePrefix);
+    this.env.carrier.behaviourFor(number, 'undeliverable');
+    this.people.set(name, { name, number, kind: 'mobile' });
+  },
+);
+
+When(
+  '{string} texts {person} {string} through the API',
+  async function (this: Phase2World, customerName: string, name: string, text: string) {
+    const from = sendingNumber(this, customerName);
+    const to = this.person(name).number;
+    // The clock starts before the request: the measured latency is an upper bound of accept → handset.
+    const requestedAt = Date.now();
+    const message = await this.customer(customerName).api.sendMessage({ from, to, text });
+    expect(message.status, 'status of a message the API has just accepted').to.equal('queued');
+    this.message = { id: message.id, customer: customerName, from, to, text, acceptedAt: requestedAt };
+  },
+);
+
+Then(
+  '{person}\'s phone receives exactly that text from {string}\'s number',
+  async function (this: Phase2World, name: string, customerName: string) {
+    const message = this.currentMessage();
+    const received = await inboxOf(this, name).waitFor(() => true, {
+      awaited: `a text on ${name}'s phone (${message.to})`,
+      timeoutMs: this.env.config.waitMs,
+      lookAt: `the "${EVIDENCE.SMPP}" attachment and ${this.env.platformLog}`,
+    });
+    expect(received.text, `text on ${name}'s phone`).to.equal(message.text);
+    expect(received.from, `sender shown on ${name}'s phone`).to.equal(sendingNumber(this, customerName));
+    expect(inboxOf(this, name).all(), `texts on ${name}'s phone`).to.have.length(1);
+  },
+);
+
+Then(
+  'it reached the handset within {int} ms of the API accepting it',
+  async function (this: Phase2World, boundMs: number) {
+    expect(boundMs, 'the bound in the feature is the plan\'s cross-service target').to.be.at.most(CROSS_SERVICE_LATENCY_MS);
+    const message = this.currentMessage();
+    const person = [...this.people.values()].find((p) => p.number === message.to);
+    if (!person) throw new Error(`Nobody in the scenario has ${message.to}.`);
+    const [received] = inboxOf(this, person.name).all();
+    expect(received, `the text on ${person.name}'s phone`).to.not.equal(undefined);
+    const latencyMs = received.receivedAt - message.acceptedAt;
+    attachJson(this, 'Cross-service latency', { messageId: message.id, apiToHandsetMs: latencyMs, boundMs });
+    expect(latencyMs, `time from the API request to ${person.name}'s handset`).to.be.below(boundMs);
+  },
+);
+
+Then(
+  '{string}\'s webhook receives a signed delivery report saying the message was {messageOutcome}',
+  async function (this: Phase2World, customerName: string, outcome: string) {
+    const message = this.currentMessage();
+    const webhook = this.customer(customerName).webhook;
+    if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
+    const event = await this.env.webhooks.events.waitFor(
+      (e) => e.path === webhook.path && e.type.startsWith('message.') && e.type !== 'message.sent' && (e.data as { id?: string }).id === message.id,
+      {
+        awaited: `a delivery report for message ${message.id} at "${customerName}"'s webhook`,
+        timeoutMs: this.env.config.waitMs,
+        lookAt: `the "${EVIDENCE.WEBHOOK}" and "${EVIDENCE.SMPP}" attachments`,
+      },
+    );
+    // Only requests whose signature verified reach `events`; a forged one would be in `rejected`.
+    expect(event.type, `type of the delivery report for ${message.id}`).to.equal(`message.${outcome}`);
+    expect(event.data, 'message in the delivery report').to.deep.include({ id: message.id, status: outcome, to: message.to });
+    const rejected = this.env.webhooks.rejected.filter((r) => r.path === webhook.path);
+    expect(rejected, `webhook requests whose signature did not verify (see "${EVIDENCE.WEBHOOK}")`).to.deep.equal([]);
+  },
+);
+
+Then('the API shows the message as {messageOutcome}', async function (this: Phase2World, outcome: string) {
+  const message = this.currentMessage();
+  const stored = await this.customer(message.customer).api.getMessage(message.id);
+  expect(stored, `message ${message.id} as the API shows it`).to.deep.include({
+    id: message.id,
+    from: message.from,
+    to: message.to,
+    text: message.text,
+    status: outcome,
+  });
+  expect(stored.doneAt, 'time the message reached its final state').to.be.a('string');
+});
+
+When('someone asks to send a text without an API key', async function (this: Phase2World) {
+  this.lastResponse = await this.env.operator.raw({
+    method: 'POST',
+    path: '/v1/messages',
+    json: { from: localDid(), to: mobileNumber(this.env.mobilePrefix), text: 'no key' },
+    apiKey: null,
+  });
+});
+
+Then(
+  'the gateway refuses it as unauthenticated, saying {string}',
+  function (this: Phase2World, text: string) {
+    const response = this.lastResponse;
+    expect(response?.status, 'HTTP status for a request without an API key').to.equal(401);
+    expect(response?.body, 'gateway error body').to.deep.equal({ message: text });
+    expect(response?.headers['www-authenticate'], 'WWW-Authenticate challenge').to.equal('Key realm="kong"');
+  },
+);
+
+When(
+  '{string} sends a message request whose body is not valid JSON',
+  async function (this: Phase2World, customerName: string) {
+    this.lastResponse = await this.customer(customerName).api.raw({
+      method: 'POST',
+      path: '/v1/messages',
+      body: '{"from": "+15550100", "to": ',
+      headers: { 'content-type': 'application/json' },
+    });
+  },
+);
+
+Then('the API refuses it as a bad request with a problem description', function (this: Phase2World) {
+  const response = this.lastResponse;
+  expect(response?.status, 'HTTP status for an unparseable body').to.equal(400);
+  expect(String(response?.headers['content-type']), 'error media type').to.match(/^application\/problem\+json/);
+  expect(response?.body, 'problem description').to.include({ status: 400 });
+  expect((response?.body as { title?: string }).title, 'problem title').to.be.a('string').and.not.empty;
+});
+
+Then('{person}\'s phone receives no text', async function (this: Phase2World, name: string) {
+  // Absence is proven by a later text: once it has arrived, anything sent before it would have too.
+  const customerName = [...this.customers.keys()][0];
+  const control = `control ${Date.now()}`;
+  const from = sendingNumber(this, customerName);
+  await this.customer(customerName).api.sendMessage({ from, to: this.person(name).number, text: control });
+  await inboxOf(this, name).waitFor((sms) => sms.text === control, {
+    awaited: `the control text on ${name}'s phone`,
+    timeoutMs: this.env.config.waitMs,
+    lookAt: `the "${EVIDENCE.SMPP}" attachment`,
+  });
+  expect(
+    inboxOf(this, name).all().map((sms) => sms.text),
+    `texts on ${name}'s phone: only the control text sent afterwards`,
+  ).to.deep.equal([control]);
+});
+
+When(
+  '{string} connects over SMPP with a wrong password',
+  async function (this: Phase2World, customerName: string) {
+    const customer = this.customer(customerName);
+    const session = new SmppCustomerSession();
+    await session.connect({ ...this.env.endpoints.smpp, actor: `${customerName} SMPP client` });
+    this.onCleanup(() => session.close());
+    this.smpp = session;
+    this.bindError = await session
+      .bind({ systemId: customer.smpp.systemId, password: `${customer.smpp.password}x`, mode: 'transceiver' })
+      .then(
+        () => undefined,
+        (error: Error & { statusName?: string }) => error,
+      );
+  },
+);
+
+Then('the bind is refused with {string}', function (this: Phase2World, statusName: string) {
+  expect(this.bindError, 'a bind with a wrong password must be refused, but it succeeded').to.be.instanceOf(Error);
+  expect(this.bindError?.statusName, `SMPP status of the refused bind (see "${EVIDENCE.SMPP}")`).to.equal(statusName);
+});

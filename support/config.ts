@@ -1,0 +1,114 @@
+import { config as loadDotenv } from 'dotenv';
+
+/**
+ * Where the platform under test is and how the suite reaches it (DESIGN §2).
+ * embedded: the reference platform, started in-process by the launcher.
+ * remote:   any deployment, described by PHASE2_* environment variables or a .env file.
+ */
+export type TargetName = 'embedded' | 'remote';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface PlatformEndpoints {
+  sip: { udp: HostPort; ws: string; domain: string };
+  smpp: HostPort;
+  apiUrl: string;
+  adminApiKey: string;
+}
+
+export interface SuiteConfig {
+  target: TargetName;
+  /** Address the platform uses to reach the suite's doubles (carrier SMSC, PSTN, webhook receiver). */
+  suiteHost: string;
+  /** Upper bound for any single awaited event; failures name what was awaited. */
+  waitMs: number;
+  /** Faker seed: printed and attached so a run's data can be replayed. */
+  fakerSeed: number;
+  /** Remote endpoints (undefined for embedded, whose endpoints exist only once it has started). */
+  remote?: PlatformEndpoints;
+}
+
+/** The remote target's variables, with what each means: the source of truth for docs and errors. */
+export const REMOTE_VARIABLES = {
+  PHASE2_SIP_UDP: 'SIP over UDP, host:port (e.g. 127.0.0.1:5060)',
+  PHASE2_SIP_WS: 'SIP over WebSocket URL (e.g. ws://127.0.0.1:8080)',
+  PHASE2_SIP_DOMAIN: 'SIP domain and digest realm (e.g. 127.0.0.1)',
+  PHASE2_SMPP: 'SMPP for customer ESMEs, host:port (e.g. 127.0.0.1:2775)',
+  PHASE2_API_URL: 'API base URL through the gateway (e.g. http://127.0.0.1:8000)',
+  PHASE2_ADMIN_API_KEY: "the operator's API key (provisions customers and carrier connectors)",
+} as const;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`The suite configuration has ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function parseHostPort(name: string, value: string, problems: string[]): HostPort {
+  const match = /^([^:\s]+):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port < 1 || port > 65535) {
+    problems.push(`${name}="${value}" is not host:port (${REMOTE_VARIABLES[name as keyof typeof REMOTE_VARIABLES]})`);
+    return { host: '', port: 0 };
+  }
+  return { host: match[1], port };
+}
+
+function parseUrl(name: string, value: string, protocols: string[], problems: string[]): string {
+  try {
+    const url = new URL(value);
+    if (!protocols.includes(url.protocol)) throw new Error('protocol');
+    return value.replace(/\/$/, '');
+  } catch {
+    problems.push(`${name}="${value}" is not a ${protocols.join(' or ')} URL`);
+    return '';
+  }
+}
+
+function positiveInt(name: string, raw: string | undefined, fallback: number, problems: string[]): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) {
+    problems.push(`${name}="${raw}" must be a positive whole number`);
+    return fallback;
+  }
+  return value;
+}
+
+/** Reads and validates the configuration; throws ConfigError with one line per problem. */
+export function loadSuiteConfig(env: NodeJS.ProcessEnv = process.env, dotenvPath = '.env'): SuiteConfig {
+  // A .env file fills in what the environment leaves unset; the environment always wins.
+  if (env === process.env) loadDotenv({ path: dotenvPath, quiet: true });
+
+  const problems: string[] = [];
+  const target = (env.PHASE2_TARGET ?? 'embedded') as TargetName;
+  if (target !== 'embedded' && target !== 'remote') {
+    problems.push(`PHASE2_TARGET="${String(target)}" must be "embedded" or "remote"`);
+  }
+  const waitMs = positiveInt('PHASE2_WAIT_MS', env.PHASE2_WAIT_MS, target === 'remote' ? 10_000 : 5_000, problems);
+  const fakerSeed = positiveInt('PHASE2_FAKER_SEED', env.PHASE2_FAKER_SEED, Math.floor(Math.random() * 1_000_000) + 1, problems);
+  const suiteHost = env.PHASE2_SUITE_HOST ?? '127.0.0.1';
+
+  let remote: PlatformEndpoints | undefined;
+  if (target === 'remote') {
+    for (const name of Object.keys(REMOTE_VARIABLES)) {
+      if (!env[name]) problems.push(`${name} is not set: ${REMOTE_VARIABLES[name as keyof typeof REMOTE_VARIABLES]}`);
+    }
+    remote = {
+      sip: {
+        udp: env.PHASE2_SIP_UDP ? parseHostPort('PHASE2_SIP_UDP', env.PHASE2_SIP_UDP, problems) : { host: '', port: 0 },
+        ws: env.PHASE2_SIP_WS ? parseUrl('PHASE2_SIP_WS', env.PHASE2_SIP_WS, ['ws:', 'wss:'], problems) : '',
+        domain: env.PHASE2_SIP_DOMAIN ?? '',
+      },
+      smpp: env.PHASE2_SMPP ? parseHostPort('PHASE2_SMPP', env.PHASE2_SMPP, problems) : { host: '', port: 0 },
+      apiUrl: env.PHASE2_API_URL ? parseUrl('PHASE2_API_URL', env.PHASE2_API_URL, ['http:', 'https:'], problems) : '',
+      adminApiKey: env.PHASE2_ADMIN_API_KEY ?? '',
+    };
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { target, suiteHost, waitMs, fakerSeed, remote };
+}

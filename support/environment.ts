@@ -1,0 +1,85 @@
+import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { loadSuiteConfig, type PlatformEndpoints, type SuiteConfig } from './config';
+import { mobileRangePrefix } from './factories';
+import { PlatformApi } from '../world/http/api-client';
+import { WebhookReceiver } from '../world/http/webhook-receiver';
+import { CarrierSmscDouble } from '../world/smpp/carrier-smsc';
+import { PstnDouble } from '../world/sip/pstn-double';
+
+/**
+ * Everything that lives for a whole worker: the platform's endpoints, the doubles standing in
+ * for the outside world, and the operator's API client. Scenarios share these servers but
+ * never their data: each scenario makes its own customers, numbers and sessions.
+ */
+export interface SuiteEnvironment {
+  config: SuiteConfig;
+  endpoints: PlatformEndpoints;
+  /** The operator's API client (admin key): provisions customers and carrier connectors. */
+  operator: PlatformApi;
+  carrier: CarrierSmscDouble;
+  /** Mobile numbers starting with this are routed by the platform to this worker's carrier double. */
+  mobilePrefix: string;
+  pstn: PstnDouble;
+  webhooks: WebhookReceiver;
+  /** Where to look when the platform misbehaves. */
+  platformLog: string;
+  stop(): Promise<void>;
+}
+
+export const REPORTS_DIR = 'reports';
+
+export async function startSuiteEnvironment(): Promise<SuiteEnvironment> {
+  const config = loadSuiteConfig();
+  mkdirSync(REPORTS_DIR, { recursive: true });
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async (): Promise<void> => {
+    for (const fn of stops.reverse()) await fn();
+  };
+  try {
+    let endpoints: PlatformEndpoints;
+    let platformLog = 'the platform deployment’s own logs';
+    if (config.target === 'embedded') {
+      // Loaded lazily so a remote run never even compiles the reference platform.
+      const { startEmbeddedPlatform } = await import('./embedded-platform');
+      platformLog = `${REPORTS_DIR}/platform-${process.env.CUCUMBER_WORKER_ID ?? '0'}.log`;
+      const platform = await startEmbeddedPlatform(platformLog);
+      stops.push(() => platform.stop());
+      endpoints = platform.endpoints;
+    } else {
+      endpoints = config.remote as PlatformEndpoints;
+    }
+
+    const operator = new PlatformApi({ baseUrl: endpoints.apiUrl, apiKey: endpoints.adminApiKey, actor: 'operator' });
+
+    const carrierCredentials = { systemId: `car${randomBytes(3).toString('hex')}`, password: randomBytes(4).toString('hex') };
+    const carrier = new CarrierSmscDouble();
+    await carrier.start(carrierCredentials);
+    stops.push(() => carrier.stop());
+
+    const pstn = new PstnDouble();
+    await pstn.start();
+    stops.push(() => pstn.stop());
+
+    const webhooks = new WebhookReceiver();
+    await webhooks.start();
+    stops.push(() => webhooks.stop());
+
+    // Point the platform's SMSC at this worker's carrier double for this worker's mobile range.
+    const mobilePrefix = mobileRangePrefix();
+    const connectorId = `carrier-${process.env.CUCUMBER_WORKER_ID ?? '0'}-${randomBytes(3).toString('hex')}`;
+    const bound = carrier.waitForBind(config.waitMs);
+    await operator.putConnector(connectorId, {
+      host: config.suiteHost,
+      port: carrier.address().port,
+      ...carrierCredentials,
+    });
+    await operator.putRoute({ prefix: mobilePrefix, connectorId });
+    await bound;
+
+    return { config, endpoints, operator, carrier, mobilePrefix, pstn, webhooks, platformLog, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

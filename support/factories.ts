@@ -1,0 +1,63 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { faker } from '@faker-js/faker';
+
+/**
+ * Test data. Names and texts come from faker (seeded, replayable); identifiers that must be
+ * unique in the platform's database — numbers, usernames — also mix in crypto randomness, so
+ * two scenarios, two workers or two runs against the same remote platform never collide.
+ */
+export function seedFaker(seed: number): void {
+  faker.seed(seed);
+}
+
+function digits(count: number): string {
+  let out = '';
+  for (let i = 0; i < count; i += 1) out += String(randomInt(0, 10));
+  return out;
+}
+
+/** North American test range +1 NXX 555 XXXX style, 11 digits. */
+export function localDid(): string {
+  return `+1${randomInt(2, 10)}${digits(2)}555${digits(4)}`;
+}
+
+export function tollFreeNumber(): string {
+  return `+1800${digits(7)}`;
+}
+
+export function internationalNumber(): string {
+  return `+4420${digits(8)}`;
+}
+
+export function shortCode(): string {
+  return `${randomInt(1, 10)}${digits(4)}`;
+}
+
+/** An outside (PSTN) number: unique per scenario so the PSTN double's behaviours never clash. */
+export function pstnNumber(): string {
+  return `+1${randomInt(2, 10)}${digits(2)}${randomInt(2, 10)}${digits(6)}`;
+}
+
+/** A mobile number inside the range this worker's carrier double serves. */
+export function mobileNumber(prefix: string): string {
+  return `${prefix}${digits(15 - (prefix.length - 1))}`;
+}
+
+/** Per-worker mobile range: the platform routes it to this worker's carrier double. */
+export function mobileRangePrefix(): string {
+  const worker = process.env.CUCUMBER_WORKER_ID ?? '0';
+  return `+4477009${worker.slice(-1)}${digits(3)}`;
+}
+
+export function sipUsername(person: string): string {
+  return `${person.toLowerCase().replace(/[^a-z]/g, '')}-${digits(8)}`;
+}
+
+/** Passwords are never replayable from the seed. */
+export function password(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+export function companyName(): string {
+  return faker.company.name();
+}

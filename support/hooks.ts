@@ -1,0 +1,58 @@
+import { After, AfterAll, Before, BeforeAll, setDefaultTimeout, Status } from '@cucumber/cucumber';
+import nock from 'nock';
+import { createHash } from 'node:crypto';
+import { startSuiteEnvironment, type SuiteEnvironment } from './environment';
+import { attachJson, attachTrafficEvidence } from './evidence';
+import { seedFaker } from './factories';
+import type { Phase2World } from '../world/world';
+
+// Individual waits carry their own, shorter bounds; this only stops a step that hangs outright.
+setDefaultTimeout(30_000);
+
+let environment: SuiteEnvironment | undefined;
+let startFailure: unknown;
+
+BeforeAll({ timeout: 120_000 }, async function () {
+  // The suite may talk to loopback only (non-negotiables 7 and 9): any other HTTP connection
+  // fails loudly instead of reaching the internet. Raw TCP/UDP (SIP, SMPP) stay loopback by config.
+  nock.disableNetConnect();
+  nock.enableNetConnect(/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/);
+  try {
+    environment = await startSuiteEnvironment();
+  } catch (error) {
+    startFailure = error;
+    throw error;
+  }
+});
+
+Before(function (this: Phase2World, { pickle }) {
+  if (!environment) {
+    throw new Error(`The test environment did not start: ${String(startFailure)}`);
+  }
+  this.env = environment;
+  // Seeded per scenario, so a scenario's data can be replayed whatever order or worker it ran in.
+  const scenarioSeed = createHash('sha256').update(`${environment.config.fakerSeed}:${pickle.uri}:${pickle.name}`).digest().readUInt32BE(0);
+  seedFaker(scenarioSeed);
+  attachJson(this, 'Run parameters', {
+    target: environment.config.target,
+    fakerSeed: environment.config.fakerSeed,
+    scenarioSeed,
+    worker: process.env.CUCUMBER_WORKER_ID ?? '0',
+  });
+});
+
+After(async function (this: Phase2World, { result }) {
+  try {
+    await this.cleanup();
+  } finally {
+    attachTrafficEvidence(this);
+    if (result?.status === Status.FAILED && this.env) {
+      this.attach(`Platform log: ${this.env.platformLog}`, { mediaType: 'text/plain', fileName: 'Where to look' });
+    }
+  }
+});
+
+AfterAll({ timeout: 30_000 }, async function () {
+  nock.enableNetConnect();
+  if (environment) await environment.stop();
+});

@@ -1,0 +1,38 @@
+import { defineParameterType } from '@cucumber/cucumber';
+
+/** A persona in the scenario: Alice, Bob, Carol… (a capitalised first name). */
+defineParameterType({
+  name: 'person',
+  regexp: /[A-Z][a-z]+/,
+  transformer: (name: string) => name,
+});
+
+/** The plan's customer kinds (seed: Test Data Requirements → Customer Accounts). */
+export const CUSTOMER_TIERS = {
+  standard: 'standard',
+  premium: 'premium',
+  'call-center': 'call-center',
+  'API-only': 'api-only',
+} as const;
+
+defineParameterType({
+  name: 'tier',
+  regexp: /standard|premium|call-center|API-only/,
+  transformer: (label: keyof typeof CUSTOMER_TIERS) => CUSTOMER_TIERS[label],
+});
+
+/** How a person's SIP phone connects: a desk phone over UDP, a web softphone over WebSocket. */
+export const PHONE_KINDS = { 'desk phone': 'udp', 'web softphone': 'ws' } as const;
+
+defineParameterType({
+  name: 'phoneKind',
+  regexp: /desk phone|web softphone/,
+  transformer: (label: keyof typeof PHONE_KINDS) => label,
+});
+
+/** Final message states as customers see them. */
+defineParameterType({
+  name: 'messageOutcome',
+  regexp: /delivered|undeliverable|expired|rejected/,
+  transformer: (s: string) => s,
+});
