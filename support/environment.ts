@@ -61,7 +61,7 @@ export async function startSuiteEnvironment(): Promise<SuiteEnvironment> {
     await pstn.start();
     stops.push(() => pstn.stop());
 
-    const webhooks = new WebhookReceiver();
+    const webhooks = new WebhookReceiver({ publicHost: config.suiteHost });
     await webhooks.start();
     stops.push(() => webhooks.stop());
 

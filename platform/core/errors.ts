@@ -1,0 +1,48 @@
+/**
+ * Business errors the core services throw. They carry no HTTP: the gateway maps each kind to
+ * its status and an RFC 9457 problem, so other front doors (SMPP, operations CLI) can reuse them.
+ */
+export interface FieldError {
+  /** The request field at fault, as the caller spelled it (`callerId`, `events[1]`). */
+  field: string;
+  message: string;
+}
+
+export abstract class ServiceError extends Error {
+  abstract readonly kind: 'validation' | 'not-found' | 'conflict' | 'forbidden';
+}
+
+export class ValidationError extends ServiceError {
+  readonly kind = 'validation' as const;
+  constructor(readonly errors: FieldError[]) {
+    super(errors.map((e) => `${e.field}: ${e.message}`).join('; '));
+    this.name = 'ValidationError';
+  }
+}
+
+export class NotFoundError extends ServiceError {
+  readonly kind = 'not-found' as const;
+  constructor(
+    readonly resource: string,
+    readonly id: string,
+  ) {
+    super(`${resource} ${id} does not exist`);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class ConflictError extends ServiceError {
+  readonly kind = 'conflict' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
+export class ForbiddenError extends ServiceError {
+  readonly kind = 'forbidden' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ForbiddenError';
+  }
+}

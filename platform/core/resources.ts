@@ -1,0 +1,247 @@
+import type { Db } from '../store/store';
+
+/**
+ * The platform's public resources (what the API returns and webhooks carry), and the one place
+ * that maps store rows to them, so GET responses and webhook payloads can never drift apart.
+ */
+export type CustomerTier = 'standard' | 'premium' | 'call-center' | 'api-only';
+export const CUSTOMER_TIERS: readonly CustomerTier[] = ['standard', 'premium', 'call-center', 'api-only'];
+
+export type NumberKind = 'local' | 'toll-free' | 'international' | 'short-code';
+export const NUMBER_KINDS: readonly NumberKind[] = ['local', 'toll-free', 'international', 'short-code'];
+
+export interface CustomerResource {
+  id: string;
+  name: string;
+  tier: CustomerTier;
+  createdAt: string;
+}
+
+export interface NumberResource {
+  number: string;
+  kind: NumberKind;
+  customerId: string;
+  createdAt: string;
+}
+
+export interface SipAccountResource {
+  username: string;
+  number: string;
+  domain: string;
+  createdAt: string;
+}
+
+export interface TrunkResource {
+  id: string;
+  name: string;
+  host: string;
+  port: number;
+  transport: 'udp';
+  destinationPrefixes: string[];
+  callerId: string | null;
+  createdAt: string;
+}
+
+export interface CdrResource {
+  id: string;
+  sipCallId: string;
+  caller: string;
+  callee: string;
+  trunkId: string | null;
+  direction: string;
+  startedAt: string;
+  answeredAt: string | null;
+  endedAt: string;
+  durationMs: number;
+  billableSeconds: number;
+  disposition: string;
+  sipStatus: number;
+  hangupBy: string | null;
+  media: Record<string, unknown>;
+}
+
+export interface MessageResource {
+  id: string;
+  from: string;
+  to: string;
+  text: string;
+  encoding: string;
+  parts: number;
+  status: string;
+  errorCode: string | null;
+  acceptedAt: string;
+  sentAt: string | null;
+  doneAt: string | null;
+}
+
+export interface WebhookResource {
+  id: string;
+  url: string;
+  events: string[];
+  createdAt: string;
+}
+
+export interface CustomerRow {
+  id: string;
+  name: string;
+  tier: string;
+  created_at: string;
+}
+
+export interface NumberRow {
+  e164: string;
+  customer_id: string;
+  kind: string;
+  created_at: string;
+}
+
+export interface TrunkRow {
+  id: string;
+  customer_id: string;
+  name: string;
+  host: string;
+  port: number;
+  transport: string;
+  destination_prefixes: string;
+  caller_id: string | null;
+  created_at: string;
+}
+
+export interface CdrRow {
+  id: string;
+  customer_id: string;
+  sip_call_id: string;
+  caller: string;
+  callee: string;
+  trunk_id: string | null;
+  direction: string;
+  started_at: string;
+  answered_at: string | null;
+  ended_at: string;
+  duration_ms: number;
+  billable_seconds: number;
+  disposition: string;
+  sip_status: number;
+  hangup_by: string | null;
+  media: string;
+}
+
+export interface MessageRow {
+  id: string;
+  customer_id: string;
+  sender: string;
+  recipient: string;
+  text: string;
+  encoding: string;
+  parts: number;
+  status: string;
+  error_code: string | null;
+  accepted_at: string;
+  sent_at: string | null;
+  done_at: string | null;
+}
+
+export interface WebhookRow {
+  id: string;
+  customer_id: string;
+  url: string;
+  secret: string;
+  events: string;
+  created_at: string;
+}
+
+export function customerResource(row: CustomerRow): CustomerResource {
+  return { id: row.id, name: row.name, tier: row.tier as CustomerTier, createdAt: row.created_at };
+}
+
+export function numberResource(row: NumberRow): NumberResource {
+  return {
+    number: row.e164,
+    kind: row.kind as NumberKind,
+    customerId: row.customer_id,
+    createdAt: row.created_at,
+  };
+}
+
+export function trunkResource(row: TrunkRow): TrunkResource {
+  return {
+    id: row.id,
+    name: row.name,
+    host: row.host,
+    port: row.port,
+    transport: 'udp',
+    destinationPrefixes: parseJson<string[]>(
+      row.destination_prefixes,
+      `trunk ${row.id} destination_prefixes`,
+    ),
+    callerId: row.caller_id,
+    createdAt: row.created_at,
+  };
+}
+
+export function cdrResource(row: CdrRow): CdrResource {
+  return {
+    id: row.id,
+    sipCallId: row.sip_call_id,
+    caller: row.caller,
+    callee: row.callee,
+    trunkId: row.trunk_id,
+    direction: row.direction,
+    startedAt: row.started_at,
+    answeredAt: row.answered_at,
+    endedAt: row.ended_at,
+    durationMs: row.duration_ms,
+    billableSeconds: row.billable_seconds,
+    disposition: row.disposition,
+    sipStatus: row.sip_status,
+    hangupBy: row.hangup_by,
+    media: parseJson<Record<string, unknown>>(row.media, `cdr ${row.id} media`),
+  };
+}
+
+export function messageResource(row: MessageRow): MessageResource {
+  return {
+    id: row.id,
+    from: row.sender,
+    to: row.recipient,
+    text: row.text,
+    encoding: row.encoding,
+    parts: row.parts,
+    status: row.status,
+    errorCode: row.error_code,
+    acceptedAt: row.accepted_at,
+    sentAt: row.sent_at,
+    doneAt: row.done_at,
+  };
+}
+
+export function webhookResource(row: WebhookRow): WebhookResource {
+  return {
+    id: row.id,
+    url: row.url,
+    events: parseJson<string[]>(row.events, `webhook ${row.id} events`),
+    createdAt: row.created_at,
+  };
+}
+
+/** Reads a committed message for its owner; undefined when missing or someone else's. */
+export function findMessage(db: Db, customerId: string, id: string): MessageResource | undefined {
+  const row = db.prepare('SELECT * FROM messages WHERE id = ? AND customer_id = ?').get(id, customerId) as
+    MessageRow | undefined;
+  return row ? messageResource(row) : undefined;
+}
+
+export function findCdr(db: Db, customerId: string, id: string): CdrResource | undefined {
+  const row = db.prepare('SELECT * FROM cdrs WHERE id = ? AND customer_id = ?').get(id, customerId) as
+    CdrRow | undefined;
+  return row ? cdrResource(row) : undefined;
+}
+
+/** JSON columns are written by this platform: a corrupt one is a bug, reported loudly (500 with the column named). */
+function parseJson<T>(text: string, what: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new Error(`corrupt JSON in ${what}: ${(error as Error).message}`);
+  }
+}

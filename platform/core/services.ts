@@ -1,0 +1,531 @@
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../store/store';
+import { nowIso } from '../store/store';
+import { SmscRejection, type ConnectorStatus, type SmscService } from '../smsc/service';
+import { ConflictError, NotFoundError, ValidationError } from './errors';
+import { InputReader } from './input';
+import {
+  CUSTOMER_TIERS,
+  NUMBER_KINDS,
+  cdrResource,
+  customerResource,
+  findCdr,
+  findMessage,
+  numberResource,
+  trunkResource,
+  webhookResource,
+  type CdrResource,
+  type CdrRow,
+  type CustomerResource,
+  type CustomerRow,
+  type MessageResource,
+  type NumberResource,
+  type NumberRow,
+  type SipAccountResource,
+  type TrunkResource,
+  type TrunkRow,
+  type WebhookResource,
+  type WebhookRow,
+} from './resources';
+import { EVENT_FAMILIES, EVENT_TYPES } from './webhook-events';
+
+/** Who is asking: the operator (admin key) or one customer (its own key). */
+export type Caller = { role: 'operator' } | { role: 'customer'; customerId: string };
+
+export interface CreatedCustomer extends CustomerResource {
+  apiKey: string;
+  smpp: { systemId: string; password: string };
+}
+
+export interface CreatedWebhook extends WebhookResource {
+  secret: string;
+}
+
+export interface CdrFilter {
+  sipCallId?: string;
+  caller?: string;
+  callee?: string;
+  disposition?: string;
+  since?: string;
+  until?: string;
+  limit: number;
+  cursor?: { startedAt: string; id: string };
+}
+
+export const E164 = /^\+[1-9]\d{7,14}$/;
+const E164_HINT = 'must be an E.164 number: + and 8 to 15 digits, such as +14155550100';
+const SHORT_CODE = /^\d{3,8}$/;
+const ALPHANUMERIC_SENDER = /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/;
+const HOST = /^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+)$/;
+const IDENTIFIER = /^[A-Za-z0-9._-]{1,64}$/;
+const DISPOSITIONS = ['answered', 'no-answer', 'busy', 'failed', 'cancelled'] as const;
+export const MAX_CDR_PAGE = 500;
+const DEFAULT_CDR_PAGE = 50;
+
+/**
+ * The platform's business services behind the API: every rule about who may own what lives here,
+ * independent of HTTP. Input arrives as untrusted JSON (`unknown`) and is validated field by field.
+ */
+export class CoreServices {
+  constructor(
+    private readonly db: Db,
+    private readonly smsc: SmscService,
+    private readonly sipDomain: string,
+  ) {}
+
+  // ---- customers ----
+
+  createCustomer(body: unknown): CreatedCustomer {
+    const input = new InputReader(body, ['name', 'tier']);
+    const name = input.string('name', { maxLength: 200 });
+    const tier = input.oneOf('tier', CUSTOMER_TIERS);
+    input.done();
+
+    const customer: CustomerResource = {
+      id: `cus_${randomBytes(8).toString('hex')}`,
+      name,
+      tier,
+      createdAt: nowIso(),
+    };
+    const apiKey = randomBytes(24).toString('hex');
+    // SMPP limits: system_id ≤ 15 octets, password ≤ 8 octets.
+    const smpp = {
+      systemId: `esme${randomBytes(5).toString('hex')}`,
+      password: randomBytes(6).toString('base64url'),
+    };
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO customers (id, name, tier, created_at) VALUES (?, ?, ?, ?)')
+        .run(customer.id, name, tier, customer.createdAt);
+      this.db
+        .prepare('INSERT INTO api_keys (key, customer_id, created_at) VALUES (?, ?, ?)')
+        .run(apiKey, customer.id, customer.createdAt);
+      this.db
+        .prepare(
+          'INSERT INTO smpp_accounts (system_id, customer_id, password, throughput_per_second) VALUES (?, ?, ?, NULL)',
+        )
+        .run(smpp.systemId, customer.id, smpp.password);
+    })();
+    return { ...customer, apiKey, smpp };
+  }
+
+  /** The operator sees every customer; a customer sees only itself (others are "not found", never "forbidden"). */
+  getCustomer(caller: Caller, id: string): CustomerResource {
+    if (caller.role === 'customer' && caller.customerId !== id) throw new NotFoundError('customer', id);
+    const row = this.db.prepare('SELECT * FROM customers WHERE id = ?').get(id) as CustomerRow | undefined;
+    if (!row) throw new NotFoundError('customer', id);
+    return customerResource(row);
+  }
+
+  /** Resolves an API key to its caller; undefined for an unknown key. */
+  callerForKey(key: string): Caller | undefined {
+    const row = this.db.prepare('SELECT customer_id FROM api_keys WHERE key = ?').get(key) as
+      { customer_id: string | null } | undefined;
+    if (!row) return undefined;
+    return row.customer_id === null
+      ? { role: 'operator' }
+      : { role: 'customer', customerId: row.customer_id };
+  }
+
+  // ---- numbers ----
+
+  addNumber(customerId: string, body: unknown): NumberResource {
+    const input = new InputReader(body, ['number', 'kind']);
+    const kind = input.oneOf('kind', NUMBER_KINDS);
+    const number =
+      kind === 'short-code'
+        ? input.string('number', {
+            pattern: SHORT_CODE,
+            patternHint: 'must be a short code of 3 to 8 digits',
+          })
+        : input.string('number', { pattern: E164, patternHint: E164_HINT });
+    input.done();
+
+    const owner = this.db.prepare('SELECT customer_id FROM numbers WHERE e164 = ?').get(number) as
+      { customer_id: string } | undefined;
+    if (owner) throw new ConflictError(`number ${number} is already assigned`);
+    const row: NumberRow = { e164: number, customer_id: customerId, kind, created_at: nowIso() };
+    this.db
+      .prepare('INSERT INTO numbers (e164, customer_id, kind, created_at) VALUES (?, ?, ?, ?)')
+      .run(row.e164, row.customer_id, row.kind, row.created_at);
+    return numberResource(row);
+  }
+
+  listNumbers(customerId: string): NumberResource[] {
+    const rows = this.db
+      .prepare('SELECT * FROM numbers WHERE customer_id = ? ORDER BY created_at, e164')
+      .all(customerId) as NumberRow[];
+    return rows.map(numberResource);
+  }
+
+  // ---- voice ----
+
+  createSipAccount(customerId: string, body: unknown): SipAccountResource {
+    const input = new InputReader(body, ['username', 'password', 'number']);
+    const username = input.string('username', {
+      pattern: IDENTIFIER,
+      patternHint: 'must be 1 to 64 letters, digits, dots, dashes or underscores',
+    });
+    input.string('password', { minLength: 8, maxLength: 128 });
+    const number = input.string('number', { pattern: E164, patternHint: E164_HINT });
+    if (number && !this.owns(customerId, number))
+      input.fail('number', `${number} is not one of your numbers`);
+    input.done();
+    const password = (body as { password: string }).password;
+
+    const taken = this.db.prepare('SELECT 1 FROM sip_accounts WHERE username = ?').get(username);
+    if (taken) throw new ConflictError(`SIP username ${username} is already taken`);
+    const createdAt = nowIso();
+    this.db
+      .prepare(
+        'INSERT INTO sip_accounts (username, customer_id, password, number, created_at) VALUES (?, ?, ?, ?, ?)',
+      )
+      .run(username, customerId, password, number, createdAt);
+    return { username, number, domain: this.sipDomain, createdAt };
+  }
+
+  createTrunk(customerId: string, body: unknown): TrunkResource {
+    const input = new InputReader(body, [
+      'name',
+      'host',
+      'port',
+      'transport',
+      'destinationPrefixes',
+      'callerId',
+    ]);
+    const name = input.string('name', { maxLength: 200 });
+    const host = input.string('host', {
+      maxLength: 253,
+      pattern: HOST,
+      patternHint: 'must be a host name or an IP address',
+    });
+    const port = input.integer('port', 1, 65535);
+    input.oneOf('transport', ['udp'] as const);
+    const destinationPrefixes = input.stringArray('destinationPrefixes', {
+      optional: true,
+      pattern: /^\+?\d{1,15}$/,
+      patternHint: 'must be a number prefix: an optional + and 1 to 15 digits',
+    });
+    const callerId = input.optionalString('callerId', { pattern: E164, patternHint: E164_HINT });
+    if (callerId !== undefined && !this.owns(customerId, callerId))
+      input.fail('callerId', `${callerId} is not one of your numbers`);
+    input.done();
+
+    const row: TrunkRow = {
+      id: `trk_${randomBytes(8).toString('hex')}`,
+      customer_id: customerId,
+      name,
+      host,
+      port,
+      transport: 'udp',
+      destination_prefixes: JSON.stringify(destinationPrefixes),
+      caller_id: callerId ?? null,
+      created_at: nowIso(),
+    };
+    this.db
+      .prepare(
+        `INSERT INTO trunks (id, customer_id, name, host, port, transport, destination_prefixes, caller_id, created_at)
+         VALUES (@id, @customer_id, @name, @host, @port, @transport, @destination_prefixes, @caller_id, @created_at)`,
+      )
+      .run(row);
+    return trunkResource(row);
+  }
+
+  listTrunks(customerId: string): TrunkResource[] {
+    const rows = this.db
+      .prepare('SELECT * FROM trunks WHERE customer_id = ? ORDER BY created_at, id')
+      .all(customerId) as TrunkRow[];
+    return rows.map(trunkResource);
+  }
+
+  getTrunk(customerId: string, id: string): TrunkResource {
+    const row = this.db
+      .prepare('SELECT * FROM trunks WHERE id = ? AND customer_id = ?')
+      .get(id, customerId) as TrunkRow | undefined;
+    if (!row) throw new NotFoundError('trunk', id);
+    return trunkResource(row);
+  }
+
+  /** Reads CDR filters from a query string; bad values are a 422 naming the parameter. */
+  parseCdrFilter(query: URLSearchParams): CdrFilter {
+    const errors: Array<{ field: string; message: string }> = [];
+    const text = (name: string): string | undefined => query.get(name) ?? undefined;
+    const time = (name: string): string | undefined => {
+      const raw = query.get(name);
+      if (raw === null) return undefined;
+      const parsed = Date.parse(raw);
+      if (Number.isNaN(parsed)) {
+        errors.push({ field: name, message: 'must be an ISO-8601 date-time such as 2025-01-31T12:00:00Z' });
+        return undefined;
+      }
+      return new Date(parsed).toISOString();
+    };
+    const filter: CdrFilter = {
+      sipCallId: text('sipCallId'),
+      caller: text('caller'),
+      callee: text('callee'),
+      disposition: text('disposition'),
+      since: time('since'),
+      until: time('until'),
+      limit: DEFAULT_CDR_PAGE,
+    };
+    if (
+      filter.disposition !== undefined &&
+      !(DISPOSITIONS as readonly string[]).includes(filter.disposition)
+    ) {
+      errors.push({ field: 'disposition', message: `must be one of: ${DISPOSITIONS.join(', ')}` });
+    }
+    const limit = query.get('limit');
+    if (limit !== null) {
+      const value = Number(limit);
+      if (!/^\d+$/.test(limit) || value < 1 || value > MAX_CDR_PAGE) {
+        errors.push({ field: 'limit', message: `must be a whole number from 1 to ${MAX_CDR_PAGE}` });
+      } else {
+        filter.limit = value;
+      }
+    }
+    const cursor = query.get('cursor');
+    if (cursor !== null) {
+      filter.cursor = decodeCursor(cursor);
+      if (!filter.cursor) errors.push({ field: 'cursor', message: 'is not a cursor this API returned' });
+    }
+    if (errors.length > 0) throw new ValidationError(errors);
+    return filter;
+  }
+
+  /** Newest first; the cursor is the (startedAt, id) of the last row returned, so pages never skip or repeat. */
+  listCdrs(customerId: string, filter: CdrFilter): { items: CdrResource[]; nextCursor: string | null } {
+    const where = ['customer_id = @customerId'];
+    const params: Record<string, string | number> = { customerId, limit: filter.limit + 1 };
+    const equal = (column: string, name: keyof CdrFilter): void => {
+      const value = filter[name];
+      if (typeof value === 'string') {
+        where.push(`${column} = @${name}`);
+        params[name] = value;
+      }
+    };
+    equal('sip_call_id', 'sipCallId');
+    equal('caller', 'caller');
+    equal('callee', 'callee');
+    equal('disposition', 'disposition');
+    if (filter.since) {
+      where.push('started_at >= @since');
+      params.since = filter.since;
+    }
+    if (filter.until) {
+      where.push('started_at < @until');
+      params.until = filter.until;
+    }
+    if (filter.cursor) {
+      where.push('(started_at < @cursorAt OR (started_at = @cursorAt AND id < @cursorId))');
+      params.cursorAt = filter.cursor.startedAt;
+      params.cursorId = filter.cursor.id;
+    }
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM cdrs WHERE ${where.join(' AND ')} ORDER BY started_at DESC, id DESC LIMIT @limit`,
+      )
+      .all(params) as CdrRow[];
+    const page = rows.slice(0, filter.limit);
+    const last = page[page.length - 1];
+    const nextCursor =
+      rows.length > filter.limit && last ? encodeCursor({ startedAt: last.started_at, id: last.id }) : null;
+    return { items: page.map(cdrResource), nextCursor };
+  }
+
+  getCdr(customerId: string, id: string): CdrResource {
+    const cdr = findCdr(this.db, customerId, id);
+    if (!cdr) throw new NotFoundError('call record', id);
+    return cdr;
+  }
+
+  // ---- messaging ----
+
+  sendMessage(customerId: string, body: unknown): MessageResource {
+    const input = new InputReader(body, ['from', 'to', 'text']);
+    const from = input.string('from');
+    const to = input.string('to');
+    const text = input.string('text', { minLength: 0 });
+    if (from) {
+      const looksNumeric = /^\+?\d+$/.test(from);
+      if (looksNumeric && !this.owns(customerId, from))
+        input.fail('from', `${from} is not one of your numbers`);
+      if (!looksNumeric && !ALPHANUMERIC_SENDER.test(from)) {
+        input.fail(
+          'from',
+          'must be one of your numbers or an alphanumeric sender id (1 to 11 letters, digits or spaces, at least one letter)',
+        );
+      }
+    }
+    input.done();
+
+    let accepted;
+    try {
+      accepted = this.smsc.acceptMessage({
+        customerId,
+        source: 'api',
+        sender: from,
+        recipient: to,
+        text,
+        registeredDelivery: true,
+      });
+    } catch (error) {
+      if (error instanceof SmscRejection)
+        throw new ValidationError([{ field: REJECTION_FIELD[error.reason], message: error.message }]);
+      throw error;
+    }
+    const stored = findMessage(this.db, customerId, accepted.id);
+    if (!stored) throw new Error(`the SMSC accepted message ${accepted.id} but the store has no row for it`);
+    return stored;
+  }
+
+  getMessage(customerId: string, id: string): MessageResource {
+    const message = findMessage(this.db, customerId, id);
+    if (!message) throw new NotFoundError('message', id);
+    return message;
+  }
+
+  // ---- webhooks ----
+
+  createWebhook(customerId: string, body: unknown): CreatedWebhook {
+    const input = new InputReader(body, ['url', 'events']);
+    const url = input.string('url', { maxLength: 2048 });
+    if (url && !isHttpUrl(url)) input.fail('url', 'must be an absolute http or https URL');
+    const events = input.stringArray('events', { minItems: 1 });
+    events.forEach((pattern, index) => {
+      if (!isKnownEventPattern(pattern)) {
+        input.fail(
+          `events[${index}]`,
+          `must be an event type (${EVENT_TYPES.join(', ')}) or a family wildcard (${EVENT_FAMILIES.map((f) => `${f}.*`).join(', ')})`,
+        );
+      }
+    });
+    input.done();
+
+    const row: WebhookRow = {
+      id: `wh_${randomBytes(8).toString('hex')}`,
+      customer_id: customerId,
+      url,
+      secret: `whsec_${randomBytes(24).toString('hex')}`,
+      events: JSON.stringify([...new Set(events)]),
+      created_at: nowIso(),
+    };
+    this.db
+      .prepare(
+        'INSERT INTO webhooks (id, customer_id, url, secret, events, created_at) VALUES (@id, @customer_id, @url, @secret, @events, @created_at)',
+      )
+      .run(row);
+    return { ...webhookResource(row), secret: row.secret };
+  }
+
+  listWebhooks(customerId: string): WebhookResource[] {
+    const rows = this.db
+      .prepare('SELECT * FROM webhooks WHERE customer_id = ? ORDER BY created_at, id')
+      .all(customerId) as WebhookRow[];
+    return rows.map(webhookResource);
+  }
+
+  /** Deleting a subscription discards its outbox rows too (they reference it). */
+  deleteWebhook(customerId: string, id: string): void {
+    const removed = this.db.transaction(() => {
+      const owned = this.db
+        .prepare('SELECT 1 FROM webhooks WHERE id = ? AND customer_id = ?')
+        .get(id, customerId);
+      if (!owned) return false;
+      this.db.prepare('DELETE FROM webhook_deliveries WHERE webhook_id = ?').run(id);
+      this.db.prepare('DELETE FROM webhooks WHERE id = ?').run(id);
+      return true;
+    })();
+    if (!removed) throw new NotFoundError('webhook', id);
+  }
+
+  // ---- operations ----
+
+  putConnector(id: string, body: unknown): ConnectorStatus {
+    const input = new InputReader(body, ['host', 'port', 'systemId', 'password']);
+    if (!IDENTIFIER.test(id))
+      input.fail('id', 'must be 1 to 64 letters, digits, dots, dashes or underscores');
+    const host = input.string('host', {
+      maxLength: 253,
+      pattern: HOST,
+      patternHint: 'must be a host name or an IP address',
+    });
+    const port = input.integer('port', 1, 65535);
+    const systemId = input.string('systemId', { maxLength: 15 });
+    const password = input.string('password', { minLength: 0, maxLength: 8 });
+    input.done();
+
+    this.smsc.upsertConnector({ id, host, port, systemId, password });
+    const status = this.smsc.connectors().find((c) => c.id === id);
+    if (!status) throw new Error(`the SMSC did not list connector ${id} right after it was upserted`);
+    return status;
+  }
+
+  listConnectors(): ConnectorStatus[] {
+    return this.smsc.connectors();
+  }
+
+  putRoute(body: unknown): { prefix: string; connectorId: string } {
+    const input = new InputReader(body, ['prefix', 'connectorId']);
+    const prefix = input.string('prefix', {
+      minLength: 0,
+      pattern: /^\+?\d{0,15}$/,
+      patternHint: "must be a number prefix (an optional + and up to 15 digits), or '' for the default route",
+    });
+    const connectorId = input.string('connectorId');
+    if (connectorId && !this.smsc.connectors().some((c) => c.id === connectorId))
+      input.fail('connectorId', `no connector ${connectorId}: create it first`);
+    input.done();
+    this.smsc.setRoute(prefix, connectorId);
+    return { prefix, connectorId };
+  }
+
+  private owns(customerId: string, number: string): boolean {
+    return (
+      this.db.prepare('SELECT 1 FROM numbers WHERE e164 = ? AND customer_id = ?').get(number, customerId) !==
+      undefined
+    );
+  }
+}
+
+const REJECTION_FIELD: Record<SmscRejection['reason'], string> = {
+  'invalid-sender': 'from',
+  'invalid-recipient': 'to',
+  'invalid-text': 'text',
+  'too-long': 'text',
+};
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+function isKnownEventPattern(pattern: string): boolean {
+  if ((EVENT_TYPES as readonly string[]).includes(pattern)) return true;
+  return (EVENT_FAMILIES as readonly string[]).some((family) => pattern === `${family}.*`);
+}
+
+function encodeCursor(position: { startedAt: string; id: string }): string {
+  return Buffer.from(JSON.stringify([position.startedAt, position.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { startedAt: string; id: string } | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === 'string' &&
+      typeof value[1] === 'string'
+    ) {
+      return { startedAt: value[0], id: value[1] };
+    }
+  } catch {
+    // Not base64url JSON: reported to the caller as an invalid cursor below.
+  }
+  return undefined;
+}

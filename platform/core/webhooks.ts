@@ -1,0 +1,338 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { RoleDeps } from '../role';
+import type { PlatformEvents } from './events';
+import { findCdr, findMessage } from './resources';
+import {
+  isEventType,
+  newEventId,
+  signatureHeader,
+  subscriptionMatches,
+  type EventType,
+  type WebhookEventBody,
+} from './webhook-events';
+
+/** What happened to one delivery attempt (for the platform log and for tests that wait on it). */
+export interface DeliveryOutcome {
+  eventId: string;
+  webhookId: string;
+  type: string;
+  attempt: number;
+  result: 'delivered' | 'retrying' | 'failed';
+  /** HTTP status, or the transport error ("no response within 1000 ms"). */
+  detail: string;
+  nextAttemptInMs?: number;
+}
+
+export interface WebhookDispatcher {
+  /**
+   * Writes one outbox row per matching subscription of the customer and schedules delivery.
+   * Returns the event id, or undefined when no subscription wants this type.
+   */
+  publish(customerId: string, type: EventType, data: unknown): string | undefined;
+  onOutcome(listener: (outcome: DeliveryOutcome) => void): () => void;
+  /** Stops listening and aborts attempts in flight; their rows stay pending and resume on the next start. */
+  stop(): Promise<void>;
+}
+
+interface DueDelivery {
+  event_id: string;
+  webhook_id: string;
+  type: string;
+  payload: string;
+  attempts: number;
+  url: string;
+  secret: string;
+}
+
+/** Outcome of one HTTP attempt: a status, or why there was none. */
+type AttemptResult = { status: number } | { error: string };
+
+const ABORTED_BY_STOP = 'aborted: the dispatcher is stopping';
+
+/**
+ * Signed, retried webhook delivery from an outbox (webhook_deliveries). Rows are the truth: a
+ * row is pending until a subscriber answers 2xx or attempts run out, so deliveries survive a
+ * restart. Each attempt takes a lease (next_attempt_at pushed past its timeout), so a crash
+ * mid-attempt leads to a retry, never a lost event; subscribers dedupe by Phase2-Event-Id.
+ */
+export function startWebhookDispatcher(
+  deps: Pick<RoleDeps, 'db' | 'bus' | 'config' | 'log'>,
+): WebhookDispatcher {
+  const { db, bus, log } = deps;
+  const settings = deps.config.webhooks;
+  const listeners = new Set<(outcome: DeliveryOutcome) => void>();
+  const inFlight = new Map<string, { abort: () => void; settled: Promise<void> }>();
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  const subscriptionsOf = db.prepare('SELECT id, events FROM webhooks WHERE customer_id = ?');
+  const insertDelivery = db.prepare(
+    `INSERT INTO webhook_deliveries (event_id, webhook_id, type, payload, status, attempts, next_attempt_at)
+     VALUES (?, ?, ?, ?, 'pending', 0, ?)`,
+  );
+  const selectDue = db.prepare(
+    `SELECT d.event_id, d.webhook_id, d.type, d.payload, d.attempts, w.url, w.secret
+       FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+      WHERE d.status = 'pending' AND d.next_attempt_at <= ?
+      ORDER BY d.next_attempt_at LIMIT 100`,
+  );
+  const selectNextDue = db.prepare(
+    `SELECT MIN(next_attempt_at) AS at FROM webhook_deliveries WHERE status = 'pending'`,
+  );
+  const lease = db.prepare(
+    'UPDATE webhook_deliveries SET next_attempt_at = ? WHERE event_id = ? AND webhook_id = ?',
+  );
+  const markDelivered = db.prepare(
+    `UPDATE webhook_deliveries SET status = 'delivered', attempts = ?, delivered_at = ?, last_error = NULL WHERE event_id = ? AND webhook_id = ?`,
+  );
+  const markRetry = db.prepare(
+    `UPDATE webhook_deliveries SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE event_id = ? AND webhook_id = ?`,
+  );
+  const markFailed = db.prepare(
+    `UPDATE webhook_deliveries SET status = 'failed', attempts = ?, last_error = ? WHERE event_id = ? AND webhook_id = ?`,
+  );
+
+  function publish(customerId: string, type: EventType, data: unknown): string | undefined {
+    const subscriptions = (subscriptionsOf.all(customerId) as Array<{ id: string; events: string }>).filter(
+      (s) => subscriptionMatches(JSON.parse(s.events) as string[], type),
+    );
+    if (subscriptions.length === 0) return undefined;
+    const body: WebhookEventBody = { id: newEventId(), type, createdAt: new Date().toISOString(), data };
+    const payload = JSON.stringify(body);
+    const now = new Date().toISOString();
+    db.transaction(() => {
+      for (const subscription of subscriptions)
+        insertDelivery.run(body.id, subscription.id, type, payload, now);
+    })();
+    pump();
+    return body.id;
+  }
+
+  /** Starts every due attempt, then sleeps until the next one is due (a protocol retry delay, not a wait). */
+  function pump(): void {
+    if (stopped) return;
+    try {
+      const now = Date.now();
+      for (const row of selectDue.all(new Date(now).toISOString()) as DueDelivery[]) {
+        const key = `${row.event_id}|${row.webhook_id}`;
+        if (inFlight.has(key)) continue;
+        // The lease outlives the attempt's timeout, so only a crash lets it expire.
+        lease.run(new Date(now + settings.timeoutMs + 1_000).toISOString(), row.event_id, row.webhook_id);
+        startAttempt(key, row);
+      }
+      const next = (selectNextDue.get() as { at: string | null }).at;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      if (next !== null) timer = setTimeout(pump, Math.max(0, Date.parse(next) - Date.now()));
+    } catch (error) {
+      log('webhooks', `dispatch failed: ${(error as Error).stack ?? String(error)}`);
+    }
+  }
+
+  function startAttempt(key: string, row: DueDelivery): void {
+    const timestamp = Date.now();
+    let abort: () => void = () => undefined;
+    const result = new Promise<AttemptResult>((resolve) => {
+      abort = post(
+        row.url,
+        row.payload,
+        {
+          'Content-Type': 'application/json',
+          'User-Agent': 'phase2-webhooks/1',
+          'Phase2-Event-Id': row.event_id,
+          'Phase2-Event-Type': row.type,
+          'Phase2-Signature': signatureHeader(row.secret, row.payload, timestamp),
+        },
+        settings.timeoutMs,
+        resolve,
+      );
+    });
+    const settled = result.then((outcome) => {
+      inFlight.delete(key);
+      record(row, outcome);
+      pump();
+    });
+    inFlight.set(key, { abort: () => abort(), settled });
+  }
+
+  function record(row: DueDelivery, outcome: AttemptResult): void {
+    try {
+      if ('error' in outcome && outcome.error === ABORTED_BY_STOP) {
+        // Not the subscriber's fault: retry right away after the next start, without using up an attempt.
+        lease.run(new Date().toISOString(), row.event_id, row.webhook_id);
+        return;
+      }
+      const attempt = row.attempts + 1;
+      const detail = 'status' in outcome ? `HTTP ${outcome.status}` : outcome.error;
+      if ('status' in outcome && outcome.status >= 200 && outcome.status < 300) {
+        markDelivered.run(attempt, new Date().toISOString(), row.event_id, row.webhook_id);
+        emit({
+          eventId: row.event_id,
+          webhookId: row.webhook_id,
+          type: row.type,
+          attempt,
+          result: 'delivered',
+          detail,
+        });
+        return;
+      }
+      if (attempt >= settings.maxAttempts) {
+        markFailed.run(attempt, detail, row.event_id, row.webhook_id);
+        log(
+          'webhooks',
+          `${row.type} ${row.event_id} → ${row.webhook_id} (${row.url}) failed for good after ${attempt} attempts: ${detail}`,
+        );
+        emit({
+          eventId: row.event_id,
+          webhookId: row.webhook_id,
+          type: row.type,
+          attempt,
+          result: 'failed',
+          detail,
+        });
+        return;
+      }
+      const delay = settings.retryBaseMs * 2 ** (attempt - 1);
+      markRetry.run(
+        attempt,
+        new Date(Date.now() + delay).toISOString(),
+        detail,
+        row.event_id,
+        row.webhook_id,
+      );
+      log(
+        'webhooks',
+        `${row.type} ${row.event_id} → ${row.webhook_id} (${row.url}) attempt ${attempt} failed: ${detail}; retry in ${delay} ms`,
+      );
+      emit({
+        eventId: row.event_id,
+        webhookId: row.webhook_id,
+        type: row.type,
+        attempt,
+        result: 'retrying',
+        detail,
+        nextAttemptInMs: delay,
+      });
+    } catch (error) {
+      log(
+        'webhooks',
+        `could not record the outcome of ${row.event_id} → ${row.webhook_id}: ${(error as Error).stack ?? String(error)}`,
+      );
+    }
+  }
+
+  function emit(outcome: DeliveryOutcome): void {
+    for (const listener of listeners) {
+      try {
+        listener(outcome);
+      } catch (error) {
+        log('webhooks', `an outcome listener threw: ${String(error)}`);
+      }
+    }
+  }
+
+  const onMessageStatus = (event: PlatformEvents['message.status']): void => {
+    const type = `message.${event.status}`;
+    if (!isEventType(type)) return; // 'queued' and other internal states are not webhook events
+    const message = findMessage(db, event.customerId, event.messageId);
+    if (!message) {
+      log(
+        'webhooks',
+        `message.status for ${event.messageId} (customer ${event.customerId}) but no such message: event dropped`,
+      );
+      return;
+    }
+    safely(() => publish(event.customerId, type, message), `${type} for ${event.messageId}`);
+  };
+
+  const onCallCompleted = (event: PlatformEvents['call.completed']): void => {
+    const cdr = findCdr(db, event.customerId, event.cdrId);
+    if (!cdr) {
+      log(
+        'webhooks',
+        `call.completed for ${event.cdrId} (customer ${event.customerId}) but no such CDR: event dropped`,
+      );
+      return;
+    }
+    safely(() => publish(event.customerId, 'call.completed', cdr), `call.completed for ${event.cdrId}`);
+  };
+
+  /** A bus listener must never throw into the role that emitted the event. */
+  function safely(work: () => unknown, what: string): void {
+    try {
+      work();
+    } catch (error) {
+      log('webhooks', `could not publish ${what}: ${(error as Error).stack ?? String(error)}`);
+    }
+  }
+
+  bus.on('message.status', onMessageStatus);
+  bus.on('call.completed', onCallCompleted);
+  pump(); // resumes deliveries left pending by a previous run
+
+  return {
+    publish,
+    onOutcome(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async stop() {
+      stopped = true;
+      bus.off('message.status', onMessageStatus);
+      bus.off('call.completed', onCallCompleted);
+      if (timer) clearTimeout(timer);
+      const pending = [...inFlight.values()];
+      for (const attempt of pending) attempt.abort();
+      await Promise.all(pending.map((attempt) => attempt.settled));
+    },
+  };
+}
+
+/**
+ * One POST with node's http client (no keep-alive: each attempt stands alone). Calls `done`
+ * exactly once with the status or the reason there is none; returns an abort function.
+ */
+function post(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  done: (result: AttemptResult) => void,
+): () => void {
+  let finished = false;
+  let request: http.ClientRequest;
+  try {
+    const target = new URL(url);
+    const client = target.protocol === 'https:' ? https : http;
+    request = client.request(
+      target,
+      { method: 'POST', agent: false, headers: { ...headers, 'Content-Length': Buffer.byteLength(body) } },
+      (response) => {
+        response.resume(); // the body is irrelevant; drain it so the socket closes
+        response.on('error', () => undefined); // a reset after the status line changes nothing: the status decided
+        finish({ status: response.statusCode ?? 0 });
+      },
+    );
+  } catch (error) {
+    done({ error: `cannot send to ${url}: ${(error as Error).message}` });
+    return () => undefined;
+  }
+  const timer = setTimeout(() => {
+    finish({ error: `no response within ${timeoutMs} ms` });
+    request.destroy();
+  }, timeoutMs);
+  // Declared as a function so the response callback above can use it; it only runs after `timer` exists.
+  function finish(result: AttemptResult): void {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    done(result);
+  }
+  request.on('error', (error) => finish({ error: error.message }));
+  request.end(body);
+  return () => {
+    finish({ error: ABORTED_BY_STOP });
+    request.destroy();
+  };
+}

@@ -1,0 +1,343 @@
+import http from 'node:http';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { RoleDeps, RunningRole } from '../role';
+import type { SmscService } from '../smsc/service';
+import { ServiceError, ValidationError } from '../core/errors';
+import { CoreServices, type Caller } from '../core/services';
+import { startWebhookDispatcher, type WebhookDispatcher } from '../core/webhooks';
+import type { GatewayPlugin } from './plugins';
+import { problem, ProblemError, type Problem } from './problems';
+import { compileRoutes, matchRoute, routeTable, type CompiledRoute, type Reply } from './routes';
+
+export type { GatewayPlugin, PluginExit, PluginRequest } from './plugins';
+export type { RouteDefinition } from './routes';
+
+/** Kong's client_max_body_size in spirit: larger bodies get 413 before any service sees them. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export const CONTRACT_FILE = resolve(__dirname, '../../contracts/platform-api.yaml');
+
+export interface GatewayServices {
+  smsc: SmscService;
+  sip: { domain: string };
+}
+
+export interface GatewayOptions {
+  /** Kong access-phase plugins (rate limiting), run in order after key-auth. */
+  plugins?: GatewayPlugin[];
+  /** Start the webhook dispatcher with the API (default true; tests of the dispatcher start their own). */
+  webhooks?: boolean;
+}
+
+/** Kong's own error bodies: gateway-made responses use `{message}`, never problem+json. */
+const KONG = {
+  noKey: 'No API key found in request',
+  badKey: 'Invalid authentication credentials',
+  noRoute: 'no Route matched with those values',
+};
+
+/**
+ * The API role: a Kong-like gateway (key-auth, request ids, plugin seam) in front of the core
+ * services, plus the webhook dispatcher that turns bus events into signed deliveries.
+ */
+export async function startGateway(
+  deps: RoleDeps,
+  services: GatewayServices,
+  options: GatewayOptions = {},
+): Promise<RunningRole<{ apiUrl: string }>> {
+  const { config, db, log } = deps;
+  const core = new CoreServices(db, services.smsc, services.sip.domain);
+  const routes = compileRoutes(
+    routeTable({
+      services: core,
+      version: config.version,
+      contractYaml: readFileSync(CONTRACT_FILE, 'utf8'),
+    }),
+  );
+  const plugins = options.plugins ?? [];
+  const dispatcher: WebhookDispatcher | undefined =
+    options.webhooks === false ? undefined : startWebhookDispatcher(deps);
+
+  const server = http.createServer(
+    { requestTimeout: 30_000, headersTimeout: 10_000 },
+    (request, response) => {
+      handle(request, response).catch((error: unknown) => {
+        // Last resort: handle() maps every error itself, so reaching here means writing the response failed.
+        log(
+          'gateway',
+          `could not answer ${request.method} ${request.url}: ${(error as Error).stack ?? String(error)}`,
+        );
+        if (!response.headersSent) response.writeHead(500);
+        response.end();
+      });
+    },
+  );
+  // Malformed HTTP never reaches handle(): answer it like any server and keep running.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (error.code !== 'ECONNRESET' && socket.writable)
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+
+  async function handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    const requestId = acceptableRequestId(request.headers['x-request-id']) ?? randomUUID();
+    response.setHeader('X-Request-Id', requestId);
+    response.setHeader('X-Kong-Request-Id', randomBytes(16).toString('hex'));
+    const method = request.method ?? 'GET';
+    const url = new URL(request.url ?? '/', 'http://gateway.invalid');
+    let outcome = '';
+    try {
+      const matched = matchRoute(routes, method, url.pathname);
+      if (!matched.route) {
+        if (matched.allowed.length === 0) return sendKong(response, 404, KONG.noRoute);
+        throw new ProblemError(
+          problem('methodNotAllowed', `${url.pathname} supports ${matched.allowed.join(', ')}`, {
+            instance: url.pathname,
+          }),
+          {
+            Allow: matched.allowed.join(', '),
+          },
+        );
+      }
+      const { route, params } = matched;
+
+      let caller: Caller | null = null;
+      if (route.access !== 'public') {
+        const key = headerValue(request.headers.apikey);
+        if (!key) return sendKong(response, 401, KONG.noKey, { 'WWW-Authenticate': 'Key realm="kong"' });
+        caller = isOperatorKey(key, config.api.adminApiKey)
+          ? { role: 'operator' }
+          : (core.callerForKey(key) ?? null);
+        if (!caller) return sendKong(response, 401, KONG.badKey, { 'WWW-Authenticate': 'Key realm="kong"' });
+        for (const plugin of plugins) {
+          const verdict = plugin.access({ method, path: url.pathname, apiKey: key, caller, requestId });
+          for (const [name, value] of Object.entries(verdict?.headers ?? {})) response.setHeader(name, value);
+          if (verdict?.exit)
+            return sendKong(response, verdict.exit.status, verdict.exit.body.message, verdict.exit.headers);
+        }
+        checkAccess(route, caller, url.pathname);
+      }
+
+      const body = route.jsonBody ? await readJsonBody(request, url.pathname) : undefined;
+      const upstreamStarted = process.hrtime.bigint();
+      const reply = await route.handle({ caller, params, query: url.searchParams, body });
+      response.setHeader('X-Kong-Upstream-Latency', String(elapsedMs(upstreamStarted)));
+      response.setHeader(
+        'X-Kong-Proxy-Latency',
+        String(Math.max(0, elapsedMs(started) - elapsedMs(upstreamStarted))),
+      );
+      sendReply(response, reply);
+    } catch (error) {
+      const { problem: body, headers } = toProblem(error, url.pathname, requestId);
+      if (body.status === 500) {
+        outcome = ` ${(error as Error).stack ?? String(error)}`;
+      }
+      sendProblem(response, body, headers);
+    } finally {
+      log(
+        'gateway',
+        `${method} ${url.pathname} → ${response.statusCode} (${elapsedMs(started)} ms) request ${requestId}${outcome}`,
+      );
+    }
+  }
+
+  function sendKong(
+    response: http.ServerResponse,
+    status: number,
+    message: string,
+    headers: Record<string, string> = {},
+  ): void {
+    response.setHeader('X-Kong-Response-Latency', '0');
+    for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
+    sendBody(response, status, 'application/json; charset=utf-8', JSON.stringify({ message }));
+  }
+
+  await new Promise<void>((resolveListen, rejectListen) => {
+    server.once('error', rejectListen);
+    server.listen(config.api.port, config.host, () => {
+      server.off('error', rejectListen);
+      resolveListen();
+    });
+  });
+  server.on('error', (error) => log('gateway', `server error: ${error.stack ?? String(error)}`));
+  const address = server.address() as AddressInfo;
+  const apiUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  log('gateway', `API listening on ${apiUrl}`);
+
+  return {
+    endpoints: { apiUrl },
+    async stop() {
+      await dispatcher?.stop();
+      await new Promise<void>((resolveClose) => {
+        server.close(() => resolveClose());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+/** 403 for a valid key of the wrong role (Kong's ACL plugin in spirit, as a problem from the API). */
+function checkAccess(route: CompiledRoute, caller: Caller, path: string): void {
+  if (route.access === 'operator' && caller.role !== 'operator') {
+    throw new ProblemError(
+      problem('forbidden', 'this endpoint is for the platform operator; customer API keys may not use it', {
+        instance: path,
+      }),
+    );
+  }
+  if (route.access === 'customer' && caller.role !== 'customer') {
+    throw new ProblemError(
+      problem('forbidden', 'this endpoint acts for a customer: call it with that customer’s API key', {
+        instance: path,
+      }),
+    );
+  }
+}
+
+async function readJsonBody(request: http.IncomingMessage, path: string): Promise<unknown> {
+  const declared = Number(request.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) throw tooLarge(path, declared);
+  const mediaType = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (!/^application\/([\w.-]+\+)?json$/.test(mediaType)) {
+    throw new ProblemError(
+      problem(
+        'unsupportedMediaType',
+        `send the body as JSON with Content-Type: application/json (got ${mediaType || 'no Content-Type'})`,
+        { instance: path },
+      ),
+    );
+  }
+  const raw = await new Promise<Buffer>((resolveBody, rejectBody) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    // Events rather than for-await: leaving a for-await loop destroys the socket before the 413 is written.
+    request.on('data', (chunk: Buffer) => {
+      if (settled) return; // the rest of an oversized body is read and discarded
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        settled = true;
+        rejectBody(tooLarge(path, size));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => {
+      if (settled) return;
+      settled = true;
+      resolveBody(Buffer.concat(chunks));
+    });
+    request.on('error', (error) => {
+      if (settled) return;
+      settled = true;
+      rejectBody(error);
+    });
+  });
+  const text = raw.toString('utf8');
+  if (text.trim() === '')
+    throw new ProblemError(
+      problem('invalidJson', 'the body is empty: send a JSON object', { instance: path }),
+    );
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new ProblemError(
+      problem('invalidJson', `the body is not valid JSON: ${(error as Error).message}`, { instance: path }),
+    );
+  }
+}
+
+function tooLarge(path: string, bytes: number): ProblemError {
+  // Connection: close, because the rest of an oversized body is never read.
+  return new ProblemError(
+    problem('tooLarge', `the body is ${bytes} bytes or more; the limit is ${MAX_BODY_BYTES} bytes`, {
+      instance: path,
+    }),
+    {
+      Connection: 'close',
+    },
+  );
+}
+
+function toProblem(
+  error: unknown,
+  path: string,
+  requestId: string,
+): { problem: Problem; headers: Record<string, string> } {
+  if (error instanceof ProblemError) return { problem: error.problem, headers: error.headers };
+  if (error instanceof ValidationError) {
+    return {
+      problem: problem('validation', error.message, { instance: path, errors: error.errors }),
+      headers: {},
+    };
+  }
+  if (error instanceof ServiceError) {
+    switch (error.kind) {
+      case 'not-found':
+        return { problem: problem('notFound', error.message, { instance: path }), headers: {} };
+      case 'conflict':
+        return { problem: problem('conflict', error.message, { instance: path }), headers: {} };
+      case 'forbidden':
+        return { problem: problem('forbidden', error.message, { instance: path }), headers: {} };
+    }
+  }
+  // Internals stay in the platform log; the caller gets the request id to quote.
+  return {
+    problem: problem('internal', `see the platform log for request ${requestId}`, { instance: path }),
+    headers: {},
+  };
+}
+
+function sendReply(response: http.ServerResponse, reply: Reply): void {
+  if (reply.body === undefined) {
+    response.writeHead(reply.status);
+    response.end();
+    return;
+  }
+  const contentType = reply.contentType ?? 'application/json';
+  const text =
+    typeof reply.body === 'string' && contentType !== 'application/json'
+      ? reply.body
+      : JSON.stringify(reply.body);
+  sendBody(response, reply.status, `${contentType}; charset=utf-8`, text);
+}
+
+function sendProblem(response: http.ServerResponse, body: Problem, headers: Record<string, string>): void {
+  for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
+  sendBody(response, body.status, 'application/problem+json; charset=utf-8', JSON.stringify(body));
+}
+
+function sendBody(response: http.ServerResponse, status: number, contentType: string, text: string): void {
+  response.writeHead(status, {
+    'Content-Type': contentType,
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+  });
+  response.end(text);
+}
+
+/** The configured operator key, compared in constant time (it guards every operations endpoint). */
+function isOperatorKey(key: string, adminApiKey: string): boolean {
+  const given = createHash('sha256').update(key).digest();
+  const expected = createHash('sha256').update(adminApiKey).digest();
+  return adminApiKey !== '' && timingSafeEqual(given, expected);
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  const first = Array.isArray(value) ? value[0] : value;
+  return first && first.trim() !== '' ? first.trim() : undefined;
+}
+
+/** Echo a caller's request id only if it is a sane token: it ends up in logs and headers. */
+function acceptableRequestId(value: string | string[] | undefined): string | undefined {
+  const id = headerValue(value);
+  return id && /^[\x21-\x7e]{1,200}$/.test(id) ? id : undefined;
+}
+
+function elapsedMs(since: bigint): number {
+  return Math.round(Number(process.hrtime.bigint() - since) / 1e6);
+}

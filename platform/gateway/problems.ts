@@ -1,0 +1,56 @@
+import type { FieldError } from '../core/errors';
+
+/** RFC 9457 problem details, as the API returns them (`application/problem+json`). */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  errors?: FieldError[];
+}
+
+const PROBLEM_BASE = 'https://api.phase2.example/problems/';
+
+/** One entry per kind of application error: a stable type URI, its status and a human title. */
+export const PROBLEMS = {
+  invalidJson: { slug: 'invalid-json', status: 400, title: 'The request body is not valid JSON' },
+  forbidden: { slug: 'forbidden', status: 403, title: 'Your API key may not use this endpoint' },
+  notFound: { slug: 'not-found', status: 404, title: 'No such resource' },
+  methodNotAllowed: {
+    slug: 'method-not-allowed',
+    status: 405,
+    title: 'This resource does not support that method',
+  },
+  conflict: { slug: 'conflict', status: 409, title: 'The resource already exists' },
+  tooLarge: { slug: 'payload-too-large', status: 413, title: 'The request body is too large' },
+  unsupportedMediaType: {
+    slug: 'unsupported-media-type',
+    status: 415,
+    title: 'The request body must be JSON',
+  },
+  validation: { slug: 'validation-failed', status: 422, title: 'The request is not valid' },
+  internal: { slug: 'internal-error', status: 500, title: 'The platform failed to handle the request' },
+} as const;
+
+export type ProblemKind = keyof typeof PROBLEMS;
+
+export function problem(
+  kind: ProblemKind,
+  detail: string,
+  extra: { instance?: string; errors?: FieldError[] } = {},
+): Problem {
+  const { slug, status, title } = PROBLEMS[kind];
+  return { type: `${PROBLEM_BASE}${slug}`, title, status, detail, ...extra };
+}
+
+/** Thrown inside the gateway pipeline for problems found before any service runs (body, method, role). */
+export class ProblemError extends Error {
+  constructor(
+    readonly problem: Problem,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(problem.detail ?? problem.title);
+    this.name = 'ProblemError';
+  }
+}

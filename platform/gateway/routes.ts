@@ -1,0 +1,251 @@
+import type { CoreServices, Caller } from '../core/services';
+import { problem, ProblemError } from './problems';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** Who may call a route: nobody needs a key (public), the operator, a customer, or either. */
+export type Access = 'public' | 'operator' | 'customer' | 'operator-or-customer';
+
+export interface RouteContext {
+  /** null only on public routes. */
+  caller: Caller | null;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** The parsed JSON body (routes with `jsonBody`), otherwise undefined. */
+  body: unknown;
+}
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+  /** Default application/json. */
+  contentType?: string;
+}
+
+export interface RouteDefinition {
+  method: HttpMethod;
+  /** Path template: `/v1/trunks/{id}`. */
+  path: string;
+  access: Access;
+  jsonBody?: boolean;
+  handle(context: RouteContext): Reply | Promise<Reply>;
+}
+
+export interface RouteTableOptions {
+  services: CoreServices;
+  version: string;
+  contractYaml: string;
+}
+
+/**
+ * The API, one line per endpoint. Later work adds rows here; authentication, role checks, body
+ * parsing and error mapping are the pipeline's job (index.ts), never a handler's.
+ */
+export function routeTable({ services, version, contractYaml }: RouteTableOptions): RouteDefinition[] {
+  const ok = (body: unknown, status = 200): Reply => ({ status, body });
+  return [
+    { method: 'GET', path: '/health', access: 'public', handle: () => ok({ status: 'ok', version }) },
+    {
+      method: 'GET',
+      path: '/openapi.yaml',
+      access: 'public',
+      handle: () => ({ status: 200, body: contractYaml, contentType: 'application/yaml' }),
+    },
+
+    {
+      method: 'POST',
+      path: '/v1/customers',
+      access: 'operator',
+      jsonBody: true,
+      handle: (c) => ok(services.createCustomer(c.body), 201),
+    },
+    {
+      method: 'GET',
+      path: '/v1/customers/{id}',
+      access: 'operator-or-customer',
+      handle: (c) => ok(services.getCustomer(callerOf(c), c.params.id)),
+    },
+
+    {
+      method: 'POST',
+      path: '/v1/numbers',
+      access: 'customer',
+      jsonBody: true,
+      handle: (c) => ok(services.addNumber(customerOf(c), c.body), 201),
+    },
+    {
+      method: 'GET',
+      path: '/v1/numbers',
+      access: 'customer',
+      handle: (c) => ok({ items: services.listNumbers(customerOf(c)) }),
+    },
+
+    {
+      method: 'POST',
+      path: '/v1/sip-accounts',
+      access: 'customer',
+      jsonBody: true,
+      handle: (c) => ok(services.createSipAccount(customerOf(c), c.body), 201),
+    },
+
+    {
+      method: 'POST',
+      path: '/v1/trunks',
+      access: 'customer',
+      jsonBody: true,
+      handle: (c) => ok(services.createTrunk(customerOf(c), c.body), 201),
+    },
+    {
+      method: 'GET',
+      path: '/v1/trunks',
+      access: 'customer',
+      handle: (c) => ok({ items: services.listTrunks(customerOf(c)) }),
+    },
+    {
+      method: 'GET',
+      path: '/v1/trunks/{id}',
+      access: 'customer',
+      handle: (c) => ok(services.getTrunk(customerOf(c), c.params.id)),
+    },
+
+    {
+      method: 'GET',
+      path: '/v1/cdrs',
+      access: 'customer',
+      handle: (c) => ok(services.listCdrs(customerOf(c), services.parseCdrFilter(c.query))),
+    },
+    {
+      method: 'GET',
+      path: '/v1/cdrs/{id}',
+      access: 'customer',
+      handle: (c) => ok(services.getCdr(customerOf(c), c.params.id)),
+    },
+
+    {
+      method: 'POST',
+      path: '/v1/messages',
+      access: 'customer',
+      jsonBody: true,
+      handle: (c) => ok(services.sendMessage(customerOf(c), c.body), 202),
+    },
+    {
+      method: 'GET',
+      path: '/v1/messages/{id}',
+      access: 'customer',
+      handle: (c) => ok(services.getMessage(customerOf(c), c.params.id)),
+    },
+
+    {
+      method: 'POST',
+      path: '/v1/webhooks',
+      access: 'customer',
+      jsonBody: true,
+      handle: (c) => ok(services.createWebhook(customerOf(c), c.body), 201),
+    },
+    {
+      method: 'GET',
+      path: '/v1/webhooks',
+      access: 'customer',
+      handle: (c) => ok({ items: services.listWebhooks(customerOf(c)) }),
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/webhooks/{id}',
+      access: 'customer',
+      handle: (c) => {
+        services.deleteWebhook(customerOf(c), c.params.id);
+        return { status: 204 };
+      },
+    },
+
+    {
+      method: 'GET',
+      path: '/ops/v1/smsc/connectors',
+      access: 'operator',
+      handle: () => ok({ items: services.listConnectors() }),
+    },
+    {
+      method: 'PUT',
+      path: '/ops/v1/smsc/connectors/{id}',
+      access: 'operator',
+      jsonBody: true,
+      handle: (c) => ok(services.putConnector(c.params.id, c.body)),
+    },
+    {
+      method: 'PUT',
+      path: '/ops/v1/smsc/routes',
+      access: 'operator',
+      jsonBody: true,
+      handle: (c) => ok(services.putRoute(c.body)),
+    },
+  ];
+}
+
+function callerOf(context: RouteContext): Caller {
+  if (!context.caller) throw new Error('route declared as authenticated ran without a caller');
+  return context.caller;
+}
+
+function customerOf(context: RouteContext): string {
+  const caller = callerOf(context);
+  if (caller.role !== 'customer') {
+    // The pipeline enforces access before handlers run; reaching here is a table mistake.
+    throw new ProblemError(
+      problem('forbidden', 'this endpoint acts for a customer: use the customer’s API key'),
+    );
+  }
+  return caller.customerId;
+}
+
+/** A compiled route: the template as a regular expression with named parameters. */
+export interface CompiledRoute extends RouteDefinition {
+  pattern: RegExp;
+  paramNames: string[];
+}
+
+export function compileRoutes(routes: RouteDefinition[]): CompiledRoute[] {
+  return routes.map((route) => {
+    const paramNames: string[] = [];
+    const source = route.path
+      .split('/')
+      .map((segment) => {
+        const param = /^\{(\w+)\}$/.exec(segment);
+        if (!param) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        paramNames.push(param[1]);
+        return '([^/]+)';
+      })
+      .join('/');
+    return { ...route, pattern: new RegExp(`^${source}$`), paramNames };
+  });
+}
+
+/** Finds the route for a path; `allowed` lists the methods the path supports when the method does not match. */
+export function matchRoute(
+  routes: CompiledRoute[],
+  method: string,
+  path: string,
+): { route: CompiledRoute; params: Record<string, string> } | { route: undefined; allowed: string[] } {
+  const allowed: string[] = [];
+  for (const route of routes) {
+    const match = route.pattern.exec(path);
+    if (!match) continue;
+    if (route.method !== method) {
+      allowed.push(route.method);
+      continue;
+    }
+    const params: Record<string, string> = {};
+    route.paramNames.forEach((name, index) => {
+      params[name] = safeDecode(match[index + 1]);
+    });
+    return { route, params };
+  }
+  return { route: undefined, allowed };
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment; // malformed %-escapes: used verbatim, so the lookup simply finds nothing
+  }
+}

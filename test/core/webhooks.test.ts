@@ -1,0 +1,208 @@
+import { after, afterEach, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import {
+  startWebhookDispatcher,
+  type DeliveryOutcome,
+  type WebhookDispatcher,
+} from '../../platform/core/webhooks';
+import { nowIso } from '../../platform/store/store';
+import { PlatformApi } from '../../world/http/api-client';
+import { WebhookReceiver, type WebhookEndpoint } from '../../world/http/webhook-receiver';
+import { startTestPlatform, type TestPlatform } from '../gateway/harness';
+
+const RETRY_BASE_MS = 40;
+let platform: TestPlatform;
+let receiver: WebhookReceiver;
+let operator: PlatformApi;
+const dispatchers: WebhookDispatcher[] = [];
+
+before(async () => {
+  // The gateway runs without its own dispatcher: each test starts (and restarts) one explicitly.
+  platform = await startTestPlatform(
+    { webhooks: { retryBaseMs: RETRY_BASE_MS, maxAttempts: 3, timeoutMs: 150 } },
+    { webhooks: false },
+  );
+  operator = new PlatformApi({ baseUrl: platform.apiUrl, apiKey: platform.adminApiKey, actor: 'operator' });
+  receiver = new WebhookReceiver();
+  await receiver.start();
+});
+
+afterEach(async () => {
+  for (const dispatcher of dispatchers.splice(0)) await dispatcher.stop();
+});
+
+after(async () => {
+  await receiver.stop();
+  await platform.stop();
+});
+
+function startDispatcher(): WebhookDispatcher {
+  const dispatcher = startWebhookDispatcher(platform.deps);
+  dispatchers.push(dispatcher);
+  return dispatcher;
+}
+
+/** A customer with a number, a webhook at a fresh receiver endpoint, and a queued message. */
+async function customerWithWebhook(
+  events: string[],
+): Promise<{ api: PlatformApi; endpoint: WebhookEndpoint; webhookId: string; messageId: string }> {
+  const created = await operator.createCustomer({
+    name: `Hooks ${randomBytes(3).toString('hex')}`,
+    tier: 'api-only',
+  });
+  const api = new PlatformApi({ baseUrl: platform.apiUrl, apiKey: created.apiKey, actor: created.name });
+  const endpoint = receiver.endpoint(created.id);
+  const webhook = await api.createWebhook({ url: endpoint.url, events });
+  endpoint.setSecret(webhook.secret);
+  const message = await api.sendMessage({ from: 'ACME', to: '+447700900123', text: 'webhook test' });
+  return { api, endpoint, webhookId: webhook.id, messageId: message.id };
+}
+
+type TimedOutcome = DeliveryOutcome & { at: number };
+
+function outcomeOf(
+  dispatcher: WebhookDispatcher,
+  predicate: (o: DeliveryOutcome) => boolean,
+): Promise<TimedOutcome[]> {
+  const seen: TimedOutcome[] = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () =>
+        reject(new Error(`no final delivery outcome within 3 s; outcomes so far: ${JSON.stringify(seen)}`)),
+      3_000,
+    );
+    const unsubscribe = dispatcher.onOutcome((outcome) => {
+      seen.push({ ...outcome, at: performance.now() });
+      if (!predicate(outcome)) return;
+      clearTimeout(timer);
+      unsubscribe();
+      resolve(seen);
+    });
+  });
+}
+
+function deliveryRow(webhookId: string): { status: string; attempts: number; last_error: string | null } {
+  return platform.db
+    .prepare('SELECT status, attempts, last_error FROM webhook_deliveries WHERE webhook_id = ?')
+    .get(webhookId) as {
+    status: string;
+    attempts: number;
+    last_error: string | null;
+  };
+}
+
+test('a failing endpoint is retried with exponential backoff and the event reaches the application exactly once', async () => {
+  const dispatcher = startDispatcher();
+  const { endpoint, webhookId, messageId } = await customerWithWebhook(['message.*']);
+  endpoint.failNext(2, 503);
+  const final = outcomeOf(dispatcher, (o) => o.result !== 'retrying');
+
+  platform.smsc.setStatus(messageId, 'delivered');
+  const outcomes = await final;
+
+  assert.deepEqual(
+    outcomes.map((o) => [o.attempt, o.result, o.detail]),
+    [
+      [1, 'retrying', 'HTTP 503'],
+      [2, 'retrying', 'HTTP 503'],
+      [3, 'delivered', 'HTTP 200'],
+    ],
+  );
+  assert.deepEqual(
+    outcomes.map((o) => o.nextAttemptInMs),
+    [RETRY_BASE_MS, RETRY_BASE_MS * 2, undefined],
+  );
+  // The waits really happened: each gap is at least the announced backoff (timer granularity aside).
+  assert.ok(
+    outcomes[1].at - outcomes[0].at >= RETRY_BASE_MS - 2,
+    `first retry after ${outcomes[1].at - outcomes[0].at} ms`,
+  );
+  assert.ok(
+    outcomes[2].at - outcomes[1].at >= RETRY_BASE_MS * 2 - 2,
+    `second retry after ${outcomes[2].at - outcomes[1].at} ms`,
+  );
+  const received = receiver.events.filter((e) => e.path === endpoint.path);
+  assert.equal(received.length, 1);
+  assert.deepEqual(
+    [received[0].type, received[0].attempts, (received[0].data as { id: string; status: string }).status],
+    ['message.delivered', 3, 'delivered'],
+  );
+  assert.equal((received[0].data as { id: string }).id, messageId);
+  assert.deepEqual(deliveryRow(webhookId), { status: 'delivered', attempts: 3, last_error: null });
+  assert.deepEqual(
+    receiver.rejected.filter((r) => r.path === endpoint.path),
+    [],
+  );
+});
+
+test('an endpoint that never answers in time is given up on after maxAttempts', async () => {
+  const dispatcher = startDispatcher();
+  const { endpoint, webhookId, messageId } = await customerWithWebhook(['message.sent']);
+  endpoint.failNext(1, 'timeout');
+  endpoint.failNext(2, 500);
+  const final = outcomeOf(dispatcher, (o) => o.result !== 'retrying');
+
+  platform.smsc.setStatus(messageId, 'sent');
+  const outcomes = await final;
+
+  assert.deepEqual(
+    outcomes.map((o) => o.detail),
+    ['no response within 150 ms', 'HTTP 500', 'HTTP 500'],
+  );
+  assert.equal(outcomes[2].result, 'failed');
+  assert.deepEqual(deliveryRow(webhookId), { status: 'failed', attempts: 3, last_error: 'HTTP 500' });
+  assert.deepEqual(
+    receiver.events.filter((e) => e.path === endpoint.path),
+    [],
+  );
+});
+
+test('only matching subscriptions get an event', async () => {
+  const dispatcher = startDispatcher();
+  const { endpoint, messageId } = await customerWithWebhook(['call.completed']);
+  const probe = await customerWithWebhook(['message.delivered']);
+  const delivered = outcomeOf(dispatcher, (o) => o.result === 'delivered');
+
+  platform.smsc.setStatus(messageId, 'delivered');
+  platform.smsc.setStatus(probe.messageId, 'delivered');
+  const outcomes = await delivered;
+
+  // The probe's delivery proves the first event was processed too: both were published synchronously before it.
+  assert.deepEqual(
+    outcomes.map((o) => o.webhookId),
+    [probe.webhookId],
+  );
+  assert.deepEqual(
+    receiver.events.filter((e) => e.path === endpoint.path),
+    [],
+  );
+});
+
+test('pending deliveries resume after a restart', async () => {
+  const { endpoint, webhookId, messageId } = await customerWithWebhook(['message.*']);
+  // Written by a previous run that stopped before delivering: an outbox row and nothing else.
+  const eventId = `evt_${randomBytes(8).toString('hex')}`;
+  const payload = JSON.stringify({
+    id: eventId,
+    type: 'message.delivered',
+    createdAt: nowIso(),
+    data: { id: messageId },
+  });
+  platform.db
+    .prepare(
+      `INSERT INTO webhook_deliveries (event_id, webhook_id, type, payload, status, attempts, next_attempt_at) VALUES (?, ?, 'message.delivered', ?, 'pending', 1, ?)`,
+    )
+    .run(eventId, webhookId, payload, nowIso());
+
+  const dispatcher = startDispatcher();
+  const outcomes = await outcomeOf(dispatcher, (o) => o.eventId === eventId && o.result !== 'retrying');
+
+  assert.equal(outcomes.at(-1)?.result, 'delivered');
+  const received = await receiver.events.waitFor((e) => e.eventId === eventId, {
+    awaited: `resumed event ${eventId}`,
+    timeoutMs: 1_000,
+  });
+  assert.equal(received.path, endpoint.path);
+  assert.deepEqual(deliveryRow(webhookId), { status: 'delivered', attempts: 2, last_error: null });
+});

@@ -1,0 +1,135 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { embeddedDefaults, type PlatformConfig } from '../../platform/config';
+import { PlatformBus } from '../../platform/core/events';
+import { openStore, nowIso, type Db } from '../../platform/store/store';
+import {
+  SmscRejection,
+  type AcceptMessageInput,
+  type AcceptedMessage,
+  type ConnectorSettings,
+  type ConnectorStatus,
+  type SmscService,
+} from '../../platform/smsc/service';
+import { startGateway, type GatewayOptions } from '../../platform/gateway';
+import type { RoleDeps } from '../../platform/role';
+
+/**
+ * A stand-in SMSC for API tests: persists accepted messages like the real one (so GET works)
+ * and lets a test move a message through its statuses, announcing each on the bus.
+ */
+export class FakeSmsc implements SmscService {
+  readonly routes = new Map<string, string>();
+  private readonly connectorList = new Map<string, ConnectorStatus>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly bus: PlatformBus,
+  ) {}
+
+  acceptMessage(input: AcceptMessageInput): AcceptedMessage {
+    if (!/^\+?\d{3,15}$/.test(input.recipient))
+      throw new SmscRejection('invalid-recipient', `recipient ${input.recipient} is not a phone number`);
+    if (input.text === '') throw new SmscRejection('invalid-text', 'text is empty');
+    const accepted: AcceptedMessage = {
+      id: `msg_${randomBytes(6).toString('hex')}`,
+      status: 'queued',
+      encoding: 'gsm7',
+      parts: 1,
+      acceptedAt: nowIso(),
+    };
+    this.db
+      .prepare(
+        `INSERT INTO messages (id, customer_id, source, sender, recipient, text, encoding, parts, status, carrier_message_ids, registered_delivery, accepted_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'gsm7', 1, 'queued', '[]', ?, ?)`,
+      )
+      .run(
+        accepted.id,
+        input.customerId,
+        input.source,
+        input.sender,
+        input.recipient,
+        input.text,
+        input.registeredDelivery ? 1 : 0,
+        accepted.acceptedAt,
+      );
+    return accepted;
+  }
+
+  /** What the real SMSC does when the carrier answers: update the row, then tell the bus. */
+  setStatus(messageId: string, status: 'sent' | 'delivered' | 'undeliverable'): void {
+    const row = this.db.prepare('SELECT customer_id FROM messages WHERE id = ?').get(messageId) as {
+      customer_id: string;
+    };
+    const column = status === 'sent' ? 'sent_at' : 'done_at';
+    this.db
+      .prepare(`UPDATE messages SET status = ?, ${column} = ? WHERE id = ?`)
+      .run(status, nowIso(), messageId);
+    this.bus.emit('message.status', { messageId, customerId: row.customer_id, status });
+  }
+
+  upsertConnector(connector: ConnectorSettings): void {
+    this.connectorList.set(connector.id, {
+      id: connector.id,
+      host: connector.host,
+      port: connector.port,
+      systemId: connector.systemId,
+      state: 'connecting',
+      lastError: null,
+    });
+  }
+
+  setRoute(prefix: string, connectorId: string): void {
+    this.routes.set(prefix, connectorId);
+  }
+
+  connectors(): ConnectorStatus[] {
+    return [...this.connectorList.values()];
+  }
+}
+
+export interface TestPlatform {
+  apiUrl: string;
+  adminApiKey: string;
+  config: PlatformConfig;
+  db: Db;
+  bus: PlatformBus;
+  smsc: FakeSmsc;
+  logs: string[];
+  deps: RoleDeps;
+  stop(): Promise<void>;
+}
+
+/** The gateway on an ephemeral port over a fresh SQLite file, with the operator's key in api_keys. */
+export async function startTestPlatform(
+  overrides: { webhooks?: Partial<PlatformConfig['webhooks']> } = {},
+  options: GatewayOptions = {},
+): Promise<TestPlatform> {
+  const dir = mkdtempSync(join(tmpdir(), 'phase2-gateway-'));
+  const adminApiKey = `admin-${randomBytes(12).toString('hex')}`;
+  const base = embeddedDefaults({ storeFile: join(dir, 'platform.db'), adminApiKey });
+  const config: PlatformConfig = { ...base, webhooks: { ...base.webhooks, ...overrides.webhooks } };
+  const db = openStore(config.store.file);
+  const bus = new PlatformBus();
+  const logs: string[] = [];
+  const deps: RoleDeps = { config, db, bus, log: (role, message) => logs.push(`[${role}] ${message}`) };
+  const smsc = new FakeSmsc(db, bus);
+  const gateway = await startGateway(deps, { smsc, sip: { domain: config.sip.domain } }, options);
+  return {
+    apiUrl: gateway.endpoints.apiUrl,
+    adminApiKey,
+    config,
+    db,
+    bus,
+    smsc,
+    logs,
+    deps,
+    async stop() {
+      await gateway.stop();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,409 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import got, { type Method } from 'got';
+import { traffic } from '../traffic-log';
+import { platformContract, type ApiContract } from './contract';
+import { redactHeaders, redactText } from './redact';
+
+/** The platform API as the suite sees it (its own types, written from the contract, not imported from the platform). */
+export type CustomerTier = 'standard' | 'premium' | 'call-center' | 'api-only';
+export type NumberKind = 'local' | 'toll-free' | 'international' | 'short-code';
+export type MessageStatus =
+  'queued' | 'sent' | 'delivered' | 'undeliverable' | 'expired' | 'rejected' | 'failed';
+export type Disposition = 'answered' | 'no-answer' | 'busy' | 'failed' | 'cancelled';
+
+export interface Customer {
+  id: string;
+  name: string;
+  tier: CustomerTier;
+  createdAt: string;
+}
+
+export interface CreatedCustomer extends Customer {
+  apiKey: string;
+  smpp: { systemId: string; password: string };
+}
+
+export interface PhoneNumber {
+  number: string;
+  kind: NumberKind;
+  customerId: string;
+  createdAt: string;
+}
+
+export interface SipAccount {
+  username: string;
+  number: string;
+  domain: string;
+  createdAt: string;
+}
+
+export interface TrunkInput {
+  name: string;
+  host: string;
+  port: number;
+  transport: 'udp';
+  destinationPrefixes?: string[];
+  callerId?: string;
+}
+
+export interface Trunk {
+  id: string;
+  name: string;
+  host: string;
+  port: number;
+  transport: 'udp';
+  destinationPrefixes: string[];
+  callerId: string | null;
+  createdAt: string;
+}
+
+export interface Cdr {
+  id: string;
+  sipCallId: string;
+  caller: string;
+  callee: string;
+  trunkId: string | null;
+  direction: 'outbound' | 'inbound' | 'internal';
+  startedAt: string;
+  answeredAt: string | null;
+  endedAt: string;
+  durationMs: number;
+  billableSeconds: number;
+  disposition: Disposition;
+  sipStatus: number;
+  hangupBy: 'caller' | 'callee' | 'platform' | null;
+  media: Record<string, unknown>;
+}
+
+export interface CdrFilter {
+  sipCallId?: string;
+  caller?: string;
+  callee?: string;
+  disposition?: Disposition;
+  since?: string;
+  until?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface Message {
+  id: string;
+  from: string;
+  to: string;
+  text: string;
+  encoding: 'gsm7' | 'ucs2';
+  parts: number;
+  status: MessageStatus;
+  errorCode: string | null;
+  acceptedAt: string;
+  sentAt: string | null;
+  doneAt: string | null;
+}
+
+export interface Webhook {
+  id: string;
+  url: string;
+  events: string[];
+  createdAt: string;
+}
+
+export interface CreatedWebhook extends Webhook {
+  secret: string;
+}
+
+export interface ConnectorInput {
+  host: string;
+  port: number;
+  systemId: string;
+  password: string;
+}
+
+export interface ConnectorStatus {
+  id: string;
+  host: string;
+  port: number;
+  systemId: string;
+  state: 'connecting' | 'bound' | 'down';
+  lastError: string | null;
+}
+
+export interface SmsRoute {
+  prefix: string;
+  connectorId: string;
+}
+
+/** RFC 9457 problem details (application errors) or Kong's `{message}` (gateway errors). */
+export interface ProblemDetails {
+  type?: string;
+  title?: string;
+  status?: number;
+  detail?: string;
+  instance?: string;
+  errors?: Array<{ field: string; message: string }>;
+  message?: string;
+}
+
+/** A non-2xx answer from a typed method. */
+export class ApiError extends Error {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly status: number,
+    readonly problem: ProblemDetails | undefined,
+    readonly requestId: string | undefined,
+  ) {
+    const fields = problem?.errors?.map((e) => `${e.field}: ${e.message}`).join('; ');
+    // Kong's {message}, else the problem's title and detail (the field list only when there is no detail).
+    const what = problem?.message ?? [problem?.title, problem?.detail ?? fields].filter(Boolean).join(': ');
+    super(`${method} ${path} → ${status}${what ? ` ${what}` : ''} (request id ${requestId ?? 'none'})`);
+    this.name = 'ApiError';
+  }
+
+  /** The field errors of a 422, for assertions such as `expect(error.fields()).to.include('from')`. */
+  fields(): string[] {
+    return this.problem?.errors?.map((e) => e.field) ?? [];
+  }
+}
+
+export interface RawRequest {
+  method: Method;
+  /** Path and query relative to the base URL: `/v1/messages`. */
+  path: string;
+  /** Sent as JSON (Content-Type set). */
+  json?: unknown;
+  /** Sent verbatim (set the Content-Type yourself). */
+  body?: string | Buffer;
+  headers?: Record<string, string>;
+  /** Overrides the client's key for this request; null sends no key at all. */
+  apiKey?: string | null;
+  /** Only for deliberately undocumented requests (probing an unknown route): skips contract validation. */
+  skipContract?: boolean;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** Parsed JSON for JSON media types, the text otherwise, undefined when empty. */
+  body: unknown;
+}
+
+export interface PlatformApiOptions {
+  baseUrl: string;
+  apiKey: string;
+  /** Who is calling, as named in the evidence ("operator", "Acme"). */
+  actor: string;
+  /** Per-request bound; default 10 s. */
+  timeoutMs?: number;
+  contract?: ApiContract;
+}
+
+/**
+ * The platform API through the gateway. Retries are off (a retried POST would hide a defect);
+ * every response is validated against the contract, errors included; every exchange is
+ * recorded in `traffic` with secrets redacted.
+ */
+export class PlatformApi {
+  private readonly baseUrl: string;
+  private readonly timeoutMs: number;
+  private readonly contract: ApiContract;
+
+  constructor(private readonly options: PlatformApiOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.contract = options.contract ?? platformContract();
+  }
+
+  get actor(): string {
+    return this.options.actor;
+  }
+
+  health(): Promise<{ status: 'ok'; version: string }> {
+    return this.call('GET', '/health');
+  }
+
+  /** `tier` is a CustomerTier; typed as string so scenarios can also send tiers the platform must refuse. */
+  createCustomer(input: { name: string; tier: string }): Promise<CreatedCustomer> {
+    return this.call('POST', '/v1/customers', input);
+  }
+
+  getCustomer(id: string): Promise<Customer> {
+    return this.call('GET', `/v1/customers/${encodeURIComponent(id)}`);
+  }
+
+  addNumber(input: { number: string; kind: NumberKind }): Promise<PhoneNumber> {
+    return this.call('POST', '/v1/numbers', input);
+  }
+
+  listNumbers(): Promise<{ items: PhoneNumber[] }> {
+    return this.call('GET', '/v1/numbers');
+  }
+
+  createSipAccount(input: { username: string; password: string; number: string }): Promise<SipAccount> {
+    return this.call('POST', '/v1/sip-accounts', input);
+  }
+
+  createTrunk(input: TrunkInput): Promise<Trunk> {
+    return this.call('POST', '/v1/trunks', input);
+  }
+
+  listTrunks(): Promise<{ items: Trunk[] }> {
+    return this.call('GET', '/v1/trunks');
+  }
+
+  getTrunk(id: string): Promise<Trunk> {
+    return this.call('GET', `/v1/trunks/${encodeURIComponent(id)}`);
+  }
+
+  listCdrs(filter: CdrFilter = {}): Promise<Page<Cdr>> {
+    const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(filter))
+      if (value !== undefined) query.set(name, String(value));
+    const suffix = query.size > 0 ? `?${query.toString()}` : '';
+    return this.call('GET', `/v1/cdrs${suffix}`);
+  }
+
+  getCdr(id: string): Promise<Cdr> {
+    return this.call('GET', `/v1/cdrs/${encodeURIComponent(id)}`);
+  }
+
+  sendMessage(input: { from: string; to: string; text: string }): Promise<Message> {
+    return this.call('POST', '/v1/messages', input);
+  }
+
+  getMessage(id: string): Promise<Message> {
+    return this.call('GET', `/v1/messages/${encodeURIComponent(id)}`);
+  }
+
+  createWebhook(input: { url: string; events: string[] }): Promise<CreatedWebhook> {
+    return this.call('POST', '/v1/webhooks', input);
+  }
+
+  listWebhooks(): Promise<{ items: Webhook[] }> {
+    return this.call('GET', '/v1/webhooks');
+  }
+
+  async deleteWebhook(id: string): Promise<void> {
+    await this.call('DELETE', `/v1/webhooks/${encodeURIComponent(id)}`);
+  }
+
+  putConnector(id: string, input: ConnectorInput): Promise<ConnectorStatus> {
+    return this.call('PUT', `/ops/v1/smsc/connectors/${encodeURIComponent(id)}`, input);
+  }
+
+  listConnectors(): Promise<{ items: ConnectorStatus[] }> {
+    return this.call('GET', '/ops/v1/smsc/connectors');
+  }
+
+  putRoute(route: SmsRoute): Promise<SmsRoute> {
+    return this.call('PUT', '/ops/v1/smsc/routes', route);
+  }
+
+  /** Any request, for negative tests: never throws on a status, still validated and recorded. */
+  async raw(request: RawRequest): Promise<RawResponse> {
+    const headers: Record<string, string> = {
+      'x-request-id': `suite-${randomUUID()}`,
+      ...lowerCaseKeys(request.headers ?? {}),
+    };
+    const apiKey = request.apiKey === undefined ? this.options.apiKey : request.apiKey;
+    if (apiKey !== null) headers.apikey = apiKey;
+    let body: string | Buffer | undefined = request.body;
+    if (request.json !== undefined) {
+      body = JSON.stringify(request.json);
+      headers['content-type'] ??= 'application/json';
+    }
+    const url = `${this.baseUrl}${request.path}`;
+    const started = performance.now();
+    let response;
+    try {
+      response = await got(url, {
+        method: request.method,
+        headers,
+        body,
+        throwHttpErrors: false,
+        retry: { limit: 0 },
+        followRedirect: false,
+        timeout: { request: this.timeoutMs },
+        responseType: 'buffer',
+      });
+    } catch (error) {
+      const reason = (error as Error).message;
+      this.record(request.method, request.path, headers, body, `no response: ${reason}`, started);
+      throw new Error(
+        `${request.method} ${url} got no HTTP response from the platform API (${reason}); is the platform running at ${this.baseUrl}?`,
+      );
+    }
+    const text = response.body.toString('utf8');
+    const contentType = response.headers['content-type'];
+    const parsed = parseBody(text, contentType);
+    this.record(request.method, request.path, headers, body, response, started, text);
+    if (!request.skipContract)
+      this.contract.validateResponse(request.method, request.path, response.statusCode, contentType, parsed);
+    return { status: response.statusCode, headers: response.headers, body: parsed };
+  }
+
+  private async call<T>(method: Method, path: string, json?: unknown): Promise<T> {
+    const response = await this.raw({ method, path, json });
+    if (response.status >= 200 && response.status < 300) return response.body as T;
+    const requestId = response.headers['x-request-id'];
+    throw new ApiError(
+      method,
+      path,
+      response.status,
+      response.body as ProblemDetails | undefined,
+      Array.isArray(requestId) ? requestId[0] : requestId,
+    );
+  }
+
+  private record(
+    method: string,
+    path: string,
+    requestHeaders: Record<string, string>,
+    requestBody: string | Buffer | undefined,
+    response: { statusCode: number; statusMessage?: string; headers: IncomingHttpHeaders } | string,
+    started: number,
+    responseText = '',
+  ): void {
+    const ms = Math.round(performance.now() - started);
+    const outcome = typeof response === 'string' ? response : String(response.statusCode);
+    const lines = [`${method} ${this.baseUrl}${path}`, ...redactHeaders(requestHeaders)];
+    if (requestBody !== undefined && requestBody.length > 0)
+      lines.push('', redactText(requestBody.toString()));
+    lines.push('', '');
+    if (typeof response === 'string') {
+      lines.push(response);
+    } else {
+      lines.push(
+        `HTTP ${response.statusCode} ${response.statusMessage ?? ''} (${ms} ms)`.trim(),
+        ...redactHeaders(response.headers),
+      );
+      if (responseText !== '') lines.push('', redactText(responseText));
+    }
+    traffic.record({
+      protocol: 'HTTP',
+      from: this.options.actor,
+      to: 'platform API',
+      summary: `${method} ${path.split('?')[0]} → ${outcome} (${ms} ms)`,
+      detail: lines.join('\n'),
+    });
+  }
+}
+
+function parseBody(text: string, contentType: string | undefined): unknown {
+  if (text === '') return undefined;
+  if (!/^application\/([\w.-]+\+)?json\b/i.test(contentType ?? '')) return text;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text; // the contract check then reports a string where an object was documented
+  }
+}
+
+function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+}

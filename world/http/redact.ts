@@ -1,0 +1,46 @@
+/**
+ * Secrets never reach evidence: API keys, passwords, webhook secrets and signatures are replaced
+ * by '***' in recorded headers and bodies.
+ */
+export const REDACTED = '***';
+
+const SECRET_FIELD = /^(password|secret|api[-_]?key|token|signature|authorization)$/i;
+const SECRET_HEADER =
+  /^(apikey|authorization|proxy-authorization|cookie|set-cookie|phase2-signature|x-api-key)$/i;
+
+export function isSecretField(name: string): boolean {
+  return SECRET_FIELD.test(name);
+}
+
+/** A deep copy of a JSON value with every secret-named field's value replaced. */
+export function redactJson(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactJson);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, isSecretField(key) ? REDACTED : redactJson(item)]),
+    );
+  }
+  return value;
+}
+
+/** Body text: JSON is redacted structurally; anything else (broken JSON) by pattern. */
+export function redactText(text: string): string {
+  if (text === '') return text;
+  try {
+    return JSON.stringify(redactJson(JSON.parse(text)), null, 2);
+  } catch {
+    return text.replace(
+      /"(password|secret|api[-_]?key|token|signature|authorization)"(\s*:\s*)"(?:[^"\\]|\\.)*"/gi,
+      `"$1"$2"${REDACTED}"`,
+    );
+  }
+}
+
+export function redactHeaders(headers: Record<string, string | string[] | number | undefined>): string[] {
+  return Object.entries(headers)
+    .filter(([, value]) => value !== undefined)
+    .map(
+      ([name, value]) =>
+        `${name}: ${SECRET_HEADER.test(name) ? REDACTED : Array.isArray(value) ? value.join(', ') : String(value)}`,
+    );
+}

@@ -1,0 +1,324 @@
+import http from 'node:http';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { Observed } from '../observed';
+import { traffic } from '../traffic-log';
+import { redactHeaders, redactText } from './redact';
+
+/** One event as the customer's application sees it: verified, once, however often it was delivered. */
+export interface ReceivedWebhook {
+  eventId: string;
+  type: string;
+  data: unknown;
+  /** When the platform says the event happened. */
+  createdAt: string;
+  /** When it first reached the application (suite clock). */
+  receivedAt: string;
+  path: string;
+  /** Verified requests that carried this event, including answered-with-failure ones and duplicates. */
+  attempts: number;
+  /** Verified re-deliveries after it was accepted (an at-least-once sender's duplicates). */
+  duplicates: number;
+}
+
+export interface RejectedWebhook {
+  path: string;
+  reason: string;
+  at: string;
+}
+
+export interface WebhookEndpoint {
+  name: string;
+  /** Unique per endpoint() call: filters events and rejections to one customer in one scenario. */
+  path: string;
+  url: string;
+  setSecret(secret: string): void;
+  /** Answer the next `count` verified deliveries with this status, or never ('timeout': the sender must give up). */
+  failNext(count: number, status: number | 'timeout'): void;
+}
+
+export interface WebhookReceiverOptions {
+  /** Address to listen on; loopback by default. */
+  host?: string;
+  /** Host the platform uses to reach this receiver (remote targets); defaults to the listen address. */
+  publicHost?: string;
+  /** Accepted clock difference for Phase2-Signature timestamps; default 5 minutes. */
+  toleranceMs?: number;
+}
+
+interface EndpointState {
+  name: string;
+  secret?: string;
+  failures: Array<number | 'timeout'>;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * The customers' webhook endpoints: one HTTP server, one path per endpoint. It does what a
+ * careful application does: verifies Phase2-Signature (HMAC-SHA256, constant-time compare,
+ * timestamp tolerance), answers 401 to anything unverified, and hands each event to the
+ * application once, deduplicated by event id. It can also misbehave on demand (failNext).
+ */
+export class WebhookReceiver {
+  readonly events = new Observed<ReceivedWebhook>(
+    (e) => `${e.type} ${e.eventId} at ${e.path} (attempts ${e.attempts})`,
+  );
+  readonly rejected = new Observed<RejectedWebhook>((r) => `${r.path}: ${r.reason}`);
+  private readonly endpoints = new Map<string, EndpointState>();
+  private readonly accepted = new Map<string, ReceivedWebhook>();
+  private readonly attempts = new Map<string, number>();
+  private readonly server: http.Server;
+  private readonly toleranceMs: number;
+  private baseUrl?: string;
+
+  constructor(private readonly options: WebhookReceiverOptions = {}) {
+    this.toleranceMs = options.toleranceMs ?? 5 * 60_000;
+    this.server = http.createServer((request, response) => this.handle(request, response));
+  }
+
+  async start(): Promise<void> {
+    const host = this.options.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const { port } = this.server.address() as AddressInfo;
+    this.baseUrl = `http://${this.options.publicHost ?? host}:${port}`;
+  }
+
+  endpoint(name: string): WebhookEndpoint {
+    if (!this.baseUrl)
+      throw new Error('WebhookReceiver.endpoint() before start(): start the receiver first.');
+    const slug =
+      name
+        .toLowerCase()
+        .replace(/[^a-z0-9-]+/g, '-')
+        .replace(/^-+|-+$/g, '')
+        .slice(0, 40) || 'endpoint';
+    const path = `/hooks/${slug}/${randomBytes(6).toString('hex')}`;
+    const state: EndpointState = { name, failures: [] };
+    this.endpoints.set(path, state);
+    return {
+      name,
+      path,
+      url: `${this.baseUrl}${path}`,
+      setSecret: (secret) => {
+        state.secret = secret;
+      },
+      failNext: (count, status) => {
+        for (let i = 0; i < count; i += 1) state.failures.push(status);
+      },
+    };
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections(); // includes requests held open by failNext('timeout')
+    });
+  }
+
+  private handle(request: http.IncomingMessage, response: http.ServerResponse): void {
+    const path = (request.url ?? '/').split('?')[0];
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    let ended = false;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    request.on('error', (error) => {
+      if (!ended) this.reject(path, `request failed while reading: ${error.message}`);
+    });
+    request.on('end', () => {
+      ended = true;
+      if (tooLarge) return this.answer(request, response, path, '', 413, `body over ${MAX_BODY_BYTES} bytes`);
+      try {
+        this.receive(request, response, path, Buffer.concat(chunks).toString('utf8'));
+      } catch (error) {
+        // A bug here must show up as evidence, not take down the suite's receiver.
+        this.answer(request, response, path, '', 500, `receiver error: ${(error as Error).message}`);
+      }
+    });
+  }
+
+  private receive(
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    path: string,
+    body: string,
+  ): void {
+    if (request.method !== 'POST')
+      return this.answer(request, response, path, body, 405, `method ${request.method} (webhooks are POSTs)`);
+    const endpoint = this.endpoints.get(path);
+    if (!endpoint) return this.answer(request, response, path, body, 404, 'no endpoint at this path');
+
+    const verdict = this.verify(endpoint, header(request, 'phase2-signature'), body);
+    if (verdict) return this.answer(request, response, path, body, 401, verdict, endpoint.name);
+
+    let event: { id?: unknown; type?: unknown; createdAt?: unknown; data?: unknown };
+    try {
+      event = JSON.parse(body) as typeof event;
+    } catch {
+      return this.answer(request, response, path, body, 400, 'body is not JSON', endpoint.name);
+    }
+    if (typeof event.id !== 'string' || typeof event.type !== 'string') {
+      return this.answer(
+        request,
+        response,
+        path,
+        body,
+        400,
+        'body lacks a string id and type',
+        endpoint.name,
+      );
+    }
+    if (
+      header(request, 'phase2-event-id') !== event.id ||
+      header(request, 'phase2-event-type') !== event.type
+    ) {
+      return this.answer(
+        request,
+        response,
+        path,
+        body,
+        400,
+        'Phase2-Event-Id/Phase2-Event-Type headers differ from the body',
+        endpoint.name,
+      );
+    }
+
+    const key = `${path}|${event.id}`;
+    const attempts = (this.attempts.get(key) ?? 0) + 1;
+    this.attempts.set(key, attempts);
+    const failure = endpoint.failures.shift();
+    if (failure === 'timeout') {
+      // Never answered: the sender's timeout must fire. stop() closes it if the sender does not.
+      this.log(
+        request,
+        path,
+        body,
+        `no answer (simulated timeout) for ${event.type} ${event.id}`,
+        endpoint.name,
+      );
+      return;
+    }
+    if (failure !== undefined) {
+      return this.answer(
+        request,
+        response,
+        path,
+        body,
+        failure,
+        `simulated failure for ${event.type} ${event.id}`,
+        endpoint.name,
+        false,
+      );
+    }
+
+    const known = this.accepted.get(key);
+    if (known) {
+      known.attempts = attempts;
+      known.duplicates += 1;
+    } else {
+      const received: ReceivedWebhook = {
+        eventId: event.id,
+        type: event.type,
+        data: event.data,
+        createdAt: typeof event.createdAt === 'string' ? event.createdAt : '',
+        receivedAt: new Date().toISOString(),
+        path,
+        attempts,
+        duplicates: 0,
+      };
+      this.accepted.set(key, received);
+      this.events.add(received);
+    }
+    this.answer(
+      request,
+      response,
+      path,
+      body,
+      200,
+      known ? `duplicate of ${event.id} (acknowledged again)` : `${event.type} ${event.id}`,
+      endpoint.name,
+      false,
+    );
+  }
+
+  /** Returns why the signature does not verify, or undefined when it does. */
+  private verify(endpoint: EndpointState, signature: string | undefined, body: string): string | undefined {
+    if (!signature) return 'missing Phase2-Signature header';
+    if (!endpoint.secret) return 'no secret set for this endpoint (call setSecret with the webhook secret)';
+    const parts = signature.split(',').map((part) => part.trim().split('='));
+    const timestamp = parts.find(([name]) => name === 't')?.[1];
+    const signatures = parts
+      .filter(([name, value]) => name === 'v1' && value !== undefined)
+      .map(([, value]) => value);
+    if (!timestamp || !/^\d+$/.test(timestamp) || signatures.length === 0)
+      return `malformed Phase2-Signature "${signature.replace(/v1=[^,]*/g, 'v1=***')}"`;
+    const skew = Math.abs(Date.now() - Number(timestamp));
+    if (skew > this.toleranceMs)
+      return `signature timestamp ${timestamp} is ${skew} ms from now (tolerance ${this.toleranceMs} ms)`;
+    const expected = createHmac('sha256', endpoint.secret).update(`${timestamp}.${body}`).digest();
+    const matches = signatures.some((hex) => {
+      const given = /^[0-9a-f]+$/i.test(hex) ? Buffer.from(hex, 'hex') : Buffer.alloc(0);
+      return given.length === expected.length && timingSafeEqual(given, expected);
+    });
+    return matches ? undefined : 'signature does not match the body and the endpoint secret';
+  }
+
+  private answer(
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    path: string,
+    body: string,
+    status: number,
+    note: string,
+    endpointName?: string,
+    rejection = true,
+  ): void {
+    if (rejection) this.reject(path, note);
+    this.log(request, path, body, `${status} ${note}`, endpointName);
+    response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
+    response.end(status === 200 ? 'ok' : note);
+  }
+
+  private reject(path: string, reason: string): void {
+    this.rejected.add({ path, reason, at: new Date().toISOString() });
+  }
+
+  private log(
+    request: http.IncomingMessage,
+    path: string,
+    body: string,
+    outcome: string,
+    endpointName?: string,
+  ): void {
+    traffic.record({
+      protocol: 'WEBHOOK',
+      from: 'platform webhooks',
+      to: endpointName ? `webhook ${endpointName}` : 'webhook receiver',
+      summary: `${request.method} ${path} → ${outcome}`,
+      detail: [
+        `${request.method} ${path}`,
+        ...redactHeaders(request.headers),
+        '',
+        redactText(body),
+        '',
+        `→ ${outcome}`,
+      ].join('\n'),
+    });
+  }
+}
+
+function header(request: http.IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
