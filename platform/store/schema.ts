@@ -85,12 +85,14 @@ CREATE TABLE IF NOT EXISTS messages (
   status TEXT NOT NULL,               -- queued | sent | delivered | undeliverable | expired | rejected | failed
   error_code TEXT,
   connector_id TEXT,
-  carrier_message_ids TEXT NOT NULL,  -- JSON array, one per part
+  carrier_message_ids TEXT NOT NULL,  -- JSON array, one per part (null until the carrier accepted that part)
+  part_states TEXT NOT NULL DEFAULT '[]',  -- JSON array, one per part: the carrier's final receipt stat, or null
   registered_delivery INTEGER NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
   accepted_at TEXT NOT NULL,
   sent_at TEXT,
-  done_at TEXT
+  done_at TEXT,
+  receipt_sent_at TEXT                -- when the SMPP customer acknowledged our delivery receipt
 );
 CREATE INDEX IF NOT EXISTS messages_by_status ON messages(status);
 

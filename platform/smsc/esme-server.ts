@@ -1,0 +1,324 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { PDU } from 'smpp';
+import type { RoleDeps } from '../role';
+import { nowIso } from '../store/store';
+import type { MessageRow } from './message-store';
+import { formatReceiptText, MESSAGE_STATE, type ReceiptStat } from './receipts';
+import { SmscRejection } from './service';
+import type { SmscCore } from './smsc-core';
+import { validateAddresses } from './smsc-core';
+import { decodeByDataCoding, encodeGsm, MAX_PARTS, splitUdh } from './sms-text';
+import { rawShortMessage, rawTlv, SmppLink, STATUS, statusName } from './smpp-link';
+
+type BindMode = 'transmitter' | 'receiver' | 'transceiver';
+
+interface EsmeSession {
+  link: SmppLink;
+  bound: { systemId: string; customerId: string; mode: BindMode; throughputPerSecond: number | null } | null;
+  /** Submits counted in the current one-second window (throttling). */
+  window: { startedAt: number; count: number };
+}
+
+interface ConcatenationGroup {
+  messageId: string;
+  customerId: string;
+  sender: string;
+  recipient: string;
+  registeredDelivery: boolean;
+  texts: Array<string | null>;
+  expiry: NodeJS.Timeout;
+}
+
+const MESSAGE_PAYLOAD_TAG = 0x0424;
+/** How long the parts of a concatenated submit may take to arrive before the group is dropped. */
+const CONCATENATION_TIMEOUT_MS = 60_000;
+const SMSC_SYSTEM_ID = 'PHASE2SMSC';
+
+const REJECTION_STATUS: Record<SmscRejection['reason'], number> = {
+  'invalid-sender': STATUS.ESME_RINVSRCADR,
+  'invalid-recipient': STATUS.ESME_RINVDSTADR,
+  'invalid-text': STATUS.ESME_RINVMSGLEN,
+  'too-long': STATUS.ESME_RINVMSGLEN,
+};
+
+const RECEIPT_STAT: Record<string, ReceiptStat> = {
+  delivered: 'DELIVRD',
+  undeliverable: 'UNDELIV',
+  expired: 'EXPIRED',
+  rejected: 'REJECTD',
+  failed: 'UNDELIV',
+};
+
+/**
+ * The SMPP server customers' ESMEs bind to: authentication against smpp_accounts, bind-state
+ * enforcement, throttling, submit_sm into the SMSC core, and delivery receipts back to the
+ * customer's receiver session (kept in the store until acknowledged).
+ */
+export class EsmeServer {
+  private readonly server: Server;
+  private readonly sessions = new Set<EsmeSession>();
+  private readonly groups = new Map<string, ConcatenationGroup>();
+  private readonly receiptsInFlight = new Set<string>();
+
+  constructor(
+    private readonly deps: RoleDeps,
+    private readonly core: SmscCore,
+  ) {
+    this.server = createServer((socket) => this.onConnection(socket));
+    this.server.on('error', (error) => this.log(`server error: ${error.message}`));
+    core.onFinalStatus((row) => this.offerReceipt(row));
+  }
+
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        const address = this.server.address() as AddressInfo;
+        resolve({ host: address.address, port: address.port });
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const group of this.groups.values()) clearTimeout(group.expiry);
+    this.groups.clear();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const session of this.sessions) session.link.destroy();
+    await closed;
+  }
+
+  private onConnection(socket: Socket): void {
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const link = new SmppLink(socket, `ESME ${peer}`, this.deps.config.smsc.responseTimeoutMs, (m) => this.log(m));
+    const session: EsmeSession = { link, bound: null, window: { startedAt: 0, count: 0 } };
+    this.sessions.add(session);
+    link.on('close', () => this.sessions.delete(session));
+    link.on('request', (pdu, frame) => this.onRequest(session, pdu, frame));
+  }
+
+  private onRequest(session: EsmeSession, pdu: PDU, frame: Buffer): void {
+    const { link } = session;
+    switch (pdu.command) {
+      case 'bind_transmitter':
+      case 'bind_receiver':
+      case 'bind_transceiver':
+        this.onBind(session, pdu);
+        return;
+      case 'enquire_link':
+        link.respond(pdu, STATUS.ESME_ROK);
+        return;
+      case 'unbind':
+        link.respond(pdu, STATUS.ESME_ROK);
+        session.bound = null;
+        link.end();
+        return;
+      case 'submit_sm':
+        if (session.bound === null || session.bound.mode === 'receiver') {
+          link.respond(pdu, STATUS.ESME_RINVBNDSTS);
+          return;
+        }
+        this.onSubmit(session, pdu, frame);
+        return;
+      default:
+        // Everything else the SMSC does not offer; before bind it is a bind-state error first.
+        if (session.bound === null) link.respond(pdu, STATUS.ESME_RINVBNDSTS);
+        else link.genericNack(pdu.sequence_number, STATUS.ESME_RINVCMDID);
+    }
+  }
+
+  private onBind(session: EsmeSession, pdu: PDU): void {
+    const mode = pdu.command.replace('bind_', '') as BindMode;
+    if (session.bound !== null) {
+      session.link.respond(pdu, STATUS.ESME_RALYBND);
+      return;
+    }
+    const systemId = typeof pdu.system_id === 'string' ? pdu.system_id : '';
+    const account = this.core.messages.account(systemId);
+    if (account === undefined) {
+      this.log(`bind_${mode} refused: unknown system_id ${JSON.stringify(systemId)}`);
+      session.link.respond(pdu, STATUS.ESME_RINVSYSID);
+      return;
+    }
+    if (pdu.password !== account.password) {
+      this.log(`bind_${mode} refused: wrong password for ${systemId}`);
+      session.link.respond(pdu, STATUS.ESME_RINVPASWD);
+      return;
+    }
+    session.bound = { systemId, customerId: account.customer_id, mode, throughputPerSecond: account.throughput_per_second };
+    session.link.respond(pdu, STATUS.ESME_ROK, { system_id: SMSC_SYSTEM_ID });
+    this.log(`${systemId} bound as ${mode}`);
+    if (mode !== 'transmitter') {
+      for (const id of this.core.messages.receiptsOwed(account.customer_id)) {
+        const row = this.core.messageRow(id);
+        if (row !== undefined) this.offerReceipt(row);
+      }
+    }
+  }
+
+  private throttled(session: EsmeSession): boolean {
+    const limit = session.bound?.throughputPerSecond ?? null;
+    if (limit === null) return false;
+    const now = Date.now();
+    if (now - session.window.startedAt >= 1000) session.window = { startedAt: now, count: 0 };
+    session.window.count += 1;
+    return session.window.count > limit;
+  }
+
+  private onSubmit(session: EsmeSession, pdu: PDU, frame: Buffer): void {
+    const bound = session.bound;
+    if (bound === null) return;
+    const { link } = session;
+    if (this.throttled(session)) {
+      link.respond(pdu, STATUS.ESME_RTHROTTLED);
+      return;
+    }
+    let payload: Buffer;
+    try {
+      payload = rawShortMessage(frame);
+      if (payload.length === 0) payload = rawTlv(frame, MESSAGE_PAYLOAD_TAG) ?? payload;
+    } catch (error) {
+      this.log(`${bound.systemId}: malformed submit_sm: ${String(error)}`);
+      link.respond(pdu, STATUS.ESME_RINVMSGLEN);
+      return;
+    }
+    const esmClass = Number(pdu.esm_class ?? 0);
+    let body = payload;
+    let concatenation = null;
+    if ((esmClass & 0x40) !== 0) {
+      try {
+        ({ concatenation, payload: body } = splitUdh(payload));
+      } catch (error) {
+        this.log(`${bound.systemId}: bad UDH: ${String(error)}`);
+        link.respond(pdu, STATUS.ESME_RINVESMCLASS);
+        return;
+      }
+    }
+    const dataCoding = Number(pdu.data_coding ?? 0);
+    const text = decodeByDataCoding(dataCoding, body);
+    if (text === null) {
+      link.respond(pdu, STATUS.ESME_RINVDCS);
+      return;
+    }
+    const sender = customerAddress(pdu.source_addr, pdu.source_addr_ton);
+    const recipient = customerAddress(pdu.destination_addr, pdu.dest_addr_ton);
+    const registeredDelivery = (Number(pdu.registered_delivery ?? 0) & 0x03) !== 0;
+    try {
+      if (concatenation === null || concatenation.total <= 1) {
+        const accepted = this.core.acceptMessage({ customerId: bound.customerId, source: 'smpp', sender, recipient, text, registeredDelivery });
+        link.respond(pdu, STATUS.ESME_ROK, { message_id: accepted.id });
+        return;
+      }
+      if (concatenation.total > MAX_PARTS || concatenation.sequence < 1 || concatenation.sequence > concatenation.total) {
+        link.respond(pdu, STATUS.ESME_RINVMSGLEN);
+        return;
+      }
+      validateAddresses(sender, recipient);
+      const messageId = this.addPart(bound.customerId, bound.systemId, sender, recipient, registeredDelivery, concatenation, text);
+      link.respond(pdu, STATUS.ESME_ROK, { message_id: messageId });
+    } catch (error) {
+      if (error instanceof SmscRejection) {
+        this.log(`${bound.systemId}: submit_sm refused (${error.reason}): ${error.message}`);
+        link.respond(pdu, REJECTION_STATUS[error.reason]);
+        return;
+      }
+      this.log(`${bound.systemId}: submit_sm failed: ${error instanceof Error ? error.stack : String(error)}`);
+      link.respond(pdu, STATUS.ESME_RSYSERR);
+    }
+  }
+
+  /**
+   * Collects the parts of a concatenated submit; every part is answered with the message id the
+   * whole text gets, and the message is accepted once the last part arrives.
+   */
+  private addPart(
+    customerId: string,
+    systemId: string,
+    sender: string,
+    recipient: string,
+    registeredDelivery: boolean,
+    concatenation: { reference: number; total: number; sequence: number },
+    text: string,
+  ): string {
+    const key = [systemId, sender, recipient, concatenation.reference, concatenation.total].join('|');
+    let group = this.groups.get(key);
+    if (group === undefined) {
+      const created: ConcatenationGroup = {
+        messageId: `msg_${randomUUID()}`,
+        customerId,
+        sender,
+        recipient,
+        registeredDelivery,
+        texts: new Array<string | null>(concatenation.total).fill(null),
+        expiry: setTimeout(() => {
+          this.groups.delete(key);
+          const missing = created.texts.flatMap((t, i) => (t === null ? [i + 1] : []));
+          this.log(`${systemId}: concatenated message ${created.messageId} dropped: parts ${missing.join(', ')} never arrived`);
+        }, CONCATENATION_TIMEOUT_MS),
+      };
+      group = created;
+      this.groups.set(key, group);
+    }
+    group.texts[concatenation.sequence - 1] = text;
+    group.registeredDelivery ||= registeredDelivery;
+    if (group.texts.every((t) => t !== null)) {
+      clearTimeout(group.expiry);
+      this.groups.delete(key);
+      this.core.acceptWithId(
+        { customerId, source: 'smpp', sender, recipient, text: group.texts.join(''), registeredDelivery: group.registeredDelivery },
+        group.messageId,
+      );
+    }
+    return group.messageId;
+  }
+
+  /** Sends the receipt for a finished message if its customer has a receiver bound; else it stays owed. */
+  private offerReceipt(row: MessageRow): void {
+    if (row.source !== 'smpp' || row.registered_delivery !== 1 || row.receipt_sent_at !== null) return;
+    if (this.receiptsInFlight.has(row.id)) return;
+    const session = [...this.sessions].find(
+      (s) => s.bound !== null && s.bound.customerId === row.customer_id && s.bound.mode !== 'transmitter' && s.link.isOpen,
+    );
+    if (session === undefined) {
+      this.log(`${row.id}: receipt kept until ${row.customer_id} binds a receiver`);
+      return;
+    }
+    const stat = RECEIPT_STAT[row.status] ?? 'UNKNOWN';
+    const err = /^\d{1,3}$/.test(row.error_code ?? '') ? (row.error_code as string) : row.error_code ? String(STATUS[row.error_code] ?? 0) : '000';
+    const text = formatReceiptText({ id: row.id, stat, err, submittedAt: row.accepted_at, doneAt: row.done_at ?? nowIso(), text: row.text });
+    const source = row.recipient.slice(1);
+    this.receiptsInFlight.add(row.id);
+    session.link
+      .request('deliver_sm', {
+        service_type: '',
+        source_addr_ton: 1,
+        source_addr_npi: 1,
+        source_addr: source,
+        dest_addr_ton: row.sender.startsWith('+') ? 1 : 5,
+        dest_addr_npi: row.sender.startsWith('+') ? 1 : 0,
+        destination_addr: row.sender.replace(/^\+/, ''),
+        esm_class: 0x04,
+        data_coding: 0,
+        short_message: encodeGsm(text),
+        receipted_message_id: row.id,
+        message_state: MESSAGE_STATE[stat],
+      })
+      .then((response) => {
+        if (response.command_status === STATUS.ESME_ROK) this.core.messages.markReceiptSent(row.id, nowIso());
+        else this.log(`${row.id}: receipt refused by ESME with ${statusName(response.command_status)}; kept for the next bind`);
+      })
+      .catch((error: unknown) => this.log(`${row.id}: receipt not acknowledged (${String(error)}); kept for the next bind`))
+      .finally(() => this.receiptsInFlight.delete(row.id));
+  }
+
+  private log(message: string): void {
+    this.deps.log('smsc', message);
+  }
+}
+
+/** ESMEs send international numbers without '+' (TON 1); the platform stores E.164 with it. */
+function customerAddress(address: unknown, ton: unknown): string {
+  const value = typeof address === 'string' ? address : '';
+  return Number(ton) === 1 && /^\d+$/.test(value) ? `+${value}` : value;
+}

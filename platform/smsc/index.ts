@@ -1,0 +1,30 @@
+import type { RoleDeps, RunningRole } from '../role';
+import { EsmeServer } from './esme-server';
+import type { SmscService } from './service';
+import { SmscCore } from './smsc-core';
+
+export { SmscRejection } from './service';
+export type { SmscService, AcceptMessageInput, AcceptedMessage, ConnectorSettings, ConnectorStatus } from './service';
+
+/**
+ * The SMSC role (Jasmin's place): an SMPP server for customers' ESMEs, connectors to carrier
+ * SMSCs, routing, receipts, and the messages table as a persistent queue.
+ */
+export async function startSmsc(deps: RoleDeps): Promise<RunningRole<{ host: string; port: number }> & SmscService> {
+  const core = new SmscCore(deps);
+  const esmes = new EsmeServer(deps, core);
+  const endpoints = await esmes.listen(deps.config.host, deps.config.smsc.port);
+  core.start();
+  deps.log('smsc', `SMPP server for ESMEs on ${endpoints.host}:${endpoints.port}`);
+  return {
+    endpoints,
+    acceptMessage: (input) => core.acceptMessage(input),
+    upsertConnector: (connector) => core.upsertConnector(connector),
+    setRoute: (prefix, connectorId) => core.setRoute(prefix, connectorId),
+    connectors: () => core.connectors(),
+    async stop() {
+      await esmes.close();
+      await core.stop();
+    },
+  };
+}

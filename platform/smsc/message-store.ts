@@ -1,0 +1,144 @@
+import type { Db } from '../store/store';
+
+/** A row of `messages`, which is also the SMSC's persistent queue. */
+export interface MessageRow {
+  id: string;
+  customer_id: string;
+  source: 'api' | 'smpp';
+  sender: string;
+  recipient: string;
+  text: string;
+  encoding: 'gsm7' | 'ucs2';
+  parts: number;
+  status: MessageStatus;
+  error_code: string | null;
+  connector_id: string | null;
+  carrier_message_ids: string;
+  part_states: string;
+  registered_delivery: number;
+  attempts: number;
+  accepted_at: string;
+  sent_at: string | null;
+  done_at: string | null;
+  receipt_sent_at: string | null;
+}
+
+export type MessageStatus = 'queued' | 'sent' | 'delivered' | 'undeliverable' | 'expired' | 'rejected' | 'failed';
+
+export const FINAL_STATUSES: readonly MessageStatus[] = ['delivered', 'undeliverable', 'expired', 'rejected', 'failed'];
+
+/** The SQL the SMSC runs, prepared once. */
+export class MessageStore {
+  constructor(private readonly db: Db) {}
+
+  insert(row: Omit<MessageRow, 'receipt_sent_at' | 'error_code' | 'connector_id' | 'sent_at' | 'done_at' | 'attempts'>): void {
+    this.db
+      .prepare(
+        `INSERT INTO messages (id, customer_id, source, sender, recipient, text, encoding, parts, status,
+           carrier_message_ids, part_states, registered_delivery, attempts, accepted_at)
+         VALUES (@id, @customer_id, @source, @sender, @recipient, @text, @encoding, @parts, @status,
+           @carrier_message_ids, @part_states, @registered_delivery, 0, @accepted_at)`,
+      )
+      .run(row);
+  }
+
+  get(id: string): MessageRow | undefined {
+    return this.db.prepare('SELECT * FROM messages WHERE id = ?').get(id) as MessageRow | undefined;
+  }
+
+  queuedIds(): string[] {
+    return (this.db.prepare("SELECT id FROM messages WHERE status = 'queued' ORDER BY accepted_at").all() as Array<{ id: string }>).map((r) => r.id);
+  }
+
+  /** The message (still awaiting receipts) that a carrier id of this connector belongs to, and the part index. */
+  findByCarrierId(connectorId: string, carrierId: string): { row: MessageRow; part: number } | undefined {
+    const found = this.db
+      .prepare(
+        `SELECT m.*, CAST(j.key AS INTEGER) AS part_index FROM messages m, json_each(m.carrier_message_ids) j
+         WHERE m.status IN ('queued', 'sent') AND m.connector_id = ? AND j.value = ? LIMIT 1`,
+      )
+      .get(connectorId, carrierId) as (MessageRow & { part_index: number }) | undefined;
+    if (found === undefined) return undefined;
+    const { part_index: part, ...row } = found;
+    return { row, part };
+  }
+
+  recordCarrierIds(id: string, connectorId: string, carrierIds: Array<string | null>): void {
+    this.db.prepare('UPDATE messages SET connector_id = ?, carrier_message_ids = ? WHERE id = ?').run(connectorId, JSON.stringify(carrierIds), id);
+  }
+
+  markSent(id: string, at: string): void {
+    this.db.prepare("UPDATE messages SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ? AND status = 'queued'").run(at, id);
+  }
+
+  countAttempt(id: string): void {
+    this.db.prepare('UPDATE messages SET attempts = attempts + 1 WHERE id = ?').run(id);
+  }
+
+  recordPartStates(id: string, states: Array<string | null>): void {
+    this.db.prepare('UPDATE messages SET part_states = ? WHERE id = ?').run(JSON.stringify(states), id);
+  }
+
+  /** Moves a message to a final status; false when it was already final (a duplicate receipt). */
+  finish(id: string, status: MessageStatus, errorCode: string | null, at: string): boolean {
+    const result = this.db
+      .prepare("UPDATE messages SET status = ?, error_code = ?, done_at = ? WHERE id = ? AND status IN ('queued', 'sent')")
+      .run(status, errorCode, at, id);
+    return result.changes === 1;
+  }
+
+  receiptsOwed(customerId: string): string[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT id FROM messages WHERE customer_id = ? AND source = 'smpp' AND registered_delivery = 1
+             AND receipt_sent_at IS NULL AND status IN (${FINAL_STATUSES.map((s) => `'${s}'`).join(', ')})
+           ORDER BY done_at`,
+        )
+        .all(customerId) as Array<{ id: string }>
+    ).map((r) => r.id);
+  }
+
+  markReceiptSent(id: string, at: string): void {
+    this.db.prepare('UPDATE messages SET receipt_sent_at = ? WHERE id = ?').run(at, id);
+  }
+
+  /** Longest-prefix route for a recipient ('' is the default route). */
+  route(recipient: string): string | null {
+    const row = this.db
+      .prepare('SELECT connector_id FROM sms_routes WHERE substr(?, 1, length(prefix)) = prefix ORDER BY length(prefix) DESC LIMIT 1')
+      .get(recipient) as { connector_id: string } | undefined;
+    return row?.connector_id ?? null;
+  }
+
+  setRoute(prefix: string, connectorId: string): void {
+    this.db
+      .prepare('INSERT INTO sms_routes (prefix, connector_id) VALUES (?, ?) ON CONFLICT(prefix) DO UPDATE SET connector_id = excluded.connector_id')
+      .run(prefix, connectorId);
+  }
+
+  upsertConnector(c: { id: string; host: string; port: number; systemId: string; password: string }, at: string): void {
+    this.db
+      .prepare(
+        `INSERT INTO smsc_connectors (id, host, port, system_id, password, created_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET host = excluded.host, port = excluded.port, system_id = excluded.system_id, password = excluded.password`,
+      )
+      .run(c.id, c.host, c.port, c.systemId, c.password, at);
+  }
+
+  connectors(): Array<{ id: string; host: string; port: number; systemId: string; password: string }> {
+    return this.db.prepare('SELECT id, host, port, system_id AS systemId, password FROM smsc_connectors ORDER BY id').all() as Array<{
+      id: string;
+      host: string;
+      port: number;
+      systemId: string;
+      password: string;
+    }>;
+  }
+
+  account(systemId: string): { system_id: string; customer_id: string; password: string; throughput_per_second: number | null } | undefined {
+    return this.db.prepare('SELECT * FROM smpp_accounts WHERE system_id = ?').get(systemId) as
+      | { system_id: string; customer_id: string; password: string; throughput_per_second: number | null }
+      | undefined;
+  }
+}

@@ -1,0 +1,412 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import smpp, { type PDU } from 'smpp';
+import { Observed } from '../observed';
+import { traffic } from '../traffic-log';
+import { FrameSplitter, pduJson, pduSummary, shortMessageOf } from './pdu-frames';
+import { gsm7Decode, readUdh, segmentText, ucs2Decode, udhConcat, type TextEncoding } from './sms-codec';
+import { smppStatusName } from './smpp-session';
+
+/**
+ * The mobile network, as the platform's SMSC sees it: an SMPP server the platform binds to.
+ * Virtual handsets collect the MT messages (concatenated parts reassembled), per-number
+ * behaviours decide what the network answers, and MO messages can be injected. Decoding is
+ * strict and byte-exact: text in the wrong alphabet is refused and reported in `violations`.
+ */
+
+/**
+ * - deliver: accepted, on the handset, DELIVRD receipt per part
+ * - undeliverable: accepted, not on the handset, UNDELIV err:001 receipt per part
+ * - never: accepted, on the handset, no receipt ever (lost DLR)
+ * - reject: submit_sm_resp ESME_RINVDSTADR
+ * - no-response: submit_sm is never answered (a hung SMSC)
+ */
+export type HandsetBehaviour = 'deliver' | 'undeliverable' | 'never' | 'reject' | 'no-response';
+
+export interface HandsetSms {
+  from: string;
+  to: string;
+  text: string;
+  encoding: TextEncoding;
+  parts: number;
+  /** Date.now() when the last part arrived and the text was reassembled. */
+  receivedAt: number;
+  carrierMessageIds: string[];
+}
+
+export interface Handset {
+  inbox: Observed<HandsetSms>;
+}
+
+export interface CarrierBind {
+  systemId: string;
+  mode: 'transmitter' | 'receiver' | 'transceiver';
+  at: number;
+}
+
+interface Connection {
+  socket: Socket;
+  frames: FrameSplitter;
+  bound: CarrierBind | null;
+  sequence: number;
+  pending: Map<number, { resolve: (pdu: PDU) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>;
+}
+
+interface PartialMessage {
+  parts: Array<{ text: string; carrierId: string } | null>;
+  encoding: TextEncoding;
+}
+
+const ACTOR = 'carrier SMSC';
+const PEER = 'platform SMSC';
+
+export class CarrierSmscDouble {
+  /** Every successful bind, in order. */
+  readonly binds = new Observed<CarrierBind>((b) => `${b.systemId} bound as ${b.mode}`);
+  /** Protocol violations seen in the platform's traffic (bad text bytes, unsupported data_coding, …). */
+  readonly violations = new Observed<string>((v) => v);
+  private server: Server | null = null;
+  private credentials = { systemId: '', password: '' };
+  private readonly connections = new Set<Connection>();
+  private readonly handsets = new Map<string, Handset>();
+  private readonly behaviours = new Map<string, HandsetBehaviour>();
+  private readonly partials = new Map<string, PartialMessage>();
+  private readonly idPrefix = randomBytes(2).toString('hex');
+  private nextId = 1;
+
+  constructor(private readonly options: { responseTimeoutMs?: number } = {}) {}
+
+  /** Listens on 127.0.0.1 (port 0 = ephemeral; a fixed port lets a test bring "the same" carrier back). */
+  async start(credentials: { systemId: string; password: string }, listen: { port?: number } = {}): Promise<void> {
+    this.credentials = credentials;
+    const server = createServer((socket) => this.onConnection(socket));
+    server.on('error', (error) => this.violations.add(`carrier server error: ${error.message}`));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listen.port ?? 0, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+  }
+
+  address(): { host: string; port: number } {
+    if (this.server === null) throw new Error('carrier SMSC double is not started');
+    const address = this.server.address() as AddressInfo;
+    return { host: address.address, port: address.port };
+  }
+
+  boundSessions(): number {
+    return [...this.connections].filter((c) => c.bound !== null).length;
+  }
+
+  /** Resolves at once when a session is bound, else on the next bind. */
+  async waitForBind(timeoutMs: number): Promise<void> {
+    if (this.boundSessions() > 0) return;
+    const since = this.binds.all().length;
+    await this.binds.waitFor((bind) => this.binds.all().indexOf(bind) >= since, {
+      awaited: `the platform's SMSC to bind to the carrier double (system_id ${this.credentials.systemId})`,
+      timeoutMs,
+      lookAt: 'the SMPP traffic attachment and the platform log (connector state and lastError)',
+    });
+  }
+
+  handset(number: string): Handset {
+    let handset = this.handsets.get(number);
+    if (handset === undefined) {
+      handset = { inbox: new Observed<HandsetSms>((sms) => `from ${sms.from}: ${JSON.stringify(sms.text)} (${sms.encoding}, ${sms.parts} part(s))`) };
+      this.handsets.set(number, handset);
+    }
+    return handset;
+  }
+
+  behaviourFor(number: string, behaviour: HandsetBehaviour): void {
+    this.behaviours.set(number, behaviour);
+  }
+
+  /** Drops every connection abruptly, as a network failure would (the platform must reconnect). */
+  dropConnections(): void {
+    for (const connection of this.connections) connection.socket.destroy();
+  }
+
+  /** A subscriber sends a text: deliver_sm (split with UDH when long) to a bound platform session. */
+  async injectMo(message: { from: string; to: string; text: string }): Promise<void> {
+    const connection = this.receiverSession();
+    if (connection === null) throw new Error('cannot inject an MO message: the platform has no receiver/transceiver session bound to the carrier double');
+    const { dataCoding, parts } = segmentText(message.text);
+    const reference = randomBytes(1)[0];
+    for (let index = 0; index < parts.length; index += 1) {
+      const concatenated = parts.length > 1;
+      const response = await this.request(
+        connection,
+        'deliver_sm',
+        {
+          source_addr_ton: message.from.startsWith('+') ? 1 : 0,
+          source_addr_npi: 1,
+          source_addr: message.from.replace(/^\+/, ''),
+          dest_addr_ton: message.to.startsWith('+') ? 1 : 0,
+          dest_addr_npi: 1,
+          destination_addr: message.to.replace(/^\+/, ''),
+          esm_class: concatenated ? 0x40 : 0,
+          data_coding: dataCoding,
+          short_message: concatenated ? Buffer.concat([udhConcat(reference, parts.length, index + 1), parts[index]]) : parts[index],
+        },
+        message.text,
+      );
+      if (response.command_status !== 0) throw new Error(`the platform refused the MO deliver_sm with ${smppStatusName(response.command_status)}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    for (const connection of this.connections) {
+      for (const pending of connection.pending.values()) clearTimeout(pending.timer);
+      connection.socket.destroy();
+    }
+    if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private onConnection(socket: Socket): void {
+    const connection: Connection = { socket, frames: new FrameSplitter(), bound: null, sequence: 0, pending: new Map() };
+    this.connections.add(connection);
+    socket.on('error', (error) => traffic.record({ protocol: 'SMPP', from: PEER, to: ACTOR, summary: `connection error: ${error.message}` }));
+    socket.on('close', () => {
+      this.connections.delete(connection);
+      for (const pending of connection.pending.values()) {
+        clearTimeout(pending.timer);
+        pending.reject(new Error('the platform closed the SMPP connection to the carrier double'));
+      }
+    });
+    socket.on('data', (chunk: Buffer) => {
+      for (const frame of connection.frames.push(chunk)) {
+        if (!frame.ok) {
+          this.violations.add(`invalid command_length ${frame.commandLength}`);
+          this.send(connection, new smpp.PDU('generic_nack', { sequence_number: frame.sequence, command_status: smpp.errors.ESME_RINVCMDLEN }));
+          socket.end();
+          return;
+        }
+        this.onFrame(connection, frame.bytes);
+      }
+    });
+  }
+
+  private onFrame(connection: Connection, bytes: Buffer): void {
+    let pdu: PDU;
+    try {
+      pdu = new smpp.PDU(bytes);
+    } catch (error) {
+      this.violations.add(`undecodable PDU: ${String(error)}`);
+      this.send(connection, new smpp.PDU('generic_nack', { sequence_number: bytes.readUInt32BE(12), command_status: smpp.errors.ESME_RINVCMDLEN }));
+      return;
+    }
+    let text: string | undefined;
+    let decoded: { text: string; encoding: TextEncoding; concat: { ref: number; total: number; seq: number } | null } | Error | null = null;
+    if (pdu.command === 'submit_sm') {
+      decoded = this.decodeText(pdu, bytes);
+      if (!(decoded instanceof Error)) text = decoded.text;
+    }
+    this.record(pdu, 'received', text);
+    if (pdu.isResponse()) {
+      const pending = connection.pending.get(pdu.sequence_number);
+      if (pending === undefined) return;
+      clearTimeout(pending.timer);
+      connection.pending.delete(pdu.sequence_number);
+      pending.resolve(pdu);
+      return;
+    }
+    switch (pdu.command) {
+      case 'bind_transmitter':
+      case 'bind_receiver':
+      case 'bind_transceiver':
+        this.onBind(connection, pdu);
+        return;
+      case 'enquire_link':
+        this.send(connection, pdu.response());
+        return;
+      case 'unbind':
+        this.send(connection, pdu.response());
+        connection.bound = null;
+        connection.socket.end();
+        return;
+      case 'submit_sm':
+        this.onSubmit(connection, pdu, decoded);
+        return;
+      case 'unknown':
+        this.send(connection, pdu.response()); // generic_nack ESME_RINVCMDID
+        return;
+      default:
+        this.send(connection, pdu.response({ command_status: smpp.errors.ESME_RINVCMDID }));
+    }
+  }
+
+  private onBind(connection: Connection, pdu: PDU): void {
+    const mode = pdu.command.replace('bind_', '') as CarrierBind['mode'];
+    const status =
+      connection.bound !== null
+        ? smpp.errors.ESME_RALYBND
+        : pdu.system_id !== this.credentials.systemId
+          ? smpp.errors.ESME_RINVSYSID
+          : pdu.password !== this.credentials.password
+            ? smpp.errors.ESME_RINVPASWD
+            : smpp.errors.ESME_ROK;
+    this.send(connection, pdu.response({ command_status: status, system_id: 'CARRIER' }));
+    if (status !== smpp.errors.ESME_ROK) return;
+    connection.bound = { systemId: String(pdu.system_id), mode, at: Date.now() };
+    this.binds.add(connection.bound);
+  }
+
+  private decodeText(pdu: PDU, bytes: Buffer): { text: string; encoding: TextEncoding; concat: { ref: number; total: number; seq: number } | null } | Error {
+    try {
+      let { shortMessage } = shortMessageOf(bytes);
+      let concat = null;
+      if ((Number(pdu.esm_class) & 0x40) !== 0) ({ concat, text: shortMessage } = readUdh(shortMessage));
+      const dataCoding = Number(pdu.data_coding);
+      if (dataCoding === 0) return { text: gsm7Decode(shortMessage), encoding: 'gsm7', concat };
+      if (dataCoding === 8) return { text: ucs2Decode(shortMessage), encoding: 'ucs2', concat };
+      return new Error(`data_coding ${dataCoding} is not used on this network (expected 0 = GSM 03.38 or 8 = UCS2)`);
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
+  private onSubmit(connection: Connection, pdu: PDU, decoded: ReturnType<CarrierSmscDouble['decodeText']> | null): void {
+    if (connection.bound === null || connection.bound.mode === 'receiver') {
+      this.send(connection, pdu.response({ command_status: smpp.errors.ESME_RINVBNDSTS }));
+      return;
+    }
+    if (decoded === null || decoded instanceof Error) {
+      const reason = decoded instanceof Error ? decoded.message : 'no text';
+      this.violations.add(`submit_sm to ${String(pdu.destination_addr)}: ${reason}`);
+      this.send(connection, pdu.response({ command_status: smpp.errors.ESME_RSUBMITFAIL }));
+      return;
+    }
+    const to = Number(pdu.dest_addr_ton) === 1 ? `+${String(pdu.destination_addr)}` : String(pdu.destination_addr);
+    const from = Number(pdu.source_addr_ton) === 1 ? `+${String(pdu.source_addr)}` : String(pdu.source_addr);
+    const behaviour = this.behaviours.get(to) ?? 'deliver';
+    if (behaviour === 'no-response') return;
+    if (behaviour === 'reject') {
+      this.send(connection, pdu.response({ command_status: smpp.errors.ESME_RINVDSTADR }));
+      return;
+    }
+    const carrierId = `${this.idPrefix}${String(this.nextId++).padStart(6, '0')}`;
+    this.send(connection, pdu.response({ message_id: carrierId }));
+    if (behaviour !== 'undeliverable') this.toHandset(from, to, decoded, carrierId);
+    const wantsReceipt = (Number(pdu.registered_delivery) & 0x03) !== 0;
+    if (!wantsReceipt || behaviour === 'never') return;
+    // After the response is on the wire: a receipt must not overtake the id it refers to.
+    setImmediate(() => this.sendReceipt(connection, { carrierId, from, to, text: decoded.text, delivered: behaviour === 'deliver' }));
+  }
+
+  private toHandset(
+    from: string,
+    to: string,
+    decoded: { text: string; encoding: TextEncoding; concat: { ref: number; total: number; seq: number } | null },
+    carrierId: string,
+  ): void {
+    const { concat } = decoded;
+    if (concat === null || concat.total <= 1) {
+      this.handset(to).inbox.add({ from, to, text: decoded.text, encoding: decoded.encoding, parts: 1, receivedAt: Date.now(), carrierMessageIds: [carrierId] });
+      return;
+    }
+    const key = `${from}|${to}|${concat.ref}|${concat.total}`;
+    let partial = this.partials.get(key);
+    if (partial === undefined) {
+      partial = { parts: new Array<null>(concat.total).fill(null), encoding: decoded.encoding };
+      this.partials.set(key, partial);
+    }
+    if (concat.seq < 1 || concat.seq > concat.total) {
+      this.violations.add(`part ${concat.seq} of ${concat.total} for ${to} is out of range`);
+      return;
+    }
+    if (partial.encoding !== decoded.encoding) this.violations.add(`parts of one message to ${to} use different encodings`);
+    partial.parts[concat.seq - 1] = { text: decoded.text, carrierId };
+    if (partial.parts.some((part) => part === null)) return;
+    this.partials.delete(key);
+    const parts = partial.parts as Array<{ text: string; carrierId: string }>;
+    this.handset(to).inbox.add({
+      from,
+      to,
+      text: parts.map((p) => p.text).join(''),
+      encoding: partial.encoding,
+      parts: parts.length,
+      receivedAt: Date.now(),
+      carrierMessageIds: parts.map((p) => p.carrierId),
+    });
+  }
+
+  private sendReceipt(submitter: Connection, receipt: { carrierId: string; from: string; to: string; text: string; delivered: boolean }): void {
+    const connection = submitter.bound !== null && submitter.bound.mode !== 'transmitter' && !submitter.socket.destroyed ? submitter : this.receiverSession();
+    if (connection === null) {
+      this.violations.add(`receipt for ${receipt.carrierId} could not be sent: no receiver bound`);
+      return;
+    }
+    const date = yymmddhhmm(new Date());
+    const stat = receipt.delivered ? 'DELIVRD' : 'UNDELIV';
+    const excerpt = receipt.text.replace(/[^A-Za-z0-9 ]/g, ' ').slice(0, 20);
+    const text = `id:${receipt.carrierId} sub:001 dlvrd:${receipt.delivered ? '001' : '000'} submit date:${date} done date:${date} stat:${stat} err:${receipt.delivered ? '000' : '001'} text:${excerpt}`;
+    this.request(
+      connection,
+      'deliver_sm',
+      {
+        source_addr_ton: 1,
+        source_addr_npi: 1,
+        source_addr: receipt.to.replace(/^\+/, ''),
+        dest_addr_ton: receipt.from.startsWith('+') ? 1 : 5,
+        dest_addr_npi: receipt.from.startsWith('+') ? 1 : 0,
+        destination_addr: receipt.from.replace(/^\+/, ''),
+        esm_class: 0x04,
+        data_coding: 0,
+        short_message: Buffer.from(text, 'ascii'),
+        receipted_message_id: receipt.carrierId,
+        message_state: receipt.delivered ? 2 : 5,
+      },
+      text,
+    ).then(
+      (response) => {
+        if (response.command_status !== 0) this.violations.add(`platform answered the receipt for ${receipt.carrierId} with ${smppStatusName(response.command_status)}`);
+      },
+      (error: unknown) => this.violations.add(`receipt for ${receipt.carrierId} not acknowledged: ${String(error)}`),
+    );
+  }
+
+  private receiverSession(): Connection | null {
+    return [...this.connections].find((c) => c.bound !== null && c.bound.mode !== 'transmitter' && !c.socket.destroyed) ?? null;
+  }
+
+  private request(connection: Connection, command: string, params: Record<string, unknown>, text?: string): Promise<PDU> {
+    connection.sequence = connection.sequence >= 0x7fffffff ? 1 : connection.sequence + 1;
+    const pdu = new smpp.PDU(command, { ...params, sequence_number: connection.sequence });
+    const timeoutMs = this.options.responseTimeoutMs ?? 5_000;
+    return new Promise<PDU>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        connection.pending.delete(pdu.sequence_number);
+        reject(new Error(`no ${command}_resp from the platform within ${timeoutMs} ms (look at the SMPP traffic attachment)`));
+      }, timeoutMs);
+      connection.pending.set(pdu.sequence_number, { resolve, reject, timer });
+      this.send(connection, pdu, text);
+    });
+  }
+
+  private send(connection: Connection, pdu: PDU, text?: string): void {
+    if (connection.socket.destroyed) return;
+    connection.socket.write(pdu.toBuffer());
+    this.record(pdu, 'sent', text);
+  }
+
+  private record(pdu: PDU, direction: 'sent' | 'received', text?: string): void {
+    traffic.record({
+      protocol: 'SMPP',
+      from: direction === 'sent' ? ACTOR : PEER,
+      to: direction === 'sent' ? PEER : ACTOR,
+      summary: pduSummary(pdu, smppStatusName, text),
+      detail: pduJson(pdu),
+    });
+  }
+}
+
+function yymmddhhmm(date: Date): string {
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return two(date.getUTCFullYear() % 100) + two(date.getUTCMonth() + 1) + two(date.getUTCDate()) + two(date.getUTCHours()) + two(date.getUTCMinutes());
+}
