@@ -3,7 +3,7 @@ const interactive = Boolean(process.stdout.isTTY) && !process.env.CI;
 
 const common = {
   requireModule: ['ts-node/register/transpile-only'],
-  require: ['support/**/*.ts', 'step-definitions/**/*.ts'],
+  require: ['world/world.ts', 'support/**/*.ts', 'step-definitions/**/*.ts'],
   paths: ['features/**/*.feature'],
   format: [
     // Only one formatter may own stdout: a progress bar for people, plain progress for CI logs.

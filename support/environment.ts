@@ -40,8 +40,10 @@ export async function startSuiteEnvironment(): Promise<SuiteEnvironment> {
     let endpoints: PlatformEndpoints;
     let platformLog = 'the platform deployment’s own logs';
     if (config.target === 'embedded') {
-      // Loaded lazily so a remote run never even compiles the reference platform.
-      const { startEmbeddedPlatform } = await import('./embedded-platform');
+      // Loaded lazily so a remote run never even loads the reference platform. A require, not
+      // import(): under CommonJS, import() would bypass ts-node.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { startEmbeddedPlatform } = require('./embedded-platform') as typeof import('./embedded-platform');
       platformLog = `${REPORTS_DIR}/platform-${process.env.CUCUMBER_WORKER_ID ?? '0'}.log`;
       const platform = await startEmbeddedPlatform(platformLog);
       stops.push(() => platform.stop());

@@ -18,7 +18,7 @@ export const CUSTOMER_TIERS = {
 defineParameterType({
   name: 'tier',
   regexp: /standard|premium|call-center|API-only/,
-  transformer: (label: keyof typeof CUSTOMER_TIERS) => CUSTOMER_TIERS[label],
+  transformer: (label: string) => CUSTOMER_TIERS[label as keyof typeof CUSTOMER_TIERS],
 });
 
 /** How a person's SIP phone connects: a desk phone over UDP, a web softphone over WebSocket. */
@@ -27,7 +27,7 @@ export const PHONE_KINDS = { 'desk phone': 'udp', 'web softphone': 'ws' } as con
 defineParameterType({
   name: 'phoneKind',
   regexp: /desk phone|web softphone/,
-  transformer: (label: keyof typeof PHONE_KINDS) => label,
+  transformer: (label: string) => label as keyof typeof PHONE_KINDS,
 });
 
 /** Final message states as customers see them. */
