@@ -1,0 +1,204 @@
+/**
+ * One relayed call: two UDP sockets, side A facing the caller and side B facing the callee.
+ * Media arriving on A's socket goes out of B's socket to the callee, and vice versa, so each
+ * party only ever sees the relay (what RTPEngine does for Kamailio).
+ */
+import type { Socket, RemoteInfo } from 'node:dgram';
+import { readAudioTarget, rewriteSdpAddresses } from './sdp';
+
+export type RelaySide = 'A' | 'B';
+
+export interface DirectionStats {
+  /** Datagrams relayed (RTP audio and RFC 4733 events alike). */
+  packets: number;
+  /** UDP payload bytes relayed (RTP header included). */
+  bytes: number;
+  firstPacketAt: string | null;
+  lastPacketAt: string | null;
+  /** RFC 4733 events seen (counted once per event, on its first end packet). */
+  dtmfEvents: number;
+  /** The digits of those events, in order ("0"-"9", "*", "#", "A"-"D"). */
+  dtmfDigits: string;
+  /** Datagrams not relayed: no destination known yet, or from a source other than the latched one. */
+  dropped: number;
+}
+
+export interface SideInfo {
+  /** The relay's own port facing this side. */
+  relayPort: number;
+  /** Where the relay sends this side's media ("ip:port"), null until known. */
+  peer: string | null;
+  /** True once the first packet from this side fixed its address (symmetric RTP). */
+  latched: boolean;
+  /** Media direction from this side's latest SDP (sendrecv, sendonly, inactive, ...). */
+  direction: string | null;
+}
+
+export interface RelayStats {
+  callRef: string;
+  sideA: SideInfo;
+  sideB: SideInfo;
+  aToB: DirectionStats;
+  bToA: DirectionStats;
+}
+
+interface SideState {
+  socket: Socket;
+  port: number;
+  /** Where media is sent: the SDP's address until the first packet latches the real source. */
+  peer: { address: string; port: number } | null;
+  /** The address of the latest SDP, so a re-INVITE that repeats it does not undo the latch. */
+  announced: { address: string; port: number } | null;
+  latched: boolean;
+  direction: string | null;
+  telephoneEventPayloadType?: number;
+}
+
+const DTMF_SYMBOLS = '0123456789*#ABCD';
+
+function emptyDirection(): DirectionStats {
+  return { packets: 0, bytes: 0, firstPacketAt: null, lastPacketAt: null, dtmfEvents: 0, dtmfDigits: '', dropped: 0 };
+}
+
+export class RelaySession {
+  private readonly sides: Record<RelaySide, SideState>;
+  private readonly counters: Record<RelaySide, DirectionStats> = { A: emptyDirection(), B: emptyDirection() };
+  /** RTP timestamp of the last counted DTMF event per sending side (end packets are sent 3×). */
+  private readonly lastDtmfTimestamp: Record<RelaySide, number | null> = { A: null, B: null };
+  private closedFlag = false;
+
+  constructor(
+    readonly callRef: string,
+    readonly host: string,
+    socketA: Socket,
+    socketB: Socket,
+    private readonly onClosed: (session: RelaySession) => void,
+    private readonly log: (message: string) => void,
+  ) {
+    this.sides = {
+      A: { socket: socketA, port: socketA.address().port, peer: null, announced: null, latched: false, direction: null },
+      B: { socket: socketB, port: socketB.address().port, peer: null, announced: null, latched: false, direction: null },
+    };
+    socketA.on('message', (packet, source) => this.onPacket('A', packet, source));
+    socketB.on('message', (packet, source) => this.onPacket('B', packet, source));
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** The relay port a side sends its media to. */
+  port(side: RelaySide): number {
+    return this.sides[side].port;
+  }
+
+  /**
+   * Learns where a side wants to receive media from its SDP. A changed address (re-INVITE)
+   * drops the latch so the next packet from that side latches again. Returns false when the SDP
+   * has no audio stream.
+   */
+  setPeerFromSdp(side: RelaySide, sdp: string): boolean {
+    const target = readAudioTarget(sdp);
+    if (!target) return false;
+    const state = this.sides[side];
+    state.direction = target.direction;
+    state.telephoneEventPayloadType = target.telephoneEventPayloadType;
+    // A port of 0 rejects the stream; 0.0.0.0 is the old way to hold: keep the current peer.
+    if (target.port === 0 || target.address === '0.0.0.0') return true;
+    const previous = state.announced;
+    if (previous && previous.address === target.address && previous.port === target.port) return true;
+    state.announced = { address: target.address, port: target.port };
+    state.peer = { address: target.address, port: target.port };
+    state.latched = false;
+    return true;
+  }
+
+  /**
+   * The SDP to send to the other side, for an SDP that came from `fromSide`: addresses point
+   * at the relay's socket facing the other side. Also learns `fromSide`'s media address.
+   */
+  rewriteSdp(sdp: string, fromSide: RelaySide): string {
+    this.setPeerFromSdp(fromSide, sdp);
+    const otherSide: RelaySide = fromSide === 'A' ? 'B' : 'A';
+    return rewriteSdpAddresses(sdp, this.host, this.sides[otherSide].port);
+  }
+
+  stats(): RelayStats {
+    const info = (side: RelaySide): SideInfo => {
+      const state = this.sides[side];
+      return {
+        relayPort: state.port,
+        peer: state.peer ? `${state.peer.address}:${state.peer.port}` : null,
+        latched: state.latched,
+        direction: state.direction,
+      };
+    };
+    return { callRef: this.callRef, sideA: info('A'), sideB: info('B'), aToB: { ...this.counters.A }, bToA: { ...this.counters.B } };
+  }
+
+  async close(): Promise<void> {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    await Promise.all([closeSocket(this.sides.A.socket), closeSocket(this.sides.B.socket)]);
+    this.onClosed(this);
+  }
+
+  private onPacket(from: RelaySide, packet: Buffer, source: RemoteInfo): void {
+    if (this.closedFlag) return;
+    const sender = this.sides[from];
+    const counters = this.counters[from];
+    if (!sender.latched) {
+      sender.peer = { address: source.address, port: source.port };
+      sender.latched = true;
+    } else if (sender.peer && (sender.peer.address !== source.address || sender.peer.port !== source.port)) {
+      counters.dropped += 1;
+      return;
+    }
+    const receiver = this.sides[from === 'A' ? 'B' : 'A'];
+    if (!receiver.peer) {
+      counters.dropped += 1;
+      return;
+    }
+    const now = new Date().toISOString();
+    counters.packets += 1;
+    counters.bytes += packet.length;
+    counters.firstPacketAt ??= now;
+    counters.lastPacketAt = now;
+    this.countDtmf(from, packet);
+    receiver.socket.send(packet, receiver.peer.port, receiver.peer.address, (error) => {
+      if (error) this.log(`relay ${this.callRef}: send ${from}→${from === 'A' ? 'B' : 'A'} failed: ${error.message}`);
+    });
+  }
+
+  private countDtmf(from: RelaySide, packet: Buffer): void {
+    if (packet.length < 16 || packet[0] === undefined || packet[0] >> 6 !== 2) return;
+    const payloadType = (packet[1] ?? 0) & 0x7f;
+    const known = [this.sides.A.telephoneEventPayloadType, this.sides.B.telephoneEventPayloadType];
+    if (!known.includes(payloadType)) return;
+    const csrcCount = packet[0] & 0x0f;
+    let offset = 12 + csrcCount * 4;
+    if (packet[0] & 0x10) {
+      if (packet.length < offset + 4) return;
+      offset += 4 + packet.readUInt16BE(offset + 2) * 4;
+    }
+    if (packet.length < offset + 4) return;
+    const event = packet[offset] ?? 255;
+    const endOfEvent = ((packet[offset + 1] ?? 0) & 0x80) !== 0;
+    const timestamp = packet.readUInt32BE(4);
+    if (!endOfEvent || this.lastDtmfTimestamp[from] === timestamp) return;
+    this.lastDtmfTimestamp[from] = timestamp;
+    const counters = this.counters[from];
+    counters.dtmfEvents += 1;
+    counters.dtmfDigits += DTMF_SYMBOLS[event] ?? '?';
+  }
+}
+
+function closeSocket(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      socket.close(() => resolve());
+    } catch {
+      resolve(); // already closed: nothing left to release
+    }
+  });
+}

@@ -1,0 +1,92 @@
+/**
+ * Digest authentication of SIP requests against sip_accounts, with Kamailio's answers:
+ * no credentials, an unknown nonce or a wrong password → a fresh challenge (401/407, as
+ * Kamailio's www_challenge/proxy_challenge do after a failed auth check); an expired nonce →
+ * challenge with stale=true; an unknown user → 403 (the brief's choice; Kamailio would
+ * challenge again); credentials of one user for another user's identity → 403 "Forbidden auth ID".
+ */
+import type { Db } from '../store/store';
+import { computeDigestResponse, digestsEqual, formatChallenge, NonceIssuer, parseCredentials } from './digest';
+import { headerValues, type SipRequest } from './message';
+
+export interface SipAccount {
+  username: string;
+  customerId: string;
+  password: string;
+  number: string;
+}
+
+export type AuthOutcome =
+  | { ok: true; account: SipAccount }
+  | { ok: false; status: number; reason: string; headers: Array<[string, string]>; detail: string };
+
+export type AuthKind = 'www' | 'proxy';
+
+export class DigestAuthenticator {
+  private readonly nonces: NonceIssuer;
+  /** Opaque is constant per edge instance: it only has to come back unchanged. */
+  private readonly opaque: string;
+
+  constructor(
+    private readonly db: Db,
+    private readonly realm: string,
+    nonceTtlMs: number,
+  ) {
+    this.nonces = new NonceIssuer(nonceTtlMs);
+    this.opaque = this.nonces.issue().slice(0, 16);
+  }
+
+  findAccount(username: string): SipAccount | undefined {
+    const row = this.db.prepare('SELECT username, customer_id, password, number FROM sip_accounts WHERE username = ?').get(username) as
+      | { username: string; customer_id: string; password: string; number: string }
+      | undefined;
+    return row ? { username: row.username, customerId: row.customer_id, password: row.password, number: row.number } : undefined;
+  }
+
+  /**
+   * Checks the request's Authorization (kind www) or Proxy-Authorization (kind proxy) for our
+   * realm. `identityUser` is the user part the request claims (To for REGISTER, From otherwise).
+   */
+  authenticate(request: SipRequest, kind: AuthKind, identityUser: string | undefined): AuthOutcome {
+    const headerName = kind === 'www' ? 'authorization' : 'proxy-authorization';
+    const ours = headerValues(request.headers, headerName)
+      .map((value) => parseCredentials(value))
+      .find((credentials) => credentials !== undefined && credentials.realm === this.realm);
+    if (!ours) return this.challenge(kind, false, `no ${headerName} credentials for realm "${this.realm}"`);
+    if (ours.algorithm !== undefined && ours.algorithm.toUpperCase() !== 'MD5') {
+      return this.challenge(kind, false, `unsupported digest algorithm ${ours.algorithm}`);
+    }
+    if (ours.opaque !== undefined && ours.opaque !== this.opaque) return this.challenge(kind, false, 'opaque does not match the challenge');
+    const nonceState = this.nonces.check(ours.nonce);
+    if (nonceState === 'invalid') return this.challenge(kind, false, 'nonce was not issued by this edge');
+    const account = this.findAccount(ours.username);
+    if (!account) return { ok: false, status: 403, reason: 'Forbidden', headers: [], detail: `unknown user "${ours.username}"` };
+    if (ours.qop !== undefined && ours.qop !== 'auth') return this.challenge(kind, false, `unsupported qop "${ours.qop}"`);
+    if (ours.qop === 'auth' && (ours.nc === undefined || ours.cnonce === undefined)) return this.challenge(kind, false, 'qop=auth without nc/cnonce');
+    const expected = computeDigestResponse({
+      username: ours.username,
+      realm: this.realm,
+      password: account.password,
+      method: request.method,
+      uri: ours.uri,
+      nonce: ours.nonce,
+      qop: ours.qop,
+      nc: ours.nc,
+      cnonce: ours.cnonce,
+    });
+    if (!digestsEqual(expected, ours.response)) return this.challenge(kind, false, `wrong password for "${ours.username}"`);
+    // A correct response to an expired nonce proves the password but not freshness: ask again.
+    if (nonceState === 'stale') return this.challenge(kind, true, 'nonce expired');
+    if (identityUser !== undefined && identityUser !== account.username && identityUser !== account.number) {
+      return { ok: false, status: 403, reason: 'Forbidden auth ID', headers: [], detail: `"${ours.username}" may not act as "${identityUser}"` };
+    }
+    return { ok: true, account };
+  }
+
+  challenge(kind: AuthKind, stale: boolean, detail: string): AuthOutcome {
+    const value = formatChallenge({ realm: this.realm, nonce: this.nonces.issue(), opaque: this.opaque, stale });
+    return kind === 'www'
+      ? { ok: false, status: 401, reason: 'Unauthorized', headers: [['WWW-Authenticate', value]], detail }
+      : { ok: false, status: 407, reason: 'Proxy Authentication Required', headers: [['Proxy-Authenticate', value]], detail };
+  }
+}

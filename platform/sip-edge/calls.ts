@@ -1,0 +1,663 @@
+/**
+ * Back-to-back user agent: every call is two independent dialogs. Leg A faces the caller (the
+ * edge is its UAS), leg B faces the callee (the edge is its UAC, with a Call-ID of its own).
+ * Media always goes through the relay; every call attempt ends in exactly one CDR.
+ */
+import { randomBytes } from 'node:crypto';
+import type { PlatformBus } from '../core/events';
+import type { MediaRelay, RelaySession, RelaySide, RelayStats } from '../media-relay';
+import type { Db } from '../store/store';
+import type { DigestAuthenticator, SipAccount } from './auth';
+import { headerValue, randomToken, type SipRequest, type SipResponse } from './message';
+import type { Registrar } from './registrar';
+import { CallRouting, toE164, type TrunkRow } from './routing';
+import type { SipStack } from './stack';
+import { describeFlow, sameFlow, type Flow } from './transport';
+
+export type CallDirection = 'internal' | 'outbound' | 'inbound';
+export type CallState = 'routing' | 'calling' | 'early' | 'answered' | 'ended';
+export type Disposition = 'answered' | 'no-answer' | 'busy' | 'failed' | 'cancelled';
+export type HangupBy = 'caller' | 'callee' | 'platform';
+
+export interface ActiveCall {
+  callRef: string;
+  /** Call-ID of the customer-side leg (the CDR's sip_call_id). */
+  sipCallId: string;
+  customerId: string;
+  direction: CallDirection;
+  caller: string;
+  callee: string;
+  trunkId: string | null;
+  state: CallState;
+  startedAt: string;
+  answeredAt: string | null;
+  media: RelayStats | null;
+}
+
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO';
+/** In-dialog methods relayed to the other leg as they are (SDP rewritten). */
+const RELAYED_IN_DIALOG = new Set(['INVITE', 'UPDATE', 'INFO', 'OPTIONS']);
+
+interface Leg {
+  side: RelaySide;
+  flow: Flow;
+  callId: string;
+  localTag: string;
+  /** From (on our requests) / To (on our responses) as the edge presents itself on this leg, tag included. */
+  localHeader: string;
+  /** The peer's header, tag included once known. */
+  remoteHeader: string;
+  /** Request-URI for in-dialog requests: the peer's Contact. */
+  remoteTarget: string;
+  localCseq: number;
+  contact: string;
+}
+
+/** An in-dialog request relayed from one leg to the other, waiting for its response (and ACK). */
+interface RelayedRequest {
+  origin: { request: SipRequest; flow: Flow; side: RelaySide };
+  forwardedCseq: number;
+}
+
+interface CallEnd {
+  disposition: Disposition;
+  status: number;
+  hangupBy: HangupBy | null;
+}
+
+interface Call {
+  ref: string;
+  state: CallState;
+  direction: CallDirection;
+  customerId: string;
+  caller: string;
+  callee: string;
+  trunkId: string | null;
+  startedAt: Date;
+  answeredAt: Date | null;
+  a: Leg;
+  /** The initial INVITE from the caller, answered by the edge. */
+  inviteA: SipRequest;
+  b: Leg | null;
+  /** Branch and CSeq of the INVITE sent to the callee (CANCEL needs them). */
+  inviteB: { branch: string; uri: string; cseq: number } | null;
+  /** The 2xx the callee sent, to ACK again when it is retransmitted. */
+  ackBSent: boolean;
+  relay: RelaySession | null;
+  noAnswerTimer: NodeJS.Timeout | null;
+  /** Relayed in-dialog requests, by the branch the edge used on the other leg. */
+  relayed: Map<string, RelayedRequest>;
+  /** CSeq of a relayed re-INVITE's 2xx, so the originator's ACK can be forwarded with the right CSeq. */
+  pendingAck: { fromSide: RelaySide; originCseq: number; forwardedCseq: number } | null;
+  ended: boolean;
+}
+
+export interface CallManagerDeps {
+  stack: SipStack;
+  db: Db;
+  bus: PlatformBus;
+  relay: MediaRelay;
+  auth: DigestAuthenticator;
+  registrar: Registrar;
+  domain: string;
+  localHosts: string[];
+  noAnswerTimeoutMs: number;
+  log: (message: string) => void;
+}
+
+export class CallManager {
+  private readonly calls = new Map<string, Call>();
+  /** Dialog key (Call-ID + the edge's tag) → the call and which leg. */
+  private readonly dialogs = new Map<string, { call: Call; side: RelaySide }>();
+  /** Branch of the caller's INVITE → call, to match CANCEL. */
+  private readonly byInviteBranch = new Map<string, Call>();
+  private readonly routing: CallRouting;
+
+  constructor(private readonly deps: CallManagerDeps) {
+    this.routing = new CallRouting(deps.db);
+  }
+
+  activeCalls(): ActiveCall[] {
+    return [...this.calls.values()].map((call) => ({
+      callRef: call.ref,
+      sipCallId: call.a.callId,
+      customerId: call.customerId,
+      direction: call.direction,
+      caller: call.caller,
+      callee: call.callee,
+      trunkId: call.trunkId,
+      state: call.state,
+      startedAt: call.startedAt.toISOString(),
+      answeredAt: call.answeredAt?.toISOString() ?? null,
+      media: call.relay?.stats() ?? null,
+    }));
+  }
+
+  /** Ends a call from the platform side (API live call control). False when no such active call. */
+  hangup(callRef: string): boolean {
+    const call = this.calls.get(callRef);
+    if (!call || call.ended) return false;
+    if (call.state === 'answered') {
+      this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' });
+      this.sendBye(call, call.a);
+      if (call.b) this.sendBye(call, call.b);
+    } else {
+      this.cancelCallee(call);
+      this.finish(call, { disposition: 'failed', status: 480, hangupBy: 'platform' });
+      this.deps.stack.respond(call.inviteA, call.a.flow, 480, { toTag: call.a.localTag, headers: [['Reason', 'SIP;cause=480;text="Call terminated by the platform"']] });
+    }
+    return true;
+  }
+
+  /** Every call ends (platform stop): BYE/CANCEL both sides, CDRs written. */
+  async stopAll(): Promise<void> {
+    for (const call of [...this.calls.values()]) this.hangup(call.ref);
+    await Promise.all(this.deps.relay.sessions().map((s) => s.close()));
+  }
+
+  /** An INVITE without To tag. Its server transaction is already registered. */
+  async onInitialInvite(request: SipRequest, flow: Flow): Promise<void> {
+    const { stack } = this.deps;
+    const trunks = flow.transport === 'UDP' ? this.routing.trunksAt(flow.address, flow.port) : [];
+    let caller: { account: SipAccount } | { trunks: TrunkRow[] };
+    if (trunks.length > 0) caller = { trunks };
+    else {
+      const outcome = this.deps.auth.authenticate(request, 'proxy', request.from.uri.user);
+      if (!outcome.ok) {
+        this.deps.log(`INVITE ${request.uri.toString()} from ${describeFlow(flow)}: ${outcome.status} (${outcome.detail})`);
+        stack.respond(request, flow, outcome.status, { reason: outcome.reason, headers: outcome.headers });
+        return;
+      }
+      caller = { account: outcome.account };
+    }
+    if (!this.deps.localHosts.includes(request.uri.host)) {
+      stack.respond(request, flow, 403, { reason: 'Not relaying' });
+      return;
+    }
+    const localTag = randomToken(8);
+    stack.respond(request, flow, 100);
+    const dialed = request.uri.user ?? request.to.uri.user ?? '';
+    const call = this.newCall(request, flow, localTag, caller, dialed);
+    this.calls.set(call.ref, call);
+    this.dialogs.set(dialogKey(call.a.callId, localTag), { call, side: 'A' });
+    const branch = request.vias[0]?.branch;
+    if (branch !== undefined) this.byInviteBranch.set(branch, call);
+
+    try {
+      await this.route(call, caller, dialed);
+    } catch (error) {
+      this.deps.log(`call ${call.ref}: routing failed: ${(error as Error).stack ?? String(error)}`);
+      if (!call.ended) this.rejectCaller(call, 500, 'failed');
+    }
+  }
+
+  /** CANCEL of a caller's INVITE (matched by branch, RFC 3261 §9.2). */
+  onCancel(request: SipRequest, flow: Flow): void {
+    const branch = request.vias[0]?.branch;
+    const call = branch === undefined ? undefined : this.byInviteBranch.get(branch);
+    if (!call) {
+      this.deps.stack.respond(request, flow, 481);
+      return;
+    }
+    this.deps.stack.respond(request, flow, 200);
+    if (call.ended || call.state === 'answered') return; // too late: the call was answered or is over
+    this.cancelCallee(call);
+    this.finish(call, { disposition: 'cancelled', status: 487, hangupBy: 'caller' });
+    this.deps.stack.respond(call.inviteA, call.a.flow, 487, { toTag: call.a.localTag });
+  }
+
+  /** ACK, BYE and every other request with a To tag. */
+  onInDialog(request: SipRequest, flow: Flow): void {
+    const toTag = request.toTag;
+    const found = toTag === undefined ? undefined : this.dialogs.get(dialogKey(request.callId, toTag));
+    if (request.method === 'ACK') {
+      if (found) this.onAck(found.call, found.side, request);
+      else this.deps.log(`ACK for unknown dialog (Call-ID ${request.callId}) from ${describeFlow(flow)} dropped`);
+      return;
+    }
+    if (!found) {
+      this.deps.stack.respond(request, flow, 481);
+      return;
+    }
+    const { call, side } = found;
+    if (request.method === 'BYE') this.onBye(call, side, request, flow);
+    else if (RELAYED_IN_DIALOG.has(request.method)) this.relayInDialog(call, side, request, flow);
+    else this.deps.stack.respond(request, flow, 405, { headers: [['Allow', ALLOW]] });
+  }
+
+  private newCall(request: SipRequest, flow: Flow, localTag: string, caller: { account: SipAccount } | { trunks: TrunkRow[] }, dialed: string): Call {
+    const isInbound = 'trunks' in caller;
+    const contact = this.deps.stack.transports.contactFor(flow);
+    return {
+      ref: `call_${randomBytes(8).toString('hex')}`,
+      state: 'routing',
+      direction: isInbound ? 'inbound' : 'internal',
+      customerId: isInbound ? (caller.trunks[0]?.customerId ?? '') : caller.account.customerId,
+      caller: isInbound ? toE164(request.from.uri.user ?? 'anonymous') : caller.account.number,
+      callee: toE164(dialed),
+      trunkId: null,
+      startedAt: new Date(),
+      answeredAt: null,
+      a: {
+        side: 'A',
+        flow,
+        callId: request.callId,
+        localTag,
+        localHeader: `${headerValue(request.headers, 'to') ?? ''};tag=${localTag}`,
+        remoteHeader: headerValue(request.headers, 'from') ?? '',
+        remoteTarget: this.contactUri(request) ?? request.from.uri.toString(),
+        localCseq: Math.floor(Math.random() * 10_000) + 1,
+        contact,
+      },
+      inviteA: request,
+      b: null,
+      inviteB: null,
+      ackBSent: false,
+      relay: null,
+      noAnswerTimer: null,
+      relayed: new Map(),
+      pendingAck: null,
+      ended: false,
+    };
+  }
+
+  private async route(call: Call, caller: { account: SipAccount } | { trunks: TrunkRow[] }, dialed: string): Promise<void> {
+    if ('trunks' in caller) {
+      const number = toE164(dialed);
+      const owner = this.routing.numberOwner(number);
+      const trunk = caller.trunks.find((t) => t.customerId === owner);
+      if (!owner || !trunk) return this.rejectCaller(call, 404, 'failed', `number ${number} is not served behind this trunk`);
+      call.customerId = owner;
+      call.trunkId = trunk.id;
+      const account = this.routing.accountForNumber(number);
+      if (!account) return this.rejectCaller(call, 404, 'failed', `number ${number} has no SIP account`);
+      return this.callAccount(call, account);
+    }
+    const target = this.routing.findAccountByTarget(dialed);
+    if (target) return this.callAccount(call, target);
+    const number = toE164(dialed);
+    const trunk = this.routing.findTrunkFor(caller.account.customerId, number);
+    if (!trunk) return this.rejectCaller(call, 404, 'failed', `no registered user or trunk route for "${dialed}"`);
+    call.direction = 'outbound';
+    call.trunkId = trunk.id;
+    const presented = toE164(trunk.callerId ?? caller.account.number);
+    const identity = `<sip:${presented}@${this.deps.domain}>`;
+    const hostPort = `${trunk.host}:${trunk.port}`;
+    await this.inviteCallee(call, {
+      flow: { transport: 'UDP', address: trunk.host === 'localhost' ? '127.0.0.1' : trunk.host, port: trunk.port },
+      uri: `sip:${dialed}@${hostPort}`,
+      from: identity,
+      to: `<sip:${dialed}@${hostPort}>`,
+      extraHeaders: [['P-Asserted-Identity', identity]],
+    });
+  }
+
+  private async callAccount(call: Call, account: SipAccount): Promise<void> {
+    const binding = this.deps.registrar.lookup(account.username);
+    call.callee = account.number;
+    if (!binding) return this.rejectCaller(call, 480, 'no-answer', `${account.username} is not registered`);
+    const display = call.direction === 'inbound' ? '' : `"${escapeQuoted(this.callerDisplay(call))}" `;
+    await this.inviteCallee(call, {
+      flow: binding.flow,
+      uri: binding.contact,
+      from: `${display}<sip:${call.caller}@${this.deps.domain}>`,
+      to: `<sip:${account.username}@${this.deps.domain}>`,
+      extraHeaders: [],
+    });
+  }
+
+  private callerDisplay(call: Call): string {
+    const display = call.inviteA.from.displayName;
+    return typeof display === 'string' && display !== '' ? display : call.caller;
+  }
+
+  private async inviteCallee(
+    call: Call,
+    target: { flow: Flow; uri: string; from: string; to: string; extraHeaders: Array<[string, string]> },
+  ): Promise<void> {
+    const relay = await this.deps.relay.allocate(call.ref);
+    call.relay = relay;
+    if (call.ended) {
+      await relay.close(); // the caller cancelled while the relay was being allocated
+      return;
+    }
+    const localTag = randomToken(8);
+    const callId = `${randomToken(12)}@${this.deps.domain}`;
+    const b: Leg = {
+      side: 'B',
+      flow: target.flow,
+      callId,
+      localTag,
+      localHeader: `${target.from};tag=${localTag}`,
+      remoteHeader: target.to,
+      remoteTarget: target.uri,
+      localCseq: 1,
+      contact: this.deps.stack.transports.contactFor(target.flow),
+    };
+    call.b = b;
+    this.dialogs.set(dialogKey(callId, localTag), { call, side: 'B' });
+    const offer = call.inviteA.body.length > 0 ? relay.rewriteSdp(call.inviteA.body.toString('utf8'), 'A') : undefined;
+    const maxForwards = Number(headerValue(call.inviteA.headers, 'max-forwards') ?? '70');
+    const { branch, sent } = this.deps.stack.sendRequest(
+      target.flow,
+      {
+        method: 'INVITE',
+        uri: target.uri,
+        headers: [
+          ['Max-Forwards', String(Math.max(0, Math.min(70, maxForwards - 1)))],
+          ['From', b.localHeader],
+          ['To', b.remoteHeader],
+          ['Call-ID', callId],
+          ['CSeq', `${b.localCseq} INVITE`],
+          ['Contact', `<${b.contact}>`],
+          ['Allow', ALLOW],
+          ...target.extraHeaders,
+        ],
+        body: offer,
+        contentType: headerValue(call.inviteA.headers, 'content-type'),
+      },
+      (response) => this.onCalleeInviteResponse(call, response),
+    );
+    call.inviteB = { branch, uri: target.uri, cseq: b.localCseq };
+    call.state = 'calling';
+    if (!sent) {
+      this.rejectCaller(call, 480, 'failed', `callee connection ${describeFlow(target.flow)} is gone`);
+      return;
+    }
+    call.noAnswerTimer = setTimeout(() => this.onNoAnswer(call), this.deps.noAnswerTimeoutMs);
+  }
+
+  private onNoAnswer(call: Call): void {
+    call.noAnswerTimer = null;
+    if (call.ended || call.state === 'answered') return;
+    this.deps.log(`call ${call.ref}: no answer after ${this.deps.noAnswerTimeoutMs} ms (config.sip.noAnswerTimeoutMs)`);
+    this.cancelCallee(call);
+    this.finish(call, { disposition: 'no-answer', status: 480, hangupBy: 'platform' });
+    this.deps.stack.respond(call.inviteA, call.a.flow, 480, { toTag: call.a.localTag, reason: 'No Answer' });
+  }
+
+  private onCalleeInviteResponse(call: Call, response: SipResponse): void {
+    const b = call.b;
+    if (!b) return;
+    const { stack } = this.deps;
+    if (response.status === 100) return;
+    if (response.status >= 200 && response.status < 300) {
+      if (call.ended || call.state === 'answered') {
+        // A retransmitted 2xx (ACK again), or a 2xx that crossed our CANCEL (ACK, then BYE).
+        if (call.ended && !call.ackBSent) {
+          this.learnRemote(b, response);
+          this.sendAckToCallee(call, undefined);
+          this.sendBye(call, b);
+        } else if (call.ackBSent) this.sendAckToCallee(call, undefined);
+        return;
+      }
+      this.learnRemote(b, response);
+      this.clearNoAnswer(call);
+      call.state = 'answered';
+      call.answeredAt = new Date();
+      const answer = response.body.length > 0 && call.relay ? call.relay.rewriteSdp(response.body.toString('utf8'), 'B') : undefined;
+      stack.respond(call.inviteA, call.a.flow, response.status, {
+        reason: response.reason,
+        toTag: call.a.localTag,
+        headers: [['Contact', `<${call.a.contact}>`], ['Allow', ALLOW]],
+        body: answer,
+        contentType: headerValue(response.headers, 'content-type'),
+      });
+      return;
+    }
+    if (call.ended) return; // the final for our CANCEL (487) or a late reply: the stack has ACKed it
+    if (response.status < 200) {
+      if (response.toTag !== undefined) this.learnRemote(b, response);
+      call.state = 'early';
+      const sdp = response.body.length > 0 && call.relay ? call.relay.rewriteSdp(response.body.toString('utf8'), 'B') : undefined;
+      stack.respond(call.inviteA, call.a.flow, response.status, {
+        reason: response.reason,
+        toTag: call.a.localTag,
+        headers: [['Contact', `<${call.a.contact}>`]],
+        body: sdp,
+        contentType: headerValue(response.headers, 'content-type'),
+      });
+      return;
+    }
+    // A redirect would point the caller past the platform: report it as unavailable instead.
+    const status = response.status < 400 ? 480 : response.status;
+    this.finish(call, { disposition: dispositionFor(status), status, hangupBy: 'callee' });
+    stack.respond(call.inviteA, call.a.flow, status, { reason: status === response.status ? response.reason : undefined, toTag: call.a.localTag });
+  }
+
+  private onAck(call: Call, side: RelaySide, request: SipRequest): void {
+    // An ACK for a non-2xx final shares the INVITE's branch: it ends that transaction, nothing to relay.
+    const finalStatus = this.deps.stack.inviteFinalStatus(request.vias[0]?.branch);
+    if (finalStatus !== undefined && finalStatus >= 300) return;
+    if (side === 'A' && request.cseq.seq === call.inviteA.cseq.seq) {
+      if (!call.ackBSent && call.state === 'answered') this.sendAckToCallee(call, request);
+      return;
+    }
+    const pending = call.pendingAck;
+    if (pending && pending.fromSide === side && pending.originCseq === request.cseq.seq) {
+      call.pendingAck = null;
+      const other = side === 'A' ? call.b : call.a;
+      if (other) this.sendInDialog(call, other, 'ACK', { cseq: pending.forwardedCseq, sdpFrom: side, request });
+    }
+  }
+
+  private sendAckToCallee(call: Call, ackFromCaller: SipRequest | undefined): void {
+    if (!call.b || !call.inviteB) return;
+    call.ackBSent = true;
+    this.sendInDialog(call, call.b, 'ACK', { cseq: call.inviteB.cseq, sdpFrom: 'A', request: ackFromCaller });
+  }
+
+  private onBye(call: Call, side: RelaySide, request: SipRequest, flow: Flow): void {
+    if (call.ended) {
+      this.deps.stack.respond(request, flow, 200); // the other side's BYE crossed ours
+      return;
+    }
+    if (call.state !== 'answered') {
+      // BYE in an early dialog (RFC 3261 §15): the caller gives up like a CANCEL.
+      this.deps.stack.respond(request, flow, 200);
+      if (side === 'A') {
+        this.cancelCallee(call);
+        this.finish(call, { disposition: 'cancelled', status: 487, hangupBy: 'caller' });
+        this.deps.stack.respond(call.inviteA, call.a.flow, 487, { toTag: call.a.localTag });
+      }
+      return;
+    }
+    // The CDR is committed before the BYE is answered: whoever reads it after the hangup sees it.
+    this.finish(call, { disposition: 'answered', status: 200, hangupBy: side === 'A' ? 'caller' : 'callee' });
+    this.deps.stack.respond(request, flow, 200);
+    const other = side === 'A' ? call.b : call.a;
+    if (other) this.sendBye(call, other);
+  }
+
+  private relayInDialog(call: Call, side: RelaySide, request: SipRequest, flow: Flow): void {
+    const other = side === 'A' ? call.b : call.a;
+    if (call.ended || !other || call.state !== 'answered') {
+      this.deps.stack.respond(request, flow, request.method === 'INVITE' ? 491 : 481);
+      return;
+    }
+    const forwardedCseq = ++other.localCseq;
+    const { branch } = this.sendInDialog(
+      call,
+      other,
+      request.method,
+      { cseq: forwardedCseq, sdpFrom: side, request },
+      (response) => this.onRelayedResponse(call, branch, response),
+    );
+    call.relayed.set(branch, { origin: { request, flow, side }, forwardedCseq });
+  }
+
+  private onRelayedResponse(call: Call, branch: string, response: SipResponse): void {
+    const relayed = call.relayed.get(branch);
+    if (!relayed || response.status === 100) return;
+    const { origin } = relayed;
+    if (response.status >= 200) call.relayed.delete(branch);
+    const answeringSide: RelaySide = origin.side === 'A' ? 'B' : 'A';
+    const body = response.body.length > 0 && call.relay ? call.relay.rewriteSdp(response.body.toString('utf8'), answeringSide) : undefined;
+    const originLeg = origin.side === 'A' ? call.a : call.b;
+    if (origin.request.method === 'INVITE' && response.status >= 200 && response.status < 300) {
+      call.pendingAck = { fromSide: origin.side, originCseq: origin.request.cseq.seq, forwardedCseq: relayed.forwardedCseq };
+    }
+    this.deps.stack.respond(origin.request, origin.flow, response.status, {
+      reason: response.reason,
+      headers: originLeg && response.status < 300 && origin.request.method === 'INVITE' ? [['Contact', `<${originLeg.contact}>`]] : [],
+      body,
+      contentType: headerValue(response.headers, 'content-type'),
+    });
+  }
+
+  private sendInDialog(
+    call: Call,
+    leg: Leg,
+    method: string,
+    options: { cseq?: number; sdpFrom?: RelaySide; request?: SipRequest },
+    onResponse?: (response: SipResponse) => void,
+  ): { branch: string; sent: boolean } {
+    const cseq = options.cseq ?? ++leg.localCseq;
+    const source = options.request;
+    const body =
+      source && source.body.length > 0 && call.relay && options.sdpFrom
+        ? call.relay.rewriteSdp(source.body.toString('utf8'), options.sdpFrom)
+        : undefined;
+    const headers: Array<[string, string]> = [
+      ['Max-Forwards', '70'],
+      ['From', leg.localHeader],
+      ['To', leg.remoteHeader],
+      ['Call-ID', leg.callId],
+      ['CSeq', `${cseq} ${method}`],
+    ];
+    if (method === 'INVITE' || method === 'UPDATE') headers.push(['Contact', `<${leg.contact}>`]);
+    return this.deps.stack.sendRequest(
+      leg.flow,
+      { method, uri: leg.remoteTarget, headers, body, contentType: source ? headerValue(source.headers, 'content-type') : undefined },
+      onResponse,
+    );
+  }
+
+  private sendBye(call: Call, leg: Leg): void {
+    this.sendInDialog(call, leg, 'BYE', {}, (response) => {
+      if (response.status >= 300) this.deps.log(`call ${call.ref}: BYE on leg ${leg.side} answered ${response.status} ${response.reason}`);
+    });
+  }
+
+  private cancelCallee(call: Call): void {
+    const b = call.b;
+    const invite = call.inviteB;
+    if (!b || !invite) return;
+    this.deps.stack.sendRequest(b.flow, {
+      method: 'CANCEL',
+      uri: invite.uri,
+      branch: invite.branch,
+      headers: [
+        ['Max-Forwards', '70'],
+        ['From', b.localHeader],
+        ['To', b.remoteHeader.replace(/;\s*tag=[^;]*/i, '')],
+        ['Call-ID', b.callId],
+        ['CSeq', `${invite.cseq} CANCEL`],
+      ],
+    });
+  }
+
+  /** The edge rejects the call itself (no route, callee not registered, internal error). */
+  private rejectCaller(call: Call, status: number, disposition: Disposition, detail?: string): void {
+    if (detail) this.deps.log(`call ${call.ref}: ${status} (${detail})`);
+    this.finish(call, { disposition, status, hangupBy: status >= 500 ? 'platform' : null });
+    this.deps.stack.respond(call.inviteA, call.a.flow, status, {
+      toTag: call.a.localTag,
+      headers: detail ? [['Warning', `399 ${this.deps.domain} "${escapeQuoted(detail)}"`]] : [],
+    });
+  }
+
+  private learnRemote(leg: Leg, response: SipResponse): void {
+    if (response.toTag !== undefined) leg.remoteHeader = headerValue(response.headers, 'to') ?? leg.remoteHeader;
+    const contact = this.contactUri(response);
+    if (contact) leg.remoteTarget = contact;
+  }
+
+  private contactUri(message: SipRequest | SipResponse): string | undefined {
+    const value = headerValue(message.headers, 'contact');
+    const match = value === undefined ? null : /<([^>]+)>/.exec(value);
+    return match?.[1] ?? (value !== undefined && value !== '*' ? value.split(';')[0]?.trim() : undefined);
+  }
+
+  private clearNoAnswer(call: Call): void {
+    if (call.noAnswerTimer) clearTimeout(call.noAnswerTimer);
+    call.noAnswerTimer = null;
+  }
+
+  /**
+   * Ends the call exactly once: timers stopped, CDR written (synchronously, so it is committed
+   * before the caller of finish answers anyone), the relay closed, call.completed emitted.
+   */
+  private finish(call: Call, end: CallEnd): void {
+    if (call.ended) return;
+    call.ended = true;
+    call.state = 'ended';
+    this.clearNoAnswer(call);
+    const endedAt = new Date();
+    const media = call.relay?.stats() ?? null;
+    const durationMs = call.answeredAt ? Math.max(0, endedAt.getTime() - call.answeredAt.getTime()) : 0;
+    const cdrId = `cdr_${randomBytes(8).toString('hex')}`;
+    try {
+      this.deps.db
+        .prepare(
+          `INSERT INTO cdrs (id, customer_id, sip_call_id, caller, callee, trunk_id, direction, started_at, answered_at, ended_at,
+             duration_ms, billable_seconds, disposition, sip_status, hangup_by, media)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          cdrId,
+          call.customerId,
+          call.a.callId,
+          call.caller,
+          call.callee,
+          call.trunkId,
+          call.direction,
+          call.startedAt.toISOString(),
+          call.answeredAt?.toISOString() ?? null,
+          endedAt.toISOString(),
+          durationMs,
+          Math.ceil(durationMs / 1000),
+          end.disposition,
+          end.status,
+          end.hangupBy,
+          JSON.stringify(media ? { aToB: media.aToB, bToA: media.bToA, sideA: media.sideA, sideB: media.sideB } : {}),
+        );
+      this.deps.log(`call ${call.ref} ended: ${end.disposition} ${end.status} by ${end.hangupBy ?? '-'}; CDR ${cdrId}`);
+      this.deps.bus.emit('call.completed', { cdrId, customerId: call.customerId });
+    } catch (error) {
+      this.deps.log(`call ${call.ref}: writing CDR failed: ${(error as Error).stack ?? String(error)}`);
+    }
+    this.calls.delete(call.ref);
+    const branch = call.inviteA.vias[0]?.branch;
+    if (branch !== undefined) this.byInviteBranch.delete(branch);
+    // Dialog entries stay briefly so a crossing BYE or a late ACK still finds the call.
+    setTimeout(() => {
+      this.dialogs.delete(dialogKey(call.a.callId, call.a.localTag));
+      if (call.b) this.dialogs.delete(dialogKey(call.b.callId, call.b.localTag));
+    }, 32_000).unref();
+    if (call.relay) {
+      const relay = call.relay;
+      relay.close().catch((error: unknown) => this.deps.log(`call ${call.ref}: closing relay failed: ${String(error)}`));
+    }
+  }
+
+  /** Flows of every leg, for diagnostics. */
+  legsOn(flow: Flow): string[] {
+    return [...this.calls.values()].filter((c) => sameFlow(c.a.flow, flow) || (c.b !== null && sameFlow(c.b.flow, flow))).map((c) => c.ref);
+  }
+}
+
+function dialogKey(callId: string, localTag: string): string {
+  return `${callId}|${localTag}`;
+}
+
+function dispositionFor(status: number): Disposition {
+  if (status >= 200 && status < 300) return 'answered';
+  if (status === 486 || status === 600) return 'busy';
+  if (status === 480 || status === 408 || status === 487) return 'no-answer';
+  return 'failed';
+}
+
+function escapeQuoted(text: string): string {
+  return text.replace(/["\\]/g, (c) => `\\${c}`);
+}

@@ -1,0 +1,140 @@
+/**
+ * The sip-edge role (Kamailio's place): UDP and WebSocket listeners, a digest-authenticating
+ * registrar, and a B2BUA that routes calls to registered users and customer trunks with media
+ * through the relay. Malformed SIP is answered 400 (or dropped when no answer can be
+ * addressed); nothing a client sends can stop the edge.
+ */
+import type { MediaRelay } from '../media-relay';
+import type { RoleDeps, RunningRole } from '../role';
+import { DigestAuthenticator } from './auth';
+import { CallManager, type ActiveCall } from './calls';
+import { describe, parseSipMessage, type ParseFailure, type SipRequest } from './message';
+import { Registrar, type BindingInfo } from './registrar';
+import { SipStack } from './stack';
+import { describeFlow, SipTransports, type Flow } from './transport';
+
+export type { ActiveCall, CallDirection, CallState, Disposition, HangupBy } from './calls';
+export type { BindingInfo } from './registrar';
+
+export interface SipEdgeEndpoints {
+  udp: { host: string; port: number };
+  ws: string;
+  domain: string;
+}
+
+export interface SipEdge extends RunningRole<SipEdgeEndpoints> {
+  /** Calls in progress (ringing or answered). */
+  activeCalls(): ActiveCall[];
+  /** Ends a call from the platform side; false when the call is not active. */
+  hangup(callRef: string): boolean;
+  /** Current registrations, optionally for one username. */
+  registrations(username?: string): BindingInfo[];
+}
+
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO';
+/** Methods the edge knows but does not serve outside a dialog: 405 with Allow, not 501. */
+const KNOWN_METHODS = new Set(['SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'MESSAGE', 'REFER', 'PRACK', 'UPDATE', 'INFO']);
+
+export async function startSipEdge(deps: RoleDeps, relay: MediaRelay): Promise<SipEdge> {
+  const { config } = deps;
+  const log = (message: string): void => deps.log('sip-edge', message);
+  const domain = config.sip.domain;
+  // The transports start first (their ports are needed by everything else) and deliver here.
+  let handle: (data: Buffer, flow: Flow) => void = () => undefined;
+  let onConnectionClosed: (flow: Flow) => void = () => undefined;
+
+  const transports = await SipTransports.start(config.host, config.sip.udpPort, config.sip.wsPort, {
+    onMessage: (data, flow) => handle(data, flow),
+    onWsClosed: (flow) => onConnectionClosed(flow),
+    log,
+  });
+  const stack = new SipStack(transports, log);
+  const auth = new DigestAuthenticator(deps.db, domain, config.sip.nonceTtlMs);
+  const localHosts = [...new Set([domain, config.host])];
+  const registrar = new Registrar(stack, auth, localHosts, config.sip.defaultExpiresSeconds, log);
+  onConnectionClosed = (flow) => registrar.dropFlow(flow);
+  const calls = new CallManager({
+    stack,
+    db: deps.db,
+    bus: deps.bus,
+    relay,
+    auth,
+    registrar,
+    domain,
+    localHosts,
+    noAnswerTimeoutMs: config.sip.noAnswerTimeoutMs,
+    log,
+  });
+
+  const onRequest = (request: SipRequest, flow: Flow): void => {
+    if (request.method === 'ACK') {
+      calls.onInDialog(request, flow);
+      return;
+    }
+    if (!stack.beginServerTransaction(request, flow)) return;
+    const maxForwards = request.headers.find((h) => h.name === 'max-forwards')?.value;
+    if (maxForwards !== undefined && Number(maxForwards) === 0 && request.method !== 'REGISTER' && request.method !== 'OPTIONS') {
+      stack.respond(request, flow, 483);
+      return;
+    }
+    const required = request.headers.filter((h) => h.name === 'require').map((h) => h.value);
+    if (required.length > 0 && request.method !== 'CANCEL') {
+      stack.respond(request, flow, 420, { headers: [['Unsupported', required.join(', ')]] });
+      return;
+    }
+    if (request.method === 'CANCEL') return calls.onCancel(request, flow);
+    if (request.toTag !== undefined) return calls.onInDialog(request, flow);
+    switch (request.method) {
+      case 'REGISTER':
+        return registrar.handleRegister(request, flow);
+      case 'INVITE':
+        calls.onInitialInvite(request, flow).catch((error: unknown) => {
+          log(`INVITE handling failed: ${(error as Error).stack ?? String(error)}`);
+        });
+        return;
+      case 'OPTIONS':
+        return stack.respond(request, flow, 200, { headers: [['Allow', ALLOW], ['Accept', 'application/sdp']] });
+      case 'BYE':
+        return stack.respond(request, flow, 481);
+      default:
+        if (KNOWN_METHODS.has(request.method)) return stack.respond(request, flow, 405, { headers: [['Allow', ALLOW]] });
+        return stack.respond(request, flow, 501, { headers: [['Allow', ALLOW]] });
+    }
+  };
+
+  const onMalformed = (failure: ParseFailure, flow: Flow, data: Buffer): void => {
+    const summary = `malformed SIP from ${describeFlow(flow)}: ${failure.reason}`;
+    if (failure.requestMethod === undefined || failure.requestMethod === 'ACK' || !failure.headers.some((h) => h.name === 'via')) {
+      log(`${summary}; dropped (no response can be addressed): ${JSON.stringify(data.subarray(0, 120).toString('latin1'))}`);
+      return;
+    }
+    log(`${summary}; answering 400`);
+    stack.respondMalformed(failure, flow, failure.reason);
+  };
+
+  handle = (data, flow) => {
+    const parsed = parseSipMessage(data);
+    if (!parsed.ok) return onMalformed(parsed, flow, data);
+    const message = parsed.message;
+    log(`${message.kind === 'request' ? '→' : '←'} ${describe(message)} ${describeFlow(flow)}`);
+    if (message.kind === 'response') return stack.receiveResponse(message, flow);
+    try {
+      onRequest(message, flow);
+    } catch (error) {
+      log(`error handling ${describe(message)}: ${(error as Error).stack ?? String(error)}`);
+      if (message.method !== 'ACK') stack.respond(message, flow, 500);
+    }
+  };
+
+  log(`listening on udp:${config.host}:${transports.udpPort} and ${transports.wsUrl} for domain ${domain}`);
+  return {
+    endpoints: { udp: { host: config.host, port: transports.udpPort }, ws: transports.wsUrl, domain },
+    activeCalls: () => calls.activeCalls(),
+    hangup: (callRef) => calls.hangup(callRef),
+    registrations: (username) => registrar.bindings(username),
+    async stop(): Promise<void> {
+      await calls.stopAll();
+      await transports.stop();
+    },
+  };
+}

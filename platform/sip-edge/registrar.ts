@@ -1,0 +1,161 @@
+/**
+ * Registrar (RFC 3261 §10) with an in-memory location table, like Kamailio's usrloc with
+ * db_mode 0. A binding remembers the flow the REGISTER arrived on (fix_nated_register /
+ * WebSocket connection), because that is the only way back to a phone behind NAT or on WS.
+ */
+import type { DigestAuthenticator } from './auth';
+import { headerValue, headerValues, parseNameAddr, type SipRequest } from './message';
+import type { SipStack } from './stack';
+import { sameFlow, type Flow } from './transport';
+
+/** Kamailio's registrar max_expires default. */
+const MAX_EXPIRES_SECONDS = 3600;
+
+export interface Binding {
+  username: string;
+  /** The Contact URI as the phone sent it. */
+  contact: string;
+  flow: Flow;
+  expiresAt: number;
+  registeredAt: string;
+  callId: string;
+  cseq: number;
+  userAgent?: string;
+}
+
+export interface BindingInfo {
+  username: string;
+  contact: string;
+  transport: 'UDP' | 'WS';
+  source: string;
+  expiresAt: string;
+  registeredAt: string;
+  userAgent?: string;
+}
+
+export class Registrar {
+  private readonly table = new Map<string, Binding[]>();
+
+  constructor(
+    private readonly stack: SipStack,
+    private readonly auth: DigestAuthenticator,
+    private readonly domains: string[],
+    private readonly defaultExpiresSeconds: number,
+    private readonly log: (message: string) => void,
+  ) {}
+
+  handleRegister(request: SipRequest, flow: Flow): void {
+    const toUser = request.to.uri.user;
+    if (!this.domains.includes(request.to.uri.host)) {
+      this.stack.respond(request, flow, 403, { reason: 'Domain Not Served' });
+      return;
+    }
+    const outcome = this.auth.authenticate(request, 'www', toUser);
+    if (!outcome.ok) {
+      this.log(`REGISTER ${request.to.uri.toString()} from ${flow.address}:${flow.port}: ${outcome.status} (${outcome.detail})`);
+      this.stack.respond(request, flow, outcome.status, { reason: outcome.reason, headers: outcome.headers });
+      return;
+    }
+    const username = outcome.account.username;
+    const contacts = headerValues(request.headers, 'contact');
+    const expiresHeader = headerValue(request.headers, 'expires');
+    const defaultExpires = expiresHeader !== undefined && /^\d+$/.test(expiresHeader) ? Number(expiresHeader) : this.defaultExpiresSeconds;
+
+    if (contacts.includes('*')) {
+      // RFC 3261 §10.3 step 6: "*" only alone and only with Expires: 0.
+      if (contacts.length !== 1 || defaultExpires !== 0 || expiresHeader === undefined) {
+        this.stack.respond(request, flow, 400, { reason: 'Bad Request', headers: [['Warning', '399 edge "Contact: * needs Expires: 0 and no other Contact"']] });
+        return;
+      }
+      this.table.delete(username);
+      this.log(`${username}: all bindings removed`);
+      this.respondWithBindings(request, flow, username);
+      return;
+    }
+
+    const now = Date.now();
+    const bindings = this.current(username);
+    for (const contactText of contacts) {
+      const contact = parseNameAddr(contactText, 'Contact');
+      if (!contact) {
+        this.stack.respond(request, flow, 400, { reason: 'Bad Request', headers: [['Warning', `399 edge "unparseable Contact ${contactText}"`]] });
+        return;
+      }
+      const param: unknown = contact.getParam('expires');
+      const requested = typeof param === 'string' && /^\d+$/.test(param) ? Number(param) : defaultExpires;
+      const expires = Math.min(requested, MAX_EXPIRES_SECONDS);
+      const uri = contact.uri.toString();
+      const index = bindings.findIndex((b) => b.contact === uri);
+      if (expires === 0) {
+        if (index >= 0) bindings.splice(index, 1);
+        continue;
+      }
+      const binding: Binding = {
+        username,
+        contact: uri,
+        flow,
+        expiresAt: now + expires * 1000,
+        registeredAt: new Date(now).toISOString(),
+        callId: request.callId,
+        cseq: request.cseq.seq,
+        userAgent: headerValue(request.headers, 'user-agent'),
+      };
+      if (index >= 0) bindings[index] = binding;
+      else bindings.push(binding);
+    }
+    if (bindings.length === 0) this.table.delete(username);
+    else this.table.set(username, bindings);
+    this.log(`${username}: ${bindings.length} binding(s) after REGISTER from ${flow.transport} ${flow.address}:${flow.port}`);
+    this.respondWithBindings(request, flow, username);
+  }
+
+  /** The binding to call: the most recently registered, unexpired one. */
+  lookup(username: string): Binding | undefined {
+    const bindings = this.current(username);
+    return bindings.reduce<Binding | undefined>((latest, b) => (!latest || b.registeredAt >= latest.registeredAt ? b : latest), undefined);
+  }
+
+  bindings(username?: string): BindingInfo[] {
+    const names = username === undefined ? [...this.table.keys()] : [username];
+    return names.flatMap((name) =>
+      this.current(name).map((b) => ({
+        username: b.username,
+        contact: b.contact,
+        transport: b.flow.transport,
+        source: `${b.flow.address}:${b.flow.port}`,
+        expiresAt: new Date(b.expiresAt).toISOString(),
+        registeredAt: b.registeredAt,
+        userAgent: b.userAgent,
+      })),
+    );
+  }
+
+  /** A closed WebSocket takes its bindings with it (usrloc handle_lost_tcp). */
+  dropFlow(flow: Flow): void {
+    for (const [username, bindings] of this.table) {
+      const remaining = bindings.filter((b) => !sameFlow(b.flow, flow));
+      if (remaining.length === bindings.length) continue;
+      this.log(`${username}: ${bindings.length - remaining.length} binding(s) removed, connection closed`);
+      if (remaining.length === 0) this.table.delete(username);
+      else this.table.set(username, remaining);
+    }
+  }
+
+  private current(username: string): Binding[] {
+    const now = Date.now();
+    const live = (this.table.get(username) ?? []).filter((b) => b.expiresAt > now);
+    if (live.length === 0) this.table.delete(username);
+    else this.table.set(username, live);
+    return live;
+  }
+
+  private respondWithBindings(request: SipRequest, flow: Flow, username: string): void {
+    const now = Date.now();
+    const headers: Array<[string, string]> = this.current(username).map((b) => [
+      'Contact',
+      `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`,
+    ]);
+    headers.push(['Date', new Date(now).toUTCString()]);
+    this.stack.respond(request, flow, 200, { reason: 'OK', headers });
+  }
+}

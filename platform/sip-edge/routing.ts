@@ -1,0 +1,115 @@
+/**
+ * Where a call goes, read from the store: registered accounts by username or number, the
+ * customer's trunks by longest destination prefix, and trunks recognised by source address.
+ */
+import type { Db } from '../store/store';
+import type { SipAccount } from './auth';
+
+export interface TrunkRow {
+  id: string;
+  customerId: string;
+  name: string;
+  host: string;
+  port: number;
+  transport: string;
+  destinationPrefixes: string[];
+  callerId: string | null;
+}
+
+interface TrunkRecord {
+  id: string;
+  customer_id: string;
+  name: string;
+  host: string;
+  port: number;
+  transport: string;
+  destination_prefixes: string;
+  caller_id: string | null;
+}
+
+interface AccountRecord {
+  username: string;
+  customer_id: string;
+  password: string;
+  number: string;
+}
+
+/** "+15551234" stays; "15551234" becomes "+15551234"; anything else (a username, a short code) is kept. */
+export function toE164(dialed: string): string {
+  const cleaned = dialed.replace(/[\s().-]/g, '');
+  return /^\+\d+$/.test(cleaned) ? cleaned : /^\d{7,15}$/.test(cleaned) ? `+${cleaned}` : cleaned;
+}
+
+export class CallRouting {
+  constructor(private readonly db: Db) {}
+
+  /** The account a dialed string reaches: its username, or its number (with or without "+"). */
+  findAccountByTarget(target: string): SipAccount | undefined {
+    const candidates = [...new Set([target, toE164(target), target.replace(/^\+/, '')])];
+    for (const candidate of candidates) {
+      const row = this.db
+        .prepare('SELECT username, customer_id, password, number FROM sip_accounts WHERE username = ? OR number = ? ORDER BY created_at LIMIT 1')
+        .get(candidate, candidate) as AccountRecord | undefined;
+      if (row) return { username: row.username, customerId: row.customer_id, password: row.password, number: row.number };
+    }
+    return undefined;
+  }
+
+  /** The customer's trunk with the longest matching destination prefix ([] matches everything, as length 0). */
+  findTrunkFor(customerId: string, dialedE164: string): TrunkRow | undefined {
+    const rows = this.db.prepare('SELECT * FROM trunks WHERE customer_id = ? ORDER BY created_at, id').all(customerId) as TrunkRecord[];
+    let best: { trunk: TrunkRow; length: number } | undefined;
+    for (const trunk of rows.map(toTrunk)) {
+      const prefixes = trunk.destinationPrefixes.map(toE164);
+      const matchLength =
+        prefixes.length === 0 ? 0 : Math.max(-1, ...prefixes.filter((prefix) => dialedE164.startsWith(prefix)).map((prefix) => prefix.length));
+      if (matchLength < 0) continue;
+      if (!best || matchLength > best.length) best = { trunk, length: matchLength };
+    }
+    return best?.trunk;
+  }
+
+  /** Trunks whose host:port is this source address (several customers may share one carrier). */
+  trunksAt(address: string, port: number): TrunkRow[] {
+    const hosts = address === '127.0.0.1' ? [address, 'localhost'] : [address];
+    const rows = this.db
+      .prepare(`SELECT * FROM trunks WHERE port = ? AND host IN (${hosts.map(() => '?').join(', ')}) ORDER BY created_at, id`)
+      .all(port, ...hosts) as TrunkRecord[];
+    return rows.map(toTrunk);
+  }
+
+  /** Who owns a number (E.164 or short code), if anyone. */
+  numberOwner(number: string): string | undefined {
+    const row = this.db.prepare('SELECT customer_id FROM numbers WHERE e164 = ?').get(number) as { customer_id: string } | undefined;
+    return row?.customer_id;
+  }
+
+  /** The account that answers a number. */
+  accountForNumber(number: string): SipAccount | undefined {
+    const row = this.db.prepare('SELECT username, customer_id, password, number FROM sip_accounts WHERE number = ? ORDER BY created_at LIMIT 1').get(number) as
+      | AccountRecord
+      | undefined;
+    return row ? { username: row.username, customerId: row.customer_id, password: row.password, number: row.number } : undefined;
+  }
+}
+
+function toTrunk(row: TrunkRecord): TrunkRow {
+  let prefixes: string[] = [];
+  try {
+    const parsed: unknown = JSON.parse(row.destination_prefixes);
+    if (Array.isArray(parsed)) prefixes = parsed.filter((p): p is string => typeof p === 'string');
+  } catch {
+    // A corrupt prefix list must not match everything: a sentinel prefix nothing dials.
+    prefixes = ['#invalid'];
+  }
+  return {
+    id: row.id,
+    customerId: row.customer_id,
+    name: row.name,
+    host: row.host,
+    port: row.port,
+    transport: row.transport,
+    destinationPrefixes: prefixes,
+    callerId: row.caller_id,
+  };
+}
