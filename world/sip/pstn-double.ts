@@ -1,0 +1,681 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { Observed } from '../observed';
+import { traffic } from '../traffic-log';
+import { RtpSession } from './rtp';
+import { answerDirection, buildAudioSdp, mayEmit, offersPcmu, parseAudioSdp, type AudioDescription } from './sdp';
+import {
+  parseNameAddr,
+  parseSipMessage,
+  parseSipUri,
+  randomToken,
+  redactSip,
+  SipParseError,
+  summarizeSip,
+  type SipHeaders,
+  type SipRequest,
+  type SipResponse,
+} from './sip-text';
+
+/**
+ * The outside telephone network behind a SIP trunk: a small SIP endpoint of our own on UDP
+ * (sip.js answers 404 to any Request-URI user that is not its own, and a carrier accepts any
+ * number). Behaviour is chosen per dialled number; everything received is recorded.
+ */
+
+export interface PstnBehaviour {
+  answer: 'answer' | 'busy' | 'reject' | 'ring';
+  /** For 'reject'; default 403. */
+  rejectCode?: number;
+  /** For 'answer': play a tone (default) or echo what arrives. */
+  media?: 'echo' | 'tone';
+  /** For 'answer': ring this long before answering; default 0. */
+  answerAfterMs?: number;
+}
+
+export interface ReceivedInvite {
+  /** Request-URI user: the dialled number. */
+  number: string;
+  /** From URI user: the caller's number as presented. */
+  from: string;
+  fromDisplay: string | null;
+  /** User part of P-Asserted-Identity, or null when absent. */
+  pAssertedIdentity: string | null;
+  callId: string;
+  sdp: string;
+  at: number;
+  requestUri: string;
+  /** The whole INVITE as received, for evidence. */
+  text: string;
+}
+
+export interface PstnCallEvent {
+  kind: 'progress' | 'ringing' | 'answered' | 'rejected' | 'ended';
+  status?: number;
+  reason?: string;
+  by?: 'local' | 'remote';
+  at: number;
+}
+
+export interface PstnDoubleOptions {
+  /** Actor name in the evidence; default "PSTN". */
+  actor?: string;
+  /** Who sends us calls; default "platform SIP". */
+  peerActor?: string;
+  toneHz?: number;
+  /** Protocol timeout for our own requests (BYE, outbound INVITE final response); default 5000 ms. */
+  transactionTimeoutMs?: number;
+}
+
+const T1 = 500;
+const T2 = 4000;
+const REASONS: Record<number, string> = {
+  100: 'Trying',
+  180: 'Ringing',
+  183: 'Session Progress',
+  200: 'OK',
+  400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  480: 'Temporarily Unavailable',
+  481: 'Call/Transaction Does Not Exist',
+  486: 'Busy Here',
+  487: 'Request Terminated',
+  488: 'Not Acceptable Here',
+  500: 'Server Internal Error',
+  503: 'Service Unavailable',
+  603: 'Decline',
+};
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO';
+
+interface Peer {
+  host: string;
+  port: number;
+}
+
+interface Dialog {
+  callId: string;
+  localTag: string;
+  remoteTag: string;
+  /** Our party's name-addr without tag, and theirs. */
+  localUri: string;
+  remoteUri: string;
+  remoteTarget: string;
+  routeSet: string[];
+  localCseq: number;
+  /** Where their requests came from: the fallback when the target cannot be reached directly. */
+  source: Peer;
+  call: PstnCall;
+  sdpVersion: number;
+  sdpSessionId: string;
+}
+
+interface ServerInvite {
+  branch: string;
+  request: SipRequest;
+  source: Peer;
+  localTag: string;
+  lastResponse?: string;
+  finalSent: boolean;
+  timers: NodeJS.Timeout[];
+  dialog?: Dialog;
+}
+
+interface ClientTransaction {
+  onResponse: (response: SipResponse) => void;
+  onTimeout: () => void;
+  retransmitTimer?: NodeJS.Timeout;
+  timeoutTimer?: NodeJS.Timeout;
+}
+
+/** One answered (or, later, originated) call at the PSTN side. */
+export class PstnCall {
+  readonly events = new Observed<PstnCallEvent>((e) => `${e.kind}${e.status ? ` ${e.status}` : ''}${e.by ? ` by ${e.by}` : ''}`);
+  answeredAt: number | undefined;
+  endedAt: number | undefined;
+  endedBy: 'local' | 'remote' | undefined;
+
+  constructor(
+    /** The dialled number (R-URI user) for calls to the PSTN. */
+    readonly number: string,
+    readonly from: string,
+    readonly callId: string,
+    readonly rtp: RtpSession,
+    private readonly hangupImpl: () => Promise<void>,
+  ) {}
+
+  get isEnded(): boolean {
+    return this.endedAt !== undefined;
+  }
+
+  /** Sends BYE and resolves on its final response. */
+  hangup(): Promise<void> {
+    return this.hangupImpl();
+  }
+
+  waitUntilEnded(timeoutMs: number): Promise<PstnCallEvent> {
+    return this.events.waitFor((e) => e.kind === 'ended', {
+      awaited: `the call ${this.callId} to ${this.number} to end at the PSTN`,
+      timeoutMs,
+      lookAt: 'the SIP messages of this call (BYE and its 200) in the evidence',
+    });
+  }
+
+  /** @internal */
+  markEnded(by: 'local' | 'remote', reason: string): void {
+    if (this.endedAt !== undefined) return;
+    this.endedAt = Date.now();
+    this.endedBy = by;
+    this.events.add({ kind: 'ended', by, reason, at: this.endedAt });
+  }
+}
+
+export class PstnDouble {
+  readonly invites = new Observed<ReceivedInvite>((i) => `INVITE to ${i.number} from ${i.from} (Call-ID ${i.callId})`);
+  readonly calls = new Observed<PstnCall>((c) => `call ${c.callId} to ${c.number} answered`);
+  /** Cancelled INVITEs, by Call-ID. */
+  readonly cancelled = new Observed<{ callId: string; number: string; at: number }>((c) => `CANCEL of ${c.callId}`);
+  /** Malformed input, unknown transactions, timeouts: surfaced here and in the traffic log. */
+  readonly problems = new Observed<string>((p) => p);
+
+  private readonly actor: string;
+  private readonly peerActor: string;
+  private readonly toneHz: number | undefined;
+  private readonly transactionTimeoutMs: number;
+  private readonly behaviours = new Map<string, PstnBehaviour>();
+  private readonly serverInvites = new Map<string, ServerInvite>();
+  private readonly clientTransactions = new Map<string, ClientTransaction>();
+  private readonly dialogs = new Map<string, Dialog>();
+  private socket: Socket | undefined;
+  private bound: Peer | undefined;
+
+  constructor(options: PstnDoubleOptions = {}) {
+    this.actor = options.actor ?? 'PSTN';
+    this.peerActor = options.peerActor ?? 'platform SIP';
+    this.toneHz = options.toneHz ?? 400;
+    this.transactionTimeoutMs = options.transactionTimeoutMs ?? 5000;
+  }
+
+  async start(): Promise<void> {
+    if (this.socket) return;
+    const socket = createSocket('udp4');
+    socket.on('message', (datagram, from) => this.onDatagram(datagram.toString('utf8'), from));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, '127.0.0.1', () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    socket.on('error', (error) => this.problem(`UDP socket error: ${error.message}`));
+    this.socket = socket;
+    const address = socket.address();
+    this.bound = { host: address.address, port: address.port };
+  }
+
+  address(): { host: string; port: number } {
+    if (!this.bound) throw new Error(`${this.actor}: not started, it has no address yet`);
+    return { ...this.bound };
+  }
+
+  /** What happens when a call to `number` arrives. Unconfigured numbers answer with a tone. */
+  behaviourFor(number: string, behaviour: PstnBehaviour): void {
+    this.behaviours.set(number, behaviour);
+  }
+
+  async stop(): Promise<void> {
+    // Calls still up get a BYE, but stopping does not wait for answers from peers that may be gone.
+    for (const dialog of [...this.dialogs.values()]) {
+      if (!dialog.call.isEnded) void dialog.call.hangup().catch(() => undefined);
+    }
+    for (const invite of this.serverInvites.values()) invite.timers.forEach(clearTimeout);
+    for (const branch of [...this.clientTransactions.keys()]) this.finishClientTransaction(branch);
+    this.serverInvites.clear();
+    this.clientTransactions.clear();
+    for (const dialog of this.dialogs.values()) await dialog.call.rtp.close();
+    this.dialogs.clear();
+    const socket = this.socket;
+    this.socket = undefined;
+    if (socket) await new Promise<void>((done) => socket.close(() => done()));
+  }
+
+  // ---- receiving -------------------------------------------------------------------------
+
+  private onDatagram(text: string, from: RemoteInfo): void {
+    if (text.trim().length === 0) return; // keep-alive
+    const source = { host: from.address, port: from.port };
+    traffic.record({ protocol: 'SIP', from: this.peerActor, to: this.actor, summary: summarizeSip(text), detail: redactSip(text) });
+    let message;
+    try {
+      message = parseSipMessage(text);
+    } catch (error) {
+      this.onMalformed(error as Error, text, source);
+      return;
+    }
+    try {
+      if (message.kind === 'request') this.onRequest(message, source);
+      else this.onResponse(message);
+    } catch (error) {
+      // A bug or an unexpected input must show up in the evidence, not crash the worker.
+      this.problem(`failed to handle ${summarizeSip(text)}: ${(error as Error).stack ?? String(error)}`);
+      if (message.kind === 'request' && message.method !== 'ACK') this.respond(message, source, 500, {}, '', undefined);
+    }
+  }
+
+  private onMalformed(error: Error, text: string, source: Peer): void {
+    this.problem(`malformed SIP from ${source.host}:${source.port}: ${error.message}`);
+    const partial = error instanceof SipParseError ? error.partial : undefined;
+    if (!partial?.method || partial.method.toUpperCase() === 'ACK' || !partial.headers) return;
+    const headers = partial.headers;
+    if (!headers.has('via') || !headers.has('call-id') || !headers.has('from') || !headers.has('to') || !headers.has('cseq')) return;
+    const fake: SipRequest = { kind: 'request', method: partial.method, uri: '', headers, body: '', raw: text };
+    this.respond(fake, source, 400, {}, '', undefined, `Bad Request (${error.message.replace(/[\r\n]/g, ' ').slice(0, 100)})`);
+  }
+
+  private onRequest(request: SipRequest, source: Peer): void {
+    const branch = topBranch(request.headers);
+    const toTag = tagOf(request.headers.get('to'));
+    switch (request.method) {
+      case 'INVITE': {
+        const existing = this.serverInvites.get(branch);
+        if (existing) {
+          if (existing.lastResponse) this.sendRaw(existing.lastResponse, existing.source); // retransmission
+          return;
+        }
+        if (toTag) this.onReInvite(request, source, toTag);
+        else void this.onNewInvite(request, source, branch);
+        return;
+      }
+      case 'ACK': {
+        const invite = this.serverInvites.get(branch);
+        if (invite) this.forgetInvite(invite); // ACK of a non-2xx final
+        const dialog = toTag ? this.dialogs.get(dialogKey(request.headers.get('call-id') ?? '', toTag)) : undefined;
+        if (dialog) {
+          for (const tx of this.serverInvites.values()) if (tx.dialog === dialog && tx.finalSent) this.forgetInvite(tx);
+        }
+        if (!invite && !dialog) this.problem(`ACK matches no transaction or dialog (Call-ID ${request.headers.get('call-id')})`);
+        return;
+      }
+      case 'CANCEL': {
+        const invite = this.serverInvites.get(branch);
+        if (!invite) {
+          this.respond(request, source, 481, {}, '', undefined);
+          return;
+        }
+        this.respond(request, source, 200, {}, '', invite.localTag);
+        if (!invite.finalSent) {
+          invite.timers.forEach(clearTimeout);
+          invite.timers = [];
+          this.finalResponse(invite, 487);
+          const number = parseRequestUser(invite.request);
+          this.cancelled.add({ callId: invite.request.headers.get('call-id') ?? '', number, at: Date.now() });
+        }
+        return;
+      }
+      case 'BYE': {
+        const dialog = toTag ? this.dialogs.get(dialogKey(request.headers.get('call-id') ?? '', toTag)) : undefined;
+        if (!dialog) {
+          this.respond(request, source, 481, {}, '', undefined);
+          return;
+        }
+        this.respond(request, source, 200, {}, '', undefined);
+        this.endDialog(dialog, 'remote', 'BYE received');
+        return;
+      }
+      case 'OPTIONS':
+        this.respond(request, source, 200, { Allow: ALLOW, Accept: 'application/sdp' }, '', toTag ? undefined : randomToken(4));
+        return;
+      case 'INFO': {
+        const dialog = toTag ? this.dialogs.get(dialogKey(request.headers.get('call-id') ?? '', toTag)) : undefined;
+        this.respond(request, source, dialog ? 200 : 481, {}, '', undefined);
+        return;
+      }
+      default:
+        this.respond(request, source, 405, { Allow: ALLOW }, '', toTag ? undefined : randomToken(4));
+    }
+  }
+
+  private async onNewInvite(request: SipRequest, source: Peer, branch: string): Promise<void> {
+    const number = parseRequestUser(request);
+    const fromHeader = parseNameAddr(request.headers.get('from') ?? '');
+    const pai = request.headers.get('p-asserted-identity');
+    const callId = request.headers.get('call-id') ?? '';
+    this.invites.add({
+      number,
+      from: safeUser(fromHeader.uri) ?? '',
+      fromDisplay: fromHeader.displayName,
+      pAssertedIdentity: pai ? safeUser(parseNameAddr(pai).uri) : null,
+      callId,
+      sdp: request.body,
+      at: Date.now(),
+      requestUri: request.uri,
+      text: request.raw,
+    });
+    const invite: ServerInvite = { branch, request, source, localTag: randomToken(4), finalSent: false, timers: [] };
+    this.serverInvites.set(branch, invite);
+    this.provisional(invite, 100);
+    const behaviour = this.behaviours.get(number) ?? { answer: 'answer', media: 'tone' };
+    switch (behaviour.answer) {
+      case 'busy':
+        this.finalResponse(invite, 486);
+        return;
+      case 'reject':
+        this.finalResponse(invite, behaviour.rejectCode ?? 403);
+        return;
+      case 'ring':
+        this.provisional(invite, 180);
+        return;
+      case 'answer': {
+        this.provisional(invite, 180);
+        const delay = behaviour.answerAfterMs ?? 0;
+        if (delay <= 0) await this.answer(invite, behaviour);
+        else invite.timers.push(setTimeout(() => void this.answer(invite, behaviour), delay));
+        return;
+      }
+    }
+  }
+
+  private async answer(invite: ServerInvite, behaviour: PstnBehaviour): Promise<void> {
+    if (invite.finalSent) return; // cancelled meanwhile
+    const request = invite.request;
+    let offer: AudioDescription;
+    try {
+      offer = parseAudioSdp(request.body);
+      if (!offersPcmu(offer)) throw new Error(`no PCMU among payload types ${offer.payloadTypes.join(' ')}`);
+    } catch (error) {
+      this.problem(`INVITE ${request.headers.get('call-id')}: unusable SDP offer: ${(error as Error).message}`);
+      this.finalResponse(invite, 488, { Warning: `399 pstn-double "${(error as Error).message.replace(/"/g, "'")}"` });
+      return;
+    }
+    const number = parseRequestUser(request);
+    const rtp = new RtpSession({ actor: `${this.actor} ${number}`, peerActor: this.peerActor, echo: behaviour.media === 'echo', toneHz: this.toneHz });
+    await rtp.ready;
+    if (invite.finalSent) {
+      await rtp.close();
+      return;
+    }
+    const callId = request.headers.get('call-id') ?? '';
+    const fromUser = safeUser(parseNameAddr(request.headers.get('from') ?? '').uri) ?? '';
+    const toHeader = parseNameAddr(request.headers.get('to') ?? '');
+    const contact = request.headers.get('contact');
+    // The call's hangup needs the dialog and the dialog holds the call: bind through a closure.
+    const call = new PstnCall(number, fromUser, callId, rtp, () => this.hangup(dialog));
+    const dialog: Dialog = {
+      call,
+      callId,
+      localTag: invite.localTag,
+      remoteTag: tagOf(request.headers.get('from')) ?? '',
+      localUri: toHeader.uri,
+      remoteUri: parseNameAddr(request.headers.get('from') ?? '').uri,
+      remoteTarget: contact ? parseNameAddr(contact).uri : request.uri,
+      routeSet: request.headers.getAll('record-route'),
+      localCseq: 1 + Math.floor(Math.random() * 1000),
+      source: invite.source,
+      sdpVersion: 1,
+      sdpSessionId: randomToken(4),
+    };
+    invite.dialog = dialog;
+    this.dialogs.set(dialogKey(callId, dialog.localTag), dialog);
+
+    const direction = answerDirection(offer.direction);
+    const answerSdp = buildAudioSdp({ address: rtp.localAddress.host, port: rtp.localAddress.port, direction, sessionId: dialog.sdpSessionId, sessionVersion: dialog.sdpVersion });
+    this.applyMedia(rtp, offer, direction, behaviour.media ?? 'tone');
+    this.finalResponse(invite, 200, { 'Content-Type': 'application/sdp' }, answerSdp);
+    dialog.call.answeredAt = Date.now();
+    dialog.call.events.add({ kind: 'answered', status: 200, at: dialog.call.answeredAt });
+    this.calls.add(dialog.call);
+  }
+
+  private onReInvite(request: SipRequest, source: Peer, toTag: string): void {
+    const dialog = this.dialogs.get(dialogKey(request.headers.get('call-id') ?? '', toTag));
+    if (!dialog) {
+      this.respond(request, source, 481, {}, '', undefined);
+      return;
+    }
+    const invite: ServerInvite = { branch: topBranch(request.headers), request, source, localTag: toTag, finalSent: false, timers: [], dialog };
+    this.serverInvites.set(invite.branch, invite);
+    let offer: AudioDescription;
+    try {
+      offer = parseAudioSdp(request.body);
+    } catch (error) {
+      this.finalResponse(invite, 488, { Warning: `399 pstn-double "${(error as Error).message.replace(/"/g, "'")}"` });
+      return;
+    }
+    const contact = request.headers.get('contact');
+    if (contact) dialog.remoteTarget = parseNameAddr(contact).uri;
+    dialog.sdpVersion += 1;
+    const rtp = dialog.call.rtp;
+    const direction = answerDirection(offer.direction);
+    const sdp = buildAudioSdp({ address: rtp.localAddress.host, port: rtp.localAddress.port, direction, sessionId: dialog.sdpSessionId, sessionVersion: dialog.sdpVersion });
+    this.applyMedia(rtp, offer, direction, rtp.stats().echo ? 'echo' : 'tone');
+    this.finalResponse(invite, 200, { 'Content-Type': 'application/sdp' }, sdp);
+  }
+
+  private applyMedia(rtp: RtpSession, remote: AudioDescription, localDirection: ReturnType<typeof answerDirection>, media: 'echo' | 'tone'): void {
+    if (remote.telephoneEventPayloadType !== null) rtp.setTelephoneEventPayloadType(remote.telephoneEventPayloadType);
+    if (remote.port === 0) {
+      rtp.stopSending();
+      return;
+    }
+    rtp.setRemote(remote.connectionAddress, remote.port, this.peerActor);
+    if (media === 'tone' && mayEmit(localDirection, remote.direction)) rtp.startSending();
+    else rtp.stopSending();
+  }
+
+  private onResponse(response: SipResponse): void {
+    const branch = topBranch(response.headers);
+    const transaction = this.clientTransactions.get(branch);
+    if (!transaction) {
+      // Typically a retransmitted 200 to a BYE already answered: harmless, but visible.
+      this.problem(`response ${response.status} ${response.reason} matches no request of ours (branch ${branch})`);
+      return;
+    }
+    transaction.onResponse(response);
+  }
+
+  // ---- our own requests --------------------------------------------------------------------
+
+  private hangup(dialog: Dialog): Promise<void> {
+    if (dialog.call.isEnded) return Promise.resolve();
+    const bye = this.buildInDialogRequest(dialog, 'BYE');
+    this.endDialog(dialog, 'local', 'BYE sent');
+    return new Promise<void>((resolve, reject) => {
+      this.sendRequest(bye.text, bye.branch, this.requestDestination(dialog), {
+        onResponse: (response) => {
+          if (response.status < 200) return;
+          this.finishClientTransaction(bye.branch);
+          if (response.status < 300 || response.status === 481) resolve();
+          else reject(new Error(`${this.actor}: BYE for call ${dialog.callId} answered ${response.status} ${response.reason}`));
+        },
+        onTimeout: () =>
+          reject(
+            new Error(
+              `${this.actor}: no final response to BYE for call ${dialog.callId} within ${this.transactionTimeoutMs} ms (sent to ${dialog.remoteTarget}). Look at: the SIP messages in the evidence.`,
+            ),
+          ),
+      });
+    });
+  }
+
+  private buildInDialogRequest(dialog: Dialog, method: string): { text: string; branch: string } {
+    dialog.localCseq += 1;
+    const branch = `z9hG4bK${randomToken(8)}`;
+    const { host, port } = this.address();
+    const lines = [
+      `${method} ${dialog.remoteTarget} SIP/2.0`,
+      `Via: SIP/2.0/UDP ${host}:${port};branch=${branch};rport`,
+      'Max-Forwards: 70',
+      ...dialog.routeSet.map((route) => `Route: ${route}`),
+      `From: <${dialog.localUri}>;tag=${dialog.localTag}`,
+      `To: <${dialog.remoteUri}>;tag=${dialog.remoteTag}`,
+      `Call-ID: ${dialog.callId}`,
+      `CSeq: ${dialog.localCseq} ${method}`,
+      'User-Agent: phase2-acceptance PSTN double',
+      'Content-Length: 0',
+    ];
+    return { text: `${lines.join('\r\n')}\r\n\r\n`, branch };
+  }
+
+  /** First Route (loose routing) or the remote target; the request's source if neither resolves. */
+  private requestDestination(dialog: Dialog): Peer {
+    try {
+      const target = parseSipUri(dialog.routeSet.length > 0 ? parseNameAddr(dialog.routeSet[0]).uri : dialog.remoteTarget);
+      if (/^[\d.]+$/.test(target.host) || target.host === 'localhost') return { host: target.host, port: target.port ?? 5060 };
+    } catch (error) {
+      this.problem(`cannot route to ${dialog.remoteTarget}: ${(error as Error).message}; using the address requests came from`);
+    }
+    return dialog.source;
+  }
+
+  /** A non-INVITE client transaction over UDP (RFC 3261 §17.1.2): Timer E retransmits, a timeout gives up. */
+  private sendRequest(text: string, branch: string, to: Peer, handlers: Pick<ClientTransaction, 'onResponse' | 'onTimeout'>): void {
+    const transaction: ClientTransaction = {
+      onTimeout: handlers.onTimeout,
+      onResponse: (response) => {
+        // Any response ends retransmission; the handler decides when the transaction is over.
+        if (transaction.retransmitTimer) clearTimeout(transaction.retransmitTimer);
+        transaction.retransmitTimer = undefined;
+        handlers.onResponse(response);
+      },
+    };
+    this.clientTransactions.set(branch, transaction);
+    let interval = T1;
+    const retransmit = (): void => {
+      this.sendRaw(text, to);
+      interval = Math.min(interval * 2, T2);
+      transaction.retransmitTimer = setTimeout(retransmit, interval);
+    };
+    this.sendRaw(text, to);
+    transaction.retransmitTimer = setTimeout(retransmit, interval);
+    transaction.timeoutTimer = setTimeout(() => {
+      this.finishClientTransaction(branch);
+      this.problem(`no final response to ${summarizeSip(text)} within ${this.transactionTimeoutMs} ms`);
+      transaction.onTimeout();
+    }, this.transactionTimeoutMs);
+  }
+
+  private finishClientTransaction(branch: string): void {
+    const transaction = this.clientTransactions.get(branch);
+    if (!transaction) return;
+    if (transaction.retransmitTimer) clearTimeout(transaction.retransmitTimer);
+    if (transaction.timeoutTimer) clearTimeout(transaction.timeoutTimer);
+    this.clientTransactions.delete(branch);
+  }
+
+  private endDialog(dialog: Dialog, by: 'local' | 'remote', reason: string): void {
+    dialog.call.rtp.stopSending();
+    dialog.call.markEnded(by, reason);
+    for (const tx of [...this.serverInvites.values()]) if (tx.dialog === dialog) this.forgetInvite(tx);
+    this.dialogs.delete(dialogKey(dialog.callId, dialog.localTag));
+    void dialog.call.rtp.close();
+  }
+
+  // ---- responses ---------------------------------------------------------------------------
+
+  private provisional(invite: ServerInvite, status: number): void {
+    if (invite.finalSent) return;
+    invite.lastResponse = this.respond(invite.request, invite.source, status, status === 100 ? {} : this.contactHeader(invite), '', status === 100 ? undefined : invite.localTag);
+  }
+
+  /** Sends a final response to an INVITE and retransmits it until the ACK (Timers G/H). */
+  private finalResponse(invite: ServerInvite, status: number, extra: Record<string, string> = {}, body = ''): void {
+    if (invite.finalSent) return;
+    invite.finalSent = true;
+    const headers = status < 300 ? { ...this.contactHeader(invite), ...extra } : extra;
+    const text = this.respond(invite.request, invite.source, status, headers, body, invite.localTag);
+    invite.lastResponse = text;
+    let interval = T1;
+    const retransmit = (): void => {
+      this.sendRaw(text, invite.source);
+      interval = Math.min(interval * 2, T2);
+      invite.timers.push(setTimeout(retransmit, interval));
+    };
+    invite.timers.push(setTimeout(retransmit, interval));
+    invite.timers.push(
+      setTimeout(() => {
+        this.forgetInvite(invite);
+        this.problem(`no ACK for ${status} to INVITE ${invite.request.headers.get('call-id')} within ${64 * T1} ms`);
+        if (status < 300 && invite.dialog && !invite.dialog.call.isEnded) {
+          invite.dialog.call.hangup().catch((error: unknown) => this.problem((error as Error).message));
+        }
+      }, 64 * T1),
+    );
+  }
+
+  private stopRetransmitting(invite: ServerInvite): void {
+    invite.timers.forEach(clearTimeout);
+    invite.timers = [];
+  }
+
+  /** The transaction is over (ACKed or timed out): stop timers and let it go. */
+  private forgetInvite(invite: ServerInvite): void {
+    this.stopRetransmitting(invite);
+    this.serverInvites.delete(invite.branch);
+  }
+
+  private contactHeader(invite: ServerInvite): Record<string, string> {
+    const { host, port } = this.address();
+    return { Contact: `<sip:${parseRequestUser(invite.request) || 'pstn'}@${host}:${port};transport=udp>` };
+  }
+
+  /** Builds and sends a response; returns its text (for retransmission). */
+  private respond(request: SipRequest, to: Peer, status: number, extra: Record<string, string>, body: string, localTag: string | undefined, reason?: string): string {
+    const h = request.headers;
+    const toValue = h.get('to') ?? '';
+    const lines = [
+      `SIP/2.0 ${status} ${reason ?? REASONS[status] ?? 'Unknown'}`,
+      ...h.getAll('via').map((via) => `Via: ${via}`),
+      ...(status > 100 && status < 300 && request.method === 'INVITE' ? h.getAll('record-route').map((rr) => `Record-Route: ${rr}`) : []),
+      `From: ${h.get('from') ?? ''}`,
+      `To: ${localTag && !tagOf(toValue) ? `${toValue};tag=${localTag}` : toValue}`,
+      `Call-ID: ${h.get('call-id') ?? ''}`,
+      `CSeq: ${h.get('cseq') ?? ''}`,
+      ...Object.entries(extra).map(([name, value]) => `${name}: ${value}`),
+      'Server: phase2-acceptance PSTN double',
+      `Content-Length: ${Buffer.byteLength(body, 'utf8')}`,
+    ];
+    const text = `${lines.join('\r\n')}\r\n\r\n${body}`;
+    this.sendRaw(text, to);
+    return text;
+  }
+
+  private sendRaw(text: string, to: Peer): void {
+    const socket = this.socket;
+    if (!socket) return;
+    traffic.record({ protocol: 'SIP', from: this.actor, to: this.peerActor, summary: summarizeSip(text), detail: redactSip(text) });
+    socket.send(text, to.port, to.host, (error) => {
+      if (error) this.problem(`send to ${to.host}:${to.port} failed: ${error.message}`);
+    });
+  }
+
+  private problem(description: string): void {
+    traffic.record({ protocol: 'SIP', from: this.actor, to: this.actor, summary: `PSTN double: ${description.split('\n')[0]}`, detail: description });
+    this.problems.add(description);
+  }
+}
+
+function topBranch(headers: SipHeaders): string {
+  return /;\s*branch=([^;,\s]+)/i.exec(headers.get('via') ?? '')?.[1] ?? '';
+}
+
+function tagOf(nameAddr: string | undefined): string | undefined {
+  if (!nameAddr) return undefined;
+  return parseNameAddr(nameAddr).params.get('tag') ?? undefined;
+}
+
+function dialogKey(callId: string, localTag: string): string {
+  return `${callId}\n${localTag}`;
+}
+
+function safeUser(uri: string): string | null {
+  try {
+    return parseSipUri(uri).user;
+  } catch {
+    return null; // not a SIP URI (e.g. a tel: URI without user part): reported as no user
+  }
+}
+
+function parseRequestUser(request: SipRequest): string {
+  return safeUser(request.uri) ?? '';
+}
