@@ -17,7 +17,12 @@ const common = {
     resultsDir: 'allure-results',
     labels: [
       { pattern: [/@TEST-INT-(.*)/], name: 'tms' },
-      { pattern: [/@(voice-sms|api-voice|api-sms|workflows|failover|security|load|data-consistency|journeys)$/], name: 'epic' },
+      {
+        pattern: [
+          /@(voice-sms|api-voice|api-sms|workflows|failover|security|load|data-consistency|journeys)$/,
+        ],
+        name: 'epic',
+      },
       { pattern: [/@severity:(.*)/], name: 'severity' },
     ],
     links: {
@@ -32,6 +37,10 @@ const common = {
 
 module.exports = {
   default: { ...common, tags: 'not @soak and not @wip' },
-  ci: { ...common, format: common.format.map((f) => (f === 'progress-bar' ? 'progress' : f)), tags: 'not @soak and not @wip' },
+  ci: {
+    ...common,
+    format: common.format.map((f) => (f === 'progress-bar' ? 'progress' : f)),
+    tags: 'not @soak and not @wip',
+  },
   smoke: { ...common, tags: '@smoke and not @wip' },
 };

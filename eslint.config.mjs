@@ -8,7 +8,8 @@ const platformImport = {
   patterns: [
     {
       group: ['**/platform', '**/platform/**'],
-      message: 'Black box: the suite talks to the platform only over SIP/RTP, SMPP and HTTP. Only support/embedded-platform.ts may import platform/.',
+      message:
+        'Black box: the suite talks to the platform only over SIP/RTP, SMPP and HTTP. Only support/embedded-platform.ts may import platform/.',
     },
   ],
 };

@@ -39,7 +39,10 @@ export async function startPlatform(config: PlatformConfig, log: PlatformLog): P
     stops.push(() => smsc.stop());
     const gateway = await startGateway(deps, { smsc, sip: { domain: config.sip.domain } });
     stops.push(() => gateway.stop());
-    log('platform', `started: ${JSON.stringify({ sip: sip.endpoints, smpp: smsc.endpoints, api: gateway.endpoints })}`);
+    log(
+      'platform',
+      `started: ${JSON.stringify({ sip: sip.endpoints, smpp: smsc.endpoints, api: gateway.endpoints })}`,
+    );
     return {
       config,
       endpoints: { sip: sip.endpoints, smpp: smsc.endpoints, apiUrl: gateway.endpoints.apiUrl },
@@ -52,7 +55,11 @@ export async function startPlatform(config: PlatformConfig, log: PlatformLog): P
 }
 
 /** Stops roles in reverse start order; every role gets its stop even if an earlier one fails. */
-async function stopAll(stops: Array<() => Promise<void>>, db: ReturnType<typeof openStore>, log: PlatformLog): Promise<void> {
+async function stopAll(
+  stops: Array<() => Promise<void>>,
+  db: ReturnType<typeof openStore>,
+  log: PlatformLog,
+): Promise<void> {
   const failures: unknown[] = [];
   for (const stop of [...stops].reverse()) {
     try {

@@ -29,7 +29,10 @@ function run(
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
@@ -43,14 +46,22 @@ function run(
   });
 }
 
-async function stage(name: string, body: () => Promise<Omit<StageResult, 'name' | 'seconds'>>): Promise<void> {
+async function stage(
+  name: string,
+  body: () => Promise<Omit<StageResult, 'name' | 'seconds'>>,
+): Promise<void> {
   console.log(`\n━━━ ${name} ━━━`);
   const started = Date.now();
   let result: Omit<StageResult, 'name' | 'seconds'>;
   try {
     result = await body();
   } catch (error) {
-    result = { ok: false, passed: 0, failed: 1, detail: error instanceof Error ? error.message : String(error) };
+    result = {
+      ok: false,
+      passed: 0,
+      failed: 1,
+      detail: error instanceof Error ? error.message : String(error),
+    };
   }
   results.push({ name, seconds: (Date.now() - started) / 1000, ...result });
 }
@@ -59,7 +70,12 @@ async function stage(name: string, body: () => Promise<Omit<StageResult, 'name' 
 async function gate(name: string, command: string, args: string[]): Promise<void> {
   await stage(name, async () => {
     const { code } = await run(command, args);
-    return { ok: code === 0, passed: 0, failed: code === 0 ? 0 : 1, detail: code === 0 ? 'ok' : `exit code ${code}` };
+    return {
+      ok: code === 0,
+      passed: 0,
+      failed: code === 0 ? 0 : 1,
+      detail: code === 0 ? 'ok' : `exit code ${code}`,
+    };
   });
 }
 
@@ -69,7 +85,9 @@ function scenarioStage(counts: ScenarioCounts, code: number): Omit<StageResult, 
     ok: code === 0 && counts.failed === 0 && !ranNothing,
     passed: counts.passed,
     failed: counts.failed + (ranNothing || (code !== 0 && counts.failed === 0) ? 1 : 0),
-    detail: ranNothing ? 'no scenario ran' : `${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`,
+    detail: ranNothing
+      ? 'no scenario ran'
+      : `${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`,
   };
 }
 
@@ -87,7 +105,16 @@ async function remoteSmoke(): Promise<Omit<StageResult, 'name' | 'seconds'>> {
   const envFile = join(dataDir, 'remote.env');
   const platform = spawn(
     process.execPath,
-    ['--require', 'ts-node/register/transpile-only', 'scripts/platform.ts', '--ephemeral', '--env-file', envFile, '--data', dataDir],
+    [
+      '--require',
+      'ts-node/register/transpile-only',
+      'scripts/platform.ts',
+      '--ephemeral',
+      '--env-file',
+      envFile,
+      '--data',
+      dataDir,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let platformOut = '';
@@ -97,7 +124,10 @@ async function remoteSmoke(): Promise<Omit<StageResult, 'name' | 'seconds'>> {
   const exited = new Promise<number>((resolve) => platform.on('close', (code) => resolve(code ?? 1)));
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`npm run platform did not print READY within 60 s:\n${platformOut}`)), 60_000);
+      const timer = setTimeout(
+        () => reject(new Error(`npm run platform did not print READY within 60 s:\n${platformOut}`)),
+        60_000,
+      );
       const onData = (): void => {
         if (platformOut.includes('READY')) {
           clearTimeout(timer);
@@ -105,9 +135,14 @@ async function remoteSmoke(): Promise<Omit<StageResult, 'name' | 'seconds'>> {
         }
       };
       platform.stdout.on('data', onData);
-      void exited.then((code) => reject(new Error(`npm run platform exited early with ${code}:\n${platformOut}`)));
+      void exited.then((code) =>
+        reject(new Error(`npm run platform exited early with ${code}:\n${platformOut}`)),
+      );
     });
-    const { code } = await run('npx', ['cucumber-js', '--profile', 'smoke'], { ...readEnvFile(envFile), CI: 'true' });
+    const { code } = await run('npx', ['cucumber-js', '--profile', 'smoke'], {
+      ...readEnvFile(envFile),
+      CI: 'true',
+    });
     const counts = countScenarios(MESSAGES);
     platform.kill('SIGINT');
     const exitCode = await exited;
@@ -145,20 +180,42 @@ async function main(): Promise<void> {
     const passed = Number(/ℹ pass (\d+)/.exec(output)?.[1] ?? 0);
     const failed = Number(/ℹ fail (\d+)/.exec(output)?.[1] ?? 0);
     const ok = code === 0 && failed === 0 && passed > 0;
-    return { ok, passed, failed: failed + (ok || failed > 0 ? 0 : 1), detail: `${passed} passed, ${failed} failed` };
+    return {
+      ok,
+      passed,
+      failed: failed + (ok || failed > 0 ? 0 : 1),
+      detail: `${passed} passed, ${failed} failed`,
+    };
   });
   await stage('Strict dry run (no undefined or unused steps)', async () => {
-    const { code, output } = await run('npx', ['cucumber-js', '--dry-run', '--strict', '--format', 'usage-json:reports/step-usage.json']);
+    const { code, output } = await run('npx', [
+      'cucumber-js',
+      '--dry-run',
+      '--strict',
+      '--format',
+      'usage-json:reports/step-usage.json',
+    ]);
     const usage = existsSync('reports/step-usage.json')
-      ? (JSON.parse(readFileSync('reports/step-usage.json', 'utf8')) as Array<{ pattern: string; matches: unknown[] }>)
+      ? (JSON.parse(readFileSync('reports/step-usage.json', 'utf8')) as Array<{
+          pattern: string;
+          matches: unknown[];
+        }>)
       : [];
-    const unused = usage.filter((definition) => definition.matches.length === 0).map((definition) => definition.pattern);
-    const ok = code === 0 && unused.length === 0 && !/undefined/i.test(output.split('\n').slice(-5).join('\n'));
+    const unused = usage
+      .filter((definition) => definition.matches.length === 0)
+      .map((definition) => definition.pattern);
+    const ok =
+      code === 0 && unused.length === 0 && !/undefined/i.test(output.split('\n').slice(-5).join('\n'));
     return {
       ok,
       passed: 0,
       failed: ok ? 0 : 1,
-      detail: unused.length > 0 ? `unused step definitions: ${unused.join(' | ')}` : code === 0 ? 'ok' : `exit code ${code}`,
+      detail:
+        unused.length > 0
+          ? `unused step definitions: ${unused.join(' | ')}`
+          : code === 0
+            ? 'ok'
+            : `exit code ${code}`,
     };
   });
   await stage('BDD suite on the embedded platform (--parallel 2)', async () => {
@@ -171,7 +228,9 @@ async function main(): Promise<void> {
 
   console.log('\n━━━ Summary ━━━');
   for (const r of results) {
-    console.log(`${r.ok ? 'PASS' : 'FAIL'}  ${r.name.padEnd(52)} ${r.seconds.toFixed(1).padStart(6)} s  ${r.detail}`);
+    console.log(
+      `${r.ok ? 'PASS' : 'FAIL'}  ${r.name.padEnd(52)} ${r.seconds.toFixed(1).padStart(6)} s  ${r.detail}`,
+    );
   }
   const passed = results.reduce((sum, r) => sum + r.passed, 0);
   const failed = results.reduce((sum, r) => sum + r.failed, 0);

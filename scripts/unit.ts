@@ -16,7 +16,14 @@ export function unitTestFiles(dir = 'test'): string[] {
 if (require.main === module) {
   const child = spawn(
     process.execPath,
-    ['--require', 'ts-node/register/transpile-only', '--test', '--test-reporter=spec', ...unitTestFiles(), ...process.argv.slice(2)],
+    [
+      '--require',
+      'ts-node/register/transpile-only',
+      '--test',
+      '--test-reporter=spec',
+      ...unitTestFiles(),
+      ...process.argv.slice(2),
+    ],
     { stdio: 'inherit' },
   );
   child.on('close', (code) => process.exit(code ?? 1));

@@ -17,18 +17,15 @@ function phoneOf(person: Person): SipPhone {
   return person.phone;
 }
 
-Given('{person}\'s phone is registered', async function (this: Phase2World, name: string) {
+Given("{person}'s phone is registered", async function (this: Phase2World, name: string) {
   await phoneOf(this.person(name)).register();
 });
 
-Given(
-  '{person} is on an outside line that answers calls',
-  function (this: Phase2World, name: string) {
-    const number = pstnNumber();
-    this.env.pstn.behaviourFor(number, { answer: 'answer', media: 'tone' });
-    this.people.set(name, { name, number, kind: 'outside line' });
-  },
-);
+Given('{person} is on an outside line that answers calls', function (this: Phase2World, name: string) {
+  const number = pstnNumber();
+  this.env.pstn.behaviourFor(number, { answer: 'answer', media: 'tone' });
+  this.people.set(name, { name, number, kind: 'outside line' });
+});
 
 Given('{person} is on an outside line that is busy', function (this: Phase2World, name: string) {
   const number = pstnNumber();
@@ -77,14 +74,15 @@ When('{person} hangs up', async function (this: Phase2World, name: string) {
 });
 
 Then(
-  '{person}\'s phone showed {person}\'s number as the caller',
+  "{person}'s phone showed {person}'s number as the caller",
   function (this: Phase2World, calleeName: string, callerName: string) {
     const { invite, caller } = this.currentCall();
     expect(invite, `the call as ${calleeName}'s line received it`).to.not.equal(undefined);
     expect(caller.name).to.equal(callerName);
-    expect(invite?.from, `caller number in From of the INVITE ${calleeName} received (see "${EVIDENCE.SIP}")`).to.equal(
-      caller.number,
-    );
+    expect(
+      invite?.from,
+      `caller number in From of the INVITE ${calleeName} received (see "${EVIDENCE.SIP}")`,
+    ).to.equal(caller.number);
     expect(
       invite?.pAssertedIdentity,
       `P-Asserted-Identity of the INVITE ${calleeName} received (see "${EVIDENCE.SIP}")`,
@@ -93,7 +91,7 @@ Then(
 );
 
 Then(
-  '{person} and {person} heard each other through the platform\'s media relay',
+  "{person} and {person} heard each other through the platform's media relay",
   function (this: Phase2World, aName: string, bName: string) {
     const { call, farEnd, invite } = this.currentCall();
     if (!farEnd || !invite) throw new Error(`${bName} never answered, so nobody could hear anybody.`);
@@ -104,9 +102,10 @@ Then(
     // Media must go through the relay: the far end was told to send to a platform port, not the phone's.
     expect(invite.sdp, `SDP ${bName}'s line received`).to.match(/m=audio (\d+)/);
     const advertisedPort = Number(/m=audio (\d+)/.exec(invite.sdp)?.[1]);
-    expect(advertisedPort, `media port offered to ${bName}: must be the relay's, not ${aName}'s phone's own`).to.not.equal(
-      call.rtp.localPort,
-    );
+    expect(
+      advertisedPort,
+      `media port offered to ${bName}: must be the relay's, not ${aName}'s phone's own`,
+    ).to.not.equal(call.rtp.localPort);
 
     const heard = (listener: string, received: number, speaker: string, sent: number): void => {
       expect(sent, `packets ${speaker} sent`).to.be.at.least(TALK_PACKETS);
@@ -155,31 +154,39 @@ Then(
     });
     const talked = (call.endedAt ?? 0) - (call.answeredAt ?? 0);
     expect(talked, 'talk time measured on the phone').to.be.greaterThan(0);
-    expect(cdr.durationMs, `call record duration vs the ${talked} ms measured on ${callerName}'s phone`).to.be.closeTo(
-      talked,
-      DURATION_TOLERANCE_MS,
-    );
+    expect(
+      cdr.durationMs,
+      `call record duration vs the ${talked} ms measured on ${callerName}'s phone`,
+    ).to.be.closeTo(talked, DURATION_TOLERANCE_MS);
     expect(cdr.billableSeconds, 'billable seconds: the duration rounded up to whole seconds').to.equal(
       Math.ceil(cdr.durationMs / 1000),
     );
     const started = Date.parse(cdr.startedAt);
     const answered = Date.parse(cdr.answeredAt ?? '');
     const ended = Date.parse(cdr.endedAt);
-    expect(started <= answered && answered <= ended, `timestamps in order: ${cdr.startedAt} ≤ ${cdr.answeredAt} ≤ ${cdr.endedAt}`)
-      .to.equal(true);
+    expect(
+      started <= answered && answered <= ended,
+      `timestamps in order: ${cdr.startedAt} ≤ ${cdr.answeredAt} ≤ ${cdr.endedAt}`,
+    ).to.equal(true);
   },
 );
 
-Then('{person} hears that {person} is busy', async function (this: Phase2World, _callerName: string, calleeName: string) {
-  const { call } = this.currentCall();
-  const outcome = await call.events.waitFor((event) => event.kind === 'rejected' || event.kind === 'answered', {
-    awaited: `the call to ${calleeName} to be refused`,
-    timeoutMs: this.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SIP}" attachment`,
-  });
-  expect(outcome.kind, `how the call to ${calleeName} ended`).to.equal('rejected');
-  expect(outcome.status, `SIP status the caller got (486 Busy Here expected)`).to.equal(486);
-});
+Then(
+  '{person} hears that {person} is busy',
+  async function (this: Phase2World, _callerName: string, calleeName: string) {
+    const { call } = this.currentCall();
+    const outcome = await call.events.waitFor(
+      (event) => event.kind === 'rejected' || event.kind === 'answered',
+      {
+        awaited: `the call to ${calleeName} to be refused`,
+        timeoutMs: this.env.config.waitMs,
+        lookAt: `the "${EVIDENCE.SIP}" attachment`,
+      },
+    );
+    expect(outcome.kind, `how the call to ${calleeName} ended`).to.equal('rejected');
+    expect(outcome.status, `SIP status the caller got (486 Busy Here expected)`).to.equal(486);
+  },
+);
 
 Then(
   'the call record shows {person} calling {person} over the trunk, busy',
@@ -199,28 +206,34 @@ Then(
   },
 );
 
-When('{person}\'s phone tries to register with a wrong password', async function (this: Phase2World, name: string) {
-  const person = this.person(name);
-  if (!person.sip) throw new Error(`${name} has no SIP account.`);
-  const { endpoints } = this.env;
-  const impostor = new SipPhone({
-    actor: `${name}'s phone (wrong password)`,
-    username: person.sip.username,
-    password: `${person.sip.password}-wrong`,
-    domain: endpoints.sip.domain,
-    transport: 'udp',
-    server: endpoints.sip.udp,
-  });
-  await impostor.start();
-  this.onCleanup(() => impostor.stop());
-  this.registrationError = await impostor.register().then(
-    () => undefined,
-    (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
-  );
-});
+When(
+  "{person}'s phone tries to register with a wrong password",
+  async function (this: Phase2World, name: string) {
+    const person = this.person(name);
+    if (!person.sip) throw new Error(`${name} has no SIP account.`);
+    const { endpoints } = this.env;
+    const impostor = new SipPhone({
+      actor: `${name}'s phone (wrong password)`,
+      username: person.sip.username,
+      password: `${person.sip.password}-wrong`,
+      domain: endpoints.sip.domain,
+      transport: 'udp',
+      server: endpoints.sip.udp,
+    });
+    await impostor.start();
+    this.onCleanup(() => impostor.stop());
+    this.registrationError = await impostor.register().then(
+      () => undefined,
+      (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+    );
+  },
+);
 
 Then('the registration is refused as unauthorised', function (this: Phase2World) {
-  expect(this.registrationError, 'registration with a wrong password must fail, but it succeeded').to.be.instanceOf(Error);
+  expect(
+    this.registrationError,
+    'registration with a wrong password must fail, but it succeeded',
+  ).to.be.instanceOf(Error);
   expect(this.registrationError?.message, 'why the registration failed').to.match(/\b(401|403)\b/);
 });
 
@@ -246,6 +259,6 @@ Then('the platform answers it with {string}', async function (this: Phase2World,
   expect(response.statusLine, 'answer to the garbled request').to.equal(`SIP/2.0 ${statusLine}`);
 });
 
-Then('{person}\'s phone can still register', async function (this: Phase2World, name: string) {
+Then("{person}'s phone can still register", async function (this: Phase2World, name: string) {
   await phoneOf(this.person(name)).register();
 });

@@ -10,7 +10,8 @@ const CROSS_SERVICE_LATENCY_MS = 500;
 
 function sendingNumber(world: Phase2World, customerName: string): string {
   const found = world.customer(customerName).numbers.find((n) => n.kind === 'local');
-  if (!found) throw new Error(`"${customerName}" owns no local number to send from: a Given step must add one.`);
+  if (!found)
+    throw new Error(`"${customerName}" owns no local number to send from: a Given step must add one.`);
   return found.number;
 }
 
@@ -20,21 +21,27 @@ function inboxOf(world: Phase2World, name: string) {
   return world.env.carrier.handset(person.number).inbox;
 }
 
-Given('{string} owns a local number for sending texts', async function (this: Phase2World, customerName: string) {
-  const customer = this.customer(customerName);
-  const number = localDid();
-  const added = await customer.api.addNumber({ number, kind: 'local' });
-  expect(added.customerId, `owner of ${number}`).to.equal(customer.id);
-  customer.numbers.push({ number, kind: 'local' });
-});
+Given(
+  '{string} owns a local number for sending texts',
+  async function (this: Phase2World, customerName: string) {
+    const customer = this.customer(customerName);
+    const number = localDid();
+    const added = await customer.api.addNumber({ number, kind: 'local' });
+    expect(added.customerId, `owner of ${number}`).to.equal(customer.id);
+    customer.numbers.push({ number, kind: 'local' });
+  },
+);
 
-Given('{string} receives delivery reports at their webhook', async function (this: Phase2World, customerName: string) {
-  const customer = this.customer(customerName);
-  const endpoint = this.env.webhooks.endpoint(`${customer.id}`);
-  const webhook = await customer.api.createWebhook({ url: endpoint.url, events: ['message.*'] });
-  endpoint.setSecret(webhook.secret);
-  customer.webhook = { id: webhook.id, url: endpoint.url, path: endpoint.path };
-});
+Given(
+  '{string} receives delivery reports at their webhook',
+  async function (this: Phase2World, customerName: string) {
+    const customer = this.customer(customerName);
+    const endpoint = this.env.webhooks.endpoint(`${customer.id}`);
+    const webhook = await customer.api.createWebhook({ url: endpoint.url, events: ['message.*'] });
+    endpoint.setSecret(webhook.secret);
+    customer.webhook = { id: webhook.id, url: endpoint.url, path: endpoint.path };
+  },
+);
 
 Given('{person} has a mobile phone', function (this: Phase2World, name: string) {
   const number = mobileNumber(this.env.mobilePrefix);
@@ -65,7 +72,7 @@ When(
 );
 
 Then(
-  '{person}\'s phone receives exactly that text from {string}\'s number',
+  "{person}'s phone receives exactly that text from {string}'s number",
   async function (this: Phase2World, name: string, customerName: string) {
     const message = this.currentMessage();
     const received = await inboxOf(this, name).waitFor(() => true, {
@@ -82,7 +89,9 @@ Then(
 Then(
   'it reached the handset within {int} ms of the API accepting it',
   async function (this: Phase2World, boundMs: number) {
-    expect(boundMs, 'the bound in the feature is the plan\'s cross-service target').to.be.at.most(CROSS_SERVICE_LATENCY_MS);
+    expect(boundMs, "the bound in the feature is the plan's cross-service target").to.be.at.most(
+      CROSS_SERVICE_LATENCY_MS,
+    );
     const message = this.currentMessage();
     const person = [...this.people.values()].find((p) => p.number === message.to);
     if (!person) throw new Error(`Nobody in the scenario has ${message.to}.`);
@@ -95,13 +104,17 @@ Then(
 );
 
 Then(
-  '{string}\'s webhook receives a signed delivery report saying the message was {messageOutcome}',
+  "{string}'s webhook receives a signed delivery report saying the message was {messageOutcome}",
   async function (this: Phase2World, customerName: string, outcome: string) {
     const message = this.currentMessage();
     const webhook = this.customer(customerName).webhook;
     if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
     const event = await this.env.webhooks.events.waitFor(
-      (e) => e.path === webhook.path && e.type.startsWith('message.') && e.type !== 'message.sent' && (e.data as { id?: string }).id === message.id,
+      (e) =>
+        e.path === webhook.path &&
+        e.type.startsWith('message.') &&
+        e.type !== 'message.sent' &&
+        (e.data as { id?: string }).id === message.id,
       {
         awaited: `a delivery report for message ${message.id} at "${customerName}"'s webhook`,
         timeoutMs: this.env.config.waitMs,
@@ -110,9 +123,16 @@ Then(
     );
     // Only requests whose signature verified reach `events`; a forged one would be in `rejected`.
     expect(event.type, `type of the delivery report for ${message.id}`).to.equal(`message.${outcome}`);
-    expect(event.data, 'message in the delivery report').to.deep.include({ id: message.id, status: outcome, to: message.to });
+    expect(event.data, 'message in the delivery report').to.deep.include({
+      id: message.id,
+      status: outcome,
+      to: message.to,
+    });
     const rejected = this.env.webhooks.rejected.filter((r) => r.path === webhook.path);
-    expect(rejected, `webhook requests whose signature did not verify (see "${EVIDENCE.WEBHOOK}")`).to.deep.equal([]);
+    expect(
+      rejected,
+      `webhook requests whose signature did not verify (see "${EVIDENCE.WEBHOOK}")`,
+    ).to.deep.equal([]);
   },
 );
 
@@ -163,12 +183,16 @@ When(
 Then('the API refuses it as a bad request with a problem description', function (this: Phase2World) {
   const response = this.lastResponse;
   expect(response?.status, 'HTTP status for an unparseable body').to.equal(400);
-  expect(String(response?.headers['content-type']), 'error media type').to.match(/^application\/problem\+json/);
+  expect(String(response?.headers['content-type']), 'error media type').to.match(
+    /^application\/problem\+json/,
+  );
   expect(response?.body, 'problem description').to.include({ status: 400 });
-  expect((response?.body as { title?: string }).title, 'problem title').to.be.a('string').and.have.length.above(0);
+  expect((response?.body as { title?: string }).title, 'problem title')
+    .to.be.a('string')
+    .and.have.length.above(0);
 });
 
-Then('{person}\'s phone receives no text', async function (this: Phase2World, name: string) {
+Then("{person}'s phone receives no text", async function (this: Phase2World, name: string) {
   // Absence is proven by a later text: once it has arrived, anything sent before it would have too.
   const customerName = [...this.customers.keys()][0];
   const control = `control ${Date.now()}`;
@@ -180,7 +204,9 @@ Then('{person}\'s phone receives no text', async function (this: Phase2World, na
     lookAt: `the "${EVIDENCE.SMPP}" attachment`,
   });
   expect(
-    inboxOf(this, name).all().map((sms) => sms.text),
+    inboxOf(this, name)
+      .all()
+      .map((sms) => sms.text),
     `texts on ${name}'s phone: only the control text sent afterwards`,
   ).to.deep.equal([control]);
 });
@@ -203,6 +229,10 @@ When(
 );
 
 Then('the bind is refused with {string}', function (this: Phase2World, statusName: string) {
-  expect(this.bindError, 'a bind with a wrong password must be refused, but it succeeded').to.be.instanceOf(Error);
-  expect(this.bindError?.statusName, `SMPP status of the refused bind (see "${EVIDENCE.SMPP}")`).to.equal(statusName);
+  expect(this.bindError, 'a bind with a wrong password must be refused, but it succeeded').to.be.instanceOf(
+    Error,
+  );
+  expect(this.bindError?.statusName, `SMPP status of the refused bind (see "${EVIDENCE.SMPP}")`).to.equal(
+    statusName,
+  );
 });

@@ -43,7 +43,9 @@ export const REMOTE_VARIABLES = {
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`The suite configuration has ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super(
+      `The suite configuration has ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -52,7 +54,9 @@ function parseHostPort(name: string, value: string, problems: string[]): HostPor
   const match = /^([^:\s]+):(\d{1,5})$/.exec(value);
   const port = match ? Number(match[2]) : NaN;
   if (!match || port < 1 || port > 65535) {
-    problems.push(`${name}="${value}" is not host:port (${REMOTE_VARIABLES[name as keyof typeof REMOTE_VARIABLES]})`);
+    problems.push(
+      `${name}="${value}" is not host:port (${REMOTE_VARIABLES[name as keyof typeof REMOTE_VARIABLES]})`,
+    );
     return { host: '', port: 0 };
   }
   return { host: match[1], port };
@@ -89,23 +93,38 @@ export function loadSuiteConfig(env: NodeJS.ProcessEnv = process.env, dotenvPath
   if (target !== 'embedded' && target !== 'remote') {
     problems.push(`PHASE2_TARGET="${String(target)}" must be "embedded" or "remote"`);
   }
-  const waitMs = positiveInt('PHASE2_WAIT_MS', env.PHASE2_WAIT_MS, target === 'remote' ? 10_000 : 5_000, problems);
-  const fakerSeed = positiveInt('PHASE2_FAKER_SEED', env.PHASE2_FAKER_SEED, Math.floor(Math.random() * 1_000_000) + 1, problems);
+  const waitMs = positiveInt(
+    'PHASE2_WAIT_MS',
+    env.PHASE2_WAIT_MS,
+    target === 'remote' ? 10_000 : 5_000,
+    problems,
+  );
+  const fakerSeed = positiveInt(
+    'PHASE2_FAKER_SEED',
+    env.PHASE2_FAKER_SEED,
+    Math.floor(Math.random() * 1_000_000) + 1,
+    problems,
+  );
   const suiteHost = env.PHASE2_SUITE_HOST ?? '127.0.0.1';
 
   let remote: PlatformEndpoints | undefined;
   if (target === 'remote') {
     for (const name of Object.keys(REMOTE_VARIABLES)) {
-      if (!env[name]) problems.push(`${name} is not set: ${REMOTE_VARIABLES[name as keyof typeof REMOTE_VARIABLES]}`);
+      if (!env[name])
+        problems.push(`${name} is not set: ${REMOTE_VARIABLES[name as keyof typeof REMOTE_VARIABLES]}`);
     }
     remote = {
       sip: {
-        udp: env.PHASE2_SIP_UDP ? parseHostPort('PHASE2_SIP_UDP', env.PHASE2_SIP_UDP, problems) : { host: '', port: 0 },
+        udp: env.PHASE2_SIP_UDP
+          ? parseHostPort('PHASE2_SIP_UDP', env.PHASE2_SIP_UDP, problems)
+          : { host: '', port: 0 },
         ws: env.PHASE2_SIP_WS ? parseUrl('PHASE2_SIP_WS', env.PHASE2_SIP_WS, ['ws:', 'wss:'], problems) : '',
         domain: env.PHASE2_SIP_DOMAIN ?? '',
       },
       smpp: env.PHASE2_SMPP ? parseHostPort('PHASE2_SMPP', env.PHASE2_SMPP, problems) : { host: '', port: 0 },
-      apiUrl: env.PHASE2_API_URL ? parseUrl('PHASE2_API_URL', env.PHASE2_API_URL, ['http:', 'https:'], problems) : '',
+      apiUrl: env.PHASE2_API_URL
+        ? parseUrl('PHASE2_API_URL', env.PHASE2_API_URL, ['http:', 'https:'], problems)
+        : '',
       adminApiKey: env.PHASE2_ADMIN_API_KEY ?? '',
     };
   }

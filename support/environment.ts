@@ -43,7 +43,8 @@ export async function startSuiteEnvironment(): Promise<SuiteEnvironment> {
       // Loaded lazily so a remote run never even loads the reference platform. A require, not
       // import(): under CommonJS, import() would bypass ts-node.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { startEmbeddedPlatform } = require('./embedded-platform') as typeof import('./embedded-platform');
+      const { startEmbeddedPlatform } =
+        require('./embedded-platform') as typeof import('./embedded-platform');
       platformLog = `${REPORTS_DIR}/platform-${process.env.CUCUMBER_WORKER_ID ?? '0'}.log`;
       const platform = await startEmbeddedPlatform(platformLog);
       stops.push(() => platform.stop());
@@ -52,9 +53,16 @@ export async function startSuiteEnvironment(): Promise<SuiteEnvironment> {
       endpoints = config.remote as PlatformEndpoints;
     }
 
-    const operator = new PlatformApi({ baseUrl: endpoints.apiUrl, apiKey: endpoints.adminApiKey, actor: 'operator' });
+    const operator = new PlatformApi({
+      baseUrl: endpoints.apiUrl,
+      apiKey: endpoints.adminApiKey,
+      actor: 'operator',
+    });
 
-    const carrierCredentials = { systemId: `car${randomBytes(3).toString('hex')}`, password: randomBytes(4).toString('hex') };
+    const carrierCredentials = {
+      systemId: `car${randomBytes(3).toString('hex')}`,
+      password: randomBytes(4).toString('hex'),
+    };
     const carrier = new CarrierSmscDouble();
     await carrier.start(carrierCredentials);
     stops.push(() => carrier.stop());

@@ -12,7 +12,10 @@ export const EVIDENCE = {
 
 function render(entries: TrafficEntry[]): string {
   return entries
-    .map((e) => `#${e.seq} ${e.at} ${e.from} → ${e.to}: ${e.summary}${e.detail ? `\n${e.detail.trimEnd()}` : ''}`)
+    .map(
+      (e) =>
+        `#${e.seq} ${e.at} ${e.from} → ${e.to}: ${e.summary}${e.detail ? `\n${e.detail.trimEnd()}` : ''}`,
+    )
     .join('\n\n────────\n\n');
 }
 

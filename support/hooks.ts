@@ -31,7 +31,10 @@ Before(function (this: Phase2World, { pickle }) {
   }
   this.env = environment;
   // Seeded per scenario, so a scenario's data can be replayed whatever order or worker it ran in.
-  const scenarioSeed = createHash('sha256').update(`${environment.config.fakerSeed}:${pickle.uri}:${pickle.name}`).digest().readUInt32BE(0);
+  const scenarioSeed = createHash('sha256')
+    .update(`${environment.config.fakerSeed}:${pickle.uri}:${pickle.name}`)
+    .digest()
+    .readUInt32BE(0);
   seedFaker(scenarioSeed);
   attachJson(this, 'Run parameters', {
     target: environment.config.target,
@@ -47,7 +50,10 @@ After(async function (this: Phase2World, { result }) {
   } finally {
     attachTrafficEvidence(this);
     if (result?.status === Status.FAILED && this.env) {
-      this.attach(`Platform log: ${this.env.platformLog}`, { mediaType: 'text/plain', fileName: 'Where to look' });
+      this.attach(`Platform log: ${this.env.platformLog}`, {
+        mediaType: 'text/plain',
+        fileName: 'Where to look',
+      });
     }
   }
 });

@@ -77,14 +77,17 @@ export class Phase2World extends World {
   customer(name: string): CustomerActor {
     const found = this.customers.get(name);
     if (!found) {
-      throw new Error(`No customer called "${name}" in this scenario yet: a Given step must create it first.`);
+      throw new Error(
+        `No customer called "${name}" in this scenario yet: a Given step must create it first.`,
+      );
     }
     return found;
   }
 
   person(name: string): Person {
     const found = this.people.get(name);
-    if (!found) throw new Error(`Nobody called ${name} in this scenario yet: a Given step must introduce them.`);
+    if (!found)
+      throw new Error(`Nobody called ${name} in this scenario yet: a Given step must introduce them.`);
     return found;
   }
 

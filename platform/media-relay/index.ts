@@ -55,7 +55,8 @@ class PortAllocator {
     private readonly portMin: number,
     private readonly portMax: number,
   ) {
-    if (portMin < 0 || portMax < portMin || portMax > 65535) throw new Error(`invalid media port range ${portMin}-${portMax}`);
+    if (portMin < 0 || portMax < portMin || portMax > 65535)
+      throw new Error(`invalid media port range ${portMin}-${portMax}`);
     this.cursor = portMin;
   }
 
@@ -71,7 +72,9 @@ class PortAllocator {
         if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
       }
     }
-    throw new Error(`media port range ${this.portMin}-${this.portMax} exhausted: every port is in use (config.media)`);
+    throw new Error(
+      `media port range ${this.portMin}-${this.portMax} exhausted: every port is in use (config.media)`,
+    );
   }
 }
 

@@ -54,7 +54,12 @@ export function readAudioTarget(sdp: string): SdpMediaTarget | undefined {
   }
   const address = mediaAddress ?? sessionAddress;
   if (port === undefined || address === undefined) return undefined;
-  return { address, port, telephoneEventPayloadType: telephoneEvent, direction: mediaDirection ?? sessionDirection };
+  return {
+    address,
+    port,
+    telephoneEventPayloadType: telephoneEvent,
+    direction: mediaDirection ?? sessionDirection,
+  };
 }
 
 /**

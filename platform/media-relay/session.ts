@@ -57,7 +57,15 @@ interface SideState {
 const DTMF_SYMBOLS = '0123456789*#ABCD';
 
 function emptyDirection(): DirectionStats {
-  return { packets: 0, bytes: 0, firstPacketAt: null, lastPacketAt: null, dtmfEvents: 0, dtmfDigits: '', dropped: 0 };
+  return {
+    packets: 0,
+    bytes: 0,
+    firstPacketAt: null,
+    lastPacketAt: null,
+    dtmfEvents: 0,
+    dtmfDigits: '',
+    dropped: 0,
+  };
 }
 
 export class RelaySession {
@@ -76,8 +84,22 @@ export class RelaySession {
     private readonly log: (message: string) => void,
   ) {
     this.sides = {
-      A: { socket: socketA, port: socketA.address().port, peer: null, announced: null, latched: false, direction: null },
-      B: { socket: socketB, port: socketB.address().port, peer: null, announced: null, latched: false, direction: null },
+      A: {
+        socket: socketA,
+        port: socketA.address().port,
+        peer: null,
+        announced: null,
+        latched: false,
+        direction: null,
+      },
+      B: {
+        socket: socketB,
+        port: socketB.address().port,
+        peer: null,
+        announced: null,
+        latched: false,
+        direction: null,
+      },
     };
     socketA.on('message', (packet, source) => this.onPacket('A', packet, source));
     socketB.on('message', (packet, source) => this.onPacket('B', packet, source));
@@ -133,7 +155,13 @@ export class RelaySession {
         direction: state.direction,
       };
     };
-    return { callRef: this.callRef, sideA: info('A'), sideB: info('B'), aToB: { ...this.counters.A }, bToA: { ...this.counters.B } };
+    return {
+      callRef: this.callRef,
+      sideA: info('A'),
+      sideB: info('B'),
+      aToB: { ...this.counters.A },
+      bToA: { ...this.counters.B },
+    };
   }
 
   async close(): Promise<void> {
@@ -166,7 +194,8 @@ export class RelaySession {
     counters.lastPacketAt = now;
     this.countDtmf(from, packet);
     receiver.socket.send(packet, receiver.peer.port, receiver.peer.address, (error) => {
-      if (error) this.log(`relay ${this.callRef}: send ${from}→${from === 'A' ? 'B' : 'A'} failed: ${error.message}`);
+      if (error)
+        this.log(`relay ${this.callRef}: send ${from}→${from === 'A' ? 'B' : 'A'} failed: ${error.message}`);
     });
   }
 

@@ -6,7 +6,13 @@
  * challenge again); credentials of one user for another user's identity → 403 "Forbidden auth ID".
  */
 import type { Db } from '../store/store';
-import { computeDigestResponse, digestsEqual, formatChallenge, NonceIssuer, parseCredentials } from './digest';
+import {
+  computeDigestResponse,
+  digestsEqual,
+  formatChallenge,
+  NonceIssuer,
+  parseCredentials,
+} from './digest';
 import { headerValues, type SipRequest } from './message';
 
 export interface SipAccount {
@@ -37,10 +43,13 @@ export class DigestAuthenticator {
   }
 
   findAccount(username: string): SipAccount | undefined {
-    const row = this.db.prepare('SELECT username, customer_id, password, number FROM sip_accounts WHERE username = ?').get(username) as
-      | { username: string; customer_id: string; password: string; number: string }
-      | undefined;
-    return row ? { username: row.username, customerId: row.customer_id, password: row.password, number: row.number } : undefined;
+    const row = this.db
+      .prepare('SELECT username, customer_id, password, number FROM sip_accounts WHERE username = ?')
+      .get(username) as
+      { username: string; customer_id: string; password: string; number: string } | undefined;
+    return row
+      ? { username: row.username, customerId: row.customer_id, password: row.password, number: row.number }
+      : undefined;
   }
 
   /**
@@ -56,13 +65,23 @@ export class DigestAuthenticator {
     if (ours.algorithm !== undefined && ours.algorithm.toUpperCase() !== 'MD5') {
       return this.challenge(kind, false, `unsupported digest algorithm ${ours.algorithm}`);
     }
-    if (ours.opaque !== undefined && ours.opaque !== this.opaque) return this.challenge(kind, false, 'opaque does not match the challenge');
+    if (ours.opaque !== undefined && ours.opaque !== this.opaque)
+      return this.challenge(kind, false, 'opaque does not match the challenge');
     const nonceState = this.nonces.check(ours.nonce);
     if (nonceState === 'invalid') return this.challenge(kind, false, 'nonce was not issued by this edge');
     const account = this.findAccount(ours.username);
-    if (!account) return { ok: false, status: 403, reason: 'Forbidden', headers: [], detail: `unknown user "${ours.username}"` };
-    if (ours.qop !== undefined && ours.qop !== 'auth') return this.challenge(kind, false, `unsupported qop "${ours.qop}"`);
-    if (ours.qop === 'auth' && (ours.nc === undefined || ours.cnonce === undefined)) return this.challenge(kind, false, 'qop=auth without nc/cnonce');
+    if (!account)
+      return {
+        ok: false,
+        status: 403,
+        reason: 'Forbidden',
+        headers: [],
+        detail: `unknown user "${ours.username}"`,
+      };
+    if (ours.qop !== undefined && ours.qop !== 'auth')
+      return this.challenge(kind, false, `unsupported qop "${ours.qop}"`);
+    if (ours.qop === 'auth' && (ours.nc === undefined || ours.cnonce === undefined))
+      return this.challenge(kind, false, 'qop=auth without nc/cnonce');
     const expected = computeDigestResponse({
       username: ours.username,
       realm: this.realm,
@@ -74,19 +93,37 @@ export class DigestAuthenticator {
       nc: ours.nc,
       cnonce: ours.cnonce,
     });
-    if (!digestsEqual(expected, ours.response)) return this.challenge(kind, false, `wrong password for "${ours.username}"`);
+    if (!digestsEqual(expected, ours.response))
+      return this.challenge(kind, false, `wrong password for "${ours.username}"`);
     // A correct response to an expired nonce proves the password but not freshness: ask again.
     if (nonceState === 'stale') return this.challenge(kind, true, 'nonce expired');
     if (identityUser !== undefined && identityUser !== account.username && identityUser !== account.number) {
-      return { ok: false, status: 403, reason: 'Forbidden auth ID', headers: [], detail: `"${ours.username}" may not act as "${identityUser}"` };
+      return {
+        ok: false,
+        status: 403,
+        reason: 'Forbidden auth ID',
+        headers: [],
+        detail: `"${ours.username}" may not act as "${identityUser}"`,
+      };
     }
     return { ok: true, account };
   }
 
   challenge(kind: AuthKind, stale: boolean, detail: string): AuthOutcome {
-    const value = formatChallenge({ realm: this.realm, nonce: this.nonces.issue(), opaque: this.opaque, stale });
+    const value = formatChallenge({
+      realm: this.realm,
+      nonce: this.nonces.issue(),
+      opaque: this.opaque,
+      stale,
+    });
     return kind === 'www'
       ? { ok: false, status: 401, reason: 'Unauthorized', headers: [['WWW-Authenticate', value]], detail }
-      : { ok: false, status: 407, reason: 'Proxy Authentication Required', headers: [['Proxy-Authenticate', value]], detail };
+      : {
+          ok: false,
+          status: 407,
+          reason: 'Proxy Authentication Required',
+          headers: [['Proxy-Authenticate', value]],
+          detail,
+        };
   }
 }

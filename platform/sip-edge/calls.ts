@@ -144,7 +144,10 @@ export class CallManager {
     } else {
       this.cancelCallee(call);
       this.finish(call, { disposition: 'failed', status: 480, hangupBy: 'platform' });
-      this.deps.stack.respond(call.inviteA, call.a.flow, 480, { toTag: call.a.localTag, headers: [['Reason', 'SIP;cause=480;text="Call terminated by the platform"']] });
+      this.deps.stack.respond(call.inviteA, call.a.flow, 480, {
+        toTag: call.a.localTag,
+        headers: [['Reason', 'SIP;cause=480;text="Call terminated by the platform"']],
+      });
     }
     return true;
   }
@@ -164,7 +167,9 @@ export class CallManager {
     else {
       const outcome = this.deps.auth.authenticate(request, 'proxy', request.from.uri.user);
       if (!outcome.ok) {
-        this.deps.log(`INVITE ${request.uri.toString()} from ${describeFlow(flow)}: ${outcome.status} (${outcome.detail})`);
+        this.deps.log(
+          `INVITE ${request.uri.toString()} from ${describeFlow(flow)}: ${outcome.status} (${outcome.detail})`,
+        );
         stack.respond(request, flow, outcome.status, { reason: outcome.reason, headers: outcome.headers });
         return;
       }
@@ -212,7 +217,10 @@ export class CallManager {
     const found = toTag === undefined ? undefined : this.dialogs.get(dialogKey(request.callId, toTag));
     if (request.method === 'ACK') {
       if (found) this.onAck(found.call, found.side, request);
-      else this.deps.log(`ACK for unknown dialog (Call-ID ${request.callId}) from ${describeFlow(flow)} dropped`);
+      else
+        this.deps.log(
+          `ACK for unknown dialog (Call-ID ${request.callId}) from ${describeFlow(flow)} dropped`,
+        );
       return;
     }
     if (!found) {
@@ -225,7 +233,13 @@ export class CallManager {
     else this.deps.stack.respond(request, flow, 405, { headers: [['Allow', ALLOW]] });
   }
 
-  private newCall(request: SipRequest, flow: Flow, localTag: string, caller: { account: SipAccount } | { trunks: TrunkRow[] }, dialed: string): Call {
+  private newCall(
+    request: SipRequest,
+    flow: Flow,
+    localTag: string,
+    caller: { account: SipAccount } | { trunks: TrunkRow[] },
+    dialed: string,
+  ): Call {
     const isInbound = 'trunks' in caller;
     const contact = this.deps.stack.transports.contactFor(flow);
     return {
@@ -261,12 +275,17 @@ export class CallManager {
     };
   }
 
-  private async route(call: Call, caller: { account: SipAccount } | { trunks: TrunkRow[] }, dialed: string): Promise<void> {
+  private async route(
+    call: Call,
+    caller: { account: SipAccount } | { trunks: TrunkRow[] },
+    dialed: string,
+  ): Promise<void> {
     if ('trunks' in caller) {
       const number = toE164(dialed);
       const owner = this.routing.numberOwner(number);
       const trunk = caller.trunks.find((t) => t.customerId === owner);
-      if (!owner || !trunk) return this.rejectCaller(call, 404, 'failed', `number ${number} is not served behind this trunk`);
+      if (!owner || !trunk)
+        return this.rejectCaller(call, 404, 'failed', `number ${number} is not served behind this trunk`);
       call.customerId = owner;
       call.trunkId = trunk.id;
       const account = this.routing.accountForNumber(number);
@@ -277,14 +296,19 @@ export class CallManager {
     if (target) return this.callAccount(call, target);
     const number = toE164(dialed);
     const trunk = this.routing.findTrunkFor(caller.account.customerId, number);
-    if (!trunk) return this.rejectCaller(call, 404, 'failed', `no registered user or trunk route for "${dialed}"`);
+    if (!trunk)
+      return this.rejectCaller(call, 404, 'failed', `no registered user or trunk route for "${dialed}"`);
     call.direction = 'outbound';
     call.trunkId = trunk.id;
     const presented = toE164(trunk.callerId ?? caller.account.number);
     const identity = `<sip:${presented}@${this.deps.domain}>`;
     const hostPort = `${trunk.host}:${trunk.port}`;
     await this.inviteCallee(call, {
-      flow: { transport: 'UDP', address: trunk.host === 'localhost' ? '127.0.0.1' : trunk.host, port: trunk.port },
+      flow: {
+        transport: 'UDP',
+        address: trunk.host === 'localhost' ? '127.0.0.1' : trunk.host,
+        port: trunk.port,
+      },
       uri: `sip:${dialed}@${hostPort}`,
       from: identity,
       to: `<sip:${dialed}@${hostPort}>`,
@@ -336,7 +360,8 @@ export class CallManager {
     };
     call.b = b;
     this.dialogs.set(dialogKey(callId, localTag), { call, side: 'B' });
-    const offer = call.inviteA.body.length > 0 ? relay.rewriteSdp(call.inviteA.body.toString('utf8'), 'A') : undefined;
+    const offer =
+      call.inviteA.body.length > 0 ? relay.rewriteSdp(call.inviteA.body.toString('utf8'), 'A') : undefined;
     const maxForwards = Number(headerValue(call.inviteA.headers, 'max-forwards') ?? '70');
     const { branch, sent } = this.deps.stack.sendRequest(
       target.flow,
@@ -370,7 +395,9 @@ export class CallManager {
   private onNoAnswer(call: Call): void {
     call.noAnswerTimer = null;
     if (call.ended || call.state === 'answered') return;
-    this.deps.log(`call ${call.ref}: no answer after ${this.deps.noAnswerTimeoutMs} ms (config.sip.noAnswerTimeoutMs)`);
+    this.deps.log(
+      `call ${call.ref}: no answer after ${this.deps.noAnswerTimeoutMs} ms (config.sip.noAnswerTimeoutMs)`,
+    );
     this.cancelCallee(call);
     this.finish(call, { disposition: 'no-answer', status: 480, hangupBy: 'platform' });
     this.deps.stack.respond(call.inviteA, call.a.flow, 480, { toTag: call.a.localTag, reason: 'No Answer' });
@@ -395,11 +422,17 @@ export class CallManager {
       this.clearNoAnswer(call);
       call.state = 'answered';
       call.answeredAt = new Date();
-      const answer = response.body.length > 0 && call.relay ? call.relay.rewriteSdp(response.body.toString('utf8'), 'B') : undefined;
+      const answer =
+        response.body.length > 0 && call.relay
+          ? call.relay.rewriteSdp(response.body.toString('utf8'), 'B')
+          : undefined;
       stack.respond(call.inviteA, call.a.flow, response.status, {
         reason: response.reason,
         toTag: call.a.localTag,
-        headers: [['Contact', `<${call.a.contact}>`], ['Allow', ALLOW]],
+        headers: [
+          ['Contact', `<${call.a.contact}>`],
+          ['Allow', ALLOW],
+        ],
         body: answer,
         contentType: headerValue(response.headers, 'content-type'),
       });
@@ -409,7 +442,10 @@ export class CallManager {
     if (response.status < 200) {
       if (response.toTag !== undefined) this.learnRemote(b, response);
       call.state = 'early';
-      const sdp = response.body.length > 0 && call.relay ? call.relay.rewriteSdp(response.body.toString('utf8'), 'B') : undefined;
+      const sdp =
+        response.body.length > 0 && call.relay
+          ? call.relay.rewriteSdp(response.body.toString('utf8'), 'B')
+          : undefined;
       stack.respond(call.inviteA, call.a.flow, response.status, {
         reason: response.reason,
         toTag: call.a.localTag,
@@ -422,7 +458,10 @@ export class CallManager {
     // A redirect would point the caller past the platform: report it as unavailable instead.
     const status = response.status < 400 ? 480 : response.status;
     this.finish(call, { disposition: dispositionFor(status), status, hangupBy: 'callee' });
-    stack.respond(call.inviteA, call.a.flow, status, { reason: status === response.status ? response.reason : undefined, toTag: call.a.localTag });
+    stack.respond(call.inviteA, call.a.flow, status, {
+      reason: status === response.status ? response.reason : undefined,
+      toTag: call.a.localTag,
+    });
   }
 
   private onAck(call: Call, side: RelaySide, request: SipRequest): void {
@@ -437,7 +476,8 @@ export class CallManager {
     if (pending && pending.fromSide === side && pending.originCseq === request.cseq.seq) {
       call.pendingAck = null;
       const other = side === 'A' ? call.b : call.a;
-      if (other) this.sendInDialog(call, other, 'ACK', { cseq: pending.forwardedCseq, sdpFrom: side, request });
+      if (other)
+        this.sendInDialog(call, other, 'ACK', { cseq: pending.forwardedCseq, sdpFrom: side, request });
     }
   }
 
@@ -492,14 +532,24 @@ export class CallManager {
     const { origin } = relayed;
     if (response.status >= 200) call.relayed.delete(branch);
     const answeringSide: RelaySide = origin.side === 'A' ? 'B' : 'A';
-    const body = response.body.length > 0 && call.relay ? call.relay.rewriteSdp(response.body.toString('utf8'), answeringSide) : undefined;
+    const body =
+      response.body.length > 0 && call.relay
+        ? call.relay.rewriteSdp(response.body.toString('utf8'), answeringSide)
+        : undefined;
     const originLeg = origin.side === 'A' ? call.a : call.b;
     if (origin.request.method === 'INVITE' && response.status >= 200 && response.status < 300) {
-      call.pendingAck = { fromSide: origin.side, originCseq: origin.request.cseq.seq, forwardedCseq: relayed.forwardedCseq };
+      call.pendingAck = {
+        fromSide: origin.side,
+        originCseq: origin.request.cseq.seq,
+        forwardedCseq: relayed.forwardedCseq,
+      };
     }
     this.deps.stack.respond(origin.request, origin.flow, response.status, {
       reason: response.reason,
-      headers: originLeg && response.status < 300 && origin.request.method === 'INVITE' ? [['Contact', `<${originLeg.contact}>`]] : [],
+      headers:
+        originLeg && response.status < 300 && origin.request.method === 'INVITE'
+          ? [['Contact', `<${originLeg.contact}>`]]
+          : [],
       body,
       contentType: headerValue(response.headers, 'content-type'),
     });
@@ -528,14 +578,23 @@ export class CallManager {
     if (method === 'INVITE' || method === 'UPDATE') headers.push(['Contact', `<${leg.contact}>`]);
     return this.deps.stack.sendRequest(
       leg.flow,
-      { method, uri: leg.remoteTarget, headers, body, contentType: source ? headerValue(source.headers, 'content-type') : undefined },
+      {
+        method,
+        uri: leg.remoteTarget,
+        headers,
+        body,
+        contentType: source ? headerValue(source.headers, 'content-type') : undefined,
+      },
       onResponse,
     );
   }
 
   private sendBye(call: Call, leg: Leg): void {
     this.sendInDialog(call, leg, 'BYE', {}, (response) => {
-      if (response.status >= 300) this.deps.log(`call ${call.ref}: BYE on leg ${leg.side} answered ${response.status} ${response.reason}`);
+      if (response.status >= 300)
+        this.deps.log(
+          `call ${call.ref}: BYE on leg ${leg.side} answered ${response.status} ${response.reason}`,
+        );
     });
   }
 
@@ -568,7 +627,8 @@ export class CallManager {
   }
 
   private learnRemote(leg: Leg, response: SipResponse): void {
-    if (response.toTag !== undefined) leg.remoteHeader = headerValue(response.headers, 'to') ?? leg.remoteHeader;
+    if (response.toTag !== undefined)
+      leg.remoteHeader = headerValue(response.headers, 'to') ?? leg.remoteHeader;
     const contact = this.contactUri(response);
     if (contact) leg.remoteTarget = contact;
   }
@@ -620,9 +680,13 @@ export class CallManager {
           end.disposition,
           end.status,
           end.hangupBy,
-          JSON.stringify(media ? { aToB: media.aToB, bToA: media.bToA, sideA: media.sideA, sideB: media.sideB } : {}),
+          JSON.stringify(
+            media ? { aToB: media.aToB, bToA: media.bToA, sideA: media.sideA, sideB: media.sideB } : {},
+          ),
         );
-      this.deps.log(`call ${call.ref} ended: ${end.disposition} ${end.status} by ${end.hangupBy ?? '-'}; CDR ${cdrId}`);
+      this.deps.log(
+        `call ${call.ref} ended: ${end.disposition} ${end.status} by ${end.hangupBy ?? '-'}; CDR ${cdrId}`,
+      );
       this.deps.bus.emit('call.completed', { cdrId, customerId: call.customerId });
     } catch (error) {
       this.deps.log(`call ${call.ref}: writing CDR failed: ${(error as Error).stack ?? String(error)}`);
@@ -637,13 +701,17 @@ export class CallManager {
     }, 32_000).unref();
     if (call.relay) {
       const relay = call.relay;
-      relay.close().catch((error: unknown) => this.deps.log(`call ${call.ref}: closing relay failed: ${String(error)}`));
+      relay
+        .close()
+        .catch((error: unknown) => this.deps.log(`call ${call.ref}: closing relay failed: ${String(error)}`));
     }
   }
 
   /** Flows of every leg, for diagnostics. */
   legsOn(flow: Flow): string[] {
-    return [...this.calls.values()].filter((c) => sameFlow(c.a.flow, flow) || (c.b !== null && sameFlow(c.b.flow, flow))).map((c) => c.ref);
+    return [...this.calls.values()]
+      .filter((c) => sameFlow(c.a.flow, flow) || (c.b !== null && sameFlow(c.b.flow, flow)))
+      .map((c) => c.ref);
   }
 }
 

@@ -108,8 +108,26 @@ export function parseCredentials(headerValue: string): DigestCredentials | undef
   const p = parseDigestParams(headerValue);
   if (!p) return undefined;
   const { username, realm, nonce, uri, response } = p;
-  if (username === undefined || realm === undefined || nonce === undefined || uri === undefined || response === undefined) return undefined;
-  return { username, realm, nonce, uri, response, algorithm: p.algorithm, opaque: p.opaque, qop: p.qop, nc: p.nc, cnonce: p.cnonce };
+  if (
+    username === undefined ||
+    realm === undefined ||
+    nonce === undefined ||
+    uri === undefined ||
+    response === undefined
+  )
+    return undefined;
+  return {
+    username,
+    realm,
+    nonce,
+    uri,
+    response,
+    algorithm: p.algorithm,
+    opaque: p.opaque,
+    qop: p.qop,
+    nc: p.nc,
+    cnonce: p.cnonce,
+  };
 }
 
 function quote(value: string): string {
@@ -117,8 +135,17 @@ function quote(value: string): string {
 }
 
 /** The WWW-Authenticate / Proxy-Authenticate value of a challenge. */
-export function formatChallenge(challenge: { realm: string; nonce: string; opaque: string; stale?: boolean }): string {
-  const parts = [`realm=${quote(challenge.realm)}`, `nonce=${quote(challenge.nonce)}`, `opaque=${quote(challenge.opaque)}`];
+export function formatChallenge(challenge: {
+  realm: string;
+  nonce: string;
+  opaque: string;
+  stale?: boolean;
+}): string {
+  const parts = [
+    `realm=${quote(challenge.realm)}`,
+    `nonce=${quote(challenge.nonce)}`,
+    `opaque=${quote(challenge.opaque)}`,
+  ];
   if (challenge.stale) parts.push('stale=true');
   parts.push('algorithm=MD5', 'qop="auth"');
   return `Digest ${parts.join(', ')}`;

@@ -33,7 +33,16 @@ export interface SipEdge extends RunningRole<SipEdgeEndpoints> {
 
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO';
 /** Methods the edge knows but does not serve outside a dialog: 405 with Allow, not 501. */
-const KNOWN_METHODS = new Set(['SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'MESSAGE', 'REFER', 'PRACK', 'UPDATE', 'INFO']);
+const KNOWN_METHODS = new Set([
+  'SUBSCRIBE',
+  'NOTIFY',
+  'PUBLISH',
+  'MESSAGE',
+  'REFER',
+  'PRACK',
+  'UPDATE',
+  'INFO',
+]);
 
 export async function startSipEdge(deps: RoleDeps, relay: MediaRelay): Promise<SipEdge> {
   const { config } = deps;
@@ -73,7 +82,12 @@ export async function startSipEdge(deps: RoleDeps, relay: MediaRelay): Promise<S
     }
     if (!stack.beginServerTransaction(request, flow)) return;
     const maxForwards = request.headers.find((h) => h.name === 'max-forwards')?.value;
-    if (maxForwards !== undefined && Number(maxForwards) === 0 && request.method !== 'REGISTER' && request.method !== 'OPTIONS') {
+    if (
+      maxForwards !== undefined &&
+      Number(maxForwards) === 0 &&
+      request.method !== 'REGISTER' &&
+      request.method !== 'OPTIONS'
+    ) {
       stack.respond(request, flow, 483);
       return;
     }
@@ -93,19 +107,31 @@ export async function startSipEdge(deps: RoleDeps, relay: MediaRelay): Promise<S
         });
         return;
       case 'OPTIONS':
-        return stack.respond(request, flow, 200, { headers: [['Allow', ALLOW], ['Accept', 'application/sdp']] });
+        return stack.respond(request, flow, 200, {
+          headers: [
+            ['Allow', ALLOW],
+            ['Accept', 'application/sdp'],
+          ],
+        });
       case 'BYE':
         return stack.respond(request, flow, 481);
       default:
-        if (KNOWN_METHODS.has(request.method)) return stack.respond(request, flow, 405, { headers: [['Allow', ALLOW]] });
+        if (KNOWN_METHODS.has(request.method))
+          return stack.respond(request, flow, 405, { headers: [['Allow', ALLOW]] });
         return stack.respond(request, flow, 501, { headers: [['Allow', ALLOW]] });
     }
   };
 
   const onMalformed = (failure: ParseFailure, flow: Flow, data: Buffer): void => {
     const summary = `malformed SIP from ${describeFlow(flow)}: ${failure.reason}`;
-    if (failure.requestMethod === undefined || failure.requestMethod === 'ACK' || !failure.headers.some((h) => h.name === 'via')) {
-      log(`${summary}; dropped (no response can be addressed): ${JSON.stringify(data.subarray(0, 120).toString('latin1'))}`);
+    if (
+      failure.requestMethod === undefined ||
+      failure.requestMethod === 'ACK' ||
+      !failure.headers.some((h) => h.name === 'via')
+    ) {
+      log(
+        `${summary}; dropped (no response can be addressed): ${JSON.stringify(data.subarray(0, 120).toString('latin1'))}`,
+      );
       return;
     }
     log(`${summary}; answering 400`);

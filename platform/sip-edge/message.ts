@@ -178,7 +178,13 @@ export function parseSipMessage(data: Buffer): ParseResult {
       continue;
     }
     const colon = line.indexOf(':');
-    if (colon <= 0) return { ok: false, reason: `header line without a name: "${line.slice(0, 60)}"`, headers, ...requestMethodOf(startLine) };
+    if (colon <= 0)
+      return {
+        ok: false,
+        reason: `header line without a name: "${line.slice(0, 60)}"`,
+        headers,
+        ...requestMethodOf(startLine),
+      };
     const rawName = line.slice(0, colon).trim().toLowerCase();
     const name = COMPACT_NAMES[rawName] ?? rawName;
     const value = line.slice(colon + 1).trim();
@@ -187,17 +193,24 @@ export function parseSipMessage(data: Buffer): ParseResult {
       for (const part of splitTopLevelCommas(value)) headers.push({ name, value: part });
     } else headers.push({ name, value });
   }
-  const fail = (reason: string): ParseFailure => ({ ok: false, reason, headers, ...requestMethodOf(startLine) });
+  const fail = (reason: string): ParseFailure => ({
+    ok: false,
+    reason,
+    headers,
+    ...requestMethodOf(startLine),
+  });
 
   const first: unknown = Grammar.parse(startLine, 'Request_Response');
-  if (first === -1 || typeof first !== 'object' || first === null) return fail(`unparseable start line "${startLine.slice(0, 80)}"`);
+  if (first === -1 || typeof first !== 'object' || first === null)
+    return fail(`unparseable start line "${startLine.slice(0, 80)}"`);
 
   let body = data.subarray(headerEnd + 4);
   const contentLength = headerValue(headers, 'content-length');
   if (contentLength !== undefined) {
     if (!/^\d+$/.test(contentLength)) return fail(`bad Content-Length "${contentLength}"`);
     const length = Number(contentLength);
-    if (length > body.length) return fail(`Content-Length ${length} exceeds the ${body.length} body bytes received`);
+    if (length > body.length)
+      return fail(`Content-Length ${length} exceeds the ${body.length} body bytes received`);
     body = body.subarray(0, length);
   }
 
@@ -233,12 +246,18 @@ export function parseSipMessage(data: Buffer): ParseResult {
 
   const line = first as { method?: string; uri?: URI; status_code?: number; reason_phrase?: string };
   if (typeof line.status_code === 'number') {
-    return { ok: true, message: { kind: 'response', status: line.status_code, reason: line.reason_phrase ?? '', ...base } };
+    return {
+      ok: true,
+      message: { kind: 'response', status: line.status_code, reason: line.reason_phrase ?? '', ...base },
+    };
   }
-  if (typeof line.method !== 'string' || !line.uri) return fail(`unparseable request line "${startLine.slice(0, 80)}"`);
-  if (cseqMethod !== line.method) return fail(`CSeq method ${cseqMethod} does not match request method ${line.method}`);
+  if (typeof line.method !== 'string' || !line.uri)
+    return fail(`unparseable request line "${startLine.slice(0, 80)}"`);
+  if (cseqMethod !== line.method)
+    return fail(`CSeq method ${cseqMethod} does not match request method ${line.method}`);
   const maxForwards = headerValue(headers, 'max-forwards');
-  if (maxForwards !== undefined && !/^\d{1,3}$/.test(maxForwards)) return fail(`bad Max-Forwards "${maxForwards}"`);
+  if (maxForwards !== undefined && !/^\d{1,3}$/.test(maxForwards))
+    return fail(`bad Max-Forwards "${maxForwards}"`);
   return { ok: true, message: { kind: 'request', method: line.method, uri: line.uri, ...base } };
 }
 
@@ -261,7 +280,12 @@ export interface OutgoingSip {
 }
 
 export function serialize(message: OutgoingSip): Buffer {
-  const body = message.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(message.body) ? message.body : Buffer.from(message.body, 'utf8');
+  const body =
+    message.body === undefined
+      ? Buffer.alloc(0)
+      : Buffer.isBuffer(message.body)
+        ? message.body
+        : Buffer.from(message.body, 'utf8');
   const lines = [message.startLine];
   for (const [name, value] of message.headers) {
     const lower = name.toLowerCase();

@@ -52,19 +52,27 @@ export class Registrar {
     }
     const outcome = this.auth.authenticate(request, 'www', toUser);
     if (!outcome.ok) {
-      this.log(`REGISTER ${request.to.uri.toString()} from ${flow.address}:${flow.port}: ${outcome.status} (${outcome.detail})`);
+      this.log(
+        `REGISTER ${request.to.uri.toString()} from ${flow.address}:${flow.port}: ${outcome.status} (${outcome.detail})`,
+      );
       this.stack.respond(request, flow, outcome.status, { reason: outcome.reason, headers: outcome.headers });
       return;
     }
     const username = outcome.account.username;
     const contacts = headerValues(request.headers, 'contact');
     const expiresHeader = headerValue(request.headers, 'expires');
-    const defaultExpires = expiresHeader !== undefined && /^\d+$/.test(expiresHeader) ? Number(expiresHeader) : this.defaultExpiresSeconds;
+    const defaultExpires =
+      expiresHeader !== undefined && /^\d+$/.test(expiresHeader)
+        ? Number(expiresHeader)
+        : this.defaultExpiresSeconds;
 
     if (contacts.includes('*')) {
       // RFC 3261 §10.3 step 6: "*" only alone and only with Expires: 0.
       if (contacts.length !== 1 || defaultExpires !== 0 || expiresHeader === undefined) {
-        this.stack.respond(request, flow, 400, { reason: 'Bad Request', headers: [['Warning', '399 edge "Contact: * needs Expires: 0 and no other Contact"']] });
+        this.stack.respond(request, flow, 400, {
+          reason: 'Bad Request',
+          headers: [['Warning', '399 edge "Contact: * needs Expires: 0 and no other Contact"']],
+        });
         return;
       }
       this.table.delete(username);
@@ -78,7 +86,10 @@ export class Registrar {
     for (const contactText of contacts) {
       const contact = parseNameAddr(contactText, 'Contact');
       if (!contact) {
-        this.stack.respond(request, flow, 400, { reason: 'Bad Request', headers: [['Warning', `399 edge "unparseable Contact ${contactText}"`]] });
+        this.stack.respond(request, flow, 400, {
+          reason: 'Bad Request',
+          headers: [['Warning', `399 edge "unparseable Contact ${contactText}"`]],
+        });
         return;
       }
       const param: unknown = contact.getParam('expires');
@@ -105,14 +116,19 @@ export class Registrar {
     }
     if (bindings.length === 0) this.table.delete(username);
     else this.table.set(username, bindings);
-    this.log(`${username}: ${bindings.length} binding(s) after REGISTER from ${flow.transport} ${flow.address}:${flow.port}`);
+    this.log(
+      `${username}: ${bindings.length} binding(s) after REGISTER from ${flow.transport} ${flow.address}:${flow.port}`,
+    );
     this.respondWithBindings(request, flow, username);
   }
 
   /** The binding to call: the most recently registered, unexpired one. */
   lookup(username: string): Binding | undefined {
     const bindings = this.current(username);
-    return bindings.reduce<Binding | undefined>((latest, b) => (!latest || b.registeredAt >= latest.registeredAt ? b : latest), undefined);
+    return bindings.reduce<Binding | undefined>(
+      (latest, b) => (!latest || b.registeredAt >= latest.registeredAt ? b : latest),
+      undefined,
+    );
   }
 
   bindings(username?: string): BindingInfo[] {

@@ -48,21 +48,36 @@ export class CallRouting {
     const candidates = [...new Set([target, toE164(target), target.replace(/^\+/, '')])];
     for (const candidate of candidates) {
       const row = this.db
-        .prepare('SELECT username, customer_id, password, number FROM sip_accounts WHERE username = ? OR number = ? ORDER BY created_at LIMIT 1')
+        .prepare(
+          'SELECT username, customer_id, password, number FROM sip_accounts WHERE username = ? OR number = ? ORDER BY created_at LIMIT 1',
+        )
         .get(candidate, candidate) as AccountRecord | undefined;
-      if (row) return { username: row.username, customerId: row.customer_id, password: row.password, number: row.number };
+      if (row)
+        return {
+          username: row.username,
+          customerId: row.customer_id,
+          password: row.password,
+          number: row.number,
+        };
     }
     return undefined;
   }
 
   /** The customer's trunk with the longest matching destination prefix ([] matches everything, as length 0). */
   findTrunkFor(customerId: string, dialedE164: string): TrunkRow | undefined {
-    const rows = this.db.prepare('SELECT * FROM trunks WHERE customer_id = ? ORDER BY created_at, id').all(customerId) as TrunkRecord[];
+    const rows = this.db
+      .prepare('SELECT * FROM trunks WHERE customer_id = ? ORDER BY created_at, id')
+      .all(customerId) as TrunkRecord[];
     let best: { trunk: TrunkRow; length: number } | undefined;
     for (const trunk of rows.map(toTrunk)) {
       const prefixes = trunk.destinationPrefixes.map(toE164);
       const matchLength =
-        prefixes.length === 0 ? 0 : Math.max(-1, ...prefixes.filter((prefix) => dialedE164.startsWith(prefix)).map((prefix) => prefix.length));
+        prefixes.length === 0
+          ? 0
+          : Math.max(
+              -1,
+              ...prefixes.filter((prefix) => dialedE164.startsWith(prefix)).map((prefix) => prefix.length),
+            );
       if (matchLength < 0) continue;
       if (!best || matchLength > best.length) best = { trunk, length: matchLength };
     }
@@ -73,23 +88,30 @@ export class CallRouting {
   trunksAt(address: string, port: number): TrunkRow[] {
     const hosts = address === '127.0.0.1' ? [address, 'localhost'] : [address];
     const rows = this.db
-      .prepare(`SELECT * FROM trunks WHERE port = ? AND host IN (${hosts.map(() => '?').join(', ')}) ORDER BY created_at, id`)
+      .prepare(
+        `SELECT * FROM trunks WHERE port = ? AND host IN (${hosts.map(() => '?').join(', ')}) ORDER BY created_at, id`,
+      )
       .all(port, ...hosts) as TrunkRecord[];
     return rows.map(toTrunk);
   }
 
   /** Who owns a number (E.164 or short code), if anyone. */
   numberOwner(number: string): string | undefined {
-    const row = this.db.prepare('SELECT customer_id FROM numbers WHERE e164 = ?').get(number) as { customer_id: string } | undefined;
+    const row = this.db.prepare('SELECT customer_id FROM numbers WHERE e164 = ?').get(number) as
+      { customer_id: string } | undefined;
     return row?.customer_id;
   }
 
   /** The account that answers a number. */
   accountForNumber(number: string): SipAccount | undefined {
-    const row = this.db.prepare('SELECT username, customer_id, password, number FROM sip_accounts WHERE number = ? ORDER BY created_at LIMIT 1').get(number) as
-      | AccountRecord
-      | undefined;
-    return row ? { username: row.username, customerId: row.customer_id, password: row.password, number: row.number } : undefined;
+    const row = this.db
+      .prepare(
+        'SELECT username, customer_id, password, number FROM sip_accounts WHERE number = ? ORDER BY created_at LIMIT 1',
+      )
+      .get(number) as AccountRecord | undefined;
+    return row
+      ? { username: row.username, customerId: row.customer_id, password: row.password, number: row.number }
+      : undefined;
   }
 }
 

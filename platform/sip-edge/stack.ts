@@ -4,7 +4,16 @@
  * responses by branch and ACK non-2xx INVITE finals themselves (RFC 3261 §17.1.1.3).
  * Request retransmission (Timers A/E) is not implemented: loopback does not lose datagrams.
  */
-import { headerValue, parseVia, randomToken, reasonPhrase, serialize, type ParseFailure, type SipRequest, type SipResponse } from './message';
+import {
+  headerValue,
+  parseVia,
+  randomToken,
+  reasonPhrase,
+  serialize,
+  type ParseFailure,
+  type SipRequest,
+  type SipResponse,
+} from './message';
 import { describeFlow, type Flow, type SipTransports } from './transport';
 
 /** How long a finished transaction is remembered for absorbing retransmissions (64·T1, Timer J). */
@@ -66,8 +75,11 @@ export class SipStack {
     this.prune();
     const existing = this.serverTransactions.get(key);
     if (existing) {
-      if (existing.lastResponse) this.transports.send(existing.lastResponse.destination, existing.lastResponse.data);
-      this.log(`absorbed retransmitted ${request.method} (branch ${request.vias[0]?.branch}) from ${describeFlow(flow)}`);
+      if (existing.lastResponse)
+        this.transports.send(existing.lastResponse.destination, existing.lastResponse.data);
+      this.log(
+        `absorbed retransmitted ${request.method} (branch ${request.vias[0]?.branch}) from ${describeFlow(flow)}`,
+      );
       return false;
     }
     this.serverTransactions.set(key, { createdAt: Date.now(), method: request.method, flow });
@@ -88,7 +100,12 @@ export class SipStack {
     });
     headers.push(['From', headerValue(request.headers, 'from') ?? '']);
     const to = headerValue(request.headers, 'to') ?? '';
-    headers.push(['To', options.toTag !== undefined && request.toTag === undefined && status > 100 ? `${to};tag=${options.toTag}` : to]);
+    headers.push([
+      'To',
+      options.toTag !== undefined && request.toTag === undefined && status > 100
+        ? `${to};tag=${options.toTag}`
+        : to,
+    ]);
     headers.push(['Call-ID', request.callId]);
     headers.push(['CSeq', `${request.cseq.seq} ${request.cseq.method}`]);
     headers.push(...(options.headers ?? []));
@@ -102,7 +119,9 @@ export class SipStack {
     const destination = this.responseDestination(request, flow);
     const transaction = this.serverTransactions.get(serverKey(request));
     if (transaction) transaction.lastResponse = { data, destination, status };
-    this.log(`→ ${status} ${options.reason ?? reasonPhrase(status)} to ${request.cseq.method} (Call-ID ${request.callId}) ${describeFlow(destination)}`);
+    this.log(
+      `→ ${status} ${options.reason ?? reasonPhrase(status)} to ${request.cseq.method} (Call-ID ${request.callId}) ${describeFlow(destination)}`,
+    );
     this.transports.send(destination, data);
   }
 
@@ -115,20 +134,30 @@ export class SipStack {
     const vias = failure.headers.filter((h) => h.name === 'via');
     vias.forEach((via, index) => {
       const parsed = index === 0 ? parseVia(via.value) : undefined;
-      headers.push(['Via', parsed ? this.viaWithReceived(via.value, parsed.host, parsed.rport, flow) : via.value]);
+      headers.push([
+        'Via',
+        parsed ? this.viaWithReceived(via.value, parsed.host, parsed.rport, flow) : via.value,
+      ]);
     });
     for (const name of ['from', 'to', 'call-id', 'cseq']) {
       const value = headerValue(failure.headers, name);
       if (value !== undefined) headers.push([name, value]);
     }
-    headers.push(['Warning', `399 ${this.transports.viaFor(flow).split(' ')[1] ?? 'edge'} "${detail.replace(/["\\]/g, "'")}"`]);
+    headers.push([
+      'Warning',
+      `399 ${this.transports.viaFor(flow).split(' ')[1] ?? 'edge'} "${detail.replace(/["\\]/g, "'")}"`,
+    ]);
     headers.push(['Server', SERVER_HEADER]);
     this.log(`→ 400 Bad Request (${detail}) ${describeFlow(flow)}`);
     this.transports.send(flow, serialize({ startLine: 'SIP/2.0 400 Bad Request', headers }));
   }
 
   /** Sends a request over a flow; responses go to onResponse (provisionals and finals alike). */
-  sendRequest(flow: Flow, request: OutgoingRequest, onResponse?: (response: SipResponse) => void): { branch: string; sent: boolean } {
+  sendRequest(
+    flow: Flow,
+    request: OutgoingRequest,
+    onResponse?: (response: SipResponse) => void,
+  ): { branch: string; sent: boolean } {
     this.prune();
     const branch = request.branch ?? `z9hG4bK${randomToken(10)}`;
     const via = `${this.transports.viaFor(flow)};branch=${branch};rport`;
@@ -139,7 +168,8 @@ export class SipStack {
       contentType: request.contentType,
     });
     if (request.method !== 'ACK') {
-      const field = (name: string): string => request.headers.find(([n]) => n.toLowerCase() === name)?.[1] ?? '';
+      const field = (name: string): string =>
+        request.headers.find(([n]) => n.toLowerCase() === name)?.[1] ?? '';
       this.clientTransactions.set(`${branch}|${request.method}`, {
         createdAt: Date.now(),
         method: request.method,
@@ -165,9 +195,12 @@ export class SipStack {
   /** Routes a response to its client transaction; unmatched responses are logged and dropped. */
   receiveResponse(response: SipResponse, flow: Flow): void {
     const branch = response.vias[0]?.branch;
-    const transaction = branch === undefined ? undefined : this.clientTransactions.get(`${branch}|${response.cseq.method}`);
+    const transaction =
+      branch === undefined ? undefined : this.clientTransactions.get(`${branch}|${response.cseq.method}`);
     if (!transaction || branch === undefined) {
-      this.log(`dropped ${response.status} ${response.reason} for ${response.cseq.method} from ${describeFlow(flow)}: no matching transaction (branch ${branch ?? 'none'})`);
+      this.log(
+        `dropped ${response.status} ${response.reason} for ${response.cseq.method} from ${describeFlow(flow)}: no matching transaction (branch ${branch ?? 'none'})`,
+      );
       return;
     }
     if (transaction.invite && response.status >= 300) this.ackNonSuccess(transaction, response);
@@ -199,7 +232,8 @@ export class SipStack {
     if (flow.transport !== 'UDP') return raw;
     let value = raw;
     if (rport) value = value.replace(/;\s*rport(=[^;]*)?/i, `;rport=${flow.port}`);
-    if ((rport || viaHost !== flow.address) && !/;\s*received=/i.test(value)) value += `;received=${flow.address}`;
+    if ((rport || viaHost !== flow.address) && !/;\s*received=/i.test(value))
+      value += `;received=${flow.address}`;
     return value;
   }
 
@@ -213,7 +247,9 @@ export class SipStack {
   /** Forgets transactions older than the retransmission window (Map keeps insertion order). */
   private prune(): void {
     const oldest = Date.now() - TRANSACTION_MEMORY_MS;
-    for (const map of [this.serverTransactions, this.clientTransactions] as Array<Map<string, { createdAt: number }>>) {
+    for (const map of [this.serverTransactions, this.clientTransactions] as Array<
+      Map<string, { createdAt: number }>
+    >) {
       for (const [key, transaction] of map) {
         if (transaction.createdAt >= oldest) break;
         map.delete(key);
@@ -223,7 +259,9 @@ export class SipStack {
 
   /** Client transactions still waiting for a final response, for diagnostics. */
   pendingClientTransactions(): string[] {
-    return [...this.clientTransactions.entries()].filter(([, t]) => t.finalStatus === undefined).map(([key]) => key);
+    return [...this.clientTransactions.entries()]
+      .filter(([, t]) => t.finalStatus === undefined)
+      .map(([key]) => key);
   }
 }
 
@@ -231,4 +269,3 @@ function serverKey(request: SipRequest): string {
   // ACK for a non-2xx final shares the INVITE's branch but is its own key, never a retransmission.
   return `${request.vias[0]?.branch ?? `${request.callId}:${request.cseq.seq}`}|${request.method}`;
 }
-

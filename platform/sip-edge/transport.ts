@@ -12,7 +12,9 @@ export type Flow =
   | { transport: 'WS'; socket: WebSocket; connectionId: number; address: string; port: number };
 
 export function describeFlow(flow: Flow): string {
-  return flow.transport === 'UDP' ? `udp:${flow.address}:${flow.port}` : `ws#${flow.connectionId}(${flow.address}:${flow.port})`;
+  return flow.transport === 'UDP'
+    ? `udp:${flow.address}:${flow.port}`
+    : `ws#${flow.connectionId}(${flow.address}:${flow.port})`;
 }
 
 export function sameFlow(a: Flow, b: Flow): boolean {
@@ -38,7 +40,12 @@ export class SipTransports {
     private readonly events: SipTransportEvents,
   ) {}
 
-  static async start(host: string, udpPort: number, wsPort: number, events: SipTransportEvents): Promise<SipTransports> {
+  static async start(
+    host: string,
+    udpPort: number,
+    wsPort: number,
+    events: SipTransportEvents,
+  ): Promise<SipTransports> {
     const udp = await bindUdp(host, udpPort);
     let wss: WebSocketServer;
     try {
@@ -66,12 +73,16 @@ export class SipTransports {
 
   /** The Via sent-by for requests the edge originates over a flow's transport. */
   viaFor(flow: Flow): string {
-    return flow.transport === 'UDP' ? `SIP/2.0/UDP ${this.host}:${this.udpPort}` : `SIP/2.0/WS ${this.host}:${this.wsPort}`;
+    return flow.transport === 'UDP'
+      ? `SIP/2.0/UDP ${this.host}:${this.udpPort}`
+      : `SIP/2.0/WS ${this.host}:${this.wsPort}`;
   }
 
   /** The edge's Contact URI on a flow's transport. */
   contactFor(flow: Flow, user = 'edge'): string {
-    return flow.transport === 'UDP' ? `sip:${user}@${this.host}:${this.udpPort};transport=udp` : `sip:${user}@${this.host}:${this.wsPort};transport=ws`;
+    return flow.transport === 'UDP'
+      ? `sip:${user}@${this.host}:${this.udpPort};transport=udp`
+      : `sip:${user}@${this.host}:${this.wsPort};transport=ws`;
   }
 
   /** Sends one message; false (and a log line) when the flow is gone (closed WebSocket). */
@@ -101,7 +112,9 @@ export class SipTransports {
   }
 
   private attach(): void {
-    this.udp.on('message', (data, remote) => this.deliver(data, { transport: 'UDP', address: remote.address, port: remote.port }));
+    this.udp.on('message', (data, remote) =>
+      this.deliver(data, { transport: 'UDP', address: remote.address, port: remote.port }),
+    );
     this.udp.on('error', (error) => this.events.log(`UDP socket error: ${error.message}`));
     this.wss.on('error', (error) => this.events.log(`WebSocket server error: ${error.message}`));
     this.wss.on('connection', (socket, request) => {
@@ -121,7 +134,11 @@ export class SipTransports {
       this.wsFlows.add(socket);
       // Text and binary frames both carry exactly one SIP message (RFC 7118 §5).
       socket.on('message', (data) => {
-        const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+        const buffer = Array.isArray(data)
+          ? Buffer.concat(data)
+          : Buffer.isBuffer(data)
+            ? data
+            : Buffer.from(data);
         this.deliver(buffer, flow);
       });
       socket.on('error', (error) => this.events.log(`${describeFlow(flow)} error: ${error.message}`));
@@ -138,7 +155,9 @@ export class SipTransports {
     try {
       this.events.onMessage(data, flow);
     } catch (error) {
-      this.events.log(`unhandled error processing a message from ${describeFlow(flow)}: ${(error as Error).stack ?? String(error)}`);
+      this.events.log(
+        `unhandled error processing a message from ${describeFlow(flow)}: ${(error as Error).stack ?? String(error)}`,
+      );
     }
   }
 }

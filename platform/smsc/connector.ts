@@ -55,7 +55,8 @@ export class CarrierConnector {
 
   /** Submits on the bound link; callers check isBound first. */
   request(command: string, params: Record<string, unknown>): Promise<PDU> {
-    if (this.link === null || !this.isBound) return Promise.reject(new Error(`connector ${this.id} is not bound`));
+    if (this.link === null || !this.isBound)
+      return Promise.reject(new Error(`connector ${this.id} is not bound`));
     return this.link.request(command, params);
   }
 
@@ -88,7 +89,12 @@ export class CarrierConnector {
     link.on('request', (pdu, frame) => this.onRequest(link, pdu, frame));
     socket.once('connect', () => {
       link
-        .request('bind_transceiver', { system_id: systemId, password, system_type: '', interface_version: 0x34 })
+        .request('bind_transceiver', {
+          system_id: systemId,
+          password,
+          system_type: '',
+          interface_version: 0x34,
+        })
         .then((response) => {
           if (link !== this.link) return;
           if (response.command_status !== STATUS.ESME_ROK) {
@@ -157,7 +163,9 @@ export class CarrierConnector {
     this.state = 'down';
     if (reason !== null) this.lastError = reason;
     if (this.stopped) return;
-    this.log(`connector ${this.id}: link down (${this.lastError ?? 'closed'}); reconnecting in ${this.timers.reconnectDelayMs} ms`);
+    this.log(
+      `connector ${this.id}: link down (${this.lastError ?? 'closed'}); reconnecting in ${this.timers.reconnectDelayMs} ms`,
+    );
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (!this.stopped) this.connectNow();

@@ -91,7 +91,9 @@ export class EsmeServer {
 
   private onConnection(socket: Socket): void {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    const link = new SmppLink(socket, `ESME ${peer}`, this.deps.config.smsc.responseTimeoutMs, (m) => this.log(m));
+    const link = new SmppLink(socket, `ESME ${peer}`, this.deps.config.smsc.responseTimeoutMs, (m) =>
+      this.log(m),
+    );
     const session: EsmeSession = { link, bound: null, window: { startedAt: 0, count: 0 } };
     this.sessions.add(session);
     link.on('close', () => this.sessions.delete(session));
@@ -146,7 +148,12 @@ export class EsmeServer {
       session.link.respond(pdu, STATUS.ESME_RINVPASWD);
       return;
     }
-    session.bound = { systemId, customerId: account.customer_id, mode, throughputPerSecond: account.throughput_per_second };
+    session.bound = {
+      systemId,
+      customerId: account.customer_id,
+      mode,
+      throughputPerSecond: account.throughput_per_second,
+    };
     session.link.respond(pdu, STATUS.ESME_ROK, { system_id: SMSC_SYSTEM_ID });
     this.log(`${systemId} bound as ${mode}`);
     if (mode !== 'transmitter') {
@@ -206,16 +213,35 @@ export class EsmeServer {
     const registeredDelivery = (Number(pdu.registered_delivery ?? 0) & 0x03) !== 0;
     try {
       if (concatenation === null || concatenation.total <= 1) {
-        const accepted = this.core.acceptMessage({ customerId: bound.customerId, source: 'smpp', sender, recipient, text, registeredDelivery });
+        const accepted = this.core.acceptMessage({
+          customerId: bound.customerId,
+          source: 'smpp',
+          sender,
+          recipient,
+          text,
+          registeredDelivery,
+        });
         link.respond(pdu, STATUS.ESME_ROK, { message_id: accepted.id });
         return;
       }
-      if (concatenation.total > MAX_PARTS || concatenation.sequence < 1 || concatenation.sequence > concatenation.total) {
+      if (
+        concatenation.total > MAX_PARTS ||
+        concatenation.sequence < 1 ||
+        concatenation.sequence > concatenation.total
+      ) {
         link.respond(pdu, STATUS.ESME_RINVMSGLEN);
         return;
       }
       validateAddresses(sender, recipient);
-      const messageId = this.addPart(bound.customerId, bound.systemId, sender, recipient, registeredDelivery, concatenation, text);
+      const messageId = this.addPart(
+        bound.customerId,
+        bound.systemId,
+        sender,
+        recipient,
+        registeredDelivery,
+        concatenation,
+        text,
+      );
       link.respond(pdu, STATUS.ESME_ROK, { message_id: messageId });
     } catch (error) {
       if (error instanceof SmscRejection) {
@@ -223,7 +249,9 @@ export class EsmeServer {
         link.respond(pdu, REJECTION_STATUS[error.reason]);
         return;
       }
-      this.log(`${bound.systemId}: submit_sm failed: ${error instanceof Error ? error.stack : String(error)}`);
+      this.log(
+        `${bound.systemId}: submit_sm failed: ${error instanceof Error ? error.stack : String(error)}`,
+      );
       link.respond(pdu, STATUS.ESME_RSYSERR);
     }
   }
@@ -254,7 +282,9 @@ export class EsmeServer {
         expiry: setTimeout(() => {
           this.groups.delete(key);
           const missing = created.texts.flatMap((t, i) => (t === null ? [i + 1] : []));
-          this.log(`${systemId}: concatenated message ${created.messageId} dropped: parts ${missing.join(', ')} never arrived`);
+          this.log(
+            `${systemId}: concatenated message ${created.messageId} dropped: parts ${missing.join(', ')} never arrived`,
+          );
         }, CONCATENATION_TIMEOUT_MS),
       };
       group = created;
@@ -266,7 +296,14 @@ export class EsmeServer {
       clearTimeout(group.expiry);
       this.groups.delete(key);
       this.core.acceptWithId(
-        { customerId, source: 'smpp', sender, recipient, text: group.texts.join(''), registeredDelivery: group.registeredDelivery },
+        {
+          customerId,
+          source: 'smpp',
+          sender,
+          recipient,
+          text: group.texts.join(''),
+          registeredDelivery: group.registeredDelivery,
+        },
         group.messageId,
       );
     }
@@ -278,15 +315,30 @@ export class EsmeServer {
     if (row.source !== 'smpp' || row.registered_delivery !== 1 || row.receipt_sent_at !== null) return;
     if (this.receiptsInFlight.has(row.id)) return;
     const session = [...this.sessions].find(
-      (s) => s.bound !== null && s.bound.customerId === row.customer_id && s.bound.mode !== 'transmitter' && s.link.isOpen,
+      (s) =>
+        s.bound !== null &&
+        s.bound.customerId === row.customer_id &&
+        s.bound.mode !== 'transmitter' &&
+        s.link.isOpen,
     );
     if (session === undefined) {
       this.log(`${row.id}: receipt kept until ${row.customer_id} binds a receiver`);
       return;
     }
     const stat = RECEIPT_STAT[row.status] ?? 'UNKNOWN';
-    const err = /^\d{1,3}$/.test(row.error_code ?? '') ? (row.error_code as string) : row.error_code ? String(STATUS[row.error_code] ?? 0) : '000';
-    const text = formatReceiptText({ id: row.id, stat, err, submittedAt: row.accepted_at, doneAt: row.done_at ?? nowIso(), text: row.text });
+    const err = /^\d{1,3}$/.test(row.error_code ?? '')
+      ? (row.error_code as string)
+      : row.error_code
+        ? String(STATUS[row.error_code] ?? 0)
+        : '000';
+    const text = formatReceiptText({
+      id: row.id,
+      stat,
+      err,
+      submittedAt: row.accepted_at,
+      doneAt: row.done_at ?? nowIso(),
+      text: row.text,
+    });
     const source = row.recipient.slice(1);
     this.receiptsInFlight.add(row.id);
     session.link
@@ -306,9 +358,14 @@ export class EsmeServer {
       })
       .then((response) => {
         if (response.command_status === STATUS.ESME_ROK) this.core.messages.markReceiptSent(row.id, nowIso());
-        else this.log(`${row.id}: receipt refused by ESME with ${statusName(response.command_status)}; kept for the next bind`);
+        else
+          this.log(
+            `${row.id}: receipt refused by ESME with ${statusName(response.command_status)}; kept for the next bind`,
+          );
       })
-      .catch((error: unknown) => this.log(`${row.id}: receipt not acknowledged (${String(error)}); kept for the next bind`))
+      .catch((error: unknown) =>
+        this.log(`${row.id}: receipt not acknowledged (${String(error)}); kept for the next bind`),
+      )
       .finally(() => this.receiptsInFlight.delete(row.id));
   }
 

@@ -4,13 +4,21 @@ import type { SmscService } from './service';
 import { SmscCore } from './smsc-core';
 
 export { SmscRejection } from './service';
-export type { SmscService, AcceptMessageInput, AcceptedMessage, ConnectorSettings, ConnectorStatus } from './service';
+export type {
+  SmscService,
+  AcceptMessageInput,
+  AcceptedMessage,
+  ConnectorSettings,
+  ConnectorStatus,
+} from './service';
 
 /**
  * The SMSC role (Jasmin's place): an SMPP server for customers' ESMEs, connectors to carrier
  * SMSCs, routing, receipts, and the messages table as a persistent queue.
  */
-export async function startSmsc(deps: RoleDeps): Promise<RunningRole<{ host: string; port: number }> & SmscService> {
+export async function startSmsc(
+  deps: RoleDeps,
+): Promise<RunningRole<{ host: string; port: number }> & SmscService> {
   const core = new SmscCore(deps);
   const esmes = new EsmeServer(deps, core);
   const endpoints = await esmes.listen(deps.config.host, deps.config.smsc.port);

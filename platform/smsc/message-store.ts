@@ -23,15 +23,27 @@ export interface MessageRow {
   receipt_sent_at: string | null;
 }
 
-export type MessageStatus = 'queued' | 'sent' | 'delivered' | 'undeliverable' | 'expired' | 'rejected' | 'failed';
+export type MessageStatus =
+  'queued' | 'sent' | 'delivered' | 'undeliverable' | 'expired' | 'rejected' | 'failed';
 
-export const FINAL_STATUSES: readonly MessageStatus[] = ['delivered', 'undeliverable', 'expired', 'rejected', 'failed'];
+export const FINAL_STATUSES: readonly MessageStatus[] = [
+  'delivered',
+  'undeliverable',
+  'expired',
+  'rejected',
+  'failed',
+];
 
 /** The SQL the SMSC runs, prepared once. */
 export class MessageStore {
   constructor(private readonly db: Db) {}
 
-  insert(row: Omit<MessageRow, 'receipt_sent_at' | 'error_code' | 'connector_id' | 'sent_at' | 'done_at' | 'attempts'>): void {
+  insert(
+    row: Omit<
+      MessageRow,
+      'receipt_sent_at' | 'error_code' | 'connector_id' | 'sent_at' | 'done_at' | 'attempts'
+    >,
+  ): void {
     this.db
       .prepare(
         `INSERT INTO messages (id, customer_id, source, sender, recipient, text, encoding, parts, status,
@@ -47,7 +59,11 @@ export class MessageStore {
   }
 
   queuedIds(): string[] {
-    return (this.db.prepare("SELECT id FROM messages WHERE status = 'queued' ORDER BY accepted_at").all() as Array<{ id: string }>).map((r) => r.id);
+    return (
+      this.db.prepare("SELECT id FROM messages WHERE status = 'queued' ORDER BY accepted_at").all() as Array<{
+        id: string;
+      }>
+    ).map((r) => r.id);
   }
 
   /** The message (still awaiting receipts) that a carrier id of this connector belongs to, and the part index. */
@@ -64,11 +80,17 @@ export class MessageStore {
   }
 
   recordCarrierIds(id: string, connectorId: string, carrierIds: Array<string | null>): void {
-    this.db.prepare('UPDATE messages SET connector_id = ?, carrier_message_ids = ? WHERE id = ?').run(connectorId, JSON.stringify(carrierIds), id);
+    this.db
+      .prepare('UPDATE messages SET connector_id = ?, carrier_message_ids = ? WHERE id = ?')
+      .run(connectorId, JSON.stringify(carrierIds), id);
   }
 
   markSent(id: string, at: string): void {
-    this.db.prepare("UPDATE messages SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ? AND status = 'queued'").run(at, id);
+    this.db
+      .prepare(
+        "UPDATE messages SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ? AND status = 'queued'",
+      )
+      .run(at, id);
   }
 
   countAttempt(id: string): void {
@@ -82,7 +104,9 @@ export class MessageStore {
   /** Moves a message to a final status; false when it was already final (a duplicate receipt). */
   finish(id: string, status: MessageStatus, errorCode: string | null, at: string): boolean {
     const result = this.db
-      .prepare("UPDATE messages SET status = ?, error_code = ?, done_at = ? WHERE id = ? AND status IN ('queued', 'sent')")
+      .prepare(
+        "UPDATE messages SET status = ?, error_code = ?, done_at = ? WHERE id = ? AND status IN ('queued', 'sent')",
+      )
       .run(status, errorCode, at, id);
     return result.changes === 1;
   }
@@ -106,18 +130,25 @@ export class MessageStore {
   /** Longest-prefix route for a recipient ('' is the default route). */
   route(recipient: string): string | null {
     const row = this.db
-      .prepare('SELECT connector_id FROM sms_routes WHERE substr(?, 1, length(prefix)) = prefix ORDER BY length(prefix) DESC LIMIT 1')
+      .prepare(
+        'SELECT connector_id FROM sms_routes WHERE substr(?, 1, length(prefix)) = prefix ORDER BY length(prefix) DESC LIMIT 1',
+      )
       .get(recipient) as { connector_id: string } | undefined;
     return row?.connector_id ?? null;
   }
 
   setRoute(prefix: string, connectorId: string): void {
     this.db
-      .prepare('INSERT INTO sms_routes (prefix, connector_id) VALUES (?, ?) ON CONFLICT(prefix) DO UPDATE SET connector_id = excluded.connector_id')
+      .prepare(
+        'INSERT INTO sms_routes (prefix, connector_id) VALUES (?, ?) ON CONFLICT(prefix) DO UPDATE SET connector_id = excluded.connector_id',
+      )
       .run(prefix, connectorId);
   }
 
-  upsertConnector(c: { id: string; host: string; port: number; systemId: string; password: string }, at: string): void {
+  upsertConnector(
+    c: { id: string; host: string; port: number; systemId: string; password: string },
+    at: string,
+  ): void {
     this.db
       .prepare(
         `INSERT INTO smsc_connectors (id, host, port, system_id, password, created_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -127,7 +158,9 @@ export class MessageStore {
   }
 
   connectors(): Array<{ id: string; host: string; port: number; systemId: string; password: string }> {
-    return this.db.prepare('SELECT id, host, port, system_id AS systemId, password FROM smsc_connectors ORDER BY id').all() as Array<{
+    return this.db
+      .prepare('SELECT id, host, port, system_id AS systemId, password FROM smsc_connectors ORDER BY id')
+      .all() as Array<{
       id: string;
       host: string;
       port: number;
@@ -136,7 +169,11 @@ export class MessageStore {
     }>;
   }
 
-  account(systemId: string): { system_id: string; customer_id: string; password: string; throughput_per_second: number | null } | undefined {
+  account(
+    systemId: string,
+  ):
+    | { system_id: string; customer_id: string; password: string; throughput_per_second: number | null }
+    | undefined {
     return this.db.prepare('SELECT * FROM smpp_accounts WHERE system_id = ?').get(systemId) as
       | { system_id: string; customer_id: string; password: string; throughput_per_second: number | null }
       | undefined;

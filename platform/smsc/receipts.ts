@@ -3,9 +3,17 @@
  * `id:X sub:001 dlvrd:001 submit date:YYMMDDhhmm done date:YYMMDDhhmm stat:DELIVRD err:000 text:…`
  */
 
-export type ReceiptStat = 'DELIVRD' | 'EXPIRED' | 'DELETED' | 'UNDELIV' | 'ACCEPTD' | 'UNKNOWN' | 'REJECTD' | 'ENROUTE';
+export type ReceiptStat =
+  'DELIVRD' | 'EXPIRED' | 'DELETED' | 'UNDELIV' | 'ACCEPTD' | 'UNKNOWN' | 'REJECTD' | 'ENROUTE';
 
-export const FINAL_STATS: ReadonlySet<string> = new Set(['DELIVRD', 'EXPIRED', 'DELETED', 'UNDELIV', 'UNKNOWN', 'REJECTD']);
+export const FINAL_STATS: ReadonlySet<string> = new Set([
+  'DELIVRD',
+  'EXPIRED',
+  'DELETED',
+  'UNDELIV',
+  'UNKNOWN',
+  'REJECTD',
+]);
 
 /** SMPP message_state TLV values. */
 export const MESSAGE_STATE: Record<ReceiptStat, number> = {
@@ -27,7 +35,8 @@ export interface ParsedReceipt {
 
 /** Reads id, stat and err from receipt text; fields that are absent come back null. */
 export function parseReceiptText(text: string): ParsedReceipt {
-  const field = (name: string): string | null => new RegExp(`(?:^|\\s)${name}:(\\S*)`, 'i').exec(text)?.[1] ?? null;
+  const field = (name: string): string | null =>
+    new RegExp(`(?:^|\\s)${name}:(\\S*)`, 'i').exec(text)?.[1] ?? null;
   return { id: field('id'), stat: field('stat')?.toUpperCase() ?? null, err: field('err') };
 }
 

@@ -21,14 +21,21 @@ export function statusName(status: number): string {
 }
 
 export class SmppResponseTimeout extends Error {
-  constructor(readonly command: string, readonly timeoutMs: number, linkName: string) {
+  constructor(
+    readonly command: string,
+    readonly timeoutMs: number,
+    linkName: string,
+  ) {
     super(`no ${command}_resp from ${linkName} within ${timeoutMs} ms (look at the SMSC log for that link)`);
     this.name = 'SmppResponseTimeout';
   }
 }
 
 export class SmppLinkClosed extends Error {
-  constructor(readonly command: string, linkName: string) {
+  constructor(
+    readonly command: string,
+    linkName: string,
+  ) {
     super(`${linkName} closed before ${command}_resp arrived`);
     this.name = 'SmppLinkClosed';
   }
@@ -97,7 +104,11 @@ export class SmppLink extends EventEmitter<SmppLinkEvents> {
   }
 
   /** Answers a request: `<command>_resp` (or generic_nack for what has no response type). */
-  respond(request: PDU | { command: string; sequence_number: number }, status: number, params: PduParams = {}): void {
+  respond(
+    request: PDU | { command: string; sequence_number: number },
+    status: number,
+    params: PduParams = {},
+  ): void {
     const responseCommand = `${request.command}_resp`;
     const known = responseCommand in smpp.commands;
     const pdu = new smpp.PDU(known ? responseCommand : 'generic_nack', {
@@ -169,7 +180,9 @@ export class SmppLink extends EventEmitter<SmppLinkEvents> {
     try {
       pdu = new smpp.PDU(frame);
     } catch (error) {
-      this.log(`${this.name}: undecodable PDU 0x${commandId.toString(16)} seq ${sequenceNumber}: ${String(error)}; generic_nack ESME_RINVCMDLEN`);
+      this.log(
+        `${this.name}: undecodable PDU 0x${commandId.toString(16)} seq ${sequenceNumber}: ${String(error)}; generic_nack ESME_RINVCMDLEN`,
+      );
       if ((commandId & RESPONSE_BIT) === 0) this.genericNack(sequenceNumber, STATUS.ESME_RINVCMDLEN);
       return;
     }
@@ -193,7 +206,9 @@ export class SmppLink extends EventEmitter<SmppLinkEvents> {
       this.emit('request', pdu, frame);
     } catch (error) {
       // A handler bug must not kill the connection: answer with a system error instead.
-      this.log(`${this.name}: handler for ${pdu.command} failed: ${error instanceof Error ? error.stack : String(error)}`);
+      this.log(
+        `${this.name}: handler for ${pdu.command} failed: ${error instanceof Error ? error.stack : String(error)}`,
+      );
       this.safeRespond(pdu, STATUS.ESME_RSYSERR);
     }
   }
@@ -220,7 +235,15 @@ export class SmppLink extends EventEmitter<SmppLinkEvents> {
 /** One line for logs: command, status, sequence and the interesting fields, passwords hidden. */
 export function describePdu(pdu: PDU): string {
   const fields: string[] = [];
-  for (const key of ['system_id', 'source_addr', 'destination_addr', 'esm_class', 'data_coding', 'message_id', 'receipted_message_id']) {
+  for (const key of [
+    'system_id',
+    'source_addr',
+    'destination_addr',
+    'esm_class',
+    'data_coding',
+    'message_id',
+    'receipted_message_id',
+  ]) {
     const value = pdu[key];
     if (value !== undefined && value !== '' && value !== null) fields.push(`${key}=${String(value)}`);
   }

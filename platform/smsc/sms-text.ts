@@ -26,7 +26,9 @@ const GSM_EXTENSION: ReadonlyMap<string, number> = new Map([
 
 const ESCAPE = 0x1b;
 const GSM_BASIC_INDEX: ReadonlyMap<string, number> = new Map(
-  [...GSM_BASIC].map((char, septet) => [char, septet] as [string, number]).filter(([char]) => char !== '\u001b'),
+  [...GSM_BASIC]
+    .map((char, septet) => [char, septet] as [string, number])
+    .filter(([char]) => char !== '\u001b'),
 );
 const GSM_EXTENSION_DECODE: ReadonlyMap<number, string> = new Map([...GSM_EXTENSION].map(([c, s]) => [s, c]));
 
@@ -54,7 +56,8 @@ export function encodeGsm(text: string): Buffer {
   const septets: number[] = [];
   for (const char of text) {
     const encoded = gsmSeptets(char);
-    if (encoded === null) throw new Error(`character U+${char.codePointAt(0)?.toString(16)} is not in GSM 03.38`);
+    if (encoded === null)
+      throw new Error(`character U+${char.codePointAt(0)?.toString(16)} is not in GSM 03.38`);
     septets.push(...encoded);
   }
   return Buffer.from(septets);
@@ -139,16 +142,19 @@ export interface Concatenation {
 export function splitUdh(shortMessage: Buffer): { concatenation: Concatenation | null; payload: Buffer } {
   if (shortMessage.length === 0) throw new Error('UDH indicator set but short_message is empty');
   const headerLength = shortMessage[0];
-  if (headerLength + 1 > shortMessage.length) throw new Error(`UDH length ${headerLength} exceeds short_message length ${shortMessage.length}`);
+  if (headerLength + 1 > shortMessage.length)
+    throw new Error(`UDH length ${headerLength} exceeds short_message length ${shortMessage.length}`);
   const header = shortMessage.subarray(1, headerLength + 1);
   let concatenation: Concatenation | null = null;
-  for (let offset = 0; offset + 2 <= header.length; ) {
+  for (let offset = 0; offset + 2 <= header.length;) {
     const id = header[offset];
     const length = header[offset + 1];
     const value = header.subarray(offset + 2, offset + 2 + length);
     if (value.length !== length) throw new Error(`UDH element 0x${id.toString(16)} is truncated`);
-    if (id === 0x00 && length === 3) concatenation = { reference: value[0], total: value[1], sequence: value[2] };
-    if (id === 0x08 && length === 4) concatenation = { reference: value.readUInt16BE(0), total: value[2], sequence: value[3] };
+    if (id === 0x00 && length === 3)
+      concatenation = { reference: value[0], total: value[1], sequence: value[2] };
+    if (id === 0x08 && length === 4)
+      concatenation = { reference: value.readUInt16BE(0), total: value[2], sequence: value[3] };
     offset += 2 + length;
   }
   return { concatenation, payload: shortMessage.subarray(headerLength + 1) };

@@ -13,8 +13,22 @@ import {
   SmscRejection,
   SmscService,
 } from './service';
-import { concatenationUdh, DATA_CODING, decodeByDataCoding, encodeText, MAX_PARTS, splitUdh } from './sms-text';
-import { rawShortMessage, rawTlv, SmppLinkClosed, SmppResponseTimeout, STATUS, statusName } from './smpp-link';
+import {
+  concatenationUdh,
+  DATA_CODING,
+  decodeByDataCoding,
+  encodeText,
+  MAX_PARTS,
+  splitUdh,
+} from './sms-text';
+import {
+  rawShortMessage,
+  rawTlv,
+  SmppLinkClosed,
+  SmppResponseTimeout,
+  STATUS,
+  statusName,
+} from './smpp-link';
 
 /** Carrier statuses worth retrying: the carrier is busy, not refusing the message. */
 const TRANSIENT_SUBMIT_STATUSES: ReadonlySet<number> = new Set([
@@ -85,11 +99,15 @@ export class SmscCore implements SmscService {
   /** acceptMessage with an id chosen by the caller (the ESME server pre-allocates ids for concatenated submits). */
   acceptWithId(input: AcceptMessageInput, id: string): AcceptedMessage {
     validateAddresses(input.sender, input.recipient);
-    if (typeof input.text !== 'string' || input.text.length === 0) throw new SmscRejection('invalid-text', 'text must not be empty');
+    if (typeof input.text !== 'string' || input.text.length === 0)
+      throw new SmscRejection('invalid-text', 'text must not be empty');
     const encoded = encodeText(input.text);
     const parts = encoded.segments.length;
     if (parts > MAX_PARTS) {
-      throw new SmscRejection('too-long', `text needs ${parts} parts in ${encoded.encoding}; at most ${MAX_PARTS} are allowed`);
+      throw new SmscRejection(
+        'too-long',
+        `text needs ${parts} parts in ${encoded.encoding}; at most ${MAX_PARTS} are allowed`,
+      );
     }
     const acceptedAt = nowIso();
     this.store.insert({
@@ -116,7 +134,11 @@ export class SmscCore implements SmscService {
     const previous = this.live.get(connector.id);
     if (previous !== undefined) {
       this.live.delete(connector.id);
-      previous.stop().catch((error: unknown) => this.log(`connector ${connector.id}: stopping the old session failed: ${String(error)}`));
+      previous
+        .stop()
+        .catch((error: unknown) =>
+          this.log(`connector ${connector.id}: stopping the old session failed: ${String(error)}`),
+        );
     }
     this.startConnector(connector);
   }
@@ -128,7 +150,9 @@ export class SmscCore implements SmscService {
   }
 
   connectors(): ConnectorStatus[] {
-    return [...this.live.values()].map((connector) => connector.status()).sort((a, b) => a.id.localeCompare(b.id));
+    return [...this.live.values()]
+      .map((connector) => connector.status())
+      .sort((a, b) => a.id.localeCompare(b.id));
   }
 
   private startConnector(settings: ConnectorSettings): void {
@@ -162,7 +186,9 @@ export class SmscCore implements SmscService {
       id,
       setTimeout(() => {
         this.retryTimers.delete(id);
-        this.attempt(id).catch((error: unknown) => this.log(`delivery of ${id} failed unexpectedly: ${stack(error)}`));
+        this.attempt(id).catch((error: unknown) =>
+          this.log(`delivery of ${id} failed unexpectedly: ${stack(error)}`),
+        );
       }, delayMs),
     );
   }
@@ -179,7 +205,9 @@ export class SmscCore implements SmscService {
     const connector = this.live.get(connectorId);
     if (connector === undefined || !connector.isBound) {
       // Parked, not polled: the connector's bind (or a new route) re-schedules every queued message.
-      this.log(`${id}: connector ${connectorId} is ${connector?.status().state ?? 'unknown'}; queued until it binds`);
+      this.log(
+        `${id}: connector ${connectorId} is ${connector?.status().state ?? 'unknown'}; queued until it binds`,
+      );
       return;
     }
     this.inFlight.add(id);
@@ -213,10 +241,17 @@ export class SmscCore implements SmscService {
           registered_delivery: 1,
           // Raw bytes and an explicit data_coding: the library must not re-encode the text.
           data_coding: encoding === 'gsm7' ? DATA_CODING.gsm7 : DATA_CODING.ucs2,
-          short_message: concatenated ? Buffer.concat([concatenationUdh(reference, segments.length, index + 1), segments[index]]) : segments[index],
+          short_message: concatenated
+            ? Buffer.concat([concatenationUdh(reference, segments.length, index + 1), segments[index]])
+            : segments[index],
         });
       } catch (error) {
-        const reason = error instanceof SmppResponseTimeout ? 'timeout' : error instanceof SmppLinkClosed ? 'connector down' : stack(error);
+        const reason =
+          error instanceof SmppResponseTimeout
+            ? 'timeout'
+            : error instanceof SmppLinkClosed
+              ? 'connector down'
+              : stack(error);
         this.retryLater(row, `part ${index + 1}/${segments.length} not accepted (${reason})`);
         return;
       }
@@ -225,7 +260,9 @@ export class SmscCore implements SmscService {
         if (TRANSIENT_SUBMIT_STATUSES.has(response.command_status)) {
           this.retryLater(row, `part ${index + 1}/${segments.length} refused with ${name}`);
         } else {
-          this.log(`${row.id}: carrier ${connector.id} rejected part ${index + 1}/${segments.length} with ${name}`);
+          this.log(
+            `${row.id}: carrier ${connector.id} rejected part ${index + 1}/${segments.length} with ${name}`,
+          );
           this.finish(row, 'rejected', name);
         }
         return;
@@ -303,12 +340,16 @@ export class SmscCore implements SmscService {
     const tlv = rawTlv(frame, RECEIPTED_MESSAGE_ID_TAG);
     const carrierId = tlv !== null ? tlv.toString('latin1').replace(/\0+$/, '') : parsed.id;
     if (carrierId === null || carrierId === '' || parsed.stat === null) {
-      this.log(`connector ${connector.id}: receipt without id or stat ignored: ${JSON.stringify(text)} (seq ${pdu.sequence_number})`);
+      this.log(
+        `connector ${connector.id}: receipt without id or stat ignored: ${JSON.stringify(text)} (seq ${pdu.sequence_number})`,
+      );
       return;
     }
     const found = this.store.findByCarrierId(connector.id, carrierId);
     if (found === undefined) {
-      this.log(`connector ${connector.id}: receipt for unknown or finished carrier id ${carrierId} (stat ${parsed.stat}) ignored`);
+      this.log(
+        `connector ${connector.id}: receipt for unknown or finished carrier id ${carrierId} (stat ${parsed.stat}) ignored`,
+      );
       return;
     }
     if (!FINAL_STATS.has(parsed.stat)) {
@@ -327,7 +368,9 @@ export class SmscCore implements SmscService {
     let body = payload;
     if ((Number(pdu.esm_class ?? 0) & 0x40) !== 0) body = splitUdh(payload).payload;
     const text = decodeByDataCoding(dataCoding, body) ?? `<${body.length} bytes, data_coding ${dataCoding}>`;
-    this.log(`connector ${connector.id}: MO from ${String(pdu.source_addr)} to ${String(pdu.destination_addr)}: ${JSON.stringify(text)} (not routed yet)`);
+    this.log(
+      `connector ${connector.id}: MO from ${String(pdu.source_addr)} to ${String(pdu.destination_addr)}: ${JSON.stringify(text)} (not routed yet)`,
+    );
   }
 
   private log(message: string): void {
@@ -337,14 +380,20 @@ export class SmscCore implements SmscService {
 
 /** Throws SmscRejection unless sender and recipient are valid. */
 export function validateAddresses(sender: string, recipient: string): void {
-  if (typeof sender !== 'string' || !(E164.test(sender) || SHORT_CODE.test(sender) || ALPHANUMERIC.test(sender))) {
+  if (
+    typeof sender !== 'string' ||
+    !(E164.test(sender) || SHORT_CODE.test(sender) || ALPHANUMERIC.test(sender))
+  ) {
     throw new SmscRejection(
       'invalid-sender',
       `sender ${JSON.stringify(sender)} is neither an E.164 number (+ and 8–15 digits), a short code (3–8 digits) nor an alphanumeric id (≤ 11 letters/digits)`,
     );
   }
   if (typeof recipient !== 'string' || !E164.test(recipient)) {
-    throw new SmscRejection('invalid-recipient', `recipient ${JSON.stringify(recipient)} is not an E.164 number (+ and 8–15 digits)`);
+    throw new SmscRejection(
+      'invalid-recipient',
+      `recipient ${JSON.stringify(recipient)} is not an E.164 number (+ and 8–15 digits)`,
+    );
   }
 }
 
@@ -361,7 +410,8 @@ function finalOutcome(states: string[]): { status: MessageStatus; errorCode: str
     const [stat, err] = state.split(':');
     return { stat, err };
   });
-  const worst = (stat: string): { stat: string; err: string } | undefined => parsed.find((p) => p.stat === stat);
+  const worst = (stat: string): { stat: string; err: string } | undefined =>
+    parsed.find((p) => p.stat === stat);
   const rejected = worst('REJECTD');
   if (rejected) return { status: 'rejected', errorCode: rejected.err };
   const undeliverable = worst('UNDELIV') ?? worst('DELETED') ?? worst('UNKNOWN');

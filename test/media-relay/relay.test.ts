@@ -12,7 +12,10 @@ function deps(portMin = 0, portMax = 0) {
   config.media = { portMin, portMax };
   const logs: string[] = [];
   // The relay never touches the store; a typed placeholder keeps RoleDeps honest.
-  return { deps: { config, db: {} as Db, bus: new PlatformBus(), log: (_role: string, m: string) => logs.push(m) }, logs };
+  return {
+    deps: { config, db: {} as Db, bus: new PlatformBus(), log: (_role: string, m: string) => logs.push(m) },
+    logs,
+  };
 }
 
 async function udpPeer(): Promise<Socket> {
@@ -23,12 +26,29 @@ async function udpPeer(): Promise<Socket> {
 }
 
 function sdpFor(port: number, extra = ''): string {
-  return ['v=0', `o=- 1 1 IN IP4 127.0.0.1`, 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP 0 101`, 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', 'a=rtcp:9999', extra, '']
+  return [
+    'v=0',
+    `o=- 1 1 IN IP4 127.0.0.1`,
+    's=-',
+    'c=IN IP4 127.0.0.1',
+    't=0 0',
+    `m=audio ${port} RTP/AVP 0 101`,
+    'a=rtpmap:0 PCMU/8000',
+    'a=rtpmap:101 telephone-event/8000',
+    'a=rtcp:9999',
+    extra,
+    '',
+  ]
     .filter((l, i, all) => l !== '' || i === all.length - 1)
     .join('\r\n');
 }
 
-function rtp(seq: number, payloadType = 0, payload: Buffer = Buffer.alloc(160, 0xff), timestamp = seq * 160): Buffer {
+function rtp(
+  seq: number,
+  payloadType = 0,
+  payload: Buffer = Buffer.alloc(160, 0xff),
+  timestamp = seq * 160,
+): Buffer {
   const header = Buffer.alloc(12);
   header[0] = 0x80;
   header[1] = payloadType;
@@ -39,12 +59,20 @@ function rtp(seq: number, payloadType = 0, payload: Buffer = Buffer.alloc(160, 0
 }
 
 /** Resolves when `count` datagrams arrived on the socket (event-driven, with a named timeout). */
-function receive(socket: Socket, count: number, awaited: string): Promise<Array<{ data: Buffer; from: number }>> {
+function receive(
+  socket: Socket,
+  count: number,
+  awaited: string,
+): Promise<Array<{ data: Buffer; from: number }>> {
   const got: Array<{ data: Buffer; from: number }> = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.off('message', onMessage);
-      reject(new Error(`timed out waiting for ${awaited}: got ${got.length} of ${count} datagrams on port ${socket.address().port}`));
+      reject(
+        new Error(
+          `timed out waiting for ${awaited}: got ${got.length} of ${count} datagrams on port ${socket.address().port}`,
+        ),
+      );
     }, 2000);
     const onMessage = (data: Buffer, info: dgram.RemoteInfo): void => {
       got.push({ data, from: info.port });
@@ -61,7 +89,12 @@ function receive(socket: Socket, count: number, awaited: string): Promise<Array<
 test('SDP: reads the audio target and rewrites addresses to the relay', () => {
   const sdp = sdpFor(40000, 'a=sendonly') + 'm=video 40002 RTP/AVP 96\r\nc=IN IP4 10.0.0.9\r\n';
   const target = readAudioTarget(sdp);
-  assert.deepEqual(target, { address: '127.0.0.1', port: 40000, telephoneEventPayloadType: 101, direction: 'sendonly' });
+  assert.deepEqual(target, {
+    address: '127.0.0.1',
+    port: 40000,
+    telephoneEventPayloadType: 101,
+    direction: 'sendonly',
+  });
   const rewritten = rewriteSdpAddresses(sdp.replace(/127\.0\.0\.1/g, '192.0.2.7'), '127.0.0.1', 50000);
   assert.match(rewritten, /^o=- 1 1 IN IP4 127\.0\.0\.1$/m);
   assert.match(rewritten, /^c=IN IP4 127\.0\.0\.1$/m);
@@ -90,7 +123,10 @@ test('relays RTP both ways through a session, latches, and counts packets, bytes
     for (let seq = 1; seq <= 5; seq += 1) caller.send(rtp(seq), session.port('A'), '127.0.0.1');
     const received = await atCallee;
     assert.equal(received.length, 5);
-    assert.ok(received.every((r) => r.from === session.port('B')), 'the callee only ever sees the relay');
+    assert.ok(
+      received.every((r) => r.from === session.port('B')),
+      'the callee only ever sees the relay',
+    );
     assert.equal(received[0]?.data.readUInt16BE(2), 1);
 
     // RFC 4733: one '5' event, end packet sent three times, forwarded like audio, counted once.
@@ -99,7 +135,8 @@ test('relays RTP both ways through a session, latches, and counts packets, bytes
     callee.send(rtp(1), session.port('B'), '127.0.0.1');
     callee.send(rtp(2), session.port('B'), '127.0.0.1');
     callee.send(rtp(3, 101, event(false), 9999), session.port('B'), '127.0.0.1');
-    for (let i = 0; i < 3; i += 1) callee.send(rtp(4 + i, 101, event(true), 9999), session.port('B'), '127.0.0.1');
+    for (let i = 0; i < 3; i += 1)
+      callee.send(rtp(4 + i, 101, event(true), 9999), session.port('B'), '127.0.0.1');
     await atCaller;
 
     const stats = session.stats();

@@ -35,18 +35,45 @@ interface OutgoingCall {
 }
 
 /** Sends INVITE, answers the 407 with credentials, and returns the authenticated attempt. */
-async function placeCall(caller: RawSipClient, account: { username: string; password: string }, dialed: string, t: TestEdge, mediaPort: number): Promise<OutgoingCall> {
+async function placeCall(
+  caller: RawSipClient,
+  account: { username: string; password: string },
+  dialed: string,
+  t: TestEdge,
+  mediaPort: number,
+): Promise<OutgoingCall> {
   const domain = t.config.sip.domain;
   const callId = `call-${caller.name}-${Math.random().toString(36).slice(2)}`;
   const uri = `sip:${dialed}@${domain}`;
   const from = `"${account.username}" <sip:${account.username}@${domain}>;tag=${caller.name}1`;
   const to = `<${uri}>`;
   const contact: [string, string] = ['Contact', `<${caller.contact}>`];
-  const firstBranch = caller.request({ method: 'INVITE', uri, from, to, callId, cseq: 1, headers: [contact], body: sdp(mediaPort) });
+  const firstBranch = caller.request({
+    method: 'INVITE',
+    uri,
+    from,
+    to,
+    callId,
+    cseq: 1,
+    headers: [contact],
+    body: sdp(mediaPort),
+  });
   const challenge = await caller.waitForResponse(407, '1 INVITE');
   assert.match(header(challenge, 'proxy-authenticate') ?? '', /qop="auth"/);
-  caller.request({ method: 'ACK', uri, from, to: header(challenge, 'to') ?? to, callId, cseq: 1, branch: firstBranch });
-  const credentials = digestAnswer(header(challenge, 'proxy-authenticate') ?? '', { ...account, method: 'INVITE', uri });
+  caller.request({
+    method: 'ACK',
+    uri,
+    from,
+    to: header(challenge, 'to') ?? to,
+    callId,
+    cseq: 1,
+    branch: firstBranch,
+  });
+  const credentials = digestAnswer(header(challenge, 'proxy-authenticate') ?? '', {
+    ...account,
+    method: 'INVITE',
+    uri,
+  });
   const call: OutgoingCall = {
     callId,
     uri,
@@ -105,7 +132,11 @@ test('internal call: auth, ringing, answer, RTP through the relay, caller hangs 
     const ringing = await alice.waitForResponse(180, '2 INVITE');
     const aliceDialogTag = tagOf(header(ringing, 'to'));
     assert.ok(aliceDialogTag);
-    bob.reply(invite, 200, 'OK', { toTag: 'bobtag', headers: [['Contact', `<${bob.contact}>`]], body: sdp(bobMedia.address().port) });
+    bob.reply(invite, 200, 'OK', {
+      toTag: 'bobtag',
+      headers: [['Contact', `<${bob.contact}>`]],
+      body: sdp(bobMedia.address().port),
+    });
     const answered = await alice.waitForResponse(200, '2 INVITE');
     assert.equal(tagOf(header(answered, 'to')), aliceDialogTag);
     const relayPortForAlice = mediaPortOf(answered);
@@ -114,13 +145,28 @@ test('internal call: auth, ringing, answer, RTP through the relay, caller hangs 
     assert.equal(t.edge.activeCalls()[0]?.state, 'answered');
 
     const dialogTo = header(answered, 'to') ?? '';
-    alice.request({ method: 'ACK', uri: 'sip:edge@127.0.0.1', from: call.from, to: dialogTo, callId: call.callId, cseq: 2 });
+    alice.request({
+      method: 'ACK',
+      uri: 'sip:edge@127.0.0.1',
+      from: call.from,
+      to: dialogTo,
+      callId: call.callId,
+      cseq: 2,
+    });
     const ack = await bob.waitForRequest('ACK');
     assert.equal(header(ack, 'cseq'), '1 ACK');
-    assert.equal(bob.received.filter((m) => m.method === 'INVITE').length, 1, 'exactly one INVITE reached bob');
+    assert.equal(
+      bob.received.filter((m) => m.method === 'INVITE').length,
+      1,
+      'exactly one INVITE reached bob',
+    );
 
     // RTP both ways through the relay.
-    const rtp = (seq: number): Buffer => Buffer.concat([Buffer.from([0x80, 0, 0, seq, 0, 0, 0, seq * 160 > 255 ? 0 : seq, 0, 0, 0, 1]), Buffer.alloc(160, 0xff)]);
+    const rtp = (seq: number): Buffer =>
+      Buffer.concat([
+        Buffer.from([0x80, 0, 0, seq, 0, 0, 0, seq * 160 > 255 ? 0 : seq, 0, 0, 0, 1]),
+        Buffer.alloc(160, 0xff),
+      ]);
     const atBob = once(bobMedia, 'message');
     aliceMedia.send(rtp(1), relayPortForAlice, '127.0.0.1');
     await atBob;
@@ -137,7 +183,14 @@ test('internal call: auth, ringing, answer, RTP through the relay, caller hangs 
       }
       return false;
     }, '200 to BYE');
-    alice.request({ method: 'BYE', uri: 'sip:edge@127.0.0.1', from: call.from, to: dialogTo, callId: call.callId, cseq: 3 });
+    alice.request({
+      method: 'BYE',
+      uri: 'sip:edge@127.0.0.1',
+      from: call.from,
+      to: dialogTo,
+      callId: call.callId,
+      cseq: 3,
+    });
     await byeOk;
     assert.ok(cdrAtOk, 'CDR written before the BYE was answered');
     const bye = await bob.waitForRequest('BYE');
@@ -155,7 +208,10 @@ test('internal call: auth, ringing, answer, RTP through the relay, caller hangs 
     const media = JSON.parse(cdr.media) as { aToB: { packets: number }; bToA: { packets: number } };
     assert.equal(media.aToB.packets, 1);
     assert.equal(media.bToA.packets, 1);
-    assert.deepEqual(t.completed.map((c) => c.customerId), [CUSTOMER]);
+    assert.deepEqual(
+      t.completed.map((c) => c.customerId),
+      [CUSTOMER],
+    );
     assert.equal(t.edge.activeCalls().length, 0);
   } finally {
     aliceMedia.close();
@@ -209,12 +265,30 @@ test('no route → 404 and a failed CDR; caller CANCEL → 487, CANCEL downstrea
     const call = await placeCall(alice, ACCOUNTS.alice, 'bob', t, 40002);
     const invite = await bob.waitForRequest('INVITE');
     bob.reply(invite, 180, 'Ringing', { toTag: 'b2' });
-    await alice.waitFor((m) => m.status === 180 && header(m, 'call-id') === call.callId, '180 for the second call');
-    alice.request({ method: 'CANCEL', uri: call.uri, from: call.from, to: call.to, callId: call.callId, cseq: 2, branch: call.branch });
-    await alice.waitFor((m) => m.status === 200 && header(m, 'cseq') === '2 CANCEL' && header(m, 'call-id') === call.callId, '200 to CANCEL');
+    await alice.waitFor(
+      (m) => m.status === 180 && header(m, 'call-id') === call.callId,
+      '180 for the second call',
+    );
+    alice.request({
+      method: 'CANCEL',
+      uri: call.uri,
+      from: call.from,
+      to: call.to,
+      callId: call.callId,
+      cseq: 2,
+      branch: call.branch,
+    });
+    await alice.waitFor(
+      (m) => m.status === 200 && header(m, 'cseq') === '2 CANCEL' && header(m, 'call-id') === call.callId,
+      '200 to CANCEL',
+    );
     await alice.waitFor((m) => m.status === 487 && header(m, 'call-id') === call.callId, '487 to the INVITE');
     const cancel = await bob.waitForRequest('CANCEL');
-    assert.equal((cancel.headers.get('via') ?? [])[0], (invite.headers.get('via') ?? [])[0], 'CANCEL carries the INVITE branch');
+    assert.equal(
+      (cancel.headers.get('via') ?? [])[0],
+      (invite.headers.get('via') ?? [])[0],
+      'CANCEL carries the INVITE branch',
+    );
     const cdr = cdrFor(t, call.callId);
     assert.equal(cdr?.disposition, 'cancelled');
     assert.equal(cdr?.hangup_by, 'caller');
@@ -259,14 +333,41 @@ test('inbound call from a trunk reaches the account owning the number; callee ha
     await register(carol, ACCOUNTS.carol, t.config.sip.domain);
     const from = '<sip:+442070000000@127.0.0.1>;tag=pstn1';
     const to = `<sip:${ACCOUNTS.carol.number}@127.0.0.1>`;
-    pstn.request({ method: 'INVITE', uri: `sip:${ACCOUNTS.carol.number}@${t.config.sip.domain}`, from, to, callId: 'inbound-1', cseq: 1, headers: [['Contact', `<${pstn.contact}>`]], body: sdp(41000) });
+    pstn.request({
+      method: 'INVITE',
+      uri: `sip:${ACCOUNTS.carol.number}@${t.config.sip.domain}`,
+      from,
+      to,
+      callId: 'inbound-1',
+      cseq: 1,
+      headers: [['Contact', `<${pstn.contact}>`]],
+      body: sdp(41000),
+    });
     const invite = await carol.waitForRequest('INVITE');
     assert.match(header(invite, 'from') ?? '', /sip:\+442070000000@/);
-    carol.reply(invite, 200, 'OK', { toTag: 'c1', headers: [['Contact', `<${carol.contact}>`]], body: sdp(41002) });
+    carol.reply(invite, 200, 'OK', {
+      toTag: 'c1',
+      headers: [['Contact', `<${carol.contact}>`]],
+      body: sdp(41002),
+    });
     const ok = await pstn.waitForResponse(200, '1 INVITE');
-    pstn.request({ method: 'ACK', uri: 'sip:edge@127.0.0.1', from, to: header(ok, 'to') ?? '', callId: 'inbound-1', cseq: 1 });
+    pstn.request({
+      method: 'ACK',
+      uri: 'sip:edge@127.0.0.1',
+      from,
+      to: header(ok, 'to') ?? '',
+      callId: 'inbound-1',
+      cseq: 1,
+    });
     const ack = await carol.waitForRequest('ACK');
-    carol.request({ method: 'BYE', uri: 'sip:edge@127.0.0.1', from: header(ack, 'to') ?? '', to: header(ack, 'from') ?? '', callId: header(ack, 'call-id') ?? '', cseq: 1 });
+    carol.request({
+      method: 'BYE',
+      uri: 'sip:edge@127.0.0.1',
+      from: header(ack, 'to') ?? '',
+      to: header(ack, 'from') ?? '',
+      callId: header(ack, 'call-id') ?? '',
+      cseq: 1,
+    });
     await carol.waitForResponse(200, '1 BYE');
     const bye = await pstn.waitForRequest('BYE');
     pstn.reply(bye, 200, 'OK');
@@ -291,23 +392,59 @@ test('re-INVITE in the dialog (hold) is relayed with the SDP rewritten, and its 
     await register(bob, ACCOUNTS.bob, t.config.sip.domain);
     const call = await placeCall(alice, ACCOUNTS.alice, 'bob', t, 42000);
     const invite = await bob.waitForRequest('INVITE');
-    bob.reply(invite, 200, 'OK', { toTag: 'b4', headers: [['Contact', `<${bob.contact}>`]], body: sdp(42002) });
+    bob.reply(invite, 200, 'OK', {
+      toTag: 'b4',
+      headers: [['Contact', `<${bob.contact}>`]],
+      body: sdp(42002),
+    });
     const answered = await alice.waitForResponse(200, '2 INVITE');
     const dialogTo = header(answered, 'to') ?? '';
-    alice.request({ method: 'ACK', uri: 'sip:edge@127.0.0.1', from: call.from, to: dialogTo, callId: call.callId, cseq: 2 });
+    alice.request({
+      method: 'ACK',
+      uri: 'sip:edge@127.0.0.1',
+      from: call.from,
+      to: dialogTo,
+      callId: call.callId,
+      cseq: 2,
+    });
     await bob.waitForRequest('ACK');
 
     const hold = sdp(42000).replace('a=sendrecv', 'a=sendonly');
-    alice.request({ method: 'INVITE', uri: 'sip:edge@127.0.0.1', from: call.from, to: dialogTo, callId: call.callId, cseq: 3, headers: [['Contact', `<${alice.contact}>`]], body: hold });
-    const reinvite = await bob.waitFor((m) => m.method === 'INVITE' && header(m, 'cseq') === '2 INVITE', 're-INVITE at bob');
+    alice.request({
+      method: 'INVITE',
+      uri: 'sip:edge@127.0.0.1',
+      from: call.from,
+      to: dialogTo,
+      callId: call.callId,
+      cseq: 3,
+      headers: [['Contact', `<${alice.contact}>`]],
+      body: hold,
+    });
+    const reinvite = await bob.waitFor(
+      (m) => m.method === 'INVITE' && header(m, 'cseq') === '2 INVITE',
+      're-INVITE at bob',
+    );
     assert.equal(header(reinvite, 'call-id'), header(invite, 'call-id'));
     assert.match(reinvite.body, /a=sendonly/);
     assert.equal(mediaPortOf(reinvite), mediaPortOf(invite), 'same relay port towards bob');
-    bob.reply(reinvite, 200, 'OK', { headers: [['Contact', `<${bob.contact}>`]], body: sdp(42002).replace('a=sendrecv', 'a=recvonly') });
+    bob.reply(reinvite, 200, 'OK', {
+      headers: [['Contact', `<${bob.contact}>`]],
+      body: sdp(42002).replace('a=sendrecv', 'a=recvonly'),
+    });
     const held = await alice.waitForResponse(200, '3 INVITE');
     assert.match(held.body, /a=recvonly/);
-    alice.request({ method: 'ACK', uri: 'sip:edge@127.0.0.1', from: call.from, to: dialogTo, callId: call.callId, cseq: 3 });
-    await bob.waitFor((m) => m.method === 'ACK' && header(m, 'cseq') === '2 ACK', 'ACK of the re-INVITE at bob');
+    alice.request({
+      method: 'ACK',
+      uri: 'sip:edge@127.0.0.1',
+      from: call.from,
+      to: dialogTo,
+      callId: call.callId,
+      cseq: 3,
+    });
+    await bob.waitFor(
+      (m) => m.method === 'ACK' && header(m, 'cseq') === '2 ACK',
+      'ACK of the re-INVITE at bob',
+    );
     assert.equal(t.edge.activeCalls()[0]?.media?.sideA.direction, 'sendonly');
     assert.equal(t.edge.hangup(t.edge.activeCalls()[0]?.callRef ?? ''), true);
     await Promise.all([alice.waitForRequest('BYE'), bob.waitForRequest('BYE')]);

@@ -51,15 +51,47 @@ test('parses the RFC 2617 Authorization example, quoted commas and escapes inclu
   assert.deepEqual(parseDigestParams('Digest realm="a, \\"b\\"", nonce=x'), { realm: 'a, "b"', nonce: 'x' });
   assert.equal(parseDigestParams('Basic dXNlcg=='), undefined);
   assert.equal(parseDigestParams('Digest realm="unterminated'), undefined);
-  assert.equal(parseCredentials('Digest realm="r", nonce="n"'), undefined, 'username/uri/response are mandatory');
+  assert.equal(
+    parseCredentials('Digest realm="r", nonce="n"'),
+    undefined,
+    'username/uri/response are mandatory',
+  );
 });
 
 test('challenge and credentials round-trip through the parser', () => {
-  const challenge = parseDigestParams(formatChallenge({ realm: 'example.com', nonce: 'abc', opaque: 'op', stale: true }));
-  assert.deepEqual(challenge, { realm: 'example.com', nonce: 'abc', opaque: 'op', stale: 'true', algorithm: 'MD5', qop: 'auth' });
-  const header = formatCredentials({ username: 'u', realm: 'r', nonce: 'n', uri: 'sip:r', response: 'f'.repeat(32), opaque: 'op', qop: 'auth', nc: '00000001', cnonce: 'c' });
+  const challenge = parseDigestParams(
+    formatChallenge({ realm: 'example.com', nonce: 'abc', opaque: 'op', stale: true }),
+  );
+  assert.deepEqual(challenge, {
+    realm: 'example.com',
+    nonce: 'abc',
+    opaque: 'op',
+    stale: 'true',
+    algorithm: 'MD5',
+    qop: 'auth',
+  });
+  const header = formatCredentials({
+    username: 'u',
+    realm: 'r',
+    nonce: 'n',
+    uri: 'sip:r',
+    response: 'f'.repeat(32),
+    opaque: 'op',
+    qop: 'auth',
+    nc: '00000001',
+    cnonce: 'c',
+  });
   assert.deepEqual(parseCredentials(header), {
-    username: 'u', realm: 'r', nonce: 'n', uri: 'sip:r', response: 'f'.repeat(32), algorithm: 'MD5', opaque: 'op', qop: 'auth', nc: '00000001', cnonce: 'c',
+    username: 'u',
+    realm: 'r',
+    nonce: 'n',
+    uri: 'sip:r',
+    response: 'f'.repeat(32),
+    algorithm: 'MD5',
+    opaque: 'op',
+    qop: 'auth',
+    nc: '00000001',
+    cnonce: 'c',
   });
 });
 
@@ -71,7 +103,11 @@ test('nonces: valid while young, stale when old, invalid when forged or foreign'
   now += 5_001;
   assert.equal(issuer.check(nonce), 'stale');
   assert.equal(issuer.check('not-a-nonce'), 'invalid');
-  assert.equal(new NonceIssuer(5_000, () => now).check(issuer.issue()), 'invalid', 'another edge instance has another secret');
+  assert.equal(
+    new NonceIssuer(5_000, () => now).check(issuer.issue()),
+    'invalid',
+    'another edge instance has another secret',
+  );
   const tampered = Buffer.from(nonce, 'base64url');
   tampered[0] = (tampered[0] ?? 0) ^ 1;
   assert.equal(issuer.check(tampered.toString('base64url')), 'invalid');

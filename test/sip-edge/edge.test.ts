@@ -6,7 +6,14 @@ import { ACCOUNTS, register, startTestEdge } from './harness';
 import { digestAnswer, header, parseRaw, RawSipClient } from './raw-sip-client';
 
 function options(client: RawSipClient, callId: string, cseq = 1): string {
-  return client.request({ method: 'OPTIONS', uri: 'sip:127.0.0.1', from: '<sip:probe@127.0.0.1>;tag=p', to: '<sip:127.0.0.1>', callId, cseq });
+  return client.request({
+    method: 'OPTIONS',
+    uri: 'sip:127.0.0.1',
+    from: '<sip:probe@127.0.0.1>;tag=p',
+    to: '<sip:127.0.0.1>',
+    callId,
+    cseq,
+  });
 }
 
 test('malformed SIP gets 400 (or is dropped when unanswerable) and the edge keeps serving', async () => {
@@ -16,40 +23,83 @@ test('malformed SIP gets 400 (or is dropped when unanswerable) and the edge keep
     const port = client.port;
     const via = `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bKbad1;rport`;
     // Missing Call-ID.
-    client.sendRaw(`OPTIONS sip:127.0.0.1 SIP/2.0\r\n${via}\r\nFrom: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`);
+    client.sendRaw(
+      `OPTIONS sip:127.0.0.1 SIP/2.0\r\n${via}\r\nFrom: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`,
+    );
     const missingCallId = await client.waitFor((m) => m.status === 400, '400 for a request without Call-ID');
     assert.match(header(missingCallId, 'warning') ?? '', /Call-ID/);
-    assert.equal(header(missingCallId, 'via'), `SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bKbad1;rport=${port};received=127.0.0.1`);
+    assert.equal(
+      header(missingCallId, 'via'),
+      `SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bKbad1;rport=${port};received=127.0.0.1`,
+    );
 
     // Bad CSeq number, and CSeq method not matching the request.
     const viaB = via.replace('bad1', 'bad2');
-    client.sendRaw(`OPTIONS sip:127.0.0.1 SIP/2.0\r\n${viaB}\r\nFrom: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: c2\r\nCSeq: abc OPTIONS\r\n\r\n`);
+    client.sendRaw(
+      `OPTIONS sip:127.0.0.1 SIP/2.0\r\n${viaB}\r\nFrom: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: c2\r\nCSeq: abc OPTIONS\r\n\r\n`,
+    );
     await client.waitFor((m) => m.status === 400 && header(m, 'call-id') === 'c2', '400 for CSeq "abc"');
     const viaC = via.replace('bad1', 'bad3');
-    client.sendRaw(`OPTIONS sip:127.0.0.1 SIP/2.0\r\n${viaC}\r\nFrom: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: c3\r\nCSeq: 1 INVITE\r\n\r\n`);
-    const mismatch = await client.waitFor((m) => m.status === 400 && header(m, 'call-id') === 'c3', '400 for a CSeq method mismatch');
+    client.sendRaw(
+      `OPTIONS sip:127.0.0.1 SIP/2.0\r\n${viaC}\r\nFrom: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: c3\r\nCSeq: 1 INVITE\r\n\r\n`,
+    );
+    const mismatch = await client.waitFor(
+      (m) => m.status === 400 && header(m, 'call-id') === 'c3',
+      '400 for a CSeq method mismatch',
+    );
     assert.match(header(mismatch, 'warning') ?? '', /does not match/);
 
     // Content-Length longer than the datagram (RFC 3261 §18.3).
-    client.sendRaw(`OPTIONS sip:127.0.0.1 SIP/2.0\r\n${via.replace('bad1', 'bad4')}\r\nFrom: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: c4\r\nCSeq: 1 OPTIONS\r\nContent-Length: 500\r\n\r\nv=0`);
-    await client.waitFor((m) => m.status === 400 && header(m, 'call-id') === 'c4', '400 for a truncated body');
+    client.sendRaw(
+      `OPTIONS sip:127.0.0.1 SIP/2.0\r\n${via.replace('bad1', 'bad4')}\r\nFrom: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: c4\r\nCSeq: 1 OPTIONS\r\nContent-Length: 500\r\n\r\nv=0`,
+    );
+    await client.waitFor(
+      (m) => m.status === 400 && header(m, 'call-id') === 'c4',
+      '400 for a truncated body',
+    );
 
     // Garbage and a response-looking message nobody asked for: nothing to answer, just dropped.
     client.sendRaw(Buffer.from([0x00, 0xff, 0x13, 0x37, 0x0d, 0x0a, 0x0d, 0x0a]));
-    client.sendRaw('SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKnobody\r\nContent-Length: 0\r\n\r\n');
+    client.sendRaw(
+      'SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKnobody\r\nContent-Length: 0\r\n\r\n',
+    );
     client.sendRaw('hello\r\n\r\n');
 
     // The next valid request is served normally.
     options(client, 'after-garbage');
-    const ok = await client.waitFor((m) => m.status === 200 && header(m, 'call-id') === 'after-garbage', '200 to OPTIONS after malformed input');
+    const ok = await client.waitFor(
+      (m) => m.status === 200 && header(m, 'call-id') === 'after-garbage',
+      '200 to OPTIONS after malformed input',
+    );
     assert.match(header(ok, 'allow') ?? '', /INVITE/);
-    assert.equal(client.received.filter((m) => m.status === 400).length, 4, 'garbage without a request line is not answered');
-    assert.ok(t.logs.some((l) => /dropped \(no response can be addressed\)/.test(l)), 'dropped input is logged');
+    assert.equal(
+      client.received.filter((m) => m.status === 400).length,
+      4,
+      'garbage without a request line is not answered',
+    );
+    assert.ok(
+      t.logs.some((l) => /dropped \(no response can be addressed\)/.test(l)),
+      'dropped input is logged',
+    );
 
     // Unknown method → 501; known but not served → 405 with Allow.
-    client.request({ method: 'FOO', uri: 'sip:127.0.0.1', from: '<sip:p@127.0.0.1>;tag=1', to: '<sip:127.0.0.1>', callId: 'foo', cseq: 1 });
+    client.request({
+      method: 'FOO',
+      uri: 'sip:127.0.0.1',
+      from: '<sip:p@127.0.0.1>;tag=1',
+      to: '<sip:127.0.0.1>',
+      callId: 'foo',
+      cseq: 1,
+    });
     await client.waitForResponse(501, '1 FOO');
-    client.request({ method: 'SUBSCRIBE', uri: 'sip:127.0.0.1', from: '<sip:p@127.0.0.1>;tag=1', to: '<sip:127.0.0.1>', callId: 'sub', cseq: 1 });
+    client.request({
+      method: 'SUBSCRIBE',
+      uri: 'sip:127.0.0.1',
+      from: '<sip:p@127.0.0.1>;tag=1',
+      to: '<sip:127.0.0.1>',
+      callId: 'sub',
+      cseq: 1,
+    });
     const notAllowed = await client.waitForResponse(405, '1 SUBSCRIBE');
     assert.match(header(notAllowed, 'allow') ?? '', /REGISTER/);
   } finally {
@@ -64,7 +114,13 @@ test('REGISTER: 401 challenge, authenticated 200 with the binding, wrong passwor
   try {
     const domain = t.config.sip.domain;
     const aor = `<sip:alice@${domain}>`;
-    const base = { method: 'REGISTER', uri: `sip:${domain}`, from: `${aor};tag=a1`, to: aor, callId: 'reg-1' };
+    const base = {
+      method: 'REGISTER',
+      uri: `sip:${domain}`,
+      from: `${aor};tag=a1`,
+      to: aor,
+      callId: 'reg-1',
+    };
     const contact: [string, string] = ['Contact', `<${phone.contact}>`];
     const firstBranch = phone.request({ ...base, cseq: 1, headers: [contact, ['Expires', '120']] });
     const challenge = await phone.waitForResponse(401, '1 REGISTER');
@@ -78,14 +134,31 @@ test('REGISTER: 401 challenge, authenticated 200 with the binding, wrong passwor
 
     // A retransmission of the same request (same branch) gets the same answer, nothing new.
     phone.request({ ...base, cseq: 1, branch: firstBranch, headers: [contact, ['Expires', '120']] });
-    await phone.waitFor((m) => m.status === 401 && phone.received.filter((r) => r.status === 401).length === 2, 'the retransmitted 401');
-    assert.equal(phone.received.filter((r) => r.status === 401)[1]?.text, challenge.text, 'identical response to the retransmission');
+    await phone.waitFor(
+      (m) => m.status === 401 && phone.received.filter((r) => r.status === 401).length === 2,
+      'the retransmitted 401',
+    );
+    assert.equal(
+      phone.received.filter((r) => r.status === 401)[1]?.text,
+      challenge.text,
+      'identical response to the retransmission',
+    );
 
-    const wrong = digestAnswer(www, { username: 'alice', password: 'nope', method: 'REGISTER', uri: base.uri });
+    const wrong = digestAnswer(www, {
+      username: 'alice',
+      password: 'nope',
+      method: 'REGISTER',
+      uri: base.uri,
+    });
     phone.request({ ...base, cseq: 2, headers: [contact, ['Authorization', wrong]] });
     await phone.waitForResponse(401, '2 REGISTER'); // Kamailio: a failed check is challenged again
 
-    const unknown = digestAnswer(www, { username: 'mallory', password: 'x', method: 'REGISTER', uri: base.uri });
+    const unknown = digestAnswer(www, {
+      username: 'mallory',
+      password: 'x',
+      method: 'REGISTER',
+      uri: base.uri,
+    });
     phone.request({ ...base, cseq: 3, headers: [contact, ['Authorization', unknown]] });
     await phone.waitForResponse(403, '3 REGISTER');
 
@@ -104,7 +177,14 @@ test('REGISTER: 401 challenge, authenticated 200 with the binding, wrong passwor
     await phone.waitForResponse(403, '5 REGISTER');
 
     // Expires: 0 removes the binding.
-    phone.request({ ...base, cseq: 6, headers: [['Contact', `<${phone.contact}>;expires=0`], ['Authorization', good]] });
+    phone.request({
+      ...base,
+      cseq: 6,
+      headers: [
+        ['Contact', `<${phone.contact}>;expires=0`],
+        ['Authorization', good],
+      ],
+    });
     const removed = await phone.waitForResponse(200, '6 REGISTER');
     assert.equal(header(removed, 'contact'), undefined);
     assert.deepEqual(t.edge.registrations('alice'), []);
@@ -120,12 +200,29 @@ test('REGISTER with an expired nonce is challenged again with stale=true', async
   try {
     const domain = t.config.sip.domain;
     const aor = `<sip:alice@${domain}>`;
-    const base = { method: 'REGISTER', uri: `sip:${domain}`, from: `${aor};tag=s1`, to: aor, callId: 'reg-stale' };
+    const base = {
+      method: 'REGISTER',
+      uri: `sip:${domain}`,
+      from: `${aor};tag=s1`,
+      to: aor,
+      callId: 'reg-stale',
+    };
     phone.request({ ...base, cseq: 1, headers: [['Contact', `<${phone.contact}>`]] });
     const challenge = await phone.waitForResponse(401, '1 REGISTER');
     assert.doesNotMatch(header(challenge, 'www-authenticate') ?? '', /stale/);
-    const answer = digestAnswer(header(challenge, 'www-authenticate') ?? '', { ...ACCOUNTS.alice, method: 'REGISTER', uri: base.uri });
-    phone.request({ ...base, cseq: 2, headers: [['Contact', `<${phone.contact}>`], ['Authorization', answer]] });
+    const answer = digestAnswer(header(challenge, 'www-authenticate') ?? '', {
+      ...ACCOUNTS.alice,
+      method: 'REGISTER',
+      uri: base.uri,
+    });
+    phone.request({
+      ...base,
+      cseq: 2,
+      headers: [
+        ['Contact', `<${phone.contact}>`],
+        ['Authorization', answer],
+      ],
+    });
     const stale = await phone.waitForResponse(401, '2 REGISTER');
     assert.match(header(stale, 'www-authenticate') ?? '', /stale=true/);
   } finally {
@@ -140,7 +237,8 @@ test('WebSocket: subprotocol "sip", one message per frame, the binding follows t
   try {
     await once(ws, 'open');
     assert.equal(ws.protocol, 'sip');
-    const next = (): Promise<string> => new Promise((resolve) => ws.once('message', (data: Buffer) => resolve(data.toString())));
+    const next = (): Promise<string> =>
+      new Promise((resolve) => ws.once('message', (data: Buffer) => resolve(data.toString())));
     const domain = t.config.sip.domain;
     const aor = `<sip:bob@${domain}>`;
     const req = (cseq: number, extra: string[]): string =>
@@ -161,8 +259,16 @@ test('WebSocket: subprotocol "sip", one message per frame, the binding follows t
     ws.send(req(1, []));
     const challenge = parseRaw(await reply, { address: '', port: 0 });
     assert.equal(challenge.status, 401);
-    assert.equal(header(challenge, 'via'), 'SIP/2.0/WS abc.invalid;branch=z9hG4bKws1', 'no received/rport on WS');
-    const auth = digestAnswer(header(challenge, 'www-authenticate') ?? '', { ...ACCOUNTS.bob, method: 'REGISTER', uri: `sip:${domain}` });
+    assert.equal(
+      header(challenge, 'via'),
+      'SIP/2.0/WS abc.invalid;branch=z9hG4bKws1',
+      'no received/rport on WS',
+    );
+    const auth = digestAnswer(header(challenge, 'www-authenticate') ?? '', {
+      ...ACCOUNTS.bob,
+      method: 'REGISTER',
+      uri: `sip:${domain}`,
+    });
     reply = next();
     ws.send(req(2, [`Authorization: ${auth}`]));
     assert.equal(parseRaw(await reply, { address: '', port: 0 }).status, 200);
@@ -174,7 +280,12 @@ test('WebSocket: subprotocol "sip", one message per frame, the binding follows t
     await new Promise<void>((resolve, reject) => {
       const check = (): void => {
         if (t.edge.registrations('bob').length === 0) resolve();
-        else if (Date.now() > deadline) reject(new Error(`bob's WS binding survived the closed connection: ${JSON.stringify(t.edge.registrations('bob'))}`));
+        else if (Date.now() > deadline)
+          reject(
+            new Error(
+              `bob's WS binding survived the closed connection: ${JSON.stringify(t.edge.registrations('bob'))}`,
+            ),
+          );
         else setImmediate(check);
       };
       check();

@@ -35,10 +35,17 @@ export async function startTestEdge(sipOverrides: Partial<PlatformConfig['sip']>
   config.sip = { ...config.sip, ...sipOverrides };
   const db = openStore(config.store.file);
   const now = new Date().toISOString();
-  for (const id of [CUSTOMER, OTHER_CUSTOMER]) db.prepare('INSERT INTO customers VALUES (?, ?, ?, ?)').run(id, id, 'standard', now);
+  for (const id of [CUSTOMER, OTHER_CUSTOMER])
+    db.prepare('INSERT INTO customers VALUES (?, ?, ?, ?)').run(id, id, 'standard', now);
   for (const a of Object.values(ACCOUNTS)) {
     db.prepare('INSERT INTO numbers VALUES (?, ?, ?, ?)').run(a.number, CUSTOMER, 'local', now);
-    db.prepare('INSERT INTO sip_accounts VALUES (?, ?, ?, ?, ?)').run(a.username, CUSTOMER, a.password, a.number, now);
+    db.prepare('INSERT INTO sip_accounts VALUES (?, ?, ?, ?, ?)').run(
+      a.username,
+      CUSTOMER,
+      a.password,
+      a.number,
+      now,
+    );
   }
   const logs: string[] = [];
   const bus = new PlatformBus();
@@ -65,7 +72,10 @@ export async function startTestEdge(sipOverrides: Partial<PlatformConfig['sip']>
   };
 }
 
-export function addTrunk(db: Db, trunk: { id: string; customerId?: string; port: number; prefixes: string[]; callerId?: string | null }): void {
+export function addTrunk(
+  db: Db,
+  trunk: { id: string; customerId?: string; port: number; prefixes: string[]; callerId?: string | null },
+): void {
   db.prepare('INSERT INTO trunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
     trunk.id,
     trunk.customerId ?? CUSTOMER,
@@ -80,14 +90,29 @@ export function addTrunk(db: Db, trunk: { id: string; customerId?: string; port:
 }
 
 /** REGISTER with the challenge/response dance; resolves with the 200. */
-export async function register(client: RawSipClient, account: { username: string; password: string }, domain: string, expires = 300) {
+export async function register(
+  client: RawSipClient,
+  account: { username: string; password: string },
+  domain: string,
+  expires = 300,
+) {
   const callId = `reg-${client.name}-${Date.now()}`;
   const aor = `<sip:${account.username}@${domain}>`;
-  const base = { method: 'REGISTER', uri: `sip:${domain}`, from: `${aor};tag=r${client.port}`, to: aor, callId };
+  const base = {
+    method: 'REGISTER',
+    uri: `sip:${domain}`,
+    from: `${aor};tag=r${client.port}`,
+    to: aor,
+    callId,
+  };
   const contact: [string, string] = ['Contact', `<${client.contact}>;expires=${expires}`];
   client.request({ ...base, cseq: 1, headers: [contact] });
   const challenge = await client.waitForResponse(401, '1 REGISTER');
-  const authorization = digestAnswer(header(challenge, 'www-authenticate') ?? '', { ...account, method: 'REGISTER', uri: base.uri });
+  const authorization = digestAnswer(header(challenge, 'www-authenticate') ?? '', {
+    ...account,
+    method: 'REGISTER',
+    uri: base.uri,
+  });
   client.request({ ...base, cseq: 2, headers: [contact, ['Authorization', authorization]] });
   return client.waitForResponse(200, '2 REGISTER');
 }

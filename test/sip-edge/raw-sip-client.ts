@@ -56,8 +56,12 @@ export function tagOf(headerValue: string | undefined): string | undefined {
 const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
 
 /** Answers a Digest challenge (qop=auth when offered, RFC 2069 form otherwise). */
-export function digestAnswer(challenge: string, o: { username: string; password: string; method: string; uri: string }): string {
-  const param = (name: string): string | undefined => new RegExp(`${name}="?([^",]+)"?`, 'i').exec(challenge)?.[1];
+export function digestAnswer(
+  challenge: string,
+  o: { username: string; password: string; method: string; uri: string },
+): string {
+  const param = (name: string): string | undefined =>
+    new RegExp(`${name}="?([^",]+)"?`, 'i').exec(challenge)?.[1];
   const realm = param('realm') ?? '';
   const nonce = param('nonce') ?? '';
   const opaque = param('opaque');
@@ -147,7 +151,12 @@ export class RawSipClient {
   }
 
   /** Answers a request received from the edge (copies Via/From/To/Call-ID/CSeq). */
-  reply(request: RawMessage, status: number, reason: string, options: { toTag?: string; headers?: Array<[string, string]>; body?: string } = {}): void {
+  reply(
+    request: RawMessage,
+    status: number,
+    reason: string,
+    options: { toTag?: string; headers?: Array<[string, string]>; body?: string } = {},
+  ): void {
     const to = header(request, 'to') ?? '';
     const body = options.body ?? '';
     const lines = [
@@ -161,7 +170,10 @@ export class RawSipClient {
       ...(body ? ['Content-Type: application/sdp'] : []),
       `Content-Length: ${Buffer.byteLength(body)}`,
     ];
-    this.sendRaw(`${lines.join('\r\n')}\r\n\r\n${body}`, { host: request.from.address, port: request.from.port });
+    this.sendRaw(`${lines.join('\r\n')}\r\n\r\n${body}`, {
+      host: request.from.address,
+      port: request.from.port,
+    });
   }
 
   /** The first message (already received or arriving) that matches. */
@@ -171,8 +183,14 @@ export class RawSipClient {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(onMessage);
-        const seen = this.received.map((m) => `  ${m.startLine} (${header(m, 'cseq') ?? '?'})`).join('\n') || '  nothing';
-        reject(new Error(`${this.name}: timed out after ${timeoutMs} ms waiting for ${awaited}. Received:\n${seen}`));
+        const seen =
+          this.received.map((m) => `  ${m.startLine} (${header(m, 'cseq') ?? '?'})`).join('\n') ||
+          '  nothing';
+        reject(
+          new Error(
+            `${this.name}: timed out after ${timeoutMs} ms waiting for ${awaited}. Received:\n${seen}`,
+          ),
+        );
       }, timeoutMs);
       const onMessage = (m: RawMessage): void => {
         if (!predicate(m)) return;
@@ -186,7 +204,11 @@ export class RawSipClient {
 
   /** A response with this status to the request with this CSeq ("2 INVITE"). */
   waitForResponse(status: number, cseq: string, timeoutMs?: number): Promise<RawMessage> {
-    return this.waitFor((m) => m.status === status && header(m, 'cseq') === cseq, `${status} to ${cseq}`, timeoutMs);
+    return this.waitFor(
+      (m) => m.status === status && header(m, 'cseq') === cseq,
+      `${status} to ${cseq}`,
+      timeoutMs,
+    );
   }
 
   waitForRequest(method: string, timeoutMs?: number): Promise<RawMessage> {
@@ -201,5 +223,16 @@ export class RawSipClient {
 
 /** An SDP offering PCMU + telephone-event on a port. */
 export function sdp(port: number): string {
-  return ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP 0 101`, 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', 'a=sendrecv', ''].join('\r\n');
+  return [
+    'v=0',
+    'o=- 1 1 IN IP4 127.0.0.1',
+    's=-',
+    'c=IN IP4 127.0.0.1',
+    't=0 0',
+    `m=audio ${port} RTP/AVP 0 101`,
+    'a=rtpmap:0 PCMU/8000',
+    'a=rtpmap:101 telephone-event/8000',
+    'a=sendrecv',
+    '',
+  ].join('\r\n');
 }

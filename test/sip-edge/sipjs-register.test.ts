@@ -27,7 +27,15 @@ test('sip.js registers over WS with digest auth and un-registers', async () => {
     const states: string[] = [];
     const reached = (state: RegistererState): Promise<void> =>
       new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`sip.js never reached ${state}; states seen: ${states.join(', ')}; edge log:\n${t.logs.slice(-10).join('\n')}`)), 2000);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `sip.js never reached ${state}; states seen: ${states.join(', ')}; edge log:\n${t.logs.slice(-10).join('\n')}`,
+              ),
+            ),
+          2000,
+        );
         registerer.stateChange.addListener((s) => {
           states.push(s);
           if (s === state) {

@@ -15,7 +15,14 @@ import {
 
 test('an RTP packet survives encode/decode with every header field', () => {
   const payload = Buffer.alloc(160, 0x55);
-  const datagram = encodeRtp({ marker: true, payloadType: 0, sequenceNumber: 65535, timestamp: 0xfffffff0, ssrc: 0xdeadbeef, payload });
+  const datagram = encodeRtp({
+    marker: true,
+    payloadType: 0,
+    sequenceNumber: 65535,
+    timestamp: 0xfffffff0,
+    ssrc: 0xdeadbeef,
+    payload,
+  });
   assert.equal(datagram.length, 172);
   assert.equal(datagram[0], 0x80, 'V=2, no padding, extension or CSRC');
   const decoded = decodeRtp(datagram);
@@ -79,7 +86,11 @@ test('two sessions exchange audio on a 20 ms schedule and detect each DTMF digit
     await b.dtmf.waitFor(() => b.dtmf.all().length >= 2, { awaited: 'two digits', timeoutMs: 1000 });
     a.stopSending();
     const stats = b.stats();
-    assert.equal(stats.dtmfReceived, '11', 'equal digits in a row stay two events; repeated end packets count once');
+    assert.equal(
+      stats.dtmfReceived,
+      '11',
+      'equal digits in a row stay two events; repeated end packets count once',
+    );
     assert.equal(stats.lost, 0);
     assert.deepEqual(stats.payloadTypes, [0, 101]);
     assert.ok(stats.maxGapMs < 200, `max gap ${stats.maxGapMs} ms`);
@@ -99,7 +110,9 @@ test('echo mode sends back what arrives; malformed datagrams are counted, not fa
     await phone.waitForPackets(10, 2000);
     const { createSocket } = await import('node:dgram');
     const junk = createSocket('udp4');
-    await new Promise<void>((done) => junk.send(Buffer.from('not rtp'), echo.localPort, '127.0.0.1', () => done()));
+    await new Promise<void>((done) =>
+      junk.send(Buffer.from('not rtp'), echo.localPort, '127.0.0.1', () => done()),
+    );
     junk.close();
     await echo.waitForPackets(15, 2000);
     phone.stopSending();

@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { answerDirection, buildAudioSdp, mayEmit, parseAudioSdp, SdpParseError } from '../../world/sip/sdp';
 
 test('a built SDP parses back to the same stream', () => {
-  const text = buildAudioSdp({ address: '127.0.0.1', port: 40000, direction: 'sendonly', sessionId: '42', sessionVersion: 3 });
+  const text = buildAudioSdp({
+    address: '127.0.0.1',
+    port: 40000,
+    direction: 'sendonly',
+    sessionId: '42',
+    sessionVersion: 3,
+  });
   assert.match(text, /^v=0\r\n/);
   assert.match(text, /\r\nm=audio 40000 RTP\/AVP 0 101\r\n/);
   assert.match(text, /\r\na=fmtp:101 0-16\r\n/);
@@ -21,15 +27,26 @@ test('a built SDP parses back to the same stream', () => {
 test('media-level c= and direction win; another media stream is ignored; default is sendrecv', () => {
   const sdp = parseAudioSdp(
     [
-      'v=0', 'o=x 1 1 IN IP4 10.0.0.1', 's=call', 'c=IN IP4 10.0.0.1', 't=0 0', 'a=recvonly',
-      'm=video 5000 RTP/AVP 96', 'a=inactive',
-      'm=audio 6000 RTP/AVP 8 0 96', 'c=IN IP4 10.0.0.2', 'a=rtpmap:96 telephone-event/8000', 'a=sendrecv',
+      'v=0',
+      'o=x 1 1 IN IP4 10.0.0.1',
+      's=call',
+      'c=IN IP4 10.0.0.1',
+      't=0 0',
+      'a=recvonly',
+      'm=video 5000 RTP/AVP 96',
+      'a=inactive',
+      'm=audio 6000 RTP/AVP 8 0 96',
+      'c=IN IP4 10.0.0.2',
+      'a=rtpmap:96 telephone-event/8000',
+      'a=sendrecv',
     ].join('\n'),
   );
   assert.equal(sdp.connectionAddress, '10.0.0.2');
   assert.equal(sdp.direction, 'sendrecv');
   assert.equal(sdp.telephoneEventPayloadType, 96);
-  const plain = parseAudioSdp('v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 7000 RTP/AVP 0\r\n');
+  const plain = parseAudioSdp(
+    'v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 7000 RTP/AVP 0\r\n',
+  );
   assert.equal(plain.direction, 'sendrecv');
   assert.equal(plain.telephoneEventPayloadType, null);
 });
@@ -37,8 +54,14 @@ test('media-level c= and direction win; another media stream is ignored; default
 test('broken SDP is refused with what is missing', () => {
   assert.throws(() => parseAudioSdp('hello'), SdpParseError);
   assert.throws(() => parseAudioSdp('v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\n'), /no audio stream/);
-  assert.throws(() => parseAudioSdp('v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=audio 7000 RTP/AVP 0\r\n'), /no connection address/);
-  assert.throws(() => parseAudioSdp('v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nc=IN IP4 1.2.3.4\r\nm=audio 99999 RTP/AVP 0\r\n'), /out of range/);
+  assert.throws(
+    () => parseAudioSdp('v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=audio 7000 RTP/AVP 0\r\n'),
+    /no connection address/,
+  );
+  assert.throws(
+    () => parseAudioSdp('v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nc=IN IP4 1.2.3.4\r\nm=audio 99999 RTP/AVP 0\r\n'),
+    /out of range/,
+  );
 });
 
 test('answer directions follow RFC 3264 and decide who sends', () => {

@@ -4,7 +4,14 @@ import { createSocket } from 'node:dgram';
 import { TransportState } from 'sip.js';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PstnDouble } from '../../world/sip/pstn-double';
-import { parseNameAddr, parseSipMessage, parseVia, redactSip, summarizeSip, SipParseError } from '../../world/sip/sip-text';
+import {
+  parseNameAddr,
+  parseSipMessage,
+  parseVia,
+  redactSip,
+  summarizeSip,
+  SipParseError,
+} from '../../world/sip/sip-text';
 import { WsTransport } from '../../world/sip/transports';
 import { traffic } from '../../world/traffic-log';
 
@@ -35,7 +42,10 @@ test('SIP text: compact headers, Via lists, name-addr, summary and redaction', (
   assert.equal(summarizeSip(OPTIONS), 'OPTIONS sip:+15550001@127.0.0.1 (Call-ID abcdef12)');
   assert.match(redactSip(OPTIONS), /response="<redacted>"/);
   assert.doesNotMatch(redactSip(OPTIONS), /0123456789abcdef/);
-  assert.throws(() => parseSipMessage('INVITE sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n'), SipParseError);
+  assert.throws(
+    () => parseSipMessage('INVITE sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n'),
+    SipParseError,
+  );
 });
 
 test('the PSTN double answers malformed SIP with 400 and keeps serving', async () => {
@@ -44,10 +54,14 @@ test('the PSTN double answers malformed SIP with 400 and keeps serving', async (
   const probe = createSocket('udp4');
   await new Promise<void>((done) => probe.bind(0, '127.0.0.1', done));
   const responses: string[] = [];
-  const next = (): Promise<string> => new Promise((resolve) => probe.once('message', (m) => resolve(m.toString())));
+  const next = (): Promise<string> =>
+    new Promise((resolve) => probe.once('message', (m) => resolve(m.toString())));
   try {
     const { port } = pstn.address();
-    const broken = OPTIONS.replace('CSeq: 7 OPTIONS', 'CSeq: seven').replace('v: SIP/2.0/UDP 127.0.0.1:5070', `v: SIP/2.0/UDP 127.0.0.1:${probe.address().port}`);
+    const broken = OPTIONS.replace('CSeq: 7 OPTIONS', 'CSeq: seven').replace(
+      'v: SIP/2.0/UDP 127.0.0.1:5070',
+      `v: SIP/2.0/UDP 127.0.0.1:${probe.address().port}`,
+    );
     let reply = next();
     probe.send(broken, port, '127.0.0.1');
     responses.push(await reply);
@@ -65,12 +79,23 @@ test('the PSTN double answers malformed SIP with 400 and keeps serving', async (
 });
 
 test('WebSocket transport: subprotocol sip, one message per frame, server close reported, no reconnect', async () => {
-  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false) });
+  const server = new WebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false),
+  });
   await new Promise<void>((done) => server.once('listening', () => done()));
   const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('the WebSocket server has no TCP address');
-  const connected = new Promise<WebSocket>((resolve) => server.once('connection', (socket) => resolve(socket)));
-  const transport = new WsTransport(undefined, { actor: 'ws-phone', peerActor: 'ws-server', url: `ws://127.0.0.1:${address.port}` });
+  if (address === null || typeof address === 'string')
+    throw new Error('the WebSocket server has no TCP address');
+  const connected = new Promise<WebSocket>((resolve) =>
+    server.once('connection', (socket) => resolve(socket)),
+  );
+  const transport = new WsTransport(undefined, {
+    actor: 'ws-phone',
+    peerActor: 'ws-server',
+    url: `ws://127.0.0.1:${address.port}`,
+  });
   const states: TransportState[] = [];
   transport.stateChange.addListener((s) => states.push(s));
   const received: string[] = [];
@@ -83,7 +108,9 @@ test('WebSocket transport: subprotocol sip, one message per frame, server close 
     await transport.connect();
     const serverSide = await connected;
     assert.equal(serverSide.protocol, 'sip');
-    const echoed = new Promise<string>((resolve) => serverSide.once('message', (data) => resolve(data.toString())));
+    const echoed = new Promise<string>((resolve) =>
+      serverSide.once('message', (data) => resolve(data.toString())),
+    );
     await transport.send(OPTIONS);
     assert.equal(await echoed, OPTIONS);
     const arrived = new Promise<void>((resolve) => {
@@ -95,13 +122,28 @@ test('WebSocket transport: subprotocol sip, one message per frame, server close 
     serverSide.send('SIP/2.0 200 OK\r\nCall-ID: abc\r\n\r\n');
     await arrived;
     assert.deepEqual(received, ['SIP/2.0 200 OK\r\nCall-ID: abc\r\n\r\n']);
-    const closed = new Promise<void>((resolve) => transport.stateChange.addListener((s) => s === TransportState.Disconnected && resolve()));
+    const closed = new Promise<void>((resolve) =>
+      transport.stateChange.addListener((s) => s === TransportState.Disconnected && resolve()),
+    );
     serverSide.close(1001, 'going away');
     await closed;
     assert.match(disconnectError?.message ?? '', /closed by the server \(code 1001\)/);
-    assert.deepEqual(states, [TransportState.Connecting, TransportState.Connected, TransportState.Disconnected]);
+    assert.deepEqual(states, [
+      TransportState.Connecting,
+      TransportState.Connected,
+      TransportState.Disconnected,
+    ]);
     await assert.rejects(transport.send(OPTIONS), /not connected/);
-    assert.ok(traffic.since(0, 'SIP').some((e) => e.from === 'ws-phone' && e.summary.startsWith('OPTIONS') && (e.detail ?? '').includes('<redacted>')));
+    assert.ok(
+      traffic
+        .since(0, 'SIP')
+        .some(
+          (e) =>
+            e.from === 'ws-phone' &&
+            e.summary.startsWith('OPTIONS') &&
+            (e.detail ?? '').includes('<redacted>'),
+        ),
+    );
   } finally {
     await transport.dispose();
     await new Promise<void>((done) => server.close(() => done()));

@@ -16,7 +16,9 @@ after(async () => {
   await carrier.stop();
 });
 
-async function session(options: ConstructorParameters<typeof SmppCustomerSession>[0] = {}): Promise<SmppCustomerSession> {
+async function session(
+  options: ConstructorParameters<typeof SmppCustomerSession>[0] = {},
+): Promise<SmppCustomerSession> {
   const s = new SmppCustomerSession({ responseTimeoutMs: 1_000, enquireLinkMs: 0, ...options });
   sessions.push(s);
   await s.connect({ ...carrier.address(), actor: 'test ESME' });
@@ -39,12 +41,15 @@ test('bind succeeds with the right credentials and the double counts the session
 
 test('a wrong password is refused with ESME_RINVPASWD', async () => {
   const s = await session();
-  await assert.rejects(s.bind({ systemId: CREDENTIALS.systemId, password: 'nope', mode: 'transmitter' }), (error: unknown) => {
-    assert.ok(error instanceof SmppCommandError);
-    assert.equal(error.statusName, 'ESME_RINVPASWD');
-    assert.equal(error.status, 0x0e);
-    return true;
-  });
+  await assert.rejects(
+    s.bind({ systemId: CREDENTIALS.systemId, password: 'nope', mode: 'transmitter' }),
+    (error: unknown) => {
+      assert.ok(error instanceof SmppCommandError);
+      assert.equal(error.statusName, 'ESME_RINVPASWD');
+      assert.equal(error.status, 0x0e);
+      return true;
+    },
+  );
 });
 
 test('submit: GSM, UCS2 and a 3-part text arrive on the handset exactly', async () => {
@@ -57,8 +62,15 @@ test('submit: GSM, UCS2 and a 3-part text arrive on the handset exactly', async 
   ];
   for (const c of cases) {
     const mark = traffic.mark();
-    const { messageIds } = await s.submit({ source: 'TEST', destination: c.to, text: c.text, registeredDelivery: true });
-    const sms = await carrier.handset(c.to).inbox.waitFor(() => true, { awaited: `SMS on ${c.to}`, timeoutMs: 1_000 });
+    const { messageIds } = await s.submit({
+      source: 'TEST',
+      destination: c.to,
+      text: c.text,
+      registeredDelivery: true,
+    });
+    const sms = await carrier
+      .handset(c.to)
+      .inbox.waitFor(() => true, { awaited: `SMS on ${c.to}`, timeoutMs: 1_000 });
     assert.equal(sms.text, c.text);
     assert.equal(sms.encoding, c.encoding);
     assert.equal(sms.parts, c.parts);
@@ -68,7 +80,10 @@ test('submit: GSM, UCS2 and a 3-part text arrive on the handset exactly', async 
     assert.ok(submit?.summary.includes(c.to), submit?.summary);
     // One DLR per part comes back for the 'deliver' behaviour.
     for (const id of messageIds) {
-      const receipt = await s.deliveries.waitFor((d) => d.receiptedMessageId === id, { awaited: `DLR for ${id}`, timeoutMs: 1_000 });
+      const receipt = await s.deliveries.waitFor((d) => d.receiptedMessageId === id, {
+        awaited: `DLR for ${id}`,
+        timeoutMs: 1_000,
+      });
       assert.equal(receipt.kind, 'receipt');
       assert.equal(receipt.stat, 'DELIVRD');
     }
@@ -81,12 +96,23 @@ test('undeliverable handsets give UNDELIV err:001; rejected ones ESME_RINVDSTADR
   await s.bind({ ...CREDENTIALS, mode: 'transceiver' });
   carrier.behaviourFor('+447700900010', 'undeliverable');
   carrier.behaviourFor('+447700900011', 'reject');
-  const { messageId } = await s.submit({ source: 'TEST', destination: '+447700900010', text: 'x', registeredDelivery: true });
-  const receipt = await s.deliveries.waitFor((d) => d.receiptedMessageId === messageId, { awaited: 'UNDELIV receipt', timeoutMs: 1_000 });
+  const { messageId } = await s.submit({
+    source: 'TEST',
+    destination: '+447700900010',
+    text: 'x',
+    registeredDelivery: true,
+  });
+  const receipt = await s.deliveries.waitFor((d) => d.receiptedMessageId === messageId, {
+    awaited: 'UNDELIV receipt',
+    timeoutMs: 1_000,
+  });
   assert.equal(receipt.stat, 'UNDELIV');
   assert.equal(receipt.err, '001');
   assert.equal(carrier.handset('+447700900010').inbox.all().length, 0);
-  await assert.rejects(s.submit({ source: 'TEST', destination: '+447700900011', text: 'x', registeredDelivery: true }), /ESME_RINVDSTADR/);
+  await assert.rejects(
+    s.submit({ source: 'TEST', destination: '+447700900011', text: 'x', registeredDelivery: true }),
+    /ESME_RINVDSTADR/,
+  );
 });
 
 test('the window holds requests beyond its size, and each request times out with a clear error', async () => {
@@ -94,7 +120,9 @@ test('the window holds requests beyond its size, and each request times out with
   await s.bind({ ...CREDENTIALS, mode: 'transmitter' });
   carrier.behaviourFor('+447700900020', 'no-response');
   const started = Date.now();
-  const submits = [1, 2, 3].map((i) => s.submit({ source: 'TEST', destination: '+447700900020', text: `t${i}`, registeredDelivery: false }));
+  const submits = [1, 2, 3].map((i) =>
+    s.submit({ source: 'TEST', destination: '+447700900020', text: `t${i}`, registeredDelivery: false }),
+  );
   assert.equal(s.outstanding, 2);
   assert.equal(s.queued, 1);
   const results = await Promise.allSettled(submits);
@@ -123,7 +151,12 @@ test('a connection closed by the server fails pending requests at once', async (
   const s = await session({ responseTimeoutMs: 5_000 });
   await s.bind({ ...CREDENTIALS, mode: 'transmitter' });
   carrier.behaviourFor('+447700900030', 'no-response');
-  const pending = s.submit({ source: 'TEST', destination: '+447700900030', text: 'x', registeredDelivery: false });
+  const pending = s.submit({
+    source: 'TEST',
+    destination: '+447700900030',
+    text: 'x',
+    registeredDelivery: false,
+  });
   const started = Date.now();
   carrier.dropConnections();
   await assert.rejects(pending, /got no response/);

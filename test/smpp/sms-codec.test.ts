@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fitsGsm7, gsm7Decode, gsm7Encode, readUdh, segmentText, ucs2Decode, ucs2Encode, udhConcat } from '../../world/smpp/sms-codec';
+import {
+  fitsGsm7,
+  gsm7Decode,
+  gsm7Encode,
+  readUdh,
+  segmentText,
+  ucs2Decode,
+  ucs2Encode,
+  udhConcat,
+} from '../../world/smpp/sms-codec';
 import { shortMessageOf, FrameSplitter } from '../../world/smpp/pdu-frames';
 import smpp from 'smpp';
 
@@ -28,7 +37,10 @@ test('segmentation limits: 160/153 septets, 70/67 UTF-16 units, no split escapes
   assert.equal(segmentText('€'.repeat(80)).parts.length, 1); // 160 septets
   const euros = segmentText('a' + '€'.repeat(80)); // 161 septets
   assert.equal(euros.parts.length, 2);
-  assert.ok(euros.parts.every((p) => p[p.length - 1] !== 0x1b), 'an escape never ends a part');
+  assert.ok(
+    euros.parts.every((p) => p[p.length - 1] !== 0x1b),
+    'an escape never ends a part',
+  );
   assert.equal(segmentText('ж'.repeat(70)).parts.length, 1);
   assert.equal(segmentText('ж'.repeat(71)).parts.length, 2);
   const emoji = segmentText('ж'.repeat(66) + '👋' + 'ж'.repeat(3));

@@ -16,8 +16,17 @@ const handsetNumber = (): string => `+${nextNumber++}`;
 
 async function sendAndExpectOnHandset(text: string) {
   const to = handsetNumber();
-  const accepted = h.smsc.acceptMessage({ customerId: CUSTOMER, source: 'api', sender: '+14155550100', recipient: to, text, registeredDelivery: true });
-  const sms = await h.carrier.handset(to).inbox.waitFor(() => true, { awaited: `an SMS on ${to}`, timeoutMs: 2_000 });
+  const accepted = h.smsc.acceptMessage({
+    customerId: CUSTOMER,
+    source: 'api',
+    sender: '+14155550100',
+    recipient: to,
+    text,
+    registeredDelivery: true,
+  });
+  const sms = await h.carrier
+    .handset(to)
+    .inbox.waitFor(() => true, { awaited: `an SMS on ${to}`, timeoutMs: 2_000 });
   await statusOf(h, accepted.id, 'delivered');
   return { accepted, sms, to };
 }
@@ -63,7 +72,14 @@ test('a long GSM text is split into 3 concatenated parts and reassembled on the 
 test('an undeliverable handset makes the message undeliverable with the carrier error', async () => {
   const to = handsetNumber();
   h.carrier.behaviourFor(to, 'undeliverable');
-  const accepted = h.smsc.acceptMessage({ customerId: CUSTOMER, source: 'api', sender: 'ACME', recipient: to, text: 'x', registeredDelivery: false });
+  const accepted = h.smsc.acceptMessage({
+    customerId: CUSTOMER,
+    source: 'api',
+    sender: 'ACME',
+    recipient: to,
+    text: 'x',
+    registeredDelivery: false,
+  });
   await statusOf(h, accepted.id, 'undeliverable');
   const row = messageRow(h.db, accepted.id);
   assert.equal(row.error_code, '001');
@@ -73,7 +89,14 @@ test('an undeliverable handset makes the message undeliverable with the carrier 
 test('a carrier rejection is permanent: status rejected with the SMPP status name', async () => {
   const to = handsetNumber();
   h.carrier.behaviourFor(to, 'reject');
-  const accepted = h.smsc.acceptMessage({ customerId: CUSTOMER, source: 'api', sender: '12345', recipient: to, text: 'x', registeredDelivery: false });
+  const accepted = h.smsc.acceptMessage({
+    customerId: CUSTOMER,
+    source: 'api',
+    sender: '12345',
+    recipient: to,
+    text: 'x',
+    registeredDelivery: false,
+  });
   await statusOf(h, accepted.id, 'rejected');
   assert.equal(messageRow(h.db, accepted.id).error_code, 'ESME_RINVDSTADR');
 });
@@ -81,9 +104,19 @@ test('a carrier rejection is permanent: status rejected with the SMPP status nam
 test('a carrier that never answers: the message stays queued and is retried', async () => {
   const to = handsetNumber();
   h.carrier.behaviourFor(to, 'no-response');
-  const accepted = h.smsc.acceptMessage({ customerId: CUSTOMER, source: 'api', sender: '12345', recipient: to, text: 'x', registeredDelivery: false });
+  const accepted = h.smsc.acceptMessage({
+    customerId: CUSTOMER,
+    source: 'api',
+    sender: '12345',
+    recipient: to,
+    text: 'x',
+    registeredDelivery: false,
+  });
   // responseTimeoutMs is 500: after a timeout the SMSC logs the retry.
-  await eventually(() => h.log.some((line) => line.includes(accepted.id) && line.includes('timeout')), 'the SMSC to log a submit timeout');
+  await eventually(
+    () => h.log.some((line) => line.includes(accepted.id) && line.includes('timeout')),
+    'the SMSC to log a submit timeout',
+  );
   const row = messageRow(h.db, accepted.id);
   assert.equal(row.status, 'queued');
   assert.ok(Number(row.attempts) >= 1);
@@ -102,19 +135,58 @@ test('acceptMessage refuses bad addresses and oversized texts', () => {
     }
     return 'accepted';
   };
-  assert.equal(reason(() => h.smsc.acceptMessage({ ...base, sender: '+12', recipient: '+447700900001' })), 'invalid-sender');
-  assert.equal(reason(() => h.smsc.acceptMessage({ ...base, sender: 'TOOLONGSENDER', recipient: '+447700900001' })), 'invalid-sender');
-  assert.equal(reason(() => h.smsc.acceptMessage({ ...base, sender: 'ACME', recipient: '447700900001' })), 'invalid-recipient');
-  assert.equal(reason(() => h.smsc.acceptMessage({ ...base, sender: 'ACME', recipient: '+447700900001', text: '' })), 'invalid-text');
-  assert.equal(reason(() => h.smsc.acceptMessage({ ...base, sender: 'ACME', recipient: '+447700900001', text: 'x'.repeat(153 * 10 + 1) })), 'too-long');
-  assert.equal(reason(() => h.smsc.acceptMessage({ ...base, sender: 'ACME', recipient: '+447700900001', text: 'ж'.repeat(67 * 10 + 1) })), 'too-long');
+  assert.equal(
+    reason(() => h.smsc.acceptMessage({ ...base, sender: '+12', recipient: '+447700900001' })),
+    'invalid-sender',
+  );
+  assert.equal(
+    reason(() => h.smsc.acceptMessage({ ...base, sender: 'TOOLONGSENDER', recipient: '+447700900001' })),
+    'invalid-sender',
+  );
+  assert.equal(
+    reason(() => h.smsc.acceptMessage({ ...base, sender: 'ACME', recipient: '447700900001' })),
+    'invalid-recipient',
+  );
+  assert.equal(
+    reason(() => h.smsc.acceptMessage({ ...base, sender: 'ACME', recipient: '+447700900001', text: '' })),
+    'invalid-text',
+  );
+  assert.equal(
+    reason(() =>
+      h.smsc.acceptMessage({
+        ...base,
+        sender: 'ACME',
+        recipient: '+447700900001',
+        text: 'x'.repeat(153 * 10 + 1),
+      }),
+    ),
+    'too-long',
+  );
+  assert.equal(
+    reason(() =>
+      h.smsc.acceptMessage({
+        ...base,
+        sender: 'ACME',
+        recipient: '+447700900001',
+        text: 'ж'.repeat(67 * 10 + 1),
+      }),
+    ),
+    'too-long',
+  );
 });
 
 test('no route: the message fails with NO_ROUTE', async () => {
   h.db.prepare('DELETE FROM sms_routes').run();
   h.smsc.setRoute('+44', 'carrier-1');
   try {
-    const accepted = h.smsc.acceptMessage({ customerId: CUSTOMER, source: 'api', sender: 'ACME', recipient: '+33612345678', text: 'x', registeredDelivery: false });
+    const accepted = h.smsc.acceptMessage({
+      customerId: CUSTOMER,
+      source: 'api',
+      sender: 'ACME',
+      recipient: '+33612345678',
+      text: 'x',
+      registeredDelivery: false,
+    });
     await statusOf(h, accepted.id, 'failed');
     assert.equal(messageRow(h.db, accepted.id).error_code, 'NO_ROUTE');
   } finally {

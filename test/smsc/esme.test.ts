@@ -14,7 +14,9 @@ after(async () => {
   await h.close();
 });
 
-async function esme(mode: 'transceiver' | 'transmitter' | 'receiver' | null = 'transceiver'): Promise<SmppCustomerSession> {
+async function esme(
+  mode: 'transceiver' | 'transmitter' | 'receiver' | null = 'transceiver',
+): Promise<SmppCustomerSession> {
   const session = new SmppCustomerSession({ responseTimeoutMs: 1_000, enquireLinkMs: 0 });
   sessions.push(session);
   await session.connect({ ...h.smsc.endpoints, actor: 'acme ESME' });
@@ -36,13 +38,19 @@ let nextNumber = 447700900500;
 const handsetNumber = (): string => `+${nextNumber++}`;
 
 test('wrong password → ESME_RINVPASWD, unknown system_id → ESME_RINVSYSID', async () => {
-  assert.equal((await bindError({ systemId: ACCOUNT.systemId, password: 'wrong' })).statusName, 'ESME_RINVPASWD');
+  assert.equal(
+    (await bindError({ systemId: ACCOUNT.systemId, password: 'wrong' })).statusName,
+    'ESME_RINVPASWD',
+  );
   assert.equal((await bindError({ systemId: 'nobody', password: 'x' })).statusName, 'ESME_RINVSYSID');
 });
 
 test('commands before bind → ESME_RINVBNDSTS; enquire_link is always answered', async () => {
   const session = await esme(null);
-  const response = await session.request('submit_sm', { destination_addr: '447700900001', short_message: Buffer.from('x') });
+  const response = await session.request('submit_sm', {
+    destination_addr: '447700900001',
+    short_message: Buffer.from('x'),
+  });
   assert.equal(response.command_status, smpp.errors.ESME_RINVBNDSTS);
   const enquire = await session.request('enquire_link');
   assert.equal(enquire.command_status, smpp.errors.ESME_ROK);
@@ -52,30 +60,53 @@ test('submit_sm with registered_delivery: the handset gets the text and the ESME
   const session = await esme();
   const to = handsetNumber();
   const text = 'Your code is 123456 – thanks!';
-  const { messageId } = await session.submit({ source: 'ACME', destination: to, text, registeredDelivery: true });
+  const { messageId } = await session.submit({
+    source: 'ACME',
+    destination: to,
+    text,
+    registeredDelivery: true,
+  });
   assert.match(messageId, /^msg_/);
   const sms = await h.carrier.handset(to).inbox.waitFor(() => true, { awaited: 'the SMS', timeoutMs: 2_000 });
   assert.equal(sms.text, text);
   assert.equal(sms.encoding, 'ucs2'); // the en dash is not in GSM 03.38
-  const receipt = await session.deliveries.waitFor((d) => d.kind === 'receipt' && d.receiptedMessageId === messageId, {
-    awaited: `a receipt for ${messageId}`,
-    timeoutMs: 2_000,
-  });
+  const receipt = await session.deliveries.waitFor(
+    (d) => d.kind === 'receipt' && d.receiptedMessageId === messageId,
+    {
+      awaited: `a receipt for ${messageId}`,
+      timeoutMs: 2_000,
+    },
+  );
   assert.equal(receipt.stat, 'DELIVRD', JSON.stringify(receipt));
   assert.equal(receipt.err, '000');
   assert.equal(receipt.messageState, 2);
-  assert.match(receipt.text, new RegExp(`^id:${messageId} sub:001 dlvrd:001 submit date:\\d{10} done date:\\d{10} stat:DELIVRD err:000 text:`));
-  await eventually(() => messageRow(h.db, messageId).receipt_sent_at !== null, 'the SMSC to record the acknowledged receipt');
+  assert.match(
+    receipt.text,
+    new RegExp(
+      `^id:${messageId} sub:001 dlvrd:001 submit date:\\d{10} done date:\\d{10} stat:DELIVRD err:000 text:`,
+    ),
+  );
+  await eventually(
+    () => messageRow(h.db, messageId).receipt_sent_at !== null,
+    'the SMSC to record the acknowledged receipt',
+  );
 });
 
 test('a long submit split by the ESME reaches the handset whole, under one message id', async () => {
   const session = await esme();
   const to = handsetNumber();
   const text = 'Long GSM text: ' + 'abcdefghij'.repeat(20);
-  const { messageId, messageIds } = await session.submit({ source: '+14155550100', destination: to, text, registeredDelivery: false });
+  const { messageId, messageIds } = await session.submit({
+    source: '+14155550100',
+    destination: to,
+    text,
+    registeredDelivery: false,
+  });
   assert.equal(messageIds.length, 2);
   assert.ok(messageIds.every((id) => id === messageId));
-  const sms = await h.carrier.handset(to).inbox.waitFor(() => true, { awaited: 'the long SMS', timeoutMs: 2_000 });
+  const sms = await h.carrier
+    .handset(to)
+    .inbox.waitFor(() => true, { awaited: 'the long SMS', timeoutMs: 2_000 });
   assert.equal(sms.text, text);
   assert.equal(sms.parts, 2);
   await statusOf(h, messageId, 'delivered');
@@ -85,11 +116,19 @@ test('a receipt owed to a customer without a receiver is delivered when they bin
   await Promise.all(sessions.splice(0).map((s) => s.close())); // no receiver of this customer may be bound
   const transmitter = await esme('transmitter');
   const to = handsetNumber();
-  const { messageId } = await transmitter.submit({ source: 'ACME', destination: to, text: 'later', registeredDelivery: true });
+  const { messageId } = await transmitter.submit({
+    source: 'ACME',
+    destination: to,
+    text: 'later',
+    registeredDelivery: true,
+  });
   await statusOf(h, messageId, 'delivered');
   assert.equal(messageRow(h.db, messageId).receipt_sent_at, null);
   const receiver = await esme('receiver');
-  const receipt = await receiver.deliveries.waitFor((d) => d.receiptedMessageId === messageId, { awaited: `the kept receipt for ${messageId}`, timeoutMs: 2_000 });
+  const receipt = await receiver.deliveries.waitFor((d) => d.receiptedMessageId === messageId, {
+    awaited: `the kept receipt for ${messageId}`,
+    timeoutMs: 2_000,
+  });
   assert.equal(receipt.stat, 'DELIVRD');
   assert.equal(transmitter.deliveries.all().length, 0);
 });
@@ -110,21 +149,39 @@ test('malformed and unknown PDUs get generic_nack, and the session keeps serving
   broken.writeUInt16BE(0x0427, 16);
   broken.writeUInt16BE(0, 18);
   session.sendRaw(broken, 'enquire_link with an empty int8 TLV');
-  const nack1 = await session.unsolicited.waitFor((p) => p.sequence_number === 0x70000001, { awaited: 'generic_nack for 0x99', timeoutMs: 1_000 });
+  const nack1 = await session.unsolicited.waitFor((p) => p.sequence_number === 0x70000001, {
+    awaited: 'generic_nack for 0x99',
+    timeoutMs: 1_000,
+  });
   assert.equal(nack1.command, 'generic_nack');
   assert.equal(nack1.command_status, smpp.errors.ESME_RINVCMDID);
-  const nack2 = await session.unsolicited.waitFor((p) => p.sequence_number === 0x70000002, { awaited: 'generic_nack for the broken PDU', timeoutMs: 1_000 });
+  const nack2 = await session.unsolicited.waitFor((p) => p.sequence_number === 0x70000002, {
+    awaited: 'generic_nack for the broken PDU',
+    timeoutMs: 1_000,
+  });
   assert.equal(nack2.command, 'generic_nack');
   assert.equal(nack2.command_status, smpp.errors.ESME_RINVCMDLEN);
   // A submit_sm whose sm_length runs past the PDU end → submit_sm_resp ESME_RINVMSGLEN.
-  const submit = new smpp.PDU('submit_sm', { destination_addr: '447700900001', short_message: Buffer.from('hello'), sequence_number: 0x70000003 }).toBuffer();
+  const submit = new smpp.PDU('submit_sm', {
+    destination_addr: '447700900001',
+    short_message: Buffer.from('hello'),
+    sequence_number: 0x70000003,
+  }).toBuffer();
   submit[submit.length - 6] = 200; // sm_length
   session.sendRaw(submit, 'submit_sm with sm_length 200 of 5');
-  const resp = await session.unsolicited.waitFor((p) => p.sequence_number === 0x70000003, { awaited: 'submit_sm_resp', timeoutMs: 1_000 });
+  const resp = await session.unsolicited.waitFor((p) => p.sequence_number === 0x70000003, {
+    awaited: 'submit_sm_resp',
+    timeoutMs: 1_000,
+  });
   assert.equal(resp.command_status, smpp.errors.ESME_RINVMSGLEN);
   // Still serving on the same session.
   const to = handsetNumber();
-  const { messageId } = await session.submit({ source: 'ACME', destination: to, text: 'still alive', registeredDelivery: false });
+  const { messageId } = await session.submit({
+    source: 'ACME',
+    destination: to,
+    text: 'still alive',
+    registeredDelivery: false,
+  });
   await statusOf(h, messageId, 'delivered');
 });
 
@@ -133,7 +190,10 @@ test('a bad command_length gets generic_nack ESME_RINVCMDLEN and the server stil
   const bad = Buffer.alloc(16);
   bad.writeUInt32BE(8, 0);
   session.sendRaw(bad, 'command_length 8');
-  const nack = await session.unsolicited.waitFor((p) => p.command === 'generic_nack', { awaited: 'generic_nack', timeoutMs: 1_000 });
+  const nack = await session.unsolicited.waitFor((p) => p.command === 'generic_nack', {
+    awaited: 'generic_nack',
+    timeoutMs: 1_000,
+  });
   assert.equal(nack.command_status, smpp.errors.ESME_RINVCMDLEN);
   await esme('transceiver');
 });

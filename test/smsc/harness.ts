@@ -37,16 +37,20 @@ export function testConfig(dbFile: string): PlatformConfig {
 }
 
 export function seedCustomer(db: Db, throughputPerSecond: number | null = null): void {
-  db.prepare('INSERT INTO customers (id, name, tier, created_at) VALUES (?, ?, ?, ?)').run(CUSTOMER, 'Acme', 'standard', new Date().toISOString());
-  db.prepare('INSERT INTO smpp_accounts (system_id, customer_id, password, throughput_per_second) VALUES (?, ?, ?, ?)').run(
-    ACCOUNT.systemId,
+  db.prepare('INSERT INTO customers (id, name, tier, created_at) VALUES (?, ?, ?, ?)').run(
     CUSTOMER,
-    ACCOUNT.password,
-    throughputPerSecond,
+    'Acme',
+    'standard',
+    new Date().toISOString(),
   );
+  db.prepare(
+    'INSERT INTO smpp_accounts (system_id, customer_id, password, throughput_per_second) VALUES (?, ?, ?, ?)',
+  ).run(ACCOUNT.systemId, CUSTOMER, ACCOUNT.password, throughputPerSecond);
 }
 
-export async function startHarness(options: { throughputPerSecond?: number | null; bindCarrier?: boolean } = {}): Promise<SmscHarness> {
+export async function startHarness(
+  options: { throughputPerSecond?: number | null; bindCarrier?: boolean } = {},
+): Promise<SmscHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'smsc-test-'));
   const dbFile = join(dir, 'platform.db');
   const db = openStore(dbFile);
@@ -89,7 +93,12 @@ export async function startHarness(options: { throughputPerSecond?: number | nul
   };
   if (options.bindCarrier !== false) {
     const bound = carrier.waitForBind(2_000);
-    harness.smsc.upsertConnector({ id: 'carrier-1', host: '127.0.0.1', port: carrier.address().port, ...CARRIER });
+    harness.smsc.upsertConnector({
+      id: 'carrier-1',
+      host: '127.0.0.1',
+      port: carrier.address().port,
+      ...CARRIER,
+    });
     harness.smsc.setRoute('', 'carrier-1');
     await bound;
   }
@@ -101,7 +110,12 @@ export function messageRow(db: Db, id: string): Record<string, unknown> {
 }
 
 /** Waits for the bus to announce a status for a message; a timeout shows the SMSC log. */
-export async function statusOf(h: SmscHarness, messageId: string, status: string, timeoutMs = 2_000): Promise<void> {
+export async function statusOf(
+  h: SmscHarness,
+  messageId: string,
+  status: string,
+  timeoutMs = 2_000,
+): Promise<void> {
   try {
     await h.statuses.waitFor((e) => e.messageId === messageId && e.status === status, {
       awaited: `message ${messageId} to become ${status}`,

@@ -27,7 +27,12 @@ test('a complete remote description is parsed into endpoints', () => {
 });
 
 test('every missing or malformed remote value is reported on its own line', () => {
-  const env: NodeJS.ProcessEnv = { ...remote, PHASE2_SMPP: 'nohost', PHASE2_API_URL: 'ftp://x', PHASE2_WAIT_MS: '-1' };
+  const env: NodeJS.ProcessEnv = {
+    ...remote,
+    PHASE2_SMPP: 'nohost',
+    PHASE2_API_URL: 'ftp://x',
+    PHASE2_WAIT_MS: '-1',
+  };
   delete env.PHASE2_ADMIN_API_KEY;
   assert.throws(
     () => loadSuiteConfig(env),

@@ -11,8 +11,12 @@ function stream(lines: object[]): string {
   return file;
 }
 
-const step = (id: string, status: string) => ({ testStepFinished: { testCaseStartedId: id, testStepResult: { status } } });
-const done = (id: string, willBeRetried = false) => ({ testCaseFinished: { testCaseStartedId: id, willBeRetried } });
+const step = (id: string, status: string) => ({
+  testStepFinished: { testCaseStartedId: id, testStepResult: { status } },
+});
+const done = (id: string, willBeRetried = false) => ({
+  testCaseFinished: { testCaseStartedId: id, willBeRetried },
+});
 
 test('counts passed, failed and skipped scenarios from the message stream', () => {
   const file = stream([

@@ -39,7 +39,10 @@ test('a timeout names what was awaited, what arrived instead and where to look',
 
 test('a timeout with nothing received says so', async () => {
   const seen = new Observed<number>();
-  await assert.rejects(seen.waitFor(() => true, { awaited: 'anything', timeoutMs: 10 }), /Nothing arrived instead/);
+  await assert.rejects(
+    seen.waitFor(() => true, { awaited: 'anything', timeoutMs: 10 }),
+    /Nothing arrived instead/,
+  );
 });
 
 test('the traffic log slices a scenario from its mark', () => {

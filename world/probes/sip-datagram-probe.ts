@@ -17,7 +17,13 @@ export class SipDatagramProbe {
     socket.on('message', (buffer) => {
       const text = buffer.toString('utf8');
       const statusLine = text.split('\r\n', 1)[0];
-      traffic.record({ protocol: 'SIP', from: 'platform SIP', to: this.actor, summary: statusLine, detail: text });
+      traffic.record({
+        protocol: 'SIP',
+        from: 'platform SIP',
+        to: this.actor,
+        summary: statusLine,
+        detail: text,
+      });
       this.responses.add({ statusLine, text });
     });
     await new Promise<void>((done) => socket.bind(0, '127.0.0.1', done));
@@ -32,9 +38,17 @@ export class SipDatagramProbe {
 
   async send(text: string, to: { host: string; port: number }): Promise<void> {
     if (!this.socket) throw new Error('probe not open');
-    traffic.record({ protocol: 'SIP', from: this.actor, to: 'platform SIP', summary: text.split('\r\n', 1)[0], detail: text });
+    traffic.record({
+      protocol: 'SIP',
+      from: this.actor,
+      to: 'platform SIP',
+      summary: text.split('\r\n', 1)[0],
+      detail: text,
+    });
     const socket = this.socket;
-    await new Promise<void>((done, fail) => socket.send(text, to.port, to.host, (error) => (error ? fail(error) : done())));
+    await new Promise<void>((done, fail) =>
+      socket.send(text, to.port, to.host, (error) => (error ? fail(error) : done())),
+    );
   }
 
   close(): Promise<void> {

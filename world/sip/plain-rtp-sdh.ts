@@ -7,7 +7,15 @@ import type {
 } from 'sip.js';
 import { traffic } from '../traffic-log';
 import { RtpSession } from './rtp';
-import { answerDirection, buildAudioSdp, mayEmit, offersPcmu, parseAudioSdp, type AudioDescription, type MediaDirection } from './sdp';
+import {
+  answerDirection,
+  buildAudioSdp,
+  mayEmit,
+  offersPcmu,
+  parseAudioSdp,
+  type AudioDescription,
+  type MediaDirection,
+} from './sdp';
 
 /**
  * A sip.js SessionDescriptionHandler for Node: plain RTP/AVP PCMU from a UDP socket (no WebRTC).
@@ -46,7 +54,12 @@ export class PlainRtpSessionDescriptionHandler implements SessionDescriptionHand
 
   constructor(options: PlainRtpOptions) {
     this.actor = options.actor;
-    this.rtp = new RtpSession({ actor: options.actor, peerActor: options.peerActor, toneHz: options.toneHz, echo: options.media === 'echo' });
+    this.rtp = new RtpSession({
+      actor: options.actor,
+      peerActor: options.peerActor,
+      toneHz: options.toneHz,
+      echo: options.media === 'echo',
+    });
   }
 
   get localDescription(): AudioDescription | null {
@@ -69,7 +82,13 @@ export class PlainRtpSessionDescriptionHandler implements SessionDescriptionHand
     const direction = offer ? answerDirection(offer.direction, wanted) : wanted;
     this.sessionVersion += 1;
     const { host, port } = this.rtp.localAddress;
-    const body = buildAudioSdp({ address: host, port, direction, sessionId: this.sessionId, sessionVersion: this.sessionVersion });
+    const body = buildAudioSdp({
+      address: host,
+      port,
+      direction,
+      sessionId: this.sessionId,
+      sessionVersion: this.sessionVersion,
+    });
     const description = parseAudioSdp(body);
     this.previous = { local: this.local, remote: this.remote };
     this.local = description;
@@ -84,10 +103,14 @@ export class PlainRtpSessionDescriptionHandler implements SessionDescriptionHand
   }
 
   async setDescription(sdp: string): Promise<void> {
-    if (this.closed) throw new Error(`${this.actor}: media session already closed, cannot take a remote description`);
+    if (this.closed)
+      throw new Error(`${this.actor}: media session already closed, cannot take a remote description`);
     // Parse errors reject: sip.js then answers 488 / ends the call, and the error is logged.
     const description = parseAudioSdp(sdp);
-    if (!offersPcmu(description)) throw new Error(`${this.actor}: remote SDP offers no PCMU (payload types ${description.payloadTypes.join(' ')})`);
+    if (!offersPcmu(description))
+      throw new Error(
+        `${this.actor}: remote SDP offers no PCMU (payload types ${description.payloadTypes.join(' ')})`,
+      );
     await this.rtp.ready;
     if (this.pendingLocalOffer) {
       this.previous = { local: this.local, remote: this.remote };
@@ -112,9 +135,17 @@ export class PlainRtpSessionDescriptionHandler implements SessionDescriptionHand
 
   sendDtmf(tones: string, options?: unknown): boolean {
     if (this.closed || !this.remote) return false;
-    const durationMs = typeof options === 'object' && options !== null && 'duration' in options ? Number((options as { duration: unknown }).duration) : undefined;
+    const durationMs =
+      typeof options === 'object' && options !== null && 'duration' in options
+        ? Number((options as { duration: unknown }).duration)
+        : undefined;
     this.rtp.sendDtmf(tones, { durationMs }).catch((error: unknown) => {
-      traffic.record({ protocol: 'RTP', from: this.actor, to: 'remote RTP', summary: `DTMF "${tones}" failed: ${(error as Error).message}` });
+      traffic.record({
+        protocol: 'RTP',
+        from: this.actor,
+        to: 'remote RTP',
+        summary: `DTMF "${tones}" failed: ${(error as Error).message}`,
+      });
     });
     return true;
   }
@@ -131,7 +162,8 @@ export class PlainRtpSessionDescriptionHandler implements SessionDescriptionHand
     const local = this.local;
     const remote = this.remote;
     if (!local || !remote || this.closed) return;
-    if (remote.telephoneEventPayloadType !== null) this.rtp.setTelephoneEventPayloadType(remote.telephoneEventPayloadType);
+    if (remote.telephoneEventPayloadType !== null)
+      this.rtp.setTelephoneEventPayloadType(remote.telephoneEventPayloadType);
     if (remote.port === 0 || remote.connectionAddress === '0.0.0.0') {
       this.rtp.stopSending();
       return;

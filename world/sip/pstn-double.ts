@@ -2,7 +2,14 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { Observed } from '../observed';
 import { traffic } from '../traffic-log';
 import { RtpSession } from './rtp';
-import { answerDirection, buildAudioSdp, mayEmit, offersPcmu, parseAudioSdp, type AudioDescription } from './sdp';
+import {
+  answerDirection,
+  buildAudioSdp,
+  mayEmit,
+  offersPcmu,
+  parseAudioSdp,
+  type AudioDescription,
+} from './sdp';
 import {
   parseNameAddr,
   parseSipMessage,
@@ -131,7 +138,9 @@ interface ClientTransaction {
 
 /** One answered (or, later, originated) call at the PSTN side. */
 export class PstnCall {
-  readonly events = new Observed<PstnCallEvent>((e) => `${e.kind}${e.status ? ` ${e.status}` : ''}${e.by ? ` by ${e.by}` : ''}`);
+  readonly events = new Observed<PstnCallEvent>(
+    (e) => `${e.kind}${e.status ? ` ${e.status}` : ''}${e.by ? ` by ${e.by}` : ''}`,
+  );
   answeredAt: number | undefined;
   endedAt: number | undefined;
   endedBy: 'local' | 'remote' | undefined;
@@ -172,10 +181,14 @@ export class PstnCall {
 }
 
 export class PstnDouble {
-  readonly invites = new Observed<ReceivedInvite>((i) => `INVITE to ${i.number} from ${i.from} (Call-ID ${i.callId})`);
+  readonly invites = new Observed<ReceivedInvite>(
+    (i) => `INVITE to ${i.number} from ${i.from} (Call-ID ${i.callId})`,
+  );
   readonly calls = new Observed<PstnCall>((c) => `call ${c.callId} to ${c.number} answered`);
   /** Cancelled INVITEs, by Call-ID. */
-  readonly cancelled = new Observed<{ callId: string; number: string; at: number }>((c) => `CANCEL of ${c.callId}`);
+  readonly cancelled = new Observed<{ callId: string; number: string; at: number }>(
+    (c) => `CANCEL of ${c.callId}`,
+  );
   /** Malformed input, unknown transactions, timeouts: surfaced here and in the traffic log. */
   readonly problems = new Observed<string>((p) => p);
 
@@ -245,7 +258,13 @@ export class PstnDouble {
   private onDatagram(text: string, from: RemoteInfo): void {
     if (text.trim().length === 0) return; // keep-alive
     const source = { host: from.address, port: from.port };
-    traffic.record({ protocol: 'SIP', from: this.peerActor, to: this.actor, summary: summarizeSip(text), detail: redactSip(text) });
+    traffic.record({
+      protocol: 'SIP',
+      from: this.peerActor,
+      to: this.actor,
+      summary: summarizeSip(text),
+      detail: redactSip(text),
+    });
     let message;
     try {
       message = parseSipMessage(text);
@@ -259,7 +278,8 @@ export class PstnDouble {
     } catch (error) {
       // A bug or an unexpected input must show up in the evidence, not crash the worker.
       this.problem(`failed to handle ${summarizeSip(text)}: ${(error as Error).stack ?? String(error)}`);
-      if (message.kind === 'request' && message.method !== 'ACK') this.respond(message, source, 500, {}, '', undefined);
+      if (message.kind === 'request' && message.method !== 'ACK')
+        this.respond(message, source, 500, {}, '', undefined);
     }
   }
 
@@ -268,9 +288,31 @@ export class PstnDouble {
     const partial = error instanceof SipParseError ? error.partial : undefined;
     if (!partial?.method || partial.method.toUpperCase() === 'ACK' || !partial.headers) return;
     const headers = partial.headers;
-    if (!headers.has('via') || !headers.has('call-id') || !headers.has('from') || !headers.has('to') || !headers.has('cseq')) return;
-    const fake: SipRequest = { kind: 'request', method: partial.method, uri: '', headers, body: '', raw: text };
-    this.respond(fake, source, 400, {}, '', undefined, `Bad Request (${error.message.replace(/[\r\n]/g, ' ').slice(0, 100)})`);
+    if (
+      !headers.has('via') ||
+      !headers.has('call-id') ||
+      !headers.has('from') ||
+      !headers.has('to') ||
+      !headers.has('cseq')
+    )
+      return;
+    const fake: SipRequest = {
+      kind: 'request',
+      method: partial.method,
+      uri: '',
+      headers,
+      body: '',
+      raw: text,
+    };
+    this.respond(
+      fake,
+      source,
+      400,
+      {},
+      '',
+      undefined,
+      `Bad Request (${error.message.replace(/[\r\n]/g, ' ').slice(0, 100)})`,
+    );
   }
 
   private onRequest(request: SipRequest, source: Peer): void {
@@ -290,11 +332,15 @@ export class PstnDouble {
       case 'ACK': {
         const invite = this.serverInvites.get(branch);
         if (invite) this.forgetInvite(invite); // ACK of a non-2xx final
-        const dialog = toTag ? this.dialogs.get(dialogKey(request.headers.get('call-id') ?? '', toTag)) : undefined;
+        const dialog = toTag
+          ? this.dialogs.get(dialogKey(request.headers.get('call-id') ?? '', toTag))
+          : undefined;
         if (dialog) {
-          for (const tx of this.serverInvites.values()) if (tx.dialog === dialog && tx.finalSent) this.forgetInvite(tx);
+          for (const tx of this.serverInvites.values())
+            if (tx.dialog === dialog && tx.finalSent) this.forgetInvite(tx);
         }
-        if (!invite && !dialog) this.problem(`ACK matches no transaction or dialog (Call-ID ${request.headers.get('call-id')})`);
+        if (!invite && !dialog)
+          this.problem(`ACK matches no transaction or dialog (Call-ID ${request.headers.get('call-id')})`);
         return;
       }
       case 'CANCEL': {
@@ -314,7 +360,9 @@ export class PstnDouble {
         return;
       }
       case 'BYE': {
-        const dialog = toTag ? this.dialogs.get(dialogKey(request.headers.get('call-id') ?? '', toTag)) : undefined;
+        const dialog = toTag
+          ? this.dialogs.get(dialogKey(request.headers.get('call-id') ?? '', toTag))
+          : undefined;
         if (!dialog) {
           this.respond(request, source, 481, {}, '', undefined);
           return;
@@ -324,10 +372,19 @@ export class PstnDouble {
         return;
       }
       case 'OPTIONS':
-        this.respond(request, source, 200, { Allow: ALLOW, Accept: 'application/sdp' }, '', toTag ? undefined : randomToken(4));
+        this.respond(
+          request,
+          source,
+          200,
+          { Allow: ALLOW, Accept: 'application/sdp' },
+          '',
+          toTag ? undefined : randomToken(4),
+        );
         return;
       case 'INFO': {
-        const dialog = toTag ? this.dialogs.get(dialogKey(request.headers.get('call-id') ?? '', toTag)) : undefined;
+        const dialog = toTag
+          ? this.dialogs.get(dialogKey(request.headers.get('call-id') ?? '', toTag))
+          : undefined;
         this.respond(request, source, dialog ? 200 : 481, {}, '', undefined);
         return;
       }
@@ -352,7 +409,14 @@ export class PstnDouble {
       requestUri: request.uri,
       text: request.raw,
     });
-    const invite: ServerInvite = { branch, request, source, localTag: randomToken(4), finalSent: false, timers: [] };
+    const invite: ServerInvite = {
+      branch,
+      request,
+      source,
+      localTag: randomToken(4),
+      finalSent: false,
+      timers: [],
+    };
     this.serverInvites.set(branch, invite);
     this.provisional(invite, 100);
     const behaviour = this.behaviours.get(number) ?? { answer: 'answer', media: 'tone' };
@@ -384,12 +448,21 @@ export class PstnDouble {
       offer = parseAudioSdp(request.body);
       if (!offersPcmu(offer)) throw new Error(`no PCMU among payload types ${offer.payloadTypes.join(' ')}`);
     } catch (error) {
-      this.problem(`INVITE ${request.headers.get('call-id')}: unusable SDP offer: ${(error as Error).message}`);
-      this.finalResponse(invite, 488, { Warning: `399 pstn-double "${(error as Error).message.replace(/"/g, "'")}"` });
+      this.problem(
+        `INVITE ${request.headers.get('call-id')}: unusable SDP offer: ${(error as Error).message}`,
+      );
+      this.finalResponse(invite, 488, {
+        Warning: `399 pstn-double "${(error as Error).message.replace(/"/g, "'")}"`,
+      });
       return;
     }
     const number = parseRequestUser(request);
-    const rtp = new RtpSession({ actor: `${this.actor} ${number}`, peerActor: this.peerActor, echo: behaviour.media === 'echo', toneHz: this.toneHz });
+    const rtp = new RtpSession({
+      actor: `${this.actor} ${number}`,
+      peerActor: this.peerActor,
+      echo: behaviour.media === 'echo',
+      toneHz: this.toneHz,
+    });
     await rtp.ready;
     if (invite.finalSent) {
       await rtp.close();
@@ -419,7 +492,13 @@ export class PstnDouble {
     this.dialogs.set(dialogKey(callId, dialog.localTag), dialog);
 
     const direction = answerDirection(offer.direction);
-    const answerSdp = buildAudioSdp({ address: rtp.localAddress.host, port: rtp.localAddress.port, direction, sessionId: dialog.sdpSessionId, sessionVersion: dialog.sdpVersion });
+    const answerSdp = buildAudioSdp({
+      address: rtp.localAddress.host,
+      port: rtp.localAddress.port,
+      direction,
+      sessionId: dialog.sdpSessionId,
+      sessionVersion: dialog.sdpVersion,
+    });
     this.applyMedia(rtp, offer, direction, behaviour.media ?? 'tone');
     this.finalResponse(invite, 200, { 'Content-Type': 'application/sdp' }, answerSdp);
     dialog.call.answeredAt = Date.now();
@@ -433,13 +512,23 @@ export class PstnDouble {
       this.respond(request, source, 481, {}, '', undefined);
       return;
     }
-    const invite: ServerInvite = { branch: topBranch(request.headers), request, source, localTag: toTag, finalSent: false, timers: [], dialog };
+    const invite: ServerInvite = {
+      branch: topBranch(request.headers),
+      request,
+      source,
+      localTag: toTag,
+      finalSent: false,
+      timers: [],
+      dialog,
+    };
     this.serverInvites.set(invite.branch, invite);
     let offer: AudioDescription;
     try {
       offer = parseAudioSdp(request.body);
     } catch (error) {
-      this.finalResponse(invite, 488, { Warning: `399 pstn-double "${(error as Error).message.replace(/"/g, "'")}"` });
+      this.finalResponse(invite, 488, {
+        Warning: `399 pstn-double "${(error as Error).message.replace(/"/g, "'")}"`,
+      });
       return;
     }
     const contact = request.headers.get('contact');
@@ -447,13 +536,25 @@ export class PstnDouble {
     dialog.sdpVersion += 1;
     const rtp = dialog.call.rtp;
     const direction = answerDirection(offer.direction);
-    const sdp = buildAudioSdp({ address: rtp.localAddress.host, port: rtp.localAddress.port, direction, sessionId: dialog.sdpSessionId, sessionVersion: dialog.sdpVersion });
+    const sdp = buildAudioSdp({
+      address: rtp.localAddress.host,
+      port: rtp.localAddress.port,
+      direction,
+      sessionId: dialog.sdpSessionId,
+      sessionVersion: dialog.sdpVersion,
+    });
     this.applyMedia(rtp, offer, direction, rtp.stats().echo ? 'echo' : 'tone');
     this.finalResponse(invite, 200, { 'Content-Type': 'application/sdp' }, sdp);
   }
 
-  private applyMedia(rtp: RtpSession, remote: AudioDescription, localDirection: ReturnType<typeof answerDirection>, media: 'echo' | 'tone'): void {
-    if (remote.telephoneEventPayloadType !== null) rtp.setTelephoneEventPayloadType(remote.telephoneEventPayloadType);
+  private applyMedia(
+    rtp: RtpSession,
+    remote: AudioDescription,
+    localDirection: ReturnType<typeof answerDirection>,
+    media: 'echo' | 'tone',
+  ): void {
+    if (remote.telephoneEventPayloadType !== null)
+      rtp.setTelephoneEventPayloadType(remote.telephoneEventPayloadType);
     if (remote.port === 0) {
       rtp.stopSending();
       return;
@@ -468,7 +569,9 @@ export class PstnDouble {
     const transaction = this.clientTransactions.get(branch);
     if (!transaction) {
       // Typically a retransmitted 200 to a BYE already answered: harmless, but visible.
-      this.problem(`response ${response.status} ${response.reason} matches no request of ours (branch ${branch})`);
+      this.problem(
+        `response ${response.status} ${response.reason} matches no request of ours (branch ${branch})`,
+      );
       return;
     }
     transaction.onResponse(response);
@@ -486,7 +589,12 @@ export class PstnDouble {
           if (response.status < 200) return;
           this.finishClientTransaction(bye.branch);
           if (response.status < 300 || response.status === 481) resolve();
-          else reject(new Error(`${this.actor}: BYE for call ${dialog.callId} answered ${response.status} ${response.reason}`));
+          else
+            reject(
+              new Error(
+                `${this.actor}: BYE for call ${dialog.callId} answered ${response.status} ${response.reason}`,
+              ),
+            );
         },
         onTimeout: () =>
           reject(
@@ -520,16 +628,26 @@ export class PstnDouble {
   /** First Route (loose routing) or the remote target; the request's source if neither resolves. */
   private requestDestination(dialog: Dialog): Peer {
     try {
-      const target = parseSipUri(dialog.routeSet.length > 0 ? parseNameAddr(dialog.routeSet[0]).uri : dialog.remoteTarget);
-      if (/^[\d.]+$/.test(target.host) || target.host === 'localhost') return { host: target.host, port: target.port ?? 5060 };
+      const target = parseSipUri(
+        dialog.routeSet.length > 0 ? parseNameAddr(dialog.routeSet[0]).uri : dialog.remoteTarget,
+      );
+      if (/^[\d.]+$/.test(target.host) || target.host === 'localhost')
+        return { host: target.host, port: target.port ?? 5060 };
     } catch (error) {
-      this.problem(`cannot route to ${dialog.remoteTarget}: ${(error as Error).message}; using the address requests came from`);
+      this.problem(
+        `cannot route to ${dialog.remoteTarget}: ${(error as Error).message}; using the address requests came from`,
+      );
     }
     return dialog.source;
   }
 
   /** A non-INVITE client transaction over UDP (RFC 3261 §17.1.2): Timer E retransmits, a timeout gives up. */
-  private sendRequest(text: string, branch: string, to: Peer, handlers: Pick<ClientTransaction, 'onResponse' | 'onTimeout'>): void {
+  private sendRequest(
+    text: string,
+    branch: string,
+    to: Peer,
+    handlers: Pick<ClientTransaction, 'onResponse' | 'onTimeout'>,
+  ): void {
     const transaction: ClientTransaction = {
       onTimeout: handlers.onTimeout,
       onResponse: (response) => {
@@ -575,11 +693,23 @@ export class PstnDouble {
 
   private provisional(invite: ServerInvite, status: number): void {
     if (invite.finalSent) return;
-    invite.lastResponse = this.respond(invite.request, invite.source, status, status === 100 ? {} : this.contactHeader(invite), '', status === 100 ? undefined : invite.localTag);
+    invite.lastResponse = this.respond(
+      invite.request,
+      invite.source,
+      status,
+      status === 100 ? {} : this.contactHeader(invite),
+      '',
+      status === 100 ? undefined : invite.localTag,
+    );
   }
 
   /** Sends a final response to an INVITE and retransmits it until the ACK (Timers G/H). */
-  private finalResponse(invite: ServerInvite, status: number, extra: Record<string, string> = {}, body = ''): void {
+  private finalResponse(
+    invite: ServerInvite,
+    status: number,
+    extra: Record<string, string> = {},
+    body = '',
+  ): void {
     if (invite.finalSent) return;
     invite.finalSent = true;
     const headers = status < 300 ? { ...this.contactHeader(invite), ...extra } : extra;
@@ -595,7 +725,9 @@ export class PstnDouble {
     invite.timers.push(
       setTimeout(() => {
         this.forgetInvite(invite);
-        this.problem(`no ACK for ${status} to INVITE ${invite.request.headers.get('call-id')} within ${64 * T1} ms`);
+        this.problem(
+          `no ACK for ${status} to INVITE ${invite.request.headers.get('call-id')} within ${64 * T1} ms`,
+        );
         if (status < 300 && invite.dialog && !invite.dialog.call.isEnded) {
           invite.dialog.call.hangup().catch((error: unknown) => this.problem((error as Error).message));
         }
@@ -620,13 +752,23 @@ export class PstnDouble {
   }
 
   /** Builds and sends a response; returns its text (for retransmission). */
-  private respond(request: SipRequest, to: Peer, status: number, extra: Record<string, string>, body: string, localTag: string | undefined, reason?: string): string {
+  private respond(
+    request: SipRequest,
+    to: Peer,
+    status: number,
+    extra: Record<string, string>,
+    body: string,
+    localTag: string | undefined,
+    reason?: string,
+  ): string {
     const h = request.headers;
     const toValue = h.get('to') ?? '';
     const lines = [
       `SIP/2.0 ${status} ${reason ?? REASONS[status] ?? 'Unknown'}`,
       ...h.getAll('via').map((via) => `Via: ${via}`),
-      ...(status > 100 && status < 300 && request.method === 'INVITE' ? h.getAll('record-route').map((rr) => `Record-Route: ${rr}`) : []),
+      ...(status > 100 && status < 300 && request.method === 'INVITE'
+        ? h.getAll('record-route').map((rr) => `Record-Route: ${rr}`)
+        : []),
       `From: ${h.get('from') ?? ''}`,
       `To: ${localTag && !tagOf(toValue) ? `${toValue};tag=${localTag}` : toValue}`,
       `Call-ID: ${h.get('call-id') ?? ''}`,
@@ -643,14 +785,26 @@ export class PstnDouble {
   private sendRaw(text: string, to: Peer): void {
     const socket = this.socket;
     if (!socket) return;
-    traffic.record({ protocol: 'SIP', from: this.actor, to: this.peerActor, summary: summarizeSip(text), detail: redactSip(text) });
+    traffic.record({
+      protocol: 'SIP',
+      from: this.actor,
+      to: this.peerActor,
+      summary: summarizeSip(text),
+      detail: redactSip(text),
+    });
     socket.send(text, to.port, to.host, (error) => {
       if (error) this.problem(`send to ${to.host}:${to.port} failed: ${error.message}`);
     });
   }
 
   private problem(description: string): void {
-    traffic.record({ protocol: 'SIP', from: this.actor, to: this.actor, summary: `PSTN double: ${description.split('\n')[0]}`, detail: description });
+    traffic.record({
+      protocol: 'SIP',
+      from: this.actor,
+      to: this.actor,
+      summary: `PSTN double: ${description.split('\n')[0]}`,
+      detail: description,
+    });
     this.problems.add(description);
   }
 }

@@ -35,7 +35,8 @@ export class RtpDecodeError extends Error {
 }
 
 export function encodeRtp(packet: RtpPacket): Buffer {
-  if (packet.payloadType < 0 || packet.payloadType > 127) throw new RangeError(`RTP payload type ${packet.payloadType} is outside 0..127`);
+  if (packet.payloadType < 0 || packet.payloadType > 127)
+    throw new RangeError(`RTP payload type ${packet.payloadType} is outside 0..127`);
   const header = Buffer.alloc(RTP_HEADER_BYTES);
   header[0] = RTP_VERSION << 6;
   header[1] = (packet.marker ? 0x80 : 0) | packet.payloadType;
@@ -47,25 +48,32 @@ export function encodeRtp(packet: RtpPacket): Buffer {
 
 /** Decodes one datagram; throws RtpDecodeError naming what is wrong with it. */
 export function decodeRtp(datagram: Buffer): RtpPacket {
-  if (datagram.length < RTP_HEADER_BYTES) throw new RtpDecodeError(`datagram of ${datagram.length} bytes is shorter than an RTP header`);
+  if (datagram.length < RTP_HEADER_BYTES)
+    throw new RtpDecodeError(`datagram of ${datagram.length} bytes is shorter than an RTP header`);
   const version = datagram[0] >> 6;
   if (version !== RTP_VERSION) throw new RtpDecodeError(`RTP version ${version}, expected 2`);
   const hasPadding = (datagram[0] & 0x20) !== 0;
   const hasExtension = (datagram[0] & 0x10) !== 0;
   const csrcCount = datagram[0] & 0x0f;
   let offset = RTP_HEADER_BYTES + csrcCount * 4;
-  if (datagram.length < offset) throw new RtpDecodeError(`CSRC count ${csrcCount} runs past the end of a ${datagram.length}-byte datagram`);
+  if (datagram.length < offset)
+    throw new RtpDecodeError(
+      `CSRC count ${csrcCount} runs past the end of a ${datagram.length}-byte datagram`,
+    );
   const csrcs: number[] = [];
   for (let i = 0; i < csrcCount; i += 1) csrcs.push(datagram.readUInt32BE(RTP_HEADER_BYTES + i * 4));
   if (hasExtension) {
-    if (datagram.length < offset + 4) throw new RtpDecodeError('header extension runs past the end of the datagram');
+    if (datagram.length < offset + 4)
+      throw new RtpDecodeError('header extension runs past the end of the datagram');
     offset += 4 + datagram.readUInt16BE(offset + 2) * 4;
-    if (datagram.length < offset) throw new RtpDecodeError('header extension length runs past the end of the datagram');
+    if (datagram.length < offset)
+      throw new RtpDecodeError('header extension length runs past the end of the datagram');
   }
   let end = datagram.length;
   if (hasPadding) {
     const padding = datagram[datagram.length - 1];
-    if (padding === 0 || end - padding < offset) throw new RtpDecodeError(`invalid padding length ${padding}`);
+    if (padding === 0 || end - padding < offset)
+      throw new RtpDecodeError(`invalid padding length ${padding}`);
     end -= padding;
   }
   return {
@@ -95,7 +103,8 @@ const DTMF_DIGITS = '0123456789*#ABCD';
 
 export function digitToEvent(digit: string): number {
   const index = DTMF_DIGITS.indexOf(digit.toUpperCase());
-  if (digit.length !== 1 || index < 0) throw new RangeError(`"${digit}" is not a DTMF digit (0-9, *, #, A-D)`);
+  if (digit.length !== 1 || index < 0)
+    throw new RangeError(`"${digit}" is not a DTMF digit (0-9, *, #, A-D)`);
   return index;
 }
 
@@ -115,7 +124,8 @@ export function encodeDtmfEvent(event: DtmfEventPayload): Buffer {
 }
 
 export function decodeDtmfEvent(payload: Buffer): DtmfEventPayload {
-  if (payload.length < 4) throw new RtpDecodeError(`telephone-event payload of ${payload.length} bytes, expected 4`);
+  if (payload.length < 4)
+    throw new RtpDecodeError(`telephone-event payload of ${payload.length} bytes, expected 4`);
   return {
     event: payload[0],
     end: (payload[1] & 0x80) !== 0,
@@ -149,10 +159,13 @@ export const PCMU_SILENCE_FRAME = Buffer.alloc(SAMPLES_PER_FRAME, 0xff);
  */
 export function pcmuToneFrame(frequencyHz: number): Buffer {
   if (frequencyHz <= 0 || frequencyHz >= 4000 || frequencyHz % 50 !== 0) {
-    throw new RangeError(`tone of ${frequencyHz} Hz: use a multiple of 50 Hz below 4000 Hz so each 20 ms frame is identical`);
+    throw new RangeError(
+      `tone of ${frequencyHz} Hz: use a multiple of 50 Hz below 4000 Hz so each 20 ms frame is identical`,
+    );
   }
   const frame = Buffer.alloc(SAMPLES_PER_FRAME);
-  for (let n = 0; n < SAMPLES_PER_FRAME; n += 1) frame[n] = linearToMulaw(8000 * Math.sin((2 * Math.PI * frequencyHz * n) / 8000));
+  for (let n = 0; n < SAMPLES_PER_FRAME; n += 1)
+    frame[n] = linearToMulaw(8000 * Math.sin((2 * Math.PI * frequencyHz * n) / 8000));
   return frame;
 }
 
@@ -283,21 +296,35 @@ export class RtpSession {
   private readonly tracks = new Map<number, SsrcTrack>();
   private readonly packetWaiters = new Set<() => void>();
   // RFC 4733 receive side: the event currently being received, keyed by SSRC and timestamp
-  private currentEvent: { key: string; digit: string; at: number; duration: number; reported: boolean } | null = null;
+  private currentEvent: {
+    key: string;
+    digit: string;
+    at: number;
+    duration: number;
+    reported: boolean;
+  } | null = null;
 
   constructor(options: RtpSessionOptions) {
     this.actor = options.actor;
     this.peerActor = options.peerActor ?? 'remote RTP';
     this.toneFrame = pcmuToneFrame(options.toneHz ?? 1000);
     this.echoing = options.echo ?? false;
-    this.telephoneEventPayloadType = options.telephoneEventPayloadType ?? DEFAULT_TELEPHONE_EVENT_PAYLOAD_TYPE;
-    this.dtmf = new Observed<ReceivedDtmf>((d) => `DTMF '${d.digit}' (${d.durationMs} ms) at ${new Date(d.at).toISOString()}`);
+    this.telephoneEventPayloadType =
+      options.telephoneEventPayloadType ?? DEFAULT_TELEPHONE_EVENT_PAYLOAD_TYPE;
+    this.dtmf = new Observed<ReceivedDtmf>(
+      (d) => `DTMF '${d.digit}' (${d.durationMs} ms) at ${new Date(d.at).toISOString()}`,
+    );
     this.socket = createSocket('udp4');
     this.socket.on('message', (datagram, from) => this.onDatagram(datagram, from));
     this.socket.on('error', (error) => {
       // A socket error must be visible in the evidence, never crash the scenario's process.
       this.socketError = error;
-      traffic.record({ protocol: 'RTP', from: this.actor, to: this.peerActor, summary: `RTP socket error: ${error.message}` });
+      traffic.record({
+        protocol: 'RTP',
+        from: this.actor,
+        to: this.peerActor,
+        summary: `RTP socket error: ${error.message}`,
+      });
     });
     this.ready = new Promise<void>((resolve, reject) => {
       this.socket.once('error', reject);
@@ -335,7 +362,13 @@ export class RtpSession {
     if (peerActor) this.peerActor = peerActor;
     const changed = this.remote?.host !== host || this.remote?.port !== port;
     this.remote = { host, port };
-    if (changed) traffic.record({ protocol: 'RTP', from: this.actor, to: this.peerActor, summary: `RTP remote set to ${host}:${port}` });
+    if (changed)
+      traffic.record({
+        protocol: 'RTP',
+        from: this.actor,
+        to: this.peerActor,
+        summary: `RTP remote set to ${host}:${port}`,
+      });
   }
 
   setTelephoneEventPayloadType(payloadType: number): void {
@@ -349,7 +382,10 @@ export class RtpSession {
   startSending(): void {
     if (this.closed) throw new Error(`${this.actor}: cannot start sending RTP on a closed session`);
     if (this.audioOn) return;
-    if (!this.remote) throw new Error(`${this.actor}: cannot start sending RTP before the remote address is known (setRemote)`);
+    if (!this.remote)
+      throw new Error(
+        `${this.actor}: cannot start sending RTP before the remote address is known (setRemote)`,
+      );
     this.audioOn = true;
     traffic.record({
       protocol: 'RTP',
@@ -363,7 +399,12 @@ export class RtpSession {
   stopSending(): void {
     if (!this.audioOn) return;
     this.audioOn = false;
-    traffic.record({ protocol: 'RTP', from: this.actor, to: this.peerActor, summary: `RTP PCMU stream stopped after ${this.audioPacketsSent} audio packets` });
+    traffic.record({
+      protocol: 'RTP',
+      from: this.actor,
+      to: this.peerActor,
+      summary: `RTP PCMU stream stopped after ${this.audioPacketsSent} audio packets`,
+    });
   }
 
   /**
@@ -371,17 +412,28 @@ export class RtpSession {
    * event's duration). Resolves when the last end packet of the last digit has been sent.
    */
   sendDtmf(digits: string, options: SendDtmfOptions = {}): Promise<void> {
-    if (this.closed) return Promise.reject(new Error(`${this.actor}: cannot send DTMF on a closed RTP session`));
-    if (!this.remote) return Promise.reject(new Error(`${this.actor}: cannot send DTMF before the remote RTP address is known`));
+    if (this.closed)
+      return Promise.reject(new Error(`${this.actor}: cannot send DTMF on a closed RTP session`));
+    if (!this.remote)
+      return Promise.reject(
+        new Error(`${this.actor}: cannot send DTMF before the remote RTP address is known`),
+      );
     const durationMs = options.durationMs ?? 100;
     const gapTicks = Math.max(1, Math.round((options.gapMs ?? 60) / FRAME_MS));
     const events = [...digits].map((digit) => ({ digit, event: digitToEvent(digit) }));
     if (events.length === 0) return Promise.resolve();
-    traffic.record({ protocol: 'RTP', from: this.actor, to: this.peerActor, summary: `DTMF "${digits}" (RFC 4733, PT ${this.telephoneEventPayloadType}, ${durationMs} ms each)` });
+    traffic.record({
+      protocol: 'RTP',
+      from: this.actor,
+      to: this.peerActor,
+      summary: `DTMF "${digits}" (RFC 4733, PT ${this.telephoneEventPayloadType}, ${durationMs} ms each)`,
+    });
     const packets = Math.max(1, Math.ceil(durationMs / FRAME_MS));
     const finished = events.map(
       ({ digit, event }) =>
-        new Promise<void>((done) => this.digitQueue.push({ event, digit, packets, gapTicksAfter: gapTicks, sent: 0, done })),
+        new Promise<void>((done) =>
+          this.digitQueue.push({ event, digit, packets, gapTicksAfter: gapTicks, sent: 0, done }),
+        ),
     );
     this.ensureClock();
     return Promise.all(finished).then(() => undefined);
@@ -481,7 +533,8 @@ export class RtpSession {
     const now = performance.now();
     // RTP time keeps running while idle, so a restarted clock continues where wall time is.
     if (this.lastTickAt > 0) {
-      this.timestamp = (this.timestamp + Math.round((now - this.lastTickAt) / FRAME_MS) * SAMPLES_PER_FRAME) >>> 0;
+      this.timestamp =
+        (this.timestamp + Math.round((now - this.lastTickAt) / FRAME_MS) * SAMPLES_PER_FRAME) >>> 0;
     }
     this.clockStart = now;
     this.clockTick = 0;
@@ -528,7 +581,12 @@ export class RtpSession {
     }
     if (this.gapTicksLeft > 0) this.gapTicksLeft -= 1;
     if (this.audioOn && !this.echoing) {
-      this.transmit({ marker: this.audioPacketsSent === 0, payloadType: PCMU_PAYLOAD_TYPE, timestamp: tickTimestamp, payload: this.toneFrame });
+      this.transmit({
+        marker: this.audioPacketsSent === 0,
+        payloadType: PCMU_PAYLOAD_TYPE,
+        timestamp: tickTimestamp,
+        payload: this.toneFrame,
+      });
       this.audioPacketsSent += 1;
       return true;
     }
@@ -562,7 +620,12 @@ export class RtpSession {
     this.socket.send(datagram, to.port, to.host, (error) => {
       if (error && !this.closed) {
         this.socketError = error;
-        traffic.record({ protocol: 'RTP', from: this.actor, to: this.peerActor, summary: `RTP send to ${to.host}:${to.port} failed: ${error.message}` });
+        traffic.record({
+          protocol: 'RTP',
+          from: this.actor,
+          to: this.peerActor,
+          summary: `RTP send to ${to.host}:${to.port} failed: ${error.message}`,
+        });
       }
     });
   }
@@ -613,14 +676,27 @@ export class RtpSession {
       this.audioPacketsReceived += 1;
       // A steady tone repeats exactly every 20 ms: equal consecutive frames show audio arrived intact.
       const previous = this.lastAudioPayload.get(packet.ssrc);
-      if (packet.payloadType === PCMU_PAYLOAD_TYPE && previous !== undefined && previous.equals(packet.payload) && !packet.payload.equals(PCMU_SILENCE_FRAME)) {
+      if (
+        packet.payloadType === PCMU_PAYLOAD_TYPE &&
+        previous !== undefined &&
+        previous.equals(packet.payload) &&
+        !packet.payload.equals(PCMU_SILENCE_FRAME)
+      ) {
         this.toneFramesReceived += 1;
       }
       this.lastAudioPayload.set(packet.ssrc, Buffer.from(packet.payload));
     }
     if (this.echoing) {
       const target = this.remote ?? { host: from.address, port: from.port };
-      this.transmit({ marker: packet.marker, payloadType: packet.payloadType, timestamp: (packet.timestamp + this.echoTimestampOffset) >>> 0, payload: Buffer.from(packet.payload) }, target);
+      this.transmit(
+        {
+          marker: packet.marker,
+          payloadType: packet.payloadType,
+          timestamp: (packet.timestamp + this.echoTimestampOffset) >>> 0,
+          payload: Buffer.from(packet.payload),
+        },
+        target,
+      );
       if (packet.payloadType === this.telephoneEventPayloadType) this.dtmfPacketsSent += 1;
       else this.audioPacketsSent += 1;
     }
@@ -632,7 +708,12 @@ export class RtpSession {
   private track(packet: RtpPacket): void {
     const track = this.tracks.get(packet.ssrc);
     if (!track) {
-      this.tracks.set(packet.ssrc, { baseSeq: packet.sequenceNumber, maxSeq: packet.sequenceNumber, cycles: 0, received: 1 });
+      this.tracks.set(packet.ssrc, {
+        baseSeq: packet.sequenceNumber,
+        maxSeq: packet.sequenceNumber,
+        cycles: 0,
+        received: 1,
+      });
       return;
     }
     track.received += 1;
@@ -651,7 +732,12 @@ export class RtpSession {
       digit = eventToDigit(event.event);
     } catch (error) {
       this.malformedReceived += 1;
-      traffic.record({ protocol: 'RTP', from: this.peerActor, to: this.actor, summary: `unusable telephone-event ignored: ${(error as Error).message}` });
+      traffic.record({
+        protocol: 'RTP',
+        from: this.peerActor,
+        to: this.actor,
+        summary: `unusable telephone-event ignored: ${(error as Error).message}`,
+      });
       return;
     }
     const key = `${packet.ssrc}:${packet.timestamp}`;
@@ -678,8 +764,17 @@ export class RtpSession {
   }
 
   private reportDtmf(event: { digit: string; at: number; duration: number }): void {
-    const received: ReceivedDtmf = { digit: event.digit, at: event.at, durationMs: Math.round(event.duration / 8) };
-    traffic.record({ protocol: 'RTP', from: this.peerActor, to: this.actor, summary: `DTMF '${received.digit}' received (${received.durationMs} ms)` });
+    const received: ReceivedDtmf = {
+      digit: event.digit,
+      at: event.at,
+      durationMs: Math.round(event.duration / 8),
+    };
+    traffic.record({
+      protocol: 'RTP',
+      from: this.peerActor,
+      to: this.actor,
+      summary: `DTMF '${received.digit}' received (${received.durationMs} ms)`,
+    });
     this.dtmf.add(received);
   }
 

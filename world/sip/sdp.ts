@@ -74,15 +74,26 @@ export function buildAudioSdp(options: BuildAudioSdpOptions): string {
 
 /** Parses the first audio stream of an SDP body; throws SdpParseError naming what is missing. */
 export function parseAudioSdp(text: string): AudioDescription {
-  const lines = text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line.length > 0);
-  if (lines[0] !== 'v=0') throw new SdpParseError(`SDP must start with "v=0", starts with "${lines[0] ?? ''}"`);
+  const lines = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
+  if (lines[0] !== 'v=0')
+    throw new SdpParseError(`SDP must start with "v=0", starts with "${lines[0] ?? ''}"`);
   let origin: AudioDescription['origin'] | undefined;
   let sessionName = '';
   let sessionConnection: string | undefined;
   let sessionDirection: MediaDirection | undefined;
   const sessionAttributes: string[] = [];
   let audio:
-    | { port: number; protocol: string; payloadTypes: number[]; connection?: string; direction?: MediaDirection; attributes: string[] }
+    | {
+        port: number;
+        protocol: string;
+        payloadTypes: number[];
+        connection?: string;
+        direction?: MediaDirection;
+        attributes: string[];
+      }
     | undefined;
   let inOtherMedia = false;
 
@@ -117,7 +128,12 @@ export function parseAudioSdp(text: string): AudioDescription {
       case 'o': {
         const parts = value.split(' ');
         if (parts.length !== 6) throw new SdpParseError(`malformed origin line "${line}"`);
-        origin = { username: parts[0], sessionId: parts[1], sessionVersion: Number(parts[2]), address: parts[5] };
+        origin = {
+          username: parts[0],
+          sessionId: parts[1],
+          sessionVersion: Number(parts[2]),
+          address: parts[5],
+        };
         break;
       }
       case 's':
@@ -148,14 +164,19 @@ export function parseAudioSdp(text: string): AudioDescription {
   if (!origin) throw new SdpParseError('SDP has no origin (o=) line');
   if (!audio) throw new SdpParseError('SDP has no audio stream (m=audio line)');
   const connectionAddress = audio.connection ?? sessionConnection;
-  if (!connectionAddress) throw new SdpParseError('SDP gives no connection address (c=) for the audio stream');
+  if (!connectionAddress)
+    throw new SdpParseError('SDP gives no connection address (c=) for the audio stream');
 
   const rtpmap = new Map<number, RtpMap>();
   const fmtp = new Map<number, string>();
   for (const attribute of audio.attributes) {
     const map = /^rtpmap:(\d+) ([^/\s]+)\/(\d+)(?:\/(\d+))?$/.exec(attribute);
     if (map) {
-      rtpmap.set(Number(map[1]), { encoding: map[2], clockRate: Number(map[3]), ...(map[4] ? { channels: Number(map[4]) } : {}) });
+      rtpmap.set(Number(map[1]), {
+        encoding: map[2],
+        clockRate: Number(map[3]),
+        ...(map[4] ? { channels: Number(map[4]) } : {}),
+      });
       continue;
     }
     const format = /^fmtp:(\d+) (.*)$/.exec(attribute);
@@ -163,7 +184,9 @@ export function parseAudioSdp(text: string): AudioDescription {
   }
   // Static payload type 0 needs no rtpmap (RFC 3551).
   if (audio.payloadTypes.includes(0) && !rtpmap.has(0)) rtpmap.set(0, { encoding: 'PCMU', clockRate: 8000 });
-  const telephoneEvent = audio.payloadTypes.find((pt) => rtpmap.get(pt)?.encoding.toLowerCase() === 'telephone-event');
+  const telephoneEvent = audio.payloadTypes.find(
+    (pt) => rtpmap.get(pt)?.encoding.toLowerCase() === 'telephone-event',
+  );
 
   return {
     origin,
@@ -181,7 +204,10 @@ export function parseAudioSdp(text: string): AudioDescription {
 }
 
 /** The direction an answerer uses for a given offered direction (RFC 3264 §6.1). */
-export function answerDirection(offered: MediaDirection, wanted: MediaDirection = 'sendrecv'): MediaDirection {
+export function answerDirection(
+  offered: MediaDirection,
+  wanted: MediaDirection = 'sendrecv',
+): MediaDirection {
   const canSend = offered === 'sendrecv' || offered === 'recvonly';
   const canReceive = offered === 'sendrecv' || offered === 'sendonly';
   const send = canSend && (wanted === 'sendrecv' || wanted === 'sendonly');
@@ -199,5 +225,7 @@ export function mayEmit(local: MediaDirection, remote: MediaDirection): boolean 
 
 /** Whether the description offers PCMU, the only codec the suite's endpoints speak. */
 export function offersPcmu(description: AudioDescription): boolean {
-  return description.payloadTypes.some((pt) => pt === 0 || description.rtpmap.get(pt)?.encoding.toUpperCase() === 'PCMU');
+  return description.payloadTypes.some(
+    (pt) => pt === 0 || description.rtpmap.get(pt)?.encoding.toUpperCase() === 'PCMU',
+  );
 }

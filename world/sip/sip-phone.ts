@@ -94,7 +94,8 @@ export class PhoneCall {
     this.direction = direction;
     this.invitedAt = Date.now();
     this.events = new Observed<CallEvent>(
-      (e) => `${e.kind}${e.status ? ` ${e.status}` : ''}${e.reason ? ` ${e.reason}` : ''}${e.by ? ` by ${e.by}` : ''} at ${new Date(e.at).toISOString()}`,
+      (e) =>
+        `${e.kind}${e.status ? ` ${e.status}` : ''}${e.reason ? ` ${e.reason}` : ''}${e.by ? ` by ${e.by}` : ''} at ${new Date(e.at).toISOString()}`,
     );
     session.stateChange.addListener((state) => this.onState(state));
   }
@@ -106,7 +107,11 @@ export class PhoneCall {
 
   get remoteIdentity(): RemoteIdentity {
     const identity = this.session.remoteIdentity;
-    return { uri: identity.uri.toString(), user: identity.uri.user, displayName: identity.displayName || undefined };
+    return {
+      uri: identity.uri.toString(),
+      user: identity.uri.user,
+      displayName: identity.displayName || undefined,
+    };
   }
 
   get outcome(): CallOutcome {
@@ -122,7 +127,10 @@ export class PhoneCall {
   /** The call's media session: statistics, DTMF received. Exists once the call has an SDP. */
   get rtp(): RtpSession {
     const handler = this.media.handlerFor(this.session);
-    if (!handler) throw new Error(`${this.actor}: call ${this.callId} has no media session yet (no SDP offered or answered so far)`);
+    if (!handler)
+      throw new Error(
+        `${this.actor}: call ${this.callId} has no media session yet (no SDP offered or answered so far)`,
+      );
     return handler.rtp;
   }
 
@@ -134,12 +142,14 @@ export class PhoneCall {
   // ---- incoming side ---------------------------------------------------------------------
 
   async answer(): Promise<void> {
-    if (!(this.session instanceof Invitation)) throw new Error(`${this.actor}: only an incoming call can be answered`);
+    if (!(this.session instanceof Invitation))
+      throw new Error(`${this.actor}: only an incoming call can be answered`);
     await this.session.accept();
   }
 
   async reject(statusCode = 486): Promise<void> {
-    if (!(this.session instanceof Invitation)) throw new Error(`${this.actor}: only an incoming call can be rejected`);
+    if (!(this.session instanceof Invitation))
+      throw new Error(`${this.actor}: only an incoming call can be rejected`);
     this.finalStatus = statusCode;
     this.localHangupRequested = true;
     await this.session.reject({ statusCode });
@@ -188,10 +198,22 @@ export class PhoneCall {
                 onAccept: () => settle(),
                 // 481: the far end already forgot the call; it is over either way.
                 onReject: (response) =>
-                  response.message.statusCode === 481 ? settle() : settle(new Error(`${this.actor}: BYE of call ${this.callId} answered ${response.message.statusCode} ${response.message.reasonPhrase}`)),
+                  response.message.statusCode === 481
+                    ? settle()
+                    : settle(
+                        new Error(
+                          `${this.actor}: BYE of call ${this.callId} answered ${response.message.statusCode} ${response.message.reasonPhrase}`,
+                        ),
+                      ),
               },
             })
-            .catch((error: unknown) => settle(new Error(`${this.actor}: could not send BYE for call ${this.callId}: ${(error as Error).message}`)));
+            .catch((error: unknown) =>
+              settle(
+                new Error(
+                  `${this.actor}: could not send BYE for call ${this.callId}: ${(error as Error).message}`,
+                ),
+              ),
+            );
         });
         return;
       default:
@@ -201,7 +223,9 @@ export class PhoneCall {
 
   async sendDtmf(digits: string, options: { durationMs?: number; gapMs?: number } = {}): Promise<void> {
     if (this.session.state !== SessionState.Established) {
-      throw new Error(`${this.actor}: cannot send DTMF "${digits}" on call ${this.callId}: it is ${this.session.state}, not answered`);
+      throw new Error(
+        `${this.actor}: cannot send DTMF "${digits}" on call ${this.callId}: it is ${this.session.state}, not answered`,
+      );
     }
     await this.rtp.sendDtmf(digits, options);
   }
@@ -237,7 +261,11 @@ export class PhoneCall {
     const { statusCode, reasonPhrase } = response.message;
     if (statusCode === 100) return; // hop-by-hop, says nothing about the callee
     if (statusCode === 180) this.state = this.state === 'calling' ? 'ringing' : this.state;
-    this.report({ kind: statusCode === 180 ? 'ringing' : 'progress', status: statusCode, reason: reasonPhrase });
+    this.report({
+      kind: statusCode === 180 ? 'ringing' : 'progress',
+      status: statusCode,
+      reason: reasonPhrase,
+    });
   }
 
   /** @internal */
@@ -286,7 +314,9 @@ export class PhoneCall {
 
 export class SipPhone {
   readonly actor: string;
-  readonly incomingCalls = new Observed<PhoneCall>((call) => `incoming call ${call.callId} from ${call.remoteIdentity.uri}`);
+  readonly incomingCalls = new Observed<PhoneCall>(
+    (call) => `incoming call ${call.callId} from ${call.remoteIdentity.uri}`,
+  );
   /** sip.js warnings and errors (dropped messages, transport failures): evidence for failures. */
   readonly diagnostics = new Observed<string>((line) => line);
   autoAnswer: boolean;
@@ -303,9 +333,15 @@ export class SipPhone {
     this.actor = options.actor;
     this.autoAnswer = options.autoAnswer ?? false;
     const serverActor = options.serverActor ?? 'platform SIP';
-    this.media = plainRtpSdhFactory({ actor: options.actor, peerActor: serverActor, media: options.media, toneHz: options.toneHz });
+    this.media = plainRtpSdhFactory({
+      actor: options.actor,
+      peerActor: serverActor,
+      media: options.media,
+      toneHz: options.toneHz,
+    });
     const uri = UserAgent.makeURI(`sip:${options.username}@${options.domain}`);
-    if (!uri) throw new Error(`${options.actor}: "sip:${options.username}@${options.domain}" is not a valid SIP URI`);
+    if (!uri)
+      throw new Error(`${options.actor}: "sip:${options.username}@${options.domain}" is not a valid SIP URI`);
 
     const common: UserAgentOptions = {
       uri,
@@ -326,8 +362,13 @@ export class SipPhone {
       delegate: { onInvite: (invitation) => this.onInvite(invitation) },
     };
     if (options.transport === 'udp') {
-      if (!('host' in options.server)) throw new Error(`${options.actor}: a UDP phone needs server {host, port}`);
-      const transportOptions: UdpTransportOptions = { actor: options.actor, peerActor: serverActor, outboundProxy: options.server };
+      if (!('host' in options.server))
+        throw new Error(`${options.actor}: a UDP phone needs server {host, port}`);
+      const transportOptions: UdpTransportOptions = {
+        actor: options.actor,
+        peerActor: serverActor,
+        outboundProxy: options.server,
+      };
       this.userAgent = new UserAgent({
         ...common,
         transportConstructor: UdpTransport,
@@ -339,9 +380,19 @@ export class SipPhone {
         contactParams: { transport: 'udp' },
       });
     } else {
-      if (!('url' in options.server)) throw new Error(`${options.actor}: a WebSocket phone needs server {url}`);
-      const transportOptions: WsTransportOptions = { actor: options.actor, peerActor: serverActor, url: options.server.url };
-      this.userAgent = new UserAgent({ ...common, transportConstructor: WsTransport, transportOptions, contactParams: { transport: 'ws' } });
+      if (!('url' in options.server))
+        throw new Error(`${options.actor}: a WebSocket phone needs server {url}`);
+      const transportOptions: WsTransportOptions = {
+        actor: options.actor,
+        peerActor: serverActor,
+        url: options.server.url,
+      };
+      this.userAgent = new UserAgent({
+        ...common,
+        transportConstructor: WsTransport,
+        transportOptions,
+        contactParams: { transport: 'ws' },
+      });
     }
   }
 
@@ -365,7 +416,8 @@ export class SipPhone {
   async register(): Promise<void> {
     this.requireStarted('register');
     const timeoutMs = this.options.requestTimeoutMs ?? 5000;
-    const registerer = this.registerer ?? new Registerer(this.userAgent, { expires: this.options.registerExpiresSec ?? 600 });
+    const registerer =
+      this.registerer ?? new Registerer(this.userAgent, { expires: this.options.registerExpiresSec ?? 600 });
     this.registerer = registerer;
     const aor = `sip:${this.options.username}@${this.options.domain}`;
     await new Promise<void>((resolve, reject) => {
@@ -380,7 +432,8 @@ export class SipPhone {
       };
       const onState = (state: RegistererState): void => {
         if (state === RegistererState.Registered) finish();
-        if (state === RegistererState.Terminated) finish(new Error(`${this.actor}: registration of ${aor} ended before it was accepted`));
+        if (state === RegistererState.Terminated)
+          finish(new Error(`${this.actor}: registration of ${aor} ended before it was accepted`));
       };
       const timer = setTimeout(
         () =>
@@ -400,11 +453,17 @@ export class SipPhone {
             onAccept: () => finish(),
             onReject: (response) => {
               const { statusCode, reasonPhrase } = response.message;
-              finish(new Error(`${this.actor}: registration of ${aor} refused with ${statusCode} ${reasonPhrase} (credentials for user "${this.options.username}")`));
+              finish(
+                new Error(
+                  `${this.actor}: registration of ${aor} refused with ${statusCode} ${reasonPhrase} (credentials for user "${this.options.username}")`,
+                ),
+              );
             },
           },
         })
-        .catch((error: unknown) => finish(new Error(`${this.actor}: could not send REGISTER for ${aor}: ${(error as Error).message}`)));
+        .catch((error: unknown) =>
+          finish(new Error(`${this.actor}: could not send REGISTER for ${aor}: ${(error as Error).message}`)),
+        );
     });
   }
 
@@ -414,7 +473,12 @@ export class SipPhone {
     const timeoutMs = this.options.requestTimeoutMs ?? 5000;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new WaitTimeoutError(`Timed out after ${timeoutMs} ms waiting for the registrar to accept the un-REGISTER of ${this.actor}. Look at: the SIP messages in the evidence.`)),
+        () =>
+          reject(
+            new WaitTimeoutError(
+              `Timed out after ${timeoutMs} ms waiting for the registrar to accept the un-REGISTER of ${this.actor}. Look at: the SIP messages in the evidence.`,
+            ),
+          ),
         timeoutMs,
       );
       const onState = (state: RegistererState): void => {
@@ -430,7 +494,11 @@ export class SipPhone {
             onReject: (response) => {
               clearTimeout(timer);
               registerer.stateChange.removeListener(onState);
-              reject(new Error(`${this.actor}: un-REGISTER refused with ${response.message.statusCode} ${response.message.reasonPhrase}`));
+              reject(
+                new Error(
+                  `${this.actor}: un-REGISTER refused with ${response.message.statusCode} ${response.message.reasonPhrase}`,
+                ),
+              );
             },
           },
         })
@@ -452,7 +520,10 @@ export class SipPhone {
     const uri = UserAgent.makeURI(uriText);
     if (!uri) throw new Error(`${this.actor}: cannot call "${target}": "${uriText}" is not a valid SIP URI`);
     const inviter = new Inviter(this.userAgent, uri, { extraHeaders: options.extraHeaders });
-    const call = this.track(new PhoneCall(inviter, this.media, this.actor, 'outgoing', this.options.requestTimeoutMs ?? 5000), inviter);
+    const call = this.track(
+      new PhoneCall(inviter, this.media, this.actor, 'outgoing', this.options.requestTimeoutMs ?? 5000),
+      inviter,
+    );
     await inviter.invite({
       requestDelegate: {
         onProgress: (response) => call.onProvisional(response),
@@ -466,22 +537,36 @@ export class SipPhone {
   async stop(): Promise<void> {
     const problems: string[] = [];
     for (const call of this.calls) {
-      await call.hangup(1000).catch((error: unknown) => problems.push(`hangup of ${call.callId}: ${(error as Error).message}`));
+      await call
+        .hangup(1000)
+        .catch((error: unknown) => problems.push(`hangup of ${call.callId}: ${(error as Error).message}`));
     }
     await this.unregister().catch((error: unknown) => problems.push((error as Error).message));
     if (this.started) {
-      await this.userAgent.stop().catch((error: unknown) => problems.push(`stop: ${(error as Error).message}`));
-      await this.userAgent.transport.dispose().catch((error: unknown) => problems.push(`transport: ${(error as Error).message}`));
+      await this.userAgent
+        .stop()
+        .catch((error: unknown) => problems.push(`stop: ${(error as Error).message}`));
+      await this.userAgent.transport
+        .dispose()
+        .catch((error: unknown) => problems.push(`transport: ${(error as Error).message}`));
       this.started = false;
     }
     for (const problem of problems) {
       this.diagnostics.add(problem);
-      traffic.record({ protocol: 'SIP', from: this.actor, to: this.actor, summary: `problem while stopping the phone: ${problem}` });
+      traffic.record({
+        protocol: 'SIP',
+        from: this.actor,
+        to: this.actor,
+        summary: `problem while stopping the phone: ${problem}`,
+      });
     }
   }
 
   private onInvite(invitation: Invitation): void {
-    const call = this.track(new PhoneCall(invitation, this.media, this.actor, 'incoming', this.options.requestTimeoutMs ?? 5000), invitation);
+    const call = this.track(
+      new PhoneCall(invitation, this.media, this.actor, 'incoming', this.options.requestTimeoutMs ?? 5000),
+      invitation,
+    );
     this.incomingCalls.add(call);
     if (this.autoAnswer) {
       call.answer().catch((error: unknown) => {

@@ -127,20 +127,28 @@ export function parseSipMessage(raw: string): SipMessage {
     if (colon <= 0) throw new SipParseError(`malformed header line "${line}"`, partial);
     headers.add(line.slice(0, colon), line.slice(colon + 1));
   }
-  if (!requestLine && !statusLine) throw new SipParseError(`"${startLine.slice(0, 80)}" is neither a request line nor a status line`);
+  if (!requestLine && !statusLine)
+    throw new SipParseError(`"${startLine.slice(0, 80)}" is neither a request line nor a status line`);
   for (const name of REQUIRED_HEADERS) {
     if (!headers.has(name)) throw new SipParseError(`mandatory header ${name} is missing`, partial);
   }
-  if (!/^\d+ [A-Za-z]+$/.test(headers.get('cseq') ?? '')) throw new SipParseError(`malformed CSeq "${headers.get('cseq')}"`, partial);
+  if (!/^\d+ [A-Za-z]+$/.test(headers.get('cseq') ?? ''))
+    throw new SipParseError(`malformed CSeq "${headers.get('cseq')}"`, partial);
   const contentLength = headers.get('content-length');
   if (contentLength !== undefined) {
     const length = Number(contentLength);
-    if (!Number.isInteger(length) || length < 0) throw new SipParseError(`malformed Content-Length "${contentLength}"`, partial);
+    if (!Number.isInteger(length) || length < 0)
+      throw new SipParseError(`malformed Content-Length "${contentLength}"`, partial);
     const bodyBytes = Buffer.from(body, 'utf8');
-    if (bodyBytes.length < length) throw new SipParseError(`body of ${bodyBytes.length} bytes is shorter than Content-Length ${length}`, partial);
+    if (bodyBytes.length < length)
+      throw new SipParseError(
+        `body of ${bodyBytes.length} bytes is shorter than Content-Length ${length}`,
+        partial,
+      );
     body = bodyBytes.subarray(0, length).toString('utf8');
   }
-  if (requestLine) return { kind: 'request', method: requestLine[1].toUpperCase(), uri: requestLine[2], headers, body, raw };
+  if (requestLine)
+    return { kind: 'request', method: requestLine[1].toUpperCase(), uri: requestLine[2], headers, body, raw };
   if (!statusLine) throw new SipParseError('unreachable'); // narrowed above
   return { kind: 'response', status: Number(statusLine[1]), reason: statusLine[2], headers, body, raw };
 }
@@ -155,7 +163,9 @@ export interface SipUri {
 
 /** Parses sip:user@host:port;params (headers after '?' are ignored). */
 export function parseSipUri(text: string): SipUri {
-  const match = /^(sips?|tel):(?:([^@;?]+)@)?(\[[^\]]+\]|[^:;?>]+)(?::(\d+))?((?:;[^?]*)?)/i.exec(text.trim());
+  const match = /^(sips?|tel):(?:([^@;?]+)@)?(\[[^\]]+\]|[^:;?>]+)(?::(\d+))?((?:;[^?]*)?)/i.exec(
+    text.trim(),
+  );
   if (!match) throw new SipParseError(`"${text}" is not a SIP URI`);
   const params = new Map<string, string | null>();
   for (const param of match[5].split(';').filter(Boolean)) {
@@ -195,7 +205,10 @@ export function parseNameAddr(text: string): NameAddr {
     rest = semicolon < 0 ? '' : value.slice(semicolon);
   }
   const params = new Map<string, string | null>();
-  for (const param of rest.split(';').map((p) => p.trim()).filter(Boolean)) {
+  for (const param of rest
+    .split(';')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [name, paramValue] = param.split('=');
     params.set(name.toLowerCase(), paramValue ?? null);
   }
@@ -210,14 +223,24 @@ export interface Via {
 }
 
 export function parseVia(text: string): Via {
-  const match = /^SIP\s*\/\s*2\.0\s*\/\s*(\S+)\s+(\[[^\]]+\]|[^:;\s]+)(?::(\d+))?\s*((?:;.*)?)$/i.exec(text.trim());
+  const match = /^SIP\s*\/\s*2\.0\s*\/\s*(\S+)\s+(\[[^\]]+\]|[^:;\s]+)(?::(\d+))?\s*((?:;.*)?)$/i.exec(
+    text.trim(),
+  );
   if (!match) throw new SipParseError(`malformed Via "${text}"`);
   const params = new Map<string, string | null>();
-  for (const param of match[4].split(';').map((p) => p.trim()).filter(Boolean)) {
+  for (const param of match[4]
+    .split(';')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [name, value] = param.split('=');
     params.set(name.toLowerCase(), value ?? null);
   }
-  return { transport: match[1].toUpperCase(), host: match[2], port: match[3] ? Number(match[3]) : null, params };
+  return {
+    transport: match[1].toUpperCase(),
+    host: match[2],
+    port: match[3] ? Number(match[3]) : null,
+    params,
+  };
 }
 
 /** Where RFC 3261 §18.2.2 / RFC 3581 say a response goes: received/rport over sent-by. */
@@ -234,7 +257,9 @@ export function responseDestination(via: Via): { host: string; port: number } {
 export function summarizeSip(text: string): string {
   const startLine = text.slice(0, Math.max(0, text.indexOf('\n')) || text.length).trim();
   const callId = /^(?:Call-ID|i)\s*:\s*(\S+)/im.exec(text)?.[1];
-  const shortLine = startLine.startsWith('SIP/2.0 ') ? startLine.slice(8) : startLine.replace(/ SIP\/2\.0$/, '');
+  const shortLine = startLine.startsWith('SIP/2.0 ')
+    ? startLine.slice(8)
+    : startLine.replace(/ SIP\/2\.0$/, '');
   const cseq = /^CSeq\s*:\s*(.+)$/im.exec(text)?.[1]?.trim();
   const forMethod = startLine.startsWith('SIP/2.0 ') && cseq ? ` [${cseq}]` : '';
   return `${shortLine}${forMethod}${callId ? ` (Call-ID ${callId.slice(0, 8)})` : ''}`;
@@ -243,12 +268,17 @@ export function summarizeSip(text: string): string {
 /** Hides digest response values (and any cleartext password) in Authorization headers. */
 export function redactSip(text: string): string {
   return text.replace(/^((?:Proxy-)?Authorization\s*:.*)$/gim, (line) =>
-    line.replace(/(\bresponse\s*=\s*)"[^"]*"/gi, '$1"<redacted>"').replace(/(\bresponse\s*=\s*)([^",\s]+)/gi, '$1<redacted>'),
+    line
+      .replace(/(\bresponse\s*=\s*)"[^"]*"/gi, '$1"<redacted>"')
+      .replace(/(\bresponse\s*=\s*)([^",\s]+)/gi, '$1<redacted>'),
   );
 }
 
 export function randomToken(bytes = 8): string {
   let token = '';
-  for (let i = 0; i < bytes; i += 1) token += Math.floor(Math.random() * 256).toString(16).padStart(2, '0');
+  for (let i = 0; i < bytes; i += 1)
+    token += Math.floor(Math.random() * 256)
+      .toString(16)
+      .padStart(2, '0');
   return token;
 }

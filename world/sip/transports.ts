@@ -2,7 +2,14 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EmitterImpl, TransportState, type Emitter, type Transport } from 'sip.js';
 import WebSocket from 'ws';
 import { traffic } from '../traffic-log';
-import { parseNameAddr, parseSipUri, parseVia, redactSip, responseDestination, summarizeSip } from './sip-text';
+import {
+  parseNameAddr,
+  parseSipUri,
+  parseVia,
+  redactSip,
+  responseDestination,
+  summarizeSip,
+} from './sip-text';
 
 /**
  * sip.js transports for Node (sip.js ships only a browser WebSocket one). Both deliver exactly
@@ -71,21 +78,40 @@ abstract class NodeTransport implements Transport {
     this.currentState = state;
     this.emitter.emit(state);
     if (state === TransportState.Connected) this.onConnect?.();
-    if (state === TransportState.Disconnected && previous !== TransportState.Connecting) this.onDisconnect?.(error);
+    if (state === TransportState.Disconnected && previous !== TransportState.Connecting)
+      this.onDisconnect?.(error);
   }
 
   protected recordSent(message: string, to: string): void {
-    traffic.record({ protocol: 'SIP', from: this.actor, to, summary: summarizeSip(message), detail: redactSip(message) });
+    traffic.record({
+      protocol: 'SIP',
+      from: this.actor,
+      to,
+      summary: summarizeSip(message),
+      detail: redactSip(message),
+    });
   }
 
   protected deliver(message: string, from: string): void {
     if (!this.isConnected()) {
-      traffic.record({ protocol: 'SIP', from, to: this.actor, summary: `dropped (transport not connected): ${summarizeSip(message)}`, detail: redactSip(message) });
+      traffic.record({
+        protocol: 'SIP',
+        from,
+        to: this.actor,
+        summary: `dropped (transport not connected): ${summarizeSip(message)}`,
+        detail: redactSip(message),
+      });
       return;
     }
     // Keep-alives (CRLF) are not messages.
     if (message.trim().length === 0) return;
-    traffic.record({ protocol: 'SIP', from, to: this.actor, summary: summarizeSip(message), detail: redactSip(message) });
+    traffic.record({
+      protocol: 'SIP',
+      from,
+      to: this.actor,
+      summary: summarizeSip(message),
+      detail: redactSip(message),
+    });
     this.onMessage?.(message);
   }
 }
@@ -96,7 +122,9 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function requireActor(options: unknown, transport: string): CommonTransportOptions & Record<string, unknown> {
   if (!isObject(options) || typeof options.actor !== 'string') {
-    throw new TypeError(`${transport} needs transportOptions with an actor name (got ${JSON.stringify(options)})`);
+    throw new TypeError(
+      `${transport} needs transportOptions with an actor name (got ${JSON.stringify(options)})`,
+    );
   }
   return options as CommonTransportOptions & Record<string, unknown>;
 }
@@ -140,10 +168,17 @@ export class UdpTransport extends NodeTransport {
       });
     } catch (error) {
       this.transition(TransportState.Disconnected);
-      throw new Error(`${this.actor}: could not bind a UDP socket on ${this.localHost}: ${(error as Error).message}`);
+      throw new Error(
+        `${this.actor}: could not bind a UDP socket on ${this.localHost}: ${(error as Error).message}`,
+      );
     }
     socket.on('error', (error) => {
-      traffic.record({ protocol: 'SIP', from: this.actor, to: this.peerActor, summary: `UDP socket error: ${error.message}` });
+      traffic.record({
+        protocol: 'SIP',
+        from: this.actor,
+        to: this.peerActor,
+        summary: `UDP socket error: ${error.message}`,
+      });
     });
     this.socket = socket;
     this.transition(TransportState.Connected);
@@ -160,17 +195,28 @@ export class UdpTransport extends NodeTransport {
 
   send(message: string): Promise<void> {
     const socket = this.socket;
-    if (!socket || !this.isConnected()) return Promise.reject(new Error(`${this.actor}: cannot send SIP, UDP transport is not connected`));
+    if (!socket || !this.isConnected())
+      return Promise.reject(new Error(`${this.actor}: cannot send SIP, UDP transport is not connected`));
     let destination: { host: string; port: number };
     try {
       destination = this.destinationOf(message);
     } catch (error) {
-      return Promise.reject(new Error(`${this.actor}: no destination for "${summarizeSip(message)}": ${(error as Error).message}`));
+      return Promise.reject(
+        new Error(
+          `${this.actor}: no destination for "${summarizeSip(message)}": ${(error as Error).message}`,
+        ),
+      );
     }
     this.recordSent(message, this.peerActor);
     return new Promise<void>((resolve, reject) =>
       socket.send(message, destination.port, destination.host, (error) =>
-        error ? reject(new Error(`${this.actor}: UDP send to ${destination.host}:${destination.port} failed: ${error.message}`)) : resolve(),
+        error
+          ? reject(
+              new Error(
+                `${this.actor}: UDP send to ${destination.host}:${destination.port} failed: ${error.message}`,
+              ),
+            )
+          : resolve(),
       ),
     );
   }
@@ -181,7 +227,8 @@ export class UdpTransport extends NodeTransport {
       const branch = via ? /;\s*branch=([^;,\s]+)/i.exec(via)?.[1] : undefined;
       if (branch) {
         this.requestSources.set(branch, from);
-        if (this.requestSources.size > 1000) this.requestSources.delete(this.requestSources.keys().next().value as string);
+        if (this.requestSources.size > 1000)
+          this.requestSources.delete(this.requestSources.keys().next().value as string);
       }
     }
     this.deliver(text, this.peerActor);
@@ -215,7 +262,8 @@ export class WsTransport extends NodeTransport {
 
   constructor(_logger: unknown, options: unknown) {
     const checked = requireActor(options, 'WsTransport');
-    if (typeof checked.url !== 'string') throw new TypeError('WsTransport needs transportOptions.url (ws://host:port/path)');
+    if (typeof checked.url !== 'string')
+      throw new TypeError('WsTransport needs transportOptions.url (ws://host:port/path)');
     super(checked);
     this.options = options as WsTransportOptions;
   }
@@ -244,23 +292,45 @@ export class WsTransport extends NodeTransport {
       });
     } catch (error) {
       this.transition(TransportState.Disconnected);
-      throw new Error(`${this.actor}: could not connect SIP over WebSocket to ${url}: ${(error as Error).message}`);
+      throw new Error(
+        `${this.actor}: could not connect SIP over WebSocket to ${url}: ${(error as Error).message}`,
+      );
     }
     if (socket.protocol !== 'sip') {
-      traffic.record({ protocol: 'SIP', from: this.peerActor, to: this.actor, summary: `WebSocket server at ${url} did not confirm subprotocol "sip" (got "${socket.protocol}")` });
+      traffic.record({
+        protocol: 'SIP',
+        from: this.peerActor,
+        to: this.actor,
+        summary: `WebSocket server at ${url} did not confirm subprotocol "sip" (got "${socket.protocol}")`,
+      });
     }
     socket.on('message', (data) => {
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+      const text = Array.isArray(data)
+        ? Buffer.concat(data).toString('utf8')
+        : Buffer.from(data as ArrayBuffer).toString('utf8');
       this.deliver(text, this.peerActor);
     });
     socket.on('error', (error) => {
-      traffic.record({ protocol: 'SIP', from: this.actor, to: this.peerActor, summary: `WebSocket error: ${error.message}` });
+      traffic.record({
+        protocol: 'SIP',
+        from: this.actor,
+        to: this.peerActor,
+        summary: `WebSocket error: ${error.message}`,
+      });
     });
     socket.on('close', (code, reason) => {
       this.socket = undefined;
       const unexpected = !this.closingOnPurpose;
-      traffic.record({ protocol: 'SIP', from: this.peerActor, to: this.actor, summary: `WebSocket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})${unexpected ? ' by the server' : ''}` });
-      this.transition(TransportState.Disconnected, unexpected ? new Error(`WebSocket to ${url} closed by the server (code ${code})`) : undefined);
+      traffic.record({
+        protocol: 'SIP',
+        from: this.peerActor,
+        to: this.actor,
+        summary: `WebSocket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})${unexpected ? ' by the server' : ''}`,
+      });
+      this.transition(
+        TransportState.Disconnected,
+        unexpected ? new Error(`WebSocket to ${url} closed by the server (code ${code})`) : undefined,
+      );
     });
     this.socket = socket;
     this.transition(TransportState.Connected);
@@ -281,10 +351,15 @@ export class WsTransport extends NodeTransport {
 
   send(message: string): Promise<void> {
     const socket = this.socket;
-    if (!socket || !this.isConnected()) return Promise.reject(new Error(`${this.actor}: cannot send SIP, WebSocket to ${this.options.url} is not connected`));
+    if (!socket || !this.isConnected())
+      return Promise.reject(
+        new Error(`${this.actor}: cannot send SIP, WebSocket to ${this.options.url} is not connected`),
+      );
     this.recordSent(message, this.peerActor);
     return new Promise<void>((resolve, reject) =>
-      socket.send(message, (error) => (error ? reject(new Error(`${this.actor}: WebSocket send failed: ${error.message}`)) : resolve())),
+      socket.send(message, (error) =>
+        error ? reject(new Error(`${this.actor}: WebSocket send failed: ${error.message}`)) : resolve(),
+      ),
     );
   }
 }

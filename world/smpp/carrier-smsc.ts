@@ -49,7 +49,10 @@ interface Connection {
   frames: FrameSplitter;
   bound: CarrierBind | null;
   sequence: number;
-  pending: Map<number, { resolve: (pdu: PDU) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>;
+  pending: Map<
+    number,
+    { resolve: (pdu: PDU) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }
+  >;
 }
 
 interface PartialMessage {
@@ -77,7 +80,10 @@ export class CarrierSmscDouble {
   constructor(private readonly options: { responseTimeoutMs?: number } = {}) {}
 
   /** Listens on 127.0.0.1 (port 0 = ephemeral; a fixed port lets a test bring "the same" carrier back). */
-  async start(credentials: { systemId: string; password: string }, listen: { port?: number } = {}): Promise<void> {
+  async start(
+    credentials: { systemId: string; password: string },
+    listen: { port?: number } = {},
+  ): Promise<void> {
     this.credentials = credentials;
     const server = createServer((socket) => this.onConnection(socket));
     server.on('error', (error) => this.violations.add(`carrier server error: ${error.message}`));
@@ -115,7 +121,11 @@ export class CarrierSmscDouble {
   handset(number: string): Handset {
     let handset = this.handsets.get(number);
     if (handset === undefined) {
-      handset = { inbox: new Observed<HandsetSms>((sms) => `from ${sms.from}: ${JSON.stringify(sms.text)} (${sms.encoding}, ${sms.parts} part(s))`) };
+      handset = {
+        inbox: new Observed<HandsetSms>(
+          (sms) => `from ${sms.from}: ${JSON.stringify(sms.text)} (${sms.encoding}, ${sms.parts} part(s))`,
+        ),
+      };
       this.handsets.set(number, handset);
     }
     return handset;
@@ -133,7 +143,10 @@ export class CarrierSmscDouble {
   /** A subscriber sends a text: deliver_sm (split with UDH when long) to a bound platform session. */
   async injectMo(message: { from: string; to: string; text: string }): Promise<void> {
     const connection = this.receiverSession();
-    if (connection === null) throw new Error('cannot inject an MO message: the platform has no receiver/transceiver session bound to the carrier double');
+    if (connection === null)
+      throw new Error(
+        'cannot inject an MO message: the platform has no receiver/transceiver session bound to the carrier double',
+      );
     const { dataCoding, parts } = segmentText(message.text);
     const reference = randomBytes(1)[0];
     for (let index = 0; index < parts.length; index += 1) {
@@ -150,11 +163,16 @@ export class CarrierSmscDouble {
           destination_addr: message.to.replace(/^\+/, ''),
           esm_class: concatenated ? 0x40 : 0,
           data_coding: dataCoding,
-          short_message: concatenated ? Buffer.concat([udhConcat(reference, parts.length, index + 1), parts[index]]) : parts[index],
+          short_message: concatenated
+            ? Buffer.concat([udhConcat(reference, parts.length, index + 1), parts[index]])
+            : parts[index],
         },
         message.text,
       );
-      if (response.command_status !== 0) throw new Error(`the platform refused the MO deliver_sm with ${smppStatusName(response.command_status)}`);
+      if (response.command_status !== 0)
+        throw new Error(
+          `the platform refused the MO deliver_sm with ${smppStatusName(response.command_status)}`,
+        );
     }
   }
 
@@ -169,9 +187,22 @@ export class CarrierSmscDouble {
   }
 
   private onConnection(socket: Socket): void {
-    const connection: Connection = { socket, frames: new FrameSplitter(), bound: null, sequence: 0, pending: new Map() };
+    const connection: Connection = {
+      socket,
+      frames: new FrameSplitter(),
+      bound: null,
+      sequence: 0,
+      pending: new Map(),
+    };
     this.connections.add(connection);
-    socket.on('error', (error) => traffic.record({ protocol: 'SMPP', from: PEER, to: ACTOR, summary: `connection error: ${error.message}` }));
+    socket.on('error', (error) =>
+      traffic.record({
+        protocol: 'SMPP',
+        from: PEER,
+        to: ACTOR,
+        summary: `connection error: ${error.message}`,
+      }),
+    );
     socket.on('close', () => {
       this.connections.delete(connection);
       for (const pending of connection.pending.values()) {
@@ -183,7 +214,13 @@ export class CarrierSmscDouble {
       for (const frame of connection.frames.push(chunk)) {
         if (!frame.ok) {
           this.violations.add(`invalid command_length ${frame.commandLength}`);
-          this.send(connection, new smpp.PDU('generic_nack', { sequence_number: frame.sequence, command_status: smpp.errors.ESME_RINVCMDLEN }));
+          this.send(
+            connection,
+            new smpp.PDU('generic_nack', {
+              sequence_number: frame.sequence,
+              command_status: smpp.errors.ESME_RINVCMDLEN,
+            }),
+          );
           socket.end();
           return;
         }
@@ -198,11 +235,20 @@ export class CarrierSmscDouble {
       pdu = new smpp.PDU(bytes);
     } catch (error) {
       this.violations.add(`undecodable PDU: ${String(error)}`);
-      this.send(connection, new smpp.PDU('generic_nack', { sequence_number: bytes.readUInt32BE(12), command_status: smpp.errors.ESME_RINVCMDLEN }));
+      this.send(
+        connection,
+        new smpp.PDU('generic_nack', {
+          sequence_number: bytes.readUInt32BE(12),
+          command_status: smpp.errors.ESME_RINVCMDLEN,
+        }),
+      );
       return;
     }
     let text: string | undefined;
-    let decoded: { text: string; encoding: TextEncoding; concat: { ref: number; total: number; seq: number } | null } | Error | null = null;
+    let decoded:
+      | { text: string; encoding: TextEncoding; concat: { ref: number; total: number; seq: number } | null }
+      | Error
+      | null = null;
     if (pdu.command === 'submit_sm') {
       decoded = this.decodeText(pdu, bytes);
       if (!(decoded instanceof Error)) text = decoded.text;
@@ -257,7 +303,12 @@ export class CarrierSmscDouble {
     this.binds.add(connection.bound);
   }
 
-  private decodeText(pdu: PDU, bytes: Buffer): { text: string; encoding: TextEncoding; concat: { ref: number; total: number; seq: number } | null } | Error {
+  private decodeText(
+    pdu: PDU,
+    bytes: Buffer,
+  ):
+    | { text: string; encoding: TextEncoding; concat: { ref: number; total: number; seq: number } | null }
+    | Error {
     try {
       let { shortMessage } = shortMessageOf(bytes);
       let concat = null;
@@ -265,13 +316,19 @@ export class CarrierSmscDouble {
       const dataCoding = Number(pdu.data_coding);
       if (dataCoding === 0) return { text: gsm7Decode(shortMessage), encoding: 'gsm7', concat };
       if (dataCoding === 8) return { text: ucs2Decode(shortMessage), encoding: 'ucs2', concat };
-      return new Error(`data_coding ${dataCoding} is not used on this network (expected 0 = GSM 03.38 or 8 = UCS2)`);
+      return new Error(
+        `data_coding ${dataCoding} is not used on this network (expected 0 = GSM 03.38 or 8 = UCS2)`,
+      );
     } catch (error) {
       return error instanceof Error ? error : new Error(String(error));
     }
   }
 
-  private onSubmit(connection: Connection, pdu: PDU, decoded: ReturnType<CarrierSmscDouble['decodeText']> | null): void {
+  private onSubmit(
+    connection: Connection,
+    pdu: PDU,
+    decoded: ReturnType<CarrierSmscDouble['decodeText']> | null,
+  ): void {
     if (connection.bound === null || connection.bound.mode === 'receiver') {
       this.send(connection, pdu.response({ command_status: smpp.errors.ESME_RINVBNDSTS }));
       return;
@@ -282,7 +339,8 @@ export class CarrierSmscDouble {
       this.send(connection, pdu.response({ command_status: smpp.errors.ESME_RSUBMITFAIL }));
       return;
     }
-    const to = Number(pdu.dest_addr_ton) === 1 ? `+${String(pdu.destination_addr)}` : String(pdu.destination_addr);
+    const to =
+      Number(pdu.dest_addr_ton) === 1 ? `+${String(pdu.destination_addr)}` : String(pdu.destination_addr);
     const from = Number(pdu.source_addr_ton) === 1 ? `+${String(pdu.source_addr)}` : String(pdu.source_addr);
     const behaviour = this.behaviours.get(to) ?? 'deliver';
     if (behaviour === 'no-response') return;
@@ -296,18 +354,38 @@ export class CarrierSmscDouble {
     const wantsReceipt = (Number(pdu.registered_delivery) & 0x03) !== 0;
     if (!wantsReceipt || behaviour === 'never') return;
     // After the response is on the wire: a receipt must not overtake the id it refers to.
-    setImmediate(() => this.sendReceipt(connection, { carrierId, from, to, text: decoded.text, delivered: behaviour === 'deliver' }));
+    setImmediate(() =>
+      this.sendReceipt(connection, {
+        carrierId,
+        from,
+        to,
+        text: decoded.text,
+        delivered: behaviour === 'deliver',
+      }),
+    );
   }
 
   private toHandset(
     from: string,
     to: string,
-    decoded: { text: string; encoding: TextEncoding; concat: { ref: number; total: number; seq: number } | null },
+    decoded: {
+      text: string;
+      encoding: TextEncoding;
+      concat: { ref: number; total: number; seq: number } | null;
+    },
     carrierId: string,
   ): void {
     const { concat } = decoded;
     if (concat === null || concat.total <= 1) {
-      this.handset(to).inbox.add({ from, to, text: decoded.text, encoding: decoded.encoding, parts: 1, receivedAt: Date.now(), carrierMessageIds: [carrierId] });
+      this.handset(to).inbox.add({
+        from,
+        to,
+        text: decoded.text,
+        encoding: decoded.encoding,
+        parts: 1,
+        receivedAt: Date.now(),
+        carrierMessageIds: [carrierId],
+      });
       return;
     }
     const key = `${from}|${to}|${concat.ref}|${concat.total}`;
@@ -320,7 +398,8 @@ export class CarrierSmscDouble {
       this.violations.add(`part ${concat.seq} of ${concat.total} for ${to} is out of range`);
       return;
     }
-    if (partial.encoding !== decoded.encoding) this.violations.add(`parts of one message to ${to} use different encodings`);
+    if (partial.encoding !== decoded.encoding)
+      this.violations.add(`parts of one message to ${to} use different encodings`);
     partial.parts[concat.seq - 1] = { text: decoded.text, carrierId };
     if (partial.parts.some((part) => part === null)) return;
     this.partials.delete(key);
@@ -336,8 +415,14 @@ export class CarrierSmscDouble {
     });
   }
 
-  private sendReceipt(submitter: Connection, receipt: { carrierId: string; from: string; to: string; text: string; delivered: boolean }): void {
-    const connection = submitter.bound !== null && submitter.bound.mode !== 'transmitter' && !submitter.socket.destroyed ? submitter : this.receiverSession();
+  private sendReceipt(
+    submitter: Connection,
+    receipt: { carrierId: string; from: string; to: string; text: string; delivered: boolean },
+  ): void {
+    const connection =
+      submitter.bound !== null && submitter.bound.mode !== 'transmitter' && !submitter.socket.destroyed
+        ? submitter
+        : this.receiverSession();
     if (connection === null) {
       this.violations.add(`receipt for ${receipt.carrierId} could not be sent: no receiver bound`);
       return;
@@ -365,24 +450,41 @@ export class CarrierSmscDouble {
       text,
     ).then(
       (response) => {
-        if (response.command_status !== 0) this.violations.add(`platform answered the receipt for ${receipt.carrierId} with ${smppStatusName(response.command_status)}`);
+        if (response.command_status !== 0)
+          this.violations.add(
+            `platform answered the receipt for ${receipt.carrierId} with ${smppStatusName(response.command_status)}`,
+          );
       },
-      (error: unknown) => this.violations.add(`receipt for ${receipt.carrierId} not acknowledged: ${String(error)}`),
+      (error: unknown) =>
+        this.violations.add(`receipt for ${receipt.carrierId} not acknowledged: ${String(error)}`),
     );
   }
 
   private receiverSession(): Connection | null {
-    return [...this.connections].find((c) => c.bound !== null && c.bound.mode !== 'transmitter' && !c.socket.destroyed) ?? null;
+    return (
+      [...this.connections].find(
+        (c) => c.bound !== null && c.bound.mode !== 'transmitter' && !c.socket.destroyed,
+      ) ?? null
+    );
   }
 
-  private request(connection: Connection, command: string, params: Record<string, unknown>, text?: string): Promise<PDU> {
+  private request(
+    connection: Connection,
+    command: string,
+    params: Record<string, unknown>,
+    text?: string,
+  ): Promise<PDU> {
     connection.sequence = connection.sequence >= 0x7fffffff ? 1 : connection.sequence + 1;
     const pdu = new smpp.PDU(command, { ...params, sequence_number: connection.sequence });
     const timeoutMs = this.options.responseTimeoutMs ?? 5_000;
     return new Promise<PDU>((resolve, reject) => {
       const timer = setTimeout(() => {
         connection.pending.delete(pdu.sequence_number);
-        reject(new Error(`no ${command}_resp from the platform within ${timeoutMs} ms (look at the SMPP traffic attachment)`));
+        reject(
+          new Error(
+            `no ${command}_resp from the platform within ${timeoutMs} ms (look at the SMPP traffic attachment)`,
+          ),
+        );
       }, timeoutMs);
       connection.pending.set(pdu.sequence_number, { resolve, reject, timer });
       this.send(connection, pdu, text);
@@ -408,5 +510,11 @@ export class CarrierSmscDouble {
 
 function yymmddhhmm(date: Date): string {
   const two = (n: number): string => String(n).padStart(2, '0');
-  return two(date.getUTCFullYear() % 100) + two(date.getUTCMonth() + 1) + two(date.getUTCDate()) + two(date.getUTCHours()) + two(date.getUTCMinutes());
+  return (
+    two(date.getUTCFullYear() % 100) +
+    two(date.getUTCMonth() + 1) +
+    two(date.getUTCDate()) +
+    two(date.getUTCHours()) +
+    two(date.getUTCMinutes())
+  );
 }

@@ -23,7 +23,11 @@ export class FrameSplitter {
       const commandLength = this.pending.readUInt32BE(0);
       if (commandLength < MIN_PDU || commandLength > MAX_PDU) {
         this.broken = true;
-        frames.push({ ok: false, commandLength, sequence: this.pending.length >= 16 ? this.pending.readUInt32BE(12) : 0 });
+        frames.push({
+          ok: false,
+          commandLength,
+          sequence: this.pending.length >= 16 ? this.pending.readUInt32BE(12) : 0,
+        });
         return frames;
       }
       if (this.pending.length < commandLength) break;
@@ -35,7 +39,24 @@ export class FrameSplitter {
 }
 
 /** Field order of submit_sm and deliver_sm up to short_message (SMPP 3.4 §4.4.1 / §4.6.1). */
-const BEFORE_SHORT_MESSAGE: ReadonlyArray<'c' | 1> = ['c', 1, 1, 'c', 1, 1, 'c', 1, 1, 1, 'c', 'c', 1, 1, 1, 1];
+const BEFORE_SHORT_MESSAGE: ReadonlyArray<'c' | 1> = [
+  'c',
+  1,
+  1,
+  'c',
+  1,
+  1,
+  'c',
+  1,
+  1,
+  1,
+  'c',
+  'c',
+  1,
+  1,
+  1,
+  1,
+];
 
 /** The exact short_message octets and the TLV area of a submit_sm / deliver_sm. */
 export function shortMessageOf(frame: Buffer): { shortMessage: Buffer; tlvs: Map<number, Buffer> } {
@@ -50,7 +71,8 @@ export function shortMessageOf(frame: Buffer): { shortMessage: Buffer; tlvs: Map
     if (at > frame.length) throw new Error('PDU ends inside its mandatory parameters');
   }
   const smLength = frame[at];
-  if (smLength === undefined || at + 1 + smLength > frame.length) throw new Error(`sm_length ${smLength} runs past the PDU end`);
+  if (smLength === undefined || at + 1 + smLength > frame.length)
+    throw new Error(`sm_length ${smLength} runs past the PDU end`);
   const shortMessage = frame.subarray(at + 1, at + 1 + smLength);
   const tlvs = new Map<number, Buffer>();
   let offset = at + 1 + smLength;

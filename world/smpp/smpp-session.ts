@@ -73,7 +73,8 @@ const PLATFORM = 'platform SMSC';
 
 export class SmppCustomerSession {
   readonly deliveries = new Observed<ReceivedDeliverSm>(
-    (d) => `${d.kind} from ${d.source}: ${d.kind === 'receipt' ? `${d.receiptedMessageId} ${d.stat}` : JSON.stringify(d.text)}`,
+    (d) =>
+      `${d.kind} from ${d.source}: ${d.kind === 'receipt' ? `${d.receiptedMessageId} ${d.stat}` : JSON.stringify(d.text)}`,
   );
   private session: Session | null = null;
   private actor = 'SMPP client';
@@ -106,7 +107,12 @@ export class SmppCustomerSession {
     return new Promise((resolve, reject) => {
       const session = smpp.connect({ host: target.host, port: target.port });
       this.session = session;
-      const onConnectError = (error: Error): void => reject(new Error(`${this.actor} could not connect to the SMSC at ${target.host}:${target.port}: ${error.message}`));
+      const onConnectError = (error: Error): void =>
+        reject(
+          new Error(
+            `${this.actor} could not connect to the SMSC at ${target.host}:${target.port}: ${error.message}`,
+          ),
+        );
       session.once('error', onConnectError);
       session.once('connect', () => {
         session.off('error', onConnectError);
@@ -135,7 +141,12 @@ export class SmppCustomerSession {
    * Submits a text, split into UDH-concatenated parts when it does not fit one SMS. Resolves
    * with the message id of the last part (and all of them) once every part was accepted.
    */
-  async submit(message: { source: string; destination: string; text: string; registeredDelivery: boolean }): Promise<{ messageId: string; messageIds: string[] }> {
+  async submit(message: {
+    source: string;
+    destination: string;
+    text: string;
+    registeredDelivery: boolean;
+  }): Promise<{ messageId: string; messageIds: string[] }> {
     const { dataCoding, parts } = segmentText(message.text);
     const reference = randomInt(256);
     const source = addressFields(message.source);
@@ -153,7 +164,9 @@ export class SmppCustomerSession {
           esm_class: concatenated ? 0x40 : 0x00,
           registered_delivery: message.registeredDelivery ? 1 : 0,
           data_coding: dataCoding,
-          short_message: concatenated ? Buffer.concat([udhConcat(reference, parts.length, index + 1), part]) : part,
+          short_message: concatenated
+            ? Buffer.concat([udhConcat(reference, parts.length, index + 1), part])
+            : part,
         };
         const label = concatenated ? `(${index + 1}/${parts.length}) ${message.text}` : message.text;
         return this.request('submit_sm', params, label);
@@ -169,7 +182,10 @@ export class SmppCustomerSession {
   /** Sends any request and resolves with its response, whatever its status (refusals included). */
   request(command: string, params: Record<string, unknown> = {}, summaryText?: string): Promise<PDU> {
     if (this.session === null) return Promise.reject(new Error(`${this.actor}: ${command} before connect()`));
-    if (this.closedReason !== null) return Promise.reject(new Error(`${this.actor}: ${command} after the connection ended (${this.closedReason})`));
+    if (this.closedReason !== null)
+      return Promise.reject(
+        new Error(`${this.actor}: ${command} after the connection ended (${this.closedReason})`),
+      );
     const pdu = new smpp.PDU(command, params);
     return new Promise<PDU>((resolve, reject) => {
       this.waiting.push({ pdu, summaryText, resolve, reject });
@@ -179,12 +195,20 @@ export class SmppCustomerSession {
 
   /** Writes bytes as they are (malformed-PDU tests); the answer arrives as a normal PDU. */
   sendRaw(bytes: Buffer, description: string): void {
-    traffic.record({ protocol: 'SMPP', from: this.actor, to: PLATFORM, summary: `raw bytes: ${description}`, detail: bytes.toString('hex') });
+    traffic.record({
+      protocol: 'SMPP',
+      from: this.actor,
+      to: PLATFORM,
+      summary: `raw bytes: ${description}`,
+      detail: bytes.toString('hex'),
+    });
     this.session?.socket.write(bytes);
   }
 
   /** Every PDU that was not a response to our requests (generic_nack with an unknown sequence, …). */
-  readonly unsolicited = new Observed<PDU>((pdu) => `${pdu.command} ${smppStatusName(pdu.command_status)} seq ${pdu.sequence_number}`);
+  readonly unsolicited = new Observed<PDU>(
+    (pdu) => `${pdu.command} ${smppStatusName(pdu.command_status)} seq ${pdu.sequence_number}`,
+  );
 
   async unbind(): Promise<void> {
     this.stopEnquireLink();
@@ -214,7 +238,11 @@ export class SmppCustomerSession {
     if (session === null) return;
     const sent = session.send(request.pdu, (response: PDU) => this.onResponse(response));
     if (!sent) {
-      request.reject(new Error(`${this.actor}: could not send ${request.pdu.command}: the connection is not writable (${this.closedReason ?? 'closed'})`));
+      request.reject(
+        new Error(
+          `${this.actor}: could not send ${request.pdu.command}: the connection is not writable (${this.closedReason ?? 'closed'})`,
+        ),
+      );
       return;
     }
     const sequence = request.pdu.sequence_number;
@@ -241,7 +269,13 @@ export class SmppCustomerSession {
     clearTimeout(request.timer);
     this.inFlight.delete(response.sequence_number);
     if (response.command === 'generic_nack') {
-      request.reject(new SmppCommandError(request.pdu.command, response.command_status, smppStatusName(response.command_status)));
+      request.reject(
+        new SmppCommandError(
+          request.pdu.command,
+          response.command_status,
+          smppStatusName(response.command_status),
+        ),
+      );
     } else {
       request.resolve(response);
     }
@@ -271,12 +305,22 @@ export class SmppCustomerSession {
         return;
       default:
         // 'unknown' becomes generic_nack ESME_RINVCMDID; other commands an ESME does not serve likewise.
-        session.send(new smpp.PDU('generic_nack', { sequence_number: pdu.sequence_number, command_status: smpp.errors.ESME_RINVCMDID }));
+        session.send(
+          new smpp.PDU('generic_nack', {
+            sequence_number: pdu.sequence_number,
+            command_status: smpp.errors.ESME_RINVCMDID,
+          }),
+        );
     }
   }
 
   private onSessionError(error: Error): void {
-    traffic.record({ protocol: 'SMPP', from: PLATFORM, to: this.actor, summary: `connection error: ${error.message}` });
+    traffic.record({
+      protocol: 'SMPP',
+      from: PLATFORM,
+      to: this.actor,
+      summary: `connection error: ${error.message}`,
+    });
     this.closedReason = `connection error: ${error.message}`;
     this.failAll(this.closedReason);
     // After a decode error smpp 0.5.1 stops reading; the connection is unusable.
@@ -288,15 +332,22 @@ export class SmppCustomerSession {
     this.stopEnquireLink();
     for (const [sequence, request] of this.inFlight) {
       clearTimeout(request.timer);
-      request.reject(new Error(`${this.actor}: ${request.pdu.command} (sequence ${sequence}) got no response: ${reason}`));
+      request.reject(
+        new Error(`${this.actor}: ${request.pdu.command} (sequence ${sequence}) got no response: ${reason}`),
+      );
     }
     this.inFlight.clear();
-    for (const request of this.waiting.splice(0)) request.reject(new Error(`${this.actor}: ${request.pdu.command} was never sent: ${reason}`));
+    for (const request of this.waiting.splice(0))
+      request.reject(new Error(`${this.actor}: ${request.pdu.command} was never sent: ${reason}`));
   }
 
   private expectOk(response: PDU): void {
     if (response.command_status !== smpp.errors.ESME_ROK) {
-      throw new SmppCommandError(response.command.replace(/_resp$/, ''), response.command_status, smppStatusName(response.command_status));
+      throw new SmppCommandError(
+        response.command.replace(/_resp$/, ''),
+        response.command_status,
+        smppStatusName(response.command_status),
+      );
     }
   }
 
@@ -304,7 +355,12 @@ export class SmppCustomerSession {
     this.stopEnquireLink();
     this.enquireTimer = setInterval(() => {
       this.request('enquire_link').catch((error: unknown) => {
-        traffic.record({ protocol: 'SMPP', from: this.actor, to: PLATFORM, summary: `enquire_link failed: ${String(error)}` });
+        traffic.record({
+          protocol: 'SMPP',
+          from: this.actor,
+          to: PLATFORM,
+          summary: `enquire_link failed: ${String(error)}`,
+        });
       });
     }, this.enquireLinkMs);
   }
@@ -349,7 +405,8 @@ function messageText(shortMessage: unknown): string {
 
 function parseDeliverSm(pdu: PDU): ReceivedDeliverSm {
   const text = messageText(pdu.short_message);
-  const international = (ton: unknown, address: unknown): string => (Number(ton) === 1 ? `+${String(address)}` : String(address ?? ''));
+  const international = (ton: unknown, address: unknown): string =>
+    Number(ton) === 1 ? `+${String(address)}` : String(address ?? '');
   const base = {
     source: international(pdu.source_addr_ton, pdu.source_addr),
     destination: international(pdu.dest_addr_ton, pdu.destination_addr),
@@ -358,7 +415,10 @@ function parseDeliverSm(pdu: PDU): ReceivedDeliverSm {
   };
   if ((Number(pdu.esm_class ?? 0) & 0x3c) !== 0x04) return { kind: 'mo', ...base };
   const field = (name: string): string | undefined => new RegExp(`\\b${name}:(\\S*)`).exec(text)?.[1];
-  const tlvId = typeof pdu.receipted_message_id === 'string' && pdu.receipted_message_id !== '' ? pdu.receipted_message_id : undefined;
+  const tlvId =
+    typeof pdu.receipted_message_id === 'string' && pdu.receipted_message_id !== ''
+      ? pdu.receipted_message_id
+      : undefined;
   return {
     kind: 'receipt',
     ...base,

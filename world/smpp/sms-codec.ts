@@ -7,14 +7,134 @@
 
 /** GSM 03.38 default alphabet, row by row (16 septets per row). ESC (0x1B) is the placeholder at 0x1B. */
 const DEFAULT_ALPHABET: readonly string[] = [
-  '@', '£', '$', '¥', 'è', 'é', 'ù', 'ì', 'ò', 'Ç', '\n', 'Ø', 'ø', '\r', 'Å', 'å',
-  'Δ', '_', 'Φ', 'Γ', 'Λ', 'Ω', 'Π', 'Ψ', 'Σ', 'Θ', 'Ξ', '<ESC>', 'Æ', 'æ', 'ß', 'É',
-  ' ', '!', '"', '#', '¤', '%', '&', "'", '(', ')', '*', '+', ',', '-', '.', '/',
-  '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', ':', ';', '<', '=', '>', '?',
-  '¡', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'N', 'O',
-  'P', 'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z', 'Ä', 'Ö', 'Ñ', 'Ü', '§',
-  '¿', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o',
-  'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 'ä', 'ö', 'ñ', 'ü', 'à',
+  '@',
+  '£',
+  '$',
+  '¥',
+  'è',
+  'é',
+  'ù',
+  'ì',
+  'ò',
+  'Ç',
+  '\n',
+  'Ø',
+  'ø',
+  '\r',
+  'Å',
+  'å',
+  'Δ',
+  '_',
+  'Φ',
+  'Γ',
+  'Λ',
+  'Ω',
+  'Π',
+  'Ψ',
+  'Σ',
+  'Θ',
+  'Ξ',
+  '<ESC>',
+  'Æ',
+  'æ',
+  'ß',
+  'É',
+  ' ',
+  '!',
+  '"',
+  '#',
+  '¤',
+  '%',
+  '&',
+  "'",
+  '(',
+  ')',
+  '*',
+  '+',
+  ',',
+  '-',
+  '.',
+  '/',
+  '0',
+  '1',
+  '2',
+  '3',
+  '4',
+  '5',
+  '6',
+  '7',
+  '8',
+  '9',
+  ':',
+  ';',
+  '<',
+  '=',
+  '>',
+  '?',
+  '¡',
+  'A',
+  'B',
+  'C',
+  'D',
+  'E',
+  'F',
+  'G',
+  'H',
+  'I',
+  'J',
+  'K',
+  'L',
+  'M',
+  'N',
+  'O',
+  'P',
+  'Q',
+  'R',
+  'S',
+  'T',
+  'U',
+  'V',
+  'W',
+  'X',
+  'Y',
+  'Z',
+  'Ä',
+  'Ö',
+  'Ñ',
+  'Ü',
+  '§',
+  '¿',
+  'a',
+  'b',
+  'c',
+  'd',
+  'e',
+  'f',
+  'g',
+  'h',
+  'i',
+  'j',
+  'k',
+  'l',
+  'm',
+  'n',
+  'o',
+  'p',
+  'q',
+  'r',
+  's',
+  't',
+  'u',
+  'v',
+  'w',
+  'x',
+  'y',
+  'z',
+  'ä',
+  'ö',
+  'ñ',
+  'ü',
+  'à',
 ];
 
 /** Extension table (after ESC): septet → character. */
@@ -36,7 +156,9 @@ const encodeDefault = new Map<string, number>();
 DEFAULT_ALPHABET.forEach((char, septet) => {
   if (septet !== ESC) encodeDefault.set(char, septet);
 });
-const encodeExtension = new Map<string, number>(Object.entries(EXTENSION).map(([septet, char]) => [char, Number(septet)]));
+const encodeExtension = new Map<string, number>(
+  Object.entries(EXTENSION).map(([septet, char]) => [char, Number(septet)]),
+);
 
 export type TextEncoding = 'gsm7' | 'ucs2';
 
@@ -63,11 +185,15 @@ export function gsm7Decode(bytes: Buffer): string {
   let text = '';
   for (let i = 0; i < bytes.length; i += 1) {
     const septet = bytes[i];
-    if (septet > 0x7f) throw new Error(`octet 0x${septet.toString(16)} at ${i} is not a GSM septet (packed or 8-bit text?)`);
+    if (septet > 0x7f)
+      throw new Error(`octet 0x${septet.toString(16)} at ${i} is not a GSM septet (packed or 8-bit text?)`);
     if (septet === ESC) {
       const next = bytes[i + 1];
       const char = next === undefined ? undefined : EXTENSION[next];
-      if (char === undefined) throw new Error(`ESC at ${i} is followed by ${next === undefined ? 'nothing' : `0x${next.toString(16)}`}, not an extension septet`);
+      if (char === undefined)
+        throw new Error(
+          `ESC at ${i} is followed by ${next === undefined ? 'nothing' : `0x${next.toString(16)}`}, not an extension septet`,
+        );
       text += char;
       i += 1;
     } else {
@@ -141,8 +267,10 @@ export function readUdh(message: Buffer): { concat: ConcatInfo | null; text: Buf
     const iei = message[i];
     const iedl = message[i + 1];
     if (i + 2 + iedl > udhl + 1) throw new Error(`UDH element 0x${iei.toString(16)} overruns the header`);
-    if (iei === 0x00 && iedl === 3) concat = { ref: message[i + 2], total: message[i + 3], seq: message[i + 4] };
-    if (iei === 0x08 && iedl === 4) concat = { ref: message.readUInt16BE(i + 2), total: message[i + 4], seq: message[i + 5] };
+    if (iei === 0x00 && iedl === 3)
+      concat = { ref: message[i + 2], total: message[i + 3], seq: message[i + 4] };
+    if (iei === 0x08 && iedl === 4)
+      concat = { ref: message.readUInt16BE(i + 2), total: message[i + 4], seq: message[i + 5] };
     i += 2 + iedl;
   }
   return { concat, text: message.subarray(udhl + 1) };
