@@ -42,9 +42,9 @@ export async function startSuiteEnvironment(): Promise<SuiteEnvironment> {
     if (config.target === 'embedded') {
       // Loaded lazily so a remote run never even loads the reference platform. A require, not
       // import(): under CommonJS, import() would bypass ts-node.
+      const launcher = './embedded-platform';
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { startEmbeddedPlatform } =
-        require('./embedded-platform') as typeof import('./embedded-platform');
+      const { startEmbeddedPlatform } = require(launcher) as typeof import('./embedded-platform');
       platformLog = `${REPORTS_DIR}/platform-${process.env.CUCUMBER_WORKER_ID ?? '0'}.log`;
       const platform = await startEmbeddedPlatform(platformLog);
       stops.push(() => platform.stop());
