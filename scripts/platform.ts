@@ -5,7 +5,7 @@
  *
  *   npm run platform                      fixed ports: SIP 5060/udp, 8080/ws, SMPP 2775, API 8000
  *   npm run platform -- --ephemeral       OS-chosen ports (CI, several instances side by side)
- *   npm run platform -- --env-file F      also write the PHASE2_* lines to file F
+ *   npm run platform -- --write-env F      also write the PHASE2_* lines to file F
  *   npm run platform -- --data DIR        keep the database in DIR (default .platform-data/)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     `PHASE2_API_URL=${apiUrl}`,
     `PHASE2_ADMIN_API_KEY=${adminApiKey}`,
   ];
-  const envFile = option('--env-file');
+  const envFile = option('--write-env');
   if (envFile) writeFileSync(envFile, `${envLines.join('\n')}\n`);
 
   console.log('Phase 2 reference platform is running.');

@@ -110,7 +110,7 @@ async function remoteSmoke(): Promise<Omit<StageResult, 'name' | 'seconds'>> {
       'ts-node/register/transpile-only',
       'scripts/platform.ts',
       '--ephemeral',
-      '--env-file',
+      '--write-env',
       envFile,
       '--data',
       dataDir,
