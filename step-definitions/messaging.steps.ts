@@ -109,9 +109,9 @@ Then(
     const message = this.currentMessage();
     const webhook = this.customer(customerName).webhook;
     if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
-    const event = await this.env.webhooks.events.waitFor(
+    const event = await this.env.webhooks.waitForEvent(
+      webhook.path,
       (e) =>
-        e.path === webhook.path &&
         e.type.startsWith('message.') &&
         e.type !== 'message.sent' &&
         (e.data as { id?: string }).id === message.id,

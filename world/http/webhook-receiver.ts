@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { Observed } from '../observed';
+import { Observed, WaitTimeoutError, type WaitOptions } from '../observed';
 import { traffic } from '../traffic-log';
 import { redactHeaders, redactText } from './redact';
 
@@ -113,6 +113,27 @@ export class WebhookReceiver {
         for (let i = 0; i < count; i += 1) state.failures.push(status);
       },
     };
+  }
+
+  /**
+   * Waits for a verified event at one endpoint. When none comes, the failure also lists the
+   * requests this endpoint refused (bad signature, stale timestamp): usually the real cause.
+   */
+  async waitForEvent(
+    path: string,
+    predicate: (event: ReceivedWebhook) => boolean,
+    options: WaitOptions,
+  ): Promise<ReceivedWebhook> {
+    try {
+      return await this.events.waitFor((event) => event.path === path && predicate(event), options);
+    } catch (error) {
+      const refused = this.rejected.filter((r) => r.path === path);
+      if (!(error instanceof WaitTimeoutError) || refused.length === 0) throw error;
+      const reasons = refused.slice(-5).map((r) => `  - ${r.at} ${r.reason}`);
+      throw new WaitTimeoutError(
+        `${error.message}\nThe endpoint refused ${refused.length} request(s) that did not verify:\n${reasons.join('\n')}`,
+      );
+    }
   }
 
   async stop(): Promise<void> {
