@@ -1,6 +1,7 @@
 import { After, AfterAll, Before, BeforeAll, setDefaultTimeout, Status } from '@cucumber/cucumber';
 import nock from 'nock';
 import { createHash } from 'node:crypto';
+import { ConfigError } from './config';
 import { startSuiteEnvironment, type SuiteEnvironment } from './environment';
 import { attachJson, attachTrafficEvidence } from './evidence';
 import { seedFaker } from './factories';
@@ -21,6 +22,10 @@ BeforeAll({ timeout: 120_000 }, async function () {
     environment = await startSuiteEnvironment();
   } catch (error) {
     startFailure = error;
+    if (error instanceof ConfigError) {
+      // One clear line per problem, before Cucumber's stack trace buries them.
+      process.stderr.write(`\n${error.message}\nSee README.md → Targets.\n\n`);
+    }
     throw error;
   }
 });
