@@ -7,6 +7,7 @@
  *   npm run platform -- --ephemeral       OS-chosen ports (CI, several instances side by side)
  *   npm run platform -- --write-env F      also write the PHASE2_* lines to file F
  *   npm run platform -- --data DIR        keep the database in DIR (default .platform-data/)
+ *   PLATFORM_NO_ANSWER_MS=20000 npm run platform   ring longer before a call counts as unanswered
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -31,7 +32,8 @@ async function main(): Promise<void> {
     config.smsc.port = Number(process.env.PLATFORM_SMPP_PORT ?? 2775);
     config.api.port = Number(process.env.PLATFORM_API_PORT ?? 8000);
   }
-  // A person watching a terminal wants realistic timers, not the suite's shortened ones.
+  // Timers stay as short as embedded ones so the remote lane runs as fast; a person trying calls
+  // by hand can lengthen the ring time.
   config.sip.noAnswerTimeoutMs = Number(process.env.PLATFORM_NO_ANSWER_MS ?? config.sip.noAnswerTimeoutMs);
 
   const platform = await startPlatform(config, (role, message) => {
