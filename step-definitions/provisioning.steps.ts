@@ -43,7 +43,7 @@ Given(
     });
     await phone.start();
     this.onCleanup(() => phone.stop());
-    this.people.set(person, { name: person, number, kind: 'desk phone', customer: customerName, phone, sip });
+    this.people.set(person, { name: person, number, kind: 'sip phone', customer: customerName, phone, sip });
   },
 );
 

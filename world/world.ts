@@ -23,7 +23,8 @@ export interface CustomerActor {
 export interface Person {
   name: string;
   number: string;
-  kind: 'desk phone' | 'outside line' | 'mobile';
+  /** How the platform reaches them: a SIP phone of a customer's, an outside (PSTN) line, a mobile. */
+  kind: 'sip phone' | 'outside line' | 'mobile';
   customer?: string;
   phone?: SipPhone;
   sip?: { username: string; password: string };

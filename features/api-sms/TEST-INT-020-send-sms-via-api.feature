@@ -32,9 +32,9 @@ Feature: Send an SMS through the API
 
     Scenario: A malformed request body gets a clear error and sends nothing
       Given Carol has a mobile phone
-      When "Parcelly" sends a message request whose body is not valid JSON
+      When "Parcelly" sends Carol a message request whose body is not valid JSON
       Then the API refuses it as a bad request with a problem description
-      And Carol's phone receives no text
+      And Carol's phone receives no text from "Parcelly"
 
     Scenario: An SMPP connection with the wrong password is refused
       When "Parcelly" connects over SMPP with a wrong password
