@@ -16,7 +16,6 @@ const common = {
   formatOptions: {
     resultsDir: 'allure-results',
     labels: [
-      { pattern: [/@TEST-INT-(.*)/], name: 'tms' },
       {
         pattern: [
           /@(voice-sms|api-voice|api-sms|workflows|failover|security|load|data-consistency|journeys)$/,
@@ -28,7 +27,12 @@ const common = {
     links: {
       tms: {
         pattern: [/@(TEST-INT-.*)/],
-        urlTemplate: process.env.PHASE2_TMS_URL_TEMPLATE || 'docs/test-plan.md#%s',
+        // Tags keep their '@'; the plan id in the link must not.
+        urlTemplate: (tag) =>
+          (process.env.PHASE2_TMS_URL_TEMPLATE || 'docs/test-plan.md#%s').replace(
+            '%s',
+            tag.replace(/^@/, ''),
+          ),
       },
     },
   },

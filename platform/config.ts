@@ -33,6 +33,13 @@ export interface PlatformConfig {
     retryDelayMs: number;
     /** Delay before a dropped connector reconnects. */
     reconnectDelayMs: number;
+    /** Max submit_sm awaiting submit_sm_resp per carrier connector (SMPP window); a backlog drains through it in order. */
+    connectorWindow: number;
+    /**
+     * How long the parts of a concatenated submit from an ESME may take to arrive, counted from the
+     * first part. An incomplete set is then recorded as a failed message (INCOMPLETE_CONCATENATION).
+     */
+    concatenationTimeoutMs: number;
   };
   api: {
     port: number;
@@ -73,6 +80,8 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
       responseTimeoutMs: 2_000,
       retryDelayMs: 200,
       reconnectDelayMs: 200,
+      connectorWindow: 10,
+      concatenationTimeoutMs: 60_000,
     },
     api: { port: 0, adminApiKey: overrides.adminApiKey },
     webhooks: { retryBaseMs: 100, maxAttempts: 6, timeoutMs: 1_000 },

@@ -96,6 +96,22 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_by_status ON messages(status);
 
+-- Acknowledged parts of concatenated submits from customers' ESMEs, kept until the set is complete
+-- (then one messages row replaces them, in the same transaction) or expires (then a failed messages row).
+CREATE TABLE IF NOT EXISTS smpp_concat_parts (
+  customer_id TEXT NOT NULL REFERENCES customers(id),
+  sender TEXT NOT NULL,
+  recipient TEXT NOT NULL,
+  reference INTEGER NOT NULL,         -- UDH concatenation reference
+  total INTEGER NOT NULL,             -- parts announced in the UDH
+  sequence INTEGER NOT NULL,          -- 1-based part number
+  message_id TEXT NOT NULL,           -- the id every part was acknowledged with (the messages.id to be)
+  text TEXT NOT NULL,                 -- the decoded text of this part
+  registered_delivery INTEGER NOT NULL,
+  received_at TEXT NOT NULL,
+  PRIMARY KEY (customer_id, sender, recipient, reference, total, sequence)
+);
+
 CREATE TABLE IF NOT EXISTS smsc_connectors (
   id TEXT PRIMARY KEY,
   host TEXT NOT NULL,
