@@ -136,47 +136,90 @@ interface ClientTransaction {
   timeoutTimer?: NodeJS.Timeout;
 }
 
-/** One answered (or, later, originated) call at the PSTN side. */
+/** One call at the PSTN side: answered by the double, or placed by it into the platform. */
 export class PstnCall {
   readonly events = new Observed<PstnCallEvent>(
-    (e) => `${e.kind}${e.status ? ` ${e.status}` : ''}${e.by ? ` by ${e.by}` : ''}`,
+    (e) =>
+      `${e.kind}${e.status ? ` ${e.status}` : ''}${e.reason ? ` ${e.reason}` : ''}${e.by ? ` by ${e.by}` : ''}`,
   );
   answeredAt: number | undefined;
   endedAt: number | undefined;
   endedBy: 'local' | 'remote' | undefined;
+  /** Final SIP status of the INVITE once known (200, 486, 487, ...). */
+  finalStatus: number | undefined;
 
   constructor(
-    /** The dialled number (R-URI user) for calls to the PSTN. */
+    /** The dialled number: the R-URI user of a call to the PSTN, the callee of a call from it. */
     readonly number: string,
     readonly from: string,
     readonly callId: string,
     readonly rtp: RtpSession,
     private readonly hangupImpl: () => Promise<void>,
+    /** Who placed the call: the platform (a call to the PSTN) or the PSTN double itself. */
+    readonly origin: 'platform' | 'pstn' = 'platform',
   ) {}
 
   get isEnded(): boolean {
     return this.endedAt !== undefined;
   }
 
-  /** Sends BYE and resolves on its final response. */
+  /**
+   * Ends the call whatever its state: BYE once answered, CANCEL while a call placed by the
+   * double is still ringing. Resolves when the platform confirmed (the BYE's final response,
+   * the INVITE's final response after a CANCEL).
+   */
   hangup(): Promise<void> {
     return this.hangupImpl();
   }
 
+  /** Resolves once answered; rejects naming the outcome when the call was rejected or ended first. */
+  async waitUntilAnswered(timeoutMs: number): Promise<void> {
+    const event = await this.events.waitFor(
+      (e) => e.kind === 'answered' || e.kind === 'rejected' || e.kind === 'ended',
+      {
+        awaited: `the call ${this.callId} from ${this.from} to ${this.number} to be answered`,
+        timeoutMs,
+        lookAt: 'the SIP messages of this call (the INVITE and its responses) in the evidence',
+      },
+    );
+    if (event.kind !== 'answered')
+      throw new Error(
+        `PSTN call ${this.callId} to ${this.number} was ${event.kind}${event.status ? ` with ${event.status}` : ''}${event.reason ? ` (${event.reason})` : ''} instead of being answered`,
+      );
+  }
+
+  /** Resolves when the call is over: ended after an answer, cancelled, or rejected. */
   waitUntilEnded(timeoutMs: number): Promise<PstnCallEvent> {
-    return this.events.waitFor((e) => e.kind === 'ended', {
+    return this.events.waitFor((e) => e.kind === 'ended' || e.kind === 'rejected', {
       awaited: `the call ${this.callId} to ${this.number} to end at the PSTN`,
       timeoutMs,
-      lookAt: 'the SIP messages of this call (BYE and its 200) in the evidence',
+      lookAt: 'the SIP messages of this call (BYE or CANCEL and their answers) in the evidence',
     });
   }
 
   /** @internal */
-  markEnded(by: 'local' | 'remote', reason: string): void {
+  markAnswered(): void {
+    this.answeredAt = Date.now();
+    this.finalStatus = 200;
+    this.events.add({ kind: 'answered', status: 200, at: this.answeredAt });
+  }
+
+  /** @internal A final failure response to the double's own INVITE: the call is over. */
+  markRejected(status: number, reason: string): void {
+    if (this.endedAt !== undefined) return;
+    this.endedAt = Date.now();
+    this.endedBy = 'remote';
+    this.finalStatus = status;
+    this.events.add({ kind: 'rejected', status, reason, by: 'remote', at: this.endedAt });
+  }
+
+  /** @internal */
+  markEnded(by: 'local' | 'remote', reason: string, status?: number): void {
     if (this.endedAt !== undefined) return;
     this.endedAt = Date.now();
     this.endedBy = by;
-    this.events.add({ kind: 'ended', by, reason, at: this.endedAt });
+    if (status !== undefined) this.finalStatus = status;
+    this.events.add({ kind: 'ended', by, reason, status, at: this.endedAt });
   }
 }
 
@@ -501,8 +544,7 @@ export class PstnDouble {
     });
     this.applyMedia(rtp, offer, direction, behaviour.media ?? 'tone');
     this.finalResponse(invite, 200, { 'Content-Type': 'application/sdp' }, answerSdp);
-    dialog.call.answeredAt = Date.now();
-    dialog.call.events.add({ kind: 'answered', status: 200, at: dialog.call.answeredAt });
+    dialog.call.markAnswered();
     this.calls.add(dialog.call);
   }
 
