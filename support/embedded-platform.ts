@@ -23,7 +23,7 @@ export async function startEmbeddedPlatform(logFile: string): Promise<EmbeddedPl
   const dataDir = mkdtempSync(join(tmpdir(), 'phase2-embedded-'));
   const adminApiKey = `admin-${randomBytes(16).toString('hex')}`;
   const config = embeddedDefaults({ storeFile: join(dataDir, 'platform.db'), adminApiKey });
-  const log = createWriteStream(logFile, { flags: 'a' });
+  const log = createWriteStream(logFile, { flags: 'w' });
   const platform = await startPlatform(config, (role, message) => {
     log.write(`${new Date().toISOString()} [${role}] ${message}\n`);
   });

@@ -129,6 +129,41 @@ interface ServerInvite {
   dialog?: Dialog;
 }
 
+/** An INVITE the double sent (a call from the PSTN into the platform), until its final response. */
+interface OutgoingInvite {
+  call: PstnCall;
+  branch: string;
+  requestUri: string;
+  /** The trunk peer: where the INVITE, its CANCEL and a non-2xx ACK go. */
+  destination: Peer;
+  via: string;
+  /** From with our tag, To without one, as sent. */
+  fromHeader: string;
+  toHeader: string;
+  fromUri: string;
+  localTag: string;
+  cseq: number;
+  media: 'echo' | 'tone';
+  provisionalSeen: boolean;
+  cancelRequested: boolean;
+  cancelSent: boolean;
+  /** The final response's ACK, re-sent for each retransmission of that final response. */
+  ack?: { text: string; to: Peer };
+  dialog?: Dialog;
+}
+
+/** Options of a call placed by the double into the platform. */
+export interface PstnCallOptions {
+  /** Media once answered: a tone (default) or an echo of what arrives. */
+  media?: 'echo' | 'tone';
+  /** Host of the Request-URI and To; default the platform address the INVITE is sent to. */
+  domain?: string;
+  /** Display name in From (the CLI name a carrier passes on). */
+  fromDisplay?: string;
+  /** Extra headers, e.g. P-Asserted-Identity. */
+  headers?: Record<string, string>;
+}
+
 interface ClientTransaction {
   onResponse: (response: SipResponse) => void;
   onTimeout: () => void;
@@ -228,6 +263,10 @@ export class PstnDouble {
     (i) => `INVITE to ${i.number} from ${i.from} (Call-ID ${i.callId})`,
   );
   readonly calls = new Observed<PstnCall>((c) => `call ${c.callId} to ${c.number} answered`);
+  /** Calls the double placed into the platform with call(), in order. */
+  readonly originated = new Observed<PstnCall>(
+    (c) => `call ${c.callId} from ${c.from} to ${c.number} placed by the PSTN`,
+  );
   /** Cancelled INVITEs, by Call-ID. */
   readonly cancelled = new Observed<{ callId: string; number: string; at: number }>(
     (c) => `CANCEL of ${c.callId}`,
@@ -243,6 +282,8 @@ export class PstnDouble {
   private readonly serverInvites = new Map<string, ServerInvite>();
   private readonly clientTransactions = new Map<string, ClientTransaction>();
   private readonly dialogs = new Map<string, Dialog>();
+  /** Our INVITEs without a final response yet, by branch. */
+  private readonly outgoingInvites = new Map<string, OutgoingInvite>();
   private socket: Socket | undefined;
   private bound: Peer | undefined;
 
@@ -285,8 +326,14 @@ export class PstnDouble {
     for (const dialog of [...this.dialogs.values()]) {
       if (!dialog.call.isEnded) void dialog.call.hangup().catch(() => undefined);
     }
+    for (const outgoing of [...this.outgoingInvites.values()]) {
+      if (outgoing.provisionalSeen && !outgoing.cancelSent) this.sendCancel(outgoing);
+      this.outgoingInvites.delete(outgoing.branch);
+      outgoing.call.markEnded('local', 'PSTN double stopped before an answer');
+      await outgoing.call.rtp.close();
+    }
     for (const invite of this.serverInvites.values()) invite.timers.forEach(clearTimeout);
-    for (const branch of [...this.clientTransactions.keys()]) this.finishClientTransaction(branch);
+    for (const key of [...this.clientTransactions.keys()]) this.finishClientTransaction(key);
     this.serverInvites.clear();
     this.clientTransactions.clear();
     for (const dialog of this.dialogs.values()) await dialog.call.rtp.close();
@@ -608,11 +655,12 @@ export class PstnDouble {
 
   private onResponse(response: SipResponse): void {
     const branch = topBranch(response.headers);
-    const transaction = this.clientTransactions.get(branch);
+    const method = cseqMethod(response.headers);
+    const transaction = this.clientTransactions.get(transactionKey(branch, method));
     if (!transaction) {
       // Typically a retransmitted 200 to a BYE already answered: harmless, but visible.
       this.problem(
-        `response ${response.status} ${response.reason} matches no request of ours (branch ${branch})`,
+        `response ${response.status} ${response.reason} to ${method} matches no request of ours (branch ${branch})`,
       );
       return;
     }
@@ -625,11 +673,12 @@ export class PstnDouble {
     if (dialog.call.isEnded) return Promise.resolve();
     const bye = this.buildInDialogRequest(dialog, 'BYE');
     this.endDialog(dialog, 'local', 'BYE sent');
+    const key = transactionKey(bye.branch, 'BYE');
     return new Promise<void>((resolve, reject) => {
-      this.sendRequest(bye.text, bye.branch, this.requestDestination(dialog), {
+      this.sendRequest(bye.text, key, this.requestDestination(dialog), {
         onResponse: (response) => {
           if (response.status < 200) return;
-          this.finishClientTransaction(bye.branch);
+          this.finishClientTransaction(key);
           if (response.status < 300 || response.status === 481) resolve();
           else
             reject(
@@ -648,8 +697,13 @@ export class PstnDouble {
     });
   }
 
-  private buildInDialogRequest(dialog: Dialog, method: string): { text: string; branch: string } {
-    dialog.localCseq += 1;
+  /** `cseq` only for the ACK of a 2xx, which carries the INVITE's sequence number. */
+  private buildInDialogRequest(
+    dialog: Dialog,
+    method: string,
+    cseq?: number,
+  ): { text: string; branch: string } {
+    if (cseq === undefined) dialog.localCseq += 1;
     const branch = `z9hG4bK${randomToken(8)}`;
     const { host, port } = this.address();
     const lines = [
@@ -660,7 +714,7 @@ export class PstnDouble {
       `From: <${dialog.localUri}>;tag=${dialog.localTag}`,
       `To: <${dialog.remoteUri}>;tag=${dialog.remoteTag}`,
       `Call-ID: ${dialog.callId}`,
-      `CSeq: ${dialog.localCseq} ${method}`,
+      `CSeq: ${cseq ?? dialog.localCseq} ${method}`,
       'User-Agent: phase2-acceptance PSTN double',
       'Content-Length: 0',
     ];
@@ -686,7 +740,7 @@ export class PstnDouble {
   /** A non-INVITE client transaction over UDP (RFC 3261 §17.1.2): Timer E retransmits, a timeout gives up. */
   private sendRequest(
     text: string,
-    branch: string,
+    key: string,
     to: Peer,
     handlers: Pick<ClientTransaction, 'onResponse' | 'onTimeout'>,
   ): void {
@@ -699,7 +753,7 @@ export class PstnDouble {
         handlers.onResponse(response);
       },
     };
-    this.clientTransactions.set(branch, transaction);
+    this.clientTransactions.set(key, transaction);
     let interval = T1;
     const retransmit = (): void => {
       this.sendRaw(text, to);
@@ -709,18 +763,18 @@ export class PstnDouble {
     this.sendRaw(text, to);
     transaction.retransmitTimer = setTimeout(retransmit, interval);
     transaction.timeoutTimer = setTimeout(() => {
-      this.finishClientTransaction(branch);
+      this.finishClientTransaction(key);
       this.problem(`no final response to ${summarizeSip(text)} within ${this.transactionTimeoutMs} ms`);
       transaction.onTimeout();
     }, this.transactionTimeoutMs);
   }
 
-  private finishClientTransaction(branch: string): void {
-    const transaction = this.clientTransactions.get(branch);
+  private finishClientTransaction(key: string): void {
+    const transaction = this.clientTransactions.get(key);
     if (!transaction) return;
     if (transaction.retransmitTimer) clearTimeout(transaction.retransmitTimer);
     if (transaction.timeoutTimer) clearTimeout(transaction.timeoutTimer);
-    this.clientTransactions.delete(branch);
+    this.clientTransactions.delete(key);
   }
 
   private endDialog(dialog: Dialog, by: 'local' | 'remote', reason: string): void {
@@ -853,6 +907,15 @@ export class PstnDouble {
 
 function topBranch(headers: SipHeaders): string {
   return /;\s*branch=([^;,\s]+)/i.exec(headers.get('via') ?? '')?.[1] ?? '';
+}
+
+/** Client transactions are keyed by branch and method: a CANCEL shares its INVITE's branch. */
+function transactionKey(branch: string, method: string): string {
+  return `${branch} ${method.toUpperCase()}`;
+}
+
+function cseqMethod(headers: SipHeaders): string {
+  return (headers.get('cseq') ?? '').trim().split(/\s+/)[1]?.toUpperCase() ?? '';
 }
 
 function tagOf(nameAddr: string | undefined): string | undefined {
