@@ -15,6 +15,11 @@ function sendingNumber(world: Phase2World, customerName: string): string {
   return found.number;
 }
 
+/** Same length as the real one (SMPP passwords are at most 8 characters), last character changed. */
+function wrongPassword(real: string): string {
+  return `${real.slice(0, -1)}${real.endsWith('x') ? 'y' : 'x'}`;
+}
+
 function inboxOf(world: Phase2World, name: string) {
   const person = world.person(name);
   if (person.kind !== 'mobile') throw new Error(`${name} has no mobile phone in this scenario.`);
@@ -228,7 +233,11 @@ When(
     this.onCleanup(() => session.close());
     this.smpp = session;
     this.bindError = await session
-      .bind({ systemId: customer.smpp.systemId, password: `${customer.smpp.password}x`, mode: 'transceiver' })
+      .bind({
+        systemId: customer.smpp.systemId,
+        password: wrongPassword(customer.smpp.password),
+        mode: 'transceiver',
+      })
       .then(
         () => undefined,
         (error: Error & { statusName?: string }) => error,

@@ -1,12 +1,14 @@
 import { connect } from 'node:net';
 import type { PDU } from 'smpp';
 import type { ConnectorSettings, ConnectorStatus } from './service';
-import { SmppLink, STATUS, statusName } from './smpp-link';
+import { SmppLink, SmppLinkClosed, STATUS, statusName } from './smpp-link';
 
 export interface ConnectorTimers {
   enquireLinkMs: number;
   responseTimeoutMs: number;
   reconnectDelayMs: number;
+  /** Max submit_sm awaiting their submit_sm_resp on one link (the SMPP window). */
+  window: number;
 }
 
 export interface ConnectorHandlers {
@@ -27,13 +29,17 @@ export class CarrierConnector {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private enquireTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** One window per link: a new bind starts with nothing outstanding. */
+  private window: SubmitWindow;
 
   constructor(
     readonly settings: ConnectorSettings,
     private readonly timers: ConnectorTimers,
     private readonly handlers: ConnectorHandlers,
     private readonly log: (message: string) => void,
-  ) {}
+  ) {
+    this.window = new SubmitWindow(timers.window);
+  }
 
   get id(): string {
     return this.settings.id;
@@ -53,11 +59,16 @@ export class CarrierConnector {
     this.connectNow();
   }
 
-  /** Submits on the bound link; callers check isBound first. */
-  request(command: string, params: Record<string, unknown>): Promise<PDU> {
-    if (this.link === null || !this.isBound)
-      return Promise.reject(new Error(`connector ${this.id} is not bound`));
-    return this.link.request(command, params);
+  /**
+   * Sends a submit_sm through the window: at most `window` submits await their response at once;
+   * the others wait in call order and are sent as responses (or timeouts) free slots. Rejects with
+   * SmppLinkClosed when the link is (or goes) down before the submit could be sent.
+   */
+  submit(params: Record<string, unknown>): Promise<PDU> {
+    const link = this.link;
+    if (link === null || !this.isBound)
+      return Promise.reject(new SmppLinkClosed('submit_sm', `connector ${this.id}`));
+    return this.window.run(() => link.request('submit_sm', params));
   }
 
   respond(request: PDU, status: number, params: Record<string, unknown> = {}): void {
@@ -67,6 +78,7 @@ export class CarrierConnector {
   async stop(): Promise<void> {
     this.stopped = true;
     this.clearTimers();
+    this.window.failWaiting(new SmppLinkClosed('submit_sm', `connector ${this.id} (stopping)`));
     const link = this.link;
     this.link = null;
     this.state = 'down';
@@ -85,6 +97,7 @@ export class CarrierConnector {
     const socket = connect({ host, port });
     const link = new SmppLink(socket, `connector ${this.id}`, this.timers.responseTimeoutMs, this.log);
     this.link = link;
+    this.window = new SubmitWindow(this.timers.window);
     link.on('close', (reason) => this.onLinkClosed(link, reason));
     link.on('request', (pdu, frame) => this.onRequest(link, pdu, frame));
     socket.once('connect', () => {
@@ -160,6 +173,7 @@ export class CarrierConnector {
   private onLinkClosed(link: SmppLink, reason: string | null): void {
     if (link !== this.link) return;
     this.clearTimers();
+    this.window.failWaiting(new SmppLinkClosed('submit_sm', `connector ${this.id}`));
     this.state = 'down';
     if (reason !== null) this.lastError = reason;
     if (this.stopped) return;
@@ -177,5 +191,63 @@ export class CarrierConnector {
     if (this.enquireTimer !== null) clearTimeout(this.enquireTimer);
     this.reconnectTimer = null;
     this.enquireTimer = null;
+  }
+}
+
+/**
+ * Bounds the requests awaiting a response; the rest queue FIFO, so a backlog drains in the order
+ * it was submitted instead of flooding the carrier.
+ */
+export class SubmitWindow {
+  private outstanding = 0;
+  private maxOutstanding = 0;
+  private readonly waiting: Array<{ start: () => void; fail: (error: Error) => void }> = [];
+
+  constructor(readonly size: number) {
+    if (!Number.isInteger(size) || size < 1)
+      throw new Error(`the submit window must be a positive integer, got ${size}`);
+  }
+
+  run<T>(send: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const start = (): void => {
+        this.outstanding += 1;
+        this.maxOutstanding = Math.max(this.maxOutstanding, this.outstanding);
+        let sent: Promise<T>;
+        try {
+          sent = send();
+        } catch (error) {
+          sent = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+        }
+        // The slot is freed before the caller resumes, so the next waiter goes out first (FIFO).
+        sent.then(
+          (value) => {
+            this.release();
+            resolve(value);
+          },
+          (error: unknown) => {
+            this.release();
+            reject(error instanceof Error ? error : new Error(String(error)));
+          },
+        );
+      };
+      if (this.outstanding < this.size) start();
+      else this.waiting.push({ start, fail: reject });
+    });
+  }
+
+  /** Rejects every request still waiting for a slot (the link they were meant for is gone). */
+  failWaiting(error: Error): void {
+    for (const waiter of this.waiting.splice(0)) waiter.fail(error);
+  }
+
+  /** Submits sent and not yet answered, waiting for a slot, and the most ever outstanding at once. */
+  usage(): { outstanding: number; waiting: number; maxOutstanding: number } {
+    return { outstanding: this.outstanding, waiting: this.waiting.length, maxOutstanding: this.maxOutstanding };
+  }
+
+  private release(): void {
+    this.outstanding -= 1;
+    this.waiting.shift()?.start();
   }
 }

@@ -162,6 +162,7 @@ export class SmscCore implements SmscService {
         enquireLinkMs: this.deps.config.smsc.enquireLinkMs,
         responseTimeoutMs: this.deps.config.smsc.responseTimeoutMs,
         reconnectDelayMs: this.deps.config.smsc.reconnectDelayMs,
+        window: this.deps.config.smsc.connectorWindow,
       },
       {
         onBound: () => this.rescheduleQueued(),
@@ -229,7 +230,7 @@ export class SmscCore implements SmscService {
       const concatenated = segments.length > 1;
       let response: PDU;
       try {
-        response = await connector.request('submit_sm', {
+        response = await connector.submit({
           service_type: '',
           source_addr_ton: source.ton,
           source_addr_npi: source.npi,
