@@ -16,6 +16,15 @@ export interface PlatformConfig {
     noAnswerTimeoutMs: number;
     /** Registration expiry granted when the phone asks for none. */
     defaultExpiresSeconds: number;
+    /**
+     * RFC 3261 T1, the round-trip estimate: UDP retransmissions start at T1 and double, and every
+     * transaction times out after 64·T1 (an unanswered INVITE → 408, an unACKed 2xx → BYE).
+     */
+    t1Ms: number;
+    /** RFC 3261 T2: the longest interval between retransmissions of non-INVITE requests and INVITE finals. */
+    t2Ms: number;
+    /** RFC 3261 T4: how long a message may linger in the network (Timer K). */
+    t4Ms: number;
   };
   media: {
     /** Relay port range; 0/0 lets the OS pick ephemeral ports. */
@@ -72,6 +81,11 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
       nonceTtlMs: 30_000,
       noAnswerTimeoutMs: 1_500,
       defaultExpiresSeconds: 300,
+      // RFC 3261 values: loopback loses nothing, so they only shape failure paths, and a shorter
+      // T1 would retransmit spuriously whenever a busy CI host answers late.
+      t1Ms: 500,
+      t2Ms: 4_000,
+      t4Ms: 5_000,
     },
     media: { portMin: 0, portMax: 0 },
     smsc: {

@@ -11,7 +11,7 @@ import type { DigestAuthenticator, SipAccount } from './auth';
 import { headerValue, randomToken, type SipRequest, type SipResponse } from './message';
 import type { Registrar } from './registrar';
 import { CallRouting, toE164, type TrunkRow } from './routing';
-import type { SipStack } from './stack';
+import type { ClientTransactionHandlers, SipStack } from './stack';
 import { describeFlow, sameFlow, type Flow } from './transport';
 
 export type CallDirection = 'internal' | 'outbound' | 'inbound';
@@ -216,8 +216,11 @@ export class CallManager {
     const toTag = request.toTag;
     const found = toTag === undefined ? undefined : this.dialogs.get(dialogKey(request.callId, toTag));
     if (request.method === 'ACK') {
+      // The ACK of a non-2xx final sent before any dialog existed (a 401/407 challenge, a 404)
+      // only completes that INVITE transaction: nothing to do, and nothing unknown about it.
+      const ackOfFailure = (this.deps.stack.inviteFinalStatus(request.vias[0]?.branch) ?? 0) >= 300;
       if (found) this.onAck(found.call, found.side, request);
-      else
+      else if (!ackOfFailure)
         this.deps.log(
           `ACK for unknown dialog (Call-ID ${request.callId}) from ${describeFlow(flow)} dropped`,
         );
@@ -381,7 +384,10 @@ export class CallManager {
         body: offer,
         contentType: headerValue(call.inviteA.headers, 'content-type'),
       },
-      (response) => this.onCalleeInviteResponse(call, response),
+      {
+        onResponse: (response) => this.onCalleeInviteResponse(call, response),
+        onTimeout: () => this.onCalleeSilent(call),
+      },
     );
     call.inviteB = { branch, uri: target.uri, cseq: b.localCseq };
     call.state = 'calling';
@@ -403,6 +409,33 @@ export class CallManager {
     this.deps.stack.respond(call.inviteA, call.a.flow, 480, { toTag: call.a.localTag, reason: 'No Answer' });
   }
 
+  /** Timer B: the callee never answered the INVITE at all (a dead trunk or phone). */
+  private onCalleeSilent(call: Call): void {
+    if (call.ended) return;
+    const timeoutMs = this.deps.stack.transactionTimeoutMs;
+    const detail = `no response from the callee to the INVITE within 64·T1 = ${timeoutMs} ms`;
+    this.deps.log(`call ${call.ref}: 408 (${detail}; config.sip.t1Ms)`);
+    this.cancelCallee(call); // sent only if a late provisional still comes (RFC 3261 §9.1)
+    this.finish(call, { disposition: 'failed', status: 408, hangupBy: 'platform' });
+    this.deps.stack.respond(call.inviteA, call.a.flow, 408, {
+      toTag: call.a.localTag,
+      headers: [['Warning', `399 ${this.deps.domain} "${escapeQuoted(detail)}"`]],
+    });
+  }
+
+  /**
+   * A 2xx the edge sent for an INVITE was never ACKed (RFC 3261 §13.3.1.4): the dialog cannot be
+   * trusted, the session ends with BYE on both legs.
+   */
+  private onNeverAcknowledged(call: Call, leg: RelaySide): void {
+    if (call.ended) return;
+    this.deps.log(`call ${call.ref}: the 2xx to leg ${leg}'s INVITE was never ACKed; ending the call`);
+    this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' });
+    if (call.b && !call.ackBSent) this.sendAckToCallee(call, undefined); // B's 2xx still needs its ACK
+    this.sendBye(call, call.a);
+    if (call.b) this.sendBye(call, call.b);
+  }
+
   private onCalleeInviteResponse(call: Call, response: SipResponse): void {
     const b = call.b;
     if (!b) return;
@@ -410,12 +443,13 @@ export class CallManager {
     if (response.status === 100) return;
     if (response.status >= 200 && response.status < 300) {
       if (call.ended || call.state === 'answered') {
-        // A retransmitted 2xx (ACK again), or a 2xx that crossed our CANCEL (ACK, then BYE).
+        // A 2xx that crossed our CANCEL or came after the call ended: ACK, then BYE. (Retransmitted
+        // 2xx responses never get here: the stack ACKs them again itself.)
         if (call.ended && !call.ackBSent) {
           this.learnRemote(b, response);
           this.sendAckToCallee(call, undefined);
           this.sendBye(call, b);
-        } else if (call.ackBSent) this.sendAckToCallee(call, undefined);
+        }
         return;
       }
       this.learnRemote(b, response);
@@ -435,6 +469,7 @@ export class CallManager {
         ],
         body: answer,
         contentType: headerValue(response.headers, 'content-type'),
+        onNoAck: () => this.onNeverAcknowledged(call, 'A'),
       });
       return;
     }
@@ -521,7 +556,15 @@ export class CallManager {
       other,
       request.method,
       { cseq: forwardedCseq, sdpFrom: side, request },
-      (response) => this.onRelayedResponse(call, branch, response),
+      {
+        onResponse: (response) => this.onRelayedResponse(call, branch, response),
+        onTimeout: () => {
+          if (!call.relayed.delete(branch)) return;
+          this.deps.stack.respond(request, flow, 408, {
+            reason: `No Response From Leg ${other.side}`,
+          });
+        },
+      },
     );
     call.relayed.set(branch, { origin: { request, flow, side }, forwardedCseq });
   }
@@ -544,8 +587,11 @@ export class CallManager {
         forwardedCseq: relayed.forwardedCseq,
       };
     }
+    const isSuccessToInvite =
+      origin.request.method === 'INVITE' && response.status >= 200 && response.status < 300;
     this.deps.stack.respond(origin.request, origin.flow, response.status, {
       reason: response.reason,
+      onNoAck: isSuccessToInvite ? () => this.onNeverAcknowledged(call, origin.side) : undefined,
       headers:
         originLeg && response.status < 300 && origin.request.method === 'INVITE'
           ? [['Contact', `<${originLeg.contact}>`]]
@@ -560,7 +606,7 @@ export class CallManager {
     leg: Leg,
     method: string,
     options: { cseq?: number; sdpFrom?: RelaySide; request?: SipRequest },
-    onResponse?: (response: SipResponse) => void,
+    handlers: ClientTransactionHandlers = {},
   ): { branch: string; sent: boolean } {
     const cseq = options.cseq ?? ++leg.localCseq;
     const source = options.request;
@@ -585,17 +631,27 @@ export class CallManager {
         body,
         contentType: source ? headerValue(source.headers, 'content-type') : undefined,
       },
-      onResponse,
+      handlers,
     );
   }
 
   private sendBye(call: Call, leg: Leg): void {
-    this.sendInDialog(call, leg, 'BYE', {}, (response) => {
-      if (response.status >= 300)
-        this.deps.log(
-          `call ${call.ref}: BYE on leg ${leg.side} answered ${response.status} ${response.reason}`,
-        );
-    });
+    this.sendInDialog(
+      call,
+      leg,
+      'BYE',
+      {},
+      {
+        onResponse: (response) => {
+          if (response.status >= 300)
+            this.deps.log(
+              `call ${call.ref}: BYE on leg ${leg.side} answered ${response.status} ${response.reason}`,
+            );
+        },
+        // The call is over either way; the log line (Timer F) says the peer never confirmed it.
+        onTimeout: () => this.deps.log(`call ${call.ref}: BYE on leg ${leg.side} was never answered`),
+      },
+    );
   }
 
   private cancelCallee(call: Call): void {

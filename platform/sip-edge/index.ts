@@ -57,7 +57,11 @@ export async function startSipEdge(deps: RoleDeps, relay: MediaRelay): Promise<S
     onWsClosed: (flow) => onConnectionClosed(flow),
     log,
   });
-  const stack = new SipStack(transports, log);
+  const stack = new SipStack(transports, log, {
+    t1Ms: config.sip.t1Ms,
+    t2Ms: config.sip.t2Ms,
+    t4Ms: config.sip.t4Ms,
+  });
   const auth = new DigestAuthenticator(deps.db, domain, config.sip.nonceTtlMs);
   const localHosts = [...new Set([domain, config.host])];
   const registrar = new Registrar(stack, auth, localHosts, config.sip.defaultExpiresSeconds, log);
@@ -77,7 +81,8 @@ export async function startSipEdge(deps: RoleDeps, relay: MediaRelay): Promise<S
 
   const onRequest = (request: SipRequest, flow: Flow): void => {
     if (request.method === 'ACK') {
-      calls.onInDialog(request, flow);
+      // An ACK of a non-2xx final only ends its INVITE transaction (and Timer G).
+      if (!stack.receiveAck(request)) calls.onInDialog(request, flow);
       return;
     }
     if (!stack.beginServerTransaction(request, flow)) return;
@@ -160,6 +165,7 @@ export async function startSipEdge(deps: RoleDeps, relay: MediaRelay): Promise<S
     registrations: (username) => registrar.bindings(username),
     async stop(): Promise<void> {
       await calls.stopAll();
+      stack.stop();
       await transports.stop();
     },
   };

@@ -1,10 +1,6 @@
 /**
- * The edge's transaction layer, kept small: server transactions absorb retransmitted requests
- * (same branch → the last response again, never a second call), client transactions match
- * responses by branch and ACK non-2xx INVITE finals themselves (RFC 3261 §17.1.1.3).
- * Request retransmission (Timers A/E) is not implemented: loopback does not lose datagrams.
- */
-import {
+ * The edge's SIP transaction layer (RFC 3261 §17) with UDP retransmission; see SipStack.
+ */ import {
   headerValue,
   parseVia,
   randomToken,
@@ -16,25 +12,105 @@ import {
 } from './message';
 import { describeFlow, type Flow, type SipTransports } from './transport';
 
-/** How long a finished transaction is remembered for absorbing retransmissions (64·T1, Timer J). */
-const TRANSACTION_MEMORY_MS = 32_000;
+/**
+ * RFC 3261 timers. T1 is the round-trip estimate every UDP retransmission interval starts at,
+ * T2 caps the interval of non-INVITE requests and INVITE responses, T4 is how long the network
+ * may hold a message (Timer K). Every transaction timeout is 64·T1.
+ */
+export interface SipTimers {
+  t1Ms: number;
+  t2Ms: number;
+  t4Ms: number;
+}
+
 const SERVER_HEADER = 'phase2-reference-edge';
+/** An INVITE transaction still without a final after this long is forgotten (a leak guard only). */
+const PENDING_INVITE_LIMIT_MS = 3_600_000;
+/** Expired transactions are swept at most this often (a full scan of the maps). */
+const PRUNE_INTERVAL_MS = 1_000;
+
+/**
+ * Sends a message again after `first` ms, then at intervals `next(previous)` gives, until
+ * stopped (RFC 3261 Timers A, E, G and the UAS 2xx retransmission).
+ */
+class Retransmitter {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly send: (attempt: number) => void,
+    private interval: number,
+    private readonly next: (previous: number) => number,
+  ) {
+    this.arm(2);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(attempt: number): void {
+    this.timer = setTimeout(() => {
+      this.send(attempt);
+      this.interval = this.next(this.interval);
+      this.arm(attempt + 1);
+    }, this.interval);
+    // Platform stop clears every timer; unref keeps a forgotten one from holding a test process.
+    this.timer.unref();
+  }
+}
+
+function after(ms: number, action: () => void): NodeJS.Timeout {
+  const timer = setTimeout(action, ms);
+  timer.unref();
+  return timer;
+}
 
 interface ServerTransaction {
   createdAt: number;
+  /** When the transaction may be forgotten: 64·T1 after its final response (Timers H/J). */
+  expiresAt: number;
   method: string;
   flow: Flow;
   lastResponse?: { data: Buffer; destination: Flow; status: number };
+  /** Timer G: a non-2xx final to an INVITE over UDP, until the ACK. */
+  retransmission?: Retransmitter;
+  /** Timer H: gives up waiting for that ACK. */
+  ackTimeout?: NodeJS.Timeout;
+}
+
+/** A 2xx the edge sent to an INVITE, waiting for its ACK (RFC 3261 §13.3.1.4; the ACK is its own transaction). */
+interface UnacknowledgedSuccess {
+  retransmission?: Retransmitter;
+  ackTimeout: NodeJS.Timeout;
 }
 
 interface ClientTransaction {
-  createdAt: number;
+  expiresAt: number;
   method: string;
+  uri: string;
   flow: Flow;
-  onResponse?: (response: SipResponse) => void;
+  handlers: ClientTransactionHandlers;
   /** What an ACK for a non-2xx final needs (INVITE only). */
   invite?: { uri: string; via: string; from: string; callId: string; cseq: number; route: string[] };
+  /** Call-ID|CSeq, to find the ACK of the 2xx again. */
+  dialogCseq: string;
+  responded: boolean;
   finalStatus?: number;
+  /** Timer B/F fired: finalStatus is the synthetic 408, a late real final is still passed on. */
+  timedOut: boolean;
+  retransmission?: Retransmitter;
+  /** Timer B (INVITE, until the first response) or F (non-INVITE, until the final). */
+  timeout?: NodeJS.Timeout;
+  /** A CANCEL waiting for the INVITE's first provisional (RFC 3261 §9.1). */
+  deferredCancel?: () => void;
+}
+
+export interface ClientTransactionHandlers {
+  /** Every response, provisionals included; retransmitted finals are handled by the stack. */
+  onResponse?: (response: SipResponse) => void;
+  /** Timer B/F: no (final) response in 64·T1. Treat as 408 Request Timeout (RFC 3261 §8.1.3.1). */
+  onTimeout?: () => void;
 }
 
 export interface ResponseOptions {
@@ -44,6 +120,8 @@ export interface ResponseOptions {
   headers?: Array<[string, string]>;
   body?: string;
   contentType?: string;
+  /** A 2xx to an INVITE whose ACK did not arrive within 64·T1: the session should end with BYE. */
+  onNoAck?: () => void;
 }
 
 export interface OutgoingRequest {
@@ -57,14 +135,35 @@ export interface OutgoingRequest {
   branch?: string;
 }
 
+/**
+ * The edge's transaction layer (RFC 3261 §17). Server transactions absorb retransmitted
+ * requests (same branch → the last response again, never a second call). Over UDP the stack
+ * retransmits what it sends until answered: requests (Timers A/E), non-2xx finals to INVITE
+ * until the ACK (Timer G) and 2xx finals to INVITE until the ACK (§13.3.1.4). Timers B/F turn
+ * silence into a 408 for the caller of sendRequest. WebSocket is reliable: nothing is
+ * retransmitted there, but the timeouts still apply. Client transactions ACK non-2xx INVITE
+ * finals themselves and ACK a retransmitted 2xx again with the ACK the dialog layer sent.
+ */
 export class SipStack {
   private readonly serverTransactions = new Map<string, ServerTransaction>();
   private readonly clientTransactions = new Map<string, ClientTransaction>();
+  /** 2xx responses to INVITEs waiting for their ACK, by Call-ID|CSeq. */
+  private readonly unacknowledged = new Map<string, UnacknowledgedSuccess>();
+  /** ACKs the edge sent for 2xx responses, by Call-ID|CSeq, resent for every retransmitted 2xx. */
+  private readonly sentAcks = new Map<string, { data: Buffer; flow: Flow; expiresAt: number }>();
+  private lastPrune = 0;
+  private stopped = false;
 
   constructor(
     readonly transports: SipTransports,
     private readonly log: (message: string) => void,
+    private readonly timers: SipTimers,
   ) {}
+
+  /** 64·T1: the lifetime of every transaction timeout (Timers B, F, H, J and the 2xx wait). */
+  get transactionTimeoutMs(): number {
+    return 64 * this.timers.t1Ms;
+  }
 
   /**
    * Registers the server transaction of a request. Returns false for a retransmission: the
@@ -82,8 +181,36 @@ export class SipStack {
       );
       return false;
     }
-    this.serverTransactions.set(key, { createdAt: Date.now(), method: request.method, flow });
+    const now = Date.now();
+    this.serverTransactions.set(key, {
+      createdAt: now,
+      expiresAt: now + (request.method === 'INVITE' ? PENDING_INVITE_LIMIT_MS : this.transactionTimeoutMs),
+      method: request.method,
+      flow,
+    });
     return true;
+  }
+
+  /**
+   * Matches an ACK to what the edge is retransmitting. True when it acknowledged a non-2xx
+   * final (it belongs to the INVITE server transaction: nothing for the dialog layer); a 2xx
+   * ACK stops the 2xx retransmission and returns false, the dialog layer still needs it.
+   */
+  receiveAck(request: SipRequest): boolean {
+    const branch = request.vias[0]?.branch;
+    const invite = branch === undefined ? undefined : this.serverTransactions.get(`${branch}|INVITE`);
+    if (invite?.lastResponse && invite.lastResponse.status >= 300) {
+      stopServerTimers(invite);
+      return true;
+    }
+    const key = `${request.callId}|${request.cseq.seq}`;
+    const waiting = this.unacknowledged.get(key);
+    if (waiting) {
+      waiting.retransmission?.stop();
+      clearTimeout(waiting.ackTimeout);
+      this.unacknowledged.delete(key);
+    }
+    return false;
   }
 
   /** The final status sent for the INVITE server transaction a non-2xx ACK belongs to, if any. */
@@ -110,19 +237,91 @@ export class SipStack {
     headers.push(['CSeq', `${request.cseq.seq} ${request.cseq.method}`]);
     headers.push(...(options.headers ?? []));
     headers.push(['Server', SERVER_HEADER]);
+    const reason = options.reason ?? reasonPhrase(status);
     const data = serialize({
-      startLine: `SIP/2.0 ${status} ${options.reason ?? reasonPhrase(status)}`,
+      startLine: `SIP/2.0 ${status} ${reason}`,
       headers,
       body: options.body,
       contentType: options.contentType,
     });
     const destination = this.responseDestination(request, flow);
     const transaction = this.serverTransactions.get(serverKey(request));
-    if (transaction) transaction.lastResponse = { data, destination, status };
-    this.log(
-      `→ ${status} ${options.reason ?? reasonPhrase(status)} to ${request.cseq.method} (Call-ID ${request.callId}) ${describeFlow(destination)}`,
-    );
+    if (transaction) {
+      transaction.lastResponse = { data, destination, status };
+      if (status >= 200) {
+        stopServerTimers(transaction);
+        transaction.expiresAt = Date.now() + this.transactionTimeoutMs;
+      }
+    }
+    const what = `${status} ${reason} to ${request.cseq.method} (Call-ID ${request.callId})`;
+    this.log(`→ ${what} ${describeFlow(destination)}`);
     this.transports.send(destination, data);
+    if (request.method !== 'INVITE' || status < 200) return;
+    if (status >= 300) {
+      if (transaction) this.awaitNonSuccessAck(transaction, what, destination, data);
+    } else this.awaitSuccessAck(request, what, destination, data, options.onNoAck);
+  }
+
+  /** Timers G and H (RFC 3261 §17.2.1): over UDP the final goes out again until the ACK. */
+  private awaitNonSuccessAck(
+    transaction: ServerTransaction,
+    what: string,
+    destination: Flow,
+    data: Buffer,
+  ): void {
+    if (destination.transport !== 'UDP') return;
+    transaction.retransmission = new Retransmitter(
+      (attempt) => {
+        this.log(`→ ${what} again (transmission ${attempt}, Timer G) ${describeFlow(destination)}`);
+        this.transports.send(destination, data);
+      },
+      this.timers.t1Ms,
+      (previous) => Math.min(previous * 2, this.timers.t2Ms),
+    );
+    transaction.ackTimeout = after(this.transactionTimeoutMs, () => {
+      stopServerTimers(transaction);
+      this.log(
+        `no ACK for ${what} from ${describeFlow(destination)} within 64·T1 = ${this.transactionTimeoutMs} ms (Timer H); stopped retransmitting`,
+      );
+    });
+  }
+
+  /** RFC 3261 §13.3.1.4: the 2xx goes out again (UDP) until its ACK; without one the session must end. */
+  private awaitSuccessAck(
+    request: SipRequest,
+    what: string,
+    destination: Flow,
+    data: Buffer,
+    onNoAck: (() => void) | undefined,
+  ): void {
+    const key = `${request.callId}|${request.cseq.seq}`;
+    const previous = this.unacknowledged.get(key);
+    previous?.retransmission?.stop();
+    if (previous) clearTimeout(previous.ackTimeout);
+    const waiting: UnacknowledgedSuccess = {
+      retransmission:
+        destination.transport === 'UDP'
+          ? new Retransmitter(
+              (attempt) => {
+                this.log(
+                  `→ ${what} again (transmission ${attempt}, no ACK yet) ${describeFlow(destination)}`,
+                );
+                this.transports.send(destination, data);
+              },
+              this.timers.t1Ms,
+              (interval) => Math.min(interval * 2, this.timers.t2Ms),
+            )
+          : undefined,
+      ackTimeout: after(this.transactionTimeoutMs, () => {
+        waiting.retransmission?.stop();
+        this.unacknowledged.delete(key);
+        this.log(
+          `no ACK for ${what} from ${describeFlow(destination)} within 64·T1 = ${this.transactionTimeoutMs} ms; the session ends (RFC 3261 §13.3.1.4)`,
+        );
+        onNoAck?.();
+      }),
+    };
+    this.unacknowledged.set(key, waiting);
   }
 
   /**
@@ -152,14 +351,21 @@ export class SipStack {
     this.transports.send(flow, serialize({ startLine: 'SIP/2.0 400 Bad Request', headers }));
   }
 
-  /** Sends a request over a flow; responses go to onResponse (provisionals and finals alike). */
+  /**
+   * Sends a request over a flow as a client transaction (ACK: no transaction, but a 2xx ACK is
+   * remembered for retransmitted 2xx). Over UDP it is retransmitted until answered.
+   */
   sendRequest(
     flow: Flow,
     request: OutgoingRequest,
-    onResponse?: (response: SipResponse) => void,
+    handlers: ClientTransactionHandlers = {},
   ): { branch: string; sent: boolean } {
-    this.prune();
     const branch = request.branch ?? `z9hG4bK${randomToken(10)}`;
+    if (this.stopped) {
+      this.log(`${request.method} ${request.uri} not sent to ${describeFlow(flow)}: the edge is stopping`);
+      return { branch, sent: false };
+    }
+    this.prune();
     const via = `${this.transports.viaFor(flow)};branch=${branch};rport`;
     const data = serialize({
       startLine: `${request.method} ${request.uri} SIP/2.0`,
@@ -167,29 +373,90 @@ export class SipStack {
       body: request.body,
       contentType: request.contentType,
     });
-    if (request.method !== 'ACK') {
-      const field = (name: string): string =>
-        request.headers.find(([n]) => n.toLowerCase() === name)?.[1] ?? '';
-      this.clientTransactions.set(`${branch}|${request.method}`, {
-        createdAt: Date.now(),
-        method: request.method,
-        flow,
-        onResponse,
-        invite:
-          request.method === 'INVITE'
-            ? {
-                uri: request.uri,
-                via,
-                from: field('from'),
-                callId: field('call-id'),
-                cseq: Number(field('cseq').split(' ')[0]),
-                route: request.headers.filter(([n]) => n.toLowerCase() === 'route').map(([, v]) => v),
-              }
-            : undefined,
-      });
+    const field = (name: string): string =>
+      request.headers.find(([n]) => n.toLowerCase() === name)?.[1] ?? '';
+    const cseq = Number(field('cseq').split(' ')[0]);
+    const dialogCseq = `${field('call-id')}|${cseq}`;
+    const description = `${request.method} ${request.uri} to ${describeFlow(flow)}`;
+    if (request.method === 'ACK') {
+      this.sentAcks.set(dialogCseq, { data, flow, expiresAt: Date.now() + this.transactionTimeoutMs });
+    } else if (request.method === 'CANCEL') {
+      const invite = this.clientTransactions.get(`${branch}|INVITE`);
+      if (invite && !invite.responded) {
+        // RFC 3261 §9.1: no CANCEL before a provisional; it goes out when one arrives.
+        this.log(`${description} deferred until the INVITE gets a provisional response (RFC 3261 §9.1)`);
+        invite.deferredCancel = () => this.sendRequest(flow, request, handlers);
+        return { branch, sent: true };
+      }
     }
-    this.log(`← ${request.method} ${request.uri} to ${describeFlow(flow)}`);
+    if (request.method !== 'ACK')
+      this.startClientTransaction(branch, flow, request, data, via, dialogCseq, cseq, field, handlers);
+    this.log(`← ${description}`);
     return { branch, sent: this.transports.send(flow, data) };
+  }
+
+  private startClientTransaction(
+    branch: string,
+    flow: Flow,
+    request: OutgoingRequest,
+    data: Buffer,
+    via: string,
+    dialogCseq: string,
+    cseq: number,
+    field: (name: string) => string,
+    handlers: ClientTransactionHandlers,
+  ): void {
+    const isInvite = request.method === 'INVITE';
+    const { t1Ms, t2Ms } = this.timers;
+    const transaction: ClientTransaction = {
+      expiresAt: Infinity,
+      method: request.method,
+      uri: request.uri,
+      flow,
+      handlers,
+      dialogCseq,
+      responded: false,
+      timedOut: false,
+      invite: isInvite
+        ? {
+            uri: request.uri,
+            via,
+            from: field('from'),
+            callId: field('call-id'),
+            cseq,
+            route: request.headers.filter(([n]) => n.toLowerCase() === 'route').map(([, v]) => v),
+          }
+        : undefined,
+    };
+    this.clientTransactions.set(`${branch}|${request.method}`, transaction);
+    if (flow.transport === 'UDP') {
+      transaction.retransmission = new Retransmitter(
+        (attempt) => {
+          this.log(
+            `← ${request.method} ${request.uri} again (transmission ${attempt}, Timer ${isInvite ? 'A' : 'E'}) to ${describeFlow(flow)}`,
+          );
+          this.transports.send(flow, data);
+        },
+        t1Ms,
+        // Timer A doubles without limit; Timer E is capped at T2, and is T2 once a provisional came.
+        (previous) => (isInvite ? previous * 2 : transaction.responded ? t2Ms : Math.min(previous * 2, t2Ms)),
+      );
+    }
+    transaction.timeout = after(this.transactionTimeoutMs, () => this.timeOut(transaction));
+  }
+
+  /** Timer B/F: the transaction ends as if a 408 had arrived (RFC 3261 §8.1.3.1). */
+  private timeOut(transaction: ClientTransaction): void {
+    transaction.retransmission?.stop();
+    transaction.timeout = undefined;
+    transaction.finalStatus = 408;
+    transaction.timedOut = true;
+    // Remembered a while longer: a late answer still reaches the dialog layer (ACK and BYE it).
+    transaction.expiresAt = Date.now() + this.transactionTimeoutMs;
+    this.log(
+      `no ${transaction.method === 'INVITE' ? 'response' : 'final response'} to ${transaction.method} ${transaction.uri} from ${describeFlow(transaction.flow)} within 64·T1 = ${this.transactionTimeoutMs} ms (Timer ${transaction.method === 'INVITE' ? 'B' : 'F'}); treated as 408 Request Timeout`,
+    );
+    transaction.handlers.onTimeout?.();
   }
 
   /** Routes a response to its client transaction; unmatched responses are logged and dropped. */
@@ -203,13 +470,52 @@ export class SipStack {
       );
       return;
     }
-    if (transaction.invite && response.status >= 300) this.ackNonSuccess(transaction, response);
-    if (response.status >= 200) {
-      // A retransmitted non-2xx final was just re-ACKed; the dialog layer has seen it already.
-      if (transaction.finalStatus !== undefined && response.status >= 300) return;
-      transaction.finalStatus = response.status;
+    transaction.responded = true;
+    const isFinal = response.status >= 200;
+    if (transaction.method === 'INVITE' || isFinal) {
+      // Any INVITE response stops Timers A and B; a non-INVITE provisional only slows Timer E.
+      transaction.retransmission?.stop();
+      clearTimeout(transaction.timeout);
+      transaction.timeout = undefined;
     }
-    transaction.onResponse?.(response);
+    if (!isFinal && transaction.expiresAt === Infinity)
+      transaction.expiresAt = Date.now() + PENDING_INVITE_LIMIT_MS; // leak guard for a final that never comes
+    const cancel = transaction.deferredCancel;
+    transaction.deferredCancel = undefined;
+    if (cancel && !isFinal) cancel(); // after a final there is nothing left to cancel
+    if (transaction.invite && response.status >= 300) this.ackNonSuccess(transaction, response);
+    if (isFinal) {
+      if (transaction.finalStatus !== undefined && !transaction.timedOut) {
+        // A retransmitted final: a non-2xx was ACKed again above, a 2xx gets the dialog's ACK again.
+        if (response.status < 300) this.ackSuccessAgain(transaction, response);
+        return;
+      }
+      transaction.finalStatus = response.status;
+      transaction.timedOut = false;
+      // Timer K (T4) for non-INVITE over UDP; 64·T1 for INVITE (Timer D, RFC 6026 Timer M).
+      transaction.expiresAt =
+        Date.now() +
+        (transaction.invite
+          ? this.transactionTimeoutMs
+          : transaction.flow.transport === 'UDP'
+            ? this.timers.t4Ms
+            : 0);
+    }
+    transaction.handlers.onResponse?.(response);
+  }
+
+  private ackSuccessAgain(transaction: ClientTransaction, response: SipResponse): void {
+    const ack = this.sentAcks.get(transaction.dialogCseq);
+    if (!ack) {
+      this.log(
+        `retransmitted ${response.status} to INVITE (Call-ID ${response.callId}) before the edge ACKed it; the ACK follows the caller's`,
+      );
+      return;
+    }
+    this.log(
+      `← ACK again for the retransmitted ${response.status} (Call-ID ${response.callId}) to ${describeFlow(ack.flow)}`,
+    );
+    this.transports.send(ack.flow, ack.data);
   }
 
   /** The ACK reuses the INVITE's Via, branch included (RFC 3261 §17.1.1.3). */
@@ -228,6 +534,25 @@ export class SipStack {
     this.transports.send(transaction.flow, serialize({ startLine: `ACK ${invite.uri} SIP/2.0`, headers }));
   }
 
+  /** Stops every timer (platform stop): nothing is sent after this. */
+  stop(): void {
+    this.stopped = true;
+    for (const transaction of this.serverTransactions.values()) stopServerTimers(transaction);
+    for (const transaction of this.clientTransactions.values()) {
+      transaction.retransmission?.stop();
+      clearTimeout(transaction.timeout);
+      transaction.deferredCancel = undefined;
+    }
+    for (const waiting of this.unacknowledged.values()) {
+      waiting.retransmission?.stop();
+      clearTimeout(waiting.ackTimeout);
+    }
+    this.serverTransactions.clear();
+    this.clientTransactions.clear();
+    this.unacknowledged.clear();
+    this.sentAcks.clear();
+  }
+
   private viaWithReceived(raw: string, viaHost: string, rport: boolean, flow: Flow): string {
     if (flow.transport !== 'UDP') return raw;
     let value = raw;
@@ -244,17 +569,19 @@ export class SipStack {
     return { transport: 'UDP', address: flow.address, port: via.port ?? 5060 };
   }
 
-  /** Forgets transactions older than the retransmission window (Map keeps insertion order). */
+  /** Forgets expired transactions (their retransmission windows are over). */
   private prune(): void {
-    const oldest = Date.now() - TRANSACTION_MEMORY_MS;
-    for (const map of [this.serverTransactions, this.clientTransactions] as Array<
-      Map<string, { createdAt: number }>
-    >) {
-      for (const [key, transaction] of map) {
-        if (transaction.createdAt >= oldest) break;
-        map.delete(key);
+    const now = Date.now();
+    if (now - this.lastPrune < PRUNE_INTERVAL_MS) return;
+    this.lastPrune = now;
+    for (const [key, transaction] of this.serverTransactions)
+      if (transaction.expiresAt <= now) {
+        stopServerTimers(transaction);
+        this.serverTransactions.delete(key);
       }
-    }
+    for (const [key, transaction] of this.clientTransactions)
+      if (transaction.expiresAt <= now) this.clientTransactions.delete(key);
+    for (const [key, ack] of this.sentAcks) if (ack.expiresAt <= now) this.sentAcks.delete(key);
   }
 
   /** Client transactions still waiting for a final response, for diagnostics. */
@@ -263,6 +590,13 @@ export class SipStack {
       .filter(([, t]) => t.finalStatus === undefined)
       .map(([key]) => key);
   }
+}
+
+function stopServerTimers(transaction: ServerTransaction): void {
+  transaction.retransmission?.stop();
+  transaction.retransmission = undefined;
+  clearTimeout(transaction.ackTimeout);
+  transaction.ackTimeout = undefined;
 }
 
 function serverKey(request: SipRequest): string {

@@ -32,6 +32,7 @@ export interface SipTransportEvents {
 export class SipTransports {
   private nextConnectionId = 1;
   private readonly wsFlows = new Set<WebSocket>();
+  private stopped = false;
 
   private constructor(
     private readonly host: string,
@@ -87,6 +88,11 @@ export class SipTransports {
 
   /** Sends one message; false (and a log line) when the flow is gone (closed WebSocket). */
   send(flow: Flow, data: Buffer): boolean {
+    if (this.stopped) {
+      // A late timer or callback after stop: dgram would throw on the closed socket.
+      this.events.log(`not sent to ${describeFlow(flow)}: the edge is stopping`);
+      return false;
+    }
     if (flow.transport === 'UDP') {
       this.udp.send(data, flow.port, flow.address, (error) => {
         if (error) this.events.log(`send to ${describeFlow(flow)} failed: ${error.message}`);
@@ -104,6 +110,7 @@ export class SipTransports {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const socket of this.wsFlows) socket.terminate();
     await Promise.all([
       new Promise<void>((resolve) => this.wss.close(() => resolve())),

@@ -2,106 +2,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { ACCOUNTS, addTrunk, CUSTOMER, register, startTestEdge, type TestEdge } from './harness';
-import { digestAnswer, header, RawSipClient, sdp, tagOf, type RawMessage } from './raw-sip-client';
-
-interface CdrRow {
-  caller: string;
-  callee: string;
-  trunk_id: string | null;
-  direction: string;
-  disposition: string;
-  sip_status: number;
-  hangup_by: string | null;
-  answered_at: string | null;
-  duration_ms: number;
-  billable_seconds: number;
-  media: string;
-  customer_id: string;
-}
-
-function cdrFor(t: TestEdge, callId: string): CdrRow | undefined {
-  return t.db.prepare('SELECT * FROM cdrs WHERE sip_call_id = ?').get(callId) as CdrRow | undefined;
-}
-
-interface OutgoingCall {
-  callId: string;
-  uri: string;
-  from: string;
-  to: string;
-  branch: string;
-  cseq: number;
-  invite: (extra?: Array<[string, string]>) => void;
-}
-
-/** Sends INVITE, answers the 407 with credentials, and returns the authenticated attempt. */
-async function placeCall(
-  caller: RawSipClient,
-  account: { username: string; password: string },
-  dialed: string,
-  t: TestEdge,
-  mediaPort: number,
-): Promise<OutgoingCall> {
-  const domain = t.config.sip.domain;
-  const callId = `call-${caller.name}-${Math.random().toString(36).slice(2)}`;
-  const uri = `sip:${dialed}@${domain}`;
-  const from = `"${account.username}" <sip:${account.username}@${domain}>;tag=${caller.name}1`;
-  const to = `<${uri}>`;
-  const contact: [string, string] = ['Contact', `<${caller.contact}>`];
-  const firstBranch = caller.request({
-    method: 'INVITE',
-    uri,
-    from,
-    to,
-    callId,
-    cseq: 1,
-    headers: [contact],
-    body: sdp(mediaPort),
-  });
-  const challenge = await caller.waitForResponse(407, '1 INVITE');
-  assert.match(header(challenge, 'proxy-authenticate') ?? '', /qop="auth"/);
-  caller.request({
-    method: 'ACK',
-    uri,
-    from,
-    to: header(challenge, 'to') ?? to,
-    callId,
-    cseq: 1,
-    branch: firstBranch,
-  });
-  const credentials = digestAnswer(header(challenge, 'proxy-authenticate') ?? '', {
-    ...account,
-    method: 'INVITE',
-    uri,
-  });
-  const call: OutgoingCall = {
-    callId,
-    uri,
-    from,
-    to,
-    branch: '',
-    cseq: 2,
-    invite: (extra = []) => {
-      call.branch = caller.request({
-        method: 'INVITE',
-        uri,
-        from,
-        to,
-        callId,
-        cseq: 2,
-        branch: call.branch || undefined,
-        headers: [contact, ['Proxy-Authorization', credentials], ...extra],
-        body: sdp(mediaPort),
-      });
-    },
-  };
-  call.invite();
-  return call;
-}
-
-function mediaPortOf(message: RawMessage): number {
-  return Number(/m=audio (\d+)/.exec(message.body)?.[1]);
-}
+import {
+  ACCOUNTS,
+  addTrunk,
+  cdrFor,
+  CUSTOMER,
+  mediaPortOf,
+  placeCall,
+  register,
+  startTestEdge,
+  type CdrRow,
+} from './harness';
+import { header, RawSipClient, sdp, tagOf } from './raw-sip-client';
 
 test('internal call: auth, ringing, answer, RTP through the relay, caller hangs up, CDR before the 200 to BYE', async () => {
   const t = await startTestEdge();

@@ -1,4 +1,5 @@
 /** Starts a media relay and a sip-edge on a fresh store with a small, known data set. */
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { PlatformBus } from '../../platform/core/events';
 import { startMediaRelay, type MediaRelay } from '../../platform/media-relay';
 import { startSipEdge, type SipEdge } from '../../platform/sip-edge';
 import { openStore, type Db } from '../../platform/store/store';
-import { RawSipClient, header, digestAnswer } from './raw-sip-client';
+import { RawSipClient, header, digestAnswer, sdp, type RawMessage } from './raw-sip-client';
 
 export const CUSTOMER = 'cus_test';
 export const OTHER_CUSTOMER = 'cus_other';
@@ -115,4 +116,102 @@ export async function register(
   });
   client.request({ ...base, cseq: 2, headers: [contact, ['Authorization', authorization]] });
   return client.waitForResponse(200, '2 REGISTER');
+}
+
+export interface CdrRow {
+  caller: string;
+  callee: string;
+  trunk_id: string | null;
+  direction: string;
+  disposition: string;
+  sip_status: number;
+  hangup_by: string | null;
+  answered_at: string | null;
+  duration_ms: number;
+  billable_seconds: number;
+  media: string;
+  customer_id: string;
+}
+
+export function cdrFor(t: TestEdge, callId: string): CdrRow | undefined {
+  return t.db.prepare('SELECT * FROM cdrs WHERE sip_call_id = ?').get(callId) as CdrRow | undefined;
+}
+
+export interface OutgoingCall {
+  callId: string;
+  uri: string;
+  from: string;
+  to: string;
+  branch: string;
+  cseq: number;
+  invite: (extra?: Array<[string, string]>) => void;
+}
+
+/** Sends INVITE, answers the 407 with credentials, and returns the authenticated attempt. */
+export async function placeCall(
+  caller: RawSipClient,
+  account: { username: string; password: string },
+  dialed: string,
+  t: TestEdge,
+  mediaPort: number,
+): Promise<OutgoingCall> {
+  const domain = t.config.sip.domain;
+  const callId = `call-${caller.name}-${Math.random().toString(36).slice(2)}`;
+  const uri = `sip:${dialed}@${domain}`;
+  const from = `"${account.username}" <sip:${account.username}@${domain}>;tag=${caller.name}1`;
+  const to = `<${uri}>`;
+  const contact: [string, string] = ['Contact', `<${caller.contact}>`];
+  const firstBranch = caller.request({
+    method: 'INVITE',
+    uri,
+    from,
+    to,
+    callId,
+    cseq: 1,
+    headers: [contact],
+    body: sdp(mediaPort),
+  });
+  const challenge = await caller.waitForResponse(407, '1 INVITE');
+  assert.match(header(challenge, 'proxy-authenticate') ?? '', /qop="auth"/);
+  caller.request({
+    method: 'ACK',
+    uri,
+    from,
+    to: header(challenge, 'to') ?? to,
+    callId,
+    cseq: 1,
+    branch: firstBranch,
+  });
+  const credentials = digestAnswer(header(challenge, 'proxy-authenticate') ?? '', {
+    ...account,
+    method: 'INVITE',
+    uri,
+  });
+  const call: OutgoingCall = {
+    callId,
+    uri,
+    from,
+    to,
+    branch: '',
+    cseq: 2,
+    invite: (extra = []) => {
+      call.branch = caller.request({
+        method: 'INVITE',
+        uri,
+        from,
+        to,
+        callId,
+        cseq: 2,
+        branch: call.branch || undefined,
+        headers: [contact, ['Proxy-Authorization', credentials], ...extra],
+        body: sdp(mediaPort),
+      });
+    },
+  };
+  call.invite();
+  return call;
+}
+
+export function mediaPortOf(message: RawMessage): number {
+  return Number(/m=audio (\d+)/.exec(message.body)?.[1]);
 }

@@ -202,6 +202,21 @@ export class RawSipClient {
     });
   }
 
+  /** Resolves once `count` messages matching the predicate have arrived; returns all of them. */
+  async waitForCount(
+    predicate: (m: RawMessage) => boolean,
+    count: number,
+    awaited: string,
+    timeoutMs = 2000,
+  ): Promise<RawMessage[]> {
+    await this.waitFor(
+      () => this.received.filter(predicate).length >= count,
+      `${count} × ${awaited}`,
+      timeoutMs,
+    );
+    return this.received.filter(predicate);
+  }
+
   /** A response with this status to the request with this CSeq ("2 INVITE"). */
   waitForResponse(status: number, cseq: string, timeoutMs?: number): Promise<RawMessage> {
     return this.waitFor(
