@@ -243,7 +243,11 @@ export class SubmitWindow {
 
   /** Submits sent and not yet answered, waiting for a slot, and the most ever outstanding at once. */
   usage(): { outstanding: number; waiting: number; maxOutstanding: number } {
-    return { outstanding: this.outstanding, waiting: this.waiting.length, maxOutstanding: this.maxOutstanding };
+    return {
+      outstanding: this.outstanding,
+      waiting: this.waiting.length,
+      maxOutstanding: this.maxOutstanding,
+    };
   }
 
   private release(): void {

@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { PDU } from 'smpp';
 import type { RoleDeps } from '../role';
 import { nowIso } from '../store/store';
+import { PendingConcatenations } from './concatenation';
 import type { MessageRow } from './message-store';
 import { formatReceiptText, MESSAGE_STATE, type ReceiptStat } from './receipts';
 import { SmscRejection } from './service';
@@ -20,19 +20,7 @@ interface EsmeSession {
   window: { startedAt: number; count: number };
 }
 
-interface ConcatenationGroup {
-  messageId: string;
-  customerId: string;
-  sender: string;
-  recipient: string;
-  registeredDelivery: boolean;
-  texts: Array<string | null>;
-  expiry: NodeJS.Timeout;
-}
-
 const MESSAGE_PAYLOAD_TAG = 0x0424;
-/** How long the parts of a concatenated submit may take to arrive before the group is dropped. */
-const CONCATENATION_TIMEOUT_MS = 60_000;
 const SMSC_SYSTEM_ID = 'PHASE2SMSC';
 
 const REJECTION_STATUS: Record<SmscRejection['reason'], number> = {
@@ -58,7 +46,7 @@ const RECEIPT_STAT: Record<string, ReceiptStat> = {
 export class EsmeServer {
   private readonly server: Server;
   private readonly sessions = new Set<EsmeSession>();
-  private readonly groups = new Map<string, ConcatenationGroup>();
+  private readonly concatenations: PendingConcatenations;
   private readonly receiptsInFlight = new Set<string>();
 
   constructor(
@@ -68,13 +56,21 @@ export class EsmeServer {
     this.server = createServer((socket) => this.onConnection(socket));
     this.server.on('error', (error) => this.log(`server error: ${error.message}`));
     core.onFinalStatus((row) => this.offerReceipt(row));
+    this.concatenations = new PendingConcatenations(
+      deps.db,
+      core,
+      deps.config.smsc.concatenationTimeoutMs,
+      (message) => this.log(message),
+    );
   }
 
+  /** Listens, and re-arms the expiry of concatenated sets a previous run left incomplete. */
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
+        this.concatenations.start();
         const address = this.server.address() as AddressInfo;
         resolve({ host: address.address, port: address.port });
       });
@@ -82,8 +78,7 @@ export class EsmeServer {
   }
 
   async close(): Promise<void> {
-    for (const group of this.groups.values()) clearTimeout(group.expiry);
-    this.groups.clear();
+    this.concatenations.stop();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const session of this.sessions) session.link.destroy();
     await closed;
@@ -233,15 +228,17 @@ export class EsmeServer {
         return;
       }
       validateAddresses(sender, recipient);
-      const messageId = this.addPart(
-        bound.customerId,
-        bound.systemId,
+      // Persisted before the response: an acknowledged part survives a restart.
+      const messageId = this.concatenations.add({
+        customerId: bound.customerId,
         sender,
         recipient,
         registeredDelivery,
-        concatenation,
+        reference: concatenation.reference,
+        total: concatenation.total,
+        sequence: concatenation.sequence,
         text,
-      );
+      });
       link.respond(pdu, STATUS.ESME_ROK, { message_id: messageId });
     } catch (error) {
       if (error instanceof SmscRejection) {
@@ -254,60 +251,6 @@ export class EsmeServer {
       );
       link.respond(pdu, STATUS.ESME_RSYSERR);
     }
-  }
-
-  /**
-   * Collects the parts of a concatenated submit; every part is answered with the message id the
-   * whole text gets, and the message is accepted once the last part arrives.
-   */
-  private addPart(
-    customerId: string,
-    systemId: string,
-    sender: string,
-    recipient: string,
-    registeredDelivery: boolean,
-    concatenation: { reference: number; total: number; sequence: number },
-    text: string,
-  ): string {
-    const key = [systemId, sender, recipient, concatenation.reference, concatenation.total].join('|');
-    let group = this.groups.get(key);
-    if (group === undefined) {
-      const created: ConcatenationGroup = {
-        messageId: `msg_${randomUUID()}`,
-        customerId,
-        sender,
-        recipient,
-        registeredDelivery,
-        texts: new Array<string | null>(concatenation.total).fill(null),
-        expiry: setTimeout(() => {
-          this.groups.delete(key);
-          const missing = created.texts.flatMap((t, i) => (t === null ? [i + 1] : []));
-          this.log(
-            `${systemId}: concatenated message ${created.messageId} dropped: parts ${missing.join(', ')} never arrived`,
-          );
-        }, CONCATENATION_TIMEOUT_MS),
-      };
-      group = created;
-      this.groups.set(key, group);
-    }
-    group.texts[concatenation.sequence - 1] = text;
-    group.registeredDelivery ||= registeredDelivery;
-    if (group.texts.every((t) => t !== null)) {
-      clearTimeout(group.expiry);
-      this.groups.delete(key);
-      this.core.acceptWithId(
-        {
-          customerId,
-          source: 'smpp',
-          sender,
-          recipient,
-          text: group.texts.join(''),
-          registeredDelivery: group.registeredDelivery,
-        },
-        group.messageId,
-      );
-    }
-    return group.messageId;
   }
 
   /** Sends the receipt for a finished message if its customer has a receiver bound; else it stays owed. */

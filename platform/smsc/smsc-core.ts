@@ -129,6 +129,47 @@ export class SmscCore implements SmscService {
     return { id, status: 'queued', encoding: encoded.encoding, parts, acceptedAt };
   }
 
+  /**
+   * Records a message the SMSC acknowledged but can never send (e.g. parts of a concatenated
+   * submit that never arrived) as failed, so it is visible to the customer. Only writes: call
+   * announceFinal(id) after the surrounding transaction committed.
+   */
+  insertFailed(input: AcceptMessageInput, id: string, errorCode: string): void {
+    const encoded = encodeText(input.text);
+    const parts = Math.max(1, encoded.segments.length);
+    const at = nowIso();
+    this.store.insert({
+      id,
+      customer_id: input.customerId,
+      source: input.source,
+      sender: input.sender,
+      recipient: input.recipient,
+      text: input.text,
+      encoding: encoded.encoding,
+      parts,
+      status: 'queued',
+      carrier_message_ids: JSON.stringify(new Array<null>(parts).fill(null)),
+      part_states: JSON.stringify(new Array<null>(parts).fill(null)),
+      registered_delivery: input.registeredDelivery ? 1 : 0,
+      accepted_at: at,
+    });
+    this.store.finish(id, 'failed', errorCode, at);
+  }
+
+  /** Tells the bus and the final-status listeners (receipts) that a message reached its final status. */
+  announceFinal(id: string): void {
+    const row = this.store.get(id);
+    if (row === undefined) return;
+    this.emitStatus(row, row.status);
+    for (const listener of this.finalListeners) {
+      try {
+        listener(row);
+      } catch (error) {
+        this.log(`final-status listener failed for ${id}: ${stack(error)}`);
+      }
+    }
+  }
+
   upsertConnector(connector: ConnectorSettings): void {
     this.store.upsertConnector(connector, nowIso());
     const previous = this.live.get(connector.id);
@@ -296,16 +337,7 @@ export class SmscCore implements SmscService {
 
   private finish(row: MessageRow, status: MessageStatus, errorCode: string | null): void {
     if (!this.store.finish(row.id, status, errorCode, nowIso())) return;
-    this.emitStatus(row, status);
-    const finished = this.store.get(row.id);
-    if (finished === undefined) return;
-    for (const listener of this.finalListeners) {
-      try {
-        listener(finished);
-      } catch (error) {
-        this.log(`final-status listener failed for ${row.id}: ${stack(error)}`);
-      }
-    }
+    this.announceFinal(row.id);
   }
 
   private emitStatus(row: MessageRow, status: MessageStatus): void {

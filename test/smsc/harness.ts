@@ -49,13 +49,19 @@ export function seedCustomer(db: Db, throughputPerSecond: number | null = null):
 }
 
 export async function startHarness(
-  options: { throughputPerSecond?: number | null; bindCarrier?: boolean } = {},
+  options: {
+    throughputPerSecond?: number | null;
+    bindCarrier?: boolean;
+    /** Adjusts the SMSC configuration before the SMSC starts (timers, window). */
+    configure?: (config: PlatformConfig) => void;
+  } = {},
 ): Promise<SmscHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'smsc-test-'));
   const dbFile = join(dir, 'platform.db');
   const db = openStore(dbFile);
   seedCustomer(db, options.throughputPerSecond ?? null);
   const config = testConfig(dbFile);
+  options.configure?.(config);
   const bus = new PlatformBus();
   const statuses = new Observed<PlatformEvents['message.status']>();
   bus.on('message.status', (event) => statuses.add(event));

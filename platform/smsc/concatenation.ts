@@ -1,0 +1,233 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../store/store';
+import { nowIso } from '../store/store';
+import { SmscRejection } from './service';
+import type { SmscCore } from './smsc-core';
+
+/** error_code of a concatenated message whose parts did not all arrive in time. */
+export const INCOMPLETE_CONCATENATION = 'INCOMPLETE_CONCATENATION';
+
+/** One part of a concatenated submit_sm from a customer's ESME, decoded. */
+export interface ConcatenatedPart {
+  customerId: string;
+  sender: string;
+  recipient: string;
+  registeredDelivery: boolean;
+  reference: number;
+  total: number;
+  /** 1-based. */
+  sequence: number;
+  text: string;
+}
+
+interface GroupKey {
+  customer_id: string;
+  sender: string;
+  recipient: string;
+  reference: number;
+  total: number;
+}
+
+interface PartRow extends GroupKey {
+  sequence: number;
+  message_id: string;
+  text: string;
+  registered_delivery: number;
+  received_at: string;
+}
+
+interface AddOutcome {
+  messageId: string;
+  completed: boolean;
+  refused: SmscRejection | null;
+}
+
+const KEY_WHERE =
+  'customer_id = @customer_id AND sender = @sender AND recipient = @recipient AND reference = @reference AND total = @total';
+
+/**
+ * Reassembly of concatenated submits, persisted: every part is stored in the same transaction as
+ * the decision to acknowledge it, so a restart loses nothing the customer was told we accepted.
+ * The last part turns the set into one messages row (same transaction). A set still incomplete
+ * `timeoutMs` after its first part becomes a failed message (error_code INCOMPLETE_CONCATENATION)
+ * holding the text that did arrive: nothing goes to the handset, the customer sees the failure
+ * (status, and a receipt when one was requested), and the log names the missing parts.
+ */
+export class PendingConcatenations {
+  private readonly expiries = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly core: SmscCore,
+    private readonly timeoutMs: number,
+    private readonly log: (message: string) => void,
+  ) {}
+
+  /** Arms the expiry of every set left incomplete by a previous run (counted from its first part). */
+  start(): void {
+    const groups = this.db
+      .prepare(
+        `SELECT customer_id, sender, recipient, reference, total, MIN(received_at) AS first_at
+         FROM smpp_concat_parts GROUP BY customer_id, sender, recipient, reference, total`,
+      )
+      .all() as Array<GroupKey & { first_at: string }>;
+    if (groups.length > 0)
+      this.log(`${groups.length} incomplete concatenated message(s) restored from the store`);
+    for (const { first_at: firstAt, ...key } of groups) {
+      this.armExpiry(key, Date.parse(firstAt) + this.timeoutMs - Date.now());
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.expiries.values()) clearTimeout(timer);
+    this.expiries.clear();
+  }
+
+  /**
+   * Persists a part and returns the message id the whole text gets (answer the part with it).
+   * The part completing its set accepts the message in the same transaction. Throws
+   * SmscRejection when the completed text is refused; the set is then recorded as failed under
+   * the id its earlier parts were acknowledged with, and this part must be answered with an error.
+   */
+  add(part: ConcatenatedPart): string {
+    const key: GroupKey = {
+      customer_id: part.customerId,
+      sender: part.sender,
+      recipient: part.recipient,
+      reference: part.reference,
+      total: part.total,
+    };
+    const outcome = this.db.transaction((): AddOutcome => {
+      const existing = this.db
+        .prepare(`SELECT message_id FROM smpp_concat_parts WHERE ${KEY_WHERE} LIMIT 1`)
+        .get(key) as { message_id: string } | undefined;
+      const messageId = existing?.message_id ?? `msg_${randomUUID()}`;
+      // A resent part (the ESME missed our response) replaces the stored one.
+      this.db
+        .prepare(
+          `INSERT INTO smpp_concat_parts (customer_id, sender, recipient, reference, total, sequence, message_id,
+             text, registered_delivery, received_at)
+           VALUES (@customer_id, @sender, @recipient, @reference, @total, @sequence, @message_id, @text,
+             @registered_delivery, @received_at)
+           ON CONFLICT (customer_id, sender, recipient, reference, total, sequence)
+           DO UPDATE SET text = excluded.text, registered_delivery = excluded.registered_delivery`,
+        )
+        .run({
+          ...key,
+          sequence: part.sequence,
+          message_id: messageId,
+          text: part.text,
+          registered_delivery: part.registeredDelivery ? 1 : 0,
+          received_at: nowIso(),
+        });
+      const parts = this.parts(key);
+      if (parts.length < part.total) return { messageId, completed: false, refused: null };
+      const input = this.messageInput(key, parts);
+      let refused: SmscRejection | null = null;
+      try {
+        this.core.acceptWithId(input, messageId);
+      } catch (error) {
+        if (!(error instanceof SmscRejection)) throw error;
+        refused = error;
+        this.core.insertFailed(input, messageId, error.reason.toUpperCase().replace(/-/g, '_'));
+      }
+      this.deleteParts(key);
+      return { messageId, completed: true, refused };
+    })();
+    if (!outcome.completed) {
+      if (!this.expiries.has(groupName(key))) this.armExpiry(key, this.timeoutMs);
+      return outcome.messageId;
+    }
+    this.disarm(key);
+    const rejection = outcome.refused;
+    if (rejection !== null) {
+      this.log(
+        `${outcome.messageId}: concatenated message from ${key.customer_id} refused once complete (${rejection.reason}): ${rejection.message}; recorded as failed`,
+      );
+      this.core.announceFinal(outcome.messageId);
+      throw rejection;
+    }
+    return outcome.messageId;
+  }
+
+  private armExpiry(key: GroupKey, delayMs: number): void {
+    if (this.stopped) return;
+    const name = groupName(key);
+    const existing = this.expiries.get(name);
+    if (existing !== undefined) clearTimeout(existing);
+    this.expiries.set(
+      name,
+      setTimeout(
+        () => {
+          this.expiries.delete(name);
+          try {
+            this.expire(key);
+          } catch (error) {
+            // Left in the store: the next start re-arms the expiry.
+            this.log(
+              `expiring concatenated set ${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+            );
+          }
+        },
+        Math.max(0, delayMs),
+      ),
+    );
+  }
+
+  private disarm(key: GroupKey): void {
+    const name = groupName(key);
+    const timer = this.expiries.get(name);
+    if (timer !== undefined) clearTimeout(timer);
+    this.expiries.delete(name);
+  }
+
+  private expire(key: GroupKey): void {
+    const expired = this.db.transaction((): { messageId: string; missing: number[] } | null => {
+      const parts = this.parts(key);
+      if (parts.length === 0) return null; // completed meanwhile
+      const messageId = parts[0].message_id;
+      const present = new Set(parts.map((p) => p.sequence));
+      const missing: number[] = [];
+      for (let sequence = 1; sequence <= key.total; sequence += 1)
+        if (!present.has(sequence)) missing.push(sequence);
+      this.core.insertFailed(this.messageInput(key, parts), messageId, INCOMPLETE_CONCATENATION);
+      this.deleteParts(key);
+      return { messageId, missing };
+    })();
+    if (expired === null) return;
+    this.log(
+      `${expired.messageId}: concatenated message from ${key.customer_id} (${key.sender} → ${key.recipient}, ref ${key.reference}) ` +
+        `incomplete after ${this.timeoutMs} ms: part(s) ${expired.missing.join(', ')} of ${key.total} never arrived; ` +
+        `recorded as failed (${INCOMPLETE_CONCATENATION}), nothing sent to the handset`,
+    );
+    this.core.announceFinal(expired.messageId);
+  }
+
+  private parts(key: GroupKey): PartRow[] {
+    return this.db
+      .prepare(`SELECT * FROM smpp_concat_parts WHERE ${KEY_WHERE} ORDER BY sequence`)
+      .all(key) as PartRow[];
+  }
+
+  private deleteParts(key: GroupKey): void {
+    this.db.prepare(`DELETE FROM smpp_concat_parts WHERE ${KEY_WHERE}`).run(key);
+  }
+
+  /** The message the parts make (parts in sequence order; a receipt is wanted if any part asked). */
+  private messageInput(key: GroupKey, parts: PartRow[]): Parameters<SmscCore['acceptWithId']>[0] {
+    return {
+      customerId: key.customer_id,
+      source: 'smpp',
+      sender: key.sender,
+      recipient: key.recipient,
+      text: parts.map((p) => p.text).join(''),
+      registeredDelivery: parts.some((p) => p.registered_delivery === 1),
+    };
+  }
+}
+
+function groupName(key: GroupKey): string {
+  return JSON.stringify([key.customer_id, key.sender, key.recipient, key.reference, key.total]);
+}
