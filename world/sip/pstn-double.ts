@@ -144,12 +144,15 @@ interface OutgoingInvite {
   localTag: string;
   cseq: number;
   media: 'echo' | 'tone';
+  sdpSessionId: string;
   provisionalSeen: boolean;
   cancelRequested: boolean;
   cancelSent: boolean;
   /** The final response's ACK, re-sent for each retransmission of that final response. */
   ack?: { text: string; to: Peer };
   dialog?: Dialog;
+  /** The BYE the double sent itself right after an answer (a 2xx that crossed our CANCEL, an unusable answer). */
+  byeAfterAnswer?: Promise<void>;
 }
 
 /** Options of a call placed by the double into the platform. */
@@ -665,6 +668,254 @@ export class PstnDouble {
       return;
     }
     transaction.onResponse(response);
+  }
+
+  // ---- calls placed by the double (the outside network calling in over the trunk) -------------
+
+  /**
+   * Calls `toNumber` as `fromNumber` from the outside telephone network: an INVITE with a plain
+   * RTP PCMU offer, sent from the double's own SIP socket (the platform recognises a trunk by
+   * source address, so provision the trunk at `address()`). Resolves once the INVITE is sent;
+   * progress, answer and end arrive as the call's events.
+   */
+  async call(
+    fromNumber: string,
+    toNumber: string,
+    via: { host: string; port: number },
+    options: PstnCallOptions = {},
+  ): Promise<PstnCall> {
+    const local = this.address();
+    const media = options.media ?? 'tone';
+    const rtp = new RtpSession({
+      actor: `${this.actor} ${fromNumber}`,
+      peerActor: this.peerActor,
+      echo: media === 'echo',
+      toneHz: this.toneHz,
+    });
+    await rtp.ready;
+    if (!this.socket) {
+      await rtp.close();
+      throw new Error(`${this.actor}: stopped while placing the call from ${fromNumber} to ${toNumber}`);
+    }
+    const branch = `z9hG4bK${randomToken(8)}`;
+    const localTag = randomToken(4);
+    const callId = `${randomToken(10)}@${local.host}`;
+    const cseq = 1 + Math.floor(Math.random() * 1000);
+    const requestUri = `sip:${toNumber}@${options.domain ?? `${via.host}:${via.port}`}`;
+    const fromUri = `sip:${fromNumber}@${local.host}:${local.port}`;
+    const display = options.fromDisplay ? `"${options.fromDisplay.replace(/["\\]/g, '')}" ` : '';
+    const sdpSessionId = randomToken(4);
+    const outgoing: OutgoingInvite = {
+      // The call's hangup needs the transaction state and that state holds the call: bind through a closure.
+      call: new PstnCall(toNumber, fromNumber, callId, rtp, () => this.hangupOutgoing(outgoing), 'pstn'),
+      branch,
+      requestUri,
+      destination: { host: via.host, port: via.port },
+      via: `SIP/2.0/UDP ${local.host}:${local.port};branch=${branch};rport`,
+      fromHeader: `${display}<${fromUri}>;tag=${localTag}`,
+      toHeader: `<${requestUri}>`,
+      fromUri,
+      localTag,
+      cseq,
+      media,
+      sdpSessionId,
+      provisionalSeen: false,
+      cancelRequested: false,
+      cancelSent: false,
+    };
+    const offer = buildAudioSdp({
+      address: rtp.localAddress.host,
+      port: rtp.localAddress.port,
+      direction: 'sendrecv',
+      sessionId: sdpSessionId,
+      sessionVersion: 1,
+    });
+    const lines = [
+      `INVITE ${requestUri} SIP/2.0`,
+      `Via: ${outgoing.via}`,
+      'Max-Forwards: 70',
+      `From: ${outgoing.fromHeader}`,
+      `To: ${outgoing.toHeader}`,
+      `Call-ID: ${callId}`,
+      `CSeq: ${cseq} INVITE`,
+      `Contact: <sip:${fromNumber}@${local.host}:${local.port};transport=udp>`,
+      `Allow: ${ALLOW}`,
+      ...Object.entries(options.headers ?? {}).map(([name, value]) => `${name}: ${value}`),
+      'User-Agent: phase2-acceptance PSTN double',
+      'Content-Type: application/sdp',
+      `Content-Length: ${Buffer.byteLength(offer, 'utf8')}`,
+    ];
+    this.outgoingInvites.set(branch, outgoing);
+    this.originated.add(outgoing.call);
+    this.sendInvite(outgoing, `${lines.join('\r\n')}\r\n\r\n${offer}`);
+    return outgoing.call;
+  }
+
+  /** The INVITE client transaction over UDP (RFC 3261 §17.1.1, RFC 6026 for the 2xx). */
+  private sendInvite(outgoing: OutgoingInvite, text: string): void {
+    const key = transactionKey(outgoing.branch, 'INVITE');
+    const transaction: ClientTransaction = {
+      onResponse: (response) => {
+        // Any response stops Timer A.
+        if (transaction.retransmitTimer) clearTimeout(transaction.retransmitTimer);
+        transaction.retransmitTimer = undefined;
+        if (outgoing.ack) {
+          // A retransmitted final response: its ACK was lost or is still on the way.
+          if (response.status >= 200) this.sendRaw(outgoing.ack.text, outgoing.ack.to);
+          return;
+        }
+        if (response.status >= 200) {
+          // Stay for 64·T1 to absorb retransmissions of the final; unref'd, it must not hold the process.
+          if (transaction.timeoutTimer) clearTimeout(transaction.timeoutTimer);
+          transaction.timeoutTimer = setTimeout(() => this.finishClientTransaction(key), 64 * T1);
+          transaction.timeoutTimer.unref();
+        } else if (transaction.timeoutTimer) {
+          // A provisional: the callee is being alerted, and ringing has no protocol timeout (Timer B stops).
+          clearTimeout(transaction.timeoutTimer);
+          transaction.timeoutTimer = undefined;
+        }
+        this.onInviteResponse(outgoing, response);
+      },
+      onTimeout: () => {
+        this.outgoingInvites.delete(outgoing.branch);
+        outgoing.call.markRejected(408, `no response to the INVITE within ${this.transactionTimeoutMs} ms`);
+        void outgoing.call.rtp.close();
+      },
+    };
+    this.clientTransactions.set(key, transaction);
+    let interval = T1;
+    const retransmit = (): void => {
+      this.sendRaw(text, outgoing.destination);
+      interval *= 2; // Timer A doubles without the T2 cap (§17.1.1.2)
+      transaction.retransmitTimer = setTimeout(retransmit, interval);
+    };
+    this.sendRaw(text, outgoing.destination);
+    transaction.retransmitTimer = setTimeout(retransmit, interval);
+    transaction.timeoutTimer = setTimeout(() => {
+      this.finishClientTransaction(key);
+      this.problem(`no response to INVITE ${outgoing.call.callId} within ${this.transactionTimeoutMs} ms`);
+      transaction.onTimeout();
+    }, this.transactionTimeoutMs);
+  }
+
+  private onInviteResponse(outgoing: OutgoingInvite, response: SipResponse): void {
+    const call = outgoing.call;
+    if (response.status < 200) {
+      outgoing.provisionalSeen = true;
+      // A CANCEL may only follow a provisional (§9.1): a hangup before one is sent now.
+      if (outgoing.cancelRequested && !outgoing.cancelSent) this.sendCancel(outgoing);
+      if (response.status === 100) return; // hop-by-hop, says nothing about the callee
+      call.events.add({
+        kind: response.status === 180 ? 'ringing' : 'progress',
+        status: response.status,
+        reason: response.reason,
+        at: Date.now(),
+      });
+      return;
+    }
+    this.outgoingInvites.delete(outgoing.branch);
+    if (response.status >= 300) {
+      // The ACK of a non-2xx final belongs to the INVITE transaction: same branch, same destination.
+      const ack = [
+        `ACK ${outgoing.requestUri} SIP/2.0`,
+        `Via: ${outgoing.via}`,
+        'Max-Forwards: 70',
+        `From: ${outgoing.fromHeader}`,
+        `To: ${response.headers.get('to') ?? outgoing.toHeader}`,
+        `Call-ID: ${call.callId}`,
+        `CSeq: ${outgoing.cseq} ACK`,
+        'Content-Length: 0',
+      ];
+      outgoing.ack = { text: `${ack.join('\r\n')}\r\n\r\n`, to: outgoing.destination };
+      this.sendRaw(outgoing.ack.text, outgoing.ack.to);
+      if (response.status === 487 && outgoing.cancelRequested) call.markEnded('local', 'cancelled', 487);
+      else call.markRejected(response.status, response.reason);
+      void call.rtp.close();
+      return;
+    }
+    this.onOutgoingAnswered(outgoing, response);
+  }
+
+  private onOutgoingAnswered(outgoing: OutgoingInvite, response: SipResponse): void {
+    const call = outgoing.call;
+    const contact = response.headers.get('contact');
+    const dialog: Dialog = {
+      call,
+      callId: call.callId,
+      localTag: outgoing.localTag,
+      remoteTag: tagOf(response.headers.get('to')) ?? '',
+      localUri: outgoing.fromUri,
+      remoteUri: parseNameAddr(outgoing.toHeader).uri,
+      remoteTarget: contact ? parseNameAddr(contact).uri : outgoing.requestUri,
+      // The caller's route set is the 2xx's Record-Route in reverse order (§12.1.2).
+      routeSet: response.headers.getAll('record-route').reverse(),
+      localCseq: outgoing.cseq,
+      source: outgoing.destination,
+      sdpVersion: 1,
+      sdpSessionId: outgoing.sdpSessionId,
+    };
+    outgoing.dialog = dialog;
+    this.dialogs.set(dialogKey(dialog.callId, dialog.localTag), dialog);
+    const ack = this.buildInDialogRequest(dialog, 'ACK', outgoing.cseq);
+    outgoing.ack = { text: ack.text, to: this.requestDestination(dialog) };
+    this.sendRaw(outgoing.ack.text, outgoing.ack.to);
+    call.markAnswered();
+
+    let answer: AudioDescription | undefined;
+    try {
+      answer = parseAudioSdp(response.body);
+      if (!offersPcmu(answer))
+        throw new Error(`no PCMU among payload types ${answer.payloadTypes.join(' ')}`);
+    } catch (error) {
+      this.problem(`2xx to INVITE ${call.callId}: unusable SDP answer: ${(error as Error).message}`);
+      answer = undefined;
+    }
+    if (!answer || outgoing.cancelRequested) {
+      // Hung up meanwhile (the 2xx crossed our CANCEL) or no media possible: end the call properly.
+      outgoing.byeAfterAnswer = this.hangup(dialog).catch((error: unknown) => {
+        this.problem((error as Error).message);
+      });
+      return;
+    }
+    this.applyMedia(call.rtp, answer, 'sendrecv', outgoing.media);
+  }
+
+  private async hangupOutgoing(outgoing: OutgoingInvite): Promise<void> {
+    const call = outgoing.call;
+    if (!outgoing.dialog && !call.isEnded) {
+      outgoing.cancelRequested = true;
+      if (outgoing.provisionalSeen && !outgoing.cancelSent) this.sendCancel(outgoing);
+      // Without a provisional the CANCEL waits for one, and Timer B bounds that wait.
+      await call.waitUntilEnded(2 * this.transactionTimeoutMs);
+    }
+    if (outgoing.byeAfterAnswer) await outgoing.byeAfterAnswer;
+    else if (outgoing.dialog) await this.hangup(outgoing.dialog);
+  }
+
+  private sendCancel(outgoing: OutgoingInvite): void {
+    outgoing.cancelSent = true;
+    const lines = [
+      `CANCEL ${outgoing.requestUri} SIP/2.0`,
+      `Via: ${outgoing.via}`,
+      'Max-Forwards: 70',
+      `From: ${outgoing.fromHeader}`,
+      `To: ${outgoing.toHeader}`,
+      `Call-ID: ${outgoing.call.callId}`,
+      `CSeq: ${outgoing.cseq} CANCEL`,
+      'User-Agent: phase2-acceptance PSTN double',
+      'Content-Length: 0',
+    ];
+    const key = transactionKey(outgoing.branch, 'CANCEL');
+    this.sendRequest(`${lines.join('\r\n')}\r\n\r\n`, key, outgoing.destination, {
+      onResponse: (response) => {
+        if (response.status < 200) return;
+        this.finishClientTransaction(key);
+        // 481: the INVITE already had its final response; that response ends the call.
+        if (response.status >= 300 && response.status !== 481)
+          this.problem(`CANCEL of ${outgoing.call.callId} answered ${response.status} ${response.reason}`);
+      },
+      onTimeout: () => undefined, // sendRequest records the timeout as a problem; the INVITE's Timer B ends the call
+    });
   }
 
   // ---- our own requests --------------------------------------------------------------------
