@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countScenarios, type ScenarioCounts } from './cucumber-results';
-import { unitTestFiles } from './unit';
+import { UNIT_TEST_TIMEOUT_MS, unitTestFiles } from './unit';
 
 interface StageResult {
   name: string;
@@ -23,6 +23,16 @@ interface StageResult {
 const results: StageResult[] = [];
 const MESSAGES = 'reports/cucumber-messages.ndjson';
 
+/** Stage processes run in their own groups; Ctrl-C on `npm test` must still stop them. */
+const running = new Set<number>();
+process.on('SIGINT', () => {
+  for (const pid of running) process.kill(-pid, 'SIGINT');
+  process.exit(130);
+});
+
+/** No stage may hang CI: past this bound the stage is killed and reported as failed. */
+const STAGE_TIMEOUT_MS = 10 * 60_000;
+
 function run(
   command: string,
   args: string[],
@@ -32,7 +42,15 @@ function run(
     const child = spawn(command, args, {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // its own process group, so a hung stage can be killed with its children
     });
+    if (child.pid !== undefined) running.add(child.pid);
+    const killer = setTimeout(() => {
+      process.stderr.write(
+        `\n${command} ${args.join(' ')} ran past ${STAGE_TIMEOUT_MS / 60_000} min: killed.\n`,
+      );
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    }, STAGE_TIMEOUT_MS);
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
@@ -42,7 +60,11 @@ function run(
       output += chunk.toString();
       process.stderr.write(chunk);
     });
-    child.on('close', (code) => resolve({ code: code ?? 1, output }));
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      if (child.pid !== undefined) running.delete(child.pid);
+      resolve({ code: code ?? 1, output });
+    });
   });
 }
 
@@ -174,6 +196,7 @@ async function main(): Promise<void> {
       '--require',
       'ts-node/register/transpile-only',
       '--test',
+      `--test-timeout=${UNIT_TEST_TIMEOUT_MS}`,
       '--test-reporter=spec',
       ...unitTestFiles(),
     ]);

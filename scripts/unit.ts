@@ -6,6 +6,9 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** Any single unit test running longer than this is a hang, not a slow test. */
+export const UNIT_TEST_TIMEOUT_MS = 60_000;
+
 export function unitTestFiles(dir = 'test'): string[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
     .filter((entry) => entry.isFile() && entry.name.endsWith('.test.ts'))
@@ -20,6 +23,7 @@ if (require.main === module) {
       '--require',
       'ts-node/register/transpile-only',
       '--test',
+      `--test-timeout=${UNIT_TEST_TIMEOUT_MS}`,
       '--test-reporter=spec',
       ...unitTestFiles(),
       ...process.argv.slice(2),
