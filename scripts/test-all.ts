@@ -113,6 +113,11 @@ function scenarioStage(counts: ScenarioCounts, code: number): Omit<StageResult, 
   };
 }
 
+/** The standalone platform prints its operator key for people; reports must not keep it. */
+function maskSecrets(text: string): string {
+  return text.replace(/(PHASE2_ADMIN_API_KEY=)\S+/g, '$1***');
+}
+
 function readEnvFile(file: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const line of readFileSync(file, 'utf8').split('\n')) {
@@ -147,7 +152,7 @@ async function remoteSmoke(): Promise<Omit<StageResult, 'name' | 'seconds'>> {
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`npm run platform did not print READY within 60 s:\n${platformOut}`)),
+        () => reject(new Error(`npm run platform did not print READY within 60 s:\n${maskSecrets(platformOut)}`)),
         60_000,
       );
       const onData = (): void => {
@@ -158,9 +163,10 @@ async function remoteSmoke(): Promise<Omit<StageResult, 'name' | 'seconds'>> {
       };
       platform.stdout.on('data', onData);
       void exited.then((code) =>
-        reject(new Error(`npm run platform exited early with ${code}:\n${platformOut}`)),
+        reject(new Error(`npm run platform exited early with ${code}:\n${maskSecrets(platformOut)}`)),
       );
     });
+    rmSync(MESSAGES, { force: true });
     const { code } = await run('npx', ['cucumber-js', '--profile', 'smoke'], {
       ...readEnvFile(envFile),
       CI: 'true',
@@ -181,7 +187,7 @@ async function remoteSmoke(): Promise<Omit<StageResult, 'name' | 'seconds'>> {
   } finally {
     if (platform.exitCode === null) platform.kill('SIGKILL');
     mkdirSync('reports', { recursive: true });
-    writeFileSync(platformLog, platformOut);
+    writeFileSync(platformLog, maskSecrets(platformOut));
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
@@ -244,6 +250,7 @@ async function main(): Promise<void> {
   await stage('BDD suite on the embedded platform (--parallel 2)', async () => {
     rmSync('allure-results', { recursive: true, force: true });
     mkdirSync('allure-results', { recursive: true });
+    rmSync(MESSAGES, { force: true });
     const { code } = await run('npx', ['cucumber-js', '--profile', 'ci', '--parallel', '2'], { CI: 'true' });
     return scenarioStage(countScenarios(MESSAGES), code);
   });

@@ -152,6 +152,16 @@ Then('the API shows the message as {messageOutcome}', async function (this: Phas
     status: outcome,
   });
   expect(stored.doneAt, 'time the message reached its final state').to.be.a('string');
+  // By now the carrier has reported on it, so a duplicate submit would have reached the handset.
+  const recipient = [...this.people.values()].find((p) => p.number === message.to);
+  if (outcome === 'delivered' && recipient?.kind === 'mobile') {
+    expect(
+      inboxOf(this, recipient.name)
+        .all()
+        .map((sms) => sms.text),
+      `texts on ${recipient.name}'s phone once the message was reported delivered: exactly one copy`,
+    ).to.deep.equal([message.text]);
+  }
 });
 
 When('someone asks to send a text without an API key', async function (this: Phase2World) {
@@ -163,15 +173,14 @@ When('someone asks to send a text without an API key', async function (this: Pha
   });
 });
 
-Then(
-  'the gateway refuses it as unauthenticated, saying {string}',
-  function (this: Phase2World, text: string) {
-    const response = this.lastResponse;
-    expect(response?.status, 'HTTP status for a request without an API key').to.equal(401);
-    expect(response?.body, 'gateway error body').to.deep.equal({ message: text });
-    expect(response?.headers['www-authenticate'], 'WWW-Authenticate challenge').to.equal('Key realm="kong"');
-  },
-);
+Then('the request is refused because it carries no API key', function (this: Phase2World) {
+  // Kong key-auth's answer, exactly (FACTS §5).
+  const text = 'No API key found in request';
+  const response = this.lastResponse;
+  expect(response?.status, 'HTTP status for a request without an API key').to.equal(401);
+  expect(response?.body, 'gateway error body').to.deep.equal({ message: text });
+  expect(response?.headers['www-authenticate'], 'WWW-Authenticate challenge').to.equal('Key realm="kong"');
+});
 
 When(
   '{string} sends {person} a message request whose body is not valid JSON',
@@ -191,7 +200,7 @@ When(
   },
 );
 
-Then('the API refuses it as a bad request with a problem description', function (this: Phase2World) {
+Then('the request is refused as malformed, with an explanation', function (this: Phase2World) {
   const response = this.lastResponse;
   expect(response?.status, 'HTTP status for an unparseable body').to.equal(400);
   expect(String(response?.headers['content-type']), 'error media type').to.match(
@@ -225,7 +234,7 @@ Then(
 );
 
 When(
-  '{string} connects over SMPP with a wrong password',
+  '{string} opens an SMS connection with a wrong password',
   async function (this: Phase2World, customerName: string) {
     const customer = this.customer(customerName);
     const session = new SmppCustomerSession();
@@ -245,7 +254,8 @@ When(
   },
 );
 
-Then('the bind is refused with {string}', function (this: Phase2World, statusName: string) {
+Then('the SMS connection is refused because the password is wrong', function (this: Phase2World) {
+  const statusName = 'ESME_RINVPASWD';
   expect(this.bindError, 'a bind with a wrong password must be refused, but it succeeded').to.be.instanceOf(
     Error,
   );

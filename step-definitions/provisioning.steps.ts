@@ -51,7 +51,7 @@ Given(
   '{string} has provisioned a SIP trunk to their carrier through the API',
   async function (this: Phase2World, customerName: string) {
     const customer = this.customer(customerName);
-    const carrier = this.env.pstn.address();
+    const carrier = (await this.telephoneNetwork()).address();
     const trunk = await customer.api.createTrunk({
       name: `${customerName} carrier trunk`,
       host: this.env.config.suiteHost,

@@ -5,11 +5,11 @@ import { mobileRangePrefix } from './factories';
 import { PlatformApi } from '../world/http/api-client';
 import { WebhookReceiver } from '../world/http/webhook-receiver';
 import { CarrierSmscDouble } from '../world/smpp/carrier-smsc';
-import { PstnDouble } from '../world/sip/pstn-double';
 
 /**
- * Everything that lives for a whole worker: the platform's endpoints, the doubles standing in
- * for the outside world, and the operator's API client. Scenarios share these servers but
+ * Everything that lives for a whole worker: the platform's endpoints, the mobile network and
+ * webhook doubles, and the operator's API client. (The telephone network behind trunks is
+ * per scenario: see Phase2World.telephoneNetwork.) Scenarios share these servers but
  * never their data: each scenario makes its own customers, numbers and sessions.
  */
 export interface SuiteEnvironment {
@@ -20,7 +20,6 @@ export interface SuiteEnvironment {
   carrier: CarrierSmscDouble;
   /** Mobile numbers starting with this are routed by the platform to this worker's carrier double. */
   mobilePrefix: string;
-  pstn: PstnDouble;
   webhooks: WebhookReceiver;
   /** Where to look when the platform misbehaves. */
   platformLog: string;
@@ -33,8 +32,18 @@ export async function startSuiteEnvironment(): Promise<SuiteEnvironment> {
   const config = loadSuiteConfig();
   mkdirSync(REPORTS_DIR, { recursive: true });
   const stops: Array<() => Promise<void>> = [];
+  // Every server gets its stop even if an earlier one fails; then the failures are reported.
   const stop = async (): Promise<void> => {
-    for (const fn of stops.reverse()) await fn();
+    const failures: unknown[] = [];
+    for (const fn of stops.reverse()) {
+      try {
+        await fn();
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    stops.length = 0;
+    if (failures.length > 0) throw new AggregateError(failures, 'some test servers did not stop cleanly');
   };
   try {
     let endpoints: PlatformEndpoints;
@@ -67,10 +76,6 @@ export async function startSuiteEnvironment(): Promise<SuiteEnvironment> {
     await carrier.start(carrierCredentials);
     stops.push(() => carrier.stop());
 
-    const pstn = new PstnDouble();
-    await pstn.start();
-    stops.push(() => pstn.stop());
-
     const webhooks = new WebhookReceiver({ publicHost: config.suiteHost });
     await webhooks.start();
     stops.push(() => webhooks.stop());
@@ -87,7 +92,7 @@ export async function startSuiteEnvironment(): Promise<SuiteEnvironment> {
     await operator.putRoute({ prefix: mobilePrefix, connectorId });
     await bound;
 
-    return { config, endpoints, operator, carrier, mobilePrefix, pstn, webhooks, platformLog, stop };
+    return { config, endpoints, operator, carrier, mobilePrefix, webhooks, platformLog, stop };
   } catch (error) {
     await stop();
     throw error;

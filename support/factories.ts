@@ -38,15 +38,26 @@ export function pstnNumber(): string {
   return `+1${randomInt(2, 10)}${digits(2)}${randomInt(2, 10)}${digits(6)}`;
 }
 
-/** A mobile number inside the range this worker's carrier double serves. */
+/**
+ * Mobile numbers: this worker's range prefix, then a per-worker sequence. Numbers never repeat
+ * within a run (random draws from a small range would, and two scenarios would share a handset).
+ */
+let mobileSequence = 0;
+
 export function mobileNumber(prefix: string): string {
-  return `${prefix}${digits(15 - (prefix.length - 1))}`;
+  mobileSequence += 1;
+  const width = 16 - prefix.length; // E.164: at most 15 digits after the '+'
+  return `${prefix}${String(mobileSequence).padStart(width, '0')}`;
 }
 
-/** Per-worker mobile range: the platform routes it to this worker's carrier double. */
+/**
+ * This worker's mobile range, routed by the platform to this worker's carrier double: a UK
+ * mobile test prefix, the worker id, and random digits so concurrent runs against one remote
+ * platform get ranges of their own. Leaves 5 digits (100 000 numbers) for the sequence.
+ */
 export function mobileRangePrefix(): string {
   const worker = process.env.CUCUMBER_WORKER_ID ?? '0';
-  return `+4477009${worker.slice(-1)}${digits(3)}`;
+  return `+44770${worker.slice(-1)}${digits(4)}`;
 }
 
 export function sipUsername(person: string): string {

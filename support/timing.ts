@@ -2,6 +2,8 @@
  * Event-driven waiting for outcomes that only the platform's API can show (a CDR, a status):
  * ask again after each answer until the condition holds or the bound passes. The bound is a
  * business statement ("consistent within 2 s"), and the failure says what was last seen.
+ * Errors are not retried: a contract violation or a refused request is an answer, and it
+ * fails the step at once instead of being hidden by a later success.
  */
 export interface EventuallyOptions {
   awaited: string;
@@ -19,24 +21,15 @@ export async function eventually<T>(
   options: EventuallyOptions,
 ): Promise<T> {
   const deadline = Date.now() + options.timeoutMs;
-  let last: T | undefined;
-  let lastError: unknown;
   for (;;) {
-    try {
-      last = await attempt();
-      lastError = undefined;
-      if (accept(last)) return last;
-    } catch (error) {
-      lastError = error;
+    const answer = await attempt();
+    if (accept(answer)) return answer;
+    if (Date.now() >= deadline) {
+      throw new Error(
+        `Waited ${options.timeoutMs} ms for ${options.awaited}; the last answer was ${JSON.stringify(answer)}.` +
+          (options.lookAt ? ` Look at: ${options.lookAt}.` : ''),
+      );
     }
-    if (Date.now() >= deadline) break;
     await pause(options.intervalMs ?? 50);
   }
-  const seen =
-    lastError !== undefined
-      ? `the last attempt failed: ${lastError instanceof Error ? lastError.message : String(lastError)}`
-      : `the last answer was ${JSON.stringify(last)}`;
-  throw new Error(
-    `Waited ${options.timeoutMs} ms for ${options.awaited}; ${seen}.${options.lookAt ? ` Look at: ${options.lookAt}.` : ''}`,
-  );
 }

@@ -2,7 +2,7 @@ import { World, setWorldConstructor, type IWorldOptions } from '@cucumber/cucumb
 import type { SuiteEnvironment } from '../support/environment';
 import type { PlatformApi } from './http/api-client';
 import type { SipPhone, PhoneCall } from './sip/sip-phone';
-import type { PstnCall, ReceivedInvite } from './sip/pstn-double';
+import { PstnDouble, type PstnCall, type ReceivedInvite } from './sip/pstn-double';
 import type { SipDatagramProbe } from './probes/sip-datagram-probe';
 import type { SmppCustomerSession } from './smpp/smpp-session';
 import { traffic } from './traffic-log';
@@ -70,6 +70,7 @@ export class Phase2World extends World {
   /** Traffic position at scenario start: evidence is what came after it. */
   readonly trafficMark = traffic.mark();
   private readonly cleanups: Array<() => Promise<void>> = [];
+  private network?: PstnDouble;
 
   constructor(options: IWorldOptions) {
     super(options);
@@ -100,6 +101,30 @@ export class Phase2World extends World {
   currentMessage(): MessageUnderTest {
     if (!this.message) throw new Error('No message has been sent in this scenario yet.');
     return this.message;
+  }
+
+  /**
+   * The public telephone network behind this scenario's trunks: a PSTN double of its own, so a
+   * call arriving there can only have come over this scenario's trunk. Started on first use;
+   * at the end, anything it saw go wrong (a missing ACK, a malformed message) fails the scenario.
+   */
+  async telephoneNetwork(): Promise<PstnDouble> {
+    if (!this.network) {
+      const network = new PstnDouble({ actor: 'PSTN' });
+      await network.start();
+      this.network = network;
+      this.onCleanup(async () => {
+        await network.stop();
+        const problems = network.problems.all();
+        if (problems.length > 0) {
+          throw new Error(
+            `The telephone network saw ${problems.length} protocol problem(s) from the platform (see "SIP messages"):\n` +
+              problems.map((p) => `  - ${p}`).join('\n'),
+          );
+        }
+      });
+    }
+    return this.network;
   }
 
   /** Registers teardown work (phones to unregister, sessions to close); run in reverse order. */
