@@ -127,9 +127,10 @@ Then(
         `${listener} should receive at least 95 % of the ${speakers.sent} RTP packets ${speaker} sent ${see}`,
       ).to.be.at.least(Math.ceil(speakers.sent * 0.95));
       // Carried by the platform: every packet came from the relay, none straight from the speaker.
-      expect(theirs.sources, `where ${listener}'s audio came from ${see}`).to.not.include(
-        speakers.localAddress,
-      );
+      expect(
+        theirs.sources,
+        `${listener}'s audio must come from the platform's relay, not straight from ${speaker}'s own address ${see}`,
+      ).to.not.include(speakers.localAddress);
       expect(theirs.sources, `sources of ${listener}'s audio ${see}`).to.have.length(1);
       // Intact: the frames carry the speaker's tone, not silence or noise the relay made up.
       expect(
