@@ -51,6 +51,8 @@ interface SideState {
   announced: { address: string; port: number } | null;
   latched: boolean;
   direction: string | null;
+  /** The latest SDP from this side holds or mutes the stream: silence is expected. */
+  held: boolean;
   telephoneEventPayloadType?: number;
 }
 
@@ -74,6 +76,8 @@ export class RelaySession {
   /** RTP timestamp of the last counted DTMF event per sending side (end packets are sent 3×). */
   private readonly lastDtmfTimestamp: Record<RelaySide, number | null> = { A: null, B: null };
   private closedFlag = false;
+  /** Date.now() of the last packet accepted from either side (the inactivity timeout's clock). */
+  private lastMediaMs: number | null = null;
 
   constructor(
     readonly callRef: string,
@@ -91,6 +95,7 @@ export class RelaySession {
         announced: null,
         latched: false,
         direction: null,
+        held: false,
       },
       B: {
         socket: socketB,
@@ -99,6 +104,7 @@ export class RelaySession {
         announced: null,
         latched: false,
         direction: null,
+        held: false,
       },
     };
     socketA.on('message', (packet, source) => this.onPacket('A', packet, source));
@@ -124,6 +130,7 @@ export class RelaySession {
     if (!target) return false;
     const state = this.sides[side];
     state.direction = target.direction;
+    state.held = target.direction !== 'sendrecv' || target.port === 0 || target.address === '0.0.0.0';
     state.telephoneEventPayloadType = target.telephoneEventPayloadType;
     // A port of 0 rejects the stream; 0.0.0.0 is the old way to hold: keep the current peer.
     if (target.port === 0 || target.address === '0.0.0.0') return true;
@@ -164,6 +171,20 @@ export class RelaySession {
     };
   }
 
+  /** When media last arrived from either side (ms since the epoch), null when none ever did. */
+  lastMediaAt(): number | null {
+    return this.lastMediaMs;
+  }
+
+  /**
+   * True when either side's latest SDP puts the stream on hold (sendonly, recvonly, inactive,
+   * port 0 or the old 0.0.0.0 form): the call may then be silent for long (rtpengine's
+   * --silent-timeout rather than --timeout).
+   */
+  onHold(): boolean {
+    return this.sides.A.held || this.sides.B.held;
+  }
+
   async close(): Promise<void> {
     if (this.closedFlag) return;
     this.closedFlag = true;
@@ -182,6 +203,8 @@ export class RelaySession {
       counters.dropped += 1;
       return;
     }
+    // Only packets from the latched source count: a stray sender cannot keep a dead call alive.
+    this.lastMediaMs = Date.now();
     const receiver = this.sides[from === 'A' ? 'B' : 'A'];
     if (!receiver.peer) {
       counters.dropped += 1;

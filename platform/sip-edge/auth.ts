@@ -3,7 +3,10 @@
  * no credentials, an unknown nonce or a wrong password → a fresh challenge (401/407, as
  * Kamailio's www_challenge/proxy_challenge do after a failed auth check); an expired nonce →
  * challenge with stale=true; an unknown user → 403 (the brief's choice; Kamailio would
- * challenge again); credentials of one user for another user's identity → 403 "Forbidden auth ID".
+ * challenge again); credentials of one user for another user's identity → 403 "Forbidden auth ID";
+ * a digest `uri` that is not the Request-URI → 400 Bad Request (RFC 2617 §3.2.2.5 "SHOULD return
+ * 400"; Kamailio's auth module likewise treats malformed credentials as a 400 rather than
+ * re-challenging). The edge sends all of these statelessly (SipStack.respondStateless).
  */
 import type { Db } from '../store/store';
 import {
@@ -13,7 +16,7 @@ import {
   NonceIssuer,
   parseCredentials,
 } from './digest';
-import { headerValues, type SipRequest } from './message';
+import { headerValues, parseUri, uriText, type SipRequest } from './message';
 
 export interface SipAccount {
   username: string;
@@ -62,6 +65,17 @@ export class DigestAuthenticator {
       .map((value) => parseCredentials(value))
       .find((credentials) => credentials !== undefined && credentials.realm === this.realm);
     if (!ours) return this.challenge(kind, false, `no ${headerName} credentials for realm "${this.realm}"`);
+    if (!digestUriMatches(ours.uri, request)) {
+      // RFC 2617 §3.2.2.5: credentials computed for another URI are a malformed request (400),
+      // not a wrong password: challenging again would invite replaying them elsewhere.
+      return {
+        ok: false,
+        status: 400,
+        reason: 'Bad Request',
+        headers: [['Warning', `399 ${this.realm} "digest uri does not match the Request-URI"`]],
+        detail: `digest uri ${JSON.stringify(ours.uri)} does not match the Request-URI ${JSON.stringify(request.rawUri)}`,
+      };
+    }
     if (ours.algorithm !== undefined && ours.algorithm.toUpperCase() !== 'MD5') {
       return this.challenge(kind, false, `unsupported digest algorithm ${ours.algorithm}`);
     }
@@ -126,4 +140,16 @@ export class DigestAuthenticator {
           detail,
         };
   }
+}
+
+/**
+ * The digest `uri` names the Request-URI (RFC 2617 §3.2.2.5). Clients copy it verbatim; a
+ * textual difference that is the same URI once normalised by the parser (case of scheme/host,
+ * escaping) still matches.
+ */
+function digestUriMatches(digestUri: string, request: SipRequest): boolean {
+  if (digestUri === request.rawUri) return true;
+  const parsed = parseUri(digestUri);
+  const normalised = parsed ? uriText(parsed) : undefined;
+  return normalised !== undefined && normalised === uriText(request.uri);
 }

@@ -85,6 +85,8 @@ interface Call {
   ackBSent: boolean;
   relay: RelaySession | null;
   noAnswerTimer: NodeJS.Timeout | null;
+  /** The RTP inactivity check of an answered call (see watchMedia). */
+  mediaTimer: NodeJS.Timeout | null;
   /** Relayed in-dialog requests, by the branch the edge used on the other leg. */
   relayed: Map<string, RelayedRequest>;
   /** CSeq of a relayed re-INVITE's 2xx, so the originator's ACK can be forwarded with the right CSeq. */
@@ -102,6 +104,10 @@ export interface CallManagerDeps {
   domain: string;
   localHosts: string[];
   noAnswerTimeoutMs: number;
+  /** config.media.inactivityTimeoutMs: an answered call without media this long ends (0: never). */
+  inactivityTimeoutMs: number;
+  /** config.media.heldInactivityTimeoutMs: the same for a call on hold (0: never). */
+  heldInactivityTimeoutMs: number;
   log: (message: string) => void;
 }
 
@@ -170,7 +176,11 @@ export class CallManager {
         this.deps.log(
           `INVITE ${request.uri.toString()} from ${describeFlow(flow)}: ${outcome.status} (${outcome.detail})`,
         );
-        stack.respond(request, flow, outcome.status, { reason: outcome.reason, headers: outcome.headers });
+        // Stateless (no Timer G, no transaction): see SipStack.respondStateless.
+        stack.respondStateless(request, flow, outcome.status, {
+          reason: outcome.reason,
+          headers: outcome.headers,
+        });
         return;
       }
       caller = { account: outcome.account };
@@ -179,9 +189,20 @@ export class CallManager {
       stack.respond(request, flow, 403, { reason: 'Not relaying' });
       return;
     }
+    const target = request.uri.user ?? request.to.uri.user ?? '';
+    // sip.js has already decoded %-escapes here ("%0D%0A" is a real CRLF): nothing but a plain
+    // number or username may reach a URI, header, CDR or log line the edge writes.
+    const dialed = validDialTarget(target);
+    if (dialed === undefined) {
+      const status = target === '' ? 484 : 404;
+      this.deps.log(
+        `INVITE from ${describeFlow(flow)}: ${status} (dialed target ${JSON.stringify(target.slice(0, 80))} is neither a number nor a username)`,
+      );
+      stack.respond(request, flow, status, { toTag: randomToken(8) });
+      return;
+    }
     const localTag = randomToken(8);
     stack.respond(request, flow, 100);
-    const dialed = request.uri.user ?? request.to.uri.user ?? '';
     const call = this.newCall(request, flow, localTag, caller, dialed);
     this.calls.set(call.ref, call);
     this.dialogs.set(dialogKey(call.a.callId, localTag), { call, side: 'A' });
@@ -216,8 +237,9 @@ export class CallManager {
     const toTag = request.toTag;
     const found = toTag === undefined ? undefined : this.dialogs.get(dialogKey(request.callId, toTag));
     if (request.method === 'ACK') {
-      // The ACK of a non-2xx final sent before any dialog existed (a 401/407 challenge, a 404)
-      // only completes that INVITE transaction: nothing to do, and nothing unknown about it.
+      // The ACK of a non-2xx final sent before any dialog existed (a 404, a 484) only completes
+      // that INVITE transaction: nothing to do, and nothing unknown about it. (Stateless auth
+      // challenges' ACKs never get here: see SipStack.isStatelessAck.)
       const ackOfFailure = (this.deps.stack.inviteFinalStatus(request.vias[0]?.branch) ?? 0) >= 300;
       if (found) this.onAck(found.call, found.side, request);
       else if (!ackOfFailure)
@@ -250,7 +272,10 @@ export class CallManager {
       state: 'routing',
       direction: isInbound ? 'inbound' : 'internal',
       customerId: isInbound ? (caller.trunks[0]?.customerId ?? '') : caller.account.customerId,
-      caller: isInbound ? toE164(request.from.uri.user ?? 'anonymous') : caller.account.number,
+      // A carrier's From user is presented to our user: only a plain number or name, never raw text.
+      caller: isInbound
+        ? toE164(validDialTarget(request.from.uri.user ?? '') ?? 'anonymous')
+        : caller.account.number,
       callee: toE164(dialed),
       trunkId: null,
       startedAt: new Date(),
@@ -272,6 +297,7 @@ export class CallManager {
       ackBSent: false,
       relay: null,
       noAnswerTimer: null,
+      mediaTimer: null,
       relayed: new Map(),
       pendingAck: null,
       ended: false,
@@ -312,9 +338,9 @@ export class CallManager {
         address: trunk.host === 'localhost' ? '127.0.0.1' : trunk.host,
         port: trunk.port,
       },
-      uri: `sip:${dialed}@${hostPort}`,
+      uri: `sip:${escapeUriUser(dialed)}@${hostPort}`,
       from: identity,
-      to: `<sip:${dialed}@${hostPort}>`,
+      to: `<sip:${escapeUriUser(dialed)}@${hostPort}>`,
       extraHeaders: [['P-Asserted-Identity', identity]],
     });
   }
@@ -456,6 +482,7 @@ export class CallManager {
       this.clearNoAnswer(call);
       call.state = 'answered';
       call.answeredAt = new Date();
+      this.watchMedia(call);
       const answer =
         response.body.length > 0 && call.relay
           ? call.relay.rewriteSdp(response.body.toString('utf8'), 'B')
@@ -567,6 +594,7 @@ export class CallManager {
       },
     );
     call.relayed.set(branch, { origin: { request, flow, side }, forwardedCseq });
+    if (request.body.length > 0) this.watchMedia(call); // a hold or resume changes the limit
   }
 
   private onRelayedResponse(call: Call, branch: string, response: SipResponse): void {
@@ -587,6 +615,7 @@ export class CallManager {
         forwardedCseq: relayed.forwardedCseq,
       };
     }
+    if (body !== undefined) this.watchMedia(call); // the answer to a hold or resume
     const isSuccessToInvite =
       origin.request.method === 'INVITE' && response.status >= 200 && response.status < 300;
     this.deps.stack.respond(origin.request, origin.flow, response.status, {
@@ -695,6 +724,38 @@ export class CallManager {
     return match?.[1] ?? (value !== undefined && value !== '*' ? value.split(';')[0]?.trim() : undefined);
   }
 
+  /**
+   * The RTP inactivity timeout (rtpengine's --timeout / --silent-timeout): an answered call whose
+   * relay has received no media from either side for the limit has lost both endpoints (a crash,
+   * a dead network) and would otherwise never end. One timer per call, armed for the earliest
+   * moment the limit could be reached and re-checked then (no per-packet timer work). A call on
+   * hold gets the longer limit; a re-INVITE/UPDATE with SDP re-arms with the new state.
+   */
+  private watchMedia(call: Call): void {
+    if (call.mediaTimer) clearTimeout(call.mediaTimer);
+    call.mediaTimer = null;
+    const relay = call.relay;
+    if (call.ended || call.state !== 'answered' || !relay || !call.answeredAt) return;
+    const held = relay.onHold();
+    const limitMs = held ? this.deps.heldInactivityTimeoutMs : this.deps.inactivityTimeoutMs;
+    if (limitMs <= 0) return;
+    const since = Math.max(call.answeredAt.getTime(), relay.lastMediaAt() ?? 0);
+    const idleMs = Date.now() - since;
+    if (idleMs < limitMs) {
+      call.mediaTimer = setTimeout(() => this.watchMedia(call), limitMs - idleMs);
+      call.mediaTimer.unref();
+      return;
+    }
+    const setting = held ? 'config.media.heldInactivityTimeoutMs' : 'config.media.inactivityTimeoutMs';
+    this.deps.log(
+      `call ${call.ref}: no RTP from either side for ${idleMs} ms${held ? ' (on hold)' : ''} (${setting} = ${limitMs}); ending the call`,
+    );
+    this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' });
+    if (call.b && !call.ackBSent) this.sendAckToCallee(call, undefined); // B's 2xx still needs its ACK
+    this.sendBye(call, call.a);
+    if (call.b) this.sendBye(call, call.b);
+  }
+
   private clearNoAnswer(call: Call): void {
     if (call.noAnswerTimer) clearTimeout(call.noAnswerTimer);
     call.noAnswerTimer = null;
@@ -709,6 +770,8 @@ export class CallManager {
     call.ended = true;
     call.state = 'ended';
     this.clearNoAnswer(call);
+    if (call.mediaTimer) clearTimeout(call.mediaTimer);
+    call.mediaTimer = null;
     const endedAt = new Date();
     const media = call.relay?.stats() ?? null;
     const durationMs = call.answeredAt ? Math.max(0, endedAt.getTime() - call.answeredAt.getTime()) : 0;
@@ -783,5 +846,25 @@ function dispositionFor(status: number): Disposition {
 }
 
 function escapeQuoted(text: string): string {
-  return text.replace(/["\\]/g, (c) => `\\${c}`);
+  // Control characters (a decoded CR/LF above all) never belong in a quoted string the edge writes.
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return text.replace(/[\x00-\x1f\x7f]/g, '').replace(/["\\]/g, (c) => `\\${c}`);
+}
+
+/** A dialable number: digits with an optional "+", and the keypad's "*" and "#" (short codes). */
+const DIALED_NUMBER = /^\+?[0-9*#]{1,32}$/;
+/** A SIP username as the API provisions it (contracts/platform-api.yaml). */
+const DIALED_USERNAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * The dialed target when it is a number or a username token; undefined for anything else
+ * (empty, control characters, URI or header syntax), which the edge refuses to route.
+ */
+export function validDialTarget(target: string): string | undefined {
+  return DIALED_NUMBER.test(target) || DIALED_USERNAME.test(target) ? target : undefined;
+}
+
+/** A validated dial target as a URI user part: "#" is not allowed unescaped there (RFC 3261 §25.1). */
+function escapeUriUser(target: string): string {
+  return target.replace(/#/g, '%23');
 }

@@ -76,11 +76,15 @@ export async function startSipEdge(deps: RoleDeps, relay: MediaRelay): Promise<S
     domain,
     localHosts,
     noAnswerTimeoutMs: config.sip.noAnswerTimeoutMs,
+    inactivityTimeoutMs: config.media.inactivityTimeoutMs,
+    heldInactivityTimeoutMs: config.media.heldInactivityTimeoutMs,
     log,
   });
 
   const onRequest = (request: SipRequest, flow: Flow): void => {
     if (request.method === 'ACK') {
+      // The ACK of a stateless final (auth challenge/failure) has nothing to end.
+      if (stack.isStatelessAck(request)) return;
       // An ACK of a non-2xx final only ends its INVITE transaction (and Timer G).
       if (!stack.receiveAck(request)) calls.onInDialog(request, flow);
       return;

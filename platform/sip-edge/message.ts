@@ -71,6 +71,8 @@ export interface SipRequest extends SipMessageBase {
   kind: 'request';
   method: string;
   uri: URI;
+  /** The Request-URI exactly as it appeared on the request line (the digest `uri` must match it). */
+  rawUri: string;
 }
 
 export interface SipResponse extends SipMessageBase {
@@ -158,6 +160,19 @@ export function parseUri(text: string): URI | undefined {
   return Grammar.URIParse(text);
 }
 
+/**
+ * A URI's canonical text, or undefined when it cannot be written back. sip.js decodes %-escapes
+ * of the user part when parsing and decodes them again in toString(): "%25zz" parses (to "%zz")
+ * but then throws URIError on every toString(). Such a URI must be rejected at parse time.
+ */
+export function uriText(uri: URI): string | undefined {
+  try {
+    return uri.toString();
+  } catch {
+    return undefined; // URIError: the user part holds a "%" that is not a valid escape
+  }
+}
+
 const MAX_CSEQ = 2 ** 31 - 1;
 
 /**
@@ -177,6 +192,15 @@ export function parseSipMessage(data: Buffer): ParseResult {
       if (last) last.value = `${last.value} ${line.trim()}`;
       continue;
     }
+    // Lines end in CRLF only: a bare CR, LF or NUL inside a header would let a value that the
+    // edge copies into another message start a new header line at a more lenient parser.
+    if (/[\r\n\0]/.test(line))
+      return {
+        ok: false,
+        reason: `bare CR, LF or NUL inside a header line: ${JSON.stringify(line.slice(0, 60))}`,
+        headers,
+        ...requestMethodOf(startLine),
+      };
     const colon = line.indexOf(':');
     if (colon <= 0)
       return {
@@ -226,10 +250,12 @@ export function parseSipMessage(data: Buffer): ParseResult {
   if (fromText === undefined) return fail('missing From header');
   const from = parseNameAddr(fromText, 'From');
   if (!from) return fail(`unparseable From "${fromText}"`);
+  if (uriText(from.uri) === undefined) return fail(`From URI with an invalid %-escape "${fromText}"`);
   const toText = headerValue(headers, 'to');
   if (toText === undefined) return fail('missing To header');
   const to = parseNameAddr(toText, 'To');
   if (!to) return fail(`unparseable To "${toText}"`);
+  if (uriText(to.uri) === undefined) return fail(`To URI with an invalid %-escape "${toText}"`);
   const callId = headerValue(headers, 'call-id');
   if (callId === undefined || callId === '') return fail('missing Call-ID header');
   if (Grammar.parse(callId, 'Call_ID') === -1) return fail(`unparseable Call-ID "${callId}"`);
@@ -253,12 +279,15 @@ export function parseSipMessage(data: Buffer): ParseResult {
   }
   if (typeof line.method !== 'string' || !line.uri)
     return fail(`unparseable request line "${startLine.slice(0, 80)}"`);
+  if (uriText(line.uri) === undefined)
+    return fail(`Request-URI with an invalid %-escape "${startLine.slice(0, 80)}"`);
+  const rawUri = startLine.split(' ')[1] ?? '';
   if (cseqMethod !== line.method)
     return fail(`CSeq method ${cseqMethod} does not match request method ${line.method}`);
   const maxForwards = headerValue(headers, 'max-forwards');
   if (maxForwards !== undefined && !/^\d{1,3}$/.test(maxForwards))
     return fail(`bad Max-Forwards "${maxForwards}"`);
-  return { ok: true, message: { kind: 'request', method: line.method, uri: line.uri, ...base } };
+  return { ok: true, message: { kind: 'request', method: line.method, uri: line.uri, rawUri, ...base } };
 }
 
 function optionalParam(header: NameAddrHeader, name: string): string | undefined {
@@ -330,9 +359,10 @@ export function reasonPhrase(status: number): string {
   return REASON_PHRASES[status] ?? (status < 300 ? 'OK' : 'Error');
 }
 
+/** One log line's worth about a message; never throws (it runs outside every error handler). */
 export function describe(message: SipMessage): string {
   return message.kind === 'request'
-    ? `${message.method} ${message.uri.toString()} (Call-ID ${message.callId}, CSeq ${message.cseq.seq})`
+    ? `${message.method} ${uriText(message.uri) ?? JSON.stringify(message.rawUri)} (Call-ID ${message.callId}, CSeq ${message.cseq.seq})`
     : `${message.status} ${message.reason} to ${message.cseq.method} (Call-ID ${message.callId})`;
 }
 

@@ -4,7 +4,7 @@
  * WebSocket connection), because that is the only way back to a phone behind NAT or on WS.
  */
 import type { DigestAuthenticator } from './auth';
-import { headerValue, headerValues, parseNameAddr, type SipRequest } from './message';
+import { headerValue, headerValues, parseNameAddr, uriText, type SipRequest } from './message';
 import type { SipStack } from './stack';
 import { sameFlow, type Flow } from './transport';
 
@@ -53,9 +53,13 @@ export class Registrar {
     const outcome = this.auth.authenticate(request, 'www', toUser);
     if (!outcome.ok) {
       this.log(
-        `REGISTER ${request.to.uri.toString()} from ${flow.address}:${flow.port}: ${outcome.status} (${outcome.detail})`,
+        `REGISTER ${uriText(request.to.uri) ?? '?'} from ${flow.address}:${flow.port}: ${outcome.status} (${outcome.detail})`,
       );
-      this.stack.respond(request, flow, outcome.status, { reason: outcome.reason, headers: outcome.headers });
+      // Stateless like Kamailio's www_challenge: an unauthenticated sender costs no memory.
+      this.stack.respondStateless(request, flow, outcome.status, {
+        reason: outcome.reason,
+        headers: outcome.headers,
+      });
       return;
     }
     const username = outcome.account.username;
@@ -85,7 +89,8 @@ export class Registrar {
     const bindings = this.current(username);
     for (const contactText of contacts) {
       const contact = parseNameAddr(contactText, 'Contact');
-      if (!contact) {
+      const uri = contact ? uriText(contact.uri) : undefined;
+      if (!contact || uri === undefined) {
         this.stack.respond(request, flow, 400, {
           reason: 'Bad Request',
           headers: [['Warning', `399 edge "unparseable Contact ${contactText}"`]],
@@ -95,7 +100,6 @@ export class Registrar {
       const param: unknown = contact.getParam('expires');
       const requested = typeof param === 'string' && /^\d+$/.test(param) ? Number(param) : defaultExpires;
       const expires = Math.min(requested, MAX_EXPIRES_SECONDS);
-      const uri = contact.uri.toString();
       const index = bindings.findIndex((b) => b.contact === uri);
       if (expires === 0) {
         if (index >= 0) bindings.splice(index, 1);

@@ -153,6 +153,8 @@ export class SipStack {
   private readonly sentAcks = new Map<string, { data: Buffer; flow: Flow; expiresAt: number }>();
   private lastPrune = 0;
   private stopped = false;
+  /** To tag of every stateless final (Kamailio's sl module likewise uses one tag prefix per instance). */
+  private readonly statelessTag = `sl${randomToken(6)}`;
 
   constructor(
     readonly transports: SipTransports,
@@ -219,8 +221,54 @@ export class SipStack {
     return this.serverTransactions.get(`${branch}|INVITE`)?.lastResponse?.status;
   }
 
+  /**
+   * Answers without keeping any state, as Kamailio's sl_send_reply does for auth challenges:
+   * the request's server transaction is forgotten, nothing is retransmitted (no Timer G) and a
+   * retransmitted request is simply answered again. This keeps an unauthenticated sender from
+   * costing memory or turning the edge into a reflector (one spoofed INVITE → ~10 × 407 over
+   * Timer G). The To tag is the edge's stateless tag, so the ACK of such an INVITE final is
+   * recognised (isStatelessAck) and absorbed without state either.
+   */
+  respondStateless(request: SipRequest, flow: Flow, status: number, options: ResponseOptions = {}): void {
+    this.serverTransactions.delete(serverKey(request));
+    const { data, destination, what } = this.buildResponse(request, flow, status, {
+      ...options,
+      toTag: this.statelessTag,
+    });
+    this.log(`→ ${what} (stateless) ${describeFlow(destination)}`);
+    this.transports.send(destination, data);
+  }
+
+  /** True for the ACK of a final the edge sent statelessly: nothing to do, nothing to log. */
+  isStatelessAck(request: SipRequest): boolean {
+    return request.method === 'ACK' && request.toTag === this.statelessTag;
+  }
+
   /** Sends a response to `request` (RFC 3261 §18.2.2 / RFC 3581 addressing for UDP). */
   respond(request: SipRequest, flow: Flow, status: number, options: ResponseOptions = {}): void {
+    const { data, destination, what } = this.buildResponse(request, flow, status, options);
+    const transaction = this.serverTransactions.get(serverKey(request));
+    if (transaction) {
+      transaction.lastResponse = { data, destination, status };
+      if (status >= 200) {
+        stopServerTimers(transaction);
+        transaction.expiresAt = Date.now() + this.transactionTimeoutMs;
+      }
+    }
+    this.log(`→ ${what} ${describeFlow(destination)}`);
+    this.transports.send(destination, data);
+    if (request.method !== 'INVITE' || status < 200) return;
+    if (status >= 300) {
+      if (transaction) this.awaitNonSuccessAck(transaction, what, destination, data);
+    } else this.awaitSuccessAck(request, what, destination, data, options.onNoAck);
+  }
+
+  private buildResponse(
+    request: SipRequest,
+    flow: Flow,
+    status: number,
+    options: ResponseOptions,
+  ): { data: Buffer; destination: Flow; what: string } {
     const headers: Array<[string, string]> = [];
     request.vias.forEach((via, index) => {
       headers.push(['Via', index === 0 ? this.viaWithReceived(via.raw, via.host, via.rport, flow) : via.raw]);
@@ -245,21 +293,8 @@ export class SipStack {
       contentType: options.contentType,
     });
     const destination = this.responseDestination(request, flow);
-    const transaction = this.serverTransactions.get(serverKey(request));
-    if (transaction) {
-      transaction.lastResponse = { data, destination, status };
-      if (status >= 200) {
-        stopServerTimers(transaction);
-        transaction.expiresAt = Date.now() + this.transactionTimeoutMs;
-      }
-    }
     const what = `${status} ${reason} to ${request.cseq.method} (Call-ID ${request.callId})`;
-    this.log(`→ ${what} ${describeFlow(destination)}`);
-    this.transports.send(destination, data);
-    if (request.method !== 'INVITE' || status < 200) return;
-    if (status >= 300) {
-      if (transaction) this.awaitNonSuccessAck(transaction, what, destination, data);
-    } else this.awaitSuccessAck(request, what, destination, data, options.onNoAck);
+    return { data, destination, what };
   }
 
   /** Timers G and H (RFC 3261 §17.2.1): over UDP the final goes out again until the ACK. */

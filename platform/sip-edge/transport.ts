@@ -180,11 +180,19 @@ function bindUdp(host: string, port: number): Promise<Socket> {
   });
 }
 
+/**
+ * Largest WebSocket message accepted. A SIP message is a few KiB (UDP caps it near 64 KiB too);
+ * ws's default of 100 MiB would let one client make the edge buffer that much. ws closes the
+ * connection with 1009 Message Too Big (RFC 6455 §7.4.1) when a frame or message exceeds it.
+ */
+export const WS_MAX_PAYLOAD_BYTES = 64 * 1024;
+
 function listenWs(host: string, port: number): Promise<WebSocketServer> {
   return new Promise((resolve, reject) => {
     const wss = new WebSocketServer({
       host,
       port,
+      maxPayload: WS_MAX_PAYLOAD_BYTES,
       handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false),
     });
     wss.once('error', reject);

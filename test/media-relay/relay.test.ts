@@ -9,7 +9,7 @@ import type { Db } from '../../platform/store/store';
 
 function deps(portMin = 0, portMax = 0) {
   const config = embeddedDefaults({ storeFile: ':memory:', adminApiKey: 'unused' });
-  config.media = { portMin, portMax };
+  config.media = { ...config.media, portMin, portMax };
   const logs: string[] = [];
   // The relay never touches the store; a typed placeholder keeps RoleDeps honest.
   return {
@@ -205,6 +205,54 @@ test('configured port range: allocates inside it and fails clearly when exhauste
     assert.deepEqual([session.port('A'), session.port('B')].sort(), [base, base + 1]);
     await assert.rejects(relay.allocate('call-4'), /media port range .* exhausted/);
   } finally {
+    await relay.stop();
+  }
+});
+
+test('inactivity inputs: last media time from the latched source only, hold state from either side', async () => {
+  const { deps: roleDeps } = deps();
+  const relay = await startMediaRelay(roleDeps);
+  const caller = await udpPeer();
+  const callee = await udpPeer();
+  const stranger = await udpPeer();
+  try {
+    const session = await relay.allocate('call-idle');
+    session.rewriteSdp(sdpFor(caller.address().port), 'A');
+    session.rewriteSdp(sdpFor(callee.address().port), 'B');
+    assert.equal(session.lastMediaAt(), null, 'no media yet');
+    assert.equal(session.onHold(), false);
+
+    const before = Date.now();
+    const delivered = receive(callee, 1, 'the caller’s packet at the callee');
+    caller.send(rtp(1), session.port('A'), '127.0.0.1');
+    await delivered;
+    const first = session.lastMediaAt();
+    assert.ok(first !== null && first >= before, 'a relayed packet is activity');
+
+    // A packet from another source than the latched one is dropped and is not activity.
+    const dropped = new Promise<void>((resolve) =>
+      stranger.send(rtp(2), session.port('A'), '127.0.0.1', () => resolve()),
+    );
+    await dropped;
+    const delivered2 = receive(callee, 1, 'the caller’s second packet');
+    caller.send(rtp(3), session.port('A'), '127.0.0.1');
+    await delivered2;
+    assert.equal(session.stats().aToB.dropped, 1, 'the stranger was dropped');
+
+    session.rewriteSdp(sdpFor(caller.address().port, 'a=sendonly'), 'A');
+    assert.equal(session.onHold(), true, 'sendonly from A');
+    session.rewriteSdp(sdpFor(caller.address().port, 'a=sendrecv'), 'A');
+    session.rewriteSdp(sdpFor(callee.address().port, 'a=inactive'), 'B');
+    assert.equal(session.onHold(), true, 'inactive from B');
+    session.rewriteSdp(sdpFor(callee.address().port, 'a=sendrecv'), 'B');
+    assert.equal(session.onHold(), false, 'resumed');
+    session.rewriteSdp(
+      sdpFor(callee.address().port).replace(/c=IN IP4 127\.0\.0\.1/, 'c=IN IP4 0.0.0.0'),
+      'B',
+    );
+    assert.equal(session.onHold(), true, 'the old 0.0.0.0 hold');
+  } finally {
+    for (const s of [caller, callee, stranger]) s.close();
     await relay.stop();
   }
 });

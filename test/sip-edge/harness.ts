@@ -30,10 +30,14 @@ export interface TestEdge {
   stop(): Promise<void>;
 }
 
-export async function startTestEdge(sipOverrides: Partial<PlatformConfig['sip']> = {}): Promise<TestEdge> {
+export async function startTestEdge(
+  sipOverrides: Partial<PlatformConfig['sip']> = {},
+  mediaOverrides: Partial<PlatformConfig['media']> = {},
+): Promise<TestEdge> {
   const dir = mkdtempSync(join(tmpdir(), 'sip-edge-test-'));
   const config = embeddedDefaults({ storeFile: join(dir, 'store.db'), adminApiKey: 'unused' });
   config.sip = { ...config.sip, ...sipOverrides };
+  config.media = { ...config.media, ...mediaOverrides };
   const db = openStore(config.store.file);
   const now = new Date().toISOString();
   for (const id of [CUSTOMER, OTHER_CUSTOMER])
