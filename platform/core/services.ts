@@ -4,6 +4,7 @@ import { nowIso } from '../store/store';
 import { SmscRejection, type ConnectorStatus, type SmscService } from '../smsc/service';
 import { ConflictError, NotFoundError, ValidationError } from './errors';
 import { InputReader } from './input';
+import { webhookUrlRefusal, type PeerAllowlist } from './peers';
 import {
   CUSTOMER_TIERS,
   NUMBER_KINDS,
@@ -71,6 +72,8 @@ export class CoreServices {
     private readonly db: Db,
     private readonly smsc: SmscService,
     private readonly sipDomain: string,
+    /** Where trunks, webhooks and connectors may point: the platform sends traffic there. */
+    private readonly peers: PeerAllowlist,
   ) {}
 
   // ---- customers ----
@@ -199,6 +202,7 @@ export class CoreServices {
       pattern: HOST,
       patternHint: 'must be a host name or an IP address',
     });
+    if (host && !this.peers.allows(host)) input.fail('host', `${host} ${this.peers.rule()}`);
     const port = input.integer('port', 1, 65535);
     input.oneOf('transport', ['udp'] as const);
     const destinationPrefixes = input.stringArray('destinationPrefixes', {
@@ -390,7 +394,8 @@ export class CoreServices {
   createWebhook(customerId: string, body: unknown): CreatedWebhook {
     const input = new InputReader(body, ['url', 'events']);
     const url = input.string('url', { maxLength: 2048 });
-    if (url && !isHttpUrl(url)) input.fail('url', 'must be an absolute http or https URL');
+    const refusal = url ? webhookUrlRefusal(url, this.peers) : undefined;
+    if (refusal) input.fail('url', refusal);
     const events = input.stringArray('events', { minItems: 1 });
     events.forEach((pattern, index) => {
       if (!isKnownEventPattern(pattern)) {
@@ -450,6 +455,7 @@ export class CoreServices {
       pattern: HOST,
       patternHint: 'must be a host name or an IP address',
     });
+    if (host && !this.peers.allows(host)) input.fail('host', `${host} ${this.peers.rule()}`);
     const port = input.integer('port', 1, 65535);
     const systemId = input.string('systemId', { maxLength: 15 });
     const password = input.string('password', { minLength: 0, maxLength: 8 });
@@ -494,15 +500,6 @@ const REJECTION_FIELD: Record<SmscRejection['reason'], string> = {
   'invalid-text': 'text',
   'too-long': 'text',
 };
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    return false;
-  }
-}
 
 function isKnownEventPattern(pattern: string): boolean {
   if ((EVENT_TYPES as readonly string[]).includes(pattern)) return true;

@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { RoleDeps } from '../role';
 import type { PlatformEvents } from './events';
+import { PeerAllowlist, webhookUrlRefusal } from './peers';
 import { findCdr, findMessage } from './resources';
 import {
   isEventType,
@@ -61,6 +62,8 @@ export function startWebhookDispatcher(
 ): WebhookDispatcher {
   const { db, bus, log } = deps;
   const settings = deps.config.webhooks;
+  // Defence in depth: the API refuses such URLs, but a row may predate a narrower allowlist.
+  const peers = new PeerAllowlist(deps.config.network.allowedPeerHosts);
   const listeners = new Set<(outcome: DeliveryOutcome) => void>();
   const inFlight = new Map<string, { abort: () => void; settled: Promise<void> }>();
   let timer: NodeJS.Timeout | undefined;
@@ -117,6 +120,11 @@ export function startWebhookDispatcher(
       for (const row of selectDue.all(new Date(now).toISOString()) as DueDelivery[]) {
         const key = `${row.event_id}|${row.webhook_id}`;
         if (inFlight.has(key)) continue;
+        const refusal = webhookUrlRefusal(row.url, peers);
+        if (refusal) {
+          refuse(row, refusal);
+          continue;
+        }
         // The lease outlives the attempt's timeout, so only a crash lets it expire.
         lease.run(new Date(now + settings.timeoutMs + 1_000).toISOString(), row.event_id, row.webhook_id);
         startAttempt(key, row);
@@ -220,6 +228,21 @@ export function startWebhookDispatcher(
         `could not record the outcome of ${row.event_id} → ${row.webhook_id}: ${(error as Error).stack ?? String(error)}`,
       );
     }
+  }
+
+  /** Fails a delivery to a URL the platform may not reach, without sending anything. */
+  function refuse(row: DueDelivery, refusal: string): void {
+    const detail = `refused, no request sent: the webhook url ${refusal}`;
+    markFailed.run(row.attempts, detail, row.event_id, row.webhook_id);
+    log('webhooks', `${row.type} ${row.event_id} → ${row.webhook_id} (${row.url}) ${detail}`);
+    emit({
+      eventId: row.event_id,
+      webhookId: row.webhook_id,
+      type: row.type,
+      attempt: row.attempts,
+      result: 'failed',
+      detail,
+    });
   }
 
   function emit(outcome: DeliveryOutcome): void {

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { RoleDeps, RunningRole } from '../role';
 import type { SmscService } from '../smsc/service';
 import { ServiceError, ValidationError } from '../core/errors';
+import { PeerAllowlist } from '../core/peers';
 import { CoreServices, type Caller } from '../core/services';
 import { startWebhookDispatcher, type WebhookDispatcher } from '../core/webhooks';
 import type { GatewayPlugin } from './plugins';
@@ -32,6 +33,9 @@ export interface GatewayOptions {
   webhooks?: boolean;
 }
 
+/** Kong key-auth's default key name, for the header and the query string alike. */
+const API_KEY_NAME = 'apikey';
+
 /** Kong's own error bodies: gateway-made responses use `{message}`, never problem+json. */
 const KONG = {
   noKey: 'No API key found in request',
@@ -49,7 +53,12 @@ export async function startGateway(
   options: GatewayOptions = {},
 ): Promise<RunningRole<{ apiUrl: string }>> {
   const { config, db, log } = deps;
-  const core = new CoreServices(db, services.smsc, services.sip.domain);
+  const core = new CoreServices(
+    db,
+    services.smsc,
+    services.sip.domain,
+    new PeerAllowlist(config.network.allowedPeerHosts),
+  );
   const routes = compileRoutes(
     routeTable({
       services: core,
@@ -68,7 +77,7 @@ export async function startGateway(
         // Last resort: handle() maps every error itself, so reaching here means writing the response failed.
         log(
           'gateway',
-          `could not answer ${request.method} ${request.url}: ${(error as Error).stack ?? String(error)}`,
+          `could not answer ${request.method} ${loggableTarget(request.url)}: ${(error as Error).stack ?? String(error)}`,
         );
         if (!response.headersSent) response.writeHead(500);
         response.end();
@@ -92,22 +101,15 @@ export async function startGateway(
     let outcome = '';
     try {
       const matched = matchRoute(routes, method, url.pathname);
-      if (!matched.route) {
-        if (matched.allowed.length === 0) return sendKong(response, 404, KONG.noRoute);
-        throw new ProblemError(
-          problem('methodNotAllowed', `${url.pathname} supports ${matched.allowed.join(', ')}`, {
-            instance: url.pathname,
-          }),
-          {
-            Allow: matched.allowed.join(', '),
-          },
-        );
-      }
-      const { route, params } = matched;
+      // Kong routes by path first: an unknown path is Kong's 404 before any plugin runs.
+      if (!matched.route && matched.allowed.length === 0) return sendKong(response, 404, KONG.noRoute);
 
+      // Key-auth runs before the method is judged, so an unauthenticated caller learns nothing
+      // about which methods a protected path supports.
+      const needsKey = matched.route ? matched.route.access !== 'public' : !matched.allPublic;
       let caller: Caller | null = null;
-      if (route.access !== 'public') {
-        const key = headerValue(request.headers.apikey);
+      if (needsKey) {
+        const key = apiKeyOf(request, url);
         if (!key) return sendKong(response, 401, KONG.noKey, { 'WWW-Authenticate': 'Key realm="kong"' });
         caller = isOperatorKey(key, config.api.adminApiKey)
           ? { role: 'operator' }
@@ -119,12 +121,22 @@ export async function startGateway(
           if (verdict?.exit)
             return sendKong(response, verdict.exit.status, verdict.exit.body.message, verdict.exit.headers);
         }
-        checkAccess(route, caller, url.pathname);
       }
+
+      if (!matched.route) {
+        throw new ProblemError(
+          problem('methodNotAllowed', `${url.pathname} supports ${matched.allowed.join(', ')}`, {
+            instance: url.pathname,
+          }),
+          { Allow: matched.allowed.join(', ') },
+        );
+      }
+      const { route, params } = matched;
+      if (caller) checkAccess(route, caller, url.pathname);
 
       const body = route.jsonBody ? await readJsonBody(request, url.pathname) : undefined;
       const upstreamStarted = process.hrtime.bigint();
-      const reply = await route.handle({ caller, params, query: url.searchParams, body });
+      const reply = await route.handle({ caller, params, query: withoutApiKey(url.searchParams), body });
       response.setHeader('X-Kong-Upstream-Latency', String(elapsedMs(upstreamStarted)));
       response.setHeader(
         'X-Kong-Proxy-Latency',
@@ -140,7 +152,7 @@ export async function startGateway(
     } finally {
       log(
         'gateway',
-        `${method} ${url.pathname} → ${response.statusCode} (${elapsedMs(started)} ms) request ${requestId}${outcome}`,
+        `${method} ${loggableTarget(request.url)} → ${response.statusCode} (${elapsedMs(started)} ms) request ${requestId}${outcome}`,
       );
     }
   }
@@ -325,6 +337,45 @@ function isOperatorKey(key: string, adminApiKey: string): boolean {
   const given = createHash('sha256').update(key).digest();
   const expected = createHash('sha256').update(adminApiKey).digest();
   return adminApiKey !== '' && timingSafeEqual(given, expected);
+}
+
+/**
+ * Kong key-auth's key_names=apikey: the header, else the query string (key_in_query, Kong's
+ * default). The header wins when both are sent.
+ */
+function apiKeyOf(request: http.IncomingMessage, url: URL): string | undefined {
+  const query = url.searchParams.get(API_KEY_NAME)?.trim();
+  return headerValue(request.headers[API_KEY_NAME]) ?? (query ? query : undefined);
+}
+
+/** The query as route handlers see it: a key sent in the query string is the gateway's, never theirs. */
+function withoutApiKey(query: URLSearchParams): URLSearchParams {
+  const copy = new URLSearchParams(query);
+  copy.delete(API_KEY_NAME);
+  return copy;
+}
+
+/** The request target for logs, with any query-string key masked (log lines are read by people). */
+export function loggableTarget(target: string | undefined): string {
+  const raw = target ?? '/';
+  const queryAt = raw.indexOf('?');
+  if (queryAt < 0) return raw;
+  const fragments = raw
+    .slice(queryAt + 1)
+    .split('&')
+    .map((pair) => {
+      const name = pair.split('=')[0];
+      return safeDecode(name).trim().toLowerCase() === API_KEY_NAME ? `${name}=***` : pair;
+    });
+  return `${raw.slice(0, queryAt)}?${fragments.join('&')}`;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

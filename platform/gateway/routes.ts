@@ -219,18 +219,25 @@ export function compileRoutes(routes: RouteDefinition[]): CompiledRoute[] {
   });
 }
 
-/** Finds the route for a path; `allowed` lists the methods the path supports when the method does not match. */
+/**
+ * Finds the route for a path. When the method does not match, `allowed` lists the methods the
+ * path supports and `allPublic` says whether all of them are public (else a 405 needs a key).
+ */
 export function matchRoute(
   routes: CompiledRoute[],
   method: string,
   path: string,
-): { route: CompiledRoute; params: Record<string, string> } | { route: undefined; allowed: string[] } {
+):
+  | { route: CompiledRoute; params: Record<string, string> }
+  | { route: undefined; allowed: string[]; allPublic: boolean } {
   const allowed: string[] = [];
+  let allPublic = true;
   for (const route of routes) {
     const match = route.pattern.exec(path);
     if (!match) continue;
     if (route.method !== method) {
       allowed.push(route.method);
+      allPublic &&= route.access === 'public';
       continue;
     }
     const params: Record<string, string> = {};
@@ -239,7 +246,7 @@ export function matchRoute(
     });
     return { route, params };
   }
-  return { route: undefined, allowed };
+  return { route: undefined, allowed, allPublic };
 }
 
 function safeDecode(segment: string): string {

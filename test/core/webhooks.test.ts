@@ -206,3 +206,41 @@ test('pending deliveries resume after a restart', async () => {
   assert.equal(received.path, endpoint.path);
   assert.deepEqual(deliveryRow(webhookId), { status: 'delivered', attempts: 2, last_error: null });
 });
+
+test('a stored url outside network.allowedPeerHosts is failed with a clear last_error and no request', async () => {
+  // The same dispatcher, but with loopback names no longer allowed: `localhost` now counts as elsewhere.
+  const narrowed = startWebhookDispatcherWith({ allowedPeerHosts: [] });
+  const { endpoint, webhookId, messageId } = await customerWithWebhook(['message.*']);
+  const outside = endpoint.url.replace('//127.0.0.1:', '//localhost:');
+  assert.notEqual(outside, endpoint.url);
+  // As if the row predates the allowlist: the API would refuse this url today.
+  platform.db.prepare('UPDATE webhooks SET url = ? WHERE id = ?').run(outside, webhookId);
+  const final = outcomeOf(narrowed, (o) => o.webhookId === webhookId && o.result !== 'retrying');
+
+  platform.smsc.setStatus(messageId, 'delivered');
+  const outcomes = await final;
+
+  assert.deepEqual(
+    outcomes.map((o) => [o.result, o.attempt]),
+    [['failed', 0]],
+  );
+  const row = deliveryRow(webhookId);
+  assert.deepEqual([row.status, row.attempts], ['failed', 0]);
+  assert.match(
+    row.last_error ?? '',
+    /^refused, no request sent: .*host localhost .*network\.allowedPeerHosts/,
+  );
+  assert.deepEqual(
+    [...receiver.events.all(), ...receiver.rejected.all()].filter((e) => e.path === endpoint.path),
+    [],
+  );
+});
+
+function startWebhookDispatcherWith(network: { allowedPeerHosts: string[] }): WebhookDispatcher {
+  const dispatcher = startWebhookDispatcher({
+    ...platform.deps,
+    config: { ...platform.deps.config, network },
+  });
+  dispatchers.push(dispatcher);
+  return dispatcher;
+}

@@ -98,6 +98,80 @@ describe('Kong key-auth and request ids', () => {
     assert.equal(wrongMethod.status, 405);
     assert.equal(wrongMethod.headers.allow, 'POST, GET');
   });
+
+  test('a wrong method on a protected path is authenticated first: no key or a bad key is 401, without Allow', async () => {
+    const noKey = await operator.raw({
+      method: 'PATCH',
+      path: '/v1/trunks',
+      apiKey: null,
+      skipContract: true,
+    });
+    assert.deepEqual([noKey.status, noKey.body], [401, { message: 'No API key found in request' }]);
+    assert.equal(noKey.headers.allow, undefined);
+    const badKey = await operator.raw({
+      method: 'DELETE',
+      path: '/ops/v1/smsc/routes',
+      apiKey: 'not-a-key',
+      skipContract: true,
+    });
+    assert.deepEqual([badKey.status, badKey.body], [401, { message: 'Invalid authentication credentials' }]);
+    assert.equal(badKey.headers.allow, undefined);
+    const { api } = await newCustomer();
+    const authenticated = await api.raw({ method: 'DELETE', path: '/v1/trunks/trk_x', skipContract: true });
+    assert.deepEqual([authenticated.status, authenticated.headers.allow], [405, 'GET']);
+    // A path with only public routes needs no key to learn its methods.
+    const publicPath = await operator.raw({
+      method: 'POST',
+      path: '/health',
+      apiKey: null,
+      skipContract: true,
+    });
+    assert.deepEqual([publicPath.status, publicPath.headers.allow], [405, 'GET']);
+  });
+});
+
+describe('key in the query string (Kong key_in_query)', () => {
+  /** Plain fetch: the suite's client would record the query-string key in its traffic log. */
+  const get = (path: string, headers: Record<string, string> = {}): Promise<Response> =>
+    fetch(`${platform.apiUrl}${path}`, { headers });
+
+  test('?apikey= authenticates; a wrong one is Kong’s 401; the header wins over the query', async () => {
+    const { created } = await newCustomer();
+    const viaQuery = await get(`/v1/trunks?apikey=${encodeURIComponent(created.apiKey)}`);
+    assert.equal(viaQuery.status, 200);
+    assert.deepEqual(await viaQuery.json(), { items: [] });
+
+    const wrong = await get('/v1/trunks?apikey=not-a-key');
+    assert.equal(wrong.status, 401);
+    assert.deepEqual(await wrong.json(), { message: 'Invalid authentication credentials' });
+
+    const headerWrong = await get(`/v1/trunks?apikey=${encodeURIComponent(created.apiKey)}`, {
+      apikey: 'not-a-key',
+    });
+    assert.equal(headerWrong.status, 401, 'a wrong header key must not be rescued by a valid query key');
+    const headerRight = await get('/v1/trunks?apikey=not-a-key', { apikey: created.apiKey });
+    assert.equal(headerRight.status, 200);
+    await headerRight.body?.cancel();
+    await headerWrong.body?.cancel();
+  });
+
+  test('the key never reaches the access log or a response', async () => {
+    const { created } = await newCustomer();
+    const before = platform.logs.length;
+    const ok = await get(`/v1/cdrs?limit=2&apikey=${encodeURIComponent(created.apiKey)}`);
+    const okText = await ok.text();
+    const bad = await get('/v1/cdrs?APIKEY=x&apikey=wrong-secret-key');
+    const badText = await bad.text();
+    const problemText = await (await get(`/v1/cdrs?limit=0&apikey=${created.apiKey}`)).text();
+    const lines = platform.logs.slice(before);
+    assert.equal(lines.length, 3);
+    assert.equal(ok.status, 200);
+    for (const text of [...lines, okText, badText, problemText, JSON.stringify([...ok.headers])]) {
+      assert.ok(!text.includes(created.apiKey), `the key leaked into: ${text}`);
+      assert.ok(!text.includes('wrong-secret-key'), `a wrong key leaked into: ${text}`);
+    }
+    assert.match(lines[0], /GET \/v1\/cdrs\?limit=2&apikey=\*\*\* → 200/);
+  });
 });
 
 describe('request bodies', () => {
@@ -150,7 +224,7 @@ describe('request bodies', () => {
         })
         .then(toError),
     );
-    assert.deepEqual(many.fields().sort(), ['extra', 'name', 'port', 'transport']);
+    assert.deepEqual(many.fields().sort(), ['extra', 'host', 'name', 'port', 'transport']);
   });
 
   test('malformed HTTP gets 400 and the gateway keeps serving', async () => {
@@ -250,12 +324,24 @@ describe('customers, numbers, accounts, trunks', () => {
     assert.deepEqual([notOwned.status, notOwned.fields()], [422, ['number']]);
   });
 
+  test('a trunk host outside network.allowedPeerHosts is a 422 naming the field and the rule', async () => {
+    const { api } = await newCustomer();
+    for (const host of ['carrier.example', '10.0.0.7', '::ffff:a00:7', '127.1']) {
+      const error = await rejection(api.createTrunk({ name: 't', host, port: 5060, transport: 'udp' }));
+      assert.deepEqual([error.status, error.fields()], [422, ['host']], host);
+      assert.match(error.problem?.errors?.[0].message ?? '', /network\.allowedPeerHosts/);
+    }
+    for (const host of ['127.0.0.1', '127.20.30.40', 'LOCALHOST', '::1']) {
+      assert.equal((await api.createTrunk({ name: 't', host, port: 5060, transport: 'udp' })).host, host);
+    }
+  });
+
   test('a trunk’s caller id must be an owned number', async () => {
     const { api } = await newCustomer();
     const error = await rejection(
       api.createTrunk({
         name: 't',
-        host: 'carrier.example',
+        host: '127.0.0.1',
         port: 5060,
         transport: 'udp',
         callerId: uniqueDid(),
@@ -266,7 +352,7 @@ describe('customers, numbers, accounts, trunks', () => {
     await api.addNumber({ number, kind: 'local' });
     const trunk = await api.createTrunk({
       name: 't',
-      host: 'carrier.example',
+      host: '127.0.0.1',
       port: 5060,
       transport: 'udp',
       callerId: number,
@@ -381,8 +467,40 @@ describe('webhooks and operations', () => {
       api.createWebhook({ url: 'ftp://x', events: ['message.sent', 'sms.*'] }),
     );
     assert.deepEqual(badEvent.fields().sort(), ['events[1]', 'url']);
+    assert.equal(
+      (await api.createWebhook({ url: 'http://[::1]:9/h', events: ['message.*'] })).url,
+      'http://[::1]:9/h',
+    );
     await api.deleteWebhook(created.id);
     assert.equal((await rejection(api.deleteWebhook(created.id))).status, 404);
+  });
+
+  test('a webhook url must be http(s) to an allowed host: else a 422 naming the field and the rule', async () => {
+    const { api } = await newCustomer();
+    const cases: Array<[string, RegExp]> = [
+      ['https://hooks.example.com/phase2', /host hooks\.example\.com .*network\.allowedPeerHosts/],
+      ['http://169.254.169.254/latest/meta-data', /host 169\.254\.169\.254 /],
+      ['ftp://127.0.0.1/hook', /http or https URL \(got ftp\)/],
+      ['file:///etc/passwd', /http or https URL \(got file\)/],
+      ['not a url', /absolute http or https URL/],
+    ];
+    for (const [url, rule] of cases) {
+      const error = await rejection(api.createWebhook({ url, events: ['message.*'] }));
+      assert.deepEqual([error.status, error.fields()], [422, ['url']], url);
+      assert.match(error.problem?.errors?.[0].message ?? '', rule, url);
+    }
+    // The WHATWG parser canonicalises 0x7f.1 to 127.0.0.1: loopback, so allowed.
+    assert.equal(
+      (await api.createWebhook({ url: 'http://0x7f.1:9/h', events: ['call.completed'] })).url,
+      'http://0x7f.1:9/h',
+    );
+  });
+
+  test('a connector host outside network.allowedPeerHosts is a 422', async () => {
+    const error = await rejection(
+      operator.putConnector('carrier-x', { host: 'smsc.example', port: 2775, systemId: 's', password: 'p' }),
+    );
+    assert.deepEqual([error.status, error.fields()], [422, ['host']]);
   });
 
   test('connectors and routes are operator settings passed to the SMSC', async () => {
