@@ -4,12 +4,18 @@
  * matching item arrives, or fails after the timeout with a message naming what was awaited,
  * what arrived instead, and where to look.
  */
-export interface WaitOptions {
+export interface WaitOptions<T = unknown> {
   /** What the step is waiting for, in business words: "a delivery report for message m-1". */
   awaited: string;
   timeoutMs: number;
   /** Where a person should look when it does not arrive (an attachment, a log). */
   lookAt?: string;
+  /**
+   * Which items belong to this wait's story (this scenario's endpoint, this call): only they are
+   * listed as "arrived instead" on a timeout, so a long-lived double's other traffic does not
+   * mislead. Default: every item.
+   */
+  relevant?: (item: T) => boolean;
 }
 
 export class WaitTimeoutError extends Error {
@@ -38,8 +44,21 @@ export class Observed<T> {
     return this.items.filter(predicate);
   }
 
+  /**
+   * Drops the items that match (a finished scenario's, on a long-lived double) and returns how
+   * many went. Waits in progress are unaffected: they only look at items arriving later.
+   */
+  forget(predicate: (item: T) => boolean): number {
+    // Compacted in place: the array handed out by all() stays live.
+    let kept = 0;
+    for (const item of this.items) if (!predicate(item)) this.items[kept++] = item;
+    const removed = this.items.length - kept;
+    this.items.length = kept;
+    return removed;
+  }
+
   /** Resolves with the first item (already arrived or arriving) that matches. */
-  waitFor(predicate: (item: T) => boolean, options: WaitOptions): Promise<T> {
+  waitFor(predicate: (item: T) => boolean, options: WaitOptions<T>): Promise<T> {
     const existing = this.items.find(predicate);
     if (existing !== undefined) return Promise.resolve(existing);
     return new Promise<T>((resolve, reject) => {
@@ -57,13 +76,17 @@ export class Observed<T> {
     });
   }
 
-  private timeoutMessage(options: WaitOptions): string {
-    const arrived = this.items.slice(-10).map((item) => `  - ${this.describe(item)}`);
+  private timeoutMessage(options: WaitOptions<T>): string {
+    const relevant = options.relevant;
+    const candidates = relevant ? this.items.filter((item) => relevant(item)) : this.items;
+    const others = this.items.length - candidates.length;
+    const arrived = candidates.slice(-10).map((item) => `  - ${this.describe(item)}`);
+    const unrelated = others > 0 ? ` (${others} unrelated item(s) not listed)` : '';
     return [
       `Timed out after ${options.timeoutMs} ms waiting for ${options.awaited}.`,
       arrived.length === 0
-        ? 'Nothing arrived instead.'
-        : `Arrived instead (last ${arrived.length} of ${this.items.length}):\n${arrived.join('\n')}`,
+        ? `Nothing arrived instead${unrelated}.`
+        : `Arrived instead (last ${arrived.length} of ${candidates.length}${unrelated}):\n${arrived.join('\n')}`,
       options.lookAt ? `Look at: ${options.lookAt}.` : '',
     ]
       .filter(Boolean)

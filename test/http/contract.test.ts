@@ -108,3 +108,19 @@ test('a 422 must name the fields at fault', () => {
     error.message,
   );
 });
+
+test('a violation message never shows secrets from the body', () => {
+  const error = violation(() =>
+    contract.validateResponse('GET', '/v1/trunks', 418, 'application/json', {
+      apiKey: 'live-key-123',
+      smpp: { systemId: 'acme', password: 'smpp-pw-456' },
+      webhookSecret: 'whsec_789',
+    }),
+  );
+  assert.match(error.message, /Body: .*"systemId":"acme"/);
+  assert.doesNotMatch(error.message, /live-key-123|smpp-pw-456|whsec_789/);
+  const text = violation(() =>
+    contract.validateResponse('GET', '/v1/trunks', 418, 'text/plain', '{"apiKey": "live-key-123", broken'),
+  );
+  assert.doesNotMatch(text.message, /live-key-123/);
+});

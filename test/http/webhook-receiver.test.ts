@@ -129,3 +129,39 @@ test('unknown paths and mismatched headers are refused', async () => {
   );
   assert.equal(await deliver(endpoint.url, body, 'evt_other', sign(SECRET, body)), 400);
 });
+
+test('waitForEvent lists only its own endpoint as "arrived instead"; removeEndpoint forgets everything', async () => {
+  const mine = receiver.endpoint('mine');
+  const other = receiver.endpoint('other scenario');
+  mine.setSecret(SECRET);
+  other.setSecret(SECRET);
+  const otherBody = event('evt_other_scenario');
+  assert.equal(await deliver(other.url, otherBody, 'evt_other_scenario', sign(SECRET, otherBody)), 200);
+  const mineBody = event('evt_mine');
+  assert.equal(await deliver(mine.url, mineBody, 'evt_mine', sign(SECRET, mineBody)), 200);
+  await assert.rejects(
+    receiver.waitForEvent(mine.path, (e) => e.eventId === 'evt_other_scenario', {
+      awaited: 'an event that went to another endpoint',
+      timeoutMs: 30,
+    }),
+    (error: unknown) => {
+      assert.match((error as Error).message, /evt_mine/);
+      assert.doesNotMatch((error as Error).message, /evt_other_scenario/);
+      return true;
+    },
+  );
+
+  assert.equal(receiver.removeEndpoint(other.path), true);
+  assert.equal(receiver.removeEndpoint(other.path), false, 'already gone');
+  assert.deepEqual(
+    receiver.events.filter((e) => e.path === other.path),
+    [],
+  );
+  assert.equal(receiver.events.filter((e) => e.path === mine.path).length, 1, 'other endpoints untouched');
+  // Retired: a late delivery is refused, and a new event id is not remembered as a duplicate.
+  assert.equal(await deliver(other.url, otherBody, 'evt_other_scenario', sign(SECRET, otherBody)), 404);
+  assert.deepEqual(
+    receiver.events.filter((e) => e.path === other.path),
+    [],
+  );
+});

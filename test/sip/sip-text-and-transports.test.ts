@@ -149,3 +149,54 @@ test('WebSocket transport: subprotocol sip, one message per frame, server close 
     await new Promise<void>((done) => server.close(() => done()));
   }
 });
+
+test('the PSTN double records each problem in the traffic log as PROBLEM', async () => {
+  const pstn = new PstnDouble({ actor: 'PSTN' });
+  await pstn.start();
+  const probe = createSocket('udp4');
+  await new Promise<void>((done) => probe.bind(0, '127.0.0.1', done));
+  const mark = traffic.mark();
+  try {
+    const reply = new Promise<string>((resolve) => probe.once('message', (m) => resolve(m.toString())));
+    probe.send(OPTIONS.replace('CSeq: 7 OPTIONS', 'CSeq: seven'), pstn.address().port, '127.0.0.1');
+    assert.match(await reply, /^SIP\/2\.0 400/);
+    const problems = traffic.since(mark, 'SIP').filter((e) => e.summary.startsWith('PROBLEM:'));
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0].from, 'PSTN');
+    assert.match(problems[0].summary, /^PROBLEM: malformed SIP from 127\.0\.0\.1:\d+/);
+    assert.equal(problems[0].detail, pstn.problems.all()[0]);
+  } finally {
+    probe.close();
+    await pstn.stop();
+  }
+});
+
+test('WebSocket transport: a server that does not confirm subprotocol "sip" fails connect() (RFC 7118)', async () => {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => false });
+  await new Promise<void>((done) => server.once('listening', () => done()));
+  const address = server.address();
+  if (address === null || typeof address === 'string')
+    throw new Error('the WebSocket server has no TCP address');
+  const transport = new WsTransport(undefined, {
+    actor: 'ws-phone',
+    peerActor: 'ws-server',
+    url: `ws://127.0.0.1:${address.port}`,
+  });
+  const mark = traffic.mark();
+  try {
+    await assert.rejects(
+      transport.connect(),
+      /ws-phone: could not connect SIP over WebSocket to ws:\/\/127\.0\.0\.1:\d+: .*did not confirm the WebSocket subprotocol "sip" \(RFC 7118/,
+    );
+    assert.equal(transport.state, TransportState.Disconnected);
+    assert.equal(transport.isConnected(), false);
+    assert.ok(
+      traffic.since(mark, 'SIP').some((e) => /subprotocol "sip"/.test(e.summary)),
+      'the refusal is in the evidence',
+    );
+  } finally {
+    await transport.dispose();
+    for (const client of server.clients) client.terminate();
+    await new Promise<void>((done) => server.close(() => done()));
+  }
+});

@@ -1,8 +1,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, Socket, type AddressInfo } from 'node:net';
+import smpp from 'smpp';
 import { traffic } from '../../world/traffic-log';
 import { CarrierSmscDouble } from '../../world/smpp/carrier-smsc';
-import { SmppCommandError, SmppCustomerSession, SmppTimeoutError } from '../../world/smpp/smpp-session';
+import {
+  describeRawBytes,
+  SmppCommandError,
+  SmppCustomerSession,
+  SmppTimeoutError,
+} from '../../world/smpp/smpp-session';
 
 const CREDENTIALS = { systemId: 'platform', password: 'pw123' };
 const carrier = new CarrierSmscDouble({ responseTimeoutMs: 1_000 });
@@ -161,4 +168,70 @@ test('a connection closed by the server fails pending requests at once', async (
   carrier.dropConnections();
   await assert.rejects(pending, /got no response/);
   assert.ok(Date.now() - started < 1_000);
+});
+
+test('connect: a refused or never-completing TCP connection fails naming host:port', async () => {
+  // A listener that was just closed: the port refuses connections.
+  const refusedPort = await new Promise<number>((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+  await assert.rejects(
+    new SmppCustomerSession().connect({ host: '127.0.0.1', port: refusedPort, actor: 'test ESME' }),
+    new RegExp(`test ESME could not connect to the SMSC at 127\\.0\\.0\\.1:${refusedPort}: .*ECONNREFUSED`),
+  );
+
+  // A connection that never completes (a black-holed SYN): a session over a socket that never connects.
+  const original = smpp.connect;
+  const stuck = new Socket();
+  smpp.connect = () => new smpp.Session({ socket: stuck });
+  try {
+    const session = new SmppCustomerSession({ connectTimeoutMs: 50 });
+    await assert.rejects(
+      session.connect({ host: '198.51.100.7', port: 2775, actor: 'test ESME' }),
+      (error: unknown) => {
+        assert.ok(error instanceof SmppTimeoutError);
+        assert.match(error.message, /no TCP connection to the SMSC at 198\.51\.100\.7:2775 within 50 ms/);
+        return true;
+      },
+    );
+    assert.equal(stuck.destroyed, true, 'the half-open socket is released');
+    await assert.rejects(session.request('enquire_link'), /after the connection ended \(no TCP connection/);
+  } finally {
+    smpp.connect = original;
+  }
+});
+
+test('sendRaw evidence hides the password of a bind, and keeps other PDUs as hex', () => {
+  const bind = new smpp.PDU('bind_transceiver', {
+    system_id: 'acme',
+    password: 's3cr3tpw',
+    system_type: '',
+    interface_version: 0x34,
+  }).toBuffer();
+  const enquire = new smpp.PDU('enquire_link', {}).toBuffer();
+  const passwordHex = Buffer.from('s3cr3tpw').toString('hex');
+  const described = describeRawBytes(Buffer.concat([bind, enquire]));
+  assert.doesNotMatch(described, new RegExp(passwordHex));
+  assert.match(
+    described,
+    /command_id 0x00000009 \(bind_transceiver\), command_length \d+: .*<password redacted>/,
+  );
+  assert.match(described, new RegExp(Buffer.from('acme').toString('hex')), 'system_id stays visible');
+  assert.match(described, new RegExp(`command_id 0x00000015, command_length 16: ${enquire.toString('hex')}`));
+  // A bind cut short before its password ends, and one without a system_id terminator.
+  const cut = bind.subarray(0, 16 + 5 + 3);
+  assert.doesNotMatch(describeRawBytes(cut), new RegExp(Buffer.from('s3c').toString('hex')));
+  const noTerminator = Buffer.concat([bind.subarray(0, 16), Buffer.from('acmes3cr3tpw')]);
+  assert.match(describeRawBytes(noTerminator), /<body of 12 byte\(s\) redacted>/);
+
+  const mark = traffic.mark();
+  new SmppCustomerSession().sendRaw(bind, 'a bind with a bad interface version');
+  const recorded = traffic.since(mark, 'SMPP');
+  assert.equal(recorded.length, 1);
+  assert.doesNotMatch(recorded[0].detail ?? '', new RegExp(passwordHex));
+  assert.match(recorded[0].detail ?? '', /<password redacted>/);
 });

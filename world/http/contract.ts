@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
+import { redactJson, redactText } from './redact';
 
 /**
  * The suite's reading of contracts/platform-api.yaml: finds the operation for a request and
@@ -237,8 +238,9 @@ function unescapeToken(token: string): string {
   return token.replace(/~1/g, '/').replace(/~0/g, '~');
 }
 
+/** The body as it may appear in a report: secrets (an apiKey, an smpp.password) redacted, long ones cut. */
 function preview(body: unknown): string {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const text = typeof body === 'string' ? redactText(body) : JSON.stringify(redactJson(body));
   if (text === undefined) return '(none)';
   return text.length > 2_000 ? `${text.slice(0, 2_000)}… (${text.length} chars)` : text;
 }

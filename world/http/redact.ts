@@ -4,7 +4,9 @@
  */
 export const REDACTED = '***';
 
-const SECRET_FIELD = /^(password|secret|api[-_]?key|token|signature|authorization)$/i;
+/** Suffix match: adminApiKey, webhookSecret, smppPassword, accessToken, clientSecret are secrets too. */
+const SECRET_WORD = '(?:password|secret|api[-_]?key|token|signature|authorization)';
+const SECRET_FIELD = new RegExp(`${SECRET_WORD}$`, 'i');
 const SECRET_HEADER =
   /^(apikey|authorization|proxy-authorization|cookie|set-cookie|phase2-signature|x-api-key)$/i;
 
@@ -30,7 +32,7 @@ export function redactText(text: string): string {
     return JSON.stringify(redactJson(JSON.parse(text)), null, 2);
   } catch {
     return text.replace(
-      /"(password|secret|api[-_]?key|token|signature|authorization)"(\s*:\s*)"(?:[^"\\]|\\.)*"/gi,
+      new RegExp(`"((?:[^"\\\\]|\\\\.)*${SECRET_WORD})"(\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'gi'),
       `"$1"$2"${REDACTED}"`,
     );
   }

@@ -122,10 +122,15 @@ export class WebhookReceiver {
   async waitForEvent(
     path: string,
     predicate: (event: ReceivedWebhook) => boolean,
-    options: WaitOptions,
+    options: WaitOptions<ReceivedWebhook>,
   ): Promise<ReceivedWebhook> {
+    const relevant = options.relevant;
     try {
-      return await this.events.waitFor((event) => event.path === path && predicate(event), options);
+      return await this.events.waitFor((event) => event.path === path && predicate(event), {
+        ...options,
+        // Other endpoints' events belong to other scenarios: never "arrived instead" here.
+        relevant: (event) => event.path === path && (relevant?.(event) ?? true),
+      });
     } catch (error) {
       const refused = this.rejected.filter((r) => r.path === path);
       if (!(error instanceof WaitTimeoutError) || refused.length === 0) throw error;
@@ -134,6 +139,21 @@ export class WebhookReceiver {
         `${error.message}\nThe endpoint refused ${refused.length} request(s) that did not verify:\n${reasons.join('\n')}`,
       );
     }
+  }
+
+  /**
+   * Retires an endpoint (its scenario is over): later deliveries to it get 404, and its events,
+   * rejections and state are forgotten so a long-lived receiver does not grow or mislead.
+   * Returns whether the endpoint existed.
+   */
+  removeEndpoint(path: string): boolean {
+    const existed = this.endpoints.delete(path);
+    this.events.forget((event) => event.path === path);
+    this.rejected.forget((rejection) => rejection.path === path);
+    const prefix = `${path}|`;
+    for (const key of [...this.accepted.keys()]) if (key.startsWith(prefix)) this.accepted.delete(key);
+    for (const key of [...this.attempts.keys()]) if (key.startsWith(prefix)) this.attempts.delete(key);
+    return existed;
   }
 
   async stop(): Promise<void> {

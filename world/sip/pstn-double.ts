@@ -1,7 +1,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { Observed } from '../observed';
+import { Observed, WaitTimeoutError } from '../observed';
 import { traffic } from '../traffic-log';
-import { RtpSession } from './rtp';
+import { RtpSession, type RtpSessionOptions } from './rtp';
 import {
   answerDirection,
   buildAudioSdp,
@@ -56,7 +56,11 @@ export interface ReceivedInvite {
 }
 
 export interface PstnCallEvent {
-  kind: 'progress' | 'ringing' | 'answered' | 'rejected' | 'ended';
+  /**
+   * 'confirmed': the platform ACKed the double's 200 OK (answered calls to the PSTN only);
+   * 'unconfirmed': it never did, however often the 200 OK was re-sent (RFC 3261 §13.3.1.4).
+   */
+  kind: 'progress' | 'ringing' | 'answered' | 'confirmed' | 'unconfirmed' | 'rejected' | 'ended';
   status?: number;
   reason?: string;
   by?: 'local' | 'remote';
@@ -71,9 +75,14 @@ export interface PstnDoubleOptions {
   toneHz?: number;
   /** Protocol timeout for our own requests (BYE, outbound INVITE final response); default 5000 ms. */
   transactionTimeoutMs?: number;
+  /**
+   * RFC 3261 T1 (round-trip estimate), default 500 ms: the first retransmission interval, and
+   * 64·T1 is how long a 200 OK waits for its ACK. Shorter only to test those timeouts quickly.
+   */
+  timerT1Ms?: number;
 }
 
-const T1 = 500;
+const DEFAULT_T1 = 500;
 const T2 = 4000;
 const REASONS: Record<number, string> = {
   100: 'Trying',
@@ -114,6 +123,8 @@ interface Dialog {
   /** Where their requests came from: the fallback when the target cannot be reached directly. */
   source: Peer;
   call: PstnCall;
+  /** CSeq number of the INVITE that created the dialog: the ACK of its 2xx carries the same. */
+  inviteCseq: number;
   sdpVersion: number;
   sdpSessionId: string;
 }
@@ -125,6 +136,8 @@ interface ServerInvite {
   localTag: string;
   lastResponse?: string;
   finalSent: boolean;
+  /** How often the final response was re-sent while its ACK was awaited. */
+  retransmissions: number;
   timers: NodeJS.Timeout[];
   dialog?: Dialog;
 }
@@ -170,6 +183,8 @@ export interface PstnCallOptions {
 interface ClientTransaction {
   onResponse: (response: SipResponse) => void;
   onTimeout: () => void;
+  /** The double stopped with the transaction still open. */
+  onAbort?: (reason: string) => void;
   retransmitTimer?: NodeJS.Timeout;
   timeoutTimer?: NodeJS.Timeout;
 }
@@ -185,6 +200,10 @@ export class PstnCall {
   endedBy: 'local' | 'remote' | undefined;
   /** Final SIP status of the INVITE once known (200, 486, 487, ...). */
   finalStatus: number | undefined;
+  /** When the platform's ACK for the double's 200 OK arrived (answered calls to the PSTN). */
+  confirmedAt: number | undefined;
+  /** How often the double re-sent its 200 OK because no ACK had arrived (so far). */
+  okRetransmissions = 0;
 
   constructor(
     /** The dialled number: the R-URI user of a call to the PSTN, the callee of a call from it. */
@@ -226,6 +245,45 @@ export class PstnCall {
       );
   }
 
+  /**
+   * Resolves when the platform ACKed the double's 200 OK (a call to the PSTN the double
+   * answered); rejects naming what happened instead: no ACK however often the 200 was re-sent,
+   * the call ending first, or no ACK within `timeoutMs`. Calls the double placed itself have
+   * nothing to confirm (the double sends that ACK): for them it rejects at once.
+   */
+  async waitUntilConfirmed(timeoutMs: number): Promise<void> {
+    if (this.origin === 'pstn')
+      throw new Error(
+        `PSTN call ${this.callId} from ${this.from} was placed by the double: the double sends the ACK itself, there is no platform ACK to wait for`,
+      );
+    let event: PstnCallEvent;
+    try {
+      event = await this.events.waitFor(
+        (e) =>
+          e.kind === 'confirmed' || e.kind === 'unconfirmed' || e.kind === 'rejected' || e.kind === 'ended',
+        {
+          awaited: `the platform's ACK for the 200 OK of call ${this.callId} from ${this.from} to ${this.number}`,
+          timeoutMs,
+          lookAt:
+            'the SIP messages of this call (the 200 OK, its retransmissions and the ACK) in the evidence',
+        },
+      );
+    } catch (error) {
+      if (!(error instanceof WaitTimeoutError)) throw error;
+      const sofar =
+        this.answeredAt === undefined
+          ? 'the double has not answered it yet'
+          : `no ACK after ${this.okRetransmissions} retransmission(s) of 200 OK`;
+      throw new WaitTimeoutError(`${error.message}\nSo far: ${sofar}.`);
+    }
+    if (event.kind === 'confirmed') return;
+    if (event.kind === 'unconfirmed')
+      throw new Error(`PSTN call ${this.callId} to ${this.number}: ${event.reason ?? 'never ACKed'}`);
+    throw new Error(
+      `PSTN call ${this.callId} to ${this.number} was ${event.kind}${event.status ? ` with ${event.status}` : ''}${event.reason ? ` (${event.reason})` : ''}${event.by ? ` by ${event.by}` : ''} before the platform ACKed ${this.answeredAt === undefined ? 'an answer' : `the 200 OK (${this.okRetransmissions} retransmission(s) sent)`}`,
+    );
+  }
+
   /** Resolves when the call is over: ended after an answer, cancelled, or rejected. */
   waitUntilEnded(timeoutMs: number): Promise<PstnCallEvent> {
     return this.events.waitFor((e) => e.kind === 'ended' || e.kind === 'rejected', {
@@ -240,6 +298,24 @@ export class PstnCall {
     this.answeredAt = Date.now();
     this.finalStatus = 200;
     this.events.add({ kind: 'answered', status: 200, at: this.answeredAt });
+  }
+
+  /** @internal The ACK of the 200 OK arrived; only the first counts. */
+  markConfirmed(): void {
+    if (this.confirmedAt !== undefined || this.isEnded) return;
+    this.confirmedAt = Date.now();
+    this.events.add({ kind: 'confirmed', at: this.confirmedAt });
+  }
+
+  /** @internal */
+  noteOkRetransmission(): void {
+    this.okRetransmissions += 1;
+  }
+
+  /** @internal The 200 OK was given up on without an ACK. */
+  markUnconfirmed(reason: string): void {
+    if (this.confirmedAt !== undefined) return;
+    this.events.add({ kind: 'unconfirmed', status: 200, reason, at: Date.now() });
   }
 
   /** @internal A final failure response to the double's own INVITE: the call is over. */
@@ -281,6 +357,9 @@ export class PstnDouble {
   private readonly peerActor: string;
   private readonly toneHz: number | undefined;
   private readonly transactionTimeoutMs: number;
+  private readonly t1: number;
+  /** Every media session of a call, until closed: stop() must release them all. */
+  private readonly mediaSessions = new Set<RtpSession>();
   private readonly behaviours = new Map<string, PstnBehaviour>();
   private readonly serverInvites = new Map<string, ServerInvite>();
   private readonly clientTransactions = new Map<string, ClientTransaction>();
@@ -295,6 +374,7 @@ export class PstnDouble {
     this.peerActor = options.peerActor ?? 'platform SIP';
     this.toneHz = options.toneHz ?? 400;
     this.transactionTimeoutMs = options.transactionTimeoutMs ?? 5000;
+    this.t1 = options.timerT1Ms ?? DEFAULT_T1;
   }
 
   async start(): Promise<void> {
@@ -324,8 +404,12 @@ export class PstnDouble {
     this.behaviours.set(number, behaviour);
   }
 
+  /**
+   * Ends everything and releases every socket (SIP and media); after it resolves nothing of the
+   * double is left running. Calls still up get a BYE and ringing calls it placed a CANCEL, but
+   * stopping does not wait for answers from peers that may be gone. start() may follow again.
+   */
   async stop(): Promise<void> {
-    // Calls still up get a BYE, but stopping does not wait for answers from peers that may be gone.
     for (const dialog of [...this.dialogs.values()]) {
       if (!dialog.call.isEnded) void dialog.call.hangup().catch(() => undefined);
     }
@@ -333,17 +417,35 @@ export class PstnDouble {
       if (outgoing.provisionalSeen && !outgoing.cancelSent) this.sendCancel(outgoing);
       this.outgoingInvites.delete(outgoing.branch);
       outgoing.call.markEnded('local', 'PSTN double stopped before an answer');
-      await outgoing.call.rtp.close();
     }
-    for (const invite of this.serverInvites.values()) invite.timers.forEach(clearTimeout);
-    for (const key of [...this.clientTransactions.keys()]) this.finishClientTransaction(key);
-    this.serverInvites.clear();
-    this.clientTransactions.clear();
-    for (const dialog of this.dialogs.values()) await dialog.call.rtp.close();
-    this.dialogs.clear();
+    // From here on nothing is sent, and late answers are recorded but no longer handled.
     const socket = this.socket;
     this.socket = undefined;
+    this.bound = undefined;
+    for (const invite of this.serverInvites.values()) invite.timers.forEach(clearTimeout);
+    this.serverInvites.clear();
+    for (const [key, transaction] of [...this.clientTransactions]) {
+      this.finishClientTransaction(key);
+      transaction.onAbort?.(`${this.actor} stopped before an answer arrived`);
+    }
+    for (const dialog of this.dialogs.values()) dialog.call.rtp.stopSending();
+    this.dialogs.clear();
+    const media = [...this.mediaSessions];
+    this.mediaSessions.clear();
+    await Promise.all(media.map((rtp) => rtp.close()));
     if (socket) await new Promise<void>((done) => socket.close(() => done()));
+  }
+
+  /** A call's media session, tracked so stop() can release it whatever state the call is in. */
+  private newMediaSession(options: RtpSessionOptions): RtpSession {
+    const rtp = new RtpSession(options);
+    this.mediaSessions.add(rtp);
+    return rtp;
+  }
+
+  private closeMedia(rtp: RtpSession): Promise<void> {
+    this.mediaSessions.delete(rtp);
+    return rtp.close();
   }
 
   // ---- receiving -------------------------------------------------------------------------
@@ -358,6 +460,7 @@ export class PstnDouble {
       summary: summarizeSip(text),
       detail: redactSip(text),
     });
+    if (!this.socket) return; // stopping: recorded, but no longer answered
     let message;
     try {
       message = parseSipMessage(text);
@@ -429,8 +532,11 @@ export class PstnDouble {
           ? this.dialogs.get(dialogKey(request.headers.get('call-id') ?? '', toTag))
           : undefined;
         if (dialog) {
-          for (const tx of this.serverInvites.values())
+          for (const tx of [...this.serverInvites.values()])
             if (tx.dialog === dialog && tx.finalSent) this.forgetInvite(tx);
+          // The ACK of the 2xx that set up a call to the PSTN carries that INVITE's CSeq number.
+          if (dialog.call.origin === 'platform' && cseqNumber(request.headers) === dialog.inviteCseq)
+            dialog.call.markConfirmed();
         }
         if (!invite && !dialog)
           this.problem(`ACK matches no transaction or dialog (Call-ID ${request.headers.get('call-id')})`);
@@ -508,6 +614,7 @@ export class PstnDouble {
       source,
       localTag: randomToken(4),
       finalSent: false,
+      retransmissions: 0,
       timers: [],
     };
     this.serverInvites.set(branch, invite);
@@ -550,15 +657,16 @@ export class PstnDouble {
       return;
     }
     const number = parseRequestUser(request);
-    const rtp = new RtpSession({
+    const rtp = this.newMediaSession({
       actor: `${this.actor} ${number}`,
       peerActor: this.peerActor,
       echo: behaviour.media === 'echo',
       toneHz: this.toneHz,
     });
     await rtp.ready;
-    if (invite.finalSent) {
-      await rtp.close();
+    if (invite.finalSent || !this.socket) {
+      // Cancelled, or the double stopped, while the media port was being bound.
+      await this.closeMedia(rtp);
       return;
     }
     const callId = request.headers.get('call-id') ?? '';
@@ -578,6 +686,7 @@ export class PstnDouble {
       routeSet: request.headers.getAll('record-route'),
       localCseq: 1 + Math.floor(Math.random() * 1000),
       source: invite.source,
+      inviteCseq: cseqNumber(request.headers),
       sdpVersion: 1,
       sdpSessionId: randomToken(4),
     };
@@ -610,6 +719,7 @@ export class PstnDouble {
       source,
       localTag: toTag,
       finalSent: false,
+      retransmissions: 0,
       timers: [],
       dialog,
     };
@@ -686,7 +796,7 @@ export class PstnDouble {
   ): Promise<PstnCall> {
     const local = this.address();
     const media = options.media ?? 'tone';
-    const rtp = new RtpSession({
+    const rtp = this.newMediaSession({
       actor: `${this.actor} ${fromNumber}`,
       peerActor: this.peerActor,
       echo: media === 'echo',
@@ -694,7 +804,7 @@ export class PstnDouble {
     });
     await rtp.ready;
     if (!this.socket) {
-      await rtp.close();
+      await this.closeMedia(rtp);
       throw new Error(`${this.actor}: stopped while placing the call from ${fromNumber} to ${toNumber}`);
     }
     const branch = `z9hG4bK${randomToken(8)}`;
@@ -767,7 +877,7 @@ export class PstnDouble {
         if (response.status >= 200) {
           // Stay for 64·T1 to absorb retransmissions of the final; unref'd, it must not hold the process.
           if (transaction.timeoutTimer) clearTimeout(transaction.timeoutTimer);
-          transaction.timeoutTimer = setTimeout(() => this.finishClientTransaction(key), 64 * T1);
+          transaction.timeoutTimer = setTimeout(() => this.finishClientTransaction(key), 64 * this.t1);
           transaction.timeoutTimer.unref();
         } else if (transaction.timeoutTimer) {
           // A provisional: the callee is being alerted, and ringing has no protocol timeout (Timer B stops).
@@ -779,11 +889,11 @@ export class PstnDouble {
       onTimeout: () => {
         this.outgoingInvites.delete(outgoing.branch);
         outgoing.call.markRejected(408, `no response to the INVITE within ${this.transactionTimeoutMs} ms`);
-        void outgoing.call.rtp.close();
+        void this.closeMedia(outgoing.call.rtp);
       },
     };
     this.clientTransactions.set(key, transaction);
-    let interval = T1;
+    let interval = this.t1;
     const retransmit = (): void => {
       this.sendRaw(text, outgoing.destination);
       interval *= 2; // Timer A doubles without the T2 cap (§17.1.1.2)
@@ -830,7 +940,7 @@ export class PstnDouble {
       this.sendRaw(outgoing.ack.text, outgoing.ack.to);
       if (response.status === 487 && outgoing.cancelRequested) call.markEnded('local', 'cancelled', 487);
       else call.markRejected(response.status, response.reason);
-      void call.rtp.close();
+      void this.closeMedia(call.rtp);
       return;
     }
     this.onOutgoingAnswered(outgoing, response);
@@ -851,6 +961,7 @@ export class PstnDouble {
       routeSet: response.headers.getAll('record-route').reverse(),
       localCseq: outgoing.cseq,
       source: outgoing.destination,
+      inviteCseq: outgoing.cseq,
       sdpVersion: 1,
       sdpSessionId: outgoing.sdpSessionId,
     };
@@ -944,6 +1055,8 @@ export class PstnDouble {
               `${this.actor}: no final response to BYE for call ${dialog.callId} within ${this.transactionTimeoutMs} ms (sent to ${dialog.remoteTarget}). Look at: the SIP messages in the evidence.`,
             ),
           ),
+        onAbort: (reason) =>
+          reject(new Error(`${this.actor}: BYE for call ${dialog.callId} got no final response: ${reason}`)),
       });
     });
   }
@@ -993,10 +1106,11 @@ export class PstnDouble {
     text: string,
     key: string,
     to: Peer,
-    handlers: Pick<ClientTransaction, 'onResponse' | 'onTimeout'>,
+    handlers: Pick<ClientTransaction, 'onResponse' | 'onTimeout' | 'onAbort'>,
   ): void {
     const transaction: ClientTransaction = {
       onTimeout: handlers.onTimeout,
+      onAbort: handlers.onAbort,
       onResponse: (response) => {
         // Any response ends retransmission; the handler decides when the transaction is over.
         if (transaction.retransmitTimer) clearTimeout(transaction.retransmitTimer);
@@ -1005,7 +1119,7 @@ export class PstnDouble {
       },
     };
     this.clientTransactions.set(key, transaction);
-    let interval = T1;
+    let interval = this.t1;
     const retransmit = (): void => {
       this.sendRaw(text, to);
       interval = Math.min(interval * 2, T2);
@@ -1033,7 +1147,7 @@ export class PstnDouble {
     dialog.call.markEnded(by, reason);
     for (const tx of [...this.serverInvites.values()]) if (tx.dialog === dialog) this.forgetInvite(tx);
     this.dialogs.delete(dialogKey(dialog.callId, dialog.localTag));
-    void dialog.call.rtp.close();
+    void this.closeMedia(dialog.call.rtp);
   }
 
   // ---- responses ---------------------------------------------------------------------------
@@ -1062,9 +1176,11 @@ export class PstnDouble {
     const headers = status < 300 ? { ...this.contactHeader(invite), ...extra } : extra;
     const text = this.respond(invite.request, invite.source, status, headers, body, invite.localTag);
     invite.lastResponse = text;
-    let interval = T1;
+    let interval = this.t1;
     const retransmit = (): void => {
       this.sendRaw(text, invite.source);
+      invite.retransmissions += 1;
+      if (status < 300 && this.confirms(invite)) invite.dialog?.call.noteOkRetransmission();
       interval = Math.min(interval * 2, T2);
       invite.timers.push(setTimeout(retransmit, interval));
     };
@@ -1072,13 +1188,27 @@ export class PstnDouble {
     invite.timers.push(
       setTimeout(() => {
         this.forgetInvite(invite);
+        const missing =
+          `no ACK after ${invite.retransmissions} retransmission(s) of ${status} ${REASONS[status] ?? ''}`.trim();
         this.problem(
-          `no ACK for ${status} to INVITE ${invite.request.headers.get('call-id')} within ${64 * T1} ms`,
+          `${missing} to INVITE ${invite.request.headers.get('call-id')} within ${64 * this.t1} ms`,
         );
+        if (status < 300 && this.confirms(invite))
+          invite.dialog?.call.markUnconfirmed(`${missing} within ${64 * this.t1} ms`);
         if (status < 300 && invite.dialog && !invite.dialog.call.isEnded) {
           invite.dialog.call.hangup().catch((error: unknown) => this.problem((error as Error).message));
         }
-      }, 64 * T1),
+      }, 64 * this.t1),
+    );
+  }
+
+  /** Whether this INVITE's 2xx is the one that set up its call (not a re-INVITE's). */
+  private confirms(invite: ServerInvite): boolean {
+    const dialog = invite.dialog;
+    return (
+      dialog !== undefined &&
+      dialog.call.origin === 'platform' &&
+      cseqNumber(invite.request.headers) === dialog.inviteCseq
     );
   }
 
@@ -1149,7 +1279,7 @@ export class PstnDouble {
       protocol: 'SIP',
       from: this.actor,
       to: this.actor,
-      summary: `PSTN double: ${description.split('\n')[0]}`,
+      summary: `PROBLEM: ${description.split('\n')[0]}`,
       detail: description,
     });
     this.problems.add(description);
@@ -1163,6 +1293,10 @@ function topBranch(headers: SipHeaders): string {
 /** Client transactions are keyed by branch and method: a CANCEL shares its INVITE's branch. */
 function transactionKey(branch: string, method: string): string {
   return `${branch} ${method.toUpperCase()}`;
+}
+
+function cseqNumber(headers: SipHeaders): number {
+  return Number((headers.get('cseq') ?? '').trim().split(/\s+/)[0]);
 }
 
 function cseqMethod(headers: SipHeaders): string {

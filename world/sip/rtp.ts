@@ -267,6 +267,7 @@ export class RtpSession {
   private remote: { host: string; port: number } | null = null;
   private boundAddress: { host: string; port: number } | null = null;
   private closed = false;
+  private closing: Promise<void> | undefined;
   private socketError: Error | null = null;
 
   // sender clock: tick n is due at clockStart + n * 20 ms
@@ -502,8 +503,13 @@ export class RtpSession {
     };
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /** Stops media and closes the socket; every call, the first or a repeated one, resolves once it is closed. */
+  close(): Promise<void> {
+    this.closing ??= this.closeNow();
+    return this.closing;
+  }
+
+  private async closeNow(): Promise<void> {
     this.closed = true;
     this.audioOn = false;
     if (this.clockTimer) clearTimeout(this.clockTimer);
@@ -518,7 +524,20 @@ export class RtpSession {
       summary: `RTP session closed: sent ${s.sent}, received ${s.received}/${s.expected} (lost ${s.lost}), max gap ${s.maxGapMs} ms`,
       detail: JSON.stringify(s, null, 2),
     });
-    await new Promise<void>((done) => this.socket.close(() => done()));
+    // A socket closed in the middle of its bind never settles `ready`: let the bind finish first.
+    const bound = await this.ready.then(
+      () => true,
+      () => false,
+    );
+    await new Promise<void>((done) => {
+      try {
+        this.socket.close(() => done());
+      } catch (error) {
+        // After a failed bind the socket may no longer be running: nothing left to release.
+        if (bound) throw error;
+        done();
+      }
+    });
   }
 
   /** The last socket error, if any (also recorded in the traffic log). */

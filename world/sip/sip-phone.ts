@@ -256,6 +256,11 @@ export class PhoneCall {
 
   // ---- sip.js callbacks (called by SipPhone) -----------------------------------------------
 
+  /** @internal Closes the call's media socket (the phone is stopping). */
+  releaseMedia(): void {
+    this.media.handlerFor(this.session)?.close();
+  }
+
   /** @internal */
   onProvisional(response: Core.IncomingResponse): void {
     const { statusCode, reasonPhrase } = response.message;
@@ -309,6 +314,20 @@ export class PhoneCall {
 
   private report(event: Omit<CallEvent, 'at'>): void {
     this.events.add({ ...event, at: Date.now() });
+  }
+}
+
+/** SipPhone.stop() released everything, but something the platform should have answered went wrong. */
+export class PhoneStopError extends Error {
+  constructor(
+    readonly actor: string,
+    readonly problems: readonly string[],
+  ) {
+    super(
+      `${actor}: stopping the phone released everything, but ${problems.length} thing(s) went wrong:\n` +
+        `${problems.map((problem) => `  - ${problem}`).join('\n')}\nLook at: the SIP messages of this phone in the evidence.`,
+    );
+    this.name = 'PhoneStopError';
   }
 }
 
@@ -467,46 +486,54 @@ export class SipPhone {
     });
   }
 
+  /** Un-REGISTERs; rejects when the registrar refuses (any non-2xx) or does not answer in time. */
   async unregister(): Promise<void> {
     const registerer = this.registerer;
     if (!registerer || registerer.state !== RegistererState.Registered) return;
     const timeoutMs = this.options.requestTimeoutMs ?? 5000;
     await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const finish = (error?: Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        registerer.stateChange.removeListener(onState);
+        if (error) reject(error);
+        else resolve();
+      };
       const timer = setTimeout(
         () =>
-          reject(
+          finish(
             new WaitTimeoutError(
               `Timed out after ${timeoutMs} ms waiting for the registrar to accept the un-REGISTER of ${this.actor}. Look at: the SIP messages in the evidence.`,
             ),
           ),
         timeoutMs,
       );
+      const refused = (response: Core.IncomingResponse): void =>
+        finish(
+          new Error(
+            `${this.actor}: un-REGISTER refused with ${response.message.statusCode} ${response.message.reasonPhrase}`,
+          ),
+        );
+      // sip.js moves to Unregistered on any final response, refusals included, and only then calls
+      // the request delegate (same call stack): the state alone decides only when no response does.
       const onState = (state: RegistererState): void => {
-        if (state !== RegistererState.Unregistered && state !== RegistererState.Terminated) return;
-        clearTimeout(timer);
-        registerer.stateChange.removeListener(onState);
-        resolve();
+        if (state === RegistererState.Unregistered || state === RegistererState.Terminated)
+          queueMicrotask(() => finish());
       };
       registerer.stateChange.addListener(onState);
       registerer
         .unregister({
           requestDelegate: {
-            onReject: (response) => {
-              clearTimeout(timer);
-              registerer.stateChange.removeListener(onState);
-              reject(
-                new Error(
-                  `${this.actor}: un-REGISTER refused with ${response.message.statusCode} ${response.message.reasonPhrase}`,
-                ),
-              );
-            },
+            onAccept: () => finish(),
+            onReject: refused,
+            onRedirect: refused,
           },
         })
-        .catch((error: unknown) => {
-          clearTimeout(timer);
-          registerer.stateChange.removeListener(onState);
-          reject(new Error(`${this.actor}: could not send un-REGISTER: ${(error as Error).message}`));
-        });
+        .catch((error: unknown) =>
+          finish(new Error(`${this.actor}: could not send un-REGISTER: ${(error as Error).message}`)),
+        );
     });
   }
 
@@ -533,10 +560,15 @@ export class SipPhone {
     return call;
   }
 
-  /** Hangs up every call, unregisters if registered, closes the transport. Never throws. */
+  /**
+   * Hangs up every call, unregisters if registered, closes the transport and every media socket.
+   * Everything is released whatever goes wrong; then, if anything did (a BYE unanswered, an
+   * un-REGISTER refused), it rejects with a PhoneStopError listing each problem, so the
+   * scenario's cleanup fails visibly instead of hiding a platform fault.
+   */
   async stop(): Promise<void> {
     const problems: string[] = [];
-    for (const call of this.calls) {
+    for (const call of [...this.calls]) {
       await call
         .hangup(1000)
         .catch((error: unknown) => problems.push(`hangup of ${call.callId}: ${(error as Error).message}`));
@@ -551,6 +583,9 @@ export class SipPhone {
         .catch((error: unknown) => problems.push(`transport: ${(error as Error).message}`));
       this.started = false;
     }
+    // sip.js closes a session's media when it terminates; a call it could not end keeps its socket.
+    for (const call of this.calls) call.releaseMedia();
+    this.calls.clear();
     for (const problem of problems) {
       this.diagnostics.add(problem);
       traffic.record({
@@ -560,6 +595,7 @@ export class SipPhone {
         summary: `problem while stopping the phone: ${problem}`,
       });
     }
+    if (problems.length > 0) throw new PhoneStopError(this.actor, problems);
   }
 
   private onInvite(invitation: Invitation): void {

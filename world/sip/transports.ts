@@ -292,17 +292,31 @@ export class WsTransport extends NodeTransport {
       });
     } catch (error) {
       this.transition(TransportState.Disconnected);
-      throw new Error(
-        `${this.actor}: could not connect SIP over WebSocket to ${url}: ${(error as Error).message}`,
-      );
-    }
-    if (socket.protocol !== 'sip') {
+      const message = (error as Error).message;
+      // ws refuses a handshake without (or with another) subprotocol itself: say what that means.
+      const cause = /subprotocol/i.test(message)
+        ? `${message}: the server did not confirm the WebSocket subprotocol "sip" (RFC 7118 §4)`
+        : message;
       traffic.record({
         protocol: 'SIP',
         from: this.peerActor,
         to: this.actor,
-        summary: `WebSocket server at ${url} did not confirm subprotocol "sip" (got "${socket.protocol}")`,
+        summary: `WebSocket connection to ${url} failed: ${cause}`,
       });
+      throw new Error(`${this.actor}: could not connect SIP over WebSocket to ${url}: ${cause}`);
+    }
+    if (socket.protocol !== 'sip') {
+      // RFC 7118 §4: without the confirmed "sip" subprotocol the server does not speak SIP on it.
+      const cause = `the server did not confirm the WebSocket subprotocol "sip" (RFC 7118 §4; got ${socket.protocol ? `"${socket.protocol}"` : 'none'})`;
+      traffic.record({
+        protocol: 'SIP',
+        from: this.peerActor,
+        to: this.actor,
+        summary: `WebSocket server at ${url}: ${cause}`,
+      });
+      socket.terminate();
+      this.transition(TransportState.Disconnected);
+      throw new Error(`${this.actor}: could not connect SIP over WebSocket to ${url}: ${cause}`);
     }
     socket.on('message', (data) => {
       const text = Array.isArray(data)

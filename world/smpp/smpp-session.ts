@@ -19,6 +19,8 @@ export interface SmppSessionOptions {
   responseTimeoutMs?: number;
   /** Keep-alive period once bound; 0 disables. */
   enquireLinkMs?: number;
+  /** Protocol timeout for the TCP connection to the SMSC; default 5000 ms. */
+  connectTimeoutMs?: number;
 }
 
 export interface ReceivedDeliverSm {
@@ -81,6 +83,7 @@ export class SmppCustomerSession {
   private readonly windowSize: number;
   private readonly responseTimeoutMs: number;
   private readonly enquireLinkMs: number;
+  private readonly connectTimeoutMs: number;
   private readonly waiting: QueuedRequest[] = [];
   private readonly inFlight = new Map<number, InFlight>();
   private enquireTimer: NodeJS.Timeout | null = null;
@@ -90,6 +93,7 @@ export class SmppCustomerSession {
     this.windowSize = options.windowSize ?? 10;
     this.responseTimeoutMs = options.responseTimeoutMs ?? 5_000;
     this.enquireLinkMs = options.enquireLinkMs ?? 30_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
   }
 
   /** Requests sent and not yet answered. */
@@ -102,22 +106,36 @@ export class SmppCustomerSession {
     return this.waiting.length;
   }
 
+  /** Opens the TCP connection; rejects naming host:port when it fails or takes longer than the connect timeout. */
   connect(target: { host: string; port: number; actor: string }): Promise<void> {
     this.actor = target.actor;
+    const where = `${target.host}:${target.port}`;
     return new Promise((resolve, reject) => {
       const session = smpp.connect({ host: target.host, port: target.port });
       this.session = session;
+      let settled = false;
+      const settle = (error?: Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        session.off('error', onConnectError);
+        if (error) reject(error);
+        else resolve();
+      };
       const onConnectError = (error: Error): void =>
-        reject(
-          new Error(
-            `${this.actor} could not connect to the SMSC at ${target.host}:${target.port}: ${error.message}`,
+        settle(new Error(`${this.actor} could not connect to the SMSC at ${where}: ${error.message}`));
+      const timer = setTimeout(() => {
+        this.closedReason = `no TCP connection to ${where} within ${this.connectTimeoutMs} ms`;
+        settle(
+          new SmppTimeoutError(
+            `${this.actor}: no TCP connection to the SMSC at ${where} within ${this.connectTimeoutMs} ms. ` +
+              'Look at: whether the SMSC listens there (PHASE2_SMPP) and the SMPP traffic attachment.',
           ),
         );
+        session.destroy();
+      }, this.connectTimeoutMs);
       session.once('error', onConnectError);
-      session.once('connect', () => {
-        session.off('error', onConnectError);
-        resolve();
-      });
+      session.once('connect', () => settle());
       // Always listening: without it a parse error crashes the process (FACTS §3).
       session.on('error', (error: Error) => this.onSessionError(error));
       session.on('close', () => this.failAll(this.closedReason ?? 'the SMSC closed the connection'));
@@ -200,7 +218,7 @@ export class SmppCustomerSession {
       from: this.actor,
       to: PLATFORM,
       summary: `raw bytes: ${description}`,
-      detail: bytes.toString('hex'),
+      detail: describeRawBytes(bytes),
     });
     this.session?.socket.write(bytes);
   }
@@ -385,6 +403,52 @@ export class SmppCustomerSession {
       detail: pduJson(pdu),
     });
   }
+}
+
+/** Commands whose body carries a password right after system_id (SMPP 3.4 §4.1, §4.12.1 outbind). */
+const PASSWORD_COMMANDS = new Map<number, string>([
+  [0x00000001, 'bind_receiver'],
+  [0x00000002, 'bind_transmitter'],
+  [0x00000009, 'bind_transceiver'],
+  [0x0000000b, 'outbind'],
+]);
+
+/**
+ * Raw bytes for the evidence: hex per PDU (as far as command_length frames them), with the
+ * password of any bind or outbind replaced, so a malformed-bind test cannot leak credentials.
+ */
+export function describeRawBytes(bytes: Buffer): string {
+  const lines = [`${bytes.length} byte(s)`];
+  let offset = 0;
+  while (offset < bytes.length) {
+    if (bytes.length - offset < 16) {
+      lines.push(`trailing ${bytes.length - offset} byte(s): ${bytes.subarray(offset).toString('hex')}`);
+      break;
+    }
+    const commandLength = bytes.readUInt32BE(offset);
+    const commandId = bytes.readUInt32BE(offset + 4);
+    // A nonsense length cannot frame anything: the rest is treated as one PDU.
+    const end = commandLength >= 16 ? Math.min(offset + commandLength, bytes.length) : bytes.length;
+    const name = PASSWORD_COMMANDS.get(commandId);
+    const label = `command_id 0x${commandId.toString(16).padStart(8, '0')}${name ? ` (${name})` : ''}, command_length ${commandLength}`;
+    const frame = bytes.subarray(offset, end);
+    lines.push(`${label}: ${name ? hexWithoutPassword(frame) : frame.toString('hex')}`);
+    offset = end;
+  }
+  return lines.join('\n');
+}
+
+function hexWithoutPassword(frame: Buffer): string {
+  const header = frame.subarray(0, 16).toString('hex');
+  const systemIdEnd = frame.indexOf(0x00, 16);
+  // Without system_id's terminator there is no telling where the password starts: hide the whole body.
+  if (systemIdEnd === -1) return `${header}<body of ${frame.length - 16} byte(s) redacted>`;
+  const passwordEnd = frame.indexOf(0x00, systemIdEnd + 1);
+  const end = passwordEnd === -1 ? frame.length : passwordEnd;
+  return (
+    `${header}${frame.subarray(16, systemIdEnd + 1).toString('hex')}` +
+    `<password redacted>${frame.subarray(end).toString('hex')}`
+  );
 }
 
 /** TON/NPI for an address: '+digits' international, digits a short code, else alphanumeric. */
