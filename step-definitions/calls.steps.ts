@@ -73,6 +73,8 @@ When('{person} answers and they talk for a moment', async function (this: Phase2
     lookAt: `the "${EVIDENCE.SIP}" attachment`,
   });
   await current.call.waitUntilAnswered(waitMs);
+  // The platform must complete the answer towards the network too (ACK), or the carrier drops the call.
+  await current.farEnd.waitUntilConfirmed(waitMs);
   // "A moment" = until each side has heard a second of the other: event-driven, no fixed pause.
   await Promise.all([
     current.call.rtp.waitForPackets(TALK_PACKETS, waitMs),

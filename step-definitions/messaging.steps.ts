@@ -44,6 +44,10 @@ Given(
     const endpoint = this.env.webhooks.endpoint(`${customer.id}`);
     const webhook = await customer.api.createWebhook({ url: endpoint.url, events: ['message.*'] });
     endpoint.setSecret(webhook.secret);
+    // The receiver lives for the whole worker: forget this scenario's endpoint when it ends.
+    this.onCleanup(async () => {
+      this.env.webhooks.removeEndpoint(endpoint.path);
+    });
     customer.webhook = { id: webhook.id, url: endpoint.url, path: endpoint.path };
   },
 );
