@@ -30,6 +30,17 @@ export interface PlatformConfig {
     /** Relay port range; 0/0 lets the OS pick ephemeral ports. */
     portMin: number;
     portMax: number;
+    /**
+     * An answered call whose relay has received no media from either side for this long is
+     * ended by the platform (BYE to both legs, CDR hangup_by platform): both endpoints are
+     * presumed gone. rtpengine's --timeout (default 60 s).
+     */
+    inactivityTimeoutMs: number;
+    /**
+     * The same for a call on hold (either side's latest SDP is sendonly, recvonly or inactive,
+     * or the 0.0.0.0 hold): silence is expected there. rtpengine's --silent-timeout (default 1 h).
+     */
+    heldInactivityTimeoutMs: number;
   };
   smsc: {
     /** SMPP port for customer ESMEs. */
@@ -38,6 +49,17 @@ export interface PlatformConfig {
     enquireLinkMs: number;
     /** How long to wait for a submit_sm_resp before treating the submit as failed and requeueing. */
     responseTimeoutMs: number;
+    /**
+     * After a submit_sm_resp timeout, how long a late response is still matched to its submit. The
+     * part is resubmitted only once this has passed without a response (a late ESME_ROK means the
+     * carrier has it: resubmitting would put a second copy on the handset).
+     */
+    lateResponseGraceMs: number;
+    /**
+     * A customer connection that has not bound within this time is closed (Jasmin's
+     * session_init_timer): idle unauthenticated connections must not pile up.
+     */
+    sessionInitTimeoutMs: number;
     /** Delay before a queued message is retried after a connector failure. */
     retryDelayMs: number;
     /** Delay before a dropped connector reconnects. */
@@ -66,6 +88,17 @@ export interface PlatformConfig {
     /** SQLite database file (WAL mode). */
     file: string;
   };
+  network: {
+    /**
+     * The only peers the platform sends to on a customer's behalf: a trunk host (SIP) or webhook
+     * URL host (HTTP) outside this list is refused by the API (422), and the webhook dispatcher
+     * refuses stored URLs outside it. Entries are host names (exact, case-insensitive), IP
+     * addresses or CIDR blocks; 127.0.0.0/8 is always allowed. A stand-in platform must never be
+     * talked into reaching beyond loopback. To widen it for a lab, extend the list before start-up,
+     * e.g. `config.network.allowedPeerHosts.push('pbx.lab.example', '10.20.0.0/16')`.
+     */
+    allowedPeerHosts: string[];
+  };
   /** Free text printed in logs and the health endpoint. */
   version: string;
 }
@@ -87,11 +120,15 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
       t2Ms: 4_000,
       t4Ms: 5_000,
     },
-    media: { portMin: 0, portMax: 0 },
+    // rtpengine's defaults: a lost call is noticed after a minute of silence, a held one after an hour.
+    media: { portMin: 0, portMax: 0, inactivityTimeoutMs: 60_000, heldInactivityTimeoutMs: 3_600_000 },
     smsc: {
       port: 0,
       enquireLinkMs: 5_000,
       responseTimeoutMs: 2_000,
+      lateResponseGraceMs: 5_000,
+      // Jasmin's default session_init_timer (30 s): generous for any real client, bounded for idle sockets.
+      sessionInitTimeoutMs: 30_000,
       retryDelayMs: 200,
       reconnectDelayMs: 200,
       connectorWindow: 10,
@@ -100,6 +137,7 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
     api: { port: 0, adminApiKey: overrides.adminApiKey },
     webhooks: { retryBaseMs: 100, maxAttempts: 6, timeoutMs: 1_000 },
     store: { file: overrides.storeFile },
+    network: { allowedPeerHosts: ['127.0.0.1', 'localhost', '::1'] },
     version: '0.1.0',
   };
 }

@@ -1,23 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../store/store';
 import { nowIso } from '../store/store';
-import { SmscRejection } from './service';
+import { receiptRequestOf, registeredDeliveryValue, SmscRejection, type ReceiptRequest } from './service';
 import type { SmscCore } from './smsc-core';
+import { decodeByDataCoding } from './sms-text';
 
 /** error_code of a concatenated message whose parts did not all arrive in time. */
 export const INCOMPLETE_CONCATENATION = 'INCOMPLETE_CONCATENATION';
 
-/** One part of a concatenated submit_sm from a customer's ESME, decoded. */
+/**
+ * One part of a concatenated submit_sm from a customer's ESME, undecoded: a character may straddle
+ * two parts (a UTF-16 surrogate pair, a GSM escape), so the text is decoded from all parts at once.
+ */
 export interface ConcatenatedPart {
   customerId: string;
   sender: string;
   recipient: string;
-  registeredDelivery: boolean;
+  registeredDelivery: ReceiptRequest;
   reference: number;
   total: number;
   /** 1-based. */
   sequence: number;
-  text: string;
+  /** short_message after the UDH. */
+  payload: Buffer;
+  dataCoding: number;
 }
 
 interface GroupKey {
@@ -32,6 +38,8 @@ interface PartRow extends GroupKey {
   sequence: number;
   message_id: string;
   text: string;
+  payload: Buffer;
+  data_coding: number;
   registered_delivery: number;
   received_at: string;
 }
@@ -108,18 +116,21 @@ export class PendingConcatenations {
       this.db
         .prepare(
           `INSERT INTO smpp_concat_parts (customer_id, sender, recipient, reference, total, sequence, message_id,
-             text, registered_delivery, received_at)
+             text, payload, data_coding, registered_delivery, received_at)
            VALUES (@customer_id, @sender, @recipient, @reference, @total, @sequence, @message_id, @text,
-             @registered_delivery, @received_at)
+             @payload, @data_coding, @registered_delivery, @received_at)
            ON CONFLICT (customer_id, sender, recipient, reference, total, sequence)
-           DO UPDATE SET text = excluded.text, registered_delivery = excluded.registered_delivery`,
+           DO UPDATE SET text = excluded.text, payload = excluded.payload, data_coding = excluded.data_coding,
+             registered_delivery = excluded.registered_delivery`,
         )
         .run({
           ...key,
           sequence: part.sequence,
           message_id: messageId,
-          text: part.text,
-          registered_delivery: part.registeredDelivery ? 1 : 0,
+          text: decodeByDataCoding(part.dataCoding, part.payload) ?? '',
+          payload: part.payload,
+          data_coding: part.dataCoding,
+          registered_delivery: registeredDeliveryValue(part.registeredDelivery),
           received_at: nowIso(),
         });
       const parts = this.parts(key);
@@ -215,16 +226,37 @@ export class PendingConcatenations {
     this.db.prepare(`DELETE FROM smpp_concat_parts WHERE ${KEY_WHERE}`).run(key);
   }
 
-  /** The message the parts make (parts in sequence order; a receipt is wanted if any part asked). */
+  /**
+   * The message the parts make: their payloads joined in sequence order and decoded once. The
+   * broadest receipt request of any part applies (always > failure only > none).
+   */
   private messageInput(key: GroupKey, parts: PartRow[]): Parameters<SmscCore['acceptWithId']>[0] {
+    const requests = parts.map((p) => receiptRequestOf(p.registered_delivery));
     return {
       customerId: key.customer_id,
       source: 'smpp',
       sender: key.sender,
       recipient: key.recipient,
-      text: parts.map((p) => p.text).join(''),
-      registeredDelivery: parts.some((p) => p.registered_delivery === 1),
+      text: this.joinedText(parts),
+      registeredDelivery: requests.includes(true)
+        ? true
+        : requests.includes('failure-only')
+          ? 'failure-only'
+          : false,
     };
+  }
+
+  private joinedText(parts: PartRow[]): string {
+    const dataCoding = parts[0].data_coding;
+    if (parts.every((p) => p.data_coding === dataCoding)) {
+      const text = decodeByDataCoding(dataCoding, Buffer.concat(parts.map((p) => p.payload)));
+      if (text !== null) return text;
+    }
+    // Mixed codings (a broken ESME): no character can straddle parts that differ, so part by part.
+    this.log(
+      `concatenated set ${groupName(parts[0])} mixes data_coding ${[...new Set(parts.map((p) => p.data_coding))].join('/')}; decoded part by part`,
+    );
+    return parts.map((p) => decodeByDataCoding(p.data_coding, p.payload) ?? '').join('');
   }
 }
 

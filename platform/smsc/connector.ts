@@ -6,6 +6,8 @@ import { SmppLink, SmppLinkClosed, STATUS, statusName } from './smpp-link';
 export interface ConnectorTimers {
   enquireLinkMs: number;
   responseTimeoutMs: number;
+  /** How long a submit_sm_resp that missed responseTimeoutMs is still matched to its submit. */
+  lateResponseGraceMs: number;
   reconnectDelayMs: number;
   /** Max submit_sm awaiting their submit_sm_resp on one link (the SMPP window). */
   window: number;
@@ -95,7 +97,15 @@ export class CarrierConnector {
     this.state = 'connecting';
     const { host, port, systemId, password } = this.settings;
     const socket = connect({ host, port });
-    const link = new SmppLink(socket, `connector ${this.id}`, this.timers.responseTimeoutMs, this.log);
+    const link = new SmppLink(
+      socket,
+      `connector ${this.id}`,
+      {
+        responseTimeoutMs: this.timers.responseTimeoutMs,
+        lateResponseGraceMs: this.timers.lateResponseGraceMs,
+      },
+      this.log,
+    );
     this.link = link;
     this.window = new SubmitWindow(this.timers.window);
     link.on('close', (reason) => this.onLinkClosed(link, reason));

@@ -1,11 +1,12 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { PDU } from 'smpp';
 import type { RoleDeps } from '../role';
 import { nowIso } from '../store/store';
 import { PendingConcatenations } from './concatenation';
-import type { MessageRow } from './message-store';
+import { MessageStore, type MessageRow } from './message-store';
 import { formatReceiptText, MESSAGE_STATE, type ReceiptStat } from './receipts';
-import { SmscRejection } from './service';
+import { receiptRequestOf, SmscRejection } from './service';
 import type { SmscCore } from './smsc-core';
 import { validateAddresses } from './smsc-core';
 import { decodeByDataCoding, encodeGsm, MAX_PARTS, splitUdh } from './sms-text';
@@ -16,12 +17,26 @@ type BindMode = 'transmitter' | 'receiver' | 'transceiver';
 interface EsmeSession {
   link: SmppLink;
   bound: { systemId: string; customerId: string; mode: BindMode; throughputPerSecond: number | null } | null;
-  /** Submits counted in the current one-second window (throttling). */
-  window: { startedAt: number; count: number };
+  /** Closes the connection unless it binds in time (cleared by the bind). */
+  initTimer: NodeJS.Timeout | null;
+}
+
+/** Submits counted in the current one-second window of one account, across all its sessions. */
+interface ThroughputWindow {
+  startedAt: number;
+  count: number;
+}
+
+/** A receipt the ESME did not acknowledge, due to be offered again. */
+interface ReceiptRetry {
+  attempt: number;
+  timer: NodeJS.Timeout;
 }
 
 const MESSAGE_PAYLOAD_TAG = 0x0424;
 const SMSC_SYSTEM_ID = 'PHASE2SMSC';
+/** Receipt re-offers back off from retryDelayMs, doubling, up to this. */
+const MAX_RECEIPT_RETRY_DELAY_MS = 30_000;
 
 const REJECTION_STATUS: Record<SmscRejection['reason'], number> = {
   'invalid-sender': STATUS.ESME_RINVSRCADR,
@@ -48,6 +63,10 @@ export class EsmeServer {
   private readonly sessions = new Set<EsmeSession>();
   private readonly concatenations: PendingConcatenations;
   private readonly receiptsInFlight = new Set<string>();
+  private readonly receiptRetries = new Map<string, ReceiptRetry>();
+  /** Throttling is per account: opening more sessions must not multiply the allowed rate. */
+  private readonly throughputWindows = new Map<string, ThroughputWindow>();
+  private closing = false;
 
   constructor(
     private readonly deps: RoleDeps,
@@ -78,7 +97,10 @@ export class EsmeServer {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.concatenations.stop();
+    for (const retry of this.receiptRetries.values()) clearTimeout(retry.timer);
+    this.receiptRetries.clear();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const session of this.sessions) session.link.destroy();
     await closed;
@@ -86,13 +108,33 @@ export class EsmeServer {
 
   private onConnection(socket: Socket): void {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    const link = new SmppLink(socket, `ESME ${peer}`, this.deps.config.smsc.responseTimeoutMs, (m) =>
-      this.log(m),
+    const link = new SmppLink(
+      socket,
+      `ESME ${peer}`,
+      { responseTimeoutMs: this.deps.config.smsc.responseTimeoutMs },
+      (m) => this.log(m),
     );
-    const session: EsmeSession = { link, bound: null, window: { startedAt: 0, count: 0 } };
+    const initTimeoutMs = this.deps.config.smsc.sessionInitTimeoutMs;
+    const session: EsmeSession = { link, bound: null, initTimer: null };
+    session.initTimer = setTimeout(() => {
+      session.initTimer = null;
+      if (session.bound !== null) return;
+      this.log(
+        `ESME ${peer}: no bind within ${initTimeoutMs} ms of connecting (session init timer); closing`,
+      );
+      link.end();
+    }, initTimeoutMs);
     this.sessions.add(session);
-    link.on('close', () => this.sessions.delete(session));
+    link.on('close', () => {
+      this.clearInitTimer(session);
+      this.sessions.delete(session);
+    });
     link.on('request', (pdu, frame) => this.onRequest(session, pdu, frame));
+  }
+
+  private clearInitTimer(session: EsmeSession): void {
+    if (session.initTimer !== null) clearTimeout(session.initTimer);
+    session.initTimer = null;
   }
 
   private onRequest(session: EsmeSession, pdu: PDU, frame: Buffer): void {
@@ -138,7 +180,7 @@ export class EsmeServer {
       session.link.respond(pdu, STATUS.ESME_RINVSYSID);
       return;
     }
-    if (pdu.password !== account.password) {
+    if (!passwordMatches(pdu.password, account.password)) {
       this.log(`bind_${mode} refused: wrong password for ${systemId}`);
       session.link.respond(pdu, STATUS.ESME_RINVPASWD);
       return;
@@ -149,6 +191,7 @@ export class EsmeServer {
       mode,
       throughputPerSecond: account.throughput_per_second,
     };
+    this.clearInitTimer(session);
     session.link.respond(pdu, STATUS.ESME_ROK, { system_id: SMSC_SYSTEM_ID });
     this.log(`${systemId} bound as ${mode}`);
     if (mode !== 'transmitter') {
@@ -160,12 +203,17 @@ export class EsmeServer {
   }
 
   private throttled(session: EsmeSession): boolean {
-    const limit = session.bound?.throughputPerSecond ?? null;
-    if (limit === null) return false;
+    const bound = session.bound;
+    const limit = bound?.throughputPerSecond ?? null;
+    if (bound === null || limit === null) return false;
     const now = Date.now();
-    if (now - session.window.startedAt >= 1000) session.window = { startedAt: now, count: 0 };
-    session.window.count += 1;
-    return session.window.count > limit;
+    let window = this.throughputWindows.get(bound.systemId);
+    if (window === undefined || now - window.startedAt >= 1000) {
+      window = { startedAt: now, count: 0 };
+      this.throughputWindows.set(bound.systemId, window);
+    }
+    window.count += 1;
+    return window.count > limit;
   }
 
   private onSubmit(session: EsmeSession, pdu: PDU, frame: Buffer): void {
@@ -205,7 +253,7 @@ export class EsmeServer {
     }
     const sender = customerAddress(pdu.source_addr, pdu.source_addr_ton);
     const recipient = customerAddress(pdu.destination_addr, pdu.dest_addr_ton);
-    const registeredDelivery = (Number(pdu.registered_delivery ?? 0) & 0x03) !== 0;
+    const registeredDelivery = receiptRequestOf(Number(pdu.registered_delivery ?? 0));
     try {
       if (concatenation === null || concatenation.total <= 1) {
         const accepted = this.core.acceptMessage({
@@ -237,7 +285,9 @@ export class EsmeServer {
         reference: concatenation.reference,
         total: concatenation.total,
         sequence: concatenation.sequence,
-        text,
+        // Undecoded: the set is decoded as one text once complete.
+        payload: Buffer.from(body),
+        dataCoding,
       });
       link.respond(pdu, STATUS.ESME_ROK, { message_id: messageId });
     } catch (error) {
@@ -253,10 +303,20 @@ export class EsmeServer {
     }
   }
 
-  /** Sends the receipt for a finished message if its customer has a receiver bound; else it stays owed. */
-  private offerReceipt(row: MessageRow): void {
-    if (row.source !== 'smpp' || row.registered_delivery !== 1 || row.receipt_sent_at !== null) return;
-    if (this.receiptsInFlight.has(row.id)) return;
+  /**
+   * Sends the receipt for a finished message if the customer wants one for this outcome and has a
+   * receiver bound; else it stays owed until they bind one. A receipt the receiver does not
+   * acknowledge is offered again with backoff while a receiver stays bound.
+   */
+  private offerReceipt(row: MessageRow, attempt = 0): void {
+    if (row.source !== 'smpp' || !MessageStore.receiptWanted(row) || row.receipt_sent_at !== null) return;
+    if (this.closing || this.receiptsInFlight.has(row.id)) return;
+    const scheduled = this.receiptRetries.get(row.id);
+    if (scheduled !== undefined) {
+      // Offered now (e.g. a new bind): the scheduled re-offer is redundant.
+      clearTimeout(scheduled.timer);
+      this.receiptRetries.delete(row.id);
+    }
     const session = [...this.sessions].find(
       (s) =>
         s.bound !== null &&
@@ -299,17 +359,33 @@ export class EsmeServer {
         receipted_message_id: row.id,
         message_state: MESSAGE_STATE[stat],
       })
-      .then((response) => {
-        if (response.command_status === STATUS.ESME_ROK) this.core.messages.markReceiptSent(row.id, nowIso());
-        else
-          this.log(
-            `${row.id}: receipt refused by ESME with ${statusName(response.command_status)}; kept for the next bind`,
-          );
-      })
-      .catch((error: unknown) =>
-        this.log(`${row.id}: receipt not acknowledged (${String(error)}); kept for the next bind`),
+      .then(
+        (response) => {
+          if (response.command_status === STATUS.ESME_ROK) {
+            this.core.messages.markReceiptSent(row.id, nowIso());
+            return null;
+          }
+          return `refused by the ESME with ${statusName(response.command_status)}`;
+        },
+        (error: unknown) => `not acknowledged (${String(error)})`,
       )
-      .finally(() => this.receiptsInFlight.delete(row.id));
+      .then((failure) => {
+        this.receiptsInFlight.delete(row.id);
+        if (failure !== null) this.retryReceipt(row.id, attempt, failure);
+      })
+      .catch((error: unknown) => this.log(`${row.id}: receipt bookkeeping failed: ${String(error)}`));
+  }
+
+  private retryReceipt(id: string, attempt: number, failure: string): void {
+    if (this.closing) return;
+    const delay = Math.min(this.deps.config.smsc.retryDelayMs * 2 ** attempt, MAX_RECEIPT_RETRY_DELAY_MS);
+    this.log(`${id}: receipt ${failure}; offered again in ${delay} ms (kept for the next bind meanwhile)`);
+    const timer = setTimeout(() => {
+      this.receiptRetries.delete(id);
+      const row = this.core.messageRow(id);
+      if (row !== undefined) this.offerReceipt(row, attempt + 1);
+    }, delay);
+    this.receiptRetries.set(id, { attempt, timer });
   }
 
   private log(message: string): void {
@@ -321,4 +397,14 @@ export class EsmeServer {
 function customerAddress(address: unknown, ton: unknown): string {
   const value = typeof address === 'string' ? address : '';
   return Number(ton) === 1 && /^\d+$/.test(value) ? `+${value}` : value;
+}
+
+/**
+ * Compares a bind password without leaking, through timing, how much of it matched: both sides
+ * are hashed first, so timingSafeEqual always gets equal lengths.
+ */
+export function passwordMatches(given: unknown, expected: string): boolean {
+  if (typeof given !== 'string') return false;
+  const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }

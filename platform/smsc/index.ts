@@ -3,11 +3,12 @@ import { EsmeServer } from './esme-server';
 import type { SmscService } from './service';
 import { SmscCore } from './smsc-core';
 
-export { SmscRejection } from './service';
+export { SmscRejection, receiptRequestOf } from './service';
 export type {
   SmscService,
   AcceptMessageInput,
   AcceptedMessage,
+  ReceiptRequest,
   ConnectorSettings,
   ConnectorStatus,
 } from './service';

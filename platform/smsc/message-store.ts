@@ -14,6 +14,8 @@ export interface MessageRow {
   error_code: string | null;
   connector_id: string | null;
   carrier_message_ids: string;
+  /** JSON array: the connector that accepted each part (receipts are matched per part). */
+  part_connectors: string;
   part_states: string;
   registered_delivery: number;
   attempts: number;
@@ -41,7 +43,13 @@ export class MessageStore {
   insert(
     row: Omit<
       MessageRow,
-      'receipt_sent_at' | 'error_code' | 'connector_id' | 'sent_at' | 'done_at' | 'attempts'
+      | 'receipt_sent_at'
+      | 'error_code'
+      | 'connector_id'
+      | 'part_connectors'
+      | 'sent_at'
+      | 'done_at'
+      | 'attempts'
     >,
   ): void {
     this.db
@@ -66,23 +74,42 @@ export class MessageStore {
     ).map((r) => r.id);
   }
 
-  /** The message (still awaiting receipts) that a carrier id of this connector belongs to, and the part index. */
+  /**
+   * The message (still awaiting receipts) whose part this connector accepted under this carrier
+   * id, and the part index. Matched per part: after a re-route mid-send the parts of one message
+   * were accepted by different connectors. (Rows without per-part connectors use connector_id.)
+   */
   findByCarrierId(connectorId: string, carrierId: string): { row: MessageRow; part: number } | undefined {
     const found = this.db
       .prepare(
         `SELECT m.*, CAST(j.key AS INTEGER) AS part_index FROM messages m, json_each(m.carrier_message_ids) j
-         WHERE m.status IN ('queued', 'sent') AND m.connector_id = ? AND j.value = ? LIMIT 1`,
+         WHERE m.status IN ('queued', 'sent') AND j.value = @carrierId
+           AND COALESCE(json_extract(m.part_connectors, '$[' || j.key || ']'), m.connector_id) = @connectorId
+         LIMIT 1`,
       )
-      .get(connectorId, carrierId) as (MessageRow & { part_index: number }) | undefined;
+      .get({ connectorId, carrierId }) as (MessageRow & { part_index: number }) | undefined;
     if (found === undefined) return undefined;
     const { part_index: part, ...row } = found;
     return { row, part };
   }
 
-  recordCarrierIds(id: string, connectorId: string, carrierIds: Array<string | null>): void {
-    this.db
-      .prepare('UPDATE messages SET connector_id = ?, carrier_message_ids = ? WHERE id = ?')
-      .run(connectorId, JSON.stringify(carrierIds), id);
+  /** Records that a connector accepted one part under a carrier id (and is the latest connector used). */
+  recordCarrierId(id: string, part: number, connectorId: string, carrierId: string): void {
+    this.db.transaction(() => {
+      const row = this.get(id);
+      if (row === undefined) return;
+      const carrierIds = JSON.parse(row.carrier_message_ids) as Array<string | null>;
+      const connectors = JSON.parse(row.part_connectors) as Array<string | null>;
+      while (carrierIds.length < row.parts) carrierIds.push(null);
+      while (connectors.length < row.parts) connectors.push(null);
+      carrierIds[part] = carrierId;
+      connectors[part] = connectorId;
+      this.db
+        .prepare(
+          'UPDATE messages SET connector_id = ?, carrier_message_ids = ?, part_connectors = ? WHERE id = ?',
+        )
+        .run(connectorId, JSON.stringify(carrierIds), JSON.stringify(connectors), id);
+    })();
   }
 
   markSent(id: string, at: string): void {
@@ -115,12 +142,20 @@ export class MessageStore {
     return (
       this.db
         .prepare(
-          `SELECT id FROM messages WHERE customer_id = ? AND source = 'smpp' AND registered_delivery = 1
+          `SELECT id FROM messages WHERE customer_id = ? AND source = 'smpp'
+             AND (registered_delivery = 1 OR (registered_delivery = 2 AND status <> 'delivered'))
              AND receipt_sent_at IS NULL AND status IN (${FINAL_STATUSES.map((s) => `'${s}'`).join(', ')})
            ORDER BY done_at`,
         )
         .all(customerId) as Array<{ id: string }>
     ).map((r) => r.id);
+  }
+
+  /** Whether the customer asked for a receipt for this outcome (registered_delivery 1, or 2 and it failed). */
+  static receiptWanted(row: Pick<MessageRow, 'registered_delivery' | 'status'>): boolean {
+    if (!FINAL_STATUSES.includes(row.status)) return false;
+    if (row.registered_delivery === 1) return true;
+    return row.registered_delivery === 2 && row.status !== 'delivered';
   }
 
   markReceiptSent(id: string, at: string): void {

@@ -5,8 +5,37 @@ export interface AcceptMessageInput {
   sender: string;
   recipient: string;
   text: string;
-  /** Ask the carrier for a delivery receipt (SMPP registered_delivery bit 0). */
-  registeredDelivery: boolean;
+  /**
+   * Which final outcomes earn the customer a receipt (SMPP 3.4 §5.2.17, registered_delivery bits
+   * 0–1): true = every outcome (1), 'failure-only' = only failures (2), false = none (0). The SMSC
+   * itself always asks the carrier for receipts: it needs them to know the final status.
+   */
+  registeredDelivery: ReceiptRequest;
+}
+
+export type ReceiptRequest = boolean | 'failure-only';
+
+/** SMPP registered_delivery bits 0–1, as messages.registered_delivery stores them. */
+export const REGISTERED_DELIVERY = { none: 0, always: 1, failureOnly: 2 } as const;
+
+export function registeredDeliveryValue(request: ReceiptRequest): number {
+  if (request === 'failure-only') return REGISTERED_DELIVERY.failureOnly;
+  return request ? REGISTERED_DELIVERY.always : REGISTERED_DELIVERY.none;
+}
+
+/**
+ * The receipt request of an SMPP registered_delivery octet. Value 3 is reserved in SMPP 3.4;
+ * it is read as "always" (a receipt too many beats one the customer is waiting for).
+ */
+export function receiptRequestOf(registeredDelivery: number): ReceiptRequest {
+  switch (registeredDelivery & 0x03) {
+    case 0:
+      return false;
+    case 2:
+      return 'failure-only';
+    default:
+      return true;
+  }
 }
 
 export interface AcceptedMessage {

@@ -13,6 +13,12 @@ export const HEADER_LENGTH = 16;
 export const MAX_PDU_LENGTH = 16_384;
 const RESPONSE_BIT = 0x80000000;
 
+/**
+ * After end() the peer gets this long to close its side; then the socket is destroyed. A peer
+ * that keeps a half-closed connection open (and keeps sending) must not hold it, or memory, forever.
+ */
+export const DEFAULT_CLOSE_GRACE_MS = 1_000;
+
 export const STATUS = smpp.errors;
 
 export function statusName(status: number): string {
@@ -25,6 +31,12 @@ export class SmppResponseTimeout extends Error {
     readonly command: string,
     readonly timeoutMs: number,
     linkName: string,
+    /**
+     * The response if it still arrives within the link's late-response grace period, else null
+     * (grace over, or the link closed). Never rejects. A timed-out submit_sm may well have been
+     * accepted: whoever resubmits should wait for this first, or the handset gets two copies.
+     */
+    readonly lateResponse: Promise<PDU | null> = Promise.resolve(null),
   ) {
     super(`no ${command}_resp from ${linkName} within ${timeoutMs} ms (look at the SMSC log for that link)`);
     this.name = 'SmppResponseTimeout';
@@ -48,6 +60,21 @@ interface PendingRequest {
   timer: NodeJS.Timeout;
 }
 
+/** A request whose response timed out, still matched for a grace period. */
+interface LateRequest {
+  command: string;
+  settle: (response: PDU | null) => void;
+  timer: NodeJS.Timeout;
+}
+
+export interface SmppLinkOptions {
+  responseTimeoutMs: number;
+  /** How long a response that missed responseTimeoutMs is still matched (0: not at all). */
+  lateResponseGraceMs?: number;
+  /** See DEFAULT_CLOSE_GRACE_MS. */
+  closeGraceMs?: number;
+}
+
 export interface SmppLinkEvents {
   /** A decoded request from the peer, with its raw frame. */
   request: [pdu: PDU, frame: Buffer];
@@ -56,19 +83,29 @@ export interface SmppLinkEvents {
 }
 
 export class SmppLink extends EventEmitter<SmppLinkEvents> {
-  private buffered: Buffer = Buffer.alloc(0);
+  /** Received bytes not yet framed, as chunks: joined once per frame, never re-copied per read. */
+  private readonly chunks: Buffer[] = [];
+  private bufferedLength = 0;
   private sequence = 0;
   private readonly pending = new Map<number, PendingRequest>();
+  private readonly late = new Map<number, LateRequest>();
   private lastError: string | null = null;
   private closed = false;
+  private destroyTimer: NodeJS.Timeout | null = null;
+  private readonly responseTimeoutMs: number;
+  private readonly lateResponseGraceMs: number;
+  private readonly closeGraceMs: number;
 
   constructor(
     private readonly socket: Socket,
     readonly name: string,
-    private readonly responseTimeoutMs: number,
+    options: SmppLinkOptions,
     private readonly log: (message: string) => void,
   ) {
     super();
+    this.responseTimeoutMs = options.responseTimeoutMs;
+    this.lateResponseGraceMs = options.lateResponseGraceMs ?? 0;
+    this.closeGraceMs = options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error) => {
@@ -80,6 +117,11 @@ export class SmppLink extends EventEmitter<SmppLinkEvents> {
 
   get isOpen(): boolean {
     return !this.closed && this.socket.writable;
+  }
+
+  /** Received bytes waiting to form a complete PDU (bounded by MAX_PDU_LENGTH plus one read). */
+  get bufferedBytes(): number {
+    return this.bufferedLength;
   }
 
   /** Sends a request and resolves with its response (any command_status); rejects on timeout or close. */
@@ -97,9 +139,28 @@ export class SmppLink extends EventEmitter<SmppLinkEvents> {
     return new Promise<PDU>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(sequenceNumber);
-        reject(new SmppResponseTimeout(command, this.responseTimeoutMs, this.name));
+        reject(
+          new SmppResponseTimeout(
+            command,
+            this.responseTimeoutMs,
+            this.name,
+            this.awaitLateResponse(sequenceNumber, command),
+          ),
+        );
       }, this.responseTimeoutMs);
       this.pending.set(sequenceNumber, { command, resolve, reject, timer });
+    });
+  }
+
+  /** Keeps matching a timed-out request's sequence number for the grace period. */
+  private awaitLateResponse(sequenceNumber: number, command: string): Promise<PDU | null> {
+    if (this.lateResponseGraceMs <= 0 || this.closed) return Promise.resolve(null);
+    return new Promise<PDU | null>((settle) => {
+      const timer = setTimeout(() => {
+        this.late.delete(sequenceNumber);
+        settle(null);
+      }, this.lateResponseGraceMs);
+      this.late.set(sequenceNumber, { command, settle, timer });
     });
   }
 
@@ -123,15 +184,32 @@ export class SmppLink extends EventEmitter<SmppLinkEvents> {
     this.write(new smpp.PDU('generic_nack', { sequence_number: sequenceNumber, command_status: status }));
   }
 
-  /** Ends the connection after pending writes (rejecting pending requests). */
+  /**
+   * Ends the connection after pending writes (rejecting pending requests). Whatever the peer sends
+   * from now on is discarded, and the socket is destroyed if the peer has not closed its side
+   * within the close grace period.
+   */
   end(): void {
-    this.closed = true;
+    this.stopReading();
     this.socket.end();
+    if (this.destroyTimer === null && !this.socket.destroyed) {
+      this.destroyTimer = setTimeout(() => {
+        if (this.socket.destroyed) return;
+        this.log(`${this.name}: peer did not close within ${this.closeGraceMs} ms after our end; destroying`);
+        this.socket.destroy();
+      }, this.closeGraceMs);
+    }
   }
 
   destroy(): void {
-    this.closed = true;
+    this.stopReading();
     this.socket.destroy();
+  }
+
+  private stopReading(): void {
+    this.closed = true;
+    this.chunks.length = 0;
+    this.bufferedLength = 0;
   }
 
   /** Resolves once the socket has closed, destroying it if it does not end within timeoutMs. */
@@ -154,23 +232,62 @@ export class SmppLink extends EventEmitter<SmppLinkEvents> {
   }
 
   private onData(chunk: Buffer): void {
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
-    while (this.buffered.length >= 4 && !this.closed) {
-      const length = this.buffered.readUInt32BE(0);
+    if (this.closed) return; // closing: nothing the peer sends is read (or kept) any more
+    this.chunks.push(chunk);
+    this.bufferedLength += chunk.length;
+    while (this.bufferedLength >= 4 && !this.closed) {
+      const length = this.peekUInt32(0);
       if (length < HEADER_LENGTH || length > MAX_PDU_LENGTH) {
         // The stream cannot be resynchronised after a bad length: nack and close.
-        const sequence = this.buffered.length >= HEADER_LENGTH ? this.buffered.readUInt32BE(12) : 0;
+        const sequence = this.bufferedLength >= HEADER_LENGTH ? this.peekUInt32(12) : 0;
         this.log(`${this.name}: invalid command_length ${length}; generic_nack ESME_RINVCMDLEN and closing`);
         this.genericNack(sequence, STATUS.ESME_RINVCMDLEN);
-        this.buffered = Buffer.alloc(0);
         this.end();
         return;
       }
-      if (this.buffered.length < length) return;
-      const frame = this.buffered.subarray(0, length);
-      this.buffered = this.buffered.subarray(length);
-      this.onFrame(Buffer.from(frame));
+      if (this.bufferedLength < length) return;
+      this.onFrame(this.take(length));
     }
+  }
+
+  /** A big-endian uint32 at offset of the buffered bytes (which may span chunks). */
+  private peekUInt32(offset: number): number {
+    const first = this.chunks[0];
+    if (first.length >= offset + 4) return first.readUInt32BE(offset);
+    const bytes = Buffer.alloc(4);
+    let copied = 0;
+    let skip = offset;
+    for (const chunk of this.chunks) {
+      if (skip >= chunk.length) {
+        skip -= chunk.length;
+        continue;
+      }
+      copied += chunk.copy(bytes, copied, skip, Math.min(chunk.length, skip + 4 - copied));
+      skip = 0;
+      if (copied === 4) break;
+    }
+    return bytes.readUInt32BE(0);
+  }
+
+  /** Removes and returns the first `length` buffered bytes as a buffer of its own. */
+  private take(length: number): Buffer {
+    const frame = Buffer.alloc(length);
+    let copied = 0;
+    while (copied < length) {
+      const chunk = this.chunks[0];
+      const wanted = length - copied;
+      if (chunk.length <= wanted) {
+        chunk.copy(frame, copied);
+        copied += chunk.length;
+        this.chunks.shift();
+      } else {
+        chunk.copy(frame, copied, 0, wanted);
+        this.chunks[0] = chunk.subarray(wanted);
+        copied += wanted;
+      }
+    }
+    this.bufferedLength -= length;
+    return frame;
   }
 
   private onFrame(frame: Buffer): void {
@@ -194,6 +311,14 @@ export class SmppLink extends EventEmitter<SmppLinkEvents> {
     if (pdu.isResponse()) {
       const pending = this.pending.get(sequenceNumber);
       if (pending === undefined) {
+        const late = this.late.get(sequenceNumber);
+        if (late !== undefined) {
+          clearTimeout(late.timer);
+          this.late.delete(sequenceNumber);
+          this.log(`${this.name}: ${pdu.command} seq ${sequenceNumber} arrived after its timeout; handed on`);
+          late.settle(pdu);
+          return;
+        }
         this.log(`${this.name}: ${pdu.command} seq ${sequenceNumber} matches no request; ignored`);
         return;
       }
@@ -222,11 +347,18 @@ export class SmppLink extends EventEmitter<SmppLinkEvents> {
   }
 
   private onClose(): void {
-    this.closed = true;
+    this.stopReading();
+    if (this.destroyTimer !== null) clearTimeout(this.destroyTimer);
+    this.destroyTimer = null;
     for (const [sequence, pending] of this.pending) {
       clearTimeout(pending.timer);
       pending.reject(new SmppLinkClosed(pending.command, this.name));
       this.pending.delete(sequence);
+    }
+    for (const [sequence, late] of this.late) {
+      clearTimeout(late.timer);
+      late.settle(null);
+      this.late.delete(sequence);
     }
     this.emit('close', this.lastError);
   }

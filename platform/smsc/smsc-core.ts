@@ -10,6 +10,7 @@ import {
   AcceptedMessage,
   ConnectorSettings,
   ConnectorStatus,
+  registeredDeliveryValue,
   SmscRejection,
   SmscService,
 } from './service';
@@ -122,7 +123,7 @@ export class SmscCore implements SmscService {
       status: 'queued',
       carrier_message_ids: JSON.stringify(new Array<null>(parts).fill(null)),
       part_states: JSON.stringify(new Array<null>(parts).fill(null)),
-      registered_delivery: input.registeredDelivery ? 1 : 0,
+      registered_delivery: registeredDeliveryValue(input.registeredDelivery),
       accepted_at: acceptedAt,
     });
     this.schedule(id, 0);
@@ -150,7 +151,7 @@ export class SmscCore implements SmscService {
       status: 'queued',
       carrier_message_ids: JSON.stringify(new Array<null>(parts).fill(null)),
       part_states: JSON.stringify(new Array<null>(parts).fill(null)),
-      registered_delivery: input.registeredDelivery ? 1 : 0,
+      registered_delivery: registeredDeliveryValue(input.registeredDelivery),
       accepted_at: at,
     });
     this.store.finish(id, 'failed', errorCode, at);
@@ -202,6 +203,7 @@ export class SmscCore implements SmscService {
       {
         enquireLinkMs: this.deps.config.smsc.enquireLinkMs,
         responseTimeoutMs: this.deps.config.smsc.responseTimeoutMs,
+        lateResponseGraceMs: this.deps.config.smsc.lateResponseGraceMs,
         reconnectDelayMs: this.deps.config.smsc.reconnectDelayMs,
         window: this.deps.config.smsc.connectorWindow,
       },
@@ -269,6 +271,7 @@ export class SmscCore implements SmscService {
     for (let index = 0; index < segments.length; index += 1) {
       if (carrierIds[index] !== null) continue;
       const concatenated = segments.length > 1;
+      const label = `part ${index + 1}/${segments.length}`;
       let response: PDU;
       try {
         response = await connector.submit({
@@ -288,29 +291,40 @@ export class SmscCore implements SmscService {
             : segments[index],
         });
       } catch (error) {
-        const reason =
-          error instanceof SmppResponseTimeout
-            ? 'timeout'
-            : error instanceof SmppLinkClosed
-              ? 'connector down'
-              : stack(error);
-        this.retryLater(row, `part ${index + 1}/${segments.length} not accepted (${reason})`);
-        return;
+        if (!(error instanceof SmppResponseTimeout)) {
+          const reason = error instanceof SmppLinkClosed ? 'connector down' : stack(error);
+          this.retryLater(row, `${label} not accepted (${reason})`);
+          return;
+        }
+        // The carrier may have accepted it all the same: resubmitting now could put a second copy
+        // on the handset. The message stays in flight until the late response or the grace is over.
+        const grace = this.deps.config.smsc.lateResponseGraceMs;
+        this.log(
+          `${row.id}: ${label}: submit_sm_resp timeout after ${error.timeoutMs} ms on ${connector.id}; ` +
+            `waiting up to ${grace} ms for a late response before resubmitting`,
+        );
+        const late = await error.lateResponse;
+        if (late === null) {
+          this.retryLater(row, `${label} not accepted (timeout, and no late response within ${grace} ms)`);
+          return;
+        }
+        this.log(
+          `${row.id}: ${label}: late submit_sm_resp ${statusName(late.command_status)} from ${connector.id}`,
+        );
+        response = late;
       }
       if (response.command_status !== STATUS.ESME_ROK) {
         const name = statusName(response.command_status);
         if (TRANSIENT_SUBMIT_STATUSES.has(response.command_status)) {
-          this.retryLater(row, `part ${index + 1}/${segments.length} refused with ${name}`);
+          this.retryLater(row, `${label} refused with ${name}`);
         } else {
-          this.log(
-            `${row.id}: carrier ${connector.id} rejected part ${index + 1}/${segments.length} with ${name}`,
-          );
+          this.log(`${row.id}: carrier ${connector.id} rejected ${label} with ${name}`);
           this.finish(row, 'rejected', name);
         }
         return;
       }
       carrierIds[index] = String(response.message_id ?? '');
-      this.store.recordCarrierIds(row.id, connector.id, carrierIds);
+      this.store.recordCarrierId(row.id, index, connector.id, carrierIds[index] as string);
     }
     this.store.markSent(row.id, nowIso());
     this.emitStatus(row, 'sent');

@@ -84,10 +84,11 @@ CREATE TABLE IF NOT EXISTS messages (
   parts INTEGER NOT NULL,
   status TEXT NOT NULL,               -- queued | sent | delivered | undeliverable | expired | rejected | failed
   error_code TEXT,
-  connector_id TEXT,
+  connector_id TEXT,                  -- the connector of the part submitted last
   carrier_message_ids TEXT NOT NULL,  -- JSON array, one per part (null until the carrier accepted that part)
+  part_connectors TEXT NOT NULL DEFAULT '[]',  -- JSON array, one per part: the connector that accepted it (a re-route mid-send differs)
   part_states TEXT NOT NULL DEFAULT '[]',  -- JSON array, one per part: the carrier's final receipt stat, or null
-  registered_delivery INTEGER NOT NULL,
+  registered_delivery INTEGER NOT NULL,  -- SMPP bits 0-1: 0 no receipt, 1 always, 2 on failure only
   attempts INTEGER NOT NULL DEFAULT 0,
   accepted_at TEXT NOT NULL,
   sent_at TEXT,
@@ -106,8 +107,10 @@ CREATE TABLE IF NOT EXISTS smpp_concat_parts (
   total INTEGER NOT NULL,             -- parts announced in the UDH
   sequence INTEGER NOT NULL,          -- 1-based part number
   message_id TEXT NOT NULL,           -- the id every part was acknowledged with (the messages.id to be)
-  text TEXT NOT NULL,                 -- the decoded text of this part
-  registered_delivery INTEGER NOT NULL,
+  text TEXT NOT NULL,                 -- this part decoded on its own, for logs (a character may straddle parts)
+  payload BLOB NOT NULL,              -- the part's short_message octets after the UDH: the message is decoded from all of them at once
+  data_coding INTEGER NOT NULL,
+  registered_delivery INTEGER NOT NULL,  -- SMPP bits 0-1, as in messages
   received_at TEXT NOT NULL,
   PRIMARY KEY (customer_id, sender, recipient, reference, total, sequence)
 );

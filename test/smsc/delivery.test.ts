@@ -112,10 +112,10 @@ test('a carrier that never answers: the message stays queued and is retried', as
     text: 'x',
     registeredDelivery: false,
   });
-  // responseTimeoutMs is 500: after a timeout the SMSC logs the retry.
+  // responseTimeoutMs is 500, lateResponseGraceMs 300: then the SMSC schedules a resubmission.
   await eventually(
-    () => h.log.some((line) => line.includes(accepted.id) && line.includes('timeout')),
-    'the SMSC to log a submit timeout',
+    () => h.log.some((line) => line.includes(accepted.id) && line.includes('retry in')),
+    'the SMSC to schedule a retry after the submit timeout',
   );
   const row = messageRow(h.db, accepted.id);
   assert.equal(row.status, 'queued');

@@ -31,6 +31,7 @@ export const CARRIER = { systemId: 'platform', password: 'carrierpw' };
 export function testConfig(dbFile: string): PlatformConfig {
   const config = embeddedDefaults({ storeFile: dbFile, adminApiKey: 'test' });
   config.smsc.responseTimeoutMs = 500;
+  config.smsc.lateResponseGraceMs = 300;
   config.smsc.retryDelayMs = 50;
   config.smsc.reconnectDelayMs = 50;
   return config;
@@ -54,6 +55,8 @@ export async function startHarness(
     bindCarrier?: boolean;
     /** Adjusts the SMSC configuration before the SMSC starts (timers, window). */
     configure?: (config: PlatformConfig) => void;
+    /** How late the carrier double answers submits to 'slow-response' numbers. */
+    slowResponseMs?: number;
   } = {},
 ): Promise<SmscHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'smsc-test-'));
@@ -75,7 +78,7 @@ export async function startHarness(
       if (process.env.SMSC_TEST_LOG) console.log(`[${role}] ${message}`);
     },
   };
-  const carrier = new CarrierSmscDouble({ responseTimeoutMs: 1_000 });
+  const carrier = new CarrierSmscDouble({ responseTimeoutMs: 1_000, slowResponseMs: options.slowResponseMs });
   await carrier.start(CARRIER);
   const harness: SmscHarness = {
     db,

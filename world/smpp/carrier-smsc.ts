@@ -20,8 +20,11 @@ import { smppStatusName } from './smpp-session';
  * - never: accepted, on the handset, no receipt ever (lost DLR)
  * - reject: submit_sm_resp ESME_RINVDSTADR
  * - no-response: submit_sm is never answered (a hung SMSC)
+ * - slow-response: like deliver, but submit_sm_resp comes `slowResponseMs` late (a congested SMSC
+ *   that accepted the message all the same)
  */
-export type HandsetBehaviour = 'deliver' | 'undeliverable' | 'never' | 'reject' | 'no-response';
+export type HandsetBehaviour =
+  'deliver' | 'undeliverable' | 'never' | 'reject' | 'no-response' | 'slow-response';
 
 export interface HandsetSms {
   from: string;
@@ -77,7 +80,13 @@ export class CarrierSmscDouble {
   private readonly idPrefix = randomBytes(2).toString('hex');
   private nextId = 1;
 
-  constructor(private readonly options: { responseTimeoutMs?: number } = {}) {}
+  /** submit_sm PDUs received, per destination (a resubmission shows up as a second one). */
+  readonly submits = new Observed<{ to: string; carrierId: string | null }>(
+    (s) => `submit_sm to ${s.to}${s.carrierId === null ? '' : ` → ${s.carrierId}`}`,
+  );
+  private readonly slowTimers = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly options: { responseTimeoutMs?: number; slowResponseMs?: number } = {}) {}
 
   /** Listens on 127.0.0.1 (port 0 = ephemeral; a fixed port lets a test bring "the same" carrier back). */
   async start(
@@ -179,6 +188,8 @@ export class CarrierSmscDouble {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = null;
+    for (const timer of this.slowTimers) clearTimeout(timer);
+    this.slowTimers.clear();
     for (const connection of this.connections) {
       for (const pending of connection.pending.values()) clearTimeout(pending.timer);
       connection.socket.destroy();
@@ -343,12 +354,41 @@ export class CarrierSmscDouble {
       Number(pdu.dest_addr_ton) === 1 ? `+${String(pdu.destination_addr)}` : String(pdu.destination_addr);
     const from = Number(pdu.source_addr_ton) === 1 ? `+${String(pdu.source_addr)}` : String(pdu.source_addr);
     const behaviour = this.behaviours.get(to) ?? 'deliver';
-    if (behaviour === 'no-response') return;
+    if (behaviour === 'no-response') {
+      this.submits.add({ to, carrierId: null });
+      return;
+    }
     if (behaviour === 'reject') {
+      this.submits.add({ to, carrierId: null });
       this.send(connection, pdu.response({ command_status: smpp.errors.ESME_RINVDSTADR }));
       return;
     }
     const carrierId = `${this.idPrefix}${String(this.nextId++).padStart(6, '0')}`;
+    this.submits.add({ to, carrierId });
+    if (behaviour === 'slow-response') {
+      // Accepted now, answered late: the platform's response timeout fires first.
+      const timer = setTimeout(() => {
+        this.slowTimers.delete(timer);
+        this.accept(connection, pdu, decoded, { from, to, carrierId, behaviour });
+      }, this.options.slowResponseMs ?? 1_000);
+      this.slowTimers.add(timer);
+      return;
+    }
+    this.accept(connection, pdu, decoded, { from, to, carrierId, behaviour });
+  }
+
+  /** Answers an accepted submit_sm, hands the text over and sends the receipt the behaviour calls for. */
+  private accept(
+    connection: Connection,
+    pdu: PDU,
+    decoded: {
+      text: string;
+      encoding: TextEncoding;
+      concat: { ref: number; total: number; seq: number } | null;
+    },
+    submit: { from: string; to: string; carrierId: string; behaviour: HandsetBehaviour },
+  ): void {
+    const { from, to, carrierId, behaviour } = submit;
     this.send(connection, pdu.response({ message_id: carrierId }));
     if (behaviour !== 'undeliverable') this.toHandset(from, to, decoded, carrierId);
     const wantsReceipt = (Number(pdu.registered_delivery) & 0x03) !== 0;
@@ -360,7 +400,7 @@ export class CarrierSmscDouble {
         from,
         to,
         text: decoded.text,
-        delivered: behaviour === 'deliver',
+        delivered: behaviour !== 'undeliverable',
       }),
     );
   }
