@@ -152,7 +152,8 @@ async function remoteSmoke(): Promise<Omit<StageResult, 'name' | 'seconds'>> {
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`npm run platform did not print READY within 60 s:\n${maskSecrets(platformOut)}`)),
+        () =>
+          reject(new Error(`npm run platform did not print READY within 60 s:\n${maskSecrets(platformOut)}`)),
         60_000,
       );
       const onData = (): void => {
