@@ -471,6 +471,16 @@ export class CoreServices {
     return this.smsc.connectors();
   }
 
+  /** Unbinds and forgets a connector and its routes; its queued messages wait for another route. */
+  async deleteConnector(id: string): Promise<void> {
+    if (!(await this.smsc.removeConnector(id))) throw new NotFoundError('connector', id);
+  }
+
+  /** Removes the route with exactly this prefix. */
+  deleteRoute(prefix: string): void {
+    if (!this.smsc.removeRoute(prefix)) throw new NotFoundError('route', prefix);
+  }
+
   putRoute(body: unknown): { prefix: string; connectorId: string } {
     const input = new InputReader(body, ['prefix', 'connectorId']);
     const prefix = input.string('prefix', {

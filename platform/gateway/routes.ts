@@ -172,11 +172,30 @@ export function routeTable({ services, version, contractYaml }: RouteTableOption
       handle: (c) => ok(services.putConnector(c.params.id, c.body)),
     },
     {
+      method: 'DELETE',
+      path: '/ops/v1/smsc/connectors/{id}',
+      access: 'operator',
+      handle: async (c) => {
+        await services.deleteConnector(c.params.id);
+        return { status: 204 };
+      },
+    },
+    {
       method: 'PUT',
       path: '/ops/v1/smsc/routes',
       access: 'operator',
       jsonBody: true,
       handle: (c) => ok(services.putRoute(c.body)),
+    },
+    {
+      method: 'DELETE',
+      // The prefix is percent-encoded by the caller ('+' as %2B); the router decodes it.
+      path: '/ops/v1/smsc/routes/{prefix}',
+      access: 'operator',
+      handle: (c) => {
+        services.deleteRoute(c.params.prefix);
+        return { status: 204 };
+      },
     },
   ];
 }

@@ -29,7 +29,9 @@ export async function startSmsc(
     endpoints,
     acceptMessage: (input) => core.acceptMessage(input),
     upsertConnector: (connector) => core.upsertConnector(connector),
+    removeConnector: (id) => core.removeConnector(id),
     setRoute: (prefix, connectorId) => core.setRoute(prefix, connectorId),
+    removeRoute: (prefix) => core.removeRoute(prefix),
     connectors: () => core.connectors(),
     async stop() {
       await esmes.close();

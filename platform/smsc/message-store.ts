@@ -180,6 +180,26 @@ export class MessageStore {
       .run(prefix, connectorId);
   }
 
+  /** False when no route has exactly this prefix. */
+  removeRoute(prefix: string): boolean {
+    return this.db.prepare('DELETE FROM sms_routes WHERE prefix = ?').run(prefix).changes === 1;
+  }
+
+  /**
+   * Deletes a connector and the routes to it (they reference it), in one transaction. Messages
+   * keep their connector ids: receipts and history refer to them. Null when the id is unknown.
+   */
+  removeConnector(id: string): { removedRoutes: string[] } | null {
+    return this.db.transaction(() => {
+      const routes = this.db
+        .prepare('SELECT prefix FROM sms_routes WHERE connector_id = ? ORDER BY prefix')
+        .all(id) as Array<{ prefix: string }>;
+      this.db.prepare('DELETE FROM sms_routes WHERE connector_id = ?').run(id);
+      const removed = this.db.prepare('DELETE FROM smsc_connectors WHERE id = ?').run(id).changes === 1;
+      return removed ? { removedRoutes: routes.map((r) => r.prefix) } : null;
+    })();
+  }
+
   upsertConnector(
     c: { id: string; host: string; port: number; systemId: string; password: string },
     at: string,

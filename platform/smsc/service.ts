@@ -57,8 +57,21 @@ export interface SmscService {
   /** Creates or replaces an upstream carrier connector and (re)binds it. */
   upsertConnector(connector: ConnectorSettings): void;
 
+  /**
+   * Unbinds (unbind, then close; resolves once done) and forgets a connector, and removes every
+   * route to it. Messages queued for it stay queued: they are sent once a route to a bound
+   * connector exists again. Resolves false when no connector has this id.
+   */
+  removeConnector(id: string): Promise<boolean>;
+
   /** Routes recipients starting with prefix ('' = default route) to a connector. */
   setRoute(prefix: string, connectorId: string): void;
+
+  /**
+   * Removes the route for exactly this prefix; false when there is none. Queued messages it
+   * covered stay queued (a shorter prefix may take them; else they wait for a new route).
+   */
+  removeRoute(prefix: string): boolean;
 
   /** Every connector with its live bind state, for operations endpoints and preflight. */
   connectors(): ConnectorStatus[];

@@ -58,6 +58,11 @@ export class SmscCore implements SmscService {
   private readonly live = new Map<string, CarrierConnector>();
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   private readonly inFlight = new Set<string>();
+  /**
+   * Messages that had no route when accepted, until their first attempt: only these fail with
+   * NO_ROUTE. A message whose route was removed later stays queued for the next route instead.
+   */
+  private readonly unroutedOnAcceptance = new Set<string>();
   private readonly finalListeners: FinalStatusListener[] = [];
   private stopped = false;
 
@@ -77,6 +82,7 @@ export class SmscCore implements SmscService {
     this.stopped = true;
     for (const timer of this.retryTimers.values()) clearTimeout(timer);
     this.retryTimers.clear();
+    this.unroutedOnAcceptance.clear();
     await Promise.all([...this.live.values()].map((connector) => connector.stop()));
     this.live.clear();
   }
@@ -126,6 +132,7 @@ export class SmscCore implements SmscService {
       registered_delivery: registeredDeliveryValue(input.registeredDelivery),
       accepted_at: acceptedAt,
     });
+    if (this.store.route(input.recipient) === null) this.unroutedOnAcceptance.add(id);
     this.schedule(id, 0);
     return { id, status: 'queued', encoding: encoded.encoding, parts, acceptedAt };
   }
@@ -185,10 +192,35 @@ export class SmscCore implements SmscService {
     this.startConnector(connector);
   }
 
+  async removeConnector(id: string): Promise<boolean> {
+    const removed = this.store.removeConnector(id);
+    const connector = this.live.get(id);
+    this.live.delete(id);
+    if (removed === null && connector === undefined) return false;
+    const routes = removed?.removedRoutes ?? [];
+    this.log(
+      `connector ${id} removed` +
+        (routes.length > 0 ? ` with its route(s) ${routes.map((p) => JSON.stringify(p)).join(', ')}` : '') +
+        '; messages queued for it stay queued until a route to a bound connector exists',
+    );
+    // Submits waiting on its window fail with SmppLinkClosed and go back to the queue.
+    if (connector !== undefined) await connector.stop();
+    // A shorter prefix may now route some queued messages to another connector.
+    this.rescheduleQueued();
+    return true;
+  }
+
   setRoute(prefix: string, connectorId: string): void {
     this.store.setRoute(prefix, connectorId);
     // Messages waiting for a route or a connector may now have one.
     this.rescheduleQueued();
+  }
+
+  removeRoute(prefix: string): boolean {
+    if (!this.store.removeRoute(prefix)) return false;
+    this.log(`route ${JSON.stringify(prefix)} removed`);
+    this.rescheduleQueued();
+    return true;
   }
 
   connectors(): ConnectorStatus[] {
@@ -241,9 +273,15 @@ export class SmscCore implements SmscService {
     if (this.stopped || this.inFlight.has(id)) return;
     const row = this.store.get(id);
     if (row === undefined || row.status !== 'queued') return;
+    const unroutedOnAcceptance = this.unroutedOnAcceptance.delete(id);
     const connectorId = this.store.route(row.recipient);
     if (connectorId === null) {
-      this.finish(row, 'failed', 'NO_ROUTE');
+      if (unroutedOnAcceptance) {
+        this.finish(row, 'failed', 'NO_ROUTE');
+        return;
+      }
+      // Routable once, so never lost: parked until setRoute re-schedules every queued message.
+      this.log(`${id}: no route to ${row.recipient} any more; queued until a route appears`);
       return;
     }
     const connector = this.live.get(connectorId);

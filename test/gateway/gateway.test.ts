@@ -530,4 +530,26 @@ describe('webhooks and operations', () => {
     const unknown = await rejection(operator.putRoute({ prefix: '', connectorId: 'nope' }));
     assert.deepEqual([unknown.status, unknown.fields()], [422, ['connectorId']]);
   });
+
+  test('the operator deletes routes (prefix percent-encoded) and connectors with their routes; unknown ids are 404', async () => {
+    const connector = { host: '127.0.0.1', port: 2775, systemId: 'phase2', password: 'secret' };
+    await operator.putConnector('carrier-del', connector);
+    await operator.putRoute({ prefix: '+4420', connectorId: 'carrier-del' });
+    await operator.putRoute({ prefix: '+4421', connectorId: 'carrier-del' });
+
+    const { api } = await newCustomer();
+    assert.equal((await rejection(api.deleteRoute('+4420'))).status, 403);
+    assert.equal((await rejection(api.deleteConnector('carrier-del'))).status, 403);
+
+    await operator.deleteRoute('+4420');
+    assert.equal(platform.smsc.routes.has('+4420'), false);
+    assert.equal((await rejection(operator.deleteRoute('+4420'))).status, 404);
+
+    await operator.deleteConnector('carrier-del');
+    assert.equal(platform.smsc.routes.has('+4421'), false, 'routes to a removed connector go with it');
+    assert.ok(!(await operator.listConnectors()).items.some((c) => c.id === 'carrier-del'));
+    const again = await rejection(operator.deleteConnector('carrier-del'));
+    assert.equal(again.status, 404);
+    assert.equal(again.problem?.type?.endsWith('not-found'), true, JSON.stringify(again.problem));
+  });
 });

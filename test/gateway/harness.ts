@@ -85,6 +85,16 @@ export class FakeSmsc implements SmscService {
     this.routes.set(prefix, connectorId);
   }
 
+  removeRoute(prefix: string): boolean {
+    return this.routes.delete(prefix);
+  }
+
+  removeConnector(id: string): Promise<boolean> {
+    if (!this.connectorList.delete(id)) return Promise.resolve(false);
+    for (const [prefix, connectorId] of this.routes) if (connectorId === id) this.routes.delete(prefix);
+    return Promise.resolve(true);
+  }
+
   connectors(): ConnectorStatus[] {
     return [...this.connectorList.values()];
   }

@@ -304,6 +304,16 @@ export class PlatformApi {
     return this.call('PUT', '/ops/v1/smsc/routes', route);
   }
 
+  /** Unbinds and removes a connector and its routes (operator only). */
+  async deleteConnector(id: string): Promise<void> {
+    await this.call('DELETE', `/ops/v1/smsc/connectors/${encodeURIComponent(id)}`);
+  }
+
+  /** Removes the route with exactly this prefix (operator only); '+' travels as %2B. */
+  async deleteRoute(prefix: string): Promise<void> {
+    await this.call('DELETE', `/ops/v1/smsc/routes/${encodeURIComponent(prefix)}`);
+  }
+
   /** Any request, for negative tests: never throws on a status, still validated and recorded. */
   async raw(request: RawRequest): Promise<RawResponse> {
     const headers: Record<string, string> = {

@@ -95,7 +95,7 @@ export class CarrierSmscDouble {
   ): Promise<void> {
     this.credentials = credentials;
     const server = createServer((socket) => this.onConnection(socket));
-    server.on('error', (error) => this.violations.add(`carrier server error: ${error.message}`));
+    server.on('error', (error) => this.violation(`carrier server error: ${error.message}`));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(listen.port ?? 0, '127.0.0.1', () => {
@@ -142,6 +142,16 @@ export class CarrierSmscDouble {
 
   behaviourFor(number: string, behaviour: HandsetBehaviour): void {
     this.behaviours.set(number, behaviour);
+  }
+
+  /**
+   * Forgets a handset: its inbox, its behaviour and any half-received concatenated message to it,
+   * so a double that outlives many scenarios does not grow for ever. The next use starts afresh.
+   */
+  forget(number: string): void {
+    this.handsets.delete(number);
+    this.behaviours.delete(number);
+    for (const key of this.partials.keys()) if (key.split('|')[1] === number) this.partials.delete(key);
   }
 
   /** Drops every connection abruptly, as a network failure would (the platform must reconnect). */
@@ -224,7 +234,7 @@ export class CarrierSmscDouble {
     socket.on('data', (chunk: Buffer) => {
       for (const frame of connection.frames.push(chunk)) {
         if (!frame.ok) {
-          this.violations.add(`invalid command_length ${frame.commandLength}`);
+          this.violation(`invalid command_length ${frame.commandLength}`);
           this.send(
             connection,
             new smpp.PDU('generic_nack', {
@@ -245,7 +255,7 @@ export class CarrierSmscDouble {
     try {
       pdu = new smpp.PDU(bytes);
     } catch (error) {
-      this.violations.add(`undecodable PDU: ${String(error)}`);
+      this.violation(`undecodable PDU: ${String(error)}`);
       this.send(
         connection,
         new smpp.PDU('generic_nack', {
@@ -346,7 +356,7 @@ export class CarrierSmscDouble {
     }
     if (decoded === null || decoded instanceof Error) {
       const reason = decoded instanceof Error ? decoded.message : 'no text';
-      this.violations.add(`submit_sm to ${String(pdu.destination_addr)}: ${reason}`);
+      this.violation(`submit_sm to ${String(pdu.destination_addr)}: ${reason}`);
       this.send(connection, pdu.response({ command_status: smpp.errors.ESME_RSUBMITFAIL }));
       return;
     }
@@ -435,11 +445,11 @@ export class CarrierSmscDouble {
       this.partials.set(key, partial);
     }
     if (concat.seq < 1 || concat.seq > concat.total) {
-      this.violations.add(`part ${concat.seq} of ${concat.total} for ${to} is out of range`);
+      this.violation(`part ${concat.seq} of ${concat.total} for ${to} is out of range`);
       return;
     }
     if (partial.encoding !== decoded.encoding)
-      this.violations.add(`parts of one message to ${to} use different encodings`);
+      this.violation(`parts of one message to ${to} use different encodings`);
     partial.parts[concat.seq - 1] = { text: decoded.text, carrierId };
     if (partial.parts.some((part) => part === null)) return;
     this.partials.delete(key);
@@ -464,7 +474,7 @@ export class CarrierSmscDouble {
         ? submitter
         : this.receiverSession();
     if (connection === null) {
-      this.violations.add(`receipt for ${receipt.carrierId} could not be sent: no receiver bound`);
+      this.violation(`receipt for ${receipt.carrierId} could not be sent: no receiver bound`);
       return;
     }
     const date = yymmddhhmm(new Date());
@@ -491,12 +501,12 @@ export class CarrierSmscDouble {
     ).then(
       (response) => {
         if (response.command_status !== 0)
-          this.violations.add(
+          this.violation(
             `platform answered the receipt for ${receipt.carrierId} with ${smppStatusName(response.command_status)}`,
           );
       },
       (error: unknown) =>
-        this.violations.add(`receipt for ${receipt.carrierId} not acknowledged: ${String(error)}`),
+        this.violation(`receipt for ${receipt.carrierId} not acknowledged: ${String(error)}`),
     );
   }
 
@@ -535,6 +545,12 @@ export class CarrierSmscDouble {
     if (connection.socket.destroyed) return;
     connection.socket.write(pdu.toBuffer());
     this.record(pdu, 'sent', text);
+  }
+
+  /** A violation goes to `violations` and to the traffic log, so it shows in the scenario's evidence. */
+  private violation(description: string): void {
+    this.violations.add(description);
+    traffic.record({ protocol: 'SMPP', from: ACTOR, to: ACTOR, summary: `VIOLATION: ${description}` });
   }
 
   private record(pdu: PDU, direction: 'sent' | 'received', text?: string): void {
