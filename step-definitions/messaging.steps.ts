@@ -52,18 +52,22 @@ Given(
   },
 );
 
+/** A mobile phone on the worker's mobile network double, forgotten when the scenario ends. */
+function giveMobilePhone(world: Phase2World, name: string, behaviour: 'deliver' | 'undeliverable'): void {
+  const number = mobileNumber(world.env.mobilePrefix);
+  world.env.carrier.behaviourFor(number, behaviour);
+  world.people.set(name, { name, number, kind: 'mobile' });
+  world.onCleanup(async () => world.env.carrier.forget(number));
+}
+
 Given('{person} has a mobile phone', function (this: Phase2World, name: string) {
-  const number = mobileNumber(this.env.mobilePrefix);
-  this.env.carrier.behaviourFor(number, 'deliver');
-  this.people.set(name, { name, number, kind: 'mobile' });
+  giveMobilePhone(this, name, 'deliver');
 });
 
 Given(
   '{person} has a mobile phone that the mobile network cannot reach',
   function (this: Phase2World, name: string) {
-    const number = mobileNumber(this.env.mobilePrefix);
-    this.env.carrier.behaviourFor(number, 'undeliverable');
-    this.people.set(name, { name, number, kind: 'mobile' });
+    giveMobilePhone(this, name, 'undeliverable');
   },
 );
 

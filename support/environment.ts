@@ -89,7 +89,11 @@ export async function startSuiteEnvironment(): Promise<SuiteEnvironment> {
       port: carrier.address().port,
       ...carrierCredentials,
     });
+    // Undone at the end (registered before the route, so the route goes first): a remote
+    // platform keeps no debris from the run.
+    stops.push(() => operator.deleteConnector(connectorId));
     await operator.putRoute({ prefix: mobilePrefix, connectorId });
+    stops.push(() => operator.deleteRoute(mobilePrefix));
     await bound;
 
     return { config, endpoints, operator, carrier, mobilePrefix, webhooks, platformLog, stop };

@@ -35,6 +35,18 @@ Before(function (this: Phase2World, { pickle }) {
     throw new Error(`The test environment did not start: ${String(startFailure)}`);
   }
   this.env = environment;
+  const violationsBefore = environment.carrier.violations.all().length;
+  // The mobile network double notices protocol faults (wrong alphabet, bad PDUs, unacknowledged
+  // receipts) even when the scenario's own checks pass: any during this scenario fails it.
+  this.onCleanup(async () => {
+    const seen = environment?.carrier.violations.all().slice(violationsBefore) ?? [];
+    if (seen.length > 0) {
+      throw new Error(
+        `The mobile network saw ${seen.length} protocol violation(s) from the platform (see "SMPP PDUs"):\n` +
+          seen.map((v) => `  - ${v}`).join('\n'),
+      );
+    }
+  });
   // Seeded per scenario, so a scenario's data can be replayed whatever order or worker it ran in.
   const scenarioSeed = createHash('sha256')
     .update(`${environment.config.fakerSeed}:${pickle.uri}:${pickle.name}`)
