@@ -117,21 +117,7 @@ export class SmscCore implements SmscService {
       );
     }
     const acceptedAt = nowIso();
-    this.store.insert({
-      id,
-      customer_id: input.customerId,
-      source: input.source,
-      sender: input.sender,
-      recipient: input.recipient,
-      text: input.text,
-      encoding: encoded.encoding,
-      parts,
-      status: 'queued',
-      carrier_message_ids: JSON.stringify(new Array<null>(parts).fill(null)),
-      part_states: JSON.stringify(new Array<null>(parts).fill(null)),
-      registered_delivery: registeredDeliveryValue(input.registeredDelivery),
-      accepted_at: acceptedAt,
-    });
+    this.insertQueued(input, id, encoded.encoding, parts, acceptedAt);
     if (this.store.route(input.recipient) === null) this.unroutedOnAcceptance.add(id);
     this.schedule(id, 0);
     return { id, status: 'queued', encoding: encoded.encoding, parts, acceptedAt };
@@ -146,6 +132,19 @@ export class SmscCore implements SmscService {
     const encoded = encodeText(input.text);
     const parts = Math.max(1, encoded.segments.length);
     const at = nowIso();
+    this.insertQueued(input, id, encoded.encoding, parts, at);
+    this.store.finish(id, 'failed', errorCode, at);
+  }
+
+  /** The message row as the SMSC first stores it: queued, no part sent or reported yet. */
+  private insertQueued(
+    input: AcceptMessageInput,
+    id: string,
+    encoding: 'gsm7' | 'ucs2',
+    parts: number,
+    acceptedAt: string,
+  ): void {
+    const unknownPerPart = JSON.stringify(new Array<null>(parts).fill(null));
     this.store.insert({
       id,
       customer_id: input.customerId,
@@ -153,15 +152,14 @@ export class SmscCore implements SmscService {
       sender: input.sender,
       recipient: input.recipient,
       text: input.text,
-      encoding: encoded.encoding,
+      encoding,
       parts,
       status: 'queued',
-      carrier_message_ids: JSON.stringify(new Array<null>(parts).fill(null)),
-      part_states: JSON.stringify(new Array<null>(parts).fill(null)),
+      carrier_message_ids: unknownPerPart,
+      part_states: unknownPerPart,
       registered_delivery: registeredDeliveryValue(input.registeredDelivery),
-      accepted_at: at,
+      accepted_at: acceptedAt,
     });
-    this.store.finish(id, 'failed', errorCode, at);
   }
 
   /** Tells the bus and the final-status listeners (receipts) that a message reached its final status. */
