@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countScenarios, type ScenarioCounts } from './cucumber-results';
-import { UNIT_TEST_TIMEOUT_MS, unitTestFiles } from './unit';
+import { unitTestArgs } from './unit';
 
 interface StageResult {
   name: string;
@@ -199,14 +199,7 @@ async function main(): Promise<void> {
   await gate('Lint (eslint, incl. the black-box rule)', 'npx', ['eslint', '.']);
   await gate('Format (prettier --check)', 'npx', ['prettier', '--check', '.']);
   await stage('Unit tests (node --test)', async () => {
-    const { code, output } = await run(process.execPath, [
-      '--require',
-      'ts-node/register/transpile-only',
-      '--test',
-      `--test-timeout=${UNIT_TEST_TIMEOUT_MS}`,
-      '--test-reporter=spec',
-      ...unitTestFiles(),
-    ]);
+    const { code, output } = await run(process.execPath, unitTestArgs());
     const passed = Number(/ℹ pass (\d+)/.exec(output)?.[1] ?? 0);
     const failed = Number(/ℹ fail (\d+)/.exec(output)?.[1] ?? 0);
     const ok = code === 0 && failed === 0 && passed > 0;

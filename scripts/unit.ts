@@ -16,19 +16,19 @@ export function unitTestFiles(dir = 'test'): string[] {
     .sort();
 }
 
+/** Node arguments that run every unit test with the spec reporter and the per-test bound. */
+export function unitTestArgs(): string[] {
+  return [
+    '--require',
+    'ts-node/register/transpile-only',
+    '--test',
+    `--test-timeout=${UNIT_TEST_TIMEOUT_MS}`,
+    '--test-reporter=spec',
+    ...unitTestFiles(),
+  ];
+}
+
 if (require.main === module) {
-  const child = spawn(
-    process.execPath,
-    [
-      '--require',
-      'ts-node/register/transpile-only',
-      '--test',
-      `--test-timeout=${UNIT_TEST_TIMEOUT_MS}`,
-      '--test-reporter=spec',
-      ...unitTestFiles(),
-      ...process.argv.slice(2),
-    ],
-    { stdio: 'inherit' },
-  );
+  const child = spawn(process.execPath, [...unitTestArgs(), ...process.argv.slice(2)], { stdio: 'inherit' });
   child.on('close', (code) => process.exit(code ?? 1));
 }

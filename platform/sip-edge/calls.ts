@@ -483,10 +483,7 @@ export class CallManager {
       call.state = 'answered';
       call.answeredAt = new Date();
       this.watchMedia(call);
-      const answer =
-        response.body.length > 0 && call.relay
-          ? call.relay.rewriteSdp(response.body.toString('utf8'), 'B')
-          : undefined;
+      const answer = this.calleeSdpForCaller(call, response);
       stack.respond(call.inviteA, call.a.flow, response.status, {
         reason: response.reason,
         toTag: call.a.localTag,
@@ -504,10 +501,7 @@ export class CallManager {
     if (response.status < 200) {
       if (response.toTag !== undefined) this.learnRemote(b, response);
       call.state = 'early';
-      const sdp =
-        response.body.length > 0 && call.relay
-          ? call.relay.rewriteSdp(response.body.toString('utf8'), 'B')
-          : undefined;
+      const sdp = this.calleeSdpForCaller(call, response);
       stack.respond(call.inviteA, call.a.flow, response.status, {
         reason: response.reason,
         toTag: call.a.localTag,
@@ -541,6 +535,13 @@ export class CallManager {
       if (other)
         this.sendInDialog(call, other, 'ACK', { cseq: pending.forwardedCseq, sdpFrom: side, request });
     }
+  }
+
+  /** The callee's SDP as the caller must see it: pointing at the relay, not at the callee. */
+  private calleeSdpForCaller(call: Call, response: SipResponse): string | undefined {
+    return response.body.length > 0 && call.relay
+      ? call.relay.rewriteSdp(response.body.toString('utf8'), 'B')
+      : undefined;
   }
 
   private sendAckToCallee(call: Call, ackFromCaller: SipRequest | undefined): void {

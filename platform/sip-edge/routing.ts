@@ -4,6 +4,7 @@
  */
 import type { Db } from '../store/store';
 import type { SipAccount } from './auth';
+import type { TrunkRow as StoredTrunkRow } from '../core/resources';
 
 export interface TrunkRow {
   id: string;
@@ -16,16 +17,8 @@ export interface TrunkRow {
   callerId: string | null;
 }
 
-interface TrunkRecord {
-  id: string;
-  customer_id: string;
-  name: string;
-  host: string;
-  port: number;
-  transport: string;
-  destination_prefixes: string;
-  caller_id: string | null;
-}
+/** The trunks table row, as the core defines it (created_at is not read here). */
+type TrunkRecord = Omit<StoredTrunkRow, 'created_at'>;
 
 interface AccountRecord {
   username: string;
