@@ -439,51 +439,42 @@ export class SipPhone {
       this.registerer ?? new Registerer(this.userAgent, { expires: this.options.registerExpiresSec ?? 600 });
     this.registerer = registerer;
     const aor = `sip:${this.options.username}@${this.options.domain}`;
-    await new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const finish = (error?: Error): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        registerer.stateChange.removeListener(onState);
-        if (error) reject(error);
-        else resolve();
-      };
-      const onState = (state: RegistererState): void => {
-        if (state === RegistererState.Registered) finish();
-        if (state === RegistererState.Terminated)
-          finish(new Error(`${this.actor}: registration of ${aor} ended before it was accepted`));
-      };
-      const timer = setTimeout(
-        () =>
-          finish(
-            new WaitTimeoutError(
-              `Timed out after ${timeoutMs} ms waiting for the registrar to accept ${aor} from ${this.actor}. ` +
-                `Last sip.js diagnostics: ${this.diagnostics.all().slice(-3).join(' | ') || 'none'}. Look at: the SIP messages (REGISTER and its responses) in the evidence.`,
-            ),
-          ),
-        timeoutMs,
-      );
-      registerer.stateChange.addListener(onState);
-      registerer
-        .register({
-          requestDelegate: {
-            // A refresh of an existing registration changes no state: the 2xx itself ends the wait.
-            onAccept: () => finish(),
-            onReject: (response) => {
-              const { statusCode, reasonPhrase } = response.message;
-              finish(
-                new Error(
-                  `${this.actor}: registration of ${aor} refused with ${statusCode} ${reasonPhrase} (credentials for user "${this.options.username}")`,
-                ),
-              );
-            },
+    const onState = (state: RegistererState): void => {
+      if (state === RegistererState.Registered) outcome.finish();
+      if (state === RegistererState.Terminated)
+        outcome.finish(new Error(`${this.actor}: registration of ${aor} ended before it was accepted`));
+    };
+    const outcome = settleOnce(
+      timeoutMs,
+      () =>
+        new WaitTimeoutError(
+          `Timed out after ${timeoutMs} ms waiting for the registrar to accept ${aor} from ${this.actor}. ` +
+            `Last sip.js diagnostics: ${this.diagnostics.all().slice(-3).join(' | ') || 'none'}. Look at: the SIP messages (REGISTER and its responses) in the evidence.`,
+        ),
+      () => registerer.stateChange.removeListener(onState),
+    );
+    registerer.stateChange.addListener(onState);
+    registerer
+      .register({
+        requestDelegate: {
+          // A refresh of an existing registration changes no state: the 2xx itself ends the wait.
+          onAccept: () => outcome.finish(),
+          onReject: (response) => {
+            const { statusCode, reasonPhrase } = response.message;
+            outcome.finish(
+              new Error(
+                `${this.actor}: registration of ${aor} refused with ${statusCode} ${reasonPhrase} (credentials for user "${this.options.username}")`,
+              ),
+            );
           },
-        })
-        .catch((error: unknown) =>
-          finish(new Error(`${this.actor}: could not send REGISTER for ${aor}: ${(error as Error).message}`)),
-        );
-    });
+        },
+      })
+      .catch((error: unknown) =>
+        outcome.finish(
+          new Error(`${this.actor}: could not send REGISTER for ${aor}: ${(error as Error).message}`),
+        ),
+      );
+    await outcome.promise;
   }
 
   /** Un-REGISTERs; rejects when the registrar refuses (any non-2xx) or does not answer in time. */
@@ -491,50 +482,39 @@ export class SipPhone {
     const registerer = this.registerer;
     if (!registerer || registerer.state !== RegistererState.Registered) return;
     const timeoutMs = this.options.requestTimeoutMs ?? 5000;
-    await new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const finish = (error?: Error): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        registerer.stateChange.removeListener(onState);
-        if (error) reject(error);
-        else resolve();
-      };
-      const timer = setTimeout(
-        () =>
-          finish(
-            new WaitTimeoutError(
-              `Timed out after ${timeoutMs} ms waiting for the registrar to accept the un-REGISTER of ${this.actor}. Look at: the SIP messages in the evidence.`,
-            ),
-          ),
-        timeoutMs,
+    // sip.js moves to Unregistered on any final response, refusals included, and only then calls
+    // the request delegate (same call stack): the state alone decides only when no response does.
+    const onState = (state: RegistererState): void => {
+      if (state === RegistererState.Unregistered || state === RegistererState.Terminated)
+        queueMicrotask(() => outcome.finish());
+    };
+    const outcome = settleOnce(
+      timeoutMs,
+      () =>
+        new WaitTimeoutError(
+          `Timed out after ${timeoutMs} ms waiting for the registrar to accept the un-REGISTER of ${this.actor}. Look at: the SIP messages in the evidence.`,
+        ),
+      () => registerer.stateChange.removeListener(onState),
+    );
+    const refused = (response: Core.IncomingResponse): void =>
+      outcome.finish(
+        new Error(
+          `${this.actor}: un-REGISTER refused with ${response.message.statusCode} ${response.message.reasonPhrase}`,
+        ),
       );
-      const refused = (response: Core.IncomingResponse): void =>
-        finish(
-          new Error(
-            `${this.actor}: un-REGISTER refused with ${response.message.statusCode} ${response.message.reasonPhrase}`,
-          ),
-        );
-      // sip.js moves to Unregistered on any final response, refusals included, and only then calls
-      // the request delegate (same call stack): the state alone decides only when no response does.
-      const onState = (state: RegistererState): void => {
-        if (state === RegistererState.Unregistered || state === RegistererState.Terminated)
-          queueMicrotask(() => finish());
-      };
-      registerer.stateChange.addListener(onState);
-      registerer
-        .unregister({
-          requestDelegate: {
-            onAccept: () => finish(),
-            onReject: refused,
-            onRedirect: refused,
-          },
-        })
-        .catch((error: unknown) =>
-          finish(new Error(`${this.actor}: could not send un-REGISTER: ${(error as Error).message}`)),
-        );
-    });
+    registerer.stateChange.addListener(onState);
+    registerer
+      .unregister({
+        requestDelegate: {
+          onAccept: () => outcome.finish(),
+          onReject: refused,
+          onRedirect: refused,
+        },
+      })
+      .catch((error: unknown) =>
+        outcome.finish(new Error(`${this.actor}: could not send un-REGISTER: ${(error as Error).message}`)),
+      );
+    await outcome.promise;
   }
 
   /**
@@ -622,4 +602,29 @@ export class SipPhone {
   private requireStarted(action: string): void {
     if (!this.started) throw new Error(`${this.actor}: cannot ${action} before start()`);
   }
+}
+
+/**
+ * A wait settled exactly once: by finish() (resolve), finish(error) (reject) or the timeout,
+ * whichever comes first; cleanup runs once either way.
+ */
+function settleOnce(
+  timeoutMs: number,
+  timeoutError: () => Error,
+  cleanup: () => void,
+): { promise: Promise<void>; finish: (error?: Error) => void } {
+  let settle!: (error?: Error) => void;
+  const promise = new Promise<void>((resolve, reject) => {
+    let settled = false;
+    settle = (error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      cleanup();
+      if (error) reject(error);
+      else resolve();
+    };
+    const timer = setTimeout(() => settle(timeoutError()), timeoutMs);
+  });
+  return { promise, finish: (error) => settle(error) };
 }
