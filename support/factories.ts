@@ -21,18 +21,6 @@ export function localDid(): string {
   return `+1${randomInt(2, 10)}${digits(2)}555${digits(4)}`;
 }
 
-export function tollFreeNumber(): string {
-  return `+1800${digits(7)}`;
-}
-
-export function internationalNumber(): string {
-  return `+4420${digits(8)}`;
-}
-
-export function shortCode(): string {
-  return `${randomInt(1, 10)}${digits(4)}`;
-}
-
 /** An outside (PSTN) number: unique per scenario so the PSTN double's behaviours never clash. */
 export function pstnNumber(): string {
   return `+1${randomInt(2, 10)}${digits(2)}${randomInt(2, 10)}${digits(6)}`;

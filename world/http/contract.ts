@@ -169,16 +169,6 @@ export function platformContract(): ApiContract {
   return shared;
 }
 
-export function validateResponse(
-  method: string,
-  url: string,
-  status: number,
-  contentType: string | undefined,
-  body: unknown,
-): void {
-  platformContract().validateResponse(method, url, status, contentType, body);
-}
-
 const OPENAPI_FIELDS = [
   'openapi',
   'info',
