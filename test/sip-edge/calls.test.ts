@@ -5,132 +5,114 @@ import { once } from 'node:events';
 import {
   ACCOUNTS,
   addTrunk,
+  answerInvite,
   cdrFor,
   CUSTOMER,
+  inviteCarolFromTrunk,
   mediaPortOf,
   placeCall,
   register,
+  sendInDialog,
   startTestEdge,
+  withAliceAndBob,
+  withTrunkAndCarol,
   type CdrRow,
 } from './harness';
 import { header, RawSipClient, sdp, tagOf } from './raw-sip-client';
 
 test('internal call: auth, ringing, answer, RTP through the relay, caller hangs up, CDR before the 200 to BYE', async () => {
-  const t = await startTestEdge();
-  const alice = await RawSipClient.open('alice', t.server);
-  const bob = await RawSipClient.open('bob', t.server);
-  const aliceMedia = dgram.createSocket('udp4');
-  const bobMedia = dgram.createSocket('udp4');
-  try {
-    aliceMedia.bind(0, '127.0.0.1');
-    bobMedia.bind(0, '127.0.0.1');
-    await Promise.all([once(aliceMedia, 'listening'), once(bobMedia, 'listening')]);
-    await register(alice, ACCOUNTS.alice, t.config.sip.domain);
-    await register(bob, ACCOUNTS.bob, t.config.sip.domain);
+  await withAliceAndBob(async ({ t, alice, bob }) => {
+    const aliceMedia = dgram.createSocket('udp4');
+    const bobMedia = dgram.createSocket('udp4');
+    try {
+      aliceMedia.bind(0, '127.0.0.1');
+      bobMedia.bind(0, '127.0.0.1');
+      await Promise.all([once(aliceMedia, 'listening'), once(bobMedia, 'listening')]);
 
-    const call = await placeCall(alice, ACCOUNTS.alice, ACCOUNTS.bob.number, t, aliceMedia.address().port);
-    await alice.waitForResponse(100, '2 INVITE');
-    // A retransmitted INVITE (same branch) must not become a second call.
-    call.invite();
-    const invite = await bob.waitForRequest('INVITE');
-    assert.equal(invite.requestUri, bob.contact, 'sent to the registered contact');
-    assert.notEqual(header(invite, 'call-id'), call.callId, 'the B leg has its own Call-ID');
-    assert.match(header(invite, 'from') ?? '', /<sip:\+15550001@/);
-    assert.equal((invite.headers.get('via') ?? []).length, 1, 'one Via on the B leg');
-    const relayPortForBob = mediaPortOf(invite);
-    assert.notEqual(relayPortForBob, aliceMedia.address().port, 'the offer points at the relay');
+      const call = await placeCall(alice, ACCOUNTS.alice, ACCOUNTS.bob.number, t, aliceMedia.address().port);
+      await alice.waitForResponse(100, '2 INVITE');
+      // A retransmitted INVITE (same branch) must not become a second call.
+      call.invite();
+      const invite = await bob.waitForRequest('INVITE');
+      assert.equal(invite.requestUri, bob.contact, 'sent to the registered contact');
+      assert.notEqual(header(invite, 'call-id'), call.callId, 'the B leg has its own Call-ID');
+      assert.match(header(invite, 'from') ?? '', /<sip:\+15550001@/);
+      assert.equal((invite.headers.get('via') ?? []).length, 1, 'one Via on the B leg');
+      const relayPortForBob = mediaPortOf(invite);
+      assert.notEqual(relayPortForBob, aliceMedia.address().port, 'the offer points at the relay');
 
-    bob.reply(invite, 180, 'Ringing', { toTag: 'bobtag' });
-    const ringing = await alice.waitForResponse(180, '2 INVITE');
-    const aliceDialogTag = tagOf(header(ringing, 'to'));
-    assert.ok(aliceDialogTag);
-    bob.reply(invite, 200, 'OK', {
-      toTag: 'bobtag',
-      headers: [['Contact', `<${bob.contact}>`]],
-      body: sdp(bobMedia.address().port),
-    });
-    const answered = await alice.waitForResponse(200, '2 INVITE');
-    assert.equal(tagOf(header(answered, 'to')), aliceDialogTag);
-    const relayPortForAlice = mediaPortOf(answered);
-    assert.ok(relayPortForAlice > 0 && relayPortForAlice !== bobMedia.address().port);
-    assert.equal(t.edge.activeCalls().length, 1);
-    assert.equal(t.edge.activeCalls()[0]?.state, 'answered');
+      bob.reply(invite, 180, 'Ringing', { toTag: 'bobtag' });
+      const ringing = await alice.waitForResponse(180, '2 INVITE');
+      const aliceDialogTag = tagOf(header(ringing, 'to'));
+      assert.ok(aliceDialogTag);
+      answerInvite(bob, invite, 'bobtag', bobMedia.address().port);
+      const answered = await alice.waitForResponse(200, '2 INVITE');
+      assert.equal(tagOf(header(answered, 'to')), aliceDialogTag);
+      const relayPortForAlice = mediaPortOf(answered);
+      assert.ok(relayPortForAlice > 0 && relayPortForAlice !== bobMedia.address().port);
+      assert.equal(t.edge.activeCalls().length, 1);
+      assert.equal(t.edge.activeCalls()[0]?.state, 'answered');
 
-    const dialogTo = header(answered, 'to') ?? '';
-    alice.request({
-      method: 'ACK',
-      uri: 'sip:edge@127.0.0.1',
-      from: call.from,
-      to: dialogTo,
-      callId: call.callId,
-      cseq: 2,
-    });
-    const ack = await bob.waitForRequest('ACK');
-    assert.equal(header(ack, 'cseq'), '1 ACK');
-    assert.equal(
-      bob.received.filter((m) => m.method === 'INVITE').length,
-      1,
-      'exactly one INVITE reached bob',
-    );
+      const dialog = { from: call.from, to: header(answered, 'to') ?? '', callId: call.callId };
+      sendInDialog(alice, dialog, 'ACK', 2);
+      const ack = await bob.waitForRequest('ACK');
+      assert.equal(header(ack, 'cseq'), '1 ACK');
+      assert.equal(
+        bob.received.filter((m) => m.method === 'INVITE').length,
+        1,
+        'exactly one INVITE reached bob',
+      );
 
-    // RTP both ways through the relay.
-    const rtp = (seq: number): Buffer =>
-      Buffer.concat([
-        Buffer.from([0x80, 0, 0, seq, 0, 0, 0, seq * 160 > 255 ? 0 : seq, 0, 0, 0, 1]),
-        Buffer.alloc(160, 0xff),
-      ]);
-    const atBob = once(bobMedia, 'message');
-    aliceMedia.send(rtp(1), relayPortForAlice, '127.0.0.1');
-    await atBob;
-    const atAlice = once(aliceMedia, 'message');
-    bobMedia.send(rtp(1), relayPortForBob, '127.0.0.1');
-    await atAlice;
+      // RTP both ways through the relay.
+      const rtp = (seq: number): Buffer =>
+        Buffer.concat([
+          Buffer.from([0x80, 0, 0, seq, 0, 0, 0, seq * 160 > 255 ? 0 : seq, 0, 0, 0, 1]),
+          Buffer.alloc(160, 0xff),
+        ]);
+      const atBob = once(bobMedia, 'message');
+      aliceMedia.send(rtp(1), relayPortForAlice, '127.0.0.1');
+      await atBob;
+      const atAlice = once(aliceMedia, 'message');
+      bobMedia.send(rtp(1), relayPortForBob, '127.0.0.1');
+      await atAlice;
 
-    // Alice hangs up: the CDR must already be in the store when her 200 OK arrives.
-    let cdrAtOk: CdrRow | undefined;
-    const byeOk = alice.waitFor((m) => {
-      if (m.status === 200 && header(m, 'cseq') === '3 BYE') {
-        cdrAtOk = cdrFor(t, call.callId);
-        return true;
-      }
-      return false;
-    }, '200 to BYE');
-    alice.request({
-      method: 'BYE',
-      uri: 'sip:edge@127.0.0.1',
-      from: call.from,
-      to: dialogTo,
-      callId: call.callId,
-      cseq: 3,
-    });
-    await byeOk;
-    assert.ok(cdrAtOk, 'CDR written before the BYE was answered');
-    const bye = await bob.waitForRequest('BYE');
-    bob.reply(bye, 200, 'OK');
-    const cdr = cdrFor(t, call.callId);
-    assert.ok(cdr);
-    assert.equal(cdr.direction, 'internal');
-    assert.equal(cdr.caller, ACCOUNTS.alice.number);
-    assert.equal(cdr.callee, ACCOUNTS.bob.number);
-    assert.equal(cdr.disposition, 'answered');
-    assert.equal(cdr.sip_status, 200);
-    assert.equal(cdr.hangup_by, 'caller');
-    assert.ok(cdr.answered_at);
-    assert.equal(cdr.billable_seconds, Math.ceil(cdr.duration_ms / 1000));
-    const media = JSON.parse(cdr.media) as { aToB: { packets: number }; bToA: { packets: number } };
-    assert.equal(media.aToB.packets, 1);
-    assert.equal(media.bToA.packets, 1);
-    assert.deepEqual(
-      t.completed.map((c) => c.customerId),
-      [CUSTOMER],
-    );
-    assert.equal(t.edge.activeCalls().length, 0);
-  } finally {
-    aliceMedia.close();
-    bobMedia.close();
-    await Promise.all([alice.close(), bob.close()]);
-    await t.stop();
-  }
+      // Alice hangs up: the CDR must already be in the store when her 200 OK arrives.
+      let cdrAtOk: CdrRow | undefined;
+      const byeOk = alice.waitFor((m) => {
+        if (m.status === 200 && header(m, 'cseq') === '3 BYE') {
+          cdrAtOk = cdrFor(t, call.callId);
+          return true;
+        }
+        return false;
+      }, '200 to BYE');
+      sendInDialog(alice, dialog, 'BYE', 3);
+      await byeOk;
+      assert.ok(cdrAtOk, 'CDR written before the BYE was answered');
+      const bye = await bob.waitForRequest('BYE');
+      bob.reply(bye, 200, 'OK');
+      const cdr = cdrFor(t, call.callId);
+      assert.ok(cdr);
+      assert.equal(cdr.direction, 'internal');
+      assert.equal(cdr.caller, ACCOUNTS.alice.number);
+      assert.equal(cdr.callee, ACCOUNTS.bob.number);
+      assert.equal(cdr.disposition, 'answered');
+      assert.equal(cdr.sip_status, 200);
+      assert.equal(cdr.hangup_by, 'caller');
+      assert.ok(cdr.answered_at);
+      assert.equal(cdr.billable_seconds, Math.ceil(cdr.duration_ms / 1000));
+      const media = JSON.parse(cdr.media) as { aToB: { packets: number }; bToA: { packets: number } };
+      assert.equal(media.aToB.packets, 1);
+      assert.equal(media.bToA.packets, 1);
+      assert.deepEqual(
+        t.completed.map((c) => c.customerId),
+        [CUSTOMER],
+      );
+      assert.equal(t.edge.activeCalls().length, 0);
+    } finally {
+      aliceMedia.close();
+      bobMedia.close();
+    }
+  });
 });
 
 test('outbound call to a trunk: longest prefix, From/PAI with the caller ID, busy mapped upstream', async () => {
@@ -164,12 +146,7 @@ test('outbound call to a trunk: longest prefix, From/PAI with the caller ID, bus
 });
 
 test('no route → 404 and a failed CDR; caller CANCEL → 487, CANCEL downstream, cancelled CDR', async () => {
-  const t = await startTestEdge();
-  const alice = await RawSipClient.open('alice', t.server);
-  const bob = await RawSipClient.open('bob', t.server);
-  try {
-    await register(alice, ACCOUNTS.alice, t.config.sip.domain);
-    await register(bob, ACCOUNTS.bob, t.config.sip.domain);
+  await withAliceAndBob(async ({ t, alice, bob }) => {
     const nowhere = await placeCall(alice, ACCOUNTS.alice, '+49301234567', t, 40000);
     await alice.waitForResponse(404, '2 INVITE');
     assert.equal(cdrFor(t, nowhere.callId)?.disposition, 'failed');
@@ -205,81 +182,48 @@ test('no route → 404 and a failed CDR; caller CANCEL → 487, CANCEL downstrea
     assert.equal(cdr?.disposition, 'cancelled');
     assert.equal(cdr?.hangup_by, 'caller');
     assert.equal(cdr?.sip_status, 487);
-  } finally {
-    await Promise.all([alice.close(), bob.close()]);
-    await t.stop();
-  }
+  });
 });
 
 test('no answer: after config.sip.noAnswerTimeoutMs the callee gets CANCEL and the caller 480', async () => {
-  const t = await startTestEdge({ noAnswerTimeoutMs: 200 });
-  const alice = await RawSipClient.open('alice', t.server);
-  const bob = await RawSipClient.open('bob', t.server);
-  try {
-    await register(alice, ACCOUNTS.alice, t.config.sip.domain);
-    await register(bob, ACCOUNTS.bob, t.config.sip.domain);
-    const call = await placeCall(alice, ACCOUNTS.alice, 'bob', t, 40000);
-    const invite = await bob.waitForRequest('INVITE');
-    bob.reply(invite, 180, 'Ringing', { toTag: 'b3' });
-    const cancel = await bob.waitForRequest('CANCEL');
-    bob.reply(cancel, 200, 'OK');
-    bob.reply(invite, 487, 'Request Terminated', { toTag: 'b3' });
-    await alice.waitForResponse(480, '2 INVITE');
-    await bob.waitForRequest('ACK');
-    const cdr = cdrFor(t, call.callId);
-    assert.equal(cdr?.disposition, 'no-answer');
-    assert.equal(cdr?.hangup_by, 'platform');
-    assert.equal(cdr?.sip_status, 480);
-  } finally {
-    await Promise.all([alice.close(), bob.close()]);
-    await t.stop();
-  }
+  await withAliceAndBob(
+    async ({ t, alice, bob }) => {
+      const call = await placeCall(alice, ACCOUNTS.alice, 'bob', t, 40000);
+      const invite = await bob.waitForRequest('INVITE');
+      bob.reply(invite, 180, 'Ringing', { toTag: 'b3' });
+      const cancel = await bob.waitForRequest('CANCEL');
+      bob.reply(cancel, 200, 'OK');
+      bob.reply(invite, 487, 'Request Terminated', { toTag: 'b3' });
+      await alice.waitForResponse(480, '2 INVITE');
+      await bob.waitForRequest('ACK');
+      const cdr = cdrFor(t, call.callId);
+      assert.equal(cdr?.disposition, 'no-answer');
+      assert.equal(cdr?.hangup_by, 'platform');
+      assert.equal(cdr?.sip_status, 480);
+    },
+    { noAnswerTimeoutMs: 200 },
+  );
 });
 
 test('inbound call from a trunk reaches the account owning the number; callee hangs up', async () => {
-  const t = await startTestEdge();
-  const pstn = await RawSipClient.open('pstn', t.server);
-  const carol = await RawSipClient.open('carol', t.server);
-  try {
-    addTrunk(t.db, { id: 'trk_in', port: pstn.port, prefixes: [] });
-    await register(carol, ACCOUNTS.carol, t.config.sip.domain);
+  await withTrunkAndCarol(async (setup) => {
+    const { t, pstn, carol } = setup;
     const from = '<sip:+442070000000@127.0.0.1>;tag=pstn1';
     const to = `<sip:${ACCOUNTS.carol.number}@127.0.0.1>`;
-    pstn.request({
-      method: 'INVITE',
-      uri: `sip:${ACCOUNTS.carol.number}@${t.config.sip.domain}`,
-      from,
-      to,
-      callId: 'inbound-1',
-      cseq: 1,
-      headers: [['Contact', `<${pstn.contact}>`]],
-      body: sdp(41000),
-    });
+    inviteCarolFromTrunk(setup, { from, to, callId: 'inbound-1' });
     const invite = await carol.waitForRequest('INVITE');
     assert.match(header(invite, 'from') ?? '', /sip:\+442070000000@/);
-    carol.reply(invite, 200, 'OK', {
-      toTag: 'c1',
-      headers: [['Contact', `<${carol.contact}>`]],
-      body: sdp(41002),
-    });
+    answerInvite(carol, invite, 'c1', 41002);
     const ok = await pstn.waitForResponse(200, '1 INVITE');
-    pstn.request({
-      method: 'ACK',
-      uri: 'sip:edge@127.0.0.1',
-      from,
-      to: header(ok, 'to') ?? '',
-      callId: 'inbound-1',
-      cseq: 1,
-    });
+    sendInDialog(pstn, { from, to: header(ok, 'to') ?? '', callId: 'inbound-1' }, 'ACK', 1);
     const ack = await carol.waitForRequest('ACK');
-    carol.request({
-      method: 'BYE',
-      uri: 'sip:edge@127.0.0.1',
+    // Carol's side of the dialog is the ACK's, seen from the other end.
+    const carolDialog = {
       from: header(ack, 'to') ?? '',
       to: header(ack, 'from') ?? '',
       callId: header(ack, 'call-id') ?? '',
-      cseq: 1,
-    });
+    };
+    sendInDialog(carol, carolDialog, 'BYE', 1);
     await carol.waitForResponse(200, '1 BYE');
     const bye = await pstn.waitForRequest('BYE');
     pstn.reply(bye, 200, 'OK');
@@ -289,49 +233,21 @@ test('inbound call from a trunk reaches the account owning the number; callee ha
     assert.equal(cdr?.hangup_by, 'callee');
     assert.equal(cdr?.caller, '+442070000000');
     assert.equal(cdr?.callee, ACCOUNTS.carol.number);
-  } finally {
-    await Promise.all([pstn.close(), carol.close()]);
-    await t.stop();
-  }
+  });
 });
 
 test('re-INVITE in the dialog (hold) is relayed with the SDP rewritten, and its ACK follows', async () => {
-  const t = await startTestEdge();
-  const alice = await RawSipClient.open('alice', t.server);
-  const bob = await RawSipClient.open('bob', t.server);
-  try {
-    await register(alice, ACCOUNTS.alice, t.config.sip.domain);
-    await register(bob, ACCOUNTS.bob, t.config.sip.domain);
+  await withAliceAndBob(async ({ t, alice, bob }) => {
     const call = await placeCall(alice, ACCOUNTS.alice, 'bob', t, 42000);
     const invite = await bob.waitForRequest('INVITE');
-    bob.reply(invite, 200, 'OK', {
-      toTag: 'b4',
-      headers: [['Contact', `<${bob.contact}>`]],
-      body: sdp(42002),
-    });
+    answerInvite(bob, invite, 'b4', 42002);
     const answered = await alice.waitForResponse(200, '2 INVITE');
-    const dialogTo = header(answered, 'to') ?? '';
-    alice.request({
-      method: 'ACK',
-      uri: 'sip:edge@127.0.0.1',
-      from: call.from,
-      to: dialogTo,
-      callId: call.callId,
-      cseq: 2,
-    });
+    const dialog = { from: call.from, to: header(answered, 'to') ?? '', callId: call.callId };
+    sendInDialog(alice, dialog, 'ACK', 2);
     await bob.waitForRequest('ACK');
 
     const hold = sdp(42000).replace('a=sendrecv', 'a=sendonly');
-    alice.request({
-      method: 'INVITE',
-      uri: 'sip:edge@127.0.0.1',
-      from: call.from,
-      to: dialogTo,
-      callId: call.callId,
-      cseq: 3,
-      headers: [['Contact', `<${alice.contact}>`]],
-      body: hold,
-    });
+    sendInDialog(alice, dialog, 'INVITE', 3, { headers: [['Contact', `<${alice.contact}>`]], body: hold });
     const reinvite = await bob.waitFor(
       (m) => m.method === 'INVITE' && header(m, 'cseq') === '2 INVITE',
       're-INVITE at bob',
@@ -345,14 +261,7 @@ test('re-INVITE in the dialog (hold) is relayed with the SDP rewritten, and its 
     });
     const held = await alice.waitForResponse(200, '3 INVITE');
     assert.match(held.body, /a=recvonly/);
-    alice.request({
-      method: 'ACK',
-      uri: 'sip:edge@127.0.0.1',
-      from: call.from,
-      to: dialogTo,
-      callId: call.callId,
-      cseq: 3,
-    });
+    sendInDialog(alice, dialog, 'ACK', 3);
     await bob.waitFor(
       (m) => m.method === 'ACK' && header(m, 'cseq') === '2 ACK',
       'ACK of the re-INVITE at bob',
@@ -361,8 +270,5 @@ test('re-INVITE in the dialog (hold) is relayed with the SDP rewritten, and its 
     assert.equal(t.edge.hangup(t.edge.activeCalls()[0]?.callRef ?? ''), true);
     await Promise.all([alice.waitForRequest('BYE'), bob.waitForRequest('BYE')]);
     assert.equal(cdrFor(t, call.callId)?.hangup_by, 'platform');
-  } finally {
-    await Promise.all([alice.close(), bob.close()]);
-    await t.stop();
-  }
+  });
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
-import { ACCOUNTS, register, startTestEdge } from './harness';
+import { ACCOUNTS, register, registerRequestBase, startTestEdge } from './harness';
 import { digestAnswer, header, parseRaw, RawSipClient, tagOf } from './raw-sip-client';
 
 function options(client: RawSipClient, callId: string, cseq = 1): string {
@@ -113,14 +113,7 @@ test('REGISTER: 401 challenge, authenticated 200 with the binding, wrong passwor
   const phone = await RawSipClient.open('alice', t.server);
   try {
     const domain = t.config.sip.domain;
-    const aor = `<sip:alice@${domain}>`;
-    const base = {
-      method: 'REGISTER',
-      uri: `sip:${domain}`,
-      from: `${aor};tag=a1`,
-      to: aor,
-      callId: 'reg-1',
-    };
+    const base = registerRequestBase('alice', domain, 'a1', 'reg-1');
     const contact: [string, string] = ['Contact', `<${phone.contact}>`];
     const firstBranch = phone.request({ ...base, cseq: 1, headers: [contact, ['Expires', '120']] });
     const challenge = await phone.waitForResponse(401, '1 REGISTER');
@@ -198,15 +191,7 @@ test('REGISTER with an expired nonce is challenged again with stale=true', async
   const t = await startTestEdge({ nonceTtlMs: -1 }); // every nonce is already too old
   const phone = await RawSipClient.open('alice', t.server);
   try {
-    const domain = t.config.sip.domain;
-    const aor = `<sip:alice@${domain}>`;
-    const base = {
-      method: 'REGISTER',
-      uri: `sip:${domain}`,
-      from: `${aor};tag=s1`,
-      to: aor,
-      callId: 'reg-stale',
-    };
+    const base = registerRequestBase('alice', t.config.sip.domain, 's1', 'reg-stale');
     phone.request({ ...base, cseq: 1, headers: [['Contact', `<${phone.contact}>`]] });
     const challenge = await phone.waitForResponse(401, '1 REGISTER');
     assert.doesNotMatch(header(challenge, 'www-authenticate') ?? '', /stale/);

@@ -8,7 +8,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
-import { ACCOUNTS, addTrunk, cdrFor, placeCall, register, startTestEdge, type TestEdge } from './harness';
+import {
+  ACCOUNTS,
+  addTrunk,
+  answerInvite,
+  cdrFor,
+  inviteCarolFromTrunk,
+  placeCall,
+  register,
+  registerRequestBase,
+  sendInDialog,
+  startTestEdge,
+  withAliceAndBob,
+  withTrunkAndCarol,
+  type TestEdge,
+} from './harness';
 import { digestAnswer, header, RawSipClient, sdp, tagOf, type RawMessage } from './raw-sip-client';
 
 const FAST_TIMERS = { t1Ms: 25, t2Ms: 100, t4Ms: 125 };
@@ -85,21 +99,12 @@ test('a dialed target with a %-encoded CRLF is refused (404) and never reaches t
 });
 
 test('a carrier From user with a %-encoded CRLF is presented as anonymous, never copied raw', async () => {
-  const t = await startTestEdge();
-  const pstn = await RawSipClient.open('pstn', t.server);
-  const carol = await RawSipClient.open('carol', t.server);
-  try {
-    addTrunk(t.db, { id: 'trk_in', port: pstn.port, prefixes: [] });
-    await register(carol, ACCOUNTS.carol, t.config.sip.domain);
-    pstn.request({
-      method: 'INVITE',
-      uri: `sip:${ACCOUNTS.carol.number}@${t.config.sip.domain}`,
+  await withTrunkAndCarol(async (setup) => {
+    const { t, pstn, carol } = setup;
+    inviteCarolFromTrunk(setup, {
       from: '<sip:+1%0D%0AX-Evil:%20yes@127.0.0.1>;tag=pstn1',
       to: `<sip:${ACCOUNTS.carol.number}@127.0.0.1>`,
       callId: 'inbound-evil',
-      cseq: 1,
-      headers: [['Contact', `<${pstn.contact}>`]],
-      body: sdp(41000),
     });
     const invite = await carol.waitForRequest('INVITE');
     assert.equal(invite.headers.has('x-evil'), false, 'no injected header at the callee');
@@ -107,10 +112,7 @@ test('a carrier From user with a %-encoded CRLF is presented as anonymous, never
     carol.reply(invite, 486, 'Busy Here', { toTag: 'c1' });
     await pstn.waitForResponse(486, '1 INVITE');
     assert.equal(cdrFor(t, 'inbound-evil')?.caller, 'anonymous');
-  } finally {
-    await Promise.all([pstn.close(), carol.close()]);
-    await t.stop();
-  }
+  });
 });
 
 test('URIs whose %-escapes decode to invalid text, and bare LF in a header, are answered 400', async () => {
@@ -272,14 +274,7 @@ test('digest credentials computed for another URI are refused with 400 (INVITE a
     const refused = await alice.waitForResponse(400, '2 INVITE');
     assert.match(header(refused, 'warning') ?? '', /digest uri/);
 
-    const aor = `<sip:alice@${domain}>`;
-    const base = {
-      method: 'REGISTER',
-      uri: `sip:${domain}`,
-      from: `${aor};tag=r`,
-      to: aor,
-      callId: 'du-reg',
-    };
+    const base = registerRequestBase('alice', domain, 'r', 'du-reg');
     alice.request({ ...base, cseq: 1 });
     const www = await alice.waitForResponse(401, '1 REGISTER');
     const otherUri = digestAnswer(header(www, 'www-authenticate') ?? '', {
@@ -345,21 +340,10 @@ async function answeredCall(
     'a new INVITE at bob',
   );
   answeredLegs.add(header(invite, 'call-id') ?? '');
-  bob.reply(invite, 200, 'OK', {
-    toTag: `b${port}`,
-    headers: [['Contact', `<${bob.contact}>`]],
-    body: sdp(port + 1),
-  });
+  answerInvite(bob, invite, `b${port}`, port + 1);
   const answered = await alice.waitFor(isResponse(200, '2 INVITE', call.callId), '200 to the INVITE');
   const to = header(answered, 'to') ?? '';
-  alice.request({
-    method: 'ACK',
-    uri: 'sip:edge@127.0.0.1',
-    from: call.from,
-    to,
-    callId: call.callId,
-    cseq: 2,
-  });
+  sendInDialog(alice, { from: call.from, to, callId: call.callId }, 'ACK', 2);
   await bob.waitFor(
     (m) => m.method === 'ACK' && header(m, 'call-id') === header(invite, 'call-id'),
     'ACK at bob',
@@ -369,73 +353,55 @@ async function answeredCall(
 
 test('RTP inactivity: a silent answered call ends with BYE on both legs and a platform CDR; a held call is spared', async () => {
   const inactivityTimeoutMs = 300;
-  const t = await startTestEdge({}, { inactivityTimeoutMs, heldInactivityTimeoutMs: 60_000 });
-  const alice = await RawSipClient.open('alice', t.server);
-  const bob = await RawSipClient.open('bob', t.server);
-  try {
-    await register(alice, ACCOUNTS.alice, t.config.sip.domain);
-    await register(bob, ACCOUNTS.bob, t.config.sip.domain);
+  await withAliceAndBob(
+    async ({ t, alice, bob }) => {
+      // Call 1 goes on hold (sendonly / recvonly) and stays silent.
+      const legs = new Set<string>();
+      const held = await answeredCall(t, alice, bob, 42000, legs);
+      sendInDialog(alice, held, 'INVITE', 3, {
+        headers: [['Contact', `<${alice.contact}>`]],
+        body: sdp(42000).replace('a=sendrecv', 'a=sendonly'),
+      });
+      const reinvite = await bob.waitFor(
+        (m) => m.method === 'INVITE' && header(m, 'cseq') === '2 INVITE',
+        're-INVITE',
+      );
+      bob.reply(reinvite, 200, 'OK', {
+        headers: [['Contact', `<${bob.contact}>`]],
+        body: sdp(42001).replace('a=sendrecv', 'a=recvonly'),
+      });
+      await alice.waitFor(isResponse(200, '3 INVITE', held.callId), '200 to the hold re-INVITE');
+      sendInDialog(alice, held, 'ACK', 3);
 
-    // Call 1 goes on hold (sendonly / recvonly) and stays silent.
-    const legs = new Set<string>();
-    const held = await answeredCall(t, alice, bob, 42000, legs);
-    alice.request({
-      method: 'INVITE',
-      uri: 'sip:edge@127.0.0.1',
-      from: held.from,
-      to: held.to,
-      callId: held.callId,
-      cseq: 3,
-      headers: [['Contact', `<${alice.contact}>`]],
-      body: sdp(42000).replace('a=sendrecv', 'a=sendonly'),
-    });
-    const reinvite = await bob.waitFor(
-      (m) => m.method === 'INVITE' && header(m, 'cseq') === '2 INVITE',
-      're-INVITE',
-    );
-    bob.reply(reinvite, 200, 'OK', {
-      headers: [['Contact', `<${bob.contact}>`]],
-      body: sdp(42001).replace('a=sendrecv', 'a=recvonly'),
-    });
-    await alice.waitFor(isResponse(200, '3 INVITE', held.callId), '200 to the hold re-INVITE');
-    alice.request({
-      method: 'ACK',
-      uri: 'sip:edge@127.0.0.1',
-      from: held.from,
-      to: held.to,
-      callId: held.callId,
-      cseq: 3,
-    });
+      // Call 2 is answered later and stays silent without hold: it must be ended by the platform.
+      const silent = await answeredCall(t, alice, bob, 43000, legs);
+      const byeA = await alice.waitFor(
+        (m) => m.method === 'BYE' && header(m, 'call-id') === silent.callId,
+        'BYE for the silent call at alice',
+        inactivityTimeoutMs + 3000,
+      );
+      const elapsed = Date.now() - silent.answeredAt;
+      assert.ok(elapsed >= inactivityTimeoutMs - 50, `ended after ${elapsed} ms, not before the timeout`);
+      alice.reply(byeA, 200, 'OK');
+      const byeB = await bob.waitForRequest('BYE');
+      bob.reply(byeB, 200, 'OK');
+      const cdr = cdrFor(t, silent.callId);
+      assert.equal(cdr?.hangup_by, 'platform');
+      assert.equal(cdr?.disposition, 'answered');
+      assert.ok(t.logs.some((l) => /no RTP from either side/.test(l)));
 
-    // Call 2 is answered later and stays silent without hold: it must be ended by the platform.
-    const silent = await answeredCall(t, alice, bob, 43000, legs);
-    const byeA = await alice.waitFor(
-      (m) => m.method === 'BYE' && header(m, 'call-id') === silent.callId,
-      'BYE for the silent call at alice',
-      inactivityTimeoutMs + 3000,
-    );
-    const elapsed = Date.now() - silent.answeredAt;
-    assert.ok(elapsed >= inactivityTimeoutMs - 50, `ended after ${elapsed} ms, not before the timeout`);
-    alice.reply(byeA, 200, 'OK');
-    const byeB = await bob.waitForRequest('BYE');
-    bob.reply(byeB, 200, 'OK');
-    const cdr = cdrFor(t, silent.callId);
-    assert.equal(cdr?.hangup_by, 'platform');
-    assert.equal(cdr?.disposition, 'answered');
-    assert.ok(t.logs.some((l) => /no RTP from either side/.test(l)));
-
-    // The held call was silent at least as long, and is still up; only its relay is open.
-    const active = t.edge.activeCalls();
-    assert.deepEqual(
-      active.map((c) => c.sipCallId),
-      [held.callId],
-      'only the held call is left',
-    );
-    assert.equal(t.relay.sessions().length, 1, 'the silent call’s relay sockets are closed');
-    assert.equal(cdrFor(t, held.callId), undefined);
-    assert.equal(alice.received.filter((m) => m.method === 'BYE').length, 1);
-  } finally {
-    await Promise.all([alice.close(), bob.close()]);
-    await t.stop();
-  }
+      // The held call was silent at least as long, and is still up; only its relay is open.
+      const active = t.edge.activeCalls();
+      assert.deepEqual(
+        active.map((c) => c.sipCallId),
+        [held.callId],
+        'only the held call is left',
+      );
+      assert.equal(t.relay.sessions().length, 1, 'the silent call’s relay sockets are closed');
+      assert.equal(cdrFor(t, held.callId), undefined);
+      assert.equal(alice.received.filter((m) => m.method === 'BYE').length, 1);
+    },
+    {},
+    { inactivityTimeoutMs, heldInactivityTimeoutMs: 60_000 },
+  );
 });

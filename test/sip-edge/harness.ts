@@ -8,7 +8,7 @@ import { PlatformBus } from '../../platform/core/events';
 import { startMediaRelay, type MediaRelay } from '../../platform/media-relay';
 import { startSipEdge, type SipEdge } from '../../platform/sip-edge';
 import { openStore, type Db } from '../../platform/store/store';
-import { RawSipClient, header, digestAnswer, sdp, type RawMessage } from './raw-sip-client';
+import { RawSipClient, header, digestAnswer, sdp, type RawMessage, type RequestSpec } from './raw-sip-client';
 
 export const CUSTOMER = 'cus_test';
 export const OTHER_CUSTOMER = 'cus_other';
@@ -94,6 +94,12 @@ export function addTrunk(
   );
 }
 
+/** The fixed parts of one registration's REGISTER requests for `username`'s address of record. */
+export function registerRequestBase(username: string, domain: string, tag: string, callId: string) {
+  const aor = `<sip:${username}@${domain}>`;
+  return { method: 'REGISTER', uri: `sip:${domain}`, from: `${aor};tag=${tag}`, to: aor, callId };
+}
+
 /** REGISTER with the challenge/response dance; resolves with the 200. */
 export async function register(
   client: RawSipClient,
@@ -101,15 +107,12 @@ export async function register(
   domain: string,
   expires = 300,
 ) {
-  const callId = `reg-${client.name}-${Date.now()}`;
-  const aor = `<sip:${account.username}@${domain}>`;
-  const base = {
-    method: 'REGISTER',
-    uri: `sip:${domain}`,
-    from: `${aor};tag=r${client.port}`,
-    to: aor,
-    callId,
-  };
+  const base = registerRequestBase(
+    account.username,
+    domain,
+    `r${client.port}`,
+    `reg-${client.name}-${Date.now()}`,
+  );
   const contact: [string, string] = ['Contact', `<${client.contact}>;expires=${expires}`];
   client.request({ ...base, cseq: 1, headers: [contact] });
   const challenge = await client.waitForResponse(401, '1 REGISTER');
@@ -218,4 +221,109 @@ export async function placeCall(
 
 export function mediaPortOf(message: RawMessage): number {
   return Number(/m=audio (\d+)/.exec(message.body)?.[1]);
+}
+
+/** A fresh edge with alice and bob registered, as the two ends of an internal call. */
+export interface RegisteredPair {
+  t: TestEdge;
+  alice: RawSipClient;
+  bob: RawSipClient;
+}
+
+/** Runs `body` with alice and bob registered on a fresh edge; closes both phones and the edge after. */
+export async function withAliceAndBob(
+  body: (pair: RegisteredPair) => Promise<void>,
+  sipOverrides: Partial<PlatformConfig['sip']> = {},
+  mediaOverrides: Partial<PlatformConfig['media']> = {},
+): Promise<void> {
+  const t = await startTestEdge(sipOverrides, mediaOverrides);
+  const alice = await RawSipClient.open('alice', t.server);
+  const bob = await RawSipClient.open('bob', t.server);
+  try {
+    await register(alice, ACCOUNTS.alice, t.config.sip.domain);
+    await register(bob, ACCOUNTS.bob, t.config.sip.domain);
+    await body({ t, alice, bob });
+  } finally {
+    await Promise.all([alice.close(), bob.close()]);
+    await t.stop();
+  }
+}
+
+/** The callee answers an INVITE: 200 OK with its Contact and an SDP for `mediaPort`. */
+export function answerInvite(
+  callee: RawSipClient,
+  invite: RawMessage,
+  toTag: string,
+  mediaPort: number,
+): void {
+  callee.reply(invite, 200, 'OK', {
+    toTag,
+    headers: [['Contact', `<${callee.contact}>`]],
+    body: sdp(mediaPort),
+  });
+}
+
+/** The caller's side of an established dialog: From and To with their tags, and the Call-ID. */
+export interface DialogIds {
+  from: string;
+  to: string;
+  callId: string;
+}
+
+/** Sends an in-dialog request (ACK, BYE, re-INVITE) to the edge; returns its branch. */
+export function sendInDialog(
+  client: RawSipClient,
+  dialog: DialogIds,
+  method: string,
+  cseq: number,
+  extra: Pick<RequestSpec, 'headers' | 'body'> = {},
+): string {
+  return client.request({
+    method,
+    uri: 'sip:edge@127.0.0.1',
+    from: dialog.from,
+    to: dialog.to,
+    callId: dialog.callId,
+    cseq,
+    ...extra,
+  });
+}
+
+/** A fresh edge with a trunk `trk_in` (the `pstn` client, routing every prefix) and carol registered. */
+export interface InboundSetup {
+  t: TestEdge;
+  pstn: RawSipClient;
+  carol: RawSipClient;
+}
+
+/** Runs `body` with a carrier trunk and a registered carol; closes both and the edge after. */
+export async function withTrunkAndCarol(body: (setup: InboundSetup) => Promise<void>): Promise<void> {
+  const t = await startTestEdge();
+  const pstn = await RawSipClient.open('pstn', t.server);
+  const carol = await RawSipClient.open('carol', t.server);
+  try {
+    addTrunk(t.db, { id: 'trk_in', port: pstn.port, prefixes: [] });
+    await register(carol, ACCOUNTS.carol, t.config.sip.domain);
+    await body({ t, pstn, carol });
+  } finally {
+    await Promise.all([pstn.close(), carol.close()]);
+    await t.stop();
+  }
+}
+
+/** The carrier sends an (unauthenticated) INVITE for carol's number, offering media on 41000. */
+export function inviteCarolFromTrunk(
+  setup: InboundSetup,
+  call: { from: string; to: string; callId: string },
+): void {
+  setup.pstn.request({
+    method: 'INVITE',
+    uri: `sip:${ACCOUNTS.carol.number}@${setup.t.config.sip.domain}`,
+    from: call.from,
+    to: call.to,
+    callId: call.callId,
+    cseq: 1,
+    headers: [['Contact', `<${setup.pstn.contact}>`]],
+    body: sdp(41000),
+  });
 }

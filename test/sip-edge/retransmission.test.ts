@@ -4,8 +4,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ACCOUNTS, addTrunk, cdrFor, placeCall, register, startTestEdge } from './harness';
-import { header, RawSipClient, sdp, tagOf, type RawMessage } from './raw-sip-client';
+import {
+  ACCOUNTS,
+  addTrunk,
+  answerInvite,
+  cdrFor,
+  placeCall,
+  register,
+  sendInDialog,
+  startTestEdge,
+  withAliceAndBob,
+} from './harness';
+import { header, RawSipClient, tagOf, type RawMessage } from './raw-sip-client';
 
 const FAST_TIMERS = { t1Ms: 25, t2Ms: 100, t4Ms: 125 };
 /** Longer than 64·T1 plus slack for a loaded host. */
@@ -22,12 +32,7 @@ const isResponse =
 const topVia = (m: RawMessage): string | undefined => m.headers.get('via')?.[0];
 
 test('a callee that loses the first INVITE gets it again (Timer A) and the call completes; its retransmitted 200 is ACKed again', async () => {
-  const t = await startTestEdge(FAST_TIMERS);
-  const alice = await RawSipClient.open('alice', t.server);
-  const bob = await RawSipClient.open('bob', t.server);
-  try {
-    await register(alice, ACCOUNTS.alice, t.config.sip.domain);
-    await register(bob, ACCOUNTS.bob, t.config.sip.domain);
+  await withAliceAndBob(async ({ t, alice, bob }) => {
     const call = await placeCall(alice, ACCOUNTS.alice, 'bob', t, 43000);
 
     // Bob "loses" the first INVITE: he does not answer it, and a retransmission follows.
@@ -38,68 +43,34 @@ test('a callee that loses the first INVITE gets it again (Timer A) and the call 
     assert.equal(second.body, first.body);
 
     bob.reply(second, 180, 'Ringing', { toTag: 'b-rtx' });
-    bob.reply(second, 200, 'OK', {
-      toTag: 'b-rtx',
-      headers: [['Contact', `<${bob.contact}>`]],
-      body: sdp(43002),
-    });
+    answerInvite(bob, second, 'b-rtx', 43002);
     const answered = await alice.waitForResponse(200, '2 INVITE');
-    const dialogTo = header(answered, 'to') ?? '';
-    alice.request({
-      method: 'ACK',
-      uri: 'sip:edge@127.0.0.1',
-      from: call.from,
-      to: dialogTo,
-      callId: call.callId,
-      cseq: 2,
-    });
+    const dialog = { from: call.from, to: header(answered, 'to') ?? '', callId: call.callId };
+    sendInDialog(alice, dialog, 'ACK', 2);
     const [ack] = await bob.waitForCount(isRequest('ACK', '1 ACK'), 1, 'ACK of the 200 at bob');
     assert.ok(ack);
 
     // Bob did not see the ACK (as far as he knows): his 200 goes out again and is ACKed again.
-    bob.reply(second, 200, 'OK', {
-      toTag: 'b-rtx',
-      headers: [['Contact', `<${bob.contact}>`]],
-      body: sdp(43002),
-    });
+    answerInvite(bob, second, 'b-rtx', 43002);
     const acks = await bob.waitForCount(isRequest('ACK', '1 ACK'), 2, 'ACK of the retransmitted 200');
     assert.equal(acks[1]?.text, ack.text, 'the same ACK again');
     assert.equal(t.edge.activeCalls().length, 1, 'the retransmitted 200 did not disturb the call');
 
-    alice.request({
-      method: 'BYE',
-      uri: 'sip:edge@127.0.0.1',
-      from: call.from,
-      to: dialogTo,
-      callId: call.callId,
-      cseq: 3,
-    });
+    sendInDialog(alice, dialog, 'BYE', 3);
     await alice.waitForResponse(200, '3 BYE');
     const bye = await bob.waitForRequest('BYE');
     bob.reply(bye, 200, 'OK');
     const cdr = cdrFor(t, call.callId);
     assert.equal(cdr?.disposition, 'answered');
     assert.equal(cdr?.hangup_by, 'caller');
-  } finally {
-    await Promise.all([alice.close(), bob.close()]);
-    await t.stop();
-  }
+  }, FAST_TIMERS);
 });
 
 test('a caller that never ACKs the 200 gets it retransmitted, then after 64·T1 both legs get BYE (Timer E on a lost BYE)', async () => {
-  const t = await startTestEdge(FAST_TIMERS);
-  const alice = await RawSipClient.open('alice', t.server);
-  const bob = await RawSipClient.open('bob', t.server);
-  try {
-    await register(alice, ACCOUNTS.alice, t.config.sip.domain);
-    await register(bob, ACCOUNTS.bob, t.config.sip.domain);
+  await withAliceAndBob(async ({ t, alice, bob }) => {
     const call = await placeCall(alice, ACCOUNTS.alice, 'bob', t, 44000);
     const invite = await bob.waitForRequest('INVITE');
-    bob.reply(invite, 200, 'OK', {
-      toTag: 'b-noack',
-      headers: [['Contact', `<${bob.contact}>`]],
-      body: sdp(44002),
-    });
+    answerInvite(bob, invite, 'b-noack', 44002);
 
     const oks = await alice.waitForCount(isResponse(200, '2 INVITE'), 3, '200 to the INVITE');
     assert.ok(
@@ -125,10 +96,7 @@ test('a caller that never ACKs the 200 gets it retransmitted, then after 64·T1 
     assert.equal(cdr?.sip_status, 200);
     assert.equal(cdr?.hangup_by, 'platform');
     assert.equal(t.edge.activeCalls().length, 0);
-  } finally {
-    await Promise.all([alice.close(), bob.close()]);
-    await t.stop();
-  }
+  }, FAST_TIMERS);
 });
 
 test('a trunk that never answers: INVITE retransmitted, 408 to the caller (retransmitted until ACK), failed CDR; a late 180 gets the CANCEL', async () => {

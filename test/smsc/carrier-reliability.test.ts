@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageStore } from '../../platform/smsc/message-store';
-import { CUSTOMER, messageRow, startHarness, statusOf } from './harness';
+import { acceptApiMessage, CUSTOMER, messageRow, startHarness, statusOf } from './harness';
 
 /** The SMSC towards its carriers: late submit_sm_resp, re-routes in the middle of a multi-part send. */
 
@@ -16,9 +16,7 @@ test('a submit_sm_resp arriving after the timeout is kept: no resubmission, one 
   try {
     const to = '+447700900960';
     h.carrier.behaviourFor(to, 'slow-response');
-    const accepted = h.smsc.acceptMessage({
-      customerId: CUSTOMER,
-      source: 'api',
+    const accepted = acceptApiMessage(h, {
       sender: 'ACME',
       recipient: to,
       text: 'exactly once',

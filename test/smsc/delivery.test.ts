@@ -1,7 +1,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SmscRejection } from '../../platform/smsc';
-import { eventually, messageRow, startHarness, statusOf, CUSTOMER, type SmscHarness } from './harness';
+import {
+  acceptApiMessage,
+  eventually,
+  messageRow,
+  startHarness,
+  statusOf,
+  CUSTOMER,
+  type SmscHarness,
+} from './harness';
 
 let h: SmscHarness;
 before(async () => {
@@ -14,11 +22,17 @@ after(async () => {
 let nextNumber = 447700900100;
 const handsetNumber = (): string => `+${nextNumber++}`;
 
+/** Sends a one-character message, without a receipt, to a new handset the carrier treats as `behaviour`. */
+function sendToHandsetThat(behaviour: Parameters<SmscHarness['carrier']['behaviourFor']>[1], sender: string) {
+  const to = handsetNumber();
+  h.carrier.behaviourFor(to, behaviour);
+  const accepted = acceptApiMessage(h, { sender, recipient: to, text: 'x', registeredDelivery: false });
+  return { to, accepted };
+}
+
 async function sendAndExpectOnHandset(text: string) {
   const to = handsetNumber();
-  const accepted = h.smsc.acceptMessage({
-    customerId: CUSTOMER,
-    source: 'api',
+  const accepted = acceptApiMessage(h, {
     sender: '+14155550100',
     recipient: to,
     text,
@@ -70,16 +84,7 @@ test('a long GSM text is split into 3 concatenated parts and reassembled on the 
 });
 
 test('an undeliverable handset makes the message undeliverable with the carrier error', async () => {
-  const to = handsetNumber();
-  h.carrier.behaviourFor(to, 'undeliverable');
-  const accepted = h.smsc.acceptMessage({
-    customerId: CUSTOMER,
-    source: 'api',
-    sender: 'ACME',
-    recipient: to,
-    text: 'x',
-    registeredDelivery: false,
-  });
+  const { to, accepted } = sendToHandsetThat('undeliverable', 'ACME');
   await statusOf(h, accepted.id, 'undeliverable');
   const row = messageRow(h.db, accepted.id);
   assert.equal(row.error_code, '001');
@@ -87,31 +92,13 @@ test('an undeliverable handset makes the message undeliverable with the carrier 
 });
 
 test('a carrier rejection is permanent: status rejected with the SMPP status name', async () => {
-  const to = handsetNumber();
-  h.carrier.behaviourFor(to, 'reject');
-  const accepted = h.smsc.acceptMessage({
-    customerId: CUSTOMER,
-    source: 'api',
-    sender: '12345',
-    recipient: to,
-    text: 'x',
-    registeredDelivery: false,
-  });
+  const { accepted } = sendToHandsetThat('reject', '12345');
   await statusOf(h, accepted.id, 'rejected');
   assert.equal(messageRow(h.db, accepted.id).error_code, 'ESME_RINVDSTADR');
 });
 
 test('a carrier that never answers: the message stays queued and is retried', async () => {
-  const to = handsetNumber();
-  h.carrier.behaviourFor(to, 'no-response');
-  const accepted = h.smsc.acceptMessage({
-    customerId: CUSTOMER,
-    source: 'api',
-    sender: '12345',
-    recipient: to,
-    text: 'x',
-    registeredDelivery: false,
-  });
+  const { to, accepted } = sendToHandsetThat('no-response', '12345');
   // responseTimeoutMs is 500, lateResponseGraceMs 300: then the SMSC schedules a resubmission.
   await eventually(
     () => h.log.some((line) => line.includes(accepted.id) && line.includes('retry in')),

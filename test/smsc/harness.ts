@@ -118,6 +118,14 @@ export function messageRow(db: Db, id: string): Record<string, unknown> {
   return db.prepare('SELECT * FROM messages WHERE id = ?').get(id) as Record<string, unknown>;
 }
 
+/** Accepts a message submitted over the API by the test customer, as the gateway would hand it over. */
+export function acceptApiMessage(
+  h: SmscHarness,
+  message: { sender: string; recipient: string; text: string; registeredDelivery: boolean },
+): ReturnType<SmscHarness['smsc']['acceptMessage']> {
+  return h.smsc.acceptMessage({ customerId: CUSTOMER, source: 'api', ...message });
+}
+
 /** Waits for the bus to announce a status for a message; a timeout shows the SMSC log. */
 export async function statusOf(
   h: SmscHarness,

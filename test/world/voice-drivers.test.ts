@@ -206,7 +206,25 @@ test('callee rejects with 486: the caller sees the call rejected with 486 and th
   }
 });
 
-test('the PSTN calls a DID over the trunk: the phone answers, audio both ways, the PSTN hangs up, inbound CDR', async () => {
+/** A PSTN call in progress towards a fresh subscriber, reached over the customer's carrier trunk. */
+interface PstnCallToSubscriber {
+  api: PlatformApi;
+  pstn: PstnDouble;
+  trunk: Awaited<ReturnType<PlatformApi['createTrunk']>>;
+  /** Taken before the subscriber registers, for carrierSipFlow. */
+  mark: ReturnType<typeof traffic.mark>;
+  subscriber: Subscriber;
+  /** The subscriber's phone seeing the call. */
+  ringing: Promise<PhoneCall>;
+  call: Awaited<ReturnType<PstnDouble['call']>>;
+}
+
+/** A new customer with the PSTN double as its trunk; the PSTN calls a new subscriber, then `body` runs. */
+async function withPstnCallingSubscriber(
+  name: string,
+  transport: 'udp' | 'ws',
+  body: (setup: PstnCallToSubscriber) => Promise<void>,
+): Promise<void> {
   const api = await newCustomer();
   const pstn = new PstnDouble({ actor: 'carrier' });
   let subscriber: Subscriber | undefined;
@@ -214,55 +232,56 @@ test('the PSTN calls a DID over the trunk: the phone answers, audio both ways, t
     await pstn.start();
     const trunk = await api.createTrunk({ name: 'carrier', ...pstn.address(), transport: 'udp' });
     const mark = traffic.mark();
-    subscriber = await newSubscriber(api, 'dana', 'udp');
+    subscriber = await newSubscriber(api, name, transport);
     const ringing = nextIncoming(subscriber);
     const call = await pstn.call(CARRIER_NUMBER, subscriber.number, platform.endpoints.sip.udp);
-    assert.equal(call.origin, 'pstn');
-    const incoming = await ringing;
-    assert.equal(incoming.remoteIdentity.user, CARRIER_NUMBER, 'the phone sees the PSTN caller');
-    await incoming.answer();
-    await call.waitUntilAnswered(WAIT_MS);
-
-    await proveAudioBothWays(call.rtp, incoming.rtp);
-
-    await call.hangup();
-    assert.equal(call.endedBy, 'local');
-    const ended = await incoming.waitUntilEnded(WAIT_MS);
-    assert.equal(ended.by, 'remote');
-
-    const cdr = await cdrOf(api, call.callId);
-    assert.equal(cdr.direction, 'inbound');
-    assert.equal(cdr.disposition, 'answered');
-    assert.equal(cdr.trunkId, trunk.id);
-    assert.equal(cdr.caller, CARRIER_NUMBER);
-    assert.equal(cdr.callee, subscriber.number);
-    assert.equal(cdr.hangupBy, 'caller');
-    assert.deepEqual(carrierSipFlow(mark), [
-      '> INVITE',
-      '< 100 Trying [INVITE]',
-      '< 180 Ringing [INVITE]',
-      '< 200 OK [INVITE]',
-      '> ACK',
-      '> BYE',
-      '< 200 OK [BYE]',
-    ]);
-    assert.deepEqual(pstn.problems.all(), [], 'the double saw nothing unexpected');
+    await body({ api, pstn, trunk, mark, subscriber, ringing, call });
   } finally {
     await stopAll(subscriber?.phone, pstn);
   }
+}
+
+test('the PSTN calls a DID over the trunk: the phone answers, audio both ways, the PSTN hangs up, inbound CDR', async () => {
+  await withPstnCallingSubscriber(
+    'dana',
+    'udp',
+    async ({ api, pstn, trunk, mark, subscriber, ringing, call }) => {
+      assert.equal(call.origin, 'pstn');
+      const incoming = await ringing;
+      assert.equal(incoming.remoteIdentity.user, CARRIER_NUMBER, 'the phone sees the PSTN caller');
+      await incoming.answer();
+      await call.waitUntilAnswered(WAIT_MS);
+
+      await proveAudioBothWays(call.rtp, incoming.rtp);
+
+      await call.hangup();
+      assert.equal(call.endedBy, 'local');
+      const ended = await incoming.waitUntilEnded(WAIT_MS);
+      assert.equal(ended.by, 'remote');
+
+      const cdr = await cdrOf(api, call.callId);
+      assert.equal(cdr.direction, 'inbound');
+      assert.equal(cdr.disposition, 'answered');
+      assert.equal(cdr.trunkId, trunk.id);
+      assert.equal(cdr.caller, CARRIER_NUMBER);
+      assert.equal(cdr.callee, subscriber.number);
+      assert.equal(cdr.hangupBy, 'caller');
+      assert.deepEqual(carrierSipFlow(mark), [
+        '> INVITE',
+        '< 100 Trying [INVITE]',
+        '< 180 Ringing [INVITE]',
+        '< 200 OK [INVITE]',
+        '> ACK',
+        '> BYE',
+        '< 200 OK [BYE]',
+      ]);
+      assert.deepEqual(pstn.problems.all(), [], 'the double saw nothing unexpected');
+    },
+  );
 });
 
 test('a PSTN call the phone rejects ends rejected 486 at the PSTN (non-2xx ACKed)', async () => {
-  const api = await newCustomer();
-  const pstn = new PstnDouble({ actor: 'carrier' });
-  let subscriber: Subscriber | undefined;
-  try {
-    await pstn.start();
-    await api.createTrunk({ name: 'carrier', ...pstn.address(), transport: 'udp' });
-    const mark = traffic.mark();
-    subscriber = await newSubscriber(api, 'erin', 'ws');
-    const ringing = nextIncoming(subscriber);
-    const call = await pstn.call(CARRIER_NUMBER, subscriber.number, platform.endpoints.sip.udp);
+  await withPstnCallingSubscriber('erin', 'ws', async ({ api, pstn, mark, ringing, call }) => {
     await (await ringing).reject(486);
     await assert.rejects(call.waitUntilAnswered(WAIT_MS), /rejected with 486/);
     const event = await call.waitUntilEnded(WAIT_MS);
@@ -279,22 +298,11 @@ test('a PSTN call the phone rejects ends rejected 486 at the PSTN (non-2xx ACKed
       '> ACK',
     ]);
     assert.deepEqual(pstn.problems.all(), []);
-  } finally {
-    await stopAll(subscriber?.phone, pstn);
-  }
+  });
 });
 
 test('the PSTN hangs up while the phone rings: CANCEL, 487 at the PSTN, the phone sees the call end', async () => {
-  const api = await newCustomer();
-  const pstn = new PstnDouble({ actor: 'carrier' });
-  let subscriber: Subscriber | undefined;
-  try {
-    await pstn.start();
-    await api.createTrunk({ name: 'carrier', ...pstn.address(), transport: 'udp' });
-    const mark = traffic.mark();
-    subscriber = await newSubscriber(api, 'fred', 'udp');
-    const ringing = nextIncoming(subscriber);
-    const call = await pstn.call(CARRIER_NUMBER, subscriber.number, platform.endpoints.sip.udp);
+  await withPstnCallingSubscriber('fred', 'udp', async ({ api, pstn, mark, ringing, call }) => {
     const incoming = await ringing;
     await call.hangup();
     assert.equal(call.finalStatus, 487);
@@ -314,9 +322,7 @@ test('the PSTN hangs up while the phone rings: CANCEL, 487 at the PSTN, the phon
       'CANCEL only after a provisional',
     );
     assert.deepEqual(pstn.problems.all(), []);
-  } finally {
-    await stopAll(subscriber?.phone, pstn);
-  }
+  });
 });
 
 test('autoAnswer: the callee phone answers by itself; the caller hangs up and the callee sees it', async () => {
