@@ -11,6 +11,7 @@ import { startMediaRelay } from './media-relay';
 import { startSipEdge } from './sip-edge';
 import { startSmsc } from './smsc';
 import { startGateway } from './gateway';
+import { startVoiceFeatures } from './core/voice-features';
 
 export interface PlatformEndpointsInfo {
   sip: { udp: { host: string; port: number }; ws: string; domain: string };
@@ -37,7 +38,12 @@ export async function startPlatform(config: PlatformConfig, log: PlatformLog): P
     stops.push(() => sip.stop());
     const smsc = await startSmsc(deps);
     stops.push(() => smsc.stop());
-    const gateway = await startGateway(deps, { smsc, sip: { domain: config.sip.domain } });
+    const features = startVoiceFeatures(deps, smsc);
+    stops.push(async () => features.stop());
+    const gateway = await startGateway(deps, {
+      smsc,
+      sip: { domain: config.sip.domain, calls: sip.liveCalls },
+    });
     stops.push(() => gateway.stop());
     log(
       'platform',

@@ -7,6 +7,11 @@ import { EventEmitter } from 'node:events';
 export interface PlatformEvents {
   /** A message changed status (sent, delivered, undeliverable, …). */
   'message.status': { messageId: string; customerId: string; status: string };
+  /**
+   * A text from a handset arrived from the mobile network (MO), addressed to `to`: a customer's
+   * number or short code. `from` is E.164 when the network said it is international.
+   */
+  'message.received': { from: string; to: string; text: string; connectorId: string };
   /** A call ended and its CDR was written. */
   'call.completed': { cdrId: string; customerId: string };
 }

@@ -44,6 +44,28 @@ export class InputReader {
     return this.checkString(field, value, rules);
   }
 
+  /** For updates: undefined when absent (leave as is), null when sent as null (clear), else the checked string. */
+  nullableString(field: string, rules: StringRules = {}): string | null | undefined {
+    const value = this.body[field];
+    if (value === undefined) return undefined;
+    if (value === null) return null;
+    return this.checkString(field, value, rules);
+  }
+
+  optionalBoolean(field: string): boolean | undefined {
+    const value = this.body[field];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'boolean') {
+      this.fail(field, 'must be true or false');
+      return undefined;
+    }
+    return value;
+  }
+
+  optionalOneOf<T extends string>(field: string, values: readonly T[]): T | undefined {
+    return this.has(field) ? this.oneOf(field, values) : undefined;
+  }
+
   integer(field: string, min: number, max: number): number {
     const value = this.body[field];
     if (value === undefined || value === null) {

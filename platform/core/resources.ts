@@ -28,7 +28,19 @@ export interface SipAccountResource {
   username: string;
   number: string;
   domain: string;
+  mobile: string | null;
+  missedCallSms: boolean;
+  forwardTo: string | null;
+  callerId: string | null;
   createdAt: string;
+}
+
+export interface RoutingRuleResource {
+  id: string;
+  prefix: string;
+  trunkId: string;
+  createdAt: string;
+  updatedAt: string;
 }
 
 export interface TrunkResource {
@@ -39,6 +51,7 @@ export interface TrunkResource {
   transport: 'udp';
   destinationPrefixes: string[];
   callerId: string | null;
+  callerIdPresentation: 'allowed' | 'withheld';
   createdAt: string;
 }
 
@@ -57,6 +70,8 @@ export interface CdrResource {
   disposition: string;
   sipStatus: number;
   hangupBy: string | null;
+  forwardedTo: string | null;
+  transferredTo: string | null;
   media: Record<string, unknown>;
 }
 
@@ -104,7 +119,29 @@ export interface TrunkRow {
   transport: string;
   destination_prefixes: string;
   caller_id: string | null;
+  caller_id_presentation: string;
   created_at: string;
+}
+
+export interface SipAccountRow {
+  username: string;
+  customer_id: string;
+  password: string;
+  number: string;
+  mobile: string | null;
+  missed_call_sms: number;
+  forward_to: string | null;
+  caller_id: string | null;
+  created_at: string;
+}
+
+export interface RoutingRuleRow {
+  id: string;
+  customer_id: string;
+  prefix: string;
+  trunk_id: string;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface CdrRow {
@@ -123,6 +160,8 @@ export interface CdrRow {
   disposition: string;
   sip_status: number;
   hangup_by: string | null;
+  forwarded_to: string | null;
+  transferred_to: string | null;
   media: string;
 }
 
@@ -175,7 +214,31 @@ export function trunkResource(row: TrunkRow): TrunkResource {
       `trunk ${row.id} destination_prefixes`,
     ),
     callerId: row.caller_id,
+    callerIdPresentation: row.caller_id_presentation === 'withheld' ? 'withheld' : 'allowed',
     createdAt: row.created_at,
+  };
+}
+
+export function sipAccountResource(row: SipAccountRow, domain: string): SipAccountResource {
+  return {
+    username: row.username,
+    number: row.number,
+    domain,
+    mobile: row.mobile,
+    missedCallSms: row.missed_call_sms === 1,
+    forwardTo: row.forward_to,
+    callerId: row.caller_id,
+    createdAt: row.created_at,
+  };
+}
+
+export function routingRuleResource(row: RoutingRuleRow): RoutingRuleResource {
+  return {
+    id: row.id,
+    prefix: row.prefix,
+    trunkId: row.trunk_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
   };
 }
 
@@ -195,6 +258,8 @@ export function cdrResource(row: CdrRow): CdrResource {
     disposition: row.disposition,
     sipStatus: row.sip_status,
     hangupBy: row.hangup_by,
+    forwardedTo: row.forwarded_to,
+    transferredTo: row.transferred_to,
     media: parseJson<Record<string, unknown>>(row.media, `cdr ${row.id} media`),
   };
 }

@@ -13,6 +13,8 @@ import {
   findCdr,
   findMessage,
   numberResource,
+  routingRuleResource,
+  sipAccountResource,
   trunkResource,
   webhookResource,
   type CdrResource,
@@ -22,7 +24,10 @@ import {
   type MessageResource,
   type NumberResource,
   type NumberRow,
+  type RoutingRuleResource,
+  type RoutingRuleRow,
   type SipAccountResource,
+  type SipAccountRow,
   type TrunkResource,
   type TrunkRow,
   type WebhookResource,
@@ -40,6 +45,35 @@ export interface CreatedCustomer extends CustomerResource {
 
 export interface CreatedWebhook extends WebhookResource {
   secret: string;
+}
+
+/** A call in progress as the API shows it. */
+export interface LiveCallResource {
+  id: string;
+  sipCallId: string;
+  direction: string;
+  caller: string;
+  callee: string;
+  trunkId: string | null;
+  state: 'ringing' | 'answered';
+  held: boolean;
+  startedAt: string;
+  answeredAt: string | null;
+}
+
+/** What the API may do to calls in progress (the sip-edge implements it). */
+export interface LiveCallControl {
+  list(customerId: string): LiveCallResource[];
+  /** Hangs up both legs (BYE once answered, else the caller gets 480); false when no such live call. */
+  hangup(customerId: string, callId: string): boolean;
+  /** Stops (held) or restarts media both ways at the relay; undefined when no such answered call. */
+  setHeld(customerId: string, callId: string, held: boolean): LiveCallResource | undefined;
+  /** Blind transfer: the customer's party is released and the other party is connected to `target`. */
+  transfer(
+    customerId: string,
+    callId: string,
+    target: string,
+  ): Promise<'transferred' | 'no-such-call' | 'no-route'>;
 }
 
 export interface CdrFilter {
@@ -60,6 +94,11 @@ const ALPHANUMERIC_SENDER = /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/;
 const HOST = /^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+)$/;
 const IDENTIFIER = /^[A-Za-z0-9._-]{1,64}$/;
 const DISPOSITIONS = ['answered', 'no-answer', 'busy', 'failed', 'cancelled'] as const;
+const PRESENTATIONS = ['allowed', 'withheld'] as const;
+const PREFIX = /^\+?\d{1,15}$/;
+const PREFIX_HINT = 'must be a number prefix: an optional + and 1 to 15 digits';
+/** Settings of a SIP account that can be given at creation and changed later. */
+const ACCOUNT_SETTINGS = ['mobile', 'missedCallSms', 'forwardTo', 'callerId'] as const;
 export const MAX_CDR_PAGE = 500;
 const DEFAULT_CDR_PAGE = 50;
 
@@ -74,6 +113,7 @@ export class CoreServices {
     private readonly sipDomain: string,
     /** Where trunks, webhooks and connectors may point: the platform sends traffic there. */
     private readonly peers: PeerAllowlist,
+    private readonly calls: LiveCallControl,
   ) {}
 
   // ---- customers ----
@@ -164,7 +204,7 @@ export class CoreServices {
   // ---- voice ----
 
   createSipAccount(customerId: string, body: unknown): SipAccountResource {
-    const input = new InputReader(body, ['username', 'password', 'number']);
+    const input = new InputReader(body, ['username', 'password', 'number', ...ACCOUNT_SETTINGS]);
     const username = input.string('username', {
       pattern: IDENTIFIER,
       patternHint: 'must be 1 to 64 letters, digits, dots, dashes or underscores',
@@ -173,18 +213,89 @@ export class CoreServices {
     const number = input.string('number', { pattern: E164, patternHint: E164_HINT });
     if (number && !this.owns(customerId, number))
       input.fail('number', `${number} is not one of your numbers`);
+    const settings = this.readAccountSettings(customerId, input);
     input.done();
     const password = (body as { password: string }).password;
 
     const taken = this.db.prepare('SELECT 1 FROM sip_accounts WHERE username = ?').get(username);
     if (taken) throw new ConflictError(`SIP username ${username} is already taken`);
-    const createdAt = nowIso();
+    const row: SipAccountRow = {
+      username,
+      customer_id: customerId,
+      password,
+      number,
+      mobile: settings.mobile ?? null,
+      missed_call_sms: settings.missedCallSms ? 1 : 0,
+      forward_to: settings.forwardTo ?? null,
+      caller_id: settings.callerId ?? null,
+      created_at: nowIso(),
+    };
     this.db
       .prepare(
-        'INSERT INTO sip_accounts (username, customer_id, password, number, created_at) VALUES (?, ?, ?, ?, ?)',
+        `INSERT INTO sip_accounts (username, customer_id, password, number, mobile, missed_call_sms, forward_to, caller_id, created_at)
+         VALUES (@username, @customer_id, @password, @number, @mobile, @missed_call_sms, @forward_to, @caller_id, @created_at)`,
       )
-      .run(username, customerId, password, number, createdAt);
-    return { username, number, domain: this.sipDomain, createdAt };
+      .run(row);
+    return sipAccountResource(row, this.sipDomain);
+  }
+
+  getSipAccount(customerId: string, username: string): SipAccountResource {
+    return sipAccountResource(this.sipAccountRow(customerId, username), this.sipDomain);
+  }
+
+  /** Changes the settings sent; a setting sent as null is cleared. */
+  updateSipAccount(customerId: string, username: string, body: unknown): SipAccountResource {
+    const row = this.sipAccountRow(customerId, username);
+    const input = new InputReader(body, ACCOUNT_SETTINGS);
+    const settings = this.readAccountSettings(customerId, input);
+    input.done();
+    const updated: SipAccountRow = {
+      ...row,
+      mobile: settings.mobile === undefined ? row.mobile : settings.mobile,
+      missed_call_sms:
+        settings.missedCallSms === undefined ? row.missed_call_sms : settings.missedCallSms ? 1 : 0,
+      forward_to: settings.forwardTo === undefined ? row.forward_to : settings.forwardTo,
+      caller_id: settings.callerId === undefined ? row.caller_id : settings.callerId,
+    };
+    if (updated.missed_call_sms === 1 && updated.mobile === null)
+      throw new ValidationError([
+        { field: 'missedCallSms', message: 'needs a mobile number to send the texts to: set mobile too' },
+      ]);
+    this.db
+      .prepare(
+        `UPDATE sip_accounts SET mobile = @mobile, missed_call_sms = @missed_call_sms, forward_to = @forward_to,
+           caller_id = @caller_id WHERE username = @username`,
+      )
+      .run(updated);
+    return sipAccountResource(updated, this.sipDomain);
+  }
+
+  private sipAccountRow(customerId: string, username: string): SipAccountRow {
+    const row = this.db
+      .prepare('SELECT * FROM sip_accounts WHERE username = ? AND customer_id = ?')
+      .get(username, customerId) as SipAccountRow | undefined;
+    if (!row) throw new NotFoundError('SIP account', username);
+    return row;
+  }
+
+  private readAccountSettings(
+    customerId: string,
+    input: InputReader,
+  ): {
+    mobile?: string | null;
+    missedCallSms?: boolean;
+    forwardTo?: string | null;
+    callerId?: string | null;
+  } {
+    const mobile = input.nullableString('mobile', { pattern: E164, patternHint: E164_HINT });
+    const missedCallSms = input.optionalBoolean('missedCallSms');
+    if (missedCallSms === true && input.has('mobile') && mobile === null)
+      input.fail('missedCallSms', 'needs a mobile number to send the texts to');
+    const forwardTo = input.nullableString('forwardTo', { pattern: E164, patternHint: E164_HINT });
+    const callerId = input.nullableString('callerId', { pattern: E164, patternHint: E164_HINT });
+    if (typeof callerId === 'string' && !this.owns(customerId, callerId))
+      input.fail('callerId', `${callerId} is not one of your numbers`);
+    return { mobile, missedCallSms, forwardTo, callerId };
   }
 
   createTrunk(customerId: string, body: unknown): TrunkResource {
@@ -195,6 +306,7 @@ export class CoreServices {
       'transport',
       'destinationPrefixes',
       'callerId',
+      'callerIdPresentation',
     ]);
     const name = input.string('name', { maxLength: 200 });
     const host = input.string('host', {
@@ -207,12 +319,13 @@ export class CoreServices {
     input.oneOf('transport', ['udp'] as const);
     const destinationPrefixes = input.stringArray('destinationPrefixes', {
       optional: true,
-      pattern: /^\+?\d{1,15}$/,
-      patternHint: 'must be a number prefix: an optional + and 1 to 15 digits',
+      pattern: PREFIX,
+      patternHint: PREFIX_HINT,
     });
     const callerId = input.optionalString('callerId', { pattern: E164, patternHint: E164_HINT });
     if (callerId !== undefined && !this.owns(customerId, callerId))
       input.fail('callerId', `${callerId} is not one of your numbers`);
+    const presentation = input.optionalOneOf('callerIdPresentation', PRESENTATIONS) ?? 'allowed';
     input.done();
 
     const row: TrunkRow = {
@@ -224,15 +337,175 @@ export class CoreServices {
       transport: 'udp',
       destination_prefixes: JSON.stringify(destinationPrefixes),
       caller_id: callerId ?? null,
+      caller_id_presentation: presentation,
       created_at: nowIso(),
     };
     this.db
       .prepare(
-        `INSERT INTO trunks (id, customer_id, name, host, port, transport, destination_prefixes, caller_id, created_at)
-         VALUES (@id, @customer_id, @name, @host, @port, @transport, @destination_prefixes, @caller_id, @created_at)`,
+        `INSERT INTO trunks (id, customer_id, name, host, port, transport, destination_prefixes, caller_id, caller_id_presentation, created_at)
+         VALUES (@id, @customer_id, @name, @host, @port, @transport, @destination_prefixes, @caller_id, @caller_id_presentation, @created_at)`,
       )
       .run(row);
     return trunkResource(row);
+  }
+
+  /** Changes the routing and caller-ID settings sent; callerId null goes back to the caller's own number. */
+  updateTrunk(customerId: string, id: string, body: unknown): TrunkResource {
+    const row = this.trunkRow(customerId, id);
+    const input = new InputReader(body, ['name', 'destinationPrefixes', 'callerId', 'callerIdPresentation']);
+    const name = input.optionalString('name', { maxLength: 200 });
+    const prefixes = input.has('destinationPrefixes')
+      ? input.stringArray('destinationPrefixes', { pattern: PREFIX, patternHint: PREFIX_HINT })
+      : undefined;
+    const callerId = input.nullableString('callerId', { pattern: E164, patternHint: E164_HINT });
+    if (typeof callerId === 'string' && !this.owns(customerId, callerId))
+      input.fail('callerId', `${callerId} is not one of your numbers`);
+    const presentation = input.optionalOneOf('callerIdPresentation', PRESENTATIONS);
+    input.done();
+    const updated: TrunkRow = {
+      ...row,
+      name: name ?? row.name,
+      destination_prefixes: prefixes === undefined ? row.destination_prefixes : JSON.stringify(prefixes),
+      caller_id: callerId === undefined ? row.caller_id : callerId,
+      caller_id_presentation: presentation ?? row.caller_id_presentation,
+    };
+    this.db
+      .prepare(
+        `UPDATE trunks SET name = @name, destination_prefixes = @destination_prefixes, caller_id = @caller_id,
+           caller_id_presentation = @caller_id_presentation WHERE id = @id`,
+      )
+      .run(updated);
+    return trunkResource(updated);
+  }
+
+  private trunkRow(customerId: string, id: string): TrunkRow {
+    const row = this.db
+      .prepare('SELECT * FROM trunks WHERE id = ? AND customer_id = ?')
+      .get(id, customerId) as TrunkRow | undefined;
+    if (!row) throw new NotFoundError('trunk', id);
+    return row;
+  }
+
+  // ---- routing rules ----
+
+  createRoutingRule(customerId: string, body: unknown): RoutingRuleResource {
+    const { prefix, trunkId } = this.readRoutingRule(customerId, body);
+    const now = nowIso();
+    const row: RoutingRuleRow = {
+      id: `rr_${randomBytes(8).toString('hex')}`,
+      customer_id: customerId,
+      prefix,
+      trunk_id: trunkId,
+      created_at: now,
+      updated_at: now,
+    };
+    this.refuseDuplicatePrefix(customerId, prefix, row.id);
+    this.db
+      .prepare(
+        `INSERT INTO routing_rules (id, customer_id, prefix, trunk_id, created_at, updated_at)
+         VALUES (@id, @customer_id, @prefix, @trunk_id, @created_at, @updated_at)`,
+      )
+      .run(row);
+    return routingRuleResource(row);
+  }
+
+  listRoutingRules(customerId: string): RoutingRuleResource[] {
+    const rows = this.db
+      .prepare('SELECT * FROM routing_rules WHERE customer_id = ? ORDER BY prefix')
+      .all(customerId) as RoutingRuleRow[];
+    return rows.map(routingRuleResource);
+  }
+
+  /** Replaces a rule in one statement: the next call routes by the new rule, never by neither. */
+  replaceRoutingRule(customerId: string, id: string, body: unknown): RoutingRuleResource {
+    const row = this.routingRuleRow(customerId, id);
+    const { prefix, trunkId } = this.readRoutingRule(customerId, body);
+    this.refuseDuplicatePrefix(customerId, prefix, id);
+    const updated: RoutingRuleRow = { ...row, prefix, trunk_id: trunkId, updated_at: nowIso() };
+    this.db
+      .prepare(
+        'UPDATE routing_rules SET prefix = @prefix, trunk_id = @trunk_id, updated_at = @updated_at WHERE id = @id',
+      )
+      .run(updated);
+    return routingRuleResource(updated);
+  }
+
+  deleteRoutingRule(customerId: string, id: string): void {
+    this.routingRuleRow(customerId, id);
+    this.db.prepare('DELETE FROM routing_rules WHERE id = ?').run(id);
+  }
+
+  private routingRuleRow(customerId: string, id: string): RoutingRuleRow {
+    const row = this.db
+      .prepare('SELECT * FROM routing_rules WHERE id = ? AND customer_id = ?')
+      .get(id, customerId) as RoutingRuleRow | undefined;
+    if (!row) throw new NotFoundError('routing rule', id);
+    return row;
+  }
+
+  private readRoutingRule(customerId: string, body: unknown): { prefix: string; trunkId: string } {
+    const input = new InputReader(body, ['prefix', 'trunkId']);
+    const prefix = input.string('prefix', {
+      pattern: /^\+[0-9]{1,15}$/,
+      patternHint: 'must be an E.164 prefix: + and 1 to 15 digits, such as +44',
+    });
+    const trunkId = input.string('trunkId');
+    if (
+      trunkId &&
+      !this.db.prepare('SELECT 1 FROM trunks WHERE id = ? AND customer_id = ?').get(trunkId, customerId)
+    )
+      input.fail('trunkId', `${trunkId} is not one of your trunks`);
+    input.done();
+    return { prefix, trunkId };
+  }
+
+  private refuseDuplicatePrefix(customerId: string, prefix: string, exceptId: string): void {
+    const other = this.db
+      .prepare('SELECT id FROM routing_rules WHERE customer_id = ? AND prefix = ? AND id <> ?')
+      .get(customerId, prefix, exceptId) as { id: string } | undefined;
+    if (other)
+      throw new ConflictError(`routing rule ${other.id} already routes ${prefix}: change that rule instead`);
+  }
+
+  // ---- live calls ----
+
+  listLiveCalls(customerId: string): LiveCallResource[] {
+    return this.calls.list(customerId);
+  }
+
+  getLiveCall(customerId: string, id: string): LiveCallResource {
+    const call = this.calls.list(customerId).find((c) => c.id === id);
+    if (!call) throw new NotFoundError('live call', id);
+    return call;
+  }
+
+  hangupLiveCall(customerId: string, id: string): void {
+    if (!this.calls.hangup(customerId, id)) throw new NotFoundError('live call', id);
+  }
+
+  holdLiveCall(customerId: string, id: string, held: boolean): LiveCallResource {
+    const call = this.calls.setHeld(customerId, id, held);
+    if (!call) throw new NotFoundError('answered live call', id);
+    return call;
+  }
+
+  async transferLiveCall(customerId: string, id: string, body: unknown): Promise<{ id: string; to: string }> {
+    const input = new InputReader(body, ['to']);
+    const to = input.string('to', {
+      pattern: /^(\+[1-9][0-9]{7,14}|[A-Za-z0-9._-]{1,64})$/,
+      patternHint: 'must be an E.164 number or one of your SIP usernames',
+    });
+    input.done();
+    const outcome = await this.calls.transfer(customerId, id, to);
+    if (outcome === 'no-such-call') throw new NotFoundError('answered live call', id);
+    if (outcome === 'no-route')
+      throw new ValidationError([
+        {
+          field: 'to',
+          message: `${to} is neither a registered user of yours nor reachable over your trunks`,
+        },
+      ]);
+    return { id, to };
   }
 
   listTrunks(customerId: string): TrunkResource[] {
@@ -243,11 +516,7 @@ export class CoreServices {
   }
 
   getTrunk(customerId: string, id: string): TrunkResource {
-    const row = this.db
-      .prepare('SELECT * FROM trunks WHERE id = ? AND customer_id = ?')
-      .get(id, customerId) as TrunkRow | undefined;
-    if (!row) throw new NotFoundError('trunk', id);
-    return trunkResource(row);
+    return trunkResource(this.trunkRow(customerId, id));
   }
 
   /** Reads CDR filters from a query string; bad values are a 422 naming the parameter. */

@@ -7,7 +7,7 @@ import type { RoleDeps, RunningRole } from '../role';
 import type { SmscService } from '../smsc/service';
 import { ServiceError, ValidationError } from '../core/errors';
 import { PeerAllowlist } from '../core/peers';
-import { CoreServices, type Caller } from '../core/services';
+import { CoreServices, type Caller, type LiveCallControl } from '../core/services';
 import { startWebhookDispatcher, type WebhookDispatcher } from '../core/webhooks';
 import type { GatewayPlugin } from './plugins';
 import { problem, ProblemError, type Problem } from './problems';
@@ -23,7 +23,7 @@ export const CONTRACT_FILE = resolve(__dirname, '../../contracts/platform-api.ya
 
 export interface GatewayServices {
   smsc: SmscService;
-  sip: { domain: string };
+  sip: { domain: string; calls: LiveCallControl };
 }
 
 export interface GatewayOptions {
@@ -31,6 +31,21 @@ export interface GatewayOptions {
   plugins?: GatewayPlugin[];
   /** Start the webhook dispatcher with the API (default true; tests of the dispatcher start their own). */
   webhooks?: boolean;
+}
+
+/**
+ * The timers a test or an operator needs to reason about business durations (how long a phone
+ * rings before the platform gives up, …), as configured: GET /ops/v1/settings.
+ */
+function effectiveSettings(config: RoleDeps['config']): unknown {
+  return {
+    sip: { noAnswerTimeoutMs: config.sip.noAnswerTimeoutMs, t1Ms: config.sip.t1Ms },
+    media: {
+      inactivityTimeoutMs: config.media.inactivityTimeoutMs,
+      heldInactivityTimeoutMs: config.media.heldInactivityTimeoutMs,
+    },
+    webhooks: { retryBaseMs: config.webhooks.retryBaseMs, maxAttempts: config.webhooks.maxAttempts },
+  };
 }
 
 /** Kong key-auth's default key name, for the header and the query string alike. */
@@ -58,11 +73,13 @@ export async function startGateway(
     services.smsc,
     services.sip.domain,
     new PeerAllowlist(config.network.allowedPeerHosts),
+    services.sip.calls,
   );
   const routes = compileRoutes(
     routeTable({
       services: core,
       version: config.version,
+      settings: () => effectiveSettings(config),
       contractYaml: readFileSync(CONTRACT_FILE, 'utf8'),
     }),
   );

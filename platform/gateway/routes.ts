@@ -1,7 +1,7 @@
 import type { CoreServices, Caller } from '../core/services';
 import { problem, ProblemError } from './problems';
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** Who may call a route: nobody needs a key (public), the operator, a customer, or either. */
 export type Access = 'public' | 'operator' | 'customer' | 'operator-or-customer';
@@ -34,6 +34,8 @@ export interface RouteDefinition {
 export interface RouteTableOptions {
   services: CoreServices;
   version: string;
+  /** The effective timer settings, for GET /ops/v1/settings. */
+  settings: () => unknown;
   contractYaml: string;
 }
 
@@ -41,7 +43,12 @@ export interface RouteTableOptions {
  * The API, one line per endpoint. Later work adds rows here; authentication, role checks, body
  * parsing and error mapping are the pipeline's job (index.ts), never a handler's.
  */
-export function routeTable({ services, version, contractYaml }: RouteTableOptions): RouteDefinition[] {
+export function routeTable({
+  services,
+  version,
+  settings,
+  contractYaml,
+}: RouteTableOptions): RouteDefinition[] {
   const ok = (body: unknown, status = 200): Reply => ({ status, body });
   return [
     { method: 'GET', path: '/health', access: 'public', handle: () => ok({ status: 'ok', version }) },
@@ -87,6 +94,19 @@ export function routeTable({ services, version, contractYaml }: RouteTableOption
       jsonBody: true,
       handle: (c) => ok(services.createSipAccount(customerOf(c), c.body), 201),
     },
+    {
+      method: 'GET',
+      path: '/v1/sip-accounts/{username}',
+      access: 'customer',
+      handle: (c) => ok(services.getSipAccount(customerOf(c), c.params.username)),
+    },
+    {
+      method: 'PATCH',
+      path: '/v1/sip-accounts/{username}',
+      access: 'customer',
+      jsonBody: true,
+      handle: (c) => ok(services.updateSipAccount(customerOf(c), c.params.username, c.body)),
+    },
 
     {
       method: 'POST',
@@ -106,6 +126,84 @@ export function routeTable({ services, version, contractYaml }: RouteTableOption
       path: '/v1/trunks/{id}',
       access: 'customer',
       handle: (c) => ok(services.getTrunk(customerOf(c), c.params.id)),
+    },
+    {
+      method: 'PATCH',
+      path: '/v1/trunks/{id}',
+      access: 'customer',
+      jsonBody: true,
+      handle: (c) => ok(services.updateTrunk(customerOf(c), c.params.id, c.body)),
+    },
+
+    {
+      method: 'POST',
+      path: '/v1/routing-rules',
+      access: 'customer',
+      jsonBody: true,
+      handle: (c) => ok(services.createRoutingRule(customerOf(c), c.body), 201),
+    },
+    {
+      method: 'GET',
+      path: '/v1/routing-rules',
+      access: 'customer',
+      handle: (c) => ok({ items: services.listRoutingRules(customerOf(c)) }),
+    },
+    {
+      method: 'PUT',
+      path: '/v1/routing-rules/{id}',
+      access: 'customer',
+      jsonBody: true,
+      handle: (c) => ok(services.replaceRoutingRule(customerOf(c), c.params.id, c.body)),
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/routing-rules/{id}',
+      access: 'customer',
+      handle: (c) => {
+        services.deleteRoutingRule(customerOf(c), c.params.id);
+        return { status: 204 };
+      },
+    },
+
+    {
+      method: 'GET',
+      path: '/v1/calls',
+      access: 'customer',
+      handle: (c) => ok({ items: services.listLiveCalls(customerOf(c)) }),
+    },
+    {
+      method: 'GET',
+      path: '/v1/calls/{id}',
+      access: 'customer',
+      handle: (c) => ok(services.getLiveCall(customerOf(c), c.params.id)),
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/calls/{id}',
+      access: 'customer',
+      handle: (c) => {
+        services.hangupLiveCall(customerOf(c), c.params.id);
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/calls/{id}/hold',
+      access: 'customer',
+      handle: (c) => ok(services.holdLiveCall(customerOf(c), c.params.id, true)),
+    },
+    {
+      method: 'POST',
+      path: '/v1/calls/{id}/resume',
+      access: 'customer',
+      handle: (c) => ok(services.holdLiveCall(customerOf(c), c.params.id, false)),
+    },
+    {
+      method: 'POST',
+      path: '/v1/calls/{id}/transfer',
+      access: 'customer',
+      jsonBody: true,
+      handle: async (c) => ok(await services.transferLiveCall(customerOf(c), c.params.id, c.body), 202),
     },
 
     {
@@ -158,6 +256,12 @@ export function routeTable({ services, version, contractYaml }: RouteTableOption
       },
     },
 
+    {
+      method: 'GET',
+      path: '/ops/v1/settings',
+      access: 'operator',
+      handle: () => ok(settings()),
+    },
     {
       method: 'GET',
       path: '/ops/v1/smsc/connectors',

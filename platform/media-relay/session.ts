@@ -21,6 +21,8 @@ export interface DirectionStats {
   dtmfDigits: string;
   /** Datagrams not relayed: no destination known yet, or from a source other than the latched one. */
   dropped: number;
+  /** Datagrams held back because the call was on hold (media blocked by the platform). */
+  blocked: number;
 }
 
 export interface SideInfo {
@@ -54,6 +56,8 @@ interface SideState {
   /** The latest SDP from this side holds or mutes the stream: silence is expected. */
   held: boolean;
   telephoneEventPayloadType?: number;
+  /** The latest SDP this side sent (as it sent it), to offer its media to a new party on transfer. */
+  sdp: string | null;
 }
 
 const DTMF_SYMBOLS = '0123456789*#ABCD';
@@ -67,6 +71,7 @@ function emptyDirection(): DirectionStats {
     dtmfEvents: 0,
     dtmfDigits: '',
     dropped: 0,
+    blocked: 0,
   };
 }
 
@@ -76,6 +81,8 @@ export class RelaySession {
   /** RTP timestamp of the last counted DTMF event per sending side (end packets are sent 3×). */
   private readonly lastDtmfTimestamp: Record<RelaySide, number | null> = { A: null, B: null };
   private closedFlag = false;
+  /** Media blocked both ways by the platform (hold from the API): rtpengine's "block media". */
+  private blockedFlag = false;
   /** Date.now() of the last packet accepted from either side (the inactivity timeout's clock). */
   private lastMediaMs: number | null = null;
 
@@ -96,6 +103,7 @@ export class RelaySession {
         latched: false,
         direction: null,
         held: false,
+        sdp: null,
       },
       B: {
         socket: socketB,
@@ -105,6 +113,7 @@ export class RelaySession {
         latched: false,
         direction: null,
         held: false,
+        sdp: null,
       },
     };
     socketA.on('message', (packet, source) => this.onPacket('A', packet, source));
@@ -113,6 +122,11 @@ export class RelaySession {
 
   get closed(): boolean {
     return this.closedFlag;
+  }
+
+  /** The latest SDP a side sent, null before any. */
+  lastSdp(side: RelaySide): string | null {
+    return this.sides[side].sdp;
   }
 
   /** The relay port a side sends its media to. */
@@ -129,6 +143,7 @@ export class RelaySession {
     const target = readAudioTarget(sdp);
     if (!target) return false;
     const state = this.sides[side];
+    state.sdp = sdp;
     state.direction = target.direction;
     state.held = target.direction !== 'sendrecv' || target.port === 0 || target.address === '0.0.0.0';
     state.telephoneEventPayloadType = target.telephoneEventPayloadType;
@@ -182,7 +197,25 @@ export class RelaySession {
    * --silent-timeout rather than --timeout).
    */
   onHold(): boolean {
-    return this.sides.A.held || this.sides.B.held;
+    return this.blockedFlag || this.sides.A.held || this.sides.B.held;
+  }
+
+  /** Stops (true) or restarts (false) relaying in both directions; packets still latch and count as blocked. */
+  setBlocked(blocked: boolean): void {
+    this.blockedFlag = blocked;
+  }
+
+  get blocked(): boolean {
+    return this.blockedFlag;
+  }
+
+  /**
+   * Points a side at a new peer (a transfer replaced the party there): its SDP gives the address,
+   * and the latch is dropped so the new party's first packet fixes it.
+   */
+  replacePeer(side: RelaySide, sdp: string): boolean {
+    this.sides[side].announced = null;
+    return this.setPeerFromSdp(side, sdp);
   }
 
   async close(): Promise<void> {
@@ -206,6 +239,10 @@ export class RelaySession {
     // Only packets from the latched source count: a stray sender cannot keep a dead call alive.
     this.lastMediaMs = Date.now();
     const receiver = this.sides[from === 'A' ? 'B' : 'A'];
+    if (this.blockedFlag) {
+      counters.blocked += 1;
+      return;
+    }
     if (!receiver.peer) {
       counters.dropped += 1;
       return;

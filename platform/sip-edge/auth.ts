@@ -23,6 +23,33 @@ export interface SipAccount {
   customerId: string;
   password: string;
   number: string;
+  /** Calls to this account ring this number instead (null: ring the account). */
+  forwardTo: string | null;
+  /** Number presented on calls out over a trunk (null: the trunk's, else the account's number). */
+  callerId: string | null;
+}
+
+/** The sip_accounts columns the edge reads, and their mapping: one place for every lookup. */
+export const ACCOUNT_COLUMNS = 'username, customer_id, password, number, forward_to, caller_id';
+
+export interface AccountRecord {
+  username: string;
+  customer_id: string;
+  password: string;
+  number: string;
+  forward_to: string | null;
+  caller_id: string | null;
+}
+
+export function toAccount(row: AccountRecord): SipAccount {
+  return {
+    username: row.username,
+    customerId: row.customer_id,
+    password: row.password,
+    number: row.number,
+    forwardTo: row.forward_to,
+    callerId: row.caller_id,
+  };
 }
 
 export type AuthOutcome =
@@ -47,12 +74,9 @@ export class DigestAuthenticator {
 
   findAccount(username: string): SipAccount | undefined {
     const row = this.db
-      .prepare('SELECT username, customer_id, password, number FROM sip_accounts WHERE username = ?')
-      .get(username) as
-      { username: string; customer_id: string; password: string; number: string } | undefined;
-    return row
-      ? { username: row.username, customerId: row.customer_id, password: row.password, number: row.number }
-      : undefined;
+      .prepare(`SELECT ${ACCOUNT_COLUMNS} FROM sip_accounts WHERE username = ?`)
+      .get(username) as AccountRecord | undefined;
+    return row ? toAccount(row) : undefined;
   }
 
   /**

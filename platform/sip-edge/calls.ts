@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { PlatformBus } from '../core/events';
+import type { LiveCallResource } from '../core/services';
 import type { MediaRelay, RelaySession, RelaySide, RelayStats } from '../media-relay';
 import type { Db } from '../store/store';
 import type { DigestAuthenticator, SipAccount } from './auth';
@@ -59,6 +60,17 @@ interface RelayedRequest {
   forwardedCseq: number;
 }
 
+/** Where the edge sends a leg it originates, and how it presents itself there. */
+interface LegTarget {
+  flow: Flow;
+  uri: string;
+  from: string;
+  to: string;
+  extraHeaders: Array<[string, string]>;
+}
+
+export type TransferOutcome = 'transferred' | 'no-such-call' | 'no-route';
+
 interface CallEnd {
   disposition: Disposition;
   status: number;
@@ -67,12 +79,18 @@ interface CallEnd {
 
 interface Call {
   ref: string;
+  /** Call-ID of the customer-side leg as it arrived: the CDR's key, even after a transfer replaced leg A. */
+  sipCallId: string;
   state: CallState;
   direction: CallDirection;
   customerId: string;
   caller: string;
   callee: string;
   trunkId: string | null;
+  /** The account's forwarding target this call was sent to instead of the account. */
+  forwardedTo: string | null;
+  /** The number or user a live call was blind-transferred to (API call control). */
+  transferredTo: string | null;
   startedAt: Date;
   answeredAt: Date | null;
   a: Leg;
@@ -126,7 +144,7 @@ export class CallManager {
   activeCalls(): ActiveCall[] {
     return [...this.calls.values()].map((call) => ({
       callRef: call.ref,
-      sipCallId: call.a.callId,
+      sipCallId: call.sipCallId,
       customerId: call.customerId,
       direction: call.direction,
       caller: call.caller,
@@ -156,6 +174,145 @@ export class CallManager {
       });
     }
     return true;
+  }
+
+  /** A customer's live call by its API id, undefined when it is someone else's or over. */
+  private owned(customerId: string, callRef: string): Call | undefined {
+    const call = this.calls.get(callRef);
+    return call && call.customerId === customerId && !call.ended ? call : undefined;
+  }
+
+  /** API call control: the customer's calls in progress. */
+  liveCalls(customerId: string): LiveCallResource[] {
+    return [...this.calls.values()].filter((c) => c.customerId === customerId && !c.ended).map(liveView);
+  }
+
+  hangupOwned(customerId: string, callRef: string): boolean {
+    return this.owned(customerId, callRef) !== undefined && this.hangup(callRef);
+  }
+
+  /** Hold (true) or resume (false): the relay stops or restarts media both ways (rtpengine's block media). */
+  setHeld(customerId: string, callRef: string, held: boolean): LiveCallResource | undefined {
+    const call = this.owned(customerId, callRef);
+    if (!call || call.state !== 'answered' || !call.relay) return undefined;
+    call.relay.setBlocked(held);
+    this.deps.log(`call ${call.ref}: ${held ? 'on hold' : 'resumed'} through the API`);
+    this.watchMedia(call); // a held call may be silent for longer
+    return liveView(call);
+  }
+
+  /**
+   * Blind transfer through the API: the customer's own party (the caller of an outbound call,
+   * the callee otherwise) gets a BYE, and the other party's media is offered to the target on a
+   * new leg from the same relay port, so the kept party needs no re-INVITE. If the target does not
+   * answer, the kept party is released too.
+   */
+  async transfer(customerId: string, callRef: string, target: string): Promise<TransferOutcome> {
+    const call = this.owned(customerId, callRef);
+    const relay = call?.relay;
+    if (!call || call.state !== 'answered' || !call.b || !relay) return 'no-such-call';
+    const released: RelaySide = call.direction === 'outbound' ? 'A' : 'B';
+    const kept: RelaySide = released === 'A' ? 'B' : 'A';
+    const keptSdp = relay.lastSdp(kept);
+    const destination = this.transferTarget(call, target, kept === 'A' ? call.caller : call.callee);
+    if (!destination || keptSdp === null) return 'no-route';
+
+    const oldLeg = released === 'A' ? call.a : call.b;
+    this.dialogs.delete(dialogKey(oldLeg.callId, oldLeg.localTag));
+    this.sendBye(call, oldLeg);
+    const localTag = randomToken(8);
+    const leg: Leg = {
+      side: released,
+      flow: destination.flow,
+      callId: `${randomToken(12)}@${this.deps.domain}`,
+      localTag,
+      localHeader: `${destination.from};tag=${localTag}`,
+      remoteHeader: destination.to,
+      remoteTarget: destination.uri,
+      localCseq: 1,
+      contact: this.deps.stack.transports.contactFor(destination.flow),
+    };
+    if (released === 'A') call.a = leg;
+    else call.b = leg;
+    this.dialogs.set(dialogKey(leg.callId, localTag), { call, side: released });
+    call.transferredTo = target;
+    this.deps.log(`call ${call.ref}: blind transfer of leg ${kept}'s party to ${target}`);
+    let answered = false;
+    const fail = (why: string): void => {
+      if (call.ended || answered) return;
+      this.deps.log(`call ${call.ref}: transfer to ${target} failed (${why}); releasing leg ${kept}`);
+      this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' });
+      this.sendBye(call, kept === 'A' ? call.a : (call.b ?? call.a));
+    };
+    const { branch } = this.deps.stack.sendRequest(
+      leg.flow,
+      {
+        method: 'INVITE',
+        uri: leg.remoteTarget,
+        headers: [
+          ['Max-Forwards', '70'],
+          ['From', leg.localHeader],
+          ['To', leg.remoteHeader],
+          ['Call-ID', leg.callId],
+          ['CSeq', '1 INVITE'],
+          ['Contact', `<${leg.contact}>`],
+          ['Allow', ALLOW],
+          ...destination.extraHeaders,
+        ],
+        body: relay.rewriteSdp(keptSdp, kept),
+        contentType: 'application/sdp',
+      },
+      {
+        onResponse: (response) => {
+          if (response.status < 200) {
+            if (response.toTag !== undefined) this.learnRemote(leg, response);
+            return;
+          }
+          if (response.status >= 300) return fail(`${response.status} ${response.reason}`);
+          if (answered) return;
+          if (call.ended) {
+            // The target answered after the call was given up: confirm its dialog, then end it.
+            this.learnRemote(leg, response);
+            this.sendInDialog(call, leg, 'ACK', { cseq: 1 });
+            this.sendBye(call, leg);
+            return;
+          }
+          answered = true;
+          this.clearNoAnswer(call);
+          this.learnRemote(leg, response);
+          if (response.body.length > 0) relay.replacePeer(released, response.body.toString('utf8'));
+          this.sendInDialog(call, leg, 'ACK', { cseq: 1 });
+          this.watchMedia(call);
+        },
+        onTimeout: () => fail('no answer to the INVITE'),
+      },
+    );
+    call.noAnswerTimer = setTimeout(() => {
+      if (answered || call.ended) return;
+      this.cancelInvite(leg, { branch, uri: leg.remoteTarget, cseq: 1 });
+      fail(`no answer within ${this.deps.noAnswerTimeoutMs} ms (config.sip.noAnswerTimeoutMs)`);
+    }, this.deps.noAnswerTimeoutMs);
+    return 'transferred';
+  }
+
+  /** A transfer target: one of the customer's registered users, else a number over its trunks. */
+  private transferTarget(call: Call, target: string, presented: string): LegTarget | undefined {
+    const account = this.routing.findAccountByTarget(target);
+    if (account && account.customerId === call.customerId) {
+      const binding = this.deps.registrar.lookup(account.username);
+      if (!binding) return undefined;
+      return {
+        flow: binding.flow,
+        uri: binding.contact,
+        from: `<sip:${presented}@${this.deps.domain}>`,
+        to: `<sip:${account.username}@${this.deps.domain}>`,
+        extraHeaders: [],
+      };
+    }
+    const number = toE164(target);
+    const trunk = this.routing.findTrunkFor(call.customerId, number);
+    const known = /^\+\d+$/.test(presented);
+    return trunk ? this.trunkTarget(trunk, number, { number: presented, withheld: !known }) : undefined;
   }
 
   /** Every call ends (platform stop): BYE/CANCEL both sides, CDRs written. */
@@ -269,6 +426,7 @@ export class CallManager {
     const contact = this.deps.stack.transports.contactFor(flow);
     return {
       ref: `call_${randomBytes(8).toString('hex')}`,
+      sipCallId: request.callId,
       state: 'routing',
       direction: isInbound ? 'inbound' : 'internal',
       customerId: isInbound ? (caller.trunks[0]?.customerId ?? '') : caller.account.customerId,
@@ -278,6 +436,8 @@ export class CallManager {
         : caller.account.number,
       callee: toE164(dialed),
       trunkId: null,
+      forwardedTo: null,
+      transferredTo: null,
       startedAt: new Date(),
       answeredAt: null,
       a: {
@@ -329,25 +489,56 @@ export class CallManager {
       return this.rejectCaller(call, 404, 'failed', `no registered user or trunk route for "${dialed}"`);
     call.direction = 'outbound';
     call.trunkId = trunk.id;
-    const presented = toE164(trunk.callerId ?? caller.account.number);
-    const identity = `<sip:${presented}@${this.deps.domain}>`;
+    await this.inviteOverTrunk(call, trunk, dialed, {
+      number: toE164(caller.account.callerId ?? trunk.callerId ?? caller.account.number),
+      withheld: trunk.callerIdPresentation === 'withheld',
+    });
+  }
+
+  /**
+   * Sends leg B to the outside network over a trunk, presenting `presented` in From and
+   * P-Asserted-Identity; withheld presents as anonymous in From and keeps the real number only in
+   * P-Asserted-Identity with Privacy: id (RFC 3325), for the carrier alone.
+   */
+  private async inviteOverTrunk(
+    call: Call,
+    trunk: TrunkRow,
+    dialed: string,
+    presented: { number: string; withheld: boolean },
+    extraHeaders: Array<[string, string]> = [],
+  ): Promise<void> {
+    await this.inviteCallee(call, this.trunkTarget(trunk, dialed, presented, extraHeaders));
+  }
+
+  private trunkTarget(
+    trunk: TrunkRow,
+    dialed: string,
+    presented: { number: string; withheld: boolean },
+    extraHeaders: Array<[string, string]> = [],
+  ): LegTarget {
+    const identity = `<sip:${presented.number}@${this.deps.domain}>`;
     const hostPort = `${trunk.host}:${trunk.port}`;
-    await this.inviteCallee(call, {
+    return {
       flow: {
         transport: 'UDP',
         address: trunk.host === 'localhost' ? '127.0.0.1' : trunk.host,
         port: trunk.port,
       },
       uri: `sip:${escapeUriUser(dialed)}@${hostPort}`,
-      from: identity,
+      from: presented.withheld ? '"Anonymous" <sip:anonymous@anonymous.invalid>' : identity,
       to: `<sip:${escapeUriUser(dialed)}@${hostPort}>`,
-      extraHeaders: [['P-Asserted-Identity', identity]],
-    });
+      extraHeaders: [
+        ['P-Asserted-Identity', identity],
+        ...(presented.withheld ? ([['Privacy', 'id']] as Array<[string, string]>) : []),
+        ...extraHeaders,
+      ],
+    };
   }
 
   private async callAccount(call: Call, account: SipAccount): Promise<void> {
-    const binding = this.deps.registrar.lookup(account.username);
     call.callee = account.number;
+    if (account.forwardTo !== null) return this.forward(call, account, account.forwardTo);
+    const binding = this.deps.registrar.lookup(account.username);
     if (!binding) return this.rejectCaller(call, 480, 'no-answer', `${account.username} is not registered`);
     const display = call.direction === 'inbound' ? '' : `"${escapeQuoted(this.callerDisplay(call))}" `;
     await this.inviteCallee(call, {
@@ -359,15 +550,37 @@ export class CallManager {
     });
   }
 
+  /**
+   * The account forwards its calls: leg B goes over the customer's trunk to the forwarding target,
+   * presenting the original caller (the called number travels in Diversion, RFC 5806).
+   */
+  private async forward(call: Call, account: SipAccount, target: string): Promise<void> {
+    const trunk = this.routing.findTrunkFor(account.customerId, target);
+    if (!trunk)
+      return this.rejectCaller(
+        call,
+        404,
+        'failed',
+        `no trunk route to ${account.username}'s forwarding target`,
+      );
+    call.forwardedTo = target;
+    call.trunkId ??= trunk.id;
+    const callerKnown = /^\+\d+$/.test(call.caller);
+    await this.inviteOverTrunk(
+      call,
+      trunk,
+      target,
+      { number: callerKnown ? call.caller : account.number, withheld: !callerKnown },
+      [['Diversion', `<sip:${account.number}@${this.deps.domain}>;reason=unconditional`]],
+    );
+  }
+
   private callerDisplay(call: Call): string {
     const display = call.inviteA.from.displayName;
     return typeof display === 'string' && display !== '' ? display : call.caller;
   }
 
-  private async inviteCallee(
-    call: Call,
-    target: { flow: Flow; uri: string; from: string; to: string; extraHeaders: Array<[string, string]> },
-  ): Promise<void> {
+  private async inviteCallee(call: Call, target: LegTarget): Promise<void> {
     const relay = await this.deps.relay.allocate(call.ref);
     call.relay = relay;
     if (call.ended) {
@@ -685,9 +898,10 @@ export class CallManager {
   }
 
   private cancelCallee(call: Call): void {
-    const b = call.b;
-    const invite = call.inviteB;
-    if (!b || !invite) return;
+    if (call.b && call.inviteB) this.cancelInvite(call.b, call.inviteB);
+  }
+
+  private cancelInvite(b: Leg, invite: { branch: string; uri: string; cseq: number }): void {
     this.deps.stack.sendRequest(b.flow, {
       method: 'CANCEL',
       uri: invite.uri,
@@ -781,13 +995,13 @@ export class CallManager {
       this.deps.db
         .prepare(
           `INSERT INTO cdrs (id, customer_id, sip_call_id, caller, callee, trunk_id, direction, started_at, answered_at, ended_at,
-             duration_ms, billable_seconds, disposition, sip_status, hangup_by, media)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             duration_ms, billable_seconds, disposition, sip_status, hangup_by, forwarded_to, transferred_to, media)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           cdrId,
           call.customerId,
-          call.a.callId,
+          call.sipCallId,
           call.caller,
           call.callee,
           call.trunkId,
@@ -800,6 +1014,8 @@ export class CallManager {
           end.disposition,
           end.status,
           end.hangupBy,
+          call.forwardedTo,
+          call.transferredTo,
           JSON.stringify(
             media ? { aToB: media.aToB, bToA: media.bToA, sideA: media.sideA, sideB: media.sideB } : {},
           ),
@@ -833,6 +1049,21 @@ export class CallManager {
       .filter((c) => sameFlow(c.a.flow, flow) || (c.b !== null && sameFlow(c.b.flow, flow)))
       .map((c) => c.ref);
   }
+}
+
+function liveView(call: Call): LiveCallResource {
+  return {
+    id: call.ref,
+    sipCallId: call.sipCallId,
+    direction: call.direction,
+    caller: call.caller,
+    callee: call.callee,
+    trunkId: call.trunkId,
+    state: call.state === 'answered' ? 'answered' : 'ringing',
+    held: call.relay?.blocked ?? false,
+    startedAt: call.startedAt.toISOString(),
+    answeredAt: call.answeredAt?.toISOString() ?? null,
+  };
 }
 
 function dialogKey(callId: string, localTag: string): string {

@@ -5,6 +5,7 @@
  * addressed); nothing a client sends can stop the edge.
  */
 import type { MediaRelay } from '../media-relay';
+import type { LiveCallControl } from '../core/services';
 import type { RoleDeps, RunningRole } from '../role';
 import { DigestAuthenticator } from './auth';
 import { CallManager, type ActiveCall } from './calls';
@@ -29,6 +30,8 @@ export interface SipEdge extends RunningRole<SipEdgeEndpoints> {
   hangup(callRef: string): boolean;
   /** Current registrations, optionally for one username. */
   registrations(username?: string): BindingInfo[];
+  /** Live call control for the API, scoped to one customer per request. */
+  liveCalls: LiveCallControl;
 }
 
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO';
@@ -167,6 +170,12 @@ export async function startSipEdge(deps: RoleDeps, relay: MediaRelay): Promise<S
     activeCalls: () => calls.activeCalls(),
     hangup: (callRef) => calls.hangup(callRef),
     registrations: (username) => registrar.bindings(username),
+    liveCalls: {
+      list: (customerId) => calls.liveCalls(customerId),
+      hangup: (customerId, callRef) => calls.hangupOwned(customerId, callRef),
+      setHeld: (customerId, callRef, held) => calls.setHeld(customerId, callRef, held),
+      transfer: (customerId, callRef, target) => calls.transfer(customerId, callRef, target),
+    },
     async stop(): Promise<void> {
       await calls.stopAll();
       stack.stop();

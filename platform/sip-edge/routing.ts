@@ -3,7 +3,7 @@
  * customer's trunks by longest destination prefix, and trunks recognised by source address.
  */
 import type { Db } from '../store/store';
-import type { SipAccount } from './auth';
+import { ACCOUNT_COLUMNS, toAccount, type AccountRecord, type SipAccount } from './auth';
 import type { TrunkRow as StoredTrunkRow } from '../core/resources';
 
 export interface TrunkRow {
@@ -15,17 +15,11 @@ export interface TrunkRow {
   transport: string;
   destinationPrefixes: string[];
   callerId: string | null;
+  callerIdPresentation: 'allowed' | 'withheld';
 }
 
 /** The trunks table row, as the core defines it (created_at is not read here). */
 type TrunkRecord = Omit<StoredTrunkRow, 'created_at'>;
-
-interface AccountRecord {
-  username: string;
-  customer_id: string;
-  password: string;
-  number: string;
-}
 
 /** "+15551234" stays; "15551234" becomes "+15551234"; anything else (a username, a short code) is kept. */
 export function toE164(dialed: string): string {
@@ -42,22 +36,28 @@ export class CallRouting {
     for (const candidate of candidates) {
       const row = this.db
         .prepare(
-          'SELECT username, customer_id, password, number FROM sip_accounts WHERE username = ? OR number = ? ORDER BY created_at LIMIT 1',
+          `SELECT ${ACCOUNT_COLUMNS} FROM sip_accounts WHERE username = ? OR number = ? ORDER BY created_at LIMIT 1`,
         )
         .get(candidate, candidate) as AccountRecord | undefined;
-      if (row)
-        return {
-          username: row.username,
-          customerId: row.customer_id,
-          password: row.password,
-          number: row.number,
-        };
+      if (row) return toAccount(row);
     }
     return undefined;
   }
 
-  /** The customer's trunk with the longest matching destination prefix ([] matches everything, as length 0). */
+  /**
+   * The trunk a customer's call to `dialedE164` leaves by: the customer's routing rule with the
+   * longest matching prefix, else the trunk with the longest matching destination prefix
+   * ([] matches everything, as length 0).
+   */
   findTrunkFor(customerId: string, dialedE164: string): TrunkRow | undefined {
+    const rule = this.db
+      .prepare(
+        `SELECT t.* FROM routing_rules r JOIN trunks t ON t.id = r.trunk_id
+         WHERE r.customer_id = ? AND substr(?, 1, length(r.prefix)) = r.prefix
+         ORDER BY length(r.prefix) DESC LIMIT 1`,
+      )
+      .get(customerId, dialedE164) as TrunkRecord | undefined;
+    if (rule) return toTrunk(rule);
     const rows = this.db
       .prepare('SELECT * FROM trunks WHERE customer_id = ? ORDER BY created_at, id')
       .all(customerId) as TrunkRecord[];
@@ -98,13 +98,9 @@ export class CallRouting {
   /** The account that answers a number. */
   accountForNumber(number: string): SipAccount | undefined {
     const row = this.db
-      .prepare(
-        'SELECT username, customer_id, password, number FROM sip_accounts WHERE number = ? ORDER BY created_at LIMIT 1',
-      )
+      .prepare(`SELECT ${ACCOUNT_COLUMNS} FROM sip_accounts WHERE number = ? ORDER BY created_at LIMIT 1`)
       .get(number) as AccountRecord | undefined;
-    return row
-      ? { username: row.username, customerId: row.customer_id, password: row.password, number: row.number }
-      : undefined;
+    return row ? toAccount(row) : undefined;
   }
 }
 
@@ -126,5 +122,6 @@ function toTrunk(row: TrunkRecord): TrunkRow {
     transport: row.transport,
     destinationPrefixes: prefixes,
     callerId: row.caller_id,
+    callerIdPresentation: row.caller_id_presentation === 'withheld' ? 'withheld' : 'allowed',
   };
 }

@@ -8,7 +8,7 @@ import { MessageStore, type MessageRow } from './message-store';
 import { formatReceiptText, MESSAGE_STATE, type ReceiptStat } from './receipts';
 import { receiptRequestOf, SmscRejection } from './service';
 import type { SmscCore } from './smsc-core';
-import { validateAddresses } from './smsc-core';
+import { networkAddress, validateAddresses } from './smsc-core';
 import { decodeByDataCoding, encodeGsm, MAX_PARTS, splitUdh } from './sms-text';
 import { rawShortMessage, rawTlv, SmppLink, STATUS, statusName } from './smpp-link';
 
@@ -251,8 +251,8 @@ export class EsmeServer {
       link.respond(pdu, STATUS.ESME_RINVDCS);
       return;
     }
-    const sender = customerAddress(pdu.source_addr, pdu.source_addr_ton);
-    const recipient = customerAddress(pdu.destination_addr, pdu.dest_addr_ton);
+    const sender = networkAddress(pdu.source_addr, pdu.source_addr_ton);
+    const recipient = networkAddress(pdu.destination_addr, pdu.dest_addr_ton);
     const registeredDelivery = receiptRequestOf(Number(pdu.registered_delivery ?? 0));
     try {
       if (concatenation === null || concatenation.total <= 1) {
@@ -394,11 +394,6 @@ export class EsmeServer {
 }
 
 /** ESMEs send international numbers without '+' (TON 1); the platform stores E.164 with it. */
-function customerAddress(address: unknown, ton: unknown): string {
-  const value = typeof address === 'string' ? address : '';
-  return Number(ton) === 1 && /^\d+$/.test(value) ? `+${value}` : value;
-}
-
 /**
  * Compares a bind password without leaking, through timing, how much of it matched: both sides
  * are hashed first, so timingSafeEqual always gets equal lengths.

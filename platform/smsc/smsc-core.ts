@@ -445,15 +445,27 @@ export class SmscCore implements SmscService {
     this.finishIfAllPartsFinal(found.row.id);
   }
 
-  /** Mobile-originated message from a carrier. Routing MO to customers (by number) plugs in here. */
+  /**
+   * Mobile-originated message from a carrier: announced on the bus for whoever serves the
+   * destination number (keyword commands, …). Concatenated MO is not reassembled yet: its parts
+   * are logged and not announced, so no command ever runs on half a text.
+   */
   private onMobileOriginated(connector: CarrierConnector, pdu: PDU, payload: Buffer): void {
     const dataCoding = Number(pdu.data_coding ?? 0);
-    let body = payload;
-    if ((Number(pdu.esm_class ?? 0) & 0x40) !== 0) body = splitUdh(payload).payload;
-    const text = decodeByDataCoding(dataCoding, body) ?? `<${body.length} bytes, data_coding ${dataCoding}>`;
-    this.log(
-      `connector ${connector.id}: MO from ${String(pdu.source_addr)} to ${String(pdu.destination_addr)}: ${JSON.stringify(text)} (not routed yet)`,
-    );
+    const concatenated = (Number(pdu.esm_class ?? 0) & 0x40) !== 0;
+    const body = concatenated ? splitUdh(payload).payload : payload;
+    const text = decodeByDataCoding(dataCoding, body);
+    const from = networkAddress(pdu.source_addr, pdu.source_addr_ton);
+    const to = networkAddress(pdu.destination_addr, pdu.dest_addr_ton);
+    const shown = text ?? `<${body.length} bytes, data_coding ${dataCoding}>`;
+    if (text === null || concatenated) {
+      this.log(
+        `connector ${connector.id}: MO from ${from} to ${to}: ${JSON.stringify(shown)} not routed (${concatenated ? 'concatenated MO is not reassembled' : 'undecodable'})`,
+      );
+      return;
+    }
+    this.log(`connector ${connector.id}: MO from ${from} to ${to}: ${JSON.stringify(text)}`);
+    this.deps.bus.emit('message.received', { from, to, text, connectorId: connector.id });
   }
 
   private log(message: string): void {
@@ -481,6 +493,12 @@ export function validateAddresses(sender: string, recipient: string): void {
 }
 
 /** Source TON/NPI as carriers expect them for each kind of sender. */
+/** An SMPP address as the platform stores numbers: TON 1 (international) digits get their '+'. */
+export function networkAddress(address: unknown, ton: unknown): string {
+  const value = typeof address === 'string' ? address : '';
+  return Number(ton) === 1 && /^\d+$/.test(value) ? `+${value}` : value;
+}
+
 function submitAddress(sender: string): { ton: number; npi: number; address: string } {
   if (sender.startsWith('+')) return { ton: 1, npi: 1, address: sender.slice(1) };
   if (SHORT_CODE.test(sender)) return { ton: 3, npi: 0, address: sender };

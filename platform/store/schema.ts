@@ -29,6 +29,10 @@ CREATE TABLE IF NOT EXISTS sip_accounts (
   customer_id TEXT NOT NULL REFERENCES customers(id),
   password TEXT NOT NULL,
   number TEXT NOT NULL REFERENCES numbers(e164),  -- the caller ID presented and the number that reaches it
+  mobile TEXT,                        -- the subscriber's own mobile: missed-call texts go there, and texts from it are trusted commands
+  missed_call_sms INTEGER NOT NULL DEFAULT 0,  -- 1: a missed call to this account is reported by SMS to mobile
+  forward_to TEXT,                    -- calls to this account ring this number instead (set by API or by SMS from mobile)
+  caller_id TEXT,                     -- presented number on calls out over a trunk; NULL = the trunk's, else the account's number
   created_at TEXT NOT NULL
 );
 
@@ -41,7 +45,20 @@ CREATE TABLE IF NOT EXISTS trunks (
   transport TEXT NOT NULL,            -- udp
   destination_prefixes TEXT NOT NULL, -- JSON array of E.164 prefixes; [] = every destination
   caller_id TEXT,                     -- presented number override; NULL = the calling account's number
+  caller_id_presentation TEXT NOT NULL DEFAULT 'allowed',  -- allowed | withheld (From anonymous, Privacy: id)
   created_at TEXT NOT NULL
+);
+
+-- A customer's outbound routing rules: a destination prefix goes over a trunk. They win over the
+-- trunks' own destinationPrefixes; the longest matching prefix wins.
+CREATE TABLE IF NOT EXISTS routing_rules (
+  id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL REFERENCES customers(id),
+  prefix TEXT NOT NULL,               -- E.164 prefix, '+' and 1 to 15 digits
+  trunk_id TEXT NOT NULL REFERENCES trunks(id),
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  UNIQUE (customer_id, prefix)
 );
 
 CREATE TABLE IF NOT EXISTS cdrs (
@@ -60,6 +77,8 @@ CREATE TABLE IF NOT EXISTS cdrs (
   disposition TEXT NOT NULL,          -- answered | no-answer | busy | failed | cancelled
   sip_status INTEGER NOT NULL,        -- final response of the call attempt
   hangup_by TEXT,                     -- caller | callee | platform
+  forwarded_to TEXT,                  -- the number the call was forwarded to (the account's forwarding), else NULL
+  transferred_to TEXT,                -- the number or user an answered call was blind-transferred to (API), else NULL
   media TEXT NOT NULL                 -- JSON relay counters per direction
 );
 CREATE INDEX IF NOT EXISTS cdrs_by_customer ON cdrs(customer_id, started_at);
@@ -76,7 +95,7 @@ CREATE TABLE IF NOT EXISTS smpp_accounts (
 CREATE TABLE IF NOT EXISTS messages (
   id TEXT PRIMARY KEY,
   customer_id TEXT NOT NULL REFERENCES customers(id),
-  source TEXT NOT NULL,               -- api | smpp
+  source TEXT NOT NULL,               -- api | smpp | platform (texts the platform sends itself: missed calls, command replies)
   sender TEXT NOT NULL,
   recipient TEXT NOT NULL,
   text TEXT NOT NULL,

@@ -15,6 +15,15 @@ import {
 } from '../../platform/smsc/service';
 import { startGateway, type GatewayOptions } from '../../platform/gateway';
 import type { RoleDeps } from '../../platform/role';
+import type { LiveCallControl } from '../../platform/core/services';
+
+/** API tests run without a SIP edge: no call is ever live. */
+const NO_LIVE_CALLS: LiveCallControl = {
+  list: () => [],
+  hangup: () => false,
+  setHeld: () => undefined,
+  transfer: () => Promise.resolve('no-such-call'),
+};
 
 /**
  * A stand-in SMSC for API tests: persists accepted messages like the real one (so GET works)
@@ -126,7 +135,11 @@ export async function startTestPlatform(
   const logs: string[] = [];
   const deps: RoleDeps = { config, db, bus, log: (role, message) => logs.push(`[${role}] ${message}`) };
   const smsc = new FakeSmsc(db, bus);
-  const gateway = await startGateway(deps, { smsc, sip: { domain: config.sip.domain } }, options);
+  const gateway = await startGateway(
+    deps,
+    { smsc, sip: { domain: config.sip.domain, calls: NO_LIVE_CALLS } },
+    options,
+  );
   return {
     apiUrl: gateway.endpoints.apiUrl,
     adminApiKey,

@@ -44,13 +44,9 @@ export async function startTestEdge(
     db.prepare('INSERT INTO customers VALUES (?, ?, ?, ?)').run(id, id, 'standard', now);
   for (const a of Object.values(ACCOUNTS)) {
     db.prepare('INSERT INTO numbers VALUES (?, ?, ?, ?)').run(a.number, CUSTOMER, 'local', now);
-    db.prepare('INSERT INTO sip_accounts VALUES (?, ?, ?, ?, ?)').run(
-      a.username,
-      CUSTOMER,
-      a.password,
-      a.number,
-      now,
-    );
+    db.prepare(
+      'INSERT INTO sip_accounts (username, customer_id, password, number, created_at) VALUES (?, ?, ?, ?, ?)',
+    ).run(a.username, CUSTOMER, a.password, a.number, now);
   }
   const logs: string[] = [];
   const bus = new PlatformBus();
@@ -81,7 +77,10 @@ export function addTrunk(
   db: Db,
   trunk: { id: string; customerId?: string; port: number; prefixes: string[]; callerId?: string | null },
 ): void {
-  db.prepare('INSERT INTO trunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
+  db.prepare(
+    `INSERT INTO trunks (id, customer_id, name, host, port, transport, destination_prefixes, caller_id, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
     trunk.id,
     trunk.customerId ?? CUSTOMER,
     trunk.id,

@@ -31,10 +31,22 @@ export interface PhoneNumber {
   createdAt: string;
 }
 
+export interface SipAccountSettings {
+  /** The subscriber's own mobile: missed-call texts go there; texts from it are commands. */
+  mobile?: string | null;
+  missedCallSms?: boolean;
+  forwardTo?: string | null;
+  callerId?: string | null;
+}
+
 export interface SipAccount {
   username: string;
   number: string;
   domain: string;
+  mobile: string | null;
+  missedCallSms: boolean;
+  forwardTo: string | null;
+  callerId: string | null;
   createdAt: string;
 }
 
@@ -45,6 +57,43 @@ export interface TrunkInput {
   transport: 'udp';
   destinationPrefixes?: string[];
   callerId?: string;
+  callerIdPresentation?: CallerIdPresentation;
+}
+
+export type CallerIdPresentation = 'allowed' | 'withheld';
+
+export interface TrunkUpdate {
+  name?: string;
+  destinationPrefixes?: string[];
+  callerId?: string | null;
+  callerIdPresentation?: CallerIdPresentation;
+}
+
+export interface RoutingRule {
+  id: string;
+  prefix: string;
+  trunkId: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A call in progress, as the API's live call control shows it. */
+export interface LiveCall {
+  id: string;
+  sipCallId: string;
+  direction: 'outbound' | 'inbound' | 'internal';
+  caller: string;
+  callee: string;
+  trunkId: string | null;
+  state: 'ringing' | 'answered';
+  held: boolean;
+  startedAt: string;
+  answeredAt: string | null;
+}
+
+/** The platform's effective timers (GET /ops/v1/settings). */
+export interface PlatformSettings {
+  sip: { noAnswerTimeoutMs: number };
 }
 
 export interface Trunk {
@@ -55,6 +104,7 @@ export interface Trunk {
   transport: 'udp';
   destinationPrefixes: string[];
   callerId: string | null;
+  callerIdPresentation: CallerIdPresentation;
   createdAt: string;
 }
 
@@ -73,6 +123,8 @@ export interface Cdr {
   disposition: Disposition;
   sipStatus: number;
   hangupBy: 'caller' | 'callee' | 'platform' | null;
+  forwardedTo: string | null;
+  transferredTo: string | null;
   media: Record<string, unknown>;
 }
 
@@ -244,7 +296,9 @@ export class PlatformApi {
     return this.call('GET', '/v1/numbers');
   }
 
-  createSipAccount(input: { username: string; password: string; number: string }): Promise<SipAccount> {
+  createSipAccount(
+    input: { username: string; password: string; number: string } & SipAccountSettings,
+  ): Promise<SipAccount> {
     return this.call('POST', '/v1/sip-accounts', input);
   }
 
@@ -258,6 +312,59 @@ export class PlatformApi {
 
   getTrunk(id: string): Promise<Trunk> {
     return this.call('GET', `/v1/trunks/${encodeURIComponent(id)}`);
+  }
+
+  getSipAccount(username: string): Promise<SipAccount> {
+    return this.call('GET', `/v1/sip-accounts/${encodeURIComponent(username)}`);
+  }
+
+  updateSipAccount(username: string, settings: SipAccountSettings): Promise<SipAccount> {
+    return this.call('PATCH', `/v1/sip-accounts/${encodeURIComponent(username)}`, settings);
+  }
+
+  updateTrunk(id: string, update: TrunkUpdate): Promise<Trunk> {
+    return this.call('PATCH', `/v1/trunks/${encodeURIComponent(id)}`, update);
+  }
+
+  createRoutingRule(rule: { prefix: string; trunkId: string }): Promise<RoutingRule> {
+    return this.call('POST', '/v1/routing-rules', rule);
+  }
+
+  listRoutingRules(): Promise<{ items: RoutingRule[] }> {
+    return this.call('GET', '/v1/routing-rules');
+  }
+
+  replaceRoutingRule(id: string, rule: { prefix: string; trunkId: string }): Promise<RoutingRule> {
+    return this.call('PUT', `/v1/routing-rules/${encodeURIComponent(id)}`, rule);
+  }
+
+  listLiveCalls(): Promise<{ items: LiveCall[] }> {
+    return this.call('GET', '/v1/calls');
+  }
+
+  getLiveCall(id: string): Promise<LiveCall> {
+    return this.call('GET', `/v1/calls/${encodeURIComponent(id)}`);
+  }
+
+  async hangupLiveCall(id: string): Promise<void> {
+    await this.call('DELETE', `/v1/calls/${encodeURIComponent(id)}`);
+  }
+
+  holdLiveCall(id: string): Promise<LiveCall> {
+    return this.call('POST', `/v1/calls/${encodeURIComponent(id)}/hold`);
+  }
+
+  resumeLiveCall(id: string): Promise<LiveCall> {
+    return this.call('POST', `/v1/calls/${encodeURIComponent(id)}/resume`);
+  }
+
+  transferLiveCall(id: string, to: string): Promise<{ id: string; to: string }> {
+    return this.call('POST', `/v1/calls/${encodeURIComponent(id)}/transfer`, { to });
+  }
+
+  /** The platform's effective timers (operator only). */
+  settings(): Promise<PlatformSettings> {
+    return this.call('GET', '/ops/v1/settings');
   }
 
   listCdrs(filter: CdrFilter = {}): Promise<Page<Cdr>> {
