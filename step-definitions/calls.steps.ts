@@ -6,9 +6,8 @@ import type { Phase2World, Person } from '../world/world';
 import { pstnNumber } from '../support/factories';
 import { eventually } from '../support/timing';
 import { EVIDENCE, attachJson } from '../support/evidence';
+import { TALK_PACKETS, expectHeardEachOther } from '../support/audio';
 
-/** One second of speech each way: enough packets that a 95 % threshold means something. */
-const TALK_PACKETS = 50;
 /**
  * Outside lines ring this long before answering, so a call record that bills from the dial
  * instead of the answer is off by more than the tolerance below and fails.
@@ -16,8 +15,6 @@ const TALK_PACKETS = 50;
 const RING_MS = 300;
 /** Loopback jitter allowance between the phone's and the platform's view of a call's length. */
 const DURATION_TOLERANCE_MS = 150;
-/** Audio must arrive intact, not just as packets: the share of frames carrying the sender's tone. */
-const INTACT_AUDIO_SHARE = 0.9;
 
 function phoneOf(person: Person): SipPhone {
   if (!person.phone) throw new Error(`${person.name} has no SIP phone in this scenario.`);
@@ -83,6 +80,14 @@ When('{person} answers and they talk for a moment', async function (this: Phase2
 });
 
 When('{person} hangs up', async function (this: Phase2World, name: string) {
+  const inbound = this.inboundCall;
+  if (inbound && inbound.caller.name === name) {
+    // An outside caller hangs up at the telephone network; the subscriber's phone must hear of it.
+    await inbound.pstn.hangup();
+    await inbound.pstn.waitUntilEnded(this.env.config.waitMs);
+    if (inbound.ringing) await inbound.ringing.waitUntilEnded(this.env.config.waitMs);
+    return;
+  }
   const current = this.currentCall();
   expect(current.caller.name, 'who hangs up').to.equal(name);
   await current.call.hangup();
@@ -112,36 +117,7 @@ Then(
   function (this: Phase2World, aName: string, bName: string) {
     const { call, farEnd } = this.currentCall();
     if (!farEnd) throw new Error(`${bName} never answered, so nobody could hear anybody.`);
-    const phoneStats = call.rtp.stats();
-    const farStats = farEnd.rtp.stats();
-    attachJson(this, EVIDENCE.RTP, { [aName]: phoneStats, [bName]: farStats });
-
-    const heard = (
-      listener: string,
-      theirs: typeof phoneStats,
-      speaker: string,
-      speakers: typeof phoneStats,
-    ): void => {
-      const see = `(see "${EVIDENCE.RTP}")`;
-      expect(speakers.sent, `packets ${speaker} sent`).to.be.at.least(TALK_PACKETS);
-      expect(
-        theirs.received,
-        `${listener} should receive at least 95 % of the ${speakers.sent} RTP packets ${speaker} sent ${see}`,
-      ).to.be.at.least(Math.ceil(speakers.sent * 0.95));
-      // Carried by the platform: every packet came from the relay, none straight from the speaker.
-      expect(
-        theirs.sources,
-        `${listener}'s audio must come from the platform's relay, not straight from ${speaker}'s own address ${see}`,
-      ).to.not.include(speakers.localAddress);
-      expect(theirs.sources, `sources of ${listener}'s audio ${see}`).to.have.length(1);
-      // Intact: the frames carry the speaker's tone, not silence or noise the relay made up.
-      expect(
-        theirs.toneFramesReceived,
-        `${listener}'s audio frames that carried ${speaker}'s voice, of ${theirs.audioPacketsReceived} ${see}`,
-      ).to.be.at.least(Math.floor(theirs.audioPacketsReceived * INTACT_AUDIO_SHARE));
-    };
-    heard(aName, phoneStats, bName, farStats);
-    heard(bName, farStats, aName, phoneStats);
+    expectHeardEachOther(this, { name: aName, rtp: call.rtp }, { name: bName, rtp: farEnd.rtp });
   },
 );
 

@@ -1,11 +1,15 @@
 import { After, AfterAll, Before, BeforeAll, setDefaultTimeout, Status } from '@cucumber/cucumber';
 import nock from 'nock';
+import { config as chaiConfig } from 'chai';
 import { createHash } from 'node:crypto';
 import { ConfigError } from './config';
 import { startSuiteEnvironment, type SuiteEnvironment } from './environment';
 import { attachJson, attachTrafficEvidence } from './evidence';
 import { seedFaker } from './factories';
 import type { Phase2World } from '../world/world';
+
+// A failure message shows the whole actual value (a text, a record), not chai's first 40 characters.
+chaiConfig.truncateThreshold = 0;
 
 // Individual waits carry their own, shorter bounds; this only stops a step that hangs outright.
 setDefaultTimeout(30_000);

@@ -1,6 +1,6 @@
 import { World, setWorldConstructor, type IWorldOptions } from '@cucumber/cucumber';
 import type { SuiteEnvironment } from '../support/environment';
-import type { PlatformApi } from './http/api-client';
+import type { PlatformApi, PlatformSettings } from './http/api-client';
 import type { SipPhone, PhoneCall } from './sip/sip-phone';
 import { PstnDouble, type PstnCall, type ReceivedInvite } from './sip/pstn-double';
 import type { SipDatagramProbe } from './probes/sip-datagram-probe';
@@ -28,6 +28,10 @@ export interface Person {
   customer?: string;
   phone?: SipPhone;
   sip?: { username: string; password: string };
+  /** A subscriber's own mobile number (on the mobile network double), besides their desk phone. */
+  mobile?: string;
+  /** An outside caller who withholds their number (calls arrive from "anonymous"). */
+  withheld?: boolean;
 }
 
 /** The call the scenario is talking about, from both ends. */
@@ -37,6 +41,30 @@ export interface CallUnderTest {
   call: PhoneCall;
   invite?: ReceivedInvite;
   farEnd?: PstnCall;
+  /** The call's id in the API's live call control, once looked up. */
+  liveCallId?: string;
+}
+
+/** A call from the outside network into the platform, from both ends. */
+export interface InboundCallUnderTest {
+  caller: Person;
+  callee: Person;
+  /** The caller's side, at the PSTN double. */
+  pstn: PstnCall;
+  /** The callee's phone's side, once it rang. */
+  ringing?: PhoneCall;
+  placedAt: number;
+}
+
+/** A call attempt that is over, kept for checks of its record. */
+export interface FinishedCall {
+  caller: Person;
+  callee: Person;
+  sipCallId: string;
+  /** The outcome the scenario arranged ("answered", "busy", …), in the disposition's words. */
+  expected: string;
+  /** When the call ended at the caller's phone (suite clock). */
+  endedAt: number;
 }
 
 /** The message the scenario is talking about. */
@@ -59,6 +87,8 @@ export class Phase2World extends World {
   readonly customers = new Map<string, CustomerActor>();
   readonly people = new Map<string, Person>();
   call?: CallUnderTest;
+  inboundCall?: InboundCallUnderTest;
+  readonly finishedCalls: FinishedCall[] = [];
   message?: MessageUnderTest;
   /** Outcome of the last attempt that was expected to be refused. */
   registrationError?: Error;
@@ -70,7 +100,8 @@ export class Phase2World extends World {
   /** Traffic position at scenario start: evidence is what came after it. */
   readonly trafficMark = traffic.mark();
   private readonly cleanups: Array<() => Promise<void>> = [];
-  private network?: PstnDouble;
+  private readonly networks = new Map<string, PstnDouble>();
+  private settings?: PlatformSettings;
 
   constructor(options: IWorldOptions) {
     super(options);
@@ -105,26 +136,41 @@ export class Phase2World extends World {
 
   /**
    * The public telephone network behind this scenario's trunks: a PSTN double of its own, so a
-   * call arriving there can only have come over this scenario's trunk. Started on first use;
-   * at the end, anything it saw go wrong (a missing ACK, a malformed message) fails the scenario.
+   * call arriving there can only have come over this scenario's trunk. A scenario with several
+   * carriers names them ("Carrier A"); each is a double of its own. Started on first use; at the
+   * end, anything it saw go wrong (a missing ACK, a malformed message) fails the scenario.
    */
-  async telephoneNetwork(): Promise<PstnDouble> {
-    if (!this.network) {
-      const network = new PstnDouble({ actor: 'PSTN' });
-      await network.start();
-      this.network = network;
+  async telephoneNetwork(carrier = 'PSTN'): Promise<PstnDouble> {
+    let network = this.networks.get(carrier);
+    if (!network) {
+      const started = new PstnDouble({ actor: carrier });
+      await started.start();
+      this.networks.set(carrier, started);
+      network = started;
       this.onCleanup(async () => {
-        await network.stop();
-        const problems = network.problems.all();
+        await started.stop();
+        const problems = started.problems.all();
         if (problems.length > 0) {
           throw new Error(
-            `The telephone network saw ${problems.length} protocol problem(s) from the platform (see "SIP messages"):\n` +
+            `${carrier === 'PSTN' ? 'The telephone network' : carrier} saw ${problems.length} protocol problem(s) from the platform (see "SIP messages"):\n` +
               problems.map((p) => `  - ${p}`).join('\n'),
           );
         }
       });
     }
-    return this.network;
+    return network;
+  }
+
+  /** The platform's effective timers (read once per scenario through the operations API). */
+  async platformSettings(): Promise<PlatformSettings> {
+    this.settings ??= await this.env.operator.settings();
+    return this.settings;
+  }
+
+  currentInboundCall(): InboundCallUnderTest {
+    if (!this.inboundCall)
+      throw new Error('No call has come in from the outside network in this scenario yet.');
+    return this.inboundCall;
   }
 
   /** Registers teardown work (phones to unregister, sessions to close); run in reverse order. */

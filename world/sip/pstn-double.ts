@@ -47,6 +47,10 @@ export interface ReceivedInvite {
   fromDisplay: string | null;
   /** User part of P-Asserted-Identity, or null when absent. */
   pAssertedIdentity: string | null;
+  /** The Privacy header (RFC 3323), e.g. "id" when the caller's identity must not be shown; null when absent. */
+  privacy: string | null;
+  /** User part of the Diversion header (RFC 5806): the number that forwarded the call; null when absent. */
+  divertedFrom: string | null;
   callId: string;
   sdp: string;
   at: number;
@@ -596,12 +600,15 @@ export class PstnDouble {
     const number = parseRequestUser(request);
     const fromHeader = parseNameAddr(request.headers.get('from') ?? '');
     const pai = request.headers.get('p-asserted-identity');
+    const diversion = request.headers.get('diversion');
     const callId = request.headers.get('call-id') ?? '';
     this.invites.add({
       number,
       from: safeUser(fromHeader.uri) ?? '',
       fromDisplay: fromHeader.displayName,
       pAssertedIdentity: pai ? safeUser(parseNameAddr(pai).uri) : null,
+      privacy: request.headers.get('privacy') ?? null,
+      divertedFrom: diversion ? safeUser(parseNameAddr(diversion).uri) : null,
       callId,
       sdp: request.body,
       at: Date.now(),

@@ -442,28 +442,57 @@ export class RtpSession {
 
   /** Resolves once `count` RTP packets (audio or events) have arrived in total. */
   waitForPackets(count: number, timeoutMs: number): Promise<void> {
-    if (this.packetsReceived() >= count) return Promise.resolve();
+    return this.waitForCount(
+      () => this.packetsReceived(),
+      count,
+      timeoutMs,
+      (s) =>
+        `Timed out after ${timeoutMs} ms waiting for ${count} RTP packets at ${this.actor} (${s.localAddress}). ` +
+        `Arrived instead: ${s.received} packets from ${s.sources.join(', ') || 'nobody'}; ` +
+        `this side sent ${s.sent} to ${s.remoteAddress ?? 'nowhere (no remote set)'}. ` +
+        'Look at: the SDP in the SIP attachment (c=/m= lines) and the RTP statistics.',
+    );
+  }
+
+  /**
+   * Resolves once this side has sent `count` packets in total: a clock that runs at the speaker's
+   * pace, for checks such as "while Bob said another half second, Alice heard nothing".
+   */
+  waitForSent(count: number, timeoutMs: number): Promise<void> {
+    return this.waitForCount(
+      () => this.audioPacketsSent + this.dtmfPacketsSent,
+      count,
+      timeoutMs,
+      (s) =>
+        `Timed out after ${timeoutMs} ms waiting for ${this.actor} to have sent ${count} RTP packets; it sent ${s.sent} ` +
+        `to ${s.remoteAddress ?? 'nowhere (no remote set)'}. Look at: the RTP statistics and whether the call was still up.`,
+    );
+  }
+
+  private waitForCount(
+    current: () => number,
+    count: number,
+    timeoutMs: number,
+    timeoutMessage: (stats: RtpStats) => string,
+  ): Promise<void> {
+    if (current() >= count) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const check = (): void => {
-        if (this.packetsReceived() < count) return;
+        if (current() < count) return;
         clearTimeout(timer);
         this.packetWaiters.delete(check);
         resolve();
       };
       const timer = setTimeout(() => {
         this.packetWaiters.delete(check);
-        const s = this.stats();
-        reject(
-          new WaitTimeoutError(
-            `Timed out after ${timeoutMs} ms waiting for ${count} RTP packets at ${this.actor} (${s.localAddress}). ` +
-              `Arrived instead: ${s.received} packets from ${s.sources.join(', ') || 'nobody'}; ` +
-              `this side sent ${s.sent} to ${s.remoteAddress ?? 'nowhere (no remote set)'}. ` +
-              'Look at: the SDP in the SIP attachment (c=/m= lines) and the RTP statistics.',
-          ),
-        );
+        reject(new WaitTimeoutError(timeoutMessage(this.stats())));
       }, timeoutMs);
       this.packetWaiters.add(check);
     });
+  }
+
+  private notifyPacketWaiters(): void {
+    for (const waiter of [...this.packetWaiters]) waiter();
   }
 
   stats(): RtpStats {
@@ -607,6 +636,7 @@ export class RtpSession {
         payload: this.toneFrame,
       });
       this.audioPacketsSent += 1;
+      this.notifyPacketWaiters();
       return true;
     }
     return this.gapTicksLeft > 0 || this.digitQueue.length > 0;
@@ -624,6 +654,7 @@ export class RtpSession {
       payload: encodeDtmfEvent({ event: digit.event, end: isEnd, volume: 10, duration }),
     });
     this.dtmfPacketsSent += 1;
+    this.notifyPacketWaiters();
     digit.sent += 1;
     if (digit.sent >= digit.packets - 1 + END_PACKET_REPEATS) {
       this.digitQueue.shift();
@@ -719,7 +750,7 @@ export class RtpSession {
       if (packet.payloadType === this.telephoneEventPayloadType) this.dtmfPacketsSent += 1;
       else this.audioPacketsSent += 1;
     }
-    for (const waiter of [...this.packetWaiters]) waiter();
+    this.notifyPacketWaiters();
   }
 
   private readonly lastAudioPayload = new Map<number, Buffer>();
