@@ -21,6 +21,16 @@ export function localDid(): string {
   return `+1${randomInt(2, 10)}${digits(2)}555${digits(4)}`;
 }
 
+/** A UK London landline (+44 20 …): a destination that routing rules send by its +44 prefix. */
+export function ukLandline(): string {
+  return `+4420${digits(8)}`;
+}
+
+/** A North American toll-free number (+1 800 555 …). */
+export function tollFreeNumber(): string {
+  return `+1800555${digits(4)}`;
+}
+
 /** An outside (PSTN) number: unique per scenario so the PSTN double's behaviours never clash. */
 export function pstnNumber(): string {
   return `+1${randomInt(2, 10)}${digits(2)}${randomInt(2, 10)}${digits(6)}`;

@@ -36,3 +36,12 @@ defineParameterType({
   regexp: /delivered|undeliverable|expired|rejected/,
   transformer: (s: string) => s,
 });
+
+/** A setting a refused API change must name, in business words, mapped to its API field. */
+export const SETTING_FIELDS = { trunk: 'trunkId', 'caller ID': 'callerId', prefix: 'prefix' } as const;
+
+defineParameterType({
+  name: 'setting',
+  regexp: /trunk|caller ID|prefix/,
+  transformer: (label: string) => SETTING_FIELDS[label as keyof typeof SETTING_FIELDS],
+});

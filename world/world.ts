@@ -16,6 +16,10 @@ export interface CustomerActor {
   smpp: { systemId: string; password: string };
   numbers: Array<{ number: string; kind: string }>;
   trunkId?: string;
+  /** Trunks to named carriers ("Carrier A" → trunk id), when the customer has several. */
+  carrierTrunks?: Map<string, string>;
+  /** Routing rules by prefix ("+44" → rule id). */
+  routingRules?: Map<string, string>;
   webhook?: { id: string; url: string; path: string };
 }
 
@@ -97,6 +101,8 @@ export class Phase2World extends World {
   /** The last raw HTTP answer a negative step received. */
   lastResponse?: { status: number; headers: Record<string, string | string[] | undefined>; body: unknown };
   bindError?: Error & { statusName?: string };
+  /** When the API accepted the latest routing change (suite clock). */
+  routeChangedAt?: number;
   /** Traffic position at scenario start: evidence is what came after it. */
   readonly trafficMark = traffic.mark();
   private readonly cleanups: Array<() => Promise<void>> = [];
@@ -165,6 +171,11 @@ export class Phase2World extends World {
   async platformSettings(): Promise<PlatformSettings> {
     this.settings ??= await this.env.operator.settings();
     return this.settings;
+  }
+
+  /** Names of the carriers (telephone network doubles) this scenario has started. */
+  customerCarriers(): string[] {
+    return [...this.networks.keys()];
   }
 
   currentInboundCall(): InboundCallUnderTest {
