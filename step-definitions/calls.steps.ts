@@ -41,29 +41,29 @@ Given('{person} is on an outside line that is busy', async function (this: Phase
   this.people.set(name, { name, number, kind: 'outside line' });
 });
 
-When('{person} calls {person}', async function (this: Phase2World, callerName: string, calleeName: string) {
-  const caller = this.person(callerName);
-  const callee = this.person(calleeName);
+async function placeCall(world: Phase2World, callerName: string, calleeName: string): Promise<void> {
+  const caller = world.person(callerName);
+  const callee = world.person(calleeName);
   const call = await phoneOf(caller).call(callee.number);
-  this.call = { caller, callee, call };
+  world.call = { caller, callee, call };
   if (callee.kind === 'outside line') {
     // Only this scenario's trunk points at this scenario's telephone network.
-    const network = await this.telephoneNetwork();
-    this.call.invite = await network.invites.waitFor((invite) => invite.number === callee.number, {
+    const network = await world.telephoneNetwork();
+    world.call.invite = await network.invites.waitFor((invite) => invite.number === callee.number, {
       awaited: `the call from ${callerName} to arrive at the outside number ${callee.number} over the trunk`,
-      timeoutMs: this.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SIP}" attachment and ${this.env.platformLog}`,
+      timeoutMs: world.env.config.waitMs,
+      lookAt: `the "${EVIDENCE.SIP}" attachment and ${world.env.platformLog}`,
     });
   }
-});
+}
 
-When('{person} answers and they talk for a moment', async function (this: Phase2World, calleeName: string) {
-  const current = this.currentCall();
-  const { waitMs } = this.env.config;
+async function answerAndTalk(world: Phase2World, calleeName: string): Promise<void> {
+  const current = world.currentCall();
+  const { waitMs } = world.env.config;
   const invite = current.invite;
   if (!invite) throw new Error(`${calleeName} is not reached over the trunk in this scenario.`);
   current.farEnd = await (
-    await this.telephoneNetwork()
+    await world.telephoneNetwork()
   ).calls.waitFor((call) => call.callId === invite.callId, {
     awaited: `${calleeName}'s line to answer the call (SIP Call-ID ${invite.callId})`,
     timeoutMs: waitMs,
@@ -77,7 +77,23 @@ When('{person} answers and they talk for a moment', async function (this: Phase2
     current.call.rtp.waitForPackets(TALK_PACKETS, waitMs),
     current.farEnd.rtp.waitForPackets(TALK_PACKETS, waitMs),
   ]);
+}
+
+When('{person} calls {person}', async function (this: Phase2World, callerName: string, calleeName: string) {
+  await placeCall(this, callerName, calleeName);
 });
+
+When('{person} answers and they talk for a moment', async function (this: Phase2World, calleeName: string) {
+  await answerAndTalk(this, calleeName);
+});
+
+Given(
+  '{person} has called {person} and they are talking',
+  async function (this: Phase2World, callerName: string, calleeName: string) {
+    await placeCall(this, callerName, calleeName);
+    await answerAndTalk(this, calleeName);
+  },
+);
 
 When('{person} hangs up', async function (this: Phase2World, name: string) {
   const inbound = this.inboundCall;

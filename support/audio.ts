@@ -14,29 +14,55 @@ export interface Speaker {
   rtp: RtpSession;
 }
 
-/** Waits until each party has heard `packets` more packets than now: "they talk for a moment". */
+/** Waits until each party has spoken and heard `TALK_PACKETS` more packets than now: "they talk for a moment". */
 export async function talkForAMoment(world: Phase2World, ...parties: Speaker[]): Promise<void> {
+  const { waitMs } = world.env.config;
   await Promise.all(
-    parties.map((p) => p.rtp.waitForPackets(p.rtp.stats().received + TALK_PACKETS, world.env.config.waitMs)),
+    parties.flatMap((p) => {
+      const now = p.rtp.stats();
+      return [
+        p.rtp.waitForPackets(now.received + TALK_PACKETS, waitMs),
+        p.rtp.waitForSent(now.sent + TALK_PACKETS, waitMs),
+      ];
+    }),
+  );
+}
+
+/** Packet counters of the parties at a moment, so a check can look only at what came after it. */
+export type AudioSnapshot = Record<string, { sent: number; received: number }>;
+
+export function audioSnapshot(...parties: Speaker[]): AudioSnapshot {
+  return Object.fromEntries(
+    parties.map((p) => {
+      const stats = p.rtp.stats();
+      return [p.name, { sent: stats.sent, received: stats.received }];
+    }),
   );
 }
 
 /**
- * Both parties heard each other through the platform: most of what one sent arrived at the
- * other, every packet came from the platform's relay (never straight from the speaker), and
- * the frames carried the speaker's tone. Attaches both sides' RTP statistics.
+ * Both parties heard each other through the platform: most of what one sent (since `since`, or
+ * ever) arrived at the other, every packet came from the platform's relay (never straight from
+ * the speaker), and the frames carried the speaker's tone. Attaches both sides' RTP statistics.
  */
-export function expectHeardEachOther(world: Phase2World, a: Speaker, b: Speaker): void {
+export function expectHeardEachOther(
+  world: Phase2World,
+  a: Speaker,
+  b: Speaker,
+  since?: AudioSnapshot,
+): void {
   const aStats = a.rtp.stats();
   const bStats = b.rtp.stats();
-  attachJson(world, EVIDENCE.RTP, { [a.name]: aStats, [b.name]: bStats });
+  attachJson(world, EVIDENCE.RTP, { [a.name]: aStats, [b.name]: bStats, countedFrom: since ?? 'the start' });
   const heard = (listener: string, theirs: RtpStats, speaker: string, speakers: RtpStats): void => {
     const see = `(see "${EVIDENCE.RTP}")`;
-    expect(speakers.sent, `packets ${speaker} sent`).to.be.at.least(TALK_PACKETS);
+    const sent = speakers.sent - (since?.[speaker]?.sent ?? 0);
+    const received = theirs.received - (since?.[listener]?.received ?? 0);
+    expect(sent, `packets ${speaker} sent`).to.be.at.least(TALK_PACKETS);
     expect(
-      theirs.received,
-      `${listener} should receive at least 95 % of the ${speakers.sent} RTP packets ${speaker} sent ${see}`,
-    ).to.be.at.least(Math.ceil(speakers.sent * 0.95));
+      received,
+      `${listener} should receive at least 95 % of the ${sent} RTP packets ${speaker} sent ${see}`,
+    ).to.be.at.least(Math.ceil(sent * 0.95));
     // Carried by the platform: every packet came from the relay, none straight from the speaker.
     expect(
       theirs.sources,
@@ -51,4 +77,30 @@ export function expectHeardEachOther(world: Phase2World, a: Speaker, b: Speaker)
   };
   heard(a.name, aStats, b.name, bStats);
   heard(b.name, bStats, a.name, aStats);
+}
+
+/** Packets that may already be in flight when the relay stops forwarding (loopback: a frame or two). */
+const IN_FLIGHT_PACKETS = 3;
+/** Half a second of speech: long enough that a relay still forwarding would show it. */
+const SILENCE_PACKETS = 25;
+
+/**
+ * Neither party hears the other: while each speaks another half second, at most the packets
+ * already in flight arrive at the other side.
+ */
+export async function expectSilenceBothWays(world: Phase2World, a: Speaker, b: Speaker): Promise<void> {
+  const before = audioSnapshot(a, b);
+  const { waitMs } = world.env.config;
+  await Promise.all([a, b].map((p) => p.rtp.waitForSent(before[p.name].sent + SILENCE_PACKETS, waitMs)));
+  const after = audioSnapshot(a, b);
+  attachJson(world, 'RTP while held', { before, after });
+  for (const [listener, speaker] of [
+    [a.name, b.name],
+    [b.name, a.name],
+  ]) {
+    expect(
+      after[listener].received - before[listener].received,
+      `packets ${listener} received while ${speaker} sent ${after[speaker].sent - before[speaker].sent} (see "RTP while held")`,
+    ).to.be.at.most(IN_FLIGHT_PACKETS);
+  }
 }

@@ -101,6 +101,8 @@ export class Phase2World extends World {
   /** The last raw HTTP answer a negative step received. */
   lastResponse?: { status: number; headers: Record<string, string | string[] | undefined>; body: unknown };
   bindError?: Error & { statusName?: string };
+  /** When the scenario asked the API to transfer the current call (suite clock). */
+  transferRequestedAt?: number;
   /** When the API accepted the latest routing change (suite clock). */
   routeChangedAt?: number;
   /** Traffic position at scenario start: evidence is what came after it. */
