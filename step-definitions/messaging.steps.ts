@@ -4,6 +4,7 @@ import type { Phase2World } from '../world/world';
 import { SmppCustomerSession } from '../world/smpp/smpp-session';
 import { localDid, mobileNumber } from '../support/factories';
 import { EVIDENCE, attachJson } from '../support/evidence';
+import { subscribeWebhook } from '../support/webhooks';
 
 /** The plan's cross-service latency target (seed: Success Metrics). */
 const CROSS_SERVICE_LATENCY_MS = 500;
@@ -40,15 +41,7 @@ Given(
 Given(
   '{string} receives delivery reports at their webhook',
   async function (this: Phase2World, customerName: string) {
-    const customer = this.customer(customerName);
-    const endpoint = this.env.webhooks.endpoint(`${customer.id}`);
-    const webhook = await customer.api.createWebhook({ url: endpoint.url, events: ['message.*'] });
-    endpoint.setSecret(webhook.secret);
-    // The receiver lives for the whole worker: forget this scenario's endpoint when it ends.
-    this.onCleanup(async () => {
-      this.env.webhooks.removeEndpoint(endpoint.path);
-    });
-    customer.webhook = { id: webhook.id, url: endpoint.url, path: endpoint.path };
+    await subscribeWebhook(this, customerName, ['message.*']);
   },
 );
 

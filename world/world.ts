@@ -69,6 +69,8 @@ export interface FinishedCall {
   expected: string;
   /** When the call ended at the caller's phone (suite clock). */
   endedAt: number;
+  /** Answer to hang-up as the caller's phone measured it; 0 when never answered. */
+  talkMs: number;
 }
 
 /** The message the scenario is talking about. */

@@ -1,0 +1,46 @@
+@TEST-INT-013 @api-voice @week2
+Feature: Every call leaves a record the customer can fetch through the API
+  Each call attempt — answered, unanswered, busy or failed — leaves exactly one call record with
+  its outcome, the people on it, the trunk it took, its times and the seconds to bill. The
+  customer can filter the records by outcome, number and time and page through them; each record
+  is also pushed to the customer's webhook when the call ends. No customer ever sees another
+  customer's records.
+
+  Background:
+    Given "Initech Telecom" is a standard customer
+    And "Initech Telecom" has provisioned a SIP trunk to their carrier through the API
+    And "Initech Telecom" receives call records at their webhook
+    And Alice works at "Initech Telecom" with a desk phone on a local number
+    And Alice's phone is registered
+    And Alice has made these calls, one after the other:
+      | to    | whose line        |
+      | Bob   | answers           |
+      | Carol | rings unanswered  |
+      | Dave  | is busy           |
+      | Erin  | is out of service |
+
+  @severity:critical
+  Scenario: Each call has a record with its outcome, parties, trunk, times and billable time
+    Then the call records show:
+      | to    | outcome   | SIP status | talk time |
+      | Bob   | answered  | 200        | yes       |
+      | Carol | no-answer | 480        | none      |
+      | Dave  | busy      | 486        | none      |
+      | Erin  | failed    | 503        | none      |
+
+  Scenario: Records are filtered by outcome, by number and by time
+    Then asking for busy calls returns only the call to Dave
+    And asking for calls to Carol's number returns only the call to Carol
+    And asking for calls started after the call to Carol and before the call to Erin returns only the call to Dave
+
+  Scenario: Records are paged newest first, without gaps or repeats
+    Then reading the records one per page returns the calls to Erin, Dave, Carol and Bob, then no more pages
+
+  Scenario: Each record is pushed to the customer's webhook when the call ends
+    Then "Initech Telecom"'s webhook receives one completed-call event per call, carrying the same record as the API
+
+  Rule: A customer only ever sees their own records
+
+    Scenario: Another customer finds none of the records
+      Given "Hooli" is a standard customer
+      Then "Hooli" finds none of Alice's call records, neither in lists nor by id
