@@ -99,9 +99,37 @@ export interface PlatformConfig {
      */
     allowedPeerHosts: string[];
   };
+  /** Calls the platform answers itself: voicemail and the verification line. */
+  voice: {
+    /** How long the voicemail greeting plays before recording starts. */
+    voicemailGreetingMs: number;
+    /** A message longer than this is cut: the platform hangs up. */
+    voicemailMaxMessageMs: number;
+    /** How long each in-call prompt (enter the code, confirmed, try again, refused) plays. */
+    promptMs: number;
+    /**
+     * The prompts, as tones of their own (a stand-in for recorded speech): the frequency tells a
+     * listener which prompt it is. Read by tests through GET /ops/v1/settings.
+     */
+    promptHz: { greeting: number; enterCode: number; confirmed: number; tryAgain: number; refused: number };
+    /** A one-time code texted by the verification line is valid this long. */
+    verificationCodeTtlMs: number;
+    /** Wrong codes allowed per verification before it fails. */
+    verificationMaxAttempts: number;
+  };
+  /**
+   * Third-party HTTP providers the platform calls. null disables the feature that needs it
+   * (a voicemail is then kept without a transcript). Never a customer-supplied address.
+   */
+  providers: {
+    speechToTextUrl: string | null;
+  };
   /** Free text printed in logs and the health endpoint. */
   version: string;
 }
+
+/** The third-party speech-to-text endpoint of the embedded target: a reserved name, only ever answered by the suite's stub. */
+export const EMBEDDED_SPEECH_TO_TEXT_URL = 'https://speech-to-text.provider.test/v1/transcriptions';
 
 /** Short timers for the embedded target: fast, but long enough to be observable. */
 export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: string }): PlatformConfig {
@@ -138,6 +166,15 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
     webhooks: { retryBaseMs: 100, maxAttempts: 6, timeoutMs: 1_000 },
     store: { file: overrides.storeFile },
     network: { allowedPeerHosts: ['127.0.0.1', 'localhost', '::1'] },
+    voice: {
+      voicemailGreetingMs: 600,
+      voicemailMaxMessageMs: 30_000,
+      promptMs: 400,
+      promptHz: { greeting: 450, enterCode: 650, confirmed: 1000, tryAgain: 1400, refused: 300 },
+      verificationCodeTtlMs: 4_000,
+      verificationMaxAttempts: 3,
+    },
+    providers: { speechToTextUrl: null },
     version: '0.1.0',
   };
 }

@@ -12,6 +12,7 @@ import { startSipEdge } from './sip-edge';
 import { startSmsc } from './smsc';
 import { startGateway } from './gateway';
 import { startVoiceFeatures } from './core/voice-features';
+import { startCallApplications } from './core/voice-apps';
 
 export interface PlatformEndpointsInfo {
   sip: { udp: { host: string; port: number }; ws: string; domain: string };
@@ -34,10 +35,12 @@ export async function startPlatform(config: PlatformConfig, log: PlatformLog): P
   try {
     const relay = await startMediaRelay(deps);
     stops.push(() => relay.stop());
-    const sip = await startSipEdge(deps, relay);
-    stops.push(() => sip.stop());
     const smsc = await startSmsc(deps);
     stops.push(() => smsc.stop());
+    const apps = startCallApplications(deps, smsc);
+    stops.push(() => apps.stop());
+    const sip = await startSipEdge(deps, relay, apps);
+    stops.push(() => sip.stop());
     const features = startVoiceFeatures(deps, smsc);
     stops.push(async () => features.stop());
     const gateway = await startGateway(deps, {

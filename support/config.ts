@@ -17,6 +17,11 @@ export interface PlatformEndpoints {
   smpp: HostPort;
   apiUrl: string;
   adminApiKey: string;
+  /**
+   * Third-party providers the platform calls that the suite stubs with nock (embedded target
+   * only: the platform runs in this process). Absent: the platform calls its real providers.
+   */
+  stubbedProviders?: { speechToTextUrl: string };
 }
 
 export interface SuiteConfig {

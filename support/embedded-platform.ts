@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { startPlatform } from '../platform';
-import { embeddedDefaults } from '../platform/config';
+import { EMBEDDED_SPEECH_TO_TEXT_URL, embeddedDefaults } from '../platform/config';
 import type { PlatformEndpoints } from './config';
 
 export interface EmbeddedPlatform {
@@ -23,12 +23,18 @@ export async function startEmbeddedPlatform(logFile: string): Promise<EmbeddedPl
   const dataDir = mkdtempSync(join(tmpdir(), 'phase2-embedded-'));
   const adminApiKey = `admin-${randomBytes(16).toString('hex')}`;
   const config = embeddedDefaults({ storeFile: join(dataDir, 'platform.db'), adminApiKey });
+  // In-process, the suite's nock stub answers for the speech-to-text provider (DESIGN §3).
+  config.providers.speechToTextUrl = EMBEDDED_SPEECH_TO_TEXT_URL;
   const log = createWriteStream(logFile, { flags: 'w' });
   const platform = await startPlatform(config, (role, message) => {
     log.write(`${new Date().toISOString()} [${role}] ${message}\n`);
   });
   return {
-    endpoints: { ...platform.endpoints, adminApiKey },
+    endpoints: {
+      ...platform.endpoints,
+      adminApiKey,
+      stubbedProviders: { speechToTextUrl: EMBEDDED_SPEECH_TO_TEXT_URL },
+    },
     logFile,
     async stop() {
       await platform.stop();

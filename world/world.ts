@@ -103,6 +103,15 @@ export class Phase2World extends World {
   /** The last raw HTTP answer a negative step received. */
   lastResponse?: { status: number; headers: Record<string, string | string[] | undefined>; body: unknown };
   bindError?: Error & { statusName?: string };
+  /** The speech-to-text provider as this scenario arranged it (a nock stub in embedded mode). */
+  speechToText?: {
+    /** The transcript the stub answers with; null when the real provider transcribes (remote). */
+    transcript: string | null;
+    /** What the stub received: content type and body of each request. */
+    requests: Array<{ contentType: string; body: Buffer }>;
+  };
+  /** Length of the voicemail message the caller left, in seconds. */
+  messageSeconds?: number;
   /** When the scenario asked the API to transfer the current call (suite clock). */
   transferRequestedAt?: number;
   /** When the API accepted the latest routing change (suite clock). */

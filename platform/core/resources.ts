@@ -21,7 +21,86 @@ export interface NumberResource {
   number: string;
   kind: NumberKind;
   customerId: string;
+  /** 'verification': calls reach the verification line; null: the number's SIP account. */
+  voiceService: 'verification' | null;
   createdAt: string;
+}
+
+export interface VoicemailResource {
+  id: string;
+  mailbox: string;
+  caller: string;
+  receivedAt: string;
+  durationMs: number;
+  transcript: string | null;
+  transcriptionStatus: string;
+}
+
+export interface VerificationResource {
+  id: string;
+  line: string;
+  phone: string;
+  /** pending, verified, failed (too many wrong codes) or expired (pending past expiresAt). */
+  status: string;
+  attempts: number;
+  maxAttempts: number;
+  createdAt: string;
+  expiresAt: string;
+  verifiedAt: string | null;
+}
+
+export interface VoicemailRow {
+  id: string;
+  customer_id: string;
+  mailbox: string;
+  caller: string;
+  sip_call_id: string;
+  received_at: string;
+  duration_ms: number;
+  transcript: string | null;
+  transcription_status: string;
+}
+
+export interface VerificationRow {
+  id: string;
+  customer_id: string;
+  line: string;
+  phone: string;
+  code: string;
+  status: string;
+  attempts: number;
+  max_attempts: number;
+  created_at: string;
+  expires_at: string;
+  verified_at: string | null;
+}
+
+export function voicemailResource(row: VoicemailRow): VoicemailResource {
+  return {
+    id: row.id,
+    mailbox: row.mailbox,
+    caller: row.caller,
+    receivedAt: row.received_at,
+    durationMs: row.duration_ms,
+    transcript: row.transcript,
+    transcriptionStatus: row.transcription_status,
+  };
+}
+
+/** The code itself never leaves the platform except in the text to the caller. */
+export function verificationResource(row: VerificationRow, now = Date.now()): VerificationResource {
+  const expired = row.status === 'pending' && Date.parse(row.expires_at) <= now;
+  return {
+    id: row.id,
+    line: row.line,
+    phone: row.phone,
+    status: expired ? 'expired' : row.status,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    verifiedAt: row.verified_at,
+  };
 }
 
 export interface SipAccountResource {
@@ -32,6 +111,7 @@ export interface SipAccountResource {
   missedCallSms: boolean;
   forwardTo: string | null;
   callerId: string | null;
+  voicemail: boolean;
   createdAt: string;
 }
 
@@ -107,6 +187,7 @@ export interface NumberRow {
   e164: string;
   customer_id: string;
   kind: string;
+  voice_service: string | null;
   created_at: string;
 }
 
@@ -132,6 +213,7 @@ export interface SipAccountRow {
   missed_call_sms: number;
   forward_to: string | null;
   caller_id: string | null;
+  voicemail: number;
   created_at: string;
 }
 
@@ -198,6 +280,7 @@ export function numberResource(row: NumberRow): NumberResource {
     number: row.e164,
     kind: row.kind as NumberKind,
     customerId: row.customer_id,
+    voiceService: row.voice_service === 'verification' ? 'verification' : null,
     createdAt: row.created_at,
   };
 }
@@ -228,6 +311,7 @@ export function sipAccountResource(row: SipAccountRow, domain: string): SipAccou
     missedCallSms: row.missed_call_sms === 1,
     forwardTo: row.forward_to,
     callerId: row.caller_id,
+    voicemail: row.voicemail === 1,
     createdAt: row.created_at,
   };
 }

@@ -15,6 +15,8 @@ import {
   numberResource,
   routingRuleResource,
   sipAccountResource,
+  verificationResource,
+  voicemailResource,
   trunkResource,
   webhookResource,
   type CdrResource,
@@ -28,6 +30,10 @@ import {
   type RoutingRuleRow,
   type SipAccountResource,
   type SipAccountRow,
+  type VerificationResource,
+  type VerificationRow,
+  type VoicemailResource,
+  type VoicemailRow,
   type TrunkResource,
   type TrunkRow,
   type WebhookResource,
@@ -95,10 +101,11 @@ const HOST = /^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f
 const IDENTIFIER = /^[A-Za-z0-9._-]{1,64}$/;
 const DISPOSITIONS = ['answered', 'no-answer', 'busy', 'failed', 'cancelled'] as const;
 const PRESENTATIONS = ['allowed', 'withheld'] as const;
+const VOICE_SERVICES = ['verification'] as const;
 const PREFIX = /^\+?\d{1,15}$/;
 const PREFIX_HINT = 'must be a number prefix: an optional + and 1 to 15 digits';
 /** Settings of a SIP account that can be given at creation and changed later. */
-const ACCOUNT_SETTINGS = ['mobile', 'missedCallSms', 'forwardTo', 'callerId'] as const;
+const ACCOUNT_SETTINGS = ['mobile', 'missedCallSms', 'forwardTo', 'callerId', 'voicemail'] as const;
 export const MAX_CDR_PAGE = 500;
 const DEFAULT_CDR_PAGE = 50;
 
@@ -187,11 +194,74 @@ export class CoreServices {
     const owner = this.db.prepare('SELECT customer_id FROM numbers WHERE e164 = ?').get(number) as
       { customer_id: string } | undefined;
     if (owner) throw new ConflictError(`number ${number} is already assigned`);
-    const row: NumberRow = { e164: number, customer_id: customerId, kind, created_at: nowIso() };
+    const row: NumberRow = {
+      e164: number,
+      customer_id: customerId,
+      kind,
+      voice_service: null,
+      created_at: nowIso(),
+    };
     this.db
       .prepare('INSERT INTO numbers (e164, customer_id, kind, created_at) VALUES (?, ?, ?, ?)')
       .run(row.e164, row.customer_id, row.kind, row.created_at);
     return numberResource(row);
+  }
+
+  /** Dedicates a number to a voice service ('verification'), or back to its SIP account (null). */
+  updateNumber(customerId: string, number: string, body: unknown): NumberResource {
+    const row = this.db
+      .prepare('SELECT * FROM numbers WHERE e164 = ? AND customer_id = ?')
+      .get(number, customerId) as NumberRow | undefined;
+    if (!row) throw new NotFoundError('number', number);
+    const input = new InputReader(body, ['voiceService']);
+    const service = input.has('voiceService') ? input.oneOf('voiceService', VOICE_SERVICES) : null;
+    input.done();
+    this.db.prepare('UPDATE numbers SET voice_service = ? WHERE e164 = ?').run(service, number);
+    return numberResource({ ...row, voice_service: service });
+  }
+
+  listVoicemails(customerId: string, query: URLSearchParams): VoicemailResource[] {
+    const mailbox = query.get('mailbox');
+    const rows = this.db
+      .prepare(
+        `SELECT id, customer_id, mailbox, caller, sip_call_id, received_at, duration_ms, transcript, transcription_status
+         FROM voicemails WHERE customer_id = ? AND (? IS NULL OR mailbox = ?) ORDER BY received_at DESC, id DESC LIMIT 500`,
+      )
+      .all(customerId, mailbox, mailbox) as VoicemailRow[];
+    return rows.map(voicemailResource);
+  }
+
+  getVoicemail(customerId: string, id: string): VoicemailResource {
+    const found = this.voicemailRow(customerId, id);
+    if (!found) throw new NotFoundError('voicemail', id);
+    return voicemailResource(found);
+  }
+
+  private voicemailRow(customerId: string, id: string): VoicemailRow | undefined {
+    return this.db
+      .prepare(
+        `SELECT id, customer_id, mailbox, caller, sip_call_id, received_at, duration_ms, transcript, transcription_status
+         FROM voicemails WHERE customer_id = ? AND id = ?`,
+      )
+      .get(customerId, id) as VoicemailRow | undefined;
+  }
+
+  listVerifications(customerId: string, query: URLSearchParams): VerificationResource[] {
+    const phone = query.get('phone');
+    const rows = this.db
+      .prepare(
+        'SELECT * FROM verifications WHERE customer_id = ? AND (? IS NULL OR phone = ?) ORDER BY created_at DESC, id DESC LIMIT 500',
+      )
+      .all(customerId, phone, phone) as VerificationRow[];
+    return rows.map((row) => verificationResource(row));
+  }
+
+  getVerification(customerId: string, id: string): VerificationResource {
+    const row = this.db
+      .prepare('SELECT * FROM verifications WHERE customer_id = ? AND id = ?')
+      .get(customerId, id) as VerificationRow | undefined;
+    if (!row) throw new NotFoundError('verification', id);
+    return verificationResource(row);
   }
 
   listNumbers(customerId: string): NumberResource[] {
@@ -228,12 +298,13 @@ export class CoreServices {
       missed_call_sms: settings.missedCallSms ? 1 : 0,
       forward_to: settings.forwardTo ?? null,
       caller_id: settings.callerId ?? null,
+      voicemail: settings.voicemail ? 1 : 0,
       created_at: nowIso(),
     };
     this.db
       .prepare(
-        `INSERT INTO sip_accounts (username, customer_id, password, number, mobile, missed_call_sms, forward_to, caller_id, created_at)
-         VALUES (@username, @customer_id, @password, @number, @mobile, @missed_call_sms, @forward_to, @caller_id, @created_at)`,
+        `INSERT INTO sip_accounts (username, customer_id, password, number, mobile, missed_call_sms, forward_to, caller_id, voicemail, created_at)
+         VALUES (@username, @customer_id, @password, @number, @mobile, @missed_call_sms, @forward_to, @caller_id, @voicemail, @created_at)`,
       )
       .run(row);
     return sipAccountResource(row, this.sipDomain);
@@ -256,6 +327,7 @@ export class CoreServices {
         settings.missedCallSms === undefined ? row.missed_call_sms : settings.missedCallSms ? 1 : 0,
       forward_to: settings.forwardTo === undefined ? row.forward_to : settings.forwardTo,
       caller_id: settings.callerId === undefined ? row.caller_id : settings.callerId,
+      voicemail: settings.voicemail === undefined ? row.voicemail : settings.voicemail ? 1 : 0,
     };
     if (updated.missed_call_sms === 1 && updated.mobile === null)
       throw new ValidationError([
@@ -264,7 +336,7 @@ export class CoreServices {
     this.db
       .prepare(
         `UPDATE sip_accounts SET mobile = @mobile, missed_call_sms = @missed_call_sms, forward_to = @forward_to,
-           caller_id = @caller_id WHERE username = @username`,
+           caller_id = @caller_id, voicemail = @voicemail WHERE username = @username`,
       )
       .run(updated);
     return sipAccountResource(updated, this.sipDomain);
@@ -286,6 +358,7 @@ export class CoreServices {
     missedCallSms?: boolean;
     forwardTo?: string | null;
     callerId?: string | null;
+    voicemail?: boolean;
   } {
     const mobile = input.nullableString('mobile', { pattern: E164, patternHint: E164_HINT });
     const missedCallSms = input.optionalBoolean('missedCallSms');
@@ -295,7 +368,8 @@ export class CoreServices {
     const callerId = input.nullableString('callerId', { pattern: E164, patternHint: E164_HINT });
     if (typeof callerId === 'string' && !this.owns(customerId, callerId))
       input.fail('callerId', `${callerId} is not one of your numbers`);
-    return { mobile, missedCallSms, forwardTo, callerId };
+    const voicemail = input.optionalBoolean('voicemail');
+    return { mobile, missedCallSms, forwardTo, callerId, voicemail };
   }
 
   createTrunk(customerId: string, body: unknown): TrunkResource {

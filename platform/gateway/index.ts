@@ -45,6 +45,7 @@ function effectiveSettings(config: RoleDeps['config']): unknown {
       heldInactivityTimeoutMs: config.media.heldInactivityTimeoutMs,
     },
     webhooks: { retryBaseMs: config.webhooks.retryBaseMs, maxAttempts: config.webhooks.maxAttempts },
+    voice: config.voice,
   };
 }
 

@@ -88,6 +88,39 @@ export function routeTable({
     },
 
     {
+      method: 'PATCH',
+      path: '/v1/numbers/{number}',
+      access: 'customer',
+      jsonBody: true,
+      handle: (c) => ok(services.updateNumber(customerOf(c), c.params.number, c.body)),
+    },
+
+    {
+      method: 'GET',
+      path: '/v1/voicemails',
+      access: 'customer',
+      handle: (c) => ok({ items: services.listVoicemails(customerOf(c), c.query) }),
+    },
+    {
+      method: 'GET',
+      path: '/v1/voicemails/{id}',
+      access: 'customer',
+      handle: (c) => ok(services.getVoicemail(customerOf(c), c.params.id)),
+    },
+    {
+      method: 'GET',
+      path: '/v1/verifications',
+      access: 'customer',
+      handle: (c) => ok({ items: services.listVerifications(customerOf(c), c.query) }),
+    },
+    {
+      method: 'GET',
+      path: '/v1/verifications/{id}',
+      access: 'customer',
+      handle: (c) => ok(services.getVerification(customerOf(c), c.params.id)),
+    },
+
+    {
       method: 'POST',
       path: '/v1/sip-accounts',
       access: 'customer',

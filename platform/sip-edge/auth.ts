@@ -27,10 +27,12 @@ export interface SipAccount {
   forwardTo: string | null;
   /** Number presented on calls out over a trunk (null: the trunk's, else the account's number). */
   callerId: string | null;
+  /** Unanswered calls go to voicemail instead of failing. */
+  voicemail: boolean;
 }
 
 /** The sip_accounts columns the edge reads, and their mapping: one place for every lookup. */
-export const ACCOUNT_COLUMNS = 'username, customer_id, password, number, forward_to, caller_id';
+export const ACCOUNT_COLUMNS = 'username, customer_id, password, number, forward_to, caller_id, voicemail';
 
 export interface AccountRecord {
   username: string;
@@ -39,6 +41,7 @@ export interface AccountRecord {
   number: string;
   forward_to: string | null;
   caller_id: string | null;
+  voicemail: number;
 }
 
 export function toAccount(row: AccountRecord): SipAccount {
@@ -49,6 +52,7 @@ export function toAccount(row: AccountRecord): SipAccount {
     number: row.number,
     forwardTo: row.forward_to,
     callerId: row.caller_id,
+    voicemail: row.voicemail === 1,
   };
 }
 

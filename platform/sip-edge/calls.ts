@@ -7,6 +7,9 @@ import { randomBytes } from 'node:crypto';
 import type { PlatformBus } from '../core/events';
 import type { LiveCallResource } from '../core/services';
 import type { MediaRelay, RelaySession, RelaySide, RelayStats } from '../media-relay';
+import { MediaApp } from '../media-relay/media-app';
+import type { PlatformConfig } from '../config';
+import type { CallApplications } from './applications';
 import type { Db } from '../store/store';
 import type { DigestAuthenticator, SipAccount } from './auth';
 import { headerValue, randomToken, type SipRequest, type SipResponse } from './message';
@@ -91,6 +94,12 @@ interface Call {
   forwardedTo: string | null;
   /** The number or user a live call was blind-transferred to (API call control). */
   transferredTo: string | null;
+  /** The account the call is for, once routing found one. */
+  account: SipAccount | null;
+  /** The platform's own media endpoint when the platform answered the call itself. */
+  app: MediaApp | null;
+  /** Voicemail: the mailbox, and when recording started (null while the greeting plays). */
+  voicemail: { mailbox: string; recordingSince: number | null; limit: NodeJS.Timeout | null } | null;
   startedAt: Date;
   answeredAt: Date | null;
   a: Leg;
@@ -126,6 +135,10 @@ export interface CallManagerDeps {
   inactivityTimeoutMs: number;
   /** config.media.heldInactivityTimeoutMs: the same for a call on hold (0: never). */
   heldInactivityTimeoutMs: number;
+  /** Voicemail and verification-line settings (prompts, durations). */
+  voice: PlatformConfig['voice'];
+  /** The services behind the calls the platform answers itself. */
+  apps: CallApplications;
   log: (message: string) => void;
 }
 
@@ -438,6 +451,9 @@ export class CallManager {
       trunkId: null,
       forwardedTo: null,
       transferredTo: null,
+      account: null,
+      app: null,
+      voicemail: null,
       startedAt: new Date(),
       answeredAt: null,
       a: {
@@ -477,6 +493,8 @@ export class CallManager {
         return this.rejectCaller(call, 404, 'failed', `number ${number} is not served behind this trunk`);
       call.customerId = owner;
       call.trunkId = trunk.id;
+      call.callee = number;
+      if (this.routing.numberService(number) === 'verification') return this.verificationLine(call, number);
       const account = this.routing.accountForNumber(number);
       if (!account) return this.rejectCaller(call, 404, 'failed', `number ${number} has no SIP account`);
       return this.callAccount(call, account);
@@ -537,9 +555,13 @@ export class CallManager {
 
   private async callAccount(call: Call, account: SipAccount): Promise<void> {
     call.callee = account.number;
+    call.account = account;
     if (account.forwardTo !== null) return this.forward(call, account, account.forwardTo);
     const binding = this.deps.registrar.lookup(account.username);
-    if (!binding) return this.rejectCaller(call, 480, 'no-answer', `${account.username} is not registered`);
+    if (!binding) {
+      if (account.voicemail) return this.voicemail(call, account);
+      return this.rejectCaller(call, 480, 'no-answer', `${account.username} is not registered`);
+    }
     const display = call.direction === 'inbound' ? '' : `"${escapeQuoted(this.callerDisplay(call))}" `;
     await this.inviteCallee(call, {
       flow: binding.flow,
@@ -644,8 +666,126 @@ export class CallManager {
       `call ${call.ref}: no answer after ${this.deps.noAnswerTimeoutMs} ms (config.sip.noAnswerTimeoutMs)`,
     );
     this.cancelCallee(call);
+    if (call.account?.voicemail) {
+      this.abandonCallee(call);
+      this.voicemail(call, call.account).catch((error: unknown) => {
+        this.deps.log(`call ${call.ref}: voicemail failed: ${(error as Error).stack ?? String(error)}`);
+        if (!call.ended) this.rejectCaller(call, 500, 'failed');
+      });
+      return;
+    }
     this.finish(call, { disposition: 'no-answer', status: 480, hangupBy: 'platform' });
     this.deps.stack.respond(call.inviteA, call.a.flow, 480, { toTag: call.a.localTag, reason: 'No Answer' });
+  }
+
+  /** The callee's leg is given up (cancelled): whatever it still answers no longer concerns the call. */
+  private abandonCallee(call: Call): void {
+    if (call.b) this.dialogs.delete(dialogKey(call.b.callId, call.b.localTag));
+    call.b = null;
+    call.inviteB = null;
+  }
+
+  /**
+   * The platform answers the call itself, with a media endpoint of its own behind the relay's
+   * side B: the caller's audio reaches it through the relay, and its prompts reach the caller.
+   */
+  private async answerLocally(call: Call): Promise<MediaApp> {
+    const relay = call.relay ?? (await this.deps.relay.allocate(call.ref));
+    call.relay = relay;
+    const app = await MediaApp.open(relay.host, this.deps.log);
+    call.app = app;
+    if (call.ended) {
+      await app.close();
+      throw new Error('the caller hung up before the platform could answer');
+    }
+    if (call.inviteA.body.length > 0) relay.rewriteSdp(call.inviteA.body.toString('utf8'), 'A');
+    app.setRemote(relay.host, relay.port('B'));
+    relay.replacePeer('B', app.sdp());
+    const answer = relay.rewriteSdp(app.sdp(), 'B');
+    call.state = 'answered';
+    call.answeredAt = new Date();
+    this.watchMedia(call);
+    this.deps.stack.respond(call.inviteA, call.a.flow, 200, {
+      toTag: call.a.localTag,
+      headers: [
+        ['Contact', `<${call.a.contact}>`],
+        ['Allow', ALLOW],
+      ],
+      body: answer,
+      contentType: 'application/sdp',
+      onNoAck: () => this.onNeverAcknowledged(call, 'A'),
+    });
+    return app;
+  }
+
+  /** Ends an answered call from the platform's side: record written, BYE to whoever is on it. */
+  private endByPlatform(call: Call): void {
+    if (call.ended) return;
+    this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' });
+    this.sendBye(call, call.a);
+    if (call.b) this.sendBye(call, call.b);
+  }
+
+  /**
+   * Voicemail: the greeting plays, then the caller's message is recorded until they hang up (or
+   * the longest message allowed has passed). The recording is handed over when the call ends.
+   */
+  private async voicemail(call: Call, account: SipAccount): Promise<void> {
+    const { voice } = this.deps;
+    call.voicemail = { mailbox: account.number, recordingSince: null, limit: null };
+    this.deps.log(`call ${call.ref}: to voicemail of ${account.number}`);
+    const app = await this.answerLocally(call);
+    await app.play(voice.promptHz.greeting, voice.voicemailGreetingMs);
+    if (call.ended) return;
+    app.startRecording();
+    call.voicemail.recordingSince = Date.now();
+    call.voicemail.limit = setTimeout(() => this.endByPlatform(call), voice.voicemailMaxMessageMs);
+    call.voicemail.limit.unref();
+  }
+
+  /**
+   * The verification line: the platform answers, texts the caller a one-time code and asks for
+   * it; the keys pressed are checked. Right: "confirmed", then the platform hangs up. Wrong:
+   * "try again". Expired, or too many wrong codes: "refused", then the platform hangs up.
+   */
+  private async verificationLine(call: Call, line: string): Promise<void> {
+    const { voice } = this.deps;
+    const app = await this.answerLocally(call);
+    const started = this.deps.apps.startVerification({
+      customerId: call.customerId,
+      line,
+      phone: call.caller,
+    });
+    if (!started) {
+      this.deps.log(
+        `call ${call.ref}: verification line ${line}: caller ${call.caller} cannot be texted a code`,
+      );
+      await app.play(voice.promptHz.refused, voice.promptMs);
+      return this.endByPlatform(call);
+    }
+    let keys = '';
+    let checking = false;
+    app.onDigit((digit) => {
+      if (checking || call.ended) return;
+      keys += digit;
+      if (keys.length < started.codeLength) return;
+      const entered = keys;
+      keys = '';
+      checking = true;
+      const outcome = this.deps.apps.checkCode(started.id, entered);
+      this.deps.log(`call ${call.ref}: verification ${started.id}: ${outcome}`);
+      const prompt =
+        outcome === 'verified'
+          ? voice.promptHz.confirmed
+          : outcome === 'wrong'
+            ? voice.promptHz.tryAgain
+            : voice.promptHz.refused;
+      void app.play(prompt, voice.promptMs).then(() => {
+        checking = false;
+        if (outcome !== 'wrong') this.endByPlatform(call);
+      });
+    });
+    await app.play(voice.promptHz.enterCode, voice.promptMs);
   }
 
   /** Timer B: the callee never answered the INVITE at all (a dead trunk or phone). */
@@ -1027,6 +1167,13 @@ export class CallManager {
     } catch (error) {
       this.deps.log(`call ${call.ref}: writing CDR failed: ${(error as Error).stack ?? String(error)}`);
     }
+    this.handOverVoicemail(call);
+    if (call.app) {
+      const app = call.app;
+      app
+        .close()
+        .catch((error: unknown) => this.deps.log(`call ${call.ref}: closing media app: ${String(error)}`));
+    }
     this.calls.delete(call.ref);
     const branch = call.inviteA.vias[0]?.branch;
     if (branch !== undefined) this.byInviteBranch.delete(branch);
@@ -1040,6 +1187,29 @@ export class CallManager {
       relay
         .close()
         .catch((error: unknown) => this.deps.log(`call ${call.ref}: closing relay failed: ${String(error)}`));
+    }
+  }
+
+  /** A voicemail call ended: the recorded message goes to the services (nothing when none was recorded). */
+  private handOverVoicemail(call: Call): void {
+    const voicemail = call.voicemail;
+    if (!voicemail || !call.app) return;
+    if (voicemail.limit) clearTimeout(voicemail.limit);
+    if (voicemail.recordingSince === null) return; // hung up during the greeting: no message
+    const audio = call.app.stopRecording();
+    try {
+      this.deps.apps.voicemailLeft({
+        customerId: call.customerId,
+        mailbox: voicemail.mailbox,
+        caller: call.caller,
+        sipCallId: call.sipCallId,
+        durationMs: Math.round(audio.length / 8),
+        audio,
+      });
+    } catch (error) {
+      this.deps.log(
+        `call ${call.ref}: storing the voicemail failed: ${(error as Error).stack ?? String(error)}`,
+      );
     }
   }
 

@@ -6,6 +6,7 @@
  */
 import type { MediaRelay } from '../media-relay';
 import type { LiveCallControl } from '../core/services';
+import type { CallApplications } from './applications';
 import type { RoleDeps, RunningRole } from '../role';
 import { DigestAuthenticator } from './auth';
 import { CallManager, type ActiveCall } from './calls';
@@ -47,7 +48,11 @@ const KNOWN_METHODS = new Set([
   'INFO',
 ]);
 
-export async function startSipEdge(deps: RoleDeps, relay: MediaRelay): Promise<SipEdge> {
+export async function startSipEdge(
+  deps: RoleDeps,
+  relay: MediaRelay,
+  apps: CallApplications,
+): Promise<SipEdge> {
   const { config } = deps;
   const log = (message: string): void => deps.log('sip-edge', message);
   const domain = config.sip.domain;
@@ -81,6 +86,8 @@ export async function startSipEdge(deps: RoleDeps, relay: MediaRelay): Promise<S
     noAnswerTimeoutMs: config.sip.noAnswerTimeoutMs,
     inactivityTimeoutMs: config.media.inactivityTimeoutMs,
     heldInactivityTimeoutMs: config.media.heldInactivityTimeoutMs,
+    voice: config.voice,
+    apps,
     log,
   });
 

@@ -95,6 +95,13 @@ export class CallRouting {
     return row?.customer_id;
   }
 
+  /** The service a number is dedicated to ('verification'), if any. */
+  numberService(number: string): string | undefined {
+    const row = this.db.prepare('SELECT voice_service FROM numbers WHERE e164 = ?').get(number) as
+      { voice_service: string | null } | undefined;
+    return row?.voice_service ?? undefined;
+  }
+
   /** The account that answers a number. */
   accountForNumber(number: string): SipAccount | undefined {
     const row = this.db

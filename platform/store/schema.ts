@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS numbers (
   e164 TEXT PRIMARY KEY,              -- +<digits>, or the short code digits
   customer_id TEXT NOT NULL REFERENCES customers(id),
   kind TEXT NOT NULL,                 -- local | toll-free | international | short-code
+  voice_service TEXT,                 -- verification: calls to it reach the verification line; NULL: its SIP account
   created_at TEXT NOT NULL
 );
 
@@ -33,8 +34,39 @@ CREATE TABLE IF NOT EXISTS sip_accounts (
   missed_call_sms INTEGER NOT NULL DEFAULT 0,  -- 1: a missed call to this account is reported by SMS to mobile
   forward_to TEXT,                    -- calls to this account ring this number instead (set by API or by SMS from mobile)
   caller_id TEXT,                     -- presented number on calls out over a trunk; NULL = the trunk's, else the account's number
+  voicemail INTEGER NOT NULL DEFAULT 0,  -- 1: unanswered calls (no answer, not registered) go to voicemail
   created_at TEXT NOT NULL
 );
+
+CREATE TABLE IF NOT EXISTS voicemails (
+  id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL REFERENCES customers(id),
+  mailbox TEXT NOT NULL,              -- the number that was called
+  caller TEXT NOT NULL,
+  sip_call_id TEXT NOT NULL,
+  received_at TEXT NOT NULL,
+  duration_ms INTEGER NOT NULL,       -- length of the recorded message
+  audio BLOB NOT NULL,                -- G.711 mu-law, 8000 bytes per second
+  transcript TEXT,
+  transcription_status TEXT NOT NULL  -- pending | done | failed | unavailable (no provider configured)
+);
+CREATE INDEX IF NOT EXISTS voicemails_by_mailbox ON voicemails(customer_id, mailbox, received_at);
+
+-- One-time codes texted by a verification line to a caller, checked against the keys they press.
+CREATE TABLE IF NOT EXISTS verifications (
+  id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL REFERENCES customers(id),
+  line TEXT NOT NULL,                 -- the verification line's number
+  phone TEXT NOT NULL,                -- the caller, to whom the code was texted
+  code TEXT NOT NULL,
+  status TEXT NOT NULL,               -- pending | verified | failed (too many wrong codes); expiry is computed
+  attempts INTEGER NOT NULL,          -- wrong codes entered
+  max_attempts INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  verified_at TEXT
+);
+CREATE INDEX IF NOT EXISTS verifications_by_phone ON verifications(customer_id, phone, created_at);
 
 CREATE TABLE IF NOT EXISTS trunks (
   id TEXT PRIMARY KEY,

@@ -320,6 +320,7 @@ describe('customers, numbers, accounts, trunks', () => {
         missedCallSms: false,
         forwardTo: null,
         callerId: null,
+        voicemail: false,
         createdAt: undefined,
       },
     );

@@ -6,9 +6,19 @@ import { join } from 'node:path';
 import { embeddedDefaults, type PlatformConfig } from '../../platform/config';
 import { PlatformBus } from '../../platform/core/events';
 import { startMediaRelay, type MediaRelay } from '../../platform/media-relay';
+import type { CallApplications } from '../../platform/sip-edge/applications';
 import { startSipEdge, type SipEdge } from '../../platform/sip-edge';
 import { openStore, type Db } from '../../platform/store/store';
 import { RawSipClient, header, digestAnswer, sdp, type RawMessage, type RequestSpec } from './raw-sip-client';
+
+/** The edge's own calls need no voicemail or verification services here: nothing routes to them. */
+const NO_APPLICATIONS: CallApplications = {
+  voicemailLeft: () => {
+    throw new Error('no voicemail service in the sip-edge harness');
+  },
+  startVerification: () => undefined,
+  checkCode: () => 'refused',
+};
 
 export const CUSTOMER = 'cus_test';
 export const OTHER_CUSTOMER = 'cus_other';
@@ -43,7 +53,12 @@ export async function startTestEdge(
   for (const id of [CUSTOMER, OTHER_CUSTOMER])
     db.prepare('INSERT INTO customers VALUES (?, ?, ?, ?)').run(id, id, 'standard', now);
   for (const a of Object.values(ACCOUNTS)) {
-    db.prepare('INSERT INTO numbers VALUES (?, ?, ?, ?)').run(a.number, CUSTOMER, 'local', now);
+    db.prepare('INSERT INTO numbers (e164, customer_id, kind, created_at) VALUES (?, ?, ?, ?)').run(
+      a.number,
+      CUSTOMER,
+      'local',
+      now,
+    );
     db.prepare(
       'INSERT INTO sip_accounts (username, customer_id, password, number, created_at) VALUES (?, ?, ?, ?, ?)',
     ).run(a.username, CUSTOMER, a.password, a.number, now);
@@ -54,7 +69,7 @@ export async function startTestEdge(
   bus.on('call.completed', (event) => completed.push(event));
   const deps = { config, db, bus, log: (role: string, message: string) => logs.push(`${role}: ${message}`) };
   const relay = await startMediaRelay(deps);
-  const edge = await startSipEdge(deps, relay);
+  const edge = await startSipEdge(deps, relay, NO_APPLICATIONS);
   return {
     edge,
     relay,

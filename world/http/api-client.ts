@@ -28,7 +28,30 @@ export interface PhoneNumber {
   number: string;
   kind: NumberKind;
   customerId: string;
+  voiceService: 'verification' | null;
   createdAt: string;
+}
+
+export interface Voicemail {
+  id: string;
+  mailbox: string;
+  caller: string;
+  receivedAt: string;
+  durationMs: number;
+  transcript: string | null;
+  transcriptionStatus: 'pending' | 'done' | 'failed' | 'unavailable';
+}
+
+export interface Verification {
+  id: string;
+  line: string;
+  phone: string;
+  status: 'pending' | 'verified' | 'failed' | 'expired';
+  attempts: number;
+  maxAttempts: number;
+  createdAt: string;
+  expiresAt: string;
+  verifiedAt: string | null;
 }
 
 export interface SipAccountSettings {
@@ -37,6 +60,7 @@ export interface SipAccountSettings {
   missedCallSms?: boolean;
   forwardTo?: string | null;
   callerId?: string | null;
+  voicemail?: boolean;
 }
 
 export interface SipAccount {
@@ -47,6 +71,7 @@ export interface SipAccount {
   missedCallSms: boolean;
   forwardTo: string | null;
   callerId: string | null;
+  voicemail: boolean;
   createdAt: string;
 }
 
@@ -94,6 +119,14 @@ export interface LiveCall {
 /** The platform's effective timers (GET /ops/v1/settings). */
 export interface PlatformSettings {
   sip: { noAnswerTimeoutMs: number };
+  voice: {
+    voicemailGreetingMs: number;
+    promptMs: number;
+    /** Each in-call prompt is a tone of its own: its frequency tells which prompt was heard. */
+    promptHz: { greeting: number; enterCode: number; confirmed: number; tryAgain: number; refused: number };
+    verificationCodeTtlMs: number;
+    verificationMaxAttempts: number;
+  };
 }
 
 export interface Trunk {
@@ -312,6 +345,28 @@ export class PlatformApi {
 
   getTrunk(id: string): Promise<Trunk> {
     return this.call('GET', `/v1/trunks/${encodeURIComponent(id)}`);
+  }
+
+  updateNumber(number: string, update: { voiceService: 'verification' | null }): Promise<PhoneNumber> {
+    return this.call('PATCH', `/v1/numbers/${encodeURIComponent(number)}`, update);
+  }
+
+  listVoicemails(mailbox?: string): Promise<{ items: Voicemail[] }> {
+    const query = mailbox === undefined ? '' : `?mailbox=${encodeURIComponent(mailbox)}`;
+    return this.call('GET', `/v1/voicemails${query}`);
+  }
+
+  getVoicemail(id: string): Promise<Voicemail> {
+    return this.call('GET', `/v1/voicemails/${encodeURIComponent(id)}`);
+  }
+
+  listVerifications(phone?: string): Promise<{ items: Verification[] }> {
+    const query = phone === undefined ? '' : `?phone=${encodeURIComponent(phone)}`;
+    return this.call('GET', `/v1/verifications${query}`);
+  }
+
+  getVerification(id: string): Promise<Verification> {
+    return this.call('GET', `/v1/verifications/${encodeURIComponent(id)}`);
   }
 
   getSipAccount(username: string): Promise<SipAccount> {

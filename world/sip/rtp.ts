@@ -153,6 +153,33 @@ export function linearToMulaw(sample: number): number {
 
 export const PCMU_SILENCE_FRAME = Buffer.alloc(SAMPLES_PER_FRAME, 0xff);
 
+/** G.711 mu-law decoding of one byte to a 16-bit linear sample. */
+export function mulawToLinear(byte: number): number {
+  const value = ~byte & 0xff;
+  const exponent = (value >> 4) & 0x07;
+  const magnitude = ((((value & 0x0f) << 3) + 0x84) << exponent) - 0x84;
+  return value & 0x80 ? -magnitude : magnitude;
+}
+
+/**
+ * The pitch of a PCMU frame from its zero crossings (a pure tone crosses zero twice per cycle),
+ * or null for silence. Rough (±25 Hz over 20 ms), which is enough to tell prompts apart.
+ */
+export function estimateToneHz(payload: Buffer): number | null {
+  let crossings = 0;
+  let loud = false;
+  let previous = mulawToLinear(payload[0] ?? 0xff);
+  for (let i = 1; i < payload.length; i += 1) {
+    const sample = mulawToLinear(payload[i] ?? 0xff);
+    if (Math.abs(sample) > 1000) loud = true;
+    if ((previous < 0 && sample >= 0) || (previous >= 0 && sample < 0)) crossings += 1;
+    previous = sample;
+  }
+  if (!loud || payload.length < 2) return null;
+  const seconds = payload.length / 8000;
+  return crossings / 2 / seconds;
+}
+
 /**
  * One 20 ms frame of a sine tone. Frequencies are multiples of 50 Hz so every frame is identical,
  * which makes the pattern recognisable at the receiver (see `toneFramesReceived`).
@@ -200,6 +227,8 @@ export interface RtpStats {
   /** Largest lateness of the sender against its 20 ms schedule, in milliseconds. */
   maxSendLatenessMs: number;
   dtmfReceived: string;
+  /** Audio frames received per pitch (rounded to 50 Hz): which tones and prompts were heard. */
+  tonesHeardHz: Record<string, number>;
 }
 
 export interface ReceivedDtmf {
@@ -454,6 +483,26 @@ export class RtpSession {
     );
   }
 
+  /** Audio frames received so far whose pitch is within `toleranceHz` of `hz`. */
+  framesHeardAt(hz: number, toleranceHz = 60): number {
+    let frames = 0;
+    for (const [bucket, count] of this.tonesHeard) if (Math.abs(bucket - hz) <= toleranceHz) frames += count;
+    return frames;
+  }
+
+  /** Resolves once `frames` audio frames at about `hz` have been heard in total (a prompt, a tone). */
+  waitForTone(hz: number, frames: number, timeoutMs: number, what = `a ${hz} Hz tone`): Promise<void> {
+    return this.waitForCount(
+      () => this.framesHeardAt(hz),
+      frames,
+      timeoutMs,
+      (s) =>
+        `Timed out after ${timeoutMs} ms waiting for ${this.actor} to hear ${what} (${frames} frames at about ${hz} Hz). ` +
+        `Heard instead (frames per Hz): ${JSON.stringify(s.tonesHeardHz)}; ${s.received} packets from ${s.sources.join(', ') || 'nobody'}. ` +
+        'Look at: the RTP statistics and the platform log.',
+    );
+  }
+
   /**
    * Resolves once this side has sent `count` packets in total: a clock that runs at the speaker's
    * pace, for checks such as "while Bob said another half second, Alice heard nothing".
@@ -529,6 +578,7 @@ export class RtpSession {
         .all()
         .map((d) => d.digit)
         .join(''),
+      tonesHeardHz: Object.fromEntries([...this.tonesHeard].sort(([a], [b]) => a - b)),
     };
   }
 
@@ -724,6 +774,13 @@ export class RtpSession {
       this.onTelephoneEvent(packet, now);
     } else {
       this.audioPacketsReceived += 1;
+      if (packet.payloadType === PCMU_PAYLOAD_TYPE) {
+        const hz = estimateToneHz(packet.payload);
+        if (hz !== null) {
+          const bucket = Math.round(hz / 50) * 50;
+          this.tonesHeard.set(bucket, (this.tonesHeard.get(bucket) ?? 0) + 1);
+        }
+      }
       // A steady tone repeats exactly every 20 ms: equal consecutive frames show audio arrived intact.
       const previous = this.lastAudioPayload.get(packet.ssrc);
       if (
@@ -754,6 +811,8 @@ export class RtpSession {
   }
 
   private readonly lastAudioPayload = new Map<number, Buffer>();
+  /** Received audio frames per estimated pitch bucket (50 Hz). */
+  private readonly tonesHeard = new Map<number, number>();
 
   private track(packet: RtpPacket): void {
     const track = this.tracks.get(packet.ssrc);
