@@ -18,6 +18,8 @@ export interface CustomerActor {
   trunkId?: string;
   /** Trunks to named carriers ("Carrier A" → trunk id), when the customer has several. */
   carrierTrunks?: Map<string, string>;
+  /** The number of the customer's verification line, once it runs one. */
+  verificationLine?: string;
   /** Routing rules by prefix ("+44" → rule id). */
   routingRules?: Map<string, string>;
   webhook?: { id: string; url: string; path: string };
@@ -110,6 +112,10 @@ export class Phase2World extends World {
     /** What the stub received: content type and body of each request. */
     requests: Array<{ contentType: string; body: Buffer }>;
   };
+  /** Frames of the "try again" prompt heard before the latest wrong code. */
+  promptsHeardBefore?: number;
+  /** The one-time code the verification line texted, as the caller's mobile showed it. */
+  oneTimeCode?: string;
   /** Length of the voicemail message the caller left, in seconds. */
   messageSeconds?: number;
   /** When the scenario asked the API to transfer the current call (suite clock). */
