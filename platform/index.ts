@@ -41,7 +41,7 @@ export async function startPlatform(config: PlatformConfig, log: PlatformLog): P
     stops.push(() => apps.stop());
     const sip = await startSipEdge(deps, relay, apps);
     stops.push(() => sip.stop());
-    const features = startVoiceFeatures(deps, smsc);
+    const features = startVoiceFeatures(deps, smsc, sip);
     stops.push(async () => features.stop());
     const gateway = await startGateway(deps, {
       smsc,

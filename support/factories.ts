@@ -26,6 +26,11 @@ export function ukLandline(): string {
   return `+4420${digits(8)}`;
 }
 
+/** A six-digit short code (random: short codes are platform-wide, like every number). */
+export function shortCode(): string {
+  return `${randomInt(1, 10)}${digits(5)}`;
+}
+
 /** A North American toll-free number (+1 800 555 …). */
 export function tollFreeNumber(): string {
   return `+1800555${digits(4)}`;

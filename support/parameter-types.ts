@@ -45,3 +45,10 @@ defineParameterType({
   regexp: /trunk|caller ID|prefix/,
   transformer: (label: string) => SETTING_FIELDS[label as keyof typeof SETTING_FIELDS],
 });
+
+/** The lines of a customer a handset can text a keyword to. */
+defineParameterType({
+  name: 'callbackLine',
+  regexp: /short code|callback number/,
+  transformer: (label: string) => label,
+});

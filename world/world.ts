@@ -112,6 +112,11 @@ export class Phase2World extends World {
     /** What the stub received: content type and body of each request. */
     requests: Array<{ contentType: string; body: Buffer }>;
   };
+  /** When a handset texted a keyword (suite clock), and to which of a customer's lines. */
+  textedAt?: number;
+  textedLine?: { customer: string; line: string };
+  /** The call back the platform placed, from both ends once they answered. */
+  callback?: { invite: ReceivedInvite; handset?: PstnCall; agent?: PhoneCall };
   /** Frames of the "try again" prompt heard before the latest wrong code. */
   promptsHeardBefore?: number;
   /** The one-time code the verification line texted, as the caller's mobile showed it. */
@@ -195,6 +200,11 @@ export class Phase2World extends World {
   /** Names of the carriers (telephone network doubles) this scenario has started. */
   customerCarriers(): string[] {
     return [...this.networks.keys()];
+  }
+
+  currentCallback(): NonNullable<Phase2World['callback']> {
+    if (!this.callback) throw new Error('No call back has reached anyone in this scenario yet.');
+    return this.callback;
   }
 
   currentInboundCall(): InboundCallUnderTest {

@@ -62,6 +62,16 @@ export class InputReader {
     return value;
   }
 
+  /** Required, but null is an answer ("none"): one of `values`, or null. */
+  nullableOneOf<T extends string>(field: string, values: readonly T[]): T | null {
+    if (this.body[field] === null) return null;
+    if (this.body[field] === undefined) {
+      this.fail(field, `is required (one of: ${values.join(', ')}, or null)`);
+      return null;
+    }
+    return this.oneOf(field, values);
+  }
+
   optionalOneOf<T extends string>(field: string, values: readonly T[]): T | undefined {
     return this.has(field) ? this.oneOf(field, values) : undefined;
   }

@@ -21,8 +21,10 @@ export interface NumberResource {
   number: string;
   kind: NumberKind;
   customerId: string;
-  /** 'verification': calls reach the verification line; null: the number's SIP account. */
-  voiceService: 'verification' | null;
+  /** verification: calls reach the verification line; callback: CALL ME texts get a call back; null: none. */
+  voiceService: 'verification' | 'callback' | null;
+  /** The agent who takes the call back (callback numbers only). */
+  callbackAgent: string | null;
   createdAt: string;
 }
 
@@ -188,6 +190,7 @@ export interface NumberRow {
   customer_id: string;
   kind: string;
   voice_service: string | null;
+  callback_agent: string | null;
   created_at: string;
 }
 
@@ -280,7 +283,9 @@ export function numberResource(row: NumberRow): NumberResource {
     number: row.e164,
     kind: row.kind as NumberKind,
     customerId: row.customer_id,
-    voiceService: row.voice_service === 'verification' ? 'verification' : null,
+    voiceService:
+      row.voice_service === 'verification' || row.voice_service === 'callback' ? row.voice_service : null,
+    callbackAgent: row.callback_agent,
     createdAt: row.created_at,
   };
 }

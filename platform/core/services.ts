@@ -101,7 +101,7 @@ const HOST = /^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f
 const IDENTIFIER = /^[A-Za-z0-9._-]{1,64}$/;
 const DISPOSITIONS = ['answered', 'no-answer', 'busy', 'failed', 'cancelled'] as const;
 const PRESENTATIONS = ['allowed', 'withheld'] as const;
-const VOICE_SERVICES = ['verification'] as const;
+const VOICE_SERVICES = ['verification', 'callback'] as const;
 const PREFIX = /^\+?\d{1,15}$/;
 const PREFIX_HINT = 'must be a number prefix: an optional + and 1 to 15 digits';
 /** Settings of a SIP account that can be given at creation and changed later. */
@@ -199,6 +199,7 @@ export class CoreServices {
       customer_id: customerId,
       kind,
       voice_service: null,
+      callback_agent: null,
       created_at: nowIso(),
     };
     this.db
@@ -207,17 +208,30 @@ export class CoreServices {
     return numberResource(row);
   }
 
-  /** Dedicates a number to a voice service ('verification'), or back to its SIP account (null). */
+  /**
+   * Dedicates a number to a voice service: 'verification' (the verification line) or 'callback'
+   * (texts of CALL ME get a call back from `agent`, one of the customer's SIP users); null gives
+   * it back to its SIP account.
+   */
   updateNumber(customerId: string, number: string, body: unknown): NumberResource {
     const row = this.db
       .prepare('SELECT * FROM numbers WHERE e164 = ? AND customer_id = ?')
       .get(number, customerId) as NumberRow | undefined;
     if (!row) throw new NotFoundError('number', number);
-    const input = new InputReader(body, ['voiceService']);
-    const service = input.has('voiceService') ? input.oneOf('voiceService', VOICE_SERVICES) : null;
+    const input = new InputReader(body, ['voiceService', 'agent']);
+    const service = input.nullableOneOf('voiceService', VOICE_SERVICES);
+    const agent = input.optionalString('agent', { pattern: IDENTIFIER });
+    if (service === 'callback' && agent === undefined)
+      input.fail('agent', 'is required for a callback number: the SIP username of the agent who calls back');
+    if (agent !== undefined && service !== 'callback') input.fail('agent', 'is only for a callback number');
+    if (agent !== undefined && !this.db.prepare('SELECT 1 FROM sip_accounts WHERE username = ? AND customer_id = ?').get(agent, customerId))
+      input.fail('agent', `${agent} is not one of your SIP users`);
     input.done();
-    this.db.prepare('UPDATE numbers SET voice_service = ? WHERE e164 = ?').run(service, number);
-    return numberResource({ ...row, voice_service: service });
+    const updated: NumberRow = { ...row, voice_service: service, callback_agent: agent ?? null };
+    this.db
+      .prepare('UPDATE numbers SET voice_service = @voice_service, callback_agent = @callback_agent WHERE e164 = @e164')
+      .run(updated);
+    return numberResource(updated);
   }
 
   listVoicemails(customerId: string, query: URLSearchParams): VoicemailResource[] {

@@ -1,12 +1,14 @@
 /**
  * Features where voice and SMS meet, driven by the bus like any other service of the platform:
- * a missed call is reported to the subscriber's mobile by SMS, and a subscriber's texts to their
- * own number are commands (FORWARD +number, FORWARD OFF) answered by SMS.
+ * a missed call is reported to the subscriber's mobile by SMS; a subscriber's texts to their own
+ * number are commands (FORWARD +number, FORWARD OFF) answered by SMS; CALL ME texted to a
+ * callback number gets the sender called back and connected to the customer's agent.
  */
 import type { PlatformEvents } from './events';
-import { findCdr, type CdrResource, type SipAccountRow } from './resources';
+import { findCdr, type CdrResource, type NumberRow as NumberRecord, type SipAccountRow } from './resources';
 import type { RoleDeps } from '../role';
 import type { SmscService } from '../smsc/service';
+import type { CallbackOutcome, CallbackRequest } from '../sip-edge';
 
 export interface VoiceFeatures {
   stop(): void;
@@ -39,7 +41,16 @@ export function parseSubscriberCommand(text: string): SubscriberCommand {
   return E164.test(target) ? { kind: 'forward', target } : { kind: 'invalid-forward', argument };
 }
 
-export function startVoiceFeatures(deps: RoleDeps, smsc: SmscService): VoiceFeatures {
+/** The keyword that asks for a call back, however it is typed ("call me", "Call  Me"). */
+export function isCallMe(text: string): boolean {
+  return text.trim().replace(/\s+/g, ' ').toUpperCase() === 'CALL ME';
+}
+
+export function startVoiceFeatures(
+  deps: RoleDeps,
+  smsc: SmscService,
+  sip: { callback(request: CallbackRequest): Promise<CallbackOutcome> },
+): VoiceFeatures {
   const { db, bus } = deps;
   const log = (message: string): void => deps.log('core', message);
 
@@ -71,8 +82,35 @@ export function startVoiceFeatures(deps: RoleDeps, smsc: SmscService): VoiceFeat
     }, `missed-call text for ${event.cdrId}`);
   };
 
+  /** A text to a callback number: CALL ME gets a call back from the number's agent, anything else help. */
+  const onCallbackText = (event: PlatformEvents['message.received'], line: NumberRecord): void => {
+    const reply = (body: string): void => text(line.customer_id, line.e164, event.from, body);
+    if (!isCallMe(event.text)) return reply('To be called back, text CALL ME to this number.');
+    if (!E164.test(event.from)) {
+      log(`callback asked by ${event.from}, which is not a number that can be called; ignored`);
+      return;
+    }
+    const agent = line.callback_agent ?? '';
+    // A short code cannot be shown as a caller ID: the agent's own number is shown instead.
+    const presented = E164.test(line.e164) ? line.e164 : (accountNumber(agent) ?? line.e164);
+    sip
+      .callback({ customerId: line.customer_id, number: event.from, agent, presented })
+      .then((outcome) => {
+        log(`callback of ${event.from} by ${agent}: ${outcome}`);
+        if (outcome === 'calling') return reply(`We are calling you back now from ${presented}.`);
+        reply('Sorry, nobody can take your call right now. Please text CALL ME again later.');
+      })
+      .catch((error: unknown) => log(`callback of ${event.from} failed: ${(error as Error).stack ?? String(error)}`));
+  };
+
+  const accountNumber = (username: string): string | undefined =>
+    (db.prepare('SELECT number FROM sip_accounts WHERE username = ?').get(username) as { number: string } | undefined)
+      ?.number;
+
   const onMessageReceived = (event: PlatformEvents['message.received']): void => {
     safely(() => {
+      const line = db.prepare('SELECT * FROM numbers WHERE e164 = ?').get(event.to) as NumberRecord | undefined;
+      if (line?.voice_service === 'callback') return onCallbackText(event, line);
       // Only the subscriber's own mobile may command their number: anyone else is not answered.
       const account = db
         .prepare('SELECT * FROM sip_accounts WHERE number = ? AND mobile = ? ORDER BY created_at LIMIT 1')

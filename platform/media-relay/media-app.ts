@@ -49,6 +49,24 @@ export function mulawWav(audio: Buffer): Buffer {
   return Buffer.concat([header, audio]);
 }
 
+/** An SDP for plain RTP/AVP PCMU with telephone-event at host:port: what the platform offers or answers with. */
+export function plainAudioSdp(host: string, port: number, sessionId = String(randomBytes(4).readUInt32BE(0))): string {
+  return [
+    'v=0',
+    `o=platform ${sessionId} 1 IN IP4 ${host}`,
+    's=platform media',
+    `c=IN IP4 ${host}`,
+    't=0 0',
+    `m=audio ${port} RTP/AVP ${PCMU} ${TELEPHONE_EVENT_PAYLOAD_TYPE}`,
+    `a=rtpmap:${PCMU} PCMU/8000`,
+    `a=rtpmap:${TELEPHONE_EVENT_PAYLOAD_TYPE} telephone-event/8000`,
+    `a=fmtp:${TELEPHONE_EVENT_PAYLOAD_TYPE} 0-15`,
+    'a=sendrecv',
+    'a=ptime:20',
+    '',
+  ].join('\r\n');
+}
+
 export class MediaApp {
   /** Keys pressed by the caller, in order. */
   private readonly digitListeners = new Set<(digit: string) => void>();
@@ -85,21 +103,7 @@ export class MediaApp {
 
   /** The SDP this endpoint answers or offers with. */
   sdp(): string {
-    const id = String(this.ssrc);
-    return [
-      'v=0',
-      `o=platform ${id} 1 IN IP4 ${this.host}`,
-      's=platform media',
-      `c=IN IP4 ${this.host}`,
-      't=0 0',
-      `m=audio ${this.port} RTP/AVP ${PCMU} ${TELEPHONE_EVENT_PAYLOAD_TYPE}`,
-      `a=rtpmap:${PCMU} PCMU/8000`,
-      `a=rtpmap:${TELEPHONE_EVENT_PAYLOAD_TYPE} telephone-event/8000`,
-      `a=fmtp:${TELEPHONE_EVENT_PAYLOAD_TYPE} 0-15`,
-      'a=sendrecv',
-      'a=ptime:20',
-      '',
-    ].join('\r\n');
+    return plainAudioSdp(this.host, this.port, String(this.ssrc));
   }
 
   /** Where this endpoint sends its audio (the relay's port facing it). */

@@ -14,7 +14,9 @@ import type { Db } from '../store/store';
 import type { DigestAuthenticator, SipAccount } from './auth';
 import { headerValue, randomToken, type SipRequest, type SipResponse } from './message';
 import type { Registrar } from './registrar';
-import { CallRouting, toE164, type TrunkRow } from './routing';
+import { CallRouting, toE164, trunkLegTarget, type LegTarget, type TrunkRow } from './routing';
+import { writeCdr } from './cdr';
+import { Originator } from './originate';
 import type { ClientTransactionHandlers, SipStack } from './stack';
 import { describeFlow, sameFlow, type Flow } from './transport';
 
@@ -61,15 +63,6 @@ interface Leg {
 interface RelayedRequest {
   origin: { request: SipRequest; flow: Flow; side: RelaySide };
   forwardedCseq: number;
-}
-
-/** Where the edge sends a leg it originates, and how it presents itself there. */
-interface LegTarget {
-  flow: Flow;
-  uri: string;
-  from: string;
-  to: string;
-  extraHeaders: Array<[string, string]>;
 }
 
 export type TransferOutcome = 'transferred' | 'no-such-call' | 'no-route';
@@ -150,8 +143,12 @@ export class CallManager {
   private readonly byInviteBranch = new Map<string, Call>();
   private readonly routing: CallRouting;
 
+  /** Calls the platform places itself (SMS callbacks). */
+  readonly originator: Originator;
+
   constructor(private readonly deps: CallManagerDeps) {
     this.routing = new CallRouting(deps.db);
+    this.originator = new Originator(deps);
   }
 
   activeCalls(): ActiveCall[] {
@@ -325,12 +322,13 @@ export class CallManager {
     const number = toE164(target);
     const trunk = this.routing.findTrunkFor(call.customerId, number);
     const known = /^\+\d+$/.test(presented);
-    return trunk ? this.trunkTarget(trunk, number, { number: presented, withheld: !known }) : undefined;
+    return trunk ? trunkLegTarget(trunk, number, { number: presented, withheld: !known }, this.deps.domain) : undefined;
   }
 
   /** Every call ends (platform stop): BYE/CANCEL both sides, CDRs written. */
   async stopAll(): Promise<void> {
     for (const call of [...this.calls.values()]) this.hangup(call.ref);
+    this.originator.stopAll();
     await Promise.all(this.deps.relay.sessions().map((s) => s.close()));
   }
 
@@ -404,6 +402,7 @@ export class CallManager {
 
   /** ACK, BYE and every other request with a To tag. */
   onInDialog(request: SipRequest, flow: Flow): void {
+    if (this.originator.onInDialog(request, flow)) return;
     const toTag = request.toTag;
     const found = toTag === undefined ? undefined : this.dialogs.get(dialogKey(request.callId, toTag));
     if (request.method === 'ACK') {
@@ -525,32 +524,7 @@ export class CallManager {
     presented: { number: string; withheld: boolean },
     extraHeaders: Array<[string, string]> = [],
   ): Promise<void> {
-    await this.inviteCallee(call, this.trunkTarget(trunk, dialed, presented, extraHeaders));
-  }
-
-  private trunkTarget(
-    trunk: TrunkRow,
-    dialed: string,
-    presented: { number: string; withheld: boolean },
-    extraHeaders: Array<[string, string]> = [],
-  ): LegTarget {
-    const identity = `<sip:${presented.number}@${this.deps.domain}>`;
-    const hostPort = `${trunk.host}:${trunk.port}`;
-    return {
-      flow: {
-        transport: 'UDP',
-        address: trunk.host === 'localhost' ? '127.0.0.1' : trunk.host,
-        port: trunk.port,
-      },
-      uri: `sip:${escapeUriUser(dialed)}@${hostPort}`,
-      from: presented.withheld ? '"Anonymous" <sip:anonymous@anonymous.invalid>' : identity,
-      to: `<sip:${escapeUriUser(dialed)}@${hostPort}>`,
-      extraHeaders: [
-        ['P-Asserted-Identity', identity],
-        ...(presented.withheld ? ([['Privacy', 'id']] as Array<[string, string]>) : []),
-        ...extraHeaders,
-      ],
-    };
+    await this.inviteCallee(call, trunkLegTarget(trunk, dialed, presented, this.deps.domain, extraHeaders));
   }
 
   private async callAccount(call: Call, account: SipAccount): Promise<void> {
@@ -1127,46 +1101,24 @@ export class CallManager {
     this.clearNoAnswer(call);
     if (call.mediaTimer) clearTimeout(call.mediaTimer);
     call.mediaTimer = null;
-    const endedAt = new Date();
-    const media = call.relay?.stats() ?? null;
-    const durationMs = call.answeredAt ? Math.max(0, endedAt.getTime() - call.answeredAt.getTime()) : 0;
-    const cdrId = `cdr_${randomBytes(8).toString('hex')}`;
-    try {
-      this.deps.db
-        .prepare(
-          `INSERT INTO cdrs (id, customer_id, sip_call_id, caller, callee, trunk_id, direction, started_at, answered_at, ended_at,
-             duration_ms, billable_seconds, disposition, sip_status, hangup_by, forwarded_to, transferred_to, media)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          cdrId,
-          call.customerId,
-          call.sipCallId,
-          call.caller,
-          call.callee,
-          call.trunkId,
-          call.direction,
-          call.startedAt.toISOString(),
-          call.answeredAt?.toISOString() ?? null,
-          endedAt.toISOString(),
-          durationMs,
-          Math.ceil(durationMs / 1000),
-          end.disposition,
-          end.status,
-          end.hangupBy,
-          call.forwardedTo,
-          call.transferredTo,
-          JSON.stringify(
-            media ? { aToB: media.aToB, bToA: media.bToA, sideA: media.sideA, sideB: media.sideB } : {},
-          ),
-        );
-      this.deps.log(
-        `call ${call.ref} ended: ${end.disposition} ${end.status} by ${end.hangupBy ?? '-'}; CDR ${cdrId}`,
-      );
-      this.deps.bus.emit('call.completed', { cdrId, customerId: call.customerId });
-    } catch (error) {
-      this.deps.log(`call ${call.ref}: writing CDR failed: ${(error as Error).stack ?? String(error)}`);
-    }
+    writeCdr(this.deps.db, this.deps.bus, this.deps.log, {
+      callRef: call.ref,
+      customerId: call.customerId,
+      sipCallId: call.sipCallId,
+      caller: call.caller,
+      callee: call.callee,
+      trunkId: call.trunkId,
+      direction: call.direction,
+      startedAt: call.startedAt,
+      answeredAt: call.answeredAt,
+      endedAt: new Date(),
+      disposition: end.disposition,
+      sipStatus: end.status,
+      hangupBy: end.hangupBy,
+      forwardedTo: call.forwardedTo,
+      transferredTo: call.transferredTo,
+      relay: call.relay,
+    });
     this.handOverVoicemail(call);
     if (call.app) {
       const app = call.app;
@@ -1266,7 +1218,3 @@ export function validDialTarget(target: string): string | undefined {
   return DIALED_NUMBER.test(target) || DIALED_USERNAME.test(target) ? target : undefined;
 }
 
-/** A validated dial target as a URI user part: "#" is not allowed unescaped there (RFC 3261 §25.1). */
-function escapeUriUser(target: string): string {
-  return target.replace(/#/g, '%23');
-}

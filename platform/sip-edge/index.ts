@@ -7,6 +7,7 @@
 import type { MediaRelay } from '../media-relay';
 import type { LiveCallControl } from '../core/services';
 import type { CallApplications } from './applications';
+import type { CallbackOutcome, CallbackRequest } from './originate';
 import type { RoleDeps, RunningRole } from '../role';
 import { DigestAuthenticator } from './auth';
 import { CallManager, type ActiveCall } from './calls';
@@ -17,6 +18,7 @@ import { describeFlow, SipTransports, type Flow } from './transport';
 
 export type { ActiveCall, CallDirection, CallState, Disposition, HangupBy } from './calls';
 export type { BindingInfo } from './registrar';
+export type { CallbackOutcome, CallbackRequest } from './originate';
 
 export interface SipEdgeEndpoints {
   udp: { host: string; port: number };
@@ -33,6 +35,8 @@ export interface SipEdge extends RunningRole<SipEdgeEndpoints> {
   registrations(username?: string): BindingInfo[];
   /** Live call control for the API, scoped to one customer per request. */
   liveCalls: LiveCallControl;
+  /** Calls an outside number over the customer's trunk, then connects the customer's agent. */
+  callback(request: CallbackRequest): Promise<CallbackOutcome>;
 }
 
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO';
@@ -177,6 +181,7 @@ export async function startSipEdge(
     activeCalls: () => calls.activeCalls(),
     hangup: (callRef) => calls.hangup(callRef),
     registrations: (username) => registrar.bindings(username),
+    callback: (request) => calls.originator.callback(request),
     liveCalls: {
       list: (customerId) => calls.liveCalls(customerId),
       hangup: (customerId, callRef) => calls.hangupOwned(customerId, callRef),

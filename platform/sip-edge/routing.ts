@@ -5,6 +5,7 @@
 import type { Db } from '../store/store';
 import { ACCOUNT_COLUMNS, toAccount, type AccountRecord, type SipAccount } from './auth';
 import type { TrunkRow as StoredTrunkRow } from '../core/resources';
+import type { Flow } from './transport';
 
 export interface TrunkRow {
   id: string;
@@ -109,6 +110,48 @@ export class CallRouting {
       .get(number) as AccountRecord | undefined;
     return row ? toAccount(row) : undefined;
   }
+}
+
+/** Where the edge sends a leg it originates, and how it presents itself there. */
+export interface LegTarget {
+  flow: Flow;
+  uri: string;
+  from: string;
+  to: string;
+  extraHeaders: Array<[string, string]>;
+}
+
+/**
+ * A leg to the outside network over a trunk, presenting `presented` in From and
+ * P-Asserted-Identity; withheld presents as anonymous in From and keeps the real number only in
+ * P-Asserted-Identity with Privacy: id (RFC 3325), for the carrier alone.
+ */
+export function trunkLegTarget(
+  trunk: TrunkRow,
+  dialed: string,
+  presented: { number: string; withheld: boolean },
+  domain: string,
+  extraHeaders: Array<[string, string]> = [],
+): LegTarget {
+  const identity = `<sip:${presented.number}@${domain}>`;
+  const hostPort = `${trunk.host}:${trunk.port}`;
+  const user = escapeUriUser(dialed);
+  return {
+    flow: { transport: 'UDP', address: trunk.host === 'localhost' ? '127.0.0.1' : trunk.host, port: trunk.port },
+    uri: `sip:${user}@${hostPort}`,
+    from: presented.withheld ? '"Anonymous" <sip:anonymous@anonymous.invalid>' : identity,
+    to: `<sip:${user}@${hostPort}>`,
+    extraHeaders: [
+      ['P-Asserted-Identity', identity],
+      ...(presented.withheld ? ([['Privacy', 'id']] as Array<[string, string]>) : []),
+      ...extraHeaders,
+    ],
+  };
+}
+
+/** A validated dial target as a URI user part: "#" is not allowed unescaped there (RFC 3261 §25.1). */
+function escapeUriUser(target: string): string {
+  return target.replace(/#/g, '%23');
 }
 
 function toTrunk(row: TrunkRecord): TrunkRow {

@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS numbers (
   e164 TEXT PRIMARY KEY,              -- +<digits>, or the short code digits
   customer_id TEXT NOT NULL REFERENCES customers(id),
   kind TEXT NOT NULL,                 -- local | toll-free | international | short-code
-  voice_service TEXT,                 -- verification: calls to it reach the verification line; NULL: its SIP account
+  voice_service TEXT,                 -- verification: calls reach the verification line; callback: texts of CALL ME get a call back; NULL: its SIP account
+  callback_agent TEXT,                -- callback: the SIP username of the agent who takes the call back
   created_at TEXT NOT NULL
 );
 

@@ -28,7 +28,8 @@ export interface PhoneNumber {
   number: string;
   kind: NumberKind;
   customerId: string;
-  voiceService: 'verification' | null;
+  voiceService: 'verification' | 'callback' | null;
+  callbackAgent: string | null;
   createdAt: string;
 }
 
@@ -347,7 +348,10 @@ export class PlatformApi {
     return this.call('GET', `/v1/trunks/${encodeURIComponent(id)}`);
   }
 
-  updateNumber(number: string, update: { voiceService: 'verification' | null }): Promise<PhoneNumber> {
+  updateNumber(
+    number: string,
+    update: { voiceService: 'verification' | 'callback' | null; agent?: string },
+  ): Promise<PhoneNumber> {
     return this.call('PATCH', `/v1/numbers/${encodeURIComponent(number)}`, update);
   }
 

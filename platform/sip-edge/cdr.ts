@@ -1,0 +1,68 @@
+/**
+ * Writing a call's one CDR: every way a call can end (relayed, answered by the platform,
+ * originated by it) goes through here, so the record and the call.completed event never differ.
+ */
+import { randomBytes } from 'node:crypto';
+import type { PlatformBus } from '../core/events';
+import type { RelaySession } from '../media-relay';
+import type { Db } from '../store/store';
+
+export interface CdrRecord {
+  callRef: string;
+  customerId: string;
+  sipCallId: string;
+  caller: string;
+  callee: string;
+  trunkId: string | null;
+  direction: string;
+  startedAt: Date;
+  answeredAt: Date | null;
+  endedAt: Date;
+  disposition: string;
+  sipStatus: number;
+  hangupBy: string | null;
+  forwardedTo: string | null;
+  transferredTo: string | null;
+  relay: RelaySession | null;
+}
+
+/** Commits the CDR synchronously (readers after the hang-up see it), then announces call.completed. */
+export function writeCdr(db: Db, bus: PlatformBus, log: (message: string) => void, record: CdrRecord): void {
+  const media = record.relay?.stats() ?? null;
+  const durationMs = record.answeredAt
+    ? Math.max(0, record.endedAt.getTime() - record.answeredAt.getTime())
+    : 0;
+  const cdrId = `cdr_${randomBytes(8).toString('hex')}`;
+  try {
+    db.prepare(
+      `INSERT INTO cdrs (id, customer_id, sip_call_id, caller, callee, trunk_id, direction, started_at, answered_at, ended_at,
+         duration_ms, billable_seconds, disposition, sip_status, hangup_by, forwarded_to, transferred_to, media)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      cdrId,
+      record.customerId,
+      record.sipCallId,
+      record.caller,
+      record.callee,
+      record.trunkId,
+      record.direction,
+      record.startedAt.toISOString(),
+      record.answeredAt?.toISOString() ?? null,
+      record.endedAt.toISOString(),
+      durationMs,
+      Math.ceil(durationMs / 1000),
+      record.disposition,
+      record.sipStatus,
+      record.hangupBy,
+      record.forwardedTo,
+      record.transferredTo,
+      JSON.stringify(media ? { aToB: media.aToB, bToA: media.bToA, sideA: media.sideA, sideB: media.sideB } : {}),
+    );
+    log(
+      `call ${record.callRef} ended: ${record.disposition} ${record.sipStatus} by ${record.hangupBy ?? '-'}; CDR ${cdrId}`,
+    );
+    bus.emit('call.completed', { cdrId, customerId: record.customerId });
+  } catch (error) {
+    log(`call ${record.callRef}: writing CDR failed: ${(error as Error).stack ?? String(error)}`);
+  }
+}

@@ -1,0 +1,317 @@
+/**
+ * Calls the platform places itself between two parties (third-party call control, RFC 3725
+ * flow I): first the outside party over the customer's trunk, then, once they answer, the
+ * customer's agent; each leg is offered the relay's own media address, so the two parties hear
+ * each other through the relay. Used by the SMS "CALL ME" callback.
+ */
+import { randomBytes } from 'node:crypto';
+import type { PlatformBus } from '../core/events';
+import type { MediaRelay, RelaySession, RelaySide } from '../media-relay';
+import { plainAudioSdp } from '../media-relay/media-app';
+import type { Db } from '../store/store';
+import type { DigestAuthenticator } from './auth';
+import { writeCdr } from './cdr';
+import { headerValue, randomToken, type SipRequest, type SipResponse } from './message';
+import type { Registrar } from './registrar';
+import { CallRouting, trunkLegTarget, type LegTarget } from './routing';
+import type { SipStack } from './stack';
+import type { Flow } from './transport';
+
+export interface OriginatorDeps {
+  stack: SipStack;
+  db: Db;
+  bus: PlatformBus;
+  relay: MediaRelay;
+  auth: DigestAuthenticator;
+  registrar: Registrar;
+  domain: string;
+  noAnswerTimeoutMs: number;
+  log: (message: string) => void;
+}
+
+export interface CallbackRequest {
+  customerId: string;
+  /** The outside party, called first over the customer's trunk. */
+  number: string;
+  /** The customer's agent (a SIP username), called once the outside party answers. */
+  agent: string;
+  /** The customer's number shown to the outside party. */
+  presented: string;
+}
+
+export type CallbackOutcome = 'calling' | 'no-route' | 'agent-unavailable';
+
+interface OriginatedLeg {
+  side: RelaySide;
+  flow: Flow;
+  callId: string;
+  localTag: string;
+  localHeader: string;
+  remoteHeader: string;
+  remoteTarget: string;
+  /** The INVITE's Request-URI: its CANCEL must carry the same. */
+  inviteUri: string;
+  cseq: number;
+  contact: string;
+  branch: string;
+  answered: boolean;
+  noAnswer: NodeJS.Timeout | null;
+}
+
+interface OriginatedCall {
+  ref: string;
+  request: CallbackRequest;
+  trunkId: string;
+  relay: RelaySession;
+  startedAt: Date;
+  answeredAt: Date | null;
+  legs: Partial<Record<RelaySide, OriginatedLeg>>;
+  ended: boolean;
+}
+
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS';
+
+export class Originator {
+  private readonly calls = new Map<string, OriginatedCall>();
+  /** Dialog key (Call-ID + our tag) → call and leg. */
+  private readonly dialogs = new Map<string, { call: OriginatedCall; side: RelaySide }>();
+  private readonly routing: CallRouting;
+
+  constructor(private readonly deps: OriginatorDeps) {
+    this.routing = new CallRouting(deps.db);
+  }
+
+  async callback(request: CallbackRequest): Promise<CallbackOutcome> {
+    const trunk = this.routing.findTrunkFor(request.customerId, request.number);
+    if (!trunk) return 'no-route';
+    const agent = this.deps.auth.findAccount(request.agent);
+    if (!agent || agent.customerId !== request.customerId || !this.deps.registrar.lookup(agent.username))
+      return 'agent-unavailable';
+    const ref = `call_${randomBytes(8).toString('hex')}`;
+    const relay = await this.deps.relay.allocate(ref);
+    const call: OriginatedCall = {
+      ref,
+      request,
+      trunkId: trunk.id,
+      relay,
+      startedAt: new Date(),
+      answeredAt: null,
+      legs: {},
+      ended: false,
+    };
+    this.calls.set(ref, call);
+    this.deps.log(`call ${ref}: callback of ${request.number} for agent ${request.agent}`);
+    this.invite(
+      call,
+      'A',
+      trunkLegTarget(trunk, request.number, { number: request.presented, withheld: false }, this.deps.domain),
+    );
+    return 'calling';
+  }
+
+  /** In-dialog requests of originated calls; false when the request belongs to no such dialog. */
+  onInDialog(request: SipRequest, flow: Flow): boolean {
+    const found = request.toTag === undefined ? undefined : this.dialogs.get(key(request.callId, request.toTag));
+    if (!found) return false;
+    const { call, side } = found;
+    if (request.method === 'ACK') return true; // we never send a 2xx on these legs
+    if (request.method === 'BYE') {
+      this.deps.stack.respond(request, flow, 200);
+      this.end(call, { disposition: 'answered', status: 200, hangupBy: side === 'A' ? 'callee' : 'caller' }, side);
+      return true;
+    }
+    // Re-INVITEs and the rest are not offered on these legs (no hold or transfer of a callback yet).
+    this.deps.stack.respond(request, flow, request.method === 'INVITE' ? 488 : 405, {
+      headers: [['Allow', ALLOW]],
+    });
+    return true;
+  }
+
+  stopAll(): void {
+    for (const call of [...this.calls.values()])
+      this.end(call, { disposition: 'answered', status: 200, hangupBy: 'platform' });
+  }
+
+  private invite(call: OriginatedCall, side: RelaySide, target: LegTarget): void {
+    const localTag = randomToken(8);
+    const leg: OriginatedLeg = {
+      side,
+      flow: target.flow,
+      callId: `${randomToken(12)}@${this.deps.domain}`,
+      localTag,
+      localHeader: `${target.from};tag=${localTag}`,
+      remoteHeader: target.to,
+      remoteTarget: target.uri,
+      inviteUri: target.uri,
+      cseq: 1,
+      contact: this.deps.stack.transports.contactFor(target.flow),
+      branch: '',
+      answered: false,
+      noAnswer: null,
+    };
+    call.legs[side] = leg;
+    this.dialogs.set(key(leg.callId, localTag), { call, side });
+    const { branch, sent } = this.deps.stack.sendRequest(
+      leg.flow,
+      {
+        method: 'INVITE',
+        uri: leg.remoteTarget,
+        headers: [
+          ['Max-Forwards', '70'],
+          ['From', leg.localHeader],
+          ['To', leg.remoteHeader],
+          ['Call-ID', leg.callId],
+          ['CSeq', `${leg.cseq} INVITE`],
+          ['Contact', `<${leg.contact}>`],
+          ['Allow', ALLOW],
+          ...target.extraHeaders,
+        ],
+        // The relay's own address facing this side: the other side's media comes from there.
+        body: plainAudioSdp(call.relay.host, call.relay.port(side)),
+        contentType: 'application/sdp',
+      },
+      {
+        onResponse: (response) => this.onResponse(call, leg, response),
+        onTimeout: () => this.end(call, { disposition: 'failed', status: 408, hangupBy: 'platform' }),
+      },
+    );
+    leg.branch = branch;
+    if (!sent) return this.end(call, { disposition: 'failed', status: 480, hangupBy: 'platform' });
+    leg.noAnswer = setTimeout(() => {
+      if (leg.answered || call.ended) return;
+      this.deps.log(`call ${call.ref}: leg ${side} unanswered after ${this.deps.noAnswerTimeoutMs} ms`);
+      this.end(call, { disposition: 'no-answer', status: 480, hangupBy: 'platform' });
+    }, this.deps.noAnswerTimeoutMs);
+  }
+
+  private onResponse(call: OriginatedCall, leg: OriginatedLeg, response: SipResponse): void {
+    if (response.status < 200) {
+      this.learn(leg, response);
+      return;
+    }
+    if (response.status >= 300) {
+      if (leg.noAnswer) clearTimeout(leg.noAnswer);
+      const disposition = response.status === 486 || response.status === 600 ? 'busy' : 'failed';
+      return this.end(call, { disposition, status: response.status, hangupBy: 'callee' }, leg.side);
+    }
+    if (leg.answered) return;
+    leg.answered = true;
+    if (leg.noAnswer) clearTimeout(leg.noAnswer);
+    this.learn(leg, response);
+    this.sendInDialog(leg, 'ACK', leg.cseq);
+    if (call.ended) {
+      this.sendBye(call, leg); // answered after the callback was given up
+      return;
+    }
+    if (response.body.length > 0) call.relay.setPeerFromSdp(leg.side, response.body.toString('utf8'));
+    if (leg.side === 'A') {
+      const agent = this.deps.auth.findAccount(call.request.agent);
+      const binding = agent ? this.deps.registrar.lookup(agent.username) : undefined;
+      if (!binding) return this.end(call, { disposition: 'failed', status: 480, hangupBy: 'platform' });
+      this.invite(call, 'B', {
+        flow: binding.flow,
+        uri: binding.contact,
+        from: `"Callback" <sip:${call.request.number}@${this.deps.domain}>`,
+        to: `<sip:${call.request.agent}@${this.deps.domain}>`,
+        extraHeaders: [],
+      });
+      return;
+    }
+    call.answeredAt = new Date();
+    this.deps.log(`call ${call.ref}: ${call.request.number} and agent ${call.request.agent} connected`);
+  }
+
+  /**
+   * Ends the callback once: BYE to every answered leg (but `from`, which ended itself), CANCEL to
+   * a ringing one; the CDR names the outside party as callee and the customer's number as caller.
+   */
+  private end(
+    call: OriginatedCall,
+    outcome: { disposition: string; status: number; hangupBy: string },
+    from?: RelaySide,
+  ): void {
+    if (call.ended) return;
+    call.ended = true;
+    for (const leg of Object.values(call.legs)) {
+      if (leg.noAnswer) clearTimeout(leg.noAnswer);
+      if (leg.side === from) continue;
+      if (leg.answered) this.sendBye(call, leg);
+      else this.cancel(leg);
+    }
+    writeCdr(this.deps.db, this.deps.bus, this.deps.log, {
+      callRef: call.ref,
+      customerId: call.request.customerId,
+      sipCallId: call.legs.A?.callId ?? call.ref,
+      caller: call.request.presented,
+      callee: call.request.number,
+      trunkId: call.trunkId,
+      direction: 'outbound',
+      startedAt: call.startedAt,
+      answeredAt: call.answeredAt,
+      endedAt: new Date(),
+      // Connected means both parties answered; one party alone was not a conversation.
+      disposition: call.answeredAt ? 'answered' : outcome.disposition === 'answered' ? 'failed' : outcome.disposition,
+      sipStatus: call.answeredAt ? 200 : outcome.status === 200 ? 480 : outcome.status,
+      hangupBy: outcome.hangupBy,
+      forwardedTo: null,
+      transferredTo: null,
+      relay: call.relay,
+    });
+    this.calls.delete(call.ref);
+    setTimeout(() => {
+      for (const leg of Object.values(call.legs)) this.dialogs.delete(key(leg.callId, leg.localTag));
+    }, 32_000).unref();
+    call.relay.close().catch((error: unknown) => this.deps.log(`call ${call.ref}: closing relay: ${String(error)}`));
+  }
+
+  private learn(leg: OriginatedLeg, response: SipResponse): void {
+    if (response.toTag !== undefined) leg.remoteHeader = headerValue(response.headers, 'to') ?? leg.remoteHeader;
+    const contact = headerValue(response.headers, 'contact');
+    const uri = contact === undefined ? undefined : (/<([^>]+)>/.exec(contact)?.[1] ?? contact.split(';')[0]);
+    if (uri) leg.remoteTarget = uri.trim();
+  }
+
+  private sendBye(call: OriginatedCall, leg: OriginatedLeg): void {
+    leg.cseq += 1;
+    this.sendInDialog(leg, 'BYE', leg.cseq, () =>
+      this.deps.log(`call ${call.ref}: BYE on leg ${leg.side} was never answered`),
+    );
+  }
+
+  private cancel(leg: OriginatedLeg): void {
+    this.deps.stack.sendRequest(leg.flow, {
+      method: 'CANCEL',
+      uri: leg.inviteUri,
+      branch: leg.branch,
+      headers: [
+        ['Max-Forwards', '70'],
+        ['From', leg.localHeader],
+        ['To', leg.remoteHeader.replace(/;\s*tag=[^;]*/i, '')],
+        ['Call-ID', leg.callId],
+        ['CSeq', `1 CANCEL`],
+      ],
+    });
+  }
+
+  private sendInDialog(leg: OriginatedLeg, method: string, cseq: number, onTimeout?: () => void): void {
+    this.deps.stack.sendRequest(
+      leg.flow,
+      {
+        method,
+        uri: leg.remoteTarget,
+        headers: [
+          ['Max-Forwards', '70'],
+          ['From', leg.localHeader],
+          ['To', leg.remoteHeader],
+          ['Call-ID', leg.callId],
+          ['CSeq', `${cseq} ${method}`],
+        ],
+      },
+      { onTimeout },
+    );
+  }
+}
+
+function key(callId: string, localTag: string): string {
+  return `${callId}|${localTag}`;
+}
