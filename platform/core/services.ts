@@ -224,12 +224,19 @@ export class CoreServices {
     if (service === 'callback' && agent === undefined)
       input.fail('agent', 'is required for a callback number: the SIP username of the agent who calls back');
     if (agent !== undefined && service !== 'callback') input.fail('agent', 'is only for a callback number');
-    if (agent !== undefined && !this.db.prepare('SELECT 1 FROM sip_accounts WHERE username = ? AND customer_id = ?').get(agent, customerId))
+    if (
+      agent !== undefined &&
+      !this.db
+        .prepare('SELECT 1 FROM sip_accounts WHERE username = ? AND customer_id = ?')
+        .get(agent, customerId)
+    )
       input.fail('agent', `${agent} is not one of your SIP users`);
     input.done();
     const updated: NumberRow = { ...row, voice_service: service, callback_agent: agent ?? null };
     this.db
-      .prepare('UPDATE numbers SET voice_service = @voice_service, callback_agent = @callback_agent WHERE e164 = @e164')
+      .prepare(
+        'UPDATE numbers SET voice_service = @voice_service, callback_agent = @callback_agent WHERE e164 = @e164',
+      )
       .run(updated);
     return numberResource(updated);
   }

@@ -100,16 +100,21 @@ export function startVoiceFeatures(
         if (outcome === 'calling') return reply(`We are calling you back now from ${presented}.`);
         reply('Sorry, nobody can take your call right now. Please text CALL ME again later.');
       })
-      .catch((error: unknown) => log(`callback of ${event.from} failed: ${(error as Error).stack ?? String(error)}`));
+      .catch((error: unknown) =>
+        log(`callback of ${event.from} failed: ${(error as Error).stack ?? String(error)}`),
+      );
   };
 
   const accountNumber = (username: string): string | undefined =>
-    (db.prepare('SELECT number FROM sip_accounts WHERE username = ?').get(username) as { number: string } | undefined)
-      ?.number;
+    (
+      db.prepare('SELECT number FROM sip_accounts WHERE username = ?').get(username) as
+        { number: string } | undefined
+    )?.number;
 
   const onMessageReceived = (event: PlatformEvents['message.received']): void => {
     safely(() => {
-      const line = db.prepare('SELECT * FROM numbers WHERE e164 = ?').get(event.to) as NumberRecord | undefined;
+      const line = db.prepare('SELECT * FROM numbers WHERE e164 = ?').get(event.to) as
+        NumberRecord | undefined;
       if (line?.voice_service === 'callback') return onCallbackText(event, line);
       // Only the subscriber's own mobile may command their number: anyone else is not answered.
       const account = db

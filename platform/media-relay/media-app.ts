@@ -50,7 +50,11 @@ export function mulawWav(audio: Buffer): Buffer {
 }
 
 /** An SDP for plain RTP/AVP PCMU with telephone-event at host:port: what the platform offers or answers with. */
-export function plainAudioSdp(host: string, port: number, sessionId = String(randomBytes(4).readUInt32BE(0))): string {
+export function plainAudioSdp(
+  host: string,
+  port: number,
+  sessionId = String(randomBytes(4).readUInt32BE(0)),
+): string {
   return [
     'v=0',
     `o=platform ${sessionId} 1 IN IP4 ${host}`,

@@ -322,7 +322,9 @@ export class CallManager {
     const number = toE164(target);
     const trunk = this.routing.findTrunkFor(call.customerId, number);
     const known = /^\+\d+$/.test(presented);
-    return trunk ? trunkLegTarget(trunk, number, { number: presented, withheld: !known }, this.deps.domain) : undefined;
+    return trunk
+      ? trunkLegTarget(trunk, number, { number: presented, withheld: !known }, this.deps.domain)
+      : undefined;
   }
 
   /** Every call ends (platform stop): BYE/CANCEL both sides, CDRs written. */
@@ -1217,4 +1219,3 @@ const DIALED_USERNAME = /^[A-Za-z0-9._-]{1,64}$/;
 export function validDialTarget(target: string): string | undefined {
   return DIALED_NUMBER.test(target) || DIALED_USERNAME.test(target) ? target : undefined;
 }
-

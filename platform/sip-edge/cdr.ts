@@ -56,7 +56,9 @@ export function writeCdr(db: Db, bus: PlatformBus, log: (message: string) => voi
       record.hangupBy,
       record.forwardedTo,
       record.transferredTo,
-      JSON.stringify(media ? { aToB: media.aToB, bToA: media.bToA, sideA: media.sideA, sideB: media.sideB } : {}),
+      JSON.stringify(
+        media ? { aToB: media.aToB, bToA: media.bToA, sideA: media.sideA, sideB: media.sideB } : {},
+      ),
     );
     log(
       `call ${record.callRef} ended: ${record.disposition} ${record.sipStatus} by ${record.hangupBy ?? '-'}; CDR ${cdrId}`,

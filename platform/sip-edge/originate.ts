@@ -111,13 +111,18 @@ export class Originator {
 
   /** In-dialog requests of originated calls; false when the request belongs to no such dialog. */
   onInDialog(request: SipRequest, flow: Flow): boolean {
-    const found = request.toTag === undefined ? undefined : this.dialogs.get(key(request.callId, request.toTag));
+    const found =
+      request.toTag === undefined ? undefined : this.dialogs.get(key(request.callId, request.toTag));
     if (!found) return false;
     const { call, side } = found;
     if (request.method === 'ACK') return true; // we never send a 2xx on these legs
     if (request.method === 'BYE') {
       this.deps.stack.respond(request, flow, 200);
-      this.end(call, { disposition: 'answered', status: 200, hangupBy: side === 'A' ? 'callee' : 'caller' }, side);
+      this.end(
+        call,
+        { disposition: 'answered', status: 200, hangupBy: side === 'A' ? 'callee' : 'caller' },
+        side,
+      );
       return true;
     }
     // Re-INVITEs and the rest are not offered on these legs (no hold or transfer of a callback yet).
@@ -250,7 +255,11 @@ export class Originator {
       answeredAt: call.answeredAt,
       endedAt: new Date(),
       // Connected means both parties answered; one party alone was not a conversation.
-      disposition: call.answeredAt ? 'answered' : outcome.disposition === 'answered' ? 'failed' : outcome.disposition,
+      disposition: call.answeredAt
+        ? 'answered'
+        : outcome.disposition === 'answered'
+          ? 'failed'
+          : outcome.disposition,
       sipStatus: call.answeredAt ? 200 : outcome.status === 200 ? 480 : outcome.status,
       hangupBy: outcome.hangupBy,
       forwardedTo: null,
@@ -261,11 +270,14 @@ export class Originator {
     setTimeout(() => {
       for (const leg of Object.values(call.legs)) this.dialogs.delete(key(leg.callId, leg.localTag));
     }, 32_000).unref();
-    call.relay.close().catch((error: unknown) => this.deps.log(`call ${call.ref}: closing relay: ${String(error)}`));
+    call.relay
+      .close()
+      .catch((error: unknown) => this.deps.log(`call ${call.ref}: closing relay: ${String(error)}`));
   }
 
   private learn(leg: OriginatedLeg, response: SipResponse): void {
-    if (response.toTag !== undefined) leg.remoteHeader = headerValue(response.headers, 'to') ?? leg.remoteHeader;
+    if (response.toTag !== undefined)
+      leg.remoteHeader = headerValue(response.headers, 'to') ?? leg.remoteHeader;
     const contact = headerValue(response.headers, 'contact');
     const uri = contact === undefined ? undefined : (/<([^>]+)>/.exec(contact)?.[1] ?? contact.split(';')[0]);
     if (uri) leg.remoteTarget = uri.trim();

@@ -137,7 +137,11 @@ export function trunkLegTarget(
   const hostPort = `${trunk.host}:${trunk.port}`;
   const user = escapeUriUser(dialed);
   return {
-    flow: { transport: 'UDP', address: trunk.host === 'localhost' ? '127.0.0.1' : trunk.host, port: trunk.port },
+    flow: {
+      transport: 'UDP',
+      address: trunk.host === 'localhost' ? '127.0.0.1' : trunk.host,
+      port: trunk.port,
+    },
     uri: `sip:${user}@${hostPort}`,
     from: presented.withheld ? '"Anonymous" <sip:anonymous@anonymous.invalid>' : identity,
     to: `<sip:${user}@${hostPort}>`,
