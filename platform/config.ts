@@ -112,7 +112,7 @@ export interface PlatformConfig {
      * listener which prompt it is. Read by tests through GET /ops/v1/settings.
      */
     promptHz: { greeting: number; enterCode: number; confirmed: number; tryAgain: number; refused: number };
-    /** A one-time code texted by the verification line is valid this long. */
+    /** A one-time code texted by the verification line is valid this long, unless the line sets its own. */
     verificationCodeTtlMs: number;
     /** Wrong codes allowed per verification before it fails. */
     verificationMaxAttempts: number;
@@ -123,6 +123,8 @@ export interface PlatformConfig {
    */
   providers: {
     speechToTextUrl: string | null;
+    /** Per-request bound on a provider call; past it the feature goes on without the provider's answer. */
+    timeoutMs: number;
   };
   /** Free text printed in logs and the health endpoint. */
   version: string;
@@ -171,10 +173,11 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
       voicemailMaxMessageMs: 30_000,
       promptMs: 400,
       promptHz: { greeting: 450, enterCode: 650, confirmed: 1000, tryAgain: 1400, refused: 300 },
-      verificationCodeTtlMs: 4_000,
+      // Generous even for a slow CI host keying three wrong codes; the expiry scenario sets its line's own.
+      verificationCodeTtlMs: 30_000,
       verificationMaxAttempts: 3,
     },
-    providers: { speechToTextUrl: null },
+    providers: { speechToTextUrl: null, timeoutMs: 5_000 },
     version: '0.1.0',
   };
 }

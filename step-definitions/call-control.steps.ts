@@ -3,8 +3,8 @@ import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import type { LiveCall } from '../world/http/api-client';
 import type { PstnCall, ReceivedInvite } from '../world/sip/pstn-double';
-import { eventually } from '../support/timing';
-import { EVIDENCE, attachJson } from '../support/evidence';
+import { EVIDENCE } from '../support/evidence';
+import { awaitCallRecord } from '../support/call-records';
 import {
   audioSnapshot,
   expectHeardEachOther,
@@ -163,20 +163,8 @@ When(
 );
 
 /** The record of the current call, once the platform wrote it. */
-async function callRecordOfCurrentCall(world: Phase2World) {
-  const { call } = world.currentCall();
-  const page = await eventually(
-    () => apiOf(world).listCdrs({ sipCallId: call.callId }),
-    (result) => result.items.length > 0,
-    {
-      awaited: `the record of the call with SIP Call-ID ${call.callId}`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.HTTP}" attachment and ${world.env.platformLog}`,
-    },
-  );
-  expect(page.items, `call records for SIP Call-ID ${call.callId}`).to.have.length(1);
-  attachJson(world, 'Call record', page.items[0]);
-  return page.items[0];
+function callRecordOfCurrentCall(world: Phase2World) {
+  return awaitCallRecord(world, apiOf(world), world.currentCall().call.callId, 'the controlled call');
 }
 
 Then(

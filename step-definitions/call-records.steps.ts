@@ -4,9 +4,9 @@ import type { FinishedCall, Phase2World, Person } from '../world/world';
 import type { Cdr, CdrFilter } from '../world/http/api-client';
 import type { PstnBehaviour } from '../world/sip/pstn-double';
 import { pstnNumber } from '../support/factories';
-import { eventually } from '../support/timing';
 import { EVIDENCE, attachJson } from '../support/evidence';
 import { subscribeWebhook } from '../support/webhooks';
+import { awaitCallRecord } from '../support/call-records';
 
 /**
  * Call records (CDRs) through the API: one per call attempt, with the outcome the callee's line
@@ -85,18 +85,8 @@ function callerApi(world: Phase2World) {
 }
 
 /** The record of one finished call, once it is there. */
-async function recordOf(world: Phase2World, call: FinishedCall): Promise<Cdr> {
-  const page = await eventually(
-    () => callerApi(world).listCdrs({ sipCallId: call.sipCallId }),
-    (result) => result.items.length > 0,
-    {
-      awaited: `the record of the call to ${call.callee.name} (SIP Call-ID ${call.sipCallId})`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.HTTP}" attachment and ${world.env.platformLog}`,
-    },
-  );
-  expect(page.items, `records of the call to ${call.callee.name}`).to.have.length(1);
-  return page.items[0];
+function recordOf(world: Phase2World, call: FinishedCall): Promise<Cdr> {
+  return awaitCallRecord(world, callerApi(world), call.sipCallId, `the call to ${call.callee.name}`);
 }
 
 async function allRecords(world: Phase2World): Promise<Map<string, Cdr>> {

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import type { CustomerActor, Phase2World } from '../world/world';
 import type { PstnCall, ReceivedInvite } from '../world/sip/pstn-double';
 import type { PhoneCall } from '../world/sip/sip-phone';
-import { localDid, mobileNumber, shortCode } from '../support/factories';
+import { localDid, shortCode } from '../support/factories';
 import { EVIDENCE } from '../support/evidence';
 import { audioSnapshot, expectHeardEachOther, talkForAMoment } from '../support/audio';
 
@@ -44,9 +44,7 @@ Given(
 );
 
 Given('{person} has a mobile phone that answers calls', async function (this: Phase2World, name: string) {
-  const number = mobileNumber(this.env.mobilePrefix);
-  this.env.carrier.behaviourFor(number, 'deliver');
-  this.onCleanup(async () => this.env.carrier.forget(number));
+  const number = this.newHandset();
   // The same phone takes calls: over the trunk, at the scenario's telephone network.
   (await this.telephoneNetwork()).behaviourFor(number, {
     answer: 'answer',

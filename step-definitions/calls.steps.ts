@@ -4,9 +4,9 @@ import { SipPhone } from '../world/sip/sip-phone';
 import { SipDatagramProbe } from '../world/probes/sip-datagram-probe';
 import type { Phase2World, Person } from '../world/world';
 import { pstnNumber } from '../support/factories';
-import { eventually } from '../support/timing';
-import { EVIDENCE, attachJson } from '../support/evidence';
-import { TALK_PACKETS, expectHeardEachOther } from '../support/audio';
+import { EVIDENCE } from '../support/evidence';
+import { TALK_PACKETS, audioSnapshot, expectHeardEachOther } from '../support/audio';
+import { awaitCallRecord } from '../support/call-records';
 
 /**
  * Outside lines ring this long before answering, so a call record that bills from the dial
@@ -106,6 +106,11 @@ When('{person} hangs up', async function (this: Phase2World, name: string) {
   }
   const current = this.currentCall();
   expect(current.caller.name, 'who hangs up').to.equal(name);
+  if (current.farEnd)
+    current.talkedUntil = audioSnapshot(
+      { name: current.caller.name, rtp: current.call.rtp },
+      { name: current.callee.name, rtp: current.farEnd.rtp },
+    );
   await current.call.hangup();
   await current.call.waitUntilEnded(this.env.config.waitMs);
   if (current.farEnd) await current.farEnd.waitUntilEnded(this.env.config.waitMs);
@@ -133,26 +138,21 @@ Then(
   function (this: Phase2World, aName: string, bName: string) {
     const { call, farEnd } = this.currentCall();
     if (!farEnd) throw new Error(`${bName} never answered, so nobody could hear anybody.`);
-    expectHeardEachOther(this, { name: aName, rtp: call.rtp }, { name: bName, rtp: farEnd.rtp });
+    const { talkedUntil } = this.currentCall();
+    expectHeardEachOther(
+      this,
+      { name: aName, rtp: call.rtp },
+      { name: bName, rtp: farEnd.rtp },
+      undefined,
+      talkedUntil,
+    );
   },
 );
 
-async function callRecord(world: Phase2World, awaited: string) {
+async function callRecord(world: Phase2World, what: string) {
   const { caller, call } = world.currentCall();
   if (!caller.customer) throw new Error(`${caller.name} is not a customer's phone.`);
-  const api = world.customer(caller.customer).api;
-  const page = await eventually(
-    () => api.listCdrs({ sipCallId: call.callId }),
-    (result) => result.items.length > 0,
-    {
-      awaited,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.HTTP}" attachment and ${world.env.platformLog}`,
-    },
-  );
-  expect(page.items, `call records for SIP Call-ID ${call.callId}`).to.have.length(1);
-  attachJson(world, 'Call record', page.items[0]);
-  return page.items[0];
+  return awaitCallRecord(world, world.customer(caller.customer).api, call.callId, what);
 }
 
 Then(

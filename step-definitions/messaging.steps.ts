@@ -47,10 +47,7 @@ Given(
 
 /** A mobile phone on the worker's mobile network double, forgotten when the scenario ends. */
 function giveMobilePhone(world: Phase2World, name: string, behaviour: 'deliver' | 'undeliverable'): void {
-  const number = mobileNumber(world.env.mobilePrefix);
-  world.env.carrier.behaviourFor(number, behaviour);
-  world.people.set(name, { name, number, kind: 'mobile' });
-  world.onCleanup(async () => world.env.carrier.forget(number));
+  world.people.set(name, { name, number: world.newHandset(behaviour), kind: 'mobile' });
 }
 
 Given('{person} has a mobile phone', function (this: Phase2World, name: string) {

@@ -4,8 +4,8 @@ import type { CustomerActor, Phase2World, Person } from '../world/world';
 import type { ReceivedInvite } from '../world/sip/pstn-double';
 import { WaitTimeoutError } from '../world/observed';
 import { tollFreeNumber, ukLandline } from '../support/factories';
-import { eventually } from '../support/timing';
 import { EVIDENCE, attachJson } from '../support/evidence';
+import { awaitCallRecord } from '../support/call-records';
 
 /**
  * How the customer steers outside calls through the API: which carrier carries which
@@ -107,16 +107,13 @@ async function expectCallCarriedBy(
   await call.waitUntilAnswered(waitMs);
   await call.hangup();
   await call.waitUntilEnded(waitMs);
-  const page = await eventually(
-    () => customer.api.listCdrs({ sipCallId: call.callId }),
-    (result) => result.items.length > 0,
-    {
-      awaited: `the call record of ${caller.name}'s call to ${callee.name}`,
-      timeoutMs: waitMs,
-      lookAt: `the "${EVIDENCE.HTTP}" attachment and ${world.env.platformLog}`,
-    },
+  const cdr = await awaitCallRecord(
+    world,
+    customer.api,
+    call.callId,
+    `${caller.name}'s call to ${callee.name}`,
   );
-  expect(page.items[0]?.trunkId, `trunk in the call record: the one to "${carrier}"`).to.equal(
+  expect(cdr.trunkId, `trunk in the call record: the one to "${carrier}"`).to.equal(
     trunkOf(customer, carrier),
   );
   return invite;

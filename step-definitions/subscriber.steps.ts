@@ -1,23 +1,16 @@
 import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
-import type { Phase2World, Person } from '../world/world';
-import type { Cdr } from '../world/http/api-client';
+import type { Phase2World } from '../world/world';
+import type { Cdr, SipAccountSettings } from '../world/http/api-client';
 import type { HandsetSms } from '../world/smpp/carrier-smsc';
-import { mobileNumber } from '../support/factories';
-import { eventually } from '../support/timing';
-import { EVIDENCE, attachJson } from '../support/evidence';
+import { EVIDENCE } from '../support/evidence';
+import { awaitCallRecord } from '../support/call-records';
 import { expectHeardEachOther, talkForAMoment } from '../support/audio';
 
 /**
  * A subscriber's voice services that meet SMS: missed-call texts to their mobile, and call
  * forwarding they set by texting their own business number from that mobile.
  */
-
-function subscriber(world: Phase2World, name: string): Person & { sip: { username: string } } {
-  const person = world.person(name);
-  if (!person.sip || !person.customer) throw new Error(`${name} has no SIP account of a customer.`);
-  return person as Person & { sip: { username: string } };
-}
 
 function mobileOf(world: Phase2World, name: string): string {
   const mobile = world.person(name).mobile;
@@ -30,49 +23,47 @@ function inboxOf(world: Phase2World, name: string) {
 }
 
 /** Gives the subscriber a mobile on the mobile network double and files it with their account. */
-async function fileMobile(world: Phase2World, name: string, missedCallSms: boolean): Promise<void> {
-  const person = subscriber(world, name);
-  const mobile = mobileNumber(world.env.mobilePrefix);
-  world.env.carrier.behaviourFor(mobile, 'deliver');
-  world.onCleanup(async () => world.env.carrier.forget(mobile));
+async function fileMobile(
+  world: Phase2World,
+  name: string,
+  settings: Omit<SipAccountSettings, 'mobile'>,
+): Promise<void> {
+  const person = world.subscriber(name);
+  const mobile = world.newHandset();
   person.mobile = mobile;
-  const api = world.customer(person.customer ?? '').api;
-  const account = await api.updateSipAccount(person.sip.username, { mobile, missedCallSms });
-  expect(account, `${name}'s SIP account after filing the mobile`).to.deep.include({ mobile, missedCallSms });
+  const api = world.customer(person.customer).api;
+  const account = await api.updateSipAccount(person.sip.username, { mobile, ...settings });
+  expect(account, `${name}'s SIP account after filing the mobile`).to.deep.include({ mobile, ...settings });
 }
 
 Given(
   '{person} has asked for missed calls to be texted to her/his mobile',
   async function (this: Phase2World, name: string) {
-    await fileMobile(this, name, true);
+    await fileMobile(this, name, { missedCallSms: true });
   },
 );
 
 Given('{person} has her/his mobile on file', async function (this: Phase2World, name: string) {
-  await fileMobile(this, name, false);
+  await fileMobile(this, name, {});
 });
 
+Given(
+  '{person} has voicemail, with messages texted to her/his mobile',
+  async function (this: Phase2World, name: string) {
+    await fileMobile(this, name, { voicemail: true });
+  },
+);
+
 /** The record of the call that came in from outside, as the subscriber's customer sees it. */
-async function inboundCallRecord(world: Phase2World): Promise<Cdr> {
+function inboundCallRecord(world: Phase2World): Promise<Cdr> {
   const { pstn, callee } = world.currentInboundCall();
-  const api = world.customer(callee.customer ?? '').api;
-  const page = await eventually(
-    () => api.listCdrs({ sipCallId: pstn.callId }),
-    (result) => result.items.length > 0,
-    {
-      awaited: `the call record of the call to ${callee.name} (SIP Call-ID ${pstn.callId})`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.HTTP}" attachment and ${world.env.platformLog}`,
-    },
-  );
-  expect(page.items, `call records for SIP Call-ID ${pstn.callId}`).to.have.length(1);
-  attachJson(world, 'Call record', page.items[0]);
-  return page.items[0];
+  const api = world.customer(world.subscriber(callee.name).customer).api;
+  return awaitCallRecord(world, api, pstn.callId, `the call to ${callee.name}`);
 }
 
 /** Waits for the one text the subscriber's mobile should get, from their business number. */
 async function theOnlyText(world: Phase2World, name: string, about: string): Promise<HandsetSms> {
-  const person = subscriber(world, name);
+  const person = world.subscriber(name);
   const inbox = inboxOf(world, name);
   const text = await inbox.waitFor(() => true, {
     awaited: `a text on ${name}'s mobile (${mobileOf(world, name)}) ${about}`,
@@ -121,8 +112,8 @@ Then(
     expect(cdr.disposition, `outcome of ${callerName}'s call`).to.equal('answered');
     // A missed-call text would be queued when the record is written, before anything sent later.
     // So send a marker text now: once it arrives, anything queued before it would have too.
-    const person = subscriber(this, name);
-    const api = this.customer(person.customer ?? '').api;
+    const person = this.subscriber(name);
+    const api = this.customer(person.customer).api;
     const marker = `Marker after ${callerName}'s call`;
     await api.sendMessage({ from: person.number, to: mobileOf(this, name), text: marker });
     const inbox = inboxOf(this, name);
@@ -141,7 +132,7 @@ Then(
 // ---- forwarding by SMS ---------------------------------------------------------------------
 
 async function textBusinessNumber(world: Phase2World, name: string, text: string): Promise<void> {
-  const person = subscriber(world, name);
+  const person = world.subscriber(name);
   await world.env.carrier.injectMo({ from: mobileOf(world, name), to: person.number, text });
 }
 
@@ -163,8 +154,8 @@ async function expectForwardingConfirmed(world: Phase2World, name: string, targe
   const targetNumber = world.person(target).number;
   const text = await theOnlyText(world, name, `confirming that calls ring ${target}'s number`);
   expect(text.text, `the confirmation names ${target}'s number`).to.include(targetNumber);
-  const person = subscriber(world, name);
-  const account = await world.customer(person.customer ?? '').api.getSipAccount(person.sip.username);
+  const person = world.subscriber(name);
+  const account = await world.customer(person.customer).api.getSipAccount(person.sip.username);
   expect(account.forwardTo, `${name}'s forwarding as the API shows it`).to.equal(targetNumber);
 }
 
@@ -189,8 +180,8 @@ Then(
   async function (this: Phase2World, name: string) {
     const text = await theOnlyText(this, name, 'confirming that forwarding is off');
     expect(text.text, 'the confirmation says forwarding is off').to.match(/forwarding is off/i);
-    const person = subscriber(this, name);
-    const account = await this.customer(person.customer ?? '').api.getSipAccount(person.sip.username);
+    const person = this.subscriber(name);
+    const account = await this.customer(person.customer).api.getSipAccount(person.sip.username);
     expect(account.forwardTo, `${name}'s forwarding as the API shows it`).to.equal(null);
   },
 );
@@ -205,8 +196,8 @@ Then(
 );
 
 Then("{person}'s calls are still not forwarded", async function (this: Phase2World, name: string) {
-  const person = subscriber(this, name);
-  const account = await this.customer(person.customer ?? '').api.getSipAccount(person.sip.username);
+  const person = this.subscriber(name);
+  const account = await this.customer(person.customer).api.getSipAccount(person.sip.username);
   expect(account.forwardTo, `${name}'s forwarding as the API shows it`).to.equal(null);
 });
 
@@ -230,7 +221,7 @@ Then(
     expect(invite.divertedFrom, `number the call was forwarded from (Diversion) ${see}`).to.equal(
       inbound.callee.number,
     );
-    const rangHere = subscriber(this, subscriberName).phone?.incomingCalls.filter(
+    const rangHere = this.subscriber(subscriberName).phone?.incomingCalls.filter(
       (call) => call.invitedAt >= inbound.placedAt,
     );
     expect(rangHere, `calls that rang ${subscriberName}'s own phone`).to.have.length(0);
@@ -239,7 +230,7 @@ Then(
 
 Then("the call rings {person}'s phone", async function (this: Phase2World, name: string) {
   const inbound = this.currentInboundCall();
-  const phone = subscriber(this, name).phone;
+  const phone = this.subscriber(name).phone;
   if (!phone) throw new Error(`${name} has no phone.`);
   const ringing = await phone.incomingCalls.waitFor((call) => call.invitedAt >= inbound.placedAt, {
     awaited: `${inbound.caller.name}'s call to ring ${name}'s phone`,

@@ -1,8 +1,7 @@
 import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
-import type { Phase2World, Person } from '../world/world';
+import type { Phase2World } from '../world/world';
 import type { Voicemail } from '../world/http/api-client';
-import { mobileNumber } from '../support/factories';
 import { eventually } from '../support/timing';
 import { EVIDENCE, attachJson } from '../support/evidence';
 import { readWav, stubSpeechToText } from '../support/providers';
@@ -15,34 +14,6 @@ import { readWav, stubSpeechToText } from '../support/providers';
 const FRAMES_PER_SECOND = 50;
 /** Recording starts as the greeting ends and stops at the hang-up: a frame or two either way. */
 const MESSAGE_TOLERANCE_MS = { under: 100, over: 300 };
-
-function subscriberOf(
-  world: Phase2World,
-  name: string,
-): Person & { sip: { username: string }; customer: string } {
-  const person = world.person(name);
-  if (!person.sip || !person.customer) throw new Error(`${name} has no SIP account of a customer.`);
-  return person as Person & { sip: { username: string }; customer: string };
-}
-
-Given(
-  '{person} has voicemail, with messages texted to her/his mobile',
-  async function (this: Phase2World, name: string) {
-    const person = subscriberOf(this, name);
-    const mobile = mobileNumber(this.env.mobilePrefix);
-    this.env.carrier.behaviourFor(mobile, 'deliver');
-    this.onCleanup(async () => this.env.carrier.forget(mobile));
-    person.mobile = mobile;
-    const account = await this.customer(person.customer).api.updateSipAccount(person.sip.username, {
-      mobile,
-      voicemail: true,
-    });
-    expect(account, `${name}'s account after turning voicemail on`).to.deep.include({
-      mobile,
-      voicemail: true,
-    });
-  },
-);
 
 Given('the speech-to-text provider hears {string}', function (this: Phase2World, transcript: string) {
   stubSpeechToText(this, { transcript });
@@ -125,7 +96,7 @@ function messageSeconds(world: Phase2World): number {
 /** The voicemail as the API lists it for the called number, once its transcription is over. */
 async function theVoicemail(world: Phase2World): Promise<Voicemail> {
   const { callee } = world.currentInboundCall();
-  const api = world.customer(subscriberOf(world, callee.name).customer).api;
+  const api = world.customer(world.subscriber(callee.name).customer).api;
   const list = await eventually(
     () => api.listVoicemails(callee.number),
     (result) => result.items.length > 0 && result.items[0]?.transcriptionStatus !== 'pending',
@@ -175,7 +146,7 @@ Then(
 Then(
   "{person}'s mobile receives the transcript of {person}'s message",
   async function (this: Phase2World, name: string, callerName: string) {
-    const person = subscriberOf(this, name);
+    const person = this.subscriber(name);
     const inbox = this.env.carrier.handset(person.mobile ?? '').inbox;
     const sms = await inbox.waitFor(() => true, {
       awaited: `the voicemail text on ${name}'s mobile`,
@@ -194,7 +165,7 @@ Then(
 Then(
   "{person}'s mobile is told of the voicemail from {person}, without a transcript",
   async function (this: Phase2World, name: string, callerName: string) {
-    const person = subscriberOf(this, name);
+    const person = this.subscriber(name);
     const inbox = this.env.carrier.handset(person.mobile ?? '').inbox;
     const sms = await inbox.waitFor(() => true, {
       awaited: `the voicemail text on ${name}'s mobile`,
@@ -222,6 +193,6 @@ Then('the voicemail and its transcript can be fetched through the API', async fu
   const transcript = this.speechToText?.transcript;
   if (transcript) expect(voicemail.transcript, 'transcript').to.equal(transcript);
   else expect(voicemail.transcript, 'transcript').to.be.a('string').and.have.length.above(0);
-  const api = this.customer(subscriberOf(this, callee.name).customer).api;
+  const api = this.customer(this.subscriber(callee.name).customer).api;
   expect(await api.getVoicemail(voicemail.id), 'the same voicemail read on its own').to.deep.equal(voicemail);
 });

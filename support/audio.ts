@@ -42,7 +42,7 @@ export function audioSnapshot(...parties: Speaker[]): AudioSnapshot {
 
 /**
  * Both parties heard each other through the platform: most of what one sent (since `since`, or
- * ever) arrived at the other, every packet came from the platform's relay (never straight from
+ * ever, until `until` or now) arrived at the other, every packet came from the platform's relay (never straight from
  * the speaker), and the frames carried the speaker's tone. Attaches both sides' RTP statistics.
  */
 export function expectHeardEachOther(
@@ -50,13 +50,15 @@ export function expectHeardEachOther(
   a: Speaker,
   b: Speaker,
   since?: AudioSnapshot,
+  until?: AudioSnapshot,
 ): void {
   const aStats = a.rtp.stats();
   const bStats = b.rtp.stats();
   attachJson(world, EVIDENCE.RTP, { [a.name]: aStats, [b.name]: bStats, countedFrom: since ?? 'the start' });
   const heard = (listener: string, theirs: RtpStats, speaker: string, speakers: RtpStats): void => {
     const see = `(see "${EVIDENCE.RTP}")`;
-    const sent = speakers.sent - (since?.[speaker]?.sent ?? 0);
+    // Up to the hang-up when known: what a speaker sends while the call is being torn down is lost by design.
+    const sent = (until?.[speaker]?.sent ?? speakers.sent) - (since?.[speaker]?.sent ?? 0);
     const received = theirs.received - (since?.[listener]?.received ?? 0);
     expect(sent, `packets ${speaker} sent`).to.be.at.least(TALK_PACKETS);
     expect(

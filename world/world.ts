@@ -6,6 +6,9 @@ import { PstnDouble, type PstnCall, type ReceivedInvite } from './sip/pstn-doubl
 import type { SipDatagramProbe } from './probes/sip-datagram-probe';
 import type { SmppCustomerSession } from './smpp/smpp-session';
 import { traffic } from './traffic-log';
+import type { HandsetBehaviour } from './smpp/carrier-smsc';
+import type { AudioSnapshot } from '../support/audio';
+import { mobileNumber } from '../support/factories';
 
 /** A business customer of the platform, as this scenario provisioned it. */
 export interface CustomerActor {
@@ -49,7 +52,12 @@ export interface CallUnderTest {
   farEnd?: PstnCall;
   /** The call's id in the API's live call control, once looked up. */
   liveCallId?: string;
+  /** Packet counters of both parties just before one hung up (see support/audio.ts). */
+  talkedUntil?: AudioSnapshot;
 }
+
+/** A person with a SIP account of a customer's: a subscriber of the platform's voice services. */
+export type Subscriber = Person & { sip: { username: string; password: string }; customer: string };
 
 /** A call from the outside network into the platform, from both ends. */
 export interface InboundCallUnderTest {
@@ -152,6 +160,24 @@ export class Phase2World extends World {
     if (!found)
       throw new Error(`Nobody called ${name} in this scenario yet: a Given step must introduce them.`);
     return found;
+  }
+
+  subscriber(name: string): Subscriber {
+    const person = this.person(name);
+    if (!person.sip || !person.customer)
+      throw new Error(`${name} has no SIP account of a customer in this scenario.`);
+    return person as Subscriber;
+  }
+
+  /**
+   * A new handset on the worker's mobile network double (a number in the worker's own range),
+   * behaving as asked, forgotten by the double when the scenario ends.
+   */
+  newHandset(behaviour: HandsetBehaviour = 'deliver'): string {
+    const number = mobileNumber(this.env.mobilePrefix);
+    this.env.carrier.behaviourFor(number, behaviour);
+    this.onCleanup(async () => this.env.carrier.forget(number));
+    return number;
   }
 
   currentCall(): CallUnderTest {

@@ -32,6 +32,7 @@ Feature: Two-factor verification by text during a call
     And "Fidelity Bank" sees Dana's verification as failed through the API
 
   Scenario: An expired code is refused
+    Given "Fidelity Bank"'s verification codes expire 2 seconds after they are sent
     When Dana calls the verification line from her mobile
     And Dana's mobile receives a one-time code from the verification line
     And Dana waits until the code has expired

@@ -25,6 +25,8 @@ export interface NumberResource {
   voiceService: 'verification' | 'callback' | null;
   /** The agent who takes the call back (callback numbers only). */
   callbackAgent: string | null;
+  /** How long a verification line's codes are valid (null: the platform's default). */
+  codeTtlSeconds: number | null;
   createdAt: string;
 }
 
@@ -191,6 +193,7 @@ export interface NumberRow {
   kind: string;
   voice_service: string | null;
   callback_agent: string | null;
+  code_ttl_seconds: number | null;
   created_at: string;
 }
 
@@ -286,6 +289,7 @@ export function numberResource(row: NumberRow): NumberResource {
     voiceService:
       row.voice_service === 'verification' || row.voice_service === 'callback' ? row.voice_service : null,
     callbackAgent: row.callback_agent,
+    codeTtlSeconds: row.code_ttl_seconds,
     createdAt: row.created_at,
   };
 }

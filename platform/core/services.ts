@@ -200,6 +200,7 @@ export class CoreServices {
       kind,
       voice_service: null,
       callback_agent: null,
+      code_ttl_seconds: null,
       created_at: nowIso(),
     };
     this.db
@@ -218,12 +219,15 @@ export class CoreServices {
       .prepare('SELECT * FROM numbers WHERE e164 = ? AND customer_id = ?')
       .get(number, customerId) as NumberRow | undefined;
     if (!row) throw new NotFoundError('number', number);
-    const input = new InputReader(body, ['voiceService', 'agent']);
+    const input = new InputReader(body, ['voiceService', 'agent', 'codeTtlSeconds']);
     const service = input.nullableOneOf('voiceService', VOICE_SERVICES);
     const agent = input.optionalString('agent', { pattern: IDENTIFIER });
     if (service === 'callback' && agent === undefined)
       input.fail('agent', 'is required for a callback number: the SIP username of the agent who calls back');
     if (agent !== undefined && service !== 'callback') input.fail('agent', 'is only for a callback number');
+    const codeTtlSeconds = input.has('codeTtlSeconds') ? input.integer('codeTtlSeconds', 1, 3600) : null;
+    if (codeTtlSeconds !== null && service !== 'verification')
+      input.fail('codeTtlSeconds', 'is only for a verification line');
     if (
       agent !== undefined &&
       !this.db
@@ -232,10 +236,16 @@ export class CoreServices {
     )
       input.fail('agent', `${agent} is not one of your SIP users`);
     input.done();
-    const updated: NumberRow = { ...row, voice_service: service, callback_agent: agent ?? null };
+    const updated: NumberRow = {
+      ...row,
+      voice_service: service,
+      callback_agent: agent ?? null,
+      code_ttl_seconds: codeTtlSeconds,
+    };
     this.db
       .prepare(
-        'UPDATE numbers SET voice_service = @voice_service, callback_agent = @callback_agent WHERE e164 = @e164',
+        `UPDATE numbers SET voice_service = @voice_service, callback_agent = @callback_agent,
+           code_ttl_seconds = @code_ttl_seconds WHERE e164 = @e164`,
       )
       .run(updated);
     return numberResource(updated);

@@ -11,6 +11,7 @@ import { mulawWav } from '../media-relay/media-app';
 import type { CallApplications, CodeCheck, LeftVoicemail } from '../sip-edge/applications';
 import { nowIso } from '../store/store';
 import type { SipAccountRow, VerificationRow } from './resources';
+import { platformTexter } from './voice-features';
 
 const CODE_DIGITS = 6;
 const E164 = /^\+[1-9]\d{7,14}$/;
@@ -26,17 +27,7 @@ export function startCallApplications(deps: RoleDeps, smsc: SmscService): Runnin
   const inFlight = new Set<Promise<void>>();
   let stopped = false;
 
-  const text = (customerId: string, from: string, to: string, body: string): void => {
-    const accepted = smsc.acceptMessage({
-      customerId,
-      source: 'platform',
-      sender: from,
-      recipient: to,
-      text: body,
-      registeredDelivery: false,
-    });
-    log(`text ${accepted.id} from ${from} to ${to}: ${JSON.stringify(body)}`);
-  };
+  const text = platformTexter(smsc, log);
 
   const seconds = (ms: number): string => `${Math.max(1, Math.round(ms / 1000))} s`;
 
@@ -51,7 +42,7 @@ export function startCallApplications(deps: RoleDeps, smsc: SmscService): Runnin
           method: 'POST',
           headers: { 'content-type': 'audio/wav', 'x-voicemail-id': id },
           body: mulawWav(left.audio),
-          signal: AbortSignal.timeout(config.webhooks.timeoutMs * 5),
+          signal: AbortSignal.timeout(config.providers.timeoutMs),
         });
         const body = (await response.json()) as { text?: unknown };
         if (!response.ok || typeof body.text !== 'string')
@@ -109,6 +100,11 @@ export function startCallApplications(deps: RoleDeps, smsc: SmscService): Runnin
 
     startVerification({ customerId, line, phone }) {
       if (!E164.test(phone)) return undefined; // a withheld caller cannot be texted a code
+      const setting = db.prepare('SELECT code_ttl_seconds FROM numbers WHERE e164 = ?').get(line) as
+        { code_ttl_seconds: number | null } | undefined;
+      const ttlMs = setting?.code_ttl_seconds
+        ? setting.code_ttl_seconds * 1000
+        : config.voice.verificationCodeTtlMs;
       const row: VerificationRow = {
         id: `ver_${randomBytes(8).toString('hex')}`,
         created_at: nowIso(),
@@ -120,7 +116,7 @@ export function startCallApplications(deps: RoleDeps, smsc: SmscService): Runnin
         status: 'pending',
         attempts: 0,
         max_attempts: config.voice.verificationMaxAttempts,
-        expires_at: new Date(Date.now() + config.voice.verificationCodeTtlMs).toISOString(),
+        expires_at: new Date(Date.now() + ttlMs).toISOString(),
       };
       db.prepare(
         `INSERT INTO verifications (id, customer_id, line, phone, code, status, attempts, max_attempts, created_at, expires_at)
@@ -130,7 +126,7 @@ export function startCallApplications(deps: RoleDeps, smsc: SmscService): Runnin
         customerId,
         line,
         phone,
-        `Your verification code is ${row.code}. Key it in on the call now; it expires in ${seconds(config.voice.verificationCodeTtlMs)}.`,
+        `Your verification code is ${row.code}. Key it in on the call now; it expires in ${seconds(ttlMs)}.`,
       );
       return { id: row.id, codeLength: CODE_DIGITS };
     },

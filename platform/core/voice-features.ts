@@ -46,16 +46,15 @@ export function isCallMe(text: string): boolean {
   return text.trim().replace(/\s+/g, ' ').toUpperCase() === 'CALL ME';
 }
 
-export function startVoiceFeatures(
-  deps: RoleDeps,
+/**
+ * Texts the platform sends itself on a customer's behalf (notices, replies, codes), from one of
+ * the customer's numbers, without a delivery receipt for the customer.
+ */
+export function platformTexter(
   smsc: SmscService,
-  sip: { callback(request: CallbackRequest): Promise<CallbackOutcome> },
-): VoiceFeatures {
-  const { db, bus } = deps;
-  const log = (message: string): void => deps.log('core', message);
-
-  /** A text the platform sends on a customer's behalf, from one of the customer's numbers. */
-  const text = (customerId: string, from: string, to: string, body: string): void => {
+  log: (message: string) => void,
+): (customerId: string, from: string, to: string, body: string) => void {
+  return (customerId, from, to, body) => {
     const accepted = smsc.acceptMessage({
       customerId,
       source: 'platform',
@@ -66,6 +65,17 @@ export function startVoiceFeatures(
     });
     log(`text ${accepted.id} from ${from} to ${to}: ${JSON.stringify(body)}`);
   };
+}
+
+export function startVoiceFeatures(
+  deps: RoleDeps,
+  smsc: SmscService,
+  sip: { callback(request: CallbackRequest): Promise<CallbackOutcome> },
+): VoiceFeatures {
+  const { db, bus } = deps;
+  const log = (message: string): void => deps.log('core', message);
+
+  const text = platformTexter(smsc, log);
 
   const accountByNumber = (customerId: string, number: string): SipAccountRow | undefined =>
     db

@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS numbers (
   kind TEXT NOT NULL,                 -- local | toll-free | international | short-code
   voice_service TEXT,                 -- verification: calls reach the verification line; callback: texts of CALL ME get a call back; NULL: its SIP account
   callback_agent TEXT,                -- callback: the SIP username of the agent who takes the call back
+  code_ttl_seconds INTEGER,           -- verification: how long a code is valid; NULL = the platform's default
   created_at TEXT NOT NULL
 );
 

@@ -30,6 +30,7 @@ export interface PhoneNumber {
   customerId: string;
   voiceService: 'verification' | 'callback' | null;
   callbackAgent: string | null;
+  codeTtlSeconds: number | null;
   createdAt: string;
 }
 
@@ -350,7 +351,7 @@ export class PlatformApi {
 
   updateNumber(
     number: string,
-    update: { voiceService: 'verification' | 'callback' | null; agent?: string },
+    update: { voiceService: 'verification' | 'callback' | null; agent?: string; codeTtlSeconds?: number },
   ): Promise<PhoneNumber> {
     return this.call('PATCH', `/v1/numbers/${encodeURIComponent(number)}`, update);
   }
