@@ -299,7 +299,7 @@ export class CallManager {
     );
     call.noAnswerTimer = setTimeout(() => {
       if (answered || call.ended) return;
-      this.cancelInvite(leg, { branch, uri: leg.remoteTarget, cseq: 1 });
+      this.cancelInvite(leg, { branch, uri: destination.uri, cseq: 1 }); // the INVITE's own Request-URI
       fail(`no answer within ${this.deps.noAnswerTimeoutMs} ms (config.sip.noAnswerTimeoutMs)`);
     }, this.deps.noAnswerTimeoutMs);
     return 'transferred';
@@ -514,11 +514,7 @@ export class CallManager {
     });
   }
 
-  /**
-   * Sends leg B to the outside network over a trunk, presenting `presented` in From and
-   * P-Asserted-Identity; withheld presents as anonymous in From and keeps the real number only in
-   * P-Asserted-Identity with Privacy: id (RFC 3325), for the carrier alone.
-   */
+  /** Sends leg B to the outside network over a trunk (see trunkLegTarget for the presentation). */
   private async inviteOverTrunk(
     call: Call,
     trunk: TrunkRow,
