@@ -75,3 +75,18 @@ export function password(): string {
 export function companyName(): string {
   return faker.company.name();
 }
+
+/** A French mobile range of the scenario's own (+33 6…), and numbers in it. */
+export function frenchMobileRange(): string {
+  return `+3361${digits(4)}`;
+}
+
+/**
+ * A text of exactly `length` characters from the GSM 03.38 basic set (letters, digits, spaces,
+ * full stops): faker sentences, cut or padded to size, so its parts can be counted in advance.
+ */
+export function gsmText(length: number): string {
+  let text = '';
+  while (text.length < length) text += `${faker.lorem.sentence()} `;
+  return text.slice(0, length).replace(/[^A-Za-z0-9 .]/g, '.');
+}

@@ -52,3 +52,10 @@ defineParameterType({
   regexp: /short code|callback number/,
   transformer: (label: string) => label,
 });
+
+/** The alphabet a text travels in, as people say it, mapped to the platform's encoding names. */
+defineParameterType({
+  name: 'alphabet',
+  regexp: /the GSM alphabet|UCS-2/,
+  transformer: (label: string) => (label === 'UCS-2' ? 'ucs2' : 'gsm7'),
+});

@@ -6,7 +6,7 @@ import { PstnDouble, type PstnCall, type ReceivedInvite } from './sip/pstn-doubl
 import type { SipDatagramProbe } from './probes/sip-datagram-probe';
 import type { SmppCustomerSession } from './smpp/smpp-session';
 import { traffic } from './traffic-log';
-import type { HandsetBehaviour } from './smpp/carrier-smsc';
+import type { CarrierSmscDouble, HandsetBehaviour } from './smpp/carrier-smsc';
 import type { AudioSnapshot } from '../support/audio';
 import { mobileNumber } from '../support/factories';
 
@@ -120,6 +120,8 @@ export class Phase2World extends World {
     /** What the stub received: content type and body of each request. */
     requests: Array<{ contentType: string; body: Buffer }>;
   };
+  /** A second mobile network (abroad) with the number range the platform routes to it. */
+  foreignCarrier?: { double: CarrierSmscDouble; range: string };
   /** When a handset texted a keyword (suite clock), and to which of a customer's lines. */
   textedAt?: number;
   textedLine?: { customer: string; line: string };

@@ -24,6 +24,44 @@ Feature: Send an SMS through the API
     Then "Parcelly"'s webhook receives a signed delivery report saying the message was undeliverable
     And the API shows the message as undeliverable
 
+  Rule: Every kind of text reaches the handset exactly as written
+
+    Scenario: A text in Arabic with an emoji arrives byte for byte
+      Given Carol has a mobile phone
+      When "Parcelly" texts Carol "طردك في الطريق إليك 📦" through the API
+      Then the text travelled as 1 part in UCS-2, put back together in order on the handset
+
+    # 310 characters: more than two parts of 153 (the room left by the concatenation header), less than two of 160.
+    Scenario: A long text is split into parts and put back together in order
+      Given Carol has a mobile phone
+      When "Parcelly" texts Carol a long text of 310 characters through the API
+      Then the text travelled as 3 parts in the GSM alphabet, put back together in order on the handset
+
+    # 139 characters: more than two UCS-2 parts of 67, less than two of 70.
+    Scenario: A long text in Arabic is split by the smaller UCS-2 limit
+      Given Carol has a mobile phone
+      When "Parcelly" texts Carol "موعد التسليم غدا بين الساعة العاشرة والثانية عشرة. يرجى التأكد من وجود شخص في المنزل لاستلام الطرد، أو ترك ملاحظة للسائق عند الباب الأمامي." through the API
+      Then the text travelled as 3 parts in UCS-2, put back together in order on the handset
+
+    Scenario: A text from the customer's short code shows the short code
+      Given "Parcelly" owns a short code for sending texts
+      And Carol has a mobile phone
+      When "Parcelly" texts Carol "Reply STOP to stop parcel updates" from their short code through the API
+      Then Carol's phone receives exactly that text from "Parcelly"'s short code
+
+    Scenario: A text abroad goes over the connector configured for that country
+      Given the platform sends texts to French mobiles over a connector of their own
+      And Dominique has a French mobile phone
+      When "Parcelly" texts Dominique "Votre colis arrive demain" through the API
+      Then Dominique received it through the French carrier, and the home carrier never saw it
+
+    @mms
+    Scenario: A picture message is refused with a clear explanation
+      Given Carol has a mobile phone
+      When "Parcelly" sends Carol a picture message through the API
+      Then the request is refused because picture messages are not supported
+      And Carol's phone receives no text from "Parcelly"
+
   Rule: Only well-formed requests from known customers are accepted
 
     Scenario: A request without an API key is refused by the gateway

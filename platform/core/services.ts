@@ -720,10 +720,16 @@ export class CoreServices {
   // ---- messaging ----
 
   sendMessage(customerId: string, body: unknown): MessageResource {
-    const input = new InputReader(body, ['from', 'to', 'text']);
+    const input = new InputReader(body, ['from', 'to', 'text', 'mediaUrl']);
     const from = input.string('from');
     const to = input.string('to');
     const text = input.string('text', { minLength: 0 });
+    // Asked for by name so the answer is an explanation, not "unknown field".
+    if (input.has('mediaUrl'))
+      input.fail(
+        'mediaUrl',
+        'picture messages (MMS) are not supported: the mobile networks behind this platform carry text only; send the text without mediaUrl',
+      );
     if (from) {
       const looksNumeric = /^\+?\d+$/.test(from);
       if (looksNumeric && !this.owns(customerId, from))
