@@ -120,6 +120,8 @@ export class Phase2World extends World {
     /** What the stub received: content type and body of each request. */
     requests: Array<{ contentType: string; body: Buffer }>;
   };
+  /** Texts submitted at once over SMPP, and the refusals met on the way. */
+  smppBatch?: { texts: string[]; refusals: string[] };
   /** A second mobile network (abroad) with the number range the platform routes to it. */
   foreignCarrier?: { double: CarrierSmscDouble; range: string };
   /** When a handset texted a keyword (suite clock), and to which of a customer's lines. */

@@ -62,6 +62,29 @@ Feature: Send an SMS through the API
       Then the request is refused because picture messages are not supported
       And Carol's phone receives no text from "Parcelly"
 
+  Rule: Customers with SMS software of their own send over SMPP
+
+    Scenario: A text submitted over SMPP reaches the handset, and its receipt comes back on the connection
+      Given "Parcelly" is connected to the platform over SMPP
+      And Carol has a mobile phone
+      When "Parcelly" submits "Your collection code is 4711" to Carol over SMPP, asking for a delivery receipt
+      Then Carol's phone receives exactly that text from "Parcelly"'s number
+      And "Parcelly" receives a delivery receipt for it on the SMPP connection, saying DELIVRD
+
+    Scenario: A text the network cannot deliver comes back as undeliverable
+      Given "Parcelly" is connected to the platform over SMPP
+      And Carol has a mobile phone that the mobile network cannot reach
+      When "Parcelly" submits "Your collection code is 4711" to Carol over SMPP, asking for a delivery receipt
+      Then "Parcelly" receives a delivery receipt for it on the SMPP connection, saying UNDELIV
+
+    Scenario: A customer over its rate is told to slow down, and nothing is lost when it retries
+      Given "Parcelly" may submit 2 texts per second over SMPP
+      And "Parcelly" is connected to the platform over SMPP
+      And Carol has a mobile phone
+      When "Parcelly" submits 6 texts to Carol at once over SMPP, retrying each one it is told to slow down
+      Then some submissions were refused because of the rate, with ESME_RTHROTTLED
+      And Carol's phone receives each of the texts exactly once
+
   Rule: Only well-formed requests from known customers are accepted
 
     Scenario: A request without an API key is refused by the gateway

@@ -826,6 +826,20 @@ export class CoreServices {
 
   // ---- operations ----
 
+  /** Jasmin's per-user throughput: above it, submit_sm is refused with ESME_RTHROTTLED (read at bind). */
+  setSmppThroughput(customerId: string, body: unknown): { customerId: string; perSecond: number | null } {
+    if (!this.db.prepare('SELECT 1 FROM customers WHERE id = ?').get(customerId))
+      throw new NotFoundError('customer', customerId);
+    const input = new InputReader(body, ['perSecond']);
+    const perSecond =
+      (body as Record<string, unknown>).perSecond === null ? null : input.integer('perSecond', 1, 100_000);
+    input.done();
+    this.db
+      .prepare('UPDATE smpp_accounts SET throughput_per_second = ? WHERE customer_id = ?')
+      .run(perSecond, customerId);
+    return { customerId, perSecond };
+  }
+
   putConnector(id: string, body: unknown): ConnectorStatus {
     const input = new InputReader(body, ['host', 'port', 'systemId', 'password']);
     if (!IDENTIFIER.test(id))

@@ -290,6 +290,13 @@ export function routeTable({
     },
 
     {
+      method: 'PUT',
+      path: '/ops/v1/customers/{id}/smpp-throughput',
+      access: 'operator',
+      jsonBody: true,
+      handle: (c) => ok(services.setSmppThroughput(c.params.id, c.body)),
+    },
+    {
       method: 'GET',
       path: '/ops/v1/settings',
       access: 'operator',

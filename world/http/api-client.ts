@@ -422,6 +422,16 @@ export class PlatformApi {
     return this.call('POST', `/v1/calls/${encodeURIComponent(id)}/transfer`, { to });
   }
 
+  /** Jasmin's per-user throughput for a customer's SMPP sessions (operator only; null = no limit). */
+  setSmppThroughput(
+    customerId: string,
+    perSecond: number | null,
+  ): Promise<{ customerId: string; perSecond: number | null }> {
+    return this.call('PUT', `/ops/v1/customers/${encodeURIComponent(customerId)}/smpp-throughput`, {
+      perSecond,
+    });
+  }
+
   /** The platform's effective timers (operator only). */
   settings(): Promise<PlatformSettings> {
     return this.call('GET', '/ops/v1/settings');

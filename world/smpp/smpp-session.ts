@@ -197,6 +197,38 @@ export class SmppCustomerSession {
     return { messageId: messageIds[messageIds.length - 1], messageIds };
   }
 
+  /**
+   * One single-part submit_sm; resolves with the response whatever its status (ESME_RTHROTTLED
+   * included), so a caller can retry the way a real ESME does.
+   */
+  submitOnce(message: {
+    source: string;
+    destination: string;
+    text: string;
+    registeredDelivery: boolean;
+  }): Promise<PDU> {
+    const { dataCoding, parts } = segmentText(message.text);
+    if (parts.length !== 1)
+      throw new Error(`submitOnce sends one part; "${message.text.slice(0, 20)}…" needs ${parts.length}`);
+    const source = addressFields(message.source);
+    const destination = addressFields(message.destination);
+    return this.request(
+      'submit_sm',
+      {
+        source_addr_ton: source.ton,
+        source_addr_npi: source.npi,
+        source_addr: source.address,
+        dest_addr_ton: destination.ton,
+        dest_addr_npi: destination.npi,
+        destination_addr: destination.address,
+        registered_delivery: message.registeredDelivery ? 1 : 0,
+        data_coding: dataCoding,
+        short_message: parts[0],
+      },
+      message.text,
+    );
+  }
+
   /** Sends any request and resolves with its response, whatever its status (refusals included). */
   request(command: string, params: Record<string, unknown> = {}, summaryText?: string): Promise<PDU> {
     if (this.session === null) return Promise.reject(new Error(`${this.actor}: ${command} before connect()`));
