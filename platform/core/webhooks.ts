@@ -71,17 +71,25 @@ export function startWebhookDispatcher(
 
   const subscriptionsOf = db.prepare('SELECT id, events FROM webhooks WHERE customer_id = ?');
   const insertDelivery = db.prepare(
-    `INSERT INTO webhook_deliveries (event_id, webhook_id, type, payload, status, attempts, next_attempt_at)
-     VALUES (?, ?, ?, ?, 'pending', 0, ?)`,
+    `INSERT INTO webhook_deliveries (event_id, webhook_id, type, ordering_key, payload, status, attempts, next_attempt_at)
+     VALUES (?, ?, ?, ?, ?, 'pending', 0, ?)`,
   );
   const selectDue = db.prepare(
     `SELECT d.event_id, d.webhook_id, d.type, d.payload, d.attempts, w.url, w.secret
        FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
       WHERE d.status = 'pending' AND d.next_attempt_at <= ?
+        -- One resource's events reach a subscriber in order: "delivered" waits while "sent" is retried.
+        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+                         WHERE e.webhook_id = d.webhook_id AND e.ordering_key = d.ordering_key
+                           AND e.status = 'pending' AND e.rowid < d.rowid)
       ORDER BY d.next_attempt_at LIMIT 100`,
   );
   const selectNextDue = db.prepare(
-    `SELECT MIN(next_attempt_at) AS at FROM webhook_deliveries WHERE status = 'pending'`,
+    `SELECT MIN(d.next_attempt_at) AS at FROM webhook_deliveries d
+      WHERE d.status = 'pending'
+        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+                         WHERE e.webhook_id = d.webhook_id AND e.ordering_key = d.ordering_key
+                           AND e.status = 'pending' AND e.rowid < d.rowid)`,
   );
   const lease = db.prepare(
     'UPDATE webhook_deliveries SET next_attempt_at = ? WHERE event_id = ? AND webhook_id = ?',
@@ -104,9 +112,11 @@ export function startWebhookDispatcher(
     const body: WebhookEventBody = { id: newEventId(), type, createdAt: new Date().toISOString(), data };
     const payload = JSON.stringify(body);
     const now = new Date().toISOString();
+    const about = (data as { id?: unknown } | null)?.id;
+    const orderingKey = typeof about === 'string' ? about : body.id;
     db.transaction(() => {
       for (const subscription of subscriptions)
-        insertDelivery.run(body.id, subscription.id, type, payload, now);
+        insertDelivery.run(body.id, subscription.id, type, orderingKey, payload, now);
     })();
     pump();
     return body.id;

@@ -196,6 +196,7 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
   event_id TEXT NOT NULL,
   webhook_id TEXT NOT NULL REFERENCES webhooks(id),
   type TEXT NOT NULL,
+  ordering_key TEXT NOT NULL,         -- the resource the event is about (a message id): its events go out in order
   payload TEXT NOT NULL,              -- the exact JSON body sent
   status TEXT NOT NULL,               -- pending | delivered | failed
   attempts INTEGER NOT NULL DEFAULT 0,

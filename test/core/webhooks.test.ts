@@ -191,7 +191,7 @@ test('pending deliveries resume after a restart', async () => {
   });
   platform.db
     .prepare(
-      `INSERT INTO webhook_deliveries (event_id, webhook_id, type, payload, status, attempts, next_attempt_at) VALUES (?, ?, 'message.delivered', ?, 'pending', 1, ?)`,
+      `INSERT INTO webhook_deliveries (event_id, webhook_id, type, ordering_key, payload, status, attempts, next_attempt_at) VALUES (?, ?, 'message.delivered', 'msg_restart', ?, 'pending', 1, ?)`,
     )
     .run(eventId, webhookId, payload, nowIso());
 

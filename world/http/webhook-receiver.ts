@@ -17,6 +17,8 @@ export interface ReceivedWebhook {
   path: string;
   /** Verified requests that carried this event, including answered-with-failure ones and duplicates. */
   attempts: number;
+  /** When each of those requests arrived (suite clock, ms): the sender's retry pauses lie between them. */
+  attemptsAt: number[];
   /** Verified re-deliveries after it was accepted (an at-least-once sender's duplicates). */
   duplicates: number;
 }
@@ -67,7 +69,7 @@ export class WebhookReceiver {
   readonly rejected = new Observed<RejectedWebhook>((r) => `${r.path}: ${r.reason}`);
   private readonly endpoints = new Map<string, EndpointState>();
   private readonly accepted = new Map<string, ReceivedWebhook>();
-  private readonly attempts = new Map<string, number>();
+  private readonly attempts = new Map<string, number[]>();
   private readonly server: http.Server;
   private readonly toleranceMs: number;
   private baseUrl?: string;
@@ -113,6 +115,13 @@ export class WebhookReceiver {
         for (let i = 0; i < count; i += 1) state.failures.push(status);
       },
     };
+  }
+
+  /** failNext for an endpoint known by its path (a scenario keeps the path, not the handle). */
+  failNextAt(path: string, count: number, status: number | 'timeout'): void {
+    const state = this.endpoints.get(path);
+    if (!state) throw new Error(`No webhook endpoint at ${path}.`);
+    for (let i = 0; i < count; i += 1) state.failures.push(status);
   }
 
   /**
@@ -236,8 +245,9 @@ export class WebhookReceiver {
     }
 
     const key = `${path}|${event.id}`;
-    const attempts = (this.attempts.get(key) ?? 0) + 1;
-    this.attempts.set(key, attempts);
+    const attemptsAt = [...(this.attempts.get(key) ?? []), Date.now()];
+    this.attempts.set(key, attemptsAt);
+    const attempts = attemptsAt.length;
     const failure = endpoint.failures.shift();
     if (failure === 'timeout') {
       // Never answered: the sender's timeout must fire. stop() closes it if the sender does not.
@@ -266,6 +276,7 @@ export class WebhookReceiver {
     const known = this.accepted.get(key);
     if (known) {
       known.attempts = attempts;
+      known.attemptsAt = attemptsAt;
       known.duplicates += 1;
     } else {
       const received: ReceivedWebhook = {
@@ -276,6 +287,7 @@ export class WebhookReceiver {
         receivedAt: new Date().toISOString(),
         path,
         attempts,
+        attemptsAt,
         duplicates: 0,
       };
       this.accepted.set(key, received);
