@@ -244,3 +244,29 @@ function startWebhookDispatcherWith(network: { allowedPeerHosts: string[] }): We
   dispatchers.push(dispatcher);
   return dispatcher;
 }
+
+test('one message’s events reach a subscriber in order: a later event waits while an earlier one is retried', async () => {
+  const dispatcher = startDispatcher();
+  const { endpoint, messageId } = await customerWithWebhook(['message.*']);
+  endpoint.failNext(2, 503);
+  const final = outcomeOf(dispatcher, (o) => o.type === 'message.delivered' && o.result === 'delivered');
+
+  platform.smsc.setStatus(messageId, 'sent');
+  platform.smsc.setStatus(messageId, 'delivered');
+  const outcomes = await final;
+
+  // "delivered" is not tried before "sent" got through, so it never meets the failures.
+  assert.deepEqual(
+    outcomes.map((o) => [o.type, o.attempt, o.result]),
+    [
+      ['message.sent', 1, 'retrying'],
+      ['message.sent', 2, 'retrying'],
+      ['message.sent', 3, 'delivered'],
+      ['message.delivered', 1, 'delivered'],
+    ],
+  );
+  assert.deepEqual(
+    receiver.events.filter((e) => e.path === endpoint.path).map((e) => e.type),
+    ['message.sent', 'message.delivered'],
+  );
+});
