@@ -1,7 +1,8 @@
 import { Given, Then } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
-import type { ReceivedWebhook } from '../world/http/webhook-receiver';
+import type { ReceivedWebhook, WebhookFailure } from '../world/http/webhook-receiver';
+import { subscribeWebhook } from '../support/webhooks';
 import { EVIDENCE, attachJson } from '../support/evidence';
 
 /**
@@ -10,10 +11,54 @@ import { EVIDENCE, attachJson } from '../support/evidence';
  */
 
 /** How a failing endpoint fails, as the feature says it. */
-const FAILURES: Record<string, number | 'timeout'> = {
+const FAILURES: Record<string, WebhookFailure> = {
   'answers 500 Internal Server Error': 500,
   'does not answer at all': 'timeout',
+  'answers without ACK/Jasmin': 'no-ack',
 };
+
+Given(
+  "{string} receives delivery reports in Jasmin's DLR callback dialect",
+  async function (this: Phase2World, customerName: string) {
+    await subscribeWebhook(this, customerName, ['message.*'], 'jasmin');
+  },
+);
+
+Then(
+  "{string}'s Jasmin endpoint hears the SMSC's acknowledgement and then {word}, acknowledging each with ACK\\/Jasmin",
+  async function (this: Phase2World, customerName: string, state: string) {
+    const message = this.currentMessage();
+    const webhook = this.customer(customerName).webhook;
+    if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
+    const final = await this.env.webhooks.waitForEvent(webhook.path, (e) => e.eventId === `${message.id}#2`, {
+      awaited: `the level-2 Jasmin DLR for ${message.id} at "${customerName}"'s endpoint`,
+      timeoutMs: this.env.config.waitMs,
+      lookAt: `the "${EVIDENCE.WEBHOOK}" attachment`,
+    });
+    const reports = this.env.webhooks.events.filter(
+      (e) => e.path === webhook.path && e.eventId.startsWith(`${message.id}#`),
+    );
+    attachJson(this, 'Jasmin DLRs', reports);
+    expect(
+      reports.map((r) => r.eventId),
+      'level 1 (SMSC acknowledgement) before level 2 (final state)',
+    ).to.deep.equal([`${message.id}#1`, `${message.id}#2`]);
+    expect(reports[0]?.data, 'the level-1 report').to.deep.include({
+      id: message.id,
+      level: '1',
+      message_status: 'ESME_ROK',
+    });
+    const fields = final.data as Record<string, string>;
+    expect(fields, 'the level-2 report').to.deep.include({
+      id: message.id,
+      level: '2',
+      message_status: state,
+    });
+    expect(fields.id_smsc, "the carrier's message id").to.have.length.above(0);
+    expect(fields.donedate, 'done date, YYMMDDhhmm').to.match(/^\d{10}$/);
+    expect(fields.err, 'error code').to.match(/^\d{3}$/);
+  },
+);
 
 Given(
   "{string}'s webhook endpoint {string} to the first {int} attempts",
@@ -112,5 +157,22 @@ Then(
       status: 'undeliverable',
       errorCode: '001',
     });
+  },
+);
+
+Then(
+  'the acknowledgement callback was sent {int} times and processed once',
+  function (this: Phase2World, times: number) {
+    const message = this.currentMessage();
+    const webhook = this.customer(message.customer).webhook;
+    if (!webhook) throw new Error(`"${message.customer}" has no webhook in this scenario.`);
+    const acks = this.env.webhooks.events.filter(
+      (e) => e.path === webhook.path && e.eventId === `${message.id}#1`,
+    );
+    expect(acks, 'level-1 callbacks the application processed').to.have.length(1);
+    expect(
+      acks[0]?.attempts,
+      `level-1 callbacks received for ${message.id} (see "${EVIDENCE.WEBHOOK}")`,
+    ).to.equal(times);
   },
 );

@@ -8,10 +8,11 @@ export async function subscribeWebhook(
   world: Phase2World,
   customerName: string,
   events: string[],
+  format: 'phase2' | 'jasmin' = 'phase2',
 ): Promise<void> {
   const customer = world.customer(customerName);
-  const endpoint = world.env.webhooks.endpoint(`${customer.id}`);
-  const webhook = await customer.api.createWebhook({ url: endpoint.url, events });
+  const endpoint = world.env.webhooks.endpoint(`${customer.id}`, format);
+  const webhook = await customer.api.createWebhook({ url: endpoint.url, events, format });
   endpoint.setSecret(webhook.secret);
   world.onCleanup(async () => {
     world.env.webhooks.removeEndpoint(endpoint.path);

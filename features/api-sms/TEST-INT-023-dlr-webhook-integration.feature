@@ -31,3 +31,17 @@ Feature: Delivery reports reach the customer's webhook reliably, in order and ex
     Given Dominique has a mobile phone that the mobile network cannot reach
     When "Parcelly" texts Dominique "Your parcel is delayed" through the API
     Then "Parcelly"'s webhook receives a signed report that the message was undeliverable, with the network's error code
+
+  Rule: Customers whose systems were built for Jasmin get Jasmin's DLR callbacks
+
+    Scenario: Reports come as Jasmin's form callbacks and are acknowledged with ACK/Jasmin
+      Given "Parcelly" receives delivery reports in Jasmin's DLR callback dialect
+      When "Parcelly" texts Carol "Your parcel is out for delivery" through the API
+      Then "Parcelly"'s Jasmin endpoint hears the SMSC's acknowledgement and then DELIVRD, acknowledging each with ACK/Jasmin
+
+    Scenario: A callback answered without ACK/Jasmin is sent again
+      Given "Parcelly" receives delivery reports in Jasmin's DLR callback dialect
+      And "Parcelly"'s webhook endpoint "answers without ACK/Jasmin" to the first 1 attempts
+      When "Parcelly" texts Carol "Your parcel is out for delivery" through the API
+      Then "Parcelly"'s Jasmin endpoint hears the SMSC's acknowledgement and then DELIVRD, acknowledging each with ACK/Jasmin
+      And the acknowledgement callback was sent 2 times and processed once

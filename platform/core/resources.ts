@@ -173,10 +173,14 @@ export interface MessageResource {
   doneAt: string | null;
 }
 
+export type WebhookFormat = 'phase2' | 'jasmin';
+export const WEBHOOK_FORMATS: readonly WebhookFormat[] = ['phase2', 'jasmin'];
+
 export interface WebhookResource {
   id: string;
   url: string;
   events: string[];
+  format: WebhookFormat;
   createdAt: string;
 }
 
@@ -274,6 +278,7 @@ export interface WebhookRow {
   url: string;
   secret: string;
   events: string;
+  format: string;
   created_at: string;
 }
 
@@ -378,6 +383,7 @@ export function webhookResource(row: WebhookRow): WebhookResource {
     id: row.id,
     url: row.url,
     events: parseJson<string[]>(row.events, `webhook ${row.id} events`),
+    format: row.format === 'jasmin' ? 'jasmin' : 'phase2',
     createdAt: row.created_at,
   };
 }

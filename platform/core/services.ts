@@ -38,6 +38,7 @@ import {
   type TrunkRow,
   type WebhookResource,
   type WebhookRow,
+  WEBHOOK_FORMATS,
 } from './resources';
 import { EVENT_FAMILIES, EVENT_TYPES } from './webhook-events';
 
@@ -772,8 +773,9 @@ export class CoreServices {
   // ---- webhooks ----
 
   createWebhook(customerId: string, body: unknown): CreatedWebhook {
-    const input = new InputReader(body, ['url', 'events']);
+    const input = new InputReader(body, ['url', 'events', 'format']);
     const url = input.string('url', { maxLength: 2048 });
+    const format = input.optionalOneOf('format', WEBHOOK_FORMATS) ?? 'phase2';
     const refusal = url ? webhookUrlRefusal(url, this.peers) : undefined;
     if (refusal) input.fail('url', refusal);
     const events = input.stringArray('events', { minItems: 1 });
@@ -785,6 +787,8 @@ export class CoreServices {
         );
       }
     });
+    if (format === 'jasmin' && events.some((pattern) => !pattern.startsWith('message.')))
+      input.fail('events', "Jasmin's DLR dialect carries message reports only: subscribe to message events");
     input.done();
 
     const row: WebhookRow = {
@@ -793,11 +797,12 @@ export class CoreServices {
       url,
       secret: `whsec_${randomBytes(24).toString('hex')}`,
       events: JSON.stringify([...new Set(events)]),
+      format,
       created_at: nowIso(),
     };
     this.db
       .prepare(
-        'INSERT INTO webhooks (id, customer_id, url, secret, events, created_at) VALUES (@id, @customer_id, @url, @secret, @events, @created_at)',
+        'INSERT INTO webhooks (id, customer_id, url, secret, events, format, created_at) VALUES (@id, @customer_id, @url, @secret, @events, @format, @created_at)',
       )
       .run(row);
     return { ...webhookResource(row), secret: row.secret };

@@ -12,6 +12,8 @@ import {
   type EventType,
   type WebhookEventBody,
 } from './webhook-events';
+import { JASMIN_ACK, jasminDlrForm } from './jasmin-dlr';
+import type { MessageRow } from '../smsc/message-store';
 
 /** What happened to one delivery attempt (for the platform log and for tests that wait on it). */
 export interface DeliveryOutcome {
@@ -44,10 +46,11 @@ interface DueDelivery {
   attempts: number;
   url: string;
   secret: string;
+  format: string;
 }
 
-/** Outcome of one HTTP attempt: a status, or why there was none. */
-type AttemptResult = { status: number } | { error: string };
+/** Outcome of one HTTP attempt: a status and the start of the body, or why there was none. */
+type AttemptResult = { status: number; body: string } | { error: string };
 
 const ABORTED_BY_STOP = 'aborted: the dispatcher is stopping';
 
@@ -69,13 +72,14 @@ export function startWebhookDispatcher(
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
 
-  const subscriptionsOf = db.prepare('SELECT id, events FROM webhooks WHERE customer_id = ?');
+  const subscriptionsOf = db.prepare('SELECT id, events, format FROM webhooks WHERE customer_id = ?');
+  const messageRow = db.prepare('SELECT * FROM messages WHERE id = ?');
   const insertDelivery = db.prepare(
     `INSERT INTO webhook_deliveries (event_id, webhook_id, type, ordering_key, payload, status, attempts, next_attempt_at)
      VALUES (?, ?, ?, ?, ?, 'pending', 0, ?)`,
   );
   const selectDue = db.prepare(
-    `SELECT d.event_id, d.webhook_id, d.type, d.payload, d.attempts, w.url, w.secret
+    `SELECT d.event_id, d.webhook_id, d.type, d.payload, d.attempts, w.url, w.secret, w.format
        FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
       WHERE d.status = 'pending' AND d.next_attempt_at <= ?
         -- One resource's events reach a subscriber in order: "delivered" waits while "sent" is retried.
@@ -105,18 +109,26 @@ export function startWebhookDispatcher(
   );
 
   function publish(customerId: string, type: EventType, data: unknown): string | undefined {
-    const subscriptions = (subscriptionsOf.all(customerId) as Array<{ id: string; events: string }>).filter(
-      (s) => subscriptionMatches(JSON.parse(s.events) as string[], type),
-    );
+    const subscriptions = (
+      subscriptionsOf.all(customerId) as Array<{ id: string; events: string; format: string }>
+    ).filter((s) => subscriptionMatches(JSON.parse(s.events) as string[], type));
     if (subscriptions.length === 0) return undefined;
     const body: WebhookEventBody = { id: newEventId(), type, createdAt: new Date().toISOString(), data };
     const payload = JSON.stringify(body);
     const now = new Date().toISOString();
     const about = (data as { id?: unknown } | null)?.id;
     const orderingKey = typeof about === 'string' ? about : body.id;
+    // Jasmin-dialect subscribers get the form Jasmin would send, built from the committed message.
+    const jasminForm = (): string | undefined => {
+      const row = typeof about === 'string' ? (messageRow.get(about) as MessageRow | undefined) : undefined;
+      return row ? jasminDlrForm(type, row) : undefined;
+    };
     db.transaction(() => {
-      for (const subscription of subscriptions)
-        insertDelivery.run(body.id, subscription.id, type, orderingKey, payload, now);
+      for (const subscription of subscriptions) {
+        const subscriberPayload = subscription.format === 'jasmin' ? jasminForm() : payload;
+        if (subscriberPayload === undefined) continue; // an event the dialect does not report
+        insertDelivery.run(body.id, subscription.id, type, orderingKey, subscriberPayload, now);
+      }
     })();
     pump();
     return body.id;
@@ -155,13 +167,19 @@ export function startWebhookDispatcher(
       abort = post(
         row.url,
         row.payload,
-        {
-          'Content-Type': 'application/json',
-          'User-Agent': 'phase2-webhooks/1',
-          'Phase2-Event-Id': row.event_id,
-          'Phase2-Event-Type': row.type,
-          'Phase2-Signature': signatureHeader(row.secret, row.payload, timestamp),
-        },
+        row.format === 'jasmin'
+          ? // Jasmin's callback is an unsigned form POST; the receiver proves receipt with ACK/Jasmin.
+            {
+              'Content-Type': 'application/x-www-form-urlencoded',
+              'User-Agent': 'phase2-webhooks/1 (jasmin dlr)',
+            }
+          : {
+              'Content-Type': 'application/json',
+              'User-Agent': 'phase2-webhooks/1',
+              'Phase2-Event-Id': row.event_id,
+              'Phase2-Event-Type': row.type,
+              'Phase2-Signature': signatureHeader(row.secret, row.payload, timestamp),
+            },
         settings.timeoutMs,
         resolve,
       );
@@ -182,8 +200,16 @@ export function startWebhookDispatcher(
         return;
       }
       const attempt = row.attempts + 1;
-      const detail = 'status' in outcome ? `HTTP ${outcome.status}` : outcome.error;
-      if ('status' in outcome && outcome.status >= 200 && outcome.status < 300) {
+      const acknowledged =
+        'status' in outcome &&
+        outcome.status >= 200 &&
+        outcome.status < 300 &&
+        (row.format !== 'jasmin' || outcome.body.trim() === JASMIN_ACK);
+      const detail =
+        'status' in outcome
+          ? `HTTP ${outcome.status}${'status' in outcome && !acknowledged && outcome.status < 300 ? ` without ${JASMIN_ACK}` : ''}`
+          : outcome.error;
+      if (acknowledged) {
         markDelivered.run(attempt, new Date().toISOString(), row.event_id, row.webhook_id);
         emit({
           eventId: row.event_id,
@@ -342,9 +368,13 @@ function post(
       target,
       { method: 'POST', agent: false, headers: { ...headers, 'Content-Length': Buffer.byteLength(body) } },
       (response) => {
-        response.resume(); // the body is irrelevant; drain it so the socket closes
+        // Only the start of the body matters (Jasmin's "ACK/Jasmin"); the rest is drained.
+        let text = '';
+        response.on('data', (chunk: Buffer) => {
+          if (text.length < 64) text += chunk.toString('utf8');
+        });
         response.on('error', () => undefined); // a reset after the status line changes nothing: the status decided
-        finish({ status: response.statusCode ?? 0 });
+        response.on('end', () => finish({ status: response.statusCode ?? 0, body: text.slice(0, 64) }));
       },
     );
   } catch (error) {

@@ -188,6 +188,7 @@ CREATE TABLE IF NOT EXISTS webhooks (
   url TEXT NOT NULL,
   secret TEXT NOT NULL,
   events TEXT NOT NULL,               -- JSON array of event types; 'message.*' style wildcards allowed
+  format TEXT NOT NULL DEFAULT 'phase2',  -- phase2 (signed JSON) | jasmin (Jasmin's DLR callback form, answered ACK/Jasmin)
   created_at TEXT NOT NULL
 );
 

@@ -197,6 +197,8 @@ export interface Webhook {
   id: string;
   url: string;
   events: string[];
+  /** phase2: signed JSON; jasmin: Jasmin's DLR callback form, acknowledged with ACK/Jasmin. */
+  format: 'phase2' | 'jasmin';
   createdAt: string;
 }
 
@@ -457,7 +459,11 @@ export class PlatformApi {
     return this.call('GET', `/v1/messages/${encodeURIComponent(id)}`);
   }
 
-  createWebhook(input: { url: string; events: string[] }): Promise<CreatedWebhook> {
+  createWebhook(input: {
+    url: string;
+    events: string[];
+    format?: 'phase2' | 'jasmin';
+  }): Promise<CreatedWebhook> {
     return this.call('POST', '/v1/webhooks', input);
   }
 

@@ -36,7 +36,7 @@ export interface WebhookEndpoint {
   url: string;
   setSecret(secret: string): void;
   /** Answer the next `count` verified deliveries with this status, or never ('timeout': the sender must give up). */
-  failNext(count: number, status: number | 'timeout'): void;
+  failNext(count: number, status: WebhookFailure): void;
 }
 
 export interface WebhookReceiverOptions {
@@ -48,11 +48,23 @@ export interface WebhookReceiverOptions {
   toleranceMs?: number;
 }
 
+/**
+ * phase2: signed JSON events (the platform's own webhooks). jasmin: Jasmin's HTTP DLR callback
+ * (form fields, unsigned), which the receiver must acknowledge with a body of "ACK/Jasmin".
+ */
+export type WebhookDialect = 'phase2' | 'jasmin';
+
+/** How a delivery is made to fail: an HTTP status, no answer, or (Jasmin) 200 without ACK/Jasmin. */
+export type WebhookFailure = number | 'timeout' | 'no-ack';
+
 interface EndpointState {
   name: string;
+  dialect: WebhookDialect;
   secret?: string;
-  failures: Array<number | 'timeout'>;
+  failures: WebhookFailure[];
 }
+
+const JASMIN_ACK = 'ACK/Jasmin';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -92,7 +104,7 @@ export class WebhookReceiver {
     this.baseUrl = `http://${this.options.publicHost ?? host}:${port}`;
   }
 
-  endpoint(name: string): WebhookEndpoint {
+  endpoint(name: string, dialect: WebhookDialect = 'phase2'): WebhookEndpoint {
     if (!this.baseUrl)
       throw new Error('WebhookReceiver.endpoint() before start(): start the receiver first.');
     const slug =
@@ -102,7 +114,7 @@ export class WebhookReceiver {
         .replace(/^-+|-+$/g, '')
         .slice(0, 40) || 'endpoint';
     const path = `/hooks/${slug}/${randomBytes(6).toString('hex')}`;
-    const state: EndpointState = { name, failures: [] };
+    const state: EndpointState = { name, dialect, failures: [] };
     this.endpoints.set(path, state);
     return {
       name,
@@ -111,16 +123,16 @@ export class WebhookReceiver {
       setSecret: (secret) => {
         state.secret = secret;
       },
-      failNext: (count, status) => {
-        for (let i = 0; i < count; i += 1) state.failures.push(status);
-      },
+      failNext: (count, status) => this.failNextAt(path, count, status),
     };
   }
 
   /** failNext for an endpoint known by its path (a scenario keeps the path, not the handle). */
-  failNextAt(path: string, count: number, status: number | 'timeout'): void {
+  failNextAt(path: string, count: number, status: WebhookFailure): void {
     const state = this.endpoints.get(path);
     if (!state) throw new Error(`No webhook endpoint at ${path}.`);
+    if (status === 'no-ack' && state.dialect !== 'jasmin')
+      throw new Error('"no-ack" is a failure of the Jasmin dialect only (ACK/Jasmin).');
     for (let i = 0; i < count; i += 1) state.failures.push(status);
   }
 
@@ -208,6 +220,7 @@ export class WebhookReceiver {
       return this.answer(request, response, path, body, 405, `method ${request.method} (webhooks are POSTs)`);
     const endpoint = this.endpoints.get(path);
     if (!endpoint) return this.answer(request, response, path, body, 404, 'no endpoint at this path');
+    if (endpoint.dialect === 'jasmin') return this.receiveJasmin(request, response, path, body, endpoint);
 
     const verdict = this.verify(endpoint, header(request, 'phase2-signature'), body);
     if (verdict) return this.answer(request, response, path, body, 401, verdict, endpoint.name);
@@ -260,7 +273,7 @@ export class WebhookReceiver {
       );
       return;
     }
-    if (failure !== undefined) {
+    if (typeof failure === 'number') {
       return this.answer(
         request,
         response,
@@ -305,6 +318,86 @@ export class WebhookReceiver {
     );
   }
 
+  /**
+   * A Jasmin DLR callback: form fields id, message_status and level at least; one report per
+   * message id and level (Jasmin re-sends the same one until it reads ACK/Jasmin).
+   */
+  private receiveJasmin(
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    path: string,
+    body: string,
+    endpoint: EndpointState,
+  ): void {
+    const form = new URLSearchParams(body);
+    const id = form.get('id');
+    const level = form.get('level');
+    if (!/application\/x-www-form-urlencoded/i.test(header(request, 'content-type') ?? ''))
+      return this.answer(request, response, path, body, 415, 'a Jasmin DLR is a form POST', endpoint.name);
+    if (!id || !form.get('message_status') || (level !== '1' && level !== '2'))
+      return this.answer(
+        request,
+        response,
+        path,
+        body,
+        400,
+        'lacks id, message_status or level 1|2',
+        endpoint.name,
+      );
+    const eventId = `${id}#${level}`;
+    const key = `${path}|${eventId}`;
+    const attemptsAt = [...(this.attempts.get(key) ?? []), Date.now()];
+    this.attempts.set(key, attemptsAt);
+    const failure = endpoint.failures.shift();
+    if (failure === 'timeout')
+      return this.log(request, path, body, 'no answer (simulated timeout)', endpoint.name);
+    if (failure === 'no-ack')
+      return this.answer(
+        request,
+        response,
+        path,
+        body,
+        200,
+        'answered without ACK/Jasmin (simulated)',
+        endpoint.name,
+        false,
+        'ok',
+      );
+    if (failure !== undefined)
+      return this.answer(request, response, path, body, failure, 'simulated failure', endpoint.name, false);
+    const known = this.accepted.get(key);
+    if (known) {
+      known.attempts = attemptsAt.length;
+      known.attemptsAt = attemptsAt;
+      known.duplicates += 1;
+    } else {
+      const received: ReceivedWebhook = {
+        eventId,
+        type: `jasmin.level${level}`,
+        data: Object.fromEntries(form),
+        createdAt: '',
+        receivedAt: new Date().toISOString(),
+        path,
+        attempts: attemptsAt.length,
+        attemptsAt,
+        duplicates: 0,
+      };
+      this.accepted.set(key, received);
+      this.events.add(received);
+    }
+    this.answer(
+      request,
+      response,
+      path,
+      body,
+      200,
+      `Jasmin DLR ${eventId}`,
+      endpoint.name,
+      false,
+      JASMIN_ACK,
+    );
+  }
+
   /** Returns why the signature does not verify, or undefined when it does. */
   private verify(endpoint: EndpointState, signature: string | undefined, body: string): string | undefined {
     if (!signature) return 'missing Phase2-Signature header';
@@ -336,11 +429,12 @@ export class WebhookReceiver {
     note: string,
     endpointName?: string,
     rejection = true,
+    replyBody = status === 200 ? 'ok' : note,
   ): void {
     if (rejection) this.reject(path, note);
     this.log(request, path, body, `${status} ${note}`, endpointName);
     response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
-    response.end(status === 200 ? 'ok' : note);
+    response.end(replyBody);
   }
 
   private reject(path: string, reason: string): void {
