@@ -1,6 +1,6 @@
 import { World, setWorldConstructor, type IWorldOptions } from '@cucumber/cucumber';
 import type { SuiteEnvironment } from '../support/environment';
-import type { PlatformApi, PlatformSettings } from './http/api-client';
+import type { PlatformApi, PlatformSettings, Template } from './http/api-client';
 import type { SipPhone, PhoneCall } from './sip/sip-phone';
 import { PstnDouble, type PstnCall, type ReceivedInvite } from './sip/pstn-double';
 import type { SipDatagramProbe } from './probes/sip-datagram-probe';
@@ -120,6 +120,8 @@ export class Phase2World extends World {
     /** What the stub received: content type and body of each request. */
     requests: Array<{ contentType: string; body: Buffer }>;
   };
+  /** Message templates created in this scenario, by name. */
+  readonly templates = new Map<string, Template>();
   /** Texts submitted at once over SMPP, and the refusals met on the way. */
   smppBatch?: { texts: string[]; refusals: string[] };
   /** A second mobile network (abroad) with the number range the platform routes to it. */

@@ -1,4 +1,5 @@
 import type { Db } from '../store/store';
+import { templateVariables } from './templates';
 
 /**
  * The platform's public resources (what the API returns and webhooks carry), and the one place
@@ -270,6 +271,36 @@ export interface MessageRow {
   accepted_at: string;
   sent_at: string | null;
   done_at: string | null;
+}
+
+export interface TemplateResource {
+  id: string;
+  name: string;
+  body: string;
+  /** The {{variables}} the body uses, in order of first appearance. */
+  variables: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface TemplateRow {
+  id: string;
+  customer_id: string;
+  name: string;
+  body: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export function templateResource(row: TemplateRow): TemplateResource {
+  return {
+    id: row.id,
+    name: row.name,
+    body: row.body,
+    variables: templateVariables(row.body),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
 }
 
 export interface WebhookRow {

@@ -260,6 +260,41 @@ export function routeTable({
       handle: (c) => ok(services.sendMessage(customerOf(c), c.body), 202),
     },
     {
+      method: 'POST',
+      path: '/v1/templates',
+      access: 'customer',
+      jsonBody: true,
+      handle: (c) => ok(services.createTemplate(customerOf(c), c.body), 201),
+    },
+    {
+      method: 'GET',
+      path: '/v1/templates',
+      access: 'customer',
+      handle: (c) => ok({ items: services.listTemplates(customerOf(c)) }),
+    },
+    {
+      method: 'GET',
+      path: '/v1/templates/{id}',
+      access: 'customer',
+      handle: (c) => ok(services.getTemplate(customerOf(c), c.params.id)),
+    },
+    {
+      method: 'PUT',
+      path: '/v1/templates/{id}',
+      access: 'customer',
+      jsonBody: true,
+      handle: (c) => ok(services.replaceTemplate(customerOf(c), c.params.id, c.body)),
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/templates/{id}',
+      access: 'customer',
+      handle: (c) => {
+        services.deleteTemplate(customerOf(c), c.params.id);
+        return { status: 204 };
+      },
+    },
+    {
       method: 'GET',
       path: '/v1/messages/{id}',
       access: 'customer',

@@ -182,6 +182,17 @@ CREATE TABLE IF NOT EXISTS sms_routes (
   connector_id TEXT NOT NULL REFERENCES smsc_connectors(id)
 );
 
+-- Message templates: a body with {{variable}} placeholders, rendered when a text is sent with it.
+CREATE TABLE IF NOT EXISTS templates (
+  id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL REFERENCES customers(id),
+  name TEXT NOT NULL,
+  body TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  UNIQUE (customer_id, name)
+);
+
 CREATE TABLE IF NOT EXISTS webhooks (
   id TEXT PRIMARY KEY,
   customer_id TEXT NOT NULL REFERENCES customers(id),

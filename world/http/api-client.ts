@@ -193,6 +193,15 @@ export interface Message {
   doneAt: string | null;
 }
 
+export interface Template {
+  id: string;
+  name: string;
+  body: string;
+  variables: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
 export interface Webhook {
   id: string;
   url: string;
@@ -451,7 +460,32 @@ export class PlatformApi {
     return this.call('GET', `/v1/cdrs/${encodeURIComponent(id)}`);
   }
 
-  sendMessage(input: { from: string; to: string; text: string }): Promise<Message> {
+  /** A template by name with a body of {{variable}} placeholders. */
+  createTemplate(input: { name: string; body: string }): Promise<Template> {
+    return this.call('POST', '/v1/templates', input);
+  }
+
+  listTemplates(): Promise<{ items: Template[] }> {
+    return this.call('GET', '/v1/templates');
+  }
+
+  getTemplate(id: string): Promise<Template> {
+    return this.call('GET', `/v1/templates/${encodeURIComponent(id)}`);
+  }
+
+  replaceTemplate(id: string, input: { name: string; body: string }): Promise<Template> {
+    return this.call('PUT', `/v1/templates/${encodeURIComponent(id)}`, input);
+  }
+
+  async deleteTemplate(id: string): Promise<void> {
+    await this.call('DELETE', `/v1/templates/${encodeURIComponent(id)}`);
+  }
+
+  sendMessage(
+    input:
+      | { from: string; to: string; text: string }
+      | { from: string; to: string; templateId: string; variables: Record<string, string> },
+  ): Promise<Message> {
     return this.call('POST', '/v1/messages', input);
   }
 

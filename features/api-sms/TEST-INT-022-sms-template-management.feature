@@ -1,0 +1,43 @@
+@TEST-INT-022 @api-sms @week2
+Feature: Message templates are managed through the API and filled in exactly
+  A customer keeps the texts they send often as templates with variables, such as
+  "Hi {{name}}, parcel {{parcel}} arrives {{day}}." They create, read, change, list and delete
+  them through the API. A text sent with a template reaches the handset with the values filled in
+  exactly as given; a send that leaves a variable without a value is refused, naming it, and
+  nothing is sent.
+
+  Background:
+    Given "Parcelly" is an API-only customer
+    And "Parcelly" owns a local number for sending texts
+    And "Parcelly" has a template "arrival" reading "Hi {{name}}, parcel {{parcel}} arrives {{day}}."
+    And Carol has a mobile phone
+
+  @severity:critical
+  Scenario: A text sent with a template shows the values filled in exactly
+    When "Parcelly" texts Carol with the template "arrival" and these values:
+      | name   | Carol      |
+      | parcel | PX-2041    |
+      | day    | on Tuesday |
+    Then Carol's phone receives exactly "Hi Carol, parcel PX-2041 arrives on Tuesday." from "Parcelly"'s number
+
+  Scenario: A template is read back, changed, used with its new wording, and deleted
+    Then "Parcelly" reads the template "arrival" back with the variables "name, parcel, day"
+    When "Parcelly" changes the template "arrival" to read "{{name}}: {{parcel}} is on its way and arrives {{day}}."
+    And "Parcelly" texts Carol with the template "arrival" and these values:
+      | name   | Carol    |
+      | parcel | PX-2042  |
+      | day    | tomorrow |
+    Then Carol's phone receives exactly "Carol: PX-2042 is on its way and arrives tomorrow." from "Parcelly"'s number
+    When "Parcelly" deletes the template "arrival"
+    Then the template "arrival" is no longer among "Parcelly"'s templates, and reading it is "not found"
+
+  Scenario: A send that leaves a variable without a value is refused and sends nothing
+    When "Parcelly" texts Carol with the template "arrival" and these values:
+      | name   | Carol   |
+      | parcel | PX-2041 |
+    Then the send is refused, naming the variable "day" as missing
+    And Carol's phone receives no text from "Parcelly"
+
+  Scenario: Another customer can neither see nor use the template
+    Given "Hooli" is a standard customer
+    Then "Hooli" cannot see or use "Parcelly"'s template "arrival"
