@@ -471,7 +471,13 @@ describe('webhooks and operations', () => {
     });
     assert.match(created.secret, /^whsec_/);
     assert.deepEqual((await api.listWebhooks()).items, [
-      { id: created.id, url: created.url, events: created.events, createdAt: created.createdAt },
+      {
+        id: created.id,
+        url: created.url,
+        events: created.events,
+        format: 'phase2',
+        createdAt: created.createdAt,
+      },
     ]);
     const badEvent = await rejection(
       api.createWebhook({ url: 'ftp://x', events: ['message.sent', 'sms.*'] }),
@@ -561,5 +567,25 @@ describe('webhooks and operations', () => {
     const again = await rejection(operator.deleteConnector('carrier-del'));
     assert.equal(again.status, 404);
     assert.equal(again.problem?.type?.endsWith('not-found'), true, JSON.stringify(again.problem));
+  });
+});
+
+describe('webhook formats', () => {
+  test('the Jasmin DLR dialect is for message reports only; the format is listed', async () => {
+    const { api } = await newCustomer();
+    const jasmin = await api.createWebhook({
+      url: 'http://127.0.0.1:9/dlr',
+      events: ['message.*'],
+      format: 'jasmin',
+    });
+    assert.equal(jasmin.format, 'jasmin');
+    const calls = await rejection(
+      api.createWebhook({ url: 'http://127.0.0.1:9/dlr', events: ['call.completed'], format: 'jasmin' }),
+    );
+    assert.deepEqual([calls.status, calls.fields()], [422, ['events']]);
+    assert.deepEqual(
+      (await api.listWebhooks()).items.map((w) => w.format),
+      ['jasmin'],
+    );
   });
 });
