@@ -1,6 +1,7 @@
 import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
+import type { HandsetBehaviour } from '../world/smpp/carrier-smsc';
 import { SmppCustomerSession } from '../world/smpp/smpp-session';
 import { localDid, mobileNumber } from '../support/factories';
 import { EVIDENCE, attachJson } from '../support/evidence';
@@ -46,7 +47,7 @@ Given(
 );
 
 /** A mobile phone on the worker's mobile network double, forgotten when the scenario ends. */
-function giveMobilePhone(world: Phase2World, name: string, behaviour: 'deliver' | 'undeliverable'): void {
+function giveMobilePhone(world: Phase2World, name: string, behaviour: HandsetBehaviour): void {
   world.people.set(name, { name, number: world.newHandset(behaviour), kind: 'mobile' });
 }
 
@@ -58,6 +59,47 @@ Given(
   '{person} has a mobile phone that the mobile network cannot reach',
   function (this: Phase2World, name: string) {
     giveMobilePhone(this, name, 'undeliverable');
+  },
+);
+
+Given(
+  '{person} has a mobile phone on a congested network that turns the first attempts away',
+  function (this: Phase2World, name: string) {
+    giveMobilePhone(this, name, 'throttled');
+  },
+);
+
+Given(
+  '{person} has a mobile phone on a network that reports deliveries late',
+  function (this: Phase2World, name: string) {
+    giveMobilePhone(this, name, 'slow-dlr');
+  },
+);
+
+Then(
+  'the platform had to offer it to the mobile network {int} times',
+  function (this: Phase2World, times: number) {
+    const message = this.currentMessage();
+    const submits = this.env.carrier.submits.filter((s) => s.to === message.to);
+    expect(
+      submits.map((s) => (s.carrierId === null ? 'turned away' : 'accepted')),
+      `submits of the text to the mobile network (see "${EVIDENCE.SMPP}")`,
+    ).to.deep.equal([...new Array<string>(times - 1).fill('turned away'), 'accepted']);
+  },
+);
+
+Then(
+  "the API shows the message as sent, not yet delivered, once the text is on {person}'s phone",
+  async function (this: Phase2World, name: string) {
+    const message = this.currentMessage();
+    await inboxOf(this, name).waitFor(() => true, {
+      awaited: `the text on ${name}'s phone`,
+      timeoutMs: this.env.config.waitMs,
+      lookAt: `the "${EVIDENCE.SMPP}" attachment`,
+    });
+    // The network has not reported yet: "delivered" now would be invented by the platform.
+    const stored = await this.customer(message.customer).api.getMessage(message.id);
+    expect(stored.status, 'status while the network has not reported').to.equal('sent');
   },
 );
 

@@ -62,6 +62,14 @@ Feature: Send an SMS through the API
       Then the request is refused because picture messages are not supported
       And Carol's phone receives no text from "Parcelly"
 
+  Rule: A text the platform accepted is never lost
+
+    Scenario: A congested mobile network turns the first attempts away; the text still arrives once
+      Given Carol has a mobile phone on a congested network that turns the first attempts away
+      When "Parcelly" texts Carol "Your parcel arrives today" through the API
+      Then Carol's phone receives exactly that text from "Parcelly"'s number
+      And the platform had to offer it to the mobile network 3 times
+
   Rule: Customers with SMS software of their own send over SMPP
 
     Scenario: A text submitted over SMPP reaches the handset, and its receipt comes back on the connection

@@ -27,6 +27,12 @@ Feature: Delivery reports reach the customer's webhook reliably, in order and ex
       | answers 500 Internal Server Error |
       | does not answer at all           |
 
+  Scenario: A network that reports late: "delivered" comes when the network says so, not before
+    Given Dominique has a mobile phone on a network that reports deliveries late
+    When "Parcelly" texts Dominique "Your parcel is out for delivery" through the API
+    Then the API shows the message as sent, not yet delivered, once the text is on Dominique's phone
+    And "Parcelly"'s webhook hears that the message was sent and then that it was delivered, in that order
+
   Scenario: An undeliverable text is reported with the network's error code
     Given Dominique has a mobile phone that the mobile network cannot reach
     When "Parcelly" texts Dominique "Your parcel is delayed" through the API

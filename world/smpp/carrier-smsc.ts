@@ -22,9 +22,20 @@ import { smppStatusName } from './smpp-session';
  * - no-response: submit_sm is never answered (a hung SMSC)
  * - slow-response: like deliver, but submit_sm_resp comes `slowResponseMs` late (a congested SMSC
  *   that accepted the message all the same)
+ * - slow-dlr: like deliver, but the DELIVRD receipt comes `slowReceiptMs` after the text reached
+ *   the handset (a network that reports late)
+ * - throttled: the first `throttledSubmits` submit_sm to the number are refused with
+ *   ESME_RTHROTTLED (a congested network), later ones are delivered
  */
 export type HandsetBehaviour =
-  'deliver' | 'undeliverable' | 'never' | 'reject' | 'no-response' | 'slow-response';
+  | 'deliver'
+  | 'undeliverable'
+  | 'never'
+  | 'reject'
+  | 'no-response'
+  | 'slow-response'
+  | 'slow-dlr'
+  | 'throttled';
 
 export interface HandsetSms {
   from: string;
@@ -86,7 +97,19 @@ export class CarrierSmscDouble {
   );
   private readonly slowTimers = new Set<NodeJS.Timeout>();
 
-  constructor(private readonly options: { responseTimeoutMs?: number; slowResponseMs?: number } = {}) {}
+  /** Submits refused so far per number with the 'throttled' behaviour. */
+  private readonly throttledSoFar = new Map<string, number>();
+
+  constructor(
+    private readonly options: {
+      responseTimeoutMs?: number;
+      slowResponseMs?: number;
+      /** 'slow-dlr': how late the receipt comes; default 1000 ms. */
+      slowReceiptMs?: number;
+      /** 'throttled': how many submits to a number are refused first; default 2. */
+      throttledSubmits?: number;
+    } = {},
+  ) {}
 
   /** Listens on 127.0.0.1 (port 0 = ephemeral; a fixed port lets a test bring "the same" carrier back). */
   async start(
@@ -151,6 +174,7 @@ export class CarrierSmscDouble {
   forget(number: string): void {
     this.handsets.delete(number);
     this.behaviours.delete(number);
+    this.throttledSoFar.delete(number);
     for (const key of this.partials.keys()) if (key.split('|')[1] === number) this.partials.delete(key);
   }
 
@@ -373,6 +397,15 @@ export class CarrierSmscDouble {
       this.send(connection, pdu.response({ command_status: smpp.errors.ESME_RINVDSTADR }));
       return;
     }
+    if (behaviour === 'throttled') {
+      const refused = this.throttledSoFar.get(to) ?? 0;
+      if (refused < (this.options.throttledSubmits ?? 2)) {
+        this.throttledSoFar.set(to, refused + 1);
+        this.submits.add({ to, carrierId: null });
+        this.send(connection, pdu.response({ command_status: smpp.errors.ESME_RTHROTTLED }));
+        return;
+      }
+    }
     const carrierId = `${this.idPrefix}${String(this.nextId++).padStart(6, '0')}`;
     this.submits.add({ to, carrierId });
     if (behaviour === 'slow-response') {
@@ -403,16 +436,24 @@ export class CarrierSmscDouble {
     if (behaviour !== 'undeliverable') this.toHandset(from, to, decoded, carrierId);
     const wantsReceipt = (Number(pdu.registered_delivery) & 0x03) !== 0;
     if (!wantsReceipt || behaviour === 'never') return;
-    // After the response is on the wire: a receipt must not overtake the id it refers to.
-    setImmediate(() =>
+    const receipt = (): void =>
       this.sendReceipt(connection, {
         carrierId,
         from,
         to,
         text: decoded.text,
         delivered: behaviour !== 'undeliverable',
-      }),
-    );
+      });
+    if (behaviour === 'slow-dlr') {
+      const timer = setTimeout(() => {
+        this.slowTimers.delete(timer);
+        receipt();
+      }, this.options.slowReceiptMs ?? 1_000);
+      this.slowTimers.add(timer);
+      return;
+    }
+    // After the response is on the wire: a receipt must not overtake the id it refers to.
+    setImmediate(receipt);
   }
 
   private toHandset(
