@@ -120,6 +120,10 @@ export class Phase2World extends World {
     /** What the stub received: content type and body of each request. */
     requests: Array<{ contentType: string; body: Buffer }>;
   };
+  /** Texts sent in batches, as the API accepted them (analytics compare against these). */
+  readonly sentBatches: Array<
+    Array<{ person: string; text: string; id: string; acceptedAt: string; requestedAt: number }>
+  > = [];
   /** Message templates created in this scenario, by name. */
   readonly templates = new Map<string, Template>();
   /** Texts submitted at once over SMPP, and the refusals met on the way. */
@@ -149,6 +153,16 @@ export class Phase2World extends World {
 
   constructor(options: IWorldOptions) {
     super(options);
+  }
+
+  /** The one customer of the scenario, for steps that need not name it. */
+  onlyCustomerName(): string {
+    const names = [...this.customers.keys()];
+    if (names.length !== 1)
+      throw new Error(
+        `This step needs exactly one customer in the scenario; there are: ${names.join(', ') || 'none'}.`,
+      );
+    return names[0] ?? '';
   }
 
   customer(name: string): CustomerActor {

@@ -58,6 +58,17 @@ export interface CreatedWebhook extends WebhookResource {
   secret: string;
 }
 
+/** Message analytics over a time window (GET /v1/analytics/messages). */
+export interface MessageAnalytics {
+  since: string | null;
+  until: string | null;
+  total: number;
+  counts: Record<string, number>;
+  /** Delivered among the texts with a final outcome; null when none has one yet. */
+  deliveryRate: number | null;
+  deliveryLatencyMs: { p50: number; p95: number; max: number; samples: number } | null;
+}
+
 /** A call in progress as the API shows it. */
 export interface LiveCallResource {
   id: string;
@@ -106,6 +117,16 @@ const HOST = /^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f
 const IDENTIFIER = /^[A-Za-z0-9._-]{1,64}$/;
 const DISPOSITIONS = ['answered', 'no-answer', 'busy', 'failed', 'cancelled'] as const;
 const PRESENTATIONS = ['allowed', 'withheld'] as const;
+const MESSAGE_STATUSES = [
+  'queued',
+  'sent',
+  'delivered',
+  'undeliverable',
+  'expired',
+  'rejected',
+  'failed',
+] as const;
+const FINAL_MESSAGE_STATUSES = ['delivered', 'undeliverable', 'expired', 'rejected', 'failed'] as const;
 const VOICE_SERVICES = ['verification', 'callback'] as const;
 const PREFIX = /^\+?\d{1,15}$/;
 const PREFIX_HINT = 'must be a number prefix: an optional + and 1 to 15 digits';
@@ -867,6 +888,63 @@ export class CoreServices {
       .prepare('SELECT id FROM templates WHERE customer_id = ? AND name = ? AND id <> ?')
       .get(customerId, name, exceptId) as { id: string } | undefined;
     if (other) throw new ConflictError(`template ${other.id} is already called "${name}"`);
+  }
+
+  /**
+   * Message analytics over the texts accepted in [since, until): counts by status, the delivery
+   * rate among texts with a final outcome, and accept-to-delivered latency percentiles
+   * (nearest rank) of the delivered ones, as the network's receipts dated them.
+   */
+  messageAnalytics(customerId: string, query: URLSearchParams): MessageAnalytics {
+    const errors: Array<{ field: string; message: string }> = [];
+    const time = (name: string): string | null => {
+      const raw = query.get(name);
+      if (raw === null) return null;
+      const parsed = Date.parse(raw);
+      if (Number.isNaN(parsed)) {
+        errors.push({ field: name, message: 'must be an ISO-8601 date-time such as 2025-01-31T12:00:00Z' });
+        return null;
+      }
+      return new Date(parsed).toISOString();
+    };
+    const since = time('since');
+    const until = time('until');
+    if (errors.length > 0) throw new ValidationError(errors);
+    const rows = this.db
+      .prepare(
+        `SELECT status, accepted_at, done_at FROM messages
+          WHERE customer_id = ? AND (? IS NULL OR accepted_at >= ?) AND (? IS NULL OR accepted_at < ?)`,
+      )
+      .all(customerId, since, since, until, until) as Array<{
+      status: string;
+      accepted_at: string;
+      done_at: string | null;
+    }>;
+    const counts: Record<string, number> = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0]));
+    for (const row of rows) counts[row.status] = (counts[row.status] ?? 0) + 1;
+    const finals = FINAL_MESSAGE_STATUSES.reduce((sum, s) => sum + (counts[s] ?? 0), 0);
+    const latencies = rows
+      .filter((r) => r.status === 'delivered' && r.done_at !== null)
+      .map((r) => Date.parse(r.done_at ?? '') - Date.parse(r.accepted_at))
+      .sort((a, b) => a - b);
+    const rank = (p: number): number =>
+      latencies[Math.max(0, Math.ceil((p / 100) * latencies.length) - 1)] ?? 0;
+    return {
+      since,
+      until,
+      total: rows.length,
+      counts,
+      deliveryRate: finals === 0 ? null : (counts.delivered ?? 0) / finals,
+      deliveryLatencyMs:
+        latencies.length === 0
+          ? null
+          : {
+              p50: rank(50),
+              p95: rank(95),
+              max: latencies[latencies.length - 1] ?? 0,
+              samples: latencies.length,
+            },
+    };
   }
 
   getMessage(customerId: string, id: string): MessageResource {

@@ -260,6 +260,12 @@ export function routeTable({
       handle: (c) => ok(services.sendMessage(customerOf(c), c.body), 202),
     },
     {
+      method: 'GET',
+      path: '/v1/analytics/messages',
+      access: 'customer',
+      handle: (c) => ok(services.messageAnalytics(customerOf(c), c.query)),
+    },
+    {
       method: 'POST',
       path: '/v1/templates',
       access: 'customer',

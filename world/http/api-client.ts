@@ -202,6 +202,15 @@ export interface Template {
   updatedAt: string;
 }
 
+export interface MessageAnalytics {
+  since: string | null;
+  until: string | null;
+  total: number;
+  counts: Record<MessageStatus, number>;
+  deliveryRate: number | null;
+  deliveryLatencyMs: { p50: number; p95: number; max: number; samples: number } | null;
+}
+
 export interface Webhook {
   id: string;
   url: string;
@@ -458,6 +467,13 @@ export class PlatformApi {
 
   getCdr(id: string): Promise<Cdr> {
     return this.call('GET', `/v1/cdrs/${encodeURIComponent(id)}`);
+  }
+
+  messageAnalytics(window: { since?: string; until?: string } = {}): Promise<MessageAnalytics> {
+    const query = new URLSearchParams(
+      Object.entries(window).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    ).toString();
+    return this.call('GET', `/v1/analytics/messages${query ? `?${query}` : ''}`);
   }
 
   /** A template by name with a body of {{variable}} placeholders. */

@@ -163,6 +163,11 @@ export class CarrierSmscDouble {
     return handset;
   }
 
+  /** What the network does with texts to a number (deliver unless told otherwise). */
+  behaviourOf(number: string): HandsetBehaviour {
+    return this.behaviours.get(number) ?? 'deliver';
+  }
+
   behaviourFor(number: string, behaviour: HandsetBehaviour): void {
     this.behaviours.set(number, behaviour);
   }
