@@ -4,6 +4,7 @@ import type { Phase2World } from '../world/world';
 import { CarrierSmscDouble } from '../world/smpp/carrier-smsc';
 import { frenchMobileRange, gsmText, mobileNumber, shortCode } from '../support/factories';
 import { EVIDENCE } from '../support/evidence';
+import { eventually } from '../support/timing';
 import { randomBytes } from 'node:crypto';
 
 /**
@@ -121,7 +122,7 @@ Given(
     await operator.putRoute({ prefix: range, connectorId });
     this.onCleanup(() => operator.deleteRoute(range));
     await bound;
-    this.foreignCarrier = { double, range };
+    this.foreignCarrier = { double, range, connectorId, credentials, port: double.address().port };
   },
 );
 
@@ -150,6 +151,53 @@ Then(
       this.env.carrier.submits.filter((s) => s.to === message.to),
       `submits of the text at the home carrier (see "${EVIDENCE.SMPP}")`,
     ).to.deep.equal([]);
+  },
+);
+
+function foreignCarrierOf(world: Phase2World): NonNullable<Phase2World['foreignCarrier']> {
+  if (!world.foreignCarrier)
+    throw new Error('No French connector in this scenario: a Given step must configure it.');
+  return world.foreignCarrier;
+}
+
+/** The connector's state as the operator sees it, once it is `state` (the platform noticed). */
+async function connectorBecomes(world: Phase2World, state: 'bound' | 'down' | 'connecting', not = false) {
+  const { connectorId } = foreignCarrierOf(world);
+  return eventually(
+    () => world.env.operator.listConnectors(),
+    (list) => {
+      const found = list.items.find((c) => c.id === connectorId)?.state;
+      return not ? found !== state : found === state;
+    },
+    {
+      awaited: `connector ${connectorId} to be ${not ? 'anything but ' : ''}${state}`,
+      timeoutMs: world.env.config.waitMs,
+      lookAt: `the "${EVIDENCE.HTTP}" attachment and ${world.env.platformLog}`,
+    },
+  );
+}
+
+Given('the French mobile network is unreachable', async function (this: Phase2World) {
+  await foreignCarrierOf(this).double.stop();
+  await connectorBecomes(this, 'bound', true);
+});
+
+When('the French mobile network is back', async function (this: Phase2World) {
+  const carrier = foreignCarrierOf(this);
+  const bound = carrier.double.waitForBind(this.env.config.waitMs);
+  await carrier.double.start(carrier.credentials, { port: carrier.port });
+  await bound;
+  await connectorBecomes(this, 'bound');
+});
+
+Then(
+  'the API shows the message as accepted and waiting while the network is unreachable',
+  async function (this: Phase2World) {
+    const message = this.currentMessage();
+    const stored = await this.customer(message.customer).api.getMessage(message.id);
+    expect(stored.status, 'status of a text the network cannot take yet').to.equal('queued');
+    const foreign = foreignCarrierOf(this);
+    expect(foreign.double.handset(message.to).inbox.all(), 'texts on the handset so far').to.deep.equal([]);
   },
 );
 

@@ -129,7 +129,13 @@ export class Phase2World extends World {
   /** Texts submitted at once over SMPP, and the refusals met on the way. */
   smppBatch?: { texts: string[]; refusals: string[] };
   /** A second mobile network (abroad) with the number range the platform routes to it. */
-  foreignCarrier?: { double: CarrierSmscDouble; range: string };
+  foreignCarrier?: {
+    double: CarrierSmscDouble;
+    range: string;
+    connectorId: string;
+    credentials: { systemId: string; password: string };
+    port: number;
+  };
   /** When a handset texted a keyword (suite clock), and to which of a customer's lines. */
   textedAt?: number;
   textedLine?: { customer: string; line: string };

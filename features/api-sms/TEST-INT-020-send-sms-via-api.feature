@@ -70,6 +70,15 @@ Feature: Send an SMS through the API
       Then Carol's phone receives exactly that text from "Parcelly"'s number
       And the platform had to offer it to the mobile network 3 times
 
+    Scenario: A text accepted while the mobile network is unreachable is delivered once it is back
+      Given the platform sends texts to French mobiles over a connector of their own
+      And Dominique has a French mobile phone
+      And the French mobile network is unreachable
+      When "Parcelly" texts Dominique "Votre colis est retardé" through the API
+      Then the API shows the message as accepted and waiting while the network is unreachable
+      When the French mobile network is back
+      Then Dominique received it through the French carrier, and the home carrier never saw it
+
   Rule: Customers with SMS software of their own send over SMPP
 
     Scenario: A text submitted over SMPP reaches the handset, and its receipt comes back on the connection
