@@ -5,6 +5,7 @@ import type { HandsetBehaviour } from '../world/smpp/carrier-smsc';
 import type { MessageAnalytics } from '../world/http/api-client';
 import { eventually } from '../support/timing';
 import { EVIDENCE, attachJson } from '../support/evidence';
+import { customerNumber } from '../support/messages';
 
 /**
  * SMS analytics through the API, checked against the ground truth the suite saw itself: what
@@ -40,8 +41,7 @@ When(
   '{string} texts each of them {string} through the API',
   async function (this: Phase2World, customerName: string, text: string) {
     const customer = this.customer(customerName);
-    const from = customer.numbers.find((n) => n.kind === 'local')?.number;
-    if (!from) throw new Error(`"${customerName}" owns no local number.`);
+    const from = customerNumber(this, customerName);
     const batch: SentText[] = [];
     for (const person of [...this.people.values()].filter((p) => p.kind === 'mobile')) {
       const requestedAt = Date.now();

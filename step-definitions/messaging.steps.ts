@@ -6,16 +6,10 @@ import { SmppCustomerSession } from '../world/smpp/smpp-session';
 import { localDid, mobileNumber } from '../support/factories';
 import { EVIDENCE, attachJson } from '../support/evidence';
 import { subscribeWebhook } from '../support/webhooks';
+import { customerNumber, sendText } from '../support/messages';
 
 /** The plan's cross-service latency target (seed: Success Metrics). */
 const CROSS_SERVICE_LATENCY_MS = 500;
-
-function sendingNumber(world: Phase2World, customerName: string): string {
-  const found = world.customer(customerName).numbers.find((n) => n.kind === 'local');
-  if (!found)
-    throw new Error(`"${customerName}" owns no local number to send from: a Given step must add one.`);
-  return found.number;
-}
 
 /** Same length as the real one (SMPP passwords are at most 8 characters), last character changed. */
 function wrongPassword(real: string): string {
@@ -106,13 +100,7 @@ Then(
 When(
   '{string} texts {person} {string} through the API',
   async function (this: Phase2World, customerName: string, name: string, text: string) {
-    const from = sendingNumber(this, customerName);
-    const to = this.person(name).number;
-    // The clock starts before the request: the measured latency is an upper bound of accept → handset.
-    const requestedAt = Date.now();
-    const message = await this.customer(customerName).api.sendMessage({ from, to, text });
-    expect(message.status, 'status of a message the API has just accepted').to.equal('queued');
-    this.message = { id: message.id, customer: customerName, from, to, text, acceptedAt: requestedAt };
+    await sendText(this, customerName, customerNumber(this, customerName), name, text);
   },
 );
 
@@ -126,7 +114,7 @@ Then(
       lookAt: `the "${EVIDENCE.SMPP}" attachment and ${this.env.platformLog}`,
     });
     expect(received.text, `text on ${name}'s phone`).to.equal(message.text);
-    expect(received.from, `sender shown on ${name}'s phone`).to.equal(sendingNumber(this, customerName));
+    expect(received.from, `sender shown on ${name}'s phone`).to.equal(customerNumber(this, customerName));
     expect(inboxOf(this, name).all(), `texts on ${name}'s phone`).to.have.length(1);
   },
 );
@@ -227,7 +215,7 @@ When(
   async function (this: Phase2World, customerName: string, name: string) {
     // Everything a send needs, but truncated: a lenient parser that salvaged it would send a text.
     const fields = {
-      from: sendingNumber(this, customerName),
+      from: customerNumber(this, customerName),
       to: this.person(name).number,
       text: 'half a request',
     };
@@ -257,7 +245,7 @@ Then(
   async function (this: Phase2World, name: string, customerName: string) {
     // Absence is proven by a later text: once it has arrived, anything sent before it would have too.
     const control = `control ${Date.now()}`;
-    const from = sendingNumber(this, customerName);
+    const from = customerNumber(this, customerName);
     await this.customer(customerName).api.sendMessage({ from, to: this.person(name).number, text: control });
     await inboxOf(this, name).waitFor((sms) => sms.text === control, {
       awaited: `the control text on ${name}'s phone`,

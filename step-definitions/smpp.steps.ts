@@ -4,6 +4,7 @@ import type { Phase2World } from '../world/world';
 import { SmppCustomerSession, smppStatusName } from '../world/smpp/smpp-session';
 import { eventually } from '../support/timing';
 import { EVIDENCE } from '../support/evidence';
+import { customerNumber } from '../support/messages';
 
 /**
  * The customer's own SMS software on SMPP: submit_sm to the platform's SMSC, delivery receipts
@@ -15,12 +16,6 @@ const STATUS_OK = 0;
 function session(world: Phase2World): SmppCustomerSession {
   if (!world.smpp) throw new Error('No SMPP connection in this scenario: a Given step must open one.');
   return world.smpp;
-}
-
-function sendingNumber(world: Phase2World, customerName: string): string {
-  const found = world.customer(customerName).numbers.find((n) => n.kind === 'local');
-  if (!found) throw new Error(`"${customerName}" owns no local number to send from.`);
-  return found.number;
 }
 
 Given(
@@ -47,7 +42,7 @@ Given(
 When(
   '{string} submits {string} to {person} over SMPP, asking for a delivery receipt',
   async function (this: Phase2World, customerName: string, text: string, name: string) {
-    const from = sendingNumber(this, customerName);
+    const from = customerNumber(this, customerName);
     const to = this.person(name).number;
     const requestedAt = Date.now();
     const { messageId } = await session(this).submit({
@@ -86,7 +81,7 @@ Then(
 When(
   '{string} submits {int} texts to {person} at once over SMPP, retrying each one it is told to slow down',
   async function (this: Phase2World, customerName: string, count: number, name: string) {
-    const from = sendingNumber(this, customerName);
+    const from = customerNumber(this, customerName);
     const to = this.person(name).number;
     const texts = Array.from({ length: count }, (_, i) => `Parcel update ${i + 1} of ${count}`);
     const refusals: string[] = [];

@@ -4,6 +4,7 @@ import type { Phase2World } from '../world/world';
 import { CarrierSmscDouble } from '../world/smpp/carrier-smsc';
 import { frenchMobileRange, gsmText, mobileNumber, shortCode } from '../support/factories';
 import { EVIDENCE } from '../support/evidence';
+import { customerNumber, sendText } from '../support/messages';
 import { eventually } from '../support/timing';
 import { randomBytes } from 'node:crypto';
 
@@ -11,20 +12,6 @@ import { randomBytes } from 'node:crypto';
  * The plan's message kinds through the API: unicode, long (concatenated), from a short code,
  * abroad over the connector configured for that country, and MMS where it is not supported.
  */
-
-function customerNumber(world: Phase2World, customerName: string, kind: string): string {
-  const found = world.customer(customerName).numbers.find((n) => n.kind === kind);
-  if (!found) throw new Error(`"${customerName}" owns no ${kind} number: a Given step must add one.`);
-  return found.number;
-}
-
-async function sendText(world: Phase2World, customerName: string, from: string, name: string, text: string) {
-  const to = world.person(name).number;
-  const requestedAt = Date.now();
-  const message = await world.customer(customerName).api.sendMessage({ from, to, text });
-  expect(message.status, 'status of a message the API has just accepted').to.equal('queued');
-  world.message = { id: message.id, customer: customerName, from, to, text, acceptedAt: requestedAt };
-}
 
 When(
   '{string} texts {person} a long text of {int} characters through the API',

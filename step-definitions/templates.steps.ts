@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import type { Template } from '../world/http/api-client';
 import { EVIDENCE } from '../support/evidence';
+import { customerNumber } from '../support/messages';
 
 /** Message templates through the API, and texts sent with them. */
 
@@ -10,12 +11,6 @@ function templateOf(world: Phase2World, name: string): Template {
   const found = world.templates.get(name);
   if (!found) throw new Error(`No template "${name}" in this scenario: a Given step must create it.`);
   return found;
-}
-
-function sendingNumber(world: Phase2World, customerName: string): string {
-  const found = world.customer(customerName).numbers.find((n) => n.kind === 'local');
-  if (!found) throw new Error(`"${customerName}" owns no local number to send from.`);
-  return found.number;
 }
 
 Given(
@@ -59,7 +54,7 @@ When(
 When(
   '{string} texts {person} with the template {string} and these values:',
   async function (this: Phase2World, customerName: string, name: string, template: string, table: DataTable) {
-    const from = sendingNumber(this, customerName);
+    const from = customerNumber(this, customerName);
     const to = this.person(name).number;
     const variables = table.rowsHash();
     const requestedAt = Date.now();
@@ -93,7 +88,7 @@ Then(
       lookAt: `the "${EVIDENCE.SMPP}" attachment and ${this.env.platformLog}`,
     });
     expect(received.text, `text on ${name}'s phone`).to.equal(expected);
-    expect(received.from, `sender shown on ${name}'s phone`).to.equal(sendingNumber(this, customerName));
+    expect(received.from, `sender shown on ${name}'s phone`).to.equal(customerNumber(this, customerName));
     expect(inbox.all(), `texts on ${name}'s phone`).to.have.length(1);
     expect(this.currentMessage().text, 'the text as the API stored it').to.equal(expected);
   },

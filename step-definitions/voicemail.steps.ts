@@ -143,37 +143,39 @@ Then(
   },
 );
 
+/**
+ * The one text about the voicemail on the subscriber's mobile: from their business number,
+ * naming the caller.
+ */
+async function voicemailText(world: Phase2World, name: string, callerName: string): Promise<string> {
+  const person = world.subscriber(name);
+  const inbox = world.env.carrier.handset(person.mobile ?? '').inbox;
+  const sms = await inbox.waitFor(() => true, {
+    awaited: `the voicemail text on ${name}'s mobile`,
+    timeoutMs: world.env.config.waitMs,
+    lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
+  });
+  expect(sms.from, `sender of the voicemail text: ${name}'s business number`).to.equal(person.number);
+  expect(sms.text, `the voicemail text names ${callerName}`).to.include(world.person(callerName).number);
+  expect(inbox.all(), `texts on ${name}'s mobile`).to.have.length(1);
+  return sms.text;
+}
+
 Then(
   "{person}'s mobile receives the transcript of {person}'s message",
   async function (this: Phase2World, name: string, callerName: string) {
-    const person = this.subscriber(name);
-    const inbox = this.env.carrier.handset(person.mobile ?? '').inbox;
-    const sms = await inbox.waitFor(() => true, {
-      awaited: `the voicemail text on ${name}'s mobile`,
-      timeoutMs: this.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SMPP}" attachment and ${this.env.platformLog}`,
-    });
-    expect(sms.from, `sender of the voicemail text: ${name}'s business number`).to.equal(person.number);
-    expect(sms.text, `the voicemail text names ${callerName}`).to.include(this.person(callerName).number);
+    const text = await voicemailText(this, name, callerName);
     const transcript = this.speechToText?.transcript;
-    if (transcript) expect(sms.text, 'the voicemail text carries the transcript').to.include(transcript);
-    else expect(sms.text, 'the voicemail text carries a transcript').to.match(/: \S/);
-    expect(inbox.all(), `texts on ${name}'s mobile`).to.have.length(1);
+    if (transcript) expect(text, 'the voicemail text carries the transcript').to.include(transcript);
+    else expect(text, 'the voicemail text carries a transcript').to.match(/: \S/);
   },
 );
 
 Then(
   "{person}'s mobile is told of the voicemail from {person}, without a transcript",
   async function (this: Phase2World, name: string, callerName: string) {
-    const person = this.subscriber(name);
-    const inbox = this.env.carrier.handset(person.mobile ?? '').inbox;
-    const sms = await inbox.waitFor(() => true, {
-      awaited: `the voicemail text on ${name}'s mobile`,
-      timeoutMs: this.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SMPP}" attachment and ${this.env.platformLog}`,
-    });
-    expect(sms.text, `the voicemail text names ${callerName}`).to.include(this.person(callerName).number);
-    expect(sms.text, 'the voicemail text says there is no transcript').to.match(/no transcript/i);
+    const text = await voicemailText(this, name, callerName);
+    expect(text, 'the voicemail text says there is no transcript').to.match(/no transcript/i);
     const voicemail = await theVoicemail(this);
     expect(voicemail, 'the voicemail as the API shows it').to.deep.include({
       transcript: null,

@@ -257,65 +257,12 @@ export class WebhookReceiver {
       );
     }
 
-    const key = `${path}|${event.id}`;
-    const attemptsAt = [...(this.attempts.get(key) ?? []), Date.now()];
-    this.attempts.set(key, attemptsAt);
-    const attempts = attemptsAt.length;
-    const failure = endpoint.failures.shift();
-    if (failure === 'timeout') {
-      // Never answered: the sender's timeout must fire. stop() closes it if the sender does not.
-      this.log(
-        request,
-        path,
-        body,
-        `no answer (simulated timeout) for ${event.type} ${event.id}`,
-        endpoint.name,
-      );
-      return;
-    }
-    if (typeof failure === 'number') {
-      return this.answer(
-        request,
-        response,
-        path,
-        body,
-        failure,
-        `simulated failure for ${event.type} ${event.id}`,
-        endpoint.name,
-        false,
-      );
-    }
-
-    const known = this.accepted.get(key);
-    if (known) {
-      known.attempts = attempts;
-      known.attemptsAt = attemptsAt;
-      known.duplicates += 1;
-    } else {
-      const received: ReceivedWebhook = {
-        eventId: event.id,
-        type: event.type,
-        data: event.data,
-        createdAt: typeof event.createdAt === 'string' ? event.createdAt : '',
-        receivedAt: new Date().toISOString(),
-        path,
-        attempts,
-        attemptsAt,
-        duplicates: 0,
-      };
-      this.accepted.set(key, received);
-      this.events.add(received);
-    }
-    this.answer(
-      request,
-      response,
-      path,
-      body,
-      200,
-      known ? `duplicate of ${event.id} (acknowledged again)` : `${event.type} ${event.id}`,
-      endpoint.name,
-      false,
-    );
+    this.deliver(request, response, path, body, endpoint, {
+      eventId: event.id,
+      type: event.type,
+      data: event.data,
+      createdAt: typeof event.createdAt === 'string' ? event.createdAt : '',
+    });
   }
 
   /**
@@ -344,13 +291,46 @@ export class WebhookReceiver {
         'lacks id, message_status or level 1|2',
         endpoint.name,
       );
-    const eventId = `${id}#${level}`;
-    const key = `${path}|${eventId}`;
+    this.deliver(
+      request,
+      response,
+      path,
+      body,
+      endpoint,
+      {
+        eventId: `${id}#${level}`,
+        type: `jasmin.level${level}`,
+        data: Object.fromEntries(form),
+        createdAt: '',
+      },
+      JASMIN_ACK,
+    );
+  }
+
+  /**
+   * A verified, well-formed delivery of one event, in either dialect: the attempt is counted, a
+   * simulated failure applied if one is due, and otherwise the event reaches the application once
+   * (a re-delivery of a known event id is acknowledged again and counted as a duplicate).
+   */
+  private deliver(
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    path: string,
+    body: string,
+    endpoint: EndpointState,
+    event: { eventId: string; type: string; data: unknown; createdAt: string },
+    acknowledgement = 'ok',
+  ): void {
+    const key = `${path}|${event.eventId}`;
     const attemptsAt = [...(this.attempts.get(key) ?? []), Date.now()];
     this.attempts.set(key, attemptsAt);
+    const what = `${event.type} ${event.eventId}`;
     const failure = endpoint.failures.shift();
-    if (failure === 'timeout')
-      return this.log(request, path, body, 'no answer (simulated timeout)', endpoint.name);
+    if (failure === 'timeout') {
+      // Never answered: the sender's timeout must fire. stop() closes it if the sender does not.
+      this.log(request, path, body, `no answer (simulated timeout) for ${what}`, endpoint.name);
+      return;
+    }
     if (failure === 'no-ack')
       return this.answer(
         request,
@@ -358,13 +338,23 @@ export class WebhookReceiver {
         path,
         body,
         200,
-        'answered without ACK/Jasmin (simulated)',
+        `answered without ${JASMIN_ACK} (simulated) for ${what}`,
         endpoint.name,
         false,
         'ok',
       );
     if (failure !== undefined)
-      return this.answer(request, response, path, body, failure, 'simulated failure', endpoint.name, false);
+      return this.answer(
+        request,
+        response,
+        path,
+        body,
+        failure,
+        `simulated failure for ${what}`,
+        endpoint.name,
+        false,
+      );
+
     const known = this.accepted.get(key);
     if (known) {
       known.attempts = attemptsAt.length;
@@ -372,10 +362,7 @@ export class WebhookReceiver {
       known.duplicates += 1;
     } else {
       const received: ReceivedWebhook = {
-        eventId,
-        type: `jasmin.level${level}`,
-        data: Object.fromEntries(form),
-        createdAt: '',
+        ...event,
         receivedAt: new Date().toISOString(),
         path,
         attempts: attemptsAt.length,
@@ -391,10 +378,10 @@ export class WebhookReceiver {
       path,
       body,
       200,
-      `Jasmin DLR ${eventId}`,
+      known ? `duplicate of ${event.eventId} (acknowledged again)` : what,
       endpoint.name,
       false,
-      JASMIN_ACK,
+      acknowledgement,
     );
   }
 
