@@ -117,6 +117,15 @@ export interface PlatformConfig {
     /** Wrong codes allowed per verification before it fails. */
     verificationMaxAttempts: number;
   };
+  /** SMS campaigns: how the sender paces them. */
+  campaigns: {
+    /** How often running and scheduled campaigns are looked at: the granularity of pacing and of a scheduled start. */
+    tickMs: number;
+    /** Texts a second a campaign hands to the network when it does not set its own rate. */
+    defaultRatePerSecond: number;
+    /** The highest rate a campaign may ask for. */
+    maxRatePerSecond: number;
+  };
   /**
    * Third-party HTTP providers the platform calls. null disables the feature that needs it
    * (a voicemail is then kept without a transcript). Never a customer-supplied address.
@@ -177,6 +186,7 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
       verificationCodeTtlMs: 30_000,
       verificationMaxAttempts: 3,
     },
+    campaigns: { tickMs: 20, defaultRatePerSecond: 20, maxRatePerSecond: 500 },
     providers: { speechToTextUrl: null, timeoutMs: 5_000 },
     version: '0.1.0',
   };

@@ -13,6 +13,8 @@ import { startSmsc } from './smsc';
 import { startGateway } from './gateway';
 import { startVoiceFeatures } from './core/voice-features';
 import { startCallApplications } from './core/voice-apps';
+import { startOptOutKeywords } from './core/opt-outs';
+import { startCampaignRunner } from './core/campaigns';
 
 export interface PlatformEndpointsInfo {
   sip: { udp: { host: string; port: number }; ws: string; domain: string };
@@ -43,6 +45,10 @@ export async function startPlatform(config: PlatformConfig, log: PlatformLog): P
     stops.push(() => sip.stop());
     const features = startVoiceFeatures(deps, smsc, sip);
     stops.push(async () => features.stop());
+    const optOuts = startOptOutKeywords(deps, smsc);
+    stops.push(async () => optOuts.stop());
+    const campaigns = startCampaignRunner(deps, smsc);
+    stops.push(async () => campaigns.stop());
     const gateway = await startGateway(deps, {
       smsc,
       sip: { domain: config.sip.domain, calls: sip.liveCalls },

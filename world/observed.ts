@@ -76,6 +76,41 @@ export class Observed<T> {
     });
   }
 
+  /**
+   * For absence, which has no event to wait for: resolves once `duringMs` has passed without a
+   * matching item, and fails the moment one arrives (or if one already has). Only for a bounded
+   * business duration that the platform's own behaviour defines, such as "while paused".
+   */
+  expectNone(
+    predicate: (item: T) => boolean,
+    options: { duringMs: number; unexpected: string; lookAt?: string },
+  ): Promise<void> {
+    const fail = (item: T): Error =>
+      new Error(
+        [
+          `${options.unexpected}: ${this.describe(item)}.`,
+          options.lookAt ? `Look at: ${options.lookAt}.` : '',
+        ]
+          .filter(Boolean)
+          .join('\n'),
+      );
+    const existing = this.items.find(predicate);
+    if (existing !== undefined) return Promise.reject(fail(existing));
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(onItem);
+        resolve();
+      }, options.duringMs);
+      const onItem = (item: T): void => {
+        if (!predicate(item)) return;
+        clearTimeout(timer);
+        this.waiters.delete(onItem);
+        reject(fail(item));
+      };
+      this.waiters.add(onItem);
+    });
+  }
+
   private timeoutMessage(options: WaitOptions<T>): string {
     const relevant = options.relevant;
     const candidates = relevant ? this.items.filter((item) => relevant(item)) : this.items;

@@ -1,6 +1,6 @@
 import { World, setWorldConstructor, type IWorldOptions } from '@cucumber/cucumber';
 import type { SuiteEnvironment } from '../support/environment';
-import type { PlatformApi, PlatformSettings, Template } from './http/api-client';
+import type { Campaign, ContactList, PlatformApi, PlatformSettings, Template } from './http/api-client';
 import type { SipPhone, PhoneCall } from './sip/sip-phone';
 import { PstnDouble, type PstnCall, type ReceivedInvite } from './sip/pstn-double';
 import type { SipDatagramProbe } from './probes/sip-datagram-probe';
@@ -26,6 +26,38 @@ export interface CustomerActor {
   /** Routing rules by prefix ("+44" → rule id). */
   routingRules?: Map<string, string>;
   webhook?: { id: string; url: string; path: string };
+}
+
+/** A row of a contact list as the suite uploaded it: who it is (when a person of the scenario) and its values. */
+export interface ListedContact {
+  person?: string;
+  /** The number as uploaded (possibly malformed on purpose). */
+  number: string;
+  values: Record<string, string>;
+  /** The line of the CSV file. */
+  line: number;
+}
+
+export interface UploadedContactList {
+  list: ContactList;
+  /** Every row uploaded, in order; the accepted ones are those not in `list.rejectedRows`. */
+  rows: ListedContact[];
+}
+
+/** A campaign of this scenario and what the suite did to it, with when. */
+export interface CampaignRun {
+  name: string;
+  customer: string;
+  templateName: string;
+  listName: string;
+  /** The campaign as the API last returned it. */
+  latest: Campaign;
+  /** Date.now() before asking to start (or the scheduled start). */
+  startRequestedAt?: number;
+  startAt?: number;
+  /** Contacts still to be texted when it was paused or cancelled, in list order. */
+  notYetTexted?: ListedContact[];
+  resumeRequestedAt?: number;
 }
 
 /** A person in the scenario (Alice, Bob, …) and how they are reached. */
@@ -126,6 +158,12 @@ export class Phase2World extends World {
   > = [];
   /** Message templates created in this scenario, by name. */
   readonly templates = new Map<string, Template>();
+  /** Contact lists uploaded in this scenario, by name, with the contacts the suite expects on them. */
+  readonly contactLists = new Map<string, UploadedContactList>();
+  /** Campaigns created in this scenario, by name. */
+  readonly campaigns = new Map<string, CampaignRun>();
+  /** Numbers of people who texted STOP to a customer in this scenario. */
+  readonly optedOut = new Set<string>();
   /** Texts submitted at once over SMPP, and the refusals met on the way. */
   smppBatch?: { texts: string[]; refusals: string[] };
   /** A second mobile network (abroad) with the number range the platform routes to it. */

@@ -5,6 +5,8 @@ import { SmscRejection, type ConnectorStatus, type SmscService } from '../smsc/s
 import { ConflictError, NotFoundError, ValidationError } from './errors';
 import { InputReader } from './input';
 import { renderTemplate } from './templates';
+import { isOptedOut } from './opt-outs';
+import { UNFINISHED_CAMPAIGN_STATUSES } from './campaigns';
 import { webhookUrlRefusal, type PeerAllowlist } from './peers';
 import {
   CUSTOMER_TIERS,
@@ -62,6 +64,8 @@ export interface CreatedWebhook extends WebhookResource {
 export interface MessageAnalytics {
   since: string | null;
   until: string | null;
+  /** Only this campaign's texts, when asked for. */
+  campaignId: string | null;
   total: number;
   counts: Record<string, number>;
   /** Delivered among the texts with a final outcome; null when none has one yet. */
@@ -758,17 +762,13 @@ export class CoreServices {
         'mediaUrl',
         'picture messages (MMS) are not supported: the mobile networks behind this platform carry text only; send the text without mediaUrl',
       );
-    if (from) {
-      const looksNumeric = /^\+?\d+$/.test(from);
-      if (looksNumeric && !this.owns(customerId, from))
-        input.fail('from', `${from} is not one of your numbers`);
-      if (!looksNumeric && !ALPHANUMERIC_SENDER.test(from)) {
-        input.fail(
-          'from',
-          'must be one of your numbers or an alphanumeric sender id (1 to 11 letters, digits or spaces, at least one letter)',
-        );
-      }
-    }
+    const senderProblem = from ? this.senderProblem(customerId, from) : undefined;
+    if (senderProblem) input.fail('from', senderProblem);
+    if (to && isOptedOut(this.db, customerId, to))
+      input.fail(
+        'to',
+        `${to} has opted out of your texts (replied STOP, or recorded through /v1/opt-outs); they get texts again once they reply START`,
+      );
     input.done();
 
     let accepted;
@@ -862,8 +862,18 @@ export class CoreServices {
     return templateResource(updated);
   }
 
+  /** A template an unfinished campaign sends cannot be deleted: the campaign renders it for each contact. */
   deleteTemplate(customerId: string, id: string): void {
     this.templateRow(customerId, id);
+    const user = this.db
+      .prepare(
+        `SELECT id, status FROM campaigns WHERE template_id = ? AND status IN (${UNFINISHED_CAMPAIGN_STATUSES.map(() => '?').join(', ')}) ORDER BY created_at LIMIT 1`,
+      )
+      .get(id, ...UNFINISHED_CAMPAIGN_STATUSES) as { id: string; status: string } | undefined;
+    if (user)
+      throw new ConflictError(
+        `template ${id} is used by campaign ${user.id}, which is ${user.status}: cancel the campaign or let it complete first`,
+      );
     this.db.prepare('DELETE FROM templates WHERE id = ?').run(id);
   }
 
@@ -909,13 +919,21 @@ export class CoreServices {
     };
     const since = time('since');
     const until = time('until');
+    const campaignId = query.get('campaignId');
+    if (
+      campaignId !== null &&
+      !this.db.prepare('SELECT 1 FROM campaigns WHERE id = ? AND customer_id = ?').get(campaignId, customerId)
+    )
+      errors.push({ field: 'campaignId', message: `${campaignId} is not one of your campaigns` });
     if (errors.length > 0) throw new ValidationError(errors);
     const rows = this.db
       .prepare(
         `SELECT status, accepted_at, done_at FROM messages
-          WHERE customer_id = ? AND (? IS NULL OR accepted_at >= ?) AND (? IS NULL OR accepted_at < ?)`,
+          WHERE customer_id = @customerId AND (@since IS NULL OR accepted_at >= @since)
+            AND (@until IS NULL OR accepted_at < @until)
+            AND (@campaignId IS NULL OR id IN (SELECT message_id FROM campaign_contacts WHERE campaign_id = @campaignId))`,
       )
-      .all(customerId, since, since, until, until) as Array<{
+      .all({ customerId, since, until, campaignId }) as Array<{
       status: string;
       accepted_at: string;
       done_at: string | null;
@@ -932,6 +950,7 @@ export class CoreServices {
     return {
       since,
       until,
+      campaignId,
       total: rows.length,
       counts,
       deliveryRate: finals === 0 ? null : (counts.delivered ?? 0) / finals,
@@ -1076,6 +1095,15 @@ export class CoreServices {
     input.done();
     this.smsc.setRoute(prefix, connectorId);
     return { prefix, connectorId };
+  }
+
+  /** Why `from` cannot be this customer's sender, or undefined: one of its numbers, or an alphanumeric sender id. */
+  senderProblem(customerId: string, from: string): string | undefined {
+    const looksNumeric = /^\+?\d+$/.test(from);
+    if (looksNumeric && !this.owns(customerId, from)) return `${from} is not one of your numbers`;
+    if (!looksNumeric && !ALPHANUMERIC_SENDER.test(from))
+      return 'must be one of your numbers or an alphanumeric sender id (1 to 11 letters, digits or spaces, at least one letter)';
+    return undefined;
   }
 
   private owns(customerId: string, number: string): boolean {

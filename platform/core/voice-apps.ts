@@ -11,7 +11,7 @@ import { mulawWav } from '../media-relay/media-app';
 import type { CallApplications, CodeCheck, LeftVoicemail } from '../sip-edge/applications';
 import { nowIso } from '../store/store';
 import type { SipAccountRow, VerificationRow } from './resources';
-import { platformTexter } from './voice-features';
+import { platformTexter } from './platform-texts';
 
 const CODE_DIGITS = 6;
 const E164 = /^\+[1-9]\d{7,14}$/;

@@ -9,6 +9,8 @@ import { findCdr, type CdrResource, type NumberRow as NumberRecord, type SipAcco
 import type { RoleDeps } from '../role';
 import type { SmscService } from '../smsc/service';
 import type { CallbackOutcome, CallbackRequest } from '../sip-edge';
+import { platformTexter } from './platform-texts';
+import { optOutKeyword } from './opt-outs';
 
 export interface VoiceFeatures {
   stop(): void;
@@ -44,27 +46,6 @@ export function parseSubscriberCommand(text: string): SubscriberCommand {
 /** The keyword that asks for a call back, however it is typed ("call me", "Call  Me"). */
 export function isCallMe(text: string): boolean {
   return text.trim().replace(/\s+/g, ' ').toUpperCase() === 'CALL ME';
-}
-
-/**
- * Texts the platform sends itself on a customer's behalf (notices, replies, codes), from one of
- * the customer's numbers, without a delivery receipt for the customer.
- */
-export function platformTexter(
-  smsc: SmscService,
-  log: (message: string) => void,
-): (customerId: string, from: string, to: string, body: string) => void {
-  return (customerId, from, to, body) => {
-    const accepted = smsc.acceptMessage({
-      customerId,
-      source: 'platform',
-      sender: from,
-      recipient: to,
-      text: body,
-      registeredDelivery: false,
-    });
-    log(`text ${accepted.id} from ${from} to ${to}: ${JSON.stringify(body)}`);
-  };
 }
 
 export function startVoiceFeatures(
@@ -122,6 +103,8 @@ export function startVoiceFeatures(
     )?.number;
 
   const onMessageReceived = (event: PlatformEvents['message.received']): void => {
+    // Stop and start words belong to the opt-out handling, whoever's number they are sent to.
+    if (optOutKeyword(event.text)) return;
     safely(() => {
       const line = db.prepare('SELECT * FROM numbers WHERE e164 = ?').get(event.to) as
         NumberRecord | undefined;

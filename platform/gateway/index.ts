@@ -7,6 +7,7 @@ import type { RoleDeps, RunningRole } from '../role';
 import type { SmscService } from '../smsc/service';
 import { ServiceError, ValidationError } from '../core/errors';
 import { PeerAllowlist } from '../core/peers';
+import { CampaignServices } from '../core/campaigns';
 import { CoreServices, type Caller, type LiveCallControl } from '../core/services';
 import { startWebhookDispatcher, type WebhookDispatcher } from '../core/webhooks';
 import type { GatewayPlugin } from './plugins';
@@ -46,6 +47,7 @@ function effectiveSettings(config: RoleDeps['config']): unknown {
     },
     webhooks: { retryBaseMs: config.webhooks.retryBaseMs, maxAttempts: config.webhooks.maxAttempts },
     voice: config.voice,
+    campaigns: config.campaigns,
   };
 }
 
@@ -76,9 +78,13 @@ export async function startGateway(
     new PeerAllowlist(config.network.allowedPeerHosts),
     services.sip.calls,
   );
+  const campaigns = new CampaignServices(db, config.campaigns, (customerId, from) =>
+    core.senderProblem(customerId, from),
+  );
   const routes = compileRoutes(
     routeTable({
       services: core,
+      campaigns,
       version: config.version,
       settings: () => effectiveSettings(config),
       contractYaml: readFileSync(CONTRACT_FILE, 'utf8'),
@@ -152,7 +158,11 @@ export async function startGateway(
       const { route, params } = matched;
       if (caller) checkAccess(route, caller, url.pathname);
 
-      const body = route.jsonBody ? await readJsonBody(request, url.pathname) : undefined;
+      const body = route.jsonBody
+        ? await readJsonBody(request, url.pathname)
+        : route.csvBody
+          ? await readCsvBody(request, url.pathname)
+          : undefined;
       const upstreamStarted = process.hrtime.bigint();
       const reply = await route.handle({ caller, params, query: withoutApiKey(url.searchParams), body });
       response.setHeader('X-Kong-Upstream-Latency', String(elapsedMs(upstreamStarted)));
@@ -229,16 +239,45 @@ function checkAccess(route: CompiledRoute, caller: Caller, path: string): void {
 }
 
 async function readJsonBody(request: http.IncomingMessage, path: string): Promise<unknown> {
+  const text = await readTextBody(
+    request,
+    path,
+    /^application\/([\w.-]+\+)?json$/,
+    'as JSON with Content-Type: application/json',
+  );
+  if (text.trim() === '')
+    throw new ProblemError(
+      problem('invalidJson', 'the body is empty: send a JSON object', { instance: path }),
+    );
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new ProblemError(
+      problem('invalidJson', `the body is not valid JSON: ${(error as Error).message}`, { instance: path }),
+    );
+  }
+}
+
+/** A CSV upload as text; what is wrong inside the file is the service's to say (422, per row). */
+function readCsvBody(request: http.IncomingMessage, path: string): Promise<string> {
+  return readTextBody(request, path, /^text\/csv$/, 'as a CSV file with Content-Type: text/csv');
+}
+
+/** The body as UTF-8 text, once its media type is one the route takes and its size is within the limit. */
+async function readTextBody(
+  request: http.IncomingMessage,
+  path: string,
+  mediaTypes: RegExp,
+  howToSend: string,
+): Promise<string> {
   const declared = Number(request.headers['content-length']);
   if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) throw tooLarge(path, declared);
   const mediaType = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-  if (!/^application\/([\w.-]+\+)?json$/.test(mediaType)) {
+  if (!mediaTypes.test(mediaType)) {
     throw new ProblemError(
-      problem(
-        'unsupportedMediaType',
-        `send the body as JSON with Content-Type: application/json (got ${mediaType || 'no Content-Type'})`,
-        { instance: path },
-      ),
+      problem('unsupportedMediaType', `send the body ${howToSend} (got ${mediaType || 'no Content-Type'})`, {
+        instance: path,
+      }),
     );
   }
   const raw = await new Promise<Buffer>((resolveBody, rejectBody) => {
@@ -267,18 +306,7 @@ async function readJsonBody(request: http.IncomingMessage, path: string): Promis
       rejectBody(error);
     });
   });
-  const text = raw.toString('utf8');
-  if (text.trim() === '')
-    throw new ProblemError(
-      problem('invalidJson', 'the body is empty: send a JSON object', { instance: path }),
-    );
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new ProblemError(
-      problem('invalidJson', `the body is not valid JSON: ${(error as Error).message}`, { instance: path }),
-    );
-  }
+  return raw.toString('utf8');
 }
 
 function tooLarge(path: string, bytes: number): ProblemError {

@@ -1,4 +1,5 @@
 import type { CoreServices, Caller } from '../core/services';
+import type { CampaignServices } from '../core/campaigns';
 import { problem, ProblemError } from './problems';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -11,7 +12,7 @@ export interface RouteContext {
   caller: Caller | null;
   params: Record<string, string>;
   query: URLSearchParams;
-  /** The parsed JSON body (routes with `jsonBody`), otherwise undefined. */
+  /** The parsed JSON body (routes with `jsonBody`), the text of a CSV body (`csvBody`), otherwise undefined. */
   body: unknown;
 }
 
@@ -28,11 +29,14 @@ export interface RouteDefinition {
   path: string;
   access: Access;
   jsonBody?: boolean;
+  /** The body is a CSV file (text/csv), handed over as text. */
+  csvBody?: boolean;
   handle(context: RouteContext): Reply | Promise<Reply>;
 }
 
 export interface RouteTableOptions {
   services: CoreServices;
+  campaigns: CampaignServices;
   version: string;
   /** The effective timer settings, for GET /ops/v1/settings. */
   settings: () => unknown;
@@ -45,6 +49,7 @@ export interface RouteTableOptions {
  */
 export function routeTable({
   services,
+  campaigns,
   version,
   settings,
   contractYaml,
@@ -297,6 +302,100 @@ export function routeTable({
       access: 'customer',
       handle: (c) => {
         services.deleteTemplate(customerOf(c), c.params.id);
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/contact-lists',
+      access: 'customer',
+      csvBody: true,
+      handle: (c) => ok(campaigns.uploadContactList(customerOf(c), c.query.get('name'), String(c.body)), 201),
+    },
+    {
+      method: 'GET',
+      path: '/v1/contact-lists',
+      access: 'customer',
+      handle: (c) => ok({ items: campaigns.listContactLists(customerOf(c)) }),
+    },
+    {
+      method: 'GET',
+      path: '/v1/contact-lists/{id}',
+      access: 'customer',
+      handle: (c) => ok(campaigns.getContactList(customerOf(c), c.params.id)),
+    },
+    {
+      method: 'POST',
+      path: '/v1/campaigns',
+      access: 'customer',
+      jsonBody: true,
+      handle: (c) => ok(campaigns.createCampaign(customerOf(c), c.body), 201),
+    },
+    {
+      method: 'GET',
+      path: '/v1/campaigns',
+      access: 'customer',
+      handle: (c) => ok({ items: campaigns.listCampaigns(customerOf(c)) }),
+    },
+    {
+      method: 'GET',
+      path: '/v1/campaigns/{id}',
+      access: 'customer',
+      handle: (c) => ok(campaigns.getCampaign(customerOf(c), c.params.id)),
+    },
+    {
+      method: 'POST',
+      path: '/v1/campaigns/{id}/start',
+      access: 'customer',
+      handle: (c) => ok(campaigns.start(customerOf(c), c.params.id)),
+    },
+    {
+      method: 'POST',
+      path: '/v1/campaigns/{id}/schedule',
+      access: 'customer',
+      jsonBody: true,
+      handle: (c) => ok(campaigns.schedule(customerOf(c), c.params.id, c.body)),
+    },
+    {
+      method: 'POST',
+      path: '/v1/campaigns/{id}/pause',
+      access: 'customer',
+      handle: (c) => ok(campaigns.pause(customerOf(c), c.params.id)),
+    },
+    {
+      method: 'POST',
+      path: '/v1/campaigns/{id}/resume',
+      access: 'customer',
+      handle: (c) => ok(campaigns.resume(customerOf(c), c.params.id)),
+    },
+    {
+      method: 'POST',
+      path: '/v1/campaigns/{id}/cancel',
+      access: 'customer',
+      handle: (c) => ok(campaigns.cancel(customerOf(c), c.params.id)),
+    },
+    {
+      method: 'GET',
+      path: '/v1/opt-outs',
+      access: 'customer',
+      handle: (c) => ok({ items: campaigns.listOptOuts(customerOf(c)) }),
+    },
+    {
+      method: 'POST',
+      path: '/v1/opt-outs',
+      access: 'customer',
+      jsonBody: true,
+      handle: (c) => {
+        const { created, optOut } = campaigns.addOptOut(customerOf(c), c.body);
+        return ok(optOut, created ? 201 : 200);
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/opt-outs/{number}',
+      access: 'customer',
+      handle: (c) => {
+        campaigns.deleteOptOut(customerOf(c), c.params.number);
         return { status: 204 };
       },
     },

@@ -4,7 +4,7 @@ import type { Db } from '../store/store';
 export interface MessageRow {
   id: string;
   customer_id: string;
-  source: 'api' | 'smpp' | 'platform';
+  source: 'api' | 'smpp' | 'campaign' | 'platform';
   sender: string;
   recipient: string;
   text: string;

@@ -1,7 +1,7 @@
 /** What the rest of the platform asks of the SMSC role (the API's "send SMS" goes through here). */
 export interface AcceptMessageInput {
   customerId: string;
-  source: 'api' | 'smpp' | 'platform';
+  source: 'api' | 'smpp' | 'campaign' | 'platform';
   sender: string;
   recipient: string;
   text: string;

@@ -129,7 +129,7 @@ CREATE TABLE IF NOT EXISTS smpp_accounts (
 CREATE TABLE IF NOT EXISTS messages (
   id TEXT PRIMARY KEY,
   customer_id TEXT NOT NULL REFERENCES customers(id),
-  source TEXT NOT NULL,               -- api | smpp | platform (texts the platform sends itself: missed calls, command replies)
+  source TEXT NOT NULL,               -- api | smpp | campaign | platform (texts the platform sends itself: missed calls, command replies)
   sender TEXT NOT NULL,
   recipient TEXT NOT NULL,
   text TEXT NOT NULL,
@@ -192,6 +192,64 @@ CREATE TABLE IF NOT EXISTS templates (
   updated_at TEXT NOT NULL,
   UNIQUE (customer_id, name)
 );
+
+-- Contact lists uploaded as CSV; the rows it skipped are kept as the upload's report.
+CREATE TABLE IF NOT EXISTS contact_lists (
+  id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL REFERENCES customers(id),
+  name TEXT NOT NULL,
+  columns TEXT NOT NULL,              -- JSON array of the header's column names
+  rejected_rows TEXT NOT NULL,        -- JSON array of {line, number, reason}
+  created_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS contact_list_entries (
+  list_id TEXT NOT NULL REFERENCES contact_lists(id),
+  line INTEGER NOT NULL,              -- the line of the upload: campaigns text contacts in this order
+  number TEXT NOT NULL,               -- E.164
+  fields TEXT NOT NULL,               -- JSON object: column name -> value
+  PRIMARY KEY (list_id, number)
+);
+
+-- Numbers that asked a customer to stop texting them (STOP by text, or recorded through the API).
+CREATE TABLE IF NOT EXISTS opt_outs (
+  customer_id TEXT NOT NULL REFERENCES customers(id),
+  number TEXT NOT NULL,
+  source TEXT NOT NULL,               -- sms (the person texted a stop word) | api
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (customer_id, number)
+);
+
+CREATE TABLE IF NOT EXISTS campaigns (
+  id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL REFERENCES customers(id),
+  name TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  template_id TEXT NOT NULL REFERENCES templates(id),
+  contact_list_id TEXT NOT NULL REFERENCES contact_lists(id),
+  rate_per_second INTEGER NOT NULL,   -- texts handed to the network per second, at most
+  status TEXT NOT NULL,               -- draft | scheduled | running | paused | completed | cancelled
+  start_at TEXT,                      -- scheduled start
+  started_at TEXT,
+  finished_at TEXT,                   -- completed (every contact handed over or skipped) or cancelled
+  next_send_at INTEGER,               -- running: epoch ms at which the next contact may be texted
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS campaigns_by_status ON campaigns(status);
+
+-- One row per contact of a campaign, copied from the list when the campaign is created.
+CREATE TABLE IF NOT EXISTS campaign_contacts (
+  campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+  line INTEGER NOT NULL,
+  number TEXT NOT NULL,
+  fields TEXT NOT NULL,
+  state TEXT NOT NULL,                -- pending | handed (its message carries the outcome) | opted-out | cancelled | failed
+  message_id TEXT,                    -- handed: the messages row, written in the same transaction
+  error TEXT,                         -- failed: why the text could not be made or accepted
+  PRIMARY KEY (campaign_id, number)
+);
+CREATE INDEX IF NOT EXISTS campaign_contacts_by_message ON campaign_contacts(message_id);
 
 CREATE TABLE IF NOT EXISTS webhooks (
   id TEXT PRIMARY KEY,

@@ -202,9 +202,65 @@ export interface Template {
   updatedAt: string;
 }
 
+export interface ContactList {
+  id: string;
+  name: string;
+  columns: string[];
+  contacts: number;
+  rejectedRows: Array<{ line: number; number: string; reason: string }>;
+  createdAt: string;
+}
+
+export type CampaignStatus = 'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled';
+
+/** The contacts by outcome: every figure but `contacts` partitions them. */
+export interface CampaignStats {
+  contacts: number;
+  pending: number;
+  sent: number;
+  delivered: number;
+  failed: number;
+  optedOut: number;
+  cancelled: number;
+}
+
+export interface Campaign {
+  id: string;
+  name: string;
+  from: string;
+  templateId: string;
+  contactListId: string;
+  ratePerSecond: number;
+  status: CampaignStatus;
+  startAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+  stats: CampaignStats;
+}
+
+export interface CampaignInput {
+  name: string;
+  from: string;
+  templateId: string;
+  contactListId: string;
+  ratePerSecond?: number;
+  startAt?: string;
+}
+
+export type CampaignAction = 'start' | 'pause' | 'resume' | 'cancel';
+
+export interface OptOut {
+  number: string;
+  source: 'sms' | 'api';
+  createdAt: string;
+}
+
 export interface MessageAnalytics {
   since: string | null;
   until: string | null;
+  campaignId: string | null;
   total: number;
   counts: Record<MessageStatus, number>;
   deliveryRate: number | null;
@@ -469,11 +525,46 @@ export class PlatformApi {
     return this.call('GET', `/v1/cdrs/${encodeURIComponent(id)}`);
   }
 
-  messageAnalytics(window: { since?: string; until?: string } = {}): Promise<MessageAnalytics> {
+  messageAnalytics(
+    window: { since?: string; until?: string; campaignId?: string } = {},
+  ): Promise<MessageAnalytics> {
     const query = new URLSearchParams(
       Object.entries(window).filter((entry): entry is [string, string] => entry[1] !== undefined),
     ).toString();
     return this.call('GET', `/v1/analytics/messages${query ? `?${query}` : ''}`);
+  }
+
+  /** Uploads a CSV file of contacts (a `number` column and any values a template uses). */
+  async uploadContactList(name: string, csv: string): Promise<ContactList> {
+    const path = `/v1/contact-lists?name=${encodeURIComponent(name)}`;
+    const response = await this.raw({
+      method: 'POST',
+      path,
+      body: csv,
+      headers: { 'content-type': 'text/csv' },
+    });
+    return this.expectSuccess('POST', path, response);
+  }
+
+  createCampaign(input: CampaignInput): Promise<Campaign> {
+    return this.call('POST', '/v1/campaigns', input);
+  }
+
+  getCampaign(id: string): Promise<Campaign> {
+    return this.call('GET', `/v1/campaigns/${encodeURIComponent(id)}`);
+  }
+
+  /** Starts, pauses, resumes or cancels a campaign; the campaign as it is after the change. */
+  changeCampaign(id: string, action: CampaignAction): Promise<Campaign> {
+    return this.call('POST', `/v1/campaigns/${encodeURIComponent(id)}/${action}`);
+  }
+
+  scheduleCampaign(id: string, startAt: string): Promise<Campaign> {
+    return this.call('POST', `/v1/campaigns/${encodeURIComponent(id)}/schedule`, { startAt });
+  }
+
+  listOptOuts(): Promise<{ items: OptOut[] }> {
+    return this.call('GET', '/v1/opt-outs');
   }
 
   /** A template by name with a body of {{variable}} placeholders. */
@@ -591,7 +682,11 @@ export class PlatformApi {
   }
 
   private async call<T>(method: Method, path: string, json?: unknown): Promise<T> {
-    const response = await this.raw({ method, path, json });
+    return this.expectSuccess(method, path, await this.raw({ method, path, json }));
+  }
+
+  /** The body of a 2xx, else an ApiError carrying the problem and the request id. */
+  private expectSuccess<T>(method: Method, path: string, response: RawResponse): T {
     if (response.status >= 200 && response.status < 300) return response.body as T;
     const requestId = response.headers['x-request-id'];
     throw new ApiError(
