@@ -6,6 +6,7 @@ import type { MessageAnalytics } from '../world/http/api-client';
 import { eventually } from '../support/timing';
 import { EVIDENCE, attachJson } from '../support/evidence';
 import { customerNumber } from '../support/messages';
+import { campaignNamed, contactsOf, expectedText } from '../support/campaigns';
 
 /**
  * SMS analytics through the API, checked against the ground truth the suite saw itself: what
@@ -53,7 +54,10 @@ When(
 );
 
 /** What the suite itself observed for a batch: delivered per handset, undeliverable per receipt-less absence. */
-async function groundTruth(world: Phase2World, batch: SentText[]) {
+async function groundTruth(
+  world: Phase2World,
+  batch: Array<Pick<SentText, 'person' | 'text' | 'requestedAt'>>,
+) {
   const delivered: Array<{ person: string; latencyMs: number }> = [];
   let undeliverable = 0;
   for (const sent of batch) {
@@ -142,5 +146,38 @@ Then(
     expectAgreement(this, windowed, truth, second.length);
     const before = await customer.api.messageAnalytics({ until: since });
     expect(before.total, 'texts before the window: the first batch').to.equal(first.length);
+  },
+);
+
+Then(
+  "the analytics of the campaign {string} agree with what its contacts' handsets received and the network reported",
+  async function (this: Phase2World, name: string) {
+    const run = campaignNamed(this, name);
+    const api = this.customer(run.customer).api;
+    const requestedAt = run.startRequestedAt;
+    if (requestedAt === undefined)
+      throw new Error(`The campaign "${name}" was not started in this scenario.`);
+    const batch = contactsOf(this, run).map((contact) => {
+      if (!contact.person)
+        throw new Error(`Contact ${contact.number} of "${name}" is not a person of this scenario.`);
+      return { person: contact.person, text: expectedText(this, run, contact), requestedAt };
+    });
+    const truth = await groundTruth(this, batch);
+    const analytics = await eventually(
+      () => api.messageAnalytics({ campaignId: run.latest.id }),
+      (a) => a.counts.delivered === truth.delivered.length && a.counts.undeliverable === truth.undeliverable,
+      {
+        awaited: `analytics of campaign "${name}" counting ${truth.delivered.length} delivered and ${truth.undeliverable} undeliverable`,
+        timeoutMs: this.env.config.waitMs,
+        lookAt: `the "${EVIDENCE.HTTP}" attachment`,
+      },
+    );
+    expect(analytics.campaignId, 'campaign the analytics are about').to.equal(run.latest.id);
+    // Latency is measured by the suite from its request to start the campaign: an upper bound.
+    expectAgreement(this, analytics, truth, batch.length);
+    const everything = await api.messageAnalytics();
+    expect(everything.total, "all of the customer's texts: the direct ones and the campaign's").to.equal(
+      this.sentBatches.flat().length + batch.length,
+    );
   },
 );

@@ -41,3 +41,10 @@ Feature: Message templates are managed through the API and filled in exactly
   Scenario: Another customer can neither see nor use the template
     Given "Hooli" is a standard customer
     Then "Hooli" cannot see or use "Parcelly"'s template "arrival"
+
+  Scenario: A template that a campaign still has to send cannot be deleted
+    Given "Parcelly" has scheduled a campaign "Friday parcels" with the template "arrival" for tomorrow
+    Then deleting the template "arrival" is refused because the campaign "Friday parcels" uses it, and the template stays
+    When "Parcelly" cancels the campaign "Friday parcels"
+    And "Parcelly" deletes the template "arrival"
+    Then the template "arrival" is no longer among "Parcelly"'s templates, and reading it is "not found"

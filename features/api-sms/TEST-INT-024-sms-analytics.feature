@@ -24,3 +24,8 @@ Feature: SMS analytics through the API match what the handsets received
     When "Parcelly" texts each of them "Your parcel update" through the API
     And "Parcelly" texts each of them "Your parcel has arrived" through the API
     Then the analytics for the window of the second batch count only the second batch's texts
+
+  Scenario: The analytics of a campaign count only that campaign's texts
+    When "Parcelly" texts each of them "Your parcel update" through the API
+    And "Parcelly" runs a campaign "Loyalty" to each of them reading "Thanks for being a Parcelly customer."
+    Then the analytics of the campaign "Loyalty" agree with what its contacts' handsets received and the network reported

@@ -225,7 +225,7 @@ CREATE TABLE IF NOT EXISTS campaigns (
   customer_id TEXT NOT NULL REFERENCES customers(id),
   name TEXT NOT NULL,
   sender TEXT NOT NULL,
-  template_id TEXT NOT NULL REFERENCES templates(id),
+  template_id TEXT NOT NULL,          -- no foreign key: a finished campaign keeps naming a template deleted since
   contact_list_id TEXT NOT NULL REFERENCES contact_lists(id),
   rate_per_second INTEGER NOT NULL,   -- texts handed to the network per second, at most
   status TEXT NOT NULL,               -- draft | scheduled | running | paused | completed | cancelled
