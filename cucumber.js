@@ -1,5 +1,8 @@
 // Cucumber profiles. `npm run bdd -- --profile ci`, `--tags @smoke`, `--parallel 2` all combine with these.
 const interactive = Boolean(process.stdout.isTTY) && !process.env.CI;
+// One faker seed per run, chosen here so every parallel worker inherits the same one (replay
+// a run with PHASE2_FAKER_SEED=<seed>, as printed in the report's environment).
+process.env.PHASE2_FAKER_SEED ??= String(Math.floor(Math.random() * 1_000_000) + 1);
 
 const common = {
   requireModule: ['ts-node/register/transpile-only'],

@@ -7,6 +7,7 @@ import { eventually } from '../support/timing';
 import { EVIDENCE, attachJson } from '../support/evidence';
 import { customerNumber } from '../support/messages';
 import { campaignNamed, contactsOf, expectedText } from '../support/campaigns';
+import { consistencyCheck } from '../support/metrics';
 
 /**
  * SMS analytics through the API, checked against the ground truth the suite saw itself: what
@@ -92,7 +93,9 @@ Then(
         lookAt: `the "${EVIDENCE.HTTP}" attachment`,
       },
     );
-    expectAgreement(this, analytics, truth, batch.length);
+    await consistencyCheck(this, 'SMS analytics vs handsets and network', () =>
+      expectAgreement(this, analytics, truth, batch.length),
+    );
   },
 );
 
@@ -143,7 +146,9 @@ Then(
         lookAt: `the "${EVIDENCE.HTTP}" attachment`,
       },
     );
-    expectAgreement(this, windowed, truth, second.length);
+    await consistencyCheck(this, 'SMS analytics vs handsets and network', () =>
+      expectAgreement(this, windowed, truth, second.length),
+    );
     const before = await customer.api.messageAnalytics({ until: since });
     expect(before.total, 'texts before the window: the first batch').to.equal(first.length);
   },
@@ -174,7 +179,9 @@ Then(
     );
     expect(analytics.campaignId, 'campaign the analytics are about').to.equal(run.latest.id);
     // Latency is measured by the suite from its request to start the campaign: an upper bound.
-    expectAgreement(this, analytics, truth, batch.length);
+    await consistencyCheck(this, 'campaign analytics vs handsets and network', () =>
+      expectAgreement(this, analytics, truth, batch.length),
+    );
     const everything = await api.messageAnalytics();
     expect(everything.total, "all of the customer's texts: the direct ones and the campaign's").to.equal(
       this.sentBatches.flat().length + batch.length,

@@ -7,6 +7,7 @@ import { pstnNumber } from '../support/factories';
 import { EVIDENCE, attachJson } from '../support/evidence';
 import { subscribeWebhook } from '../support/webhooks';
 import { awaitCallRecord } from '../support/call-records';
+import { consistencyCheck } from '../support/metrics';
 
 /**
  * Call records (CDRs) through the API: one per call attempt, with the outcome the callee's line
@@ -206,7 +207,9 @@ Then(
           lookAt: `the "${EVIDENCE.WEBHOOK}" attachment`,
         },
       );
-      expect(event.data, `the record in the event for the call to ${call.callee.name}`).to.deep.equal(cdr);
+      await consistencyCheck(this, 'call.completed webhook vs the API record', () =>
+        expect(event.data, `the record in the event for the call to ${call.callee.name}`).to.deep.equal(cdr),
+      );
     }
     const events = this.env.webhooks.events.filter((e) => e.path === webhook.path);
     expect(events.length, `completed-call events at "${customerName}"'s webhook: one per call`).to.equal(

@@ -5,6 +5,7 @@ import type { CampaignStats } from '../world/http/api-client';
 import { EVIDENCE, attachJson } from '../support/evidence';
 import { customerNumber } from '../support/messages';
 import { eventually } from '../support/timing';
+import { consistencyCheck, recordMetric } from '../support/metrics';
 import {
   awaitCampaignText,
   campaignNamed,
@@ -353,16 +354,24 @@ Then(
         optedOut: contacts.filter((c) => optedOut(this, c)).length,
       },
     });
+    recordMetric(this, {
+      kind: 'delivery',
+      name: 'campaign texts to reachable contacts',
+      accepted: reachable(this, run).length,
+      delivered: reachable(this, run).filter((c) => campaignTexts(this, run, c).length > 0).length,
+    });
+    await consistencyCheck(this, 'campaign statistics vs handsets and network', () => {
+      expect(run.latest.stats.delivered, 'delivered: contacts whose handset shows the text').to.equal(
+        onHandsets,
+      );
+      expect(run.latest.stats.failed, 'failed: contacts the network reported undeliverable').to.equal(
+        unreachable,
+      );
+      expect(run.latest.stats.optedOut, 'opted out: contacts who replied STOP').to.equal(
+        contacts.filter((c) => optedOut(this, c)).length,
+      );
+    });
     expect(run.latest.stats, `statistics of "${run.name}"`).to.deep.equal(expected);
-    expect(run.latest.stats.delivered, 'delivered: contacts whose handset shows the text').to.equal(
-      onHandsets,
-    );
-    expect(run.latest.stats.failed, 'failed: contacts the network reported undeliverable').to.equal(
-      unreachable,
-    );
-    expect(run.latest.stats.optedOut, 'opted out: contacts who replied STOP').to.equal(
-      contacts.filter((c) => optedOut(this, c)).length,
-    );
   },
 );
 

@@ -4,6 +4,7 @@ import type { Phase2World } from '../world/world';
 import type { ReceivedWebhook, WebhookFailure } from '../world/http/webhook-receiver';
 import { subscribeWebhook } from '../support/webhooks';
 import { EVIDENCE, attachJson } from '../support/evidence';
+import { recordMetric } from '../support/metrics';
 
 /**
  * Delivery reports at the customer's webhook: signed, in the order the network reported them,
@@ -97,6 +98,18 @@ Then(
     );
     const events = eventsOf(this, customerName, message.id);
     attachJson(this, 'Delivery reports', events);
+    const onHandset = this.env.carrier
+      .handset(message.to)
+      .inbox.all()
+      .find((sms) => sms.text === message.text);
+    const delivered = events.find((e) => e.type === 'message.delivered');
+    // Only first-time deliveries measure the platform: retries measure the failing endpoint.
+    if (onHandset && delivered && events.every((e) => e.attempts === 1))
+      recordMetric(this, {
+        kind: 'latency',
+        name: 'handset → delivery report at the webhook',
+        ms: Date.parse(delivered.receivedAt) - onHandset.receivedAt,
+      });
     expect(
       events.map((e) => e.type),
       `reports for ${message.id}, in the order they reached the webhook`,

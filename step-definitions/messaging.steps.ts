@@ -7,6 +7,7 @@ import { localDid, mobileNumber } from '../support/factories';
 import { EVIDENCE, attachJson } from '../support/evidence';
 import { subscribeWebhook } from '../support/webhooks';
 import { customerNumber, sendText } from '../support/messages';
+import { recordMetric } from '../support/metrics';
 
 /** The plan's cross-service latency target (seed: Success Metrics). */
 const CROSS_SERVICE_LATENCY_MS = 500;
@@ -132,6 +133,7 @@ Then(
     expect(received, `the text on ${person.name}'s phone`).to.not.equal(undefined);
     const latencyMs = received.receivedAt - message.acceptedAt;
     attachJson(this, 'Cross-service latency', { messageId: message.id, apiToHandsetMs: latencyMs, boundMs });
+    recordMetric(this, { kind: 'latency', name: 'API request → handset', ms: latencyMs });
     expect(latencyMs, `time from the API request to ${person.name}'s handset`).to.be.below(boundMs);
   },
 );

@@ -6,6 +6,7 @@ import { WaitTimeoutError } from '../world/observed';
 import { tollFreeNumber, ukLandline } from '../support/factories';
 import { EVIDENCE, attachJson } from '../support/evidence';
 import { awaitCallRecord } from '../support/call-records';
+import { recordMetric } from '../support/metrics';
 
 /**
  * How the customer steers outside calls through the API: which carrier carries which
@@ -180,6 +181,11 @@ Then(
         firstInviteAt: new Date(invite.at).toISOString(),
         milliseconds: invite.at - this.routeChangedAt,
         carrier,
+      });
+      recordMetric(this, {
+        kind: 'latency',
+        name: 'routing change → first call on the new route',
+        ms: invite.at - this.routeChangedAt,
       });
     }
   },

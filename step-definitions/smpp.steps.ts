@@ -5,6 +5,7 @@ import { SmppCustomerSession, smppStatusName } from '../world/smpp/smpp-session'
 import { eventually } from '../support/timing';
 import { EVIDENCE } from '../support/evidence';
 import { customerNumber } from '../support/messages';
+import { recordMetric } from '../support/metrics';
 
 /**
  * The customer's own SMS software on SMPP: submit_sm to the platform's SMSC, delivery receipts
@@ -126,12 +127,22 @@ Then(
     const batch = this.smppBatch;
     if (!batch) throw new Error('No batch of SMPP submissions in this scenario.');
     const inbox = this.env.carrier.handset(this.person(name).number).inbox;
-    for (const text of batch.texts)
-      await inbox.waitFor((sms) => sms.text === text, {
-        awaited: `"${text}" on ${name}'s phone`,
-        timeoutMs: this.env.config.waitMs,
-        lookAt: `the "${EVIDENCE.SMPP}" attachment`,
+    try {
+      for (const text of batch.texts)
+        await inbox.waitFor((sms) => sms.text === text, {
+          awaited: `"${text}" on ${name}'s phone`,
+          timeoutMs: this.env.config.waitMs,
+          lookAt: `the "${EVIDENCE.SMPP}" attachment`,
+        });
+    } finally {
+      const arrived = new Set(inbox.all().map((sms) => sms.text));
+      recordMetric(this, {
+        kind: 'delivery',
+        name: 'texts acknowledged over SMPP under throttling',
+        accepted: batch.texts.length,
+        delivered: batch.texts.filter((t) => arrived.has(t)).length,
       });
+    }
     expect(
       inbox
         .all()

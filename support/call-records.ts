@@ -3,6 +3,7 @@ import type { Cdr, PlatformApi } from '../world/http/api-client';
 import type { Phase2World } from '../world/world';
 import { EVIDENCE, attachJson } from './evidence';
 import { eventually } from './timing';
+import { recordMetric } from './metrics';
 
 /**
  * The one record of a call, as its customer reads it through the API by the SIP Call-ID their
@@ -22,7 +23,16 @@ export async function awaitCallRecord(
       timeoutMs: world.env.config.waitMs,
       lookAt: `the "${EVIDENCE.HTTP}" attachment and ${world.env.platformLog}`,
     },
-  );
+  ).catch((error: unknown) => {
+    recordMetric(world, { kind: 'audit', name: 'call records written', expected: 1, recorded: 0 });
+    throw error;
+  });
+  recordMetric(world, {
+    kind: 'audit',
+    name: 'call records written',
+    expected: 1,
+    recorded: page.items.length,
+  });
   expect(page.items, `records of ${what} (SIP Call-ID ${sipCallId}): exactly one`).to.have.length(1);
   attachJson(world, 'Call record', page.items[0]);
   return page.items[0];

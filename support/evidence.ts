@@ -19,13 +19,18 @@ function render(entries: TrafficEntry[]): string {
     .join('\n\n────────\n\n');
 }
 
-/** Attaches everything that crossed the wire during the scenario, one attachment per protocol. */
-export function attachTrafficEvidence(world: Phase2World): void {
+/**
+ * Attaches what crossed the wire since the end of the previous step, one attachment per protocol,
+ * so each step carries the traffic it caused (called after every step, and once more after the
+ * scenario's cleanup for what teardown sent).
+ */
+export function attachStepTraffic(world: Phase2World): void {
   for (const protocol of Object.keys(EVIDENCE) as Protocol[]) {
-    const entries = traffic.since(world.trafficMark, protocol);
+    const entries = traffic.since(world.stepTrafficMark, protocol);
     if (entries.length === 0) continue;
     world.attach(render(entries), { mediaType: 'text/plain', fileName: EVIDENCE[protocol] });
   }
+  world.stepTrafficMark = traffic.mark();
 }
 
 /** Attaches structured data (RTP statistics, a CDR) under a stable name. */

@@ -1,10 +1,11 @@
-import { After, AfterAll, Before, BeforeAll, setDefaultTimeout, Status } from '@cucumber/cucumber';
+import { After, AfterAll, AfterStep, Before, BeforeAll, setDefaultTimeout, Status } from '@cucumber/cucumber';
 import nock from 'nock';
 import { config as chaiConfig } from 'chai';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { ConfigError } from './config';
 import { startSuiteEnvironment, type SuiteEnvironment } from './environment';
-import { attachJson, attachTrafficEvidence } from './evidence';
+import { attachJson, attachStepTraffic } from './evidence';
 import { seedFaker } from './factories';
 import type { Phase2World } from '../world/world';
 
@@ -16,6 +17,9 @@ setDefaultTimeout(30_000);
 
 let environment: SuiteEnvironment | undefined;
 let startFailure: unknown;
+/** Where this run went, without secrets: every scenario attaches it, the run summary reports it. */
+let runParameters: Record<string, string | number> = {};
+const SUITE_VERSION = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 
 BeforeAll({ timeout: 120_000 }, async function () {
   // The suite may talk to loopback only (non-negotiables 7 and 9): any other HTTP connection
@@ -24,6 +28,16 @@ BeforeAll({ timeout: 120_000 }, async function () {
   nock.enableNetConnect(/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/);
   try {
     environment = await startSuiteEnvironment();
+    const { config, endpoints, operator } = environment;
+    runParameters = {
+      target: config.target,
+      api: endpoints.apiUrl,
+      sip: `${endpoints.sip.udp.host}:${endpoints.sip.udp.port} (UDP), ${endpoints.sip.ws} (WebSocket)`,
+      smpp: `${endpoints.smpp.host}:${endpoints.smpp.port}`,
+      suiteVersion: SUITE_VERSION,
+      platformVersion: (await operator.health()).version,
+      fakerSeed: config.fakerSeed,
+    };
   } catch (error) {
     startFailure = error;
     if (error instanceof ConfigError) {
@@ -58,18 +72,22 @@ Before(function (this: Phase2World, { pickle }) {
     .readUInt32BE(0);
   seedFaker(scenarioSeed);
   attachJson(this, 'Run parameters', {
-    target: environment.config.target,
-    fakerSeed: environment.config.fakerSeed,
+    ...runParameters,
     scenarioSeed,
     worker: process.env.CUCUMBER_WORKER_ID ?? '0',
   });
+});
+
+// Evidence sits on the step that caused it: a failing step carries the traffic that explains it.
+AfterStep(function (this: Phase2World) {
+  attachStepTraffic(this);
 });
 
 After(async function (this: Phase2World, { result }) {
   try {
     await this.cleanup();
   } finally {
-    attachTrafficEvidence(this);
+    attachStepTraffic(this);
     if (result?.status === Status.FAILED && this.env) {
       this.attach(`Platform log: ${this.env.platformLog}`, {
         mediaType: 'text/plain',

@@ -1,0 +1,212 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { countScenarios, type ScenarioCounts } from './cucumber-results';
+
+/**
+ * The plan's success metrics over one run, from Cucumber's message stream: scenario outcomes and
+ * the measurements steps recorded (support/metrics.ts). Printed after `npm run bdd`, written to
+ * reports/summary.json and shown in the Allure report's environment panel. A metric without
+ * measurements says so instead of showing zero.
+ */
+
+const METRIC_MEDIA_TYPE = 'application/vnd.phase2.metric+json';
+const RUN_PARAMETERS = 'Run parameters';
+
+type RecordedMetric =
+  | { kind: 'latency'; name: string; ms: number }
+  | { kind: 'consistency'; name: string; passed: boolean }
+  | { kind: 'failover'; name: string; ms: number }
+  | { kind: 'delivery'; name: string; accepted: number; delivered: number }
+  | { kind: 'audit'; name: string; expected: number; recorded: number };
+
+export interface MetricLine {
+  metric: string;
+  target: string;
+  /** null when the run measured nothing for it. */
+  measured: string | null;
+  verdict: 'met' | 'missed' | 'no measurements';
+  samples: number;
+  /** The measurements by name, for people who want to know where a figure comes from. */
+  sources: string[];
+}
+
+export interface RunSummary {
+  generatedAt: string;
+  environment: Record<string, string>;
+  scenarios: ScenarioCounts;
+  metrics: MetricLine[];
+}
+
+interface Envelope {
+  attachment?: { mediaType: string; body: string; fileName?: string; contentEncoding?: string };
+}
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+}
+
+const percent = (part: number, whole: number): string =>
+  `${(Math.floor((part / whole) * 1000) / 10).toString()} %`;
+
+export function summariseRun(ndjson: string, scenarios: ScenarioCounts, now = new Date()): RunSummary {
+  const metrics: RecordedMetric[] = [];
+  let environment: Record<string, string> = {};
+  for (const line of ndjson.split('\n')) {
+    if (!line.trim()) continue;
+    const { attachment } = JSON.parse(line) as Envelope;
+    if (!attachment) continue;
+    const body =
+      attachment.contentEncoding === 'BASE64'
+        ? Buffer.from(attachment.body, 'base64').toString('utf8')
+        : attachment.body;
+    if (attachment.mediaType === METRIC_MEDIA_TYPE) metrics.push(JSON.parse(body) as RecordedMetric);
+    else if (attachment.fileName === RUN_PARAMETERS && Object.keys(environment).length === 0) {
+      const parsed = JSON.parse(body) as Record<string, unknown>;
+      environment = Object.fromEntries(
+        Object.entries(parsed)
+          .filter(([key]) => !['scenarioSeed', 'worker'].includes(key))
+          .map(([key, value]) => [key, String(value)]),
+      );
+    }
+  }
+  const of = <K extends RecordedMetric['kind']>(kind: K): Array<Extract<RecordedMetric, { kind: K }>> =>
+    metrics.filter((m): m is Extract<RecordedMetric, { kind: K }> => m.kind === kind);
+  const names = (list: RecordedMetric[]): string[] => [...new Set(list.map((m) => m.name))];
+  const lines: MetricLine[] = [];
+
+  const executed = scenarios.passed + scenarios.failed;
+  lines.push({
+    metric: 'End-to-end success',
+    target: '> 99 %',
+    measured:
+      executed === 0
+        ? null
+        : `${percent(scenarios.passed, executed)} (${scenarios.passed} of ${executed} scenarios)`,
+    verdict: executed === 0 ? 'no measurements' : scenarios.passed / executed > 0.99 ? 'met' : 'missed',
+    samples: executed,
+    sources: ['scenario outcomes'],
+  });
+
+  const latencies = of('latency')
+    .map((m) => m.ms)
+    .sort((a, b) => a - b);
+  const p95 = percentile(latencies, 95);
+  lines.push({
+    metric: 'Cross-service latency',
+    target: '< 500 ms (p95)',
+    measured:
+      latencies.length === 0
+        ? null
+        : `p50 ${percentile(latencies, 50)} ms, p95 ${p95} ms, max ${latencies.at(-1) ?? 0} ms (${latencies.length} samples)`,
+    verdict: latencies.length === 0 ? 'no measurements' : p95 < 500 ? 'met' : 'missed',
+    samples: latencies.length,
+    sources: names(of('latency')),
+  });
+
+  const checks = of('consistency');
+  const held = checks.filter((c) => c.passed).length;
+  lines.push({
+    metric: 'Data consistency',
+    target: '100 %',
+    measured:
+      checks.length === 0 ? null : `${percent(held, checks.length)} (${held} of ${checks.length} checks)`,
+    verdict: checks.length === 0 ? 'no measurements' : held === checks.length ? 'met' : 'missed',
+    samples: checks.length,
+    sources: names(checks),
+  });
+
+  const failovers = of('failover').map((m) => m.ms);
+  const slowest = Math.max(0, ...failovers);
+  lines.push({
+    metric: 'Failover time',
+    target: '< 30 s',
+    measured:
+      failovers.length === 0 ? null : `max ${(slowest / 1000).toFixed(1)} s (${failovers.length} failovers)`,
+    verdict: failovers.length === 0 ? 'no measurements' : slowest < 30_000 ? 'met' : 'missed',
+    samples: failovers.length,
+    sources: names(of('failover')),
+  });
+
+  const deliveries = of('delivery');
+  const accepted = deliveries.reduce((sum, d) => sum + d.accepted, 0);
+  const lost = deliveries.reduce((sum, d) => sum + Math.max(0, d.accepted - d.delivered), 0);
+  lines.push({
+    metric: 'Messages lost',
+    target: '0',
+    measured: deliveries.length === 0 ? null : `${lost} of ${accepted} acknowledged texts`,
+    verdict: deliveries.length === 0 ? 'no measurements' : lost === 0 ? 'met' : 'missed',
+    samples: deliveries.length,
+    sources: names(deliveries),
+  });
+
+  const audits = of('audit');
+  const expected = audits.reduce((sum, a) => sum + a.expected, 0);
+  const recorded = audits.reduce((sum, a) => sum + Math.min(a.recorded, a.expected), 0);
+  lines.push({
+    metric: 'Audit trail completeness',
+    target: '100 %',
+    measured:
+      audits.length === 0 ? null : `${percent(recorded, expected)} (${recorded} of ${expected} records)`,
+    verdict: audits.length === 0 ? 'no measurements' : recorded === expected ? 'met' : 'missed',
+    samples: audits.length,
+    sources: names(audits),
+  });
+
+  return { generatedAt: now.toISOString(), environment, scenarios, metrics: lines };
+}
+
+export function formatSummary(summary: RunSummary): string {
+  const rows = [
+    ['metric', 'target', 'this run', 'verdict'],
+    ...summary.metrics.map((m) => [
+      m.metric,
+      m.target,
+      m.measured ?? 'no measurements in this run',
+      m.verdict === 'no measurements' ? '—' : m.verdict,
+    ]),
+  ];
+  const widths =
+    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  const render = (row: string[]): string =>
+    row
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [
+    "The plan's success metrics over this run (reports/summary.json):",
+    render(rows[0] ?? []),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...rows.slice(1).map(render),
+  ].join('\n');
+}
+
+/** Allure's environment panel: where the run went (no secrets), and the metrics' verdicts. */
+export function environmentProperties(summary: RunSummary): string {
+  const escape = (value: string): string => value.replace(/\\/g, '\\\\').replace(/\n/g, ' ');
+  const entries: Array<[string, string]> = [
+    ...Object.entries(summary.environment),
+    ...summary.metrics.map((m): [string, string] => [
+      `metric: ${m.metric}`,
+      `${m.measured ?? 'no measurements in this run'}, target ${m.target}${m.verdict === 'no measurements' ? '' : ` (${m.verdict})`}`,
+    ]),
+  ];
+  return `${entries.map(([key, value]) => `${key.replace(/[\s:=]/g, (c) => `\\${c}`)}=${escape(value)}`).join('\n')}\n`;
+}
+
+/** Reads the run's message stream and writes the summary files; returns the printed table. */
+export function writeRunSummary(messagesFile: string, summaryFile: string, allureResultsDir: string): string {
+  const ndjson = existsSync(messagesFile) ? readFileSync(messagesFile, 'utf8') : '';
+  const summary = summariseRun(ndjson, countScenarios(messagesFile));
+  mkdirSync(dirname(summaryFile), { recursive: true });
+  writeFileSync(summaryFile, `${JSON.stringify(summary, null, 2)}\n`);
+  if (existsSync(allureResultsDir))
+    writeFileSync(`${allureResultsDir}/environment.properties`, environmentProperties(summary));
+  return formatSummary(summary);
+}
+
+if (require.main === module) {
+  process.stdout.write(
+    `\n${writeRunSummary('reports/cucumber-messages.ndjson', 'reports/summary.json', 'allure-results')}\n`,
+  );
+}

@@ -1,0 +1,43 @@
+import type { Phase2World } from '../world/world';
+
+/**
+ * Measurements for the plan's success metrics (end-to-end success, cross-service latency, data
+ * consistency, failover time, message loss, audit trail). Steps record them as attachments of
+ * their own media type, so they travel in Cucumber's message stream from every worker and are
+ * summed up once after the run (scripts/run-summary.ts). Recording never asserts: targets are
+ * judged in the summary and in benchmarks, not by timed scenarios.
+ */
+
+export const METRIC_MEDIA_TYPE = 'application/vnd.phase2.metric+json';
+
+export type Metric =
+  /** Time for something to cross services: API → handset, webhook after the network's report, … */
+  | { kind: 'latency'; name: string; ms: number }
+  /** A check that two views of the same data agree (API vs handsets, webhook vs API record). */
+  | { kind: 'consistency'; name: string; passed: boolean }
+  /** Time from a failure to service restored. */
+  | { kind: 'failover'; name: string; ms: number }
+  /** Texts the platform acknowledged, and how many of them reached a handset. */
+  | { kind: 'delivery'; name: string; accepted: number; delivered: number }
+  /** Records the platform owes (a CDR per call), and how many it wrote. */
+  | { kind: 'audit'; name: string; expected: number; recorded: number };
+
+export function recordMetric(world: Phase2World, metric: Metric): void {
+  world.attach(JSON.stringify(metric), { mediaType: METRIC_MEDIA_TYPE, fileName: `Metric: ${metric.name}` });
+}
+
+/** Runs a consistency check and records whether it held; the check's own failure is rethrown. */
+export async function consistencyCheck<T>(
+  world: Phase2World,
+  name: string,
+  check: () => T | Promise<T>,
+): Promise<T> {
+  try {
+    const outcome = await check();
+    recordMetric(world, { kind: 'consistency', name, passed: true });
+    return outcome;
+  } catch (error) {
+    recordMetric(world, { kind: 'consistency', name, passed: false });
+    throw error;
+  }
+}
