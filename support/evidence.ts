@@ -1,5 +1,6 @@
 import type { Phase2World } from '../world/world';
 import { traffic, type Protocol, type TrafficEntry } from '../world/traffic-log';
+import { looksFailed, renderLadder, type LadderArrow } from './ladder-diagram';
 
 /** Attachment names: failure messages point at these, so keep them stable. */
 export const EVIDENCE = {
@@ -36,4 +37,55 @@ export function attachStepTraffic(world: Phase2World): void {
 /** Attaches structured data (RTP statistics, a CDR) under a stable name. */
 export function attachJson(world: Phase2World, name: string, value: unknown): void {
   world.attach(JSON.stringify(value, null, 2), { mediaType: 'application/json', fileName: name });
+}
+
+/** Call and message journeys as sequence diagrams; a failing wait's awaited item goes into the diagram it belongs to. */
+const FLOWS: Array<{ name: string; protocols: Protocol[]; evidence: string[] }> = [
+  { name: 'Call flow', protocols: ['SIP'], evidence: [EVIDENCE.SIP, EVIDENCE.RTP] },
+  {
+    name: 'Message flow',
+    protocols: ['SMPP', 'HTTP', 'WEBHOOK'],
+    evidence: [EVIDENCE.SMPP, EVIDENCE.HTTP, EVIDENCE.WEBHOOK],
+  },
+];
+
+/** What a failed wait was waiting for, from its message ("Timed out after … waiting for X."). */
+export function awaitedItem(failure: string | undefined): { awaited: string; lookAt: string } | undefined {
+  if (!failure) return undefined;
+  const awaited =
+    /Timed out after \d+ ms waiting for (.+?)\.(?:\n|$)/.exec(failure)?.[1] ??
+    /Waited \d+ ms for (.+?); the last answer/.exec(failure)?.[1];
+  if (!awaited) return undefined;
+  return { awaited, lookAt: /Look at: (.*)/.exec(failure)?.[1] ?? '' };
+}
+
+/**
+ * Attaches an SVG ladder diagram per journey kind (calls, messages) drawn from the scenario's
+ * traffic: actors as columns, time down the page, failures in red, and what a failed wait
+ * expected but never saw at the bottom.
+ */
+export function attachFlowDiagrams(world: Phase2World, failure: string | undefined): void {
+  const all = traffic.since(world.trafficMark);
+  const missing = awaitedItem(failure);
+  for (const flow of FLOWS) {
+    const entries = all.filter((e) => flow.protocols.includes(e.protocol));
+    const belongsHere =
+      missing !== undefined &&
+      (flow.evidence.some((name) => missing.lookAt.includes(name)) ||
+        (missing.lookAt === '' && flow.name === 'Message flow'));
+    if (entries.length === 0 && !belongsHere) continue;
+    const arrows: LadderArrow[] = entries.map((e) => ({
+      at: e.at,
+      from: e.from,
+      to: e.to,
+      label: `${e.protocol === 'SIP' ? '' : `${e.protocol} `}${e.summary}`,
+      failed: looksFailed(e.protocol, e.summary),
+    }));
+    const svg = renderLadder({
+      title: `${flow.name}: ${world.scenarioName ?? 'scenario'}`,
+      arrows,
+      missing: belongsHere ? [missing.awaited] : [],
+    });
+    world.attach(svg, { mediaType: 'image/svg+xml', fileName: `${flow.name}.svg` });
+  }
 }

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './config';
 import { startSuiteEnvironment, type SuiteEnvironment } from './environment';
-import { attachJson, attachStepTraffic } from './evidence';
+import { attachFlowDiagrams, attachJson, attachStepTraffic } from './evidence';
 import { seedFaker } from './factories';
 import type { Phase2World } from '../world/world';
 
@@ -53,6 +53,7 @@ Before(function (this: Phase2World, { pickle }) {
     throw new Error(`The test environment did not start: ${String(startFailure)}`);
   }
   this.env = environment;
+  this.scenarioName = pickle.name;
   const violationsBefore = environment.carrier.violations.all().length;
   // The mobile network double notices protocol faults (wrong alphabet, bad PDUs, unacknowledged
   // receipts) even when the scenario's own checks pass: any during this scenario fails it.
@@ -88,6 +89,7 @@ After(async function (this: Phase2World, { result }) {
     await this.cleanup();
   } finally {
     attachStepTraffic(this);
+    attachFlowDiagrams(this, result?.status === Status.FAILED ? result.message : undefined);
     if (result?.status === Status.FAILED && this.env) {
       this.attach(`Platform log: ${this.env.platformLog}`, {
         mediaType: 'text/plain',

@@ -191,6 +191,8 @@ export class Phase2World extends World {
   routeChangedAt?: number;
   /** Traffic position at scenario start: evidence is what came after it. */
   readonly trafficMark = traffic.mark();
+  /** The scenario's name, for titles of evidence. */
+  scenarioName?: string;
   /** Traffic position at the end of the last step: the next step's evidence starts after it. */
   stepTrafficMark = this.trafficMark;
   private readonly cleanups: Array<() => Promise<void>> = [];
