@@ -32,7 +32,7 @@ const common = {
         pattern: [/@(TEST-INT-.*)/],
         // Tags keep their '@'; the plan id in the link must not.
         urlTemplate: (tag) =>
-          (process.env.PHASE2_TMS_URL_TEMPLATE || 'docs/test-plan.md#%s').replace(
+          (process.env.PHASE2_TMS_URL_TEMPLATE || '../docs/test-plan.md#%s').replace(
             '%s',
             tag.replace(/^@/, ''),
           ),
