@@ -29,7 +29,7 @@ const common = {
     ],
     links: {
       tms: {
-        pattern: [/@(TEST-INT-.*)/],
+        pattern: [/@((?:TEST-INT|JOURNEY)-.*)/],
         // Tags keep their '@'; the plan id in the link must not.
         urlTemplate: (tag) =>
           (process.env.PHASE2_TMS_URL_TEMPLATE || '../docs/test-plan.md#%s').replace(
@@ -50,4 +50,10 @@ module.exports = {
     tags: 'not @soak and not @wip',
   },
   smoke: { ...common, tags: '@smoke and not @wip' },
+  // The plan's five-week timeline (docs/test-plan.md): `npm run bdd -- --profile week2`.
+  week1: { ...common, tags: '@week1 and not @soak and not @wip' },
+  week2: { ...common, tags: '@week2 and not @soak and not @wip' },
+  week3: { ...common, tags: '@week3 and not @soak and not @wip' },
+  week4: { ...common, tags: '@week4 and not @soak and not @wip' },
+  week5: { ...common, tags: '@week5 and not @soak and not @wip' },
 };

@@ -176,7 +176,8 @@ export function readFeatures(root: string): { features: FeatureInfo[]; problems:
     try {
       features.push(parseFeature(readFileSync(file, 'utf8'), uri));
     } catch (error) {
-      problems.push(`${uri}: cannot be parsed: ${error instanceof Error ? error.message : String(error)}`);
+      const message = error instanceof Error ? error.message : String(error);
+      problems.push(`${uri}: cannot be parsed: ${message.replace(/\s*\n\s*/g, ' ')}`);
     }
   }
   return { features, problems };

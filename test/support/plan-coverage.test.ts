@@ -104,7 +104,11 @@ test('a feature is read as Cucumber reads it: tags, title, one scenario per pick
     { name: 'A text in Arabic arrives', line: 28 },
     { name: 'A text in Greek arrives', line: 29 },
   ]);
-  assert.throws(() => parseFeature('Feature: x\n  Scenario: y\n    Examples:\n', 'bad.feature'));
+  // Cucumber's parser error names line and column.
+  assert.throws(
+    () => parseFeature('Feature: x\n  Scenario: y\n    Given z\n  Feature: again\n', 'bad.feature'),
+    /\(4:3\)/,
+  );
 });
 
 /** One line of a message stream. */
