@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parsePlan, type PlanEntry } from './plan-coverage';
 
@@ -62,6 +62,8 @@ function main(): number {
     relabelled += 1;
   }
   process.stdout.write(`Labelled ${relabelled} results from docs/test-plan.md.\n`);
+  // A fresh directory: Allure would otherwise leave an earlier layout's files beside the new ones.
+  rmSync('allure-report', { recursive: true, force: true });
   const allure = join('node_modules', 'allure', 'cli.js');
   const generated = spawnSync(process.execPath, [allure, 'generate', RESULTS, '--config', 'allurerc.mjs'], {
     stdio: 'inherit',

@@ -104,7 +104,9 @@ Then(
       .find((sms) => sms.text === message.text);
     const delivered = events.find((e) => e.type === 'message.delivered');
     // Only first-time deliveries measure the platform: retries measure the failing endpoint.
-    if (onHandset && delivered && events.every((e) => e.attempts === 1))
+    // (and only a network that reports at once: a late receipt measures the simulated network).
+    const promptNetwork = this.env.carrier.behaviourOf(message.to) === 'deliver';
+    if (onHandset && delivered && promptNetwork && events.every((e) => e.attempts === 1))
       recordMetric(this, {
         kind: 'latency',
         name: 'handset → delivery report at the webhook',

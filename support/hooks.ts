@@ -48,56 +48,66 @@ BeforeAll({ timeout: 120_000 }, async function () {
   }
 });
 
-Before(function (this: Phase2World, { pickle }) {
-  if (!environment) {
-    throw new Error(`The test environment did not start: ${String(startFailure)}`);
-  }
-  this.env = environment;
-  this.scenarioName = pickle.name;
-  const violationsBefore = environment.carrier.violations.all().length;
-  // The mobile network double notices protocol faults (wrong alphabet, bad PDUs, unacknowledged
-  // receipts) even when the scenario's own checks pass: any during this scenario fails it.
-  this.onCleanup(async () => {
-    const seen = environment?.carrier.violations.all().slice(violationsBefore) ?? [];
-    if (seen.length > 0) {
-      throw new Error(
-        `The mobile network saw ${seen.length} protocol violation(s) from the platform (see "SMPP PDUs"):\n` +
-          seen.map((v) => `  - ${v}`).join('\n'),
-      );
+Before(
+  { name: 'Join the test environment and seed the test data' },
+  function (this: Phase2World, { pickle }) {
+    if (!environment) {
+      throw new Error(`The test environment did not start: ${String(startFailure)}`);
     }
-  });
-  // Seeded per scenario, so a scenario's data can be replayed whatever order or worker it ran in.
-  const scenarioSeed = createHash('sha256')
-    .update(`${environment.config.fakerSeed}:${pickle.uri}:${pickle.name}`)
-    .digest()
-    .readUInt32BE(0);
-  seedFaker(scenarioSeed);
-  attachJson(this, 'Run parameters', {
-    ...runParameters,
-    scenarioSeed,
-    worker: process.env.CUCUMBER_WORKER_ID ?? '0',
-  });
-});
+    this.env = environment;
+    this.scenarioName = pickle.name;
+    const violationsBefore = environment.carrier.violations.all().length;
+    // The mobile network double notices protocol faults (wrong alphabet, bad PDUs, unacknowledged
+    // receipts) even when the scenario's own checks pass: any during this scenario fails it.
+    this.onCleanup(async () => {
+      const seen = environment?.carrier.violations.all().slice(violationsBefore) ?? [];
+      if (seen.length > 0) {
+        throw new Error(
+          `The mobile network saw ${seen.length} protocol violation(s) from the platform (see "SMPP PDUs"):\n` +
+            seen.map((v) => `  - ${v}`).join('\n'),
+        );
+      }
+    });
+    // Seeded per scenario, so a scenario's data can be replayed whatever order or worker it ran in.
+    const scenarioSeed = createHash('sha256')
+      .update(`${environment.config.fakerSeed}:${pickle.uri}:${pickle.name}`)
+      .digest()
+      .readUInt32BE(0);
+    seedFaker(scenarioSeed);
+    attachJson(this, 'Run parameters', {
+      ...runParameters,
+      scenarioSeed,
+      worker: process.env.CUCUMBER_WORKER_ID ?? '0',
+    });
+  },
+);
 
 // Evidence sits on the step that caused it: a failing step carries the traffic that explains it.
-AfterStep(function (this: Phase2World) {
+// The flow diagrams go on the last step to run (the failing one, or the scenario's last), so the
+// report shows them beside the step a reader opens first.
+AfterStep(function (this: Phase2World, { pickle, pickleStep, result }) {
   attachStepTraffic(this);
+  const failed = result.status === Status.FAILED;
+  if (failed || pickle.steps.at(-1)?.id === pickleStep.id)
+    attachFlowDiagrams(this, failed ? result.message : undefined);
 });
 
-After(async function (this: Phase2World, { result }) {
-  try {
-    await this.cleanup();
-  } finally {
-    attachStepTraffic(this);
-    attachFlowDiagrams(this, result?.status === Status.FAILED ? result.message : undefined);
-    if (result?.status === Status.FAILED && this.env) {
-      this.attach(`Platform log: ${this.env.platformLog}`, {
-        mediaType: 'text/plain',
-        fileName: 'Where to look',
-      });
+After(
+  { name: 'Clean up: end calls and sessions, attach what teardown sent' },
+  async function (this: Phase2World, { result }) {
+    try {
+      await this.cleanup();
+    } finally {
+      attachStepTraffic(this);
+      if (result?.status === Status.FAILED && this.env) {
+        this.attach(`Platform log: ${this.env.platformLog}`, {
+          mediaType: 'text/plain',
+          fileName: 'Where to look',
+        });
+      }
     }
-  }
-});
+  },
+);
 
 AfterAll({ timeout: 30_000 }, async function () {
   nock.enableNetConnect();
