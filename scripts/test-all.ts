@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countScenarios, type ScenarioCounts } from './cucumber-results';
 import { unitTestArgs } from './unit';
+import { writeRunSummary } from './run-summary';
+import { scanForSecrets } from './secret-scan';
 
 interface StageResult {
   name: string;
@@ -22,6 +24,9 @@ interface StageResult {
 
 const results: StageResult[] = [];
 const MESSAGES = 'reports/cucumber-messages.ndjson';
+/** Where the suite's runs write the secret values they redacted (outside the repository). */
+const SECRETS_FILE = join(mkdtempSync(join(tmpdir(), 'phase2-secrets-')), 'secrets.txt');
+process.env.PHASE2_SECRETS_FILE = SECRETS_FILE;
 
 /** Stage processes run in their own groups; Ctrl-C on `npm test` must still stop them. */
 const running = new Set<number>();
@@ -248,7 +253,46 @@ async function main(): Promise<void> {
     const { code } = await run('npx', ['cucumber-js', '--profile', 'ci', '--parallel', '2'], { CI: 'true' });
     return scenarioStage(countScenarios(MESSAGES), code);
   });
+  await stage('Run summary, plan coverage and Allure report', async () => {
+    console.log(writeRunSummary(MESSAGES, 'reports/summary.json', 'allure-results'));
+    const coverage = await run('npx', ['ts-node', '--transpile-only', 'scripts/plan-coverage.ts']);
+    const report = await run('npm', ['run', 'report']);
+    const problems = [
+      coverage.code === 0 ? '' : 'plan coverage found features the plan does not know (see above)',
+      report.code === 0 && existsSync('allure-report/index.html')
+        ? ''
+        : 'the Allure report was not generated',
+    ].filter(Boolean);
+    return {
+      ok: problems.length === 0,
+      passed: 0,
+      failed: problems.length,
+      detail:
+        problems.length === 0
+          ? 'reports/summary.json, reports/plan-coverage.md, allure-report/'
+          : problems.join('; '),
+    };
+  });
   await stage('Remote smoke: @smoke against `npm run platform`', remoteSmoke);
+  await stage('No secret in allure-results/, reports/ or allure-report/', async () => {
+    const secrets = existsSync(SECRETS_FILE)
+      ? readFileSync(SECRETS_FILE, 'utf8').split('\n').filter(Boolean)
+      : [];
+    const findings = scanForSecrets(secrets, ['allure-results', 'reports', 'allure-report']);
+    for (const finding of findings) console.log(`  secret ${finding.hint} found in ${finding.file}`);
+    // Without secrets to look for, the scan would prove nothing.
+    const ok = secrets.length > 0 && findings.length === 0;
+    return {
+      ok,
+      passed: ok ? 1 : 0,
+      failed: ok ? 0 : Math.max(1, findings.length),
+      detail:
+        secrets.length === 0
+          ? 'the run reported no secrets to look for'
+          : `${new Set(secrets).size} secrets looked for, ${findings.length} found`,
+    };
+  });
+  rmSync(SECRETS_FILE, { force: true });
 
   console.log('\n━━━ Summary ━━━');
   for (const r of results) {

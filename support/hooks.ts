@@ -2,12 +2,13 @@ import { After, AfterAll, AfterStep, Before, BeforeAll, setDefaultTimeout, Statu
 import nock from 'nock';
 import { config as chaiConfig } from 'chai';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { ConfigError } from './config';
 import { startSuiteEnvironment, type SuiteEnvironment } from './environment';
 import { attachFlowDiagrams, attachJson, attachStepTraffic } from './evidence';
 import { seedFaker } from './factories';
 import type { Phase2World } from '../world/world';
+import { redactedSecrets } from '../world/http/redact';
 
 // A failure message shows the whole actual value (a text, a record), not chai's first 40 characters.
 chaiConfig.truncateThreshold = 0;
@@ -111,5 +112,13 @@ After(
 
 AfterAll({ timeout: 30_000 }, async function () {
   nock.enableNetConnect();
+  // For the secret scan of `npm test`: the values redaction hid, in a file outside the reports.
+  const secretsFile = process.env.PHASE2_SECRETS_FILE;
+  if (secretsFile) {
+    const secrets = [...redactedSecrets, environment?.endpoints.adminApiKey ?? ''].filter(
+      (s) => s.length >= 6,
+    );
+    appendFileSync(secretsFile, secrets.map((s) => `${s}\n`).join(''), { mode: 0o600 });
+  }
   if (environment) await environment.stop();
 });
