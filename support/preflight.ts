@@ -356,7 +356,7 @@ class PreflightRun {
     const failures: string[] = [];
     for (const cleanup of this.cleanups.reverse()) {
       try {
-        await this.within(cleanup.run(), `${cleanup.what} did not finish`);
+        await this.within(`${cleanup.what} did not finish`, () => cleanup.run());
       } catch (error) {
         failures.push(`could not ${cleanup.what}: ${(error as Error).message}`);
       }
@@ -409,50 +409,47 @@ class PreflightRun {
   private async provision(key: Step<true>, sip: boolean, webhooks: boolean): Promise<Passed<Provisioned>> {
     await this.needs(key);
     const { localDid, password, sipUsername } = factories();
-    return this.within(
-      (async () => {
-        const customer = (await this.expect2xx(
+    return this.within('provisioning a customer through the API', async () => {
+      const customer = (await this.expect2xx(
+        'POST',
+        '/v1/customers',
+        this.endpoints.adminApiKey,
+        { name: `preflight ${new Date().toISOString()}`, tier: 'standard' },
+        'the operator could not create a customer',
+      )) as CreatedCustomer;
+      const provisioned: Provisioned = { customer };
+      if (sip || webhooks) {
+        const number = localDid();
+        await this.expect2xx(
           'POST',
-          '/v1/customers',
-          this.endpoints.adminApiKey,
-          { name: `preflight ${new Date().toISOString()}`, tier: 'standard' },
-          'the operator could not create a customer',
-        )) as CreatedCustomer;
-        const provisioned: Provisioned = { customer };
-        if (sip || webhooks) {
-          const number = localDid();
-          await this.expect2xx(
-            'POST',
-            '/v1/numbers',
-            customer.apiKey,
-            { number, kind: 'local' },
-            'the preflight customer could not add a number',
-          );
-          provisioned.number = number;
-        }
-        if (sip && provisioned.number) {
-          const account = { username: sipUsername('preflight'), password: password() };
-          await this.expect2xx(
-            'POST',
-            '/v1/sip-accounts',
-            customer.apiKey,
-            { ...account, number: provisioned.number },
-            'the preflight customer could not create a SIP account',
-          );
-          provisioned.sip = account;
-        }
-        const made = [`customer ${customer.id} "${customer.name}"`];
-        if (provisioned.number) made.push(`number ${provisioned.number}`);
-        if (provisioned.sip) made.push(`SIP account ${provisioned.sip.username}`);
-        return { detail: `created through the API: ${made.join(', ')}`, value: provisioned };
-      })(),
-      'provisioning a customer through the API',
-    );
+          '/v1/numbers',
+          customer.apiKey,
+          { number, kind: 'local' },
+          'the preflight customer could not add a number',
+        );
+        provisioned.number = number;
+      }
+      if (sip && provisioned.number) {
+        const account = { username: sipUsername('preflight'), password: password() };
+        await this.expect2xx(
+          'POST',
+          '/v1/sip-accounts',
+          customer.apiKey,
+          { ...account, number: provisioned.number },
+          'the preflight customer could not create a SIP account',
+        );
+        provisioned.sip = account;
+      }
+      const made = [`customer ${customer.id} "${customer.name}"`];
+      if (provisioned.number) made.push(`number ${provisioned.number}`);
+      if (provisioned.sip) made.push(`SIP account ${provisioned.sip.username}`);
+      return { detail: `created through the API: ${made.join(', ')}`, value: provisioned };
+    });
   }
 
   private async checkSmppPort(): Promise<Passed> {
     const { host, port } = this.endpoints.smpp;
-    await this.within(tcpProbe(host, port, this.backstopMs), 'TCP connect').catch((error: unknown) => {
+    await this.within('TCP connect', (signal) => tcpProbe(host, port, signal)).catch((error: unknown) => {
       throw new Problem(
         `${networkProblem('PHASE2_SMPP', this.smppAt, error, this.timeoutMs)}: start the SMSC there or correct PHASE2_SMPP`,
       );
@@ -471,14 +468,11 @@ class PreflightRun {
     });
     this.cleanups.push({ what: 'close the SMPP session', run: () => session.close() });
     try {
-      await this.within(
-        (async () => {
-          await session.connect({ ...this.endpoints.smpp, actor: 'preflight ESME' });
-          await session.bind({ systemId: smpp.systemId, password: smpp.password, mode: 'transceiver' });
-          await session.unbind();
-        })(),
-        'bind_transceiver and unbind',
-      );
+      await this.within('bind_transceiver and unbind', async () => {
+        await session.connect({ ...this.endpoints.smpp, actor: 'preflight ESME' });
+        await session.bind({ systemId: smpp.systemId, password: smpp.password, mode: 'transceiver' });
+        await session.unbind();
+      });
     } catch (error) {
       if (error instanceof SmppCommandError)
         throw new Problem(
@@ -493,7 +487,7 @@ class PreflightRun {
 
   private async checkSipUdp(): Promise<Passed> {
     const { udp, domain } = this.endpoints.sip;
-    const statusLine = await this.within(sipOptions(udp, domain, this.backstopMs), 'SIP OPTIONS').catch(
+    const statusLine = await this.within('SIP OPTIONS', (signal) => sipOptions(udp, domain, signal)).catch(
       (error: unknown) => {
         const code = (error as NodeJS.ErrnoException).code;
         if (code === 'ECONNREFUSED')
@@ -512,7 +506,7 @@ class PreflightRun {
 
   private async checkSipWs(): Promise<Passed> {
     const url = this.endpoints.sip.ws;
-    await this.within(wsHandshake(url, this.backstopMs), 'WebSocket handshake').catch((error: unknown) => {
+    await this.within('WebSocket handshake', (signal) => wsHandshake(url, signal)).catch((error: unknown) => {
       const message = (error as Error).message;
       if (/subprotocol/i.test(message))
         throw new Problem(
@@ -548,13 +542,10 @@ class PreflightRun {
     // stop() un-REGISTERs: the platform keeps no binding of the preflight.
     this.cleanups.push({ what: 'stop the preflight phone', run: () => phone.stop() });
     try {
-      await this.within(
-        (async () => {
-          await phone.start();
-          await phone.register();
-        })(),
-        'REGISTER',
-      );
+      await this.within('REGISTER', async () => {
+        await phone.start();
+        await phone.register();
+      });
     } catch (error) {
       const message = (error as Error).message;
       const refused = /refused with (\d{3} [^(]*)/.exec(message);
@@ -566,7 +557,9 @@ class PreflightRun {
         `REGISTER of sip:${sip.username}@${domain} at PHASE2_SIP_UDP=${this.sipUdpAt} failed: ${message.split('\n')[0]}`,
       );
     }
-    return passed(`REGISTER sip:${sip.username}@${domain} accepted, then un-REGISTERed`);
+    return passed(
+      `REGISTER sip:${sip.username}@${domain} accepted (un-REGISTERed again when the preflight ends)`,
+    );
   }
 
   /** The suite's environment does the same for every run: register its carrier double and wait for the bind. */
@@ -583,9 +576,13 @@ class PreflightRun {
     const port = carrier.address().port;
     const where = `PHASE2_SUITE_HOST=${this.suiteHost} (carrier double on port ${port})`;
     const id = `preflight-${randomBytes(3).toString('hex')}`;
-    const bound = carrier.waitForBind(this.backstopMs);
-    bound.catch(() => undefined); // awaited below; a timeout must not surface as unhandled first
     const admin = this.endpoints.adminApiKey;
+    // Registered before the PUT (a timed-out PUT may still land; DELETE of nothing is a 404) and
+    // before the route, so it runs last; deleting the connector also removes its routes.
+    this.cleanups.push({
+      what: `remove connector ${id}`,
+      run: () => this.delete(`/ops/v1/smsc/connectors/${id}`),
+    });
     const put = await this.request('PUT', `/ops/v1/smsc/connectors/${id}`, admin, {
       host: this.suiteHost,
       port,
@@ -599,14 +596,14 @@ class PreflightRun {
       );
     if (put.status < 200 || put.status >= 300)
       throw new Problem(`PUT /ops/v1/smsc/connectors/${id} answered ${answered(put)}`);
-    // Deleting the connector also removes its routes; registered first, so it runs last.
-    this.cleanups.push({
-      what: `remove connector ${id}`,
-      run: () => this.delete(`/ops/v1/smsc/connectors/${id}`),
-    });
     let prefix: string | undefined;
     if (withRoute) {
-      prefix = factories().mobileRangePrefix();
+      const routed = factories().mobileRangePrefix();
+      this.cleanups.push({
+        what: `remove route ${routed}`,
+        run: () => this.delete(`/ops/v1/smsc/routes/${encodeURIComponent(routed)}`),
+      });
+      prefix = routed;
       await this.expect2xx(
         'PUT',
         '/ops/v1/smsc/routes',
@@ -614,14 +611,9 @@ class PreflightRun {
         { prefix, connectorId: id },
         'routing a mobile range',
       );
-      const routed = prefix;
-      this.cleanups.push({
-        what: `remove route ${routed}`,
-        run: () => this.delete(`/ops/v1/smsc/routes/${encodeURIComponent(routed)}`),
-      });
     }
     try {
-      await this.within(bound, 'bind');
+      await this.within('bind', (signal) => until(() => carrier.boundSessions() > 0, signal));
     } catch {
       const status = await this.connectorStatus(id);
       throw new Problem(
@@ -687,12 +679,8 @@ class PreflightRun {
       'sending a text to trigger a webhook',
     );
     try {
-      await this.within(
-        receiver.waitForEvent(endpoint.path, () => true, {
-          awaited: 'a webhook delivery',
-          timeoutMs: this.backstopMs,
-        }),
-        'a delivery',
+      await this.within('a delivery', (signal) =>
+        until(() => receiver.events.all().some((event) => event.path === endpoint.path), signal),
       );
     } catch {
       const refused = receiver.rejected.all().map((r) => r.reason);
@@ -735,22 +723,31 @@ class PreflightRun {
     throw new NotChecked(check.skipped ?? `needs "${step.name}" (✖ above)`);
   }
 
-  /** Bounds a check's own work; the work itself stays tracked so cleanup waits for it. */
-  private within<T>(work: Promise<T>, what: string): Promise<T> {
-    this.inflight.add(work);
-    const settled = (): void => void this.inflight.delete(work);
-    work.then(settled, settled);
+  /**
+   * Bounds a piece of a check's work: past the check bound it is aborted through the signal (the
+   * probes, HTTP requests and waits stop at once) and rejects with ETIMEDOUT. The drivers cannot be
+   * aborted and end by their own, slightly longer timeouts: cleanup waits for whatever is in flight.
+   */
+  private within<T>(what: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    const running = work(controller.signal);
+    this.inflight.add(running);
+    const settled = (): void => void this.inflight.delete(running);
+    running.then(settled, settled);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       // setImmediate: an answer that arrived while the event loop was busy (loading a driver)
       // is read in the poll phase first, instead of losing to a timer that fired late.
       timer = setTimeout(
         () =>
-          setImmediate(() => reject(new TimedOut(`${what}: no result within ${seconds(this.timeoutMs)}`))),
+          setImmediate(() => {
+            reject(new TimedOut(`${what}: no result within ${seconds(this.timeoutMs)}`));
+            controller.abort();
+          }),
         this.timeoutMs,
       );
     });
-    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+    return Promise.race([running, timeout]).finally(() => clearTimeout(timer));
   }
 
   private async request(
@@ -759,8 +756,9 @@ class PreflightRun {
     apiKey: string | null,
     json?: unknown,
   ): Promise<HttpAnswer> {
-    const response = await this.within(
+    const response = await this.within(`${method} ${path}`, (signal) =>
       got(`${this.endpoints.apiUrl}${path}`, {
+        signal,
         method,
         headers: {
           ...(apiKey === null ? {} : { apikey: apiKey }),
@@ -774,7 +772,6 @@ class PreflightRun {
         agent: this.agent,
         responseType: 'text',
       }),
-      `${method} ${path}`,
     );
     let body: unknown = response.body;
     if (/json/i.test(response.headers['content-type'] ?? '')) {
@@ -820,23 +817,40 @@ class PreflightRun {
 
 // ---- probes that need no driver -------------------------------------------------------------------
 
-function tcpProbe(host: string, port: number, timeoutMs: number): Promise<void> {
+/** Rejects with the signal's reason when aborted; runs `stop` first to release the socket. */
+function onAbort(signal: AbortSignal, stop: () => void, reject: (error: Error) => void): void {
+  signal.addEventListener('abort', () => {
+    stop();
+    reject(new TimedOut('aborted'));
+  });
+}
+
+function tcpProbe(host: string, port: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const socket = tcpConnect({ host, port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new TimedOut(`no TCP connection within ${seconds(timeoutMs)}`));
-    }, timeoutMs);
+    onAbort(signal, () => socket.destroy(), reject);
     socket.once('connect', () => {
-      clearTimeout(timer);
       socket.destroy();
       resolvePromise();
     });
     socket.once('error', (error) => {
-      clearTimeout(timer);
       socket.destroy();
       reject(error);
     });
+  });
+}
+
+/** Resolves once `condition` holds (checked every 20 ms): a wait that, unlike Observed's, can be aborted. */
+function until(condition: () => boolean, signal: AbortSignal): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const poll = (): void => {
+      if (!condition()) return;
+      clearInterval(timer);
+      resolvePromise();
+    };
+    const timer = setInterval(poll, 20);
+    onAbort(signal, () => clearInterval(timer), reject);
+    poll();
   });
 }
 
@@ -844,33 +858,38 @@ function tcpProbe(host: string, port: number, timeoutMs: number): Promise<void> 
  * UDP cannot be proven by a connect: send a real OPTIONS and wait for any SIP response. The
  * socket is connected, so an ICMP port unreachable comes back as ECONNREFUSED at once.
  */
-function sipOptions(target: HostPort, domain: string, timeoutMs: number): Promise<string> {
+function sipOptions(target: HostPort, domain: string, signal: AbortSignal): Promise<string> {
   const socket = createSocket(isIP(target.host) === 6 ? 'udp6' : 'udp4');
   const callId = `preflight-${randomBytes(8).toString('hex')}`;
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    try {
+      socket.close();
+    } catch {
+      // already closed by the runtime after an error
+    }
+  };
   return new Promise<string>((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new TimedOut('no SIP response')), timeoutMs);
-    const fail = (error: Error): void => {
-      clearTimeout(timer);
-      reject(error);
-    };
-    socket.on('error', fail);
+    onAbort(signal, close, reject);
+    socket.on('error', reject);
     socket.on('message', (datagram) => {
       const text = datagram.toString('utf8');
-      if (!text.startsWith('SIP/2.0 ') || !text.includes(callId)) return;
-      clearTimeout(timer);
-      resolvePromise(text.split('\r\n', 1)[0]);
+      if (text.startsWith('SIP/2.0 ') && text.includes(callId)) resolvePromise(text.split('\r\n', 1)[0]);
     });
     socket.connect(target.port, target.host, () => {
+      if (closed) return; // aborted while the host name was being resolved
       const local = socket.address();
       const via =
         local.family === 'IPv6' ? `[${local.address}]:${local.port}` : `${local.address}:${local.port}`;
-      const tag = randomBytes(4).toString('hex');
+      const host = domain || target.host;
       const message = [
-        `OPTIONS sip:${domain || target.host} SIP/2.0`,
+        `OPTIONS sip:${host} SIP/2.0`,
         `Via: SIP/2.0/UDP ${via};branch=z9hG4bK${randomBytes(8).toString('hex')};rport`,
         'Max-Forwards: 70',
-        `From: <sip:preflight@${domain || target.host}>;tag=${tag}`,
-        `To: <sip:${domain || target.host}>`,
+        `From: <sip:preflight@${host}>;tag=${randomBytes(4).toString('hex')}`,
+        `To: <sip:${host}>`,
         `Call-ID: ${callId}`,
         'CSeq: 1 OPTIONS',
         `Contact: <sip:preflight@${via}>`,
@@ -881,21 +900,16 @@ function sipOptions(target: HostPort, domain: string, timeoutMs: number): Promis
         '',
       ].join('\r\n');
       socket.send(message, (error) => {
-        if (error) fail(error);
+        if (error) reject(error);
       });
     });
-  }).finally(() => {
-    try {
-      socket.close();
-    } catch {
-      // already closed after an error
-    }
-  });
+  }).finally(close);
 }
 
-function wsHandshake(url: string, timeoutMs: number): Promise<void> {
+function wsHandshake(url: string, signal: AbortSignal): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const socket = new WebSocket(url, 'sip', { handshakeTimeout: timeoutMs });
+    const socket = new WebSocket(url, 'sip');
+    onAbort(signal, () => socket.terminate(), reject);
     socket.once('open', () => {
       const confirmed = socket.protocol === 'sip';
       socket.terminate(); // nothing to say on it; a close handshake would only add a wait
@@ -904,7 +918,7 @@ function wsHandshake(url: string, timeoutMs: number): Promise<void> {
     });
     socket.once('error', (error) => {
       socket.terminate();
-      reject(/timed out/i.test(error.message) ? new TimedOut(error.message) : error);
+      reject(error);
     });
   });
 }
