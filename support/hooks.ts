@@ -3,10 +3,11 @@ import nock from 'nock';
 import { config as chaiConfig } from 'chai';
 import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
-import { ConfigError } from './config';
+import { ConfigError, loadSuiteConfig } from './config';
 import { startSuiteEnvironment, type SuiteEnvironment } from './environment';
 import { attachFlowDiagrams, attachJson, attachStepTraffic } from './evidence';
 import { seedFaker } from './factories';
+import { formatReport, preflight, PreflightError, tagsFromArgv } from './preflight';
 import type { Phase2World } from '../world/world';
 import { redactedSecrets } from '../world/http/redact';
 
@@ -28,6 +29,16 @@ BeforeAll({ timeout: 120_000 }, async function () {
   nock.disableNetConnect();
   nock.enableNetConnect(/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/);
   try {
+    // A remote target is checked first: a broken environment stops the run here, one line per
+    // problem, before any scenario starts.
+    const target = loadSuiteConfig();
+    if (target.target === 'remote') {
+      const report = await preflight(target, { tags: tagsFromArgv(process.argv) });
+      if (!report.ok) {
+        process.stderr.write(`\n${formatReport(report)}\n\n`);
+        throw new PreflightError(report);
+      }
+    }
     environment = await startSuiteEnvironment();
     const { config, endpoints, operator } = environment;
     runParameters = {

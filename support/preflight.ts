@@ -210,10 +210,14 @@ export function formatReport(report: PreflightReport): string {
 
 /** Thrown by the hook to stop the run; the report has been printed already. */
 export class PreflightError extends Error {
-  constructor(readonly report: PreflightReport) {
+  declare readonly report: PreflightReport;
+
+  constructor(report: PreflightReport) {
     const problems = report.checks.filter((check) => check.problem !== undefined);
     super(`Preflight found ${problems.length} problem(s): ${problems.map((p) => p.problem).join(' | ')}`);
     this.name = 'PreflightError';
+    // Not enumerable: Cucumber prints the error with its properties, and the lines are printed already.
+    Object.defineProperty(this, 'report', { value: report, enumerable: false });
   }
 }
 
