@@ -67,7 +67,7 @@ Feature: SMS campaigns reach each contact once, and their statistics match the h
       | number        | name | offer |
       | Anna's mobile | Anna | 20%   |
       | Ben's mobile  | Ben  | 15%   |
-    When "Parcelly" schedules the campaign "Weekend" with the template "spring" and the list "weekend" to start 1 second from now
+    When "Parcelly" schedules the campaign "Weekend" with the template "spring" and the list "weekend" to start 2 seconds from now
     Then the campaign is scheduled, and nobody has been texted before its start time
     And each contact whose phone can be reached receives exactly one text, filled in from their own row
     And no contact received it before the scheduled start
