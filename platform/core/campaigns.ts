@@ -439,10 +439,6 @@ export class CampaignServices {
   deleteOptOut(customerId: string, number: string): void {
     if (!removeOptOut(this.db, customerId, number)) throw new NotFoundError('opt-out', number);
   }
-
-  isOptedOut(customerId: string, number: string): boolean {
-    return isOptedOut(this.db, customerId, number);
-  }
 }
 
 /** The campaign's contacts by outcome; a handed contact's outcome is its message's status. */
