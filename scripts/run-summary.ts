@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { countScenarios, type ScenarioCounts } from './cucumber-results';
+import { METRIC_MEDIA_TYPE, type Metric } from '../support/metrics';
 
 /**
  * The plan's success metrics over one run, from Cucumber's message stream: scenario outcomes and
@@ -9,15 +10,7 @@ import { countScenarios, type ScenarioCounts } from './cucumber-results';
  * measurements says so instead of showing zero.
  */
 
-const METRIC_MEDIA_TYPE = 'application/vnd.phase2.metric+json';
 const RUN_PARAMETERS = 'Run parameters';
-
-type RecordedMetric =
-  | { kind: 'latency'; name: string; ms: number }
-  | { kind: 'consistency'; name: string; passed: boolean }
-  | { kind: 'failover'; name: string; ms: number }
-  | { kind: 'delivery'; name: string; accepted: number; delivered: number }
-  | { kind: 'audit'; name: string; expected: number; recorded: number };
 
 export interface MetricLine {
   metric: string;
@@ -50,7 +43,7 @@ const percent = (part: number, whole: number): string =>
   `${(Math.floor((part / whole) * 1000) / 10).toString()} %`;
 
 export function summariseRun(ndjson: string, scenarios: ScenarioCounts, now = new Date()): RunSummary {
-  const metrics: RecordedMetric[] = [];
+  const metrics: Metric[] = [];
   let environment: Record<string, string> = {};
   for (const line of ndjson.split('\n')) {
     if (!line.trim()) continue;
@@ -60,7 +53,7 @@ export function summariseRun(ndjson: string, scenarios: ScenarioCounts, now = ne
       attachment.contentEncoding === 'BASE64'
         ? Buffer.from(attachment.body, 'base64').toString('utf8')
         : attachment.body;
-    if (attachment.mediaType === METRIC_MEDIA_TYPE) metrics.push(JSON.parse(body) as RecordedMetric);
+    if (attachment.mediaType === METRIC_MEDIA_TYPE) metrics.push(JSON.parse(body) as Metric);
     else if (attachment.fileName === RUN_PARAMETERS && Object.keys(environment).length === 0) {
       const parsed = JSON.parse(body) as Record<string, unknown>;
       environment = Object.fromEntries(
@@ -70,9 +63,9 @@ export function summariseRun(ndjson: string, scenarios: ScenarioCounts, now = ne
       );
     }
   }
-  const of = <K extends RecordedMetric['kind']>(kind: K): Array<Extract<RecordedMetric, { kind: K }>> =>
-    metrics.filter((m): m is Extract<RecordedMetric, { kind: K }> => m.kind === kind);
-  const names = (list: RecordedMetric[]): string[] => [...new Set(list.map((m) => m.name))];
+  const of = <K extends Metric['kind']>(kind: K): Array<Extract<Metric, { kind: K }>> =>
+    metrics.filter((m): m is Extract<Metric, { kind: K }> => m.kind === kind);
+  const names = (list: Metric[]): string[] => [...new Set(list.map((m) => m.name))];
   const lines: MetricLine[] = [];
 
   const executed = scenarios.passed + scenarios.failed;

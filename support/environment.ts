@@ -28,8 +28,9 @@ export interface SuiteEnvironment {
 
 export const REPORTS_DIR = 'reports';
 
-export async function startSuiteEnvironment(): Promise<SuiteEnvironment> {
-  const config = loadSuiteConfig();
+export async function startSuiteEnvironment(
+  config: SuiteConfig = loadSuiteConfig(),
+): Promise<SuiteEnvironment> {
   mkdirSync(REPORTS_DIR, { recursive: true });
   const stops: Array<() => Promise<void>> = [];
   // Every server gets its stop even if an earlier one fails; then the failures are reported.

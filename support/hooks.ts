@@ -31,15 +31,15 @@ BeforeAll({ timeout: 120_000 }, async function () {
   try {
     // A remote target is checked first: a broken environment stops the run here, one line per
     // problem, before any scenario starts.
-    const target = loadSuiteConfig();
-    if (target.target === 'remote') {
-      const report = await preflight(target, { tags: tagsFromArgv(process.argv) });
+    const suiteConfig = loadSuiteConfig();
+    if (suiteConfig.target === 'remote') {
+      const report = await preflight(suiteConfig, { tags: tagsFromArgv(process.argv) });
       if (!report.ok) {
         process.stderr.write(`\n${formatReport(report)}\n\n`);
         throw new PreflightError(report);
       }
     }
-    environment = await startSuiteEnvironment();
+    environment = await startSuiteEnvironment(suiteConfig);
     const { config, endpoints, operator } = environment;
     runParameters = {
       target: config.target,

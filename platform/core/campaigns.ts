@@ -9,6 +9,7 @@ import { InputReader } from './input';
 import { ContactListError, readContactList, type RejectedRow } from './contact-lists';
 import { renderTemplate, templateVariables } from './templates';
 import { isOptedOut, recordOptOut, removeOptOut } from './opt-outs';
+import { E164 } from '../phone-numbers';
 
 /**
  * SMS campaigns: one template sent to every contact of an uploaded list, paced at the campaign's
@@ -115,7 +116,6 @@ interface CampaignContactRow {
   state: 'pending' | 'handed' | 'opted-out' | 'cancelled' | 'failed';
 }
 
-const E164 = /^\+[1-9]\d{7,14}$/;
 /** The longest a campaign may be scheduled ahead. */
 const MAX_SCHEDULE_AHEAD_MS = 366 * 24 * 3600 * 1000;
 
@@ -431,9 +431,11 @@ export class CampaignServices {
     });
     input.done();
     const created = recordOptOut(this.db, customerId, number, 'api');
-    const optOut = this.listOptOuts(customerId).find((o) => o.number === number);
-    if (!optOut) throw new Error(`opt-out of ${number} was not readable right after it was recorded`);
-    return { created, optOut };
+    const row = this.db
+      .prepare('SELECT source, created_at FROM opt_outs WHERE customer_id = ? AND number = ?')
+      .get(customerId, number) as { source: 'sms' | 'api'; created_at: string } | undefined;
+    if (!row) throw new Error(`opt-out of ${number} was not readable right after it was recorded`);
+    return { created, optOut: { number, source: row.source, createdAt: row.created_at } };
   }
 
   deleteOptOut(customerId: string, number: string): void {
@@ -486,6 +488,17 @@ export function startCampaignRunner(deps: RoleDeps, smsc: SmscService): { stop()
   const setContact = db.prepare(
     'UPDATE campaign_contacts SET state = @state, message_id = @message_id, error = @error WHERE campaign_id = @campaign_id AND number = @number',
   );
+  // Prepared once: the sender looks every tick.
+  const templateBody = db.prepare('SELECT body FROM templates WHERE id = ?');
+  const complete = db.prepare(
+    "UPDATE campaigns SET status = 'completed', finished_at = @at, next_send_at = NULL, updated_at = @at WHERE id = @id AND status = 'running'",
+  );
+  const setNextSend = db.prepare('UPDATE campaigns SET next_send_at = ? WHERE id = ?');
+  const dueToStart = db.prepare("SELECT id FROM campaigns WHERE status = 'scheduled' AND start_at <= ?");
+  const startScheduled = db.prepare(
+    "UPDATE campaigns SET status = 'running', started_at = @at, next_send_at = @now, updated_at = @at WHERE id = @id AND status = 'scheduled'",
+  );
+  const runningCampaigns = db.prepare("SELECT * FROM campaigns WHERE status = 'running'");
 
   /** Texts one contact (or skips it); false when the campaign has no pending contact left. */
   const textNext = (campaign: CampaignRow): 'texted' | 'skipped' | 'none' =>
@@ -509,8 +522,7 @@ export function startCampaignRunner(deps: RoleDeps, smsc: SmscService): { stop()
         mark('opted-out', null, null);
         return 'skipped';
       }
-      const template = db.prepare('SELECT body FROM templates WHERE id = ?').get(campaign.template_id) as
-        { body: string } | undefined;
+      const template = templateBody.get(campaign.template_id) as { body: string } | undefined;
       const rendered = renderTemplate(
         template?.body ?? '',
         JSON.parse(contact.fields) as Record<string, string>,
@@ -550,30 +562,24 @@ export function startCampaignRunner(deps: RoleDeps, smsc: SmscService): { stop()
     while (next <= now) {
       const outcome = textNext(campaign);
       if (outcome === 'none') {
-        db.prepare(
-          "UPDATE campaigns SET status = 'completed', finished_at = ?, next_send_at = NULL, updated_at = ? WHERE id = ? AND status = 'running'",
-        ).run(nowIso(), nowIso(), campaign.id);
+        complete.run({ at: nowIso(), id: campaign.id });
         log(`campaign ${campaign.id} completed: every contact texted or skipped`);
         return;
       }
       if (outcome === 'texted') next += interval;
     }
-    db.prepare('UPDATE campaigns SET next_send_at = ? WHERE id = ?').run(next, campaign.id);
+    setNextSend.run(next, campaign.id);
   };
 
   const tick = (): void => {
     try {
       const now = Date.now();
-      const due = db
-        .prepare("SELECT id FROM campaigns WHERE status = 'scheduled' AND start_at <= ?")
-        .all(new Date(now).toISOString()) as Array<{ id: string }>;
+      const due = dueToStart.all(new Date(now).toISOString()) as Array<{ id: string }>;
       for (const { id } of due) {
-        db.prepare(
-          "UPDATE campaigns SET status = 'running', started_at = ?, next_send_at = ?, updated_at = ? WHERE id = ? AND status = 'scheduled'",
-        ).run(nowIso(), now, nowIso(), id);
+        startScheduled.run({ at: nowIso(), now, id });
         log(`campaign ${id} started at its scheduled time`);
       }
-      const running = db.prepare("SELECT * FROM campaigns WHERE status = 'running'").all() as CampaignRow[];
+      const running = runningCampaigns.all() as CampaignRow[];
       for (const campaign of running) advance(campaign, now);
     } catch (error) {
       log(`tick failed: ${(error as Error).stack ?? String(error)}`);

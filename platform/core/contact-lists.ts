@@ -1,3 +1,5 @@
+import { E164 } from '../phone-numbers';
+
 /**
  * Contact lists uploaded as CSV (RFC 4180): a header line naming the columns, one contact per
  * line. The `number` column is the contact's mobile number; every other column is a value a
@@ -117,7 +119,6 @@ export interface ContactListContent {
   rejected: RejectedRow[];
 }
 
-const E164 = /^\+[1-9]\d{7,14}$/;
 const COLUMN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Formatting people type inside numbers; removed before the number is judged. */
 const NUMBER_FORMATTING = /[\s\-().]/g;

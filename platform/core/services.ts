@@ -5,6 +5,7 @@ import { SmscRejection, type ConnectorStatus, type SmscService } from '../smsc/s
 import { ConflictError, NotFoundError, ValidationError } from './errors';
 import { InputReader } from './input';
 import { renderTemplate } from './templates';
+import { E164 } from '../phone-numbers';
 import { isOptedOut } from './opt-outs';
 import { UNFINISHED_CAMPAIGN_STATUSES } from './campaigns';
 import { webhookUrlRefusal, type PeerAllowlist } from './peers';
@@ -113,7 +114,6 @@ export interface CdrFilter {
   cursor?: { startedAt: string; id: string };
 }
 
-export const E164 = /^\+[1-9]\d{7,14}$/;
 const E164_HINT = 'must be an E.164 number: + and 8 to 15 digits, such as +14155550100';
 const SHORT_CODE = /^\d{3,8}$/;
 const ALPHANUMERIC_SENDER = /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/;

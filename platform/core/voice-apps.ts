@@ -12,9 +12,9 @@ import type { CallApplications, CodeCheck, LeftVoicemail } from '../sip-edge/app
 import { nowIso } from '../store/store';
 import type { SipAccountRow, VerificationRow } from './resources';
 import { platformTexter } from './platform-texts';
+import { E164 } from '../phone-numbers';
 
 const CODE_DIGITS = 6;
-const E164 = /^\+[1-9]\d{7,14}$/;
 
 export interface RunningCallApplications extends CallApplications {
   /** Resolves when every transcription in flight has settled (platform stop). */

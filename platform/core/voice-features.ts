@@ -11,12 +11,11 @@ import type { SmscService } from '../smsc/service';
 import type { CallbackOutcome, CallbackRequest } from '../sip-edge';
 import { platformTexter } from './platform-texts';
 import { optOutKeyword } from './opt-outs';
+import { E164 } from '../phone-numbers';
 
 export interface VoiceFeatures {
   stop(): void;
 }
-
-const E164 = /^\+[1-9]\d{7,14}$/;
 
 /** The subscriber text a missed call produces; the time is the call's start, in UTC. */
 export function missedCallText(caller: string, startedAt: string): string {

@@ -30,6 +30,7 @@ import {
   STATUS,
   statusName,
 } from './smpp-link';
+import { E164 } from '../phone-numbers';
 
 /** Carrier statuses worth retrying: the carrier is busy, not refusing the message. */
 const TRANSIENT_SUBMIT_STATUSES: ReadonlySet<number> = new Set([
@@ -39,7 +40,6 @@ const TRANSIENT_SUBMIT_STATUSES: ReadonlySet<number> = new Set([
   STATUS.ESME_RX_T_APPN,
 ]);
 
-const E164 = /^\+[1-9]\d{7,14}$/;
 const SHORT_CODE = /^\d{3,8}$/;
 const ALPHANUMERIC = /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/;
 const RECEIPTED_MESSAGE_ID_TAG = 0x001e;

@@ -2,14 +2,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { PlatformApi } from '../../world/http/api-client';
-import { startTestPlatform, type TestPlatform } from './harness';
+import { operatorApi, startTestPlatform, type TestPlatform } from './harness';
 
 let platform: TestPlatform;
 let operator: PlatformApi;
 
 before(async () => {
   platform = await startTestPlatform({}, { webhooks: false });
-  operator = new PlatformApi({ baseUrl: platform.apiUrl, apiKey: platform.adminApiKey, actor: 'operator' });
+  operator = operatorApi(platform);
 });
 
 after(async () => {

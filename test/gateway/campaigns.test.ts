@@ -1,8 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { PlatformApi, type RawResponse } from '../../world/http/api-client';
-import { startTestPlatform, type TestPlatform } from './harness';
+import type { PlatformApi, RawResponse } from '../../world/http/api-client';
+import { newCustomerApi, startTestPlatform, type TestPlatform } from './harness';
 
 let platform: TestPlatform;
 let api: PlatformApi;
@@ -10,16 +9,7 @@ const LOCAL = `+1415555${String(Math.floor(Math.random() * 9000) + 1000)}`;
 
 before(async () => {
   platform = await startTestPlatform({}, { webhooks: false });
-  const operator = new PlatformApi({
-    baseUrl: platform.apiUrl,
-    apiKey: platform.adminApiKey,
-    actor: 'operator',
-  });
-  const customer = await operator.createCustomer({
-    name: `Campaigns ${randomBytes(3).toString('hex')}`,
-    tier: 'api-only',
-  });
-  api = new PlatformApi({ baseUrl: platform.apiUrl, apiKey: customer.apiKey, actor: customer.name });
+  api = await newCustomerApi(platform, 'Campaigns');
   await api.addNumber({ number: LOCAL, kind: 'local' });
 });
 

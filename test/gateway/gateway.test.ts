@@ -4,14 +4,14 @@ import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { ApiError, PlatformApi, type CreatedCustomer } from '../../world/http/api-client';
 import { traffic } from '../../world/traffic-log';
-import { startTestPlatform, type TestPlatform } from './harness';
+import { operatorApi, startTestPlatform, type TestPlatform } from './harness';
 
 let platform: TestPlatform;
 let operator: PlatformApi;
 
 before(async () => {
   platform = await startTestPlatform({}, { webhooks: false });
-  operator = new PlatformApi({ baseUrl: platform.apiUrl, apiKey: platform.adminApiKey, actor: 'operator' });
+  operator = operatorApi(platform);
 });
 
 after(async () => {

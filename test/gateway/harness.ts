@@ -16,6 +16,7 @@ import {
 import { startGateway, type GatewayOptions } from '../../platform/gateway';
 import type { RoleDeps } from '../../platform/role';
 import type { LiveCallControl } from '../../platform/core/services';
+import { PlatformApi } from '../../world/http/api-client';
 
 /** API tests run without a SIP edge: no call is ever live. */
 const NO_LIVE_CALLS: LiveCallControl = {
@@ -155,4 +156,22 @@ export async function startTestPlatform(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The operator's API client for a test platform. */
+export function operatorApi(platform: TestPlatform): PlatformApi {
+  return new PlatformApi({ baseUrl: platform.apiUrl, apiKey: platform.adminApiKey, actor: 'operator' });
+}
+
+/** A new customer of the given tier and its API client. */
+export async function newCustomerApi(
+  platform: TestPlatform,
+  namePrefix: string,
+  tier = 'api-only',
+): Promise<PlatformApi> {
+  const created = await operatorApi(platform).createCustomer({
+    name: `${namePrefix} ${randomBytes(3).toString('hex')}`,
+    tier,
+  });
+  return new PlatformApi({ baseUrl: platform.apiUrl, apiKey: created.apiKey, actor: created.name });
 }
