@@ -4,7 +4,7 @@
  * and a message broker; from outside, only SIP/RTP, SMPP and HTTP are visible.
  */
 import type { PlatformConfig } from './config';
-import { PlatformBus } from './core/events';
+import { PlatformBus } from './bus';
 import { openStore } from './store/store';
 import type { RoleDeps } from './role';
 import { startMediaRelay } from './media-relay';

@@ -1,5 +1,5 @@
 import type { PlatformConfig } from './config';
-import type { PlatformBus } from './core/events';
+import type { PlatformBus } from './bus';
 import type { Db } from './store/store';
 
 /** What every role receives when the platform starts it. */

@@ -1,7 +1,7 @@
 import type { Db } from '../store/store';
 import { nowIso } from '../store/store';
 import type { RoleDeps } from '../role';
-import type { PlatformEvents } from './events';
+import type { PlatformEvents } from '../bus';
 import type { SmscService } from '../smsc/service';
 import { platformTexter } from './platform-texts';
 

@@ -4,7 +4,7 @@
  * number are commands (FORWARD +number, FORWARD OFF) answered by SMS; CALL ME texted to a
  * callback number gets the sender called back and connected to the customer's agent.
  */
-import type { PlatformEvents } from './events';
+import type { PlatformEvents } from '../bus';
 import { findCdr, type CdrResource, type NumberRow as NumberRecord, type SipAccountRow } from './resources';
 import type { RoleDeps } from '../role';
 import type { SmscService } from '../smsc/service';

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { RoleDeps } from '../role';
-import type { PlatformEvents } from './events';
+import type { PlatformEvents } from '../bus';
 import { PeerAllowlist, webhookUrlRefusal } from './peers';
 import { findCdr, findMessage } from './resources';
 import {

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { RoleDeps, RunningRole } from '../role';
 import type { SmscService } from '../smsc/service';
-import { ServiceError, ValidationError } from '../core/errors';
+import { ServiceError, ValidationError } from '../errors';
 import { PeerAllowlist } from '../core/peers';
 import { CampaignServices } from '../core/campaigns';
 import { CoreServices, type Caller, type LiveCallControl } from '../core/services';

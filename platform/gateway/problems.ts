@@ -1,4 +1,4 @@
-import type { FieldError } from '../core/errors';
+import type { FieldError } from '../errors';
 
 /** RFC 9457 problem details, as the API returns them (`application/problem+json`). */
 export interface Problem {

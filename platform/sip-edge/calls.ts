@@ -4,7 +4,7 @@
  * Media always goes through the relay; every call attempt ends in exactly one CDR.
  */
 import { randomBytes } from 'node:crypto';
-import type { PlatformBus } from '../core/events';
+import type { PlatformBus } from '../bus';
 import type { LiveCallResource } from '../core/services';
 import type { MediaRelay, RelaySession, RelaySide, RelayStats } from '../media-relay';
 import { MediaApp } from '../media-relay/media-app';

@@ -3,7 +3,7 @@
  * originated by it) goes through here, so the record and the call.completed event never differ.
  */
 import { randomBytes } from 'node:crypto';
-import type { PlatformBus } from '../core/events';
+import type { PlatformBus } from '../bus';
 import type { RelaySession } from '../media-relay';
 import type { Db } from '../store/store';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { embeddedDefaults, type PlatformConfig } from '../../platform/config';
-import { PlatformBus } from '../../platform/core/events';
+import { PlatformBus } from '../../platform/bus';
 import { openStore, nowIso, type Db } from '../../platform/store/store';
 import {
   SmscRejection,

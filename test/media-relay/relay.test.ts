@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram, { type Socket } from 'node:dgram';
 import { once } from 'node:events';
-import { PlatformBus } from '../../platform/core/events';
+import { PlatformBus } from '../../platform/bus';
 import { embeddedDefaults } from '../../platform/config';
 import { startMediaRelay, readAudioTarget, rewriteSdpAddresses } from '../../platform/media-relay';
 import type { Db } from '../../platform/store/store';

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { embeddedDefaults, type PlatformConfig } from '../../platform/config';
-import { PlatformBus } from '../../platform/core/events';
+import { PlatformBus } from '../../platform/bus';
 import { startMediaRelay, type MediaRelay } from '../../platform/media-relay';
 import type { CallApplications } from '../../platform/sip-edge/applications';
 import { startSipEdge, type SipEdge } from '../../platform/sip-edge';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { embeddedDefaults, type PlatformConfig } from '../../platform/config';
-import { PlatformBus, type PlatformEvents } from '../../platform/core/events';
+import { PlatformBus, type PlatformEvents } from '../../platform/bus';
 import type { RoleDeps } from '../../platform/role';
 import { startSmsc } from '../../platform/smsc';
 import { openStore, type Db } from '../../platform/store/store';
