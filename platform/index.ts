@@ -1,7 +1,10 @@
 /**
- * The reference platform: every Phase 2 role, composed in one process on loopback.
- * Roles talk to each other through the store and the bus, like services sharing a database
- * and a message broker; from outside, only SIP/RTP, SMPP and HTTP are visible.
+ * The reference platform: every Phase 2 role, composed in one process on loopback. This is the
+ * one place that wires it: it opens the store, makes the bus, builds the core services and hands
+ * each role what it needs. Roles talk to each other through the store and the bus, like services
+ * sharing a database and a message broker; from outside, only SIP/RTP, SMPP and HTTP are visible.
+ * Every start function can be called again with other ports: a role's listeners and timers
+ * belong to the value its start returns.
  */
 import type { PlatformConfig } from './config';
 import { PlatformBus } from './bus';
@@ -14,7 +17,10 @@ import { startGateway } from './gateway';
 import { startVoiceFeatures } from './core/voice-features';
 import { startCallApplications } from './core/voice-apps';
 import { startOptOutKeywords } from './core/opt-outs';
-import { startCampaignRunner } from './core/campaigns';
+import { startCampaignRunner } from './core/campaign-runner';
+import { createCoreServices } from './core/services';
+import { PeerAllowlist } from './core/peers';
+import { startWebhookDispatcher } from './core/webhooks';
 
 export interface PlatformEndpointsInfo {
   sip: { udp: { host: string; port: number }; ws: string; domain: string };
@@ -49,11 +55,19 @@ export async function startPlatform(config: PlatformConfig, log: PlatformLog): P
     stops.push(async () => optOuts.stop());
     const campaigns = startCampaignRunner(deps, smsc);
     stops.push(async () => campaigns.stop());
-    const gateway = await startGateway(deps, {
+    const core = createCoreServices({
+      db,
       smsc,
-      sip: { domain: config.sip.domain, calls: sip.liveCalls },
+      sipDomain: config.sip.domain,
+      peers: new PeerAllowlist(config.network.allowedPeerHosts),
+      calls: sip.liveCalls,
+      campaigns: config.campaigns,
     });
+    const gateway = await startGateway(deps, core);
     stops.push(() => gateway.stop());
+    // Stopped before the gateway (stops run in reverse), as when the gateway owned it.
+    const webhooks = startWebhookDispatcher(deps);
+    stops.push(() => webhooks.stop());
     log(
       'platform',
       `started: ${JSON.stringify({ sip: sip.endpoints, smpp: smsc.endpoints, api: gateway.endpoints })}`,

@@ -1,15 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../store/store';
 import { nowIso } from '../store/store';
-import type { RoleDeps } from '../role';
 import type { PlatformConfig } from '../config';
-import { SmscRejection, type SmscService } from '../smsc/service';
-import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { ConflictError, NotFoundError } from '../errors';
 import { InputReader } from '../input';
-import { ContactListError, readContactList, type RejectedRow } from './contact-lists';
-import { renderTemplate, templateVariables } from './templates';
-import { isOptedOut, recordOptOut, removeOptOut } from './opt-outs';
-import { E164 } from '../phone-numbers';
+import { templateVariables } from './templates';
+import type { SenderCheck } from './numbers';
+import type { ContactListRow } from './contact-list-services';
 
 /**
  * SMS campaigns: one template sent to every contact of an uploaded list, paced at the campaign's
@@ -67,22 +64,7 @@ export interface CampaignResource {
   stats: CampaignStats;
 }
 
-export interface ContactListResource {
-  id: string;
-  name: string;
-  columns: string[];
-  contacts: number;
-  rejectedRows: RejectedRow[];
-  createdAt: string;
-}
-
-export interface OptOutResource {
-  number: string;
-  source: 'sms' | 'api';
-  createdAt: string;
-}
-
-interface CampaignRow {
+export interface CampaignRow {
   id: string;
   customer_id: string;
   name: string;
@@ -99,16 +81,7 @@ interface CampaignRow {
   updated_at: string;
 }
 
-interface ContactListRow {
-  id: string;
-  customer_id: string;
-  name: string;
-  columns: string;
-  rejected_rows: string;
-  created_at: string;
-}
-
-interface CampaignContactRow {
+export interface CampaignContactRow {
   campaign_id: string;
   line: number;
   number: string;
@@ -119,97 +92,12 @@ interface CampaignContactRow {
 /** The longest a campaign may be scheduled ahead. */
 const MAX_SCHEDULE_AHEAD_MS = 366 * 24 * 3600 * 1000;
 
-/** Checks a sender (`from`) for a customer; the same rule as a single send through the API. */
-export type SenderCheck = (customerId: string, from: string) => string | undefined;
-
 export class CampaignServices {
   constructor(
     private readonly db: Db,
     private readonly settings: PlatformConfig['campaigns'],
     private readonly senderProblem: SenderCheck,
   ) {}
-
-  // ---- contact lists ----
-
-  uploadContactList(customerId: string, name: string | null, csv: string): ContactListResource {
-    const errors: Array<{ field: string; message: string }> = [];
-    if (name === null || name.trim() === '' || name.length > 200)
-      errors.push({ field: 'name', message: 'give the list a name of 1 to 200 characters (?name=…)' });
-    let content;
-    try {
-      content = readContactList(csv);
-    } catch (error) {
-      if (!(error instanceof ContactListError)) throw error;
-      errors.push({ field: 'csv', message: error.message });
-    }
-    if (errors.length > 0 || !content) throw new ValidationError(errors);
-    if (content.contacts.length === 0)
-      throw new ValidationError([
-        {
-          field: 'csv',
-          message: `no row has a usable number, so there is nobody to text (${content.rejected.length} rows skipped: ${content.rejected
-            .slice(0, 3)
-            .map((r) => `line ${r.line} ${r.reason}`)
-            .join('; ')})`,
-        },
-      ]);
-    const row: ContactListRow = {
-      id: `cl_${randomBytes(8).toString('hex')}`,
-      customer_id: customerId,
-      name: (name ?? '').trim(),
-      columns: JSON.stringify(content.columns),
-      rejected_rows: JSON.stringify(content.rejected),
-      created_at: nowIso(),
-    };
-    const insertEntry = this.db.prepare(
-      'INSERT INTO contact_list_entries (list_id, line, number, fields) VALUES (?, ?, ?, ?)',
-    );
-    this.db.transaction(() => {
-      this.db
-        .prepare(
-          'INSERT INTO contact_lists (id, customer_id, name, columns, rejected_rows, created_at) VALUES (@id, @customer_id, @name, @columns, @rejected_rows, @created_at)',
-        )
-        .run(row);
-      for (const contact of content.contacts)
-        insertEntry.run(row.id, contact.line, contact.number, JSON.stringify(contact.values));
-    })();
-    return this.contactListResource(row);
-  }
-
-  listContactLists(customerId: string): ContactListResource[] {
-    const rows = this.db
-      .prepare('SELECT * FROM contact_lists WHERE customer_id = ? ORDER BY created_at, id')
-      .all(customerId) as ContactListRow[];
-    return rows.map((row) => this.contactListResource(row));
-  }
-
-  getContactList(customerId: string, id: string): ContactListResource {
-    return this.contactListResource(this.contactListRow(customerId, id));
-  }
-
-  private contactListRow(customerId: string, id: string): ContactListRow {
-    const row = this.db
-      .prepare('SELECT * FROM contact_lists WHERE id = ? AND customer_id = ?')
-      .get(id, customerId) as ContactListRow | undefined;
-    if (!row) throw new NotFoundError('contact list', id);
-    return row;
-  }
-
-  private contactListResource(row: ContactListRow): ContactListResource {
-    const { n } = this.db
-      .prepare('SELECT COUNT(*) AS n FROM contact_list_entries WHERE list_id = ?')
-      .get(row.id) as { n: number };
-    return {
-      id: row.id,
-      name: row.name,
-      columns: JSON.parse(row.columns) as string[],
-      contacts: n,
-      rejectedRows: JSON.parse(row.rejected_rows) as RejectedRow[],
-      createdAt: row.created_at,
-    };
-  }
-
-  // ---- campaigns ----
 
   createCampaign(customerId: string, body: unknown): CampaignResource {
     const input = new InputReader(body, [
@@ -410,37 +298,6 @@ export class CampaignServices {
       stats: campaignStats(this.db, row.id),
     };
   }
-
-  // ---- opt-outs ----
-
-  listOptOuts(customerId: string): OptOutResource[] {
-    const rows = this.db
-      .prepare(
-        'SELECT number, source, created_at FROM opt_outs WHERE customer_id = ? ORDER BY created_at, number',
-      )
-      .all(customerId) as Array<{ number: string; source: 'sms' | 'api'; created_at: string }>;
-    return rows.map((r) => ({ number: r.number, source: r.source, createdAt: r.created_at }));
-  }
-
-  /** Records an opt-out the customer received another way; an existing one is kept as it was. */
-  addOptOut(customerId: string, body: unknown): { created: boolean; optOut: OptOutResource } {
-    const input = new InputReader(body, ['number']);
-    const number = input.string('number', {
-      pattern: E164,
-      patternHint: 'must be an E.164 number: + and 8 to 15 digits, such as +447700900123',
-    });
-    input.done();
-    const created = recordOptOut(this.db, customerId, number, 'api');
-    const row = this.db
-      .prepare('SELECT source, created_at FROM opt_outs WHERE customer_id = ? AND number = ?')
-      .get(customerId, number) as { source: 'sms' | 'api'; created_at: string } | undefined;
-    if (!row) throw new Error(`opt-out of ${number} was not readable right after it was recorded`);
-    return { created, optOut: { number, source: row.source, createdAt: row.created_at } };
-  }
-
-  deleteOptOut(customerId: string, number: string): void {
-    if (!removeOptOut(this.db, customerId, number)) throw new NotFoundError('opt-out', number);
-  }
 }
 
 /** The campaign's contacts by outcome; a handed contact's outcome is its message's status. */
@@ -472,121 +329,4 @@ export function campaignStats(db: Db, campaignId: string): CampaignStats {
     else stats.failed += n;
   }
   return stats;
-}
-
-/**
- * The sender: starts scheduled campaigns when their time comes and hands each running campaign's
- * next contacts to the SMSC at the campaign's rate. Paused, cancelled and finished campaigns are
- * never touched, so pausing takes effect before the API answers.
- */
-export function startCampaignRunner(deps: RoleDeps, smsc: SmscService): { stop(): void } {
-  const { db, config } = deps;
-  const log = (message: string): void => deps.log('campaigns', message);
-  const nextPending = db.prepare(
-    "SELECT * FROM campaign_contacts WHERE campaign_id = ? AND state = 'pending' ORDER BY line LIMIT 1",
-  );
-  const setContact = db.prepare(
-    'UPDATE campaign_contacts SET state = @state, message_id = @message_id, error = @error WHERE campaign_id = @campaign_id AND number = @number',
-  );
-  // Prepared once: the sender looks every tick.
-  const templateBody = db.prepare('SELECT body FROM templates WHERE id = ?');
-  const complete = db.prepare(
-    "UPDATE campaigns SET status = 'completed', finished_at = @at, next_send_at = NULL, updated_at = @at WHERE id = @id AND status = 'running'",
-  );
-  const setNextSend = db.prepare('UPDATE campaigns SET next_send_at = ? WHERE id = ?');
-  const dueToStart = db.prepare("SELECT id FROM campaigns WHERE status = 'scheduled' AND start_at <= ?");
-  const startScheduled = db.prepare(
-    "UPDATE campaigns SET status = 'running', started_at = @at, next_send_at = @now, updated_at = @at WHERE id = @id AND status = 'scheduled'",
-  );
-  const runningCampaigns = db.prepare("SELECT * FROM campaigns WHERE status = 'running'");
-
-  /** Texts one contact (or skips it); false when the campaign has no pending contact left. */
-  const textNext = (campaign: CampaignRow): 'texted' | 'skipped' | 'none' =>
-    db.transaction((): 'texted' | 'skipped' | 'none' => {
-      const contact = nextPending.get(campaign.id) as CampaignContactRow | undefined;
-      if (!contact) return 'none';
-      const mark = (
-        state: CampaignContactRow['state'],
-        messageId: string | null,
-        error: string | null,
-      ): void => {
-        setContact.run({
-          state,
-          message_id: messageId,
-          error,
-          campaign_id: campaign.id,
-          number: contact.number,
-        });
-      };
-      if (isOptedOut(db, campaign.customer_id, contact.number)) {
-        mark('opted-out', null, null);
-        return 'skipped';
-      }
-      const template = templateBody.get(campaign.template_id) as { body: string } | undefined;
-      const rendered = renderTemplate(
-        template?.body ?? '',
-        JSON.parse(contact.fields) as Record<string, string>,
-      );
-      if (!template || rendered.missing.length > 0) {
-        mark(
-          'failed',
-          null,
-          template
-            ? `the template uses ${rendered.missing.map((v) => `{{${v}}}`).join(', ')}, which this contact has no value for`
-            : 'the template no longer exists',
-        );
-        return 'skipped';
-      }
-      try {
-        const accepted = smsc.acceptMessage({
-          customerId: campaign.customer_id,
-          source: 'campaign',
-          sender: campaign.sender,
-          recipient: contact.number,
-          text: rendered.text,
-          registeredDelivery: true,
-        });
-        mark('handed', accepted.id, null);
-        return 'texted';
-      } catch (error) {
-        if (!(error instanceof SmscRejection)) throw error;
-        mark('failed', null, error.message);
-        return 'skipped';
-      }
-    })();
-
-  const advance = (campaign: CampaignRow, now: number): void => {
-    const interval = 1000 / campaign.rate_per_second;
-    // After a stall, catch up by at most one tick's worth: a rate is a ceiling, never a burst.
-    let next = Math.max(campaign.next_send_at ?? now, now - config.campaigns.tickMs);
-    while (next <= now) {
-      const outcome = textNext(campaign);
-      if (outcome === 'none') {
-        complete.run({ at: nowIso(), id: campaign.id });
-        log(`campaign ${campaign.id} completed: every contact texted or skipped`);
-        return;
-      }
-      if (outcome === 'texted') next += interval;
-    }
-    setNextSend.run(next, campaign.id);
-  };
-
-  const tick = (): void => {
-    try {
-      const now = Date.now();
-      const due = dueToStart.all(new Date(now).toISOString()) as Array<{ id: string }>;
-      for (const { id } of due) {
-        startScheduled.run({ at: nowIso(), now, id });
-        log(`campaign ${id} started at its scheduled time`);
-      }
-      const running = runningCampaigns.all() as CampaignRow[];
-      for (const campaign of running) advance(campaign, now);
-    } catch (error) {
-      log(`tick failed: ${(error as Error).stack ?? String(error)}`);
-    }
-  };
-
-  const timer = setInterval(tick, config.campaigns.tickMs);
-  log(`sending campaigns, looking every ${config.campaigns.tickMs} ms`);
-  return { stop: () => clearInterval(timer) };
 }

@@ -4,12 +4,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { RoleDeps, RunningRole } from '../role';
-import type { SmscService } from '../smsc/service';
 import { ServiceError, ValidationError } from '../errors';
-import { PeerAllowlist } from '../core/peers';
-import { CampaignServices } from '../core/campaigns';
-import { CoreServices, type Caller, type LiveCallControl } from '../core/services';
-import { startWebhookDispatcher, type WebhookDispatcher } from '../core/webhooks';
+import type { Caller, CoreServices } from '../core/services';
 import type { GatewayPlugin } from './plugins';
 import { problem, ProblemError, type Problem } from './problems';
 import { compileRoutes, matchRoute, routeTable, type CompiledRoute, type Reply } from './routes';
@@ -22,16 +18,9 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 export const CONTRACT_FILE = resolve(__dirname, '../../contracts/platform-api.yaml');
 
-export interface GatewayServices {
-  smsc: SmscService;
-  sip: { domain: string; calls: LiveCallControl };
-}
-
 export interface GatewayOptions {
   /** Kong access-phase plugins (rate limiting), run in order after key-auth. */
   plugins?: GatewayPlugin[];
-  /** Start the webhook dispatcher with the API (default true; tests of the dispatcher start their own). */
-  webhooks?: boolean;
 }
 
 /**
@@ -63,36 +52,23 @@ const KONG = {
 
 /**
  * The API role: a Kong-like gateway (key-auth, request ids, plugin seam) in front of the core
- * services, plus the webhook dispatcher that turns bus events into signed deliveries.
+ * services it is handed (platform/index.ts builds them; the gateway builds none).
  */
 export async function startGateway(
   deps: RoleDeps,
-  services: GatewayServices,
+  core: CoreServices,
   options: GatewayOptions = {},
 ): Promise<RunningRole<{ apiUrl: string }>> {
-  const { config, db, log } = deps;
-  const core = new CoreServices(
-    db,
-    services.smsc,
-    services.sip.domain,
-    new PeerAllowlist(config.network.allowedPeerHosts),
-    services.sip.calls,
-  );
-  const campaigns = new CampaignServices(db, config.campaigns, (customerId, from) =>
-    core.senderProblem(customerId, from),
-  );
+  const { config, log } = deps;
   const routes = compileRoutes(
     routeTable({
       services: core,
-      campaigns,
       version: config.version,
       settings: () => effectiveSettings(config),
       contractYaml: readFileSync(CONTRACT_FILE, 'utf8'),
     }),
   );
   const plugins = options.plugins ?? [];
-  const dispatcher: WebhookDispatcher | undefined =
-    options.webhooks === false ? undefined : startWebhookDispatcher(deps);
 
   const server = http.createServer(
     { requestTimeout: 30_000, headersTimeout: 10_000 },
@@ -137,7 +113,7 @@ export async function startGateway(
         if (!key) return sendKong(response, 401, KONG.noKey, { 'WWW-Authenticate': 'Key realm="kong"' });
         caller = isOperatorKey(key, config.api.adminApiKey)
           ? { role: 'operator' }
-          : (core.callerForKey(key) ?? null);
+          : (core.customers.callerForKey(key) ?? null);
         if (!caller) return sendKong(response, 401, KONG.badKey, { 'WWW-Authenticate': 'Key realm="kong"' });
         for (const plugin of plugins) {
           const verdict = plugin.access({ method, path: url.pathname, apiKey: key, caller, requestId });
@@ -211,7 +187,6 @@ export async function startGateway(
   return {
     endpoints: { apiUrl },
     async stop() {
-      await dispatcher?.stop();
       await new Promise<void>((resolveClose) => {
         server.close(() => resolveClose());
         server.closeAllConnections();

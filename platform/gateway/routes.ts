@@ -1,5 +1,4 @@
 import type { CoreServices, Caller } from '../core/services';
-import type { CampaignServices } from '../core/campaigns';
 import { problem, ProblemError } from './problems';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -36,7 +35,6 @@ export interface RouteDefinition {
 
 export interface RouteTableOptions {
   services: CoreServices;
-  campaigns: CampaignServices;
   version: string;
   /** The effective timer settings, for GET /ops/v1/settings. */
   settings: () => unknown;
@@ -49,7 +47,6 @@ export interface RouteTableOptions {
  */
 export function routeTable({
   services,
-  campaigns,
   version,
   settings,
   contractYaml,
@@ -69,13 +66,13 @@ export function routeTable({
       path: '/v1/customers',
       access: 'operator',
       jsonBody: true,
-      handle: (c) => ok(services.createCustomer(c.body), 201),
+      handle: (c) => ok(services.customers.createCustomer(c.body), 201),
     },
     {
       method: 'GET',
       path: '/v1/customers/{id}',
       access: 'operator-or-customer',
-      handle: (c) => ok(services.getCustomer(callerOf(c), c.params.id)),
+      handle: (c) => ok(services.customers.getCustomer(callerOf(c), c.params.id)),
     },
 
     {
@@ -83,13 +80,13 @@ export function routeTable({
       path: '/v1/numbers',
       access: 'customer',
       jsonBody: true,
-      handle: (c) => ok(services.addNumber(customerOf(c), c.body), 201),
+      handle: (c) => ok(services.numbers.addNumber(customerOf(c), c.body), 201),
     },
     {
       method: 'GET',
       path: '/v1/numbers',
       access: 'customer',
-      handle: (c) => ok({ items: services.listNumbers(customerOf(c)) }),
+      handle: (c) => ok({ items: services.numbers.listNumbers(customerOf(c)) }),
     },
 
     {
@@ -97,32 +94,32 @@ export function routeTable({
       path: '/v1/numbers/{number}',
       access: 'customer',
       jsonBody: true,
-      handle: (c) => ok(services.updateNumber(customerOf(c), c.params.number, c.body)),
+      handle: (c) => ok(services.numbers.updateNumber(customerOf(c), c.params.number, c.body)),
     },
 
     {
       method: 'GET',
       path: '/v1/voicemails',
       access: 'customer',
-      handle: (c) => ok({ items: services.listVoicemails(customerOf(c), c.query) }),
+      handle: (c) => ok({ items: services.callRecords.listVoicemails(customerOf(c), c.query) }),
     },
     {
       method: 'GET',
       path: '/v1/voicemails/{id}',
       access: 'customer',
-      handle: (c) => ok(services.getVoicemail(customerOf(c), c.params.id)),
+      handle: (c) => ok(services.callRecords.getVoicemail(customerOf(c), c.params.id)),
     },
     {
       method: 'GET',
       path: '/v1/verifications',
       access: 'customer',
-      handle: (c) => ok({ items: services.listVerifications(customerOf(c), c.query) }),
+      handle: (c) => ok({ items: services.callRecords.listVerifications(customerOf(c), c.query) }),
     },
     {
       method: 'GET',
       path: '/v1/verifications/{id}',
       access: 'customer',
-      handle: (c) => ok(services.getVerification(customerOf(c), c.params.id)),
+      handle: (c) => ok(services.callRecords.getVerification(customerOf(c), c.params.id)),
     },
 
     {
@@ -130,20 +127,20 @@ export function routeTable({
       path: '/v1/sip-accounts',
       access: 'customer',
       jsonBody: true,
-      handle: (c) => ok(services.createSipAccount(customerOf(c), c.body), 201),
+      handle: (c) => ok(services.sipAccounts.createSipAccount(customerOf(c), c.body), 201),
     },
     {
       method: 'GET',
       path: '/v1/sip-accounts/{username}',
       access: 'customer',
-      handle: (c) => ok(services.getSipAccount(customerOf(c), c.params.username)),
+      handle: (c) => ok(services.sipAccounts.getSipAccount(customerOf(c), c.params.username)),
     },
     {
       method: 'PATCH',
       path: '/v1/sip-accounts/{username}',
       access: 'customer',
       jsonBody: true,
-      handle: (c) => ok(services.updateSipAccount(customerOf(c), c.params.username, c.body)),
+      handle: (c) => ok(services.sipAccounts.updateSipAccount(customerOf(c), c.params.username, c.body)),
     },
 
     {
@@ -151,26 +148,26 @@ export function routeTable({
       path: '/v1/trunks',
       access: 'customer',
       jsonBody: true,
-      handle: (c) => ok(services.createTrunk(customerOf(c), c.body), 201),
+      handle: (c) => ok(services.trunks.createTrunk(customerOf(c), c.body), 201),
     },
     {
       method: 'GET',
       path: '/v1/trunks',
       access: 'customer',
-      handle: (c) => ok({ items: services.listTrunks(customerOf(c)) }),
+      handle: (c) => ok({ items: services.trunks.listTrunks(customerOf(c)) }),
     },
     {
       method: 'GET',
       path: '/v1/trunks/{id}',
       access: 'customer',
-      handle: (c) => ok(services.getTrunk(customerOf(c), c.params.id)),
+      handle: (c) => ok(services.trunks.getTrunk(customerOf(c), c.params.id)),
     },
     {
       method: 'PATCH',
       path: '/v1/trunks/{id}',
       access: 'customer',
       jsonBody: true,
-      handle: (c) => ok(services.updateTrunk(customerOf(c), c.params.id, c.body)),
+      handle: (c) => ok(services.trunks.updateTrunk(customerOf(c), c.params.id, c.body)),
     },
 
     {
@@ -178,27 +175,27 @@ export function routeTable({
       path: '/v1/routing-rules',
       access: 'customer',
       jsonBody: true,
-      handle: (c) => ok(services.createRoutingRule(customerOf(c), c.body), 201),
+      handle: (c) => ok(services.trunks.createRoutingRule(customerOf(c), c.body), 201),
     },
     {
       method: 'GET',
       path: '/v1/routing-rules',
       access: 'customer',
-      handle: (c) => ok({ items: services.listRoutingRules(customerOf(c)) }),
+      handle: (c) => ok({ items: services.trunks.listRoutingRules(customerOf(c)) }),
     },
     {
       method: 'PUT',
       path: '/v1/routing-rules/{id}',
       access: 'customer',
       jsonBody: true,
-      handle: (c) => ok(services.replaceRoutingRule(customerOf(c), c.params.id, c.body)),
+      handle: (c) => ok(services.trunks.replaceRoutingRule(customerOf(c), c.params.id, c.body)),
     },
     {
       method: 'DELETE',
       path: '/v1/routing-rules/{id}',
       access: 'customer',
       handle: (c) => {
-        services.deleteRoutingRule(customerOf(c), c.params.id);
+        services.trunks.deleteRoutingRule(customerOf(c), c.params.id);
         return { status: 204 };
       },
     },
@@ -207,20 +204,20 @@ export function routeTable({
       method: 'GET',
       path: '/v1/calls',
       access: 'customer',
-      handle: (c) => ok({ items: services.listLiveCalls(customerOf(c)) }),
+      handle: (c) => ok({ items: services.liveCalls.listLiveCalls(customerOf(c)) }),
     },
     {
       method: 'GET',
       path: '/v1/calls/{id}',
       access: 'customer',
-      handle: (c) => ok(services.getLiveCall(customerOf(c), c.params.id)),
+      handle: (c) => ok(services.liveCalls.getLiveCall(customerOf(c), c.params.id)),
     },
     {
       method: 'DELETE',
       path: '/v1/calls/{id}',
       access: 'customer',
       handle: (c) => {
-        services.hangupLiveCall(customerOf(c), c.params.id);
+        services.liveCalls.hangupLiveCall(customerOf(c), c.params.id);
         return { status: 204 };
       },
     },
@@ -228,33 +225,35 @@ export function routeTable({
       method: 'POST',
       path: '/v1/calls/{id}/hold',
       access: 'customer',
-      handle: (c) => ok(services.holdLiveCall(customerOf(c), c.params.id, true)),
+      handle: (c) => ok(services.liveCalls.holdLiveCall(customerOf(c), c.params.id, true)),
     },
     {
       method: 'POST',
       path: '/v1/calls/{id}/resume',
       access: 'customer',
-      handle: (c) => ok(services.holdLiveCall(customerOf(c), c.params.id, false)),
+      handle: (c) => ok(services.liveCalls.holdLiveCall(customerOf(c), c.params.id, false)),
     },
     {
       method: 'POST',
       path: '/v1/calls/{id}/transfer',
       access: 'customer',
       jsonBody: true,
-      handle: async (c) => ok(await services.transferLiveCall(customerOf(c), c.params.id, c.body), 202),
+      handle: async (c) =>
+        ok(await services.liveCalls.transferLiveCall(customerOf(c), c.params.id, c.body), 202),
     },
 
     {
       method: 'GET',
       path: '/v1/cdrs',
       access: 'customer',
-      handle: (c) => ok(services.listCdrs(customerOf(c), services.parseCdrFilter(c.query))),
+      handle: (c) =>
+        ok(services.callRecords.listCdrs(customerOf(c), services.callRecords.parseCdrFilter(c.query))),
     },
     {
       method: 'GET',
       path: '/v1/cdrs/{id}',
       access: 'customer',
-      handle: (c) => ok(services.getCdr(customerOf(c), c.params.id)),
+      handle: (c) => ok(services.callRecords.getCdr(customerOf(c), c.params.id)),
     },
 
     {
@@ -262,46 +261,46 @@ export function routeTable({
       path: '/v1/messages',
       access: 'customer',
       jsonBody: true,
-      handle: (c) => ok(services.sendMessage(customerOf(c), c.body), 202),
+      handle: (c) => ok(services.messages.sendMessage(customerOf(c), c.body), 202),
     },
     {
       method: 'GET',
       path: '/v1/analytics/messages',
       access: 'customer',
-      handle: (c) => ok(services.messageAnalytics(customerOf(c), c.query)),
+      handle: (c) => ok(services.messages.messageAnalytics(customerOf(c), c.query)),
     },
     {
       method: 'POST',
       path: '/v1/templates',
       access: 'customer',
       jsonBody: true,
-      handle: (c) => ok(services.createTemplate(customerOf(c), c.body), 201),
+      handle: (c) => ok(services.templates.createTemplate(customerOf(c), c.body), 201),
     },
     {
       method: 'GET',
       path: '/v1/templates',
       access: 'customer',
-      handle: (c) => ok({ items: services.listTemplates(customerOf(c)) }),
+      handle: (c) => ok({ items: services.templates.listTemplates(customerOf(c)) }),
     },
     {
       method: 'GET',
       path: '/v1/templates/{id}',
       access: 'customer',
-      handle: (c) => ok(services.getTemplate(customerOf(c), c.params.id)),
+      handle: (c) => ok(services.templates.getTemplate(customerOf(c), c.params.id)),
     },
     {
       method: 'PUT',
       path: '/v1/templates/{id}',
       access: 'customer',
       jsonBody: true,
-      handle: (c) => ok(services.replaceTemplate(customerOf(c), c.params.id, c.body)),
+      handle: (c) => ok(services.templates.replaceTemplate(customerOf(c), c.params.id, c.body)),
     },
     {
       method: 'DELETE',
       path: '/v1/templates/{id}',
       access: 'customer',
       handle: (c) => {
-        services.deleteTemplate(customerOf(c), c.params.id);
+        services.templates.deleteTemplate(customerOf(c), c.params.id);
         return { status: 204 };
       },
     },
@@ -310,75 +309,76 @@ export function routeTable({
       path: '/v1/contact-lists',
       access: 'customer',
       csvBody: true,
-      handle: (c) => ok(campaigns.uploadContactList(customerOf(c), c.query.get('name'), String(c.body)), 201),
+      handle: (c) =>
+        ok(services.contactLists.uploadContactList(customerOf(c), c.query.get('name'), String(c.body)), 201),
     },
     {
       method: 'GET',
       path: '/v1/contact-lists',
       access: 'customer',
-      handle: (c) => ok({ items: campaigns.listContactLists(customerOf(c)) }),
+      handle: (c) => ok({ items: services.contactLists.listContactLists(customerOf(c)) }),
     },
     {
       method: 'GET',
       path: '/v1/contact-lists/{id}',
       access: 'customer',
-      handle: (c) => ok(campaigns.getContactList(customerOf(c), c.params.id)),
+      handle: (c) => ok(services.contactLists.getContactList(customerOf(c), c.params.id)),
     },
     {
       method: 'POST',
       path: '/v1/campaigns',
       access: 'customer',
       jsonBody: true,
-      handle: (c) => ok(campaigns.createCampaign(customerOf(c), c.body), 201),
+      handle: (c) => ok(services.campaigns.createCampaign(customerOf(c), c.body), 201),
     },
     {
       method: 'GET',
       path: '/v1/campaigns',
       access: 'customer',
-      handle: (c) => ok({ items: campaigns.listCampaigns(customerOf(c)) }),
+      handle: (c) => ok({ items: services.campaigns.listCampaigns(customerOf(c)) }),
     },
     {
       method: 'GET',
       path: '/v1/campaigns/{id}',
       access: 'customer',
-      handle: (c) => ok(campaigns.getCampaign(customerOf(c), c.params.id)),
+      handle: (c) => ok(services.campaigns.getCampaign(customerOf(c), c.params.id)),
     },
     {
       method: 'POST',
       path: '/v1/campaigns/{id}/start',
       access: 'customer',
-      handle: (c) => ok(campaigns.start(customerOf(c), c.params.id)),
+      handle: (c) => ok(services.campaigns.start(customerOf(c), c.params.id)),
     },
     {
       method: 'POST',
       path: '/v1/campaigns/{id}/schedule',
       access: 'customer',
       jsonBody: true,
-      handle: (c) => ok(campaigns.schedule(customerOf(c), c.params.id, c.body)),
+      handle: (c) => ok(services.campaigns.schedule(customerOf(c), c.params.id, c.body)),
     },
     {
       method: 'POST',
       path: '/v1/campaigns/{id}/pause',
       access: 'customer',
-      handle: (c) => ok(campaigns.pause(customerOf(c), c.params.id)),
+      handle: (c) => ok(services.campaigns.pause(customerOf(c), c.params.id)),
     },
     {
       method: 'POST',
       path: '/v1/campaigns/{id}/resume',
       access: 'customer',
-      handle: (c) => ok(campaigns.resume(customerOf(c), c.params.id)),
+      handle: (c) => ok(services.campaigns.resume(customerOf(c), c.params.id)),
     },
     {
       method: 'POST',
       path: '/v1/campaigns/{id}/cancel',
       access: 'customer',
-      handle: (c) => ok(campaigns.cancel(customerOf(c), c.params.id)),
+      handle: (c) => ok(services.campaigns.cancel(customerOf(c), c.params.id)),
     },
     {
       method: 'GET',
       path: '/v1/opt-outs',
       access: 'customer',
-      handle: (c) => ok({ items: campaigns.listOptOuts(customerOf(c)) }),
+      handle: (c) => ok({ items: services.optOuts.listOptOuts(customerOf(c)) }),
     },
     {
       method: 'POST',
@@ -386,7 +386,7 @@ export function routeTable({
       access: 'customer',
       jsonBody: true,
       handle: (c) => {
-        const { created, optOut } = campaigns.addOptOut(customerOf(c), c.body);
+        const { created, optOut } = services.optOuts.addOptOut(customerOf(c), c.body);
         return ok(optOut, created ? 201 : 200);
       },
     },
@@ -395,7 +395,7 @@ export function routeTable({
       path: '/v1/opt-outs/{number}',
       access: 'customer',
       handle: (c) => {
-        campaigns.deleteOptOut(customerOf(c), c.params.number);
+        services.optOuts.deleteOptOut(customerOf(c), c.params.number);
         return { status: 204 };
       },
     },
@@ -403,7 +403,7 @@ export function routeTable({
       method: 'GET',
       path: '/v1/messages/{id}',
       access: 'customer',
-      handle: (c) => ok(services.getMessage(customerOf(c), c.params.id)),
+      handle: (c) => ok(services.messages.getMessage(customerOf(c), c.params.id)),
     },
 
     {
@@ -411,20 +411,20 @@ export function routeTable({
       path: '/v1/webhooks',
       access: 'customer',
       jsonBody: true,
-      handle: (c) => ok(services.createWebhook(customerOf(c), c.body), 201),
+      handle: (c) => ok(services.webhooks.createWebhook(customerOf(c), c.body), 201),
     },
     {
       method: 'GET',
       path: '/v1/webhooks',
       access: 'customer',
-      handle: (c) => ok({ items: services.listWebhooks(customerOf(c)) }),
+      handle: (c) => ok({ items: services.webhooks.listWebhooks(customerOf(c)) }),
     },
     {
       method: 'DELETE',
       path: '/v1/webhooks/{id}',
       access: 'customer',
       handle: (c) => {
-        services.deleteWebhook(customerOf(c), c.params.id);
+        services.webhooks.deleteWebhook(customerOf(c), c.params.id);
         return { status: 204 };
       },
     },
@@ -434,7 +434,7 @@ export function routeTable({
       path: '/ops/v1/customers/{id}/smpp-throughput',
       access: 'operator',
       jsonBody: true,
-      handle: (c) => ok(services.setSmppThroughput(c.params.id, c.body)),
+      handle: (c) => ok(services.operations.setSmppThroughput(c.params.id, c.body)),
     },
     {
       method: 'GET',
@@ -446,21 +446,21 @@ export function routeTable({
       method: 'GET',
       path: '/ops/v1/smsc/connectors',
       access: 'operator',
-      handle: () => ok({ items: services.listConnectors() }),
+      handle: () => ok({ items: services.operations.listConnectors() }),
     },
     {
       method: 'PUT',
       path: '/ops/v1/smsc/connectors/{id}',
       access: 'operator',
       jsonBody: true,
-      handle: (c) => ok(services.putConnector(c.params.id, c.body)),
+      handle: (c) => ok(services.operations.putConnector(c.params.id, c.body)),
     },
     {
       method: 'DELETE',
       path: '/ops/v1/smsc/connectors/{id}',
       access: 'operator',
       handle: async (c) => {
-        await services.deleteConnector(c.params.id);
+        await services.operations.deleteConnector(c.params.id);
         return { status: 204 };
       },
     },
@@ -469,7 +469,7 @@ export function routeTable({
       path: '/ops/v1/smsc/routes',
       access: 'operator',
       jsonBody: true,
-      handle: (c) => ok(services.putRoute(c.body)),
+      handle: (c) => ok(services.operations.putRoute(c.body)),
     },
     {
       method: 'DELETE',
@@ -477,7 +477,7 @@ export function routeTable({
       path: '/ops/v1/smsc/routes/{prefix}',
       access: 'operator',
       handle: (c) => {
-        services.deleteRoute(c.params.prefix);
+        services.operations.deleteRoute(c.params.prefix);
         return { status: 204 };
       },
     },

@@ -15,7 +15,10 @@ import {
 } from '../../platform/smsc/service';
 import { startGateway, type GatewayOptions } from '../../platform/gateway';
 import type { RoleDeps } from '../../platform/role';
-import type { LiveCallControl } from '../../platform/core/services';
+import type { LiveCallControl } from '../../platform/contracts';
+import { createCoreServices } from '../../platform/core/services';
+import { PeerAllowlist } from '../../platform/core/peers';
+import { startWebhookDispatcher } from '../../platform/core/webhooks';
 import { PlatformApi } from '../../world/http/api-client';
 
 /** API tests run without a SIP edge: no call is ever live. */
@@ -110,6 +113,11 @@ export class FakeSmsc implements SmscService {
   }
 }
 
+export interface TestPlatformOptions extends GatewayOptions {
+  /** Start the webhook dispatcher beside the API (default true; tests of the dispatcher start their own). */
+  webhooks?: boolean;
+}
+
 export interface TestPlatform {
   apiUrl: string;
   adminApiKey: string;
@@ -125,7 +133,7 @@ export interface TestPlatform {
 /** The gateway on an ephemeral port over a fresh SQLite file, with the operator's key in api_keys. */
 export async function startTestPlatform(
   overrides: { webhooks?: Partial<PlatformConfig['webhooks']> } = {},
-  options: GatewayOptions = {},
+  options: TestPlatformOptions = {},
 ): Promise<TestPlatform> {
   const dir = mkdtempSync(join(tmpdir(), 'phase2-gateway-'));
   const adminApiKey = `admin-${randomBytes(12).toString('hex')}`;
@@ -136,11 +144,17 @@ export async function startTestPlatform(
   const logs: string[] = [];
   const deps: RoleDeps = { config, db, bus, log: (role, message) => logs.push(`[${role}] ${message}`) };
   const smsc = new FakeSmsc(db, bus);
-  const gateway = await startGateway(
-    deps,
-    { smsc, sip: { domain: config.sip.domain, calls: NO_LIVE_CALLS } },
-    options,
-  );
+  const core = createCoreServices({
+    db,
+    smsc,
+    sipDomain: config.sip.domain,
+    peers: new PeerAllowlist(config.network.allowedPeerHosts),
+    calls: NO_LIVE_CALLS,
+    campaigns: config.campaigns,
+  });
+  const gateway = await startGateway(deps, core, options);
+  // As platform/index.ts wires it, unless the test starts (and restarts) its own dispatcher.
+  const dispatcher = options.webhooks === false ? undefined : startWebhookDispatcher(deps);
   return {
     apiUrl: gateway.endpoints.apiUrl,
     adminApiKey,
@@ -151,6 +165,7 @@ export async function startTestPlatform(
     logs,
     deps,
     async stop() {
+      await dispatcher?.stop();
       await gateway.stop();
       db.close();
       rmSync(dir, { recursive: true, force: true });
