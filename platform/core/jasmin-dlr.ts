@@ -3,7 +3,7 @@
  * customers whose systems were built against Jasmin: form fields, level 1 for the SMSC's
  * acknowledgement and level 2 for the final state, and the receiver must answer "ACK/Jasmin".
  */
-import type { MessageRow } from '../smsc/message-store';
+import type { MessageRow } from '../smsc';
 
 export const JASMIN_ACK = 'ACK/Jasmin';
 

@@ -2,7 +2,7 @@ import type { Db } from '../store/store';
 import { nowIso } from '../store/store';
 import type { RoleDeps } from '../role';
 import type { PlatformEvents } from '../bus';
-import type { SmscService } from '../smsc/service';
+import type { SmscService } from '../smsc';
 import { platformTexter } from './platform-texts';
 
 /**

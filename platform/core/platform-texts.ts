@@ -1,4 +1,4 @@
-import type { SmscService } from '../smsc/service';
+import type { SmscService } from '../smsc';
 
 /**
  * Texts the platform sends itself on a customer's behalf (notices, replies, codes), from one of

@@ -6,9 +6,9 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { RoleDeps } from '../role';
-import type { SmscService } from '../smsc/service';
+import type { SmscService } from '../smsc';
 import { mulawWav } from '../media-relay/media-app';
-import type { CallApplications, CodeCheck, LeftVoicemail } from '../sip-edge/applications';
+import type { CallApplications, CodeCheck, LeftVoicemail } from '../contracts';
 import { nowIso } from '../store/store';
 import type { SipAccountRow, VerificationRow } from './resources';
 import { platformTexter } from './platform-texts';

@@ -7,8 +7,8 @@
 import type { PlatformEvents } from '../bus';
 import { findCdr, type CdrResource, type NumberRow as NumberRecord, type SipAccountRow } from './resources';
 import type { RoleDeps } from '../role';
-import type { SmscService } from '../smsc/service';
-import type { CallbackOutcome, CallbackRequest } from '../sip-edge';
+import type { SmscService } from '../smsc';
+import type { CallbackOutcome, CallbackRequest } from '../contracts';
 import { platformTexter } from './platform-texts';
 import { optOutKeyword } from './opt-outs';
 import { E164 } from '../phone-numbers';

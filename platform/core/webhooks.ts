@@ -13,7 +13,7 @@ import {
   type WebhookEventBody,
 } from './webhook-events';
 import { JASMIN_ACK, jasminDlrForm } from './jasmin-dlr';
-import type { MessageRow } from '../smsc/message-store';
+import type { MessageRow } from '../smsc';
 
 /** What happened to one delivery attempt (for the platform log and for tests that wait on it). */
 export interface DeliveryOutcome {

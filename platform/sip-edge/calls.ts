@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { PlatformBus } from '../bus';
-import type { LiveCallResource } from '../core/services';
+import type { LiveCallResource } from '../contracts';
 import type { MediaRelay, RelaySession, RelaySide, RelayStats } from '../media-relay';
 import { MediaApp } from '../media-relay/media-app';
 import type { PlatformConfig } from '../config';

@@ -5,9 +5,8 @@
  * addressed); nothing a client sends can stop the edge.
  */
 import type { MediaRelay } from '../media-relay';
-import type { LiveCallControl } from '../core/services';
-import type { CallApplications } from './applications';
-import type { CallbackOutcome, CallbackRequest } from './originate';
+import type { LiveCallControl } from '../contracts';
+import type { CallApplications, CallbackOutcome, CallbackRequest } from '../contracts';
 import type { RoleDeps, RunningRole } from '../role';
 import { DigestAuthenticator } from './auth';
 import { CallManager, type ActiveCall } from './calls';
@@ -18,7 +17,7 @@ import { describeFlow, SipTransports, type Flow } from './transport';
 
 export type { ActiveCall, CallDirection, CallState, Disposition, HangupBy } from './calls';
 export type { BindingInfo } from './registrar';
-export type { CallbackOutcome, CallbackRequest } from './originate';
+export type { CallbackOutcome, CallbackRequest } from '../contracts';
 
 export interface SipEdgeEndpoints {
   udp: { host: string; port: number };

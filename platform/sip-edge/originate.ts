@@ -16,6 +16,7 @@ import type { Registrar } from './registrar';
 import { CallRouting, trunkLegTarget, type LegTarget } from './routing';
 import type { SipStack } from './stack';
 import type { Flow } from './transport';
+import type { CallbackOutcome, CallbackRequest } from '../contracts';
 
 export interface OriginatorDeps {
   stack: SipStack;
@@ -28,18 +29,6 @@ export interface OriginatorDeps {
   noAnswerTimeoutMs: number;
   log: (message: string) => void;
 }
-
-export interface CallbackRequest {
-  customerId: string;
-  /** The outside party, called first over the customer's trunk. */
-  number: string;
-  /** The customer's agent (a SIP username), called once the outside party answers. */
-  agent: string;
-  /** The customer's number shown to the outside party. */
-  presented: string;
-}
-
-export type CallbackOutcome = 'calling' | 'no-route' | 'agent-unavailable';
 
 interface OriginatedLeg {
   side: RelaySide;

@@ -4,7 +4,7 @@
  */
 import type { Db } from '../store/store';
 import { ACCOUNT_COLUMNS, toAccount, type AccountRecord, type SipAccount } from './auth';
-import type { TrunkRow as StoredTrunkRow } from '../core/resources';
+import type { TrunkRow as StoredTrunkRow } from '../store/rows';
 import type { Flow } from './transport';
 
 export interface TrunkRow {

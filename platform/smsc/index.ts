@@ -12,6 +12,8 @@ export type {
   ConnectorSettings,
   ConnectorStatus,
 } from './service';
+/** The stored message, also the SMSC's queue: core reads it for webhooks and Jasmin's DLRs. */
+export type { MessageRow, MessageStatus } from './message-store';
 
 /**
  * The SMSC role (Jasmin's place): an SMPP server for customers' ESMEs, connectors to carrier
