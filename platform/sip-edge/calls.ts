@@ -13,6 +13,18 @@ import type { CallApplications } from './applications';
 import type { Db } from '../store/store';
 import type { DigestAuthenticator, SipAccount } from './auth';
 import { headerValue, randomToken, type SipRequest, type SipResponse } from './message';
+import {
+  DialogTable,
+  contactUri,
+  learnRemote,
+  openLeg,
+  sendBye,
+  sendCancel,
+  sendInDialog,
+  sendInvite,
+  type DialogLeg,
+  type SentInvite,
+} from './dialog';
 import type { Registrar } from './registrar';
 import { CallRouting, toE164, trunkLegTarget, type LegTarget, type TrunkRow } from './routing';
 import { writeCdr } from './cdr';
@@ -44,20 +56,7 @@ const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO';
 /** In-dialog methods relayed to the other leg as they are (SDP rewritten). */
 const RELAYED_IN_DIALOG = new Set(['INVITE', 'UPDATE', 'INFO', 'OPTIONS']);
 
-interface Leg {
-  side: RelaySide;
-  flow: Flow;
-  callId: string;
-  localTag: string;
-  /** From (on our requests) / To (on our responses) as the edge presents itself on this leg, tag included. */
-  localHeader: string;
-  /** The peer's header, tag included once known. */
-  remoteHeader: string;
-  /** Request-URI for in-dialog requests: the peer's Contact. */
-  remoteTarget: string;
-  localCseq: number;
-  contact: string;
-}
+type Leg = DialogLeg;
 
 /** An in-dialog request relayed from one leg to the other, waiting for its response (and ACK). */
 interface RelayedRequest {
@@ -100,7 +99,7 @@ interface Call {
   inviteA: SipRequest;
   b: Leg | null;
   /** Branch and CSeq of the INVITE sent to the callee (CANCEL needs them). */
-  inviteB: { branch: string; uri: string; cseq: number } | null;
+  inviteB: SentInvite | null;
   /** The 2xx the callee sent, to ACK again when it is retransmitted. */
   ackBSent: boolean;
   relay: RelaySession | null;
@@ -138,7 +137,7 @@ export interface CallManagerDeps {
 export class CallManager {
   private readonly calls = new Map<string, Call>();
   /** Dialog key (Call-ID + the edge's tag) → the call and which leg. */
-  private readonly dialogs = new Map<string, { call: Call; side: RelaySide }>();
+  private readonly dialogs = new DialogTable<Call>();
   /** Branch of the caller's INVITE → call, to match CANCEL. */
   private readonly byInviteBranch = new Map<string, Call>();
   private readonly routing: CallRouting;
@@ -228,23 +227,12 @@ export class CallManager {
     if (!destination || keptSdp === null) return 'no-route';
 
     const oldLeg = released === 'A' ? call.a : call.b;
-    this.dialogs.delete(dialogKey(oldLeg.callId, oldLeg.localTag));
+    this.dialogs.remove(oldLeg);
     this.sendBye(call, oldLeg);
-    const localTag = randomToken(8);
-    const leg: Leg = {
-      side: released,
-      flow: destination.flow,
-      callId: `${randomToken(12)}@${this.deps.domain}`,
-      localTag,
-      localHeader: `${destination.from};tag=${localTag}`,
-      remoteHeader: destination.to,
-      remoteTarget: destination.uri,
-      localCseq: 1,
-      contact: this.deps.stack.transports.contactFor(destination.flow),
-    };
+    const leg = openLeg(released, destination, this.deps.stack, this.deps.domain);
     if (released === 'A') call.a = leg;
     else call.b = leg;
-    this.dialogs.set(dialogKey(leg.callId, localTag), { call, side: released });
+    this.dialogs.add(leg, call);
     call.transferredTo = target;
     this.deps.log(`call ${call.ref}: blind transfer of leg ${kept}'s party to ${target}`);
     let answered = false;
@@ -254,42 +242,34 @@ export class CallManager {
       this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' });
       this.sendBye(call, kept === 'A' ? call.a : (call.b ?? call.a));
     };
-    const { branch } = this.deps.stack.sendRequest(
-      leg.flow,
+    const { branch } = sendInvite(
+      this.deps.stack,
+      leg,
       {
-        method: 'INVITE',
-        uri: leg.remoteTarget,
-        headers: [
-          ['Max-Forwards', '70'],
-          ['From', leg.localHeader],
-          ['To', leg.remoteHeader],
-          ['Call-ID', leg.callId],
-          ['CSeq', '1 INVITE'],
-          ['Contact', `<${leg.contact}>`],
-          ['Allow', ALLOW],
-          ...destination.extraHeaders,
-        ],
+        maxForwards: 70,
+        allow: ALLOW,
+        extraHeaders: destination.extraHeaders,
         body: relay.rewriteSdp(keptSdp, kept),
         contentType: 'application/sdp',
       },
       {
         onResponse: (response) => {
           if (response.status < 200) {
-            if (response.toTag !== undefined) this.learnRemote(leg, response);
+            if (response.toTag !== undefined) learnRemote(leg, response);
             return;
           }
           if (response.status >= 300) return fail(`${response.status} ${response.reason}`);
           if (answered) return;
           if (call.ended) {
             // The target answered after the call was given up: confirm its dialog, then end it.
-            this.learnRemote(leg, response);
+            learnRemote(leg, response);
             this.sendInDialog(call, leg, 'ACK', { cseq: 1 });
             this.sendBye(call, leg);
             return;
           }
           answered = true;
           this.clearNoAnswer(call);
-          this.learnRemote(leg, response);
+          learnRemote(leg, response);
           if (response.body.length > 0) relay.replacePeer(released, response.body.toString('utf8'));
           this.sendInDialog(call, leg, 'ACK', { cseq: 1 });
           this.watchMedia(call);
@@ -299,7 +279,7 @@ export class CallManager {
     );
     call.noAnswerTimer = setTimeout(() => {
       if (answered || call.ended) return;
-      this.cancelInvite(leg, { branch, uri: destination.uri, cseq: 1 }); // the INVITE's own Request-URI
+      sendCancel(this.deps.stack, leg, { branch, uri: destination.uri, cseq: 1 }); // the INVITE's own Request-URI
       fail(`no answer within ${this.deps.noAnswerTimeoutMs} ms (config.sip.noAnswerTimeoutMs)`);
     }, this.deps.noAnswerTimeoutMs);
     return 'transferred';
@@ -375,7 +355,7 @@ export class CallManager {
     stack.respond(request, flow, 100);
     const call = this.newCall(request, flow, localTag, caller, dialed);
     this.calls.set(call.ref, call);
-    this.dialogs.set(dialogKey(call.a.callId, localTag), { call, side: 'A' });
+    this.dialogs.add(call.a, call);
     const branch = request.vias[0]?.branch;
     if (branch !== undefined) this.byInviteBranch.set(branch, call);
 
@@ -405,8 +385,7 @@ export class CallManager {
   /** ACK, BYE and every other request with a To tag. */
   onInDialog(request: SipRequest, flow: Flow): void {
     if (this.originator.onInDialog(request, flow)) return;
-    const toTag = request.toTag;
-    const found = toTag === undefined ? undefined : this.dialogs.get(dialogKey(request.callId, toTag));
+    const found = this.dialogs.find(request);
     if (request.method === 'ACK') {
       // The ACK of a non-2xx final sent before any dialog existed (a 404, a 484) only completes
       // that INVITE transaction: nothing to do, and nothing unknown about it. (Stateless auth
@@ -464,7 +443,7 @@ export class CallManager {
         localTag,
         localHeader: `${headerValue(request.headers, 'to') ?? ''};tag=${localTag}`,
         remoteHeader: headerValue(request.headers, 'from') ?? '',
-        remoteTarget: this.contactUri(request) ?? request.from.uri.toString(),
+        remoteTarget: contactUri(request) ?? request.from.uri.toString(),
         localCseq: Math.floor(Math.random() * 10_000) + 1,
         contact,
       },
@@ -581,39 +560,19 @@ export class CallManager {
       await relay.close(); // the caller cancelled while the relay was being allocated
       return;
     }
-    const localTag = randomToken(8);
-    const callId = `${randomToken(12)}@${this.deps.domain}`;
-    const b: Leg = {
-      side: 'B',
-      flow: target.flow,
-      callId,
-      localTag,
-      localHeader: `${target.from};tag=${localTag}`,
-      remoteHeader: target.to,
-      remoteTarget: target.uri,
-      localCseq: 1,
-      contact: this.deps.stack.transports.contactFor(target.flow),
-    };
+    const b = openLeg('B', target, this.deps.stack, this.deps.domain);
     call.b = b;
-    this.dialogs.set(dialogKey(callId, localTag), { call, side: 'B' });
+    this.dialogs.add(b, call);
     const offer =
       call.inviteA.body.length > 0 ? relay.rewriteSdp(call.inviteA.body.toString('utf8'), 'A') : undefined;
     const maxForwards = Number(headerValue(call.inviteA.headers, 'max-forwards') ?? '70');
-    const { branch, sent } = this.deps.stack.sendRequest(
-      target.flow,
+    const { branch, sent } = sendInvite(
+      this.deps.stack,
+      b,
       {
-        method: 'INVITE',
-        uri: target.uri,
-        headers: [
-          ['Max-Forwards', String(Math.max(0, Math.min(70, maxForwards - 1)))],
-          ['From', b.localHeader],
-          ['To', b.remoteHeader],
-          ['Call-ID', callId],
-          ['CSeq', `${b.localCseq} INVITE`],
-          ['Contact', `<${b.contact}>`],
-          ['Allow', ALLOW],
-          ...target.extraHeaders,
-        ],
+        maxForwards: Math.max(0, Math.min(70, maxForwards - 1)),
+        allow: ALLOW,
+        extraHeaders: target.extraHeaders,
         body: offer,
         contentType: headerValue(call.inviteA.headers, 'content-type'),
       },
@@ -652,7 +611,7 @@ export class CallManager {
 
   /** The callee's leg is given up (cancelled): whatever it still answers no longer concerns the call. */
   private abandonCallee(call: Call): void {
-    if (call.b) this.dialogs.delete(dialogKey(call.b.callId, call.b.localTag));
+    if (call.b) this.dialogs.remove(call.b);
     call.b = null;
     call.inviteB = null;
   }
@@ -797,13 +756,13 @@ export class CallManager {
         // A 2xx that crossed our CANCEL or came after the call ended: ACK, then BYE. (Retransmitted
         // 2xx responses never get here: the stack ACKs them again itself.)
         if (call.ended && !call.ackBSent) {
-          this.learnRemote(b, response);
+          learnRemote(b, response);
           this.sendAckToCallee(call, undefined);
           this.sendBye(call, b);
         }
         return;
       }
-      this.learnRemote(b, response);
+      learnRemote(b, response);
       this.clearNoAnswer(call);
       call.state = 'answered';
       call.answeredAt = new Date();
@@ -824,7 +783,7 @@ export class CallManager {
     }
     if (call.ended) return; // the final for our CANCEL (487) or a late reply: the stack has ACKed it
     if (response.status < 200) {
-      if (response.toTag !== undefined) this.learnRemote(b, response);
+      if (response.toTag !== undefined) learnRemote(b, response);
       call.state = 'early';
       const sdp = this.calleeSdpForCaller(call, response);
       stack.respond(call.inviteA, call.a.flow, response.status, {
@@ -969,63 +928,16 @@ export class CallManager {
       source && source.body.length > 0 && call.relay && options.sdpFrom
         ? call.relay.rewriteSdp(source.body.toString('utf8'), options.sdpFrom)
         : undefined;
-    const headers: Array<[string, string]> = [
-      ['Max-Forwards', '70'],
-      ['From', leg.localHeader],
-      ['To', leg.remoteHeader],
-      ['Call-ID', leg.callId],
-      ['CSeq', `${cseq} ${method}`],
-    ];
-    if (method === 'INVITE' || method === 'UPDATE') headers.push(['Contact', `<${leg.contact}>`]);
-    return this.deps.stack.sendRequest(
-      leg.flow,
-      {
-        method,
-        uri: leg.remoteTarget,
-        headers,
-        body,
-        contentType: source ? headerValue(source.headers, 'content-type') : undefined,
-      },
-      handlers,
-    );
+    const contentType = source ? headerValue(source.headers, 'content-type') : undefined;
+    return sendInDialog(this.deps.stack, leg, method, cseq, { body, contentType }, handlers);
   }
 
   private sendBye(call: Call, leg: Leg): void {
-    this.sendInDialog(
-      call,
-      leg,
-      'BYE',
-      {},
-      {
-        onResponse: (response) => {
-          if (response.status >= 300)
-            this.deps.log(
-              `call ${call.ref}: BYE on leg ${leg.side} answered ${response.status} ${response.reason}`,
-            );
-        },
-        // The call is over either way; the log line (Timer F) says the peer never confirmed it.
-        onTimeout: () => this.deps.log(`call ${call.ref}: BYE on leg ${leg.side} was never answered`),
-      },
-    );
+    sendBye(this.deps.stack, leg, (message) => this.deps.log(`call ${call.ref}: ${message}`));
   }
 
   private cancelCallee(call: Call): void {
-    if (call.b && call.inviteB) this.cancelInvite(call.b, call.inviteB);
-  }
-
-  private cancelInvite(b: Leg, invite: { branch: string; uri: string; cseq: number }): void {
-    this.deps.stack.sendRequest(b.flow, {
-      method: 'CANCEL',
-      uri: invite.uri,
-      branch: invite.branch,
-      headers: [
-        ['Max-Forwards', '70'],
-        ['From', b.localHeader],
-        ['To', b.remoteHeader.replace(/;\s*tag=[^;]*/i, '')],
-        ['Call-ID', b.callId],
-        ['CSeq', `${invite.cseq} CANCEL`],
-      ],
-    });
+    if (call.b && call.inviteB) sendCancel(this.deps.stack, call.b, call.inviteB);
   }
 
   /** The edge rejects the call itself (no route, callee not registered, internal error). */
@@ -1036,19 +948,6 @@ export class CallManager {
       toTag: call.a.localTag,
       headers: detail ? [['Warning', `399 ${this.deps.domain} "${escapeQuoted(detail)}"`]] : [],
     });
-  }
-
-  private learnRemote(leg: Leg, response: SipResponse): void {
-    if (response.toTag !== undefined)
-      leg.remoteHeader = headerValue(response.headers, 'to') ?? leg.remoteHeader;
-    const contact = this.contactUri(response);
-    if (contact) leg.remoteTarget = contact;
-  }
-
-  private contactUri(message: SipRequest | SipResponse): string | undefined {
-    const value = headerValue(message.headers, 'contact');
-    const match = value === undefined ? null : /<([^>]+)>/.exec(value);
-    return match?.[1] ?? (value !== undefined && value !== '*' ? value.split(';')[0]?.trim() : undefined);
   }
 
   /**
@@ -1129,8 +1028,8 @@ export class CallManager {
     if (branch !== undefined) this.byInviteBranch.delete(branch);
     // Dialog entries stay briefly so a crossing BYE or a late ACK still finds the call.
     setTimeout(() => {
-      this.dialogs.delete(dialogKey(call.a.callId, call.a.localTag));
-      if (call.b) this.dialogs.delete(dialogKey(call.b.callId, call.b.localTag));
+      this.dialogs.remove(call.a);
+      if (call.b) this.dialogs.remove(call.b);
     }, 32_000).unref();
     if (call.relay) {
       const relay = call.relay;
@@ -1184,10 +1083,6 @@ function liveView(call: Call): LiveCallResource {
     startedAt: call.startedAt.toISOString(),
     answeredAt: call.answeredAt?.toISOString() ?? null,
   };
-}
-
-function dialogKey(callId: string, localTag: string): string {
-  return `${callId}|${localTag}`;
 }
 
 function dispositionFor(status: number): Disposition {

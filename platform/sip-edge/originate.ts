@@ -11,7 +11,18 @@ import { plainAudioSdp } from '../media-relay/media-app';
 import type { Db } from '../store/store';
 import type { DigestAuthenticator } from './auth';
 import { writeCdr } from './cdr';
-import { headerValue, randomToken, type SipRequest, type SipResponse } from './message';
+import type { SipRequest, SipResponse } from './message';
+import {
+  DialogTable,
+  learnRemote,
+  openLeg,
+  sendBye,
+  sendCancel,
+  sendInDialog,
+  sendInvite,
+  type DialogLeg,
+  type SentInvite,
+} from './dialog';
 import type { Registrar } from './registrar';
 import { CallRouting, trunkLegTarget, type LegTarget } from './routing';
 import type { SipStack } from './stack';
@@ -30,19 +41,9 @@ export interface OriginatorDeps {
   log: (message: string) => void;
 }
 
-interface OriginatedLeg {
-  side: RelaySide;
-  flow: Flow;
-  callId: string;
-  localTag: string;
-  localHeader: string;
-  remoteHeader: string;
-  remoteTarget: string;
-  /** The INVITE's Request-URI: its CANCEL must carry the same. */
-  inviteUri: string;
-  cseq: number;
-  contact: string;
-  branch: string;
+interface OriginatedLeg extends DialogLeg {
+  /** The INVITE that opened the leg: its CANCEL must carry the same branch and Request-URI. */
+  invite: SentInvite;
   answered: boolean;
   noAnswer: NodeJS.Timeout | null;
 }
@@ -63,7 +64,7 @@ const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS';
 export class Originator {
   private readonly calls = new Map<string, OriginatedCall>();
   /** Dialog key (Call-ID + our tag) → call and leg. */
-  private readonly dialogs = new Map<string, { call: OriginatedCall; side: RelaySide }>();
+  private readonly dialogs = new DialogTable<OriginatedCall>();
   private readonly routing: CallRouting;
 
   constructor(private readonly deps: OriginatorDeps) {
@@ -100,8 +101,7 @@ export class Originator {
 
   /** In-dialog requests of originated calls; false when the request belongs to no such dialog. */
   onInDialog(request: SipRequest, flow: Flow): boolean {
-    const found =
-      request.toTag === undefined ? undefined : this.dialogs.get(key(request.callId, request.toTag));
+    const found = this.dialogs.find(request);
     if (!found) return false;
     const { call, side } = found;
     if (request.method === 'ACK') return true; // we never send a 2xx on these legs
@@ -127,39 +127,21 @@ export class Originator {
   }
 
   private invite(call: OriginatedCall, side: RelaySide, target: LegTarget): void {
-    const localTag = randomToken(8);
     const leg: OriginatedLeg = {
-      side,
-      flow: target.flow,
-      callId: `${randomToken(12)}@${this.deps.domain}`,
-      localTag,
-      localHeader: `${target.from};tag=${localTag}`,
-      remoteHeader: target.to,
-      remoteTarget: target.uri,
-      inviteUri: target.uri,
-      cseq: 1,
-      contact: this.deps.stack.transports.contactFor(target.flow),
-      branch: '',
+      ...openLeg(side, target, this.deps.stack, this.deps.domain),
+      invite: { branch: '', uri: target.uri, cseq: 1 },
       answered: false,
       noAnswer: null,
     };
     call.legs[side] = leg;
-    this.dialogs.set(key(leg.callId, localTag), { call, side });
-    const { branch, sent } = this.deps.stack.sendRequest(
-      leg.flow,
+    this.dialogs.add(leg, call);
+    const { branch, sent } = sendInvite(
+      this.deps.stack,
+      leg,
       {
-        method: 'INVITE',
-        uri: leg.remoteTarget,
-        headers: [
-          ['Max-Forwards', '70'],
-          ['From', leg.localHeader],
-          ['To', leg.remoteHeader],
-          ['Call-ID', leg.callId],
-          ['CSeq', `${leg.cseq} INVITE`],
-          ['Contact', `<${leg.contact}>`],
-          ['Allow', ALLOW],
-          ...target.extraHeaders,
-        ],
+        maxForwards: 70,
+        allow: ALLOW,
+        extraHeaders: target.extraHeaders,
         // The relay's own address facing this side: the other side's media comes from there.
         body: plainAudioSdp(call.relay.host, call.relay.port(side)),
         contentType: 'application/sdp',
@@ -169,7 +151,7 @@ export class Originator {
         onTimeout: () => this.end(call, { disposition: 'failed', status: 408, hangupBy: 'platform' }),
       },
     );
-    leg.branch = branch;
+    leg.invite.branch = branch;
     if (!sent) return this.end(call, { disposition: 'failed', status: 480, hangupBy: 'platform' });
     leg.noAnswer = setTimeout(() => {
       if (leg.answered || call.ended) return;
@@ -180,7 +162,7 @@ export class Originator {
 
   private onResponse(call: OriginatedCall, leg: OriginatedLeg, response: SipResponse): void {
     if (response.status < 200) {
-      this.learn(leg, response);
+      learnRemote(leg, response);
       return;
     }
     if (response.status >= 300) {
@@ -191,8 +173,8 @@ export class Originator {
     if (leg.answered) return;
     leg.answered = true;
     if (leg.noAnswer) clearTimeout(leg.noAnswer);
-    this.learn(leg, response);
-    this.sendInDialog(leg, 'ACK', leg.cseq);
+    learnRemote(leg, response);
+    sendInDialog(this.deps.stack, leg, 'ACK', leg.localCseq);
     if (call.ended) {
       this.sendBye(call, leg); // answered after the callback was given up
       return;
@@ -230,7 +212,7 @@ export class Originator {
       if (leg.noAnswer) clearTimeout(leg.noAnswer);
       if (leg.side === from) continue;
       if (leg.answered) this.sendBye(call, leg);
-      else this.cancel(leg);
+      else sendCancel(this.deps.stack, leg, leg.invite);
     }
     writeCdr(this.deps.db, this.deps.bus, this.deps.log, {
       callRef: call.ref,
@@ -257,62 +239,14 @@ export class Originator {
     });
     this.calls.delete(call.ref);
     setTimeout(() => {
-      for (const leg of Object.values(call.legs)) this.dialogs.delete(key(leg.callId, leg.localTag));
+      for (const leg of Object.values(call.legs)) this.dialogs.remove(leg);
     }, 32_000).unref();
     call.relay
       .close()
       .catch((error: unknown) => this.deps.log(`call ${call.ref}: closing relay: ${String(error)}`));
   }
 
-  private learn(leg: OriginatedLeg, response: SipResponse): void {
-    if (response.toTag !== undefined)
-      leg.remoteHeader = headerValue(response.headers, 'to') ?? leg.remoteHeader;
-    const contact = headerValue(response.headers, 'contact');
-    const uri = contact === undefined ? undefined : (/<([^>]+)>/.exec(contact)?.[1] ?? contact.split(';')[0]);
-    if (uri) leg.remoteTarget = uri.trim();
-  }
-
   private sendBye(call: OriginatedCall, leg: OriginatedLeg): void {
-    leg.cseq += 1;
-    this.sendInDialog(leg, 'BYE', leg.cseq, () =>
-      this.deps.log(`call ${call.ref}: BYE on leg ${leg.side} was never answered`),
-    );
+    sendBye(this.deps.stack, leg, (message) => this.deps.log(`call ${call.ref}: ${message}`));
   }
-
-  private cancel(leg: OriginatedLeg): void {
-    this.deps.stack.sendRequest(leg.flow, {
-      method: 'CANCEL',
-      uri: leg.inviteUri,
-      branch: leg.branch,
-      headers: [
-        ['Max-Forwards', '70'],
-        ['From', leg.localHeader],
-        ['To', leg.remoteHeader.replace(/;\s*tag=[^;]*/i, '')],
-        ['Call-ID', leg.callId],
-        ['CSeq', `1 CANCEL`],
-      ],
-    });
-  }
-
-  private sendInDialog(leg: OriginatedLeg, method: string, cseq: number, onTimeout?: () => void): void {
-    this.deps.stack.sendRequest(
-      leg.flow,
-      {
-        method,
-        uri: leg.remoteTarget,
-        headers: [
-          ['Max-Forwards', '70'],
-          ['From', leg.localHeader],
-          ['To', leg.remoteHeader],
-          ['Call-ID', leg.callId],
-          ['CSeq', `${cseq} ${method}`],
-        ],
-      },
-      { onTimeout },
-    );
-  }
-}
-
-function key(callId: string, localTag: string): string {
-  return `${callId}|${localTag}`;
 }
