@@ -10,12 +10,10 @@ import {
   verificationResource,
   voicemailResource,
   type CdrResource,
-  type CdrRow,
   type VerificationResource,
-  type VerificationRow,
   type VoicemailResource,
-  type VoicemailRow,
 } from './resources';
+import type { CdrRow, VerificationRow, VoicemailRow } from '../store/rows';
 
 export interface CdrFilter {
   sipCallId?: string;

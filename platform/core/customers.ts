@@ -7,7 +7,8 @@ import type { Db } from '../store/store';
 import { nowIso } from '../store/store';
 import { NotFoundError } from '../errors';
 import { InputReader } from '../input';
-import { CUSTOMER_TIERS, customerResource, type CustomerResource, type CustomerRow } from './resources';
+import { CUSTOMER_TIERS, customerResource, type CustomerResource } from './resources';
+import type { CustomerRow } from '../store/rows';
 
 /** Who is asking: the operator (admin key) or one customer (its own key). */
 export type Caller = { role: 'operator' } | { role: 'customer'; customerId: string };

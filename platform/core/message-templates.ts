@@ -8,7 +8,8 @@ import { nowIso } from '../store/store';
 import { ConflictError, NotFoundError } from '../errors';
 import { InputReader } from '../input';
 import { UNFINISHED_CAMPAIGN_STATUSES } from './campaigns';
-import { templateResource, type TemplateResource, type TemplateRow } from './resources';
+import { templateResource, type TemplateResource } from './resources';
+import type { TemplateRow } from '../store/rows';
 
 export class TemplateServices {
   constructor(private readonly db: Db) {}

@@ -8,7 +8,8 @@ import { InputReader } from '../input';
 import { SmscRejection, type SmscService } from '../smsc';
 import { renderTemplate } from './templates';
 import { isOptedOut } from './opt-outs';
-import { findMessage, type MessageResource, type TemplateRow } from './resources';
+import { findMessage, type MessageResource } from './resources';
+import type { TemplateRow } from '../store/rows';
 import type { SenderCheck } from './numbers';
 
 /** Message analytics over a time window (GET /v1/analytics/messages). */

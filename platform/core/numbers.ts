@@ -8,7 +8,8 @@ import { nowIso } from '../store/store';
 import { ConflictError, NotFoundError } from '../errors';
 import { InputReader } from '../input';
 import { E164 } from '../phone-numbers';
-import { NUMBER_KINDS, numberResource, type NumberResource, type NumberRow } from './resources';
+import { NUMBER_KINDS, numberResource, type NumberResource } from './resources';
+import type { NumberRow } from '../store/rows';
 import { E164_HINT, IDENTIFIER } from './validation';
 
 const SHORT_CODE = /^\d{3,8}$/;

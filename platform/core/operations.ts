@@ -7,7 +7,7 @@ import { NotFoundError } from '../errors';
 import { InputReader } from '../input';
 import type { ConnectorStatus, SmscService } from '../smsc';
 import type { PeerAllowlist } from './peers';
-import { HOST, IDENTIFIER } from './validation';
+import { IDENTIFIER, readPeerAddress } from './validation';
 
 export class OperationServices {
   constructor(
@@ -35,13 +35,7 @@ export class OperationServices {
     const input = new InputReader(body, ['host', 'port', 'systemId', 'password']);
     if (!IDENTIFIER.test(id))
       input.fail('id', 'must be 1 to 64 letters, digits, dots, dashes or underscores');
-    const host = input.string('host', {
-      maxLength: 253,
-      pattern: HOST,
-      patternHint: 'must be a host name or an IP address',
-    });
-    if (host && !this.peers.allows(host)) input.fail('host', `${host} ${this.peers.rule()}`);
-    const port = input.integer('port', 1, 65535);
+    const { host, port } = readPeerAddress(input, this.peers);
     const systemId = input.string('systemId', { maxLength: 15 });
     const password = input.string('password', { minLength: 0, maxLength: 8 });
     input.done();

@@ -14,20 +14,6 @@ import type {
   WebhookRow,
 } from '../store/rows';
 
-export type {
-  VoicemailRow,
-  VerificationRow,
-  CustomerRow,
-  NumberRow,
-  TrunkRow,
-  SipAccountRow,
-  RoutingRuleRow,
-  CdrRow,
-  MessageRow,
-  TemplateRow,
-  WebhookRow,
-} from '../store/rows';
-
 /**
  * The platform's public resources (what the API returns and webhooks carry), and the one place
  * that maps store rows to them, so GET responses and webhook payloads can never drift apart.

@@ -7,7 +7,8 @@ import { nowIso } from '../store/store';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { InputReader } from '../input';
 import { E164 } from '../phone-numbers';
-import { sipAccountResource, type SipAccountResource, type SipAccountRow } from './resources';
+import { sipAccountResource, type SipAccountResource } from './resources';
+import type { SipAccountRow } from '../store/rows';
 import { E164_HINT, IDENTIFIER } from './validation';
 import { ownsNumber } from './numbers';
 

@@ -13,11 +13,10 @@ import {
   routingRuleResource,
   trunkResource,
   type RoutingRuleResource,
-  type RoutingRuleRow,
   type TrunkResource,
-  type TrunkRow,
 } from './resources';
-import { E164_HINT, HOST, PREFIX, PREFIX_HINT } from './validation';
+import type { RoutingRuleRow, TrunkRow } from '../store/rows';
+import { E164_HINT, PREFIX, PREFIX_HINT, readPeerAddress } from './validation';
 import { ownsNumber } from './numbers';
 
 const PRESENTATIONS = ['allowed', 'withheld'] as const;
@@ -40,13 +39,7 @@ export class TrunkServices {
       'callerIdPresentation',
     ]);
     const name = input.string('name', { maxLength: 200 });
-    const host = input.string('host', {
-      maxLength: 253,
-      pattern: HOST,
-      patternHint: 'must be a host name or an IP address',
-    });
-    if (host && !this.peers.allows(host)) input.fail('host', `${host} ${this.peers.rule()}`);
-    const port = input.integer('port', 1, 65535);
+    const { host, port } = readPeerAddress(input, this.peers);
     input.oneOf('transport', ['udp'] as const);
     const destinationPrefixes = input.stringArray('destinationPrefixes', {
       optional: true,

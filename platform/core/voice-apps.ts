@@ -10,7 +10,7 @@ import type { SmscService } from '../smsc';
 import { mulawWav } from '../media-relay/media-app';
 import type { CallApplications, CodeCheck, LeftVoicemail } from '../contracts';
 import { nowIso } from '../store/store';
-import type { SipAccountRow, VerificationRow } from './resources';
+import type { SipAccountRow, VerificationRow } from '../store/rows';
 import { platformTexter } from './platform-texts';
 import { E164 } from '../phone-numbers';
 

@@ -5,7 +5,8 @@
  * callback number gets the sender called back and connected to the customer's agent.
  */
 import type { PlatformEvents } from '../bus';
-import { findCdr, type CdrResource, type NumberRow as NumberRecord, type SipAccountRow } from './resources';
+import { findCdr, type CdrResource } from './resources';
+import type { NumberRow as NumberRecord, SipAccountRow } from '../store/rows';
 import type { RoleDeps } from '../role';
 import type { SmscService } from '../smsc';
 import type { CallbackOutcome, CallbackRequest } from '../contracts';

@@ -8,7 +8,8 @@ import { nowIso } from '../store/store';
 import { NotFoundError } from '../errors';
 import { InputReader } from '../input';
 import { webhookUrlRefusal, type PeerAllowlist } from './peers';
-import { WEBHOOK_FORMATS, webhookResource, type WebhookResource, type WebhookRow } from './resources';
+import { WEBHOOK_FORMATS, webhookResource, type WebhookResource } from './resources';
+import type { WebhookRow } from '../store/rows';
 import { EVENT_FAMILIES, EVENT_TYPES } from './webhook-events';
 
 export interface CreatedWebhook extends WebhookResource {
