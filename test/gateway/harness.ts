@@ -16,7 +16,7 @@ import {
 import { startGateway, type GatewayOptions } from '../../platform/gateway';
 import type { RoleDeps } from '../../platform/role';
 import type { LiveCallControl } from '../../platform/contracts';
-import { createCoreServices } from '../../platform/core/services';
+import { createCoreServices, type CoreServices } from '../../platform/core/services';
 import { PeerAllowlist } from '../../platform/core/peers';
 import { startWebhookDispatcher } from '../../platform/core/webhooks';
 import { PlatformApi } from '../../world/http/api-client';
@@ -125,6 +125,8 @@ export interface TestPlatform {
   db: Db;
   bus: PlatformBus;
   smsc: FakeSmsc;
+  /** The services the gateway was handed: a second gateway node can be started over them. */
+  core: CoreServices;
   logs: string[];
   deps: RoleDeps;
   stop(): Promise<void>;
@@ -162,6 +164,7 @@ export async function startTestPlatform(
     db,
     bus,
     smsc,
+    core,
     logs,
     deps,
     async stop() {
