@@ -5,11 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { PlatformBus } from '../bus';
-import type { LiveCallResource } from '../contracts';
+import type { CallApplications, LiveCallResource } from '../contracts';
 import type { MediaRelay, RelaySession, RelaySide, RelayStats } from '../media-relay';
 import { MediaApp } from '../media-relay/media-app';
 import type { PlatformConfig } from '../config';
-import type { CallApplications } from './applications';
 import type { Db } from '../store/store';
 import type { DigestAuthenticator, SipAccount } from './auth';
 import { headerValue, randomToken, type SipRequest, type SipResponse } from './message';

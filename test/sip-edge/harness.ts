@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { embeddedDefaults, type PlatformConfig } from '../../platform/config';
 import { PlatformBus } from '../../platform/bus';
 import { startMediaRelay, type MediaRelay } from '../../platform/media-relay';
-import type { CallApplications } from '../../platform/sip-edge/applications';
+import type { CallApplications } from '../../platform/contracts';
 import { startSipEdge, type SipEdge } from '../../platform/sip-edge';
 import { openStore, type Db } from '../../platform/store/store';
 import { RawSipClient, header, digestAnswer, sdp, type RawMessage, type RequestSpec } from './raw-sip-client';
