@@ -4,13 +4,11 @@
  * Media always goes through the relay; every call attempt ends in exactly one CDR.
  */
 import { randomBytes } from 'node:crypto';
-import type { PlatformBus } from '../bus';
 import type { CallApplications, LiveCallResource } from '../contracts';
-import type { MediaRelay, RelaySession, RelaySide, RelayStats } from '../media-relay';
+import type { RelaySession, RelaySide, RelayStats } from '../media-relay';
 import { MediaApp } from '../media-relay/media-app';
 import type { PlatformConfig } from '../config';
-import type { Db } from '../store/store';
-import type { DigestAuthenticator, SipAccount } from './auth';
+import type { SipAccount } from './auth';
 import { headerValue, randomToken, type SipRequest, type SipResponse } from './message';
 import {
   DialogTable,
@@ -24,11 +22,10 @@ import {
   type DialogLeg,
   type SentInvite,
 } from './dialog';
-import type { Registrar } from './registrar';
 import { CallRouting, toE164, trunkLegTarget, type LegTarget, type TrunkRow } from './routing';
 import { writeCdr } from './cdr';
-import { Originator } from './originate';
-import type { ClientTransactionHandlers, SipStack } from './stack';
+import { Originator, type OriginatorDeps } from './originate';
+import type { ClientTransactionHandlers } from './stack';
 import { describeFlow, sameFlow, type Flow } from './transport';
 
 export type CallDirection = 'internal' | 'outbound' | 'inbound';
@@ -112,16 +109,8 @@ interface Call {
   ended: boolean;
 }
 
-export interface CallManagerDeps {
-  stack: SipStack;
-  db: Db;
-  bus: PlatformBus;
-  relay: MediaRelay;
-  auth: DigestAuthenticator;
-  registrar: Registrar;
-  domain: string;
+export interface CallManagerDeps extends OriginatorDeps {
   localHosts: string[];
-  noAnswerTimeoutMs: number;
   /** config.media.inactivityTimeoutMs: an answered call without media this long ends (0: never). */
   inactivityTimeoutMs: number;
   /** config.media.heldInactivityTimeoutMs: the same for a call on hold (0: never). */
@@ -130,7 +119,6 @@ export interface CallManagerDeps {
   voice: PlatformConfig['voice'];
   /** The services behind the calls the platform answers itself. */
   apps: CallApplications;
-  log: (message: string) => void;
 }
 
 export class CallManager {

@@ -12,23 +12,14 @@ import type { Db } from '../store/store';
 import type { DigestAuthenticator } from './auth';
 import { writeCdr } from './cdr';
 import type { SipRequest, SipResponse } from './message';
-import {
-  DialogTable,
-  learnRemote,
-  openLeg,
-  sendBye,
-  sendCancel,
-  sendInDialog,
-  sendInvite,
-  type DialogLeg,
-  type SentInvite,
-} from './dialog';
+import * as dialog from './dialog';
 import type { Registrar } from './registrar';
 import { CallRouting, trunkLegTarget, type LegTarget } from './routing';
 import type { SipStack } from './stack';
 import type { Flow } from './transport';
 import type { CallbackOutcome, CallbackRequest } from '../contracts';
 
+/** What placing calls needs; the B2BUA's CallManagerDeps extend it. */
 export interface OriginatorDeps {
   stack: SipStack;
   db: Db;
@@ -41,9 +32,9 @@ export interface OriginatorDeps {
   log: (message: string) => void;
 }
 
-interface OriginatedLeg extends DialogLeg {
+interface OriginatedLeg extends dialog.DialogLeg {
   /** The INVITE that opened the leg: its CANCEL must carry the same branch and Request-URI. */
-  invite: SentInvite;
+  invite: dialog.SentInvite;
   answered: boolean;
   noAnswer: NodeJS.Timeout | null;
 }
@@ -64,7 +55,7 @@ const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS';
 export class Originator {
   private readonly calls = new Map<string, OriginatedCall>();
   /** Dialog key (Call-ID + our tag) → call and leg. */
-  private readonly dialogs = new DialogTable<OriginatedCall>();
+  private readonly dialogs = new dialog.DialogTable<OriginatedCall>();
   private readonly routing: CallRouting;
 
   constructor(private readonly deps: OriginatorDeps) {
@@ -128,14 +119,14 @@ export class Originator {
 
   private invite(call: OriginatedCall, side: RelaySide, target: LegTarget): void {
     const leg: OriginatedLeg = {
-      ...openLeg(side, target, this.deps.stack, this.deps.domain),
+      ...dialog.openLeg(side, target, this.deps.stack, this.deps.domain),
       invite: { branch: '', uri: target.uri, cseq: 1 },
       answered: false,
       noAnswer: null,
     };
     call.legs[side] = leg;
     this.dialogs.add(leg, call);
-    const { branch, sent } = sendInvite(
+    const { branch, sent } = dialog.sendInvite(
       this.deps.stack,
       leg,
       {
@@ -162,7 +153,7 @@ export class Originator {
 
   private onResponse(call: OriginatedCall, leg: OriginatedLeg, response: SipResponse): void {
     if (response.status < 200) {
-      learnRemote(leg, response);
+      dialog.learnRemote(leg, response);
       return;
     }
     if (response.status >= 300) {
@@ -173,8 +164,8 @@ export class Originator {
     if (leg.answered) return;
     leg.answered = true;
     if (leg.noAnswer) clearTimeout(leg.noAnswer);
-    learnRemote(leg, response);
-    sendInDialog(this.deps.stack, leg, 'ACK', leg.localCseq);
+    dialog.learnRemote(leg, response);
+    dialog.sendInDialog(this.deps.stack, leg, 'ACK', leg.localCseq);
     if (call.ended) {
       this.sendBye(call, leg); // answered after the callback was given up
       return;
@@ -212,7 +203,7 @@ export class Originator {
       if (leg.noAnswer) clearTimeout(leg.noAnswer);
       if (leg.side === from) continue;
       if (leg.answered) this.sendBye(call, leg);
-      else sendCancel(this.deps.stack, leg, leg.invite);
+      else dialog.sendCancel(this.deps.stack, leg, leg.invite);
     }
     writeCdr(this.deps.db, this.deps.bus, this.deps.log, {
       callRef: call.ref,
@@ -247,6 +238,6 @@ export class Originator {
   }
 
   private sendBye(call: OriginatedCall, leg: OriginatedLeg): void {
-    sendBye(this.deps.stack, leg, (message) => this.deps.log(`call ${call.ref}: ${message}`));
+    dialog.sendBye(this.deps.stack, leg, (message) => this.deps.log(`call ${call.ref}: ${message}`));
   }
 }
