@@ -1,7 +1,8 @@
 /**
  * `npm test`: everything that must hold before a change lands (DESIGN §9), in order:
  * type check, lint, format, no import loops, unit tests, a strict dry run, the embedded BDD suite
- * (two workers), and the remote smoke lane against a standalone `npm run platform`. Ends with one line
+ * (two workers), the sabotage catalogue (every patch killed), and the remote smoke lane against a
+ * standalone `npm run platform`. Ends with one line
  * `N passed, N failed` counting unit tests and scenarios (a failed gate counts as one failure).
  */
 import { spawn } from 'node:child_process';
@@ -258,6 +259,22 @@ async function main(): Promise<void> {
     rmSync(MESSAGES, { force: true });
     const { code } = await run('npx', ['cucumber-js', '--profile', 'ci', '--parallel', '2'], { CI: 'true' });
     return scenarioStage(countScenarios(MESSAGES), code);
+  });
+  await stage('Sabotage catalogue: every sabotage/ patch killed', async () => {
+    const { code, output } = await run(process.execPath, [
+      '--require',
+      'ts-node/register/transpile-only',
+      'scripts/sabotage.ts',
+    ]);
+    const verdict = /sabotage: (\d+)\/(\d+) killed/.exec(output);
+    // One gate: green only when every patch of a non-empty catalogue was killed.
+    const ok = code === 0 && verdict !== null && verdict[1] === verdict[2] && Number(verdict[2]) > 0;
+    return {
+      ok,
+      passed: 0,
+      failed: ok ? 0 : 1,
+      detail: verdict ? verdict[0] : `no verdict (exit code ${code})`,
+    };
   });
   await stage('Run summary, plan coverage and Allure report', async () => {
     console.log(writeRunSummary(MESSAGES, 'reports/summary.json', 'allure-results'));
