@@ -21,7 +21,7 @@ import {
   selectCapabilities,
   tagsFromArgv,
   type PreflightInput,
-} from '../../support/preflight';
+} from '../../tools/preflight';
 import { PlatformApi } from '../../world/http/api-client';
 
 /** A TCP port nothing listens on (taken from the OS, then released). */
