@@ -1,5 +1,5 @@
 /**
- * `npm run unit [-- <filter>]`: the unit tests (node's test runner) over every test/**\/*.test.ts.
+ * `npm run unit [-- <path filter>] [-- <node option>…]`: the unit tests (node's test runner) over every test/**\/*.test.ts.
  *
  * Speed: one process per test file paid ts-node and the drivers' start-up 60 times, one file at a
  * time. Instead the files are dealt into a few shards (one per core), each shard one process that
@@ -85,14 +85,18 @@ export function prepareUnitRun(options: { filter?: string; shards?: number; dir?
 }
 
 if (require.main === module) {
-  const filter = process.argv[2];
+  // `npm run unit -- smsc --test-name-pattern=window`: a word picks files, options go to node.
+  const extra = process.argv.slice(2);
+  const filter = extra.find((arg) => !arg.startsWith('-'));
   const run = prepareUnitRun({ filter });
   if (run.shards.length === 0) {
     console.error(`unit: no test file matches "${filter}"`);
     run.cleanup();
     process.exit(1);
   }
-  const child = spawn(process.execPath, run.args, { stdio: 'inherit' });
+  const options = extra.filter((arg) => arg.startsWith('-'));
+  const args = [...run.args.slice(0, -run.shards.length), ...options, ...run.args.slice(-run.shards.length)];
+  const child = spawn(process.execPath, args, { stdio: 'inherit' });
   const stop = (): void => void child.kill('SIGINT');
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
