@@ -67,6 +67,12 @@ export function parseHeader(text: string): { header: PatchHeader; problems: stri
   if (!fields.get('defect')) problems.push('its header does not say what the defect is (# defect: …)');
   if (!fields.get('expect'))
     problems.push('its header does not say which scenario should catch it and why (# expect: …)');
+  // A defect lives in the system under test: a patch to the suite would prove nothing.
+  const touched = [...text.matchAll(/^diff --git a\/(\S+) b\/(\S+)$/gm)].flatMap((m) => [m[1], m[2]]);
+  if (touched.length === 0) problems.push('it holds no diff (diff --git a/platform/… b/platform/…)');
+  for (const path of new Set(touched))
+    if (!path.startsWith('platform/'))
+      problems.push(`it changes ${path}: a sabotage patch changes platform/ only`);
   return { header: { cases, defect: fields.get('defect'), expect: fields.get('expect') }, problems };
 }
 

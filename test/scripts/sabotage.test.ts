@@ -52,6 +52,14 @@ test('a header without a case, defect or expect, or with a malformed case id, is
   ]);
 });
 
+test('a patch changes platform/ only: a change to the suite, or no diff at all, is refused', () => {
+  const header = '# case: TEST-INT-011\n# defect: d\n# expect: e\n';
+  assert.deepEqual(parseHeader(header + DIFF.replaceAll('platform/x.ts', 'world/x.ts')).problems, [
+    'it changes world/x.ts: a sabotage patch changes platform/ only',
+  ]);
+  assert.deepEqual(parseHeader(header).problems, ['it holds no diff (diff --git a/platform/… b/platform/…)']);
+});
+
 test('the tag expression selects the cases as the CI profile would', () => {
   assert.equal(tagExpression(['TEST-INT-011']), '@TEST-INT-011 and not @soak and not @wip');
   assert.equal(
