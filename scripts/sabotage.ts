@@ -1,5 +1,5 @@
 /**
- * `npm run sabotage [-- <filter>]`: proves the suite catches realistic defects. For each patch in
+ * `npm run sabotage [-- <filter>] [-- --timeout=<s>]`: proves the suite catches realistic defects. For each patch in
  * sabotage/ (a unified diff to platform/ whose header names the plan case(s) that must catch it):
  * a scratch copy of the working tree, the patch applied there, only that case's scenarios run with
  * --fail-fast, and one line: `killed  <patch>  <first line of the first failure>` or
@@ -301,7 +301,12 @@ export function loadPatches(dir: string, featuresDir: string): Patch[] {
 
 async function main(): Promise<number> {
   const repo = process.cwd();
-  const filter = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
+  const args = process.argv.slice(2);
+  const filter = args.find((arg) => !arg.startsWith('-'));
+  // --timeout=<s>: another bound per patch (a slower machine, or proving the HUNG path).
+  const timeoutArg = args.find((arg) => arg.startsWith('--timeout='));
+  const timeoutMs = timeoutArg ? Number(timeoutArg.slice('--timeout='.length)) * 1000 : PATCH_TIMEOUT_MS;
+  if (!(timeoutMs > 0)) throw new Error(`${timeoutArg}: the bound must be a positive number of seconds`);
   const patches = loadPatches(join(repo, 'sabotage'), join(repo, 'features')).filter((patch) =>
     matchesFilter(patch.name, patch.header, filter),
   );
@@ -311,7 +316,7 @@ async function main(): Promise<number> {
     return 1;
   }
   console.log(
-    `sabotage: ${patches.length} patch(es), ${CONCURRENCY} at a time, each against its case's scenarios (bound ${PATCH_TIMEOUT_MS / 60_000} min)`,
+    `sabotage: ${patches.length} patch(es), ${CONCURRENCY} at a time, each against its case's scenarios (bound ${timeoutMs / 1000} s)`,
   );
   const outcomes: Outcome[] = new Array<Outcome>(patches.length);
   const seconds: number[] = new Array<number>(patches.length).fill(0);
@@ -321,9 +326,10 @@ async function main(): Promise<number> {
     while (next < patches.length) {
       const index = next++;
       const started = Date.now();
-      const outcome = await runPatch(repo, patches[index], PATCH_TIMEOUT_MS).catch(
-        (error: unknown): Outcome => ({ kind: 'error', reason: (error as Error).message }),
-      );
+      const outcome = await runPatch(repo, patches[index], timeoutMs).catch((error: unknown): Outcome => ({
+        kind: 'error',
+        reason: (error as Error).message,
+      }));
       outcomes[index] = outcome;
       seconds[index] = Math.round((Date.now() - started) / 1000);
       console.log(formatOutcome(basename(patches[index].file), outcome));
