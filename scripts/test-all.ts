@@ -1,7 +1,8 @@
 /**
  * `npm test`: everything that must hold before a change lands (DESIGN §9), in order:
- * type check, lint, unit tests, a strict dry run, the embedded BDD suite (two workers), and the
- * remote smoke lane against a standalone `npm run platform`. Ends with one line
+ * type check, lint, format, no import loops, unit tests, a strict dry run, the embedded BDD suite
+ * (two workers), the sabotage catalogue (every patch killed), and the remote smoke lane against a
+ * standalone `npm run platform`. Ends with one line
  * `N passed, N failed` counting unit tests and scenarios (a failed gate counts as one failure).
  */
 import { spawn } from 'node:child_process';
@@ -9,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countScenarios, type ScenarioCounts } from './cucumber-results';
-import { unitTestArgs } from './unit';
+import { prepareUnitRun } from './unit';
 import { writeRunSummary } from './run-summary';
 import { scanForSecrets } from './secret-scan';
 
@@ -203,8 +204,14 @@ async function main(): Promise<void> {
   await gate('Type check (tsc --noEmit)', 'npx', ['tsc', '--noEmit']);
   await gate('Lint (eslint, incl. the black-box rule)', 'npx', ['eslint', '.']);
   await gate('Format (prettier --check)', 'npx', ['prettier', '--check', '.']);
+  await gate('No import loops (scripts/import-cycles.ts)', process.execPath, [
+    '--require',
+    'ts-node/register/transpile-only',
+    'scripts/import-cycles.ts',
+  ]);
   await stage('Unit tests (node --test)', async () => {
-    const { code, output } = await run(process.execPath, unitTestArgs());
+    const unit = prepareUnitRun();
+    const { code, output } = await run(process.execPath, unit.args).finally(() => unit.cleanup());
     const passed = Number(/ℹ pass (\d+)/.exec(output)?.[1] ?? 0);
     const failed = Number(/ℹ fail (\d+)/.exec(output)?.[1] ?? 0);
     const ok = code === 0 && failed === 0 && passed > 0;
@@ -252,6 +259,22 @@ async function main(): Promise<void> {
     rmSync(MESSAGES, { force: true });
     const { code } = await run('npx', ['cucumber-js', '--profile', 'ci', '--parallel', '2'], { CI: 'true' });
     return scenarioStage(countScenarios(MESSAGES), code);
+  });
+  await stage('Sabotage catalogue: every sabotage/ patch killed', async () => {
+    const { code, output } = await run(process.execPath, [
+      '--require',
+      'ts-node/register/transpile-only',
+      'scripts/sabotage.ts',
+    ]);
+    const verdict = /sabotage: (\d+)\/(\d+) killed/.exec(output);
+    // One gate: green only when every patch of a non-empty catalogue was killed.
+    const ok = code === 0 && verdict !== null && verdict[1] === verdict[2] && Number(verdict[2]) > 0;
+    return {
+      ok,
+      passed: 0,
+      failed: ok ? 0 : 1,
+      detail: verdict ? verdict[0] : `no verdict (exit code ${code})`,
+    };
   });
   await stage('Run summary, plan coverage and Allure report', async () => {
     console.log(writeRunSummary(MESSAGES, 'reports/summary.json', 'allure-results'));

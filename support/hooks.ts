@@ -7,7 +7,7 @@ import { ConfigError, loadSuiteConfig } from './config';
 import { startSuiteEnvironment, type SuiteEnvironment } from './environment';
 import { attachFlowDiagrams, attachJson, attachStepTraffic } from './evidence';
 import { seedFaker } from './factories';
-import { formatReport, preflight, PreflightError, tagsFromArgv } from './preflight';
+import { formatReport, preflight, PreflightError, tagsFromArgv } from '../tools/preflight';
 import type { Phase2World } from '../world/world';
 import { redactedSecrets } from '../world/http/redact';
 

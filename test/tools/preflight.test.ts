@@ -21,7 +21,7 @@ import {
   selectCapabilities,
   tagsFromArgv,
   type PreflightInput,
-} from '../../support/preflight';
+} from '../../tools/preflight';
 import { PlatformApi } from '../../world/http/api-client';
 
 /** A TCP port nothing listens on (taken from the OS, then released). */
@@ -244,4 +244,15 @@ test('against the reference platform every check passes and nothing but the cust
     [],
     'the preflight removes its connector',
   );
+});
+
+test('the preflight is held to the black-box rule: a tool importing the platform is refused', async () => {
+  const { ESLint } = await import('eslint');
+  const [result] = await new ESLint().lintText(
+    "import { startPlatform } from '../../platform';\nexport const x = startPlatform;\n",
+    { filePath: 'tools/preflight/leak.ts' },
+  );
+  const messages = result.messages.filter((m) => m.ruleId === 'no-restricted-imports');
+  assert.equal(messages.length, 1);
+  assert.match(messages[0].message, /Black box/);
 });

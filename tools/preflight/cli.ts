@@ -3,23 +3,19 @@
  * way the suite will use it and prints one line per check. Exit code 0 when nothing is wrong,
  * 1 otherwise (configuration problems included, one line each).
  */
-import { ConfigError, loadSuiteConfig, type SuiteConfig } from '../support/config';
-import { formatReport, preflight, tagsFromArgv } from '../support/preflight';
+import { formatReport, loadConfiguration, preflight, tagsFromArgv } from '.';
 
 /** Past this, something the preflight opened is still holding the process: say so and exit. */
 const EXIT_WATCHDOG_MS = 3000;
 
 async function main(): Promise<number> {
-  let config: SuiteConfig;
-  try {
-    config = loadSuiteConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
+  const loaded = loadConfiguration();
+  if ('problems' in loaded) {
     console.log('Preflight: the configuration is not usable (README.md → Targets):');
-    for (const problem of error.problems) console.log(`  ✖ configuration  ${problem}`);
+    for (const problem of loaded.problems) console.log(`  ✖ configuration  ${problem}`);
     return 1;
   }
-  const report = await preflight(config, { tags: tagsFromArgv(process.argv.slice(2)) });
+  const report = await preflight(loaded.config, { tags: tagsFromArgv(process.argv.slice(2)) });
   console.log(formatReport(report));
   return report.ok ? 0 : 1;
 }
