@@ -3,11 +3,11 @@ import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import type { HandsetBehaviour } from '../world/smpp/carrier-smsc';
 import type { MessageAnalytics } from '../world/http/api-client';
-import { eventually } from '../support/timing';
-import { EVIDENCE, attachJson } from '../support/evidence';
-import { customerNumber } from '../support/messages';
-import { campaignNamed, contactsOf, expectedText } from '../support/campaigns';
-import { consistencyCheck } from '../support/metrics';
+import { eventually } from '../tasks/waiting';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
+import { customerNumber } from '../tasks/messages';
+import { campaignNamed, contactsOf, expectedText } from '../tasks/campaigns';
+import { consistencyCheck } from '../reporting/metrics';
 
 /**
  * SMS analytics through the API, checked against the ground truth the suite saw itself: what

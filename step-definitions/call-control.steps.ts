@@ -3,15 +3,15 @@ import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import type { LiveCall } from '../world/http/api-client';
 import type { PstnCall, ReceivedInvite } from '../world/sip/pstn-double';
-import { EVIDENCE } from '../support/evidence';
-import { awaitCallRecord } from '../support/call-records';
+import { EVIDENCE } from '../reporting/evidence';
+import { awaitCallRecord } from '../tasks/call-records';
 import {
   audioSnapshot,
   expectHeardEachOther,
   expectSilenceBothWays,
   talkForAMoment,
   type Speaker,
-} from '../support/audio';
+} from '../tasks/audio';
 
 /**
  * Live call control through the API: a supervisor's application lists the calls in progress,

@@ -3,11 +3,11 @@ import { expect } from 'chai';
 import type { FinishedCall, Phase2World, Person } from '../world/world';
 import type { Cdr, CdrFilter } from '../world/http/api-client';
 import type { PstnBehaviour } from '../world/sip/pstn-double';
-import { pstnNumber } from '../support/factories';
-import { EVIDENCE, attachJson } from '../support/evidence';
-import { subscribeWebhook } from '../support/webhooks';
-import { awaitCallRecord } from '../support/call-records';
-import { consistencyCheck } from '../support/metrics';
+import { pstnNumber } from '../world/factories';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
+import { subscribeWebhook } from '../tasks/webhooks';
+import { awaitCallRecord } from '../tasks/call-records';
+import { consistencyCheck } from '../reporting/metrics';
 
 /**
  * Call records (CDRs) through the API: one per call attempt, with the outcome the callee's line

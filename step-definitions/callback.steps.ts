@@ -3,9 +3,9 @@ import { expect } from 'chai';
 import type { CustomerActor, Phase2World } from '../world/world';
 import type { PstnCall, ReceivedInvite } from '../world/sip/pstn-double';
 import type { PhoneCall } from '../world/sip/sip-phone';
-import { localDid, shortCode } from '../support/factories';
-import { EVIDENCE } from '../support/evidence';
-import { audioSnapshot, expectHeardEachOther, talkForAMoment } from '../support/audio';
+import { localDid, shortCode } from '../world/factories';
+import { EVIDENCE } from '../reporting/evidence';
+import { audioSnapshot, expectHeardEachOther, talkForAMoment } from '../tasks/audio';
 
 /**
  * Call-backs by SMS keyword: a handset texts CALL ME to a customer's short code or callback

@@ -3,10 +3,10 @@ import { expect } from 'chai';
 import { SipPhone } from '../world/sip/sip-phone';
 import { SipDatagramProbe } from '../world/probes/sip-datagram-probe';
 import type { Phase2World, Person } from '../world/world';
-import { pstnNumber } from '../support/factories';
-import { EVIDENCE } from '../support/evidence';
-import { TALK_PACKETS, audioSnapshot, expectHeardEachOther } from '../support/audio';
-import { awaitCallRecord } from '../support/call-records';
+import { pstnNumber } from '../world/factories';
+import { EVIDENCE } from '../reporting/evidence';
+import { TALK_PACKETS, audioSnapshot, expectHeardEachOther } from '../tasks/audio';
+import { awaitCallRecord } from '../tasks/call-records';
 
 /**
  * Outside lines ring this long before answering, so a call record that bills from the dial

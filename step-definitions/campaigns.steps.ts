@@ -2,10 +2,10 @@ import { DataTable, Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import type { CampaignRun, ListedContact, Phase2World, UploadedContactList } from '../world/world';
 import type { CampaignStats } from '../world/http/api-client';
-import { EVIDENCE, attachJson } from '../support/evidence';
-import { customerNumber } from '../support/messages';
-import { eventually } from '../support/timing';
-import { consistencyCheck, recordMetric } from '../support/metrics';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
+import { customerNumber } from '../tasks/messages';
+import { eventually } from '../tasks/waiting';
+import { consistencyCheck, recordMetric } from '../reporting/metrics';
 import {
   awaitCampaignText,
   campaignNamed,
@@ -18,7 +18,7 @@ import {
   onlyCampaign,
   optedOut,
   reachable,
-} from '../support/campaigns';
+} from '../tasks/campaigns';
 
 /**
  * SMS campaigns: contact lists uploaded as CSV, campaigns started, scheduled, paused, resumed and

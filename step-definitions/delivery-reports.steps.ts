@@ -2,9 +2,9 @@ import { Given, Then } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import type { ReceivedWebhook, WebhookFailure } from '../world/http/webhook-receiver';
-import { subscribeWebhook } from '../support/webhooks';
-import { EVIDENCE, attachJson } from '../support/evidence';
-import { recordMetric } from '../support/metrics';
+import { subscribeWebhook } from '../tasks/webhooks';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
+import { recordMetric } from '../reporting/metrics';
 
 /**
  * Delivery reports at the customer's webhook: signed, in the order the network reported them,

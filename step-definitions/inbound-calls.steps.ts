@@ -1,9 +1,9 @@
 import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import type { Phase2World, Person } from '../world/world';
-import { pstnNumber } from '../support/factories';
-import { EVIDENCE } from '../support/evidence';
-import { talkForAMoment, expectHeardEachOther } from '../support/audio';
+import { pstnNumber } from '../world/factories';
+import { EVIDENCE } from '../reporting/evidence';
+import { talkForAMoment, expectHeardEachOther } from '../tasks/audio';
 
 /**
  * Calls from the outside telephone network into the platform: the scenario's PSTN double

@@ -3,11 +3,11 @@ import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import type { HandsetBehaviour } from '../world/smpp/carrier-smsc';
 import { SmppCustomerSession } from '../world/smpp/smpp-session';
-import { localDid, mobileNumber } from '../support/factories';
-import { EVIDENCE, attachJson } from '../support/evidence';
-import { subscribeWebhook } from '../support/webhooks';
-import { customerNumber, sendText } from '../support/messages';
-import { recordMetric } from '../support/metrics';
+import { localDid, mobileNumber } from '../world/factories';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
+import { subscribeWebhook } from '../tasks/webhooks';
+import { customerNumber, sendText } from '../tasks/messages';
+import { recordMetric } from '../reporting/metrics';
 
 /** The plan's cross-service latency target (seed: Success Metrics). */
 const CROSS_SERVICE_LATENCY_MS = 500;

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { PlatformApi } from '../world/http/api-client';
 import { SipPhone } from '../world/sip/sip-phone';
 import type { Phase2World } from '../world/world';
-import { companyName, localDid, password, sipUsername } from '../support/factories';
+import { companyName, localDid, password, sipUsername } from '../world/factories';
 import { PHONE_KINDS } from '../support/parameter-types';
 
 Given('{string} is a/an {tier} customer', async function (this: Phase2World, name: string, tier: string) {

@@ -3,10 +3,10 @@ import { expect } from 'chai';
 import type { CustomerActor, Phase2World, Person } from '../world/world';
 import type { ReceivedInvite } from '../world/sip/pstn-double';
 import { WaitTimeoutError } from '../world/observed';
-import { tollFreeNumber, ukLandline } from '../support/factories';
-import { EVIDENCE, attachJson } from '../support/evidence';
-import { awaitCallRecord } from '../support/call-records';
-import { recordMetric } from '../support/metrics';
+import { tollFreeNumber, ukLandline } from '../world/factories';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
+import { awaitCallRecord } from '../tasks/call-records';
+import { recordMetric } from '../reporting/metrics';
 
 /**
  * How the customer steers outside calls through the API: which carrier carries which

@@ -2,10 +2,10 @@ import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import { SmppCustomerSession, smppStatusName } from '../world/smpp/smpp-session';
-import { eventually } from '../support/timing';
-import { EVIDENCE } from '../support/evidence';
-import { customerNumber } from '../support/messages';
-import { recordMetric } from '../support/metrics';
+import { eventually } from '../tasks/waiting';
+import { EVIDENCE } from '../reporting/evidence';
+import { customerNumber } from '../tasks/messages';
+import { recordMetric } from '../reporting/metrics';
 
 /**
  * The customer's own SMS software on SMPP: submit_sm to the platform's SMSC, delivery receipts

@@ -2,10 +2,10 @@ import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import { CarrierSmscDouble } from '../world/smpp/carrier-smsc';
-import { frenchMobileRange, gsmText, mobileNumber, shortCode } from '../support/factories';
-import { EVIDENCE } from '../support/evidence';
-import { customerNumber, sendText } from '../support/messages';
-import { eventually } from '../support/timing';
+import { frenchMobileRange, gsmText, mobileNumber, shortCode } from '../world/factories';
+import { EVIDENCE } from '../reporting/evidence';
+import { customerNumber, sendText } from '../tasks/messages';
+import { eventually } from '../tasks/waiting';
 import { randomBytes } from 'node:crypto';
 
 /**

@@ -3,9 +3,9 @@ import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import type { Cdr, SipAccountSettings } from '../world/http/api-client';
 import type { HandsetSms } from '../world/smpp/carrier-smsc';
-import { EVIDENCE } from '../support/evidence';
-import { awaitCallRecord } from '../support/call-records';
-import { expectHeardEachOther, talkForAMoment } from '../support/audio';
+import { EVIDENCE } from '../reporting/evidence';
+import { awaitCallRecord } from '../tasks/call-records';
+import { expectHeardEachOther, talkForAMoment } from '../tasks/audio';
 
 /**
  * A subscriber's voice services that meet SMS: missed-call texts to their mobile, and call

@@ -2,8 +2,8 @@ import { DataTable, Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import type { Template } from '../world/http/api-client';
-import { EVIDENCE } from '../support/evidence';
-import { customerNumber } from '../support/messages';
+import { EVIDENCE } from '../reporting/evidence';
+import { customerNumber } from '../tasks/messages';
 
 /** Message templates through the API, and texts sent with them. */
 

@@ -2,9 +2,9 @@ import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import type { CustomerActor, Phase2World } from '../world/world';
 import type { Verification } from '../world/http/api-client';
-import { localDid } from '../support/factories';
-import { eventually } from '../support/timing';
-import { EVIDENCE, attachJson } from '../support/evidence';
+import { localDid } from '../world/factories';
+import { eventually } from '../tasks/waiting';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
 
 /**
  * Two-factor verification during a call: the verification line texts a one-time code to the

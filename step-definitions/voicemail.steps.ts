@@ -2,8 +2,8 @@ import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import type { Voicemail } from '../world/http/api-client';
-import { eventually } from '../support/timing';
-import { EVIDENCE, attachJson } from '../support/evidence';
+import { eventually } from '../tasks/waiting';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { readWav, stubSpeechToText } from '../support/providers';
 
 /**

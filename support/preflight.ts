@@ -972,9 +972,9 @@ function answered(answer: HttpAnswer): string {
 // The usual failure (a wrong key, a closed port) is reported without loading sip.js, the SMPP
 // library or faker.
 
-function factories(): typeof import('./factories') {
+function factories(): typeof import('../world/factories') {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('./factories') as typeof import('./factories');
+  return require('../world/factories') as typeof import('../world/factories');
 }
 
 function smppDrivers(): typeof import('../world/smpp/smpp-session') {

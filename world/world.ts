@@ -7,8 +7,7 @@ import type { SipDatagramProbe } from './probes/sip-datagram-probe';
 import type { SmppCustomerSession } from './smpp/smpp-session';
 import { traffic } from './traffic-log';
 import type { CarrierSmscDouble, HandsetBehaviour } from './smpp/carrier-smsc';
-import type { AudioSnapshot } from '../support/audio';
-import { mobileNumber } from '../support/factories';
+import { mobileNumber } from './factories';
 
 /** A business customer of the platform, as this scenario provisioned it. */
 export interface CustomerActor {
@@ -75,6 +74,9 @@ export interface Person {
   withheld?: boolean;
 }
 
+/** Packet counters of the parties at a moment, so a check can look only at what came after it. */
+export type AudioSnapshot = Record<string, { sent: number; received: number }>;
+
 /** The call the scenario is talking about, from both ends. */
 export interface CallUnderTest {
   caller: Person;
@@ -84,7 +86,7 @@ export interface CallUnderTest {
   farEnd?: PstnCall;
   /** The call's id in the API's live call control, once looked up. */
   liveCallId?: string;
-  /** Packet counters of both parties just before one hung up (see support/audio.ts). */
+  /** Packet counters of both parties just before one hung up (see tasks/audio.ts). */
   talkedUntil?: AudioSnapshot;
 }
 
@@ -322,7 +324,14 @@ export class Phase2World extends World {
       }
     }
     this.cleanups.length = 0;
-    if (failures.length > 0) throw new AggregateError(failures, 'scenario cleanup failed');
+    if (failures.length > 0) {
+      // AggregateError's own message hides its inner errors in a report: list every one.
+      const reasons = failures.map((f, i) => `  ${i + 1}. ${f instanceof Error ? f.message : String(f)}`);
+      throw new AggregateError(
+        failures,
+        `scenario cleanup failed (${failures.length}):\n${reasons.join('\n')}`,
+      );
+    }
   }
 }
 

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import type { Cdr, PlatformApi } from '../world/http/api-client';
 import type { Phase2World } from '../world/world';
-import { EVIDENCE, attachJson } from './evidence';
-import { eventually } from './timing';
-import { recordMetric } from './metrics';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
+import { eventually } from './waiting';
+import { recordMetric } from '../reporting/metrics';
 
 /**
  * The one record of a call, as its customer reads it through the API by the SIP Call-ID their

@@ -1,8 +1,8 @@
 import type { CampaignRun, ListedContact, Phase2World, UploadedContactList } from '../world/world';
 import type { Campaign } from '../world/http/api-client';
 import type { HandsetSms } from '../world/smpp/carrier-smsc';
-import { EVIDENCE } from './evidence';
-import { eventually } from './timing';
+import { EVIDENCE } from '../reporting/evidence';
+import { eventually } from './waiting';
 
 /** Campaigns and contact lists of a scenario, and what their contacts' handsets show. */
 

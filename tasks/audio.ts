@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { RtpSession, RtpStats } from '../world/sip/rtp';
-import type { Phase2World } from '../world/world';
-import { EVIDENCE, attachJson } from './evidence';
+import type { AudioSnapshot, Phase2World } from '../world/world';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
 
 /** One second of speech each way: enough packets that a 95 % threshold means something. */
 export const TALK_PACKETS = 50;
@@ -28,8 +28,7 @@ export async function talkForAMoment(world: Phase2World, ...parties: Speaker[]):
   );
 }
 
-/** Packet counters of the parties at a moment, so a check can look only at what came after it. */
-export type AudioSnapshot = Record<string, { sent: number; received: number }>;
+export type { AudioSnapshot };
 
 export function audioSnapshot(...parties: Speaker[]): AudioSnapshot {
   return Object.fromEntries(
