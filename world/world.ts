@@ -1,4 +1,5 @@
-import { World, setWorldConstructor, type IWorldOptions } from '@cucumber/cucumber';
+import { World, type IWorldOptions } from '@cucumber/cucumber';
+import { Cleanups } from './cleanups';
 import type { SuiteEnvironment } from '../support/environment';
 import type { Campaign, ContactList, PlatformApi, PlatformSettings, Template } from './http/api-client';
 import type { SipPhone, PhoneCall } from './sip/sip-phone';
@@ -197,7 +198,7 @@ export class Phase2World extends World {
   scenarioName?: string;
   /** Traffic position at the end of the last step: the next step's evidence starts after it. */
   stepTrafficMark = this.trafficMark;
-  private readonly cleanups: Array<() => Promise<void>> = [];
+  private readonly cleanups = new Cleanups();
   private readonly networks = new Map<string, PstnDouble>();
   private settings?: PlatformSettings;
 
@@ -311,28 +312,10 @@ export class Phase2World extends World {
 
   /** Registers teardown work (phones to unregister, sessions to close); run in reverse order. */
   onCleanup(fn: () => Promise<void>): void {
-    this.cleanups.push(fn);
+    this.cleanups.add(fn);
   }
 
   async cleanup(): Promise<void> {
-    const failures: unknown[] = [];
-    for (const fn of this.cleanups.reverse()) {
-      try {
-        await fn();
-      } catch (error) {
-        failures.push(error);
-      }
-    }
-    this.cleanups.length = 0;
-    if (failures.length > 0) {
-      // AggregateError's own message hides its inner errors in a report: list every one.
-      const reasons = failures.map((f, i) => `  ${i + 1}. ${f instanceof Error ? f.message : String(f)}`);
-      throw new AggregateError(
-        failures,
-        `scenario cleanup failed (${failures.length}):\n${reasons.join('\n')}`,
-      );
-    }
+    await this.cleanups.run();
   }
 }
-
-setWorldConstructor(Phase2World);
