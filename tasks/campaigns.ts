@@ -1,8 +1,12 @@
 import type { CampaignRun, ListedContact, Phase2World, UploadedContactList } from '../world/world';
-import type { Campaign } from '../world/http/api-client';
+import type { Campaign, CampaignStats } from '../world/http/api-client';
 import type { HandsetSms } from '../world/smpp/carrier-smsc';
-import { EVIDENCE } from '../reporting/evidence';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { eventually } from './waiting';
+import { DataTable } from '@cucumber/cucumber';
+import { expect } from 'chai';
+import { customerNumber } from './messaging';
+import { consistencyCheck, recordMetric } from '../reporting/metrics';
 
 /** Campaigns and contact lists of a scenario, and what their contacts' handsets show. */
 
@@ -91,4 +95,530 @@ export async function campaignSettled(world: Phase2World, run: CampaignRun): Pro
     },
   );
   return run.latest;
+}
+
+/**
+ * SMS campaigns: contact lists uploaded as CSV, campaigns started, scheduled, paused, resumed and
+ * cancelled through the API, opt-outs by texting STOP. Every outcome is checked on the handsets
+ * (the ground truth) and against the campaign's own statistics.
+ */
+
+export const PERSON_CELL = /^(\w+)'s mobile$/;
+/** How many send intervals a paused or cancelled campaign is watched for a text that must not go out. */
+export const QUIET_INTERVALS = 3;
+
+// ---- opt-outs ----
+
+export async function replyStop(world: Phase2World, name: string, customerName: string): Promise<void> {
+  const person = world.person(name);
+  const businessNumber = customerNumber(world, customerName);
+  await world.env.carrier.injectMo({ from: person.number, to: businessNumber, text: 'STOP' });
+  const confirmation = await world.env.carrier
+    .handset(person.number)
+    .inbox.waitFor((sms) => sms.from === businessNumber && /no more texts/i.test(sms.text), {
+      awaited: `the confirmation of ${name}'s STOP from ${businessNumber}`,
+      timeoutMs: world.env.config.waitMs,
+      lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
+    });
+  expect(confirmation.text, `confirmation on ${name}'s phone`).to.include('START');
+  world.optedOut.add(person.number);
+  const optOuts = (await world.customer(customerName).api.listOptOuts()).items;
+  expect(
+    optOuts.map(({ number, source }) => ({ number, source })),
+    `"${customerName}"'s opt-outs (see "${EVIDENCE.HTTP}")`,
+  ).to.deep.include({ number: person.number, source: 'sms' });
+}
+
+// ---- contact lists ----
+
+/** The table as CSV; a cell "Anna's mobile" in the number column becomes Anna's number. */
+export function contactsFromTable(
+  world: Phase2World,
+  raw: string[][],
+): { csv: string; rows: ListedContact[] } {
+  const [header, ...body] = raw;
+  if (!header?.includes('number')) throw new Error('The contact list table needs a "number" column.');
+  const numberColumn = header.indexOf('number');
+  const rows = body.map((cells, index): ListedContact => {
+    const cell = cells[numberColumn] ?? '';
+    const person = PERSON_CELL.exec(cell)?.[1];
+    const number = person ? world.person(person).number : cell;
+    const values = Object.fromEntries(
+      header.map((name, i) => [name, i === numberColumn ? number : (cells[i] ?? '')]),
+    );
+    return { person, number, values, line: index + 2 };
+  });
+  const quote = (field: string): string =>
+    /[",\r\n]/.test(field) ? `"${field.replace(/"/g, '""')}"` : field;
+  const lines = [header, ...rows.map((row) => header.map((name) => row.values[name] ?? ''))];
+  return { csv: `${lines.map((cells) => cells.map(quote).join(',')).join('\r\n')}\r\n`, rows };
+}
+
+export async function uploadList(
+  world: Phase2World,
+  customerName: string,
+  name: string,
+  raw: string[][],
+): Promise<UploadedContactList> {
+  const { csv, rows } = contactsFromTable(world, raw);
+  const list = await world.customer(customerName).api.uploadContactList(name, csv);
+  attachJson(world, `Contact list "${name}"`, { csv, list });
+  expect(list.name, 'name of the uploaded list').to.equal(name);
+  expect(list.columns, 'columns of the uploaded list').to.deep.equal(raw[0]);
+  const uploaded = { list, rows };
+  world.contactLists.set(name, uploaded);
+  return uploaded;
+}
+
+/** Given {string} has uploaded the contact list {string}: */
+export async function hasUploadedTheContactList(
+  world: Phase2World,
+  customerName: string,
+  name: string,
+  table: DataTable,
+) {
+  const { list, rows } = await uploadList(world, customerName, name, table.raw());
+  expect(list.rejectedRows, `rows of "${name}" the platform skipped`).to.deep.equal([]);
+  expect(list.contacts, `contacts on "${name}"`).to.equal(rows.length);
+}
+
+/** Then the list {string} is accepted with {int} contacts, and the upload report skips these rows: */
+export async function theListIsAcceptedWithContactsAndThe(
+  world: Phase2World,
+  name: string,
+  contacts: number,
+  table: DataTable,
+) {
+  const uploaded = listNamed(world, name);
+  const expected = table.hashes().map((row) => {
+    const person = PERSON_CELL.exec(row.number ?? '')?.[1];
+    return {
+      line: Number(row.line),
+      number: person ? world.person(person).number : (row.number ?? ''),
+      reason: row.reason ?? '',
+    };
+  });
+  const report = uploaded.list.rejectedRows;
+  expect(
+    report.map(({ line, number }) => ({ line, number })),
+    `rows skipped, by line and the number as uploaded (see "Contact list "${name}"")`,
+  ).to.deep.equal(expected.map(({ line, number }) => ({ line, number })));
+  expected.forEach((row, index) =>
+    expect(report[index]?.reason, `the reason given for line ${row.line}`).to.include(row.reason),
+  );
+  expect(uploaded.list.contacts, `contacts accepted on "${name}"`).to.equal(contacts);
+  const read = await world.customer(world.onlyCustomerName()).api.raw({
+    method: 'GET',
+    path: `/v1/contact-lists/${uploaded.list.id}`,
+  });
+  expect(read.body, `the list "${name}" read back`).to.deep.equal(uploaded.list);
+}
+
+// ---- campaigns ----
+
+export async function createCampaign(
+  world: Phase2World,
+  customerName: string,
+  name: string,
+  templateName: string,
+  listName: string,
+  extra: { ratePerSecond?: number; startAt?: string },
+): Promise<CampaignRun> {
+  const template = world.templates.get(templateName);
+  if (!template)
+    throw new Error(`No template "${templateName}" in this scenario: a Given step must create it.`);
+  const campaign = await world.customer(customerName).api.createCampaign({
+    name,
+    from: customerNumber(world, customerName),
+    templateId: template.id,
+    contactListId: listNamed(world, listName).list.id,
+    ...extra,
+  });
+  expect(campaign.status, `status of campaign "${name}" when created`).to.equal(
+    extra.startAt ? 'scheduled' : 'draft',
+  );
+  expect(campaign.stats, `statistics of "${name}" before it sends anything`).to.deep.equal(
+    stats({
+      contacts: listNamed(world, listName).list.contacts,
+      pending: listNamed(world, listName).list.contacts,
+    }),
+  );
+  const run: CampaignRun = { name, customer: customerName, templateName, listName, latest: campaign };
+  world.campaigns.set(name, run);
+  return run;
+}
+
+export async function startCampaign(world: Phase2World, run: CampaignRun): Promise<void> {
+  run.startRequestedAt = Date.now();
+  run.latest = await world.customer(run.customer).api.changeCampaign(run.latest.id, 'start');
+  expect(run.latest.status, `status of "${run.name}" once started`).to.equal('running');
+}
+
+/** When {string} starts the campaign {string} with the template {string} and the list {string}, sending {int} texts a second */
+export async function startsTheCampaignWithTheTemplateAndThe(
+  world: Phase2World,
+  customerName: string,
+  name: string,
+  template: string,
+  list: string,
+  rate: number,
+) {
+  const run = await createCampaign(world, customerName, name, template, list, { ratePerSecond: rate });
+  expect(run.latest.ratePerSecond, `rate of "${name}"`).to.equal(rate);
+  await startCampaign(world, run);
+}
+
+/** When {string} schedules the campaign {string} with the template {string} and the list {string} to start {int} second(s) from now */
+export async function schedulesTheCampaignWithTheTemplateAndThe(
+  world: Phase2World,
+  customerName: string,
+  name: string,
+  template: string,
+  list: string,
+  seconds: number,
+) {
+  const startAt = new Date(Date.now() + seconds * 1000).toISOString();
+  const run = await createCampaign(world, customerName, name, template, list, { startAt });
+  expect(run.latest.startAt, `start time of "${name}"`).to.equal(startAt);
+  run.startAt = Date.parse(startAt);
+  run.startRequestedAt = run.startAt;
+}
+
+/** Then the campaign is scheduled, and nobody has been texted before its start time */
+export async function theCampaignIsScheduledAndNobodyHasBeen(world: Phase2World) {
+  const run = onlyCampaign(world);
+  const campaign = await world.customer(run.customer).api.getCampaign(run.latest.id);
+  if (run.startAt === undefined)
+    throw new Error(`The campaign "${run.name}" was not scheduled by this scenario.`);
+  // Only meaningful while the start is still ahead: a slow step would make it vacuous.
+  expect(Date.now(), 'this check runs before the scheduled start').to.be.below(run.startAt);
+  expect(campaign.status, `status of "${run.name}" before its start time`).to.equal('scheduled');
+  expect(campaign.stats.pending, 'contacts still to be texted').to.equal(campaign.stats.contacts);
+  for (const contact of contactsOf(world, run))
+    expect(
+      campaignTexts(world, run, contact),
+      `campaign texts on ${contact.number} before the start`,
+    ).to.deep.equal([]);
+}
+
+/** Then each contact whose phone can be reached receives exactly one text, filled in from their own row */
+export async function eachContactWhosePhoneCanBeReachedReceives(world: Phase2World) {
+  const run = onlyCampaign(world);
+  const contacts = reachable(world, run);
+  expect(contacts, 'contacts who should get the text').to.have.length.above(0);
+  await Promise.all(contacts.map((c) => awaitCampaignText(world, run, c)));
+  // Exactly once: counted after every report is in, so a second copy would have arrived by then.
+  await campaignSettled(world, run);
+  for (const contact of contacts) {
+    const texts = world.env.carrier
+      .handset(contact.number)
+      .inbox.filter((sms) => sms.from === run.latest.from && !isOptOutNotice(sms));
+    expect(
+      texts.map((s) => s.text),
+      `texts from "${run.customer}" on ${contact.person ?? contact.number}'s phone`,
+    ).to.deep.equal([expectedText(world, run, contact)]);
+  }
+}
+
+/** Then {person} receives nothing from the campaign, and a text to her/him through the API is refused because she/he opted out */
+export async function receivesNothingFromTheCampaignAndAText(world: Phase2World, name: string) {
+  const run = onlyCampaign(world);
+  const contact = contactsOf(world, run).find((c) => c.person === name);
+  if (!contact) throw new Error(`${name} is not on the campaign's list.`);
+  // The list is texted in order and the campaign has settled: a text to her would have come by now.
+  await campaignSettled(world, run);
+  const texts = world.env.carrier
+    .handset(contact.number)
+    .inbox.all()
+    .filter((s) => !isOptOutNotice(s));
+  expect(
+    texts.map((s) => s.text),
+    `texts on ${name}'s phone besides the STOP confirmation`,
+  ).to.deep.equal([]);
+  const send = await world.customer(run.customer).api.raw({
+    method: 'POST',
+    path: '/v1/messages',
+    json: { from: run.latest.from, to: contact.number, text: 'One more offer' },
+  });
+  expect(send.status, `sending to ${name} after her STOP (see "${EVIDENCE.HTTP}")`).to.equal(422);
+  const errors = (send.body as { errors?: Array<{ field: string; message: string }> }).errors ?? [];
+  expect(
+    errors.map((e) => e.field),
+    'fields the refusal names',
+  ).to.deep.equal(['to']);
+  expect(errors[0]?.message, 'the explanation').to.include('opted out');
+}
+
+export const STAT_COLUMNS: Record<string, keyof CampaignStats> = {
+  contacts: 'contacts',
+  pending: 'pending',
+  sent: 'sent',
+  delivered: 'delivered',
+  failed: 'failed',
+  'opted out': 'optedOut',
+  cancelled: 'cancelled',
+};
+
+export function stats(partial: Partial<CampaignStats>): CampaignStats {
+  return { contacts: 0, pending: 0, sent: 0, delivered: 0, failed: 0, optedOut: 0, cancelled: 0, ...partial };
+}
+
+/** Then within {int} seconds the campaign's statistics agree with the handsets and the network: */
+export async function withinSecondsTheCampaignStatisticsAgreeWithThe(
+  world: Phase2World,
+  seconds: number,
+  table: DataTable,
+) {
+  const run = onlyCampaign(world);
+  const [row] = table.hashes();
+  if (!row) throw new Error('The table needs one row of expected figures.');
+  const expected = stats(
+    Object.fromEntries(
+      Object.entries(row).map(([column, value]) => {
+        const key = STAT_COLUMNS[column];
+        if (!key)
+          throw new Error(`Unknown column "${column}" (known: ${Object.keys(STAT_COLUMNS).join(', ')}).`);
+        return [key, Number(value)];
+      }),
+    ),
+  );
+  // Ground truth from the handsets and the network double, independent of the table.
+  const contacts = contactsOf(world, run);
+  const onHandsets = contacts.filter((c) => campaignTexts(world, run, c).length > 0).length;
+  const unreachable = contacts.filter(
+    (c) => !optedOut(world, c) && world.env.carrier.behaviourOf(c.number) === 'undeliverable',
+  ).length;
+  run.latest = await eventually(
+    () => world.customer(run.customer).api.getCampaign(run.latest.id),
+    (c) => c.stats.sent === 0 && c.stats.delivered === onHandsets,
+    {
+      awaited: `campaign "${run.name}" to count ${onHandsets} delivered (the handsets' count) and none awaiting a report`,
+      timeoutMs: seconds * 1000,
+      lookAt: `the "${EVIDENCE.HTTP}" attachment`,
+    },
+  );
+  attachJson(world, 'Campaign statistics vs ground truth', {
+    campaign: run.latest,
+    handsets: {
+      received: onHandsets,
+      unreachable,
+      optedOut: contacts.filter((c) => optedOut(world, c)).length,
+    },
+  });
+  recordMetric(world, {
+    kind: 'delivery',
+    name: 'campaign texts to reachable contacts',
+    accepted: reachable(world, run).length,
+    delivered: reachable(world, run).filter((c) => campaignTexts(world, run, c).length > 0).length,
+  });
+  await consistencyCheck(world, 'campaign statistics vs handsets and network', () => {
+    expect(run.latest.stats.delivered, 'delivered: contacts whose handset shows the text').to.equal(
+      onHandsets,
+    );
+    expect(run.latest.stats.failed, 'failed: contacts the network reported undeliverable').to.equal(
+      unreachable,
+    );
+    expect(run.latest.stats.optedOut, 'opted out: contacts who replied STOP').to.equal(
+      contacts.filter((c) => optedOut(world, c)).length,
+    );
+  });
+  expect(run.latest.stats, `statistics of "${run.name}"`).to.deep.equal(expected);
+}
+
+/** Pauses or cancels once the first `count` contacts (list order) have their text on the handset. */
+export async function interruptAfter(
+  world: Phase2World,
+  count: number,
+  action: 'pause' | 'cancel',
+): Promise<void> {
+  const run = onlyCampaign(world);
+  const contacts = contactsOf(world, run);
+  await Promise.all(contacts.slice(0, count).map((c) => awaitCampaignText(world, run, c)));
+  const before = run.latest;
+  run.latest = await world.customer(run.customer).api.changeCampaign(run.latest.id, action);
+  const { stats: figures } = run.latest;
+  expect(run.latest.status, `status of "${run.name}" after ${action}`).to.equal(
+    action === 'pause' ? 'paused' : 'cancelled',
+  );
+  const left = action === 'pause' ? figures.pending : figures.cancelled;
+  expect(left, `contacts still to be texted when ${action}d`).to.be.above(
+    0,
+    'the campaign finished before it could be interrupted: slow its rate',
+  );
+  expect(left, `contacts still to be texted when ${action}d`).to.be.at.most(contacts.length - count);
+  // Sent in list order, so the contacts left are the last ones.
+  run.notYetTexted = contacts.slice(contacts.length - left);
+  attachJson(world, `Campaign before and after ${action}`, { before, after: run.latest });
+}
+
+/** When {string} pauses the campaign as soon as {int} contacts have received it */
+export async function pausesTheCampaignAsSoonAsContactsHave(
+  world: Phase2World,
+  customerName: string,
+  count: number,
+) {
+  expect(onlyCampaign(world).customer, 'whose campaign').to.equal(customerName);
+  await interruptAfter(world, count, 'pause');
+}
+
+/** When {string} cancels the campaign as soon as {int} contacts have received it */
+export async function cancelsTheCampaignAsSoonAsContactsHave(
+  world: Phase2World,
+  customerName: string,
+  count: number,
+) {
+  expect(onlyCampaign(world).customer, 'whose campaign').to.equal(customerName);
+  await interruptAfter(world, count, 'cancel');
+}
+
+/** Then step */
+export async function step(world: Phase2World) {
+  const run = onlyCampaign(world);
+  const waiting = new Set((run.notYetTexted ?? []).map((c) => c.number));
+  const quietMs = Math.ceil((QUIET_INTERVALS * 1000) / run.latest.ratePerSecond);
+  // The time the campaign would need for a few more texts at its own rate: any submit to a
+  // contact still waiting in that time is the campaign sending when it must not.
+  await world.env.carrier.submits.expectNone((s) => waiting.has(s.to), {
+    duringMs: quietMs,
+    unexpected: `While "${run.name}" is ${run.latest.status}, the mobile network got a text for a contact not yet texted`,
+    lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
+  });
+  const now = await world.customer(run.customer).api.getCampaign(run.latest.id);
+  expect(now.status, `status of "${run.name}" ${quietMs} ms later`).to.equal(run.latest.status);
+  expect(now.stats.pending + now.stats.cancelled, 'contacts not texted').to.equal(waiting.size);
+}
+
+/** When {string} resumes the campaign */
+export async function resumesTheCampaign(world: Phase2World, customerName: string) {
+  const run = onlyCampaign(world);
+  expect(run.customer, 'whose campaign').to.equal(customerName);
+  run.resumeRequestedAt = Date.now();
+  run.latest = await world.customer(customerName).api.changeCampaign(run.latest.id, 'resume');
+  expect(run.latest.status, `status of "${run.name}" once resumed`).to.equal('running');
+}
+
+/** Then the contacts not texted before the pause receive it only after it was resumed */
+export async function theContactsNotTextedBeforeThePauseReceive(world: Phase2World) {
+  const run = onlyCampaign(world);
+  const resumedAt = run.resumeRequestedAt;
+  if (resumedAt === undefined) throw new Error('The campaign was not resumed in this scenario.');
+  const waiting = (run.notYetTexted ?? []).filter((c) => !optedOut(world, c));
+  expect(waiting, 'contacts left at the pause who should still get it').to.have.length.above(0);
+  for (const contact of waiting) {
+    const sms = await awaitCampaignText(world, run, contact);
+    expect(
+      sms.receivedAt,
+      `when ${contact.person ?? contact.number}'s text arrived vs the resume (${resumedAt})`,
+    ).to.be.at.least(resumedAt);
+  }
+}
+
+/** Then the campaign can be neither resumed nor started again, as it is cancelled */
+export async function theCampaignCanBeNeitherResumedNorStarted(world: Phase2World) {
+  const run = onlyCampaign(world);
+  for (const action of ['resume', 'start'] as const) {
+    const response = await world.customer(run.customer).api.raw({
+      method: 'POST',
+      path: `/v1/campaigns/${run.latest.id}/${action}`,
+    });
+    expect(response.status, `${action} of the cancelled campaign (see "${EVIDENCE.HTTP}")`).to.equal(409);
+    expect((response.body as { detail?: string }).detail, 'the explanation').to.include('cancelled');
+  }
+}
+
+/** Given {string} has scheduled a campaign {string} with the template {string} for tomorrow */
+export async function hasScheduledACampaignWithTheTemplateFor(
+  world: Phase2World,
+  customerName: string,
+  name: string,
+  templateName: string,
+) {
+  const template = world.templates.get(templateName);
+  if (!template) throw new Error(`No template "${templateName}" in this scenario.`);
+  const number = world.newHandset('deliver');
+  const header = ['number', ...template.variables];
+  await uploadList(world, customerName, `${name} contacts`, [
+    header,
+    [number, ...template.variables.map((v) => `${v} value`)],
+  ]);
+  const startAt = new Date(Date.now() + 24 * 3600 * 1000).toISOString();
+  await createCampaign(world, customerName, name, templateName, `${name} contacts`, { startAt });
+}
+
+/** When {string} cancels the campaign {string} */
+export async function cancelsTheCampaign(world: Phase2World, customerName: string, name: string) {
+  const run = campaignNamed(world, name);
+  run.latest = await world.customer(customerName).api.changeCampaign(run.latest.id, 'cancel');
+  expect(run.latest.status, `status of "${name}"`).to.equal('cancelled');
+}
+
+/** Then deleting the template {string} is refused because the campaign {string} uses it, and the template stays */
+export async function deletingTheTemplateIsRefusedBecauseTheCampaign(
+  world: Phase2World,
+  templateName: string,
+  campaignName: string,
+) {
+  const run = campaignNamed(world, campaignName);
+  const template = world.templates.get(templateName);
+  if (!template) throw new Error(`No template "${templateName}" in this scenario.`);
+  const api = world.customer(run.customer).api;
+  const response = await api.raw({ method: 'DELETE', path: `/v1/templates/${template.id}` });
+  expect(response.status, `deleting "${templateName}" (see "${EVIDENCE.HTTP}")`).to.equal(409);
+  expect((response.body as { detail?: string }).detail, 'the explanation names the campaign').to.include(
+    run.latest.id,
+  );
+  expect(await api.getTemplate(template.id), `"${templateName}" read back`).to.deep.equal(template);
+}
+
+/** When {string} runs a campaign {string} to each of them reading {string} */
+export async function runsACampaignToEachOfThemReading(
+  world: Phase2World,
+  customerName: string,
+  name: string,
+  text: string,
+) {
+  const template = await world.customer(customerName).api.createTemplate({
+    name: `${name} wording`,
+    body: text,
+  });
+  world.templates.set(`${name} wording`, template);
+  const people = [...world.people.values()].filter((p) => p.kind === 'mobile');
+  await uploadList(world, customerName, `${name} contacts`, [
+    ['number'],
+    ...people.map((p) => [`${p.name}'s mobile`]),
+  ]);
+  const run = await createCampaign(world, customerName, name, `${name} wording`, `${name} contacts`, {});
+  await startCampaign(world, run);
+}
+
+/** Then no contact received it before the scheduled start */
+export function noContactReceivedItBeforeTheScheduledStart(world: Phase2World) {
+  const run = onlyCampaign(world);
+  if (run.startAt === undefined)
+    throw new Error(`The campaign "${run.name}" was not scheduled by this scenario.`);
+  for (const contact of contactsOf(world, run)) {
+    for (const sms of campaignTexts(world, run, contact))
+      expect(
+        sms.receivedAt,
+        `when ${contact.person ?? contact.number}'s text arrived vs the scheduled start ${new Date(run.startAt).toISOString()}`,
+      ).to.be.at.least(run.startAt);
+  }
+}
+
+/** Then the campaign's statistics count the contacts it never reached as cancelled, and the others as delivered */
+export async function theCampaignStatisticsCountTheContactsItNever(world: Phase2World) {
+  const run = onlyCampaign(world);
+  const contacts = contactsOf(world, run);
+  const cancelled = run.notYetTexted?.length ?? 0;
+  const settled = await campaignSettled(world, run);
+  const onHandsets = contacts.filter((c) => campaignTexts(world, run, c).length > 0).length;
+  attachJson(world, 'Campaign statistics vs ground truth', {
+    campaign: settled,
+    handsets: { received: onHandsets },
+  });
+  expect(onHandsets, 'contacts whose handset shows the text').to.equal(contacts.length - cancelled);
+  expect(settled.stats, `statistics of "${run.name}"`).to.deep.equal(
+    stats({ contacts: contacts.length, delivered: onHandsets, cancelled }),
+  );
+  expect(settled.finishedAt, 'when it was cancelled').to.be.a('string');
 }

@@ -1,0 +1,284 @@
+import { expect } from 'chai';
+import type { Phase2World } from '../world/world';
+import type { HandsetBehaviour } from '../world/smpp/carrier-smsc';
+import { SmppCustomerSession } from '../world/smpp/smpp-session';
+import { localDid, mobileNumber } from '../world/factories';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
+import { recordMetric } from '../reporting/metrics';
+
+/** One of the customer's numbers of a kind ('local', 'short-code', …), as a Given step added it. */
+export function customerNumber(world: Phase2World, customerName: string, kind = 'local'): string {
+  const found = world.customer(customerName).numbers.find((n) => n.kind === kind);
+  if (!found) throw new Error(`"${customerName}" owns no ${kind} number: a Given step must add one.`);
+  return found.number;
+}
+
+/**
+ * Sends a text through the API and makes it the scenario's message. The clock starts before the
+ * request, so a latency measured from `acceptedAt` is an upper bound of accept → handset.
+ */
+export async function sendText(
+  world: Phase2World,
+  customerName: string,
+  from: string,
+  personName: string,
+  text: string,
+): Promise<void> {
+  const to = world.person(personName).number;
+  const requestedAt = Date.now();
+  const message = await world.customer(customerName).api.sendMessage({ from, to, text });
+  expect(message.status, 'status of a message the API has just accepted').to.equal('queued');
+  world.message = { id: message.id, customer: customerName, from, to, text, acceptedAt: requestedAt };
+}
+
+/** The plan's cross-service latency target (seed: Success Metrics). */
+export const CROSS_SERVICE_LATENCY_MS = 500;
+
+/** Same length as the real one (SMPP passwords are at most 8 characters), last character changed. */
+export function wrongPassword(real: string): string {
+  return `${real.slice(0, -1)}${real.endsWith('x') ? 'y' : 'x'}`;
+}
+
+export function inboxOf(world: Phase2World, name: string) {
+  const person = world.person(name);
+  if (person.kind !== 'mobile') throw new Error(`${name} has no mobile phone in this scenario.`);
+  return world.env.carrier.handset(person.number).inbox;
+}
+
+/** Given {string} owns a local number for sending texts */
+export async function ownsALocalNumberForSendingTexts(world: Phase2World, customerName: string) {
+  const customer = world.customer(customerName);
+  const number = localDid();
+  const added = await customer.api.addNumber({ number, kind: 'local' });
+  expect(added.customerId, `owner of ${number}`).to.equal(customer.id);
+  customer.numbers.push({ number, kind: 'local' });
+}
+
+/** A mobile phone on the worker's mobile network double, forgotten when the scenario ends. */
+export function giveMobilePhone(world: Phase2World, name: string, behaviour: HandsetBehaviour): void {
+  world.people.set(name, { name, number: world.newHandset(behaviour), kind: 'mobile' });
+}
+
+/** Then the platform had to offer it to the mobile network {int} times */
+export function thePlatformHadToOfferItToThe(world: Phase2World, times: number) {
+  const message = world.currentMessage();
+  const submits = world.env.carrier.submits.filter((s) => s.to === message.to);
+  expect(
+    submits.map((s) => (s.carrierId === null ? 'turned away' : 'accepted')),
+    `submits of the text to the mobile network (see "${EVIDENCE.SMPP}")`,
+  ).to.deep.equal([...new Array<string>(times - 1).fill('turned away'), 'accepted']);
+}
+
+/** Then the API shows the message as sent, not yet delivered, once the text is on {person}'s phone */
+export async function theApiShowsTheMessageAsSentNot(world: Phase2World, name: string) {
+  const message = world.currentMessage();
+  await inboxOf(world, name).waitFor(() => true, {
+    awaited: `the text on ${name}'s phone`,
+    timeoutMs: world.env.config.waitMs,
+    lookAt: `the "${EVIDENCE.SMPP}" attachment`,
+  });
+  // The network has not reported yet: "delivered" now would be invented by the platform.
+  const stored = await world.customer(message.customer).api.getMessage(message.id);
+  expect(stored.status, 'status while the network has not reported').to.equal('sent');
+}
+
+/** Then {person}'s phone receives exactly that text from {string}'s number */
+export async function phoneReceivesExactlyThatTextFromNumber(
+  world: Phase2World,
+  name: string,
+  customerName: string,
+) {
+  const message = world.currentMessage();
+  const received = await inboxOf(world, name).waitFor(() => true, {
+    awaited: `a text on ${name}'s phone (${message.to})`,
+    timeoutMs: world.env.config.waitMs,
+    lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
+  });
+  expect(received.text, `text on ${name}'s phone`).to.equal(message.text);
+  expect(received.from, `sender shown on ${name}'s phone`).to.equal(customerNumber(world, customerName));
+  expect(inboxOf(world, name).all(), `texts on ${name}'s phone`).to.have.length(1);
+  // A network that answers at once is the only one whose timing measures the platform.
+  if (world.env.carrier.behaviourOf(message.to) === 'deliver')
+    recordMetric(world, {
+      kind: 'latency',
+      name: 'API request → handset',
+      ms: received.receivedAt - message.acceptedAt,
+    });
+}
+
+/** Then it reached the handset within {int} ms of the API accepting it */
+export async function itReachedTheHandsetWithinMsOfThe(world: Phase2World, boundMs: number) {
+  expect(boundMs, "the bound in the feature is the plan's cross-service target").to.be.at.most(
+    CROSS_SERVICE_LATENCY_MS,
+  );
+  const message = world.currentMessage();
+  const person = [...world.people.values()].find((p) => p.number === message.to);
+  if (!person) throw new Error(`Nobody in the scenario has ${message.to}.`);
+  const [received] = inboxOf(world, person.name).all();
+  expect(received, `the text on ${person.name}'s phone`).to.not.equal(undefined);
+  const latencyMs = received.receivedAt - message.acceptedAt;
+  attachJson(world, 'Cross-service latency', { messageId: message.id, apiToHandsetMs: latencyMs, boundMs });
+  recordMetric(world, { kind: 'latency', name: 'API request → handset', ms: latencyMs });
+  expect(latencyMs, `time from the API request to ${person.name}'s handset`).to.be.below(boundMs);
+}
+
+/** Then {string}'s webhook receives a signed delivery report saying the message was {messageOutcome} */
+export async function webhookReceivesASignedDeliveryReportSayingThe(
+  world: Phase2World,
+  customerName: string,
+  outcome: string,
+) {
+  const message = world.currentMessage();
+  const webhook = world.customer(customerName).webhook;
+  if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
+  const event = await world.env.webhooks.waitForEvent(
+    webhook.path,
+    (e) =>
+      e.type.startsWith('message.') &&
+      e.type !== 'message.sent' &&
+      (e.data as { id?: string }).id === message.id,
+    {
+      awaited: `a delivery report for message ${message.id} at "${customerName}"'s webhook`,
+      timeoutMs: world.env.config.waitMs,
+      lookAt: `the "${EVIDENCE.WEBHOOK}" and "${EVIDENCE.SMPP}" attachments`,
+    },
+  );
+  // Only requests whose signature verified reach `events`; a forged one would be in `rejected`.
+  expect(event.type, `type of the delivery report for ${message.id}`).to.equal(`message.${outcome}`);
+  expect(event.data, 'message in the delivery report').to.deep.include({
+    id: message.id,
+    status: outcome,
+    to: message.to,
+  });
+  const rejected = world.env.webhooks.rejected.filter((r) => r.path === webhook.path);
+  expect(
+    rejected,
+    `webhook requests whose signature did not verify (see "${EVIDENCE.WEBHOOK}")`,
+  ).to.deep.equal([]);
+}
+
+/** Then the API shows the message as {messageOutcome} */
+export async function theApiShowsTheMessageAs(world: Phase2World, outcome: string) {
+  const message = world.currentMessage();
+  const stored = await world.customer(message.customer).api.getMessage(message.id);
+  expect(stored, `message ${message.id} as the API shows it`).to.deep.include({
+    id: message.id,
+    from: message.from,
+    to: message.to,
+    text: message.text,
+    status: outcome,
+  });
+  expect(stored.doneAt, 'time the message reached its final state').to.be.a('string');
+  // By now the carrier has reported on it, so a duplicate submit would have reached the handset.
+  const recipient = [...world.people.values()].find((p) => p.number === message.to);
+  if (outcome === 'delivered' && recipient?.kind === 'mobile') {
+    expect(
+      inboxOf(world, recipient.name)
+        .all()
+        .map((sms) => sms.text),
+      `texts on ${recipient.name}'s phone once the message was reported delivered: exactly one copy`,
+    ).to.deep.equal([message.text]);
+  }
+}
+
+/** When someone asks to send a text without an API key */
+export async function someoneAsksToSendATextWithoutAn(world: Phase2World) {
+  world.lastResponse = await world.env.operator.raw({
+    method: 'POST',
+    path: '/v1/messages',
+    json: { from: localDid(), to: mobileNumber(world.env.mobilePrefix), text: 'no key' },
+    apiKey: null,
+  });
+}
+
+/** Then the request is refused because it carries no API key */
+export function theRequestIsRefusedBecauseItCarriesNo(world: Phase2World) {
+  // Kong key-auth's answer, exactly (FACTS §5).
+  const text = 'No API key found in request';
+  const response = world.lastResponse;
+  expect(response?.status, 'HTTP status for a request without an API key').to.equal(401);
+  expect(response?.body, 'gateway error body').to.deep.equal({ message: text });
+  expect(response?.headers['www-authenticate'], 'WWW-Authenticate challenge').to.equal('Key realm="kong"');
+}
+
+/** When {string} sends {person} a message request whose body is not valid JSON */
+export async function sendsAMessageRequestWhoseBodyIsNot(
+  world: Phase2World,
+  customerName: string,
+  name: string,
+) {
+  // Everything a send needs, but truncated: a lenient parser that salvaged it would send a text.
+  const fields = {
+    from: customerNumber(world, customerName),
+    to: world.person(name).number,
+    text: 'half a request',
+  };
+  world.lastResponse = await world.customer(customerName).api.raw({
+    method: 'POST',
+    path: '/v1/messages',
+    body: JSON.stringify(fields).slice(0, -1),
+    headers: { 'content-type': 'application/json' },
+  });
+}
+
+/** Then the request is refused as malformed, with an explanation */
+export function theRequestIsRefusedAsMalformedWithAn(world: Phase2World) {
+  const response = world.lastResponse;
+  expect(response?.status, 'HTTP status for an unparseable body').to.equal(400);
+  expect(String(response?.headers['content-type']), 'error media type').to.match(
+    /^application\/problem\+json/,
+  );
+  expect(response?.body, 'problem description').to.include({ status: 400 });
+  expect((response?.body as { title?: string }).title, 'problem title')
+    .to.be.a('string')
+    .and.have.length.above(0);
+}
+
+/** Then {person}'s phone receives no text from {string} */
+export async function phoneReceivesNoTextFrom(world: Phase2World, name: string, customerName: string) {
+  // Absence is proven by a later text: once it has arrived, anything sent before it would have too.
+  const control = `control ${Date.now()}`;
+  const from = customerNumber(world, customerName);
+  await world.customer(customerName).api.sendMessage({ from, to: world.person(name).number, text: control });
+  await inboxOf(world, name).waitFor((sms) => sms.text === control, {
+    awaited: `the control text on ${name}'s phone`,
+    timeoutMs: world.env.config.waitMs,
+    lookAt: `the "${EVIDENCE.SMPP}" attachment`,
+  });
+  expect(
+    inboxOf(world, name)
+      .all()
+      .map((sms) => sms.text),
+    `texts on ${name}'s phone: only the control text sent afterwards`,
+  ).to.deep.equal([control]);
+}
+
+/** When {string} opens an SMS connection with a wrong password */
+export async function opensAnSmsConnectionWithAWrongPassword(world: Phase2World, customerName: string) {
+  const customer = world.customer(customerName);
+  const session = new SmppCustomerSession();
+  await session.connect({ ...world.env.endpoints.smpp, actor: `${customerName} SMPP client` });
+  world.onCleanup(() => session.close());
+  world.smpp = session;
+  world.bindError = await session
+    .bind({
+      systemId: customer.smpp.systemId,
+      password: wrongPassword(customer.smpp.password),
+      mode: 'transceiver',
+    })
+    .then(
+      () => undefined,
+      (error: Error & { statusName?: string }) => error,
+    );
+}
+
+/** Then the SMS connection is refused because the password is wrong */
+export function theSmsConnectionIsRefusedBecauseThePassword(world: Phase2World) {
+  const statusName = 'ESME_RINVPASWD';
+  expect(world.bindError, 'a bind with a wrong password must be refused, but it succeeded').to.be.instanceOf(
+    Error,
+  );
+  expect(world.bindError?.statusName, `SMPP status of the refused bind (see "${EVIDENCE.SMPP}")`).to.equal(
+    statusName,
+  );
+}

@@ -1,0 +1,238 @@
+import { expect } from 'chai';
+import type { CustomerActor, Phase2World } from '../world/world';
+import type { Verification } from '../world/http/api-client';
+import { localDid } from '../world/factories';
+import { eventually } from './waiting';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
+
+/**
+ * Two-factor verification during a call: the verification line texts a one-time code to the
+ * caller's mobile, the caller keys it in (RFC 4733), and the line answers with a prompt.
+ */
+
+/** Each prompt is recognised by its pitch; this share of its frames must be heard. */
+export const PROMPT_SHARE = 0.9;
+
+export function lineOwner(world: Phase2World): CustomerActor {
+  const owner = [...world.customers.values()].find((c) => c.verificationLine !== undefined);
+  if (!owner) throw new Error('No customer runs a verification line in this scenario.');
+  return owner;
+}
+
+/** Given {string} runs a verification line */
+export async function runsAVerificationLine(world: Phase2World, customerName: string) {
+  const customer = world.customer(customerName);
+  const number = localDid();
+  await customer.api.addNumber({ number, kind: 'local' });
+  const line = await customer.api.updateNumber(number, { voiceService: 'verification' });
+  expect(line.voiceService, `service of ${number}`).to.equal('verification');
+  customer.verificationLine = number;
+}
+
+/** Given {string}'s verification codes expire {int} seconds after they are sent */
+export async function verificationCodesExpireSecondsAfterTheyAreSent(
+  world: Phase2World,
+  customerName: string,
+  seconds: number,
+) {
+  const customer = world.customer(customerName);
+  const line = customer.verificationLine;
+  if (!line) throw new Error(`"${customerName}" runs no verification line yet.`);
+  const updated = await customer.api.updateNumber(line, {
+    voiceService: 'verification',
+    codeTtlSeconds: seconds,
+  });
+  expect(updated.codeTtlSeconds, 'validity of the line’s codes').to.equal(seconds);
+}
+
+/** When {person} calls the verification line from her/his mobile */
+export async function callsTheVerificationLineFromHerHisMobile(world: Phase2World, name: string) {
+  const caller = world.person(name);
+  if (caller.kind !== 'mobile') throw new Error(`${name} has no mobile phone to call from.`);
+  const line = lineOwner(world).verificationLine ?? '';
+  const network = await world.telephoneNetwork();
+  const placedAt = Date.now();
+  const pstn = await network.call(caller.number, line, world.env.endpoints.sip.udp);
+  world.inboundCall = {
+    caller,
+    callee: { name: 'the verification line', number: line, kind: 'outside line' },
+    pstn,
+    placedAt,
+  };
+  await pstn.waitUntilAnswered(world.env.config.waitMs);
+}
+
+export type Prompt = 'enterCode' | 'confirmed' | 'tryAgain' | 'refused';
+
+/** Waits for one more playing of a prompt than the caller has heard so far. */
+export async function hearPrompt(world: Phase2World, prompt: Prompt, heardBefore: number): Promise<void> {
+  const { voice } = await world.platformSettings();
+  const frames = Math.floor((voice.promptMs / 20) * PROMPT_SHARE);
+  const { pstn } = world.currentInboundCall();
+  await pstn.rtp.waitForTone(
+    voice.promptHz[prompt],
+    heardBefore + frames,
+    voice.promptMs + world.env.config.waitMs,
+    `the "${prompt}" prompt`,
+  );
+}
+
+export async function framesSoFar(world: Phase2World, prompt: Prompt): Promise<number> {
+  const { voice } = await world.platformSettings();
+  return world.currentInboundCall().pstn.rtp.framesHeardAt(voice.promptHz[prompt]);
+}
+
+/** Then {person} hears the line ask for her/his code */
+export async function hearsTheLineAskForHerHisCode(world: Phase2World, name: string) {
+  expect(world.currentInboundCall().caller.name, 'who is on the line').to.equal(name);
+  await hearPrompt(world, 'enterCode', 0);
+}
+
+/** When {person}'s mobile receives a one-time code from the verification line */
+export async function mobileReceivesAOneTimeCodeFromThe(world: Phase2World, name: string) {
+  const mobile = world.person(name).number;
+  const line = lineOwner(world).verificationLine;
+  const sms = await world.env.carrier.handset(mobile).inbox.waitFor(() => true, {
+    awaited: `the one-time code on ${name}'s mobile`,
+    timeoutMs: world.env.config.waitMs,
+    lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
+  });
+  expect(sms.from, 'sender of the code: the verification line').to.equal(line);
+  const code = /\b(\d{6})\b/.exec(sms.text)?.[1];
+  expect(code, `a six-digit code in the text "${sms.text}"`).to.be.a('string');
+  world.oneTimeCode = code;
+}
+
+export function theCode(world: Phase2World): string {
+  if (!world.oneTimeCode) throw new Error('No one-time code has been received in this scenario.');
+  return world.oneTimeCode;
+}
+
+/** A code that is certainly not the right one: the right one with every digit shifted. */
+export function wrongCode(world: Phase2World): string {
+  return [...theCode(world)].map((d) => String((Number(d) + 1) % 10)).join('');
+}
+
+export async function keyIn(world: Phase2World, digits: string): Promise<void> {
+  await world.currentInboundCall().pstn.rtp.sendDtmf(digits);
+}
+
+/** When {person} keys in the code */
+export async function keysInTheCode(world: Phase2World, name: string) {
+  expect(world.currentInboundCall().caller.name, 'who keys in').to.equal(name);
+  await keyIn(world, theCode(world));
+}
+
+/** When {person} keys in a wrong code */
+export async function keysInAWrongCode(world: Phase2World, name: string) {
+  expect(world.currentInboundCall().caller.name, 'who keys in').to.equal(name);
+  world.promptsHeardBefore = await framesSoFar(world, 'tryAgain');
+  await keyIn(world, wrongCode(world));
+}
+
+/** Then {person} hears the line ask her/him to try again */
+export async function hearsTheLineAskHerHimToTry(world: Phase2World, name: string) {
+  expect(world.currentInboundCall().caller.name, 'who is on the line').to.equal(name);
+  await hearPrompt(world, 'tryAgain', world.promptsHeardBefore ?? 0);
+  expect(world.currentInboundCall().pstn.isEnded, 'the call stays up for another try').to.equal(false);
+}
+
+/** When {person} keys in wrong codes until no tries are left */
+export async function keysInWrongCodesUntilNoTriesAre(world: Phase2World, name: string) {
+  const verification = await theVerification(world, name);
+  const left = verification.maxAttempts - verification.attempts;
+  expect(left, 'tries left').to.be.above(0);
+  for (let i = 1; i <= left; i += 1) {
+    const before = await framesSoFar(world, 'tryAgain');
+    await keyIn(world, wrongCode(world));
+    if (i < left) await hearPrompt(world, 'tryAgain', before);
+  }
+}
+
+export async function expectPromptThenHangUp(world: Phase2World, prompt: Prompt): Promise<void> {
+  await hearPrompt(world, prompt, 0);
+  const ended = await world.currentInboundCall().pstn.waitUntilEnded(world.env.config.waitMs);
+  expect(ended.by, 'who ended the call: the verification line').to.equal('remote');
+}
+
+/** Then {person} hears the line confirm she/he is verified, and the line hangs up */
+export async function hearsTheLineConfirmSheHeIsVerified(world: Phase2World, name: string) {
+  expect(world.currentInboundCall().caller.name, 'who is on the line').to.equal(name);
+  await expectPromptThenHangUp(world, 'confirmed');
+}
+
+/** Then {person} hears the line refuse, and the line hangs up */
+export async function hearsTheLineRefuseAndTheLineHangs(world: Phase2World, name: string) {
+  expect(world.currentInboundCall().caller.name, 'who is on the line').to.equal(name);
+  await expectPromptThenHangUp(world, 'refused');
+  const { voice } = await world.platformSettings();
+  expect(
+    world.currentInboundCall().pstn.rtp.framesHeardAt(voice.promptHz.confirmed),
+    'frames of the "confirmed" prompt heard: none',
+  ).to.equal(0);
+}
+
+export async function theVerification(world: Phase2World, name: string): Promise<Verification> {
+  const phone = world.person(name).number;
+  const { items } = await lineOwner(world).api.listVerifications(phone);
+  expect(items, `verifications for ${phone}`).to.have.length(1);
+  attachJson(world, 'Verification', items[0]);
+  return items[0];
+}
+
+/** When {person} waits until the code has expired */
+export async function waitsUntilTheCodeHasExpired(world: Phase2World, name: string) {
+  const { expiresAt } = await theVerification(world, name);
+  const phone = world.person(name).number;
+  // The business wait: until the platform itself reports the code as expired.
+  await eventually(
+    () => lineOwner(world).api.listVerifications(phone),
+    (result) => result.items[0]?.status === 'expired',
+    {
+      awaited: `${name}'s code to expire (at ${expiresAt})`,
+      timeoutMs: Math.max(0, Date.parse(expiresAt) - Date.now()) + world.env.config.waitMs,
+      lookAt: `the "${EVIDENCE.HTTP}" attachment`,
+      intervalMs: 200,
+    },
+  );
+  expect(world.currentInboundCall().pstn.isEnded, 'the call is still up').to.equal(false);
+}
+
+/** Then {string} sees {person}'s verification as {word} through the API */
+export async function seesVerificationAsThroughTheApi(
+  world: Phase2World,
+  customerName: string,
+  name: string,
+  status: string,
+) {
+  expect(lineOwner(world).name, 'who runs the line').to.equal(customerName);
+  const verification = await eventually(
+    () => theVerification(world, name),
+    (v) => v.status !== 'pending',
+    { awaited: `${name}'s verification to be settled`, timeoutMs: world.env.config.waitMs },
+  );
+  expect(verification.status, `status of ${name}'s verification`).to.equal(status);
+  if (status === 'verified') {
+    expect(verification.verifiedAt, 'when it was verified').to.be.a('string');
+    expect(verification.attempts, 'wrong codes before the right one').to.equal(0);
+  }
+  if (status === 'failed') {
+    expect(verification.attempts, 'wrong codes entered: all the tries').to.equal(verification.maxAttempts);
+  }
+  const read = await lineOwner(world).api.getVerification(verification.id);
+  expect(read, 'the verification read on its own').to.deep.equal(verification);
+}
+
+/** Then {string} sees one wrong attempt on {person}'s verification */
+export async function seesOneWrongAttemptOnVerification(
+  world: Phase2World,
+  customerName: string,
+  name: string,
+) {
+  expect(lineOwner(world).name, 'who runs the line').to.equal(customerName);
+  const verification = await theVerification(world, name);
+  expect(verification, `${name}'s verification after one wrong code`).to.deep.include({
+    status: 'pending',
+    attempts: 1,
+  });
+}
