@@ -3,11 +3,11 @@ import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import type { HandsetBehaviour } from '../world/smpp/carrier-smsc';
 import type { MessageAnalytics } from '../world/http/api-client';
-import { eventually } from './waiting';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { customerNumber } from './messaging';
 import { campaignNamed, contactsOf, expectedText } from './campaigns';
 import { consistencyCheck } from '../reporting/metrics';
+import { bound, eventually } from './waiting';
 
 /**
  * SMS analytics through the API, checked against the ground truth the suite saw itself: what
@@ -67,11 +67,12 @@ export async function groundTruth(
       undeliverable += 1;
       continue;
     }
-    const sms = await world.env.carrier.handset(person.number).inbox.waitFor((s) => s.text === sent.text, {
-      awaited: `the text on ${sent.person}'s phone`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SMPP}" attachment`,
-    });
+    const sms = await world.env.carrier
+      .handset(person.number)
+      .inbox.waitFor(
+        (s) => s.text === sent.text,
+        bound(world, `the text on ${sent.person}'s phone`, { lookAt: [EVIDENCE.SMPP] }),
+      );
     delivered.push({ person: sent.person, latencyMs: sms.receivedAt - sent.requestedAt });
   }
   return { delivered, undeliverable };
@@ -83,13 +84,11 @@ export async function withinSecondsTheApiAnalyticsAgreeWithWhat(world: Phase2Wor
   const truth = await groundTruth(world, batch);
   const customer = world.customer(world.onlyCustomerName());
   const analytics = await eventually(
+    world,
+    `analytics counting ${truth.delivered.length} delivered and ${truth.undeliverable} undeliverable`,
     () => customer.api.messageAnalytics(),
     (a) => a.counts.delivered === truth.delivered.length && a.counts.undeliverable === truth.undeliverable,
-    {
-      awaited: `analytics counting ${truth.delivered.length} delivered and ${truth.undeliverable} undeliverable`,
-      timeoutMs: seconds * 1000,
-      lookAt: `the "${EVIDENCE.HTTP}" attachment`,
-    },
+    { lookAt: [EVIDENCE.HTTP], within: seconds * 1000 },
   );
   await consistencyCheck(world, 'SMS analytics vs handsets and network', () =>
     expectAgreement(world, analytics, truth, batch.length),
@@ -134,13 +133,11 @@ export async function theAnalyticsForTheWindowOfTheSecond(world: Phase2World) {
   const since = second.map((s) => s.acceptedAt).sort()[0];
   const truth = await groundTruth(world, second);
   const windowed = await eventually(
+    world,
+    `analytics since ${since} to count the ${second.length} texts of the second batch`,
     () => customer.api.messageAnalytics({ since }),
     (a) => a.counts.delivered + a.counts.undeliverable === second.length,
-    {
-      awaited: `analytics since ${since} to count the ${second.length} texts of the second batch`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.HTTP}" attachment`,
-    },
+    { lookAt: [EVIDENCE.HTTP] },
   );
   await consistencyCheck(world, 'SMS analytics vs handsets and network', () =>
     expectAgreement(world, windowed, truth, second.length),
@@ -162,13 +159,11 @@ export async function theAnalyticsOfTheCampaignAgreeWithWhat(world: Phase2World,
   });
   const truth = await groundTruth(world, batch);
   const analytics = await eventually(
+    world,
+    `analytics of campaign "${name}" counting ${truth.delivered.length} delivered and ${truth.undeliverable} undeliverable`,
     () => api.messageAnalytics({ campaignId: run.latest.id }),
     (a) => a.counts.delivered === truth.delivered.length && a.counts.undeliverable === truth.undeliverable,
-    {
-      awaited: `analytics of campaign "${name}" counting ${truth.delivered.length} delivered and ${truth.undeliverable} undeliverable`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.HTTP}" attachment`,
-    },
+    { lookAt: [EVIDENCE.HTTP] },
   );
   expect(analytics.campaignId, 'campaign the analytics are about').to.equal(run.latest.id);
   // Latency is measured by the suite from its request to start the campaign: an upper bound.

@@ -11,6 +11,7 @@ import {
   talkForAMoment,
   type Speaker,
 } from './audio';
+import { bound, PLATFORM_LOG, boundMs } from './waiting';
 
 /**
  * Live call control through the API: a supervisor's application lists the calls in progress,
@@ -120,7 +121,7 @@ export async function transfersTheCallToThroughTheApi(
 export async function phoneIsReleased(world: Phase2World, name: string) {
   const { caller, call } = world.currentCall();
   expect(caller.name, 'whose phone').to.equal(name);
-  const ended = await call.waitUntilEnded(world.env.config.waitMs);
+  const ended = await call.waitUntilEnded(boundMs(world));
   expect(ended.by, `who ended the call on ${name}'s phone: the platform`).to.equal('remote');
 }
 
@@ -138,23 +139,20 @@ export async function lineAnswersAndAndHearEachOther(
   const target = world.person(targetName);
   const network = await world.telephoneNetwork();
   const since = world.transferRequestedAt ?? 0;
-  const { waitMs } = world.env.config;
+  const waitMs = boundMs(world);
   const invite: ReceivedInvite = await network.invites.waitFor(
     (i) => i.number === target.number && i.at >= since,
-    {
-      awaited: `the transferred call to arrive at ${targetName}'s number ${target.number}`,
-      timeoutMs: waitMs,
-      lookAt: `the "${EVIDENCE.SIP}" attachment and ${world.env.platformLog}`,
-    },
+    bound(world, `the transferred call to arrive at ${targetName}'s number ${target.number}`, {
+      lookAt: [EVIDENCE.SIP, PLATFORM_LOG],
+    }),
   );
   expect(invite.from, `caller shown to ${targetName}: ${keptName}, whose call it now is`).to.equal(
     callee.number,
   );
-  const answered: PstnCall = await network.calls.waitFor((c) => c.callId === invite.callId, {
-    awaited: `${targetName}'s line to answer the transferred call`,
-    timeoutMs: waitMs,
-    lookAt: `the "${EVIDENCE.SIP}" attachment`,
-  });
+  const answered: PstnCall = await network.calls.waitFor(
+    (c) => c.callId === invite.callId,
+    bound(world, `${targetName}'s line to answer the transferred call`, { lookAt: [EVIDENCE.SIP] }),
+  );
   await answered.waitUntilConfirmed(waitMs);
   const kept = { name: keptName, rtp: farEnd.rtp };
   const joined = { name: targetName, rtp: answered.rtp };
@@ -179,7 +177,7 @@ export async function onceHangsUpTheCallRecordShowsThe(
   const { farEnd } = world.currentCall();
   if (!farEnd) throw new Error(`${keptName} was never on the call.`);
   await farEnd.hangup();
-  await farEnd.waitUntilEnded(world.env.config.waitMs);
+  await farEnd.waitUntilEnded(boundMs(world));
   const cdr = await callRecordOfCurrentCall(world);
   expect(cdr, 'the record of the transferred call').to.deep.include({
     disposition: 'answered',
@@ -197,7 +195,7 @@ export async function hangsUpTheCallThroughTheApi(world: Phase2World, customerNa
 export async function bothAndAreHungUpByThePlatform(world: Phase2World, aName: string, bName: string) {
   const { call, farEnd } = world.currentCall();
   if (!farEnd) throw new Error(`${bName} was never on the call.`);
-  const { waitMs } = world.env.config;
+  const waitMs = boundMs(world);
   const [phoneEnd, lineEnd] = await Promise.all([call.waitUntilEnded(waitMs), farEnd.waitUntilEnded(waitMs)]);
   expect(phoneEnd.by, `who ended ${aName}'s call: the platform`).to.equal('remote');
   expect(lineEnd.by, `who ended ${bName}'s call: the platform`).to.equal('remote');

@@ -2,11 +2,11 @@ import { expect } from 'chai';
 import type { Cdr, PlatformApi, CdrFilter } from '../world/http/api-client';
 import type { Phase2World, FinishedCall, Person } from '../world/world';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
-import { eventually } from './waiting';
 import { recordMetric, consistencyCheck } from '../reporting/metrics';
 import { DataTable } from '@cucumber/cucumber';
 import type { PstnBehaviour } from '../world/sip/pstn-double';
 import { pstnNumber } from '../world/factories';
+import { bound, eventually, PLATFORM_LOG, boundMs } from './waiting';
 
 /**
  * The one record of a call, as its customer reads it through the API by the SIP Call-ID their
@@ -19,13 +19,11 @@ export async function awaitCallRecord(
   what: string,
 ): Promise<Cdr> {
   const page = await eventually(
+    world,
+    `the record of ${what} (SIP Call-ID ${sipCallId})`,
     () => api.listCdrs({ sipCallId }),
     (result) => result.items.length > 0,
-    {
-      awaited: `the record of ${what} (SIP Call-ID ${sipCallId})`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.HTTP}" attachment and ${world.env.platformLog}`,
-    },
+    { lookAt: [EVIDENCE.HTTP, PLATFORM_LOG] },
   ).catch((error: unknown) => {
     recordMetric(world, { kind: 'audit', name: 'call records written', expected: 1, recorded: 0 });
     throw error;
@@ -65,7 +63,7 @@ export async function makeCall(
   outcome: string,
 ): Promise<void> {
   if (!caller.phone) throw new Error(`${caller.name} has no phone.`);
-  const { waitMs } = world.env.config;
+  const waitMs = boundMs(world);
   const call = await caller.phone.call(callee.number);
   if (outcome === 'answered') {
     await call.waitUntilAnswered(waitMs);
@@ -74,7 +72,7 @@ export async function makeCall(
   }
   // The platform gives up on an unanswered call after its no-answer time: wait that long at most.
   const { noAnswerTimeoutMs } = (await world.platformSettings()).sip;
-  await call.waitUntilEnded(noAnswerTimeoutMs + waitMs);
+  await call.waitUntilEnded(boundMs(world, noAnswerTimeoutMs));
   world.finishedCalls.push({
     caller,
     callee,
@@ -230,11 +228,9 @@ export async function webhookReceivesOneCompletedCallEventPerCall(world: Phase2W
     const event = await world.env.webhooks.waitForEvent(
       webhook.path,
       (e) => e.type === 'call.completed' && (e.data as { id?: string }).id === cdr.id,
-      {
-        awaited: `a call.completed event for the call to ${call.callee.name} (record ${cdr.id})`,
-        timeoutMs: world.env.config.waitMs,
-        lookAt: `the "${EVIDENCE.WEBHOOK}" attachment`,
-      },
+      bound(world, `a call.completed event for the call to ${call.callee.name} (record ${cdr.id})`, {
+        lookAt: [EVIDENCE.WEBHOOK],
+      }),
     );
     await consistencyCheck(world, 'call.completed webhook vs the API record', () =>
       expect(event.data, `the record in the event for the call to ${call.callee.name}`).to.deep.equal(cdr),

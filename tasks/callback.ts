@@ -5,6 +5,7 @@ import type { PhoneCall } from '../world/sip/sip-phone';
 import { localDid, shortCode } from '../world/factories';
 import { EVIDENCE } from '../reporting/evidence';
 import { audioSnapshot, expectHeardEachOther, talkForAMoment } from './audio';
+import { bound, PLATFORM_LOG, boundMs } from './waiting';
 
 /**
  * Call-backs by SMS keyword: a handset texts CALL ME to a customer's short code or callback
@@ -79,11 +80,12 @@ export async function mobileRingsWithACallFrom(world: Phase2World, name: string,
   const since = world.textedAt ?? 0;
   const invite: ReceivedInvite = await (
     await world.telephoneNetwork()
-  ).invites.waitFor((i) => i.number === number && i.at >= since, {
-    awaited: `the call back to ${name}'s mobile ${number} over "${customerName}"'s trunk`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SIP}" and "${EVIDENCE.SMPP}" attachments and ${world.env.platformLog}`,
-  });
+  ).invites.waitFor(
+    (i) => i.number === number && i.at >= since,
+    bound(world, `the call back to ${name}'s mobile ${number} over "${customerName}"'s trunk`, {
+      lookAt: [EVIDENCE.SIP, EVIDENCE.SMPP, PLATFORM_LOG],
+    }),
+  );
   const customer = world.customer(customerName);
   const own = customer.numbers.map((n) => n.number);
   expect(own, `the caller shown to ${name} must be one of "${customerName}"'s numbers`).to.include(
@@ -102,21 +104,21 @@ export async function phoneRingsWithCallBackAndAnswers(
 ) {
   expect(answerer, 'who answers').to.equal(agentName);
   const callback = world.currentCallback();
-  const { waitMs } = world.env.config;
+  const waitMs = boundMs(world);
   const network = await world.telephoneNetwork();
-  const handset: PstnCall = await network.calls.waitFor((c) => c.callId === callback.invite.callId, {
-    awaited: `${callerName}'s mobile to answer the call back`,
-    timeoutMs: waitMs,
-    lookAt: `the "${EVIDENCE.SIP}" attachment`,
-  });
+  const handset: PstnCall = await network.calls.waitFor(
+    (c) => c.callId === callback.invite.callId,
+    bound(world, `${callerName}'s mobile to answer the call back`, { lookAt: [EVIDENCE.SIP] }),
+  );
   await handset.waitUntilConfirmed(waitMs);
   const phone = world.person(agentName).phone;
   if (!phone) throw new Error(`${agentName} has no phone.`);
-  const ringing: PhoneCall = await phone.incomingCalls.waitFor((c) => c.invitedAt >= (world.textedAt ?? 0), {
-    awaited: `the call back of ${callerName} to ring ${agentName}'s phone`,
-    timeoutMs: waitMs,
-    lookAt: `the "${EVIDENCE.SIP}" attachment and ${world.env.platformLog}`,
-  });
+  const ringing: PhoneCall = await phone.incomingCalls.waitFor(
+    (c) => c.invitedAt >= (world.textedAt ?? 0),
+    bound(world, `the call back of ${callerName} to ring ${agentName}'s phone`, {
+      lookAt: [EVIDENCE.SIP, PLATFORM_LOG],
+    }),
+  );
   expect(ringing.remoteIdentity.user, `caller shown on ${agentName}'s phone`).to.equal(
     world.person(callerName).number,
   );
@@ -132,7 +134,7 @@ export async function andHearEachOther(world: Phase2World, aName: string, bName:
   if (!callback.handset || !callback.agent) throw new Error('The call back was not answered at both ends.');
   const handset = { name: aName, rtp: callback.handset.rtp };
   const agent = { name: bName, rtp: callback.agent.rtp };
-  const { waitMs } = world.env.config;
+  const waitMs = boundMs(world);
   // Counted from the first packet each way: before the agent answered there was nobody to hear.
   await Promise.all([handset.rtp.waitForPackets(1, waitMs), agent.rtp.waitForPackets(1, waitMs)]);
   const since = audioSnapshot(handset, agent);
@@ -143,11 +145,12 @@ export async function andHearEachOther(world: Phase2World, aName: string, bName:
 /** Then {person}'s mobile receives a reply explaining to text CALL ME */
 export async function mobileReceivesAReplyExplainingToTextCall(world: Phase2World, name: string) {
   const { customer, line } = world.textedLine ?? { customer: '', line: 'short code' };
-  const sms = await world.env.carrier.handset(world.person(name).number).inbox.waitFor(() => true, {
-    awaited: `the reply on ${name}'s mobile`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
-  });
+  const sms = await world.env.carrier
+    .handset(world.person(name).number)
+    .inbox.waitFor(
+      () => true,
+      bound(world, `the reply on ${name}'s mobile`, { lookAt: [EVIDENCE.SMPP, PLATFORM_LOG] }),
+    );
   expect(sms.from, `sender of the reply: the ${line} texted`).to.equal(
     callbackLine(world.customer(customer), line as CallbackLine),
   );

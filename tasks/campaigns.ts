@@ -2,11 +2,11 @@ import type { CampaignRun, ListedContact, Phase2World, UploadedContactList } fro
 import type { Campaign, CampaignStats } from '../world/http/api-client';
 import type { HandsetSms } from '../world/smpp/carrier-smsc';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
-import { eventually } from './waiting';
 import { DataTable } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import { customerNumber } from './messaging';
 import { consistencyCheck, recordMetric } from '../reporting/metrics';
+import { bound, eventually, PLATFORM_LOG } from './waiting';
 
 /** Campaigns and contact lists of a scenario, and what their contacts' handsets show. */
 
@@ -71,11 +71,14 @@ export async function awaitCampaignText(
   const text = expectedText(world, run, contact);
   return world.env.carrier
     .handset(contact.number)
-    .inbox.waitFor((sms) => sms.from === run.latest.from && sms.text === text, {
-      awaited: `the campaign "${run.name}" text "${text}" on ${contact.person ?? contact.number}'s phone`,
-      timeoutMs: world.env.config.waitMs + Math.max(0, (run.startAt ?? 0) - Date.now()),
-      lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
-    });
+    .inbox.waitFor(
+      (sms) => sms.from === run.latest.from && sms.text === text,
+      bound(
+        world,
+        `the campaign "${run.name}" text "${text}" on ${contact.person ?? contact.number}'s phone`,
+        { lookAt: [EVIDENCE.SMPP, PLATFORM_LOG], extraMs: Math.max(0, (run.startAt ?? 0) - Date.now()) },
+      ),
+    );
 }
 
 export function isOptOutNotice(sms: HandsetSms): boolean {
@@ -85,14 +88,12 @@ export function isOptOutNotice(sms: HandsetSms): boolean {
 /** Waits until no contact is pending or awaiting a report: the campaign's figures are final. */
 export async function campaignSettled(world: Phase2World, run: CampaignRun): Promise<Campaign> {
   run.latest = await eventually(
+    world,
+    `campaign "${run.name}" to finish with every report in (no contact pending or sent)`,
     () => world.customer(run.customer).api.getCampaign(run.latest.id),
     (c) =>
       (c.status === 'completed' || c.status === 'cancelled') && c.stats.sent === 0 && c.stats.pending === 0,
-    {
-      awaited: `campaign "${run.name}" to finish with every report in (no contact pending or sent)`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.HTTP}" attachment and ${world.env.platformLog}`,
-    },
+    { lookAt: [EVIDENCE.HTTP, PLATFORM_LOG] },
   );
   return run.latest;
 }
@@ -113,13 +114,12 @@ export async function replyStop(world: Phase2World, name: string, customerName: 
   const person = world.person(name);
   const businessNumber = customerNumber(world, customerName);
   await world.env.carrier.injectMo({ from: person.number, to: businessNumber, text: 'STOP' });
-  const confirmation = await world.env.carrier
-    .handset(person.number)
-    .inbox.waitFor((sms) => sms.from === businessNumber && /no more texts/i.test(sms.text), {
-      awaited: `the confirmation of ${name}'s STOP from ${businessNumber}`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
-    });
+  const confirmation = await world.env.carrier.handset(person.number).inbox.waitFor(
+    (sms) => sms.from === businessNumber && /no more texts/i.test(sms.text),
+    bound(world, `the confirmation of ${name}'s STOP from ${businessNumber}`, {
+      lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
+    }),
+  );
   expect(confirmation.text, `confirmation on ${name}'s phone`).to.include('START');
   world.optedOut.add(person.number);
   const optOuts = (await world.customer(customerName).api.listOptOuts()).items;
@@ -389,13 +389,11 @@ export async function withinSecondsTheCampaignStatisticsAgreeWithThe(
     (c) => !optedOut(world, c) && world.env.carrier.behaviourOf(c.number) === 'undeliverable',
   ).length;
   run.latest = await eventually(
+    world,
+    `campaign "${run.name}" to count ${onHandsets} delivered (the handsets' count) and none awaiting a report`,
     () => world.customer(run.customer).api.getCampaign(run.latest.id),
     (c) => c.stats.sent === 0 && c.stats.delivered === onHandsets,
-    {
-      awaited: `campaign "${run.name}" to count ${onHandsets} delivered (the handsets' count) and none awaiting a report`,
-      timeoutMs: seconds * 1000,
-      lookAt: `the "${EVIDENCE.HTTP}" attachment`,
-    },
+    { lookAt: [EVIDENCE.HTTP], within: seconds * 1000 },
   );
   attachJson(world, 'Campaign statistics vs ground truth', {
     campaign: run.latest,

@@ -3,6 +3,7 @@ import type { Phase2World } from '../world/world';
 import type { ReceivedWebhook, WebhookFailure } from '../world/http/webhook-receiver';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { recordMetric } from '../reporting/metrics';
+import { bound } from './waiting';
 
 /**
  * Delivery reports at the customer's webhook: signed, in the order the network reported them,
@@ -25,11 +26,13 @@ export async function jasminEndpointHearsTheSmscAcknowledgementAndThen(
   const message = world.currentMessage();
   const webhook = world.customer(customerName).webhook;
   if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
-  const final = await world.env.webhooks.waitForEvent(webhook.path, (e) => e.eventId === `${message.id}#2`, {
-    awaited: `the level-2 Jasmin DLR for ${message.id} at "${customerName}"'s endpoint`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.WEBHOOK}" attachment`,
-  });
+  const final = await world.env.webhooks.waitForEvent(
+    webhook.path,
+    (e) => e.eventId === `${message.id}#2`,
+    bound(world, `the level-2 Jasmin DLR for ${message.id} at "${customerName}"'s endpoint`, {
+      lookAt: [EVIDENCE.WEBHOOK],
+    }),
+  );
   const reports = world.env.webhooks.events.filter(
     (e) => e.path === webhook.path && e.eventId.startsWith(`${message.id}#`),
   );
@@ -85,11 +88,9 @@ export async function webhookHearsThatTheMessageWasSentAnd(world: Phase2World, c
   await world.env.webhooks.waitForEvent(
     webhook.path,
     (e) => e.type === 'message.delivered' && (e.data as { id?: string }).id === message.id,
-    {
-      awaited: `the delivered report for ${message.id} at "${customerName}"'s webhook`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.WEBHOOK}" attachment`,
-    },
+    bound(world, `the delivered report for ${message.id} at "${customerName}"'s webhook`, {
+      lookAt: [EVIDENCE.WEBHOOK],
+    }),
   );
   const events = eventsOf(world, customerName, message.id);
   attachJson(world, 'Delivery reports', events);
@@ -155,11 +156,9 @@ export async function webhookReceivesASignedReportThatTheMessage(world: Phase2Wo
       e.type.startsWith('message.') &&
       e.type !== 'message.sent' &&
       (e.data as { id?: string }).id === message.id,
-    {
-      awaited: `the final report for ${message.id} at "${customerName}"'s webhook`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.WEBHOOK}" attachment`,
-    },
+    bound(world, `the final report for ${message.id} at "${customerName}"'s webhook`, {
+      lookAt: [EVIDENCE.WEBHOOK],
+    }),
   );
   expect(report.type, 'the final report').to.equal('message.undeliverable');
   // The carrier double answers UNDELIV with err:001 (world/smpp/carrier-smsc.ts).

@@ -3,6 +3,7 @@ import type { Phase2World, Person } from '../world/world';
 import { pstnNumber } from '../world/factories';
 import { EVIDENCE } from '../reporting/evidence';
 import { talkForAMoment, expectHeardEachOther } from './audio';
+import { bound, PLATFORM_LOG, boundMs } from './waiting';
 
 /**
  * Calls from the outside telephone network into the platform: the scenario's PSTN double
@@ -32,11 +33,12 @@ export async function callFromOutside(world: Phase2World, callerName: string, ca
 /** The call ringing on the callee's own phone (the first one since the call was placed). */
 export async function ringingOn(world: Phase2World, callee: Person, placedAt: number) {
   if (!callee.phone) throw new Error(`${callee.name} has no phone of their own in this scenario.`);
-  return callee.phone.incomingCalls.waitFor((call) => call.invitedAt >= placedAt, {
-    awaited: `the call to ${callee.number} to ring on ${callee.name}'s phone`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SIP}" attachment and ${world.env.platformLog}`,
-  });
+  return callee.phone.incomingCalls.waitFor(
+    (call) => call.invitedAt >= placedAt,
+    bound(world, `the call to ${callee.number} to ring on ${callee.name}'s phone`, {
+      lookAt: [EVIDENCE.SIP, PLATFORM_LOG],
+    }),
+  );
 }
 
 /** When {person} calls {person}'s number and nobody answers */
@@ -48,7 +50,7 @@ export async function callsNumberAndNobodyAnswers(
   const inbound = await callFromOutside(world, callerName, calleeName);
   inbound.ringing = await ringingOn(world, inbound.callee, inbound.placedAt);
   const { noAnswerTimeoutMs } = (await world.platformSettings()).sip;
-  await inbound.pstn.waitUntilEnded(noAnswerTimeoutMs + world.env.config.waitMs);
+  await inbound.pstn.waitUntilEnded(boundMs(world, noAnswerTimeoutMs));
 }
 
 /** When {person} calls {person}'s number and {person} answers */
@@ -63,7 +65,7 @@ export async function callsNumberAndAnswers(
   const ringing = await ringingOn(world, inbound.callee, inbound.placedAt);
   inbound.ringing = ringing;
   await ringing.answer();
-  const { waitMs } = world.env.config;
+  const waitMs = boundMs(world);
   await Promise.all([ringing.waitUntilAnswered(waitMs), inbound.pstn.waitUntilAnswered(waitMs)]);
   await talkForAMoment(
     world,
@@ -82,7 +84,7 @@ export async function callEndsUnansweredAfterThePlatformNoAnswer(world: Phase2Wo
   const inbound = world.currentInboundCall();
   expect(inbound.caller.name, 'whose call').to.equal(callerName);
   const { noAnswerTimeoutMs } = (await world.platformSettings()).sip;
-  const ended = await inbound.pstn.waitUntilEnded(world.env.config.waitMs);
+  const ended = await inbound.pstn.waitUntilEnded(boundMs(world));
   expect(ended.kind, `how ${callerName}'s call ended (see "${EVIDENCE.SIP}")`).to.equal('rejected');
   expect(ended.status, `SIP status ${callerName}'s network got: 480 Temporarily Unavailable`).to.equal(480);
   // A platform that gives up at once (or never rings the phone) is not "after the no-answer time".
@@ -97,7 +99,7 @@ export async function callEndsUnansweredAfterThePlatformNoAnswer(world: Phase2Wo
 export async function hearsThatIsNotAvailable(world: Phase2World, callerName: string, calleeName: string) {
   const inbound = world.currentInboundCall();
   expect([inbound.caller.name, inbound.callee.name]).to.deep.equal([callerName, calleeName]);
-  const ended = await inbound.pstn.waitUntilEnded(world.env.config.waitMs);
+  const ended = await inbound.pstn.waitUntilEnded(boundMs(world));
   expect(ended.kind, `how ${callerName}'s call to ${calleeName} ended (see "${EVIDENCE.SIP}")`).to.equal(
     'rejected',
   );

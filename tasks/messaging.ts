@@ -5,6 +5,7 @@ import { SmppCustomerSession } from '../world/smpp/smpp-session';
 import { localDid, mobileNumber } from '../world/factories';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { recordMetric } from '../reporting/metrics';
+import { bound, PLATFORM_LOG } from './waiting';
 
 /** One of the customer's numbers of a kind ('local', 'short-code', …), as a Given step added it. */
 export function customerNumber(world: Phase2World, customerName: string, kind = 'local'): string {
@@ -72,11 +73,10 @@ export function thePlatformHadToOfferItToThe(world: Phase2World, times: number) 
 /** Then the API shows the message as sent, not yet delivered, once the text is on {person}'s phone */
 export async function theApiShowsTheMessageAsSentNot(world: Phase2World, name: string) {
   const message = world.currentMessage();
-  await inboxOf(world, name).waitFor(() => true, {
-    awaited: `the text on ${name}'s phone`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SMPP}" attachment`,
-  });
+  await inboxOf(world, name).waitFor(
+    () => true,
+    bound(world, `the text on ${name}'s phone`, { lookAt: [EVIDENCE.SMPP] }),
+  );
   // The network has not reported yet: "delivered" now would be invented by the platform.
   const stored = await world.customer(message.customer).api.getMessage(message.id);
   expect(stored.status, 'status while the network has not reported').to.equal('sent');
@@ -89,11 +89,10 @@ export async function phoneReceivesExactlyThatTextFromNumber(
   customerName: string,
 ) {
   const message = world.currentMessage();
-  const received = await inboxOf(world, name).waitFor(() => true, {
-    awaited: `a text on ${name}'s phone (${message.to})`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
-  });
+  const received = await inboxOf(world, name).waitFor(
+    () => true,
+    bound(world, `a text on ${name}'s phone (${message.to})`, { lookAt: [EVIDENCE.SMPP, PLATFORM_LOG] }),
+  );
   expect(received.text, `text on ${name}'s phone`).to.equal(message.text);
   expect(received.from, `sender shown on ${name}'s phone`).to.equal(customerNumber(world, customerName));
   expect(inboxOf(world, name).all(), `texts on ${name}'s phone`).to.have.length(1);
@@ -137,11 +136,9 @@ export async function webhookReceivesASignedDeliveryReportSayingThe(
       e.type.startsWith('message.') &&
       e.type !== 'message.sent' &&
       (e.data as { id?: string }).id === message.id,
-    {
-      awaited: `a delivery report for message ${message.id} at "${customerName}"'s webhook`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.WEBHOOK}" and "${EVIDENCE.SMPP}" attachments`,
-    },
+    bound(world, `a delivery report for message ${message.id} at "${customerName}"'s webhook`, {
+      lookAt: [EVIDENCE.WEBHOOK, EVIDENCE.SMPP],
+    }),
   );
   // Only requests whose signature verified reach `events`; a forged one would be in `rejected`.
   expect(event.type, `type of the delivery report for ${message.id}`).to.equal(`message.${outcome}`);
@@ -240,11 +237,10 @@ export async function phoneReceivesNoTextFrom(world: Phase2World, name: string, 
   const control = `control ${Date.now()}`;
   const from = customerNumber(world, customerName);
   await world.customer(customerName).api.sendMessage({ from, to: world.person(name).number, text: control });
-  await inboxOf(world, name).waitFor((sms) => sms.text === control, {
-    awaited: `the control text on ${name}'s phone`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SMPP}" attachment`,
-  });
+  await inboxOf(world, name).waitFor(
+    (sms) => sms.text === control,
+    bound(world, `the control text on ${name}'s phone`, { lookAt: [EVIDENCE.SMPP] }),
+  );
   expect(
     inboxOf(world, name)
       .all()

@@ -6,6 +6,7 @@ import { tollFreeNumber, ukLandline } from '../world/factories';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { awaitCallRecord } from './call-records';
 import { recordMetric } from '../reporting/metrics';
+import { bound, boundMs } from './waiting';
 
 /**
  * How the customer steers outside calls through the API: which carrier carries which
@@ -89,12 +90,12 @@ export async function expectCallCarriedBy(
   const network = await world.telephoneNetwork(carrier);
   let invite: ReceivedInvite;
   try {
-    invite = await network.invites.waitFor((i) => i.number === callee.number && i.at >= placedAt, {
-      awaited: `${caller.name}'s call to ${callee.number} to arrive at "${carrier}"`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SIP}" attachment`,
-      relevant: (i) => i.at >= placedAt,
-    });
+    invite = await network.invites.waitFor(
+      (i) => i.number === callee.number && i.at >= placedAt,
+      bound(world, `${caller.name}'s call to ${callee.number} to arrive at "${carrier}"`, {
+        lookAt: [EVIDENCE.SIP],
+      }),
+    );
   } catch (error) {
     if (!(error instanceof WaitTimeoutError)) throw error;
     const elsewhere: string[] = [];
@@ -105,7 +106,7 @@ export async function expectCallCarriedBy(
       `${error.message}\nThe call went to: ${elsewhere.join(', ') || 'no carrier at all'}.`,
     );
   }
-  const { waitMs } = world.env.config;
+  const waitMs = boundMs(world);
   await call.waitUntilAnswered(waitMs);
   await call.hangup();
   await call.waitUntilEnded(waitMs);

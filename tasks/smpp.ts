@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import { SmppCustomerSession, smppStatusName } from '../world/smpp/smpp-session';
-import { eventually } from './waiting';
 import { EVIDENCE } from '../reporting/evidence';
 import { customerNumber } from './messaging';
 import { recordMetric } from '../reporting/metrics';
+import { bound, eventually, PLATFORM_LOG } from './waiting';
 
 /**
  * The customer's own SMS software on SMPP: submit_sm to the platform's SMSC, delivery receipts
@@ -69,11 +69,9 @@ export async function receivesADeliveryReceiptForItOnThe(
   expect(message.customer, 'whose message').to.equal(customerName);
   const receipt = await session(world).deliveries.waitFor(
     (d) => d.kind === 'receipt' && d.receiptedMessageId === message.id,
-    {
-      awaited: `a delivery receipt for message ${message.id} on "${customerName}"'s SMPP connection`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
-    },
+    bound(world, `a delivery receipt for message ${message.id} on "${customerName}"'s SMPP connection`, {
+      lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
+    }),
   );
   expect(receipt.stat, `stat in the receipt (see "${EVIDENCE.SMPP}")`).to.equal(stat);
   expect(receipt.source, 'the receipt comes from the handset').to.equal(message.to);
@@ -98,6 +96,8 @@ export async function submitsTextsToAtOnceOverSmppRetrying(
     texts.map((text) =>
       // A real ESME retries a throttled submit after a pause; so does this one, within a bound.
       eventually(
+        world,
+        `"${text}" to be accepted over SMPP`,
         async () => {
           const response = await session(world).submitOnce({
             source: from,
@@ -109,12 +109,7 @@ export async function submitsTextsToAtOnceOverSmppRetrying(
           return response;
         },
         (response) => response.command_status === STATUS_OK,
-        {
-          awaited: `"${text}" to be accepted over SMPP`,
-          timeoutMs: count * 1000 + world.env.config.waitMs,
-          lookAt: `the "${EVIDENCE.SMPP}" attachment`,
-          intervalMs: 100,
-        },
+        { lookAt: [EVIDENCE.SMPP], extraMs: count * 1000, intervalMs: 100 },
       ),
     ),
   );
@@ -136,11 +131,10 @@ export async function phoneReceivesEachOfTheTextsExactlyOnce(world: Phase2World,
   const inbox = world.env.carrier.handset(world.person(name).number).inbox;
   try {
     for (const text of batch.texts)
-      await inbox.waitFor((sms) => sms.text === text, {
-        awaited: `"${text}" on ${name}'s phone`,
-        timeoutMs: world.env.config.waitMs,
-        lookAt: `the "${EVIDENCE.SMPP}" attachment`,
-      });
+      await inbox.waitFor(
+        (sms) => sms.text === text,
+        bound(world, `"${text}" on ${name}'s phone`, { lookAt: [EVIDENCE.SMPP] }),
+      );
   } finally {
     const arrived = new Set(inbox.all().map((sms) => sms.text));
     recordMetric(world, {

@@ -4,8 +4,8 @@ import { CarrierSmscDouble } from '../world/smpp/carrier-smsc';
 import { frenchMobileRange, mobileNumber, shortCode } from '../world/factories';
 import { EVIDENCE } from '../reporting/evidence';
 import { customerNumber } from './messaging';
-import { eventually } from './waiting';
 import { randomBytes } from 'node:crypto';
+import { bound, eventually, PLATFORM_LOG, boundMs } from './waiting';
 
 /** Given {string} owns a short code for sending texts */
 export async function ownsAShortCodeForSendingTexts(world: Phase2World, customerName: string) {
@@ -23,11 +23,10 @@ export async function onHandset(world: Phase2World) {
   const foreign = world.foreignCarrier;
   const network = foreign && message.to.startsWith(foreign.range) ? foreign.double : world.env.carrier;
   const box = network.handset(message.to).inbox;
-  const received = await box.waitFor(() => true, {
-    awaited: `the text to ${message.to} on the handset`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
-  });
+  const received = await box.waitFor(
+    () => true,
+    bound(world, `the text to ${message.to} on the handset`, { lookAt: [EVIDENCE.SMPP, PLATFORM_LOG] }),
+  );
   expect(box.all(), `texts on ${message.to}`).to.have.length(1);
   return received;
 }
@@ -74,7 +73,7 @@ export async function thePlatformSendsTextsToFrenchMobilesOver(world: Phase2Worl
   const range = frenchMobileRange();
   const connectorId = `carrier-fr-${randomBytes(4).toString('hex')}`;
   const { operator, config } = world.env;
-  const bound = double.waitForBind(config.waitMs);
+  const platformBinds = double.waitForBind(boundMs(world));
   await operator.putConnector(connectorId, {
     host: config.suiteHost,
     port: double.address().port,
@@ -83,7 +82,7 @@ export async function thePlatformSendsTextsToFrenchMobilesOver(world: Phase2Worl
   world.onCleanup(() => operator.deleteConnector(connectorId));
   await operator.putRoute({ prefix: range, connectorId });
   world.onCleanup(() => operator.deleteRoute(range));
-  await bound;
+  await platformBinds;
   world.foreignCarrier = { double, range, connectorId, credentials, port: double.address().port };
 }
 
@@ -128,16 +127,14 @@ export async function connectorBecomes(
 ) {
   const { connectorId } = foreignCarrierOf(world);
   return eventually(
+    world,
+    `connector ${connectorId} to be ${not ? 'anything but ' : ''}${state}`,
     () => world.env.operator.listConnectors(),
     (list) => {
       const found = list.items.find((c) => c.id === connectorId)?.state;
       return not ? found !== state : found === state;
     },
-    {
-      awaited: `connector ${connectorId} to be ${not ? 'anything but ' : ''}${state}`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.HTTP}" attachment and ${world.env.platformLog}`,
-    },
+    { lookAt: [EVIDENCE.HTTP, PLATFORM_LOG] },
   );
 }
 
@@ -150,9 +147,9 @@ export async function theFrenchMobileNetworkIsUnreachable(world: Phase2World) {
 /** When the French mobile network is back */
 export async function theFrenchMobileNetworkIsBack(world: Phase2World) {
   const carrier = foreignCarrierOf(world);
-  const bound = carrier.double.waitForBind(world.env.config.waitMs);
+  const platformBinds = carrier.double.waitForBind(boundMs(world));
   await carrier.double.start(carrier.credentials, { port: carrier.port });
-  await bound;
+  await platformBinds;
   await connectorBecomes(world, 'bound');
 }
 

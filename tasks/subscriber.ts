@@ -5,6 +5,7 @@ import type { HandsetSms } from '../world/smpp/carrier-smsc';
 import { EVIDENCE } from '../reporting/evidence';
 import { awaitCallRecord } from './call-records';
 import { expectHeardEachOther, talkForAMoment } from './audio';
+import { bound, PLATFORM_LOG, boundMs } from './waiting';
 
 /**
  * A subscriber's voice services that meet SMS: missed-call texts to their mobile, and call
@@ -46,11 +47,12 @@ export function inboundCallRecord(world: Phase2World): Promise<Cdr> {
 export async function theOnlyText(world: Phase2World, name: string, about: string): Promise<HandsetSms> {
   const person = world.subscriber(name);
   const inbox = inboxOf(world, name);
-  const text = await inbox.waitFor(() => true, {
-    awaited: `a text on ${name}'s mobile (${mobileOf(world, name)}) ${about}`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
-  });
+  const text = await inbox.waitFor(
+    () => true,
+    bound(world, `a text on ${name}'s mobile (${mobileOf(world, name)}) ${about}`, {
+      lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
+    }),
+  );
   expect(text.from, `sender of the text on ${name}'s mobile: ${name}'s business number`).to.equal(
     person.number,
   );
@@ -97,11 +99,10 @@ export async function mobileReceivesNoTextAboutCall(world: Phase2World, name: st
   const marker = `Marker after ${callerName}'s call`;
   await api.sendMessage({ from: person.number, to: mobileOf(world, name), text: marker });
   const inbox = inboxOf(world, name);
-  await inbox.waitFor((sms) => sms.text === marker, {
-    awaited: `the marker text on ${name}'s mobile`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SMPP}" attachment`,
-  });
+  await inbox.waitFor(
+    (sms) => sms.text === marker,
+    bound(world, `the marker text on ${name}'s mobile`, { lookAt: [EVIDENCE.SMPP] }),
+  );
   expect(
     inbox.all().map((sms) => sms.text),
     `texts on ${name}'s mobile after an answered call: only the marker`,
@@ -172,12 +173,12 @@ export async function theCallRingsLineInsteadOfPhone(
   const target = world.person(targetName);
   const invite = await (
     await world.telephoneNetwork()
-  ).invites.waitFor((i) => i.number === target.number && i.at >= inbound.placedAt, {
-    awaited: `the forwarded call to ${targetName}'s number ${target.number} at the telephone network`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SIP}" attachment and ${world.env.platformLog}`,
-    relevant: (i) => i.at >= inbound.placedAt,
-  });
+  ).invites.waitFor(
+    (i) => i.number === target.number && i.at >= inbound.placedAt,
+    bound(world, `the forwarded call to ${targetName}'s number ${target.number} at the telephone network`, {
+      lookAt: [EVIDENCE.SIP, PLATFORM_LOG],
+    }),
+  );
   const see = `(see "${EVIDENCE.SIP}")`;
   expect(invite.from, `caller shown to ${targetName}: the original caller ${see}`).to.equal(
     inbound.caller.number,
@@ -196,11 +197,12 @@ export async function theCallRingsPhone(world: Phase2World, name: string) {
   const inbound = world.currentInboundCall();
   const phone = world.subscriber(name).phone;
   if (!phone) throw new Error(`${name} has no phone.`);
-  const ringing = await phone.incomingCalls.waitFor((call) => call.invitedAt >= inbound.placedAt, {
-    awaited: `${inbound.caller.name}'s call to ring ${name}'s phone`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SIP}" attachment and ${world.env.platformLog}`,
-  });
+  const ringing = await phone.incomingCalls.waitFor(
+    (call) => call.invitedAt >= inbound.placedAt,
+    bound(world, `${inbound.caller.name}'s call to ring ${name}'s phone`, {
+      lookAt: [EVIDENCE.SIP, PLATFORM_LOG],
+    }),
+  );
   inbound.ringing = ringing;
   expect(ringing.remoteIdentity.user, `caller shown on ${name}'s phone`).to.equal(inbound.caller.number);
 }
@@ -217,13 +219,9 @@ export async function answersAndAndHearEachOther(
   const number = world.person(answerer).number;
   const answered = await network.calls.waitFor(
     (call) => call.number === number && call.origin === 'platform',
-    {
-      awaited: `${answerer}'s line to answer the forwarded call`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SIP}" attachment`,
-    },
+    bound(world, `${answerer}'s line to answer the forwarded call`, { lookAt: [EVIDENCE.SIP] }),
   );
-  const { waitMs } = world.env.config;
+  const waitMs = boundMs(world);
   await Promise.all([answered.waitUntilConfirmed(waitMs), inbound.pstn.waitUntilAnswered(waitMs)]);
   const speakers = { [inbound.caller.name]: inbound.pstn.rtp, [answerer]: answered.rtp };
   const a = { name: aName, rtp: speakers[aName] };

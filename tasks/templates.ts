@@ -4,6 +4,7 @@ import type { Phase2World } from '../world/world';
 import type { Template } from '../world/http/api-client';
 import { EVIDENCE } from '../reporting/evidence';
 import { customerNumber } from './messaging';
+import { bound, PLATFORM_LOG } from './waiting';
 
 /** Message templates through the API, and texts sent with them. */
 
@@ -99,11 +100,10 @@ export async function phoneReceivesExactlyFromNumber(
 ) {
   expect(world.lastResponse?.status, `HTTP status of the send (see "${EVIDENCE.HTTP}")`).to.equal(202);
   const inbox = world.env.carrier.handset(world.person(name).number).inbox;
-  const received = await inbox.waitFor(() => true, {
-    awaited: `the text on ${name}'s phone`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
-  });
+  const received = await inbox.waitFor(
+    () => true,
+    bound(world, `the text on ${name}'s phone`, { lookAt: [EVIDENCE.SMPP, PLATFORM_LOG] }),
+  );
   expect(received.text, `text on ${name}'s phone`).to.equal(expected);
   expect(received.from, `sender shown on ${name}'s phone`).to.equal(customerNumber(world, customerName));
   expect(inbox.all(), `texts on ${name}'s phone`).to.have.length(1);

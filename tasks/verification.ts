@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import type { CustomerActor, Phase2World } from '../world/world';
 import type { Verification } from '../world/http/api-client';
 import { localDid } from '../world/factories';
-import { eventually } from './waiting';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
+import { bound, eventually, PLATFORM_LOG, boundMs } from './waiting';
 
 /**
  * Two-factor verification during a call: the verification line texts a one-time code to the
@@ -59,7 +59,7 @@ export async function callsTheVerificationLineFromHerHisMobile(world: Phase2Worl
     pstn,
     placedAt,
   };
-  await pstn.waitUntilAnswered(world.env.config.waitMs);
+  await pstn.waitUntilAnswered(boundMs(world));
 }
 
 export type Prompt = 'enterCode' | 'confirmed' | 'tryAgain' | 'refused';
@@ -72,7 +72,7 @@ export async function hearPrompt(world: Phase2World, prompt: Prompt, heardBefore
   await pstn.rtp.waitForTone(
     voice.promptHz[prompt],
     heardBefore + frames,
-    voice.promptMs + world.env.config.waitMs,
+    boundMs(world, voice.promptMs),
     `the "${prompt}" prompt`,
   );
 }
@@ -92,11 +92,12 @@ export async function hearsTheLineAskForHerHisCode(world: Phase2World, name: str
 export async function mobileReceivesAOneTimeCodeFromThe(world: Phase2World, name: string) {
   const mobile = world.person(name).number;
   const line = lineOwner(world).verificationLine;
-  const sms = await world.env.carrier.handset(mobile).inbox.waitFor(() => true, {
-    awaited: `the one-time code on ${name}'s mobile`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
-  });
+  const sms = await world.env.carrier
+    .handset(mobile)
+    .inbox.waitFor(
+      () => true,
+      bound(world, `the one-time code on ${name}'s mobile`, { lookAt: [EVIDENCE.SMPP, PLATFORM_LOG] }),
+    );
   expect(sms.from, 'sender of the code: the verification line').to.equal(line);
   const code = /\b(\d{6})\b/.exec(sms.text)?.[1];
   expect(code, `a six-digit code in the text "${sms.text}"`).to.be.a('string');
@@ -151,7 +152,7 @@ export async function keysInWrongCodesUntilNoTriesAre(world: Phase2World, name: 
 
 export async function expectPromptThenHangUp(world: Phase2World, prompt: Prompt): Promise<void> {
   await hearPrompt(world, prompt, 0);
-  const ended = await world.currentInboundCall().pstn.waitUntilEnded(world.env.config.waitMs);
+  const ended = await world.currentInboundCall().pstn.waitUntilEnded(boundMs(world));
   expect(ended.by, 'who ended the call: the verification line').to.equal('remote');
 }
 
@@ -186,14 +187,11 @@ export async function waitsUntilTheCodeHasExpired(world: Phase2World, name: stri
   const phone = world.person(name).number;
   // The business wait: until the platform itself reports the code as expired.
   await eventually(
+    world,
+    `${name}'s code to expire (at ${expiresAt})`,
     () => lineOwner(world).api.listVerifications(phone),
     (result) => result.items[0]?.status === 'expired',
-    {
-      awaited: `${name}'s code to expire (at ${expiresAt})`,
-      timeoutMs: Math.max(0, Date.parse(expiresAt) - Date.now()) + world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.HTTP}" attachment`,
-      intervalMs: 200,
-    },
+    { lookAt: [EVIDENCE.HTTP], extraMs: Math.max(0, Date.parse(expiresAt) - Date.now()), intervalMs: 200 },
   );
   expect(world.currentInboundCall().pstn.isEnded, 'the call is still up').to.equal(false);
 }
@@ -207,9 +205,11 @@ export async function seesVerificationAsThroughTheApi(
 ) {
   expect(lineOwner(world).name, 'who runs the line').to.equal(customerName);
   const verification = await eventually(
+    world,
+    `${name}'s verification to be settled`,
     () => theVerification(world, name),
     (v) => v.status !== 'pending',
-    { awaited: `${name}'s verification to be settled`, timeoutMs: world.env.config.waitMs },
+    { lookAt: [EVIDENCE.HTTP] },
   );
   expect(verification.status, `status of ${name}'s verification`).to.equal(status);
   if (status === 'verified') {

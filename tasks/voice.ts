@@ -6,6 +6,7 @@ import { pstnNumber } from '../world/factories';
 import { EVIDENCE } from '../reporting/evidence';
 import { TALK_PACKETS, audioSnapshot, expectHeardEachOther } from './audio';
 import { awaitCallRecord } from './call-records';
+import { bound, PLATFORM_LOG, boundMs } from './waiting';
 
 /**
  * Outside lines ring this long before answering, so a call record that bills from the dial
@@ -51,26 +52,30 @@ export async function placeCall(world: Phase2World, callerName: string, calleeNa
   if (callee.kind === 'outside line') {
     // Only this scenario's trunk points at this scenario's telephone network.
     const network = await world.telephoneNetwork();
-    world.call.invite = await network.invites.waitFor((invite) => invite.number === callee.number, {
-      awaited: `the call from ${callerName} to arrive at the outside number ${callee.number} over the trunk`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SIP}" attachment and ${world.env.platformLog}`,
-    });
+    world.call.invite = await network.invites.waitFor(
+      (invite) => invite.number === callee.number,
+      bound(
+        world,
+        `the call from ${callerName} to arrive at the outside number ${callee.number} over the trunk`,
+        { lookAt: [EVIDENCE.SIP, PLATFORM_LOG] },
+      ),
+    );
   }
 }
 
 export async function answerAndTalk(world: Phase2World, calleeName: string): Promise<void> {
   const current = world.currentCall();
-  const { waitMs } = world.env.config;
+  const waitMs = boundMs(world);
   const invite = current.invite;
   if (!invite) throw new Error(`${calleeName} is not reached over the trunk in this scenario.`);
   current.farEnd = await (
     await world.telephoneNetwork()
-  ).calls.waitFor((call) => call.callId === invite.callId, {
-    awaited: `${calleeName}'s line to answer the call (SIP Call-ID ${invite.callId})`,
-    timeoutMs: waitMs,
-    lookAt: `the "${EVIDENCE.SIP}" attachment`,
-  });
+  ).calls.waitFor(
+    (call) => call.callId === invite.callId,
+    bound(world, `${calleeName}'s line to answer the call (SIP Call-ID ${invite.callId})`, {
+      lookAt: [EVIDENCE.SIP],
+    }),
+  );
   await current.call.waitUntilAnswered(waitMs);
   // The platform must complete the answer towards the network too (ACK), or the carrier drops the call.
   await current.farEnd.waitUntilConfirmed(waitMs);
@@ -93,8 +98,8 @@ export async function hangsUp(world: Phase2World, name: string) {
   if (inbound && inbound.caller.name === name) {
     // An outside caller hangs up at the telephone network; the subscriber's phone must hear of it.
     await inbound.pstn.hangup();
-    await inbound.pstn.waitUntilEnded(world.env.config.waitMs);
-    if (inbound.ringing) await inbound.ringing.waitUntilEnded(world.env.config.waitMs);
+    await inbound.pstn.waitUntilEnded(boundMs(world));
+    if (inbound.ringing) await inbound.ringing.waitUntilEnded(boundMs(world));
     return;
   }
   const current = world.currentCall();
@@ -105,8 +110,8 @@ export async function hangsUp(world: Phase2World, name: string) {
       { name: current.callee.name, rtp: current.farEnd.rtp },
     );
   await current.call.hangup();
-  await current.call.waitUntilEnded(world.env.config.waitMs);
-  if (current.farEnd) await current.farEnd.waitUntilEnded(world.env.config.waitMs);
+  await current.call.waitUntilEnded(boundMs(world));
+  if (current.farEnd) await current.farEnd.waitUntilEnded(boundMs(world));
 }
 
 /** Then {person}'s phone showed {person}'s number as the caller */
@@ -185,11 +190,7 @@ export async function hearsThatIsBusy(world: Phase2World, _callerName: string, c
   const { call } = world.currentCall();
   const outcome = await call.events.waitFor(
     (event) => event.kind === 'rejected' || event.kind === 'answered',
-    {
-      awaited: `the call to ${calleeName} to be refused`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SIP}" attachment`,
-    },
+    bound(world, `the call to ${calleeName} to be refused`, { lookAt: [EVIDENCE.SIP] }),
   );
   expect(outcome.kind, `how the call to ${calleeName} ended`).to.equal('rejected');
   expect(outcome.status, `SIP status the caller got (486 Busy Here expected)`).to.equal(486);
@@ -262,11 +263,10 @@ export async function aDeviceSendsThePlatformAMalformedCall(world: Phase2World) 
 export async function thePlatformRejectsTheMalformedRequest(world: Phase2World) {
   const statusLine = '400 Bad Request';
   if (!world.probe) throw new Error('No garbled request was sent in this scenario.');
-  const response = await world.probe.responses.waitFor(() => true, {
-    awaited: `the platform's answer to the garbled request`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SIP}" attachment and ${world.env.platformLog}`,
-  });
+  const response = await world.probe.responses.waitFor(
+    () => true,
+    bound(world, `the platform's answer to the garbled request`, { lookAt: [EVIDENCE.SIP, PLATFORM_LOG] }),
+  );
   expect(response.statusLine, 'answer to the garbled request').to.equal(`SIP/2.0 ${statusLine}`);
 }
 

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import type { Voicemail } from '../world/http/api-client';
-import { eventually } from './waiting';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { readWav } from '../support/providers';
+import { bound, eventually, PLATFORM_LOG, boundMs } from './waiting';
 
 /**
  * Voicemail: unanswered calls reach the subscriber's greeting, the caller's message is recorded,
@@ -28,11 +28,10 @@ export async function callsNumberWhileSheHeIsAwayFrom(
   world.inboundCall = { caller, callee, pstn, placedAt };
   if (!callee.phone) throw new Error(`${calleeName} has no phone.`);
   // Her phone rings and nobody picks it up.
-  world.inboundCall.ringing = await callee.phone.incomingCalls.waitFor((c) => c.invitedAt >= placedAt, {
-    awaited: `the call to ring ${calleeName}'s phone`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SIP}" attachment and ${world.env.platformLog}`,
-  });
+  world.inboundCall.ringing = await callee.phone.incomingCalls.waitFor(
+    (c) => c.invitedAt >= placedAt,
+    bound(world, `the call to ring ${calleeName}'s phone`, { lookAt: [EVIDENCE.SIP, PLATFORM_LOG] }),
+  );
 }
 
 /** Then {person} hears {person}'s voicemail greeting */
@@ -43,9 +42,9 @@ export async function hearsVoicemailGreeting(world: Phase2World, callerName: str
     calleeName,
   ]);
   const { sip, voice } = await world.platformSettings();
-  const { waitMs } = world.env.config;
+  const waitMs = boundMs(world);
   // Answered by the platform: after the phone rang for the no-answer time, or at once when it is off.
-  await inbound.pstn.waitUntilAnswered(sip.noAnswerTimeoutMs + waitMs);
+  await inbound.pstn.waitUntilAnswered(boundMs(world, sip.noAnswerTimeoutMs));
   if (inbound.ringing) {
     expect(
       (inbound.pstn.answeredAt ?? 0) - inbound.placedAt,
@@ -57,7 +56,7 @@ export async function hearsVoicemailGreeting(world: Phase2World, callerName: str
   await inbound.pstn.rtp.waitForTone(
     voice.promptHz.greeting,
     frames,
-    voice.voicemailGreetingMs + waitMs,
+    boundMs(world, voice.voicemailGreetingMs),
     'the voicemail greeting',
   );
 }
@@ -72,13 +71,10 @@ export async function leavesAMessageOfSecondAndHangsUp(
   expect(inbound.caller.name, 'who leaves the message').to.equal(callerName);
   const rtp = inbound.pstn.rtp;
   // Speaking is measured by what the caller sent, not by the clock.
-  await rtp.waitForSent(
-    rtp.stats().sent + seconds * FRAMES_PER_SECOND,
-    seconds * 1000 + world.env.config.waitMs,
-  );
+  await rtp.waitForSent(rtp.stats().sent + seconds * FRAMES_PER_SECOND, seconds * boundMs(world, 1000));
   world.messageSeconds = seconds;
   await inbound.pstn.hangup();
-  await inbound.pstn.waitUntilEnded(world.env.config.waitMs);
+  await inbound.pstn.waitUntilEnded(boundMs(world));
 }
 
 export function messageSeconds(world: Phase2World): number {
@@ -91,13 +87,11 @@ export async function theVoicemail(world: Phase2World): Promise<Voicemail> {
   const { callee } = world.currentInboundCall();
   const api = world.customer(world.subscriber(callee.name).customer).api;
   const list = await eventually(
+    world,
+    `a transcribed voicemail for ${callee.number}`,
     () => api.listVoicemails(callee.number),
     (result) => result.items.length > 0 && result.items[0]?.transcriptionStatus !== 'pending',
-    {
-      awaited: `a transcribed voicemail for ${callee.number}`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.HTTP}" attachment and ${world.env.platformLog}`,
-    },
+    { lookAt: [EVIDENCE.HTTP, PLATFORM_LOG] },
   );
   expect(list.items, `voicemails for ${callee.number}`).to.have.length(1);
   attachJson(world, 'Voicemail', list.items[0]);
@@ -145,11 +139,10 @@ export async function theSpeechToTextProviderReceivedMessageAs(
 export async function voicemailText(world: Phase2World, name: string, callerName: string): Promise<string> {
   const person = world.subscriber(name);
   const inbox = world.env.carrier.handset(person.mobile ?? '').inbox;
-  const sms = await inbox.waitFor(() => true, {
-    awaited: `the voicemail text on ${name}'s mobile`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
-  });
+  const sms = await inbox.waitFor(
+    () => true,
+    bound(world, `the voicemail text on ${name}'s mobile`, { lookAt: [EVIDENCE.SMPP, PLATFORM_LOG] }),
+  );
   expect(sms.from, `sender of the voicemail text: ${name}'s business number`).to.equal(person.number);
   expect(sms.text, `the voicemail text names ${callerName}`).to.include(world.person(callerName).number);
   expect(inbox.all(), `texts on ${name}'s mobile`).to.have.length(1);
