@@ -50,7 +50,7 @@ export async function textsEachOfThemThroughTheApi(world: Phase2World, customerN
     const message = await customer.api.sendMessage({ from, to: person.number, text });
     batch.push({ person: person.name, text, id: message.id, acceptedAt: message.acceptedAt, requestedAt });
   }
-  world.sentBatches.push(batch);
+  world.messaging.sentBatches.push(batch);
 }
 
 /** What the suite itself observed for a batch: delivered per handset, undeliverable per receipt-less absence. */
@@ -62,12 +62,12 @@ export async function groundTruth(
   let undeliverable = 0;
   for (const sent of batch) {
     const person = world.person(sent.person);
-    const behaviour = world.env.carrier.behaviourOf(person.number);
+    const behaviour = world.mobileNetwork.behaviourOf(person.number);
     if (behaviour === 'undeliverable') {
       undeliverable += 1;
       continue;
     }
-    const sms = await world.env.carrier
+    const sms = await world.mobileNetwork
       .handset(person.number)
       .inbox.waitFor(
         (s) => s.text === sent.text,
@@ -80,7 +80,7 @@ export async function groundTruth(
 
 /** Then within {int} seconds the API's analytics agree with what the handsets received and the network reported */
 export async function withinSecondsTheApiAnalyticsAgreeWithWhat(world: Phase2World, seconds: number) {
-  const batch = world.sentBatches.flat();
+  const batch = world.messaging.sentBatches.flat();
   const truth = await groundTruth(world, batch);
   const customer = world.customer(world.onlyCustomerName());
   const analytics = await eventually(
@@ -126,7 +126,7 @@ export function expectAgreement(
 
 /** Then the analytics for the window of the second batch count only the second batch's texts */
 export async function theAnalyticsForTheWindowOfTheSecond(world: Phase2World) {
-  const [first, second] = world.sentBatches;
+  const [first, second] = world.messaging.sentBatches;
   if (!first || !second) throw new Error('Two batches of texts must have been sent.');
   const customer = world.customer(world.onlyCustomerName());
   // Window bounds from the platform's own acceptance times, so clock skew cannot matter.
@@ -172,6 +172,6 @@ export async function theAnalyticsOfTheCampaignAgreeWithWhat(world: Phase2World,
   );
   const everything = await api.messageAnalytics();
   expect(everything.total, "all of the customer's texts: the direct ones and the campaign's").to.equal(
-    world.sentBatches.flat().length + batch.length,
+    world.messaging.sentBatches.flat().length + batch.length,
   );
 }

@@ -112,7 +112,7 @@ export async function transfersTheCallToThroughTheApi(
 ) {
   const { id } = await liveCall(world, customerName);
   const target = world.person(targetName);
-  world.transferRequestedAt = Date.now();
+  world.voice.transferRequestedAt = Date.now();
   const accepted = await apiOf(world, customerName).transferLiveCall(id, target.number);
   expect(accepted, 'the transfer as the API accepted it').to.deep.equal({ id, to: target.number });
 }
@@ -138,7 +138,7 @@ export async function lineAnswersAndAndHearEachOther(
   if (!farEnd) throw new Error(`${keptName} was never on the call.`);
   const target = world.person(targetName);
   const network = await world.telephoneNetwork();
-  const since = world.transferRequestedAt ?? 0;
+  const since = world.voice.transferRequestedAt ?? 0;
   const waitMs = boundMs(world);
   const invite: ReceivedInvite = await network.invites.waitFor(
     (i) => i.number === target.number && i.at >= since,

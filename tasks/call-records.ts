@@ -73,7 +73,7 @@ export async function makeCall(
   // The platform gives up on an unanswered call after its no-answer time: wait that long at most.
   const { noAnswerTimeoutMs } = (await world.platformSettings()).sip;
   await call.waitUntilEnded(boundMs(world, noAnswerTimeoutMs));
-  world.finishedCalls.push({
+  world.voice.finishedCalls.push({
     caller,
     callee,
     sipCallId: call.callId,
@@ -104,13 +104,13 @@ export async function hasMadeTheseCallsOneAfterTheOther(
 }
 
 export function finished(world: Phase2World, name: string): FinishedCall {
-  const found = world.finishedCalls.find((c) => c.callee.name === name);
+  const found = world.voice.finishedCalls.find((c) => c.callee.name === name);
   if (!found) throw new Error(`No finished call to ${name} in this scenario.`);
   return found;
 }
 
 export function callerApi(world: Phase2World) {
-  const first = world.finishedCalls[0];
+  const first = world.voice.finishedCalls[0];
   if (!first?.caller.customer) throw new Error('No call of a customer has been made in this scenario.');
   return world.customer(first.caller.customer).api;
 }
@@ -122,7 +122,7 @@ export function recordOf(world: Phase2World, call: FinishedCall): Promise<Cdr> {
 
 export async function allRecords(world: Phase2World): Promise<Map<string, Cdr>> {
   const records = new Map<string, Cdr>();
-  for (const call of world.finishedCalls) records.set(call.callee.name, await recordOf(world, call));
+  for (const call of world.voice.finishedCalls) records.set(call.callee.name, await recordOf(world, call));
   attachJson(world, 'Call records', Object.fromEntries(records));
   return records;
 }
@@ -165,7 +165,7 @@ export async function theCallRecordsShow(world: Phase2World, table: DataTable) {
       ).to.deep.equal([null, 0, 0]);
     }
   }
-  expect(table.hashes(), 'every call made is checked').to.have.length(world.finishedCalls.length);
+  expect(table.hashes(), 'every call made is checked').to.have.length(world.voice.finishedCalls.length);
 }
 
 export async function expectFilterReturns(
@@ -223,7 +223,7 @@ export async function readingTheRecordsOnePerPageReturnsThe(
 export async function webhookReceivesOneCompletedCallEventPerCall(world: Phase2World, customerName: string) {
   const webhook = world.customer(customerName).webhook;
   if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
-  for (const call of world.finishedCalls) {
+  for (const call of world.voice.finishedCalls) {
     const cdr = await recordOf(world, call);
     const event = await world.env.webhooks.waitForEvent(
       webhook.path,
@@ -238,7 +238,7 @@ export async function webhookReceivesOneCompletedCallEventPerCall(world: Phase2W
   }
   const events = world.env.webhooks.events.filter((e) => e.path === webhook.path);
   expect(events.length, `completed-call events at "${customerName}"'s webhook: one per call`).to.equal(
-    world.finishedCalls.length,
+    world.voice.finishedCalls.length,
   );
 }
 
@@ -249,7 +249,7 @@ export async function findsNoneOfCallRecordsNeitherInLists(
   callerName: string,
 ) {
   const api = world.customer(outsider).api;
-  const theirs = world.finishedCalls.filter((c) => c.caller.name === callerName);
+  const theirs = world.voice.finishedCalls.filter((c) => c.caller.name === callerName);
   expect(theirs, `calls ${callerName} made`).to.have.length.above(0);
   const listed = await api.listCdrs({ limit: 500 });
   for (const call of theirs) {

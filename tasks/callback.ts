@@ -65,19 +65,19 @@ export async function textsTo(
   customerName: string,
   line: CallbackLine,
 ) {
-  world.textedAt = Date.now();
-  await world.env.carrier.injectMo({
-    from: world.person(name).number,
-    to: callbackLine(world.customer(customerName), line),
+  world.voice.callback = { textedAt: Date.now() };
+  await world.mobileNetwork.textFrom(
+    world.person(name).number,
+    callbackLine(world.customer(customerName), line),
     text,
-  });
-  world.textedLine = { customer: customerName, line };
+  );
+  world.voice.callback.textedLine = { customer: customerName, line };
 }
 
 /** Then {person}'s mobile rings with a call from {string} */
 export async function mobileRingsWithACallFrom(world: Phase2World, name: string, customerName: string) {
   const number = world.person(name).number;
-  const since = world.textedAt ?? 0;
+  const since = world.voice.callback?.textedAt ?? 0;
   const invite: ReceivedInvite = await (
     await world.telephoneNetwork()
   ).invites.waitFor(
@@ -92,7 +92,7 @@ export async function mobileRingsWithACallFrom(world: Phase2World, name: string,
     invite.from,
   );
   expect(invite.pAssertedIdentity, 'P-Asserted-Identity of the call back').to.equal(invite.from);
-  world.callback = { invite };
+  world.voice.callback = { ...world.voice.callback, invite };
 }
 
 /** Then {person}'s phone rings with {person}'s call back and {person} answers */
@@ -114,7 +114,7 @@ export async function phoneRingsWithCallBackAndAnswers(
   const phone = world.person(agentName).phone;
   if (!phone) throw new Error(`${agentName} has no phone.`);
   const ringing: PhoneCall = await phone.incomingCalls.waitFor(
-    (c) => c.invitedAt >= (world.textedAt ?? 0),
+    (c) => c.invitedAt >= (world.voice.callback?.textedAt ?? 0),
     bound(world, `the call back of ${callerName} to ring ${agentName}'s phone`, {
       lookAt: [EVIDENCE.SIP, PLATFORM_LOG],
     }),
@@ -144,8 +144,8 @@ export async function andHearEachOther(world: Phase2World, aName: string, bName:
 
 /** Then {person}'s mobile receives a reply explaining to text CALL ME */
 export async function mobileReceivesAReplyExplainingToTextCall(world: Phase2World, name: string) {
-  const { customer, line } = world.textedLine ?? { customer: '', line: 'short code' };
-  const sms = await world.env.carrier
+  const { customer, line } = world.voice.callback?.textedLine ?? { customer: '', line: 'short code' };
+  const sms = await world.mobileNetwork
     .handset(world.person(name).number)
     .inbox.waitFor(
       () => true,
@@ -160,7 +160,7 @@ export async function mobileReceivesAReplyExplainingToTextCall(world: Phase2Worl
 /** Then nobody is called back */
 export async function nobodyIsCalledBack(world: Phase2World) {
   // The reply is only sent once the text is handled: a call back would have been placed by then.
-  const since = world.textedAt ?? 0;
+  const since = world.voice.callback?.textedAt ?? 0;
   const invites = (await world.telephoneNetwork()).invites.filter((i) => i.at >= since);
   expect(
     invites.map((i) => i.number),

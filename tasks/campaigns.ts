@@ -17,27 +17,27 @@ export function acceptedContacts(uploaded: UploadedContactList): ListedContact[]
 }
 
 export function listNamed(world: Phase2World, name: string): UploadedContactList {
-  const found = world.contactLists.get(name);
+  const found = world.campaigns.contactLists.get(name);
   if (!found) throw new Error(`No contact list "${name}" in this scenario: a step must upload it.`);
   return found;
 }
 
 export function onlyCampaign(world: Phase2World): CampaignRun {
-  const runs = [...world.campaigns.values()];
+  const runs = [...world.campaigns.runs.values()];
   if (runs.length !== 1 || !runs[0])
     throw new Error(`Expected one campaign in this scenario, found ${runs.length}.`);
   return runs[0];
 }
 
 export function campaignNamed(world: Phase2World, name: string): CampaignRun {
-  const found = world.campaigns.get(name);
+  const found = world.campaigns.runs.get(name);
   if (!found) throw new Error(`No campaign "${name}" in this scenario: a step must create it.`);
   return found;
 }
 
 /** The text a contact should get: the template with their row's values. */
 export function expectedText(world: Phase2World, run: CampaignRun, contact: ListedContact): string {
-  const body = world.templates.get(run.templateName)?.body ?? '';
+  const body = world.campaigns.templates.get(run.templateName)?.body ?? '';
   return body.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, name: string) => contact.values[name] ?? `{{${name}}}`);
 }
 
@@ -47,19 +47,19 @@ export function contactsOf(world: Phase2World, run: CampaignRun): ListedContact[
 
 /** The campaign's texts on a contact's handset: from the campaign's sender, reading as the template made for them. */
 export function campaignTexts(world: Phase2World, run: CampaignRun, contact: ListedContact): HandsetSms[] {
-  return world.env.carrier
+  return world.mobileNetwork
     .handset(contact.number)
     .inbox.filter((sms) => sms.from === run.latest.from && sms.text === expectedText(world, run, contact));
 }
 
 export function optedOut(world: Phase2World, contact: ListedContact): boolean {
-  return world.optedOut.has(contact.number);
+  return world.campaigns.optedOut.has(contact.number);
 }
 
 /** Contacts whose network delivers and who have not opted out: they must each get the text. */
 export function reachable(world: Phase2World, run: CampaignRun): ListedContact[] {
   return contactsOf(world, run).filter(
-    (c) => !optedOut(world, c) && world.env.carrier.behaviourOf(c.number) !== 'undeliverable',
+    (c) => !optedOut(world, c) && world.mobileNetwork.behaviourOf(c.number) !== 'undeliverable',
   );
 }
 
@@ -69,7 +69,7 @@ export async function awaitCampaignText(
   contact: ListedContact,
 ): Promise<HandsetSms> {
   const text = expectedText(world, run, contact);
-  return world.env.carrier
+  return world.mobileNetwork
     .handset(contact.number)
     .inbox.waitFor(
       (sms) => sms.from === run.latest.from && sms.text === text,
@@ -113,15 +113,15 @@ export const QUIET_INTERVALS = 3;
 export async function replyStop(world: Phase2World, name: string, customerName: string): Promise<void> {
   const person = world.person(name);
   const businessNumber = customerNumber(world, customerName);
-  await world.env.carrier.injectMo({ from: person.number, to: businessNumber, text: 'STOP' });
-  const confirmation = await world.env.carrier.handset(person.number).inbox.waitFor(
+  await world.mobileNetwork.textFrom(person.number, businessNumber, 'STOP');
+  const confirmation = await world.mobileNetwork.handset(person.number).inbox.waitFor(
     (sms) => sms.from === businessNumber && /no more texts/i.test(sms.text),
     bound(world, `the confirmation of ${name}'s STOP from ${businessNumber}`, {
       lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
     }),
   );
   expect(confirmation.text, `confirmation on ${name}'s phone`).to.include('START');
-  world.optedOut.add(person.number);
+  world.campaigns.optedOut.add(person.number);
   const optOuts = (await world.customer(customerName).api.listOptOuts()).items;
   expect(
     optOuts.map(({ number, source }) => ({ number, source })),
@@ -166,7 +166,7 @@ export async function uploadList(
   expect(list.name, 'name of the uploaded list').to.equal(name);
   expect(list.columns, 'columns of the uploaded list').to.deep.equal(raw[0]);
   const uploaded = { list, rows };
-  world.contactLists.set(name, uploaded);
+  world.campaigns.contactLists.set(name, uploaded);
   return uploaded;
 }
 
@@ -224,7 +224,7 @@ export async function createCampaign(
   listName: string,
   extra: { ratePerSecond?: number; startAt?: string },
 ): Promise<CampaignRun> {
-  const template = world.templates.get(templateName);
+  const template = world.campaigns.templates.get(templateName);
   if (!template)
     throw new Error(`No template "${templateName}" in this scenario: a Given step must create it.`);
   const campaign = await world.customer(customerName).api.createCampaign({
@@ -244,7 +244,7 @@ export async function createCampaign(
     }),
   );
   const run: CampaignRun = { name, customer: customerName, templateName, listName, latest: campaign };
-  world.campaigns.set(name, run);
+  world.campaigns.runs.set(name, run);
   return run;
 }
 
@@ -310,7 +310,7 @@ export async function eachContactWhosePhoneCanBeReachedReceives(world: Phase2Wor
   // Exactly once: counted after every report is in, so a second copy would have arrived by then.
   await campaignSettled(world, run);
   for (const contact of contacts) {
-    const texts = world.env.carrier
+    const texts = world.mobileNetwork
       .handset(contact.number)
       .inbox.filter((sms) => sms.from === run.latest.from && !isOptOutNotice(sms));
     expect(
@@ -327,7 +327,7 @@ export async function receivesNothingFromTheCampaignAndAText(world: Phase2World,
   if (!contact) throw new Error(`${name} is not on the campaign's list.`);
   // The list is texted in order and the campaign has settled: a text to her would have come by now.
   await campaignSettled(world, run);
-  const texts = world.env.carrier
+  const texts = world.mobileNetwork
     .handset(contact.number)
     .inbox.all()
     .filter((s) => !isOptOutNotice(s));
@@ -386,7 +386,7 @@ export async function withinSecondsTheCampaignStatisticsAgreeWithThe(
   const contacts = contactsOf(world, run);
   const onHandsets = contacts.filter((c) => campaignTexts(world, run, c).length > 0).length;
   const unreachable = contacts.filter(
-    (c) => !optedOut(world, c) && world.env.carrier.behaviourOf(c.number) === 'undeliverable',
+    (c) => !optedOut(world, c) && world.mobileNetwork.behaviourOf(c.number) === 'undeliverable',
   ).length;
   run.latest = await eventually(
     world,
@@ -476,7 +476,7 @@ export async function step(world: Phase2World) {
   const quietMs = Math.ceil((QUIET_INTERVALS * 1000) / run.latest.ratePerSecond);
   // The time the campaign would need for a few more texts at its own rate: any submit to a
   // contact still waiting in that time is the campaign sending when it must not.
-  await world.env.carrier.submits.expectNone((s) => waiting.has(s.to), {
+  await world.mobileNetwork.submits.expectNone((s) => waiting.has(s.to), {
     duringMs: quietMs,
     unexpected: `While "${run.name}" is ${run.latest.status}, the mobile network got a text for a contact not yet texted`,
     lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
@@ -531,7 +531,7 @@ export async function hasScheduledACampaignWithTheTemplateFor(
   name: string,
   templateName: string,
 ) {
-  const template = world.templates.get(templateName);
+  const template = world.campaigns.templates.get(templateName);
   if (!template) throw new Error(`No template "${templateName}" in this scenario.`);
   const number = world.newHandset('deliver');
   const header = ['number', ...template.variables];
@@ -557,7 +557,7 @@ export async function deletingTheTemplateIsRefusedBecauseTheCampaign(
   campaignName: string,
 ) {
   const run = campaignNamed(world, campaignName);
-  const template = world.templates.get(templateName);
+  const template = world.campaigns.templates.get(templateName);
   if (!template) throw new Error(`No template "${templateName}" in this scenario.`);
   const api = world.customer(run.customer).api;
   const response = await api.raw({ method: 'DELETE', path: `/v1/templates/${template.id}` });
@@ -579,7 +579,7 @@ export async function runsACampaignToEachOfThemReading(
     name: `${name} wording`,
     body: text,
   });
-  world.templates.set(`${name} wording`, template);
+  world.campaigns.templates.set(`${name} wording`, template);
   const people = [...world.people.values()].filter((p) => p.kind === 'mobile');
   await uploadList(world, customerName, `${name} contacts`, [
     ['number'],

@@ -94,14 +94,14 @@ export async function webhookHearsThatTheMessageWasSentAnd(world: Phase2World, c
   );
   const events = eventsOf(world, customerName, message.id);
   attachJson(world, 'Delivery reports', events);
-  const onHandset = world.env.carrier
+  const onHandset = world.mobileNetwork
     .handset(message.to)
     .inbox.all()
     .find((sms) => sms.text === message.text);
   const delivered = events.find((e) => e.type === 'message.delivered');
   // Only first-time deliveries measure the platform: retries measure the failing endpoint.
   // (and only a network that reports at once: a late receipt measures the simulated network).
-  const promptNetwork = world.env.carrier.behaviourOf(message.to) === 'deliver';
+  const promptNetwork = world.mobileNetwork.behaviourOf(message.to) === 'deliver';
   if (onHandset && delivered && promptNetwork && events.every((e) => e.attempts === 1))
     recordMetric(world, {
       kind: 'latency',

@@ -26,8 +26,8 @@ export async function callFromOutside(world: Phase2World, callerName: string, ca
     world.env.endpoints.sip.udp,
     caller.withheld ? { fromDisplay: 'Anonymous', headers: { Privacy: 'id' } } : {},
   );
-  world.inboundCall = { caller, callee, pstn, placedAt };
-  return world.inboundCall;
+  world.voice.inboundCall = { caller, callee, pstn, placedAt };
+  return world.voice.inboundCall;
 }
 
 /** The call ringing on the callee's own phone (the first one since the call was placed). */

@@ -29,7 +29,14 @@ export async function sendText(
   const requestedAt = Date.now();
   const message = await world.customer(customerName).api.sendMessage({ from, to, text });
   expect(message.status, 'status of a message the API has just accepted').to.equal('queued');
-  world.message = { id: message.id, customer: customerName, from, to, text, acceptedAt: requestedAt };
+  world.messaging.message = {
+    id: message.id,
+    customer: customerName,
+    from,
+    to,
+    text,
+    acceptedAt: requestedAt,
+  };
 }
 
 /** The plan's cross-service latency target (seed: Success Metrics). */
@@ -40,10 +47,11 @@ export function wrongPassword(real: string): string {
   return `${real.slice(0, -1)}${real.endsWith('x') ? 'y' : 'x'}`;
 }
 
-export function inboxOf(world: Phase2World, name: string) {
+/** The inbox of a person who is on the mobile network (their only phone is a mobile). */
+export function mobilePhoneInbox(world: Phase2World, name: string) {
   const person = world.person(name);
   if (person.kind !== 'mobile') throw new Error(`${name} has no mobile phone in this scenario.`);
-  return world.env.carrier.handset(person.number).inbox;
+  return world.mobileNetwork.handset(person.number).inbox;
 }
 
 /** Given {string} owns a local number for sending texts */
@@ -63,7 +71,7 @@ export function giveMobilePhone(world: Phase2World, name: string, behaviour: Han
 /** Then the platform had to offer it to the mobile network {int} times */
 export function thePlatformHadToOfferItToThe(world: Phase2World, times: number) {
   const message = world.currentMessage();
-  const submits = world.env.carrier.submits.filter((s) => s.to === message.to);
+  const submits = world.mobileNetwork.submits.filter((s) => s.to === message.to);
   expect(
     submits.map((s) => (s.carrierId === null ? 'turned away' : 'accepted')),
     `submits of the text to the mobile network (see "${EVIDENCE.SMPP}")`,
@@ -73,7 +81,7 @@ export function thePlatformHadToOfferItToThe(world: Phase2World, times: number) 
 /** Then the API shows the message as sent, not yet delivered, once the text is on {person}'s phone */
 export async function theApiShowsTheMessageAsSentNot(world: Phase2World, name: string) {
   const message = world.currentMessage();
-  await inboxOf(world, name).waitFor(
+  await mobilePhoneInbox(world, name).waitFor(
     () => true,
     bound(world, `the text on ${name}'s phone`, { lookAt: [EVIDENCE.SMPP] }),
   );
@@ -89,15 +97,15 @@ export async function phoneReceivesExactlyThatTextFromNumber(
   customerName: string,
 ) {
   const message = world.currentMessage();
-  const received = await inboxOf(world, name).waitFor(
+  const received = await mobilePhoneInbox(world, name).waitFor(
     () => true,
     bound(world, `a text on ${name}'s phone (${message.to})`, { lookAt: [EVIDENCE.SMPP, PLATFORM_LOG] }),
   );
   expect(received.text, `text on ${name}'s phone`).to.equal(message.text);
   expect(received.from, `sender shown on ${name}'s phone`).to.equal(customerNumber(world, customerName));
-  expect(inboxOf(world, name).all(), `texts on ${name}'s phone`).to.have.length(1);
+  expect(mobilePhoneInbox(world, name).all(), `texts on ${name}'s phone`).to.have.length(1);
   // A network that answers at once is the only one whose timing measures the platform.
-  if (world.env.carrier.behaviourOf(message.to) === 'deliver')
+  if (world.mobileNetwork.behaviourOf(message.to) === 'deliver')
     recordMetric(world, {
       kind: 'latency',
       name: 'API request → handset',
@@ -113,7 +121,7 @@ export async function itReachedTheHandsetWithinMsOfThe(world: Phase2World, bound
   const message = world.currentMessage();
   const person = [...world.people.values()].find((p) => p.number === message.to);
   if (!person) throw new Error(`Nobody in the scenario has ${message.to}.`);
-  const [received] = inboxOf(world, person.name).all();
+  const [received] = mobilePhoneInbox(world, person.name).all();
   expect(received, `the text on ${person.name}'s phone`).to.not.equal(undefined);
   const latencyMs = received.receivedAt - message.acceptedAt;
   attachJson(world, 'Cross-service latency', { messageId: message.id, apiToHandsetMs: latencyMs, boundMs });
@@ -170,7 +178,7 @@ export async function theApiShowsTheMessageAs(world: Phase2World, outcome: strin
   const recipient = [...world.people.values()].find((p) => p.number === message.to);
   if (outcome === 'delivered' && recipient?.kind === 'mobile') {
     expect(
-      inboxOf(world, recipient.name)
+      mobilePhoneInbox(world, recipient.name)
         .all()
         .map((sms) => sms.text),
       `texts on ${recipient.name}'s phone once the message was reported delivered: exactly one copy`,
@@ -180,7 +188,7 @@ export async function theApiShowsTheMessageAs(world: Phase2World, outcome: strin
 
 /** When someone asks to send a text without an API key */
 export async function someoneAsksToSendATextWithoutAn(world: Phase2World) {
-  world.lastResponse = await world.env.operator.raw({
+  world.refusals.lastResponse = await world.env.operator.raw({
     method: 'POST',
     path: '/v1/messages',
     json: { from: localDid(), to: mobileNumber(world.env.mobilePrefix), text: 'no key' },
@@ -192,7 +200,7 @@ export async function someoneAsksToSendATextWithoutAn(world: Phase2World) {
 export function theRequestIsRefusedBecauseItCarriesNo(world: Phase2World) {
   // Kong key-auth's answer, exactly (FACTS §5).
   const text = 'No API key found in request';
-  const response = world.lastResponse;
+  const response = world.refusals.lastResponse;
   expect(response?.status, 'HTTP status for a request without an API key').to.equal(401);
   expect(response?.body, 'gateway error body').to.deep.equal({ message: text });
   expect(response?.headers['www-authenticate'], 'WWW-Authenticate challenge').to.equal('Key realm="kong"');
@@ -210,7 +218,7 @@ export async function sendsAMessageRequestWhoseBodyIsNot(
     to: world.person(name).number,
     text: 'half a request',
   };
-  world.lastResponse = await world.customer(customerName).api.raw({
+  world.refusals.lastResponse = await world.customer(customerName).api.raw({
     method: 'POST',
     path: '/v1/messages',
     body: JSON.stringify(fields).slice(0, -1),
@@ -220,7 +228,7 @@ export async function sendsAMessageRequestWhoseBodyIsNot(
 
 /** Then the request is refused as malformed, with an explanation */
 export function theRequestIsRefusedAsMalformedWithAn(world: Phase2World) {
-  const response = world.lastResponse;
+  const response = world.refusals.lastResponse;
   expect(response?.status, 'HTTP status for an unparseable body').to.equal(400);
   expect(String(response?.headers['content-type']), 'error media type').to.match(
     /^application\/problem\+json/,
@@ -237,12 +245,12 @@ export async function phoneReceivesNoTextFrom(world: Phase2World, name: string, 
   const control = `control ${Date.now()}`;
   const from = customerNumber(world, customerName);
   await world.customer(customerName).api.sendMessage({ from, to: world.person(name).number, text: control });
-  await inboxOf(world, name).waitFor(
+  await mobilePhoneInbox(world, name).waitFor(
     (sms) => sms.text === control,
     bound(world, `the control text on ${name}'s phone`, { lookAt: [EVIDENCE.SMPP] }),
   );
   expect(
-    inboxOf(world, name)
+    mobilePhoneInbox(world, name)
       .all()
       .map((sms) => sms.text),
     `texts on ${name}'s phone: only the control text sent afterwards`,
@@ -255,8 +263,8 @@ export async function opensAnSmsConnectionWithAWrongPassword(world: Phase2World,
   const session = new SmppCustomerSession();
   await session.connect({ ...world.env.endpoints.smpp, actor: `${customerName} SMPP client` });
   world.onCleanup(() => session.close());
-  world.smpp = session;
-  world.bindError = await session
+  world.messaging.smpp = session;
+  world.refusals.bind = await session
     .bind({
       systemId: customer.smpp.systemId,
       password: wrongPassword(customer.smpp.password),
@@ -271,10 +279,12 @@ export async function opensAnSmsConnectionWithAWrongPassword(world: Phase2World,
 /** Then the SMS connection is refused because the password is wrong */
 export function theSmsConnectionIsRefusedBecauseThePassword(world: Phase2World) {
   const statusName = 'ESME_RINVPASWD';
-  expect(world.bindError, 'a bind with a wrong password must be refused, but it succeeded').to.be.instanceOf(
-    Error,
-  );
-  expect(world.bindError?.statusName, `SMPP status of the refused bind (see "${EVIDENCE.SMPP}")`).to.equal(
-    statusName,
-  );
+  expect(
+    world.refusals.bind,
+    'a bind with a wrong password must be refused, but it succeeded',
+  ).to.be.instanceOf(Error);
+  expect(
+    world.refusals.bind?.statusName,
+    `SMPP status of the refused bind (see "${EVIDENCE.SMPP}")`,
+  ).to.equal(statusName);
 }

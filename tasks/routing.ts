@@ -131,7 +131,7 @@ export async function movesUkCallsToThroughTheApi(world: Phase2World, customerNa
     prefix: UK,
     trunkId: trunkOf(customer, carrier),
   });
-  world.routeChangedAt = Date.now();
+  world.voice.routeChangedAt = Date.now();
   expect(rule, 'routing rule after the change').to.deep.include({
     prefix: UK,
     trunkId: trunkOf(customer, carrier),
@@ -148,7 +148,7 @@ export async function triesToMoveUkCallsToATrunk(world: Phase2World, customerNam
   const customer = world.customer(customerName);
   const ruleId = customer.routingRules?.get(UK);
   if (!ruleId) throw new Error(`"${customerName}" has no routing rule for ${UK} yet.`);
-  world.lastResponse = await customer.api.raw({
+  world.refusals.lastResponse = await customer.api.raw({
     method: 'PUT',
     path: `/v1/routing-rules/${ruleId}`,
     json: { prefix: UK, trunkId: 'trk_that_does_not_exist' },
@@ -168,25 +168,25 @@ export async function theCallFromToIsCarriedByAnd(
   const invite = await expectCallCarriedBy(world, world.person(callerName), callee, carrier);
   const after = (await world.telephoneNetwork(old)).invites.filter((i) => i.number === callee.number).length;
   expect(after - before, `calls to ${calleeName} that still reached "${old}"`).to.equal(0);
-  if (world.routeChangedAt !== undefined) {
+  if (world.voice.routeChangedAt !== undefined) {
     // Reported, not asserted: timing targets live in the benchmarks (non-negotiable 8).
     attachJson(world, 'Routing change to first call on the new route', {
-      changeAcceptedAt: new Date(world.routeChangedAt).toISOString(),
+      changeAcceptedAt: new Date(world.voice.routeChangedAt).toISOString(),
       firstInviteAt: new Date(invite.at).toISOString(),
-      milliseconds: invite.at - world.routeChangedAt,
+      milliseconds: invite.at - world.voice.routeChangedAt,
       carrier,
     });
     recordMetric(world, {
       kind: 'latency',
       name: 'routing change → first call on the new route',
-      ms: invite.at - world.routeChangedAt,
+      ms: invite.at - world.voice.routeChangedAt,
     });
   }
 }
 
 /** Then the change is refused, naming the {setting} as the problem */
 export function theChangeIsRefusedNamingTheAsThe(world: Phase2World, field: string) {
-  const response = world.lastResponse;
+  const response = world.refusals.lastResponse;
   expect(response?.status, `HTTP status of the refused change (see "${EVIDENCE.HTTP}")`).to.equal(422);
   const errors = (response?.body as { errors?: Array<{ field: string; message: string }> }).errors ?? [];
   expect(
@@ -243,7 +243,7 @@ export async function withholdsTheTrunkCallerIdThroughTheApi(world: Phase2World,
 /** When {string} tries to set the trunk's caller ID to a number they do not own */
 export async function triesToSetTheTrunkCallerIdTo(world: Phase2World, customerName: string) {
   const customer = world.customer(customerName);
-  world.lastResponse = await customer.api.raw({
+  world.refusals.lastResponse = await customer.api.raw({
     method: 'PATCH',
     path: `/v1/trunks/${mainTrunk(customer)}`,
     json: { callerId: tollFreeNumber() },

@@ -14,8 +14,9 @@ import { bound, eventually, PLATFORM_LOG } from './waiting';
 export const STATUS_OK = 0;
 
 export function session(world: Phase2World): SmppCustomerSession {
-  if (!world.smpp) throw new Error('No SMPP connection in this scenario: a Given step must open one.');
-  return world.smpp;
+  if (!world.messaging.smpp)
+    throw new Error('No SMPP connection in this scenario: a Given step must open one.');
+  return world.messaging.smpp;
 }
 
 /** Given {string} may submit {int} texts per second over SMPP */
@@ -36,7 +37,7 @@ export async function isConnectedToThePlatformOverSmpp(world: Phase2World, custo
   await connection.connect({ ...world.env.endpoints.smpp, actor: `${customerName} SMPP client` });
   world.onCleanup(() => connection.close());
   await connection.bind({ ...customer.smpp, mode: 'transceiver' });
-  world.smpp = connection;
+  world.messaging.smpp = connection;
 }
 
 /** When {string} submits {string} to {person} over SMPP, asking for a delivery receipt */
@@ -56,7 +57,14 @@ export async function submitsToOverSmppAskingForADelivery(
     registeredDelivery: true,
   });
   expect(messageId, 'message_id in the submit_sm_resp').to.have.length.above(0);
-  world.message = { id: messageId, customer: customerName, from, to, text, acceptedAt: requestedAt };
+  world.messaging.message = {
+    id: messageId,
+    customer: customerName,
+    from,
+    to,
+    text,
+    acceptedAt: requestedAt,
+  };
 }
 
 /** Then {string} receives a delivery receipt for it on the SMPP connection, saying {word} */
@@ -113,12 +121,12 @@ export async function submitsTextsToAtOnceOverSmppRetrying(
       ),
     ),
   );
-  world.smppBatch = { texts, refusals };
+  world.messaging.smppBatch = { texts, refusals };
 }
 
 /** Then some submissions were refused because of the rate, with ESME_RTHROTTLED */
 export function someSubmissionsWereRefusedBecauseOfTheRate(world: Phase2World) {
-  const batch = world.smppBatch;
+  const batch = world.messaging.smppBatch;
   if (!batch) throw new Error('No batch of SMPP submissions in this scenario.');
   expect(batch.refusals.length, `refused submissions (see "${EVIDENCE.SMPP}")`).to.be.above(0);
   expect([...new Set(batch.refusals)], 'why submissions were refused').to.deep.equal(['ESME_RTHROTTLED']);
@@ -126,9 +134,9 @@ export function someSubmissionsWereRefusedBecauseOfTheRate(world: Phase2World) {
 
 /** Then {person}'s phone receives each of the texts exactly once */
 export async function phoneReceivesEachOfTheTextsExactlyOnce(world: Phase2World, name: string) {
-  const batch = world.smppBatch;
+  const batch = world.messaging.smppBatch;
   if (!batch) throw new Error('No batch of SMPP submissions in this scenario.');
-  const inbox = world.env.carrier.handset(world.person(name).number).inbox;
+  const inbox = world.mobileNetwork.handset(world.person(name).number).inbox;
   try {
     for (const text of batch.texts)
       await inbox.waitFor(

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { Phase2World } from '../world/world';
+import type { MessagingNotes, Phase2World } from '../world/world';
 import { CarrierSmscDouble } from '../world/smpp/carrier-smsc';
 import { frenchMobileRange, mobileNumber, shortCode } from '../world/factories';
 import { EVIDENCE } from '../reporting/evidence';
@@ -20,8 +20,8 @@ export async function ownsAShortCodeForSendingTexts(world: Phase2World, customer
 export async function onHandset(world: Phase2World) {
   const message = world.currentMessage();
   // The French range goes to the French carrier double; everything else to the worker's own.
-  const foreign = world.foreignCarrier;
-  const network = foreign && message.to.startsWith(foreign.range) ? foreign.double : world.env.carrier;
+  const foreign = world.messaging.foreignCarrier;
+  const network = foreign && message.to.startsWith(foreign.range) ? foreign.double : world.mobileNetwork;
   const box = network.handset(message.to).inbox;
   const received = await box.waitFor(
     () => true,
@@ -83,12 +83,12 @@ export async function thePlatformSendsTextsToFrenchMobilesOver(world: Phase2Worl
   await operator.putRoute({ prefix: range, connectorId });
   world.onCleanup(() => operator.deleteRoute(range));
   await platformBinds;
-  world.foreignCarrier = { double, range, connectorId, credentials, port: double.address().port };
+  world.messaging.foreignCarrier = { double, range, connectorId, credentials, port: double.address().port };
 }
 
 /** Given {person} has a French mobile phone */
 export function hasAFrenchMobilePhone(world: Phase2World, name: string) {
-  const carrier = world.foreignCarrier;
+  const carrier = world.messaging.foreignCarrier;
   if (!carrier) throw new Error('No French connector in this scenario: a Given step must configure it.');
   const number = mobileNumber(carrier.range);
   carrier.double.behaviourFor(number, 'deliver');
@@ -98,7 +98,7 @@ export function hasAFrenchMobilePhone(world: Phase2World, name: string) {
 /** Then {person} received it through the French carrier, and the home carrier never saw it */
 export async function receivedItThroughTheFrenchCarrierAndThe(world: Phase2World, name: string) {
   const message = world.currentMessage();
-  const carrier = world.foreignCarrier;
+  const carrier = world.messaging.foreignCarrier;
   if (!carrier) throw new Error('No French connector in this scenario.');
   expect(world.person(name).number, 'whose phone').to.equal(message.to);
   const received = await onHandset(world);
@@ -108,15 +108,15 @@ export async function receivedItThroughTheFrenchCarrierAndThe(world: Phase2World
     'submits of the text at the French carrier',
   ).to.equal(1);
   expect(
-    world.env.carrier.submits.filter((s) => s.to === message.to),
+    world.mobileNetwork.submits.filter((s) => s.to === message.to),
     `submits of the text at the home carrier (see "${EVIDENCE.SMPP}")`,
   ).to.deep.equal([]);
 }
 
-export function foreignCarrierOf(world: Phase2World): NonNullable<Phase2World['foreignCarrier']> {
-  if (!world.foreignCarrier)
+export function foreignCarrierOf(world: Phase2World): NonNullable<MessagingNotes['foreignCarrier']> {
+  if (!world.messaging.foreignCarrier)
     throw new Error('No French connector in this scenario: a Given step must configure it.');
-  return world.foreignCarrier;
+  return world.messaging.foreignCarrier;
 }
 
 /** The connector's state as the operator sees it, once it is `state` (the platform noticed). */
@@ -168,7 +168,7 @@ export async function sendsAPictureMessageThroughTheApi(
   customerName: string,
   name: string,
 ) {
-  world.lastResponse = await world.customer(customerName).api.raw({
+  world.refusals.lastResponse = await world.customer(customerName).api.raw({
     method: 'POST',
     path: '/v1/messages',
     json: {
@@ -182,7 +182,7 @@ export async function sendsAPictureMessageThroughTheApi(
 
 /** Then the request is refused because picture messages are not supported */
 export function theRequestIsRefusedBecausePictureMessagesAre(world: Phase2World) {
-  const response = world.lastResponse;
+  const response = world.refusals.lastResponse;
   expect(response?.status, `HTTP status of a picture message (see "${EVIDENCE.HTTP}")`).to.equal(422);
   const errors = (response?.body as { errors?: Array<{ field: string; message: string }> }).errors ?? [];
   expect(

@@ -18,8 +18,9 @@ export function mobileOf(world: Phase2World, name: string): string {
   return mobile;
 }
 
-export function inboxOf(world: Phase2World, name: string) {
-  return world.env.carrier.handset(mobileOf(world, name)).inbox;
+/** The inbox of a subscriber's own mobile, which they carry besides their desk phone. */
+export function subscriberMobileInbox(world: Phase2World, name: string) {
+  return world.mobileNetwork.handset(mobileOf(world, name)).inbox;
 }
 
 /** Gives the subscriber a mobile on the mobile network double and files it with their account. */
@@ -46,7 +47,7 @@ export function inboundCallRecord(world: Phase2World): Promise<Cdr> {
 /** Waits for the one text the subscriber's mobile should get, from their business number. */
 export async function theOnlyText(world: Phase2World, name: string, about: string): Promise<HandsetSms> {
   const person = world.subscriber(name);
-  const inbox = inboxOf(world, name);
+  const inbox = subscriberMobileInbox(world, name);
   const text = await inbox.waitFor(
     () => true,
     bound(world, `a text on ${name}'s mobile (${mobileOf(world, name)}) ${about}`, {
@@ -98,7 +99,7 @@ export async function mobileReceivesNoTextAboutCall(world: Phase2World, name: st
   const api = world.customer(person.customer).api;
   const marker = `Marker after ${callerName}'s call`;
   await api.sendMessage({ from: person.number, to: mobileOf(world, name), text: marker });
-  const inbox = inboxOf(world, name);
+  const inbox = subscriberMobileInbox(world, name);
   await inbox.waitFor(
     (sms) => sms.text === marker,
     bound(world, `the marker text on ${name}'s mobile`, { lookAt: [EVIDENCE.SMPP] }),
@@ -113,7 +114,7 @@ export async function mobileReceivesNoTextAboutCall(world: Phase2World, name: st
 
 export async function textBusinessNumber(world: Phase2World, name: string, text: string): Promise<void> {
   const person = world.subscriber(name);
-  await world.env.carrier.injectMo({ from: mobileOf(world, name), to: person.number, text });
+  await world.mobileNetwork.textFrom(mobileOf(world, name), person.number, text);
 }
 
 export async function expectForwardingConfirmed(
@@ -133,7 +134,7 @@ export async function expectForwardingConfirmed(
 export async function hasForwardedHerHisCallsToByText(world: Phase2World, name: string, target: string) {
   await textBusinessNumber(world, name, `FORWARD ${world.person(target).number}`);
   await expectForwardingConfirmed(world, name, target);
-  inboxOf(world, name).forget(() => true);
+  subscriberMobileInbox(world, name).forget(() => true);
 }
 
 /** Then {person}'s mobile receives a confirmation that forwarding is off */

@@ -9,7 +9,7 @@ import { bound, PLATFORM_LOG } from './waiting';
 /** Message templates through the API, and texts sent with them. */
 
 export function templateOf(world: Phase2World, name: string): Template {
-  const found = world.templates.get(name);
+  const found = world.campaigns.templates.get(name);
   if (!found) throw new Error(`No template "${name}" in this scenario: a Given step must create it.`);
   return found;
 }
@@ -23,7 +23,7 @@ export async function hasATemplateReading(
 ) {
   const template = await world.customer(customerName).api.createTemplate({ name, body });
   expect(template, `template "${name}" as created`).to.deep.include({ name, body });
-  world.templates.set(name, template);
+  world.campaigns.templates.set(name, template);
 }
 
 /** Then {string} reads the template {string} back with the variables {string} */
@@ -58,7 +58,7 @@ export async function changesTheTemplateToRead(
   expect(Date.parse(replaced.updatedAt), 'updatedAt moves forward').to.be.at.least(
     Date.parse(created.updatedAt),
   );
-  world.templates.set(name, replaced);
+  world.campaigns.templates.set(name, replaced);
 }
 
 /** When {string} texts {person} with the template {string} and these values: */
@@ -73,14 +73,14 @@ export async function textsWithTheTemplateAndTheseValues(
   const to = world.person(name).number;
   const variables = table.rowsHash();
   const requestedAt = Date.now();
-  world.lastResponse = await world.customer(customerName).api.raw({
+  world.refusals.lastResponse = await world.customer(customerName).api.raw({
     method: 'POST',
     path: '/v1/messages',
     json: { from, to, templateId: templateOf(world, template).id, variables },
   });
-  if (world.lastResponse.status === 202) {
-    const message = world.lastResponse.body as { id: string; text: string };
-    world.message = {
+  if (world.refusals.lastResponse.status === 202) {
+    const message = world.refusals.lastResponse.body as { id: string; text: string };
+    world.messaging.message = {
       id: message.id,
       customer: customerName,
       from,
@@ -98,8 +98,10 @@ export async function phoneReceivesExactlyFromNumber(
   expected: string,
   customerName: string,
 ) {
-  expect(world.lastResponse?.status, `HTTP status of the send (see "${EVIDENCE.HTTP}")`).to.equal(202);
-  const inbox = world.env.carrier.handset(world.person(name).number).inbox;
+  expect(world.refusals.lastResponse?.status, `HTTP status of the send (see "${EVIDENCE.HTTP}")`).to.equal(
+    202,
+  );
+  const inbox = world.mobileNetwork.handset(world.person(name).number).inbox;
   const received = await inbox.waitFor(
     () => true,
     bound(world, `the text on ${name}'s phone`, { lookAt: [EVIDENCE.SMPP, PLATFORM_LOG] }),
@@ -112,7 +114,7 @@ export async function phoneReceivesExactlyFromNumber(
 
 /** Then the send is refused, naming the variable {string} as missing */
 export function theSendIsRefusedNamingTheVariableAs(world: Phase2World, variable: string) {
-  const response = world.lastResponse;
+  const response = world.refusals.lastResponse;
   expect(response?.status, `HTTP status of the send (see "${EVIDENCE.HTTP}")`).to.equal(422);
   const errors = (response?.body as { errors?: Array<{ field: string; message: string }> }).errors ?? [];
   expect(

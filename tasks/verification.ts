@@ -53,7 +53,7 @@ export async function callsTheVerificationLineFromHerHisMobile(world: Phase2Worl
   const network = await world.telephoneNetwork();
   const placedAt = Date.now();
   const pstn = await network.call(caller.number, line, world.env.endpoints.sip.udp);
-  world.inboundCall = {
+  world.voice.inboundCall = {
     caller,
     callee: { name: 'the verification line', number: line, kind: 'outside line' },
     pstn,
@@ -92,7 +92,7 @@ export async function hearsTheLineAskForHerHisCode(world: Phase2World, name: str
 export async function mobileReceivesAOneTimeCodeFromThe(world: Phase2World, name: string) {
   const mobile = world.person(name).number;
   const line = lineOwner(world).verificationLine;
-  const sms = await world.env.carrier
+  const sms = await world.mobileNetwork
     .handset(mobile)
     .inbox.waitFor(
       () => true,
@@ -101,17 +101,19 @@ export async function mobileReceivesAOneTimeCodeFromThe(world: Phase2World, name
   expect(sms.from, 'sender of the code: the verification line').to.equal(line);
   const code = /\b(\d{6})\b/.exec(sms.text)?.[1];
   expect(code, `a six-digit code in the text "${sms.text}"`).to.be.a('string');
-  world.oneTimeCode = code;
+  world.person(name).textedCode = code;
 }
 
-export function theCode(world: Phase2World): string {
-  if (!world.oneTimeCode) throw new Error('No one-time code has been received in this scenario.');
-  return world.oneTimeCode;
+/** The code the verification line texted this person, as their mobile showed it. */
+export function theCode(world: Phase2World, name: string): string {
+  const code = world.person(name).textedCode;
+  if (!code) throw new Error(`${name} has received no one-time code in this scenario.`);
+  return code;
 }
 
 /** A code that is certainly not the right one: the right one with every digit shifted. */
-export function wrongCode(world: Phase2World): string {
-  return [...theCode(world)].map((d) => String((Number(d) + 1) % 10)).join('');
+export function wrongCode(world: Phase2World, name: string): string {
+  return [...theCode(world, name)].map((d) => String((Number(d) + 1) % 10)).join('');
 }
 
 export async function keyIn(world: Phase2World, digits: string): Promise<void> {
@@ -121,20 +123,20 @@ export async function keyIn(world: Phase2World, digits: string): Promise<void> {
 /** When {person} keys in the code */
 export async function keysInTheCode(world: Phase2World, name: string) {
   expect(world.currentInboundCall().caller.name, 'who keys in').to.equal(name);
-  await keyIn(world, theCode(world));
+  await keyIn(world, theCode(world, name));
 }
 
 /** When {person} keys in a wrong code */
 export async function keysInAWrongCode(world: Phase2World, name: string) {
   expect(world.currentInboundCall().caller.name, 'who keys in').to.equal(name);
-  world.promptsHeardBefore = await framesSoFar(world, 'tryAgain');
-  await keyIn(world, wrongCode(world));
+  world.voice.promptsHeardBefore = await framesSoFar(world, 'tryAgain');
+  await keyIn(world, wrongCode(world, name));
 }
 
 /** Then {person} hears the line ask her/him to try again */
 export async function hearsTheLineAskHerHimToTry(world: Phase2World, name: string) {
   expect(world.currentInboundCall().caller.name, 'who is on the line').to.equal(name);
-  await hearPrompt(world, 'tryAgain', world.promptsHeardBefore ?? 0);
+  await hearPrompt(world, 'tryAgain', world.voice.promptsHeardBefore ?? 0);
   expect(world.currentInboundCall().pstn.isEnded, 'the call stays up for another try').to.equal(false);
 }
 
@@ -145,7 +147,7 @@ export async function keysInWrongCodesUntilNoTriesAre(world: Phase2World, name: 
   expect(left, 'tries left').to.be.above(0);
   for (let i = 1; i <= left; i += 1) {
     const before = await framesSoFar(world, 'tryAgain');
-    await keyIn(world, wrongCode(world));
+    await keyIn(world, wrongCode(world, name));
     if (i < left) await hearPrompt(world, 'tryAgain', before);
   }
 }

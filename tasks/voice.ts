@@ -48,11 +48,11 @@ export async function placeCall(world: Phase2World, callerName: string, calleeNa
   const caller = world.person(callerName);
   const callee = world.person(calleeName);
   const call = await phoneOf(caller).call(callee.number);
-  world.call = { caller, callee, call };
+  world.voice.call = { caller, callee, call };
   if (callee.kind === 'outside line') {
     // Only this scenario's trunk points at this scenario's telephone network.
     const network = await world.telephoneNetwork();
-    world.call.invite = await network.invites.waitFor(
+    world.voice.call.invite = await network.invites.waitFor(
       (invite) => invite.number === callee.number,
       bound(
         world,
@@ -94,7 +94,7 @@ export async function hasCalledAndTheyAreTalking(world: Phase2World, callerName:
 
 /** When {person} hangs up */
 export async function hangsUp(world: Phase2World, name: string) {
-  const inbound = world.inboundCall;
+  const inbound = world.voice.inboundCall;
   if (inbound && inbound.caller.name === name) {
     // An outside caller hangs up at the telephone network; the subscriber's phone must hear of it.
     await inbound.pstn.hangup();
@@ -231,7 +231,7 @@ export async function phoneTriesToRegisterWithAWrongPassword(world: Phase2World,
   });
   await impostor.start();
   world.onCleanup(() => impostor.stop());
-  world.registrationError = await impostor.register().then(
+  world.refusals.registration = await impostor.register().then(
     () => undefined,
     (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
   );
@@ -240,10 +240,10 @@ export async function phoneTriesToRegisterWithAWrongPassword(world: Phase2World,
 /** Then the registration is refused as unauthorised */
 export function theRegistrationIsRefusedAsUnauthorised(world: Phase2World) {
   expect(
-    world.registrationError,
+    world.refusals.registration,
     'registration with a wrong password must fail, but it succeeded',
   ).to.be.instanceOf(Error);
-  expect(world.registrationError?.message, 'why the registration failed').to.match(/\b(401|403)\b/);
+  expect(world.refusals.registration?.message, 'why the registration failed').to.match(/\b(401|403)\b/);
 }
 
 /** When a device sends the platform a malformed call request */
@@ -251,7 +251,7 @@ export async function aDeviceSendsThePlatformAMalformedCall(world: Phase2World) 
   const probe = new SipDatagramProbe('garbled device');
   const port = await probe.open();
   world.onCleanup(() => probe.close());
-  world.probe = probe;
+  world.voice.probe = probe;
   // A request line and Via, but no From/To/Call-ID/CSeq: parseable enough to answer, too broken to serve.
   await probe.send(
     `OPTIONS sip:${world.env.endpoints.sip.domain} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bKgarbled${Date.now()}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`,
@@ -262,8 +262,8 @@ export async function aDeviceSendsThePlatformAMalformedCall(world: Phase2World) 
 /** Then the platform rejects the malformed request */
 export async function thePlatformRejectsTheMalformedRequest(world: Phase2World) {
   const statusLine = '400 Bad Request';
-  if (!world.probe) throw new Error('No garbled request was sent in this scenario.');
-  const response = await world.probe.responses.waitFor(
+  if (!world.voice.probe) throw new Error('No garbled request was sent in this scenario.');
+  const response = await world.voice.probe.responses.waitFor(
     () => true,
     bound(world, `the platform's answer to the garbled request`, { lookAt: [EVIDENCE.SIP, PLATFORM_LOG] }),
   );

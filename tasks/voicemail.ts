@@ -25,10 +25,10 @@ export async function callsNumberWhileSheHeIsAwayFrom(
   const caller = world.person(callerName);
   const placedAt = Date.now();
   const pstn = await network.call(caller.number, callee.number, world.env.endpoints.sip.udp);
-  world.inboundCall = { caller, callee, pstn, placedAt };
+  world.voice.inboundCall = { caller, callee, pstn, placedAt };
   if (!callee.phone) throw new Error(`${calleeName} has no phone.`);
   // Her phone rings and nobody picks it up.
-  world.inboundCall.ringing = await callee.phone.incomingCalls.waitFor(
+  world.voice.inboundCall.ringing = await callee.phone.incomingCalls.waitFor(
     (c) => c.invitedAt >= placedAt,
     bound(world, `the call to ring ${calleeName}'s phone`, { lookAt: [EVIDENCE.SIP, PLATFORM_LOG] }),
   );
@@ -72,14 +72,14 @@ export async function leavesAMessageOfSecondAndHangsUp(
   const rtp = inbound.pstn.rtp;
   // Speaking is measured by what the caller sent, not by the clock.
   await rtp.waitForSent(rtp.stats().sent + seconds * FRAMES_PER_SECOND, seconds * boundMs(world, 1000));
-  world.messageSeconds = seconds;
+  world.voice.messageSeconds = seconds;
   await inbound.pstn.hangup();
   await inbound.pstn.waitUntilEnded(boundMs(world));
 }
 
 export function messageSeconds(world: Phase2World): number {
-  if (world.messageSeconds === undefined) throw new Error('No message has been left in this scenario.');
-  return world.messageSeconds;
+  if (world.voice.messageSeconds === undefined) throw new Error('No message has been left in this scenario.');
+  return world.voice.messageSeconds;
 }
 
 /** The voicemail as the API lists it for the called number, once its transcription is over. */
@@ -112,7 +112,7 @@ export async function theSpeechToTextProviderReceivedMessageAs(
     `length of ${callerName}'s recorded message, as the API reports it`,
   ).to.be.within(expectedMs - MESSAGE_TOLERANCE_MS.under, expectedMs + MESSAGE_TOLERANCE_MS.over);
   // Against a stub, the provider's side is visible too: one request, a WAV of that length.
-  for (const request of world.speechToText?.requests ?? []) {
+  for (const request of world.voice.speechToText?.requests ?? []) {
     const wav = readWav(request.body);
     attachJson(world, 'Speech-to-text request', { contentType: request.contentType, wav });
     expect(request.contentType, 'content type sent to the speech-to-text provider').to.equal('audio/wav');
@@ -129,7 +129,7 @@ export async function theSpeechToTextProviderReceivedMessageAs(
     );
   }
   if (world.env.endpoints.stubbedProviders)
-    expect(world.speechToText?.requests, 'requests the speech-to-text stub received').to.have.length(1);
+    expect(world.voice.speechToText?.requests, 'requests the speech-to-text stub received').to.have.length(1);
 }
 
 /**
@@ -138,7 +138,7 @@ export async function theSpeechToTextProviderReceivedMessageAs(
  */
 export async function voicemailText(world: Phase2World, name: string, callerName: string): Promise<string> {
   const person = world.subscriber(name);
-  const inbox = world.env.carrier.handset(person.mobile ?? '').inbox;
+  const inbox = world.mobileNetwork.handset(person.mobile ?? '').inbox;
   const sms = await inbox.waitFor(
     () => true,
     bound(world, `the voicemail text on ${name}'s mobile`, { lookAt: [EVIDENCE.SMPP, PLATFORM_LOG] }),
@@ -156,7 +156,7 @@ export async function mobileReceivesTheTranscriptOfMessage(
   callerName: string,
 ) {
   const text = await voicemailText(world, name, callerName);
-  const transcript = world.speechToText?.transcript;
+  const transcript = world.voice.speechToText?.transcript;
   if (transcript) expect(text, 'the voicemail text carries the transcript').to.include(transcript);
   else expect(text, 'the voicemail text carries a transcript').to.match(/: \S/);
 }
@@ -185,7 +185,7 @@ export async function theVoicemailAndItsTranscriptCanBeFetched(world: Phase2Worl
     caller: caller.number,
     transcriptionStatus: 'done',
   });
-  const transcript = world.speechToText?.transcript;
+  const transcript = world.voice.speechToText?.transcript;
   if (transcript) expect(voicemail.transcript, 'transcript').to.equal(transcript);
   else expect(voicemail.transcript, 'transcript').to.be.a('string').and.have.length.above(0);
   const api = world.customer(world.subscriber(callee.name).customer).api;

@@ -8,7 +8,7 @@ import type { SipDatagramProbe } from './probes/sip-datagram-probe';
 import type { SmppCustomerSession } from './smpp/smpp-session';
 import { traffic } from './traffic-log';
 import type { CarrierSmscDouble, HandsetBehaviour } from './smpp/carrier-smsc';
-import { mobileNumber } from './factories';
+import type { MobileNetwork } from './mobile-network';
 
 /** A business customer of the platform, as this scenario provisioned it. */
 export interface CustomerActor {
@@ -73,6 +73,8 @@ export interface Person {
   mobile?: string;
   /** An outside caller who withholds their number (calls arrive from "anonymous"). */
   withheld?: boolean;
+  /** The one-time code a verification line texted them, as their mobile showed it. */
+  textedCode?: string;
 }
 
 /** Packet counters of the parties at a moment, so a check can look only at what came after it. */
@@ -129,25 +131,31 @@ export interface MessageUnderTest {
   acceptedAt: number;
 }
 
-/**
- * One World per scenario (Cucumber's rule). It holds the scenario's actors and what they did;
- * the long-lived servers live in the per-worker SuiteEnvironment it points to.
- */
-export class Phase2World extends World {
-  env!: SuiteEnvironment;
-  readonly customers = new Map<string, CustomerActor>();
-  readonly people = new Map<string, Person>();
+/** The call back the platform placed, from both ends once they answered. */
+export interface CallbackNotes {
+  /** When the handset texted the keyword (suite clock), and to which of a customer's lines. */
+  textedAt?: number;
+  textedLine?: { customer: string; line: string };
+  invite?: ReceivedInvite;
+  handset?: PstnCall;
+  agent?: PhoneCall;
+}
+
+export interface VoiceNotes {
   call?: CallUnderTest;
   inboundCall?: InboundCallUnderTest;
-  readonly finishedCalls: FinishedCall[] = [];
-  message?: MessageUnderTest;
-  /** Outcome of the last attempt that was expected to be refused. */
-  registrationError?: Error;
+  finishedCalls: FinishedCall[];
+  /** When the scenario asked the API to transfer the current call (suite clock). */
+  transferRequestedAt?: number;
+  /** When the API accepted the latest routing change (suite clock). */
+  routeChangedAt?: number;
+  /** A raw SIP datagram sender, for malformed traffic. */
   probe?: SipDatagramProbe;
-  smpp?: SmppCustomerSession;
-  /** The last raw HTTP answer a negative step received. */
-  lastResponse?: { status: number; headers: Record<string, string | string[] | undefined>; body: unknown };
-  bindError?: Error & { statusName?: string };
+  callback?: CallbackNotes;
+  /** Frames of the "try again" prompt heard before the latest wrong code. */
+  promptsHeardBefore?: number;
+  /** Length of the voicemail message the caller left, in seconds. */
+  messageSeconds?: number;
   /** The speech-to-text provider as this scenario arranged it (a nock stub in embedded mode). */
   speechToText?: {
     /** The transcript the stub answers with; null when the real provider transcribes (remote). */
@@ -155,18 +163,15 @@ export class Phase2World extends World {
     /** What the stub received: content type and body of each request. */
     requests: Array<{ contentType: string; body: Buffer }>;
   };
+}
+
+export interface MessagingNotes {
+  message?: MessageUnderTest;
   /** Texts sent in batches, as the API accepted them (analytics compare against these). */
-  readonly sentBatches: Array<
+  sentBatches: Array<
     Array<{ person: string; text: string; id: string; acceptedAt: string; requestedAt: number }>
-  > = [];
-  /** Message templates created in this scenario, by name. */
-  readonly templates = new Map<string, Template>();
-  /** Contact lists uploaded in this scenario, by name, with the contacts the suite expects on them. */
-  readonly contactLists = new Map<string, UploadedContactList>();
-  /** Campaigns created in this scenario, by name. */
-  readonly campaigns = new Map<string, CampaignRun>();
-  /** Numbers of people who texted STOP to a customer in this scenario. */
-  readonly optedOut = new Set<string>();
+  >;
+  smpp?: SmppCustomerSession;
   /** Texts submitted at once over SMPP, and the refusals met on the way. */
   smppBatch?: { texts: string[]; refusals: string[] };
   /** A second mobile network (abroad) with the number range the platform routes to it. */
@@ -177,21 +182,50 @@ export class Phase2World extends World {
     credentials: { systemId: string; password: string };
     port: number;
   };
-  /** When a handset texted a keyword (suite clock), and to which of a customer's lines. */
-  textedAt?: number;
-  textedLine?: { customer: string; line: string };
-  /** The call back the platform placed, from both ends once they answered. */
-  callback?: { invite: ReceivedInvite; handset?: PstnCall; agent?: PhoneCall };
-  /** Frames of the "try again" prompt heard before the latest wrong code. */
-  promptsHeardBefore?: number;
-  /** The one-time code the verification line texted, as the caller's mobile showed it. */
-  oneTimeCode?: string;
-  /** Length of the voicemail message the caller left, in seconds. */
-  messageSeconds?: number;
-  /** When the scenario asked the API to transfer the current call (suite clock). */
-  transferRequestedAt?: number;
-  /** When the API accepted the latest routing change (suite clock). */
-  routeChangedAt?: number;
+}
+
+export interface CampaignNotes {
+  /** Message templates created in this scenario, by name. */
+  templates: Map<string, Template>;
+  /** Contact lists uploaded in this scenario, by name, with the contacts the suite expects on them. */
+  contactLists: Map<string, UploadedContactList>;
+  /** Campaigns created in this scenario, by name. */
+  runs: Map<string, CampaignRun>;
+  /** Numbers of people who texted STOP to a customer in this scenario. */
+  optedOut: Set<string>;
+}
+
+/** Outcomes of attempts that were expected to be refused. */
+export interface Refusals {
+  registration?: Error;
+  bind?: Error & { statusName?: string };
+  /** The last raw HTTP answer a negative step received. */
+  lastResponse?: { status: number; headers: Record<string, string | string[] | undefined>; body: unknown };
+}
+
+/**
+ * One World per scenario (Cucumber's rule). It holds the scenario's actors and what they did;
+ * the long-lived servers live in the per-worker SuiteEnvironment it points to.
+ */
+export class Phase2World extends World {
+  env!: SuiteEnvironment;
+  /** The mobile network double as an actor: handsets, their texts, what the platform submitted. */
+  mobileNetwork!: MobileNetwork;
+  readonly customers = new Map<string, CustomerActor>();
+  readonly people = new Map<string, Person>();
+  /** Calls of this scenario: the one under discussion, the ones that ended, call backs, voicemail. */
+  readonly voice: VoiceNotes = { finishedCalls: [] };
+  /** Texts of this scenario: the one under discussion, batches, the SMPP session, a foreign network. */
+  readonly messaging: MessagingNotes = { sentBatches: [] };
+  /** Templates, contact lists, campaigns and opt-outs of this scenario, by name. */
+  readonly campaigns: CampaignNotes = {
+    templates: new Map(),
+    contactLists: new Map(),
+    runs: new Map(),
+    optedOut: new Set(),
+  };
+  /** What was refused on purpose: the registration, the SMPP bind, the last API answer. */
+  readonly refusals: Refusals = {};
   /** Traffic position at scenario start: evidence is what came after it. */
   readonly trafficMark = traffic.mark();
   /** The scenario's name, for titles of evidence. */
@@ -245,20 +279,17 @@ export class Phase2World extends World {
    * behaving as asked, forgotten by the double when the scenario ends.
    */
   newHandset(behaviour: HandsetBehaviour = 'deliver'): string {
-    const number = mobileNumber(this.env.mobilePrefix);
-    this.env.carrier.behaviourFor(number, behaviour);
-    this.onCleanup(async () => this.env.carrier.forget(number));
-    return number;
+    return this.mobileNetwork.newHandset(behaviour);
   }
 
   currentCall(): CallUnderTest {
-    if (!this.call) throw new Error('No call has been made in this scenario yet.');
-    return this.call;
+    if (!this.voice.call) throw new Error('No call has been made in this scenario yet.');
+    return this.voice.call;
   }
 
   currentMessage(): MessageUnderTest {
-    if (!this.message) throw new Error('No message has been sent in this scenario yet.');
-    return this.message;
+    if (!this.messaging.message) throw new Error('No message has been sent in this scenario yet.');
+    return this.messaging.message;
   }
 
   /**
@@ -299,15 +330,17 @@ export class Phase2World extends World {
     return [...this.networks.keys()];
   }
 
-  currentCallback(): NonNullable<Phase2World['callback']> {
-    if (!this.callback) throw new Error('No call back has reached anyone in this scenario yet.');
-    return this.callback;
+  currentCallback(): CallbackNotes & { invite: ReceivedInvite } {
+    const callback = this.voice.callback;
+    if (!callback?.invite) throw new Error('No call back has reached anyone in this scenario yet.');
+    // The notes themselves, not a copy: answering the call back adds both ends to them.
+    return callback as CallbackNotes & { invite: ReceivedInvite };
   }
 
   currentInboundCall(): InboundCallUnderTest {
-    if (!this.inboundCall)
+    if (!this.voice.inboundCall)
       throw new Error('No call has come in from the outside network in this scenario yet.');
-    return this.inboundCall;
+    return this.voice.inboundCall;
   }
 
   /** Registers teardown work (phones to unregister, sessions to close); run in reverse order. */
