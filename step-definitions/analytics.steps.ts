@@ -1,11 +1,11 @@
 import { DataTable, Given, Then, When } from '@cucumber/cucumber';
 import type { Phase2World } from '../world/world';
 import {
-  thesePeopleHaveMobilePhones,
-  textsEachOfThemThroughTheApi,
-  withinSecondsTheApiAnalyticsAgreeWithWhat,
-  theAnalyticsForTheWindowOfTheSecond,
-  theAnalyticsOfTheCampaignAgreeWithWhat,
+  giveThemMobilePhones,
+  textEachOfThemThroughTheApi,
+  expectAnalyticsAgreeWithHandsetsWithin,
+  expectWindowedAnalyticsCountOnlyTheSecondBatch,
+  expectCampaignAnalyticsAgreeWithHandsets,
 } from '../tasks/analytics';
 
 /**
@@ -14,33 +14,33 @@ import {
  */
 
 Given('these people have mobile phones:', function (this: Phase2World, table: DataTable) {
-  return thesePeopleHaveMobilePhones(this, table);
+  return giveThemMobilePhones(this, table);
 });
 
 When(
   '{string} texts each of them {string} through the API',
   function (this: Phase2World, customerName: string, text: string) {
-    return textsEachOfThemThroughTheApi(this, customerName, text);
+    return textEachOfThemThroughTheApi(this, customerName, text);
   },
 );
 
 Then(
   "within {int} seconds the API's analytics agree with what the handsets received and the network reported",
   function (this: Phase2World, seconds: number) {
-    return withinSecondsTheApiAnalyticsAgreeWithWhat(this, seconds);
+    return expectAnalyticsAgreeWithHandsetsWithin(this, seconds);
   },
 );
 
 Then(
   "the analytics for the window of the second batch count only the second batch's texts",
   function (this: Phase2World) {
-    return theAnalyticsForTheWindowOfTheSecond(this);
+    return expectWindowedAnalyticsCountOnlyTheSecondBatch(this);
   },
 );
 
 Then(
   "the analytics of the campaign {string} agree with what its contacts' handsets received and the network reported",
   function (this: Phase2World, name: string) {
-    return theAnalyticsOfTheCampaignAgreeWithWhat(this, name);
+    return expectCampaignAnalyticsAgreeWithHandsets(this, name);
   },
 );

@@ -1,23 +1,23 @@
 import { Then, When } from '@cucumber/cucumber';
 import type { Phase2World } from '../world/world';
 import {
-  seesTheCallBetweenAndAmongItsLive,
-  putsTheCallOnHoldThroughTheApi,
-  resumesTheCallThroughTheApi,
-  andNoLongerHearEachOther,
-  andHearEachOtherAgain,
-  transfersTheCallToThroughTheApi,
-  phoneIsReleased,
-  lineAnswersAndAndHearEachOther,
-  onceHangsUpTheCallRecordShowsThe,
-  hangsUpTheCallThroughTheApi,
-  bothAndAreHungUpByThePlatform,
-  theCallRecordShowsTheCallEndedBy,
-  theCallIsNoLongerAmongLiveCalls,
+  expectTheCallAmongLiveCalls,
+  holdThroughTheApi,
+  resumeThroughTheApi,
+  expectTheyNoLongerHearEachOther,
+  expectTheyHearEachOtherAgain,
+  transferThroughTheApi,
+  expectPhoneReleased,
+  answerTheTransferAndTalk,
+  expectTransferInTheCallRecordOnceHungUp,
+  hangUpThroughTheApi,
+  expectBothHungUpByThePlatform,
+  expectCallRecordEndedBy,
+  expectTheCallNoLongerLive,
   liveCall,
-  cannotPutThatCallOnHoldAnyMore,
-  cannotHangUpACallThatNeverExisted,
-  canNeitherSeeNorControlCall,
+  expectHoldOfTheEndedCallRefused,
+  expectHangingUpAnUnknownCallRefused,
+  expectCannotSeeNorControlTheCall,
 } from '../tasks/call-control';
 
 /**
@@ -28,74 +28,74 @@ import {
 Then(
   '{string} sees the call between {person} and {person} among its live calls, answered',
   function (this: Phase2World, customerName: string, callerName: string, calleeName: string) {
-    return seesTheCallBetweenAndAmongItsLive(this, customerName, callerName, calleeName);
+    return expectTheCallAmongLiveCalls(this, customerName, callerName, calleeName);
   },
 );
 
 When('{string} puts the call on hold through the API', function (this: Phase2World, customerName: string) {
-  return putsTheCallOnHoldThroughTheApi(this, customerName);
+  return holdThroughTheApi(this, customerName);
 });
 
 When('{string} resumes the call through the API', function (this: Phase2World, customerName: string) {
-  return resumesTheCallThroughTheApi(this, customerName);
+  return resumeThroughTheApi(this, customerName);
 });
 
 Then(
   '{person} and {person} no longer hear each other',
   function (this: Phase2World, aName: string, bName: string) {
-    return andNoLongerHearEachOther(this, aName, bName);
+    return expectTheyNoLongerHearEachOther(this, aName, bName);
   },
 );
 
 Then(
   '{person} and {person} hear each other again',
   function (this: Phase2World, aName: string, bName: string) {
-    return andHearEachOtherAgain(this, aName, bName);
+    return expectTheyHearEachOtherAgain(this, aName, bName);
   },
 );
 
 When(
   '{string} transfers the call to {person} through the API',
   function (this: Phase2World, customerName: string, targetName: string) {
-    return transfersTheCallToThroughTheApi(this, customerName, targetName);
+    return transferThroughTheApi(this, customerName, targetName);
   },
 );
 
 Then("{person}'s phone is released", function (this: Phase2World, name: string) {
-  return phoneIsReleased(this, name);
+  return expectPhoneReleased(this, name);
 });
 
 When(
   "{person}'s line answers and {person} and {person} hear each other",
   function (this: Phase2World, targetName: string, keptName: string, targetAgain: string) {
-    return lineAnswersAndAndHearEachOther(this, targetName, keptName, targetAgain);
+    return answerTheTransferAndTalk(this, targetName, keptName, targetAgain);
   },
 );
 
 Then(
   'once {person} hangs up, the call record shows the call transferred to {person}',
   function (this: Phase2World, keptName: string, targetName: string) {
-    return onceHangsUpTheCallRecordShowsThe(this, keptName, targetName);
+    return expectTransferInTheCallRecordOnceHungUp(this, keptName, targetName);
   },
 );
 
 When('{string} hangs up the call through the API', function (this: Phase2World, customerName: string) {
-  return hangsUpTheCallThroughTheApi(this, customerName);
+  return hangUpThroughTheApi(this, customerName);
 });
 
 Then(
   'both {person} and {person} are hung up by the platform',
   function (this: Phase2World, aName: string, bName: string) {
-    return bothAndAreHungUpByThePlatform(this, aName, bName);
+    return expectBothHungUpByThePlatform(this, aName, bName);
   },
 );
 
 Then('the call record shows the call ended by the platform', function (this: Phase2World) {
-  return theCallRecordShowsTheCallEndedBy(this);
+  return expectCallRecordEndedBy(this);
 });
 
 Then("the call is no longer among {string}'s live calls", function (this: Phase2World, customerName: string) {
-  return theCallIsNoLongerAmongLiveCalls(this, customerName);
+  return expectTheCallNoLongerLive(this, customerName);
 });
 
 When(
@@ -108,20 +108,20 @@ When(
 Then(
   '{string} cannot put that call on hold any more: it is not found',
   function (this: Phase2World, customerName: string) {
-    return cannotPutThatCallOnHoldAnyMore(this, customerName);
+    return expectHoldOfTheEndedCallRefused(this, customerName);
   },
 );
 
 Then(
   '{string} cannot hang up a call that never existed: it is not found',
   function (this: Phase2World, customerName: string) {
-    return cannotHangUpACallThatNeverExisted(this, customerName);
+    return expectHangingUpAnUnknownCallRefused(this, customerName);
   },
 );
 
 Then(
   "{string} can neither see nor control {string}'s call",
   function (this: Phase2World, outsider: string, owner: string) {
-    return canNeitherSeeNorControlCall(this, outsider, owner);
+    return expectCannotSeeNorControlTheCall(this, outsider, owner);
   },
 );

@@ -3,13 +3,13 @@ import type { Phase2World } from '../world/world';
 import type { Cdr } from '../world/http/api-client';
 import { subscribeWebhook } from '../tasks/webhooks';
 import {
-  hasMadeTheseCallsOneAfterTheOther,
-  theCallRecordsShow,
+  makeTheseCallsOneAfterTheOther,
+  expectTheCallRecordsShow,
   expectFilterReturns,
-  askingForCallsStartedAfterTheCallTo,
-  readingTheRecordsOnePerPageReturnsThe,
-  webhookReceivesOneCompletedCallEventPerCall,
-  findsNoneOfCallRecordsNeitherInLists,
+  expectCallsStartedAfterTheCallTo,
+  expectOneRecordPerPageInOrder,
+  expectOneCompletedCallEventPerCall,
+  expectNoneOfTheirCallRecordsVisible,
 } from '../tasks/call-records';
 
 /**
@@ -27,12 +27,12 @@ Given(
 Given(
   '{person} has made these calls, one after the other:',
   function (this: Phase2World, callerName: string, table: DataTable) {
-    return hasMadeTheseCallsOneAfterTheOther(this, callerName, table);
+    return makeTheseCallsOneAfterTheOther(this, callerName, table);
   },
 );
 
 Then('the call records show:', function (this: Phase2World, table: DataTable) {
-  return theCallRecordsShow(this, table);
+  return expectTheCallRecordsShow(this, table);
 });
 
 Then(
@@ -52,27 +52,27 @@ Then(
 Then(
   'asking for calls started after the call to {person} and before the call to {person} returns only the call to {person}',
   function (this: Phase2World, after: string, before: string, name: string) {
-    return askingForCallsStartedAfterTheCallTo(this, after, before, name);
+    return expectCallsStartedAfterTheCallTo(this, after, before, name);
   },
 );
 
 Then(
   'reading the records one per page returns the calls to {person}, {person}, {person} and {person}, then no more pages',
   function (this: Phase2World, first: string, second: string, third: string, fourth: string) {
-    return readingTheRecordsOnePerPageReturnsThe(this, first, second, third, fourth);
+    return expectOneRecordPerPageInOrder(this, first, second, third, fourth);
   },
 );
 
 Then(
   "{string}'s webhook receives one completed-call event per call, carrying the same record as the API",
   function (this: Phase2World, customerName: string) {
-    return webhookReceivesOneCompletedCallEventPerCall(this, customerName);
+    return expectOneCompletedCallEventPerCall(this, customerName);
   },
 );
 
 Then(
   "{string} finds none of {person}'s call records, neither in lists nor by id",
   function (this: Phase2World, outsider: string, callerName: string) {
-    return findsNoneOfCallRecordsNeitherInLists(this, outsider, callerName);
+    return expectNoneOfTheirCallRecordsVisible(this, outsider, callerName);
   },
 );

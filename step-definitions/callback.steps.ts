@@ -1,14 +1,14 @@
 import { Given, Then, When } from '@cucumber/cucumber';
 import type { Phase2World } from '../world/world';
 import {
-  takesTheCallBacksAskedForOnShort,
-  hasAMobilePhoneThatAnswersCalls,
-  textsTo,
-  mobileRingsWithACallFrom,
-  phoneRingsWithCallBackAndAnswers,
-  andHearEachOther,
-  mobileReceivesAReplyExplainingToTextCall,
-  nobodyIsCalledBack,
+  setUpCallBackLines,
+  giveAMobileThatAnswersCalls,
+  textKeywordToCallBackLine,
+  expectCallBackOnTheMobile,
+  answerTheCallBackAtTheAgentsPhone,
+  expectCallBackPartiesHearEachOther,
+  expectReplyExplainingTheKeyword,
+  expectNobodyCalledBack,
   type CallbackLine,
 } from '../tasks/callback';
 
@@ -20,46 +20,46 @@ import {
 Given(
   "{person} takes the call-backs asked for on {string}'s short code and callback number",
   function (this: Phase2World, agentName: string, customerName: string) {
-    return takesTheCallBacksAskedForOnShort(this, agentName, customerName);
+    return setUpCallBackLines(this, agentName, customerName);
   },
 );
 
 Given('{person} has a mobile phone that answers calls', function (this: Phase2World, name: string) {
-  return hasAMobilePhoneThatAnswersCalls(this, name);
+  return giveAMobileThatAnswersCalls(this, name);
 });
 
 When(
   "{person} texts {string} to {string}'s {callbackLine}",
   function (this: Phase2World, name: string, text: string, customerName: string, line: CallbackLine) {
-    return textsTo(this, name, text, customerName, line);
+    return textKeywordToCallBackLine(this, name, text, customerName, line);
   },
 );
 
 Then(
   "{person}'s mobile rings with a call from {string}",
   function (this: Phase2World, name: string, customerName: string) {
-    return mobileRingsWithACallFrom(this, name, customerName);
+    return expectCallBackOnTheMobile(this, name, customerName);
   },
 );
 
 Then(
   "{person}'s phone rings with {person}'s call back and {person} answers",
   function (this: Phase2World, agentName: string, callerName: string, answerer: string) {
-    return phoneRingsWithCallBackAndAnswers(this, agentName, callerName, answerer);
+    return answerTheCallBackAtTheAgentsPhone(this, agentName, callerName, answerer);
   },
 );
 
 Then('{person} and {person} hear each other', function (this: Phase2World, aName: string, bName: string) {
-  return andHearEachOther(this, aName, bName);
+  return expectCallBackPartiesHearEachOther(this, aName, bName);
 });
 
 Then(
   "{person}'s mobile receives a reply explaining to text CALL ME",
   function (this: Phase2World, name: string) {
-    return mobileReceivesAReplyExplainingToTextCall(this, name);
+    return expectReplyExplainingTheKeyword(this, name);
   },
 );
 
 Then('nobody is called back', function (this: Phase2World) {
-  return nobodyIsCalledBack(this);
+  return expectNobodyCalledBack(this);
 });

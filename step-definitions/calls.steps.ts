@@ -1,23 +1,23 @@
 import { Given, Then, When } from '@cucumber/cucumber';
 import type { Phase2World } from '../world/world';
 import {
-  phoneIsRegistered,
-  isOnAnOutsideLineThatAnswersCalls,
-  isOnAnOutsideLineThatIsBusy,
+  registerPhone,
+  giveAnOutsideLineThatAnswers,
+  giveAnOutsideLineThatIsBusy,
   placeCall,
   answerAndTalk,
-  hasCalledAndTheyAreTalking,
-  hangsUp,
-  phoneShowedNumberAsTheCaller,
-  andHeardEachOtherWithTheCallAudio,
-  theCallRecordShowsCallingOverTheTrunk,
-  hearsThatIsBusy,
-  theCallRecordShowsCallingOverTheTrunk_,
-  phoneTriesToRegisterWithAWrongPassword,
-  theRegistrationIsRefusedAsUnauthorised,
-  aDeviceSendsThePlatformAMalformedCall,
-  thePlatformRejectsTheMalformedRequest,
-  phoneCanStillRegister,
+  callAndTalk,
+  hangUp,
+  expectCallerShownOnPhone,
+  expectHeardEachOtherThroughThePlatform,
+  expectAnsweredTrunkCallRecord,
+  expectHearsBusy,
+  expectBusyTrunkCallRecord,
+  registerWithAWrongPassword,
+  expectRegistrationRefusedAsUnauthorised,
+  sendAMalformedCallRequest,
+  expectMalformedRequestRejected,
+  expectPhoneCanStillRegister,
 } from '../tasks/voice';
 
 /**
@@ -26,15 +26,15 @@ import {
  */
 
 Given("{person}'s phone is registered", function (this: Phase2World, name: string) {
-  return phoneIsRegistered(this, name);
+  return registerPhone(this, name);
 });
 
 Given('{person} is on an outside line that answers calls', function (this: Phase2World, name: string) {
-  return isOnAnOutsideLineThatAnswersCalls(this, name);
+  return giveAnOutsideLineThatAnswers(this, name);
 });
 
 Given('{person} is on an outside line that is busy', function (this: Phase2World, name: string) {
-  return isOnAnOutsideLineThatIsBusy(this, name);
+  return giveAnOutsideLineThatIsBusy(this, name);
 });
 
 When('{person} calls {person}', async function (this: Phase2World, callerName: string, calleeName: string) {
@@ -48,65 +48,65 @@ When('{person} answers and they talk for a moment', async function (this: Phase2
 Given(
   '{person} has called {person} and they are talking',
   function (this: Phase2World, callerName: string, calleeName: string) {
-    return hasCalledAndTheyAreTalking(this, callerName, calleeName);
+    return callAndTalk(this, callerName, calleeName);
   },
 );
 
 When('{person} hangs up', function (this: Phase2World, name: string) {
-  return hangsUp(this, name);
+  return hangUp(this, name);
 });
 
 Then(
   "{person}'s phone showed {person}'s number as the caller",
   function (this: Phase2World, calleeName: string, callerName: string) {
-    return phoneShowedNumberAsTheCaller(this, calleeName, callerName);
+    return expectCallerShownOnPhone(this, calleeName, callerName);
   },
 );
 
 Then(
   '{person} and {person} heard each other, with the call audio carried by the platform',
   function (this: Phase2World, aName: string, bName: string) {
-    return andHeardEachOtherWithTheCallAudio(this, aName, bName);
+    return expectHeardEachOtherThroughThePlatform(this, aName, bName);
   },
 );
 
 Then(
   'the call record shows {person} calling {person} over the trunk, answered, for as long as they talked',
   function (this: Phase2World, callerName: string, calleeName: string) {
-    return theCallRecordShowsCallingOverTheTrunk(this, callerName, calleeName);
+    return expectAnsweredTrunkCallRecord(this, callerName, calleeName);
   },
 );
 
 Then(
   '{person} hears that {person} is busy',
   function (this: Phase2World, _callerName: string, calleeName: string) {
-    return hearsThatIsBusy(this, _callerName, calleeName);
+    return expectHearsBusy(this, _callerName, calleeName);
   },
 );
 
 Then(
   'the call record shows {person} calling {person} over the trunk, busy',
   function (this: Phase2World, callerName: string, calleeName: string) {
-    return theCallRecordShowsCallingOverTheTrunk_(this, callerName, calleeName);
+    return expectBusyTrunkCallRecord(this, callerName, calleeName);
   },
 );
 
 When("{person}'s phone tries to register with a wrong password", function (this: Phase2World, name: string) {
-  return phoneTriesToRegisterWithAWrongPassword(this, name);
+  return registerWithAWrongPassword(this, name);
 });
 
 Then('the registration is refused as unauthorised', function (this: Phase2World) {
-  return theRegistrationIsRefusedAsUnauthorised(this);
+  return expectRegistrationRefusedAsUnauthorised(this);
 });
 
 When('a device sends the platform a malformed call request', function (this: Phase2World) {
-  return aDeviceSendsThePlatformAMalformedCall(this);
+  return sendAMalformedCallRequest(this);
 });
 
 Then('the platform rejects the malformed request', function (this: Phase2World) {
-  return thePlatformRejectsTheMalformedRequest(this);
+  return expectMalformedRequestRejected(this);
 });
 
 Then("{person}'s phone can still register", function (this: Phase2World, name: string) {
-  return phoneCanStillRegister(this, name);
+  return expectPhoneCanStillRegister(this, name);
 });

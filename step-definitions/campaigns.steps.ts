@@ -2,29 +2,29 @@ import { DataTable, Given, Then, When } from '@cucumber/cucumber';
 import type { Phase2World } from '../world/world';
 import {
   replyStop,
-  hasUploadedTheContactList,
+  uploadContactListOrFail,
   uploadList,
-  theListIsAcceptedWithContactsAndThe,
+  expectListAcceptedWithSkippedRows,
   startCampaign,
   createCampaign,
-  startsTheCampaignWithTheTemplateAndThe,
-  schedulesTheCampaignWithTheTemplateAndThe,
-  theCampaignIsScheduledAndNobodyHasBeen,
-  eachContactWhosePhoneCanBeReachedReceives,
-  receivesNothingFromTheCampaignAndAText,
-  withinSecondsTheCampaignStatisticsAgreeWithThe,
-  pausesTheCampaignAsSoonAsContactsHave,
-  cancelsTheCampaignAsSoonAsContactsHave,
+  startCampaignAtRate,
+  scheduleCampaign,
+  expectScheduledAndNobodyTextedYet,
+  expectEachReachableContactTextedOnce,
+  expectOptedOutPersonNotTexted,
+  expectCampaignStatisticsAgreeWithin,
+  pauseCampaignAfter,
+  cancelCampaignAfter,
   step,
-  resumesTheCampaign,
-  theContactsNotTextedBeforeThePauseReceive,
-  theCampaignCanBeNeitherResumedNorStarted,
-  hasScheduledACampaignWithTheTemplateFor,
-  cancelsTheCampaign,
-  deletingTheTemplateIsRefusedBecauseTheCampaign,
-  runsACampaignToEachOfThemReading,
-  noContactReceivedItBeforeTheScheduledStart,
-  theCampaignStatisticsCountTheContactsItNever,
+  resumeCampaign,
+  expectTheRestTextedOnlyAfterResume,
+  expectCancelledCampaignStaysCancelled,
+  scheduleCampaignForTomorrow,
+  cancelCampaign,
+  expectTemplateInUseCannotBeDeleted,
+  runCampaignToEachOfThem,
+  expectNobodyTextedBeforeTheStart,
+  expectUnreachedCountedAsCancelled,
 } from '../tasks/campaigns';
 
 /**
@@ -50,7 +50,7 @@ When(
 Given(
   '{string} has uploaded the contact list {string}:',
   function (this: Phase2World, customerName: string, name: string, table: DataTable) {
-    return hasUploadedTheContactList(this, customerName, name, table);
+    return uploadContactListOrFail(this, customerName, name, table);
   },
 );
 
@@ -64,7 +64,7 @@ When(
 Then(
   'the list {string} is accepted with {int} contacts, and the upload report skips these rows:',
   function (this: Phase2World, name: string, contacts: number, table: DataTable) {
-    return theListIsAcceptedWithContactsAndThe(this, name, contacts, table);
+    return expectListAcceptedWithSkippedRows(this, name, contacts, table);
   },
 );
 
@@ -85,7 +85,7 @@ When(
     list: string,
     rate: number,
   ) {
-    return startsTheCampaignWithTheTemplateAndThe(this, customerName, name, template, list, rate);
+    return startCampaignAtRate(this, customerName, name, template, list, rate);
   },
 );
 
@@ -99,49 +99,49 @@ When(
     list: string,
     seconds: number,
   ) {
-    return schedulesTheCampaignWithTheTemplateAndThe(this, customerName, name, template, list, seconds);
+    return scheduleCampaign(this, customerName, name, template, list, seconds);
   },
 );
 
 Then(
   'the campaign is scheduled, and nobody has been texted before its start time',
   function (this: Phase2World) {
-    return theCampaignIsScheduledAndNobodyHasBeen(this);
+    return expectScheduledAndNobodyTextedYet(this);
   },
 );
 
 Then(
   'each contact whose phone can be reached receives exactly one text, filled in from their own row',
   function (this: Phase2World) {
-    return eachContactWhosePhoneCanBeReachedReceives(this);
+    return expectEachReachableContactTextedOnce(this);
   },
 );
 
 Then(
   '{person} receives nothing from the campaign, and a text to her/him through the API is refused because she/he opted out',
   function (this: Phase2World, name: string) {
-    return receivesNothingFromTheCampaignAndAText(this, name);
+    return expectOptedOutPersonNotTexted(this, name);
   },
 );
 
 Then(
   "within {int} seconds the campaign's statistics agree with the handsets and the network:",
   function (this: Phase2World, seconds: number, table: DataTable) {
-    return withinSecondsTheCampaignStatisticsAgreeWithThe(this, seconds, table);
+    return expectCampaignStatisticsAgreeWithin(this, seconds, table);
   },
 );
 
 When(
   '{string} pauses the campaign as soon as {int} contacts have received it',
   function (this: Phase2World, customerName: string, count: number) {
-    return pausesTheCampaignAsSoonAsContactsHave(this, customerName, count);
+    return pauseCampaignAfter(this, customerName, count);
   },
 );
 
 When(
   '{string} cancels the campaign as soon as {int} contacts have received it',
   function (this: Phase2World, customerName: string, count: number) {
-    return cancelsTheCampaignAsSoonAsContactsHave(this, customerName, count);
+    return cancelCampaignAfter(this, customerName, count);
   },
 );
 
@@ -153,20 +153,20 @@ Then(
 );
 
 When('{string} resumes the campaign', function (this: Phase2World, customerName: string) {
-  return resumesTheCampaign(this, customerName);
+  return resumeCampaign(this, customerName);
 });
 
 Then(
   'the contacts not texted before the pause receive it only after it was resumed',
   function (this: Phase2World) {
-    return theContactsNotTextedBeforeThePauseReceive(this);
+    return expectTheRestTextedOnlyAfterResume(this);
   },
 );
 
 Then(
   'the campaign can be neither resumed nor started again, as it is cancelled',
   function (this: Phase2World) {
-    return theCampaignCanBeNeitherResumedNorStarted(this);
+    return expectCancelledCampaignStaysCancelled(this);
   },
 );
 
@@ -175,38 +175,38 @@ Then(
 Given(
   '{string} has scheduled a campaign {string} with the template {string} for tomorrow',
   function (this: Phase2World, customerName: string, name: string, templateName: string) {
-    return hasScheduledACampaignWithTheTemplateFor(this, customerName, name, templateName);
+    return scheduleCampaignForTomorrow(this, customerName, name, templateName);
   },
 );
 
 When(
   '{string} cancels the campaign {string}',
   function (this: Phase2World, customerName: string, name: string) {
-    return cancelsTheCampaign(this, customerName, name);
+    return cancelCampaign(this, customerName, name);
   },
 );
 
 Then(
   'deleting the template {string} is refused because the campaign {string} uses it, and the template stays',
   function (this: Phase2World, templateName: string, campaignName: string) {
-    return deletingTheTemplateIsRefusedBecauseTheCampaign(this, templateName, campaignName);
+    return expectTemplateInUseCannotBeDeleted(this, templateName, campaignName);
   },
 );
 
 When(
   '{string} runs a campaign {string} to each of them reading {string}',
   function (this: Phase2World, customerName: string, name: string, text: string) {
-    return runsACampaignToEachOfThemReading(this, customerName, name, text);
+    return runCampaignToEachOfThem(this, customerName, name, text);
   },
 );
 
 Then('no contact received it before the scheduled start', function (this: Phase2World) {
-  return noContactReceivedItBeforeTheScheduledStart(this);
+  return expectNobodyTextedBeforeTheStart(this);
 });
 
 Then(
   "the campaign's statistics count the contacts it never reached as cancelled, and the others as delivered",
   function (this: Phase2World) {
-    return theCampaignStatisticsCountTheContactsItNever(this);
+    return expectUnreachedCountedAsCancelled(this);
   },
 );

@@ -2,12 +2,12 @@ import { Given, Then } from '@cucumber/cucumber';
 import type { Phase2World } from '../world/world';
 import { subscribeWebhook } from '../tasks/webhooks';
 import {
-  jasminEndpointHearsTheSmscAcknowledgementAndThen,
-  webhookEndpointToTheFirstAttempts,
-  webhookHearsThatTheMessageWasSentAnd,
-  theReportTookAttemptsEachPauseLongerThan,
-  webhookReceivesASignedReportThatTheMessage,
-  theAcknowledgementCallbackWasSentTimesAndProcessed,
+  expectJasminAcknowledgementThenOutcome,
+  failFirstWebhookAttempts,
+  expectWebhookHearsSentThenDelivered,
+  expectReportRetriedWithGrowingPauses,
+  expectSignedUndeliverableReport,
+  expectAcknowledgementSentAndProcessedOnce,
 } from '../tasks/delivery-reports';
 
 /**
@@ -25,41 +25,41 @@ Given(
 Then(
   "{string}'s Jasmin endpoint hears the SMSC's acknowledgement and then {word}, acknowledging each with ACK\\/Jasmin",
   function (this: Phase2World, customerName: string, state: string) {
-    return jasminEndpointHearsTheSmscAcknowledgementAndThen(this, customerName, state);
+    return expectJasminAcknowledgementThenOutcome(this, customerName, state);
   },
 );
 
 Given(
   "{string}'s webhook endpoint {string} to the first {int} attempts",
   function (this: Phase2World, customerName: string, how: string, count: number) {
-    return webhookEndpointToTheFirstAttempts(this, customerName, how, count);
+    return failFirstWebhookAttempts(this, customerName, how, count);
   },
 );
 
 Then(
   "{string}'s webhook hears that the message was sent and then that it was delivered, in that order",
   function (this: Phase2World, customerName: string) {
-    return webhookHearsThatTheMessageWasSentAnd(this, customerName);
+    return expectWebhookHearsSentThenDelivered(this, customerName);
   },
 );
 
 Then(
   'the {word} report took {int} attempts, each pause longer than the one before, and each report was processed once',
   function (this: Phase2World, status: string, attempts: number) {
-    return theReportTookAttemptsEachPauseLongerThan(this, status, attempts);
+    return expectReportRetriedWithGrowingPauses(this, status, attempts);
   },
 );
 
 Then(
   "{string}'s webhook receives a signed report that the message was undeliverable, with the network's error code",
   function (this: Phase2World, customerName: string) {
-    return webhookReceivesASignedReportThatTheMessage(this, customerName);
+    return expectSignedUndeliverableReport(this, customerName);
   },
 );
 
 Then(
   'the acknowledgement callback was sent {int} times and processed once',
   function (this: Phase2World, times: number) {
-    return theAcknowledgementCallbackWasSentTimesAndProcessed(this, times);
+    return expectAcknowledgementSentAndProcessedOnce(this, times);
   },
 );

@@ -2,11 +2,11 @@ import { Given, Then, When } from '@cucumber/cucumber';
 import type { Phase2World } from '../world/world';
 import {
   outsideLine,
-  callFromOutside,
-  callsNumberAndNobodyAnswers,
-  callsNumberAndAnswers,
-  callEndsUnansweredAfterThePlatformNoAnswer,
-  hearsThatIsNotAvailable,
+  giveAnOutsideLine,
+  callAndNobodyAnswers,
+  callAndAnswer,
+  expectCallEndsUnansweredAfterNoAnswerTime,
+  expectHearsNotAvailable,
 } from '../tasks/inbound-calls';
 
 /**
@@ -26,33 +26,33 @@ Given(
 );
 
 When("{person} calls {person}'s number", async function (this: Phase2World, caller: string, callee: string) {
-  await callFromOutside(this, caller, callee);
+  await giveAnOutsideLine(this, caller, callee);
 });
 
 When(
   "{person} calls {person}'s number and nobody answers",
   function (this: Phase2World, callerName: string, calleeName: string) {
-    return callsNumberAndNobodyAnswers(this, callerName, calleeName);
+    return callAndNobodyAnswers(this, callerName, calleeName);
   },
 );
 
 When(
   "{person} calls {person}'s number and {person} answers",
   function (this: Phase2World, callerName: string, calleeName: string, answerer: string) {
-    return callsNumberAndAnswers(this, callerName, calleeName, answerer);
+    return callAndAnswer(this, callerName, calleeName, answerer);
   },
 );
 
 Then(
   "{person}'s call ends unanswered after the platform's no-answer time",
   function (this: Phase2World, callerName: string) {
-    return callEndsUnansweredAfterThePlatformNoAnswer(this, callerName);
+    return expectCallEndsUnansweredAfterNoAnswerTime(this, callerName);
   },
 );
 
 Then(
   '{person} hears that {person} is not available',
   function (this: Phase2World, callerName: string, calleeName: string) {
-    return hearsThatIsNotAvailable(this, callerName, calleeName);
+    return expectHearsNotAvailable(this, callerName, calleeName);
   },
 );

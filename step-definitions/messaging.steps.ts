@@ -4,27 +4,27 @@ import { subscribeWebhook } from '../tasks/webhooks';
 import {
   customerNumber,
   sendText,
-  ownsALocalNumberForSendingTexts,
+  giveLocalSendingNumber,
   giveMobilePhone,
   thePlatformHadToOfferItToThe,
-  theApiShowsTheMessageAsSentNot,
-  phoneReceivesExactlyThatTextFromNumber,
-  itReachedTheHandsetWithinMsOfThe,
-  webhookReceivesASignedDeliveryReportSayingThe,
-  theApiShowsTheMessageAs,
-  someoneAsksToSendATextWithoutAn,
-  theRequestIsRefusedBecauseItCarriesNo,
-  sendsAMessageRequestWhoseBodyIsNot,
-  theRequestIsRefusedAsMalformedWithAn,
-  phoneReceivesNoTextFrom,
-  opensAnSmsConnectionWithAWrongPassword,
-  theSmsConnectionIsRefusedBecauseThePassword,
+  expectSentNotYetDeliveredOnceOnPhone,
+  expectExactlyThatTextFromTheNumber,
+  expectHandsetReachedWithin,
+  expectSignedDeliveryReport,
+  expectMessageStatus,
+  sendWithoutAnApiKey,
+  expectRefusedForMissingApiKey,
+  sendInvalidJson,
+  expectRefusedAsMalformed,
+  expectNoTextFrom,
+  bindWithAWrongPassword,
+  expectBindRefusedForThePassword,
 } from '../tasks/messaging';
 
 /** The plan's cross-service latency target (seed: Success Metrics). */
 
 Given('{string} owns a local number for sending texts', function (this: Phase2World, customerName: string) {
-  return ownsALocalNumberForSendingTexts(this, customerName);
+  return giveLocalSendingNumber(this, customerName);
 });
 
 Given(
@@ -69,7 +69,7 @@ Then(
 Then(
   "the API shows the message as sent, not yet delivered, once the text is on {person}'s phone",
   function (this: Phase2World, name: string) {
-    return theApiShowsTheMessageAsSentNot(this, name);
+    return expectSentNotYetDeliveredOnceOnPhone(this, name);
   },
 );
 
@@ -83,61 +83,61 @@ When(
 Then(
   "{person}'s phone receives exactly that text from {string}'s number",
   function (this: Phase2World, name: string, customerName: string) {
-    return phoneReceivesExactlyThatTextFromNumber(this, name, customerName);
+    return expectExactlyThatTextFromTheNumber(this, name, customerName);
   },
 );
 
 Then(
   'it reached the handset within {int} ms of the API accepting it',
   function (this: Phase2World, boundMs: number) {
-    return itReachedTheHandsetWithinMsOfThe(this, boundMs);
+    return expectHandsetReachedWithin(this, boundMs);
   },
 );
 
 Then(
   "{string}'s webhook receives a signed delivery report saying the message was {messageOutcome}",
   function (this: Phase2World, customerName: string, outcome: string) {
-    return webhookReceivesASignedDeliveryReportSayingThe(this, customerName, outcome);
+    return expectSignedDeliveryReport(this, customerName, outcome);
   },
 );
 
 Then('the API shows the message as {messageOutcome}', function (this: Phase2World, outcome: string) {
-  return theApiShowsTheMessageAs(this, outcome);
+  return expectMessageStatus(this, outcome);
 });
 
 When('someone asks to send a text without an API key', function (this: Phase2World) {
-  return someoneAsksToSendATextWithoutAn(this);
+  return sendWithoutAnApiKey(this);
 });
 
 Then('the request is refused because it carries no API key', function (this: Phase2World) {
-  return theRequestIsRefusedBecauseItCarriesNo(this);
+  return expectRefusedForMissingApiKey(this);
 });
 
 When(
   '{string} sends {person} a message request whose body is not valid JSON',
   function (this: Phase2World, customerName: string, name: string) {
-    return sendsAMessageRequestWhoseBodyIsNot(this, customerName, name);
+    return sendInvalidJson(this, customerName, name);
   },
 );
 
 Then('the request is refused as malformed, with an explanation', function (this: Phase2World) {
-  return theRequestIsRefusedAsMalformedWithAn(this);
+  return expectRefusedAsMalformed(this);
 });
 
 Then(
   "{person}'s phone receives no text from {string}",
   function (this: Phase2World, name: string, customerName: string) {
-    return phoneReceivesNoTextFrom(this, name, customerName);
+    return expectNoTextFrom(this, name, customerName);
   },
 );
 
 When(
   '{string} opens an SMS connection with a wrong password',
   function (this: Phase2World, customerName: string) {
-    return opensAnSmsConnectionWithAWrongPassword(this, customerName);
+    return bindWithAWrongPassword(this, customerName);
   },
 );
 
 Then('the SMS connection is refused because the password is wrong', function (this: Phase2World) {
-  return theSmsConnectionIsRefusedBecauseThePassword(this);
+  return expectBindRefusedForThePassword(this);
 });

@@ -1,22 +1,22 @@
 import { Given, Then, When } from '@cucumber/cucumber';
 import type { Phase2World } from '../world/world';
 import {
-  hasTwoCarriersAndEachOnItsOwn,
-  routesCallsToUkNumbersOver,
-  isOnAUkLineThatAnswersCalls,
+  giveTwoCarrierTrunks,
+  routeUkCallsOver,
+  giveAUkLineThatAnswers,
   expectCallCarriedBy,
-  movesUkCallsToThroughTheApi,
-  triesToMoveUkCallsToATrunk,
-  theCallFromToIsCarriedByAnd,
-  theChangeIsRefusedNamingTheAsThe,
-  ownsATollFreeNumber,
-  setsTheTrunkCallerIdToTheirToll,
-  setsCallerIdToTheirTollFreeNumber,
-  withholdsTheTrunkCallerIdThroughTheApi,
-  triesToSetTheTrunkCallerIdTo,
-  phoneShowsTollFreeNumberAsTheCaller,
-  phoneShowsTheCallAsAnonymous,
-  onlyTheCarrierLearnsNumberMarkedAsPrivate,
+  moveUkCallsTo,
+  moveUkCallsToAMissingTrunk,
+  expectCarriedByNotBy,
+  expectChangeRefusedNaming,
+  giveTollFreeNumber,
+  setTrunkCallerIdToTollFree,
+  setCallerIdToTollFree,
+  withholdTrunkCallerId,
+  setTrunkCallerIdTo,
+  expectTollFreeShownAsCaller,
+  expectShownAsAnonymous,
+  expectOnlyCarrierLearnsPrivateNumber,
 } from '../tasks/routing';
 
 /**
@@ -27,19 +27,19 @@ import {
 Given(
   '{string} has two carriers, {string} and {string}, each on its own SIP trunk',
   function (this: Phase2World, customerName: string, first: string, second: string) {
-    return hasTwoCarriersAndEachOnItsOwn(this, customerName, first, second);
+    return giveTwoCarrierTrunks(this, customerName, first, second);
   },
 );
 
 Given(
   '{string} routes calls to UK numbers over {string}',
   function (this: Phase2World, customerName: string, carrier: string) {
-    return routesCallsToUkNumbersOver(this, customerName, carrier);
+    return routeUkCallsOver(this, customerName, carrier);
   },
 );
 
 Given('{person} is on a UK line that answers calls', function (this: Phase2World, name: string) {
-  return isOnAUkLineThatAnswersCalls(this, name);
+  return giveAUkLineThatAnswers(this, name);
 });
 
 Given(
@@ -52,21 +52,21 @@ Given(
 When(
   '{string} moves UK calls to {string} through the API',
   function (this: Phase2World, customerName: string, carrier: string) {
-    return movesUkCallsToThroughTheApi(this, customerName, carrier);
+    return moveUkCallsTo(this, customerName, carrier);
   },
 );
 
 When(
   '{string} tries to move UK calls to a trunk that does not exist',
   function (this: Phase2World, customerName: string) {
-    return triesToMoveUkCallsToATrunk(this, customerName);
+    return moveUkCallsToAMissingTrunk(this, customerName);
   },
 );
 
 Then(
   'the call from {person} to {person} is carried by {string} and not by {string}',
   function (this: Phase2World, callerName: string, calleeName: string, carrier: string, old: string) {
-    return theCallFromToIsCarriedByAnd(this, callerName, calleeName, carrier, old);
+    return expectCarriedByNotBy(this, callerName, calleeName, carrier, old);
   },
 );
 
@@ -80,56 +80,56 @@ Then(
 Then(
   'the change is refused, naming the {setting} as the problem',
   function (this: Phase2World, field: string) {
-    return theChangeIsRefusedNamingTheAsThe(this, field);
+    return expectChangeRefusedNaming(this, field);
   },
 );
 
 Given('{string} owns a toll-free number', function (this: Phase2World, customerName: string) {
-  return ownsATollFreeNumber(this, customerName);
+  return giveTollFreeNumber(this, customerName);
 });
 
 When(
   "{string} sets the trunk's caller ID to their toll-free number through the API",
   function (this: Phase2World, customerName: string) {
-    return setsTheTrunkCallerIdToTheirToll(this, customerName);
+    return setTrunkCallerIdToTollFree(this, customerName);
   },
 );
 
 When(
   "{string} sets {person}'s caller ID to their toll-free number through the API",
   function (this: Phase2World, customerName: string, name: string) {
-    return setsCallerIdToTheirTollFreeNumber(this, customerName, name);
+    return setCallerIdToTollFree(this, customerName, name);
   },
 );
 
 When(
   "{string} withholds the trunk's caller ID through the API",
   function (this: Phase2World, customerName: string) {
-    return withholdsTheTrunkCallerIdThroughTheApi(this, customerName);
+    return withholdTrunkCallerId(this, customerName);
   },
 );
 
 When(
   "{string} tries to set the trunk's caller ID to a number they do not own",
   function (this: Phase2World, customerName: string) {
-    return triesToSetTheTrunkCallerIdTo(this, customerName);
+    return setTrunkCallerIdTo(this, customerName);
   },
 );
 
 Then(
   "{person}'s phone shows {string}'s toll-free number as the caller",
   function (this: Phase2World, name: string, customerName: string) {
-    return phoneShowsTollFreeNumberAsTheCaller(this, name, customerName);
+    return expectTollFreeShownAsCaller(this, name, customerName);
   },
 );
 
 Then("{person}'s phone shows the call as anonymous", function (this: Phase2World, name: string) {
-  return phoneShowsTheCallAsAnonymous(this, name);
+  return expectShownAsAnonymous(this, name);
 });
 
 Then(
   "only the carrier learns {person}'s number, marked as private",
   function (this: Phase2World, name: string) {
-    return onlyTheCarrierLearnsNumberMarkedAsPrivate(this, name);
+    return expectOnlyCarrierLearnsPrivateNumber(this, name);
   },
 );

@@ -1,13 +1,13 @@
 import { Given, Then, When } from '@cucumber/cucumber';
 import type { Phase2World } from '../world/world';
 import {
-  maySubmitTextsPerSecondOverSmpp,
-  isConnectedToThePlatformOverSmpp,
-  submitsToOverSmppAskingForADelivery,
-  receivesADeliveryReceiptForItOnThe,
-  submitsTextsToAtOnceOverSmppRetrying,
-  someSubmissionsWereRefusedBecauseOfTheRate,
-  phoneReceivesEachOfTheTextsExactlyOnce,
+  expectSmppRateLimit,
+  connectOverSmpp,
+  submitAskingForReceipt,
+  expectDeliveryReceiptOnTheSession,
+  submitAtOnceRetryingThrottled,
+  expectSomeSubmissionsThrottled,
+  expectEachTextExactlyOnce,
 } from '../tasks/smpp';
 
 /**
@@ -18,39 +18,39 @@ import {
 Given(
   '{string} may submit {int} texts per second over SMPP',
   function (this: Phase2World, customerName: string, perSecond: number) {
-    return maySubmitTextsPerSecondOverSmpp(this, customerName, perSecond);
+    return expectSmppRateLimit(this, customerName, perSecond);
   },
 );
 
 Given('{string} is connected to the platform over SMPP', function (this: Phase2World, customerName: string) {
-  return isConnectedToThePlatformOverSmpp(this, customerName);
+  return connectOverSmpp(this, customerName);
 });
 
 When(
   '{string} submits {string} to {person} over SMPP, asking for a delivery receipt',
   function (this: Phase2World, customerName: string, text: string, name: string) {
-    return submitsToOverSmppAskingForADelivery(this, customerName, text, name);
+    return submitAskingForReceipt(this, customerName, text, name);
   },
 );
 
 Then(
   '{string} receives a delivery receipt for it on the SMPP connection, saying {word}',
   function (this: Phase2World, customerName: string, stat: string) {
-    return receivesADeliveryReceiptForItOnThe(this, customerName, stat);
+    return expectDeliveryReceiptOnTheSession(this, customerName, stat);
   },
 );
 
 When(
   '{string} submits {int} texts to {person} at once over SMPP, retrying each one it is told to slow down',
   function (this: Phase2World, customerName: string, count: number, name: string) {
-    return submitsTextsToAtOnceOverSmppRetrying(this, customerName, count, name);
+    return submitAtOnceRetryingThrottled(this, customerName, count, name);
   },
 );
 
 Then('some submissions were refused because of the rate, with ESME_RTHROTTLED', function (this: Phase2World) {
-  return someSubmissionsWereRefusedBecauseOfTheRate(this);
+  return expectSomeSubmissionsThrottled(this);
 });
 
 Then("{person}'s phone receives each of the texts exactly once", function (this: Phase2World, name: string) {
-  return phoneReceivesEachOfTheTextsExactlyOnce(this, name);
+  return expectEachTextExactlyOnce(this, name);
 });

@@ -3,17 +3,17 @@ import type { Phase2World } from '../world/world';
 import { gsmText } from '../world/factories';
 import { customerNumber, sendText } from '../tasks/messaging';
 import {
-  ownsAShortCodeForSendingTexts,
-  phoneReceivesExactlyThatTextFromShortCode,
-  theTextTravelledAsPartInPutBack,
-  thePlatformSendsTextsToFrenchMobilesOver,
-  hasAFrenchMobilePhone,
-  receivedItThroughTheFrenchCarrierAndThe,
-  theFrenchMobileNetworkIsUnreachable,
-  theFrenchMobileNetworkIsBack,
-  theApiShowsTheMessageAsAcceptedAnd,
-  sendsAPictureMessageThroughTheApi,
-  theRequestIsRefusedBecausePictureMessagesAre,
+  giveShortCode,
+  expectExactlyThatTextFromTheShortCode,
+  expectTravelledInParts,
+  connectFrenchCarrier,
+  giveAFrenchMobile,
+  expectReceivedThroughTheFrenchCarrierOnly,
+  takeFrenchNetworkDown,
+  bringFrenchNetworkBack,
+  expectAcceptedAndWaiting,
+  sendPictureMessage,
+  expectPictureMessageRefused,
 } from '../tasks/sms-kinds';
 
 /**
@@ -29,7 +29,7 @@ When(
 );
 
 Given('{string} owns a short code for sending texts', function (this: Phase2World, customerName: string) {
-  return ownsAShortCodeForSendingTexts(this, customerName);
+  return giveShortCode(this, customerName);
 });
 
 When(
@@ -42,14 +42,14 @@ When(
 Then(
   "{person}'s phone receives exactly that text from {string}'s short code",
   function (this: Phase2World, name: string, customerName: string) {
-    return phoneReceivesExactlyThatTextFromShortCode(this, name, customerName);
+    return expectExactlyThatTextFromTheShortCode(this, name, customerName);
   },
 );
 
 Then(
   'the text travelled as {int} part(s) in {alphabet}, put back together in order on the handset',
   function (this: Phase2World, parts: number, encoding: string) {
-    return theTextTravelledAsPartInPutBack(this, parts, encoding);
+    return expectTravelledInParts(this, parts, encoding);
   },
 );
 
@@ -58,33 +58,33 @@ Then(
 Given(
   'the platform sends texts to French mobiles over a connector of their own',
   function (this: Phase2World) {
-    return thePlatformSendsTextsToFrenchMobilesOver(this);
+    return connectFrenchCarrier(this);
   },
 );
 
 Given('{person} has a French mobile phone', function (this: Phase2World, name: string) {
-  return hasAFrenchMobilePhone(this, name);
+  return giveAFrenchMobile(this, name);
 });
 
 Then(
   '{person} received it through the French carrier, and the home carrier never saw it',
   function (this: Phase2World, name: string) {
-    return receivedItThroughTheFrenchCarrierAndThe(this, name);
+    return expectReceivedThroughTheFrenchCarrierOnly(this, name);
   },
 );
 
 Given('the French mobile network is unreachable', function (this: Phase2World) {
-  return theFrenchMobileNetworkIsUnreachable(this);
+  return takeFrenchNetworkDown(this);
 });
 
 When('the French mobile network is back', function (this: Phase2World) {
-  return theFrenchMobileNetworkIsBack(this);
+  return bringFrenchNetworkBack(this);
 });
 
 Then(
   'the API shows the message as accepted and waiting while the network is unreachable',
   function (this: Phase2World) {
-    return theApiShowsTheMessageAsAcceptedAnd(this);
+    return expectAcceptedAndWaiting(this);
   },
 );
 
@@ -93,10 +93,10 @@ Then(
 When(
   '{string} sends {person} a picture message through the API',
   function (this: Phase2World, customerName: string, name: string) {
-    return sendsAPictureMessageThroughTheApi(this, customerName, name);
+    return sendPictureMessage(this, customerName, name);
   },
 );
 
 Then('the request is refused because picture messages are not supported', function (this: Phase2World) {
-  return theRequestIsRefusedBecausePictureMessagesAre(this);
+  return expectPictureMessageRefused(this);
 });

@@ -2,18 +2,18 @@ import { Given, Then, When } from '@cucumber/cucumber';
 import type { Phase2World } from '../world/world';
 import {
   fileMobile,
-  mobileReceivesATextNamingNumberAndThe,
-  mobileReceivesATextAboutACallFrom,
-  mobileReceivesNoTextAboutCall,
+  expectMissedCallText,
+  expectWithheldMissedCallText,
+  expectNoMissedCallText,
   textBusinessNumber,
   expectForwardingConfirmed,
-  hasForwardedHerHisCallsToByText,
-  mobileReceivesAConfirmationThatForwardingIsOff,
-  mobileReceivesAnErrorTextSayingIsNot,
-  callsAreStillNotForwarded,
-  theCallRingsLineInsteadOfPhone,
-  theCallRingsPhone,
-  answersAndAndHearEachOther,
+  forwardCallsByText,
+  expectForwardingOffConfirmed,
+  expectNotAPhoneNumberError,
+  expectCallsNotForwarded,
+  expectCallRingsForwardedLine,
+  expectCallRingsPhone,
+  answerAndHearEachOther,
 } from '../tasks/subscriber';
 
 /**
@@ -42,21 +42,21 @@ Given(
 Then(
   "{person}'s mobile receives a text naming {person}'s number and the time of his/her call",
   function (this: Phase2World, name: string, callerName: string) {
-    return mobileReceivesATextNamingNumberAndThe(this, name, callerName);
+    return expectMissedCallText(this, name, callerName);
   },
 );
 
 Then(
   "{person}'s mobile receives a text about a call from a withheld number",
   function (this: Phase2World, name: string) {
-    return mobileReceivesATextAboutACallFrom(this, name);
+    return expectWithheldMissedCallText(this, name);
   },
 );
 
 Then(
   "{person}'s mobile receives no text about {person}'s call",
   function (this: Phase2World, name: string, callerName: string) {
-    return mobileReceivesNoTextAboutCall(this, name, callerName);
+    return expectNoMissedCallText(this, name, callerName);
   },
 );
 
@@ -84,42 +84,42 @@ Then(
 Given(
   '{person} has forwarded her/his calls to {person} by text',
   function (this: Phase2World, name: string, target: string) {
-    return hasForwardedHerHisCallsToByText(this, name, target);
+    return forwardCallsByText(this, name, target);
   },
 );
 
 Then(
   "{person}'s mobile receives a confirmation that forwarding is off",
   function (this: Phase2World, name: string) {
-    return mobileReceivesAConfirmationThatForwardingIsOff(this, name);
+    return expectForwardingOffConfirmed(this, name);
   },
 );
 
 Then(
   "{person}'s mobile receives an error text saying {string} is not a phone number",
   function (this: Phase2World, name: string, argument: string) {
-    return mobileReceivesAnErrorTextSayingIsNot(this, name, argument);
+    return expectNotAPhoneNumberError(this, name, argument);
   },
 );
 
 Then("{person}'s calls are still not forwarded", function (this: Phase2World, name: string) {
-  return callsAreStillNotForwarded(this, name);
+  return expectCallsNotForwarded(this, name);
 });
 
 Then(
   "the call rings {person}'s line instead of {person}'s phone",
   function (this: Phase2World, targetName: string, subscriberName: string) {
-    return theCallRingsLineInsteadOfPhone(this, targetName, subscriberName);
+    return expectCallRingsForwardedLine(this, targetName, subscriberName);
   },
 );
 
 Then("the call rings {person}'s phone", function (this: Phase2World, name: string) {
-  return theCallRingsPhone(this, name);
+  return expectCallRingsPhone(this, name);
 });
 
 When(
   '{person} answers and {person} and {person} hear each other',
   function (this: Phase2World, answerer: string, aName: string, bName: string) {
-    return answersAndAndHearEachOther(this, answerer, aName, bName);
+    return answerAndHearEachOther(this, answerer, aName, bName);
   },
 );

@@ -2,13 +2,13 @@ import { Given, Then, When } from '@cucumber/cucumber';
 import type { Phase2World } from '../world/world';
 import { stubSpeechToText } from '../support/providers';
 import {
-  callsNumberWhileSheHeIsAwayFrom,
-  hearsVoicemailGreeting,
-  leavesAMessageOfSecondAndHangsUp,
-  theSpeechToTextProviderReceivedMessageAs,
-  mobileReceivesTheTranscriptOfMessage,
-  mobileIsToldOfTheVoicemailFromWithout,
-  theVoicemailAndItsTranscriptCanBeFetched,
+  callWhileAway,
+  expectVoicemailGreeting,
+  leaveAMessage,
+  expectProviderReceivedTheRecording,
+  expectTranscriptOnMobile,
+  expectVoicemailNoticeWithoutTranscript,
+  expectVoicemailAndTranscriptFetchable,
 } from '../tasks/voicemail';
 
 /**
@@ -27,45 +27,45 @@ Given('the speech-to-text provider is out of service', function (this: Phase2Wor
 When(
   "{person} calls {person}'s number while she/he is away from her/his desk",
   function (this: Phase2World, callerName: string, calleeName: string) {
-    return callsNumberWhileSheHeIsAwayFrom(this, callerName, calleeName);
+    return callWhileAway(this, callerName, calleeName);
   },
 );
 
 Then(
   "{person} hears {person}'s voicemail greeting",
   function (this: Phase2World, callerName: string, calleeName: string) {
-    return hearsVoicemailGreeting(this, callerName, calleeName);
+    return expectVoicemailGreeting(this, callerName, calleeName);
   },
 );
 
 When(
   '{person} leaves a message of {int} second(s) and hangs up',
   function (this: Phase2World, callerName: string, seconds: number) {
-    return leavesAMessageOfSecondAndHangsUp(this, callerName, seconds);
+    return leaveAMessage(this, callerName, seconds);
   },
 );
 
 Then(
   "the speech-to-text provider received {person}'s message as telephone audio of about {int} second(s)",
   function (this: Phase2World, callerName: string, seconds: number) {
-    return theSpeechToTextProviderReceivedMessageAs(this, callerName, seconds);
+    return expectProviderReceivedTheRecording(this, callerName, seconds);
   },
 );
 
 Then(
   "{person}'s mobile receives the transcript of {person}'s message",
   function (this: Phase2World, name: string, callerName: string) {
-    return mobileReceivesTheTranscriptOfMessage(this, name, callerName);
+    return expectTranscriptOnMobile(this, name, callerName);
   },
 );
 
 Then(
   "{person}'s mobile is told of the voicemail from {person}, without a transcript",
   function (this: Phase2World, name: string, callerName: string) {
-    return mobileIsToldOfTheVoicemailFromWithout(this, name, callerName);
+    return expectVoicemailNoticeWithoutTranscript(this, name, callerName);
   },
 );
 
 Then('the voicemail and its transcript can be fetched through the API', function (this: Phase2World) {
-  return theVoicemailAndItsTranscriptCanBeFetched(this);
+  return expectVoicemailAndTranscriptFetchable(this);
 });

@@ -30,7 +30,7 @@ export interface SentText {
 }
 
 /** Given these people have mobile phones: */
-export function thesePeopleHaveMobilePhones(world: Phase2World, table: DataTable) {
+export function giveThemMobilePhones(world: Phase2World, table: DataTable) {
   for (const row of table.hashes()) {
     const behaviour = NETWORKS[row.network ?? ''];
     if (!behaviour)
@@ -41,7 +41,7 @@ export function thesePeopleHaveMobilePhones(world: Phase2World, table: DataTable
 }
 
 /** When {string} texts each of them {string} through the API */
-export async function textsEachOfThemThroughTheApi(world: Phase2World, customerName: string, text: string) {
+export async function textEachOfThemThroughTheApi(world: Phase2World, customerName: string, text: string) {
   const customer = world.customer(customerName);
   const from = customerNumber(world, customerName);
   const batch: SentText[] = [];
@@ -79,7 +79,7 @@ export async function groundTruth(
 }
 
 /** Then within {int} seconds the API's analytics agree with what the handsets received and the network reported */
-export async function withinSecondsTheApiAnalyticsAgreeWithWhat(world: Phase2World, seconds: number) {
+export async function expectAnalyticsAgreeWithHandsetsWithin(world: Phase2World, seconds: number) {
   const batch = world.messaging.sentBatches.flat();
   const truth = await groundTruth(world, batch);
   const customer = world.customer(world.onlyCustomerName());
@@ -125,7 +125,7 @@ export function expectAgreement(
 }
 
 /** Then the analytics for the window of the second batch count only the second batch's texts */
-export async function theAnalyticsForTheWindowOfTheSecond(world: Phase2World) {
+export async function expectWindowedAnalyticsCountOnlyTheSecondBatch(world: Phase2World) {
   const [first, second] = world.messaging.sentBatches;
   if (!first || !second) throw new Error('Two batches of texts must have been sent.');
   const customer = world.customer(world.onlyCustomerName());
@@ -147,7 +147,7 @@ export async function theAnalyticsForTheWindowOfTheSecond(world: Phase2World) {
 }
 
 /** Then the analytics of the campaign {string} agree with what its contacts' handsets received and the network reported */
-export async function theAnalyticsOfTheCampaignAgreeWithWhat(world: Phase2World, name: string) {
+export async function expectCampaignAnalyticsAgreeWithHandsets(world: Phase2World, name: string) {
   const run = campaignNamed(world, name);
   const api = world.customer(run.customer).api;
   const requestedAt = run.startRequestedAt;

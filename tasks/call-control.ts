@@ -54,7 +54,7 @@ export function liveCallId(world: Phase2World): string {
 }
 
 /** Then {string} sees the call between {person} and {person} among its live calls, answered */
-export async function seesTheCallBetweenAndAmongItsLive(
+export async function expectTheCallAmongLiveCalls(
   world: Phase2World,
   customerName: string,
   callerName: string,
@@ -78,26 +78,26 @@ export async function seesTheCallBetweenAndAmongItsLive(
 }
 
 /** When {string} puts the call on hold through the API */
-export async function putsTheCallOnHoldThroughTheApi(world: Phase2World, customerName: string) {
+export async function holdThroughTheApi(world: Phase2World, customerName: string) {
   const { id } = await liveCall(world, customerName);
   const held = await apiOf(world, customerName).holdLiveCall(id);
   expect(held.held, 'the call as the API reports it after the hold').to.equal(true);
 }
 
 /** When {string} resumes the call through the API */
-export async function resumesTheCallThroughTheApi(world: Phase2World, customerName: string) {
+export async function resumeThroughTheApi(world: Phase2World, customerName: string) {
   const resumed = await apiOf(world, customerName).resumeLiveCall(liveCallId(world));
   expect(resumed.held, 'the call as the API reports it after resuming').to.equal(false);
 }
 
 /** Then {person} and {person} no longer hear each other */
-export async function andNoLongerHearEachOther(world: Phase2World, aName: string, bName: string) {
+export async function expectTheyNoLongerHearEachOther(world: Phase2World, aName: string, bName: string) {
   const [a, b] = speakers(world, aName, bName);
   await expectSilenceBothWays(world, a, b);
 }
 
 /** Then {person} and {person} hear each other again */
-export async function andHearEachOtherAgain(world: Phase2World, aName: string, bName: string) {
+export async function expectTheyHearEachOtherAgain(world: Phase2World, aName: string, bName: string) {
   const [a, b] = speakers(world, aName, bName);
   const since = audioSnapshot(a, b);
   await talkForAMoment(world, a, b);
@@ -105,11 +105,7 @@ export async function andHearEachOtherAgain(world: Phase2World, aName: string, b
 }
 
 /** When {string} transfers the call to {person} through the API */
-export async function transfersTheCallToThroughTheApi(
-  world: Phase2World,
-  customerName: string,
-  targetName: string,
-) {
+export async function transferThroughTheApi(world: Phase2World, customerName: string, targetName: string) {
   const { id } = await liveCall(world, customerName);
   const target = world.person(targetName);
   world.voice.transferRequestedAt = Date.now();
@@ -118,7 +114,7 @@ export async function transfersTheCallToThroughTheApi(
 }
 
 /** Then {person}'s phone is released */
-export async function phoneIsReleased(world: Phase2World, name: string) {
+export async function expectPhoneReleased(world: Phase2World, name: string) {
   const { caller, call } = world.currentCall();
   expect(caller.name, 'whose phone').to.equal(name);
   const ended = await call.waitUntilEnded(boundMs(world));
@@ -126,7 +122,7 @@ export async function phoneIsReleased(world: Phase2World, name: string) {
 }
 
 /** When {person}'s line answers and {person} and {person} hear each other */
-export async function lineAnswersAndAndHearEachOther(
+export async function answerTheTransferAndTalk(
   world: Phase2World,
   targetName: string,
   keptName: string,
@@ -169,7 +165,7 @@ export function callRecordOfCurrentCall(world: Phase2World) {
 }
 
 /** Then once {person} hangs up, the call record shows the call transferred to {person} */
-export async function onceHangsUpTheCallRecordShowsThe(
+export async function expectTransferInTheCallRecordOnceHungUp(
   world: Phase2World,
   keptName: string,
   targetName: string,
@@ -186,13 +182,13 @@ export async function onceHangsUpTheCallRecordShowsThe(
 }
 
 /** When {string} hangs up the call through the API */
-export async function hangsUpTheCallThroughTheApi(world: Phase2World, customerName: string) {
+export async function hangUpThroughTheApi(world: Phase2World, customerName: string) {
   const { id } = await liveCall(world, customerName);
   await apiOf(world, customerName).hangupLiveCall(id);
 }
 
 /** Then both {person} and {person} are hung up by the platform */
-export async function bothAndAreHungUpByThePlatform(world: Phase2World, aName: string, bName: string) {
+export async function expectBothHungUpByThePlatform(world: Phase2World, aName: string, bName: string) {
   const { call, farEnd } = world.currentCall();
   if (!farEnd) throw new Error(`${bName} was never on the call.`);
   const waitMs = boundMs(world);
@@ -202,7 +198,7 @@ export async function bothAndAreHungUpByThePlatform(world: Phase2World, aName: s
 }
 
 /** Then the call record shows the call ended by the platform */
-export async function theCallRecordShowsTheCallEndedBy(world: Phase2World) {
+export async function expectCallRecordEndedBy(world: Phase2World) {
   const cdr = await callRecordOfCurrentCall(world);
   expect(cdr, 'the record of a call hung up through the API').to.deep.include({
     disposition: 'answered',
@@ -212,7 +208,7 @@ export async function theCallRecordShowsTheCallEndedBy(world: Phase2World) {
 }
 
 /** Then the call is no longer among {string}'s live calls */
-export async function theCallIsNoLongerAmongLiveCalls(world: Phase2World, customerName: string) {
+export async function expectTheCallNoLongerLive(world: Phase2World, customerName: string) {
   const id = liveCallId(world);
   const { items } = await apiOf(world, customerName).listLiveCalls();
   expect(
@@ -224,7 +220,7 @@ export async function theCallIsNoLongerAmongLiveCalls(world: Phase2World, custom
 }
 
 /** Then {string} cannot put that call on hold any more: it is not found */
-export async function cannotPutThatCallOnHoldAnyMore(world: Phase2World, customerName: string) {
+export async function expectHoldOfTheEndedCallRefused(world: Phase2World, customerName: string) {
   const response = await apiOf(world, customerName).raw({
     method: 'POST',
     path: `/v1/calls/${liveCallId(world)}/hold`,
@@ -233,7 +229,7 @@ export async function cannotPutThatCallOnHoldAnyMore(world: Phase2World, custome
 }
 
 /** Then {string} cannot hang up a call that never existed: it is not found */
-export async function cannotHangUpACallThatNeverExisted(world: Phase2World, customerName: string) {
+export async function expectHangingUpAnUnknownCallRefused(world: Phase2World, customerName: string) {
   const response = await apiOf(world, customerName).raw({
     method: 'DELETE',
     path: '/v1/calls/call_that_never_existed',
@@ -242,7 +238,7 @@ export async function cannotHangUpACallThatNeverExisted(world: Phase2World, cust
 }
 
 /** Then {string} can neither see nor control {string}'s call */
-export async function canNeitherSeeNorControlCall(world: Phase2World, outsider: string, owner: string) {
+export async function expectCannotSeeNorControlTheCall(world: Phase2World, outsider: string, owner: string) {
   const { id } = await liveCall(world, owner);
   const api = apiOf(world, outsider);
   const { items } = await api.listLiveCalls();

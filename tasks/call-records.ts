@@ -84,7 +84,7 @@ export async function makeCall(
 }
 
 /** Given {person} has made these calls, one after the other: */
-export async function hasMadeTheseCallsOneAfterTheOther(
+export async function makeTheseCallsOneAfterTheOther(
   world: Phase2World,
   callerName: string,
   table: DataTable,
@@ -128,7 +128,7 @@ export async function allRecords(world: Phase2World): Promise<Map<string, Cdr>> 
 }
 
 /** Then the call records show: */
-export async function theCallRecordsShow(world: Phase2World, table: DataTable) {
+export async function expectTheCallRecordsShow(world: Phase2World, table: DataTable) {
   const records = await allRecords(world);
   for (const row of table.hashes()) {
     const call = finished(world, row.to ?? '');
@@ -182,7 +182,7 @@ export async function expectFilterReturns(
 }
 
 /** Then asking for calls started after the call to {person} and before the call to {person} returns only the call to {person} */
-export async function askingForCallsStartedAfterTheCallTo(
+export async function expectCallsStartedAfterTheCallTo(
   world: Phase2World,
   after: string,
   before: string,
@@ -195,7 +195,7 @@ export async function askingForCallsStartedAfterTheCallTo(
 }
 
 /** Then reading the records one per page returns the calls to {person}, {person}, {person} and {person}, then no more pages */
-export async function readingTheRecordsOnePerPageReturnsThe(
+export async function expectOneRecordPerPageInOrder(
   world: Phase2World,
   first: string,
   second: string,
@@ -220,7 +220,7 @@ export async function readingTheRecordsOnePerPageReturnsThe(
 }
 
 /** Then {string}'s webhook receives one completed-call event per call, carrying the same record as the API */
-export async function webhookReceivesOneCompletedCallEventPerCall(world: Phase2World, customerName: string) {
+export async function expectOneCompletedCallEventPerCall(world: Phase2World, customerName: string) {
   const webhook = world.customer(customerName).webhook;
   if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
   for (const call of world.voice.finishedCalls) {
@@ -243,7 +243,7 @@ export async function webhookReceivesOneCompletedCallEventPerCall(world: Phase2W
 }
 
 /** Then {string} finds none of {person}'s call records, neither in lists nor by id */
-export async function findsNoneOfCallRecordsNeitherInLists(
+export async function expectNoneOfTheirCallRecordsVisible(
   world: Phase2World,
   outsider: string,
   callerName: string,

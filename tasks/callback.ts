@@ -22,11 +22,7 @@ export function callbackLine(customer: CustomerActor, line: CallbackLine): strin
 }
 
 /** Given {person} takes the call-backs asked for on {string}'s short code and callback number */
-export async function takesTheCallBacksAskedForOnShort(
-  world: Phase2World,
-  agentName: string,
-  customerName: string,
-) {
+export async function setUpCallBackLines(world: Phase2World, agentName: string, customerName: string) {
   const customer = world.customer(customerName);
   const agent = world.person(agentName).sip?.username;
   if (!agent) throw new Error(`${agentName} has no SIP account.`);
@@ -46,7 +42,7 @@ export async function takesTheCallBacksAskedForOnShort(
 }
 
 /** Given {person} has a mobile phone that answers calls */
-export async function hasAMobilePhoneThatAnswersCalls(world: Phase2World, name: string) {
+export async function giveAMobileThatAnswersCalls(world: Phase2World, name: string) {
   const number = world.newHandset();
   // The same phone takes calls: over the trunk, at the scenario's telephone network.
   (await world.telephoneNetwork()).behaviourFor(number, {
@@ -58,7 +54,7 @@ export async function hasAMobilePhoneThatAnswersCalls(world: Phase2World, name: 
 }
 
 /** When {person} texts {string} to {string}'s {callbackLine} */
-export async function textsTo(
+export async function textKeywordToCallBackLine(
   world: Phase2World,
   name: string,
   text: string,
@@ -75,7 +71,7 @@ export async function textsTo(
 }
 
 /** Then {person}'s mobile rings with a call from {string} */
-export async function mobileRingsWithACallFrom(world: Phase2World, name: string, customerName: string) {
+export async function expectCallBackOnTheMobile(world: Phase2World, name: string, customerName: string) {
   const number = world.person(name).number;
   const since = world.voice.callback?.textedAt ?? 0;
   const invite: ReceivedInvite = await (
@@ -96,7 +92,7 @@ export async function mobileRingsWithACallFrom(world: Phase2World, name: string,
 }
 
 /** Then {person}'s phone rings with {person}'s call back and {person} answers */
-export async function phoneRingsWithCallBackAndAnswers(
+export async function answerTheCallBackAtTheAgentsPhone(
   world: Phase2World,
   agentName: string,
   callerName: string,
@@ -129,7 +125,7 @@ export async function phoneRingsWithCallBackAndAnswers(
 }
 
 /** Then {person} and {person} hear each other */
-export async function andHearEachOther(world: Phase2World, aName: string, bName: string) {
+export async function expectCallBackPartiesHearEachOther(world: Phase2World, aName: string, bName: string) {
   const callback = world.currentCallback();
   if (!callback.handset || !callback.agent) throw new Error('The call back was not answered at both ends.');
   const handset = { name: aName, rtp: callback.handset.rtp };
@@ -143,7 +139,7 @@ export async function andHearEachOther(world: Phase2World, aName: string, bName:
 }
 
 /** Then {person}'s mobile receives a reply explaining to text CALL ME */
-export async function mobileReceivesAReplyExplainingToTextCall(world: Phase2World, name: string) {
+export async function expectReplyExplainingTheKeyword(world: Phase2World, name: string) {
   const { customer, line } = world.voice.callback?.textedLine ?? { customer: '', line: 'short code' };
   const sms = await world.mobileNetwork
     .handset(world.person(name).number)
@@ -158,7 +154,7 @@ export async function mobileReceivesAReplyExplainingToTextCall(world: Phase2Worl
 }
 
 /** Then nobody is called back */
-export async function nobodyIsCalledBack(world: Phase2World) {
+export async function expectNobodyCalledBack(world: Phase2World) {
   // The reply is only sent once the text is handled: a call back would have been placed by then.
   const since = world.voice.callback?.textedAt ?? 0;
   const invites = (await world.telephoneNetwork()).invites.filter((i) => i.at >= since);

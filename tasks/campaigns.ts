@@ -171,7 +171,7 @@ export async function uploadList(
 }
 
 /** Given {string} has uploaded the contact list {string}: */
-export async function hasUploadedTheContactList(
+export async function uploadContactListOrFail(
   world: Phase2World,
   customerName: string,
   name: string,
@@ -183,7 +183,7 @@ export async function hasUploadedTheContactList(
 }
 
 /** Then the list {string} is accepted with {int} contacts, and the upload report skips these rows: */
-export async function theListIsAcceptedWithContactsAndThe(
+export async function expectListAcceptedWithSkippedRows(
   world: Phase2World,
   name: string,
   contacts: number,
@@ -255,7 +255,7 @@ export async function startCampaign(world: Phase2World, run: CampaignRun): Promi
 }
 
 /** When {string} starts the campaign {string} with the template {string} and the list {string}, sending {int} texts a second */
-export async function startsTheCampaignWithTheTemplateAndThe(
+export async function startCampaignAtRate(
   world: Phase2World,
   customerName: string,
   name: string,
@@ -269,7 +269,7 @@ export async function startsTheCampaignWithTheTemplateAndThe(
 }
 
 /** When {string} schedules the campaign {string} with the template {string} and the list {string} to start {int} second(s) from now */
-export async function schedulesTheCampaignWithTheTemplateAndThe(
+export async function scheduleCampaign(
   world: Phase2World,
   customerName: string,
   name: string,
@@ -285,7 +285,7 @@ export async function schedulesTheCampaignWithTheTemplateAndThe(
 }
 
 /** Then the campaign is scheduled, and nobody has been texted before its start time */
-export async function theCampaignIsScheduledAndNobodyHasBeen(world: Phase2World) {
+export async function expectScheduledAndNobodyTextedYet(world: Phase2World) {
   const run = onlyCampaign(world);
   const campaign = await world.customer(run.customer).api.getCampaign(run.latest.id);
   if (run.startAt === undefined)
@@ -302,7 +302,7 @@ export async function theCampaignIsScheduledAndNobodyHasBeen(world: Phase2World)
 }
 
 /** Then each contact whose phone can be reached receives exactly one text, filled in from their own row */
-export async function eachContactWhosePhoneCanBeReachedReceives(world: Phase2World) {
+export async function expectEachReachableContactTextedOnce(world: Phase2World) {
   const run = onlyCampaign(world);
   const contacts = reachable(world, run);
   expect(contacts, 'contacts who should get the text').to.have.length.above(0);
@@ -321,7 +321,7 @@ export async function eachContactWhosePhoneCanBeReachedReceives(world: Phase2Wor
 }
 
 /** Then {person} receives nothing from the campaign, and a text to her/him through the API is refused because she/he opted out */
-export async function receivesNothingFromTheCampaignAndAText(world: Phase2World, name: string) {
+export async function expectOptedOutPersonNotTexted(world: Phase2World, name: string) {
   const run = onlyCampaign(world);
   const contact = contactsOf(world, run).find((c) => c.person === name);
   if (!contact) throw new Error(`${name} is not on the campaign's list.`);
@@ -364,7 +364,7 @@ export function stats(partial: Partial<CampaignStats>): CampaignStats {
 }
 
 /** Then within {int} seconds the campaign's statistics agree with the handsets and the network: */
-export async function withinSecondsTheCampaignStatisticsAgreeWithThe(
+export async function expectCampaignStatisticsAgreeWithin(
   world: Phase2World,
   seconds: number,
   table: DataTable,
@@ -450,21 +450,13 @@ export async function interruptAfter(
 }
 
 /** When {string} pauses the campaign as soon as {int} contacts have received it */
-export async function pausesTheCampaignAsSoonAsContactsHave(
-  world: Phase2World,
-  customerName: string,
-  count: number,
-) {
+export async function pauseCampaignAfter(world: Phase2World, customerName: string, count: number) {
   expect(onlyCampaign(world).customer, 'whose campaign').to.equal(customerName);
   await interruptAfter(world, count, 'pause');
 }
 
 /** When {string} cancels the campaign as soon as {int} contacts have received it */
-export async function cancelsTheCampaignAsSoonAsContactsHave(
-  world: Phase2World,
-  customerName: string,
-  count: number,
-) {
+export async function cancelCampaignAfter(world: Phase2World, customerName: string, count: number) {
   expect(onlyCampaign(world).customer, 'whose campaign').to.equal(customerName);
   await interruptAfter(world, count, 'cancel');
 }
@@ -487,7 +479,7 @@ export async function step(world: Phase2World) {
 }
 
 /** When {string} resumes the campaign */
-export async function resumesTheCampaign(world: Phase2World, customerName: string) {
+export async function resumeCampaign(world: Phase2World, customerName: string) {
   const run = onlyCampaign(world);
   expect(run.customer, 'whose campaign').to.equal(customerName);
   run.resumeRequestedAt = Date.now();
@@ -496,7 +488,7 @@ export async function resumesTheCampaign(world: Phase2World, customerName: strin
 }
 
 /** Then the contacts not texted before the pause receive it only after it was resumed */
-export async function theContactsNotTextedBeforeThePauseReceive(world: Phase2World) {
+export async function expectTheRestTextedOnlyAfterResume(world: Phase2World) {
   const run = onlyCampaign(world);
   const resumedAt = run.resumeRequestedAt;
   if (resumedAt === undefined) throw new Error('The campaign was not resumed in this scenario.');
@@ -512,7 +504,7 @@ export async function theContactsNotTextedBeforeThePauseReceive(world: Phase2Wor
 }
 
 /** Then the campaign can be neither resumed nor started again, as it is cancelled */
-export async function theCampaignCanBeNeitherResumedNorStarted(world: Phase2World) {
+export async function expectCancelledCampaignStaysCancelled(world: Phase2World) {
   const run = onlyCampaign(world);
   for (const action of ['resume', 'start'] as const) {
     const response = await world.customer(run.customer).api.raw({
@@ -525,7 +517,7 @@ export async function theCampaignCanBeNeitherResumedNorStarted(world: Phase2Worl
 }
 
 /** Given {string} has scheduled a campaign {string} with the template {string} for tomorrow */
-export async function hasScheduledACampaignWithTheTemplateFor(
+export async function scheduleCampaignForTomorrow(
   world: Phase2World,
   customerName: string,
   name: string,
@@ -544,14 +536,14 @@ export async function hasScheduledACampaignWithTheTemplateFor(
 }
 
 /** When {string} cancels the campaign {string} */
-export async function cancelsTheCampaign(world: Phase2World, customerName: string, name: string) {
+export async function cancelCampaign(world: Phase2World, customerName: string, name: string) {
   const run = campaignNamed(world, name);
   run.latest = await world.customer(customerName).api.changeCampaign(run.latest.id, 'cancel');
   expect(run.latest.status, `status of "${name}"`).to.equal('cancelled');
 }
 
 /** Then deleting the template {string} is refused because the campaign {string} uses it, and the template stays */
-export async function deletingTheTemplateIsRefusedBecauseTheCampaign(
+export async function expectTemplateInUseCannotBeDeleted(
   world: Phase2World,
   templateName: string,
   campaignName: string,
@@ -569,7 +561,7 @@ export async function deletingTheTemplateIsRefusedBecauseTheCampaign(
 }
 
 /** When {string} runs a campaign {string} to each of them reading {string} */
-export async function runsACampaignToEachOfThemReading(
+export async function runCampaignToEachOfThem(
   world: Phase2World,
   customerName: string,
   name: string,
@@ -590,7 +582,7 @@ export async function runsACampaignToEachOfThemReading(
 }
 
 /** Then no contact received it before the scheduled start */
-export function noContactReceivedItBeforeTheScheduledStart(world: Phase2World) {
+export function expectNobodyTextedBeforeTheStart(world: Phase2World) {
   const run = onlyCampaign(world);
   if (run.startAt === undefined)
     throw new Error(`The campaign "${run.name}" was not scheduled by this scenario.`);
@@ -604,7 +596,7 @@ export function noContactReceivedItBeforeTheScheduledStart(world: Phase2World) {
 }
 
 /** Then the campaign's statistics count the contacts it never reached as cancelled, and the others as delivered */
-export async function theCampaignStatisticsCountTheContactsItNever(world: Phase2World) {
+export async function expectUnreachedCountedAsCancelled(world: Phase2World) {
   const run = onlyCampaign(world);
   const contacts = contactsOf(world, run);
   const cancelled = run.notYetTexted?.length ?? 0;

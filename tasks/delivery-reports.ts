@@ -18,7 +18,7 @@ export const FAILURES: Record<string, WebhookFailure> = {
 };
 
 /** Then {string}'s Jasmin endpoint hears the SMSC's acknowledgement and then {word}, acknowledging each with ACK\/Jasmin */
-export async function jasminEndpointHearsTheSmscAcknowledgementAndThen(
+export async function expectJasminAcknowledgementThenOutcome(
   world: Phase2World,
   customerName: string,
   state: string,
@@ -58,7 +58,7 @@ export async function jasminEndpointHearsTheSmscAcknowledgementAndThen(
 }
 
 /** Given {string}'s webhook endpoint {string} to the first {int} attempts */
-export function webhookEndpointToTheFirstAttempts(
+export function failFirstWebhookAttempts(
   world: Phase2World,
   customerName: string,
   how: string,
@@ -81,7 +81,7 @@ export function eventsOf(world: Phase2World, customerName: string, messageId: st
 }
 
 /** Then {string}'s webhook hears that the message was sent and then that it was delivered, in that order */
-export async function webhookHearsThatTheMessageWasSentAnd(world: Phase2World, customerName: string) {
+export async function expectWebhookHearsSentThenDelivered(world: Phase2World, customerName: string) {
   const message = world.currentMessage();
   const webhook = world.customer(customerName).webhook;
   if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
@@ -123,7 +123,7 @@ export async function webhookHearsThatTheMessageWasSentAnd(world: Phase2World, c
 }
 
 /** Then the {word} report took {int} attempts, each pause longer than the one before, and each report was processed once */
-export async function theReportTookAttemptsEachPauseLongerThan(
+export async function expectReportRetriedWithGrowingPauses(
   world: Phase2World,
   status: string,
   attempts: number,
@@ -146,7 +146,7 @@ export async function theReportTookAttemptsEachPauseLongerThan(
 }
 
 /** Then {string}'s webhook receives a signed report that the message was undeliverable, with the network's error code */
-export async function webhookReceivesASignedReportThatTheMessage(world: Phase2World, customerName: string) {
+export async function expectSignedUndeliverableReport(world: Phase2World, customerName: string) {
   const message = world.currentMessage();
   const webhook = world.customer(customerName).webhook;
   if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
@@ -169,7 +169,7 @@ export async function webhookReceivesASignedReportThatTheMessage(world: Phase2Wo
 }
 
 /** Then the acknowledgement callback was sent {int} times and processed once */
-export function theAcknowledgementCallbackWasSentTimesAndProcessed(world: Phase2World, times: number) {
+export function expectAcknowledgementSentAndProcessedOnce(world: Phase2World, times: number) {
   const message = world.currentMessage();
   const webhook = world.customer(message.customer).webhook;
   if (!webhook) throw new Error(`"${message.customer}" has no webhook in this scenario.`);

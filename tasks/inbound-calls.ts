@@ -14,7 +14,7 @@ export function outsideLine(world: Phase2World, name: string, withheld = false):
   world.people.set(name, { name, number: pstnNumber(), kind: 'outside line', withheld });
 }
 
-export async function callFromOutside(world: Phase2World, callerName: string, calleeName: string) {
+export async function giveAnOutsideLine(world: Phase2World, callerName: string, calleeName: string) {
   const caller = world.person(callerName);
   const callee = world.person(calleeName);
   if (caller.kind !== 'outside line') throw new Error(`${callerName} is not on an outside line.`);
@@ -42,26 +42,22 @@ export async function ringingOn(world: Phase2World, callee: Person, placedAt: nu
 }
 
 /** When {person} calls {person}'s number and nobody answers */
-export async function callsNumberAndNobodyAnswers(
-  world: Phase2World,
-  callerName: string,
-  calleeName: string,
-) {
-  const inbound = await callFromOutside(world, callerName, calleeName);
+export async function callAndNobodyAnswers(world: Phase2World, callerName: string, calleeName: string) {
+  const inbound = await giveAnOutsideLine(world, callerName, calleeName);
   inbound.ringing = await ringingOn(world, inbound.callee, inbound.placedAt);
   const { noAnswerTimeoutMs } = (await world.platformSettings()).sip;
   await inbound.pstn.waitUntilEnded(boundMs(world, noAnswerTimeoutMs));
 }
 
 /** When {person} calls {person}'s number and {person} answers */
-export async function callsNumberAndAnswers(
+export async function callAndAnswer(
   world: Phase2World,
   callerName: string,
   calleeName: string,
   answerer: string,
 ) {
   expect(answerer, 'who answers').to.equal(calleeName);
-  const inbound = await callFromOutside(world, callerName, calleeName);
+  const inbound = await giveAnOutsideLine(world, callerName, calleeName);
   const ringing = await ringingOn(world, inbound.callee, inbound.placedAt);
   inbound.ringing = ringing;
   await ringing.answer();
@@ -80,7 +76,7 @@ export async function callsNumberAndAnswers(
 }
 
 /** Then {person}'s call ends unanswered after the platform's no-answer time */
-export async function callEndsUnansweredAfterThePlatformNoAnswer(world: Phase2World, callerName: string) {
+export async function expectCallEndsUnansweredAfterNoAnswerTime(world: Phase2World, callerName: string) {
   const inbound = world.currentInboundCall();
   expect(inbound.caller.name, 'whose call').to.equal(callerName);
   const { noAnswerTimeoutMs } = (await world.platformSettings()).sip;
@@ -96,7 +92,7 @@ export async function callEndsUnansweredAfterThePlatformNoAnswer(world: Phase2Wo
 }
 
 /** Then {person} hears that {person} is not available */
-export async function hearsThatIsNotAvailable(world: Phase2World, callerName: string, calleeName: string) {
+export async function expectHearsNotAvailable(world: Phase2World, callerName: string, calleeName: string) {
   const inbound = world.currentInboundCall();
   expect([inbound.caller.name, inbound.callee.name]).to.deep.equal([callerName, calleeName]);
   const ended = await inbound.pstn.waitUntilEnded(boundMs(world));

@@ -55,7 +55,7 @@ export function mobilePhoneInbox(world: Phase2World, name: string) {
 }
 
 /** Given {string} owns a local number for sending texts */
-export async function ownsALocalNumberForSendingTexts(world: Phase2World, customerName: string) {
+export async function giveLocalSendingNumber(world: Phase2World, customerName: string) {
   const customer = world.customer(customerName);
   const number = localDid();
   const added = await customer.api.addNumber({ number, kind: 'local' });
@@ -79,7 +79,7 @@ export function thePlatformHadToOfferItToThe(world: Phase2World, times: number) 
 }
 
 /** Then the API shows the message as sent, not yet delivered, once the text is on {person}'s phone */
-export async function theApiShowsTheMessageAsSentNot(world: Phase2World, name: string) {
+export async function expectSentNotYetDeliveredOnceOnPhone(world: Phase2World, name: string) {
   const message = world.currentMessage();
   await mobilePhoneInbox(world, name).waitFor(
     () => true,
@@ -91,7 +91,7 @@ export async function theApiShowsTheMessageAsSentNot(world: Phase2World, name: s
 }
 
 /** Then {person}'s phone receives exactly that text from {string}'s number */
-export async function phoneReceivesExactlyThatTextFromNumber(
+export async function expectExactlyThatTextFromTheNumber(
   world: Phase2World,
   name: string,
   customerName: string,
@@ -114,7 +114,7 @@ export async function phoneReceivesExactlyThatTextFromNumber(
 }
 
 /** Then it reached the handset within {int} ms of the API accepting it */
-export async function itReachedTheHandsetWithinMsOfThe(world: Phase2World, boundMs: number) {
+export async function expectHandsetReachedWithin(world: Phase2World, boundMs: number) {
   expect(boundMs, "the bound in the feature is the plan's cross-service target").to.be.at.most(
     CROSS_SERVICE_LATENCY_MS,
   );
@@ -130,11 +130,7 @@ export async function itReachedTheHandsetWithinMsOfThe(world: Phase2World, bound
 }
 
 /** Then {string}'s webhook receives a signed delivery report saying the message was {messageOutcome} */
-export async function webhookReceivesASignedDeliveryReportSayingThe(
-  world: Phase2World,
-  customerName: string,
-  outcome: string,
-) {
+export async function expectSignedDeliveryReport(world: Phase2World, customerName: string, outcome: string) {
   const message = world.currentMessage();
   const webhook = world.customer(customerName).webhook;
   if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
@@ -163,7 +159,7 @@ export async function webhookReceivesASignedDeliveryReportSayingThe(
 }
 
 /** Then the API shows the message as {messageOutcome} */
-export async function theApiShowsTheMessageAs(world: Phase2World, outcome: string) {
+export async function expectMessageStatus(world: Phase2World, outcome: string) {
   const message = world.currentMessage();
   const stored = await world.customer(message.customer).api.getMessage(message.id);
   expect(stored, `message ${message.id} as the API shows it`).to.deep.include({
@@ -187,7 +183,7 @@ export async function theApiShowsTheMessageAs(world: Phase2World, outcome: strin
 }
 
 /** When someone asks to send a text without an API key */
-export async function someoneAsksToSendATextWithoutAn(world: Phase2World) {
+export async function sendWithoutAnApiKey(world: Phase2World) {
   world.refusals.lastResponse = await world.env.operator.raw({
     method: 'POST',
     path: '/v1/messages',
@@ -197,7 +193,7 @@ export async function someoneAsksToSendATextWithoutAn(world: Phase2World) {
 }
 
 /** Then the request is refused because it carries no API key */
-export function theRequestIsRefusedBecauseItCarriesNo(world: Phase2World) {
+export function expectRefusedForMissingApiKey(world: Phase2World) {
   // Kong key-auth's answer, exactly (FACTS §5).
   const text = 'No API key found in request';
   const response = world.refusals.lastResponse;
@@ -207,11 +203,7 @@ export function theRequestIsRefusedBecauseItCarriesNo(world: Phase2World) {
 }
 
 /** When {string} sends {person} a message request whose body is not valid JSON */
-export async function sendsAMessageRequestWhoseBodyIsNot(
-  world: Phase2World,
-  customerName: string,
-  name: string,
-) {
+export async function sendInvalidJson(world: Phase2World, customerName: string, name: string) {
   // Everything a send needs, but truncated: a lenient parser that salvaged it would send a text.
   const fields = {
     from: customerNumber(world, customerName),
@@ -227,7 +219,7 @@ export async function sendsAMessageRequestWhoseBodyIsNot(
 }
 
 /** Then the request is refused as malformed, with an explanation */
-export function theRequestIsRefusedAsMalformedWithAn(world: Phase2World) {
+export function expectRefusedAsMalformed(world: Phase2World) {
   const response = world.refusals.lastResponse;
   expect(response?.status, 'HTTP status for an unparseable body').to.equal(400);
   expect(String(response?.headers['content-type']), 'error media type').to.match(
@@ -240,7 +232,7 @@ export function theRequestIsRefusedAsMalformedWithAn(world: Phase2World) {
 }
 
 /** Then {person}'s phone receives no text from {string} */
-export async function phoneReceivesNoTextFrom(world: Phase2World, name: string, customerName: string) {
+export async function expectNoTextFrom(world: Phase2World, name: string, customerName: string) {
   // Absence is proven by a later text: once it has arrived, anything sent before it would have too.
   const control = `control ${Date.now()}`;
   const from = customerNumber(world, customerName);
@@ -258,7 +250,7 @@ export async function phoneReceivesNoTextFrom(world: Phase2World, name: string, 
 }
 
 /** When {string} opens an SMS connection with a wrong password */
-export async function opensAnSmsConnectionWithAWrongPassword(world: Phase2World, customerName: string) {
+export async function bindWithAWrongPassword(world: Phase2World, customerName: string) {
   const customer = world.customer(customerName);
   const session = new SmppCustomerSession();
   await session.connect({ ...world.env.endpoints.smpp, actor: `${customerName} SMPP client` });
@@ -277,7 +269,7 @@ export async function opensAnSmsConnectionWithAWrongPassword(world: Phase2World,
 }
 
 /** Then the SMS connection is refused because the password is wrong */
-export function theSmsConnectionIsRefusedBecauseThePassword(world: Phase2World) {
+export function expectBindRefusedForThePassword(world: Phase2World) {
   const statusName = 'ESME_RINVPASWD';
   expect(
     world.refusals.bind,

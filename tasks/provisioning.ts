@@ -6,7 +6,7 @@ import { companyName, localDid, password, sipUsername } from '../world/factories
 import { PHONE_KINDS } from '../support/parameter-types';
 
 /** Given {string} is a/an {tier} customer */
-export async function isAAnCustomer(world: Phase2World, name: string, tier: string) {
+export async function createCustomer(world: Phase2World, name: string, tier: string) {
   // The display name is made unique so parallel scenarios and repeated remote runs never clash.
   const created = await world.env.operator.createCustomer({ name: `${name} (${companyName()})`, tier });
   expect(created.tier, `tier of the customer the operator created for "${name}"`).to.equal(tier);
@@ -21,7 +21,7 @@ export async function isAAnCustomer(world: Phase2World, name: string, tier: stri
 }
 
 /** Given {person} works at {string} with a {phoneKind} on a local number */
-export async function worksAtWithAOnALocalNumber(
+export async function giveDeskPhoneOnLocalNumber(
   world: Phase2World,
   person: string,
   customerName: string,
@@ -51,7 +51,7 @@ export async function worksAtWithAOnALocalNumber(
 }
 
 /** Given {string} has provisioned a SIP trunk to their carrier through the API */
-export async function hasProvisionedASipTrunkToTheirCarrier(world: Phase2World, customerName: string) {
+export async function provisionTrunk(world: Phase2World, customerName: string) {
   const customer = world.customer(customerName);
   const carrier = (await world.telephoneNetwork()).address();
   const trunk = await customer.api.createTrunk({

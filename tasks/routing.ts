@@ -28,7 +28,7 @@ export function mainTrunk(customer: CustomerActor): string {
 }
 
 /** Given {string} has two carriers, {string} and {string}, each on its own SIP trunk */
-export async function hasTwoCarriersAndEachOnItsOwn(
+export async function giveTwoCarrierTrunks(
   world: Phase2World,
   customerName: string,
   first: string,
@@ -49,7 +49,7 @@ export async function hasTwoCarriersAndEachOnItsOwn(
 }
 
 /** Given {string} routes calls to UK numbers over {string} */
-export async function routesCallsToUkNumbersOver(world: Phase2World, customerName: string, carrier: string) {
+export async function routeUkCallsOver(world: Phase2World, customerName: string, carrier: string) {
   const customer = world.customer(customerName);
   const rule = await customer.api.createRoutingRule({ prefix: UK, trunkId: trunkOf(customer, carrier) });
   expect(rule, 'routing rule as created').to.deep.include({
@@ -60,7 +60,7 @@ export async function routesCallsToUkNumbersOver(world: Phase2World, customerNam
 }
 
 /** Given {person} is on a UK line that answers calls */
-export async function isOnAUkLineThatAnswersCalls(world: Phase2World, name: string) {
+export async function giveAUkLineThatAnswers(world: Phase2World, name: string) {
   const number = ukLandline();
   // Reachable through every carrier of the scenario: only routing decides which one carries the call.
   for (const carrier of world.customerCarriers())
@@ -123,7 +123,7 @@ export async function expectCallCarriedBy(
 }
 
 /** When {string} moves UK calls to {string} through the API */
-export async function movesUkCallsToThroughTheApi(world: Phase2World, customerName: string, carrier: string) {
+export async function moveUkCallsTo(world: Phase2World, customerName: string, carrier: string) {
   const customer = world.customer(customerName);
   const ruleId = customer.routingRules?.get(UK);
   if (!ruleId) throw new Error(`"${customerName}" has no routing rule for ${UK} yet.`);
@@ -144,7 +144,7 @@ export async function movesUkCallsToThroughTheApi(world: Phase2World, customerNa
 }
 
 /** When {string} tries to move UK calls to a trunk that does not exist */
-export async function triesToMoveUkCallsToATrunk(world: Phase2World, customerName: string) {
+export async function moveUkCallsToAMissingTrunk(world: Phase2World, customerName: string) {
   const customer = world.customer(customerName);
   const ruleId = customer.routingRules?.get(UK);
   if (!ruleId) throw new Error(`"${customerName}" has no routing rule for ${UK} yet.`);
@@ -156,7 +156,7 @@ export async function triesToMoveUkCallsToATrunk(world: Phase2World, customerNam
 }
 
 /** Then the call from {person} to {person} is carried by {string} and not by {string} */
-export async function theCallFromToIsCarriedByAnd(
+export async function expectCarriedByNotBy(
   world: Phase2World,
   callerName: string,
   calleeName: string,
@@ -185,7 +185,7 @@ export async function theCallFromToIsCarriedByAnd(
 }
 
 /** Then the change is refused, naming the {setting} as the problem */
-export function theChangeIsRefusedNamingTheAsThe(world: Phase2World, field: string) {
+export function expectChangeRefusedNaming(world: Phase2World, field: string) {
   const response = world.refusals.lastResponse;
   expect(response?.status, `HTTP status of the refused change (see "${EVIDENCE.HTTP}")`).to.equal(422);
   const errors = (response?.body as { errors?: Array<{ field: string; message: string }> }).errors ?? [];
@@ -205,7 +205,7 @@ export function tollFreeOf(customer: CustomerActor): string {
 }
 
 /** Given {string} owns a toll-free number */
-export async function ownsATollFreeNumber(world: Phase2World, customerName: string) {
+export async function giveTollFreeNumber(world: Phase2World, customerName: string) {
   const customer = world.customer(customerName);
   const number = tollFreeNumber();
   const added = await customer.api.addNumber({ number, kind: 'toll-free' });
@@ -214,18 +214,14 @@ export async function ownsATollFreeNumber(world: Phase2World, customerName: stri
 }
 
 /** When {string} sets the trunk's caller ID to their toll-free number through the API */
-export async function setsTheTrunkCallerIdToTheirToll(world: Phase2World, customerName: string) {
+export async function setTrunkCallerIdToTollFree(world: Phase2World, customerName: string) {
   const customer = world.customer(customerName);
   const trunk = await customer.api.updateTrunk(mainTrunk(customer), { callerId: tollFreeOf(customer) });
   expect(trunk.callerId, 'caller ID of the trunk after the change').to.equal(tollFreeOf(customer));
 }
 
 /** When {string} sets {person}'s caller ID to their toll-free number through the API */
-export async function setsCallerIdToTheirTollFreeNumber(
-  world: Phase2World,
-  customerName: string,
-  name: string,
-) {
+export async function setCallerIdToTollFree(world: Phase2World, customerName: string, name: string) {
   const customer = world.customer(customerName);
   const username = world.person(name).sip?.username;
   if (!username) throw new Error(`${name} has no SIP account.`);
@@ -234,14 +230,14 @@ export async function setsCallerIdToTheirTollFreeNumber(
 }
 
 /** When {string} withholds the trunk's caller ID through the API */
-export async function withholdsTheTrunkCallerIdThroughTheApi(world: Phase2World, customerName: string) {
+export async function withholdTrunkCallerId(world: Phase2World, customerName: string) {
   const customer = world.customer(customerName);
   const trunk = await customer.api.updateTrunk(mainTrunk(customer), { callerIdPresentation: 'withheld' });
   expect(trunk.callerIdPresentation, 'caller ID presentation after the change').to.equal('withheld');
 }
 
 /** When {string} tries to set the trunk's caller ID to a number they do not own */
-export async function triesToSetTheTrunkCallerIdTo(world: Phase2World, customerName: string) {
+export async function setTrunkCallerIdTo(world: Phase2World, customerName: string) {
   const customer = world.customer(customerName);
   world.refusals.lastResponse = await customer.api.raw({
     method: 'PATCH',
@@ -257,7 +253,7 @@ export function currentInvite(world: Phase2World): ReceivedInvite {
 }
 
 /** Then {person}'s phone shows {string}'s toll-free number as the caller */
-export function phoneShowsTollFreeNumberAsTheCaller(world: Phase2World, name: string, customerName: string) {
+export function expectTollFreeShownAsCaller(world: Phase2World, name: string, customerName: string) {
   const invite = currentInvite(world);
   const number = tollFreeOf(world.customer(customerName));
   const see = `(see "${EVIDENCE.SIP}")`;
@@ -268,7 +264,7 @@ export function phoneShowsTollFreeNumberAsTheCaller(world: Phase2World, name: st
 }
 
 /** Then {person}'s phone shows the call as anonymous */
-export function phoneShowsTheCallAsAnonymous(world: Phase2World, name: string) {
+export function expectShownAsAnonymous(world: Phase2World, name: string) {
   const invite = currentInvite(world);
   const see = `(see "${EVIDENCE.SIP}")`;
   expect(invite.from, `caller in From of the INVITE ${name} received ${see}`).to.equal('anonymous');
@@ -286,7 +282,7 @@ export function phoneShowsTheCallAsAnonymous(world: Phase2World, name: string) {
 }
 
 /** Then only the carrier learns {person}'s number, marked as private */
-export function onlyTheCarrierLearnsNumberMarkedAsPrivate(world: Phase2World, name: string) {
+export function expectOnlyCarrierLearnsPrivateNumber(world: Phase2World, name: string) {
   const invite = currentInvite(world);
   const see = `(see "${EVIDENCE.SIP}")`;
   expect(invite.pAssertedIdentity, `P-Asserted-Identity: ${name}'s number, for the carrier ${see}`).to.equal(

@@ -20,18 +20,14 @@ export function session(world: Phase2World): SmppCustomerSession {
 }
 
 /** Given {string} may submit {int} texts per second over SMPP */
-export async function maySubmitTextsPerSecondOverSmpp(
-  world: Phase2World,
-  customerName: string,
-  perSecond: number,
-) {
+export async function expectSmppRateLimit(world: Phase2World, customerName: string, perSecond: number) {
   const customer = world.customer(customerName);
   const set = await world.env.operator.setSmppThroughput(customer.id, perSecond);
   expect(set.perSecond, `"${customerName}"'s SMPP throughput`).to.equal(perSecond);
 }
 
 /** Given {string} is connected to the platform over SMPP */
-export async function isConnectedToThePlatformOverSmpp(world: Phase2World, customerName: string) {
+export async function connectOverSmpp(world: Phase2World, customerName: string) {
   const customer = world.customer(customerName);
   const connection = new SmppCustomerSession();
   await connection.connect({ ...world.env.endpoints.smpp, actor: `${customerName} SMPP client` });
@@ -41,7 +37,7 @@ export async function isConnectedToThePlatformOverSmpp(world: Phase2World, custo
 }
 
 /** When {string} submits {string} to {person} over SMPP, asking for a delivery receipt */
-export async function submitsToOverSmppAskingForADelivery(
+export async function submitAskingForReceipt(
   world: Phase2World,
   customerName: string,
   text: string,
@@ -68,7 +64,7 @@ export async function submitsToOverSmppAskingForADelivery(
 }
 
 /** Then {string} receives a delivery receipt for it on the SMPP connection, saying {word} */
-export async function receivesADeliveryReceiptForItOnThe(
+export async function expectDeliveryReceiptOnTheSession(
   world: Phase2World,
   customerName: string,
   stat: string,
@@ -90,7 +86,7 @@ export async function receivesADeliveryReceiptForItOnThe(
 }
 
 /** When {string} submits {int} texts to {person} at once over SMPP, retrying each one it is told to slow down */
-export async function submitsTextsToAtOnceOverSmppRetrying(
+export async function submitAtOnceRetryingThrottled(
   world: Phase2World,
   customerName: string,
   count: number,
@@ -125,7 +121,7 @@ export async function submitsTextsToAtOnceOverSmppRetrying(
 }
 
 /** Then some submissions were refused because of the rate, with ESME_RTHROTTLED */
-export function someSubmissionsWereRefusedBecauseOfTheRate(world: Phase2World) {
+export function expectSomeSubmissionsThrottled(world: Phase2World) {
   const batch = world.messaging.smppBatch;
   if (!batch) throw new Error('No batch of SMPP submissions in this scenario.');
   expect(batch.refusals.length, `refused submissions (see "${EVIDENCE.SMPP}")`).to.be.above(0);
@@ -133,7 +129,7 @@ export function someSubmissionsWereRefusedBecauseOfTheRate(world: Phase2World) {
 }
 
 /** Then {person}'s phone receives each of the texts exactly once */
-export async function phoneReceivesEachOfTheTextsExactlyOnce(world: Phase2World, name: string) {
+export async function expectEachTextExactlyOnce(world: Phase2World, name: string) {
   const batch = world.messaging.smppBatch;
   if (!batch) throw new Error('No batch of SMPP submissions in this scenario.');
   const inbox = world.mobileNetwork.handset(world.person(name).number).inbox;

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { bound, eventually, PLATFORM_LOG, boundMs } from './waiting';
 
 /** Given {string} owns a short code for sending texts */
-export async function ownsAShortCodeForSendingTexts(world: Phase2World, customerName: string) {
+export async function giveShortCode(world: Phase2World, customerName: string) {
   const customer = world.customer(customerName);
   const number = shortCode();
   const added = await customer.api.addNumber({ number, kind: 'short-code' });
@@ -32,7 +32,7 @@ export async function onHandset(world: Phase2World) {
 }
 
 /** Then {person}'s phone receives exactly that text from {string}'s short code */
-export async function phoneReceivesExactlyThatTextFromShortCode(
+export async function expectExactlyThatTextFromTheShortCode(
   world: Phase2World,
   name: string,
   customerName: string,
@@ -46,7 +46,7 @@ export async function phoneReceivesExactlyThatTextFromShortCode(
 }
 
 /** Then the text travelled as {int} part(s) in {alphabet}, put back together in order on the handset */
-export async function theTextTravelledAsPartInPutBack(world: Phase2World, parts: number, encoding: string) {
+export async function expectTravelledInParts(world: Phase2World, parts: number, encoding: string) {
   const message = world.currentMessage();
   const received = await onHandset(world);
   expect(received.text, 'the text as the handset put it together').to.equal(message.text);
@@ -62,7 +62,7 @@ export async function theTextTravelledAsPartInPutBack(world: Phase2World, parts:
 }
 
 /** Given the platform sends texts to French mobiles over a connector of their own */
-export async function thePlatformSendsTextsToFrenchMobilesOver(world: Phase2World) {
+export async function connectFrenchCarrier(world: Phase2World) {
   const credentials = {
     systemId: `fr${randomBytes(3).toString('hex')}`,
     password: randomBytes(4).toString('hex'),
@@ -87,7 +87,7 @@ export async function thePlatformSendsTextsToFrenchMobilesOver(world: Phase2Worl
 }
 
 /** Given {person} has a French mobile phone */
-export function hasAFrenchMobilePhone(world: Phase2World, name: string) {
+export function giveAFrenchMobile(world: Phase2World, name: string) {
   const carrier = world.messaging.foreignCarrier;
   if (!carrier) throw new Error('No French connector in this scenario: a Given step must configure it.');
   const number = mobileNumber(carrier.range);
@@ -96,7 +96,7 @@ export function hasAFrenchMobilePhone(world: Phase2World, name: string) {
 }
 
 /** Then {person} received it through the French carrier, and the home carrier never saw it */
-export async function receivedItThroughTheFrenchCarrierAndThe(world: Phase2World, name: string) {
+export async function expectReceivedThroughTheFrenchCarrierOnly(world: Phase2World, name: string) {
   const message = world.currentMessage();
   const carrier = world.messaging.foreignCarrier;
   if (!carrier) throw new Error('No French connector in this scenario.');
@@ -139,13 +139,13 @@ export async function connectorBecomes(
 }
 
 /** Given the French mobile network is unreachable */
-export async function theFrenchMobileNetworkIsUnreachable(world: Phase2World) {
+export async function takeFrenchNetworkDown(world: Phase2World) {
   await foreignCarrierOf(world).double.stop();
   await connectorBecomes(world, 'bound', true);
 }
 
 /** When the French mobile network is back */
-export async function theFrenchMobileNetworkIsBack(world: Phase2World) {
+export async function bringFrenchNetworkBack(world: Phase2World) {
   const carrier = foreignCarrierOf(world);
   const platformBinds = carrier.double.waitForBind(boundMs(world));
   await carrier.double.start(carrier.credentials, { port: carrier.port });
@@ -154,7 +154,7 @@ export async function theFrenchMobileNetworkIsBack(world: Phase2World) {
 }
 
 /** Then the API shows the message as accepted and waiting while the network is unreachable */
-export async function theApiShowsTheMessageAsAcceptedAnd(world: Phase2World) {
+export async function expectAcceptedAndWaiting(world: Phase2World) {
   const message = world.currentMessage();
   const stored = await world.customer(message.customer).api.getMessage(message.id);
   expect(stored.status, 'status of a text the network cannot take yet').to.equal('queued');
@@ -163,11 +163,7 @@ export async function theApiShowsTheMessageAsAcceptedAnd(world: Phase2World) {
 }
 
 /** When {string} sends {person} a picture message through the API */
-export async function sendsAPictureMessageThroughTheApi(
-  world: Phase2World,
-  customerName: string,
-  name: string,
-) {
+export async function sendPictureMessage(world: Phase2World, customerName: string, name: string) {
   world.refusals.lastResponse = await world.customer(customerName).api.raw({
     method: 'POST',
     path: '/v1/messages',
@@ -181,7 +177,7 @@ export async function sendsAPictureMessageThroughTheApi(
 }
 
 /** Then the request is refused because picture messages are not supported */
-export function theRequestIsRefusedBecausePictureMessagesAre(world: Phase2World) {
+export function expectPictureMessageRefused(world: Phase2World) {
   const response = world.refusals.lastResponse;
   expect(response?.status, `HTTP status of a picture message (see "${EVIDENCE.HTTP}")`).to.equal(422);
   const errors = (response?.body as { errors?: Array<{ field: string; message: string }> }).errors ?? [];

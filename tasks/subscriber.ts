@@ -65,11 +65,7 @@ export async function theOnlyText(world: Phase2World, name: string, about: strin
 }
 
 /** Then {person}'s mobile receives a text naming {person}'s number and the time of his/her call */
-export async function mobileReceivesATextNamingNumberAndThe(
-  world: Phase2World,
-  name: string,
-  callerName: string,
-) {
+export async function expectMissedCallText(world: Phase2World, name: string, callerName: string) {
   const cdr = await inboundCallRecord(world);
   const caller = world.person(callerName);
   const text = await theOnlyText(world, name, `about the missed call from ${callerName}`);
@@ -80,7 +76,7 @@ export async function mobileReceivesATextNamingNumberAndThe(
 }
 
 /** Then {person}'s mobile receives a text about a call from a withheld number */
-export async function mobileReceivesATextAboutACallFrom(world: Phase2World, name: string) {
+export async function expectWithheldMissedCallText(world: Phase2World, name: string) {
   const cdr = await inboundCallRecord(world);
   const text = await theOnlyText(world, name, 'about the missed call from a withheld number');
   expect(text.text, 'the missed-call text says the number was withheld').to.match(/withheld|unknown/i);
@@ -90,7 +86,7 @@ export async function mobileReceivesATextAboutACallFrom(world: Phase2World, name
 }
 
 /** Then {person}'s mobile receives no text about {person}'s call */
-export async function mobileReceivesNoTextAboutCall(world: Phase2World, name: string, callerName: string) {
+export async function expectNoMissedCallText(world: Phase2World, name: string, callerName: string) {
   const cdr = await inboundCallRecord(world);
   expect(cdr.disposition, `outcome of ${callerName}'s call`).to.equal('answered');
   // A missed-call text would be queued when the record is written, before anything sent later.
@@ -131,14 +127,14 @@ export async function expectForwardingConfirmed(
 }
 
 /** Given {person} has forwarded her/his calls to {person} by text */
-export async function hasForwardedHerHisCallsToByText(world: Phase2World, name: string, target: string) {
+export async function forwardCallsByText(world: Phase2World, name: string, target: string) {
   await textBusinessNumber(world, name, `FORWARD ${world.person(target).number}`);
   await expectForwardingConfirmed(world, name, target);
   subscriberMobileInbox(world, name).forget(() => true);
 }
 
 /** Then {person}'s mobile receives a confirmation that forwarding is off */
-export async function mobileReceivesAConfirmationThatForwardingIsOff(world: Phase2World, name: string) {
+export async function expectForwardingOffConfirmed(world: Phase2World, name: string) {
   const text = await theOnlyText(world, name, 'confirming that forwarding is off');
   expect(text.text, 'the confirmation says forwarding is off').to.match(/forwarding is off/i);
   const person = world.subscriber(name);
@@ -147,25 +143,21 @@ export async function mobileReceivesAConfirmationThatForwardingIsOff(world: Phas
 }
 
 /** Then {person}'s mobile receives an error text saying {string} is not a phone number */
-export async function mobileReceivesAnErrorTextSayingIsNot(
-  world: Phase2World,
-  name: string,
-  argument: string,
-) {
+export async function expectNotAPhoneNumberError(world: Phase2World, name: string, argument: string) {
   const text = await theOnlyText(world, name, `saying "${argument}" is not a phone number`);
   expect(text.text, 'the error text quotes what was sent').to.include(`"${argument}"`);
   expect(text.text, 'the error text says it is not a phone number').to.match(/not a phone number/i);
 }
 
 /** Then {person}'s calls are still not forwarded */
-export async function callsAreStillNotForwarded(world: Phase2World, name: string) {
+export async function expectCallsNotForwarded(world: Phase2World, name: string) {
   const person = world.subscriber(name);
   const account = await world.customer(person.customer).api.getSipAccount(person.sip.username);
   expect(account.forwardTo, `${name}'s forwarding as the API shows it`).to.equal(null);
 }
 
 /** Then the call rings {person}'s line instead of {person}'s phone */
-export async function theCallRingsLineInsteadOfPhone(
+export async function expectCallRingsForwardedLine(
   world: Phase2World,
   targetName: string,
   subscriberName: string,
@@ -194,7 +186,7 @@ export async function theCallRingsLineInsteadOfPhone(
 }
 
 /** Then the call rings {person}'s phone */
-export async function theCallRingsPhone(world: Phase2World, name: string) {
+export async function expectCallRingsPhone(world: Phase2World, name: string) {
   const inbound = world.currentInboundCall();
   const phone = world.subscriber(name).phone;
   if (!phone) throw new Error(`${name} has no phone.`);
@@ -209,7 +201,7 @@ export async function theCallRingsPhone(world: Phase2World, name: string) {
 }
 
 /** When {person} answers and {person} and {person} hear each other */
-export async function answersAndAndHearEachOther(
+export async function answerAndHearEachOther(
   world: Phase2World,
   answerer: string,
   aName: string,

@@ -15,19 +15,14 @@ export function templateOf(world: Phase2World, name: string): Template {
 }
 
 /** Given {string} has a template {string} reading {string} */
-export async function hasATemplateReading(
-  world: Phase2World,
-  customerName: string,
-  name: string,
-  body: string,
-) {
+export async function createTemplate(world: Phase2World, customerName: string, name: string, body: string) {
   const template = await world.customer(customerName).api.createTemplate({ name, body });
   expect(template, `template "${name}" as created`).to.deep.include({ name, body });
   world.campaigns.templates.set(name, template);
 }
 
 /** Then {string} reads the template {string} back with the variables {string} */
-export async function readsTheTemplateBackWithTheVariables(
+export async function expectTemplateReadsBackWithVariables(
   world: Phase2World,
   customerName: string,
   name: string,
@@ -46,12 +41,7 @@ export async function readsTheTemplateBackWithTheVariables(
 }
 
 /** When {string} changes the template {string} to read {string} */
-export async function changesTheTemplateToRead(
-  world: Phase2World,
-  customerName: string,
-  name: string,
-  body: string,
-) {
+export async function changeTemplate(world: Phase2World, customerName: string, name: string, body: string) {
   const created = templateOf(world, name);
   const replaced = await world.customer(customerName).api.replaceTemplate(created.id, { name, body });
   expect(replaced, `template "${name}" after the change`).to.deep.include({ id: created.id, name, body });
@@ -62,7 +52,7 @@ export async function changesTheTemplateToRead(
 }
 
 /** When {string} texts {person} with the template {string} and these values: */
-export async function textsWithTheTemplateAndTheseValues(
+export async function textWithTemplate(
   world: Phase2World,
   customerName: string,
   name: string,
@@ -92,7 +82,7 @@ export async function textsWithTheTemplateAndTheseValues(
 }
 
 /** Then {person}'s phone receives exactly {string} from {string}'s number */
-export async function phoneReceivesExactlyFromNumber(
+export async function expectTemplatedTextFromTheNumber(
   world: Phase2World,
   name: string,
   expected: string,
@@ -113,7 +103,7 @@ export async function phoneReceivesExactlyFromNumber(
 }
 
 /** Then the send is refused, naming the variable {string} as missing */
-export function theSendIsRefusedNamingTheVariableAs(world: Phase2World, variable: string) {
+export function expectRefusedNamingMissingVariable(world: Phase2World, variable: string) {
   const response = world.refusals.lastResponse;
   expect(response?.status, `HTTP status of the send (see "${EVIDENCE.HTTP}")`).to.equal(422);
   const errors = (response?.body as { errors?: Array<{ field: string; message: string }> }).errors ?? [];
@@ -125,16 +115,12 @@ export function theSendIsRefusedNamingTheVariableAs(world: Phase2World, variable
 }
 
 /** When {string} deletes the template {string} */
-export async function deletesTheTemplate(world: Phase2World, customerName: string, name: string) {
+export async function deleteTemplate(world: Phase2World, customerName: string, name: string) {
   await world.customer(customerName).api.deleteTemplate(templateOf(world, name).id);
 }
 
 /** Then the template {string} is no longer among {string}'s templates, and reading it is "not found" */
-export async function theTemplateIsNoLongerAmongTemplatesAnd(
-  world: Phase2World,
-  name: string,
-  customerName: string,
-) {
+export async function expectTemplateGone(world: Phase2World, name: string, customerName: string) {
   const api = world.customer(customerName).api;
   const id = templateOf(world, name).id;
   expect(
@@ -146,7 +132,7 @@ export async function theTemplateIsNoLongerAmongTemplatesAnd(
 }
 
 /** Then {string} cannot see or use {string}'s template {string} */
-export async function cannotSeeOrUseTemplate(
+export async function expectCannotSeeOrUseTemplate(
   world: Phase2World,
   outsider: string,
   owner: string,

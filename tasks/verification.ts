@@ -20,7 +20,7 @@ export function lineOwner(world: Phase2World): CustomerActor {
 }
 
 /** Given {string} runs a verification line */
-export async function runsAVerificationLine(world: Phase2World, customerName: string) {
+export async function runVerificationLine(world: Phase2World, customerName: string) {
   const customer = world.customer(customerName);
   const number = localDid();
   await customer.api.addNumber({ number, kind: 'local' });
@@ -30,11 +30,7 @@ export async function runsAVerificationLine(world: Phase2World, customerName: st
 }
 
 /** Given {string}'s verification codes expire {int} seconds after they are sent */
-export async function verificationCodesExpireSecondsAfterTheyAreSent(
-  world: Phase2World,
-  customerName: string,
-  seconds: number,
-) {
+export async function expectCodesExpireAfter(world: Phase2World, customerName: string, seconds: number) {
   const customer = world.customer(customerName);
   const line = customer.verificationLine;
   if (!line) throw new Error(`"${customerName}" runs no verification line yet.`);
@@ -46,7 +42,7 @@ export async function verificationCodesExpireSecondsAfterTheyAreSent(
 }
 
 /** When {person} calls the verification line from her/his mobile */
-export async function callsTheVerificationLineFromHerHisMobile(world: Phase2World, name: string) {
+export async function callTheVerificationLine(world: Phase2World, name: string) {
   const caller = world.person(name);
   if (caller.kind !== 'mobile') throw new Error(`${name} has no mobile phone to call from.`);
   const line = lineOwner(world).verificationLine ?? '';
@@ -83,13 +79,13 @@ export async function framesSoFar(world: Phase2World, prompt: Prompt): Promise<n
 }
 
 /** Then {person} hears the line ask for her/his code */
-export async function hearsTheLineAskForHerHisCode(world: Phase2World, name: string) {
+export async function expectAskedForTheCode(world: Phase2World, name: string) {
   expect(world.currentInboundCall().caller.name, 'who is on the line').to.equal(name);
   await hearPrompt(world, 'enterCode', 0);
 }
 
 /** When {person}'s mobile receives a one-time code from the verification line */
-export async function mobileReceivesAOneTimeCodeFromThe(world: Phase2World, name: string) {
+export async function receiveTheOneTimeCode(world: Phase2World, name: string) {
   const mobile = world.person(name).number;
   const line = lineOwner(world).verificationLine;
   const sms = await world.mobileNetwork
@@ -121,27 +117,27 @@ export async function keyIn(world: Phase2World, digits: string): Promise<void> {
 }
 
 /** When {person} keys in the code */
-export async function keysInTheCode(world: Phase2World, name: string) {
+export async function keyInTheCode(world: Phase2World, name: string) {
   expect(world.currentInboundCall().caller.name, 'who keys in').to.equal(name);
   await keyIn(world, theCode(world, name));
 }
 
 /** When {person} keys in a wrong code */
-export async function keysInAWrongCode(world: Phase2World, name: string) {
+export async function keyInAWrongCode(world: Phase2World, name: string) {
   expect(world.currentInboundCall().caller.name, 'who keys in').to.equal(name);
   world.voice.promptsHeardBefore = await framesSoFar(world, 'tryAgain');
   await keyIn(world, wrongCode(world, name));
 }
 
 /** Then {person} hears the line ask her/him to try again */
-export async function hearsTheLineAskHerHimToTry(world: Phase2World, name: string) {
+export async function expectAskedToTryAgain(world: Phase2World, name: string) {
   expect(world.currentInboundCall().caller.name, 'who is on the line').to.equal(name);
   await hearPrompt(world, 'tryAgain', world.voice.promptsHeardBefore ?? 0);
   expect(world.currentInboundCall().pstn.isEnded, 'the call stays up for another try').to.equal(false);
 }
 
 /** When {person} keys in wrong codes until no tries are left */
-export async function keysInWrongCodesUntilNoTriesAre(world: Phase2World, name: string) {
+export async function keyInWrongCodesUntilNoTriesLeft(world: Phase2World, name: string) {
   const verification = await theVerification(world, name);
   const left = verification.maxAttempts - verification.attempts;
   expect(left, 'tries left').to.be.above(0);
@@ -159,13 +155,13 @@ export async function expectPromptThenHangUp(world: Phase2World, prompt: Prompt)
 }
 
 /** Then {person} hears the line confirm she/he is verified, and the line hangs up */
-export async function hearsTheLineConfirmSheHeIsVerified(world: Phase2World, name: string) {
+export async function expectConfirmedVerified(world: Phase2World, name: string) {
   expect(world.currentInboundCall().caller.name, 'who is on the line').to.equal(name);
   await expectPromptThenHangUp(world, 'confirmed');
 }
 
 /** Then {person} hears the line refuse, and the line hangs up */
-export async function hearsTheLineRefuseAndTheLineHangs(world: Phase2World, name: string) {
+export async function expectRefusedAndHungUp(world: Phase2World, name: string) {
   expect(world.currentInboundCall().caller.name, 'who is on the line').to.equal(name);
   await expectPromptThenHangUp(world, 'refused');
   const { voice } = await world.platformSettings();
@@ -184,7 +180,7 @@ export async function theVerification(world: Phase2World, name: string): Promise
 }
 
 /** When {person} waits until the code has expired */
-export async function waitsUntilTheCodeHasExpired(world: Phase2World, name: string) {
+export async function waitUntilTheCodeHasExpired(world: Phase2World, name: string) {
   const { expiresAt } = await theVerification(world, name);
   const phone = world.person(name).number;
   // The business wait: until the platform itself reports the code as expired.
@@ -199,7 +195,7 @@ export async function waitsUntilTheCodeHasExpired(world: Phase2World, name: stri
 }
 
 /** Then {string} sees {person}'s verification as {word} through the API */
-export async function seesVerificationAsThroughTheApi(
+export async function expectVerificationStatus(
   world: Phase2World,
   customerName: string,
   name: string,
@@ -226,11 +222,7 @@ export async function seesVerificationAsThroughTheApi(
 }
 
 /** Then {string} sees one wrong attempt on {person}'s verification */
-export async function seesOneWrongAttemptOnVerification(
-  world: Phase2World,
-  customerName: string,
-  name: string,
-) {
+export async function expectOneWrongAttempt(world: Phase2World, customerName: string, name: string) {
   expect(lineOwner(world).name, 'who runs the line').to.equal(customerName);
   const verification = await theVerification(world, name);
   expect(verification, `${name}'s verification after one wrong code`).to.deep.include({

@@ -22,12 +22,12 @@ export function phoneOf(person: Person): SipPhone {
 }
 
 /** Given {person}'s phone is registered */
-export async function phoneIsRegistered(world: Phase2World, name: string) {
+export async function registerPhone(world: Phase2World, name: string) {
   await phoneOf(world.person(name)).register();
 }
 
 /** Given {person} is on an outside line that answers calls */
-export async function isOnAnOutsideLineThatAnswersCalls(world: Phase2World, name: string) {
+export async function giveAnOutsideLineThatAnswers(world: Phase2World, name: string) {
   const number = pstnNumber();
   (await world.telephoneNetwork()).behaviourFor(number, {
     answer: 'answer',
@@ -38,7 +38,7 @@ export async function isOnAnOutsideLineThatAnswersCalls(world: Phase2World, name
 }
 
 /** Given {person} is on an outside line that is busy */
-export async function isOnAnOutsideLineThatIsBusy(world: Phase2World, name: string) {
+export async function giveAnOutsideLineThatIsBusy(world: Phase2World, name: string) {
   const number = pstnNumber();
   (await world.telephoneNetwork()).behaviourFor(number, { answer: 'busy' });
   world.people.set(name, { name, number, kind: 'outside line' });
@@ -87,13 +87,13 @@ export async function answerAndTalk(world: Phase2World, calleeName: string): Pro
 }
 
 /** Given {person} has called {person} and they are talking */
-export async function hasCalledAndTheyAreTalking(world: Phase2World, callerName: string, calleeName: string) {
+export async function callAndTalk(world: Phase2World, callerName: string, calleeName: string) {
   await placeCall(world, callerName, calleeName);
   await answerAndTalk(world, calleeName);
 }
 
 /** When {person} hangs up */
-export async function hangsUp(world: Phase2World, name: string) {
+export async function hangUp(world: Phase2World, name: string) {
   const inbound = world.voice.inboundCall;
   if (inbound && inbound.caller.name === name) {
     // An outside caller hangs up at the telephone network; the subscriber's phone must hear of it.
@@ -115,7 +115,7 @@ export async function hangsUp(world: Phase2World, name: string) {
 }
 
 /** Then {person}'s phone showed {person}'s number as the caller */
-export function phoneShowedNumberAsTheCaller(world: Phase2World, calleeName: string, callerName: string) {
+export function expectCallerShownOnPhone(world: Phase2World, calleeName: string, callerName: string) {
   const { invite, caller } = world.currentCall();
   expect(invite, `the call as ${calleeName}'s line received it`).to.not.equal(undefined);
   expect(caller.name).to.equal(callerName);
@@ -130,7 +130,7 @@ export function phoneShowedNumberAsTheCaller(world: Phase2World, calleeName: str
 }
 
 /** Then {person} and {person} heard each other, with the call audio carried by the platform */
-export function andHeardEachOtherWithTheCallAudio(world: Phase2World, aName: string, bName: string) {
+export function expectHeardEachOtherThroughThePlatform(world: Phase2World, aName: string, bName: string) {
   const { call, farEnd } = world.currentCall();
   if (!farEnd) throw new Error(`${bName} never answered, so nobody could hear anybody.`);
   const { talkedUntil } = world.currentCall();
@@ -150,7 +150,7 @@ export async function callRecord(world: Phase2World, what: string) {
 }
 
 /** Then the call record shows {person} calling {person} over the trunk, answered, for as long as they talked */
-export async function theCallRecordShowsCallingOverTheTrunk(
+export async function expectAnsweredTrunkCallRecord(
   world: Phase2World,
   callerName: string,
   calleeName: string,
@@ -186,7 +186,7 @@ export async function theCallRecordShowsCallingOverTheTrunk(
 }
 
 /** Then {person} hears that {person} is busy */
-export async function hearsThatIsBusy(world: Phase2World, _callerName: string, calleeName: string) {
+export async function expectHearsBusy(world: Phase2World, _callerName: string, calleeName: string) {
   const { call } = world.currentCall();
   const outcome = await call.events.waitFor(
     (event) => event.kind === 'rejected' || event.kind === 'answered',
@@ -197,11 +197,7 @@ export async function hearsThatIsBusy(world: Phase2World, _callerName: string, c
 }
 
 /** Then the call record shows {person} calling {person} over the trunk, busy */
-export async function theCallRecordShowsCallingOverTheTrunk_(
-  world: Phase2World,
-  callerName: string,
-  calleeName: string,
-) {
+export async function expectBusyTrunkCallRecord(world: Phase2World, callerName: string, calleeName: string) {
   const { caller, callee } = world.currentCall();
   const cdr = await callRecord(world, `the call record of ${callerName}'s busy call to ${calleeName}`);
   expect(cdr, 'call record of a busy call').to.deep.include({
@@ -217,7 +213,7 @@ export async function theCallRecordShowsCallingOverTheTrunk_(
 }
 
 /** When {person}'s phone tries to register with a wrong password */
-export async function phoneTriesToRegisterWithAWrongPassword(world: Phase2World, name: string) {
+export async function registerWithAWrongPassword(world: Phase2World, name: string) {
   const person = world.person(name);
   if (!person.sip) throw new Error(`${name} has no SIP account.`);
   const { endpoints } = world.env;
@@ -238,7 +234,7 @@ export async function phoneTriesToRegisterWithAWrongPassword(world: Phase2World,
 }
 
 /** Then the registration is refused as unauthorised */
-export function theRegistrationIsRefusedAsUnauthorised(world: Phase2World) {
+export function expectRegistrationRefusedAsUnauthorised(world: Phase2World) {
   expect(
     world.refusals.registration,
     'registration with a wrong password must fail, but it succeeded',
@@ -247,7 +243,7 @@ export function theRegistrationIsRefusedAsUnauthorised(world: Phase2World) {
 }
 
 /** When a device sends the platform a malformed call request */
-export async function aDeviceSendsThePlatformAMalformedCall(world: Phase2World) {
+export async function sendAMalformedCallRequest(world: Phase2World) {
   const probe = new SipDatagramProbe('garbled device');
   const port = await probe.open();
   world.onCleanup(() => probe.close());
@@ -260,7 +256,7 @@ export async function aDeviceSendsThePlatformAMalformedCall(world: Phase2World) 
 }
 
 /** Then the platform rejects the malformed request */
-export async function thePlatformRejectsTheMalformedRequest(world: Phase2World) {
+export async function expectMalformedRequestRejected(world: Phase2World) {
   const statusLine = '400 Bad Request';
   if (!world.voice.probe) throw new Error('No garbled request was sent in this scenario.');
   const response = await world.voice.probe.responses.waitFor(
@@ -271,6 +267,6 @@ export async function thePlatformRejectsTheMalformedRequest(world: Phase2World) 
 }
 
 /** Then {person}'s phone can still register */
-export async function phoneCanStillRegister(world: Phase2World, name: string) {
+export async function expectPhoneCanStillRegister(world: Phase2World, name: string) {
   await phoneOf(world.person(name)).register();
 }

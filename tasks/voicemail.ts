@@ -15,11 +15,7 @@ export const FRAMES_PER_SECOND = 50;
 export const MESSAGE_TOLERANCE_MS = { under: 100, over: 300 };
 
 /** When {person} calls {person}'s number while she/he is away from her/his desk */
-export async function callsNumberWhileSheHeIsAwayFrom(
-  world: Phase2World,
-  callerName: string,
-  calleeName: string,
-) {
+export async function callWhileAway(world: Phase2World, callerName: string, calleeName: string) {
   const callee = world.person(calleeName);
   const network = await world.telephoneNetwork();
   const caller = world.person(callerName);
@@ -35,7 +31,7 @@ export async function callsNumberWhileSheHeIsAwayFrom(
 }
 
 /** Then {person} hears {person}'s voicemail greeting */
-export async function hearsVoicemailGreeting(world: Phase2World, callerName: string, calleeName: string) {
+export async function expectVoicemailGreeting(world: Phase2World, callerName: string, calleeName: string) {
   const inbound = world.currentInboundCall();
   expect([inbound.caller.name, inbound.callee.name], 'who called whom').to.deep.equal([
     callerName,
@@ -62,11 +58,7 @@ export async function hearsVoicemailGreeting(world: Phase2World, callerName: str
 }
 
 /** When {person} leaves a message of {int} second(s) and hangs up */
-export async function leavesAMessageOfSecondAndHangsUp(
-  world: Phase2World,
-  callerName: string,
-  seconds: number,
-) {
+export async function leaveAMessage(world: Phase2World, callerName: string, seconds: number) {
   const inbound = world.currentInboundCall();
   expect(inbound.caller.name, 'who leaves the message').to.equal(callerName);
   const rtp = inbound.pstn.rtp;
@@ -99,7 +91,7 @@ export async function theVoicemail(world: Phase2World): Promise<Voicemail> {
 }
 
 /** Then the speech-to-text provider received {person}'s message as telephone audio of about {int} second(s) */
-export async function theSpeechToTextProviderReceivedMessageAs(
+export async function expectProviderReceivedTheRecording(
   world: Phase2World,
   callerName: string,
   seconds: number,
@@ -150,11 +142,7 @@ export async function voicemailText(world: Phase2World, name: string, callerName
 }
 
 /** Then {person}'s mobile receives the transcript of {person}'s message */
-export async function mobileReceivesTheTranscriptOfMessage(
-  world: Phase2World,
-  name: string,
-  callerName: string,
-) {
+export async function expectTranscriptOnMobile(world: Phase2World, name: string, callerName: string) {
   const text = await voicemailText(world, name, callerName);
   const transcript = world.voice.speechToText?.transcript;
   if (transcript) expect(text, 'the voicemail text carries the transcript').to.include(transcript);
@@ -162,7 +150,7 @@ export async function mobileReceivesTheTranscriptOfMessage(
 }
 
 /** Then {person}'s mobile is told of the voicemail from {person}, without a transcript */
-export async function mobileIsToldOfTheVoicemailFromWithout(
+export async function expectVoicemailNoticeWithoutTranscript(
   world: Phase2World,
   name: string,
   callerName: string,
@@ -177,7 +165,7 @@ export async function mobileIsToldOfTheVoicemailFromWithout(
 }
 
 /** Then the voicemail and its transcript can be fetched through the API */
-export async function theVoicemailAndItsTranscriptCanBeFetched(world: Phase2World) {
+export async function expectVoicemailAndTranscriptFetchable(world: Phase2World) {
   const { caller, callee } = world.currentInboundCall();
   const voicemail = await theVoicemail(world);
   expect(voicemail, 'the voicemail in the list').to.deep.include({
