@@ -15,7 +15,7 @@ import {
   expectCampaignStatisticsAgreeWithin,
   pauseCampaignAfter,
   cancelCampaignAfter,
-  step,
+  expectNobodyElseTextedWhileHeld,
   resumeCampaign,
   expectTheRestTextedOnlyAfterResume,
   expectCancelledCampaignStaysCancelled,
@@ -148,7 +148,7 @@ When(
 Then(
   /^nobody else is texted while the campaign (?:stays paused|is cancelled)$/,
   function (this: Phase2World) {
-    return step(this);
+    return expectNobodyElseTextedWhileHeld(this);
   },
 );
 

@@ -6,7 +6,7 @@ import { DataTable } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import { customerNumber } from './messaging';
 import { consistencyCheck, recordMetric } from '../reporting/metrics';
-import { bound, eventually, PLATFORM_LOG } from './waiting';
+import { bound, describeEvidence, eventually, PLATFORM_LOG } from './waiting';
 
 /** Campaigns and contact lists of a scenario, and what their contacts' handsets show. */
 
@@ -461,8 +461,8 @@ export async function cancelCampaignAfter(world: Phase2World, customerName: stri
   await interruptAfter(world, count, 'cancel');
 }
 
-/** Then step */
-export async function step(world: Phase2World) {
+/** Then nobody else is texted while the campaign stays paused / is cancelled */
+export async function expectNobodyElseTextedWhileHeld(world: Phase2World) {
   const run = onlyCampaign(world);
   const waiting = new Set((run.notYetTexted ?? []).map((c) => c.number));
   const quietMs = Math.ceil((QUIET_INTERVALS * 1000) / run.latest.ratePerSecond);
@@ -471,7 +471,7 @@ export async function step(world: Phase2World) {
   await world.mobileNetwork.submits.expectNone((s) => waiting.has(s.to), {
     duringMs: quietMs,
     unexpected: `While "${run.name}" is ${run.latest.status}, the mobile network got a text for a contact not yet texted`,
-    lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
+    lookAt: describeEvidence(world, [EVIDENCE.SMPP, PLATFORM_LOG]),
   });
   const now = await world.customer(run.customer).api.getCampaign(run.latest.id);
   expect(now.status, `status of "${run.name}" ${quietMs} ms later`).to.equal(run.latest.status);
