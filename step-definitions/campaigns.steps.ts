@@ -1,10 +1,6 @@
 import { DataTable, Given, Then, When } from '@cucumber/cucumber';
 import type { Phase2World } from '../world/world';
 import {
-  replyStop,
-  uploadContactListOrFail,
-  uploadList,
-  expectListAcceptedWithSkippedRows,
   startCampaign,
   createCampaign,
   startCampaignAtRate,
@@ -26,6 +22,12 @@ import {
   expectNobodyTextedBeforeTheStart,
   expectUnreachedCountedAsCancelled,
 } from '../tasks/campaigns';
+import {
+  expectListAcceptedWithSkippedRows,
+  uploadContactListOrFail,
+  uploadList,
+} from '../tasks/contact-lists';
+import { replyStop } from '../tasks/opt-outs';
 
 /**
  * SMS campaigns: contact lists uploaded as CSV, campaigns started, scheduled, paused, resumed and

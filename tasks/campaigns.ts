@@ -1,4 +1,4 @@
-import type { CampaignRun, ListedContact, Phase2World, UploadedContactList } from '../world/world';
+import type { CampaignRun, ListedContact, Phase2World } from '../world/world';
 import type { Campaign, CampaignStats } from '../world/http/api-client';
 import type { HandsetSms } from '../world/smpp/carrier-smsc';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
@@ -7,20 +7,8 @@ import { expect } from 'chai';
 import { customerNumber } from './messaging';
 import { consistencyCheck, recordMetric } from '../reporting/metrics';
 import { bound, describeEvidence, eventually, PLATFORM_LOG } from './waiting';
-
-/** Campaigns and contact lists of a scenario, and what their contacts' handsets show. */
-
-/** The rows the platform accepted, in list order: every row its report does not skip. */
-export function acceptedContacts(uploaded: UploadedContactList): ListedContact[] {
-  const skipped = new Set(uploaded.list.rejectedRows.map((r) => r.line));
-  return uploaded.rows.filter((row) => !skipped.has(row.line));
-}
-
-export function listNamed(world: Phase2World, name: string): UploadedContactList {
-  const found = world.campaigns.contactLists.get(name);
-  if (!found) throw new Error(`No contact list "${name}" in this scenario: a step must upload it.`);
-  return found;
-}
+import { acceptedContacts, listNamed, uploadList } from './contact-lists';
+import { optedOut, isOptOutNotice } from './opt-outs';
 
 export function onlyCampaign(world: Phase2World): CampaignRun {
   const runs = [...world.campaigns.runs.values()];
@@ -52,10 +40,6 @@ export function campaignTexts(world: Phase2World, run: CampaignRun, contact: Lis
     .inbox.filter((sms) => sms.from === run.latest.from && sms.text === expectedText(world, run, contact));
 }
 
-export function optedOut(world: Phase2World, contact: ListedContact): boolean {
-  return world.campaigns.optedOut.has(contact.number);
-}
-
 /** Contacts whose network delivers and who have not opted out: they must each get the text. */
 export function reachable(world: Phase2World, run: CampaignRun): ListedContact[] {
   return contactsOf(world, run).filter(
@@ -81,10 +65,6 @@ export async function awaitCampaignText(
     );
 }
 
-export function isOptOutNotice(sms: HandsetSms): boolean {
-  return /no more texts|texts from .* again/i.test(sms.text);
-}
-
 /** Waits until no contact is pending or awaiting a report: the campaign's figures are final. */
 export async function campaignSettled(world: Phase2World, run: CampaignRun): Promise<Campaign> {
   run.latest = await eventually(
@@ -97,122 +77,8 @@ export async function campaignSettled(world: Phase2World, run: CampaignRun): Pro
   );
   return run.latest;
 }
-
-/**
- * SMS campaigns: contact lists uploaded as CSV, campaigns started, scheduled, paused, resumed and
- * cancelled through the API, opt-outs by texting STOP. Every outcome is checked on the handsets
- * (the ground truth) and against the campaign's own statistics.
- */
-
-export const PERSON_CELL = /^(\w+)'s mobile$/;
 /** How many send intervals a paused or cancelled campaign is watched for a text that must not go out. */
 export const QUIET_INTERVALS = 3;
-
-// ---- opt-outs ----
-
-export async function replyStop(world: Phase2World, name: string, customerName: string): Promise<void> {
-  const person = world.person(name);
-  const businessNumber = customerNumber(world, customerName);
-  await world.mobileNetwork.textFrom(person.number, businessNumber, 'STOP');
-  const confirmation = await world.mobileNetwork.handset(person.number).inbox.waitFor(
-    (sms) => sms.from === businessNumber && /no more texts/i.test(sms.text),
-    bound(world, `the confirmation of ${name}'s STOP from ${businessNumber}`, {
-      lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
-    }),
-  );
-  expect(confirmation.text, `confirmation on ${name}'s phone`).to.include('START');
-  world.campaigns.optedOut.add(person.number);
-  const optOuts = (await world.customer(customerName).api.listOptOuts()).items;
-  expect(
-    optOuts.map(({ number, source }) => ({ number, source })),
-    `"${customerName}"'s opt-outs (see "${EVIDENCE.HTTP}")`,
-  ).to.deep.include({ number: person.number, source: 'sms' });
-}
-
-// ---- contact lists ----
-
-/** The table as CSV; a cell "Anna's mobile" in the number column becomes Anna's number. */
-export function contactsFromTable(
-  world: Phase2World,
-  raw: string[][],
-): { csv: string; rows: ListedContact[] } {
-  const [header, ...body] = raw;
-  if (!header?.includes('number')) throw new Error('The contact list table needs a "number" column.');
-  const numberColumn = header.indexOf('number');
-  const rows = body.map((cells, index): ListedContact => {
-    const cell = cells[numberColumn] ?? '';
-    const person = PERSON_CELL.exec(cell)?.[1];
-    const number = person ? world.person(person).number : cell;
-    const values = Object.fromEntries(
-      header.map((name, i) => [name, i === numberColumn ? number : (cells[i] ?? '')]),
-    );
-    return { person, number, values, line: index + 2 };
-  });
-  const quote = (field: string): string =>
-    /[",\r\n]/.test(field) ? `"${field.replace(/"/g, '""')}"` : field;
-  const lines = [header, ...rows.map((row) => header.map((name) => row.values[name] ?? ''))];
-  return { csv: `${lines.map((cells) => cells.map(quote).join(',')).join('\r\n')}\r\n`, rows };
-}
-
-export async function uploadList(
-  world: Phase2World,
-  customerName: string,
-  name: string,
-  raw: string[][],
-): Promise<UploadedContactList> {
-  const { csv, rows } = contactsFromTable(world, raw);
-  const list = await world.customer(customerName).api.uploadContactList(name, csv);
-  attachJson(world, `Contact list "${name}"`, { csv, list });
-  expect(list.name, 'name of the uploaded list').to.equal(name);
-  expect(list.columns, 'columns of the uploaded list').to.deep.equal(raw[0]);
-  const uploaded = { list, rows };
-  world.campaigns.contactLists.set(name, uploaded);
-  return uploaded;
-}
-
-/** Given {string} has uploaded the contact list {string}: */
-export async function uploadContactListOrFail(
-  world: Phase2World,
-  customerName: string,
-  name: string,
-  table: DataTable,
-) {
-  const { list, rows } = await uploadList(world, customerName, name, table.raw());
-  expect(list.rejectedRows, `rows of "${name}" the platform skipped`).to.deep.equal([]);
-  expect(list.contacts, `contacts on "${name}"`).to.equal(rows.length);
-}
-
-/** Then the list {string} is accepted with {int} contacts, and the upload report skips these rows: */
-export async function expectListAcceptedWithSkippedRows(
-  world: Phase2World,
-  name: string,
-  contacts: number,
-  table: DataTable,
-) {
-  const uploaded = listNamed(world, name);
-  const expected = table.hashes().map((row) => {
-    const person = PERSON_CELL.exec(row.number ?? '')?.[1];
-    return {
-      line: Number(row.line),
-      number: person ? world.person(person).number : (row.number ?? ''),
-      reason: row.reason ?? '',
-    };
-  });
-  const report = uploaded.list.rejectedRows;
-  expect(
-    report.map(({ line, number }) => ({ line, number })),
-    `rows skipped, by line and the number as uploaded (see "Contact list "${name}"")`,
-  ).to.deep.equal(expected.map(({ line, number }) => ({ line, number })));
-  expected.forEach((row, index) =>
-    expect(report[index]?.reason, `the reason given for line ${row.line}`).to.include(row.reason),
-  );
-  expect(uploaded.list.contacts, `contacts accepted on "${name}"`).to.equal(contacts);
-  const read = await world.customer(world.onlyCustomerName()).api.raw({
-    method: 'GET',
-    path: `/v1/contact-lists/${uploaded.list.id}`,
-  });
-  expect(read.body, `the list "${name}" read back`).to.deep.equal(uploaded.list);
-}
 
 // ---- campaigns ----
 
