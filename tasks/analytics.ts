@@ -14,14 +14,14 @@ import { bound, eventually } from './waiting';
  * reached each handset and what the mobile network reported.
  */
 
-export const NETWORKS: Record<string, HandsetBehaviour> = {
+const NETWORKS: Record<string, HandsetBehaviour> = {
   delivers: 'deliver',
   'cannot reach the phone': 'undeliverable',
 };
 /** The network's receipt follows the handset within moments on loopback; this is the tolerance. */
-export const RECEIPT_AFTER_HANDSET_MS = 100;
+const RECEIPT_AFTER_HANDSET_MS = 100;
 
-export interface SentText {
+interface SentText {
   person: string;
   text: string;
   id: string;
@@ -54,7 +54,7 @@ export async function textEachOfThemThroughTheApi(world: Phase2World, customerNa
 }
 
 /** What the suite itself observed for a batch: delivered per handset, undeliverable per receipt-less absence. */
-export async function groundTruth(
+async function groundTruth(
   world: Phase2World,
   batch: Array<Pick<SentText, 'person' | 'text' | 'requestedAt'>>,
 ) {
@@ -95,7 +95,7 @@ export async function expectAnalyticsAgreeWithHandsetsWithin(world: Phase2World,
   );
 }
 
-export function expectAgreement(
+function expectAgreement(
   world: Phase2World,
   analytics: MessageAnalytics,
   truth: { delivered: Array<{ latencyMs: number }>; undeliverable: number },

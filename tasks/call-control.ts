@@ -28,7 +28,7 @@ export function speakers(world: Phase2World, aName: string, bName: string): [Spe
   ];
 }
 
-export function apiOf(world: Phase2World, customerName?: string) {
+function apiOf(world: Phase2World, customerName?: string) {
   const name = customerName ?? world.currentCall().caller.customer;
   if (!name) throw new Error('The current call is not a customer’s call.');
   return world.customer(name).api;
@@ -160,7 +160,7 @@ export async function answerTheTransferAndTalk(
 }
 
 /** The record of the current call, once the platform wrote it. */
-export function callRecordOfCurrentCall(world: Phase2World) {
+function callRecordOfCurrentCall(world: Phase2World) {
   return awaitCallRecord(world, apiOf(world), world.currentCall().call.callId, 'the controlled call');
 }
 

@@ -45,18 +45,18 @@ export async function awaitCallRecord(
  */
 
 /** Outside lines as the feature describes them, and what the telephone network double does. */
-export const LINES: Record<string, { behaviour: PstnBehaviour; outcome: string }> = {
+const LINES: Record<string, { behaviour: PstnBehaviour; outcome: string }> = {
   answers: { behaviour: { answer: 'answer', media: 'tone', answerAfterMs: 300 }, outcome: 'answered' },
   'rings unanswered': { behaviour: { answer: 'ring' }, outcome: 'no-answer' },
   'is busy': { behaviour: { answer: 'busy' }, outcome: 'busy' },
   'is out of service': { behaviour: { answer: 'reject', rejectCode: 503 }, outcome: 'failed' },
 };
 /** A short exchange on the answered call: enough for a non-zero, measurable talk time. */
-export const SHORT_TALK_PACKETS = 10;
+const SHORT_TALK_PACKETS = 10;
 /** Loopback jitter allowance between the phone's and the platform's view of a call's length. */
 export const DURATION_TOLERANCE_MS = 150;
 
-export async function makeCall(
+async function makeCall(
   world: Phase2World,
   caller: Person,
   callee: Person,
@@ -109,18 +109,18 @@ export function finished(world: Phase2World, name: string): FinishedCall {
   return found;
 }
 
-export function callerApi(world: Phase2World) {
+function callerApi(world: Phase2World) {
   const first = world.voice.finishedCalls[0];
   if (!first?.caller.customer) throw new Error('No call of a customer has been made in this scenario.');
   return world.customer(first.caller.customer).api;
 }
 
 /** The record of one finished call, once it is there. */
-export function recordOf(world: Phase2World, call: FinishedCall): Promise<Cdr> {
+function recordOf(world: Phase2World, call: FinishedCall): Promise<Cdr> {
   return awaitCallRecord(world, callerApi(world), call.sipCallId, `the call to ${call.callee.name}`);
 }
 
-export async function allRecords(world: Phase2World): Promise<Map<string, Cdr>> {
+async function allRecords(world: Phase2World): Promise<Map<string, Cdr>> {
   const records = new Map<string, Cdr>();
   for (const call of world.voice.finishedCalls) records.set(call.callee.name, await recordOf(world, call));
   attachJson(world, 'Call records', Object.fromEntries(records));

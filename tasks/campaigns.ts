@@ -10,7 +10,7 @@ import { bound, describeEvidence, eventually, PLATFORM_LOG } from './waiting';
 import { acceptedContacts, listNamed, uploadList } from './contact-lists';
 import { optedOut, isOptOutNotice } from './opt-outs';
 
-export function onlyCampaign(world: Phase2World): CampaignRun {
+function onlyCampaign(world: Phase2World): CampaignRun {
   const runs = [...world.campaigns.runs.values()];
   if (runs.length !== 1 || !runs[0])
     throw new Error(`Expected one campaign in this scenario, found ${runs.length}.`);
@@ -34,7 +34,7 @@ export function contactsOf(world: Phase2World, run: CampaignRun): ListedContact[
 }
 
 /** The campaign's texts on a contact's handset: from the campaign's sender, reading as the template made for them. */
-export function campaignTexts(world: Phase2World, run: CampaignRun, contact: ListedContact): HandsetSms[] {
+function campaignTexts(world: Phase2World, run: CampaignRun, contact: ListedContact): HandsetSms[] {
   return world.mobileNetwork
     .handset(contact.number)
     .inbox.filter((sms) => sms.from === run.latest.from && sms.text === expectedText(world, run, contact));
@@ -47,7 +47,7 @@ export function reachable(world: Phase2World, run: CampaignRun): ListedContact[]
   );
 }
 
-export async function awaitCampaignText(
+async function awaitCampaignText(
   world: Phase2World,
   run: CampaignRun,
   contact: ListedContact,
@@ -66,7 +66,7 @@ export async function awaitCampaignText(
 }
 
 /** Waits until no contact is pending or awaiting a report: the campaign's figures are final. */
-export async function campaignSettled(world: Phase2World, run: CampaignRun): Promise<Campaign> {
+async function campaignSettled(world: Phase2World, run: CampaignRun): Promise<Campaign> {
   run.latest = await eventually(
     world,
     `campaign "${run.name}" to finish with every report in (no contact pending or sent)`,
@@ -78,7 +78,7 @@ export async function campaignSettled(world: Phase2World, run: CampaignRun): Pro
   return run.latest;
 }
 /** How many send intervals a paused or cancelled campaign is watched for a text that must not go out. */
-export const QUIET_INTERVALS = 3;
+const QUIET_INTERVALS = 3;
 
 // ---- campaigns ----
 
@@ -215,7 +215,7 @@ export async function expectOptedOutPersonNotTexted(world: Phase2World, name: st
   expect(errors[0]?.message, 'the explanation').to.include('opted out');
 }
 
-export const STAT_COLUMNS: Record<string, keyof CampaignStats> = {
+const STAT_COLUMNS: Record<string, keyof CampaignStats> = {
   contacts: 'contacts',
   pending: 'pending',
   sent: 'sent',
@@ -290,7 +290,7 @@ export async function expectCampaignStatisticsAgreeWithin(
 }
 
 /** Pauses or cancels once the first `count` contacts (list order) have their text on the handset. */
-export async function interruptAfter(
+async function interruptAfter(
   world: Phase2World,
   count: number,
   action: 'pause' | 'cancel',

@@ -25,12 +25,12 @@ export function listNamed(world: Phase2World, name: string): UploadedContactList
  * (the ground truth) and against the campaign's own statistics.
  */
 
-export const PERSON_CELL = /^(\w+)'s mobile$/;
+const PERSON_CELL = /^(\w+)'s mobile$/;
 
 // ---- contact lists ----
 
 /** The table as CSV; a cell "Anna's mobile" in the number column becomes Anna's number. */
-export function contactsFromTable(
+function contactsFromTable(
   world: Phase2World,
   raw: string[][],
 ): { csv: string; rows: ListedContact[] } {

@@ -11,7 +11,7 @@ import { bound } from './waiting';
  */
 
 /** How a failing endpoint fails, as the feature says it. */
-export const FAILURES: Record<string, WebhookFailure> = {
+const FAILURES: Record<string, WebhookFailure> = {
   'answers 500 Internal Server Error': 500,
   'does not answer at all': 'timeout',
   'answers without ACK/Jasmin': 'no-ack',
@@ -72,7 +72,7 @@ export function failFirstWebhookAttempts(
   world.env.webhooks.failNextAt(webhook.path, count, failure);
 }
 
-export function eventsOf(world: Phase2World, customerName: string, messageId: string): ReceivedWebhook[] {
+function eventsOf(world: Phase2World, customerName: string, messageId: string): ReceivedWebhook[] {
   const webhook = world.customer(customerName).webhook;
   if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
   return world.env.webhooks.events.filter(

@@ -31,7 +31,7 @@ export async function giveAnOutsideLine(world: Phase2World, callerName: string, 
 }
 
 /** The call ringing on the callee's own phone (the first one since the call was placed). */
-export async function ringingOn(world: Phase2World, callee: Person, placedAt: number) {
+async function ringingOn(world: Phase2World, callee: Person, placedAt: number) {
   if (!callee.phone) throw new Error(`${callee.name} has no phone of their own in this scenario.`);
   return callee.phone.incomingCalls.waitFor(
     (call) => call.invitedAt >= placedAt,

@@ -40,15 +40,15 @@ export async function sendText(
 }
 
 /** The plan's cross-service latency target (seed: Success Metrics). */
-export const CROSS_SERVICE_LATENCY_MS = 500;
+const CROSS_SERVICE_LATENCY_MS = 500;
 
 /** Same length as the real one (SMPP passwords are at most 8 characters), last character changed. */
-export function wrongPassword(real: string): string {
+function wrongPassword(real: string): string {
   return `${real.slice(0, -1)}${real.endsWith('x') ? 'y' : 'x'}`;
 }
 
 /** The inbox of a person who is on the mobile network (their only phone is a mobile). */
-export function mobilePhoneInbox(world: Phase2World, name: string) {
+function mobilePhoneInbox(world: Phase2World, name: string) {
   const person = world.person(name);
   if (person.kind !== 'mobile') throw new Error(`${name} has no mobile phone in this scenario.`);
   return world.mobileNetwork.handset(person.number).inbox;

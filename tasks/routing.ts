@@ -16,13 +16,13 @@ import { bound, boundMs } from './waiting';
 export const UK = '+44';
 export const RING_MS = 300;
 
-export function trunkOf(customer: CustomerActor, carrier: string): string {
+function trunkOf(customer: CustomerActor, carrier: string): string {
   const id = customer.carrierTrunks?.get(carrier);
   if (!id) throw new Error(`"${customer.name}" has no trunk to "${carrier}" in this scenario.`);
   return id;
 }
 
-export function mainTrunk(customer: CustomerActor): string {
+function mainTrunk(customer: CustomerActor): string {
   if (!customer.trunkId) throw new Error(`"${customer.name}" has no SIP trunk in this scenario.`);
   return customer.trunkId;
 }
@@ -198,7 +198,7 @@ export function expectChangeRefusedNaming(world: Phase2World, field: string) {
 
 // ---- caller ID -----------------------------------------------------------------------------
 
-export function tollFreeOf(customer: CustomerActor): string {
+function tollFreeOf(customer: CustomerActor): string {
   const found = customer.numbers.find((n) => n.kind === 'toll-free');
   if (!found) throw new Error(`"${customer.name}" owns no toll-free number: a Given step must add one.`);
   return found.number;
@@ -246,7 +246,7 @@ export async function setTrunkCallerIdTo(world: Phase2World, customerName: strin
   });
 }
 
-export function currentInvite(world: Phase2World): ReceivedInvite {
+function currentInvite(world: Phase2World): ReceivedInvite {
   const { invite, callee } = world.currentCall();
   if (!invite) throw new Error(`The call never reached ${callee.name}'s line.`);
   return invite;

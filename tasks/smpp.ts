@@ -11,7 +11,7 @@ import { bound, eventually, PLATFORM_LOG } from './waiting';
  * back as deliver_sm, and Jasmin-style throttling (ESME_RTHROTTLED) that loses nothing.
  */
 
-export const STATUS_OK = 0;
+const STATUS_OK = 0;
 
 export function session(world: Phase2World): SmppCustomerSession {
   if (!world.messaging.smpp)

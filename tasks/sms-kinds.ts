@@ -113,14 +113,14 @@ export async function expectReceivedThroughTheFrenchCarrierOnly(world: Phase2Wor
   ).to.deep.equal([]);
 }
 
-export function foreignCarrierOf(world: Phase2World): NonNullable<MessagingNotes['foreignCarrier']> {
+function foreignCarrierOf(world: Phase2World): NonNullable<MessagingNotes['foreignCarrier']> {
   if (!world.messaging.foreignCarrier)
     throw new Error('No French connector in this scenario: a Given step must configure it.');
   return world.messaging.foreignCarrier;
 }
 
 /** The connector's state as the operator sees it, once it is `state` (the platform noticed). */
-export async function connectorBecomes(
+async function connectorBecomes(
   world: Phase2World,
   state: 'bound' | 'down' | 'connecting',
   not = false,

@@ -12,14 +12,14 @@ import { bound, PLATFORM_LOG, boundMs } from './waiting';
  * forwarding they set by texting their own business number from that mobile.
  */
 
-export function mobileOf(world: Phase2World, name: string): string {
+function mobileOf(world: Phase2World, name: string): string {
   const mobile = world.person(name).mobile;
   if (!mobile) throw new Error(`${name} has no mobile in this scenario: a Given step must give one.`);
   return mobile;
 }
 
 /** The inbox of a subscriber's own mobile, which they carry besides their desk phone. */
-export function subscriberMobileInbox(world: Phase2World, name: string) {
+function subscriberMobileInbox(world: Phase2World, name: string) {
   return world.mobileNetwork.handset(mobileOf(world, name)).inbox;
 }
 
@@ -38,14 +38,14 @@ export async function fileMobile(
 }
 
 /** The record of the call that came in from outside, as the subscriber's customer sees it. */
-export function inboundCallRecord(world: Phase2World): Promise<Cdr> {
+function inboundCallRecord(world: Phase2World): Promise<Cdr> {
   const { pstn, callee } = world.currentInboundCall();
   const api = world.customer(world.subscriber(callee.name).customer).api;
   return awaitCallRecord(world, api, pstn.callId, `the call to ${callee.name}`);
 }
 
 /** Waits for the one text the subscriber's mobile should get, from their business number. */
-export async function theOnlyText(world: Phase2World, name: string, about: string): Promise<HandsetSms> {
+async function theOnlyText(world: Phase2World, name: string, about: string): Promise<HandsetSms> {
   const person = world.subscriber(name);
   const inbox = subscriberMobileInbox(world, name);
   const text = await inbox.waitFor(

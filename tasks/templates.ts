@@ -8,7 +8,7 @@ import { bound, PLATFORM_LOG } from './waiting';
 
 /** Message templates through the API, and texts sent with them. */
 
-export function templateOf(world: Phase2World, name: string): Template {
+function templateOf(world: Phase2World, name: string): Template {
   const found = world.campaigns.templates.get(name);
   if (!found) throw new Error(`No template "${name}" in this scenario: a Given step must create it.`);
   return found;

@@ -11,9 +11,9 @@ import { bound, eventually, PLATFORM_LOG, boundMs } from './waiting';
  */
 
 /** Each prompt is recognised by its pitch; this share of its frames must be heard. */
-export const PROMPT_SHARE = 0.9;
+const PROMPT_SHARE = 0.9;
 
-export function lineOwner(world: Phase2World): CustomerActor {
+function lineOwner(world: Phase2World): CustomerActor {
   const owner = [...world.customers.values()].find((c) => c.verificationLine !== undefined);
   if (!owner) throw new Error('No customer runs a verification line in this scenario.');
   return owner;
@@ -58,10 +58,10 @@ export async function callTheVerificationLine(world: Phase2World, name: string) 
   await pstn.waitUntilAnswered(boundMs(world));
 }
 
-export type Prompt = 'enterCode' | 'confirmed' | 'tryAgain' | 'refused';
+type Prompt = 'enterCode' | 'confirmed' | 'tryAgain' | 'refused';
 
 /** Waits for one more playing of a prompt than the caller has heard so far. */
-export async function hearPrompt(world: Phase2World, prompt: Prompt, heardBefore: number): Promise<void> {
+async function hearPrompt(world: Phase2World, prompt: Prompt, heardBefore: number): Promise<void> {
   const { voice } = await world.platformSettings();
   const frames = Math.floor((voice.promptMs / 20) * PROMPT_SHARE);
   const { pstn } = world.currentInboundCall();
@@ -73,7 +73,7 @@ export async function hearPrompt(world: Phase2World, prompt: Prompt, heardBefore
   );
 }
 
-export async function framesSoFar(world: Phase2World, prompt: Prompt): Promise<number> {
+async function framesSoFar(world: Phase2World, prompt: Prompt): Promise<number> {
   const { voice } = await world.platformSettings();
   return world.currentInboundCall().pstn.rtp.framesHeardAt(voice.promptHz[prompt]);
 }
@@ -101,18 +101,18 @@ export async function receiveTheOneTimeCode(world: Phase2World, name: string) {
 }
 
 /** The code the verification line texted this person, as their mobile showed it. */
-export function theCode(world: Phase2World, name: string): string {
+function theCode(world: Phase2World, name: string): string {
   const code = world.person(name).textedCode;
   if (!code) throw new Error(`${name} has received no one-time code in this scenario.`);
   return code;
 }
 
 /** A code that is certainly not the right one: the right one with every digit shifted. */
-export function wrongCode(world: Phase2World, name: string): string {
+function wrongCode(world: Phase2World, name: string): string {
   return [...theCode(world, name)].map((d) => String((Number(d) + 1) % 10)).join('');
 }
 
-export async function keyIn(world: Phase2World, digits: string): Promise<void> {
+async function keyIn(world: Phase2World, digits: string): Promise<void> {
   await world.currentInboundCall().pstn.rtp.sendDtmf(digits);
 }
 
@@ -148,7 +148,7 @@ export async function keyInWrongCodesUntilNoTriesLeft(world: Phase2World, name: 
   }
 }
 
-export async function expectPromptThenHangUp(world: Phase2World, prompt: Prompt): Promise<void> {
+async function expectPromptThenHangUp(world: Phase2World, prompt: Prompt): Promise<void> {
   await hearPrompt(world, prompt, 0);
   const ended = await world.currentInboundCall().pstn.waitUntilEnded(boundMs(world));
   expect(ended.by, 'who ended the call: the verification line').to.equal('remote');
@@ -171,7 +171,7 @@ export async function expectRefusedAndHungUp(world: Phase2World, name: string) {
   ).to.equal(0);
 }
 
-export async function theVerification(world: Phase2World, name: string): Promise<Verification> {
+async function theVerification(world: Phase2World, name: string): Promise<Verification> {
   const phone = world.person(name).number;
   const { items } = await lineOwner(world).api.listVerifications(phone);
   expect(items, `verifications for ${phone}`).to.have.length(1);

@@ -16,7 +16,7 @@ export const RING_MS = 300;
 /** Loopback jitter allowance between the phone's and the platform's view of a call's length. */
 export const DURATION_TOLERANCE_MS = 150;
 
-export function phoneOf(person: Person): SipPhone {
+function phoneOf(person: Person): SipPhone {
   if (!person.phone) throw new Error(`${person.name} has no SIP phone in this scenario.`);
   return person.phone;
 }
@@ -143,7 +143,7 @@ export function expectHeardEachOtherThroughThePlatform(world: Phase2World, aName
   );
 }
 
-export async function callRecord(world: Phase2World, what: string) {
+async function callRecord(world: Phase2World, what: string) {
   const { caller, call } = world.currentCall();
   if (!caller.customer) throw new Error(`${caller.name} is not a customer's phone.`);
   return awaitCallRecord(world, world.customer(caller.customer).api, call.callId, what);

@@ -10,9 +10,9 @@ import { bound, eventually, PLATFORM_LOG, boundMs } from './waiting';
  * transcribed by the speech-to-text provider and texted to the subscriber's mobile.
  */
 
-export const FRAMES_PER_SECOND = 50;
+const FRAMES_PER_SECOND = 50;
 /** Recording starts as the greeting ends and stops at the hang-up: a frame or two either way. */
-export const MESSAGE_TOLERANCE_MS = { under: 100, over: 300 };
+const MESSAGE_TOLERANCE_MS = { under: 100, over: 300 };
 
 /** When {person} calls {person}'s number while she/he is away from her/his desk */
 export async function callWhileAway(world: Phase2World, callerName: string, calleeName: string) {
@@ -75,7 +75,7 @@ export function messageSeconds(world: Phase2World): number {
 }
 
 /** The voicemail as the API lists it for the called number, once its transcription is over. */
-export async function theVoicemail(world: Phase2World): Promise<Voicemail> {
+async function theVoicemail(world: Phase2World): Promise<Voicemail> {
   const { callee } = world.currentInboundCall();
   const api = world.customer(world.subscriber(callee.name).customer).api;
   const list = await eventually(
@@ -128,7 +128,7 @@ export async function expectProviderReceivedTheRecording(
  * The one text about the voicemail on the subscriber's mobile: from their business number,
  * naming the caller.
  */
-export async function voicemailText(world: Phase2World, name: string, callerName: string): Promise<string> {
+async function voicemailText(world: Phase2World, name: string, callerName: string): Promise<string> {
   const person = world.subscriber(name);
   const inbox = world.mobileNetwork.handset(person.mobile ?? '').inbox;
   const sms = await inbox.waitFor(

@@ -22,14 +22,14 @@ export interface WaitOptions {
 }
 
 /** What a driver's wait needs: what is awaited, for how long, where to look on failure. */
-export interface DriverWait {
+interface DriverWait {
   awaited: string;
   timeoutMs: number;
   lookAt: string;
 }
 
 /** Who waits: only the configured bound and the platform log's whereabouts matter here. */
-export type Waiter = { env: Pick<SuiteEnvironment, 'config' | 'platformLog'> };
+type Waiter = { env: Pick<SuiteEnvironment, 'config' | 'platformLog'> };
 
 /** `the "SMPP PDUs" and "HTTP exchanges" attachments and reports/platform-0.log` */
 export function describeEvidence(waiter: Waiter, lookAt: Evidence[]): string {
