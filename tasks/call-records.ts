@@ -56,12 +56,7 @@ const SHORT_TALK_PACKETS = 10;
 /** Loopback jitter allowance between the phone's and the platform's view of a call's length. */
 export const DURATION_TOLERANCE_MS = 150;
 
-async function makeCall(
-  world: Phase2World,
-  caller: Person,
-  callee: Person,
-  outcome: string,
-): Promise<void> {
+async function makeCall(world: Phase2World, caller: Person, callee: Person, outcome: string): Promise<void> {
   if (!caller.phone) throw new Error(`${caller.name} has no phone.`);
   const waitMs = boundMs(world);
   const call = await caller.phone.call(callee.number);

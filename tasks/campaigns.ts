@@ -11,21 +11,21 @@ import { acceptedContacts, listNamed, uploadList } from './contact-lists';
 import { optedOut, isOptOutNotice } from './opt-outs';
 
 function onlyCampaign(world: Phase2World): CampaignRun {
-  const runs = [...world.campaigns.runs.values()];
+  const runs = [...world.customers.values()].flatMap((c) => [...c.campaigns.values()]);
   if (runs.length !== 1 || !runs[0])
     throw new Error(`Expected one campaign in this scenario, found ${runs.length}.`);
   return runs[0];
 }
 
 export function campaignNamed(world: Phase2World, name: string): CampaignRun {
-  const found = world.campaigns.runs.get(name);
+  const found = [...world.customers.values()].find((c) => c.campaigns.has(name))?.campaigns.get(name);
   if (!found) throw new Error(`No campaign "${name}" in this scenario: a step must create it.`);
   return found;
 }
 
 /** The text a contact should get: the template with their row's values. */
 export function expectedText(world: Phase2World, run: CampaignRun, contact: ListedContact): string {
-  const body = world.campaigns.templates.get(run.templateName)?.body ?? '';
+  const body = world.customer(run.customer).templates.get(run.templateName)?.body ?? '';
   return body.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, name: string) => contact.values[name] ?? `{{${name}}}`);
 }
 
@@ -43,7 +43,7 @@ function campaignTexts(world: Phase2World, run: CampaignRun, contact: ListedCont
 /** Contacts whose network delivers and who have not opted out: they must each get the text. */
 export function reachable(world: Phase2World, run: CampaignRun): ListedContact[] {
   return contactsOf(world, run).filter(
-    (c) => !optedOut(world, c) && world.mobileNetwork.behaviourOf(c.number) !== 'undeliverable',
+    (c) => !optedOut(world, run, c) && world.mobileNetwork.behaviourOf(c.number) !== 'undeliverable',
   );
 }
 
@@ -90,7 +90,7 @@ export async function createCampaign(
   listName: string,
   extra: { ratePerSecond?: number; startAt?: string },
 ): Promise<CampaignRun> {
-  const template = world.campaigns.templates.get(templateName);
+  const template = world.customer(customerName).templates.get(templateName);
   if (!template)
     throw new Error(`No template "${templateName}" in this scenario: a Given step must create it.`);
   const campaign = await world.customer(customerName).api.createCampaign({
@@ -110,7 +110,7 @@ export async function createCampaign(
     }),
   );
   const run: CampaignRun = { name, customer: customerName, templateName, listName, latest: campaign };
-  world.campaigns.runs.set(name, run);
+  world.customer(customerName).campaigns.set(name, run);
   return run;
 }
 
@@ -252,7 +252,7 @@ export async function expectCampaignStatisticsAgreeWithin(
   const contacts = contactsOf(world, run);
   const onHandsets = contacts.filter((c) => campaignTexts(world, run, c).length > 0).length;
   const unreachable = contacts.filter(
-    (c) => !optedOut(world, c) && world.mobileNetwork.behaviourOf(c.number) === 'undeliverable',
+    (c) => !optedOut(world, run, c) && world.mobileNetwork.behaviourOf(c.number) === 'undeliverable',
   ).length;
   run.latest = await eventually(
     world,
@@ -266,7 +266,7 @@ export async function expectCampaignStatisticsAgreeWithin(
     handsets: {
       received: onHandsets,
       unreachable,
-      optedOut: contacts.filter((c) => optedOut(world, c)).length,
+      optedOut: contacts.filter((c) => optedOut(world, run, c)).length,
     },
   });
   recordMetric(world, {
@@ -283,18 +283,14 @@ export async function expectCampaignStatisticsAgreeWithin(
       unreachable,
     );
     expect(run.latest.stats.optedOut, 'opted out: contacts who replied STOP').to.equal(
-      contacts.filter((c) => optedOut(world, c)).length,
+      contacts.filter((c) => optedOut(world, run, c)).length,
     );
   });
   expect(run.latest.stats, `statistics of "${run.name}"`).to.deep.equal(expected);
 }
 
 /** Pauses or cancels once the first `count` contacts (list order) have their text on the handset. */
-async function interruptAfter(
-  world: Phase2World,
-  count: number,
-  action: 'pause' | 'cancel',
-): Promise<void> {
+async function interruptAfter(world: Phase2World, count: number, action: 'pause' | 'cancel'): Promise<void> {
   const run = onlyCampaign(world);
   const contacts = contactsOf(world, run);
   await Promise.all(contacts.slice(0, count).map((c) => awaitCampaignText(world, run, c)));
@@ -358,7 +354,7 @@ export async function expectTheRestTextedOnlyAfterResume(world: Phase2World) {
   const run = onlyCampaign(world);
   const resumedAt = run.resumeRequestedAt;
   if (resumedAt === undefined) throw new Error('The campaign was not resumed in this scenario.');
-  const waiting = (run.notYetTexted ?? []).filter((c) => !optedOut(world, c));
+  const waiting = (run.notYetTexted ?? []).filter((c) => !optedOut(world, run, c));
   expect(waiting, 'contacts left at the pause who should still get it').to.have.length.above(0);
   for (const contact of waiting) {
     const sms = await awaitCampaignText(world, run, contact);
@@ -389,7 +385,7 @@ export async function scheduleCampaignForTomorrow(
   name: string,
   templateName: string,
 ) {
-  const template = world.campaigns.templates.get(templateName);
+  const template = world.customer(customerName).templates.get(templateName);
   if (!template) throw new Error(`No template "${templateName}" in this scenario.`);
   const number = world.newHandset('deliver');
   const header = ['number', ...template.variables];
@@ -415,7 +411,7 @@ export async function expectTemplateInUseCannotBeDeleted(
   campaignName: string,
 ) {
   const run = campaignNamed(world, campaignName);
-  const template = world.campaigns.templates.get(templateName);
+  const template = world.customer(run.customer).templates.get(templateName);
   if (!template) throw new Error(`No template "${templateName}" in this scenario.`);
   const api = world.customer(run.customer).api;
   const response = await api.raw({ method: 'DELETE', path: `/v1/templates/${template.id}` });
@@ -437,7 +433,7 @@ export async function runCampaignToEachOfThem(
     name: `${name} wording`,
     body: text,
   });
-  world.campaigns.templates.set(`${name} wording`, template);
+  world.customer(customerName).templates.set(`${name} wording`, template);
   const people = [...world.people.values()].filter((p) => p.kind === 'mobile');
   await uploadList(world, customerName, `${name} contacts`, [
     ['number'],

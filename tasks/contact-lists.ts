@@ -14,7 +14,7 @@ export function acceptedContacts(uploaded: UploadedContactList): ListedContact[]
 }
 
 export function listNamed(world: Phase2World, name: string): UploadedContactList {
-  const found = world.campaigns.contactLists.get(name);
+  const found = [...world.customers.values()].find((c) => c.contactLists.has(name))?.contactLists.get(name);
   if (!found) throw new Error(`No contact list "${name}" in this scenario: a step must upload it.`);
   return found;
 }
@@ -30,10 +30,7 @@ const PERSON_CELL = /^(\w+)'s mobile$/;
 // ---- contact lists ----
 
 /** The table as CSV; a cell "Anna's mobile" in the number column becomes Anna's number. */
-function contactsFromTable(
-  world: Phase2World,
-  raw: string[][],
-): { csv: string; rows: ListedContact[] } {
+function contactsFromTable(world: Phase2World, raw: string[][]): { csv: string; rows: ListedContact[] } {
   const [header, ...body] = raw;
   if (!header?.includes('number')) throw new Error('The contact list table needs a "number" column.');
   const numberColumn = header.indexOf('number');
@@ -64,7 +61,7 @@ export async function uploadList(
   expect(list.name, 'name of the uploaded list').to.equal(name);
   expect(list.columns, 'columns of the uploaded list').to.deep.equal(raw[0]);
   const uploaded = { list, rows };
-  world.campaigns.contactLists.set(name, uploaded);
+  world.customer(customerName).contactLists.set(name, uploaded);
   return uploaded;
 }
 

@@ -1,4 +1,4 @@
-import type { ListedContact, Phase2World } from '../world/world';
+import type { CampaignRun, ListedContact, Phase2World } from '../world/world';
 import type { HandsetSms } from '../world/smpp/carrier-smsc';
 import { EVIDENCE } from '../reporting/evidence';
 import { expect } from 'chai';
@@ -7,15 +7,14 @@ import { bound, PLATFORM_LOG } from './waiting';
 
 /** Opt-outs: a person texts STOP to a customer's number and hears no more from it. */
 
-export function optedOut(world: Phase2World, contact: ListedContact): boolean {
-  return world.campaigns.optedOut.has(contact.number);
+/** Whether the contact texted STOP to the customer running the campaign. */
+export function optedOut(world: Phase2World, run: CampaignRun, contact: ListedContact): boolean {
+  return world.customer(run.customer).optedOut.has(contact.number);
 }
 
 export function isOptOutNotice(sms: HandsetSms): boolean {
   return /no more texts|texts from .* again/i.test(sms.text);
 }
-
-// ---- opt-outs ----
 
 export async function replyStop(world: Phase2World, name: string, customerName: string): Promise<void> {
   const person = world.person(name);
@@ -28,7 +27,7 @@ export async function replyStop(world: Phase2World, name: string, customerName: 
     }),
   );
   expect(confirmation.text, `confirmation on ${name}'s phone`).to.include('START');
-  world.campaigns.optedOut.add(person.number);
+  world.customer(customerName).optedOut.add(person.number);
   const optOuts = (await world.customer(customerName).api.listOptOuts()).items;
   expect(
     optOuts.map(({ number, source }) => ({ number, source })),

@@ -17,6 +17,10 @@ export async function createCustomer(world: Phase2World, name: string, tier: str
     api: new PlatformApi({ baseUrl: world.env.endpoints.apiUrl, apiKey: created.apiKey, actor: name }),
     smpp: created.smpp,
     numbers: [],
+    templates: new Map(),
+    contactLists: new Map(),
+    campaigns: new Map(),
+    optedOut: new Set(),
   });
 }
 

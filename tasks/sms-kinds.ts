@@ -120,11 +120,7 @@ function foreignCarrierOf(world: Phase2World): NonNullable<MessagingNotes['forei
 }
 
 /** The connector's state as the operator sees it, once it is `state` (the platform noticed). */
-async function connectorBecomes(
-  world: Phase2World,
-  state: 'bound' | 'down' | 'connecting',
-  not = false,
-) {
+async function connectorBecomes(world: Phase2World, state: 'bound' | 'down' | 'connecting', not = false) {
   const { connectorId } = foreignCarrierOf(world);
   return eventually(
     world,

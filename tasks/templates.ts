@@ -9,7 +9,7 @@ import { bound, PLATFORM_LOG } from './waiting';
 /** Message templates through the API, and texts sent with them. */
 
 function templateOf(world: Phase2World, name: string): Template {
-  const found = world.campaigns.templates.get(name);
+  const found = [...world.customers.values()].find((c) => c.templates.has(name))?.templates.get(name);
   if (!found) throw new Error(`No template "${name}" in this scenario: a Given step must create it.`);
   return found;
 }
@@ -18,7 +18,7 @@ function templateOf(world: Phase2World, name: string): Template {
 export async function createTemplate(world: Phase2World, customerName: string, name: string, body: string) {
   const template = await world.customer(customerName).api.createTemplate({ name, body });
   expect(template, `template "${name}" as created`).to.deep.include({ name, body });
-  world.campaigns.templates.set(name, template);
+  world.customer(customerName).templates.set(name, template);
 }
 
 /** Then {string} reads the template {string} back with the variables {string} */
@@ -48,7 +48,7 @@ export async function changeTemplate(world: Phase2World, customerName: string, n
   expect(Date.parse(replaced.updatedAt), 'updatedAt moves forward').to.be.at.least(
     Date.parse(created.updatedAt),
   );
-  world.campaigns.templates.set(name, replaced);
+  world.customer(customerName).templates.set(name, replaced);
 }
 
 /** When {string} texts {person} with the template {string} and these values: */

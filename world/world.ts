@@ -26,6 +26,14 @@ export interface CustomerActor {
   /** Routing rules by prefix ("+44" → rule id). */
   routingRules?: Map<string, string>;
   webhook?: { id: string; url: string; path: string };
+  /** The customer's message templates, by name. */
+  templates: Map<string, Template>;
+  /** Contact lists the customer uploaded, by name, with the contacts the suite expects on them. */
+  contactLists: Map<string, UploadedContactList>;
+  /** The campaigns the customer runs, by name. */
+  campaigns: Map<string, CampaignRun>;
+  /** Numbers of people who texted STOP to one of the customer's numbers. */
+  optedOut: Set<string>;
 }
 
 /** A row of a contact list as the suite uploaded it: who it is (when a person of the scenario) and its values. */
@@ -184,17 +192,6 @@ export interface MessagingNotes {
   };
 }
 
-export interface CampaignNotes {
-  /** Message templates created in this scenario, by name. */
-  templates: Map<string, Template>;
-  /** Contact lists uploaded in this scenario, by name, with the contacts the suite expects on them. */
-  contactLists: Map<string, UploadedContactList>;
-  /** Campaigns created in this scenario, by name. */
-  runs: Map<string, CampaignRun>;
-  /** Numbers of people who texted STOP to a customer in this scenario. */
-  optedOut: Set<string>;
-}
-
 /** Outcomes of attempts that were expected to be refused. */
 export interface Refusals {
   registration?: Error;
@@ -217,13 +214,6 @@ export class Phase2World extends World {
   readonly voice: VoiceNotes = { finishedCalls: [] };
   /** Texts of this scenario: the one under discussion, batches, the SMPP session, a foreign network. */
   readonly messaging: MessagingNotes = { sentBatches: [] };
-  /** Templates, contact lists, campaigns and opt-outs of this scenario, by name. */
-  readonly campaigns: CampaignNotes = {
-    templates: new Map(),
-    contactLists: new Map(),
-    runs: new Map(),
-    optedOut: new Set(),
-  };
   /** What was refused on purpose: the registration, the SMPP bind, the last API answer. */
   readonly refusals: Refusals = {};
   /** Traffic position at scenario start: evidence is what came after it. */
