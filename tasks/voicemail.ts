@@ -63,7 +63,7 @@ export async function leaveAMessage(world: Phase2World, callerName: string, seco
   expect(inbound.caller.name, 'who leaves the message').to.equal(callerName);
   const rtp = inbound.pstn.rtp;
   // Speaking is measured by what the caller sent, not by the clock.
-  await rtp.waitForSent(rtp.stats().sent + seconds * FRAMES_PER_SECOND, seconds * boundMs(world, 1000));
+  await rtp.waitForSent(rtp.stats().sent + seconds * FRAMES_PER_SECOND, boundMs(world, seconds * 1000));
   world.voice.messageSeconds = seconds;
   await inbound.pstn.hangup();
   await inbound.pstn.waitUntilEnded(boundMs(world));
