@@ -108,7 +108,7 @@ export async function expectTheyHearEachOtherAgain(world: Phase2World, aName: st
 export async function transferThroughTheApi(world: Phase2World, customerName: string, targetName: string) {
   const { id } = await liveCall(world, customerName);
   const target = world.person(targetName);
-  world.voice.transferRequestedAt = Date.now();
+  world.currentCall().transferRequestedAt = Date.now();
   const accepted = await apiOf(world, customerName).transferLiveCall(id, target.number);
   expect(accepted, 'the transfer as the API accepted it').to.deep.equal({ id, to: target.number });
 }
@@ -134,7 +134,7 @@ export async function answerTheTransferAndTalk(
   if (!farEnd) throw new Error(`${keptName} was never on the call.`);
   const target = world.person(targetName);
   const network = await world.telephoneNetwork();
-  const since = world.voice.transferRequestedAt ?? 0;
+  const since = world.currentCall().transferRequestedAt ?? 0;
   const waitMs = boundMs(world);
   const invite: ReceivedInvite = await network.invites.waitFor(
     (i) => i.number === target.number && i.at >= since,

@@ -125,14 +125,14 @@ export async function keyInTheCode(world: Phase2World, name: string) {
 /** When {person} keys in a wrong code */
 export async function keyInAWrongCode(world: Phase2World, name: string) {
   expect(world.currentInboundCall().caller.name, 'who keys in').to.equal(name);
-  world.voice.promptsHeardBefore = await framesSoFar(world, 'tryAgain');
+  world.currentInboundCall().promptsHeardBefore = await framesSoFar(world, 'tryAgain');
   await keyIn(world, wrongCode(world, name));
 }
 
 /** Then {person} hears the line ask her/him to try again */
 export async function expectAskedToTryAgain(world: Phase2World, name: string) {
   expect(world.currentInboundCall().caller.name, 'who is on the line').to.equal(name);
-  await hearPrompt(world, 'tryAgain', world.voice.promptsHeardBefore ?? 0);
+  await hearPrompt(world, 'tryAgain', world.currentInboundCall().promptsHeardBefore ?? 0);
   expect(world.currentInboundCall().pstn.isEnded, 'the call stays up for another try').to.equal(false);
 }
 

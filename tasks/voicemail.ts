@@ -64,14 +64,15 @@ export async function leaveAMessage(world: Phase2World, callerName: string, seco
   const rtp = inbound.pstn.rtp;
   // Speaking is measured by what the caller sent, not by the clock.
   await rtp.waitForSent(rtp.stats().sent + seconds * FRAMES_PER_SECOND, boundMs(world, seconds * 1000));
-  world.voice.messageSeconds = seconds;
+  inbound.messageSeconds = seconds;
   await inbound.pstn.hangup();
   await inbound.pstn.waitUntilEnded(boundMs(world));
 }
 
 export function messageSeconds(world: Phase2World): number {
-  if (world.voice.messageSeconds === undefined) throw new Error('No message has been left in this scenario.');
-  return world.voice.messageSeconds;
+  const left = world.currentInboundCall().messageSeconds;
+  if (left === undefined) throw new Error('No message has been left in this scenario.');
+  return left;
 }
 
 /** The voicemail as the API lists it for the called number, once its transcription is over. */

@@ -99,6 +99,8 @@ export interface CallUnderTest {
   liveCallId?: string;
   /** Packet counters of both parties just before one hung up (see tasks/audio.ts). */
   talkedUntil?: AudioSnapshot;
+  /** When the scenario asked the API to transfer this call (suite clock). */
+  transferRequestedAt?: number;
 }
 
 /** A person with a SIP account of a customer's: a subscriber of the platform's voice services. */
@@ -113,6 +115,10 @@ export interface InboundCallUnderTest {
   /** The callee's phone's side, once it rang. */
   ringing?: PhoneCall;
   placedAt: number;
+  /** Frames of the "try again" prompt heard before the latest wrong code (a verification line). */
+  promptsHeardBefore?: number;
+  /** Length of the voicemail message the caller left, in seconds. */
+  messageSeconds?: number;
 }
 
 /** A call attempt that is over, kept for checks of its record. */
@@ -153,17 +159,11 @@ export interface VoiceNotes {
   call?: CallUnderTest;
   inboundCall?: InboundCallUnderTest;
   finishedCalls: FinishedCall[];
-  /** When the scenario asked the API to transfer the current call (suite clock). */
-  transferRequestedAt?: number;
   /** When the API accepted the latest routing change (suite clock). */
   routeChangedAt?: number;
   /** A raw SIP datagram sender, for malformed traffic. */
   probe?: SipDatagramProbe;
   callback?: CallbackNotes;
-  /** Frames of the "try again" prompt heard before the latest wrong code. */
-  promptsHeardBefore?: number;
-  /** Length of the voicemail message the caller left, in seconds. */
-  messageSeconds?: number;
   /** The speech-to-text provider as this scenario arranged it (a nock stub in embedded mode). */
   speechToText?: {
     /** The transcript the stub answers with; null when the real provider transcribes (remote). */
