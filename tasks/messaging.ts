@@ -184,7 +184,7 @@ export async function expectMessageStatus(world: Phase2World, outcome: string) {
 
 /** When someone asks to send a text without an API key */
 export async function sendWithoutAnApiKey(world: Phase2World) {
-  world.refusals.lastResponse = await world.env.operator.raw({
+  world.refusals.lastResponse = await world.operator.raw({
     method: 'POST',
     path: '/v1/messages',
     json: { from: localDid(), to: mobileNumber(world.env.mobilePrefix), text: 'no key' },

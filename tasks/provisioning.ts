@@ -8,7 +8,7 @@ import { PHONE_KINDS } from '../support/parameter-types';
 /** Given {string} is a/an {tier} customer */
 export async function createCustomer(world: Phase2World, name: string, tier: string) {
   // The display name is made unique so parallel scenarios and repeated remote runs never clash.
-  const created = await world.env.operator.createCustomer({ name: `${name} (${companyName()})`, tier });
+  const created = await world.operator.createCustomer({ name: `${name} (${companyName()})`, tier });
   expect(created.tier, `tier of the customer the operator created for "${name}"`).to.equal(tier);
   world.customers.set(name, {
     name,

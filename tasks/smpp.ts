@@ -22,7 +22,7 @@ export function session(world: Phase2World): SmppCustomerSession {
 /** Given {string} may submit {int} texts per second over SMPP */
 export async function expectSmppRateLimit(world: Phase2World, customerName: string, perSecond: number) {
   const customer = world.customer(customerName);
-  const set = await world.env.operator.setSmppThroughput(customer.id, perSecond);
+  const set = await world.operator.setSmppThroughput(customer.id, perSecond);
   expect(set.perSecond, `"${customerName}"'s SMPP throughput`).to.equal(perSecond);
 }
 

@@ -72,7 +72,8 @@ export async function connectFrenchCarrier(world: Phase2World) {
   world.onCleanup(() => double.stop());
   const range = frenchMobileRange();
   const connectorId = `carrier-fr-${randomBytes(4).toString('hex')}`;
-  const { operator, config } = world.env;
+  const { operator } = world;
+  const { config } = world.env;
   const platformBinds = double.waitForBind(boundMs(world));
   await operator.putConnector(connectorId, {
     host: config.suiteHost,
@@ -125,7 +126,7 @@ async function connectorBecomes(world: Phase2World, state: 'bound' | 'down' | 'c
   return eventually(
     world,
     `connector ${connectorId} to be ${not ? 'anything but ' : ''}${state}`,
-    () => world.env.operator.listConnectors(),
+    () => world.operator.listConnectors(),
     (list) => {
       const found = list.items.find((c) => c.id === connectorId)?.state;
       return not ? found !== state : found === state;

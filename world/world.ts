@@ -230,6 +230,11 @@ export class Phase2World extends World {
     super(options);
   }
 
+  /** The platform's operator (admin key): provisions customers and carrier connectors, reads settings. */
+  get operator(): PlatformApi {
+    return this.env.operator;
+  }
+
   /** The one customer of the scenario, for steps that need not name it. */
   onlyCustomerName(): string {
     const names = [...this.customers.keys()];
@@ -311,7 +316,7 @@ export class Phase2World extends World {
 
   /** The platform's effective timers (read once per scenario through the operations API). */
   async platformSettings(): Promise<PlatformSettings> {
-    this.settings ??= await this.env.operator.settings();
+    this.settings ??= await this.operator.settings();
     return this.settings;
   }
 
