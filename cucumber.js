@@ -6,7 +6,8 @@ process.env.PHASE2_FAKER_SEED ??= String(Math.floor(Math.random() * 1_000_000) +
 
 const common = {
   requireModule: ['ts-node/register/transpile-only'],
-  require: ['world/world.ts', 'support/**/*.ts', 'step-definitions/**/*.ts'],
+  // support/ is Cucumber's lifecycle (hooks, parameter types); tasks/ and reporting/ load through imports.
+  require: ['support/**/*.ts', 'step-definitions/**/*.ts'],
   paths: ['features/**/*.feature'],
   format: [
     // Only one formatter may own stdout: a progress bar for people, plain progress for CI logs.

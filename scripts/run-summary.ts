@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { countScenarios, type ScenarioCounts } from './cucumber-results';
-import { METRIC_MEDIA_TYPE, type Metric } from '../support/metrics';
+import { METRIC_MEDIA_TYPE, type Metric } from '../reporting/metrics';
 
 /**
  * The plan's success metrics over one run, from Cucumber's message stream: scenario outcomes and
- * the measurements steps recorded (support/metrics.ts). Printed after `npm run bdd`, written to
+ * the measurements steps recorded (reporting/metrics.ts). Printed after `npm run bdd`, written to
  * reports/summary.json and shown in the Allure report's environment panel. A metric without
  * measurements says so instead of showing zero.
  */

@@ -1,190 +1,46 @@
 import { DataTable, Given, Then, When } from '@cucumber/cucumber';
-import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
-import type { HandsetBehaviour } from '../world/smpp/carrier-smsc';
-import type { MessageAnalytics } from '../world/http/api-client';
-import { eventually } from '../support/timing';
-import { EVIDENCE, attachJson } from '../support/evidence';
-import { customerNumber } from '../support/messages';
-import { campaignNamed, contactsOf, expectedText } from '../support/campaigns';
-import { consistencyCheck } from '../support/metrics';
+import {
+  giveThemMobilePhones,
+  textEachOfThemThroughTheApi,
+  expectAnalyticsAgreeWithHandsetsWithin,
+  expectWindowedAnalyticsCountOnlyTheSecondBatch,
+  expectCampaignAnalyticsAgreeWithHandsets,
+} from '../tasks/analytics';
 
 /**
  * SMS analytics through the API, checked against the ground truth the suite saw itself: what
  * reached each handset and what the mobile network reported.
  */
 
-const NETWORKS: Record<string, HandsetBehaviour> = {
-  delivers: 'deliver',
-  'cannot reach the phone': 'undeliverable',
-};
-/** The network's receipt follows the handset within moments on loopback; this is the tolerance. */
-const RECEIPT_AFTER_HANDSET_MS = 100;
-
-interface SentText {
-  person: string;
-  text: string;
-  id: string;
-  acceptedAt: string;
-  requestedAt: number;
-}
-
 Given('these people have mobile phones:', function (this: Phase2World, table: DataTable) {
-  for (const row of table.hashes()) {
-    const behaviour = NETWORKS[row.network ?? ''];
-    if (!behaviour)
-      throw new Error(`Unknown network "${row.network}" (known: ${Object.keys(NETWORKS).join(', ')}).`);
-    const name = row.person ?? '';
-    this.people.set(name, { name, number: this.newHandset(behaviour), kind: 'mobile' });
-  }
+  return giveThemMobilePhones(this, table);
 });
 
 When(
   '{string} texts each of them {string} through the API',
-  async function (this: Phase2World, customerName: string, text: string) {
-    const customer = this.customer(customerName);
-    const from = customerNumber(this, customerName);
-    const batch: SentText[] = [];
-    for (const person of [...this.people.values()].filter((p) => p.kind === 'mobile')) {
-      const requestedAt = Date.now();
-      const message = await customer.api.sendMessage({ from, to: person.number, text });
-      batch.push({ person: person.name, text, id: message.id, acceptedAt: message.acceptedAt, requestedAt });
-    }
-    this.sentBatches.push(batch);
+  function (this: Phase2World, customerName: string, text: string) {
+    return textEachOfThemThroughTheApi(this, customerName, text);
   },
 );
-
-/** What the suite itself observed for a batch: delivered per handset, undeliverable per receipt-less absence. */
-async function groundTruth(
-  world: Phase2World,
-  batch: Array<Pick<SentText, 'person' | 'text' | 'requestedAt'>>,
-) {
-  const delivered: Array<{ person: string; latencyMs: number }> = [];
-  let undeliverable = 0;
-  for (const sent of batch) {
-    const person = world.person(sent.person);
-    const behaviour = world.env.carrier.behaviourOf(person.number);
-    if (behaviour === 'undeliverable') {
-      undeliverable += 1;
-      continue;
-    }
-    const sms = await world.env.carrier.handset(person.number).inbox.waitFor((s) => s.text === sent.text, {
-      awaited: `the text on ${sent.person}'s phone`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SMPP}" attachment`,
-    });
-    delivered.push({ person: sent.person, latencyMs: sms.receivedAt - sent.requestedAt });
-  }
-  return { delivered, undeliverable };
-}
 
 Then(
   "within {int} seconds the API's analytics agree with what the handsets received and the network reported",
-  async function (this: Phase2World, seconds: number) {
-    const batch = this.sentBatches.flat();
-    const truth = await groundTruth(this, batch);
-    const customer = this.customer(this.onlyCustomerName());
-    const analytics = await eventually(
-      () => customer.api.messageAnalytics(),
-      (a) => a.counts.delivered === truth.delivered.length && a.counts.undeliverable === truth.undeliverable,
-      {
-        awaited: `analytics counting ${truth.delivered.length} delivered and ${truth.undeliverable} undeliverable`,
-        timeoutMs: seconds * 1000,
-        lookAt: `the "${EVIDENCE.HTTP}" attachment`,
-      },
-    );
-    await consistencyCheck(this, 'SMS analytics vs handsets and network', () =>
-      expectAgreement(this, analytics, truth, batch.length),
-    );
+  function (this: Phase2World, seconds: number) {
+    return expectAnalyticsAgreeWithHandsetsWithin(this, seconds);
   },
 );
 
-function expectAgreement(
-  world: Phase2World,
-  analytics: MessageAnalytics,
-  truth: { delivered: Array<{ latencyMs: number }>; undeliverable: number },
-  total: number,
-): void {
-  attachJson(world, 'Analytics vs ground truth', { analytics, truth });
-  expect(analytics.total, 'texts counted').to.equal(total);
-  expect(analytics.counts, 'counts by status').to.deep.include({
-    delivered: truth.delivered.length,
-    undeliverable: truth.undeliverable,
-    queued: 0,
-    sent: 0,
-  });
-  expect(analytics.deliveryRate, 'delivery rate').to.be.closeTo(truth.delivered.length / total, 1e-9);
-  const observed = truth.delivered.map((d) => d.latencyMs).sort((a, b) => a - b);
-  const latency = analytics.deliveryLatencyMs;
-  if (!latency) throw new Error('The analytics report no delivery latency although texts were delivered.');
-  expect(latency.samples, 'delivered texts in the latency figures').to.equal(observed.length);
-  // The platform dates delivery by the network's receipt, right after the handset got the text;
-  // the suite measured from before its own request: the two agree within the receipt's lag.
-  expect(
-    latency.max,
-    `slowest delivery vs the slowest handset arrival (${observed.at(-1)} ms)`,
-  ).to.be.at.most((observed.at(-1) ?? 0) + RECEIPT_AFTER_HANDSET_MS);
-  expect(latency.p50, 'median delivery latency').to.be.at.most(latency.p95);
-  expect(latency.p95, '95th percentile').to.be.at.most(latency.max);
-}
-
 Then(
   "the analytics for the window of the second batch count only the second batch's texts",
-  async function (this: Phase2World) {
-    const [first, second] = this.sentBatches;
-    if (!first || !second) throw new Error('Two batches of texts must have been sent.');
-    const customer = this.customer(this.onlyCustomerName());
-    // Window bounds from the platform's own acceptance times, so clock skew cannot matter.
-    const since = second.map((s) => s.acceptedAt).sort()[0];
-    const truth = await groundTruth(this, second);
-    const windowed = await eventually(
-      () => customer.api.messageAnalytics({ since }),
-      (a) => a.counts.delivered + a.counts.undeliverable === second.length,
-      {
-        awaited: `analytics since ${since} to count the ${second.length} texts of the second batch`,
-        timeoutMs: this.env.config.waitMs,
-        lookAt: `the "${EVIDENCE.HTTP}" attachment`,
-      },
-    );
-    await consistencyCheck(this, 'SMS analytics vs handsets and network', () =>
-      expectAgreement(this, windowed, truth, second.length),
-    );
-    const before = await customer.api.messageAnalytics({ until: since });
-    expect(before.total, 'texts before the window: the first batch').to.equal(first.length);
+  function (this: Phase2World) {
+    return expectWindowedAnalyticsCountOnlyTheSecondBatch(this);
   },
 );
 
 Then(
   "the analytics of the campaign {string} agree with what its contacts' handsets received and the network reported",
-  async function (this: Phase2World, name: string) {
-    const run = campaignNamed(this, name);
-    const api = this.customer(run.customer).api;
-    const requestedAt = run.startRequestedAt;
-    if (requestedAt === undefined)
-      throw new Error(`The campaign "${name}" was not started in this scenario.`);
-    const batch = contactsOf(this, run).map((contact) => {
-      if (!contact.person)
-        throw new Error(`Contact ${contact.number} of "${name}" is not a person of this scenario.`);
-      return { person: contact.person, text: expectedText(this, run, contact), requestedAt };
-    });
-    const truth = await groundTruth(this, batch);
-    const analytics = await eventually(
-      () => api.messageAnalytics({ campaignId: run.latest.id }),
-      (a) => a.counts.delivered === truth.delivered.length && a.counts.undeliverable === truth.undeliverable,
-      {
-        awaited: `analytics of campaign "${name}" counting ${truth.delivered.length} delivered and ${truth.undeliverable} undeliverable`,
-        timeoutMs: this.env.config.waitMs,
-        lookAt: `the "${EVIDENCE.HTTP}" attachment`,
-      },
-    );
-    expect(analytics.campaignId, 'campaign the analytics are about').to.equal(run.latest.id);
-    // Latency is measured by the suite from its request to start the campaign: an upper bound.
-    await consistencyCheck(this, 'campaign analytics vs handsets and network', () =>
-      expectAgreement(this, analytics, truth, batch.length),
-    );
-    const everything = await api.messageAnalytics();
-    expect(everything.total, "all of the customer's texts: the direct ones and the campaign's").to.equal(
-      this.sentBatches.flat().length + batch.length,
-    );
+  function (this: Phase2World, name: string) {
+    return expectCampaignAnalyticsAgreeWithHandsets(this, name);
   },
 );

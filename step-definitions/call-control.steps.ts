@@ -1,229 +1,102 @@
 import { Then, When } from '@cucumber/cucumber';
-import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
-import type { LiveCall } from '../world/http/api-client';
-import type { PstnCall, ReceivedInvite } from '../world/sip/pstn-double';
-import { EVIDENCE } from '../support/evidence';
-import { awaitCallRecord } from '../support/call-records';
 import {
-  audioSnapshot,
-  expectHeardEachOther,
-  expectSilenceBothWays,
-  talkForAMoment,
-  type Speaker,
-} from '../support/audio';
+  expectTheCallAmongLiveCalls,
+  holdThroughTheApi,
+  resumeThroughTheApi,
+  expectTheyNoLongerHearEachOther,
+  expectTheyHearEachOtherAgain,
+  transferThroughTheApi,
+  expectPhoneReleased,
+  answerTheTransferAndTalk,
+  expectTransferInTheCallRecordOnceHungUp,
+  hangUpThroughTheApi,
+  expectBothHungUpByThePlatform,
+  expectCallRecordEndedBy,
+  expectTheCallNoLongerLive,
+  liveCall,
+  expectHoldOfTheEndedCallRefused,
+  expectHangingUpAnUnknownCallRefused,
+  expectCannotSeeNorControlTheCall,
+} from '../tasks/call-control';
 
 /**
  * Live call control through the API: a supervisor's application lists the calls in progress,
  * holds and resumes them, transfers them and hangs them up.
  */
 
-function speakers(world: Phase2World, aName: string, bName: string): [Speaker, Speaker] {
-  const { caller, callee, call, farEnd } = world.currentCall();
-  expect([caller.name, callee.name], 'the people on the current call').to.deep.equal([aName, bName]);
-  if (!farEnd) throw new Error(`${callee.name} never answered: there is no conversation to control.`);
-  return [
-    { name: caller.name, rtp: call.rtp },
-    { name: callee.name, rtp: farEnd.rtp },
-  ];
-}
-
-function apiOf(world: Phase2World, customerName?: string) {
-  const name = customerName ?? world.currentCall().caller.customer;
-  if (!name) throw new Error('The current call is not a customer’s call.');
-  return world.customer(name).api;
-}
-
-/** The current call as the API lists it, found by the SIP Call-ID the caller's phone used. */
-async function liveCall(world: Phase2World, customerName: string): Promise<LiveCall> {
-  const current = world.currentCall();
-  const { items } = await apiOf(world, customerName).listLiveCalls();
-  const found = items.find((c) => c.sipCallId === current.call.callId);
-  if (!found)
-    throw new Error(
-      `"${customerName}"'s live calls do not include the call with SIP Call-ID ${current.call.callId}; listed: ${JSON.stringify(items)} (see "${EVIDENCE.HTTP}")`,
-    );
-  current.liveCallId = found.id;
-  return found;
-}
-
-function liveCallId(world: Phase2World): string {
-  const id = world.currentCall().liveCallId;
-  if (!id) throw new Error('The call has not been looked up among the live calls yet.');
-  return id;
-}
-
 Then(
   '{string} sees the call between {person} and {person} among its live calls, answered',
-  async function (this: Phase2World, customerName: string, callerName: string, calleeName: string) {
-    const { caller, callee } = this.currentCall();
-    expect([caller.name, callee.name]).to.deep.equal([callerName, calleeName]);
-    const call = await liveCall(this, customerName);
-    expect(call, `the live call as "${customerName}" sees it`).to.deep.include({
-      direction: 'outbound',
-      caller: caller.number,
-      callee: callee.number,
-      trunkId: this.customer(customerName).trunkId,
-      state: 'answered',
-      held: false,
-    });
-    expect(
-      await apiOf(this, customerName).getLiveCall(call.id),
-      'the same call read on its own',
-    ).to.deep.equal(call);
+  function (this: Phase2World, customerName: string, callerName: string, calleeName: string) {
+    return expectTheCallAmongLiveCalls(this, customerName, callerName, calleeName);
   },
 );
 
-When(
-  '{string} puts the call on hold through the API',
-  async function (this: Phase2World, customerName: string) {
-    const { id } = await liveCall(this, customerName);
-    const held = await apiOf(this, customerName).holdLiveCall(id);
-    expect(held.held, 'the call as the API reports it after the hold').to.equal(true);
-  },
-);
+When('{string} puts the call on hold through the API', function (this: Phase2World, customerName: string) {
+  return holdThroughTheApi(this, customerName);
+});
 
-When('{string} resumes the call through the API', async function (this: Phase2World, customerName: string) {
-  const resumed = await apiOf(this, customerName).resumeLiveCall(liveCallId(this));
-  expect(resumed.held, 'the call as the API reports it after resuming').to.equal(false);
+When('{string} resumes the call through the API', function (this: Phase2World, customerName: string) {
+  return resumeThroughTheApi(this, customerName);
 });
 
 Then(
   '{person} and {person} no longer hear each other',
-  async function (this: Phase2World, aName: string, bName: string) {
-    const [a, b] = speakers(this, aName, bName);
-    await expectSilenceBothWays(this, a, b);
+  function (this: Phase2World, aName: string, bName: string) {
+    return expectTheyNoLongerHearEachOther(this, aName, bName);
   },
 );
 
 Then(
   '{person} and {person} hear each other again',
-  async function (this: Phase2World, aName: string, bName: string) {
-    const [a, b] = speakers(this, aName, bName);
-    const since = audioSnapshot(a, b);
-    await talkForAMoment(this, a, b);
-    expectHeardEachOther(this, a, b, since);
+  function (this: Phase2World, aName: string, bName: string) {
+    return expectTheyHearEachOtherAgain(this, aName, bName);
   },
 );
 
 When(
   '{string} transfers the call to {person} through the API',
-  async function (this: Phase2World, customerName: string, targetName: string) {
-    const { id } = await liveCall(this, customerName);
-    const target = this.person(targetName);
-    this.transferRequestedAt = Date.now();
-    const accepted = await apiOf(this, customerName).transferLiveCall(id, target.number);
-    expect(accepted, 'the transfer as the API accepted it').to.deep.equal({ id, to: target.number });
+  function (this: Phase2World, customerName: string, targetName: string) {
+    return transferThroughTheApi(this, customerName, targetName);
   },
 );
 
-Then("{person}'s phone is released", async function (this: Phase2World, name: string) {
-  const { caller, call } = this.currentCall();
-  expect(caller.name, 'whose phone').to.equal(name);
-  const ended = await call.waitUntilEnded(this.env.config.waitMs);
-  expect(ended.by, `who ended the call on ${name}'s phone: the platform`).to.equal('remote');
+Then("{person}'s phone is released", function (this: Phase2World, name: string) {
+  return expectPhoneReleased(this, name);
 });
 
 When(
   "{person}'s line answers and {person} and {person} hear each other",
-  async function (this: Phase2World, targetName: string, keptName: string, targetAgain: string) {
-    expect(targetAgain, 'who talks after the transfer').to.equal(targetName);
-    const { callee, farEnd } = this.currentCall();
-    expect(callee.name, 'the party kept on the call').to.equal(keptName);
-    if (!farEnd) throw new Error(`${keptName} was never on the call.`);
-    const target = this.person(targetName);
-    const network = await this.telephoneNetwork();
-    const since = this.transferRequestedAt ?? 0;
-    const { waitMs } = this.env.config;
-    const invite: ReceivedInvite = await network.invites.waitFor(
-      (i) => i.number === target.number && i.at >= since,
-      {
-        awaited: `the transferred call to arrive at ${targetName}'s number ${target.number}`,
-        timeoutMs: waitMs,
-        lookAt: `the "${EVIDENCE.SIP}" attachment and ${this.env.platformLog}`,
-      },
-    );
-    expect(invite.from, `caller shown to ${targetName}: ${keptName}, whose call it now is`).to.equal(
-      callee.number,
-    );
-    const answered: PstnCall = await network.calls.waitFor((c) => c.callId === invite.callId, {
-      awaited: `${targetName}'s line to answer the transferred call`,
-      timeoutMs: waitMs,
-      lookAt: `the "${EVIDENCE.SIP}" attachment`,
-    });
-    await answered.waitUntilConfirmed(waitMs);
-    const kept = { name: keptName, rtp: farEnd.rtp };
-    const joined = { name: targetName, rtp: answered.rtp };
-    // Counted from the platform's ACK to the target: from then on every packet has a way through.
-    const from = audioSnapshot(kept, joined);
-    await talkForAMoment(this, kept, joined);
-    expectHeardEachOther(this, kept, joined, from);
-    expect(farEnd.isEnded, `${keptName}'s call stayed up through the transfer`).to.equal(false);
+  function (this: Phase2World, targetName: string, keptName: string, targetAgain: string) {
+    return answerTheTransferAndTalk(this, targetName, keptName, targetAgain);
   },
 );
-
-/** The record of the current call, once the platform wrote it. */
-function callRecordOfCurrentCall(world: Phase2World) {
-  return awaitCallRecord(world, apiOf(world), world.currentCall().call.callId, 'the controlled call');
-}
 
 Then(
   'once {person} hangs up, the call record shows the call transferred to {person}',
-  async function (this: Phase2World, keptName: string, targetName: string) {
-    const { farEnd } = this.currentCall();
-    if (!farEnd) throw new Error(`${keptName} was never on the call.`);
-    await farEnd.hangup();
-    await farEnd.waitUntilEnded(this.env.config.waitMs);
-    const cdr = await callRecordOfCurrentCall(this);
-    expect(cdr, 'the record of the transferred call').to.deep.include({
-      disposition: 'answered',
-      transferredTo: this.person(targetName).number,
-    });
+  function (this: Phase2World, keptName: string, targetName: string) {
+    return expectTransferInTheCallRecordOnceHungUp(this, keptName, targetName);
   },
 );
 
-When('{string} hangs up the call through the API', async function (this: Phase2World, customerName: string) {
-  const { id } = await liveCall(this, customerName);
-  await apiOf(this, customerName).hangupLiveCall(id);
+When('{string} hangs up the call through the API', function (this: Phase2World, customerName: string) {
+  return hangUpThroughTheApi(this, customerName);
 });
 
 Then(
   'both {person} and {person} are hung up by the platform',
-  async function (this: Phase2World, aName: string, bName: string) {
-    const { call, farEnd } = this.currentCall();
-    if (!farEnd) throw new Error(`${bName} was never on the call.`);
-    const { waitMs } = this.env.config;
-    const [phoneEnd, lineEnd] = await Promise.all([
-      call.waitUntilEnded(waitMs),
-      farEnd.waitUntilEnded(waitMs),
-    ]);
-    expect(phoneEnd.by, `who ended ${aName}'s call: the platform`).to.equal('remote');
-    expect(lineEnd.by, `who ended ${bName}'s call: the platform`).to.equal('remote');
+  function (this: Phase2World, aName: string, bName: string) {
+    return expectBothHungUpByThePlatform(this, aName, bName);
   },
 );
 
-Then('the call record shows the call ended by the platform', async function (this: Phase2World) {
-  const cdr = await callRecordOfCurrentCall(this);
-  expect(cdr, 'the record of a call hung up through the API').to.deep.include({
-    disposition: 'answered',
-    hangupBy: 'platform',
-  });
-  expect(cdr.durationMs, 'talk time in the record').to.be.greaterThan(0);
+Then('the call record shows the call ended by the platform', function (this: Phase2World) {
+  return expectCallRecordEndedBy(this);
 });
 
-Then(
-  "the call is no longer among {string}'s live calls",
-  async function (this: Phase2World, customerName: string) {
-    const id = liveCallId(this);
-    const { items } = await apiOf(this, customerName).listLiveCalls();
-    expect(
-      items.map((c) => c.id),
-      'live calls',
-    ).to.not.include(id);
-    const response = await apiOf(this, customerName).raw({ method: 'GET', path: `/v1/calls/${id}` });
-    expect(response.status, `reading the finished call ${id} as a live call`).to.equal(404);
-  },
-);
+Then("the call is no longer among {string}'s live calls", function (this: Phase2World, customerName: string) {
+  return expectTheCallNoLongerLive(this, customerName);
+});
 
 When(
   '{string} looks the call up among its live calls',
@@ -234,48 +107,21 @@ When(
 
 Then(
   '{string} cannot put that call on hold any more: it is not found',
-  async function (this: Phase2World, customerName: string) {
-    const response = await apiOf(this, customerName).raw({
-      method: 'POST',
-      path: `/v1/calls/${liveCallId(this)}/hold`,
-    });
-    expect(response.status, 'holding a finished call').to.equal(404);
+  function (this: Phase2World, customerName: string) {
+    return expectHoldOfTheEndedCallRefused(this, customerName);
   },
 );
 
 Then(
   '{string} cannot hang up a call that never existed: it is not found',
-  async function (this: Phase2World, customerName: string) {
-    const response = await apiOf(this, customerName).raw({
-      method: 'DELETE',
-      path: '/v1/calls/call_that_never_existed',
-    });
-    expect(response.status, 'hanging up an unknown call').to.equal(404);
+  function (this: Phase2World, customerName: string) {
+    return expectHangingUpAnUnknownCallRefused(this, customerName);
   },
 );
 
 Then(
   "{string} can neither see nor control {string}'s call",
-  async function (this: Phase2World, outsider: string, owner: string) {
-    const { id } = await liveCall(this, owner);
-    const api = apiOf(this, outsider);
-    const { items } = await api.listLiveCalls();
-    expect(
-      items.map((c) => c.id),
-      `live calls "${outsider}" sees`,
-    ).to.not.include(id);
-    for (const [method, path] of [
-      ['GET', `/v1/calls/${id}`],
-      ['POST', `/v1/calls/${id}/hold`],
-      ['DELETE', `/v1/calls/${id}`],
-    ] as const) {
-      const response = await api.raw({ method, path });
-      expect(response.status, `${method} ${path} by "${outsider}"`).to.equal(404);
-    }
-    const still = await apiOf(this, owner).getLiveCall(id);
-    expect(still, `"${owner}"'s call after "${outsider}" tried to control it`).to.deep.include({
-      state: 'answered',
-      held: false,
-    });
+  function (this: Phase2World, outsider: string, owner: string) {
+    return expectCannotSeeNorControlTheCall(this, outsider, owner);
   },
 );

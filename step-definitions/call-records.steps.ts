@@ -1,30 +1,21 @@
 import { DataTable, Given, Then } from '@cucumber/cucumber';
-import { expect } from 'chai';
-import type { FinishedCall, Phase2World, Person } from '../world/world';
-import type { Cdr, CdrFilter } from '../world/http/api-client';
-import type { PstnBehaviour } from '../world/sip/pstn-double';
-import { pstnNumber } from '../support/factories';
-import { EVIDENCE, attachJson } from '../support/evidence';
-import { subscribeWebhook } from '../support/webhooks';
-import { awaitCallRecord } from '../support/call-records';
-import { consistencyCheck } from '../support/metrics';
+import type { Phase2World } from '../world/world';
+import type { Cdr } from '../world/http/api-client';
+import { subscribeWebhook } from '../tasks/webhooks';
+import {
+  makeTheseCallsOneAfterTheOther,
+  expectTheCallRecordsShow,
+  expectFilterReturns,
+  expectCallsStartedAfterTheCallTo,
+  expectOneRecordPerPageInOrder,
+  expectOneCompletedCallEventPerCall,
+  expectNoneOfTheirCallRecordsVisible,
+} from '../tasks/call-records';
 
 /**
  * Call records (CDRs) through the API: one per call attempt, with the outcome the callee's line
  * produced, filterable, paged, pushed to the customer's webhook, and private to the customer.
  */
-
-/** Outside lines as the feature describes them, and what the telephone network double does. */
-const LINES: Record<string, { behaviour: PstnBehaviour; outcome: string }> = {
-  answers: { behaviour: { answer: 'answer', media: 'tone', answerAfterMs: 300 }, outcome: 'answered' },
-  'rings unanswered': { behaviour: { answer: 'ring' }, outcome: 'no-answer' },
-  'is busy': { behaviour: { answer: 'busy' }, outcome: 'busy' },
-  'is out of service': { behaviour: { answer: 'reject', rejectCode: 503 }, outcome: 'failed' },
-};
-/** A short exchange on the answered call: enough for a non-zero, measurable talk time. */
-const SHORT_TALK_PACKETS = 10;
-/** Loopback jitter allowance between the phone's and the platform's view of a call's length. */
-const DURATION_TOLERANCE_MS = 150;
 
 Given(
   '{string} receives call records at their webhook',
@@ -33,118 +24,16 @@ Given(
   },
 );
 
-async function makeCall(world: Phase2World, caller: Person, callee: Person, outcome: string): Promise<void> {
-  if (!caller.phone) throw new Error(`${caller.name} has no phone.`);
-  const { waitMs } = world.env.config;
-  const call = await caller.phone.call(callee.number);
-  if (outcome === 'answered') {
-    await call.waitUntilAnswered(waitMs);
-    await call.rtp.waitForPackets(SHORT_TALK_PACKETS, waitMs);
-    await call.hangup();
-  }
-  // The platform gives up on an unanswered call after its no-answer time: wait that long at most.
-  const { noAnswerTimeoutMs } = (await world.platformSettings()).sip;
-  await call.waitUntilEnded(noAnswerTimeoutMs + waitMs);
-  world.finishedCalls.push({
-    caller,
-    callee,
-    sipCallId: call.callId,
-    expected: outcome,
-    endedAt: Date.now(),
-    talkMs: call.answeredAt !== undefined ? (call.endedAt ?? 0) - call.answeredAt : 0,
-  });
-}
-
 Given(
   '{person} has made these calls, one after the other:',
-  async function (this: Phase2World, callerName: string, table: DataTable) {
-    const caller = this.person(callerName);
-    const network = await this.telephoneNetwork();
-    for (const row of table.hashes()) {
-      const line = LINES[row['whose line'] ?? ''];
-      if (!line)
-        throw new Error(`Unknown line "${row['whose line']}" (known: ${Object.keys(LINES).join(', ')}).`);
-      const name = row.to ?? '';
-      const callee: Person = { name, number: pstnNumber(), kind: 'outside line' };
-      this.people.set(name, callee);
-      network.behaviourFor(callee.number, line.behaviour);
-      await makeCall(this, caller, callee, line.outcome);
-    }
+  function (this: Phase2World, callerName: string, table: DataTable) {
+    return makeTheseCallsOneAfterTheOther(this, callerName, table);
   },
 );
 
-function finished(world: Phase2World, name: string): FinishedCall {
-  const found = world.finishedCalls.find((c) => c.callee.name === name);
-  if (!found) throw new Error(`No finished call to ${name} in this scenario.`);
-  return found;
-}
-
-function callerApi(world: Phase2World) {
-  const first = world.finishedCalls[0];
-  if (!first?.caller.customer) throw new Error('No call of a customer has been made in this scenario.');
-  return world.customer(first.caller.customer).api;
-}
-
-/** The record of one finished call, once it is there. */
-function recordOf(world: Phase2World, call: FinishedCall): Promise<Cdr> {
-  return awaitCallRecord(world, callerApi(world), call.sipCallId, `the call to ${call.callee.name}`);
-}
-
-async function allRecords(world: Phase2World): Promise<Map<string, Cdr>> {
-  const records = new Map<string, Cdr>();
-  for (const call of world.finishedCalls) records.set(call.callee.name, await recordOf(world, call));
-  attachJson(world, 'Call records', Object.fromEntries(records));
-  return records;
-}
-
-Then('the call records show:', async function (this: Phase2World, table: DataTable) {
-  const records = await allRecords(this);
-  for (const row of table.hashes()) {
-    const call = finished(this, row.to ?? '');
-    const cdr = records.get(call.callee.name);
-    if (!cdr) throw new Error(`No record of the call to ${call.callee.name}.`);
-    const about = `the record of the call to ${call.callee.name}`;
-    expect(cdr, about).to.deep.include({
-      caller: call.caller.number,
-      callee: call.callee.number,
-      trunkId: this.customer(call.caller.customer ?? '').trunkId,
-      direction: 'outbound',
-      disposition: row.outcome,
-      sipStatus: Number(row['SIP status']),
-    });
-    const started = Date.parse(cdr.startedAt);
-    const ended = Date.parse(cdr.endedAt);
-    expect(started <= ended, `${about}: started ${cdr.startedAt} ≤ ended ${cdr.endedAt}`).to.equal(true);
-    if (row['talk time'] === 'yes') {
-      const answered = Date.parse(cdr.answeredAt ?? '');
-      expect(started <= answered && answered <= ended, `${about}: answered between start and end`).to.equal(
-        true,
-      );
-      expect(
-        cdr.durationMs,
-        `${about}: duration vs the ${call.talkMs} ms measured on the phone`,
-      ).to.be.closeTo(call.talkMs, DURATION_TOLERANCE_MS);
-      expect(cdr.billableSeconds, `${about}: billable seconds, the duration rounded up`).to.equal(
-        Math.ceil(cdr.durationMs / 1000),
-      );
-    } else {
-      expect(
-        [cdr.answeredAt, cdr.durationMs, cdr.billableSeconds],
-        `${about}: never answered, so no answer time, duration or billable seconds`,
-      ).to.deep.equal([null, 0, 0]);
-    }
-  }
-  expect(table.hashes(), 'every call made is checked').to.have.length(this.finishedCalls.length);
+Then('the call records show:', function (this: Phase2World, table: DataTable) {
+  return expectTheCallRecordsShow(this, table);
 });
-
-async function expectFilterReturns(world: Phase2World, filter: CdrFilter, names: string[]): Promise<void> {
-  const page = await callerApi(world).listCdrs(filter);
-  const expected = await Promise.all(names.map((name) => recordOf(world, finished(world, name))));
-  expect(
-    page.items.map((cdr) => cdr.id),
-    `records for ${JSON.stringify(filter)}: the calls to ${names.join(', ')}, newest first`,
-  ).to.deep.equal(expected.map((cdr) => cdr.id));
-}
 
 Then(
   'asking for {word} calls returns only the call to {person}',
@@ -162,81 +51,28 @@ Then(
 
 Then(
   'asking for calls started after the call to {person} and before the call to {person} returns only the call to {person}',
-  async function (this: Phase2World, after: string, before: string, name: string) {
-    // Bounds from the platform's own clock (its records), so a remote platform's clock skew cannot matter.
-    const previous = await recordOf(this, finished(this, after));
-    const next = await recordOf(this, finished(this, before));
-    await expectFilterReturns(this, { since: previous.endedAt, until: next.startedAt }, [name]);
+  function (this: Phase2World, after: string, before: string, name: string) {
+    return expectCallsStartedAfterTheCallTo(this, after, before, name);
   },
 );
 
 Then(
   'reading the records one per page returns the calls to {person}, {person}, {person} and {person}, then no more pages',
-  async function (this: Phase2World, first: string, second: string, third: string, fourth: string) {
-    const names = [first, second, third, fourth];
-    const api = callerApi(this);
-    const seen: string[] = [];
-    let cursor: string | undefined;
-    for (let page = 0; page <= names.length; page += 1) {
-      const result = await api.listCdrs({ limit: 1, cursor });
-      expect(result.items.length, `records on page ${page + 1} of one`).to.be.at.most(1);
-      seen.push(...result.items.map((cdr) => cdr.id));
-      if (result.nextCursor === null) break;
-      cursor = result.nextCursor;
-    }
-    const expected = await Promise.all(names.map((name) => recordOf(this, finished(this, name))));
-    expect(seen, 'record ids page by page: newest first, none missing, none repeated').to.deep.equal(
-      expected.map((cdr) => cdr.id),
-    );
+  function (this: Phase2World, first: string, second: string, third: string, fourth: string) {
+    return expectOneRecordPerPageInOrder(this, first, second, third, fourth);
   },
 );
 
 Then(
   "{string}'s webhook receives one completed-call event per call, carrying the same record as the API",
-  async function (this: Phase2World, customerName: string) {
-    const webhook = this.customer(customerName).webhook;
-    if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
-    for (const call of this.finishedCalls) {
-      const cdr = await recordOf(this, call);
-      const event = await this.env.webhooks.waitForEvent(
-        webhook.path,
-        (e) => e.type === 'call.completed' && (e.data as { id?: string }).id === cdr.id,
-        {
-          awaited: `a call.completed event for the call to ${call.callee.name} (record ${cdr.id})`,
-          timeoutMs: this.env.config.waitMs,
-          lookAt: `the "${EVIDENCE.WEBHOOK}" attachment`,
-        },
-      );
-      await consistencyCheck(this, 'call.completed webhook vs the API record', () =>
-        expect(event.data, `the record in the event for the call to ${call.callee.name}`).to.deep.equal(cdr),
-      );
-    }
-    const events = this.env.webhooks.events.filter((e) => e.path === webhook.path);
-    expect(events.length, `completed-call events at "${customerName}"'s webhook: one per call`).to.equal(
-      this.finishedCalls.length,
-    );
+  function (this: Phase2World, customerName: string) {
+    return expectOneCompletedCallEventPerCall(this, customerName);
   },
 );
 
 Then(
   "{string} finds none of {person}'s call records, neither in lists nor by id",
-  async function (this: Phase2World, outsider: string, callerName: string) {
-    const api = this.customer(outsider).api;
-    const theirs = this.finishedCalls.filter((c) => c.caller.name === callerName);
-    expect(theirs, `calls ${callerName} made`).to.have.length.above(0);
-    const listed = await api.listCdrs({ limit: 500 });
-    for (const call of theirs) {
-      const cdr = await recordOf(this, call);
-      expect(
-        listed.items.map((c) => c.id),
-        `"${outsider}"'s records`,
-      ).to.not.include(cdr.id);
-      const bySipCallId = await api.listCdrs({ sipCallId: call.sipCallId });
-      expect(bySipCallId.items, `"${outsider}"'s records for SIP Call-ID ${call.sipCallId}`).to.deep.equal(
-        [],
-      );
-      const byId = await api.raw({ method: 'GET', path: `/v1/cdrs/${cdr.id}` });
-      expect(byId.status, `"${outsider}" reading record ${cdr.id}`).to.equal(404);
-    }
+  function (this: Phase2World, outsider: string, callerName: string) {
+    return expectNoneOfTheirCallRecordsVisible(this, outsider, callerName);
   },
 );

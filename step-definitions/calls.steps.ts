@@ -1,83 +1,41 @@
 import { Given, Then, When } from '@cucumber/cucumber';
-import { expect } from 'chai';
-import { SipPhone } from '../world/sip/sip-phone';
-import { SipDatagramProbe } from '../world/probes/sip-datagram-probe';
-import type { Phase2World, Person } from '../world/world';
-import { pstnNumber } from '../support/factories';
-import { EVIDENCE } from '../support/evidence';
-import { TALK_PACKETS, audioSnapshot, expectHeardEachOther } from '../support/audio';
-import { awaitCallRecord } from '../support/call-records';
+import type { Phase2World } from '../world/world';
+import {
+  registerPhone,
+  giveAnOutsideLineThatAnswers,
+  giveAnOutsideLineThatIsBusy,
+  placeCall,
+  answerAndTalk,
+  callAndTalk,
+  hangUp,
+  expectCallerShownOnPhone,
+  expectHeardEachOtherThroughThePlatform,
+  expectAnsweredTrunkCallRecord,
+  expectHearsBusy,
+  expectBusyTrunkCallRecord,
+  registerWithAWrongPassword,
+  expectRegistrationRefusedAsUnauthorised,
+  sendAMalformedCallRequest,
+  expectMalformedRequestRejected,
+  expectPhoneCanStillRegister,
+} from '../tasks/voice';
 
 /**
  * Outside lines ring this long before answering, so a call record that bills from the dial
  * instead of the answer is off by more than the tolerance below and fails.
  */
-const RING_MS = 300;
-/** Loopback jitter allowance between the phone's and the platform's view of a call's length. */
-const DURATION_TOLERANCE_MS = 150;
 
-function phoneOf(person: Person): SipPhone {
-  if (!person.phone) throw new Error(`${person.name} has no SIP phone in this scenario.`);
-  return person.phone;
-}
-
-Given("{person}'s phone is registered", async function (this: Phase2World, name: string) {
-  await phoneOf(this.person(name)).register();
+Given("{person}'s phone is registered", function (this: Phase2World, name: string) {
+  return registerPhone(this, name);
 });
 
-Given('{person} is on an outside line that answers calls', async function (this: Phase2World, name: string) {
-  const number = pstnNumber();
-  (await this.telephoneNetwork()).behaviourFor(number, {
-    answer: 'answer',
-    media: 'tone',
-    answerAfterMs: RING_MS,
-  });
-  this.people.set(name, { name, number, kind: 'outside line' });
+Given('{person} is on an outside line that answers calls', function (this: Phase2World, name: string) {
+  return giveAnOutsideLineThatAnswers(this, name);
 });
 
-Given('{person} is on an outside line that is busy', async function (this: Phase2World, name: string) {
-  const number = pstnNumber();
-  (await this.telephoneNetwork()).behaviourFor(number, { answer: 'busy' });
-  this.people.set(name, { name, number, kind: 'outside line' });
+Given('{person} is on an outside line that is busy', function (this: Phase2World, name: string) {
+  return giveAnOutsideLineThatIsBusy(this, name);
 });
-
-async function placeCall(world: Phase2World, callerName: string, calleeName: string): Promise<void> {
-  const caller = world.person(callerName);
-  const callee = world.person(calleeName);
-  const call = await phoneOf(caller).call(callee.number);
-  world.call = { caller, callee, call };
-  if (callee.kind === 'outside line') {
-    // Only this scenario's trunk points at this scenario's telephone network.
-    const network = await world.telephoneNetwork();
-    world.call.invite = await network.invites.waitFor((invite) => invite.number === callee.number, {
-      awaited: `the call from ${callerName} to arrive at the outside number ${callee.number} over the trunk`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SIP}" attachment and ${world.env.platformLog}`,
-    });
-  }
-}
-
-async function answerAndTalk(world: Phase2World, calleeName: string): Promise<void> {
-  const current = world.currentCall();
-  const { waitMs } = world.env.config;
-  const invite = current.invite;
-  if (!invite) throw new Error(`${calleeName} is not reached over the trunk in this scenario.`);
-  current.farEnd = await (
-    await world.telephoneNetwork()
-  ).calls.waitFor((call) => call.callId === invite.callId, {
-    awaited: `${calleeName}'s line to answer the call (SIP Call-ID ${invite.callId})`,
-    timeoutMs: waitMs,
-    lookAt: `the "${EVIDENCE.SIP}" attachment`,
-  });
-  await current.call.waitUntilAnswered(waitMs);
-  // The platform must complete the answer towards the network too (ACK), or the carrier drops the call.
-  await current.farEnd.waitUntilConfirmed(waitMs);
-  // "A moment" = until each side has heard a second of the other: event-driven, no fixed pause.
-  await Promise.all([
-    current.call.rtp.waitForPackets(TALK_PACKETS, waitMs),
-    current.farEnd.rtp.waitForPackets(TALK_PACKETS, waitMs),
-  ]);
-}
 
 When('{person} calls {person}', async function (this: Phase2World, callerName: string, calleeName: string) {
   await placeCall(this, callerName, calleeName);
@@ -89,195 +47,66 @@ When('{person} answers and they talk for a moment', async function (this: Phase2
 
 Given(
   '{person} has called {person} and they are talking',
-  async function (this: Phase2World, callerName: string, calleeName: string) {
-    await placeCall(this, callerName, calleeName);
-    await answerAndTalk(this, calleeName);
+  function (this: Phase2World, callerName: string, calleeName: string) {
+    return callAndTalk(this, callerName, calleeName);
   },
 );
 
-When('{person} hangs up', async function (this: Phase2World, name: string) {
-  const inbound = this.inboundCall;
-  if (inbound && inbound.caller.name === name) {
-    // An outside caller hangs up at the telephone network; the subscriber's phone must hear of it.
-    await inbound.pstn.hangup();
-    await inbound.pstn.waitUntilEnded(this.env.config.waitMs);
-    if (inbound.ringing) await inbound.ringing.waitUntilEnded(this.env.config.waitMs);
-    return;
-  }
-  const current = this.currentCall();
-  expect(current.caller.name, 'who hangs up').to.equal(name);
-  if (current.farEnd)
-    current.talkedUntil = audioSnapshot(
-      { name: current.caller.name, rtp: current.call.rtp },
-      { name: current.callee.name, rtp: current.farEnd.rtp },
-    );
-  await current.call.hangup();
-  await current.call.waitUntilEnded(this.env.config.waitMs);
-  if (current.farEnd) await current.farEnd.waitUntilEnded(this.env.config.waitMs);
+When('{person} hangs up', function (this: Phase2World, name: string) {
+  return hangUp(this, name);
 });
 
 Then(
   "{person}'s phone showed {person}'s number as the caller",
   function (this: Phase2World, calleeName: string, callerName: string) {
-    const { invite, caller } = this.currentCall();
-    expect(invite, `the call as ${calleeName}'s line received it`).to.not.equal(undefined);
-    expect(caller.name).to.equal(callerName);
-    expect(
-      invite?.from,
-      `caller number in From of the INVITE ${calleeName} received (see "${EVIDENCE.SIP}")`,
-    ).to.equal(caller.number);
-    expect(
-      invite?.pAssertedIdentity,
-      `P-Asserted-Identity of the INVITE ${calleeName} received (see "${EVIDENCE.SIP}")`,
-    ).to.equal(caller.number);
+    return expectCallerShownOnPhone(this, calleeName, callerName);
   },
 );
 
 Then(
   '{person} and {person} heard each other, with the call audio carried by the platform',
   function (this: Phase2World, aName: string, bName: string) {
-    const { call, farEnd } = this.currentCall();
-    if (!farEnd) throw new Error(`${bName} never answered, so nobody could hear anybody.`);
-    const { talkedUntil } = this.currentCall();
-    expectHeardEachOther(
-      this,
-      { name: aName, rtp: call.rtp },
-      { name: bName, rtp: farEnd.rtp },
-      undefined,
-      talkedUntil,
-    );
+    return expectHeardEachOtherThroughThePlatform(this, aName, bName);
   },
 );
 
-async function callRecord(world: Phase2World, what: string) {
-  const { caller, call } = world.currentCall();
-  if (!caller.customer) throw new Error(`${caller.name} is not a customer's phone.`);
-  return awaitCallRecord(world, world.customer(caller.customer).api, call.callId, what);
-}
-
 Then(
   'the call record shows {person} calling {person} over the trunk, answered, for as long as they talked',
-  async function (this: Phase2World, callerName: string, calleeName: string) {
-    const { caller, callee, call } = this.currentCall();
-    const cdr = await callRecord(this, `the call record of ${callerName}'s call to ${calleeName}`);
-    const trunkId = this.customer(caller.customer ?? '').trunkId;
-    expect(cdr, 'call record parties, trunk and outcome').to.deep.include({
-      caller: caller.number,
-      callee: callee.number,
-      trunkId,
-      direction: 'outbound',
-      disposition: 'answered',
-      sipStatus: 200,
-      hangupBy: 'caller',
-    });
-    const talked = (call.endedAt ?? 0) - (call.answeredAt ?? 0);
-    expect(talked, 'talk time measured on the phone').to.be.greaterThan(0);
-    expect(
-      cdr.durationMs,
-      `call record duration vs the ${talked} ms measured on ${callerName}'s phone`,
-    ).to.be.closeTo(talked, DURATION_TOLERANCE_MS);
-    expect(cdr.billableSeconds, 'billable seconds: the duration rounded up to whole seconds').to.equal(
-      Math.ceil(cdr.durationMs / 1000),
-    );
-    const started = Date.parse(cdr.startedAt);
-    const answered = Date.parse(cdr.answeredAt ?? '');
-    const ended = Date.parse(cdr.endedAt);
-    expect(
-      started <= answered && answered <= ended,
-      `timestamps in order: ${cdr.startedAt} ≤ ${cdr.answeredAt} ≤ ${cdr.endedAt}`,
-    ).to.equal(true);
+  function (this: Phase2World, callerName: string, calleeName: string) {
+    return expectAnsweredTrunkCallRecord(this, callerName, calleeName);
   },
 );
 
 Then(
   '{person} hears that {person} is busy',
-  async function (this: Phase2World, _callerName: string, calleeName: string) {
-    const { call } = this.currentCall();
-    const outcome = await call.events.waitFor(
-      (event) => event.kind === 'rejected' || event.kind === 'answered',
-      {
-        awaited: `the call to ${calleeName} to be refused`,
-        timeoutMs: this.env.config.waitMs,
-        lookAt: `the "${EVIDENCE.SIP}" attachment`,
-      },
-    );
-    expect(outcome.kind, `how the call to ${calleeName} ended`).to.equal('rejected');
-    expect(outcome.status, `SIP status the caller got (486 Busy Here expected)`).to.equal(486);
+  function (this: Phase2World, _callerName: string, calleeName: string) {
+    return expectHearsBusy(this, _callerName, calleeName);
   },
 );
 
 Then(
   'the call record shows {person} calling {person} over the trunk, busy',
-  async function (this: Phase2World, callerName: string, calleeName: string) {
-    const { caller, callee } = this.currentCall();
-    const cdr = await callRecord(this, `the call record of ${callerName}'s busy call to ${calleeName}`);
-    expect(cdr, 'call record of a busy call').to.deep.include({
-      caller: caller.number,
-      callee: callee.number,
-      trunkId: this.customer(caller.customer ?? '').trunkId,
-      disposition: 'busy',
-      sipStatus: 486,
-      answeredAt: null,
-      durationMs: 0,
-      billableSeconds: 0,
-    });
+  function (this: Phase2World, callerName: string, calleeName: string) {
+    return expectBusyTrunkCallRecord(this, callerName, calleeName);
   },
 );
 
-When(
-  "{person}'s phone tries to register with a wrong password",
-  async function (this: Phase2World, name: string) {
-    const person = this.person(name);
-    if (!person.sip) throw new Error(`${name} has no SIP account.`);
-    const { endpoints } = this.env;
-    const impostor = new SipPhone({
-      actor: `${name}'s phone (wrong password)`,
-      username: person.sip.username,
-      password: `${person.sip.password}-wrong`,
-      domain: endpoints.sip.domain,
-      transport: 'udp',
-      server: endpoints.sip.udp,
-    });
-    await impostor.start();
-    this.onCleanup(() => impostor.stop());
-    this.registrationError = await impostor.register().then(
-      () => undefined,
-      (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
-    );
-  },
-);
+When("{person}'s phone tries to register with a wrong password", function (this: Phase2World, name: string) {
+  return registerWithAWrongPassword(this, name);
+});
 
 Then('the registration is refused as unauthorised', function (this: Phase2World) {
-  expect(
-    this.registrationError,
-    'registration with a wrong password must fail, but it succeeded',
-  ).to.be.instanceOf(Error);
-  expect(this.registrationError?.message, 'why the registration failed').to.match(/\b(401|403)\b/);
+  return expectRegistrationRefusedAsUnauthorised(this);
 });
 
-When('a device sends the platform a malformed call request', async function (this: Phase2World) {
-  const probe = new SipDatagramProbe('garbled device');
-  const port = await probe.open();
-  this.onCleanup(() => probe.close());
-  this.probe = probe;
-  // A request line and Via, but no From/To/Call-ID/CSeq: parseable enough to answer, too broken to serve.
-  await probe.send(
-    `OPTIONS sip:${this.env.endpoints.sip.domain} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bKgarbled${Date.now()}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`,
-    this.env.endpoints.sip.udp,
-  );
+When('a device sends the platform a malformed call request', function (this: Phase2World) {
+  return sendAMalformedCallRequest(this);
 });
 
-Then('the platform rejects the malformed request', async function (this: Phase2World) {
-  const statusLine = '400 Bad Request';
-  if (!this.probe) throw new Error('No garbled request was sent in this scenario.');
-  const response = await this.probe.responses.waitFor(() => true, {
-    awaited: `the platform's answer to the garbled request`,
-    timeoutMs: this.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SIP}" attachment and ${this.env.platformLog}`,
-  });
-  expect(response.statusLine, 'answer to the garbled request').to.equal(`SIP/2.0 ${statusLine}`);
+Then('the platform rejects the malformed request', function (this: Phase2World) {
+  return expectMalformedRequestRejected(this);
 });
 
-Then("{person}'s phone can still register", async function (this: Phase2World, name: string) {
-  await phoneOf(this.person(name)).register();
+Then("{person}'s phone can still register", function (this: Phase2World, name: string) {
+  return expectPhoneCanStillRegister(this, name);
 });

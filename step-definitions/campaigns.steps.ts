@@ -1,56 +1,39 @@
 import { DataTable, Given, Then, When } from '@cucumber/cucumber';
-import { expect } from 'chai';
-import type { CampaignRun, ListedContact, Phase2World, UploadedContactList } from '../world/world';
-import type { CampaignStats } from '../world/http/api-client';
-import { EVIDENCE, attachJson } from '../support/evidence';
-import { customerNumber } from '../support/messages';
-import { eventually } from '../support/timing';
-import { consistencyCheck, recordMetric } from '../support/metrics';
+import type { Phase2World } from '../world/world';
 import {
-  awaitCampaignText,
-  campaignNamed,
-  campaignSettled,
-  campaignTexts,
-  contactsOf,
-  expectedText,
-  isOptOutNotice,
-  listNamed,
-  onlyCampaign,
-  optedOut,
-  reachable,
-} from '../support/campaigns';
+  startCampaign,
+  createCampaign,
+  startCampaignAtRate,
+  scheduleCampaign,
+  expectScheduledAndNobodyTextedYet,
+  expectEachReachableContactTextedOnce,
+  expectOptedOutPersonNotTexted,
+  expectCampaignStatisticsAgreeWithin,
+  pauseCampaignAfter,
+  cancelCampaignAfter,
+  expectNobodyElseTextedWhileHeld,
+  resumeCampaign,
+  expectTheRestTextedOnlyAfterResume,
+  expectCancelledCampaignStaysCancelled,
+  scheduleCampaignForTomorrow,
+  cancelCampaign,
+  expectTemplateInUseCannotBeDeleted,
+  runCampaignToEachOfThem,
+  expectNobodyTextedBeforeTheStart,
+  expectUnreachedCountedAsCancelled,
+} from '../tasks/campaigns';
+import {
+  expectListAcceptedWithSkippedRows,
+  uploadContactListOrFail,
+  uploadList,
+} from '../tasks/contact-lists';
+import { replyStop } from '../tasks/opt-outs';
 
 /**
  * SMS campaigns: contact lists uploaded as CSV, campaigns started, scheduled, paused, resumed and
  * cancelled through the API, opt-outs by texting STOP. Every outcome is checked on the handsets
  * (the ground truth) and against the campaign's own statistics.
  */
-
-const PERSON_CELL = /^(\w+)'s mobile$/;
-/** How many send intervals a paused or cancelled campaign is watched for a text that must not go out. */
-const QUIET_INTERVALS = 3;
-
-// ---- opt-outs ----
-
-async function replyStop(world: Phase2World, name: string, customerName: string): Promise<void> {
-  const person = world.person(name);
-  const businessNumber = customerNumber(world, customerName);
-  await world.env.carrier.injectMo({ from: person.number, to: businessNumber, text: 'STOP' });
-  const confirmation = await world.env.carrier
-    .handset(person.number)
-    .inbox.waitFor((sms) => sms.from === businessNumber && /no more texts/i.test(sms.text), {
-      awaited: `the confirmation of ${name}'s STOP from ${businessNumber}`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
-    });
-  expect(confirmation.text, `confirmation on ${name}'s phone`).to.include('START');
-  world.optedOut.add(person.number);
-  const optOuts = (await world.customer(customerName).api.listOptOuts()).items;
-  expect(
-    optOuts.map(({ number, source }) => ({ number, source })),
-    `"${customerName}"'s opt-outs (see "${EVIDENCE.HTTP}")`,
-  ).to.deep.include({ number: person.number, source: 'sms' });
-}
 
 Given(
   "{person} has replied STOP to {string}'s texts",
@@ -66,50 +49,10 @@ When(
   },
 );
 
-// ---- contact lists ----
-
-/** The table as CSV; a cell "Anna's mobile" in the number column becomes Anna's number. */
-function contactsFromTable(world: Phase2World, raw: string[][]): { csv: string; rows: ListedContact[] } {
-  const [header, ...body] = raw;
-  if (!header?.includes('number')) throw new Error('The contact list table needs a "number" column.');
-  const numberColumn = header.indexOf('number');
-  const rows = body.map((cells, index): ListedContact => {
-    const cell = cells[numberColumn] ?? '';
-    const person = PERSON_CELL.exec(cell)?.[1];
-    const number = person ? world.person(person).number : cell;
-    const values = Object.fromEntries(
-      header.map((name, i) => [name, i === numberColumn ? number : (cells[i] ?? '')]),
-    );
-    return { person, number, values, line: index + 2 };
-  });
-  const quote = (field: string): string =>
-    /[",\r\n]/.test(field) ? `"${field.replace(/"/g, '""')}"` : field;
-  const lines = [header, ...rows.map((row) => header.map((name) => row.values[name] ?? ''))];
-  return { csv: `${lines.map((cells) => cells.map(quote).join(',')).join('\r\n')}\r\n`, rows };
-}
-
-async function uploadList(
-  world: Phase2World,
-  customerName: string,
-  name: string,
-  raw: string[][],
-): Promise<UploadedContactList> {
-  const { csv, rows } = contactsFromTable(world, raw);
-  const list = await world.customer(customerName).api.uploadContactList(name, csv);
-  attachJson(world, `Contact list "${name}"`, { csv, list });
-  expect(list.name, 'name of the uploaded list').to.equal(name);
-  expect(list.columns, 'columns of the uploaded list').to.deep.equal(raw[0]);
-  const uploaded = { list, rows };
-  world.contactLists.set(name, uploaded);
-  return uploaded;
-}
-
 Given(
   '{string} has uploaded the contact list {string}:',
-  async function (this: Phase2World, customerName: string, name: string, table: DataTable) {
-    const { list, rows } = await uploadList(this, customerName, name, table.raw());
-    expect(list.rejectedRows, `rows of "${name}" the platform skipped`).to.deep.equal([]);
-    expect(list.contacts, `contacts on "${name}"`).to.equal(rows.length);
+  function (this: Phase2World, customerName: string, name: string, table: DataTable) {
+    return uploadContactListOrFail(this, customerName, name, table);
   },
 );
 
@@ -122,72 +65,10 @@ When(
 
 Then(
   'the list {string} is accepted with {int} contacts, and the upload report skips these rows:',
-  async function (this: Phase2World, name: string, contacts: number, table: DataTable) {
-    const uploaded = listNamed(this, name);
-    const expected = table.hashes().map((row) => {
-      const person = PERSON_CELL.exec(row.number ?? '')?.[1];
-      return {
-        line: Number(row.line),
-        number: person ? this.person(person).number : (row.number ?? ''),
-        reason: row.reason ?? '',
-      };
-    });
-    const report = uploaded.list.rejectedRows;
-    expect(
-      report.map(({ line, number }) => ({ line, number })),
-      `rows skipped, by line and the number as uploaded (see "Contact list "${name}"")`,
-    ).to.deep.equal(expected.map(({ line, number }) => ({ line, number })));
-    expected.forEach((row, index) =>
-      expect(report[index]?.reason, `the reason given for line ${row.line}`).to.include(row.reason),
-    );
-    expect(uploaded.list.contacts, `contacts accepted on "${name}"`).to.equal(contacts);
-    const read = await this.customer(this.onlyCustomerName()).api.raw({
-      method: 'GET',
-      path: `/v1/contact-lists/${uploaded.list.id}`,
-    });
-    expect(read.body, `the list "${name}" read back`).to.deep.equal(uploaded.list);
+  function (this: Phase2World, name: string, contacts: number, table: DataTable) {
+    return expectListAcceptedWithSkippedRows(this, name, contacts, table);
   },
 );
-
-// ---- campaigns ----
-
-async function createCampaign(
-  world: Phase2World,
-  customerName: string,
-  name: string,
-  templateName: string,
-  listName: string,
-  extra: { ratePerSecond?: number; startAt?: string },
-): Promise<CampaignRun> {
-  const template = world.templates.get(templateName);
-  if (!template)
-    throw new Error(`No template "${templateName}" in this scenario: a Given step must create it.`);
-  const campaign = await world.customer(customerName).api.createCampaign({
-    name,
-    from: customerNumber(world, customerName),
-    templateId: template.id,
-    contactListId: listNamed(world, listName).list.id,
-    ...extra,
-  });
-  expect(campaign.status, `status of campaign "${name}" when created`).to.equal(
-    extra.startAt ? 'scheduled' : 'draft',
-  );
-  expect(campaign.stats, `statistics of "${name}" before it sends anything`).to.deep.equal(
-    stats({
-      contacts: listNamed(world, listName).list.contacts,
-      pending: listNamed(world, listName).list.contacts,
-    }),
-  );
-  const run: CampaignRun = { name, customer: customerName, templateName, listName, latest: campaign };
-  world.campaigns.set(name, run);
-  return run;
-}
-
-async function startCampaign(world: Phase2World, run: CampaignRun): Promise<void> {
-  run.startRequestedAt = Date.now();
-  run.latest = await world.customer(run.customer).api.changeCampaign(run.latest.id, 'start');
-  expect(run.latest.status, `status of "${run.name}" once started`).to.equal('running');
-}
 
 When(
   '{string} starts the campaign {string} with the template {string} and the list {string}',
@@ -198,7 +79,7 @@ When(
 
 When(
   '{string} starts the campaign {string} with the template {string} and the list {string}, sending {int} texts a second',
-  async function (
+  function (
     this: Phase2World,
     customerName: string,
     name: string,
@@ -206,15 +87,13 @@ When(
     list: string,
     rate: number,
   ) {
-    const run = await createCampaign(this, customerName, name, template, list, { ratePerSecond: rate });
-    expect(run.latest.ratePerSecond, `rate of "${name}"`).to.equal(rate);
-    await startCampaign(this, run);
+    return startCampaignAtRate(this, customerName, name, template, list, rate);
   },
 );
 
 When(
   '{string} schedules the campaign {string} with the template {string} and the list {string} to start {int} second(s) from now',
-  async function (
+  function (
     this: Phase2World,
     customerName: string,
     name: string,
@@ -222,254 +101,74 @@ When(
     list: string,
     seconds: number,
   ) {
-    const startAt = new Date(Date.now() + seconds * 1000).toISOString();
-    const run = await createCampaign(this, customerName, name, template, list, { startAt });
-    expect(run.latest.startAt, `start time of "${name}"`).to.equal(startAt);
-    run.startAt = Date.parse(startAt);
-    run.startRequestedAt = run.startAt;
+    return scheduleCampaign(this, customerName, name, template, list, seconds);
   },
 );
 
 Then(
   'the campaign is scheduled, and nobody has been texted before its start time',
-  async function (this: Phase2World) {
-    const run = onlyCampaign(this);
-    const campaign = await this.customer(run.customer).api.getCampaign(run.latest.id);
-    if (run.startAt === undefined)
-      throw new Error(`The campaign "${run.name}" was not scheduled by this scenario.`);
-    // Only meaningful while the start is still ahead: a slow step would make it vacuous.
-    expect(Date.now(), 'this check runs before the scheduled start').to.be.below(run.startAt);
-    expect(campaign.status, `status of "${run.name}" before its start time`).to.equal('scheduled');
-    expect(campaign.stats.pending, 'contacts still to be texted').to.equal(campaign.stats.contacts);
-    for (const contact of contactsOf(this, run))
-      expect(
-        campaignTexts(this, run, contact),
-        `campaign texts on ${contact.number} before the start`,
-      ).to.deep.equal([]);
+  function (this: Phase2World) {
+    return expectScheduledAndNobodyTextedYet(this);
   },
 );
 
 Then(
   'each contact whose phone can be reached receives exactly one text, filled in from their own row',
-  async function (this: Phase2World) {
-    const run = onlyCampaign(this);
-    const contacts = reachable(this, run);
-    expect(contacts, 'contacts who should get the text').to.have.length.above(0);
-    await Promise.all(contacts.map((c) => awaitCampaignText(this, run, c)));
-    // Exactly once: counted after every report is in, so a second copy would have arrived by then.
-    await campaignSettled(this, run);
-    for (const contact of contacts) {
-      const texts = this.env.carrier
-        .handset(contact.number)
-        .inbox.filter((sms) => sms.from === run.latest.from && !isOptOutNotice(sms));
-      expect(
-        texts.map((s) => s.text),
-        `texts from "${run.customer}" on ${contact.person ?? contact.number}'s phone`,
-      ).to.deep.equal([expectedText(this, run, contact)]);
-    }
+  function (this: Phase2World) {
+    return expectEachReachableContactTextedOnce(this);
   },
 );
 
 Then(
   '{person} receives nothing from the campaign, and a text to her/him through the API is refused because she/he opted out',
-  async function (this: Phase2World, name: string) {
-    const run = onlyCampaign(this);
-    const contact = contactsOf(this, run).find((c) => c.person === name);
-    if (!contact) throw new Error(`${name} is not on the campaign's list.`);
-    // The list is texted in order and the campaign has settled: a text to her would have come by now.
-    await campaignSettled(this, run);
-    const texts = this.env.carrier
-      .handset(contact.number)
-      .inbox.all()
-      .filter((s) => !isOptOutNotice(s));
-    expect(
-      texts.map((s) => s.text),
-      `texts on ${name}'s phone besides the STOP confirmation`,
-    ).to.deep.equal([]);
-    const send = await this.customer(run.customer).api.raw({
-      method: 'POST',
-      path: '/v1/messages',
-      json: { from: run.latest.from, to: contact.number, text: 'One more offer' },
-    });
-    expect(send.status, `sending to ${name} after her STOP (see "${EVIDENCE.HTTP}")`).to.equal(422);
-    const errors = (send.body as { errors?: Array<{ field: string; message: string }> }).errors ?? [];
-    expect(
-      errors.map((e) => e.field),
-      'fields the refusal names',
-    ).to.deep.equal(['to']);
-    expect(errors[0]?.message, 'the explanation').to.include('opted out');
+  function (this: Phase2World, name: string) {
+    return expectOptedOutPersonNotTexted(this, name);
   },
 );
-
-const STAT_COLUMNS: Record<string, keyof CampaignStats> = {
-  contacts: 'contacts',
-  pending: 'pending',
-  sent: 'sent',
-  delivered: 'delivered',
-  failed: 'failed',
-  'opted out': 'optedOut',
-  cancelled: 'cancelled',
-};
-
-function stats(partial: Partial<CampaignStats>): CampaignStats {
-  return { contacts: 0, pending: 0, sent: 0, delivered: 0, failed: 0, optedOut: 0, cancelled: 0, ...partial };
-}
 
 Then(
   "within {int} seconds the campaign's statistics agree with the handsets and the network:",
-  async function (this: Phase2World, seconds: number, table: DataTable) {
-    const run = onlyCampaign(this);
-    const [row] = table.hashes();
-    if (!row) throw new Error('The table needs one row of expected figures.');
-    const expected = stats(
-      Object.fromEntries(
-        Object.entries(row).map(([column, value]) => {
-          const key = STAT_COLUMNS[column];
-          if (!key)
-            throw new Error(`Unknown column "${column}" (known: ${Object.keys(STAT_COLUMNS).join(', ')}).`);
-          return [key, Number(value)];
-        }),
-      ),
-    );
-    // Ground truth from the handsets and the network double, independent of the table.
-    const contacts = contactsOf(this, run);
-    const onHandsets = contacts.filter((c) => campaignTexts(this, run, c).length > 0).length;
-    const unreachable = contacts.filter(
-      (c) => !optedOut(this, c) && this.env.carrier.behaviourOf(c.number) === 'undeliverable',
-    ).length;
-    run.latest = await eventually(
-      () => this.customer(run.customer).api.getCampaign(run.latest.id),
-      (c) => c.stats.sent === 0 && c.stats.delivered === onHandsets,
-      {
-        awaited: `campaign "${run.name}" to count ${onHandsets} delivered (the handsets' count) and none awaiting a report`,
-        timeoutMs: seconds * 1000,
-        lookAt: `the "${EVIDENCE.HTTP}" attachment`,
-      },
-    );
-    attachJson(this, 'Campaign statistics vs ground truth', {
-      campaign: run.latest,
-      handsets: {
-        received: onHandsets,
-        unreachable,
-        optedOut: contacts.filter((c) => optedOut(this, c)).length,
-      },
-    });
-    recordMetric(this, {
-      kind: 'delivery',
-      name: 'campaign texts to reachable contacts',
-      accepted: reachable(this, run).length,
-      delivered: reachable(this, run).filter((c) => campaignTexts(this, run, c).length > 0).length,
-    });
-    await consistencyCheck(this, 'campaign statistics vs handsets and network', () => {
-      expect(run.latest.stats.delivered, 'delivered: contacts whose handset shows the text').to.equal(
-        onHandsets,
-      );
-      expect(run.latest.stats.failed, 'failed: contacts the network reported undeliverable').to.equal(
-        unreachable,
-      );
-      expect(run.latest.stats.optedOut, 'opted out: contacts who replied STOP').to.equal(
-        contacts.filter((c) => optedOut(this, c)).length,
-      );
-    });
-    expect(run.latest.stats, `statistics of "${run.name}"`).to.deep.equal(expected);
+  function (this: Phase2World, seconds: number, table: DataTable) {
+    return expectCampaignStatisticsAgreeWithin(this, seconds, table);
   },
 );
 
-/** Pauses or cancels once the first `count` contacts (list order) have their text on the handset. */
-async function interruptAfter(world: Phase2World, count: number, action: 'pause' | 'cancel'): Promise<void> {
-  const run = onlyCampaign(world);
-  const contacts = contactsOf(world, run);
-  await Promise.all(contacts.slice(0, count).map((c) => awaitCampaignText(world, run, c)));
-  const before = run.latest;
-  run.latest = await world.customer(run.customer).api.changeCampaign(run.latest.id, action);
-  const { stats: figures } = run.latest;
-  expect(run.latest.status, `status of "${run.name}" after ${action}`).to.equal(
-    action === 'pause' ? 'paused' : 'cancelled',
-  );
-  const left = action === 'pause' ? figures.pending : figures.cancelled;
-  expect(left, `contacts still to be texted when ${action}d`).to.be.above(
-    0,
-    'the campaign finished before it could be interrupted: slow its rate',
-  );
-  expect(left, `contacts still to be texted when ${action}d`).to.be.at.most(contacts.length - count);
-  // Sent in list order, so the contacts left are the last ones.
-  run.notYetTexted = contacts.slice(contacts.length - left);
-  attachJson(world, `Campaign before and after ${action}`, { before, after: run.latest });
-}
-
 When(
   '{string} pauses the campaign as soon as {int} contacts have received it',
-  async function (this: Phase2World, customerName: string, count: number) {
-    expect(onlyCampaign(this).customer, 'whose campaign').to.equal(customerName);
-    await interruptAfter(this, count, 'pause');
+  function (this: Phase2World, customerName: string, count: number) {
+    return pauseCampaignAfter(this, customerName, count);
   },
 );
 
 When(
   '{string} cancels the campaign as soon as {int} contacts have received it',
-  async function (this: Phase2World, customerName: string, count: number) {
-    expect(onlyCampaign(this).customer, 'whose campaign').to.equal(customerName);
-    await interruptAfter(this, count, 'cancel');
+  function (this: Phase2World, customerName: string, count: number) {
+    return cancelCampaignAfter(this, customerName, count);
   },
 );
 
 Then(
   /^nobody else is texted while the campaign (?:stays paused|is cancelled)$/,
-  async function (this: Phase2World) {
-    const run = onlyCampaign(this);
-    const waiting = new Set((run.notYetTexted ?? []).map((c) => c.number));
-    const quietMs = Math.ceil((QUIET_INTERVALS * 1000) / run.latest.ratePerSecond);
-    // The time the campaign would need for a few more texts at its own rate: any submit to a
-    // contact still waiting in that time is the campaign sending when it must not.
-    await this.env.carrier.submits.expectNone((s) => waiting.has(s.to), {
-      duringMs: quietMs,
-      unexpected: `While "${run.name}" is ${run.latest.status}, the mobile network got a text for a contact not yet texted`,
-      lookAt: `the "${EVIDENCE.SMPP}" attachment and ${this.env.platformLog}`,
-    });
-    const now = await this.customer(run.customer).api.getCampaign(run.latest.id);
-    expect(now.status, `status of "${run.name}" ${quietMs} ms later`).to.equal(run.latest.status);
-    expect(now.stats.pending + now.stats.cancelled, 'contacts not texted').to.equal(waiting.size);
+  function (this: Phase2World) {
+    return expectNobodyElseTextedWhileHeld(this);
   },
 );
 
-When('{string} resumes the campaign', async function (this: Phase2World, customerName: string) {
-  const run = onlyCampaign(this);
-  expect(run.customer, 'whose campaign').to.equal(customerName);
-  run.resumeRequestedAt = Date.now();
-  run.latest = await this.customer(customerName).api.changeCampaign(run.latest.id, 'resume');
-  expect(run.latest.status, `status of "${run.name}" once resumed`).to.equal('running');
+When('{string} resumes the campaign', function (this: Phase2World, customerName: string) {
+  return resumeCampaign(this, customerName);
 });
 
 Then(
   'the contacts not texted before the pause receive it only after it was resumed',
-  async function (this: Phase2World) {
-    const run = onlyCampaign(this);
-    const resumedAt = run.resumeRequestedAt;
-    if (resumedAt === undefined) throw new Error('The campaign was not resumed in this scenario.');
-    const waiting = (run.notYetTexted ?? []).filter((c) => !optedOut(this, c));
-    expect(waiting, 'contacts left at the pause who should still get it').to.have.length.above(0);
-    for (const contact of waiting) {
-      const sms = await awaitCampaignText(this, run, contact);
-      expect(
-        sms.receivedAt,
-        `when ${contact.person ?? contact.number}'s text arrived vs the resume (${resumedAt})`,
-      ).to.be.at.least(resumedAt);
-    }
+  function (this: Phase2World) {
+    return expectTheRestTextedOnlyAfterResume(this);
   },
 );
 
 Then(
   'the campaign can be neither resumed nor started again, as it is cancelled',
-  async function (this: Phase2World) {
-    const run = onlyCampaign(this);
-    for (const action of ['resume', 'start'] as const) {
-      const response = await this.customer(run.customer).api.raw({
-        method: 'POST',
-        path: `/v1/campaigns/${run.latest.id}/${action}`,
-      });
-      expect(response.status, `${action} of the cancelled campaign (see "${EVIDENCE.HTTP}")`).to.equal(409);
-      expect((response.body as { detail?: string }).detail, 'the explanation').to.include('cancelled');
-    }
+  function (this: Phase2World) {
+    return expectCancelledCampaignStaysCancelled(this);
   },
 );
 
@@ -477,92 +176,39 @@ Then(
 
 Given(
   '{string} has scheduled a campaign {string} with the template {string} for tomorrow',
-  async function (this: Phase2World, customerName: string, name: string, templateName: string) {
-    const template = this.templates.get(templateName);
-    if (!template) throw new Error(`No template "${templateName}" in this scenario.`);
-    const number = this.newHandset('deliver');
-    const header = ['number', ...template.variables];
-    await uploadList(this, customerName, `${name} contacts`, [
-      header,
-      [number, ...template.variables.map((v) => `${v} value`)],
-    ]);
-    const startAt = new Date(Date.now() + 24 * 3600 * 1000).toISOString();
-    await createCampaign(this, customerName, name, templateName, `${name} contacts`, { startAt });
+  function (this: Phase2World, customerName: string, name: string, templateName: string) {
+    return scheduleCampaignForTomorrow(this, customerName, name, templateName);
   },
 );
 
 When(
   '{string} cancels the campaign {string}',
-  async function (this: Phase2World, customerName: string, name: string) {
-    const run = campaignNamed(this, name);
-    run.latest = await this.customer(customerName).api.changeCampaign(run.latest.id, 'cancel');
-    expect(run.latest.status, `status of "${name}"`).to.equal('cancelled');
+  function (this: Phase2World, customerName: string, name: string) {
+    return cancelCampaign(this, customerName, name);
   },
 );
 
 Then(
   'deleting the template {string} is refused because the campaign {string} uses it, and the template stays',
-  async function (this: Phase2World, templateName: string, campaignName: string) {
-    const run = campaignNamed(this, campaignName);
-    const template = this.templates.get(templateName);
-    if (!template) throw new Error(`No template "${templateName}" in this scenario.`);
-    const api = this.customer(run.customer).api;
-    const response = await api.raw({ method: 'DELETE', path: `/v1/templates/${template.id}` });
-    expect(response.status, `deleting "${templateName}" (see "${EVIDENCE.HTTP}")`).to.equal(409);
-    expect((response.body as { detail?: string }).detail, 'the explanation names the campaign').to.include(
-      run.latest.id,
-    );
-    expect(await api.getTemplate(template.id), `"${templateName}" read back`).to.deep.equal(template);
+  function (this: Phase2World, templateName: string, campaignName: string) {
+    return expectTemplateInUseCannotBeDeleted(this, templateName, campaignName);
   },
 );
 
 When(
   '{string} runs a campaign {string} to each of them reading {string}',
-  async function (this: Phase2World, customerName: string, name: string, text: string) {
-    const template = await this.customer(customerName).api.createTemplate({
-      name: `${name} wording`,
-      body: text,
-    });
-    this.templates.set(`${name} wording`, template);
-    const people = [...this.people.values()].filter((p) => p.kind === 'mobile');
-    await uploadList(this, customerName, `${name} contacts`, [
-      ['number'],
-      ...people.map((p) => [`${p.name}'s mobile`]),
-    ]);
-    const run = await createCampaign(this, customerName, name, `${name} wording`, `${name} contacts`, {});
-    await startCampaign(this, run);
+  function (this: Phase2World, customerName: string, name: string, text: string) {
+    return runCampaignToEachOfThem(this, customerName, name, text);
   },
 );
 
 Then('no contact received it before the scheduled start', function (this: Phase2World) {
-  const run = onlyCampaign(this);
-  if (run.startAt === undefined)
-    throw new Error(`The campaign "${run.name}" was not scheduled by this scenario.`);
-  for (const contact of contactsOf(this, run)) {
-    for (const sms of campaignTexts(this, run, contact))
-      expect(
-        sms.receivedAt,
-        `when ${contact.person ?? contact.number}'s text arrived vs the scheduled start ${new Date(run.startAt).toISOString()}`,
-      ).to.be.at.least(run.startAt);
-  }
+  return expectNobodyTextedBeforeTheStart(this);
 });
 
 Then(
   "the campaign's statistics count the contacts it never reached as cancelled, and the others as delivered",
-  async function (this: Phase2World) {
-    const run = onlyCampaign(this);
-    const contacts = contactsOf(this, run);
-    const cancelled = run.notYetTexted?.length ?? 0;
-    const settled = await campaignSettled(this, run);
-    const onHandsets = contacts.filter((c) => campaignTexts(this, run, c).length > 0).length;
-    attachJson(this, 'Campaign statistics vs ground truth', {
-      campaign: settled,
-      handsets: { received: onHandsets },
-    });
-    expect(onHandsets, 'contacts whose handset shows the text').to.equal(contacts.length - cancelled);
-    expect(settled.stats, `statistics of "${run.name}"`).to.deep.equal(
-      stats({ contacts: contacts.length, delivered: onHandsets, cancelled }),
-    );
-    expect(settled.finishedAt, 'when it was cancelled').to.be.a('string');
+  function (this: Phase2World) {
+    return expectUnreachedCountedAsCancelled(this);
   },
 );

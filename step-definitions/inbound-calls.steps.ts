@@ -1,18 +1,18 @@
 import { Given, Then, When } from '@cucumber/cucumber';
-import { expect } from 'chai';
-import type { Phase2World, Person } from '../world/world';
-import { pstnNumber } from '../support/factories';
-import { EVIDENCE } from '../support/evidence';
-import { talkForAMoment, expectHeardEachOther } from '../support/audio';
+import type { Phase2World } from '../world/world';
+import {
+  outsideLine,
+  giveAnOutsideLine,
+  callAndNobodyAnswers,
+  callAndAnswer,
+  expectCallEndsUnansweredAfterNoAnswerTime,
+  expectHearsNotAvailable,
+} from '../tasks/inbound-calls';
 
 /**
  * Calls from the outside telephone network into the platform: the scenario's PSTN double
  * places them over the customer's trunk, to a subscriber's number.
  */
-
-function outsideLine(world: Phase2World, name: string, withheld = false): void {
-  world.people.set(name, { name, number: pstnNumber(), kind: 'outside line', withheld });
-}
 
 Given('{person} is on an outside line', function (this: Phase2World, name: string) {
   outsideLine(this, name);
@@ -25,96 +25,34 @@ Given(
   },
 );
 
-async function callFromOutside(world: Phase2World, callerName: string, calleeName: string) {
-  const caller = world.person(callerName);
-  const callee = world.person(calleeName);
-  if (caller.kind !== 'outside line') throw new Error(`${callerName} is not on an outside line.`);
-  const network = await world.telephoneNetwork();
-  const placedAt = Date.now();
-  const pstn = await network.call(
-    caller.withheld ? 'anonymous' : caller.number,
-    callee.number,
-    world.env.endpoints.sip.udp,
-    caller.withheld ? { fromDisplay: 'Anonymous', headers: { Privacy: 'id' } } : {},
-  );
-  world.inboundCall = { caller, callee, pstn, placedAt };
-  return world.inboundCall;
-}
-
-/** The call ringing on the callee's own phone (the first one since the call was placed). */
-async function ringingOn(world: Phase2World, callee: Person, placedAt: number) {
-  if (!callee.phone) throw new Error(`${callee.name} has no phone of their own in this scenario.`);
-  return callee.phone.incomingCalls.waitFor((call) => call.invitedAt >= placedAt, {
-    awaited: `the call to ${callee.number} to ring on ${callee.name}'s phone`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SIP}" attachment and ${world.env.platformLog}`,
-  });
-}
-
 When("{person} calls {person}'s number", async function (this: Phase2World, caller: string, callee: string) {
-  await callFromOutside(this, caller, callee);
+  await giveAnOutsideLine(this, caller, callee);
 });
 
 When(
   "{person} calls {person}'s number and nobody answers",
-  async function (this: Phase2World, callerName: string, calleeName: string) {
-    const inbound = await callFromOutside(this, callerName, calleeName);
-    inbound.ringing = await ringingOn(this, inbound.callee, inbound.placedAt);
-    const { noAnswerTimeoutMs } = (await this.platformSettings()).sip;
-    await inbound.pstn.waitUntilEnded(noAnswerTimeoutMs + this.env.config.waitMs);
+  function (this: Phase2World, callerName: string, calleeName: string) {
+    return callAndNobodyAnswers(this, callerName, calleeName);
   },
 );
 
 When(
   "{person} calls {person}'s number and {person} answers",
-  async function (this: Phase2World, callerName: string, calleeName: string, answerer: string) {
-    expect(answerer, 'who answers').to.equal(calleeName);
-    const inbound = await callFromOutside(this, callerName, calleeName);
-    const ringing = await ringingOn(this, inbound.callee, inbound.placedAt);
-    inbound.ringing = ringing;
-    await ringing.answer();
-    const { waitMs } = this.env.config;
-    await Promise.all([ringing.waitUntilAnswered(waitMs), inbound.pstn.waitUntilAnswered(waitMs)]);
-    await talkForAMoment(
-      this,
-      { name: callerName, rtp: inbound.pstn.rtp },
-      { name: calleeName, rtp: ringing.rtp },
-    );
-    expectHeardEachOther(
-      this,
-      { name: callerName, rtp: inbound.pstn.rtp },
-      { name: calleeName, rtp: ringing.rtp },
-    );
+  function (this: Phase2World, callerName: string, calleeName: string, answerer: string) {
+    return callAndAnswer(this, callerName, calleeName, answerer);
   },
 );
 
 Then(
   "{person}'s call ends unanswered after the platform's no-answer time",
-  async function (this: Phase2World, callerName: string) {
-    const inbound = this.currentInboundCall();
-    expect(inbound.caller.name, 'whose call').to.equal(callerName);
-    const { noAnswerTimeoutMs } = (await this.platformSettings()).sip;
-    const ended = await inbound.pstn.waitUntilEnded(this.env.config.waitMs);
-    expect(ended.kind, `how ${callerName}'s call ended (see "${EVIDENCE.SIP}")`).to.equal('rejected');
-    expect(ended.status, `SIP status ${callerName}'s network got: 480 Temporarily Unavailable`).to.equal(480);
-    // A platform that gives up at once (or never rings the phone) is not "after the no-answer time".
-    expect(
-      ended.at - inbound.placedAt,
-      `ms ${callerName}'s call rang before the platform gave up (its no-answer time is ${noAnswerTimeoutMs} ms)`,
-    ).to.be.at.least(noAnswerTimeoutMs);
-    expect(inbound.ringing, `${inbound.callee.name}'s phone rang meanwhile`).to.not.equal(undefined);
+  function (this: Phase2World, callerName: string) {
+    return expectCallEndsUnansweredAfterNoAnswerTime(this, callerName);
   },
 );
 
 Then(
   '{person} hears that {person} is not available',
-  async function (this: Phase2World, callerName: string, calleeName: string) {
-    const inbound = this.currentInboundCall();
-    expect([inbound.caller.name, inbound.callee.name]).to.deep.equal([callerName, calleeName]);
-    const ended = await inbound.pstn.waitUntilEnded(this.env.config.waitMs);
-    expect(ended.kind, `how ${callerName}'s call to ${calleeName} ended (see "${EVIDENCE.SIP}")`).to.equal(
-      'rejected',
-    );
-    expect(ended.status, `SIP status for a subscriber who cannot be reached`).to.equal(480);
+  function (this: Phase2World, callerName: string, calleeName: string) {
+    return expectHearsNotAvailable(this, callerName, calleeName);
   },
 );

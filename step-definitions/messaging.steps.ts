@@ -1,38 +1,31 @@
 import { Given, Then, When } from '@cucumber/cucumber';
-import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
-import type { HandsetBehaviour } from '../world/smpp/carrier-smsc';
-import { SmppCustomerSession } from '../world/smpp/smpp-session';
-import { localDid, mobileNumber } from '../support/factories';
-import { EVIDENCE, attachJson } from '../support/evidence';
-import { subscribeWebhook } from '../support/webhooks';
-import { customerNumber, sendText } from '../support/messages';
-import { recordMetric } from '../support/metrics';
+import { subscribeWebhook } from '../tasks/webhooks';
+import {
+  customerNumber,
+  sendText,
+  giveLocalSendingNumber,
+  giveMobilePhone,
+  thePlatformHadToOfferItToThe,
+  expectSentNotYetDeliveredOnceOnPhone,
+  expectExactlyThatTextFromTheNumber,
+  expectHandsetReachedWithin,
+  expectSignedDeliveryReport,
+  expectMessageStatus,
+  sendWithoutAnApiKey,
+  expectRefusedForMissingApiKey,
+  sendInvalidJson,
+  expectRefusedAsMalformed,
+  expectNoTextFrom,
+  bindWithAWrongPassword,
+  expectBindRefusedForThePassword,
+} from '../tasks/messaging';
 
 /** The plan's cross-service latency target (seed: Success Metrics). */
-const CROSS_SERVICE_LATENCY_MS = 500;
 
-/** Same length as the real one (SMPP passwords are at most 8 characters), last character changed. */
-function wrongPassword(real: string): string {
-  return `${real.slice(0, -1)}${real.endsWith('x') ? 'y' : 'x'}`;
-}
-
-function inboxOf(world: Phase2World, name: string) {
-  const person = world.person(name);
-  if (person.kind !== 'mobile') throw new Error(`${name} has no mobile phone in this scenario.`);
-  return world.env.carrier.handset(person.number).inbox;
-}
-
-Given(
-  '{string} owns a local number for sending texts',
-  async function (this: Phase2World, customerName: string) {
-    const customer = this.customer(customerName);
-    const number = localDid();
-    const added = await customer.api.addNumber({ number, kind: 'local' });
-    expect(added.customerId, `owner of ${number}`).to.equal(customer.id);
-    customer.numbers.push({ number, kind: 'local' });
-  },
-);
+Given('{string} owns a local number for sending texts', function (this: Phase2World, customerName: string) {
+  return giveLocalSendingNumber(this, customerName);
+});
 
 Given(
   '{string} receives delivery reports at their webhook',
@@ -40,11 +33,6 @@ Given(
     await subscribeWebhook(this, customerName, ['message.*']);
   },
 );
-
-/** A mobile phone on the worker's mobile network double, forgotten when the scenario ends. */
-function giveMobilePhone(world: Phase2World, name: string, behaviour: HandsetBehaviour): void {
-  world.people.set(name, { name, number: world.newHandset(behaviour), kind: 'mobile' });
-}
 
 Given('{person} has a mobile phone', function (this: Phase2World, name: string) {
   giveMobilePhone(this, name, 'deliver');
@@ -74,27 +62,14 @@ Given(
 Then(
   'the platform had to offer it to the mobile network {int} times',
   function (this: Phase2World, times: number) {
-    const message = this.currentMessage();
-    const submits = this.env.carrier.submits.filter((s) => s.to === message.to);
-    expect(
-      submits.map((s) => (s.carrierId === null ? 'turned away' : 'accepted')),
-      `submits of the text to the mobile network (see "${EVIDENCE.SMPP}")`,
-    ).to.deep.equal([...new Array<string>(times - 1).fill('turned away'), 'accepted']);
+    return thePlatformHadToOfferItToThe(this, times);
   },
 );
 
 Then(
   "the API shows the message as sent, not yet delivered, once the text is on {person}'s phone",
-  async function (this: Phase2World, name: string) {
-    const message = this.currentMessage();
-    await inboxOf(this, name).waitFor(() => true, {
-      awaited: `the text on ${name}'s phone`,
-      timeoutMs: this.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SMPP}" attachment`,
-    });
-    // The network has not reported yet: "delivered" now would be invented by the platform.
-    const stored = await this.customer(message.customer).api.getMessage(message.id);
-    expect(stored.status, 'status while the network has not reported').to.equal('sent');
+  function (this: Phase2World, name: string) {
+    return expectSentNotYetDeliveredOnceOnPhone(this, name);
   },
 );
 
@@ -107,196 +82,62 @@ When(
 
 Then(
   "{person}'s phone receives exactly that text from {string}'s number",
-  async function (this: Phase2World, name: string, customerName: string) {
-    const message = this.currentMessage();
-    const received = await inboxOf(this, name).waitFor(() => true, {
-      awaited: `a text on ${name}'s phone (${message.to})`,
-      timeoutMs: this.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SMPP}" attachment and ${this.env.platformLog}`,
-    });
-    expect(received.text, `text on ${name}'s phone`).to.equal(message.text);
-    expect(received.from, `sender shown on ${name}'s phone`).to.equal(customerNumber(this, customerName));
-    expect(inboxOf(this, name).all(), `texts on ${name}'s phone`).to.have.length(1);
-    // A network that answers at once is the only one whose timing measures the platform.
-    if (this.env.carrier.behaviourOf(message.to) === 'deliver')
-      recordMetric(this, {
-        kind: 'latency',
-        name: 'API request → handset',
-        ms: received.receivedAt - message.acceptedAt,
-      });
+  function (this: Phase2World, name: string, customerName: string) {
+    return expectExactlyThatTextFromTheNumber(this, name, customerName);
   },
 );
 
 Then(
   'it reached the handset within {int} ms of the API accepting it',
-  async function (this: Phase2World, boundMs: number) {
-    expect(boundMs, "the bound in the feature is the plan's cross-service target").to.be.at.most(
-      CROSS_SERVICE_LATENCY_MS,
-    );
-    const message = this.currentMessage();
-    const person = [...this.people.values()].find((p) => p.number === message.to);
-    if (!person) throw new Error(`Nobody in the scenario has ${message.to}.`);
-    const [received] = inboxOf(this, person.name).all();
-    expect(received, `the text on ${person.name}'s phone`).to.not.equal(undefined);
-    const latencyMs = received.receivedAt - message.acceptedAt;
-    attachJson(this, 'Cross-service latency', { messageId: message.id, apiToHandsetMs: latencyMs, boundMs });
-    recordMetric(this, { kind: 'latency', name: 'API request → handset', ms: latencyMs });
-    expect(latencyMs, `time from the API request to ${person.name}'s handset`).to.be.below(boundMs);
+  function (this: Phase2World, boundMs: number) {
+    return expectHandsetReachedWithin(this, boundMs);
   },
 );
 
 Then(
   "{string}'s webhook receives a signed delivery report saying the message was {messageOutcome}",
-  async function (this: Phase2World, customerName: string, outcome: string) {
-    const message = this.currentMessage();
-    const webhook = this.customer(customerName).webhook;
-    if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
-    const event = await this.env.webhooks.waitForEvent(
-      webhook.path,
-      (e) =>
-        e.type.startsWith('message.') &&
-        e.type !== 'message.sent' &&
-        (e.data as { id?: string }).id === message.id,
-      {
-        awaited: `a delivery report for message ${message.id} at "${customerName}"'s webhook`,
-        timeoutMs: this.env.config.waitMs,
-        lookAt: `the "${EVIDENCE.WEBHOOK}" and "${EVIDENCE.SMPP}" attachments`,
-      },
-    );
-    // Only requests whose signature verified reach `events`; a forged one would be in `rejected`.
-    expect(event.type, `type of the delivery report for ${message.id}`).to.equal(`message.${outcome}`);
-    expect(event.data, 'message in the delivery report').to.deep.include({
-      id: message.id,
-      status: outcome,
-      to: message.to,
-    });
-    const rejected = this.env.webhooks.rejected.filter((r) => r.path === webhook.path);
-    expect(
-      rejected,
-      `webhook requests whose signature did not verify (see "${EVIDENCE.WEBHOOK}")`,
-    ).to.deep.equal([]);
+  function (this: Phase2World, customerName: string, outcome: string) {
+    return expectSignedDeliveryReport(this, customerName, outcome);
   },
 );
 
-Then('the API shows the message as {messageOutcome}', async function (this: Phase2World, outcome: string) {
-  const message = this.currentMessage();
-  const stored = await this.customer(message.customer).api.getMessage(message.id);
-  expect(stored, `message ${message.id} as the API shows it`).to.deep.include({
-    id: message.id,
-    from: message.from,
-    to: message.to,
-    text: message.text,
-    status: outcome,
-  });
-  expect(stored.doneAt, 'time the message reached its final state').to.be.a('string');
-  // By now the carrier has reported on it, so a duplicate submit would have reached the handset.
-  const recipient = [...this.people.values()].find((p) => p.number === message.to);
-  if (outcome === 'delivered' && recipient?.kind === 'mobile') {
-    expect(
-      inboxOf(this, recipient.name)
-        .all()
-        .map((sms) => sms.text),
-      `texts on ${recipient.name}'s phone once the message was reported delivered: exactly one copy`,
-    ).to.deep.equal([message.text]);
-  }
+Then('the API shows the message as {messageOutcome}', function (this: Phase2World, outcome: string) {
+  return expectMessageStatus(this, outcome);
 });
 
-When('someone asks to send a text without an API key', async function (this: Phase2World) {
-  this.lastResponse = await this.env.operator.raw({
-    method: 'POST',
-    path: '/v1/messages',
-    json: { from: localDid(), to: mobileNumber(this.env.mobilePrefix), text: 'no key' },
-    apiKey: null,
-  });
+When('someone asks to send a text without an API key', function (this: Phase2World) {
+  return sendWithoutAnApiKey(this);
 });
 
 Then('the request is refused because it carries no API key', function (this: Phase2World) {
-  // Kong key-auth's answer, exactly (FACTS §5).
-  const text = 'No API key found in request';
-  const response = this.lastResponse;
-  expect(response?.status, 'HTTP status for a request without an API key').to.equal(401);
-  expect(response?.body, 'gateway error body').to.deep.equal({ message: text });
-  expect(response?.headers['www-authenticate'], 'WWW-Authenticate challenge').to.equal('Key realm="kong"');
+  return expectRefusedForMissingApiKey(this);
 });
 
 When(
   '{string} sends {person} a message request whose body is not valid JSON',
-  async function (this: Phase2World, customerName: string, name: string) {
-    // Everything a send needs, but truncated: a lenient parser that salvaged it would send a text.
-    const fields = {
-      from: customerNumber(this, customerName),
-      to: this.person(name).number,
-      text: 'half a request',
-    };
-    this.lastResponse = await this.customer(customerName).api.raw({
-      method: 'POST',
-      path: '/v1/messages',
-      body: JSON.stringify(fields).slice(0, -1),
-      headers: { 'content-type': 'application/json' },
-    });
+  function (this: Phase2World, customerName: string, name: string) {
+    return sendInvalidJson(this, customerName, name);
   },
 );
 
 Then('the request is refused as malformed, with an explanation', function (this: Phase2World) {
-  const response = this.lastResponse;
-  expect(response?.status, 'HTTP status for an unparseable body').to.equal(400);
-  expect(String(response?.headers['content-type']), 'error media type').to.match(
-    /^application\/problem\+json/,
-  );
-  expect(response?.body, 'problem description').to.include({ status: 400 });
-  expect((response?.body as { title?: string }).title, 'problem title')
-    .to.be.a('string')
-    .and.have.length.above(0);
+  return expectRefusedAsMalformed(this);
 });
 
 Then(
   "{person}'s phone receives no text from {string}",
-  async function (this: Phase2World, name: string, customerName: string) {
-    // Absence is proven by a later text: once it has arrived, anything sent before it would have too.
-    const control = `control ${Date.now()}`;
-    const from = customerNumber(this, customerName);
-    await this.customer(customerName).api.sendMessage({ from, to: this.person(name).number, text: control });
-    await inboxOf(this, name).waitFor((sms) => sms.text === control, {
-      awaited: `the control text on ${name}'s phone`,
-      timeoutMs: this.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SMPP}" attachment`,
-    });
-    expect(
-      inboxOf(this, name)
-        .all()
-        .map((sms) => sms.text),
-      `texts on ${name}'s phone: only the control text sent afterwards`,
-    ).to.deep.equal([control]);
+  function (this: Phase2World, name: string, customerName: string) {
+    return expectNoTextFrom(this, name, customerName);
   },
 );
 
 When(
   '{string} opens an SMS connection with a wrong password',
-  async function (this: Phase2World, customerName: string) {
-    const customer = this.customer(customerName);
-    const session = new SmppCustomerSession();
-    await session.connect({ ...this.env.endpoints.smpp, actor: `${customerName} SMPP client` });
-    this.onCleanup(() => session.close());
-    this.smpp = session;
-    this.bindError = await session
-      .bind({
-        systemId: customer.smpp.systemId,
-        password: wrongPassword(customer.smpp.password),
-        mode: 'transceiver',
-      })
-      .then(
-        () => undefined,
-        (error: Error & { statusName?: string }) => error,
-      );
+  function (this: Phase2World, customerName: string) {
+    return bindWithAWrongPassword(this, customerName);
   },
 );
 
 Then('the SMS connection is refused because the password is wrong', function (this: Phase2World) {
-  const statusName = 'ESME_RINVPASWD';
-  expect(this.bindError, 'a bind with a wrong password must be refused, but it succeeded').to.be.instanceOf(
-    Error,
-  );
-  expect(this.bindError?.statusName, `SMPP status of the refused bind (see "${EVIDENCE.SMPP}")`).to.equal(
-    statusName,
-  );
+  return expectBindRefusedForThePassword(this);
 });

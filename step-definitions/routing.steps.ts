@@ -1,124 +1,46 @@
 import { Given, Then, When } from '@cucumber/cucumber';
-import { expect } from 'chai';
-import type { CustomerActor, Phase2World, Person } from '../world/world';
-import type { ReceivedInvite } from '../world/sip/pstn-double';
-import { WaitTimeoutError } from '../world/observed';
-import { tollFreeNumber, ukLandline } from '../support/factories';
-import { EVIDENCE, attachJson } from '../support/evidence';
-import { awaitCallRecord } from '../support/call-records';
-import { recordMetric } from '../support/metrics';
+import type { Phase2World } from '../world/world';
+import {
+  giveTwoCarrierTrunks,
+  routeUkCallsOver,
+  giveAUkLineThatAnswers,
+  expectCallCarriedBy,
+  moveUkCallsTo,
+  moveUkCallsToAMissingTrunk,
+  expectCarriedByNotBy,
+  expectChangeRefusedNaming,
+  giveTollFreeNumber,
+  setTrunkCallerIdToTollFree,
+  setCallerIdToTollFree,
+  withholdTrunkCallerId,
+  setTrunkCallerIdTo,
+  expectTollFreeShownAsCaller,
+  expectShownAsAnonymous,
+  expectOnlyCarrierLearnsPrivateNumber,
+} from '../tasks/routing';
 
 /**
  * How the customer steers outside calls through the API: which carrier carries which
  * destinations (routing rules), and which number the called party sees (caller ID).
  */
 
-const UK = '+44';
-const RING_MS = 300;
-
-function trunkOf(customer: CustomerActor, carrier: string): string {
-  const id = customer.carrierTrunks?.get(carrier);
-  if (!id) throw new Error(`"${customer.name}" has no trunk to "${carrier}" in this scenario.`);
-  return id;
-}
-
-function mainTrunk(customer: CustomerActor): string {
-  if (!customer.trunkId) throw new Error(`"${customer.name}" has no SIP trunk in this scenario.`);
-  return customer.trunkId;
-}
-
 Given(
   '{string} has two carriers, {string} and {string}, each on its own SIP trunk',
-  async function (this: Phase2World, customerName: string, first: string, second: string) {
-    const customer = this.customer(customerName);
-    customer.carrierTrunks = new Map();
-    for (const carrier of [first, second]) {
-      const network = await this.telephoneNetwork(carrier);
-      const trunk = await customer.api.createTrunk({
-        name: carrier,
-        host: this.env.config.suiteHost,
-        port: network.address().port,
-        transport: 'udp',
-      });
-      customer.carrierTrunks.set(carrier, trunk.id);
-    }
+  function (this: Phase2World, customerName: string, first: string, second: string) {
+    return giveTwoCarrierTrunks(this, customerName, first, second);
   },
 );
 
 Given(
   '{string} routes calls to UK numbers over {string}',
-  async function (this: Phase2World, customerName: string, carrier: string) {
-    const customer = this.customer(customerName);
-    const rule = await customer.api.createRoutingRule({ prefix: UK, trunkId: trunkOf(customer, carrier) });
-    expect(rule, 'routing rule as created').to.deep.include({
-      prefix: UK,
-      trunkId: trunkOf(customer, carrier),
-    });
-    customer.routingRules = new Map([[UK, rule.id]]);
+  function (this: Phase2World, customerName: string, carrier: string) {
+    return routeUkCallsOver(this, customerName, carrier);
   },
 );
 
-Given('{person} is on a UK line that answers calls', async function (this: Phase2World, name: string) {
-  const number = ukLandline();
-  // Reachable through every carrier of the scenario: only routing decides which one carries the call.
-  for (const carrier of this.customerCarriers())
-    (await this.telephoneNetwork(carrier)).behaviourFor(number, {
-      answer: 'answer',
-      media: 'tone',
-      answerAfterMs: RING_MS,
-    });
-  this.people.set(name, { name, number, kind: 'outside line' });
+Given('{person} is on a UK line that answers calls', function (this: Phase2World, name: string) {
+  return giveAUkLineThatAnswers(this, name);
 });
-
-/**
- * Places a call and waits for it at the carrier expected to carry it; if it went elsewhere,
- * the failure says where. Then the call is answered and hung up, and its record must name the
- * carrier's trunk.
- */
-async function expectCallCarriedBy(
-  world: Phase2World,
-  caller: Person,
-  callee: Person,
-  carrier: string,
-): Promise<ReceivedInvite> {
-  if (!caller.phone || !caller.customer) throw new Error(`${caller.name} has no phone of a customer.`);
-  const customer = world.customer(caller.customer);
-  const placedAt = Date.now();
-  const call = await caller.phone.call(callee.number);
-  const network = await world.telephoneNetwork(carrier);
-  let invite: ReceivedInvite;
-  try {
-    invite = await network.invites.waitFor((i) => i.number === callee.number && i.at >= placedAt, {
-      awaited: `${caller.name}'s call to ${callee.number} to arrive at "${carrier}"`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SIP}" attachment`,
-      relevant: (i) => i.at >= placedAt,
-    });
-  } catch (error) {
-    if (!(error instanceof WaitTimeoutError)) throw error;
-    const elsewhere: string[] = [];
-    for (const other of world.customerCarriers())
-      if ((await world.telephoneNetwork(other)).invites.filter((i) => i.at >= placedAt).length > 0)
-        elsewhere.push(other);
-    throw new WaitTimeoutError(
-      `${error.message}\nThe call went to: ${elsewhere.join(', ') || 'no carrier at all'}.`,
-    );
-  }
-  const { waitMs } = world.env.config;
-  await call.waitUntilAnswered(waitMs);
-  await call.hangup();
-  await call.waitUntilEnded(waitMs);
-  const cdr = await awaitCallRecord(
-    world,
-    customer.api,
-    call.callId,
-    `${caller.name}'s call to ${callee.name}`,
-  );
-  expect(cdr.trunkId, `trunk in the call record: the one to "${carrier}"`).to.equal(
-    trunkOf(customer, carrier),
-  );
-  return invite;
-}
 
 Given(
   "{person}'s call to {person} is carried by {string}",
@@ -129,65 +51,22 @@ Given(
 
 When(
   '{string} moves UK calls to {string} through the API',
-  async function (this: Phase2World, customerName: string, carrier: string) {
-    const customer = this.customer(customerName);
-    const ruleId = customer.routingRules?.get(UK);
-    if (!ruleId) throw new Error(`"${customerName}" has no routing rule for ${UK} yet.`);
-    const rule = await customer.api.replaceRoutingRule(ruleId, {
-      prefix: UK,
-      trunkId: trunkOf(customer, carrier),
-    });
-    this.routeChangedAt = Date.now();
-    expect(rule, 'routing rule after the change').to.deep.include({
-      prefix: UK,
-      trunkId: trunkOf(customer, carrier),
-    });
-    const listed = await customer.api.listRoutingRules();
-    expect(
-      listed.items.map((r) => [r.prefix, r.trunkId]),
-      `"${customerName}"'s routing rules as the API lists them`,
-    ).to.deep.equal([[UK, trunkOf(customer, carrier)]]);
+  function (this: Phase2World, customerName: string, carrier: string) {
+    return moveUkCallsTo(this, customerName, carrier);
   },
 );
 
 When(
   '{string} tries to move UK calls to a trunk that does not exist',
-  async function (this: Phase2World, customerName: string) {
-    const customer = this.customer(customerName);
-    const ruleId = customer.routingRules?.get(UK);
-    if (!ruleId) throw new Error(`"${customerName}" has no routing rule for ${UK} yet.`);
-    this.lastResponse = await customer.api.raw({
-      method: 'PUT',
-      path: `/v1/routing-rules/${ruleId}`,
-      json: { prefix: UK, trunkId: 'trk_that_does_not_exist' },
-    });
+  function (this: Phase2World, customerName: string) {
+    return moveUkCallsToAMissingTrunk(this, customerName);
   },
 );
 
 Then(
   'the call from {person} to {person} is carried by {string} and not by {string}',
-  async function (this: Phase2World, callerName: string, calleeName: string, carrier: string, old: string) {
-    const callee = this.person(calleeName);
-    const before = (await this.telephoneNetwork(old)).invites.filter(
-      (i) => i.number === callee.number,
-    ).length;
-    const invite = await expectCallCarriedBy(this, this.person(callerName), callee, carrier);
-    const after = (await this.telephoneNetwork(old)).invites.filter((i) => i.number === callee.number).length;
-    expect(after - before, `calls to ${calleeName} that still reached "${old}"`).to.equal(0);
-    if (this.routeChangedAt !== undefined) {
-      // Reported, not asserted: timing targets live in the benchmarks (non-negotiable 8).
-      attachJson(this, 'Routing change to first call on the new route', {
-        changeAcceptedAt: new Date(this.routeChangedAt).toISOString(),
-        firstInviteAt: new Date(invite.at).toISOString(),
-        milliseconds: invite.at - this.routeChangedAt,
-        carrier,
-      });
-      recordMetric(this, {
-        kind: 'latency',
-        name: 'routing change → first call on the new route',
-        ms: invite.at - this.routeChangedAt,
-      });
-    }
+  function (this: Phase2World, callerName: string, calleeName: string, carrier: string, old: string) {
+    return expectCarriedByNotBy(this, callerName, calleeName, carrier, old);
   },
 );
 
@@ -201,119 +80,56 @@ Then(
 Then(
   'the change is refused, naming the {setting} as the problem',
   function (this: Phase2World, field: string) {
-    const response = this.lastResponse;
-    expect(response?.status, `HTTP status of the refused change (see "${EVIDENCE.HTTP}")`).to.equal(422);
-    const errors = (response?.body as { errors?: Array<{ field: string; message: string }> }).errors ?? [];
-    expect(
-      errors.map((e) => e.field),
-      'fields the refusal names',
-    ).to.deep.equal([field]);
-    expect(errors[0]?.message, `the explanation for ${field}`).to.be.a('string').and.have.length.above(10);
+    return expectChangeRefusedNaming(this, field);
   },
 );
 
-// ---- caller ID -----------------------------------------------------------------------------
-
-function tollFreeOf(customer: CustomerActor): string {
-  const found = customer.numbers.find((n) => n.kind === 'toll-free');
-  if (!found) throw new Error(`"${customer.name}" owns no toll-free number: a Given step must add one.`);
-  return found.number;
-}
-
-Given('{string} owns a toll-free number', async function (this: Phase2World, customerName: string) {
-  const customer = this.customer(customerName);
-  const number = tollFreeNumber();
-  const added = await customer.api.addNumber({ number, kind: 'toll-free' });
-  expect(added, `the toll-free number as added`).to.deep.include({ number, kind: 'toll-free' });
-  customer.numbers.push({ number, kind: 'toll-free' });
+Given('{string} owns a toll-free number', function (this: Phase2World, customerName: string) {
+  return giveTollFreeNumber(this, customerName);
 });
 
 When(
   "{string} sets the trunk's caller ID to their toll-free number through the API",
-  async function (this: Phase2World, customerName: string) {
-    const customer = this.customer(customerName);
-    const trunk = await customer.api.updateTrunk(mainTrunk(customer), { callerId: tollFreeOf(customer) });
-    expect(trunk.callerId, 'caller ID of the trunk after the change').to.equal(tollFreeOf(customer));
+  function (this: Phase2World, customerName: string) {
+    return setTrunkCallerIdToTollFree(this, customerName);
   },
 );
 
 When(
   "{string} sets {person}'s caller ID to their toll-free number through the API",
-  async function (this: Phase2World, customerName: string, name: string) {
-    const customer = this.customer(customerName);
-    const username = this.person(name).sip?.username;
-    if (!username) throw new Error(`${name} has no SIP account.`);
-    const account = await customer.api.updateSipAccount(username, { callerId: tollFreeOf(customer) });
-    expect(account.callerId, `${name}'s caller ID after the change`).to.equal(tollFreeOf(customer));
+  function (this: Phase2World, customerName: string, name: string) {
+    return setCallerIdToTollFree(this, customerName, name);
   },
 );
 
 When(
   "{string} withholds the trunk's caller ID through the API",
-  async function (this: Phase2World, customerName: string) {
-    const customer = this.customer(customerName);
-    const trunk = await customer.api.updateTrunk(mainTrunk(customer), { callerIdPresentation: 'withheld' });
-    expect(trunk.callerIdPresentation, 'caller ID presentation after the change').to.equal('withheld');
+  function (this: Phase2World, customerName: string) {
+    return withholdTrunkCallerId(this, customerName);
   },
 );
 
 When(
   "{string} tries to set the trunk's caller ID to a number they do not own",
-  async function (this: Phase2World, customerName: string) {
-    const customer = this.customer(customerName);
-    this.lastResponse = await customer.api.raw({
-      method: 'PATCH',
-      path: `/v1/trunks/${mainTrunk(customer)}`,
-      json: { callerId: tollFreeNumber() },
-    });
+  function (this: Phase2World, customerName: string) {
+    return setTrunkCallerIdTo(this, customerName);
   },
 );
-
-function currentInvite(world: Phase2World): ReceivedInvite {
-  const { invite, callee } = world.currentCall();
-  if (!invite) throw new Error(`The call never reached ${callee.name}'s line.`);
-  return invite;
-}
 
 Then(
   "{person}'s phone shows {string}'s toll-free number as the caller",
   function (this: Phase2World, name: string, customerName: string) {
-    const invite = currentInvite(this);
-    const number = tollFreeOf(this.customer(customerName));
-    const see = `(see "${EVIDENCE.SIP}")`;
-    expect(invite.from, `caller number in From of the INVITE ${name} received ${see}`).to.equal(number);
-    expect(invite.pAssertedIdentity, `P-Asserted-Identity of the INVITE ${name} received ${see}`).to.equal(
-      number,
-    );
+    return expectTollFreeShownAsCaller(this, name, customerName);
   },
 );
 
 Then("{person}'s phone shows the call as anonymous", function (this: Phase2World, name: string) {
-  const invite = currentInvite(this);
-  const see = `(see "${EVIDENCE.SIP}")`;
-  expect(invite.from, `caller in From of the INVITE ${name} received ${see}`).to.equal('anonymous');
-  expect(invite.fromDisplay, `caller name shown to ${name} ${see}`).to.equal('Anonymous');
-  const caller = this.currentCall().caller;
-  expect(
-    invite.text,
-    `the INVITE to ${name} must not show ${caller.name}'s number outside P-Asserted-Identity`,
-  ).to.satisfy((text: string) =>
-    text
-      .split(/\r?\n/)
-      .filter((line) => !/^p-asserted-identity:/i.test(line))
-      .every((line) => !line.includes(caller.number)),
-  );
+  return expectShownAsAnonymous(this, name);
 });
 
 Then(
   "only the carrier learns {person}'s number, marked as private",
   function (this: Phase2World, name: string) {
-    const invite = currentInvite(this);
-    const see = `(see "${EVIDENCE.SIP}")`;
-    expect(
-      invite.pAssertedIdentity,
-      `P-Asserted-Identity: ${name}'s number, for the carrier ${see}`,
-    ).to.equal(this.person(name).number);
-    expect(invite.privacy, `Privacy header asking the carrier to hide it ${see}`).to.equal('id');
+    return expectOnlyCarrierLearnsPrivateNumber(this, name);
   },
 );

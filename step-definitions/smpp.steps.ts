@@ -1,154 +1,56 @@
 import { Given, Then, When } from '@cucumber/cucumber';
-import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
-import { SmppCustomerSession, smppStatusName } from '../world/smpp/smpp-session';
-import { eventually } from '../support/timing';
-import { EVIDENCE } from '../support/evidence';
-import { customerNumber } from '../support/messages';
-import { recordMetric } from '../support/metrics';
+import {
+  expectSmppRateLimit,
+  connectOverSmpp,
+  submitAskingForReceipt,
+  expectDeliveryReceiptOnTheSession,
+  submitAtOnceRetryingThrottled,
+  expectSomeSubmissionsThrottled,
+  expectEachTextExactlyOnce,
+} from '../tasks/smpp';
 
 /**
  * The customer's own SMS software on SMPP: submit_sm to the platform's SMSC, delivery receipts
  * back as deliver_sm, and Jasmin-style throttling (ESME_RTHROTTLED) that loses nothing.
  */
 
-const STATUS_OK = 0;
-
-function session(world: Phase2World): SmppCustomerSession {
-  if (!world.smpp) throw new Error('No SMPP connection in this scenario: a Given step must open one.');
-  return world.smpp;
-}
-
 Given(
   '{string} may submit {int} texts per second over SMPP',
-  async function (this: Phase2World, customerName: string, perSecond: number) {
-    const customer = this.customer(customerName);
-    const set = await this.env.operator.setSmppThroughput(customer.id, perSecond);
-    expect(set.perSecond, `"${customerName}"'s SMPP throughput`).to.equal(perSecond);
+  function (this: Phase2World, customerName: string, perSecond: number) {
+    return expectSmppRateLimit(this, customerName, perSecond);
   },
 );
 
-Given(
-  '{string} is connected to the platform over SMPP',
-  async function (this: Phase2World, customerName: string) {
-    const customer = this.customer(customerName);
-    const connection = new SmppCustomerSession();
-    await connection.connect({ ...this.env.endpoints.smpp, actor: `${customerName} SMPP client` });
-    this.onCleanup(() => connection.close());
-    await connection.bind({ ...customer.smpp, mode: 'transceiver' });
-    this.smpp = connection;
-  },
-);
+Given('{string} is connected to the platform over SMPP', function (this: Phase2World, customerName: string) {
+  return connectOverSmpp(this, customerName);
+});
 
 When(
   '{string} submits {string} to {person} over SMPP, asking for a delivery receipt',
-  async function (this: Phase2World, customerName: string, text: string, name: string) {
-    const from = customerNumber(this, customerName);
-    const to = this.person(name).number;
-    const requestedAt = Date.now();
-    const { messageId } = await session(this).submit({
-      source: from,
-      destination: to,
-      text,
-      registeredDelivery: true,
-    });
-    expect(messageId, 'message_id in the submit_sm_resp').to.have.length.above(0);
-    this.message = { id: messageId, customer: customerName, from, to, text, acceptedAt: requestedAt };
+  function (this: Phase2World, customerName: string, text: string, name: string) {
+    return submitAskingForReceipt(this, customerName, text, name);
   },
 );
 
 Then(
   '{string} receives a delivery receipt for it on the SMPP connection, saying {word}',
-  async function (this: Phase2World, customerName: string, stat: string) {
-    const message = this.currentMessage();
-    expect(message.customer, 'whose message').to.equal(customerName);
-    const receipt = await session(this).deliveries.waitFor(
-      (d) => d.kind === 'receipt' && d.receiptedMessageId === message.id,
-      {
-        awaited: `a delivery receipt for message ${message.id} on "${customerName}"'s SMPP connection`,
-        timeoutMs: this.env.config.waitMs,
-        lookAt: `the "${EVIDENCE.SMPP}" attachment and ${this.env.platformLog}`,
-      },
-    );
-    expect(receipt.stat, `stat in the receipt (see "${EVIDENCE.SMPP}")`).to.equal(stat);
-    expect(receipt.source, 'the receipt comes from the handset').to.equal(message.to);
-    const receipts = session(this).deliveries.filter(
-      (d) => d.kind === 'receipt' && d.receiptedMessageId === message.id,
-    );
-    expect(receipts, `receipts for ${message.id}: exactly one`).to.have.length(1);
+  function (this: Phase2World, customerName: string, stat: string) {
+    return expectDeliveryReceiptOnTheSession(this, customerName, stat);
   },
 );
 
 When(
   '{string} submits {int} texts to {person} at once over SMPP, retrying each one it is told to slow down',
-  async function (this: Phase2World, customerName: string, count: number, name: string) {
-    const from = customerNumber(this, customerName);
-    const to = this.person(name).number;
-    const texts = Array.from({ length: count }, (_, i) => `Parcel update ${i + 1} of ${count}`);
-    const refusals: string[] = [];
-    await Promise.all(
-      texts.map((text) =>
-        // A real ESME retries a throttled submit after a pause; so does this one, within a bound.
-        eventually(
-          async () => {
-            const response = await session(this).submitOnce({
-              source: from,
-              destination: to,
-              text,
-              registeredDelivery: false,
-            });
-            if (response.command_status !== STATUS_OK) refusals.push(smppStatusName(response.command_status));
-            return response;
-          },
-          (response) => response.command_status === STATUS_OK,
-          {
-            awaited: `"${text}" to be accepted over SMPP`,
-            timeoutMs: count * 1000 + this.env.config.waitMs,
-            lookAt: `the "${EVIDENCE.SMPP}" attachment`,
-            intervalMs: 100,
-          },
-        ),
-      ),
-    );
-    this.smppBatch = { texts, refusals };
+  function (this: Phase2World, customerName: string, count: number, name: string) {
+    return submitAtOnceRetryingThrottled(this, customerName, count, name);
   },
 );
 
 Then('some submissions were refused because of the rate, with ESME_RTHROTTLED', function (this: Phase2World) {
-  const batch = this.smppBatch;
-  if (!batch) throw new Error('No batch of SMPP submissions in this scenario.');
-  expect(batch.refusals.length, `refused submissions (see "${EVIDENCE.SMPP}")`).to.be.above(0);
-  expect([...new Set(batch.refusals)], 'why submissions were refused').to.deep.equal(['ESME_RTHROTTLED']);
+  return expectSomeSubmissionsThrottled(this);
 });
 
-Then(
-  "{person}'s phone receives each of the texts exactly once",
-  async function (this: Phase2World, name: string) {
-    const batch = this.smppBatch;
-    if (!batch) throw new Error('No batch of SMPP submissions in this scenario.');
-    const inbox = this.env.carrier.handset(this.person(name).number).inbox;
-    try {
-      for (const text of batch.texts)
-        await inbox.waitFor((sms) => sms.text === text, {
-          awaited: `"${text}" on ${name}'s phone`,
-          timeoutMs: this.env.config.waitMs,
-          lookAt: `the "${EVIDENCE.SMPP}" attachment`,
-        });
-    } finally {
-      const arrived = new Set(inbox.all().map((sms) => sms.text));
-      recordMetric(this, {
-        kind: 'delivery',
-        name: 'texts acknowledged over SMPP under throttling',
-        accepted: batch.texts.length,
-        delivered: batch.texts.filter((t) => arrived.has(t)).length,
-      });
-    }
-    expect(
-      inbox
-        .all()
-        .map((sms) => sms.text)
-        .sort(),
-      `texts on ${name}'s phone: each one once`,
-    ).to.deep.equal([...batch.texts].sort());
-  },
-);
+Then("{person}'s phone receives each of the texts exactly once", function (this: Phase2World, name: string) {
+  return expectEachTextExactlyOnce(this, name);
+});

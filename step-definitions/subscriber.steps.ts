@@ -1,40 +1,25 @@
 import { Given, Then, When } from '@cucumber/cucumber';
-import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
-import type { Cdr, SipAccountSettings } from '../world/http/api-client';
-import type { HandsetSms } from '../world/smpp/carrier-smsc';
-import { EVIDENCE } from '../support/evidence';
-import { awaitCallRecord } from '../support/call-records';
-import { expectHeardEachOther, talkForAMoment } from '../support/audio';
+import {
+  fileMobile,
+  expectMissedCallText,
+  expectWithheldMissedCallText,
+  expectNoMissedCallText,
+  textBusinessNumber,
+  expectForwardingConfirmed,
+  forwardCallsByText,
+  expectForwardingOffConfirmed,
+  expectNotAPhoneNumberError,
+  expectCallsNotForwarded,
+  expectCallRingsForwardedLine,
+  expectCallRingsPhone,
+  answerAndHearEachOther,
+} from '../tasks/subscriber';
 
 /**
  * A subscriber's voice services that meet SMS: missed-call texts to their mobile, and call
  * forwarding they set by texting their own business number from that mobile.
  */
-
-function mobileOf(world: Phase2World, name: string): string {
-  const mobile = world.person(name).mobile;
-  if (!mobile) throw new Error(`${name} has no mobile in this scenario: a Given step must give one.`);
-  return mobile;
-}
-
-function inboxOf(world: Phase2World, name: string) {
-  return world.env.carrier.handset(mobileOf(world, name)).inbox;
-}
-
-/** Gives the subscriber a mobile on the mobile network double and files it with their account. */
-async function fileMobile(
-  world: Phase2World,
-  name: string,
-  settings: Omit<SipAccountSettings, 'mobile'>,
-): Promise<void> {
-  const person = world.subscriber(name);
-  const mobile = world.newHandset();
-  person.mobile = mobile;
-  const api = world.customer(person.customer).api;
-  const account = await api.updateSipAccount(person.sip.username, { mobile, ...settings });
-  expect(account, `${name}'s SIP account after filing the mobile`).to.deep.include({ mobile, ...settings });
-}
 
 Given(
   '{person} has asked for missed calls to be texted to her/his mobile',
@@ -54,87 +39,26 @@ Given(
   },
 );
 
-/** The record of the call that came in from outside, as the subscriber's customer sees it. */
-function inboundCallRecord(world: Phase2World): Promise<Cdr> {
-  const { pstn, callee } = world.currentInboundCall();
-  const api = world.customer(world.subscriber(callee.name).customer).api;
-  return awaitCallRecord(world, api, pstn.callId, `the call to ${callee.name}`);
-}
-
-/** Waits for the one text the subscriber's mobile should get, from their business number. */
-async function theOnlyText(world: Phase2World, name: string, about: string): Promise<HandsetSms> {
-  const person = world.subscriber(name);
-  const inbox = inboxOf(world, name);
-  const text = await inbox.waitFor(() => true, {
-    awaited: `a text on ${name}'s mobile (${mobileOf(world, name)}) ${about}`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
-  });
-  expect(text.from, `sender of the text on ${name}'s mobile: ${name}'s business number`).to.equal(
-    person.number,
-  );
-  expect(
-    inbox.all().map((sms) => sms.text),
-    `texts on ${name}'s mobile`,
-  ).to.have.length(1);
-  return text;
-}
-
 Then(
   "{person}'s mobile receives a text naming {person}'s number and the time of his/her call",
-  async function (this: Phase2World, name: string, callerName: string) {
-    const cdr = await inboundCallRecord(this);
-    const caller = this.person(callerName);
-    const text = await theOnlyText(this, name, `about the missed call from ${callerName}`);
-    expect(text.text, `the missed-call text names ${callerName}'s number`).to.include(caller.number);
-    // The time of the call as the platform recorded it, to the minute (UTC, as the text says).
-    const hhmm = cdr.startedAt.slice(11, 16);
-    expect(text.text, `the missed-call text gives the time of the call (${hhmm} UTC)`).to.include(hhmm);
+  function (this: Phase2World, name: string, callerName: string) {
+    return expectMissedCallText(this, name, callerName);
   },
 );
 
 Then(
   "{person}'s mobile receives a text about a call from a withheld number",
-  async function (this: Phase2World, name: string) {
-    const cdr = await inboundCallRecord(this);
-    const text = await theOnlyText(this, name, 'about the missed call from a withheld number');
-    expect(text.text, 'the missed-call text says the number was withheld').to.match(/withheld|unknown/i);
-    expect(text.text, 'the missed-call text gives the time of the call').to.include(
-      cdr.startedAt.slice(11, 16),
-    );
+  function (this: Phase2World, name: string) {
+    return expectWithheldMissedCallText(this, name);
   },
 );
 
 Then(
   "{person}'s mobile receives no text about {person}'s call",
-  async function (this: Phase2World, name: string, callerName: string) {
-    const cdr = await inboundCallRecord(this);
-    expect(cdr.disposition, `outcome of ${callerName}'s call`).to.equal('answered');
-    // A missed-call text would be queued when the record is written, before anything sent later.
-    // So send a marker text now: once it arrives, anything queued before it would have too.
-    const person = this.subscriber(name);
-    const api = this.customer(person.customer).api;
-    const marker = `Marker after ${callerName}'s call`;
-    await api.sendMessage({ from: person.number, to: mobileOf(this, name), text: marker });
-    const inbox = inboxOf(this, name);
-    await inbox.waitFor((sms) => sms.text === marker, {
-      awaited: `the marker text on ${name}'s mobile`,
-      timeoutMs: this.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SMPP}" attachment`,
-    });
-    expect(
-      inbox.all().map((sms) => sms.text),
-      `texts on ${name}'s mobile after an answered call: only the marker`,
-    ).to.deep.equal([marker]);
+  function (this: Phase2World, name: string, callerName: string) {
+    return expectNoMissedCallText(this, name, callerName);
   },
 );
-
-// ---- forwarding by SMS ---------------------------------------------------------------------
-
-async function textBusinessNumber(world: Phase2World, name: string, text: string): Promise<void> {
-  const person = world.subscriber(name);
-  await world.env.carrier.injectMo({ from: mobileOf(world, name), to: person.number, text });
-}
 
 When(
   '{person} texts {string} from her/his mobile to her/his business number',
@@ -150,15 +74,6 @@ When(
   },
 );
 
-async function expectForwardingConfirmed(world: Phase2World, name: string, target: string): Promise<void> {
-  const targetNumber = world.person(target).number;
-  const text = await theOnlyText(world, name, `confirming that calls ring ${target}'s number`);
-  expect(text.text, `the confirmation names ${target}'s number`).to.include(targetNumber);
-  const person = world.subscriber(name);
-  const account = await world.customer(person.customer).api.getSipAccount(person.sip.username);
-  expect(account.forwardTo, `${name}'s forwarding as the API shows it`).to.equal(targetNumber);
-}
-
 Then(
   "{person}'s mobile receives a confirmation that her/his calls now ring {person}'s number",
   async function (this: Phase2World, name: string, target: string) {
@@ -168,100 +83,43 @@ Then(
 
 Given(
   '{person} has forwarded her/his calls to {person} by text',
-  async function (this: Phase2World, name: string, target: string) {
-    await textBusinessNumber(this, name, `FORWARD ${this.person(target).number}`);
-    await expectForwardingConfirmed(this, name, target);
-    inboxOf(this, name).forget(() => true);
+  function (this: Phase2World, name: string, target: string) {
+    return forwardCallsByText(this, name, target);
   },
 );
 
 Then(
   "{person}'s mobile receives a confirmation that forwarding is off",
-  async function (this: Phase2World, name: string) {
-    const text = await theOnlyText(this, name, 'confirming that forwarding is off');
-    expect(text.text, 'the confirmation says forwarding is off').to.match(/forwarding is off/i);
-    const person = this.subscriber(name);
-    const account = await this.customer(person.customer).api.getSipAccount(person.sip.username);
-    expect(account.forwardTo, `${name}'s forwarding as the API shows it`).to.equal(null);
+  function (this: Phase2World, name: string) {
+    return expectForwardingOffConfirmed(this, name);
   },
 );
 
 Then(
   "{person}'s mobile receives an error text saying {string} is not a phone number",
-  async function (this: Phase2World, name: string, argument: string) {
-    const text = await theOnlyText(this, name, `saying "${argument}" is not a phone number`);
-    expect(text.text, 'the error text quotes what was sent').to.include(`"${argument}"`);
-    expect(text.text, 'the error text says it is not a phone number').to.match(/not a phone number/i);
+  function (this: Phase2World, name: string, argument: string) {
+    return expectNotAPhoneNumberError(this, name, argument);
   },
 );
 
-Then("{person}'s calls are still not forwarded", async function (this: Phase2World, name: string) {
-  const person = this.subscriber(name);
-  const account = await this.customer(person.customer).api.getSipAccount(person.sip.username);
-  expect(account.forwardTo, `${name}'s forwarding as the API shows it`).to.equal(null);
+Then("{person}'s calls are still not forwarded", function (this: Phase2World, name: string) {
+  return expectCallsNotForwarded(this, name);
 });
 
 Then(
   "the call rings {person}'s line instead of {person}'s phone",
-  async function (this: Phase2World, targetName: string, subscriberName: string) {
-    const inbound = this.currentInboundCall();
-    const target = this.person(targetName);
-    const invite = await (
-      await this.telephoneNetwork()
-    ).invites.waitFor((i) => i.number === target.number && i.at >= inbound.placedAt, {
-      awaited: `the forwarded call to ${targetName}'s number ${target.number} at the telephone network`,
-      timeoutMs: this.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SIP}" attachment and ${this.env.platformLog}`,
-      relevant: (i) => i.at >= inbound.placedAt,
-    });
-    const see = `(see "${EVIDENCE.SIP}")`;
-    expect(invite.from, `caller shown to ${targetName}: the original caller ${see}`).to.equal(
-      inbound.caller.number,
-    );
-    expect(invite.divertedFrom, `number the call was forwarded from (Diversion) ${see}`).to.equal(
-      inbound.callee.number,
-    );
-    const rangHere = this.subscriber(subscriberName).phone?.incomingCalls.filter(
-      (call) => call.invitedAt >= inbound.placedAt,
-    );
-    expect(rangHere, `calls that rang ${subscriberName}'s own phone`).to.have.length(0);
+  function (this: Phase2World, targetName: string, subscriberName: string) {
+    return expectCallRingsForwardedLine(this, targetName, subscriberName);
   },
 );
 
-Then("the call rings {person}'s phone", async function (this: Phase2World, name: string) {
-  const inbound = this.currentInboundCall();
-  const phone = this.subscriber(name).phone;
-  if (!phone) throw new Error(`${name} has no phone.`);
-  const ringing = await phone.incomingCalls.waitFor((call) => call.invitedAt >= inbound.placedAt, {
-    awaited: `${inbound.caller.name}'s call to ring ${name}'s phone`,
-    timeoutMs: this.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SIP}" attachment and ${this.env.platformLog}`,
-  });
-  inbound.ringing = ringing;
-  expect(ringing.remoteIdentity.user, `caller shown on ${name}'s phone`).to.equal(inbound.caller.number);
+Then("the call rings {person}'s phone", function (this: Phase2World, name: string) {
+  return expectCallRingsPhone(this, name);
 });
 
 When(
   '{person} answers and {person} and {person} hear each other',
-  async function (this: Phase2World, answerer: string, aName: string, bName: string) {
-    const inbound = this.currentInboundCall();
-    const network = await this.telephoneNetwork();
-    const number = this.person(answerer).number;
-    const answered = await network.calls.waitFor(
-      (call) => call.number === number && call.origin === 'platform',
-      {
-        awaited: `${answerer}'s line to answer the forwarded call`,
-        timeoutMs: this.env.config.waitMs,
-        lookAt: `the "${EVIDENCE.SIP}" attachment`,
-      },
-    );
-    const { waitMs } = this.env.config;
-    await Promise.all([answered.waitUntilConfirmed(waitMs), inbound.pstn.waitUntilAnswered(waitMs)]);
-    const speakers = { [inbound.caller.name]: inbound.pstn.rtp, [answerer]: answered.rtp };
-    const a = { name: aName, rtp: speakers[aName] };
-    const b = { name: bName, rtp: speakers[bName] };
-    if (!a.rtp || !b.rtp) throw new Error(`${aName} and ${bName} must be the caller and ${answerer}.`);
-    await talkForAMoment(this, a, b);
-    expectHeardEachOther(this, a, b);
+  function (this: Phase2World, answerer: string, aName: string, bName: string) {
+    return answerAndHearEachOther(this, answerer, aName, bName);
   },
 );

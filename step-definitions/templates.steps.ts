@@ -1,154 +1,78 @@
 import { DataTable, Given, Then, When } from '@cucumber/cucumber';
-import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
-import type { Template } from '../world/http/api-client';
-import { EVIDENCE } from '../support/evidence';
-import { customerNumber } from '../support/messages';
+import {
+  createTemplate,
+  expectTemplateReadsBackWithVariables,
+  changeTemplate,
+  textWithTemplate,
+  expectTemplatedTextFromTheNumber,
+  expectRefusedNamingMissingVariable,
+  deleteTemplate,
+  expectTemplateGone,
+  expectCannotSeeOrUseTemplate,
+} from '../tasks/templates';
 
 /** Message templates through the API, and texts sent with them. */
 
-function templateOf(world: Phase2World, name: string): Template {
-  const found = world.templates.get(name);
-  if (!found) throw new Error(`No template "${name}" in this scenario: a Given step must create it.`);
-  return found;
-}
-
 Given(
   '{string} has a template {string} reading {string}',
-  async function (this: Phase2World, customerName: string, name: string, body: string) {
-    const template = await this.customer(customerName).api.createTemplate({ name, body });
-    expect(template, `template "${name}" as created`).to.deep.include({ name, body });
-    this.templates.set(name, template);
+  function (this: Phase2World, customerName: string, name: string, body: string) {
+    return createTemplate(this, customerName, name, body);
   },
 );
 
 Then(
   '{string} reads the template {string} back with the variables {string}',
-  async function (this: Phase2World, customerName: string, name: string, variables: string) {
-    const api = this.customer(customerName).api;
-    const created = templateOf(this, name);
-    const read = await api.getTemplate(created.id);
-    expect(read, `template "${name}" read back`).to.deep.equal(created);
-    expect(read.variables, `variables of "${name}", in order`).to.deep.equal(variables.split(/,\s*/));
-    const listed = await api.listTemplates();
-    expect(
-      listed.items.map((t) => t.id),
-      `"${customerName}"'s templates`,
-    ).to.include(created.id);
+  function (this: Phase2World, customerName: string, name: string, variables: string) {
+    return expectTemplateReadsBackWithVariables(this, customerName, name, variables);
   },
 );
 
 When(
   '{string} changes the template {string} to read {string}',
-  async function (this: Phase2World, customerName: string, name: string, body: string) {
-    const created = templateOf(this, name);
-    const replaced = await this.customer(customerName).api.replaceTemplate(created.id, { name, body });
-    expect(replaced, `template "${name}" after the change`).to.deep.include({ id: created.id, name, body });
-    expect(Date.parse(replaced.updatedAt), 'updatedAt moves forward').to.be.at.least(
-      Date.parse(created.updatedAt),
-    );
-    this.templates.set(name, replaced);
+  function (this: Phase2World, customerName: string, name: string, body: string) {
+    return changeTemplate(this, customerName, name, body);
   },
 );
 
 When(
   '{string} texts {person} with the template {string} and these values:',
-  async function (this: Phase2World, customerName: string, name: string, template: string, table: DataTable) {
-    const from = customerNumber(this, customerName);
-    const to = this.person(name).number;
-    const variables = table.rowsHash();
-    const requestedAt = Date.now();
-    this.lastResponse = await this.customer(customerName).api.raw({
-      method: 'POST',
-      path: '/v1/messages',
-      json: { from, to, templateId: templateOf(this, template).id, variables },
-    });
-    if (this.lastResponse.status === 202) {
-      const message = this.lastResponse.body as { id: string; text: string };
-      this.message = {
-        id: message.id,
-        customer: customerName,
-        from,
-        to,
-        text: message.text,
-        acceptedAt: requestedAt,
-      };
-    }
+  function (this: Phase2World, customerName: string, name: string, template: string, table: DataTable) {
+    return textWithTemplate(this, customerName, name, template, table);
   },
 );
 
 Then(
   "{person}'s phone receives exactly {string} from {string}'s number",
-  async function (this: Phase2World, name: string, expected: string, customerName: string) {
-    expect(this.lastResponse?.status, `HTTP status of the send (see "${EVIDENCE.HTTP}")`).to.equal(202);
-    const inbox = this.env.carrier.handset(this.person(name).number).inbox;
-    const received = await inbox.waitFor(() => true, {
-      awaited: `the text on ${name}'s phone`,
-      timeoutMs: this.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SMPP}" attachment and ${this.env.platformLog}`,
-    });
-    expect(received.text, `text on ${name}'s phone`).to.equal(expected);
-    expect(received.from, `sender shown on ${name}'s phone`).to.equal(customerNumber(this, customerName));
-    expect(inbox.all(), `texts on ${name}'s phone`).to.have.length(1);
-    expect(this.currentMessage().text, 'the text as the API stored it').to.equal(expected);
+  function (this: Phase2World, name: string, expected: string, customerName: string) {
+    return expectTemplatedTextFromTheNumber(this, name, expected, customerName);
   },
 );
 
 Then(
   'the send is refused, naming the variable {string} as missing',
   function (this: Phase2World, variable: string) {
-    const response = this.lastResponse;
-    expect(response?.status, `HTTP status of the send (see "${EVIDENCE.HTTP}")`).to.equal(422);
-    const errors = (response?.body as { errors?: Array<{ field: string; message: string }> }).errors ?? [];
-    expect(
-      errors.map((e) => e.field),
-      'fields the refusal names',
-    ).to.deep.equal([`variables.${variable}`]);
-    expect(errors[0]?.message, 'the explanation').to.include(`{{${variable}}}`);
+    return expectRefusedNamingMissingVariable(this, variable);
   },
 );
 
 When(
   '{string} deletes the template {string}',
-  async function (this: Phase2World, customerName: string, name: string) {
-    await this.customer(customerName).api.deleteTemplate(templateOf(this, name).id);
+  function (this: Phase2World, customerName: string, name: string) {
+    return deleteTemplate(this, customerName, name);
   },
 );
 
 Then(
   'the template {string} is no longer among {string}\'s templates, and reading it is "not found"',
-  async function (this: Phase2World, name: string, customerName: string) {
-    const api = this.customer(customerName).api;
-    const id = templateOf(this, name).id;
-    expect(
-      (await api.listTemplates()).items.map((t) => t.id),
-      'templates listed',
-    ).to.not.include(id);
-    const read = await api.raw({ method: 'GET', path: `/v1/templates/${id}` });
-    expect(read.status, `reading the deleted template ${id}`).to.equal(404);
+  function (this: Phase2World, name: string, customerName: string) {
+    return expectTemplateGone(this, name, customerName);
   },
 );
 
 Then(
   "{string} cannot see or use {string}'s template {string}",
-  async function (this: Phase2World, outsider: string, owner: string, name: string) {
-    const api = this.customer(outsider).api;
-    const id = templateOf(this, name).id;
-    expect((await api.listTemplates()).items, `"${outsider}"'s templates`).to.deep.equal([]);
-    expect(
-      (await api.raw({ method: 'GET', path: `/v1/templates/${id}` })).status,
-      `"${outsider}" reading it`,
-    ).to.equal(404);
-    expect(owner, 'whose template').to.not.equal(outsider);
-    const send = await api.raw({
-      method: 'POST',
-      path: '/v1/messages',
-      json: { from: 'HOOLI', to: this.newHandset(), templateId: id, variables: {} },
-    });
-    expect(send.status, `"${outsider}" sending with it`).to.equal(422);
-    expect(
-      ((send.body as { errors?: Array<{ field: string }> }).errors ?? []).map((e) => e.field),
-      'fields the refusal names',
-    ).to.deep.equal(['templateId']);
+  function (this: Phase2World, outsider: string, owner: string, name: string) {
+    return expectCannotSeeOrUseTemplate(this, outsider, owner, name);
   },
 );

@@ -1,236 +1,94 @@
 import { Given, Then, When } from '@cucumber/cucumber';
-import { expect } from 'chai';
-import type { CustomerActor, Phase2World } from '../world/world';
-import type { Verification } from '../world/http/api-client';
-import { localDid } from '../support/factories';
-import { eventually } from '../support/timing';
-import { EVIDENCE, attachJson } from '../support/evidence';
+import type { Phase2World } from '../world/world';
+import {
+  runVerificationLine,
+  expectCodesExpireAfter,
+  callTheVerificationLine,
+  expectAskedForTheCode,
+  receiveTheOneTimeCode,
+  keyInTheCode,
+  keyInAWrongCode,
+  expectAskedToTryAgain,
+  keyInWrongCodesUntilNoTriesLeft,
+  expectConfirmedVerified,
+  expectRefusedAndHungUp,
+  waitUntilTheCodeHasExpired,
+  expectVerificationStatus,
+  expectOneWrongAttempt,
+} from '../tasks/verification';
 
 /**
  * Two-factor verification during a call: the verification line texts a one-time code to the
  * caller's mobile, the caller keys it in (RFC 4733), and the line answers with a prompt.
  */
 
-/** Each prompt is recognised by its pitch; this share of its frames must be heard. */
-const PROMPT_SHARE = 0.9;
-
-function lineOwner(world: Phase2World): CustomerActor {
-  const owner = [...world.customers.values()].find((c) => c.verificationLine !== undefined);
-  if (!owner) throw new Error('No customer runs a verification line in this scenario.');
-  return owner;
-}
-
-Given('{string} runs a verification line', async function (this: Phase2World, customerName: string) {
-  const customer = this.customer(customerName);
-  const number = localDid();
-  await customer.api.addNumber({ number, kind: 'local' });
-  const line = await customer.api.updateNumber(number, { voiceService: 'verification' });
-  expect(line.voiceService, `service of ${number}`).to.equal('verification');
-  customer.verificationLine = number;
+Given('{string} runs a verification line', function (this: Phase2World, customerName: string) {
+  return runVerificationLine(this, customerName);
 });
 
 Given(
   "{string}'s verification codes expire {int} seconds after they are sent",
-  async function (this: Phase2World, customerName: string, seconds: number) {
-    const customer = this.customer(customerName);
-    const line = customer.verificationLine;
-    if (!line) throw new Error(`"${customerName}" runs no verification line yet.`);
-    const updated = await customer.api.updateNumber(line, {
-      voiceService: 'verification',
-      codeTtlSeconds: seconds,
-    });
-    expect(updated.codeTtlSeconds, 'validity of the line’s codes').to.equal(seconds);
+  function (this: Phase2World, customerName: string, seconds: number) {
+    return expectCodesExpireAfter(this, customerName, seconds);
   },
 );
 
-When(
-  '{person} calls the verification line from her/his mobile',
-  async function (this: Phase2World, name: string) {
-    const caller = this.person(name);
-    if (caller.kind !== 'mobile') throw new Error(`${name} has no mobile phone to call from.`);
-    const line = lineOwner(this).verificationLine ?? '';
-    const network = await this.telephoneNetwork();
-    const placedAt = Date.now();
-    const pstn = await network.call(caller.number, line, this.env.endpoints.sip.udp);
-    this.inboundCall = {
-      caller,
-      callee: { name: 'the verification line', number: line, kind: 'outside line' },
-      pstn,
-      placedAt,
-    };
-    await pstn.waitUntilAnswered(this.env.config.waitMs);
-  },
-);
+When('{person} calls the verification line from her/his mobile', function (this: Phase2World, name: string) {
+  return callTheVerificationLine(this, name);
+});
 
-type Prompt = 'enterCode' | 'confirmed' | 'tryAgain' | 'refused';
-
-/** Waits for one more playing of a prompt than the caller has heard so far. */
-async function hearPrompt(world: Phase2World, prompt: Prompt, heardBefore: number): Promise<void> {
-  const { voice } = await world.platformSettings();
-  const frames = Math.floor((voice.promptMs / 20) * PROMPT_SHARE);
-  const { pstn } = world.currentInboundCall();
-  await pstn.rtp.waitForTone(
-    voice.promptHz[prompt],
-    heardBefore + frames,
-    voice.promptMs + world.env.config.waitMs,
-    `the "${prompt}" prompt`,
-  );
-}
-
-async function framesSoFar(world: Phase2World, prompt: Prompt): Promise<number> {
-  const { voice } = await world.platformSettings();
-  return world.currentInboundCall().pstn.rtp.framesHeardAt(voice.promptHz[prompt]);
-}
-
-Then('{person} hears the line ask for her/his code', async function (this: Phase2World, name: string) {
-  expect(this.currentInboundCall().caller.name, 'who is on the line').to.equal(name);
-  await hearPrompt(this, 'enterCode', 0);
+Then('{person} hears the line ask for her/his code', function (this: Phase2World, name: string) {
+  return expectAskedForTheCode(this, name);
 });
 
 When(
   "{person}'s mobile receives a one-time code from the verification line",
-  async function (this: Phase2World, name: string) {
-    const mobile = this.person(name).number;
-    const line = lineOwner(this).verificationLine;
-    const sms = await this.env.carrier.handset(mobile).inbox.waitFor(() => true, {
-      awaited: `the one-time code on ${name}'s mobile`,
-      timeoutMs: this.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SMPP}" attachment and ${this.env.platformLog}`,
-    });
-    expect(sms.from, 'sender of the code: the verification line').to.equal(line);
-    const code = /\b(\d{6})\b/.exec(sms.text)?.[1];
-    expect(code, `a six-digit code in the text "${sms.text}"`).to.be.a('string');
-    this.oneTimeCode = code;
+  function (this: Phase2World, name: string) {
+    return receiveTheOneTimeCode(this, name);
   },
 );
 
-function theCode(world: Phase2World): string {
-  if (!world.oneTimeCode) throw new Error('No one-time code has been received in this scenario.');
-  return world.oneTimeCode;
-}
-
-/** A code that is certainly not the right one: the right one with every digit shifted. */
-function wrongCode(world: Phase2World): string {
-  return [...theCode(world)].map((d) => String((Number(d) + 1) % 10)).join('');
-}
-
-async function keyIn(world: Phase2World, digits: string): Promise<void> {
-  await world.currentInboundCall().pstn.rtp.sendDtmf(digits);
-}
-
-When('{person} keys in the code', async function (this: Phase2World, name: string) {
-  expect(this.currentInboundCall().caller.name, 'who keys in').to.equal(name);
-  await keyIn(this, theCode(this));
+When('{person} keys in the code', function (this: Phase2World, name: string) {
+  return keyInTheCode(this, name);
 });
 
-When('{person} keys in a wrong code', async function (this: Phase2World, name: string) {
-  expect(this.currentInboundCall().caller.name, 'who keys in').to.equal(name);
-  this.promptsHeardBefore = await framesSoFar(this, 'tryAgain');
-  await keyIn(this, wrongCode(this));
+When('{person} keys in a wrong code', function (this: Phase2World, name: string) {
+  return keyInAWrongCode(this, name);
 });
 
-Then('{person} hears the line ask her/him to try again', async function (this: Phase2World, name: string) {
-  expect(this.currentInboundCall().caller.name, 'who is on the line').to.equal(name);
-  await hearPrompt(this, 'tryAgain', this.promptsHeardBefore ?? 0);
-  expect(this.currentInboundCall().pstn.isEnded, 'the call stays up for another try').to.equal(false);
+Then('{person} hears the line ask her/him to try again', function (this: Phase2World, name: string) {
+  return expectAskedToTryAgain(this, name);
 });
 
-When(
-  '{person} keys in wrong codes until no tries are left',
-  async function (this: Phase2World, name: string) {
-    const verification = await theVerification(this, name);
-    const left = verification.maxAttempts - verification.attempts;
-    expect(left, 'tries left').to.be.above(0);
-    for (let i = 1; i <= left; i += 1) {
-      const before = await framesSoFar(this, 'tryAgain');
-      await keyIn(this, wrongCode(this));
-      if (i < left) await hearPrompt(this, 'tryAgain', before);
-    }
-  },
-);
-
-async function expectPromptThenHangUp(world: Phase2World, prompt: Prompt): Promise<void> {
-  await hearPrompt(world, prompt, 0);
-  const ended = await world.currentInboundCall().pstn.waitUntilEnded(world.env.config.waitMs);
-  expect(ended.by, 'who ended the call: the verification line').to.equal('remote');
-}
+When('{person} keys in wrong codes until no tries are left', function (this: Phase2World, name: string) {
+  return keyInWrongCodesUntilNoTriesLeft(this, name);
+});
 
 Then(
   '{person} hears the line confirm she/he is verified, and the line hangs up',
-  async function (this: Phase2World, name: string) {
-    expect(this.currentInboundCall().caller.name, 'who is on the line').to.equal(name);
-    await expectPromptThenHangUp(this, 'confirmed');
+  function (this: Phase2World, name: string) {
+    return expectConfirmedVerified(this, name);
   },
 );
 
-Then(
-  '{person} hears the line refuse, and the line hangs up',
-  async function (this: Phase2World, name: string) {
-    expect(this.currentInboundCall().caller.name, 'who is on the line').to.equal(name);
-    await expectPromptThenHangUp(this, 'refused');
-    const { voice } = await this.platformSettings();
-    expect(
-      this.currentInboundCall().pstn.rtp.framesHeardAt(voice.promptHz.confirmed),
-      'frames of the "confirmed" prompt heard: none',
-    ).to.equal(0);
-  },
-);
+Then('{person} hears the line refuse, and the line hangs up', function (this: Phase2World, name: string) {
+  return expectRefusedAndHungUp(this, name);
+});
 
-async function theVerification(world: Phase2World, name: string): Promise<Verification> {
-  const phone = world.person(name).number;
-  const { items } = await lineOwner(world).api.listVerifications(phone);
-  expect(items, `verifications for ${phone}`).to.have.length(1);
-  attachJson(world, 'Verification', items[0]);
-  return items[0];
-}
-
-When('{person} waits until the code has expired', async function (this: Phase2World, name: string) {
-  const { expiresAt } = await theVerification(this, name);
-  const phone = this.person(name).number;
-  // The business wait: until the platform itself reports the code as expired.
-  await eventually(
-    () => lineOwner(this).api.listVerifications(phone),
-    (result) => result.items[0]?.status === 'expired',
-    {
-      awaited: `${name}'s code to expire (at ${expiresAt})`,
-      timeoutMs: Math.max(0, Date.parse(expiresAt) - Date.now()) + this.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.HTTP}" attachment`,
-      intervalMs: 200,
-    },
-  );
-  expect(this.currentInboundCall().pstn.isEnded, 'the call is still up').to.equal(false);
+When('{person} waits until the code has expired', function (this: Phase2World, name: string) {
+  return waitUntilTheCodeHasExpired(this, name);
 });
 
 Then(
   "{string} sees {person}'s verification as {word} through the API",
-  async function (this: Phase2World, customerName: string, name: string, status: string) {
-    expect(lineOwner(this).name, 'who runs the line').to.equal(customerName);
-    const verification = await eventually(
-      () => theVerification(this, name),
-      (v) => v.status !== 'pending',
-      { awaited: `${name}'s verification to be settled`, timeoutMs: this.env.config.waitMs },
-    );
-    expect(verification.status, `status of ${name}'s verification`).to.equal(status);
-    if (status === 'verified') {
-      expect(verification.verifiedAt, 'when it was verified').to.be.a('string');
-      expect(verification.attempts, 'wrong codes before the right one').to.equal(0);
-    }
-    if (status === 'failed') {
-      expect(verification.attempts, 'wrong codes entered: all the tries').to.equal(verification.maxAttempts);
-    }
-    const read = await lineOwner(this).api.getVerification(verification.id);
-    expect(read, 'the verification read on its own').to.deep.equal(verification);
+  function (this: Phase2World, customerName: string, name: string, status: string) {
+    return expectVerificationStatus(this, customerName, name, status);
   },
 );
 
 Then(
   "{string} sees one wrong attempt on {person}'s verification",
-  async function (this: Phase2World, customerName: string, name: string) {
-    expect(lineOwner(this).name, 'who runs the line').to.equal(customerName);
-    const verification = await theVerification(this, name);
-    expect(verification, `${name}'s verification after one wrong code`).to.deep.include({
-      status: 'pending',
-      attempts: 1,
-    });
+  function (this: Phase2World, customerName: string, name: string) {
+    return expectOneWrongAttempt(this, customerName, name);
   },
 );

@@ -1,19 +1,20 @@
 import { Given, Then, When } from '@cucumber/cucumber';
-import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
-import type { Voicemail } from '../world/http/api-client';
-import { eventually } from '../support/timing';
-import { EVIDENCE, attachJson } from '../support/evidence';
-import { readWav, stubSpeechToText } from '../support/providers';
+import { stubSpeechToText } from '../support/providers';
+import {
+  callWhileAway,
+  expectVoicemailGreeting,
+  leaveAMessage,
+  expectProviderReceivedTheRecording,
+  expectTranscriptOnMobile,
+  expectVoicemailNoticeWithoutTranscript,
+  expectVoicemailAndTranscriptFetchable,
+} from '../tasks/voicemail';
 
 /**
  * Voicemail: unanswered calls reach the subscriber's greeting, the caller's message is recorded,
  * transcribed by the speech-to-text provider and texted to the subscriber's mobile.
  */
-
-const FRAMES_PER_SECOND = 50;
-/** Recording starts as the greeting ends and stops at the hang-up: a frame or two either way. */
-const MESSAGE_TOLERANCE_MS = { under: 100, over: 300 };
 
 Given('the speech-to-text provider hears {string}', function (this: Phase2World, transcript: string) {
   stubSpeechToText(this, { transcript });
@@ -25,176 +26,46 @@ Given('the speech-to-text provider is out of service', function (this: Phase2Wor
 
 When(
   "{person} calls {person}'s number while she/he is away from her/his desk",
-  async function (this: Phase2World, callerName: string, calleeName: string) {
-    const callee = this.person(calleeName);
-    const network = await this.telephoneNetwork();
-    const caller = this.person(callerName);
-    const placedAt = Date.now();
-    const pstn = await network.call(caller.number, callee.number, this.env.endpoints.sip.udp);
-    this.inboundCall = { caller, callee, pstn, placedAt };
-    if (!callee.phone) throw new Error(`${calleeName} has no phone.`);
-    // Her phone rings and nobody picks it up.
-    this.inboundCall.ringing = await callee.phone.incomingCalls.waitFor((c) => c.invitedAt >= placedAt, {
-      awaited: `the call to ring ${calleeName}'s phone`,
-      timeoutMs: this.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.SIP}" attachment and ${this.env.platformLog}`,
-    });
+  function (this: Phase2World, callerName: string, calleeName: string) {
+    return callWhileAway(this, callerName, calleeName);
   },
 );
 
 Then(
   "{person} hears {person}'s voicemail greeting",
-  async function (this: Phase2World, callerName: string, calleeName: string) {
-    const inbound = this.currentInboundCall();
-    expect([inbound.caller.name, inbound.callee.name], 'who called whom').to.deep.equal([
-      callerName,
-      calleeName,
-    ]);
-    const { sip, voice } = await this.platformSettings();
-    const { waitMs } = this.env.config;
-    // Answered by the platform: after the phone rang for the no-answer time, or at once when it is off.
-    await inbound.pstn.waitUntilAnswered(sip.noAnswerTimeoutMs + waitMs);
-    if (inbound.ringing) {
-      expect(
-        (inbound.pstn.answeredAt ?? 0) - inbound.placedAt,
-        `ms the phone rang before voicemail answered (no-answer time ${sip.noAnswerTimeoutMs} ms)`,
-      ).to.be.at.least(sip.noAnswerTimeoutMs);
-      await inbound.ringing.waitUntilEnded(waitMs); // the desk phone stops ringing
-    }
-    const frames = Math.round(voice.voicemailGreetingMs / 20);
-    await inbound.pstn.rtp.waitForTone(
-      voice.promptHz.greeting,
-      frames,
-      voice.voicemailGreetingMs + waitMs,
-      'the voicemail greeting',
-    );
+  function (this: Phase2World, callerName: string, calleeName: string) {
+    return expectVoicemailGreeting(this, callerName, calleeName);
   },
 );
 
 When(
   '{person} leaves a message of {int} second(s) and hangs up',
-  async function (this: Phase2World, callerName: string, seconds: number) {
-    const inbound = this.currentInboundCall();
-    expect(inbound.caller.name, 'who leaves the message').to.equal(callerName);
-    const rtp = inbound.pstn.rtp;
-    // Speaking is measured by what the caller sent, not by the clock.
-    await rtp.waitForSent(
-      rtp.stats().sent + seconds * FRAMES_PER_SECOND,
-      seconds * 1000 + this.env.config.waitMs,
-    );
-    this.messageSeconds = seconds;
-    await inbound.pstn.hangup();
-    await inbound.pstn.waitUntilEnded(this.env.config.waitMs);
+  function (this: Phase2World, callerName: string, seconds: number) {
+    return leaveAMessage(this, callerName, seconds);
   },
 );
-
-function messageSeconds(world: Phase2World): number {
-  if (world.messageSeconds === undefined) throw new Error('No message has been left in this scenario.');
-  return world.messageSeconds;
-}
-
-/** The voicemail as the API lists it for the called number, once its transcription is over. */
-async function theVoicemail(world: Phase2World): Promise<Voicemail> {
-  const { callee } = world.currentInboundCall();
-  const api = world.customer(world.subscriber(callee.name).customer).api;
-  const list = await eventually(
-    () => api.listVoicemails(callee.number),
-    (result) => result.items.length > 0 && result.items[0]?.transcriptionStatus !== 'pending',
-    {
-      awaited: `a transcribed voicemail for ${callee.number}`,
-      timeoutMs: world.env.config.waitMs,
-      lookAt: `the "${EVIDENCE.HTTP}" attachment and ${world.env.platformLog}`,
-    },
-  );
-  expect(list.items, `voicemails for ${callee.number}`).to.have.length(1);
-  attachJson(world, 'Voicemail', list.items[0]);
-  return list.items[0];
-}
 
 Then(
   "the speech-to-text provider received {person}'s message as telephone audio of about {int} second(s)",
-  async function (this: Phase2World, callerName: string, seconds: number) {
-    expect(seconds, 'the length the message was left with').to.equal(messageSeconds(this));
-    const expectedMs = seconds * 1000;
-    const voicemail = await theVoicemail(this);
-    expect(
-      voicemail.durationMs,
-      `length of ${callerName}'s recorded message, as the API reports it`,
-    ).to.be.within(expectedMs - MESSAGE_TOLERANCE_MS.under, expectedMs + MESSAGE_TOLERANCE_MS.over);
-    // Against a stub, the provider's side is visible too: one request, a WAV of that length.
-    for (const request of this.speechToText?.requests ?? []) {
-      const wav = readWav(request.body);
-      attachJson(this, 'Speech-to-text request', { contentType: request.contentType, wav });
-      expect(request.contentType, 'content type sent to the speech-to-text provider').to.equal('audio/wav');
-      expect(wav, 'audio format sent to the provider: G.711 mu-law, 8 kHz, mono').to.deep.include({
-        riff: true,
-        format: 7,
-        channels: 1,
-        sampleRate: 8000,
-        bitsPerSample: 8,
-      });
-      expect(wav.dataBytes / 8, 'ms of audio sent to the provider').to.be.within(
-        expectedMs - MESSAGE_TOLERANCE_MS.under,
-        expectedMs + MESSAGE_TOLERANCE_MS.over,
-      );
-    }
-    if (this.env.endpoints.stubbedProviders)
-      expect(this.speechToText?.requests, 'requests the speech-to-text stub received').to.have.length(1);
+  function (this: Phase2World, callerName: string, seconds: number) {
+    return expectProviderReceivedTheRecording(this, callerName, seconds);
   },
 );
 
-/**
- * The one text about the voicemail on the subscriber's mobile: from their business number,
- * naming the caller.
- */
-async function voicemailText(world: Phase2World, name: string, callerName: string): Promise<string> {
-  const person = world.subscriber(name);
-  const inbox = world.env.carrier.handset(person.mobile ?? '').inbox;
-  const sms = await inbox.waitFor(() => true, {
-    awaited: `the voicemail text on ${name}'s mobile`,
-    timeoutMs: world.env.config.waitMs,
-    lookAt: `the "${EVIDENCE.SMPP}" attachment and ${world.env.platformLog}`,
-  });
-  expect(sms.from, `sender of the voicemail text: ${name}'s business number`).to.equal(person.number);
-  expect(sms.text, `the voicemail text names ${callerName}`).to.include(world.person(callerName).number);
-  expect(inbox.all(), `texts on ${name}'s mobile`).to.have.length(1);
-  return sms.text;
-}
-
 Then(
   "{person}'s mobile receives the transcript of {person}'s message",
-  async function (this: Phase2World, name: string, callerName: string) {
-    const text = await voicemailText(this, name, callerName);
-    const transcript = this.speechToText?.transcript;
-    if (transcript) expect(text, 'the voicemail text carries the transcript').to.include(transcript);
-    else expect(text, 'the voicemail text carries a transcript').to.match(/: \S/);
+  function (this: Phase2World, name: string, callerName: string) {
+    return expectTranscriptOnMobile(this, name, callerName);
   },
 );
 
 Then(
   "{person}'s mobile is told of the voicemail from {person}, without a transcript",
-  async function (this: Phase2World, name: string, callerName: string) {
-    const text = await voicemailText(this, name, callerName);
-    expect(text, 'the voicemail text says there is no transcript').to.match(/no transcript/i);
-    const voicemail = await theVoicemail(this);
-    expect(voicemail, 'the voicemail as the API shows it').to.deep.include({
-      transcript: null,
-      transcriptionStatus: 'failed',
-    });
+  function (this: Phase2World, name: string, callerName: string) {
+    return expectVoicemailNoticeWithoutTranscript(this, name, callerName);
   },
 );
 
-Then('the voicemail and its transcript can be fetched through the API', async function (this: Phase2World) {
-  const { caller, callee } = this.currentInboundCall();
-  const voicemail = await theVoicemail(this);
-  expect(voicemail, 'the voicemail in the list').to.deep.include({
-    mailbox: callee.number,
-    caller: caller.number,
-    transcriptionStatus: 'done',
-  });
-  const transcript = this.speechToText?.transcript;
-  if (transcript) expect(voicemail.transcript, 'transcript').to.equal(transcript);
-  else expect(voicemail.transcript, 'transcript').to.be.a('string').and.have.length.above(0);
-  const api = this.customer(this.subscriber(callee.name).customer).api;
-  expect(await api.getVoicemail(voicemail.id), 'the same voicemail read on its own').to.deep.equal(voicemail);
+Then('the voicemail and its transcript can be fetched through the API', function (this: Phase2World) {
+  return expectVoicemailAndTranscriptFetchable(this);
 });

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { loadSuiteConfig, type PlatformEndpoints, type SuiteConfig } from './config';
-import { mobileRangePrefix } from './factories';
+import { mobileRangePrefix } from '../world/factories';
 import { PlatformApi } from '../world/http/api-client';
 import { WebhookReceiver } from '../world/http/webhook-receiver';
 import { CarrierSmscDouble } from '../world/smpp/carrier-smsc';

@@ -5,10 +5,11 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { ConfigError, loadSuiteConfig } from './config';
 import { startSuiteEnvironment, type SuiteEnvironment } from './environment';
-import { attachFlowDiagrams, attachJson, attachStepTraffic } from './evidence';
-import { seedFaker } from './factories';
+import { attachFlowDiagrams, attachJson, attachStepTraffic } from '../reporting/evidence';
+import { seedFaker } from '../world/factories';
 import { formatReport, preflight, PreflightError, tagsFromArgv } from '../tools/preflight';
 import type { Phase2World } from '../world/world';
+import { MobileNetwork } from '../world/mobile-network';
 import { redactedSecrets } from '../world/http/redact';
 
 // A failure message shows the whole actual value (a text, a record), not chai's first 40 characters.
@@ -67,12 +68,16 @@ Before(
       throw new Error(`The test environment did not start: ${String(startFailure)}`);
     }
     this.env = environment;
+    this.mobileNetwork = new MobileNetwork(environment.carrier, environment.mobilePrefix, (fn) =>
+      this.onCleanup(fn),
+    );
     this.scenarioName = pickle.name;
-    const violationsBefore = environment.carrier.violations.all().length;
+    const network = this.mobileNetwork;
+    const violationsBefore = network.violations.all().length;
     // The mobile network double notices protocol faults (wrong alphabet, bad PDUs, unacknowledged
     // receipts) even when the scenario's own checks pass: any during this scenario fails it.
     this.onCleanup(async () => {
-      const seen = environment?.carrier.violations.all().slice(violationsBefore) ?? [];
+      const seen = network.violations.all().slice(violationsBefore);
       if (seen.length > 0) {
         throw new Error(
           `The mobile network saw ${seen.length} protocol violation(s) from the platform (see "SMPP PDUs"):\n` +

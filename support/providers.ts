@@ -12,7 +12,10 @@ export function stubSpeechToText(
 ): void {
   const url = world.env.endpoints.stubbedProviders?.speechToTextUrl;
   const requests: Array<{ contentType: string; body: Buffer }> = [];
-  world.speechToText = { transcript: url && 'transcript' in answer ? answer.transcript : null, requests };
+  world.voice.speechToText = {
+    transcript: url && 'transcript' in answer ? answer.transcript : null,
+    requests,
+  };
   if (!url) return;
   const { origin, pathname } = new URL(url);
   nock(origin)

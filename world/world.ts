@@ -1,4 +1,5 @@
-import { World, setWorldConstructor, type IWorldOptions } from '@cucumber/cucumber';
+import { World, type IWorldOptions } from '@cucumber/cucumber';
+import { Cleanups } from './cleanups';
 import type { SuiteEnvironment } from '../support/environment';
 import type { Campaign, ContactList, PlatformApi, PlatformSettings, Template } from './http/api-client';
 import type { SipPhone, PhoneCall } from './sip/sip-phone';
@@ -7,8 +8,7 @@ import type { SipDatagramProbe } from './probes/sip-datagram-probe';
 import type { SmppCustomerSession } from './smpp/smpp-session';
 import { traffic } from './traffic-log';
 import type { CarrierSmscDouble, HandsetBehaviour } from './smpp/carrier-smsc';
-import type { AudioSnapshot } from '../support/audio';
-import { mobileNumber } from '../support/factories';
+import type { MobileNetwork } from './mobile-network';
 
 /** A business customer of the platform, as this scenario provisioned it. */
 export interface CustomerActor {
@@ -26,6 +26,14 @@ export interface CustomerActor {
   /** Routing rules by prefix ("+44" → rule id). */
   routingRules?: Map<string, string>;
   webhook?: { id: string; url: string; path: string };
+  /** The customer's message templates, by name. */
+  templates: Map<string, Template>;
+  /** Contact lists the customer uploaded, by name, with the contacts the suite expects on them. */
+  contactLists: Map<string, UploadedContactList>;
+  /** The campaigns the customer runs, by name. */
+  campaigns: Map<string, CampaignRun>;
+  /** Numbers of people who texted STOP to one of the customer's numbers. */
+  optedOut: Set<string>;
 }
 
 /** A row of a contact list as the suite uploaded it: who it is (when a person of the scenario) and its values. */
@@ -73,7 +81,12 @@ export interface Person {
   mobile?: string;
   /** An outside caller who withholds their number (calls arrive from "anonymous"). */
   withheld?: boolean;
+  /** The one-time code a verification line texted them, as their mobile showed it. */
+  textedCode?: string;
 }
+
+/** Packet counters of the parties at a moment, so a check can look only at what came after it. */
+export type AudioSnapshot = Record<string, { sent: number; received: number }>;
 
 /** The call the scenario is talking about, from both ends. */
 export interface CallUnderTest {
@@ -84,8 +97,10 @@ export interface CallUnderTest {
   farEnd?: PstnCall;
   /** The call's id in the API's live call control, once looked up. */
   liveCallId?: string;
-  /** Packet counters of both parties just before one hung up (see support/audio.ts). */
+  /** Packet counters of both parties just before one hung up (see tasks/audio.ts). */
   talkedUntil?: AudioSnapshot;
+  /** When the scenario asked the API to transfer this call (suite clock). */
+  transferRequestedAt?: number;
 }
 
 /** A person with a SIP account of a customer's: a subscriber of the platform's voice services. */
@@ -100,6 +115,10 @@ export interface InboundCallUnderTest {
   /** The callee's phone's side, once it rang. */
   ringing?: PhoneCall;
   placedAt: number;
+  /** Frames of the "try again" prompt heard before the latest wrong code (a verification line). */
+  promptsHeardBefore?: number;
+  /** Length of the voicemail message the caller left, in seconds. */
+  messageSeconds?: number;
 }
 
 /** A call attempt that is over, kept for checks of its record. */
@@ -126,25 +145,25 @@ export interface MessageUnderTest {
   acceptedAt: number;
 }
 
-/**
- * One World per scenario (Cucumber's rule). It holds the scenario's actors and what they did;
- * the long-lived servers live in the per-worker SuiteEnvironment it points to.
- */
-export class Phase2World extends World {
-  env!: SuiteEnvironment;
-  readonly customers = new Map<string, CustomerActor>();
-  readonly people = new Map<string, Person>();
+/** The call back the platform placed, from both ends once they answered. */
+export interface CallbackNotes {
+  /** When the handset texted the keyword (suite clock), and to which of a customer's lines. */
+  textedAt?: number;
+  textedLine?: { customer: string; line: string };
+  invite?: ReceivedInvite;
+  handset?: PstnCall;
+  agent?: PhoneCall;
+}
+
+export interface VoiceNotes {
   call?: CallUnderTest;
   inboundCall?: InboundCallUnderTest;
-  readonly finishedCalls: FinishedCall[] = [];
-  message?: MessageUnderTest;
-  /** Outcome of the last attempt that was expected to be refused. */
-  registrationError?: Error;
+  finishedCalls: FinishedCall[];
+  /** When the API accepted the latest routing change (suite clock). */
+  routeChangedAt?: number;
+  /** A raw SIP datagram sender, for malformed traffic. */
   probe?: SipDatagramProbe;
-  smpp?: SmppCustomerSession;
-  /** The last raw HTTP answer a negative step received. */
-  lastResponse?: { status: number; headers: Record<string, string | string[] | undefined>; body: unknown };
-  bindError?: Error & { statusName?: string };
+  callback?: CallbackNotes;
   /** The speech-to-text provider as this scenario arranged it (a nock stub in embedded mode). */
   speechToText?: {
     /** The transcript the stub answers with; null when the real provider transcribes (remote). */
@@ -152,18 +171,15 @@ export class Phase2World extends World {
     /** What the stub received: content type and body of each request. */
     requests: Array<{ contentType: string; body: Buffer }>;
   };
+}
+
+export interface MessagingNotes {
+  message?: MessageUnderTest;
   /** Texts sent in batches, as the API accepted them (analytics compare against these). */
-  readonly sentBatches: Array<
+  sentBatches: Array<
     Array<{ person: string; text: string; id: string; acceptedAt: string; requestedAt: number }>
-  > = [];
-  /** Message templates created in this scenario, by name. */
-  readonly templates = new Map<string, Template>();
-  /** Contact lists uploaded in this scenario, by name, with the contacts the suite expects on them. */
-  readonly contactLists = new Map<string, UploadedContactList>();
-  /** Campaigns created in this scenario, by name. */
-  readonly campaigns = new Map<string, CampaignRun>();
-  /** Numbers of people who texted STOP to a customer in this scenario. */
-  readonly optedOut = new Set<string>();
+  >;
+  smpp?: SmppCustomerSession;
   /** Texts submitted at once over SMPP, and the refusals met on the way. */
   smppBatch?: { texts: string[]; refusals: string[] };
   /** A second mobile network (abroad) with the number range the platform routes to it. */
@@ -174,33 +190,49 @@ export class Phase2World extends World {
     credentials: { systemId: string; password: string };
     port: number;
   };
-  /** When a handset texted a keyword (suite clock), and to which of a customer's lines. */
-  textedAt?: number;
-  textedLine?: { customer: string; line: string };
-  /** The call back the platform placed, from both ends once they answered. */
-  callback?: { invite: ReceivedInvite; handset?: PstnCall; agent?: PhoneCall };
-  /** Frames of the "try again" prompt heard before the latest wrong code. */
-  promptsHeardBefore?: number;
-  /** The one-time code the verification line texted, as the caller's mobile showed it. */
-  oneTimeCode?: string;
-  /** Length of the voicemail message the caller left, in seconds. */
-  messageSeconds?: number;
-  /** When the scenario asked the API to transfer the current call (suite clock). */
-  transferRequestedAt?: number;
-  /** When the API accepted the latest routing change (suite clock). */
-  routeChangedAt?: number;
+}
+
+/** Outcomes of attempts that were expected to be refused. */
+export interface Refusals {
+  registration?: Error;
+  bind?: Error & { statusName?: string };
+  /** The last raw HTTP answer a negative step received. */
+  lastResponse?: { status: number; headers: Record<string, string | string[] | undefined>; body: unknown };
+}
+
+/**
+ * One World per scenario (Cucumber's rule). It holds the scenario's actors and what they did;
+ * the long-lived servers live in the per-worker SuiteEnvironment it points to.
+ */
+export class Phase2World extends World {
+  env!: SuiteEnvironment;
+  /** The mobile network double as an actor: handsets, their texts, what the platform submitted. */
+  mobileNetwork!: MobileNetwork;
+  readonly customers = new Map<string, CustomerActor>();
+  readonly people = new Map<string, Person>();
+  /** Calls of this scenario: the one under discussion, the ones that ended, call backs, voicemail. */
+  readonly voice: VoiceNotes = { finishedCalls: [] };
+  /** Texts of this scenario: the one under discussion, batches, the SMPP session, a foreign network. */
+  readonly messaging: MessagingNotes = { sentBatches: [] };
+  /** What was refused on purpose: the registration, the SMPP bind, the last API answer. */
+  readonly refusals: Refusals = {};
   /** Traffic position at scenario start: evidence is what came after it. */
   readonly trafficMark = traffic.mark();
   /** The scenario's name, for titles of evidence. */
   scenarioName?: string;
   /** Traffic position at the end of the last step: the next step's evidence starts after it. */
   stepTrafficMark = this.trafficMark;
-  private readonly cleanups: Array<() => Promise<void>> = [];
+  private readonly cleanups = new Cleanups();
   private readonly networks = new Map<string, PstnDouble>();
   private settings?: PlatformSettings;
 
   constructor(options: IWorldOptions) {
     super(options);
+  }
+
+  /** The platform's operator (admin key): provisions customers and carrier connectors, reads settings. */
+  get operator(): PlatformApi {
+    return this.env.operator;
   }
 
   /** The one customer of the scenario, for steps that need not name it. */
@@ -242,20 +274,17 @@ export class Phase2World extends World {
    * behaving as asked, forgotten by the double when the scenario ends.
    */
   newHandset(behaviour: HandsetBehaviour = 'deliver'): string {
-    const number = mobileNumber(this.env.mobilePrefix);
-    this.env.carrier.behaviourFor(number, behaviour);
-    this.onCleanup(async () => this.env.carrier.forget(number));
-    return number;
+    return this.mobileNetwork.newHandset(behaviour);
   }
 
   currentCall(): CallUnderTest {
-    if (!this.call) throw new Error('No call has been made in this scenario yet.');
-    return this.call;
+    if (!this.voice.call) throw new Error('No call has been made in this scenario yet.');
+    return this.voice.call;
   }
 
   currentMessage(): MessageUnderTest {
-    if (!this.message) throw new Error('No message has been sent in this scenario yet.');
-    return this.message;
+    if (!this.messaging.message) throw new Error('No message has been sent in this scenario yet.');
+    return this.messaging.message;
   }
 
   /**
@@ -287,7 +316,7 @@ export class Phase2World extends World {
 
   /** The platform's effective timers (read once per scenario through the operations API). */
   async platformSettings(): Promise<PlatformSettings> {
-    this.settings ??= await this.env.operator.settings();
+    this.settings ??= await this.operator.settings();
     return this.settings;
   }
 
@@ -296,34 +325,25 @@ export class Phase2World extends World {
     return [...this.networks.keys()];
   }
 
-  currentCallback(): NonNullable<Phase2World['callback']> {
-    if (!this.callback) throw new Error('No call back has reached anyone in this scenario yet.');
-    return this.callback;
+  currentCallback(): CallbackNotes & { invite: ReceivedInvite } {
+    const callback = this.voice.callback;
+    if (!callback?.invite) throw new Error('No call back has reached anyone in this scenario yet.');
+    // The notes themselves, not a copy: answering the call back adds both ends to them.
+    return callback as CallbackNotes & { invite: ReceivedInvite };
   }
 
   currentInboundCall(): InboundCallUnderTest {
-    if (!this.inboundCall)
+    if (!this.voice.inboundCall)
       throw new Error('No call has come in from the outside network in this scenario yet.');
-    return this.inboundCall;
+    return this.voice.inboundCall;
   }
 
   /** Registers teardown work (phones to unregister, sessions to close); run in reverse order. */
   onCleanup(fn: () => Promise<void>): void {
-    this.cleanups.push(fn);
+    this.cleanups.add(fn);
   }
 
   async cleanup(): Promise<void> {
-    const failures: unknown[] = [];
-    for (const fn of this.cleanups.reverse()) {
-      try {
-        await fn();
-      } catch (error) {
-        failures.push(error);
-      }
-    }
-    this.cleanups.length = 0;
-    if (failures.length > 0) throw new AggregateError(failures, 'scenario cleanup failed');
+    await this.cleanups.run();
   }
 }
-
-setWorldConstructor(Phase2World);

@@ -28,6 +28,16 @@ test('a driver importing a platform role is refused', async () => {
   assert.equal(messages.length, 1);
 });
 
+test('a task or a reporting module importing the platform is refused', async () => {
+  for (const filePath of ['tasks/leak.ts', 'reporting/leak.ts']) {
+    const messages = await restrictedImports(
+      "import { startPlatform } from '../platform';\nexport const x = startPlatform;\n",
+      filePath,
+    );
+    assert.equal(messages.length, 1, filePath);
+  }
+});
+
 test('the platform importing the suite is refused', async () => {
   const messages = await restrictedImports(
     "import { traffic } from '../../world/traffic-log';\nexport const x = traffic;\n",

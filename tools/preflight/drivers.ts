@@ -4,8 +4,8 @@
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
 
-export function factories(): typeof import('../../support/factories') {
-  return require('../../support/factories') as typeof import('../../support/factories');
+export function factories(): typeof import('../../world/factories') {
+  return require('../../world/factories') as typeof import('../../world/factories');
 }
 
 export function apiClient(): typeof import('../../world/http/api-client') {

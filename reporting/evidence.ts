@@ -1,4 +1,4 @@
-import type { Phase2World } from '../world/world';
+import type { IWorld } from '@cucumber/cucumber';
 import { traffic, type Protocol, type TrafficEntry } from '../world/traffic-log';
 import { looksFailed, renderLadder, type LadderArrow } from './ladder-diagram';
 
@@ -10,6 +10,14 @@ export const EVIDENCE = {
   WEBHOOK: 'Webhook deliveries',
   RTP: 'RTP statistics',
 } as const satisfies Record<Protocol, string>;
+
+/** What reporting needs of a scenario: somewhere to attach, and where its traffic starts. */
+export interface ReportedScenario {
+  attach: IWorld['attach'];
+  readonly trafficMark: number;
+  stepTrafficMark: number;
+  scenarioName?: string;
+}
 
 function render(entries: TrafficEntry[]): string {
   return entries
@@ -25,7 +33,7 @@ function render(entries: TrafficEntry[]): string {
  * so each step carries the traffic it caused (called after every step, and once more after the
  * scenario's cleanup for what teardown sent).
  */
-export function attachStepTraffic(world: Phase2World): void {
+export function attachStepTraffic(world: ReportedScenario): void {
   for (const protocol of Object.keys(EVIDENCE) as Protocol[]) {
     const entries = traffic.since(world.stepTrafficMark, protocol);
     if (entries.length === 0) continue;
@@ -35,7 +43,7 @@ export function attachStepTraffic(world: Phase2World): void {
 }
 
 /** Attaches structured data (RTP statistics, a CDR) under a stable name. */
-export function attachJson(world: Phase2World, name: string, value: unknown): void {
+export function attachJson(world: ReportedScenario, name: string, value: unknown): void {
   world.attach(JSON.stringify(value, null, 2), { mediaType: 'application/json', fileName: name });
 }
 
@@ -64,7 +72,7 @@ export function awaitedItem(failure: string | undefined): { awaited: string; loo
  * traffic: actors as columns, time down the page, failures in red, and what a failed wait
  * expected but never saw at the bottom.
  */
-export function attachFlowDiagrams(world: Phase2World, failure: string | undefined): void {
+export function attachFlowDiagrams(world: ReportedScenario, failure: string | undefined): void {
   const all = traffic.since(world.trafficMark);
   const missing = awaitedItem(failure);
   for (const flow of FLOWS) {

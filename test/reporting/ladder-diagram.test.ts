@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { looksFailed, orderActors, renderLadder, type LadderArrow } from '../../support/ladder-diagram';
+import { looksFailed, orderActors, renderLadder, type LadderArrow } from '../../reporting/ladder-diagram';
 
 function arrow(from: string, to: string, label: string, ms = 0, failed?: boolean): LadderArrow {
   return { at: new Date(Date.UTC(2024, 0, 1, 12, 0, 0, ms)).toISOString(), from, to, label, failed };

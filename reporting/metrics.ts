@@ -1,4 +1,4 @@
-import type { Phase2World } from '../world/world';
+import type { IWorld } from '@cucumber/cucumber';
 
 /**
  * Measurements for the plan's success metrics (end-to-end success, cross-service latency, data
@@ -22,13 +22,13 @@ export type Metric =
   /** Records the platform owes (a CDR per call), and how many it wrote. */
   | { kind: 'audit'; name: string; expected: number; recorded: number };
 
-export function recordMetric(world: Phase2World, metric: Metric): void {
+export function recordMetric(world: Pick<IWorld, 'attach'>, metric: Metric): void {
   world.attach(JSON.stringify(metric), { mediaType: METRIC_MEDIA_TYPE, fileName: `Metric: ${metric.name}` });
 }
 
 /** Runs a consistency check and records whether it held; the check's own failure is rethrown. */
 export async function consistencyCheck<T>(
-  world: Phase2World,
+  world: Pick<IWorld, 'attach'>,
   name: string,
   check: () => T | Promise<T>,
 ): Promise<T> {

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import type { RtpSession, RtpStats } from '../world/sip/rtp';
-import type { Phase2World } from '../world/world';
-import { EVIDENCE, attachJson } from './evidence';
+import type { AudioSnapshot, Phase2World } from '../world/world';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
+import { boundMs } from './waiting';
 
 /** One second of speech each way: enough packets that a 95 % threshold means something. */
 export const TALK_PACKETS = 50;
@@ -16,7 +17,7 @@ export interface Speaker {
 
 /** Waits until each party has spoken and heard `TALK_PACKETS` more packets than now: "they talk for a moment". */
 export async function talkForAMoment(world: Phase2World, ...parties: Speaker[]): Promise<void> {
-  const { waitMs } = world.env.config;
+  const waitMs = boundMs(world);
   await Promise.all(
     parties.flatMap((p) => {
       const now = p.rtp.stats();
@@ -28,8 +29,7 @@ export async function talkForAMoment(world: Phase2World, ...parties: Speaker[]):
   );
 }
 
-/** Packet counters of the parties at a moment, so a check can look only at what came after it. */
-export type AudioSnapshot = Record<string, { sent: number; received: number }>;
+export type { AudioSnapshot };
 
 export function audioSnapshot(...parties: Speaker[]): AudioSnapshot {
   return Object.fromEntries(
@@ -92,7 +92,7 @@ const SILENCE_PACKETS = 25;
  */
 export async function expectSilenceBothWays(world: Phase2World, a: Speaker, b: Speaker): Promise<void> {
   const before = audioSnapshot(a, b);
-  const { waitMs } = world.env.config;
+  const waitMs = boundMs(world);
   await Promise.all([a, b].map((p) => p.rtp.waitForSent(before[p.name].sent + SILENCE_PACKETS, waitMs)));
   const after = audioSnapshot(a, b);
   attachJson(world, 'RTP while held', { before, after });

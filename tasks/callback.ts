@@ -1,0 +1,165 @@
+import { expect } from 'chai';
+import type { CustomerActor, Phase2World } from '../world/world';
+import type { PstnCall, ReceivedInvite } from '../world/sip/pstn-double';
+import type { PhoneCall } from '../world/sip/sip-phone';
+import { localDid, shortCode } from '../world/factories';
+import { EVIDENCE } from '../reporting/evidence';
+import { audioSnapshot, expectHeardEachOther, talkForAMoment } from './audio';
+import { bound, PLATFORM_LOG, boundMs } from './waiting';
+
+/**
+ * Call-backs by SMS keyword: a handset texts CALL ME to a customer's short code or callback
+ * number; the platform calls the handset back over the trunk and connects the customer's agent.
+ */
+
+export type CallbackLine = 'short code' | 'callback number';
+
+export function callbackLine(customer: CustomerActor, line: CallbackLine): string {
+  const kind = line === 'short code' ? 'short-code' : 'callback';
+  const found = customer.numbers.find((n) => n.kind === kind);
+  if (!found) throw new Error(`"${customer.name}" has no ${line} in this scenario.`);
+  return found.number;
+}
+
+/** Given {person} takes the call-backs asked for on {string}'s short code and callback number */
+export async function setUpCallBackLines(world: Phase2World, agentName: string, customerName: string) {
+  const customer = world.customer(customerName);
+  const agent = world.person(agentName).sip?.username;
+  if (!agent) throw new Error(`${agentName} has no SIP account.`);
+  const lines: Array<{ number: string; kind: 'short-code' | 'local'; label: string }> = [
+    { number: shortCode(), kind: 'short-code', label: 'short-code' },
+    { number: localDid(), kind: 'local', label: 'callback' },
+  ];
+  for (const line of lines) {
+    await customer.api.addNumber({ number: line.number, kind: line.kind });
+    const updated = await customer.api.updateNumber(line.number, { voiceService: 'callback', agent });
+    expect(updated, `${line.number} as a callback line`).to.deep.include({
+      voiceService: 'callback',
+      callbackAgent: agent,
+    });
+    customer.numbers.push({ number: line.number, kind: line.label });
+  }
+}
+
+/** Given {person} has a mobile phone that answers calls */
+export async function giveAMobileThatAnswersCalls(world: Phase2World, name: string) {
+  const number = world.newHandset();
+  // The same phone takes calls: over the trunk, at the scenario's telephone network.
+  (await world.telephoneNetwork()).behaviourFor(number, {
+    answer: 'answer',
+    media: 'tone',
+    answerAfterMs: 200,
+  });
+  world.people.set(name, { name, number, kind: 'mobile' });
+}
+
+/** When {person} texts {string} to {string}'s {callbackLine} */
+export async function textKeywordToCallBackLine(
+  world: Phase2World,
+  name: string,
+  text: string,
+  customerName: string,
+  line: CallbackLine,
+) {
+  world.voice.callback = { textedAt: Date.now() };
+  await world.mobileNetwork.textFrom(
+    world.person(name).number,
+    callbackLine(world.customer(customerName), line),
+    text,
+  );
+  world.voice.callback.textedLine = { customer: customerName, line };
+}
+
+/** Then {person}'s mobile rings with a call from {string} */
+export async function expectCallBackOnTheMobile(world: Phase2World, name: string, customerName: string) {
+  const number = world.person(name).number;
+  const since = world.voice.callback?.textedAt ?? 0;
+  const invite: ReceivedInvite = await (
+    await world.telephoneNetwork()
+  ).invites.waitFor(
+    (i) => i.number === number && i.at >= since,
+    bound(world, `the call back to ${name}'s mobile ${number} over "${customerName}"'s trunk`, {
+      lookAt: [EVIDENCE.SIP, EVIDENCE.SMPP, PLATFORM_LOG],
+    }),
+  );
+  const customer = world.customer(customerName);
+  const own = customer.numbers.map((n) => n.number);
+  expect(own, `the caller shown to ${name} must be one of "${customerName}"'s numbers`).to.include(
+    invite.from,
+  );
+  expect(invite.pAssertedIdentity, 'P-Asserted-Identity of the call back').to.equal(invite.from);
+  world.voice.callback = { ...world.voice.callback, invite };
+}
+
+/** Then {person}'s phone rings with {person}'s call back and {person} answers */
+export async function answerTheCallBackAtTheAgentsPhone(
+  world: Phase2World,
+  agentName: string,
+  callerName: string,
+  answerer: string,
+) {
+  expect(answerer, 'who answers').to.equal(agentName);
+  const callback = world.currentCallback();
+  const waitMs = boundMs(world);
+  const network = await world.telephoneNetwork();
+  const handset: PstnCall = await network.calls.waitFor(
+    (c) => c.callId === callback.invite.callId,
+    bound(world, `${callerName}'s mobile to answer the call back`, { lookAt: [EVIDENCE.SIP] }),
+  );
+  await handset.waitUntilConfirmed(waitMs);
+  const phone = world.person(agentName).phone;
+  if (!phone) throw new Error(`${agentName} has no phone.`);
+  const ringing: PhoneCall = await phone.incomingCalls.waitFor(
+    (c) => c.invitedAt >= (world.voice.callback?.textedAt ?? 0),
+    bound(world, `the call back of ${callerName} to ring ${agentName}'s phone`, {
+      lookAt: [EVIDENCE.SIP, PLATFORM_LOG],
+    }),
+  );
+  expect(ringing.remoteIdentity.user, `caller shown on ${agentName}'s phone`).to.equal(
+    world.person(callerName).number,
+  );
+  await ringing.answer();
+  await ringing.waitUntilAnswered(waitMs);
+  callback.handset = handset;
+  callback.agent = ringing;
+}
+
+/** Then {person} and {person} hear each other */
+export async function expectCallBackPartiesHearEachOther(world: Phase2World, aName: string, bName: string) {
+  const callback = world.currentCallback();
+  if (!callback.handset || !callback.agent) throw new Error('The call back was not answered at both ends.');
+  const handset = { name: aName, rtp: callback.handset.rtp };
+  const agent = { name: bName, rtp: callback.agent.rtp };
+  const waitMs = boundMs(world);
+  // Counted from the first packet each way: before the agent answered there was nobody to hear.
+  await Promise.all([handset.rtp.waitForPackets(1, waitMs), agent.rtp.waitForPackets(1, waitMs)]);
+  const since = audioSnapshot(handset, agent);
+  await talkForAMoment(world, handset, agent);
+  expectHeardEachOther(world, handset, agent, since);
+}
+
+/** Then {person}'s mobile receives a reply explaining to text CALL ME */
+export async function expectReplyExplainingTheKeyword(world: Phase2World, name: string) {
+  const { customer, line } = world.voice.callback?.textedLine ?? { customer: '', line: 'short code' };
+  const sms = await world.mobileNetwork
+    .handset(world.person(name).number)
+    .inbox.waitFor(
+      () => true,
+      bound(world, `the reply on ${name}'s mobile`, { lookAt: [EVIDENCE.SMPP, PLATFORM_LOG] }),
+    );
+  expect(sms.from, `sender of the reply: the ${line} texted`).to.equal(
+    callbackLine(world.customer(customer), line as CallbackLine),
+  );
+  expect(sms.text, 'the reply names the keyword').to.include('CALL ME');
+}
+
+/** Then nobody is called back */
+export async function expectNobodyCalledBack(world: Phase2World) {
+  // The reply is only sent once the text is handled: a call back would have been placed by then.
+  const since = world.voice.callback?.textedAt ?? 0;
+  const invites = (await world.telephoneNetwork()).invites.filter((i) => i.at >= since);
+  expect(
+    invites.map((i) => i.number),
+    'calls placed by the platform after the text',
+  ).to.deep.equal([]);
+}

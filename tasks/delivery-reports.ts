@@ -1,0 +1,184 @@
+import { expect } from 'chai';
+import type { Phase2World } from '../world/world';
+import type { ReceivedWebhook, WebhookFailure } from '../world/http/webhook-receiver';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
+import { recordMetric } from '../reporting/metrics';
+import { bound } from './waiting';
+
+/**
+ * Delivery reports at the customer's webhook: signed, in the order the network reported them,
+ * retried with growing pauses while the customer's endpoint fails, and processed exactly once.
+ */
+
+/** How a failing endpoint fails, as the feature says it. */
+const FAILURES: Record<string, WebhookFailure> = {
+  'answers 500 Internal Server Error': 500,
+  'does not answer at all': 'timeout',
+  'answers without ACK/Jasmin': 'no-ack',
+};
+
+/** Then {string}'s Jasmin endpoint hears the SMSC's acknowledgement and then {word}, acknowledging each with ACK\/Jasmin */
+export async function expectJasminAcknowledgementThenOutcome(
+  world: Phase2World,
+  customerName: string,
+  state: string,
+) {
+  const message = world.currentMessage();
+  const webhook = world.customer(customerName).webhook;
+  if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
+  const final = await world.env.webhooks.waitForEvent(
+    webhook.path,
+    (e) => e.eventId === `${message.id}#2`,
+    bound(world, `the level-2 Jasmin DLR for ${message.id} at "${customerName}"'s endpoint`, {
+      lookAt: [EVIDENCE.WEBHOOK],
+    }),
+  );
+  const reports = world.env.webhooks.events.filter(
+    (e) => e.path === webhook.path && e.eventId.startsWith(`${message.id}#`),
+  );
+  attachJson(world, 'Jasmin DLRs', reports);
+  expect(
+    reports.map((r) => r.eventId),
+    'level 1 (SMSC acknowledgement) before level 2 (final state)',
+  ).to.deep.equal([`${message.id}#1`, `${message.id}#2`]);
+  expect(reports[0]?.data, 'the level-1 report').to.deep.include({
+    id: message.id,
+    level: '1',
+    message_status: 'ESME_ROK',
+  });
+  const fields = final.data as Record<string, string>;
+  expect(fields, 'the level-2 report').to.deep.include({
+    id: message.id,
+    level: '2',
+    message_status: state,
+  });
+  expect(fields.id_smsc, "the carrier's message id").to.have.length.above(0);
+  expect(fields.donedate, 'done date, YYMMDDhhmm').to.match(/^\d{10}$/);
+  expect(fields.err, 'error code').to.match(/^\d{3}$/);
+}
+
+/** Given {string}'s webhook endpoint {string} to the first {int} attempts */
+export function failFirstWebhookAttempts(
+  world: Phase2World,
+  customerName: string,
+  how: string,
+  count: number,
+) {
+  const failure = FAILURES[how];
+  if (failure === undefined)
+    throw new Error(`Unknown failure "${how}" (known: ${Object.keys(FAILURES).join(', ')}).`);
+  const webhook = world.customer(customerName).webhook;
+  if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
+  world.env.webhooks.failNextAt(webhook.path, count, failure);
+}
+
+function eventsOf(world: Phase2World, customerName: string, messageId: string): ReceivedWebhook[] {
+  const webhook = world.customer(customerName).webhook;
+  if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
+  return world.env.webhooks.events.filter(
+    (e) => e.path === webhook.path && (e.data as { id?: string }).id === messageId,
+  );
+}
+
+/** Then {string}'s webhook hears that the message was sent and then that it was delivered, in that order */
+export async function expectWebhookHearsSentThenDelivered(world: Phase2World, customerName: string) {
+  const message = world.currentMessage();
+  const webhook = world.customer(customerName).webhook;
+  if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
+  await world.env.webhooks.waitForEvent(
+    webhook.path,
+    (e) => e.type === 'message.delivered' && (e.data as { id?: string }).id === message.id,
+    bound(world, `the delivered report for ${message.id} at "${customerName}"'s webhook`, {
+      lookAt: [EVIDENCE.WEBHOOK],
+    }),
+  );
+  const events = eventsOf(world, customerName, message.id);
+  attachJson(world, 'Delivery reports', events);
+  const onHandset = world.mobileNetwork
+    .handset(message.to)
+    .inbox.all()
+    .find((sms) => sms.text === message.text);
+  const delivered = events.find((e) => e.type === 'message.delivered');
+  // Only first-time deliveries measure the platform: retries measure the failing endpoint.
+  // (and only a network that reports at once: a late receipt measures the simulated network).
+  const promptNetwork = world.mobileNetwork.behaviourOf(message.to) === 'deliver';
+  if (onHandset && delivered && promptNetwork && events.every((e) => e.attempts === 1))
+    recordMetric(world, {
+      kind: 'latency',
+      name: 'handset → delivery report at the webhook',
+      ms: Date.parse(delivered.receivedAt) - onHandset.receivedAt,
+    });
+  expect(
+    events.map((e) => e.type),
+    `reports for ${message.id}, in the order they reached the webhook`,
+  ).to.deep.equal(['message.sent', 'message.delivered']);
+  expect(
+    Date.parse(events[0]?.createdAt ?? '') <= Date.parse(events[1]?.createdAt ?? ''),
+    `the platform dates "sent" (${events[0]?.createdAt}) before "delivered" (${events[1]?.createdAt})`,
+  ).to.equal(true);
+  expect(
+    events.map((e) => (e.data as { status?: string }).status),
+    'the message status each report carries',
+  ).to.deep.equal(['sent', 'delivered']);
+}
+
+/** Then the {word} report took {int} attempts, each pause longer than the one before, and each report was processed once */
+export async function expectReportRetriedWithGrowingPauses(
+  world: Phase2World,
+  status: string,
+  attempts: number,
+) {
+  const message = world.currentMessage();
+  const report = eventsOf(world, message.customer, message.id).find((e) => e.type === `message.${status}`);
+  if (!report) throw new Error(`No ${status} report for ${message.id} has been processed.`);
+  const pauses = report.attemptsAt.slice(1).map((at, i) => at - (report.attemptsAt[i] ?? at));
+  attachJson(world, 'Delivery attempts', { eventId: report.eventId, attemptsAt: report.attemptsAt, pauses });
+  expect(report.attempts, `requests that carried report ${report.eventId}`).to.equal(attempts);
+  for (let i = 1; i < pauses.length; i += 1)
+    expect(
+      pauses[i],
+      `pause before attempt ${i + 2} vs the one before it (see "Delivery attempts")`,
+    ).to.be.above(pauses[i - 1] ?? 0);
+  const processed = eventsOf(world, message.customer, message.id).filter(
+    (e) => e.type === 'message.delivered',
+  );
+  expect(processed, 'delivered reports the application processed').to.have.length(1);
+}
+
+/** Then {string}'s webhook receives a signed report that the message was undeliverable, with the network's error code */
+export async function expectSignedUndeliverableReport(world: Phase2World, customerName: string) {
+  const message = world.currentMessage();
+  const webhook = world.customer(customerName).webhook;
+  if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
+  const report = await world.env.webhooks.waitForEvent(
+    webhook.path,
+    (e) =>
+      e.type.startsWith('message.') &&
+      e.type !== 'message.sent' &&
+      (e.data as { id?: string }).id === message.id,
+    bound(world, `the final report for ${message.id} at "${customerName}"'s webhook`, {
+      lookAt: [EVIDENCE.WEBHOOK],
+    }),
+  );
+  expect(report.type, 'the final report').to.equal('message.undeliverable');
+  // The carrier double answers UNDELIV with err:001 (world/smpp/carrier-smsc.ts).
+  expect(report.data, 'the report carries the network error code').to.deep.include({
+    status: 'undeliverable',
+    errorCode: '001',
+  });
+}
+
+/** Then the acknowledgement callback was sent {int} times and processed once */
+export function expectAcknowledgementSentAndProcessedOnce(world: Phase2World, times: number) {
+  const message = world.currentMessage();
+  const webhook = world.customer(message.customer).webhook;
+  if (!webhook) throw new Error(`"${message.customer}" has no webhook in this scenario.`);
+  const acks = world.env.webhooks.events.filter(
+    (e) => e.path === webhook.path && e.eventId === `${message.id}#1`,
+  );
+  expect(acks, 'level-1 callbacks the application processed').to.have.length(1);
+  expect(
+    acks[0]?.attempts,
+    `level-1 callbacks received for ${message.id} (see "${EVIDENCE.WEBHOOK}")`,
+  ).to.equal(times);
+}

@@ -1,0 +1,282 @@
+import { expect } from 'chai';
+import type { Phase2World } from '../world/world';
+import type { HandsetBehaviour } from '../world/smpp/carrier-smsc';
+import { SmppCustomerSession } from '../world/smpp/smpp-session';
+import { localDid, mobileNumber } from '../world/factories';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
+import { recordMetric } from '../reporting/metrics';
+import { bound, PLATFORM_LOG } from './waiting';
+
+/** One of the customer's numbers of a kind ('local', 'short-code', …), as a Given step added it. */
+export function customerNumber(world: Phase2World, customerName: string, kind = 'local'): string {
+  const found = world.customer(customerName).numbers.find((n) => n.kind === kind);
+  if (!found) throw new Error(`"${customerName}" owns no ${kind} number: a Given step must add one.`);
+  return found.number;
+}
+
+/**
+ * Sends a text through the API and makes it the scenario's message. The clock starts before the
+ * request, so a latency measured from `acceptedAt` is an upper bound of accept → handset.
+ */
+export async function sendText(
+  world: Phase2World,
+  customerName: string,
+  from: string,
+  personName: string,
+  text: string,
+): Promise<void> {
+  const to = world.person(personName).number;
+  const requestedAt = Date.now();
+  const message = await world.customer(customerName).api.sendMessage({ from, to, text });
+  expect(message.status, 'status of a message the API has just accepted').to.equal('queued');
+  world.messaging.message = {
+    id: message.id,
+    customer: customerName,
+    from,
+    to,
+    text,
+    acceptedAt: requestedAt,
+  };
+}
+
+/** The plan's cross-service latency target (seed: Success Metrics). */
+const CROSS_SERVICE_LATENCY_MS = 500;
+
+/** Same length as the real one (SMPP passwords are at most 8 characters), last character changed. */
+function wrongPassword(real: string): string {
+  return `${real.slice(0, -1)}${real.endsWith('x') ? 'y' : 'x'}`;
+}
+
+/** The inbox of a person who is on the mobile network (their only phone is a mobile). */
+function mobilePhoneInbox(world: Phase2World, name: string) {
+  const person = world.person(name);
+  if (person.kind !== 'mobile') throw new Error(`${name} has no mobile phone in this scenario.`);
+  return world.mobileNetwork.handset(person.number).inbox;
+}
+
+/** Given {string} owns a local number for sending texts */
+export async function giveLocalSendingNumber(world: Phase2World, customerName: string) {
+  const customer = world.customer(customerName);
+  const number = localDid();
+  const added = await customer.api.addNumber({ number, kind: 'local' });
+  expect(added.customerId, `owner of ${number}`).to.equal(customer.id);
+  customer.numbers.push({ number, kind: 'local' });
+}
+
+/** A mobile phone on the worker's mobile network double, forgotten when the scenario ends. */
+export function giveMobilePhone(world: Phase2World, name: string, behaviour: HandsetBehaviour): void {
+  world.people.set(name, { name, number: world.newHandset(behaviour), kind: 'mobile' });
+}
+
+/** Then the platform had to offer it to the mobile network {int} times */
+export function thePlatformHadToOfferItToThe(world: Phase2World, times: number) {
+  const message = world.currentMessage();
+  const submits = world.mobileNetwork.submits.filter((s) => s.to === message.to);
+  expect(
+    submits.map((s) => (s.carrierId === null ? 'turned away' : 'accepted')),
+    `submits of the text to the mobile network (see "${EVIDENCE.SMPP}")`,
+  ).to.deep.equal([...new Array<string>(times - 1).fill('turned away'), 'accepted']);
+}
+
+/** Then the API shows the message as sent, not yet delivered, once the text is on {person}'s phone */
+export async function expectSentNotYetDeliveredOnceOnPhone(world: Phase2World, name: string) {
+  const message = world.currentMessage();
+  await mobilePhoneInbox(world, name).waitFor(
+    () => true,
+    bound(world, `the text on ${name}'s phone`, { lookAt: [EVIDENCE.SMPP] }),
+  );
+  // The network has not reported yet: "delivered" now would be invented by the platform.
+  const stored = await world.customer(message.customer).api.getMessage(message.id);
+  expect(stored.status, 'status while the network has not reported').to.equal('sent');
+}
+
+/** Then {person}'s phone receives exactly that text from {string}'s number */
+export async function expectExactlyThatTextFromTheNumber(
+  world: Phase2World,
+  name: string,
+  customerName: string,
+) {
+  const message = world.currentMessage();
+  const received = await mobilePhoneInbox(world, name).waitFor(
+    () => true,
+    bound(world, `a text on ${name}'s phone (${message.to})`, { lookAt: [EVIDENCE.SMPP, PLATFORM_LOG] }),
+  );
+  expect(received.text, `text on ${name}'s phone`).to.equal(message.text);
+  expect(received.from, `sender shown on ${name}'s phone`).to.equal(customerNumber(world, customerName));
+  expect(mobilePhoneInbox(world, name).all(), `texts on ${name}'s phone`).to.have.length(1);
+  // A network that answers at once is the only one whose timing measures the platform.
+  if (world.mobileNetwork.behaviourOf(message.to) === 'deliver')
+    recordMetric(world, {
+      kind: 'latency',
+      name: 'API request → handset',
+      ms: received.receivedAt - message.acceptedAt,
+    });
+}
+
+/** Then it reached the handset within {int} ms of the API accepting it */
+export async function expectHandsetReachedWithin(world: Phase2World, boundMs: number) {
+  expect(boundMs, "the bound in the feature is the plan's cross-service target").to.be.at.most(
+    CROSS_SERVICE_LATENCY_MS,
+  );
+  const message = world.currentMessage();
+  const person = [...world.people.values()].find((p) => p.number === message.to);
+  if (!person) throw new Error(`Nobody in the scenario has ${message.to}.`);
+  const [received] = mobilePhoneInbox(world, person.name).all();
+  expect(received, `the text on ${person.name}'s phone`).to.not.equal(undefined);
+  const latencyMs = received.receivedAt - message.acceptedAt;
+  attachJson(world, 'Cross-service latency', { messageId: message.id, apiToHandsetMs: latencyMs, boundMs });
+  recordMetric(world, { kind: 'latency', name: 'API request → handset', ms: latencyMs });
+  expect(latencyMs, `time from the API request to ${person.name}'s handset`).to.be.below(boundMs);
+}
+
+/** Then {string}'s webhook receives a signed delivery report saying the message was {messageOutcome} */
+export async function expectSignedDeliveryReport(world: Phase2World, customerName: string, outcome: string) {
+  const message = world.currentMessage();
+  const webhook = world.customer(customerName).webhook;
+  if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
+  const event = await world.env.webhooks.waitForEvent(
+    webhook.path,
+    (e) =>
+      e.type.startsWith('message.') &&
+      e.type !== 'message.sent' &&
+      (e.data as { id?: string }).id === message.id,
+    bound(world, `a delivery report for message ${message.id} at "${customerName}"'s webhook`, {
+      lookAt: [EVIDENCE.WEBHOOK, EVIDENCE.SMPP],
+    }),
+  );
+  // Only requests whose signature verified reach `events`; a forged one would be in `rejected`.
+  expect(event.type, `type of the delivery report for ${message.id}`).to.equal(`message.${outcome}`);
+  expect(event.data, 'message in the delivery report').to.deep.include({
+    id: message.id,
+    status: outcome,
+    to: message.to,
+  });
+  const rejected = world.env.webhooks.rejected.filter((r) => r.path === webhook.path);
+  expect(
+    rejected,
+    `webhook requests whose signature did not verify (see "${EVIDENCE.WEBHOOK}")`,
+  ).to.deep.equal([]);
+}
+
+/** Then the API shows the message as {messageOutcome} */
+export async function expectMessageStatus(world: Phase2World, outcome: string) {
+  const message = world.currentMessage();
+  const stored = await world.customer(message.customer).api.getMessage(message.id);
+  expect(stored, `message ${message.id} as the API shows it`).to.deep.include({
+    id: message.id,
+    from: message.from,
+    to: message.to,
+    text: message.text,
+    status: outcome,
+  });
+  expect(stored.doneAt, 'time the message reached its final state').to.be.a('string');
+  // By now the carrier has reported on it, so a duplicate submit would have reached the handset.
+  const recipient = [...world.people.values()].find((p) => p.number === message.to);
+  if (outcome === 'delivered' && recipient?.kind === 'mobile') {
+    expect(
+      mobilePhoneInbox(world, recipient.name)
+        .all()
+        .map((sms) => sms.text),
+      `texts on ${recipient.name}'s phone once the message was reported delivered: exactly one copy`,
+    ).to.deep.equal([message.text]);
+  }
+}
+
+/** When someone asks to send a text without an API key */
+export async function sendWithoutAnApiKey(world: Phase2World) {
+  world.refusals.lastResponse = await world.operator.raw({
+    method: 'POST',
+    path: '/v1/messages',
+    json: { from: localDid(), to: mobileNumber(world.env.mobilePrefix), text: 'no key' },
+    apiKey: null,
+  });
+}
+
+/** Then the request is refused because it carries no API key */
+export function expectRefusedForMissingApiKey(world: Phase2World) {
+  // Kong key-auth's answer, exactly (FACTS §5).
+  const text = 'No API key found in request';
+  const response = world.refusals.lastResponse;
+  expect(response?.status, 'HTTP status for a request without an API key').to.equal(401);
+  expect(response?.body, 'gateway error body').to.deep.equal({ message: text });
+  expect(response?.headers['www-authenticate'], 'WWW-Authenticate challenge').to.equal('Key realm="kong"');
+}
+
+/** When {string} sends {person} a message request whose body is not valid JSON */
+export async function sendInvalidJson(world: Phase2World, customerName: string, name: string) {
+  // Everything a send needs, but truncated: a lenient parser that salvaged it would send a text.
+  const fields = {
+    from: customerNumber(world, customerName),
+    to: world.person(name).number,
+    text: 'half a request',
+  };
+  world.refusals.lastResponse = await world.customer(customerName).api.raw({
+    method: 'POST',
+    path: '/v1/messages',
+    body: JSON.stringify(fields).slice(0, -1),
+    headers: { 'content-type': 'application/json' },
+  });
+}
+
+/** Then the request is refused as malformed, with an explanation */
+export function expectRefusedAsMalformed(world: Phase2World) {
+  const response = world.refusals.lastResponse;
+  expect(response?.status, 'HTTP status for an unparseable body').to.equal(400);
+  expect(String(response?.headers['content-type']), 'error media type').to.match(
+    /^application\/problem\+json/,
+  );
+  expect(response?.body, 'problem description').to.include({ status: 400 });
+  expect((response?.body as { title?: string }).title, 'problem title')
+    .to.be.a('string')
+    .and.have.length.above(0);
+}
+
+/** Then {person}'s phone receives no text from {string} */
+export async function expectNoTextFrom(world: Phase2World, name: string, customerName: string) {
+  // Absence is proven by a later text: once it has arrived, anything sent before it would have too.
+  const control = `control ${Date.now()}`;
+  const from = customerNumber(world, customerName);
+  await world.customer(customerName).api.sendMessage({ from, to: world.person(name).number, text: control });
+  await mobilePhoneInbox(world, name).waitFor(
+    (sms) => sms.text === control,
+    bound(world, `the control text on ${name}'s phone`, { lookAt: [EVIDENCE.SMPP] }),
+  );
+  expect(
+    mobilePhoneInbox(world, name)
+      .all()
+      .map((sms) => sms.text),
+    `texts on ${name}'s phone: only the control text sent afterwards`,
+  ).to.deep.equal([control]);
+}
+
+/** When {string} opens an SMS connection with a wrong password */
+export async function bindWithAWrongPassword(world: Phase2World, customerName: string) {
+  const customer = world.customer(customerName);
+  const session = new SmppCustomerSession();
+  await session.connect({ ...world.env.endpoints.smpp, actor: `${customerName} SMPP client` });
+  world.onCleanup(() => session.close());
+  world.messaging.smpp = session;
+  world.refusals.bind = await session
+    .bind({
+      systemId: customer.smpp.systemId,
+      password: wrongPassword(customer.smpp.password),
+      mode: 'transceiver',
+    })
+    .then(
+      () => undefined,
+      (error: Error & { statusName?: string }) => error,
+    );
+}
+
+/** Then the SMS connection is refused because the password is wrong */
+export function expectBindRefusedForThePassword(world: Phase2World) {
+  const statusName = 'ESME_RINVPASWD';
+  expect(
+    world.refusals.bind,
+    'a bind with a wrong password must be refused, but it succeeded',
+  ).to.be.instanceOf(Error);
+  expect(
+    world.refusals.bind?.statusName,
+    `SMPP status of the refused bind (see "${EVIDENCE.SMPP}")`,
+  ).to.equal(statusName);
+}

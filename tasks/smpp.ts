@@ -1,0 +1,158 @@
+import { expect } from 'chai';
+import type { Phase2World } from '../world/world';
+import { SmppCustomerSession, smppStatusName } from '../world/smpp/smpp-session';
+import { EVIDENCE } from '../reporting/evidence';
+import { customerNumber } from './messaging';
+import { recordMetric } from '../reporting/metrics';
+import { bound, eventually, PLATFORM_LOG } from './waiting';
+
+/**
+ * The customer's own SMS software on SMPP: submit_sm to the platform's SMSC, delivery receipts
+ * back as deliver_sm, and Jasmin-style throttling (ESME_RTHROTTLED) that loses nothing.
+ */
+
+const STATUS_OK = 0;
+
+export function session(world: Phase2World): SmppCustomerSession {
+  if (!world.messaging.smpp)
+    throw new Error('No SMPP connection in this scenario: a Given step must open one.');
+  return world.messaging.smpp;
+}
+
+/** Given {string} may submit {int} texts per second over SMPP */
+export async function expectSmppRateLimit(world: Phase2World, customerName: string, perSecond: number) {
+  const customer = world.customer(customerName);
+  const set = await world.operator.setSmppThroughput(customer.id, perSecond);
+  expect(set.perSecond, `"${customerName}"'s SMPP throughput`).to.equal(perSecond);
+}
+
+/** Given {string} is connected to the platform over SMPP */
+export async function connectOverSmpp(world: Phase2World, customerName: string) {
+  const customer = world.customer(customerName);
+  const connection = new SmppCustomerSession();
+  await connection.connect({ ...world.env.endpoints.smpp, actor: `${customerName} SMPP client` });
+  world.onCleanup(() => connection.close());
+  await connection.bind({ ...customer.smpp, mode: 'transceiver' });
+  world.messaging.smpp = connection;
+}
+
+/** When {string} submits {string} to {person} over SMPP, asking for a delivery receipt */
+export async function submitAskingForReceipt(
+  world: Phase2World,
+  customerName: string,
+  text: string,
+  name: string,
+) {
+  const from = customerNumber(world, customerName);
+  const to = world.person(name).number;
+  const requestedAt = Date.now();
+  const { messageId } = await session(world).submit({
+    source: from,
+    destination: to,
+    text,
+    registeredDelivery: true,
+  });
+  expect(messageId, 'message_id in the submit_sm_resp').to.have.length.above(0);
+  world.messaging.message = {
+    id: messageId,
+    customer: customerName,
+    from,
+    to,
+    text,
+    acceptedAt: requestedAt,
+  };
+}
+
+/** Then {string} receives a delivery receipt for it on the SMPP connection, saying {word} */
+export async function expectDeliveryReceiptOnTheSession(
+  world: Phase2World,
+  customerName: string,
+  stat: string,
+) {
+  const message = world.currentMessage();
+  expect(message.customer, 'whose message').to.equal(customerName);
+  const receipt = await session(world).deliveries.waitFor(
+    (d) => d.kind === 'receipt' && d.receiptedMessageId === message.id,
+    bound(world, `a delivery receipt for message ${message.id} on "${customerName}"'s SMPP connection`, {
+      lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
+    }),
+  );
+  expect(receipt.stat, `stat in the receipt (see "${EVIDENCE.SMPP}")`).to.equal(stat);
+  expect(receipt.source, 'the receipt comes from the handset').to.equal(message.to);
+  const receipts = session(world).deliveries.filter(
+    (d) => d.kind === 'receipt' && d.receiptedMessageId === message.id,
+  );
+  expect(receipts, `receipts for ${message.id}: exactly one`).to.have.length(1);
+}
+
+/** When {string} submits {int} texts to {person} at once over SMPP, retrying each one it is told to slow down */
+export async function submitAtOnceRetryingThrottled(
+  world: Phase2World,
+  customerName: string,
+  count: number,
+  name: string,
+) {
+  const from = customerNumber(world, customerName);
+  const to = world.person(name).number;
+  const texts = Array.from({ length: count }, (_, i) => `Parcel update ${i + 1} of ${count}`);
+  const refusals: string[] = [];
+  await Promise.all(
+    texts.map((text) =>
+      // A real ESME retries a throttled submit after a pause; so does this one, within a bound.
+      eventually(
+        world,
+        `"${text}" to be accepted over SMPP`,
+        async () => {
+          const response = await session(world).submitOnce({
+            source: from,
+            destination: to,
+            text,
+            registeredDelivery: false,
+          });
+          if (response.command_status !== STATUS_OK) refusals.push(smppStatusName(response.command_status));
+          return response;
+        },
+        (response) => response.command_status === STATUS_OK,
+        { lookAt: [EVIDENCE.SMPP], extraMs: count * 1000, intervalMs: 100 },
+      ),
+    ),
+  );
+  world.messaging.smppBatch = { texts, refusals };
+}
+
+/** Then some submissions were refused because of the rate, with ESME_RTHROTTLED */
+export function expectSomeSubmissionsThrottled(world: Phase2World) {
+  const batch = world.messaging.smppBatch;
+  if (!batch) throw new Error('No batch of SMPP submissions in this scenario.');
+  expect(batch.refusals.length, `refused submissions (see "${EVIDENCE.SMPP}")`).to.be.above(0);
+  expect([...new Set(batch.refusals)], 'why submissions were refused').to.deep.equal(['ESME_RTHROTTLED']);
+}
+
+/** Then {person}'s phone receives each of the texts exactly once */
+export async function expectEachTextExactlyOnce(world: Phase2World, name: string) {
+  const batch = world.messaging.smppBatch;
+  if (!batch) throw new Error('No batch of SMPP submissions in this scenario.');
+  const inbox = world.mobileNetwork.handset(world.person(name).number).inbox;
+  try {
+    for (const text of batch.texts)
+      await inbox.waitFor(
+        (sms) => sms.text === text,
+        bound(world, `"${text}" on ${name}'s phone`, { lookAt: [EVIDENCE.SMPP] }),
+      );
+  } finally {
+    const arrived = new Set(inbox.all().map((sms) => sms.text));
+    recordMetric(world, {
+      kind: 'delivery',
+      name: 'texts acknowledged over SMPP under throttling',
+      accepted: batch.texts.length,
+      delivered: batch.texts.filter((t) => arrived.has(t)).length,
+    });
+  }
+  expect(
+    inbox
+      .all()
+      .map((sms) => sms.text)
+      .sort(),
+    `texts on ${name}'s phone: each one once`,
+  ).to.deep.equal([...batch.texts].sort());
+}

@@ -1,0 +1,186 @@
+import { expect } from 'chai';
+import type { MessagingNotes, Phase2World } from '../world/world';
+import { CarrierSmscDouble } from '../world/smpp/carrier-smsc';
+import { frenchMobileRange, mobileNumber, shortCode } from '../world/factories';
+import { EVIDENCE } from '../reporting/evidence';
+import { customerNumber } from './messaging';
+import { randomBytes } from 'node:crypto';
+import { bound, eventually, PLATFORM_LOG, boundMs } from './waiting';
+
+/** Given {string} owns a short code for sending texts */
+export async function giveShortCode(world: Phase2World, customerName: string) {
+  const customer = world.customer(customerName);
+  const number = shortCode();
+  const added = await customer.api.addNumber({ number, kind: 'short-code' });
+  expect(added.kind, `kind of ${number}`).to.equal('short-code');
+  customer.numbers.push({ number, kind: 'short-code' });
+}
+
+/** The current message on the recipient's handset, once (it must be the only text there). */
+export async function onHandset(world: Phase2World) {
+  const message = world.currentMessage();
+  // The French range goes to the French carrier double; everything else to the worker's own.
+  const foreign = world.messaging.foreignCarrier;
+  const network = foreign && message.to.startsWith(foreign.range) ? foreign.double : world.mobileNetwork;
+  const box = network.handset(message.to).inbox;
+  const received = await box.waitFor(
+    () => true,
+    bound(world, `the text to ${message.to} on the handset`, { lookAt: [EVIDENCE.SMPP, PLATFORM_LOG] }),
+  );
+  expect(box.all(), `texts on ${message.to}`).to.have.length(1);
+  return received;
+}
+
+/** Then {person}'s phone receives exactly that text from {string}'s short code */
+export async function expectExactlyThatTextFromTheShortCode(
+  world: Phase2World,
+  name: string,
+  customerName: string,
+) {
+  expect(world.person(name).number, 'whose phone').to.equal(world.currentMessage().to);
+  const received = await onHandset(world);
+  expect(received.text, `text on ${name}'s phone`).to.equal(world.currentMessage().text);
+  expect(received.from, `sender shown on ${name}'s phone`).to.equal(
+    customerNumber(world, customerName, 'short-code'),
+  );
+}
+
+/** Then the text travelled as {int} part(s) in {alphabet}, put back together in order on the handset */
+export async function expectTravelledInParts(world: Phase2World, parts: number, encoding: string) {
+  const message = world.currentMessage();
+  const received = await onHandset(world);
+  expect(received.text, 'the text as the handset put it together').to.equal(message.text);
+  expect([received.parts, received.encoding], 'parts and alphabet the handset received').to.deep.equal([
+    parts,
+    encoding,
+  ]);
+  const stored = await world.customer(message.customer).api.getMessage(message.id);
+  expect([stored.parts, stored.encoding], 'parts and alphabet the API reports').to.deep.equal([
+    parts,
+    encoding,
+  ]);
+}
+
+/** Given the platform sends texts to French mobiles over a connector of their own */
+export async function connectFrenchCarrier(world: Phase2World) {
+  const credentials = {
+    systemId: `fr${randomBytes(3).toString('hex')}`,
+    password: randomBytes(4).toString('hex'),
+  };
+  const double = new CarrierSmscDouble();
+  await double.start(credentials);
+  world.onCleanup(() => double.stop());
+  const range = frenchMobileRange();
+  const connectorId = `carrier-fr-${randomBytes(4).toString('hex')}`;
+  const { operator } = world;
+  const { config } = world.env;
+  const platformBinds = double.waitForBind(boundMs(world));
+  await operator.putConnector(connectorId, {
+    host: config.suiteHost,
+    port: double.address().port,
+    ...credentials,
+  });
+  world.onCleanup(() => operator.deleteConnector(connectorId));
+  await operator.putRoute({ prefix: range, connectorId });
+  world.onCleanup(() => operator.deleteRoute(range));
+  await platformBinds;
+  world.messaging.foreignCarrier = { double, range, connectorId, credentials, port: double.address().port };
+}
+
+/** Given {person} has a French mobile phone */
+export function giveAFrenchMobile(world: Phase2World, name: string) {
+  const carrier = world.messaging.foreignCarrier;
+  if (!carrier) throw new Error('No French connector in this scenario: a Given step must configure it.');
+  const number = mobileNumber(carrier.range);
+  carrier.double.behaviourFor(number, 'deliver');
+  world.people.set(name, { name, number, kind: 'mobile' });
+}
+
+/** Then {person} received it through the French carrier, and the home carrier never saw it */
+export async function expectReceivedThroughTheFrenchCarrierOnly(world: Phase2World, name: string) {
+  const message = world.currentMessage();
+  const carrier = world.messaging.foreignCarrier;
+  if (!carrier) throw new Error('No French connector in this scenario.');
+  expect(world.person(name).number, 'whose phone').to.equal(message.to);
+  const received = await onHandset(world);
+  expect(received.text, `text on ${name}'s phone`).to.equal(message.text);
+  expect(
+    carrier.double.submits.filter((s) => s.to === message.to).length,
+    'submits of the text at the French carrier',
+  ).to.equal(1);
+  expect(
+    world.mobileNetwork.submits.filter((s) => s.to === message.to),
+    `submits of the text at the home carrier (see "${EVIDENCE.SMPP}")`,
+  ).to.deep.equal([]);
+}
+
+function foreignCarrierOf(world: Phase2World): NonNullable<MessagingNotes['foreignCarrier']> {
+  if (!world.messaging.foreignCarrier)
+    throw new Error('No French connector in this scenario: a Given step must configure it.');
+  return world.messaging.foreignCarrier;
+}
+
+/** The connector's state as the operator sees it, once it is `state` (the platform noticed). */
+async function connectorBecomes(world: Phase2World, state: 'bound' | 'down' | 'connecting', not = false) {
+  const { connectorId } = foreignCarrierOf(world);
+  return eventually(
+    world,
+    `connector ${connectorId} to be ${not ? 'anything but ' : ''}${state}`,
+    () => world.operator.listConnectors(),
+    (list) => {
+      const found = list.items.find((c) => c.id === connectorId)?.state;
+      return not ? found !== state : found === state;
+    },
+    { lookAt: [EVIDENCE.HTTP, PLATFORM_LOG] },
+  );
+}
+
+/** Given the French mobile network is unreachable */
+export async function takeFrenchNetworkDown(world: Phase2World) {
+  await foreignCarrierOf(world).double.stop();
+  await connectorBecomes(world, 'bound', true);
+}
+
+/** When the French mobile network is back */
+export async function bringFrenchNetworkBack(world: Phase2World) {
+  const carrier = foreignCarrierOf(world);
+  const platformBinds = carrier.double.waitForBind(boundMs(world));
+  await carrier.double.start(carrier.credentials, { port: carrier.port });
+  await platformBinds;
+  await connectorBecomes(world, 'bound');
+}
+
+/** Then the API shows the message as accepted and waiting while the network is unreachable */
+export async function expectAcceptedAndWaiting(world: Phase2World) {
+  const message = world.currentMessage();
+  const stored = await world.customer(message.customer).api.getMessage(message.id);
+  expect(stored.status, 'status of a text the network cannot take yet').to.equal('queued');
+  const foreign = foreignCarrierOf(world);
+  expect(foreign.double.handset(message.to).inbox.all(), 'texts on the handset so far').to.deep.equal([]);
+}
+
+/** When {string} sends {person} a picture message through the API */
+export async function sendPictureMessage(world: Phase2World, customerName: string, name: string) {
+  world.refusals.lastResponse = await world.customer(customerName).api.raw({
+    method: 'POST',
+    path: '/v1/messages',
+    json: {
+      from: customerNumber(world, customerName, 'local'),
+      to: world.person(name).number,
+      text: 'Your parcel, photographed at the door',
+      mediaUrl: 'https://media.parcelly.example/proof-of-delivery.jpg',
+    },
+  });
+}
+
+/** Then the request is refused because picture messages are not supported */
+export function expectPictureMessageRefused(world: Phase2World) {
+  const response = world.refusals.lastResponse;
+  expect(response?.status, `HTTP status of a picture message (see "${EVIDENCE.HTTP}")`).to.equal(422);
+  const errors = (response?.body as { errors?: Array<{ field: string; message: string }> }).errors ?? [];
+  expect(
+    errors.map((e) => e.field),
+    'fields the refusal names',
+  ).to.deep.equal(['mediaUrl']);
+  expect(errors[0]?.message, 'the explanation').to.match(/not supported/i);
+}

@@ -1,0 +1,225 @@
+import { expect } from 'chai';
+import type { Phase2World } from '../world/world';
+import type { Cdr, SipAccountSettings } from '../world/http/api-client';
+import type { HandsetSms } from '../world/smpp/carrier-smsc';
+import { EVIDENCE } from '../reporting/evidence';
+import { awaitCallRecord } from './call-records';
+import { expectHeardEachOther, talkForAMoment } from './audio';
+import { bound, PLATFORM_LOG, boundMs } from './waiting';
+
+/**
+ * A subscriber's voice services that meet SMS: missed-call texts to their mobile, and call
+ * forwarding they set by texting their own business number from that mobile.
+ */
+
+function mobileOf(world: Phase2World, name: string): string {
+  const mobile = world.person(name).mobile;
+  if (!mobile) throw new Error(`${name} has no mobile in this scenario: a Given step must give one.`);
+  return mobile;
+}
+
+/** The inbox of a subscriber's own mobile, which they carry besides their desk phone. */
+function subscriberMobileInbox(world: Phase2World, name: string) {
+  return world.mobileNetwork.handset(mobileOf(world, name)).inbox;
+}
+
+/** Gives the subscriber a mobile on the mobile network double and files it with their account. */
+export async function fileMobile(
+  world: Phase2World,
+  name: string,
+  settings: Omit<SipAccountSettings, 'mobile'>,
+): Promise<void> {
+  const person = world.subscriber(name);
+  const mobile = world.newHandset();
+  person.mobile = mobile;
+  const api = world.customer(person.customer).api;
+  const account = await api.updateSipAccount(person.sip.username, { mobile, ...settings });
+  expect(account, `${name}'s SIP account after filing the mobile`).to.deep.include({ mobile, ...settings });
+}
+
+/** The record of the call that came in from outside, as the subscriber's customer sees it. */
+function inboundCallRecord(world: Phase2World): Promise<Cdr> {
+  const { pstn, callee } = world.currentInboundCall();
+  const api = world.customer(world.subscriber(callee.name).customer).api;
+  return awaitCallRecord(world, api, pstn.callId, `the call to ${callee.name}`);
+}
+
+/** Waits for the one text the subscriber's mobile should get, from their business number. */
+async function theOnlyText(world: Phase2World, name: string, about: string): Promise<HandsetSms> {
+  const person = world.subscriber(name);
+  const inbox = subscriberMobileInbox(world, name);
+  const text = await inbox.waitFor(
+    () => true,
+    bound(world, `a text on ${name}'s mobile (${mobileOf(world, name)}) ${about}`, {
+      lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
+    }),
+  );
+  expect(text.from, `sender of the text on ${name}'s mobile: ${name}'s business number`).to.equal(
+    person.number,
+  );
+  expect(
+    inbox.all().map((sms) => sms.text),
+    `texts on ${name}'s mobile`,
+  ).to.have.length(1);
+  return text;
+}
+
+/** Then {person}'s mobile receives a text naming {person}'s number and the time of his/her call */
+export async function expectMissedCallText(world: Phase2World, name: string, callerName: string) {
+  const cdr = await inboundCallRecord(world);
+  const caller = world.person(callerName);
+  const text = await theOnlyText(world, name, `about the missed call from ${callerName}`);
+  expect(text.text, `the missed-call text names ${callerName}'s number`).to.include(caller.number);
+  // The time of the call as the platform recorded it, to the minute (UTC, as the text says).
+  const hhmm = cdr.startedAt.slice(11, 16);
+  expect(text.text, `the missed-call text gives the time of the call (${hhmm} UTC)`).to.include(hhmm);
+}
+
+/** Then {person}'s mobile receives a text about a call from a withheld number */
+export async function expectWithheldMissedCallText(world: Phase2World, name: string) {
+  const cdr = await inboundCallRecord(world);
+  const text = await theOnlyText(world, name, 'about the missed call from a withheld number');
+  expect(text.text, 'the missed-call text says the number was withheld').to.match(/withheld|unknown/i);
+  expect(text.text, 'the missed-call text gives the time of the call').to.include(
+    cdr.startedAt.slice(11, 16),
+  );
+}
+
+/** Then {person}'s mobile receives no text about {person}'s call */
+export async function expectNoMissedCallText(world: Phase2World, name: string, callerName: string) {
+  const cdr = await inboundCallRecord(world);
+  expect(cdr.disposition, `outcome of ${callerName}'s call`).to.equal('answered');
+  // A missed-call text would be queued when the record is written, before anything sent later.
+  // So send a marker text now: once it arrives, anything queued before it would have too.
+  const person = world.subscriber(name);
+  const api = world.customer(person.customer).api;
+  const marker = `Marker after ${callerName}'s call`;
+  await api.sendMessage({ from: person.number, to: mobileOf(world, name), text: marker });
+  const inbox = subscriberMobileInbox(world, name);
+  await inbox.waitFor(
+    (sms) => sms.text === marker,
+    bound(world, `the marker text on ${name}'s mobile`, { lookAt: [EVIDENCE.SMPP] }),
+  );
+  expect(
+    inbox.all().map((sms) => sms.text),
+    `texts on ${name}'s mobile after an answered call: only the marker`,
+  ).to.deep.equal([marker]);
+}
+
+// ---- forwarding by SMS ---------------------------------------------------------------------
+
+export async function textBusinessNumber(world: Phase2World, name: string, text: string): Promise<void> {
+  const person = world.subscriber(name);
+  await world.mobileNetwork.textFrom(mobileOf(world, name), person.number, text);
+}
+
+export async function expectForwardingConfirmed(
+  world: Phase2World,
+  name: string,
+  target: string,
+): Promise<void> {
+  const targetNumber = world.person(target).number;
+  const text = await theOnlyText(world, name, `confirming that calls ring ${target}'s number`);
+  expect(text.text, `the confirmation names ${target}'s number`).to.include(targetNumber);
+  const person = world.subscriber(name);
+  const account = await world.customer(person.customer).api.getSipAccount(person.sip.username);
+  expect(account.forwardTo, `${name}'s forwarding as the API shows it`).to.equal(targetNumber);
+}
+
+/** Given {person} has forwarded her/his calls to {person} by text */
+export async function forwardCallsByText(world: Phase2World, name: string, target: string) {
+  await textBusinessNumber(world, name, `FORWARD ${world.person(target).number}`);
+  await expectForwardingConfirmed(world, name, target);
+  subscriberMobileInbox(world, name).forget(() => true);
+}
+
+/** Then {person}'s mobile receives a confirmation that forwarding is off */
+export async function expectForwardingOffConfirmed(world: Phase2World, name: string) {
+  const text = await theOnlyText(world, name, 'confirming that forwarding is off');
+  expect(text.text, 'the confirmation says forwarding is off').to.match(/forwarding is off/i);
+  const person = world.subscriber(name);
+  const account = await world.customer(person.customer).api.getSipAccount(person.sip.username);
+  expect(account.forwardTo, `${name}'s forwarding as the API shows it`).to.equal(null);
+}
+
+/** Then {person}'s mobile receives an error text saying {string} is not a phone number */
+export async function expectNotAPhoneNumberError(world: Phase2World, name: string, argument: string) {
+  const text = await theOnlyText(world, name, `saying "${argument}" is not a phone number`);
+  expect(text.text, 'the error text quotes what was sent').to.include(`"${argument}"`);
+  expect(text.text, 'the error text says it is not a phone number').to.match(/not a phone number/i);
+}
+
+/** Then {person}'s calls are still not forwarded */
+export async function expectCallsNotForwarded(world: Phase2World, name: string) {
+  const person = world.subscriber(name);
+  const account = await world.customer(person.customer).api.getSipAccount(person.sip.username);
+  expect(account.forwardTo, `${name}'s forwarding as the API shows it`).to.equal(null);
+}
+
+/** Then the call rings {person}'s line instead of {person}'s phone */
+export async function expectCallRingsForwardedLine(
+  world: Phase2World,
+  targetName: string,
+  subscriberName: string,
+) {
+  const inbound = world.currentInboundCall();
+  const target = world.person(targetName);
+  const invite = await (
+    await world.telephoneNetwork()
+  ).invites.waitFor(
+    (i) => i.number === target.number && i.at >= inbound.placedAt,
+    bound(world, `the forwarded call to ${targetName}'s number ${target.number} at the telephone network`, {
+      lookAt: [EVIDENCE.SIP, PLATFORM_LOG],
+    }),
+  );
+  const see = `(see "${EVIDENCE.SIP}")`;
+  expect(invite.from, `caller shown to ${targetName}: the original caller ${see}`).to.equal(
+    inbound.caller.number,
+  );
+  expect(invite.divertedFrom, `number the call was forwarded from (Diversion) ${see}`).to.equal(
+    inbound.callee.number,
+  );
+  const rangHere = world
+    .subscriber(subscriberName)
+    .phone?.incomingCalls.filter((call) => call.invitedAt >= inbound.placedAt);
+  expect(rangHere, `calls that rang ${subscriberName}'s own phone`).to.have.length(0);
+}
+
+/** Then the call rings {person}'s phone */
+export async function expectCallRingsPhone(world: Phase2World, name: string) {
+  const inbound = world.currentInboundCall();
+  const phone = world.subscriber(name).phone;
+  if (!phone) throw new Error(`${name} has no phone.`);
+  const ringing = await phone.incomingCalls.waitFor(
+    (call) => call.invitedAt >= inbound.placedAt,
+    bound(world, `${inbound.caller.name}'s call to ring ${name}'s phone`, {
+      lookAt: [EVIDENCE.SIP, PLATFORM_LOG],
+    }),
+  );
+  inbound.ringing = ringing;
+  expect(ringing.remoteIdentity.user, `caller shown on ${name}'s phone`).to.equal(inbound.caller.number);
+}
+
+/** When {person} answers and {person} and {person} hear each other */
+export async function answerAndHearEachOther(
+  world: Phase2World,
+  answerer: string,
+  aName: string,
+  bName: string,
+) {
+  const inbound = world.currentInboundCall();
+  const network = await world.telephoneNetwork();
+  const number = world.person(answerer).number;
+  const answered = await network.calls.waitFor(
+    (call) => call.number === number && call.origin === 'platform',
+    bound(world, `${answerer}'s line to answer the forwarded call`, { lookAt: [EVIDENCE.SIP] }),
+  );
+  const waitMs = boundMs(world);
+  await Promise.all([answered.waitUntilConfirmed(waitMs), inbound.pstn.waitUntilAnswered(waitMs)]);
+  const speakers = { [inbound.caller.name]: inbound.pstn.rtp, [answerer]: answered.rtp };
+  const a = { name: aName, rtp: speakers[aName] };
+  const b = { name: bName, rtp: speakers[bName] };
+  if (!a.rtp || !b.rtp) throw new Error(`${aName} and ${bName} must be the caller and ${answerer}.`);
+  await talkForAMoment(world, a, b);
+  expectHeardEachOther(world, a, b);
+}

@@ -1,0 +1,272 @@
+import { expect } from 'chai';
+import { SipPhone } from '../world/sip/sip-phone';
+import { SipDatagramProbe } from '../world/probes/sip-datagram-probe';
+import type { Phase2World, Person } from '../world/world';
+import { pstnNumber } from '../world/factories';
+import { EVIDENCE } from '../reporting/evidence';
+import { TALK_PACKETS, audioSnapshot, expectHeardEachOther } from './audio';
+import { awaitCallRecord } from './call-records';
+import { bound, PLATFORM_LOG, boundMs } from './waiting';
+
+/**
+ * Outside lines ring this long before answering, so a call record that bills from the dial
+ * instead of the answer is off by more than the tolerance below and fails.
+ */
+export const RING_MS = 300;
+/** Loopback jitter allowance between the phone's and the platform's view of a call's length. */
+export const DURATION_TOLERANCE_MS = 150;
+
+function phoneOf(person: Person): SipPhone {
+  if (!person.phone) throw new Error(`${person.name} has no SIP phone in this scenario.`);
+  return person.phone;
+}
+
+/** Given {person}'s phone is registered */
+export async function registerPhone(world: Phase2World, name: string) {
+  await phoneOf(world.person(name)).register();
+}
+
+/** Given {person} is on an outside line that answers calls */
+export async function giveAnOutsideLineThatAnswers(world: Phase2World, name: string) {
+  const number = pstnNumber();
+  (await world.telephoneNetwork()).behaviourFor(number, {
+    answer: 'answer',
+    media: 'tone',
+    answerAfterMs: RING_MS,
+  });
+  world.people.set(name, { name, number, kind: 'outside line' });
+}
+
+/** Given {person} is on an outside line that is busy */
+export async function giveAnOutsideLineThatIsBusy(world: Phase2World, name: string) {
+  const number = pstnNumber();
+  (await world.telephoneNetwork()).behaviourFor(number, { answer: 'busy' });
+  world.people.set(name, { name, number, kind: 'outside line' });
+}
+
+export async function placeCall(world: Phase2World, callerName: string, calleeName: string): Promise<void> {
+  const caller = world.person(callerName);
+  const callee = world.person(calleeName);
+  const call = await phoneOf(caller).call(callee.number);
+  world.voice.call = { caller, callee, call };
+  if (callee.kind === 'outside line') {
+    // Only this scenario's trunk points at this scenario's telephone network.
+    const network = await world.telephoneNetwork();
+    world.voice.call.invite = await network.invites.waitFor(
+      (invite) => invite.number === callee.number,
+      bound(
+        world,
+        `the call from ${callerName} to arrive at the outside number ${callee.number} over the trunk`,
+        { lookAt: [EVIDENCE.SIP, PLATFORM_LOG] },
+      ),
+    );
+  }
+}
+
+export async function answerAndTalk(world: Phase2World, calleeName: string): Promise<void> {
+  const current = world.currentCall();
+  const waitMs = boundMs(world);
+  const invite = current.invite;
+  if (!invite) throw new Error(`${calleeName} is not reached over the trunk in this scenario.`);
+  current.farEnd = await (
+    await world.telephoneNetwork()
+  ).calls.waitFor(
+    (call) => call.callId === invite.callId,
+    bound(world, `${calleeName}'s line to answer the call (SIP Call-ID ${invite.callId})`, {
+      lookAt: [EVIDENCE.SIP],
+    }),
+  );
+  await current.call.waitUntilAnswered(waitMs);
+  // The platform must complete the answer towards the network too (ACK), or the carrier drops the call.
+  await current.farEnd.waitUntilConfirmed(waitMs);
+  // "A moment" = until each side has heard a second of the other: event-driven, no fixed pause.
+  await Promise.all([
+    current.call.rtp.waitForPackets(TALK_PACKETS, waitMs),
+    current.farEnd.rtp.waitForPackets(TALK_PACKETS, waitMs),
+  ]);
+}
+
+/** Given {person} has called {person} and they are talking */
+export async function callAndTalk(world: Phase2World, callerName: string, calleeName: string) {
+  await placeCall(world, callerName, calleeName);
+  await answerAndTalk(world, calleeName);
+}
+
+/** When {person} hangs up */
+export async function hangUp(world: Phase2World, name: string) {
+  const inbound = world.voice.inboundCall;
+  if (inbound && inbound.caller.name === name) {
+    // An outside caller hangs up at the telephone network; the subscriber's phone must hear of it.
+    await inbound.pstn.hangup();
+    await inbound.pstn.waitUntilEnded(boundMs(world));
+    if (inbound.ringing) await inbound.ringing.waitUntilEnded(boundMs(world));
+    return;
+  }
+  const current = world.currentCall();
+  expect(current.caller.name, 'who hangs up').to.equal(name);
+  if (current.farEnd)
+    current.talkedUntil = audioSnapshot(
+      { name: current.caller.name, rtp: current.call.rtp },
+      { name: current.callee.name, rtp: current.farEnd.rtp },
+    );
+  await current.call.hangup();
+  await current.call.waitUntilEnded(boundMs(world));
+  if (current.farEnd) await current.farEnd.waitUntilEnded(boundMs(world));
+}
+
+/** Then {person}'s phone showed {person}'s number as the caller */
+export function expectCallerShownOnPhone(world: Phase2World, calleeName: string, callerName: string) {
+  const { invite, caller } = world.currentCall();
+  expect(invite, `the call as ${calleeName}'s line received it`).to.not.equal(undefined);
+  expect(caller.name).to.equal(callerName);
+  expect(
+    invite?.from,
+    `caller number in From of the INVITE ${calleeName} received (see "${EVIDENCE.SIP}")`,
+  ).to.equal(caller.number);
+  expect(
+    invite?.pAssertedIdentity,
+    `P-Asserted-Identity of the INVITE ${calleeName} received (see "${EVIDENCE.SIP}")`,
+  ).to.equal(caller.number);
+}
+
+/** Then {person} and {person} heard each other, with the call audio carried by the platform */
+export function expectHeardEachOtherThroughThePlatform(world: Phase2World, aName: string, bName: string) {
+  const { call, farEnd } = world.currentCall();
+  if (!farEnd) throw new Error(`${bName} never answered, so nobody could hear anybody.`);
+  const { talkedUntil } = world.currentCall();
+  expectHeardEachOther(
+    world,
+    { name: aName, rtp: call.rtp },
+    { name: bName, rtp: farEnd.rtp },
+    undefined,
+    talkedUntil,
+  );
+}
+
+async function callRecord(world: Phase2World, what: string) {
+  const { caller, call } = world.currentCall();
+  if (!caller.customer) throw new Error(`${caller.name} is not a customer's phone.`);
+  return awaitCallRecord(world, world.customer(caller.customer).api, call.callId, what);
+}
+
+/** Then the call record shows {person} calling {person} over the trunk, answered, for as long as they talked */
+export async function expectAnsweredTrunkCallRecord(
+  world: Phase2World,
+  callerName: string,
+  calleeName: string,
+) {
+  const { caller, callee, call } = world.currentCall();
+  const cdr = await callRecord(world, `the call record of ${callerName}'s call to ${calleeName}`);
+  const trunkId = world.customer(caller.customer ?? '').trunkId;
+  expect(cdr, 'call record parties, trunk and outcome').to.deep.include({
+    caller: caller.number,
+    callee: callee.number,
+    trunkId,
+    direction: 'outbound',
+    disposition: 'answered',
+    sipStatus: 200,
+    hangupBy: 'caller',
+  });
+  const talked = (call.endedAt ?? 0) - (call.answeredAt ?? 0);
+  expect(talked, 'talk time measured on the phone').to.be.greaterThan(0);
+  expect(
+    cdr.durationMs,
+    `call record duration vs the ${talked} ms measured on ${callerName}'s phone`,
+  ).to.be.closeTo(talked, DURATION_TOLERANCE_MS);
+  expect(cdr.billableSeconds, 'billable seconds: the duration rounded up to whole seconds').to.equal(
+    Math.ceil(cdr.durationMs / 1000),
+  );
+  const started = Date.parse(cdr.startedAt);
+  const answered = Date.parse(cdr.answeredAt ?? '');
+  const ended = Date.parse(cdr.endedAt);
+  expect(
+    started <= answered && answered <= ended,
+    `timestamps in order: ${cdr.startedAt} ≤ ${cdr.answeredAt} ≤ ${cdr.endedAt}`,
+  ).to.equal(true);
+}
+
+/** Then {person} hears that {person} is busy */
+export async function expectHearsBusy(world: Phase2World, _callerName: string, calleeName: string) {
+  const { call } = world.currentCall();
+  const outcome = await call.events.waitFor(
+    (event) => event.kind === 'rejected' || event.kind === 'answered',
+    bound(world, `the call to ${calleeName} to be refused`, { lookAt: [EVIDENCE.SIP] }),
+  );
+  expect(outcome.kind, `how the call to ${calleeName} ended`).to.equal('rejected');
+  expect(outcome.status, `SIP status the caller got (486 Busy Here expected)`).to.equal(486);
+}
+
+/** Then the call record shows {person} calling {person} over the trunk, busy */
+export async function expectBusyTrunkCallRecord(world: Phase2World, callerName: string, calleeName: string) {
+  const { caller, callee } = world.currentCall();
+  const cdr = await callRecord(world, `the call record of ${callerName}'s busy call to ${calleeName}`);
+  expect(cdr, 'call record of a busy call').to.deep.include({
+    caller: caller.number,
+    callee: callee.number,
+    trunkId: world.customer(caller.customer ?? '').trunkId,
+    disposition: 'busy',
+    sipStatus: 486,
+    answeredAt: null,
+    durationMs: 0,
+    billableSeconds: 0,
+  });
+}
+
+/** When {person}'s phone tries to register with a wrong password */
+export async function registerWithAWrongPassword(world: Phase2World, name: string) {
+  const person = world.person(name);
+  if (!person.sip) throw new Error(`${name} has no SIP account.`);
+  const { endpoints } = world.env;
+  const impostor = new SipPhone({
+    actor: `${name}'s phone (wrong password)`,
+    username: person.sip.username,
+    password: `${person.sip.password}-wrong`,
+    domain: endpoints.sip.domain,
+    transport: 'udp',
+    server: endpoints.sip.udp,
+  });
+  await impostor.start();
+  world.onCleanup(() => impostor.stop());
+  world.refusals.registration = await impostor.register().then(
+    () => undefined,
+    (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+  );
+}
+
+/** Then the registration is refused as unauthorised */
+export function expectRegistrationRefusedAsUnauthorised(world: Phase2World) {
+  expect(
+    world.refusals.registration,
+    'registration with a wrong password must fail, but it succeeded',
+  ).to.be.instanceOf(Error);
+  expect(world.refusals.registration?.message, 'why the registration failed').to.match(/\b(401|403)\b/);
+}
+
+/** When a device sends the platform a malformed call request */
+export async function sendAMalformedCallRequest(world: Phase2World) {
+  const probe = new SipDatagramProbe('garbled device');
+  const port = await probe.open();
+  world.onCleanup(() => probe.close());
+  world.voice.probe = probe;
+  // A request line and Via, but no From/To/Call-ID/CSeq: parseable enough to answer, too broken to serve.
+  await probe.send(
+    `OPTIONS sip:${world.env.endpoints.sip.domain} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bKgarbled${Date.now()}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`,
+    world.env.endpoints.sip.udp,
+  );
+}
+
+/** Then the platform rejects the malformed request */
+export async function expectMalformedRequestRejected(world: Phase2World) {
+  const statusLine = '400 Bad Request';
+  if (!world.voice.probe) throw new Error('No garbled request was sent in this scenario.');
+  const response = await world.voice.probe.responses.waitFor(
+    () => true,
+    bound(world, `the platform's answer to the garbled request`, { lookAt: [EVIDENCE.SIP, PLATFORM_LOG] }),
+  );
+  expect(response.statusLine, 'answer to the garbled request').to.equal(`SIP/2.0 ${statusLine}`);
+}
+
+/** Then {person}'s phone can still register */
+export async function expectPhoneCanStillRegister(world: Phase2World, name: string) {
+  await phoneOf(world.person(name)).register();
+}
