@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { Observed, WaitTimeoutError } from '../../world/observed';
-import { PstnDouble } from '../../world/sip/pstn-double';
+import { PstnDouble, timerGSchedule } from '../../world/sip/pstn-double';
 import { traffic } from '../../world/traffic-log';
 
 const WAIT_MS = 2000;
@@ -184,6 +184,41 @@ test('no ACK for the 200 OK: the wait names the retransmissions, the problem sho
     assert.equal(recorded.length, 1);
     assert.equal(recorded[0].from, 'PSTN');
     assert.match(recorded[0].summary, /^PROBLEM: no ACK after 6/);
+  } finally {
+    await pstn.stop();
+    await peer.close();
+  }
+});
+
+test('Timer G: retransmissions timed from the first send, doubling from T1, capped at T2', () => {
+  assert.deepEqual(timerGSchedule(10, 640), [10, 30, 70, 150, 310, 630]);
+  // T1 = 500 ms: 500, 1000, 2000, 4000, then T2 = 4000 ms apart until Timer H (32 s).
+  assert.deepEqual(
+    timerGSchedule(500, 32_000),
+    [500, 1500, 3500, 7500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500],
+  );
+});
+
+test('no ACK on a busy machine: a blocked event loop neither drops retransmissions nor reorders Timer H', async () => {
+  const pstn = new PstnDouble({ actor: 'PSTN', timerT1Ms: 10, transactionTimeoutMs: 500 });
+  await pstn.start();
+  const peer = await SipPeer.open();
+  try {
+    peer.invite(pstn.address().port, 'busy-1');
+    await peer.ok('busy-1');
+    // Hold the loop past Timer H (640 ms): every retransmission and the give-up are overdue at once.
+    const until = Date.now() + 700;
+    while (Date.now() < until) {
+      /* busy: what a loaded CI machine does to timers */
+    }
+    const call = await pstn.calls.waitFor((c) => c.callId === 'busy-1', {
+      awaited: 'the answered call',
+      timeoutMs: WAIT_MS,
+    });
+    await assert.rejects(
+      call.waitUntilConfirmed(WAIT_MS),
+      /no ACK after 6 retransmission\(s\) of 200 OK within 640 ms/,
+    );
   } finally {
     await pstn.stop();
     await peer.close();

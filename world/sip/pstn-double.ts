@@ -1183,15 +1183,17 @@ export class PstnDouble {
     const headers = status < 300 ? { ...this.contactHeader(invite), ...extra } : extra;
     const text = this.respond(invite.request, invite.source, status, headers, body, invite.localTag);
     invite.lastResponse = text;
-    let interval = this.t1;
     const retransmit = (): void => {
       this.sendRaw(text, invite.source);
       invite.retransmissions += 1;
       if (status < 300 && this.confirms(invite)) invite.dialog?.call.noteOkRetransmission();
-      interval = Math.min(interval * 2, T2);
-      invite.timers.push(setTimeout(retransmit, interval));
     };
-    invite.timers.push(setTimeout(retransmit, interval));
+    // Every retransmission is timed from the first send, all armed now: timers armed in one tick
+    // fire in deadline order, so a busy event loop delays them but can neither let the delays add
+    // up nor let Timer H give up before a retransmission that was due earlier.
+    for (const offset of timerGSchedule(this.t1, 64 * this.t1)) {
+      invite.timers.push(setTimeout(retransmit, offset));
+    }
     invite.timers.push(
       setTimeout(() => {
         this.forgetInvite(invite);
@@ -1291,6 +1293,20 @@ export class PstnDouble {
     });
     this.problems.add(description);
   }
+}
+
+/**
+ * When a final response to an INVITE is retransmitted, counted from its first send (RFC 3261
+ * §17.2.1 Timer G): first after T1, each interval twice the last, capped at T2, all before `untilMs`.
+ */
+export function timerGSchedule(t1: number, untilMs: number): number[] {
+  const offsets: number[] = [];
+  let interval = t1;
+  for (let at = t1; at < untilMs; at += interval) {
+    offsets.push(at);
+    interval = Math.min(interval * 2, T2);
+  }
+  return offsets;
 }
 
 function topBranch(headers: SipHeaders): string {
