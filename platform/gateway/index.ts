@@ -9,9 +9,11 @@ import type { Caller, CoreServices } from '../core/services';
 import type { GatewayPlugin } from './plugins';
 import { problem, ProblemError, type Problem } from './problems';
 import { compileRoutes, matchRoute, routeTable, type CompiledRoute, type Reply } from './routes';
+import { RequestLog } from './request-log';
 
 export type { GatewayPlugin, PluginExit, PluginRequest } from './plugins';
 export type { RouteDefinition } from './routes';
+export type { RequestRecord } from './request-log';
 
 /** Kong's client_max_body_size in spirit: larger bodies get 413 before any service sees them. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -60,12 +62,14 @@ export async function startGateway(
   options: GatewayOptions = {},
 ): Promise<RunningRole<{ apiUrl: string }>> {
   const { config, log } = deps;
+  const requestLog = new RequestLog();
   const routes = compileRoutes(
     routeTable({
       services: core,
       version: config.version,
       settings: () => effectiveSettings(config),
       contractYaml: readFileSync(CONTRACT_FILE, 'utf8'),
+      findRequest: (id) => requestLog.find(id),
     }),
   );
   const plugins = options.plugins ?? [];
@@ -96,9 +100,11 @@ export async function startGateway(
     const requestId = acceptableRequestId(request.headers['x-request-id']) ?? randomUUID();
     response.setHeader('X-Request-Id', requestId);
     response.setHeader('X-Kong-Request-Id', randomBytes(16).toString('hex'));
+    const receivedAt = new Date().toISOString();
     const method = request.method ?? 'GET';
     const url = new URL(request.url ?? '/', 'http://gateway.invalid');
     let outcome = '';
+    let caller: Caller | null = null;
     try {
       const matched = matchRoute(routes, method, url.pathname);
       // Kong routes by path first: an unknown path is Kong's 404 before any plugin runs.
@@ -107,7 +113,6 @@ export async function startGateway(
       // Key-auth runs before the method is judged, so an unauthenticated caller learns nothing
       // about which methods a protected path supports.
       const needsKey = matched.route ? matched.route.access !== 'public' : !matched.allPublic;
-      let caller: Caller | null = null;
       if (needsKey) {
         const key = apiKeyOf(request, url);
         if (!key) return sendKong(response, 401, KONG.noKey, { 'WWW-Authenticate': 'Key realm="kong"' });
@@ -154,9 +159,20 @@ export async function startGateway(
       }
       sendProblem(response, body, headers);
     } finally {
+      const durationMs = elapsedMs(started);
+      requestLog.add({
+        requestId,
+        method,
+        path: url.pathname,
+        status: response.statusCode,
+        role: caller?.role ?? 'anonymous',
+        customerId: caller?.role === 'customer' ? caller.customerId : null,
+        durationMs,
+        receivedAt,
+      });
       log(
         'gateway',
-        `${method} ${loggableTarget(request.url)} → ${response.statusCode} (${elapsedMs(started)} ms) request ${requestId}${outcome}`,
+        `${method} ${loggableTarget(request.url)} → ${response.statusCode} (${durationMs} ms) request ${requestId}${outcome}`,
       );
     }
   }

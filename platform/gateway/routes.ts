@@ -1,5 +1,6 @@
 import type { CoreServices, Caller } from '../core/services';
 import { problem, ProblemError } from './problems';
+import type { RequestRecord } from './request-log';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -39,6 +40,8 @@ export interface RouteTableOptions {
   /** The effective timer settings, for GET /ops/v1/settings. */
   settings: () => unknown;
   contractYaml: string;
+  /** The gateway's request log by request id, for GET /ops/v1/requests/{id}. */
+  findRequest: (requestId: string) => RequestRecord | undefined;
 }
 
 /**
@@ -50,6 +53,7 @@ export function routeTable({
   version,
   settings,
   contractYaml,
+  findRequest,
 }: RouteTableOptions): RouteDefinition[] {
   const ok = (body: unknown, status = 200): Reply => ({ status, body });
   return [
@@ -441,6 +445,19 @@ export function routeTable({
       path: '/ops/v1/settings',
       access: 'operator',
       handle: () => ok(settings()),
+    },
+    {
+      method: 'GET',
+      path: '/ops/v1/requests/{id}',
+      access: 'operator',
+      handle: (c) => {
+        const record = findRequest(c.params.id);
+        if (!record)
+          throw new ProblemError(
+            problem('notFound', `no request ${c.params.id} in the gateway's recent requests`),
+          );
+        return ok(record);
+      },
     },
     {
       method: 'GET',

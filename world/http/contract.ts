@@ -40,7 +40,13 @@ interface OperationSpec {
   literalSegments: number;
   /** JSON pointer of the operation object inside the document. */
   pointer: string;
+  /** Position in the document, so listings keep the contract's order. */
+  order: number;
   responses: Record<string, unknown>;
+  /** Who may call it (`x-access`), when the contract restricts it: `operator`. */
+  access?: string;
+  /** Whether it takes a JSON request body. */
+  jsonBody: boolean;
 }
 
 type JsonObject = Record<string, unknown>;
@@ -64,6 +70,11 @@ export class ApiContract {
 
   static load(file = CONTRACT_FILE): ApiContract {
     return new ApiContract(parseYaml(readFileSync(file, 'utf8')) as JsonObject);
+  }
+
+  /** The operations the contract marks with `x-access: <access>`, in document order. */
+  operationsWithAccess(access: string): ReadonlyArray<Readonly<OperationSpec>> {
+    return this.operations.filter((op) => op.access === access).sort((a, b) => a.order - b.order);
   }
 
   /** The operation for a method and path (query ignored); literal segments win over templates. */
@@ -161,6 +172,11 @@ export class ApiContract {
   }
 }
 
+/** A concrete path for a template: each `{name}` replaced by `valueOf(name)`, percent-encoded. */
+export function fillTemplate(template: string, valueOf: (name: string) => string): string {
+  return template.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(valueOf(name)));
+}
+
 let shared: ApiContract | undefined;
 
 /** The contract, loaded once per process. */
@@ -198,7 +214,11 @@ function collectOperations(document: JsonObject): OperationSpec[] {
         ),
         literalSegments: segments.filter((s) => !/^\{.+\}$/.test(s)).length,
         pointer: `/paths/${escapeToken(template)}/${method}`,
+        order: operations.length,
         responses: (operation.responses ?? {}) as JsonObject,
+        access: typeof operation['x-access'] === 'string' ? operation['x-access'] : undefined,
+        jsonBody:
+          'application/json' in ((((operation.requestBody ?? {}) as JsonObject).content ?? {}) as JsonObject),
       });
     }
   }
