@@ -189,6 +189,7 @@ export async function sendWithoutAnApiKey(world: Phase2World) {
     path: '/v1/messages',
     json: { from: localDid(), to: mobileNumber(world.env.mobilePrefix), text: 'no key' },
     apiKey: null,
+    refusal: { what: 'a request without an API key', by: 'the gateway' },
   });
 }
 
@@ -215,6 +216,7 @@ export async function sendInvalidJson(world: Phase2World, customerName: string, 
     path: '/v1/messages',
     body: JSON.stringify(fields).slice(0, -1),
     headers: { 'content-type': 'application/json' },
+    refusal: { what: 'a message request whose body is not valid JSON', by: 'the platform' },
   });
 }
 

@@ -152,6 +152,7 @@ export async function moveUkCallsToAMissingTrunk(world: Phase2World, customerNam
     method: 'PUT',
     path: `/v1/routing-rules/${ruleId}`,
     json: { prefix: UK, trunkId: 'trk_that_does_not_exist' },
+    refusal: { what: 'a routing rule to a trunk that does not exist', by: 'the platform' },
   });
 }
 
@@ -243,6 +244,7 @@ export async function setTrunkCallerIdTo(world: Phase2World, customerName: strin
     method: 'PATCH',
     path: `/v1/trunks/${mainTrunk(customer)}`,
     json: { callerId: tollFreeNumber() },
+    refusal: { what: 'a trunk caller ID on a number the customer does not own', by: 'the platform' },
   });
 }
 

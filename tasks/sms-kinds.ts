@@ -170,6 +170,7 @@ export async function sendPictureMessage(world: Phase2World, customerName: strin
       text: 'Your parcel, photographed at the door',
       mediaUrl: 'https://media.parcelly.example/proof-of-delivery.jpg',
     },
+    refusal: { what: 'a picture message, which it does not support,', by: 'the platform' },
   });
 }
 

@@ -1,7 +1,14 @@
 import { World, type IWorldOptions } from '@cucumber/cucumber';
 import { Cleanups } from './cleanups';
 import type { SuiteEnvironment } from '../support/environment';
-import type { Campaign, ContactList, PlatformApi, PlatformSettings, Template } from './http/api-client';
+import type {
+  Campaign,
+  ContactList,
+  PlatformApi,
+  PlatformSettings,
+  RawResponse,
+  Template,
+} from './http/api-client';
 import type { SipPhone, PhoneCall } from './sip/sip-phone';
 import { PstnDouble, type PstnCall, type ReceivedInvite } from './sip/pstn-double';
 import type { SipDatagramProbe } from './probes/sip-datagram-probe';
@@ -34,6 +41,8 @@ export interface CustomerActor {
   campaigns: Map<string, CampaignRun>;
   /** Numbers of people who texted STOP to one of the customer's numbers. */
   optedOut: Set<string>;
+  /** The last request the customer sent under a reference (request id) of its own, and how long it took. */
+  tracedRequest?: { reference: string; response: RawResponse; roundTripMs: number };
 }
 
 /** A row of a contact list as the suite uploaded it: who it is (when a person of the scenario) and its values. */
@@ -198,6 +207,8 @@ export interface Refusals {
   bind?: Error & { statusName?: string };
   /** The last raw HTTP answer a negative step received. */
   lastResponse?: { status: number; headers: Record<string, string | string[] | undefined>; body: unknown };
+  /** Each operator-only operation tried with a customer's key, and what it answered. */
+  operatorOnly?: Array<{ request: string; status: number | undefined; answer: string }>;
 }
 
 /**

@@ -117,3 +117,21 @@ Feature: Send an SMS through the API
     Scenario: An SMS connection with the wrong password is refused
       When "Parcelly" opens an SMS connection with a wrong password
       Then the SMS connection is refused because the password is wrong
+
+  Rule: The operator's endpoints are the operator's alone, and every request can be traced
+
+    Scenario: A customer's API key opens none of the operator's endpoints
+      When "Parcelly" tries each of the operator's endpoints with its own API key
+      Then each of them is refused as reserved for the platform operator
+
+    Scenario: A request quoting the customer's own reference can be traced by it
+      Given Carol has a mobile phone
+      When "Parcelly" texts Carol "Your parcel is at the depot" through the API, quoting a reference of its own
+      Then the answer carries "Parcelly"'s reference
+      And the platform's request log shows the request under that reference, from "Parcelly", with its outcome
+
+    Scenario: A request with an API key the platform does not know is refused by the gateway
+      Given Carol has a mobile phone
+      When someone asks to send Carol a text with an API key the platform does not know
+      Then the request is refused because its API key is unknown
+      And Carol's phone receives no text from "Parcelly"

@@ -3,7 +3,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import got, { type Method } from 'got';
 import { traffic } from '../traffic-log';
 import { platformContract, type ApiContract } from './contract';
-import { redactHeaders, redactText } from './redact';
+import { redactHeaders, redactJson, redactText } from './redact';
+import { attempts, type AttemptOutcome } from '../../reporting/attempts';
 
 /** The platform API as the suite sees it (its own types, written from the contract, not imported from the platform). */
 export type CustomerTier = 'standard' | 'premium' | 'call-center' | 'api-only';
@@ -301,6 +302,18 @@ export interface SmsRoute {
   connectorId: string;
 }
 
+/** One request as the gateway logged it (GET /ops/v1/requests/{id}). */
+export interface RequestRecord {
+  requestId: string;
+  method: string;
+  path: string;
+  status: number;
+  role: 'anonymous' | 'operator' | 'customer';
+  customerId: string | null;
+  durationMs: number;
+  receivedAt: string;
+}
+
 /** RFC 9457 problem details (application errors) or Kong's `{message}` (gateway errors). */
 export interface ProblemDetails {
   type?: string;
@@ -347,6 +360,12 @@ export interface RawRequest {
   apiKey?: string | null;
   /** Only for deliberately undocumented requests (probing an unknown route): skips contract validation. */
   skipContract?: boolean;
+  /**
+   * What makes this a request the platform must refuse, and who must refuse it: any answer but a
+   * 4xx then fails naming that ("the gateway let a request without an API key through: …")
+   * instead of surfacing as a contract violation of whatever the platform did with it.
+   */
+  refusal?: { what: string; by: 'the gateway' | 'the platform' };
 }
 
 export interface RawResponse {
@@ -354,6 +373,8 @@ export interface RawResponse {
   headers: IncomingHttpHeaders;
   /** Parsed JSON for JSON media types, the text otherwise, undefined when empty. */
   body: unknown;
+  /** The X-Request-Id the client sent (and the gateway echoed): the key to the platform's log. */
+  requestId: string;
 }
 
 export interface PlatformApiOptions {
@@ -537,12 +558,15 @@ export class PlatformApi {
   /** Uploads a CSV file of contacts (a `number` column and any values a template uses). */
   async uploadContactList(name: string, csv: string): Promise<ContactList> {
     const path = `/v1/contact-lists?name=${encodeURIComponent(name)}`;
-    const response = await this.raw({
-      method: 'POST',
-      path,
-      body: csv,
-      headers: { 'content-type': 'text/csv' },
-    });
+    const response = await this.exchange(
+      {
+        method: 'POST',
+        path,
+        body: csv,
+        headers: { 'content-type': 'text/csv' },
+      },
+      'success',
+    );
     return this.expectSuccess('POST', path, response);
   }
 
@@ -616,6 +640,11 @@ export class PlatformApi {
     await this.call('DELETE', `/v1/webhooks/${encodeURIComponent(id)}`);
   }
 
+  /** The gateway's log line for a request, by its request id (operator only). */
+  getRequest(requestId: string): Promise<RequestRecord> {
+    return this.call('GET', `/ops/v1/requests/${encodeURIComponent(requestId)}`);
+  }
+
   putConnector(id: string, input: ConnectorInput): Promise<ConnectorStatus> {
     return this.call('PUT', `/ops/v1/smsc/connectors/${encodeURIComponent(id)}`, input);
   }
@@ -638,8 +667,18 @@ export class PlatformApi {
     await this.call('DELETE', `/ops/v1/smsc/routes/${encodeURIComponent(prefix)}`);
   }
 
-  /** Any request, for negative tests: never throws on a status, still validated and recorded. */
+  /**
+   * Any request, for negative tests: never throws on a status (but see `refusal`), still
+   * validated and recorded; the request id it sent must come back on the response.
+   */
   async raw(request: RawRequest): Promise<RawResponse> {
+    return this.exchange(request, request.refusal ? 'refusal' : 'judged-by-caller');
+  }
+
+  private async exchange(
+    request: RawRequest,
+    expecting: 'success' | 'refusal' | 'judged-by-caller',
+  ): Promise<RawResponse> {
     const headers: Record<string, string> = {
       'x-request-id': `suite-${randomUUID()}`,
       ...lowerCaseKeys(request.headers ?? {}),
@@ -676,13 +715,39 @@ export class PlatformApi {
     const contentType = response.headers['content-type'];
     const parsed = parseBody(text, contentType);
     this.record(request.method, request.path, headers, body, response, started, text);
-    if (!request.skipContract)
-      this.contract.validateResponse(request.method, request.path, response.statusCode, contentType, parsed);
-    return { status: response.statusCode, headers: response.headers, body: parsed };
+    const status = response.statusCode;
+    const sentId = headers['x-request-id'];
+    const requestLine = `${request.method} ${request.path.split('?')[0]}`;
+    const settle = (outcome: AttemptOutcome, why?: string): void =>
+      attempts.settle('request', sentId, requestLine, outcome, why);
+    const refused = status >= 400 && status < 500;
+    if (request.refusal && !refused) {
+      settle('failed', `${request.refusal.what} was let through`);
+      throw new Error(
+        `${request.refusal.by} let ${request.refusal.what} through: ${requestLine} answered ${status} ${preview(parsed)} (request id ${sentId}); it must be refused with a 4xx before anything is done with it — see the "HTTP exchanges" attachment`,
+      );
+    }
+    try {
+      if (!request.skipContract)
+        this.contract.validateResponse(request.method, request.path, status, contentType, parsed);
+      const echoed = firstHeader(response.headers['x-request-id']);
+      // The contract promises a sane id back as sent; a step that sends an odd one on purpose judges itself.
+      if (SANE_REQUEST_ID.test(sentId) && echoed !== sentId)
+        throw new Error(
+          `the gateway replaced the request id: ${requestLine} was sent with X-Request-Id ${sentId}, its ${status} response carries ${echoed ?? 'none'}; a customer could not find the request in the platform's log — see the "HTTP exchanges" attachment`,
+        );
+    } catch (error) {
+      settle('failed', (error as Error).message.split('\n')[0]);
+      throw error;
+    }
+    if (status >= 500) settle('failed', `answered ${status}`);
+    else if (refused && expecting === 'success') settle('failed', `answered ${status}`);
+    else settle(refused ? 'refused-as-expected' : 'succeeded');
+    return { status, headers: response.headers, body: parsed, requestId: sentId };
   }
 
   private async call<T>(method: Method, path: string, json?: unknown): Promise<T> {
-    return this.expectSuccess(method, path, await this.raw({ method, path, json }));
+    return this.expectSuccess(method, path, await this.exchange({ method, path, json }, 'success'));
   }
 
   /** The body of a 2xx, else an ApiError carrying the problem and the request id. */
@@ -740,6 +805,20 @@ function parseBody(text: string, contentType: string | undefined): unknown {
   } catch {
     return text; // the contract check then reports a string where an object was documented
   }
+}
+
+/** What the gateway echoes as sent (contracts/platform-api.yaml: 1–200 printable ASCII characters). */
+const SANE_REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** A body as a failure message quotes it: short, secrets redacted. */
+function preview(body: unknown): string {
+  if (body === undefined) return '(no body)';
+  const text = typeof body === 'string' ? redactText(body) : JSON.stringify(redactJson(body));
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
 function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {

@@ -1,0 +1,68 @@
+/**
+ * The traffic ledger behind the ">99 % end-to-end" metric: every call, text and API request the
+ * suite attempted, and how it ended end to end. Drivers open an attempt when they start one and
+ * settle it when they know its end; an After hook drains the ledger into the scenario's metrics
+ * (one `attempt` metric each), and the run summary counts them, de-duplicated by key (a Call-ID,
+ * a message id, a request id) so an attempt seen twice counts once.
+ *
+ * Outcomes: `succeeded` and `failed` count; `refused-as-expected` (a negative test's refusal, a
+ * busy line) is excluded from the ratio but still listed.
+ */
+
+export type AttemptChannel = 'call' | 'text' | 'request';
+export type AttemptOutcome = 'succeeded' | 'failed' | 'refused-as-expected';
+
+export interface Attempt {
+  channel: AttemptChannel;
+  /** The attempt's identity on the wire: Call-ID, message id, request id. */
+  key: string;
+  /** What it was, for people: `POST /v1/messages`, `text to +447700900123`. */
+  name: string;
+  outcome: AttemptOutcome;
+  /** Why it failed (or was refused), when it did. */
+  why?: string;
+}
+
+/** An attempt still in flight: settled by its driver, or at scenario end by `settleOpen`. */
+export interface OpenAttempt {
+  channel: AttemptChannel;
+  key: string;
+  name: string;
+  /** Decides the outcome at scenario end, from what the suite observed by then. */
+  settleAtEnd?: () => Pick<Attempt, 'outcome' | 'why'>;
+}
+
+class AttemptLedger {
+  private readonly open = new Map<string, OpenAttempt>();
+  private settled: Attempt[] = [];
+
+  /** Starts an attempt; one already open under the same channel and key is kept. */
+  begin(attempt: OpenAttempt): void {
+    const id = `${attempt.channel}:${attempt.key}`;
+    if (!this.open.has(id)) this.open.set(id, attempt);
+  }
+
+  /** Ends an attempt with its outcome (opened or not: a request is begun and settled at once). */
+  settle(channel: AttemptChannel, key: string, name: string, outcome: AttemptOutcome, why?: string): void {
+    this.open.delete(`${channel}:${key}`);
+    this.settled.push({ channel, key, name, outcome, ...(why === undefined ? {} : { why }) });
+  }
+
+  /**
+   * Everything attempted since the last drain: open attempts are settled by their own rule, or
+   * counted failed ("never completed") when they have none.
+   */
+  drain(): Attempt[] {
+    for (const attempt of this.open.values()) {
+      const end = attempt.settleAtEnd?.() ?? { outcome: 'failed' as const, why: 'never completed' };
+      this.settled.push({ channel: attempt.channel, key: attempt.key, name: attempt.name, ...end });
+    }
+    this.open.clear();
+    const drained = this.settled;
+    this.settled = [];
+    return drained;
+  }
+}
+
+/** One ledger per process (a Cucumber worker runs one scenario at a time). */
+export const attempts = new AttemptLedger();
