@@ -28,9 +28,12 @@ export interface OpenAttempt {
   channel: AttemptChannel;
   key: string;
   name: string;
-  /** Decides the outcome at scenario end, from what the suite observed by then. */
-  settleAtEnd?: () => Pick<Attempt, 'outcome' | 'why'>;
+  /** What a text was meant to be: its recipient and its exact text (settled from the handset). */
+  text?: { to: string; text: string };
 }
+
+/** How an open attempt ended, as seen at scenario end; undefined: not observable here (not counted). */
+export type EndOfAttempt = Pick<Attempt, 'outcome' | 'why'> | undefined;
 
 class AttemptLedger {
   private readonly open = new Map<string, OpenAttempt>();
@@ -49,14 +52,28 @@ class AttemptLedger {
   }
 
   /**
-   * Everything attempted since the last drain: open attempts are settled by their own rule, or
-   * counted failed ("never completed") when they have none.
+   * Settles the open attempts of a channel by what the suite observed at scenario end (before
+   * cleanup forgets it): `judge` returns the outcome, or undefined when this process cannot see it.
    */
-  drain(): Attempt[] {
-    for (const attempt of this.open.values()) {
-      const end = attempt.settleAtEnd?.() ?? { outcome: 'failed' as const, why: 'never completed' };
-      this.settled.push({ channel: attempt.channel, key: attempt.key, name: attempt.name, ...end });
+  settleOpen(channel: AttemptChannel, judge: (attempt: OpenAttempt) => EndOfAttempt): void {
+    for (const [id, attempt] of [...this.open]) {
+      if (attempt.channel !== channel) continue;
+      this.open.delete(id);
+      const end = judge(attempt);
+      if (end) this.settled.push({ channel, key: attempt.key, name: attempt.name, ...end });
     }
+  }
+
+  /** Everything attempted since the last drain; an attempt still open never completed. */
+  drain(): Attempt[] {
+    for (const attempt of this.open.values())
+      this.settled.push({
+        channel: attempt.channel,
+        key: attempt.key,
+        name: attempt.name,
+        outcome: 'failed',
+        why: 'never completed',
+      });
     this.open.clear();
     const drained = this.settled;
     this.settled = [];

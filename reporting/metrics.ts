@@ -1,4 +1,5 @@
 import type { IWorld } from '@cucumber/cucumber';
+import type { Attempt } from './attempts';
 
 /**
  * Measurements for the plan's success metrics (end-to-end success, cross-service latency, data
@@ -20,7 +21,9 @@ export type Metric =
   /** Texts the platform acknowledged, and how many of them reached a handset. */
   | { kind: 'delivery'; name: string; accepted: number; delivered: number }
   /** Records the platform owes (a CDR per call), and how many it wrote. */
-  | { kind: 'audit'; name: string; expected: number; recorded: number };
+  | { kind: 'audit'; name: string; expected: number; recorded: number }
+  /** One call, text or API request and how it ended end to end (reporting/attempts.ts). */
+  | ({ kind: 'attempt' } & Attempt);
 
 export function recordMetric(world: Pick<IWorld, 'attach'>, metric: Metric): void {
   world.attach(JSON.stringify(metric), { mediaType: METRIC_MEDIA_TYPE, fileName: `Metric: ${metric.name}` });

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { countScenarios, type ScenarioCounts } from './cucumber-results';
 import { METRIC_MEDIA_TYPE, type Metric } from '../reporting/metrics';
+import type { Attempt } from '../reporting/attempts';
 
 /**
  * The plan's success metrics over one run, from Cucumber's message stream: scenario outcomes and
@@ -53,8 +54,10 @@ export function summariseRun(ndjson: string, scenarios: ScenarioCounts, now = ne
       attachment.contentEncoding === 'BASE64'
         ? Buffer.from(attachment.body, 'base64').toString('utf8')
         : attachment.body;
-    if (attachment.mediaType === METRIC_MEDIA_TYPE) metrics.push(JSON.parse(body) as Metric);
-    else if (attachment.fileName === RUN_PARAMETERS && Object.keys(environment).length === 0) {
+    if (attachment.mediaType === METRIC_MEDIA_TYPE) {
+      // One metric per attachment, or one per line (a scenario's attempts travel together).
+      for (const entry of body.split('\n')) if (entry.trim()) metrics.push(JSON.parse(entry) as Metric);
+    } else if (attachment.fileName === RUN_PARAMETERS && Object.keys(environment).length === 0) {
       const parsed = JSON.parse(body) as Record<string, unknown>;
       environment = Object.fromEntries(
         Object.entries(parsed)
@@ -68,9 +71,11 @@ export function summariseRun(ndjson: string, scenarios: ScenarioCounts, now = ne
   const names = (list: Metric[]): string[] => [...new Set(list.map((m) => m.name))];
   const lines: MetricLine[] = [];
 
+  lines.push(endToEndSuccess(of('attempt')));
+
   const executed = scenarios.passed + scenarios.failed;
   lines.push({
-    metric: 'End-to-end success',
+    metric: 'Scenarios passed',
     target: '> 99 %',
     measured:
       executed === 0
@@ -147,6 +152,53 @@ export function summariseRun(ndjson: string, scenarios: ScenarioCounts, now = ne
   });
 
   return { generatedAt: now.toISOString(), environment, scenarios, metrics: lines };
+}
+
+const CHANNELS: Array<{ channel: Attempt['channel']; plural: string }> = [
+  { channel: 'call', plural: 'calls' },
+  { channel: 'text', plural: 'texts' },
+  { channel: 'request', plural: 'requests' },
+];
+
+/**
+ * The plan's ">99 % end-to-end" over traffic, not scenarios: calls, texts and API requests that
+ * succeeded end to end over those attempted, each attempt counted once by its key (a retry or a
+ * second sighting is the same attempt; its worst outcome stands). Expected refusals (a negative
+ * test's 4xx, a handset the network was told not to reach) are left out of the ratio.
+ */
+function endToEndSuccess(recorded: Array<Extract<Metric, { kind: 'attempt' }>>): MetricLine {
+  const rank = { failed: 2, 'refused-as-expected': 1, succeeded: 0 } as const;
+  const unique = new Map<string, Attempt>();
+  for (const attempt of recorded) {
+    const id = `${attempt.channel}:${attempt.key}`;
+    const seen = unique.get(id);
+    if (!seen || rank[attempt.outcome] > rank[seen.outcome]) unique.set(id, attempt);
+  }
+  const all = [...unique.values()];
+  const counted = all.filter((a) => a.outcome !== 'refused-as-expected');
+  const succeeded = counted.filter((a) => a.outcome === 'succeeded').length;
+  const failed = counted.filter((a) => a.outcome === 'failed');
+  const perChannel = CHANNELS.map(({ channel, plural }) => {
+    const of = counted.filter((a) => a.channel === channel);
+    const ok = of.filter((a) => a.outcome === 'succeeded').length;
+    return of.length === 0 ? undefined : `${plural} ${ok}/${of.length}`;
+  }).filter(Boolean);
+  const misses = failed
+    .slice(0, 10)
+    .map((a) => `${a.name} [${a.key}]${a.why ? `: ${a.why}` : ''}`)
+    .join('; ');
+  const excluded = all.length - counted.length;
+  return {
+    metric: 'End-to-end success',
+    target: '> 99 %',
+    measured:
+      counted.length === 0
+        ? null
+        : `${percent(succeeded, counted.length)} (${succeeded} of ${counted.length} attempts: ${perChannel.join(', ')}; ${excluded} expected refusals left out)${misses ? `; failed: ${misses}${failed.length > 10 ? ` and ${failed.length - 10} more` : ''}` : ''}`,
+    verdict: counted.length === 0 ? 'no measurements' : succeeded / counted.length > 0.99 ? 'met' : 'missed',
+    samples: counted.length,
+    sources: CHANNELS.map((c) => c.plural).filter((plural) => perChannel.some((p) => p?.startsWith(plural))),
+  };
 }
 
 export function formatSummary(summary: RunSummary): string {

@@ -1,4 +1,5 @@
 import { After, AfterAll, AfterStep, Before, BeforeAll, setDefaultTimeout, Status } from '@cucumber/cucumber';
+import { recordScenarioTraffic } from '../reporting/traffic-outcomes';
 import nock from 'nock';
 import { config as chaiConfig } from 'chai';
 import { createHash } from 'node:crypto';
@@ -113,6 +114,7 @@ After(
   { name: 'Clean up: end calls and sessions, attach what teardown sent' },
   async function (this: Phase2World, { result }) {
     try {
+      recordScenarioTraffic(this); // before cleanup forgets the handsets it judges by
       await this.cleanup();
     } finally {
       attachStepTraffic(this);
