@@ -31,8 +31,9 @@ test('metrics: percentiles, consistency, losses, audit; a metric without measure
   ].join('\n');
   const summary = summariseRun(ndjson, { passed: 99, failed: 1, skipped: 2 }, new Date(0));
   const byName = Object.fromEntries(summary.metrics.map((m) => [m.metric, m]));
-  assert.equal(byName['End-to-end success']?.measured, '99 % (99 of 100 scenarios)');
-  assert.equal(byName['End-to-end success']?.verdict, 'missed', '99 % is not more than 99 %');
+  assert.equal(byName['Scenarios passed']?.measured, '99 % (99 of 100 scenarios)');
+  assert.equal(byName['Scenarios passed']?.verdict, 'missed', '99 % is not more than 99 %');
+  assert.equal(byName['End-to-end success']?.verdict, 'no measurements', 'no traffic was recorded');
   assert.equal(byName['Cross-service latency']?.measured, 'p50 30 ms, p95 600 ms, max 600 ms (5 samples)');
   assert.equal(byName['Cross-service latency']?.verdict, 'missed');
   assert.equal(byName['Data consistency']?.measured, '50 % (1 of 2 checks)');
@@ -51,4 +52,52 @@ test('metrics: percentiles, consistency, losses, audit; a metric without measure
 test('an empty run measures nothing and claims nothing', () => {
   const summary = summariseRun('', { passed: 0, failed: 0, skipped: 0 });
   assert.ok(summary.metrics.every((m) => m.verdict === 'no measurements' && m.measured === null));
+});
+
+test('end-to-end success counts traffic: attempts de-duplicated by key, expected refusals left out', () => {
+  const attempt = (channel: string, key: string, outcome: string, why?: string): object => ({
+    kind: 'attempt',
+    channel,
+    key,
+    name: `${channel} ${key}`,
+    outcome,
+    ...(why ? { why } : {}),
+  });
+  // A scenario's attempts travel as one attachment, one metric a line.
+  const scenario = (attempts: object[]): string =>
+    JSON.stringify({
+      attachment: {
+        mediaType: 'application/vnd.phase2.metric+json',
+        body: attempts.map((a) => JSON.stringify(a)).join('\n'),
+      },
+    });
+  const texts = Array.from({ length: 100 }, (_, i) => attempt('text', `msg_${i}`, 'succeeded'));
+  const requests = Array.from({ length: 99 }, (_, i) => attempt('request', `req_${i}`, 'succeeded'));
+  const ndjson = [
+    scenario([...texts.slice(0, 50), ...requests]),
+    scenario(texts.slice(50)),
+    // The same text seen again (a second sighting), and a refusal a negative test asked for.
+    scenario([
+      attempt('text', 'msg_7', 'succeeded'),
+      attempt('request', 'req_refused', 'refused-as-expected'),
+    ]),
+    scenario([attempt('call', 'call-1@x', 'failed', 'one-way audio')]),
+  ].join('\n');
+  const line = summariseRun(ndjson, { passed: 4, failed: 0, skipped: 0 }).metrics.find(
+    (m) => m.metric === 'End-to-end success',
+  );
+  assert.equal(
+    line?.measured,
+    '99.5 % (199 of 200 attempts: calls 0/1, texts 100/100, requests 99/99; 1 expected refusals left out); failed: call call-1@x [call-1@x]: one-way audio',
+  );
+  assert.equal(line?.verdict, 'met');
+  assert.equal(line?.samples, 200);
+
+  // One more failure, and the same attempt failing on a second sighting: its worst outcome stands.
+  const worse = summariseRun(
+    [ndjson, scenario([attempt('text', 'msg_3', 'failed', '2 copies on the handset')])].join('\n'),
+    { passed: 4, failed: 0, skipped: 0 },
+  ).metrics.find((m) => m.metric === 'End-to-end success');
+  assert.match(String(worse?.measured), /^99 % \(198 of 200 attempts: calls 0\/1, texts 99\/100/);
+  assert.equal(worse?.verdict, 'missed');
 });
