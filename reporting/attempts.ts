@@ -30,6 +30,8 @@ export interface OpenAttempt {
   name: string;
   /** What a text was meant to be: its recipient and its exact text (settled from the handset). */
   text?: { to: string; text: string };
+  /** How the attempt ended, asked of its driver at scenario end (a call knows its own story). */
+  judge?: () => EndOfAttempt;
 }
 
 /** How an open attempt ended, as seen at scenario end; undefined: not observable here (not counted). */

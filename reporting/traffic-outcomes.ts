@@ -13,6 +13,7 @@ const NOT_DELIVERING = new Set(['undeliverable', 'never', 'reject', 'no-response
 export function recordScenarioTraffic(world: Phase2World): void {
   const carrier = world.env?.carrier;
   attempts.settleOpen('text', (attempt) => (carrier ? judgeText(world, attempt) : undefined));
+  attempts.settleOpen('call', (attempt) => attempt.judge?.());
   const drained = attempts.drain();
   if (drained.length === 0) return;
   // One attachment for the whole scenario: hundreds of requests must not flood the report.
@@ -29,6 +30,9 @@ function judgeText(world: Phase2World, attempt: OpenAttempt): EndOfAttempt {
   if (!meant || !meant.to.startsWith(world.env.mobilePrefix)) return undefined;
   if (NOT_DELIVERING.has(carrier.behaviourOf(meant.to)))
     return { outcome: 'refused-as-expected', why: `the network was told not to deliver to ${meant.to}` };
+  const person = [...world.people.values()].find((p) => p.number === meant.to);
+  // Only handsets of this scenario's people exist on the network; asking for another would create one.
+  if (!person) return { outcome: 'failed', why: `sent to ${meant.to}, a number nobody in the scenario has` };
   const copies = carrier
     .handset(meant.to)
     .inbox.all()

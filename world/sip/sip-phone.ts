@@ -11,6 +11,7 @@ import {
 } from 'sip.js';
 import { Observed, WaitTimeoutError } from '../observed';
 import { traffic } from '../traffic-log';
+import { attempts, type EndOfAttempt } from '../../reporting/attempts';
 import { plainRtpSdhFactory, type PhoneMedia, type PlainRtpSdhFactory } from './plain-rtp-sdh';
 import type { RtpSession } from './rtp';
 import { UdpTransport, WsTransport, type UdpTransportOptions, type WsTransportOptions } from './transports';
@@ -315,6 +316,34 @@ export class PhoneCall {
   private report(event: Omit<CallEvent, 'at'>): void {
     this.events.add({ ...event, at: Date.now() });
   }
+
+  /**
+   * This call as an end-to-end attempt (reporting/attempts.ts): answered with the far end's audio
+   * reaching this phone succeeded; a 5xx, or an answer without audio, failed; a busy, declined or
+   * given-up call is the network's faithful answer (the steps judge whether it was expected);
+   * a call still ringing when the scenario ended is not judged.
+   */
+  attemptOutcome(): EndOfAttempt {
+    if (this.answeredAt !== undefined) {
+      let received = 0;
+      try {
+        received = this.rtp.stats().received;
+      } catch {
+        // no media session: nothing was received
+      }
+      return received > 0
+        ? { outcome: 'succeeded' }
+        : { outcome: 'failed', why: `answered, but no audio reached ${this.actor}` };
+    }
+    if (this.finalStatus !== undefined && this.finalStatus >= 500 && this.finalStatus < 600)
+      return { outcome: 'failed', why: `answered ${this.finalStatus} ${this.finalReason ?? ''}`.trim() };
+    if (this.state === 'rejected' || this.localHangupRequested)
+      return {
+        outcome: 'refused-as-expected',
+        why: this.state === 'rejected' ? `answered ${this.finalStatus}` : 'given up by the caller',
+      };
+    return undefined;
+  }
 }
 
 /** SipPhone.stop() released everything, but something the platform should have answered went wrong. */
@@ -536,6 +565,12 @@ export class SipPhone {
         onProgress: (response) => call.onProvisional(response),
         onReject: (response) => call.onFinalFailure(response),
       },
+    });
+    attempts.begin({
+      channel: 'call',
+      key: call.callId,
+      name: `call from ${this.actor} to ${target}`,
+      judge: () => call.attemptOutcome(),
     });
     return call;
   }

@@ -4,6 +4,7 @@ import { Observed } from '../observed';
 import { traffic } from '../traffic-log';
 import { pduJson, pduSummary } from './pdu-frames';
 import { segmentText, udhConcat } from './sms-codec';
+import { attempts } from '../../reporting/attempts';
 
 /**
  * The suite's ESME: a customer's SMPP client bound to the platform's SMSC. smpp 0.5.1 does the
@@ -194,7 +195,15 @@ export class SmppCustomerSession {
       this.expectOk(response);
       return String(response.message_id ?? '');
     });
-    return { messageId: messageIds[messageIds.length - 1], messageIds };
+    const messageId = messageIds[messageIds.length - 1];
+    // Accepted: an end-to-end attempt from here, settled at scenario end from the handset.
+    attempts.begin({
+      channel: 'text',
+      key: messageId,
+      name: `text to ${message.destination} over SMPP`,
+      text: { to: message.destination, text: message.text },
+    });
+    return { messageId, messageIds };
   }
 
   /**

@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { attempts } from '../../reporting/attempts';
+
+test('the attempt ledger: settled at once, settled at scenario end, never completed, drained once', () => {
+  attempts.drain(); // whatever another test of this process left
+  attempts.settle('request', 'req-1', 'GET /v1/trunks', 'succeeded');
+  attempts.begin({ channel: 'text', key: 'msg-1', name: 'text to +1', text: { to: '+1', text: 'hi' } });
+  attempts.begin({ channel: 'text', key: 'msg-1', name: 'the same text seen again' });
+  attempts.begin({ channel: 'text', key: 'msg-2', name: 'text to +2' });
+  attempts.begin({ channel: 'call', key: 'call-1', name: 'call', judge: () => undefined });
+  attempts.begin({ channel: 'call', key: 'call-2', name: 'call', judge: () => ({ outcome: 'succeeded' }) });
+
+  attempts.settleOpen('text', (attempt) =>
+    attempt.text?.text === 'hi'
+      ? { outcome: 'failed', why: '2 copies on the handset' }
+      : { outcome: 'succeeded' },
+  );
+  attempts.settleOpen('call', (attempt) => attempt.judge?.());
+  assert.deepEqual(
+    attempts.drain().map((a) => [a.channel, a.key, a.outcome, a.why]),
+    [
+      ['request', 'req-1', 'succeeded', undefined],
+      ['text', 'msg-1', 'failed', '2 copies on the handset'],
+      ['text', 'msg-2', 'succeeded', undefined],
+      ['call', 'call-2', 'succeeded', undefined],
+    ],
+    'a call its driver cannot judge (still ringing) is not counted',
+  );
+  attempts.begin({ channel: 'request', key: 'req-2', name: 'POST /v1/messages' });
+  assert.deepEqual(
+    attempts.drain().map((a) => [a.key, a.outcome, a.why]),
+    [['req-2', 'failed', 'never completed']],
+  );
+  assert.deepEqual(attempts.drain(), []);
+});
