@@ -40,6 +40,27 @@ export type EndOfAttempt = Pick<Attempt, 'outcome' | 'why'> | undefined;
 class AttemptLedger {
   private readonly open = new Map<string, OpenAttempt>();
   private settled: Attempt[] = [];
+  private readonly refusalsExpected = new Set<string>();
+
+  /**
+   * A task that set the far end up to refuse (a line out of service, a busy line) says so: that
+   * attempt's refusal is then expected, and its success would be the failure.
+   */
+  expectRefusal(channel: AttemptChannel, key: string): void {
+    this.refusalsExpected.add(`${channel}:${key}`);
+  }
+
+  private record(attempt: Attempt): void {
+    const id = `${attempt.channel}:${attempt.key}`;
+    if (this.refusalsExpected.delete(id)) {
+      const refused = attempt.outcome !== 'succeeded';
+      this.settled.push({
+        ...attempt,
+        outcome: refused ? 'refused-as-expected' : 'failed',
+        why: refused ? attempt.why : 'went through where a refusal was expected',
+      });
+    } else this.settled.push(attempt);
+  }
 
   /** Starts an attempt; one already open under the same channel and key is kept. */
   begin(attempt: OpenAttempt): void {
@@ -50,7 +71,7 @@ class AttemptLedger {
   /** Ends an attempt with its outcome (opened or not: a request is begun and settled at once). */
   settle(channel: AttemptChannel, key: string, name: string, outcome: AttemptOutcome, why?: string): void {
     this.open.delete(`${channel}:${key}`);
-    this.settled.push({ channel, key, name, outcome, ...(why === undefined ? {} : { why }) });
+    this.record({ channel, key, name, outcome, ...(why === undefined ? {} : { why }) });
   }
 
   /**
@@ -62,14 +83,14 @@ class AttemptLedger {
       if (attempt.channel !== channel) continue;
       this.open.delete(id);
       const end = judge(attempt);
-      if (end) this.settled.push({ channel, key: attempt.key, name: attempt.name, ...end });
+      if (end) this.record({ channel, key: attempt.key, name: attempt.name, ...end });
     }
   }
 
   /** Everything attempted since the last drain; an attempt still open never completed. */
   drain(): Attempt[] {
     for (const attempt of this.open.values())
-      this.settled.push({
+      this.record({
         channel: attempt.channel,
         key: attempt.key,
         name: attempt.name,
@@ -77,6 +98,7 @@ class AttemptLedger {
         why: 'never completed',
       });
     this.open.clear();
+    this.refusalsExpected.clear();
     const drained = this.settled;
     this.settled = [];
     return drained;

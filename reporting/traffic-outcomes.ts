@@ -30,9 +30,8 @@ function judgeText(world: Phase2World, attempt: OpenAttempt): EndOfAttempt {
   if (!meant || !meant.to.startsWith(world.env.mobilePrefix)) return undefined;
   if (NOT_DELIVERING.has(carrier.behaviourOf(meant.to)))
     return { outcome: 'refused-as-expected', why: `the network was told not to deliver to ${meant.to}` };
-  const person = [...world.people.values()].find((p) => p.number === meant.to);
-  // Only handsets of this scenario's people exist on the network; asking for another would create one.
-  if (!person) return { outcome: 'failed', why: `sent to ${meant.to}, a number nobody in the scenario has` };
+  if (!carrier.knowsHandset(meant.to))
+    return { outcome: 'failed', why: `no handset on the network ever received a text for ${meant.to}` };
   const copies = carrier
     .handset(meant.to)
     .inbox.all()

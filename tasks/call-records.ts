@@ -7,6 +7,7 @@ import { DataTable } from '@cucumber/cucumber';
 import type { PstnBehaviour } from '../world/sip/pstn-double';
 import { pstnNumber } from '../world/factories';
 import { bound, eventually, PLATFORM_LOG, boundMs } from './waiting';
+import { attempts } from '../reporting/attempts';
 
 /**
  * The one record of a call, as its customer reads it through the API by the SIP Call-ID their
@@ -60,6 +61,8 @@ async function makeCall(world: Phase2World, caller: Person, callee: Person, outc
   if (!caller.phone) throw new Error(`${caller.name} has no phone.`);
   const waitMs = boundMs(world);
   const call = await caller.phone.call(callee.number);
+  // The line was set up to refuse: for the traffic metric that refusal is the expected end.
+  if (outcome !== 'answered') attempts.expectRefusal('call', call.callId);
   if (outcome === 'answered') {
     await call.waitUntilAnswered(waitMs);
     await call.rtp.waitForPackets(SHORT_TALK_PACKETS, waitMs);

@@ -33,4 +33,17 @@ test('the attempt ledger: settled at once, settled at scenario end, never comple
     [['req-2', 'failed', 'never completed']],
   );
   assert.deepEqual(attempts.drain(), []);
+
+  // A line set up to refuse: its refusal is expected, and getting through would be the failure.
+  attempts.expectRefusal('call', 'busy-1');
+  attempts.expectRefusal('call', 'busy-2');
+  attempts.settle('call', 'busy-1', 'call to a busy line', 'failed', 'answered 486');
+  attempts.settle('call', 'busy-2', 'call to a busy line', 'succeeded');
+  assert.deepEqual(
+    attempts.drain().map((a) => [a.key, a.outcome, a.why]),
+    [
+      ['busy-1', 'refused-as-expected', 'answered 486'],
+      ['busy-2', 'failed', 'went through where a refusal was expected'],
+    ],
+  );
 });

@@ -72,6 +72,9 @@ export interface RemoteIdentity {
 }
 
 /** One call on a phone, outgoing or incoming. */
+/** Answered this long, a call must have carried the far end's audio (50 packets of 20 ms by then). */
+const AUDIO_JUDGED_AFTER_MS = 1000;
+
 export class PhoneCall {
   readonly direction: 'outgoing' | 'incoming';
   readonly events: Observed<CallEvent>;
@@ -331,9 +334,11 @@ export class PhoneCall {
       } catch {
         // no media session: nothing was received
       }
-      return received > 0
+      // A call hung up right after the answer is set up end to end but too short to judge audio.
+      const answeredMs = (this.endedAt ?? Date.now()) - this.answeredAt;
+      return received > 0 || answeredMs < AUDIO_JUDGED_AFTER_MS
         ? { outcome: 'succeeded' }
-        : { outcome: 'failed', why: `answered, but no audio reached ${this.actor}` };
+        : { outcome: 'failed', why: `answered for ${answeredMs} ms, but no audio reached ${this.actor}` };
     }
     if (this.finalStatus !== undefined && this.finalStatus >= 500 && this.finalStatus < 600)
       return { outcome: 'failed', why: `answered ${this.finalStatus} ${this.finalReason ?? ''}`.trim() };

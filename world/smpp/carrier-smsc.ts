@@ -163,6 +163,11 @@ export class CarrierSmscDouble {
     return handset;
   }
 
+  /** Whether the network has a handset for this number (asking `handset()` would create one). */
+  knowsHandset(number: string): boolean {
+    return this.handsets.has(number);
+  }
+
   /** What the network does with texts to a number (deliver unless told otherwise). */
   behaviourOf(number: string): HandsetBehaviour {
     return this.behaviours.get(number) ?? 'deliver';
