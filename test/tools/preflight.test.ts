@@ -225,6 +225,7 @@ test('against the reference platform every check passes and nothing but the cust
     [
       ['API', true],
       ['operator key', true],
+      ['request ids', true],
       ['preflight customer', true],
       ['SMPP port', true],
       ['SMPP bind', true],

@@ -12,7 +12,7 @@
  * removed again; every socket and server it opened is closed.
  */
 import type { SuiteConfig } from '../../support/config';
-import { checkApi, checkOperatorKey, provision } from './checks/api';
+import { checkApi, checkOperatorKey, checkRequestTracing, provision } from './checks/api';
 import { checkCarrier } from './checks/carrier';
 import { missingEndpoints } from './checks/config';
 import { checkSipRegistration, checkSipUdp, checkSipWs } from './checks/sip';
@@ -84,6 +84,7 @@ function runChecks(run: PreflightRun, capabilities: readonly Capability[]): Prom
   const uses = (capability: Capability): boolean => capabilities.includes(capability);
   run.step('API', () => checkApi(run));
   const key = run.step('operator key', () => checkOperatorKey(run));
+  run.step('request ids', () => checkRequestTracing(run, key));
   const customer =
     capabilities.length > 0
       ? run.step('preflight customer', () =>

@@ -52,6 +52,30 @@ export async function checkOperatorKey(run: PreflightRun): Promise<Passed> {
   return passed('GET /ops/v1/settings → 200 with PHASE2_ADMIN_API_KEY');
 }
 
+/**
+ * Every scenario's API client checks that the gateway echoes the request id it sent, and the
+ * TEST-INT-020 access rules read the gateway's request log by that id: a target without either
+ * is named here, before any scenario runs.
+ */
+export async function checkRequestTracing(run: PreflightRun, key: Step<true>): Promise<Passed> {
+  await run.needs(key);
+  const sent = await run.expectOk('a request with an id of the suite', () =>
+    run.api().raw({ method: 'GET', path: '/ops/v1/settings' }),
+  );
+  const path = `/ops/v1/requests/${encodeURIComponent(sent.requestId)}`;
+  const logged = await run.request('GET', path, run.endpoints.adminApiKey);
+  const kongNoRoute = (logged.body as { message?: unknown } | undefined)?.message !== undefined;
+  if (logged.status === 404 && kongNoRoute)
+    throw new Problem(
+      `this target has no request log by id (GET ${path} answered ${answered(logged)}): the scenario tracing a request by the customer's own reference needs GET /ops/v1/requests/{id} (contracts/platform-api.yaml)`,
+    );
+  if (logged.status !== 200)
+    throw new Problem(
+      `the gateway echoed request id ${sent.requestId} but GET ${path} answered ${answered(logged)}: it must log each request under the id it echoes`,
+    );
+  return passed(`request ${sent.requestId} echoed, and found in the gateway's log`);
+}
+
 /** The customer the other checks act as: made by the operator through the API client. */
 export async function provision(
   run: PreflightRun,
