@@ -156,8 +156,15 @@ export class WebhookReceiver {
       const refused = this.rejected.filter((r) => r.path === path);
       if (!(error instanceof WaitTimeoutError) || refused.length === 0) throw error;
       const reasons = refused.slice(-5).map((r) => `  - ${r.at} ${r.reason}`);
+      // The likely cause goes on the first line: it is the line a summary (or a sabotage run) shows.
+      const [first, ...rest] = error.message.split('\n');
       throw new WaitTimeoutError(
-        `${error.message}\nThe endpoint refused ${refused.length} request(s) that did not verify:\n${reasons.join('\n')}`,
+        [
+          `${first} Meanwhile the endpoint refused ${refused.length} request(s) that did not verify (signature or timestamp): ${refused.at(-1)?.reason ?? ''}`,
+          ...rest,
+          'Refused:',
+          ...reasons,
+        ].join('\n'),
       );
     }
   }
