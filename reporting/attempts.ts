@@ -37,6 +37,46 @@ export interface OpenAttempt {
 /** How an open attempt ended, as seen at scenario end; undefined: not observable here (not counted). */
 export type EndOfAttempt = Pick<Attempt, 'outcome' | 'why'> | undefined;
 
+/** Answered this long, a call must have carried the far end's audio (50 packets of 20 ms by then). */
+const AUDIO_JUDGED_AFTER_MS = 1000;
+
+/** What a calling driver knows of its call at scenario end. */
+export interface CallStory {
+  /** Who placed it, as the failure names them. */
+  actor: string;
+  answeredAt?: number;
+  endedAt?: number;
+  /** RTP packets the caller received from the far end. */
+  received: number;
+  finalStatus?: number;
+  finalReason?: string;
+  /** The caller gave up (CANCEL) before an answer. */
+  givenUp: boolean;
+}
+
+/**
+ * A call as an end-to-end attempt: answered with the far end's audio reaching the caller
+ * succeeded (a call hung up right after the answer is set up end to end but too short to judge
+ * audio); a 5xx, or an answer without audio, failed; a busy, declined or given-up call is the
+ * network's faithful answer (the steps judge whether it was expected); a call still ringing when
+ * the scenario ended is not judged.
+ */
+export function judgeCall(call: CallStory): EndOfAttempt {
+  if (call.answeredAt !== undefined) {
+    const answeredMs = (call.endedAt ?? Date.now()) - call.answeredAt;
+    return call.received > 0 || answeredMs < AUDIO_JUDGED_AFTER_MS
+      ? { outcome: 'succeeded' }
+      : { outcome: 'failed', why: `answered for ${answeredMs} ms, but no audio reached ${call.actor}` };
+  }
+  const status = call.finalStatus;
+  if (status !== undefined && status >= 500 && status < 600)
+    return { outcome: 'failed', why: `answered ${status} ${call.finalReason ?? ''}`.trim() };
+  if (status !== undefined && status >= 300)
+    return { outcome: 'refused-as-expected', why: `answered ${status}` };
+  if (call.givenUp) return { outcome: 'refused-as-expected', why: 'given up by the caller' };
+  return undefined;
+}
+
 class AttemptLedger {
   private readonly open = new Map<string, OpenAttempt>();
   private settled: Attempt[] = [];

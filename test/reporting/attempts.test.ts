@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attempts } from '../../reporting/attempts';
+import { attempts, judgeCall } from '../../reporting/attempts';
 
 test('the attempt ledger: settled at once, settled at scenario end, never completed, drained once', () => {
   attempts.drain(); // whatever another test of this process left
@@ -46,4 +46,29 @@ test('the attempt ledger: settled at once, settled at scenario end, never comple
       ['busy-2', 'failed', 'went through where a refusal was expected'],
     ],
   );
+});
+
+test('a call as an attempt: audio heard, too short to judge, silent, 5xx, busy, given up, still ringing', () => {
+  const base = { actor: 'Alice', received: 0, givenUp: false };
+  assert.deepEqual(judgeCall({ ...base, answeredAt: 0, endedAt: 5000, received: 240 }), {
+    outcome: 'succeeded',
+  });
+  assert.deepEqual(judgeCall({ ...base, answeredAt: 0, endedAt: 300 }), { outcome: 'succeeded' });
+  assert.deepEqual(judgeCall({ ...base, answeredAt: 0, endedAt: 2000 }), {
+    outcome: 'failed',
+    why: 'answered for 2000 ms, but no audio reached Alice',
+  });
+  assert.deepEqual(judgeCall({ ...base, finalStatus: 503, finalReason: 'Service Unavailable' }), {
+    outcome: 'failed',
+    why: 'answered 503 Service Unavailable',
+  });
+  assert.deepEqual(judgeCall({ ...base, finalStatus: 486 }), {
+    outcome: 'refused-as-expected',
+    why: 'answered 486',
+  });
+  assert.deepEqual(judgeCall({ ...base, givenUp: true }), {
+    outcome: 'refused-as-expected',
+    why: 'given up by the caller',
+  });
+  assert.equal(judgeCall(base), undefined);
 });

@@ -22,6 +22,7 @@ import {
   type SipRequest,
   type SipResponse,
 } from './sip-text';
+import { attempts, judgeCall } from '../../reporting/attempts';
 
 /**
  * The outside telephone network behind a SIP trunk: a small SIP endpoint of our own on UDP
@@ -865,7 +866,22 @@ export class PstnDouble {
     this.outgoingInvites.set(branch, outgoing);
     this.originated.add(outgoing.call);
     this.sendInvite(outgoing, `${lines.join('\r\n')}\r\n\r\n${offer}`);
-    return outgoing.call;
+    const call = outgoing.call;
+    attempts.begin({
+      channel: 'call',
+      key: callId,
+      name: `call from ${fromNumber} (${this.actor}) to ${toNumber}`,
+      judge: () =>
+        judgeCall({
+          actor: `${this.actor} ${fromNumber}`,
+          answeredAt: call.answeredAt,
+          endedAt: call.endedAt,
+          received: call.rtp.stats().received,
+          finalStatus: call.finalStatus === 200 ? undefined : call.finalStatus,
+          givenUp: call.endedBy === 'local' && call.answeredAt === undefined,
+        }),
+    });
+    return call;
   }
 
   /** The INVITE client transaction over UDP (RFC 3261 §17.1.1, RFC 6026 for the 2xx). */

@@ -11,7 +11,7 @@ import {
 } from 'sip.js';
 import { Observed, WaitTimeoutError } from '../observed';
 import { traffic } from '../traffic-log';
-import { attempts, type EndOfAttempt } from '../../reporting/attempts';
+import { attempts, judgeCall, type EndOfAttempt } from '../../reporting/attempts';
 import { plainRtpSdhFactory, type PhoneMedia, type PlainRtpSdhFactory } from './plain-rtp-sdh';
 import type { RtpSession } from './rtp';
 import { UdpTransport, WsTransport, type UdpTransportOptions, type WsTransportOptions } from './transports';
@@ -72,9 +72,6 @@ export interface RemoteIdentity {
 }
 
 /** One call on a phone, outgoing or incoming. */
-/** Answered this long, a call must have carried the far end's audio (50 packets of 20 ms by then). */
-const AUDIO_JUDGED_AFTER_MS = 1000;
-
 export class PhoneCall {
   readonly direction: 'outgoing' | 'incoming';
   readonly events: Observed<CallEvent>;
@@ -320,34 +317,23 @@ export class PhoneCall {
     this.events.add({ ...event, at: Date.now() });
   }
 
-  /**
-   * This call as an end-to-end attempt (reporting/attempts.ts): answered with the far end's audio
-   * reaching this phone succeeded; a 5xx, or an answer without audio, failed; a busy, declined or
-   * given-up call is the network's faithful answer (the steps judge whether it was expected);
-   * a call still ringing when the scenario ended is not judged.
-   */
+  /** This call as an end-to-end attempt (reporting/attempts.ts `judgeCall`). */
   attemptOutcome(): EndOfAttempt {
-    if (this.answeredAt !== undefined) {
-      let received = 0;
-      try {
-        received = this.rtp.stats().received;
-      } catch {
-        // no media session: nothing was received
-      }
-      // A call hung up right after the answer is set up end to end but too short to judge audio.
-      const answeredMs = (this.endedAt ?? Date.now()) - this.answeredAt;
-      return received > 0 || answeredMs < AUDIO_JUDGED_AFTER_MS
-        ? { outcome: 'succeeded' }
-        : { outcome: 'failed', why: `answered for ${answeredMs} ms, but no audio reached ${this.actor}` };
+    let received = 0;
+    try {
+      received = this.rtp.stats().received;
+    } catch {
+      // no media session: nothing was received
     }
-    if (this.finalStatus !== undefined && this.finalStatus >= 500 && this.finalStatus < 600)
-      return { outcome: 'failed', why: `answered ${this.finalStatus} ${this.finalReason ?? ''}`.trim() };
-    if (this.state === 'rejected' || this.localHangupRequested)
-      return {
-        outcome: 'refused-as-expected',
-        why: this.state === 'rejected' ? `answered ${this.finalStatus}` : 'given up by the caller',
-      };
-    return undefined;
+    return judgeCall({
+      actor: this.actor,
+      answeredAt: this.answeredAt,
+      endedAt: this.endedAt,
+      received,
+      finalStatus: this.state === 'rejected' ? this.finalStatus : undefined,
+      finalReason: this.finalReason,
+      givenUp: this.localHangupRequested && this.answeredAt === undefined,
+    });
   }
 }
 
