@@ -44,7 +44,14 @@ export async function startSuiteEnvironment(
       }
     }
     stops.length = 0;
-    if (failures.length > 0) throw new AggregateError(failures, 'some test servers did not stop cleanly');
+    if (failures.length > 0) {
+      // Cucumber prints only an AggregateError's message: name every server that failed to stop.
+      const reasons = failures.map((f, i) => `  ${i + 1}. ${f instanceof Error ? f.message : String(f)}`);
+      throw new AggregateError(
+        failures,
+        `${failures.length} test server(s) did not stop cleanly:\n${reasons.join('\n')}`,
+      );
+    }
   };
   try {
     let endpoints: PlatformEndpoints;
