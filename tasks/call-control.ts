@@ -215,7 +215,11 @@ export async function expectTheCallNoLongerLive(world: Phase2World, customerName
     items.map((c) => c.id),
     'live calls',
   ).to.not.include(id);
-  const response = await apiOf(world, customerName).raw({ method: 'GET', path: `/v1/calls/${id}` });
+  const response = await apiOf(world, customerName).raw({
+    method: 'GET',
+    path: `/v1/calls/${id}`,
+    refusal: { what: `reading the finished call ${id} as a live call`, by: 'the platform' },
+  });
   expect(response.status, `reading the finished call ${id} as a live call`).to.equal(404);
 }
 
@@ -224,6 +228,7 @@ export async function expectHoldOfTheEndedCallRefused(world: Phase2World, custom
   const response = await apiOf(world, customerName).raw({
     method: 'POST',
     path: `/v1/calls/${liveCallId(world)}/hold`,
+    refusal: { what: 'holding a finished call', by: 'the platform' },
   });
   expect(response.status, 'holding a finished call').to.equal(404);
 }
@@ -233,6 +238,7 @@ export async function expectHangingUpAnUnknownCallRefused(world: Phase2World, cu
   const response = await apiOf(world, customerName).raw({
     method: 'DELETE',
     path: '/v1/calls/call_that_never_existed',
+    refusal: { what: 'hanging up a call that never existed', by: 'the platform' },
   });
   expect(response.status, 'hanging up an unknown call').to.equal(404);
 }
@@ -251,7 +257,11 @@ export async function expectCannotSeeNorControlTheCall(world: Phase2World, outsi
     ['POST', `/v1/calls/${id}/hold`],
     ['DELETE', `/v1/calls/${id}`],
   ] as const) {
-    const response = await api.raw({ method, path });
+    const response = await api.raw({
+      method,
+      path,
+      refusal: { what: `${method} ${path} by "${outsider}", who does not own the call,`, by: 'the platform' },
+    });
     expect(response.status, `${method} ${path} by "${outsider}"`).to.equal(404);
   }
   const still = await apiOf(world, owner).getLiveCall(id);

@@ -258,7 +258,11 @@ export async function expectNoneOfTheirCallRecordsVisible(
     ).to.not.include(cdr.id);
     const bySipCallId = await api.listCdrs({ sipCallId: call.sipCallId });
     expect(bySipCallId.items, `"${outsider}"'s records for SIP Call-ID ${call.sipCallId}`).to.deep.equal([]);
-    const byId = await api.raw({ method: 'GET', path: `/v1/cdrs/${cdr.id}` });
+    const byId = await api.raw({
+      method: 'GET',
+      path: `/v1/cdrs/${cdr.id}`,
+      refusal: { what: `"${outsider}" reading another customer's call record`, by: 'the platform' },
+    });
     expect(byId.status, `"${outsider}" reading record ${cdr.id}`).to.equal(404);
   }
 }

@@ -205,6 +205,7 @@ export async function expectOptedOutPersonNotTexted(world: Phase2World, name: st
     method: 'POST',
     path: '/v1/messages',
     json: { from: run.latest.from, to: contact.number, text: 'One more offer' },
+    refusal: { what: `a text to ${name}, who texted STOP,`, by: 'the platform' },
   });
   expect(send.status, `sending to ${name} after her STOP (see "${EVIDENCE.HTTP}")`).to.equal(422);
   const errors = (send.body as { errors?: Array<{ field: string; message: string }> }).errors ?? [];
@@ -372,6 +373,7 @@ export async function expectCancelledCampaignStaysCancelled(world: Phase2World) 
     const response = await world.customer(run.customer).api.raw({
       method: 'POST',
       path: `/v1/campaigns/${run.latest.id}/${action}`,
+      refusal: { what: `a ${action} of a cancelled campaign`, by: 'the platform' },
     });
     expect(response.status, `${action} of the cancelled campaign (see "${EVIDENCE.HTTP}")`).to.equal(409);
     expect((response.body as { detail?: string }).detail, 'the explanation').to.include('cancelled');
@@ -414,7 +416,11 @@ export async function expectTemplateInUseCannotBeDeleted(
   const template = world.customer(run.customer).templates.get(templateName);
   if (!template) throw new Error(`No template "${templateName}" in this scenario.`);
   const api = world.customer(run.customer).api;
-  const response = await api.raw({ method: 'DELETE', path: `/v1/templates/${template.id}` });
+  const response = await api.raw({
+    method: 'DELETE',
+    path: `/v1/templates/${template.id}`,
+    refusal: { what: `deleting "${templateName}", which a campaign uses,`, by: 'the platform' },
+  });
   expect(response.status, `deleting "${templateName}" (see "${EVIDENCE.HTTP}")`).to.equal(409);
   expect((response.body as { detail?: string }).detail, 'the explanation names the campaign').to.include(
     run.latest.id,

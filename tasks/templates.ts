@@ -142,7 +142,13 @@ export async function expectCannotSeeOrUseTemplate(
   const id = templateOf(world, name).id;
   expect((await api.listTemplates()).items, `"${outsider}"'s templates`).to.deep.equal([]);
   expect(
-    (await api.raw({ method: 'GET', path: `/v1/templates/${id}` })).status,
+    (
+      await api.raw({
+        method: 'GET',
+        path: `/v1/templates/${id}`,
+        refusal: { what: `"${outsider}" reading another customer's template`, by: 'the platform' },
+      })
+    ).status,
     `"${outsider}" reading it`,
   ).to.equal(404);
   expect(owner, 'whose template').to.not.equal(outsider);
@@ -150,6 +156,7 @@ export async function expectCannotSeeOrUseTemplate(
     method: 'POST',
     path: '/v1/messages',
     json: { from: 'HOOLI', to: world.newHandset(), templateId: id, variables: {} },
+    refusal: { what: `"${outsider}" texting with another customer's template`, by: 'the platform' },
   });
   expect(send.status, `"${outsider}" sending with it`).to.equal(422);
   expect(
