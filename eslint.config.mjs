@@ -17,7 +17,14 @@ const platformImport = {
 const suiteImport = {
   patterns: [
     {
-      group: ['**/world/**', '**/support/**', '**/step-definitions/**', '**/tasks/**', '**/reporting/**', '**/tools/**'],
+      group: [
+        '**/world/**',
+        '**/support/**',
+        '**/step-definitions/**',
+        '**/tasks/**',
+        '**/reporting/**',
+        '**/tools/**',
+      ],
       message: 'The reference platform must not depend on the suite: it is the system under test.',
     },
   ],
@@ -33,7 +40,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ['features/**', 'step-definitions/**', 'world/**', 'support/**', 'tasks/**', 'reporting/**', 'tools/**'],
+    files: [
+      'features/**',
+      'step-definitions/**',
+      'world/**',
+      'support/**',
+      'tasks/**',
+      'reporting/**',
+      'tools/**',
+    ],
     ignores: ['support/embedded-platform.ts'],
     rules: { 'no-restricted-imports': ['error', platformImport] },
   },
