@@ -24,7 +24,10 @@ export async function giveAnOutsideLine(world: Phase2World, callerName: string, 
     caller.withheld ? 'anonymous' : caller.number,
     callee.number,
     world.env.endpoints.sip.udp,
-    caller.withheld ? { fromDisplay: 'Anonymous', headers: { Privacy: 'id' } } : {},
+    // A withheld number still speaks with its person's voice.
+    caller.withheld
+      ? { fromDisplay: 'Anonymous', headers: { Privacy: 'id' }, toneHz: world.voiceOf(caller) }
+      : {},
   );
   world.voice.inboundCall = { caller, callee, pstn, placedAt };
   return world.voice.inboundCall;

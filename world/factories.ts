@@ -90,3 +90,22 @@ export function gsmText(length: number): string {
   while (text.length < length) text += `${faker.lorem.sentence()} `;
   return text.slice(0, length).replace(/[^A-Za-z0-9 .]/g, '.');
 }
+
+/**
+ * Voices: the pitch each person of a scenario speaks with on a call, so that a listener can tell
+ * whom they heard (a crossed or looped-back call sounds wrong). Multiples of 50 Hz (one identical
+ * frame every 20 ms), 250 Hz apart, and at least 150 Hz from the reference platform's prompts
+ * (300, 450, 650, 1000, 1400 Hz), which the same listeners must tell apart from voices.
+ */
+export const VOICE_TONES_HZ: readonly number[] = [800, 1200, 1650, 1900, 2150, 2400, 2650, 2900];
+
+/** The first voice nobody of the scenario speaks with yet. */
+export function freeVoiceTone(taken: Iterable<number>): number {
+  const used = new Set(taken);
+  const free = VOICE_TONES_HZ.find((hz) => !used.has(hz));
+  if (free === undefined)
+    throw new Error(
+      `Every one of the ${VOICE_TONES_HZ.length} voices is taken in this scenario: add pitches to VOICE_TONES_HZ.`,
+    );
+  return free;
+}
