@@ -156,3 +156,16 @@ export async function expectSilenceBothWays(world: Phase2World, a: Speaker, b: S
     ).to.be.at.most(IN_FLIGHT_PACKETS);
   }
 }
+
+/**
+ * Names every pitch a caller may hear: the platform's prompts by name ('"confirmed"', from its
+ * settings) and the people's voices, so a failure says heard "refused", not heard 300 Hz.
+ */
+export async function soundNames(world: Phase2World): Promise<(hz: number) => string | undefined> {
+  const { promptHz } = (await world.platformSettings()).voice;
+  const voices = voiceNames(world);
+  return (hz) => {
+    const prompt = Object.entries(promptHz).find(([, at]) => Math.abs(at - hz) <= PITCH_TOLERANCE_HZ);
+    return prompt ? `the "${prompt[0]}" prompt` : voices(hz);
+  };
+}

@@ -4,6 +4,7 @@ import type { Verification } from '../world/http/api-client';
 import { localDid } from '../world/factories';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { bound, eventually, PLATFORM_LOG, boundMs } from './waiting';
+import { soundNames } from './audio';
 
 /**
  * Two-factor verification during a call: the verification line texts a one-time code to the
@@ -70,6 +71,7 @@ async function hearPrompt(world: Phase2World, prompt: Prompt, heardBefore: numbe
     heardBefore + frames,
     boundMs(world, voice.promptMs),
     `the "${prompt}" prompt`,
+    await soundNames(world),
   );
 }
 

@@ -4,6 +4,7 @@ import type { Voicemail } from '../world/http/api-client';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { readWav } from '../support/providers';
 import { bound, eventually, PLATFORM_LOG, boundMs } from './waiting';
+import { soundNames } from './audio';
 
 /**
  * Voicemail: unanswered calls reach the subscriber's greeting, the caller's message is recorded,
@@ -54,6 +55,7 @@ export async function expectVoicemailGreeting(world: Phase2World, callerName: st
     frames,
     boundMs(world, voice.voicemailGreetingMs),
     'the voicemail greeting',
+    await soundNames(world),
   );
 }
 
