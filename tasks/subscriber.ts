@@ -256,4 +256,11 @@ export async function answerAndHearEachOther(
   if (!a.rtp || !b.rtp) throw new Error(`${aName} and ${bName} must be the caller and ${answerer}.`);
   await talkForAMoment(world, a, b);
   expectHeardEachOther(world, a, b);
+  // Proven after a later event (they talked for a second): a desk phone rung alongside the
+  // forwarded call would have rung by now.
+  const rangTheDesk = inbound.callee.phone?.incomingCalls.filter((call) => call.invitedAt >= inbound.placedAt);
+  expect(
+    rangTheDesk?.length ?? 0,
+    `calls that rang ${inbound.callee.name}'s own phone while her calls are forwarded (see "${EVIDENCE.SIP}")`,
+  ).to.equal(0);
 }
