@@ -84,6 +84,8 @@ export interface Person {
   withheld?: boolean;
   /** The one-time code a verification line texted them, as their mobile showed it. */
   textedCode?: string;
+  /** When that code reached their mobile (suite clock): its lifetime is counted from here. */
+  textedCodeAt?: number;
   /** The pitch they speak with on a call, distinct within the scenario (see `Phase2World.voiceOf`). */
   toneHz?: number;
 }
