@@ -37,7 +37,12 @@ export function audioSnapshot(...parties: Speaker[]): AudioSnapshot {
       const stats = p.rtp.stats();
       return [
         p.name,
-        { sent: stats.sent, received: stats.received, audio: stats.audioPacketsReceived, tones: stats.tonesHeardHz },
+        {
+          sent: stats.sent,
+          received: stats.received,
+          audio: stats.audioPacketsReceived,
+          tones: stats.tonesHeardHz,
+        },
       ];
     }),
   );
@@ -55,7 +60,10 @@ export function framesNear(tones: Record<string, number>, hz: number): number {
 }
 
 /** What was heard after a snapshot: the per-pitch counts minus those before it. */
-function heardSince(now: Record<string, number>, before: Record<string, number> = {}): Record<string, number> {
+function heardSince(
+  now: Record<string, number>,
+  before: Record<string, number> = {},
+): Record<string, number> {
   return Object.fromEntries(Object.entries(now).map(([hz, count]) => [hz, count - (before[hz] ?? 0)]));
 }
 

@@ -159,7 +159,9 @@ export async function expectCallBackPartiesHearEachOther(world: Phase2World, aNa
   const toTheMobile = network.invites.filter(
     (i) => i.number === callback.invite.number && i.at >= (callback.textedAt ?? 0),
   );
-  expect(toTheMobile.length, `calls back to ${aName}'s mobile for one text (see "${EVIDENCE.SIP}")`).to.equal(1);
+  expect(toTheMobile.length, `calls back to ${aName}'s mobile for one text (see "${EVIDENCE.SIP}")`).to.equal(
+    1,
+  );
 }
 
 /** Then {person}'s mobile receives a reply explaining to text CALL ME */

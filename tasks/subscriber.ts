@@ -258,7 +258,9 @@ export async function answerAndHearEachOther(
   expectHeardEachOther(world, a, b);
   // Proven after a later event (they talked for a second): a desk phone rung alongside the
   // forwarded call would have rung by now.
-  const rangTheDesk = inbound.callee.phone?.incomingCalls.filter((call) => call.invitedAt >= inbound.placedAt);
+  const rangTheDesk = inbound.callee.phone?.incomingCalls.filter(
+    (call) => call.invitedAt >= inbound.placedAt,
+  );
   expect(
     rangTheDesk?.length ?? 0,
     `calls that rang ${inbound.callee.name}'s own phone while her calls are forwarded (see "${EVIDENCE.SIP}")`,

@@ -155,9 +155,10 @@ export async function expectAskedToTryAgain(world: Phase2World, name: string) {
  */
 export async function keyInWrongCodesUntilNoTriesLeft(world: Phase2World, name: string, tries: number) {
   const verification = await theVerification(world, name);
-  expect(verification.maxAttempts, `tries a caller has, as the API reports them (the rule: ${tries})`).to.equal(
-    tries,
-  );
+  expect(
+    verification.maxAttempts,
+    `tries a caller has, as the API reports them (the rule: ${tries})`,
+  ).to.equal(tries);
   const used = verification.attempts;
   expect(used, 'wrong codes keyed in so far').to.be.below(tries);
   for (let nth = used; nth < tries; nth += 1) {
@@ -192,7 +193,9 @@ export async function expectConfirmedVerified(world: Phase2World, name: string) 
   await expectPromptThenHangUp(world, 'confirmed');
   // Heard after the hang-up, when nothing more can come: the right code was never refused.
   for (const wrong of ['tryAgain', 'refused'] as const)
-    expect(await framesSoFar(world, wrong), `frames of the "${wrong}" prompt ${name} heard: none`).to.equal(0);
+    expect(await framesSoFar(world, wrong), `frames of the "${wrong}" prompt ${name} heard: none`).to.equal(
+      0,
+    );
 }
 
 /** Then {person} hears the line refuse, and the line hangs up */

@@ -180,7 +180,7 @@ export interface VoiceNotes {
   callback?: CallbackNotes;
   /** The speech-to-text provider as this scenario arranged it (a nock stub in embedded mode). */
   speechToText?: {
-    /** The transcript the stub answers with; null when the real provider transcribes (remote). */
+    /** The transcript the stub answers with; null when it is out of service. */
     transcript: string | null;
     /** What the stub received: content type and body of each request. */
     requests: Array<{ contentType: string; body: Buffer }>;
