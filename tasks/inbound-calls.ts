@@ -109,7 +109,11 @@ export async function expectCallEndsUnansweredAfterNoAnswerTime(world: Phase2Wor
   const ringing = inbound.ringing;
   if (!ringing) throw new Error(`${inbound.callee.name}'s phone never rang.`);
   // The desk phone stops ringing when the platform gives up: it is cancelled, not left ringing.
-  const stopped = await ringing.waitUntilEnded(boundMs(world));
+  const stopped = await ringing.waitUntilEnded(boundMs(world)).catch((error: unknown) => {
+    throw new Error(
+      `${inbound.callee.name}'s phone kept ringing after ${callerName} was told nobody answered: the platform never cancelled it (see "${EVIDENCE.SIP}"). ${(error as Error).message}`,
+    );
+  });
   expect(
     [stopped.kind, stopped.by],
     `how the ringing on ${inbound.callee.name}'s phone ended: cancelled by the platform (see "${EVIDENCE.SIP}")`,
