@@ -5,7 +5,7 @@ import type { PhoneCall } from '../world/sip/sip-phone';
 import { localDid, shortCode } from '../world/factories';
 import { EVIDENCE } from '../reporting/evidence';
 import { audioSnapshot, expectHeardEachOther, talkForAMoment } from './audio';
-import { bound, PLATFORM_LOG, boundMs } from './waiting';
+import { bound, PLATFORM_LOG, boundMs, type Evidence } from './waiting';
 
 /**
  * Call-backs by SMS keyword: a handset texts CALL ME to a customer's short code or callback
@@ -189,20 +189,27 @@ export async function expectNobodyCalledBack(world: Phase2World) {
   const network = await world.telephoneNetwork();
   // A later event instead of a look at one instant: a second mobile (busy, so no agent is rung)
   // texts CALL ME to the same line after the reply. The platform handles texts to a line in
-  // order, so once that call back reaches the network, any call back for the first text would have.
+  // order, so once that call back has been tried and its outcome texted back to the second
+  // mobile, any call back for the first text would have reached the network.
   const control = world.newHandset();
   network.behaviourFor(control, { answer: 'busy' });
-  await world.mobileNetwork.textFrom(
-    control,
-    callbackLine(world.customer(texted.customer), texted.line as CallbackLine),
-    'CALL ME',
-  );
+  const line = callbackLine(world.customer(texted.customer), texted.line as CallbackLine);
+  await world.mobileNetwork.textFrom(control, line, 'CALL ME');
+  const lookAt: Evidence[] = [EVIDENCE.SIP, EVIDENCE.SMPP, PLATFORM_LOG];
   await network.invites.waitFor(
     (i) => i.number === control,
     bound(world, `the call back of a second mobile (${control}) that texted CALL ME after the reply`, {
-      lookAt: [EVIDENCE.SIP, EVIDENCE.SMPP, PLATFORM_LOG],
+      lookAt,
     }),
   );
+  await world.mobileNetwork
+    .handset(control)
+    .inbox.waitFor(
+      (sms) => sms.from === line,
+      bound(world, `the reply to the second mobile (${control}) once its call back found it busy`, {
+        lookAt,
+      }),
+    );
   const invites = network.invites.filter((i) => i.at >= (callback.textedAt ?? 0) && i.number !== control);
   expect(
     invites.map((i) => `${i.number} at ${new Date(i.at).toISOString()}`),
