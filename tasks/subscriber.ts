@@ -190,6 +190,42 @@ export async function expectCallsNotForwarded(world: Phase2World, name: string) 
   expect(account.forwardTo, `${name}'s forwarding as the API shows it`).to.equal(null);
 }
 
+/** When {person} texts FORWARD and her/his own number to {person}'s business number */
+export async function textForwardFromAStranger(world: Phase2World, strangerName: string, name: string) {
+  const stranger = world.person(strangerName);
+  await world.mobileNetwork.textFrom(
+    stranger.number,
+    world.subscriber(name).number,
+    `FORWARD ${stranger.number}`,
+  );
+}
+
+/**
+ * Then {person} gets no answer and {person}'s calls are still not forwarded: proven after a later
+ * event — the subscriber texts her own number a word it does not know, and the platform, which
+ * handles texts in order, answers her with its commands; by then the stranger's text was handled.
+ */
+export async function expectStrangerIgnored(world: Phase2World, strangerName: string, name: string) {
+  const person = world.subscriber(name);
+  await textBusinessNumber(world, name, 'HELP');
+  const reply = await subscriberMobileInbox(world, name).waitFor(
+    (sms) => sms.from === person.number,
+    bound(world, `the platform's answer to ${name}'s own text sent after ${strangerName}'s`, {
+      lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
+    }),
+  );
+  expect(reply.text, `the answer to ${name}'s own text: the commands`).to.match(/FORWARD/);
+  const stranger = world.person(strangerName).number;
+  expect(
+    world.mobileNetwork
+      .handset(stranger)
+      .inbox.all()
+      .map((sms) => sms.text),
+    `texts ${strangerName} got back from ${name}'s number: none, a stranger is not answered (see "${EVIDENCE.SMPP}")`,
+  ).to.deep.equal([]);
+  await expectCallsNotForwarded(world, name);
+}
+
 /** Then the call rings {person}'s line instead of {person}'s phone */
 export async function expectCallRingsForwardedLine(
   world: Phase2World,
