@@ -202,14 +202,12 @@ export async function expectNobodyCalledBack(world: Phase2World) {
       lookAt,
     }),
   );
-  await world.mobileNetwork
-    .handset(control)
-    .inbox.waitFor(
-      (sms) => sms.from === line,
-      bound(world, `the reply to the second mobile (${control}) once its call back found it busy`, {
-        lookAt,
-      }),
-    );
+  await world.mobileNetwork.handset(control).inbox.waitFor(
+    (sms) => sms.from === line,
+    bound(world, `the reply to the second mobile (${control}) once its call back found it busy`, {
+      lookAt,
+    }),
+  );
   const invites = network.invites.filter((i) => i.at >= (callback.textedAt ?? 0) && i.number !== control);
   expect(
     invites.map((i) => `${i.number} at ${new Date(i.at).toISOString()}`),
