@@ -268,6 +268,18 @@ export async function expectCallRingsPhone(world: Phase2World, name: string) {
   );
   inbound.ringing = ringing;
   expect(ringing.remoteIdentity.user, `caller shown on ${name}'s phone`).to.equal(inbound.caller.number);
+  // Only her phone rings: once the caller hears it ringing (a later event: the phone's 180 came
+  // back through the platform), a call forwarded alongside would have reached the network too.
+  await inbound.pstn.events.waitFor(
+    (e) => e.kind === 'ringing',
+    bound(world, `${inbound.caller.name} to hear ${name}'s phone ringing`, { lookAt: [EVIDENCE.SIP] }),
+  );
+  const network = await world.telephoneNetwork();
+  const elsewhere = network.invites.filter((i) => i.at >= inbound.placedAt);
+  expect(
+    elsewhere.map((i) => i.number),
+    `numbers the platform called over the trunk for ${inbound.caller.name}'s call to ${name} (see "${EVIDENCE.SIP}")`,
+  ).to.deep.equal([]);
 }
 
 /** When {person} answers and {person} and {person} hear each other */
