@@ -61,7 +61,7 @@ export async function textKeywordToCallBackLine(
   customerName: string,
   line: CallbackLine,
 ) {
-  world.voice.callback = { textedAt: Date.now() };
+  world.voice.callback = { textedAt: Date.now(), texter: world.person(name).number };
   await world.mobileNetwork.textFrom(
     world.person(name).number,
     callbackLine(world.customer(customerName), line),
@@ -179,6 +179,7 @@ export async function expectReplyExplainingTheKeyword(world: Phase2World, name: 
     callbackLine(world.customer(customer), line as CallbackLine),
   );
   expect(sms.text, 'the reply names the keyword').to.include('CALL ME');
+  world.voice.callback = { ...world.voice.callback, repliedAt: sms.receivedAt };
 }
 
 /** Then nobody is called back */
@@ -208,9 +209,21 @@ export async function expectNobodyCalledBack(world: Phase2World) {
       lookAt,
     }),
   );
-  const invites = network.invites.filter((i) => i.at >= (callback.textedAt ?? 0) && i.number !== control);
+  const texter = callback.texter;
+  if (!texter) throw new Error('Nobody has texted a callback line in this scenario.');
+  const placed = network.invites.filter((i) => i.at >= (callback.textedAt ?? 0) && i.number === texter);
   expect(
-    invites.map((i) => `${i.number} at ${new Date(i.at).toISOString()}`),
+    placed.map((i) => `${i.number} at ${new Date(i.at).toISOString()}`),
     `calls the platform placed because of the text that was not CALL ME (see "${EVIDENCE.SIP}")`,
   ).to.deep.equal([]);
+  // A call back deferred past that (a timer, a queue of its own) breaks the order above: watch
+  // the mobile for as long as the platform lets any call of its own ring (its no-answer time),
+  // counted from when the reply reached it.
+  const { noAnswerTimeoutMs } = (await world.platformSettings()).sip;
+  const repliedAt = callback.repliedAt ?? Date.now();
+  await network.invites.expectNone((i) => i.number === texter, {
+    duringMs: Math.max(0, repliedAt + noAnswerTimeoutMs - Date.now()),
+    unexpected: `the platform called back the mobile that texted something other than CALL ME`,
+    lookAt: `the "${EVIDENCE.SIP}" attachment`,
+  });
 }

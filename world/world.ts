@@ -164,6 +164,9 @@ export interface CallbackNotes {
   /** When the handset texted the keyword (suite clock), and to which of a customer's lines. */
   textedAt?: number;
   textedLine?: { customer: string; line: string };
+  /** The mobile that texted, and when the platform's reply reached it (suite clock). */
+  texter?: string;
+  repliedAt?: number;
   invite?: ReceivedInvite;
   handset?: PstnCall;
   agent?: PhoneCall;
