@@ -246,6 +246,10 @@ export async function expectCallRingsForwardedLine(
   expect(invite.from, `caller shown to ${targetName}: the original caller ${see}`).to.equal(
     inbound.caller.number,
   );
+  expect(
+    invite.pAssertedIdentity,
+    `caller asserted to ${targetName}'s network (P-Asserted-Identity): the original caller ${see}`,
+  ).to.equal(inbound.caller.number);
   expect(invite.divertedFrom, `number the call was forwarded from (Diversion) ${see}`).to.equal(
     inbound.callee.number,
   );

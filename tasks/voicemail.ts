@@ -14,6 +14,8 @@ import { expectNothingElseArrived } from './texts';
  */
 
 const FRAMES_PER_SECOND = 50;
+/** "At once" on loopback, on a busy machine: a round trip, never a ring. */
+const AT_ONCE_MS = 750;
 /** Recording starts as the greeting ends and stops at the hang-up: a frame or two either way. */
 const MESSAGE_TOLERANCE_MS = { under: 100, over: 300 };
 /** The share of the recording that must be the caller's voice: the frames at either end may be cut. */
@@ -52,6 +54,12 @@ export async function expectVoicemailGreeting(world: Phase2World, callerName: st
       `ms the phone rang before voicemail answered (no-answer time ${sip.noAnswerTimeoutMs} ms)`,
     ).to.be.at.least(sip.noAnswerTimeoutMs);
     await inbound.ringing.waitUntilEnded(waitMs); // the desk phone stops ringing
+  } else {
+    // A phone that is switched off cannot ring: voicemail answers at once, not after the no-answer time.
+    expect(
+      (inbound.pstn.answeredAt ?? 0) - inbound.placedAt,
+      `ms before voicemail answered a call to a phone that is off (no-answer time ${sip.noAnswerTimeoutMs} ms)`,
+    ).to.be.below(Math.min(AT_ONCE_MS, sip.noAnswerTimeoutMs));
   }
   const frames = Math.round(voice.voicemailGreetingMs / 20);
   await inbound.pstn.rtp.waitForTone(
