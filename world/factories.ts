@@ -99,13 +99,15 @@ export function gsmText(length: number): string {
  */
 export const VOICE_TONES_HZ: readonly number[] = [800, 1200, 1650, 1900, 2150, 2400, 2650, 2900];
 
-/** The first voice nobody of the scenario speaks with yet. */
+/**
+ * The first voice nobody of the scenario speaks with yet; in a crowd larger than the palette,
+ * the least used one (two people in one call with the same voice are refused by the check that
+ * listens to them, which says so).
+ */
 export function freeVoiceTone(taken: Iterable<number>): number {
-  const used = new Set(taken);
-  const free = VOICE_TONES_HZ.find((hz) => !used.has(hz));
-  if (free === undefined)
-    throw new Error(
-      `Every one of the ${VOICE_TONES_HZ.length} voices is taken in this scenario: add pitches to VOICE_TONES_HZ.`,
-    );
-  return free;
+  const uses = new Map(VOICE_TONES_HZ.map((hz) => [hz, 0]));
+  for (const hz of taken) if (uses.has(hz)) uses.set(hz, (uses.get(hz) ?? 0) + 1);
+  let best = VOICE_TONES_HZ[0] ?? 800;
+  for (const hz of VOICE_TONES_HZ) if ((uses.get(hz) ?? 0) < (uses.get(best) ?? 0)) best = hz;
+  return best;
 }
