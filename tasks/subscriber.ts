@@ -123,6 +123,10 @@ export async function expectWithheldMissedCallText(world: Phase2World, name: str
     caller.number.slice(1),
   );
   await expectTimeOfTheCall(world, text.text);
+  const cdr = await inboundCallRecord(world);
+  expect(cdr.caller, `caller in the record of a call whose number ${caller.name} withheld`).to.not.include(
+    caller.number.slice(1),
+  );
 }
 
 /** Then {person}'s mobile receives no text about {person}'s call */
