@@ -11,6 +11,8 @@ import {
   expectForwardingOffConfirmed,
   expectNotAPhoneNumberError,
   expectCallsNotForwarded,
+  textForwardFromAStranger,
+  expectStrangerIgnored,
   expectCallRingsForwardedLine,
   expectCallRingsPhone,
   answerAndHearEachOther,
@@ -121,5 +123,19 @@ When(
   '{person} answers and {person} and {person} hear each other',
   function (this: Phase2World, answerer: string, aName: string, bName: string) {
     return answerAndHearEachOther(this, answerer, aName, bName);
+  },
+);
+
+When(
+  "{person} texts FORWARD and her/his own number to {person}'s business number",
+  function (this: Phase2World, stranger: string, name: string) {
+    return textForwardFromAStranger(this, stranger, name);
+  },
+);
+
+Then(
+  "{person} gets no answer and {person}'s calls are still not forwarded",
+  function (this: Phase2World, stranger: string, name: string) {
+    return expectStrangerIgnored(this, stranger, name);
   },
 );

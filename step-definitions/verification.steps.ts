@@ -60,9 +60,12 @@ Then('{person} hears the line ask her/him to try again', function (this: Phase2W
   return expectAskedToTryAgain(this, name);
 });
 
-When('{person} keys in wrong codes until no tries are left', function (this: Phase2World, name: string) {
-  return keyInWrongCodesUntilNoTriesLeft(this, name);
-});
+When(
+  '{person} keys in wrong codes until her/his {int} tries are used up',
+  function (this: Phase2World, name: string, tries: number) {
+    return keyInWrongCodesUntilNoTriesLeft(this, name, tries);
+  },
+);
 
 Then(
   '{person} hears the line confirm she/he is verified, and the line hangs up',

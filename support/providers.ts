@@ -3,20 +3,26 @@ import type { Phase2World } from '../world/world';
 
 /**
  * Third-party HTTP providers the platform calls, stubbed with nock where the platform runs in
- * this process (embedded target; non-negotiable 7). Against a remote deployment the real
- * provider answers, and the scenario can only expect "some transcript".
+ * this process (embedded target; non-negotiable 7): the target declares the seam in
+ * `PlatformEndpoints.stubbedProviders`. A target without it cannot run a scenario that decides
+ * what the provider answers: the step fails saying so (the preflight says it first), instead of
+ * letting the real provider answer and the checks become weaker.
  */
 export function stubSpeechToText(
   world: Phase2World,
   answer: { transcript: string } | { failWith: number },
 ): void {
   const url = world.env.endpoints.stubbedProviders?.speechToTextUrl;
+  if (!url)
+    throw new Error(
+      'This target declares no speech-to-text test provider (PlatformEndpoints.stubbedProviders.speechToTextUrl): ' +
+        '@stubbed-provider scenarios cannot tell the provider what to answer here. Run them on the embedded target.',
+    );
   const requests: Array<{ contentType: string; body: Buffer }> = [];
   world.voice.speechToText = {
-    transcript: url && 'transcript' in answer ? answer.transcript : null,
+    transcript: 'transcript' in answer ? answer.transcript : null,
     requests,
   };
-  if (!url) return;
   const { origin, pathname } = new URL(url);
   nock(origin)
     .post(pathname)
@@ -52,6 +58,18 @@ export interface WavInfo {
   sampleRate: number;
   bitsPerSample: number;
   dataBytes: number;
+}
+
+/** The audio samples of a WAV file (its data chunk), empty when it has none. */
+export function wavData(file: Buffer): Buffer {
+  let offset = 12;
+  while (offset + 8 <= file.length) {
+    const id = file.subarray(offset, offset + 4).toString('latin1');
+    const size = file.readUInt32LE(offset + 4);
+    if (id === 'data') return file.subarray(offset + 8, Math.min(file.length, offset + 8 + size));
+    offset += 8 + size + (size % 2);
+  }
+  return Buffer.alloc(0);
 }
 
 export function readWav(file: Buffer): WavInfo {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { RtpSession, RtpStats } from '../world/sip/rtp';
+import { describeHeard, type RtpSession, type RtpStats } from '../world/sip/rtp';
 import type { AudioSnapshot, Phase2World } from '../world/world';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { boundMs } from './waiting';
@@ -35,15 +35,53 @@ export function audioSnapshot(...parties: Speaker[]): AudioSnapshot {
   return Object.fromEntries(
     parties.map((p) => {
       const stats = p.rtp.stats();
-      return [p.name, { sent: stats.sent, received: stats.received }];
+      return [
+        p.name,
+        {
+          sent: stats.sent,
+          received: stats.received,
+          audio: stats.audioPacketsReceived,
+          tones: stats.tonesHeardHz,
+        },
+      ];
     }),
   );
 }
 
+/** A pitch is recognised within this many Hz (the estimate is ±25 Hz; voices are 250 Hz apart). */
+const PITCH_TOLERANCE_HZ = 60;
+
+/** Frames heard at about `hz` in a per-pitch count. */
+export function framesNear(tones: Record<string, number>, hz: number): number {
+  let frames = 0;
+  for (const [bucket, count] of Object.entries(tones))
+    if (Math.abs(Number(bucket) - hz) <= PITCH_TOLERANCE_HZ) frames += count;
+  return frames;
+}
+
+/** What was heard after a snapshot: the per-pitch counts minus those before it. */
+function heardSince(
+  now: Record<string, number>,
+  before: Record<string, number> = {},
+): Record<string, number> {
+  return Object.fromEntries(Object.entries(now).map(([hz, count]) => [hz, count - (before[hz] ?? 0)]));
+}
+
+/** Names a pitch by whose voice it is ("Bob's voice (1200 Hz)"), for failure messages. */
+export function voiceNames(world: Phase2World): (hz: number) => string | undefined {
+  return (hz) => {
+    const who = [...world.people.values()].find(
+      (p) => p.toneHz !== undefined && Math.abs(p.toneHz - hz) <= PITCH_TOLERANCE_HZ,
+    );
+    return who ? `${who.name}'s voice (${who.toneHz} Hz)` : undefined;
+  };
+}
+
 /**
  * Both parties heard each other through the platform: most of what one sent (since `since`, or
- * ever, until `until` or now) arrived at the other, every packet came from the platform's relay (never straight from
- * the speaker), and the frames carried the speaker's tone. Attaches both sides' RTP statistics.
+ * ever, until `until` or now) arrived at the other, every packet came from the platform's relay
+ * (never straight from the speaker), and what each heard was the other's own voice — not their
+ * own coming back, not a third party's, not silence. Attaches both sides' RTP statistics.
  */
 export function expectHeardEachOther(
   world: Phase2World,
@@ -55,30 +93,50 @@ export function expectHeardEachOther(
   const aStats = a.rtp.stats();
   const bStats = b.rtp.stats();
   attachJson(world, EVIDENCE.RTP, { [a.name]: aStats, [b.name]: bStats, countedFrom: since ?? 'the start' });
-  const heard = (listener: string, theirs: RtpStats, speaker: string, speakers: RtpStats): void => {
+  if (a.rtp.toneHz !== null && a.rtp.toneHz === b.rtp.toneHz)
+    throw new Error(
+      `${a.name} and ${b.name} speak with the same pitch (${a.rtp.toneHz} Hz): nobody could tell whom they heard. Give each person a voice of their own (world.voiceOf).`,
+    );
+  const nameOf = voiceNames(world);
+  const heard = (listener: Speaker, theirs: RtpStats, speaker: Speaker, speakers: RtpStats): void => {
     const see = `(see "${EVIDENCE.RTP}")`;
     // Up to the hang-up when known: what a speaker sends while the call is being torn down is lost by design.
-    const sent = (until?.[speaker]?.sent ?? speakers.sent) - (since?.[speaker]?.sent ?? 0);
-    const received = theirs.received - (since?.[listener]?.received ?? 0);
-    expect(sent, `packets ${speaker} sent`).to.be.at.least(TALK_PACKETS);
+    const sent = (until?.[speaker.name]?.sent ?? speakers.sent) - (since?.[speaker.name]?.sent ?? 0);
+    const received = theirs.received - (since?.[listener.name]?.received ?? 0);
+    expect(sent, `packets ${speaker.name} sent`).to.be.at.least(TALK_PACKETS);
     expect(
       received,
-      `${listener} should receive at least 95 % of the ${sent} RTP packets ${speaker} sent ${see}`,
+      `${listener.name} should receive at least 95 % of the ${sent} RTP packets ${speaker.name} sent ${see}`,
     ).to.be.at.least(Math.ceil(sent * 0.95));
     // Carried by the platform: every packet came from the relay, none straight from the speaker.
     expect(
       theirs.sources,
-      `${listener}'s audio must come from the platform's relay, not straight from ${speaker}'s own address ${see}`,
+      `${listener.name}'s audio must come from the platform's relay, not straight from ${speaker.name}'s own address ${see}`,
     ).to.not.include(speakers.localAddress);
-    expect(theirs.sources, `sources of ${listener}'s audio ${see}`).to.have.length(1);
+    expect(theirs.sources, `sources of ${listener.name}'s audio ${see}`).to.have.length(1);
     // Intact: the frames carry the speaker's tone, not silence or noise the relay made up.
     expect(
       theirs.toneFramesReceived,
-      `${listener}'s audio frames that carried ${speaker}'s voice, of ${theirs.audioPacketsReceived} ${see}`,
+      `${listener.name}'s audio frames that carried ${speaker.name}'s voice, of ${theirs.audioPacketsReceived} ${see}`,
     ).to.be.at.least(Math.floor(theirs.audioPacketsReceived * INTACT_AUDIO_SHARE));
+    // Whose voice: the speaker's own pitch, and never the listener's own (looped back) or a third party's.
+    const audio = theirs.audioPacketsReceived - (since?.[listener.name]?.audio ?? 0);
+    const tones = heardSince(theirs.tonesHeardHz, since?.[listener.name]?.tones);
+    const speakerHz = speaker.rtp.toneHz;
+    const ownHz = listener.rtp.toneHz;
+    if (ownHz !== null)
+      expect(
+        framesNear(tones, ownHz),
+        `frames of ${listener.name}'s own voice (${ownHz} Hz) that came back to ${listener.name}: the call looped their audio back; heard ${describeHeard(tones, nameOf)} ${see}`,
+      ).to.equal(0);
+    if (speakerHz !== null)
+      expect(
+        framesNear(tones, speakerHz),
+        `frames of ${speaker.name}'s voice (${speakerHz} Hz) ${listener.name} heard, of ${audio} audio frames; heard ${describeHeard(tones, nameOf)} ${see}`,
+      ).to.be.at.least(Math.floor(audio * INTACT_AUDIO_SHARE));
   };
-  heard(a.name, aStats, b.name, bStats);
-  heard(b.name, bStats, a.name, aStats);
+  heard(a, aStats, b, bStats);
+  heard(b, bStats, a, aStats);
 }
 
 /** Packets that may already be in flight when the relay stops forwarding (loopback: a frame or two). */
@@ -105,4 +163,17 @@ export async function expectSilenceBothWays(world: Phase2World, a: Speaker, b: S
       `packets ${listener} received while ${speaker} sent ${after[speaker].sent - before[speaker].sent} (see "RTP while held")`,
     ).to.be.at.most(IN_FLIGHT_PACKETS);
   }
+}
+
+/**
+ * Names every pitch a caller may hear: the platform's prompts by name ('"confirmed"', from its
+ * settings) and the people's voices, so a failure says heard "refused", not heard 300 Hz.
+ */
+export async function soundNames(world: Phase2World): Promise<(hz: number) => string | undefined> {
+  const { promptHz } = (await world.platformSettings()).voice;
+  const voices = voiceNames(world);
+  return (hz) => {
+    const prompt = Object.entries(promptHz).find(([, at]) => Math.abs(at - hz) <= PITCH_TOLERANCE_HZ);
+    return prompt ? `the "${prompt[0]}" prompt` : voices(hz);
+  };
 }

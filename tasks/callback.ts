@@ -5,7 +5,7 @@ import type { PhoneCall } from '../world/sip/sip-phone';
 import { localDid, shortCode } from '../world/factories';
 import { EVIDENCE } from '../reporting/evidence';
 import { audioSnapshot, expectHeardEachOther, talkForAMoment } from './audio';
-import { bound, PLATFORM_LOG, boundMs } from './waiting';
+import { bound, PLATFORM_LOG, boundMs, type Evidence } from './waiting';
 
 /**
  * Call-backs by SMS keyword: a handset texts CALL ME to a customer's short code or callback
@@ -61,13 +61,32 @@ export async function textKeywordToCallBackLine(
   customerName: string,
   line: CallbackLine,
 ) {
-  world.voice.callback = { textedAt: Date.now() };
+  world.voice.callback = { textedAt: Date.now(), texter: world.person(name).number };
   await world.mobileNetwork.textFrom(
     world.person(name).number,
     callbackLine(world.customer(customerName), line),
     text,
   );
   world.voice.callback.textedLine = { customer: customerName, line };
+}
+
+/**
+ * The number a call back shows, a stated rule: the callback number itself when that was texted;
+ * for a short code (which cannot be shown as a caller ID) the agent's own number.
+ */
+function callerIdOfTheCallBack(world: Phase2World, customerName: string): string {
+  const texted = world.voice.callback?.textedLine;
+  if (!texted) throw new Error('Nobody has texted a callback line in this scenario.');
+  if (texted.line === 'callback number') return callbackLine(world.customer(customerName), 'callback number');
+  const agent = [...world.people.values()].find((p) => p.customer === customerName && p.phone);
+  if (!agent) throw new Error(`"${customerName}" has no agent with a phone in this scenario.`);
+  return agent.number;
+}
+
+function expectedCallerId(world: Phase2World): string {
+  return world.voice.callback?.textedLine?.line === 'callback number'
+    ? `the callback number that was texted`
+    : `the agent's own number, since a short code cannot be shown`;
 }
 
 /** Then {person}'s mobile rings with a call from {string} */
@@ -82,11 +101,10 @@ export async function expectCallBackOnTheMobile(world: Phase2World, name: string
       lookAt: [EVIDENCE.SIP, EVIDENCE.SMPP, PLATFORM_LOG],
     }),
   );
-  const customer = world.customer(customerName);
-  const own = customer.numbers.map((n) => n.number);
-  expect(own, `the caller shown to ${name} must be one of "${customerName}"'s numbers`).to.include(
+  expect(
     invite.from,
-  );
+    `the caller shown to ${name} (see "${EVIDENCE.SIP}"): ${expectedCallerId(world)}`,
+  ).to.equal(callerIdOfTheCallBack(world, customerName));
   expect(invite.pAssertedIdentity, 'P-Asserted-Identity of the call back').to.equal(invite.from);
   world.voice.callback = { ...world.voice.callback, invite };
 }
@@ -136,11 +154,21 @@ export async function expectCallBackPartiesHearEachOther(world: Phase2World, aNa
   const since = audioSnapshot(handset, agent);
   await talkForAMoment(world, handset, agent);
   expectHeardEachOther(world, handset, agent, since);
+  // Once they have talked (a later event), the text has had every chance to be handled twice.
+  const network = await world.telephoneNetwork();
+  const toTheMobile = network.invites.filter(
+    (i) => i.number === callback.invite.number && i.at >= (callback.textedAt ?? 0),
+  );
+  expect(toTheMobile.length, `calls back to ${aName}'s mobile for one text (see "${EVIDENCE.SIP}")`).to.equal(
+    1,
+  );
 }
 
 /** Then {person}'s mobile receives a reply explaining to text CALL ME */
 export async function expectReplyExplainingTheKeyword(world: Phase2World, name: string) {
-  const { customer, line } = world.voice.callback?.textedLine ?? { customer: '', line: 'short code' };
+  const texted = world.voice.callback?.textedLine;
+  if (!texted) throw new Error(`${name} has texted no callback line in this scenario.`);
+  const { customer, line } = texted;
   const sms = await world.mobileNetwork
     .handset(world.person(name).number)
     .inbox.waitFor(
@@ -151,15 +179,51 @@ export async function expectReplyExplainingTheKeyword(world: Phase2World, name: 
     callbackLine(world.customer(customer), line as CallbackLine),
   );
   expect(sms.text, 'the reply names the keyword').to.include('CALL ME');
+  world.voice.callback = { ...world.voice.callback, repliedAt: sms.receivedAt };
 }
 
 /** Then nobody is called back */
 export async function expectNobodyCalledBack(world: Phase2World) {
-  // The reply is only sent once the text is handled: a call back would have been placed by then.
-  const since = world.voice.callback?.textedAt ?? 0;
-  const invites = (await world.telephoneNetwork()).invites.filter((i) => i.at >= since);
+  const callback = world.voice.callback;
+  const texted = callback?.textedLine;
+  if (!callback?.textedAt || !texted) throw new Error('Nobody has texted a callback line in this scenario.');
+  const network = await world.telephoneNetwork();
+  // A later event instead of a look at one instant: a second mobile (busy, so no agent is rung)
+  // texts CALL ME to the same line after the reply. The platform handles texts to a line in
+  // order, so once that call back has been tried and its outcome texted back to the second
+  // mobile, any call back for the first text would have reached the network.
+  const control = world.newHandset();
+  network.behaviourFor(control, { answer: 'busy' });
+  const line = callbackLine(world.customer(texted.customer), texted.line as CallbackLine);
+  await world.mobileNetwork.textFrom(control, line, 'CALL ME');
+  const lookAt: Evidence[] = [EVIDENCE.SIP, EVIDENCE.SMPP, PLATFORM_LOG];
+  await network.invites.waitFor(
+    (i) => i.number === control,
+    bound(world, `the call back of a second mobile (${control}) that texted CALL ME after the reply`, {
+      lookAt,
+    }),
+  );
+  await world.mobileNetwork.handset(control).inbox.waitFor(
+    (sms) => sms.from === line,
+    bound(world, `the reply to the second mobile (${control}) once its call back found it busy`, {
+      lookAt,
+    }),
+  );
+  const texter = callback.texter;
+  if (!texter) throw new Error('Nobody has texted a callback line in this scenario.');
+  const placed = network.invites.filter((i) => i.at >= (callback.textedAt ?? 0) && i.number === texter);
   expect(
-    invites.map((i) => i.number),
-    'calls placed by the platform after the text',
+    placed.map((i) => `${i.number} at ${new Date(i.at).toISOString()}`),
+    `calls the platform placed because of the text that was not CALL ME (see "${EVIDENCE.SIP}")`,
   ).to.deep.equal([]);
+  // A call back deferred past that (a timer, a queue of its own) breaks the order above: watch
+  // the mobile for as long as the platform lets any call of its own ring (its no-answer time),
+  // counted from when the reply reached it.
+  const { noAnswerTimeoutMs } = (await world.platformSettings()).sip;
+  const repliedAt = callback.repliedAt ?? Date.now();
+  await network.invites.expectNone((i) => i.number === texter, {
+    duringMs: Math.max(0, repliedAt + noAnswerTimeoutMs - Date.now()),
+    unexpected: `the platform called back the mobile that texted something other than CALL ME`,
+    lookAt: `the "${EVIDENCE.SIP}" attachment`,
+  });
 }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { PlatformApi } from '../world/http/api-client';
 import { SipPhone } from '../world/sip/sip-phone';
-import type { Phase2World } from '../world/world';
+import type { Phase2World, Person } from '../world/world';
 import { companyName, localDid, password, sipUsername } from '../world/factories';
 import { PHONE_KINDS } from '../support/parameter-types';
 
@@ -41,7 +41,10 @@ export async function giveDeskPhoneOnLocalNumber(
 
   const transport = PHONE_KINDS[kind];
   const { endpoints } = world.env;
+  const someone: Person = { name: person, number, kind: 'sip phone', customer: customerName, sip };
   const phone = new SipPhone({
+    // Speaks with a voice of its own, so whoever hears it can tell it from the other party.
+    toneHz: world.voiceOf(someone),
     actor: `${person}'s ${kind}`,
     username: sip.username,
     password: sip.password,
@@ -51,7 +54,7 @@ export async function giveDeskPhoneOnLocalNumber(
   });
   await phone.start();
   world.onCleanup(() => phone.stop());
-  world.people.set(person, { name: person, number, kind: 'sip phone', customer: customerName, phone, sip });
+  world.people.set(person, { ...someone, phone });
 }
 
 /** Given {string} has provisioned a SIP trunk to their carrier through the API */

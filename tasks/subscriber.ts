@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import type { Cdr, SipAccountSettings } from '../world/http/api-client';
 import type { HandsetSms } from '../world/smpp/carrier-smsc';
-import { EVIDENCE } from '../reporting/evidence';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
+import { expectNothingElseArrived } from './texts';
 import { awaitCallRecord } from './call-records';
 import { expectHeardEachOther, talkForAMoment } from './audio';
 import { bound, PLATFORM_LOG, boundMs } from './waiting';
@@ -44,7 +45,10 @@ function inboundCallRecord(world: Phase2World): Promise<Cdr> {
   return awaitCallRecord(world, api, pstn.callId, `the call to ${callee.name}`);
 }
 
-/** Waits for the one text the subscriber's mobile should get, from their business number. */
+/**
+ * Waits for the one text the subscriber's mobile should get, from their business number, and
+ * proves by a later marker text that no second copy (or other text) was queued before it.
+ */
 async function theOnlyText(world: Phase2World, name: string, about: string): Promise<HandsetSms> {
   const person = world.subscriber(name);
   const inbox = subscriberMobileInbox(world, name);
@@ -57,31 +61,71 @@ async function theOnlyText(world: Phase2World, name: string, about: string): Pro
   expect(text.from, `sender of the text on ${name}'s mobile: ${name}'s business number`).to.equal(
     person.number,
   );
-  expect(
-    inbox.all().map((sms) => sms.text),
-    `texts on ${name}'s mobile`,
-  ).to.have.length(1);
+  await expectNothingElseArrived(
+    world,
+    { api: world.customer(person.customer).api, number: person.number },
+    mobileOf(world, name),
+    [text.text],
+    `the text ${about}`,
+  );
   return text;
+}
+
+/** How long after the suite placed a call the platform may stamp its start (loopback, a busy machine). */
+const CALL_START_SLACK_MS = 1000;
+
+/**
+ * The time of the call as the suite observed it: the text must give the minute (UTC) and day
+ * at which Bob dialled — read from when the suite placed the call, not from the platform's own
+ * record, so a platform that stamps its record and its text alike with the wrong time fails.
+ */
+async function expectTimeOfTheCall(world: Phase2World, text: string): Promise<void> {
+  const inbound = world.currentInboundCall();
+  const minutes = [inbound.placedAt, inbound.placedAt + CALL_START_SLACK_MS].map((at) => {
+    const iso = new Date(at).toISOString();
+    return { time: iso.slice(11, 16), day: iso.slice(0, 10) };
+  });
+  expect(
+    minutes.some((m) => text.includes(`${m.time} UTC`) && text.includes(m.day)),
+    `the missed-call text "${text}" gives the time and day of the call as dialled: ${minutes
+      .map((m) => `${m.time} UTC on ${m.day}`)
+      .join(' or ')}`,
+  ).to.equal(true);
+  const cdr = await inboundCallRecord(world);
+  attachJson(world, 'Call record of the missed call', cdr);
+  const started = Date.parse(cdr.startedAt);
+  expect(
+    started - inbound.placedAt,
+    `ms between the call being dialled and the start in its record (${cdr.startedAt})`,
+  ).to.be.within(-CALL_START_SLACK_MS, CALL_START_SLACK_MS);
+  expect(cdr, 'the record of the missed call: nobody answered, nothing billed').to.deep.include({
+    disposition: 'no-answer',
+    answeredAt: null,
+    billableSeconds: 0,
+  });
 }
 
 /** Then {person}'s mobile receives a text naming {person}'s number and the time of his/her call */
 export async function expectMissedCallText(world: Phase2World, name: string, callerName: string) {
-  const cdr = await inboundCallRecord(world);
   const caller = world.person(callerName);
   const text = await theOnlyText(world, name, `about the missed call from ${callerName}`);
   expect(text.text, `the missed-call text names ${callerName}'s number`).to.include(caller.number);
-  // The time of the call as the platform recorded it, to the minute (UTC, as the text says).
-  const hhmm = cdr.startedAt.slice(11, 16);
-  expect(text.text, `the missed-call text gives the time of the call (${hhmm} UTC)`).to.include(hhmm);
+  await expectTimeOfTheCall(world, text.text);
 }
 
 /** Then {person}'s mobile receives a text about a call from a withheld number */
 export async function expectWithheldMissedCallText(world: Phase2World, name: string) {
-  const cdr = await inboundCallRecord(world);
+  const { caller } = world.currentInboundCall();
   const text = await theOnlyText(world, name, 'about the missed call from a withheld number');
   expect(text.text, 'the missed-call text says the number was withheld').to.match(/withheld|unknown/i);
-  expect(text.text, 'the missed-call text gives the time of the call').to.include(
-    cdr.startedAt.slice(11, 16),
+  // The network knows the real number (P-Asserted-Identity) but the caller asked for privacy.
+  expect(text.text, `the missed-call text must not reveal ${caller.name}'s withheld number`).to.not.include(
+    caller.number.slice(1),
+  );
+  await expectTimeOfTheCall(world, text.text);
+  const cdr = await inboundCallRecord(world);
+  expect(cdr.caller, `caller in the record of a call whose number ${caller.name} withheld`).to.not.include(
+    caller.number.slice(1),
   );
 }
 
@@ -90,20 +134,14 @@ export async function expectNoMissedCallText(world: Phase2World, name: string, c
   const cdr = await inboundCallRecord(world);
   expect(cdr.disposition, `outcome of ${callerName}'s call`).to.equal('answered');
   // A missed-call text would be queued when the record is written, before anything sent later.
-  // So send a marker text now: once it arrives, anything queued before it would have too.
   const person = world.subscriber(name);
-  const api = world.customer(person.customer).api;
-  const marker = `Marker after ${callerName}'s call`;
-  await api.sendMessage({ from: person.number, to: mobileOf(world, name), text: marker });
-  const inbox = subscriberMobileInbox(world, name);
-  await inbox.waitFor(
-    (sms) => sms.text === marker,
-    bound(world, `the marker text on ${name}'s mobile`, { lookAt: [EVIDENCE.SMPP] }),
+  await expectNothingElseArrived(
+    world,
+    { api: world.customer(person.customer).api, number: person.number },
+    mobileOf(world, name),
+    [],
+    `${callerName}'s answered call`,
   );
-  expect(
-    inbox.all().map((sms) => sms.text),
-    `texts on ${name}'s mobile after an answered call: only the marker`,
-  ).to.deep.equal([marker]);
 }
 
 // ---- forwarding by SMS ---------------------------------------------------------------------
@@ -156,6 +194,42 @@ export async function expectCallsNotForwarded(world: Phase2World, name: string) 
   expect(account.forwardTo, `${name}'s forwarding as the API shows it`).to.equal(null);
 }
 
+/** When {person} texts FORWARD and her/his own number to {person}'s business number */
+export async function textForwardFromAStranger(world: Phase2World, strangerName: string, name: string) {
+  const stranger = world.person(strangerName);
+  await world.mobileNetwork.textFrom(
+    stranger.number,
+    world.subscriber(name).number,
+    `FORWARD ${stranger.number}`,
+  );
+}
+
+/**
+ * Then {person} gets no answer and {person}'s calls are still not forwarded: proven after a later
+ * event — the subscriber texts her own number a word it does not know, and the platform, which
+ * handles texts in order, answers her with its commands; by then the stranger's text was handled.
+ */
+export async function expectStrangerIgnored(world: Phase2World, strangerName: string, name: string) {
+  const person = world.subscriber(name);
+  await textBusinessNumber(world, name, 'HELP');
+  const reply = await subscriberMobileInbox(world, name).waitFor(
+    (sms) => sms.from === person.number,
+    bound(world, `the platform's answer to ${name}'s own text sent after ${strangerName}'s`, {
+      lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
+    }),
+  );
+  expect(reply.text, `the answer to ${name}'s own text: the commands`).to.match(/FORWARD/);
+  const stranger = world.person(strangerName).number;
+  expect(
+    world.mobileNetwork
+      .handset(stranger)
+      .inbox.all()
+      .map((sms) => sms.text),
+    `texts ${strangerName} got back from ${name}'s number: none, a stranger is not answered (see "${EVIDENCE.SMPP}")`,
+  ).to.deep.equal([]);
+  await expectCallsNotForwarded(world, name);
+}
+
 /** Then the call rings {person}'s line instead of {person}'s phone */
 export async function expectCallRingsForwardedLine(
   world: Phase2World,
@@ -176,6 +250,10 @@ export async function expectCallRingsForwardedLine(
   expect(invite.from, `caller shown to ${targetName}: the original caller ${see}`).to.equal(
     inbound.caller.number,
   );
+  expect(
+    invite.pAssertedIdentity,
+    `caller asserted to ${targetName}'s network (P-Asserted-Identity): the original caller ${see}`,
+  ).to.equal(inbound.caller.number);
   expect(invite.divertedFrom, `number the call was forwarded from (Diversion) ${see}`).to.equal(
     inbound.callee.number,
   );
@@ -198,6 +276,18 @@ export async function expectCallRingsPhone(world: Phase2World, name: string) {
   );
   inbound.ringing = ringing;
   expect(ringing.remoteIdentity.user, `caller shown on ${name}'s phone`).to.equal(inbound.caller.number);
+  // Only her phone rings: once the caller hears it ringing (a later event: the phone's 180 came
+  // back through the platform), a call forwarded alongside would have reached the network too.
+  await inbound.pstn.events.waitFor(
+    (e) => e.kind === 'ringing',
+    bound(world, `${inbound.caller.name} to hear ${name}'s phone ringing`, { lookAt: [EVIDENCE.SIP] }),
+  );
+  const network = await world.telephoneNetwork();
+  const elsewhere = network.invites.filter((i) => i.at >= inbound.placedAt);
+  expect(
+    elsewhere.map((i) => i.number),
+    `numbers the platform called over the trunk for ${inbound.caller.name}'s call to ${name} (see "${EVIDENCE.SIP}")`,
+  ).to.deep.equal([]);
 }
 
 /** When {person} answers and {person} and {person} hear each other */
@@ -222,4 +312,13 @@ export async function answerAndHearEachOther(
   if (!a.rtp || !b.rtp) throw new Error(`${aName} and ${bName} must be the caller and ${answerer}.`);
   await talkForAMoment(world, a, b);
   expectHeardEachOther(world, a, b);
+  // Proven after a later event (they talked for a second): a desk phone rung alongside the
+  // forwarded call would have rung by now.
+  const rangTheDesk = inbound.callee.phone?.incomingCalls.filter(
+    (call) => call.invitedAt >= inbound.placedAt,
+  );
+  expect(
+    rangTheDesk?.length ?? 0,
+    `calls that rang ${inbound.callee.name}'s own phone while her calls are forwarded (see "${EVIDENCE.SIP}")`,
+  ).to.equal(0);
 }

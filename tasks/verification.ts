@@ -4,6 +4,8 @@ import type { Verification } from '../world/http/api-client';
 import { localDid } from '../world/factories';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { bound, eventually, PLATFORM_LOG, boundMs } from './waiting';
+import { soundNames } from './audio';
+import { expectNothingElseArrived } from './texts';
 
 /**
  * Two-factor verification during a call: the verification line texts a one-time code to the
@@ -70,6 +72,7 @@ async function hearPrompt(world: Phase2World, prompt: Prompt, heardBefore: numbe
     heardBefore + frames,
     boundMs(world, voice.promptMs),
     `the "${prompt}" prompt`,
+    await soundNames(world),
   );
 }
 
@@ -98,6 +101,7 @@ export async function receiveTheOneTimeCode(world: Phase2World, name: string) {
   const code = /\b(\d{6})\b/.exec(sms.text)?.[1];
   expect(code, `a six-digit code in the text "${sms.text}"`).to.be.a('string');
   world.person(name).textedCode = code;
+  world.person(name).textedCodeAt = sms.receivedAt;
 }
 
 /** The code the verification line texted this person, as their mobile showed it. */
@@ -107,9 +111,17 @@ function theCode(world: Phase2World, name: string): string {
   return code;
 }
 
-/** A code that is certainly not the right one: the right one with every digit shifted. */
-function wrongCode(world: Phase2World, name: string): string {
-  return [...theCode(world, name)].map((d) => String((Number(d) + 1) % 10)).join('');
+/**
+ * The `nth` wrong code (0 first): each close to the right one in a different way — the last
+ * digit changed, the first digit changed, every digit changed — so a platform comparing only
+ * part of the code lets one of them through.
+ */
+function wrongCode(world: Phase2World, name: string, nth: number): string {
+  const digits = [...theCode(world, name)];
+  const shift = (d: string | undefined): string => String((Number(d) + 1) % 10);
+  if (nth % 3 === 0) return [...digits.slice(0, -1), shift(digits.at(-1))].join('');
+  if (nth % 3 === 1) return [shift(digits[0]), ...digits.slice(1)].join('');
+  return digits.map(shift).join('');
 }
 
 async function keyIn(world: Phase2World, digits: string): Promise<void> {
@@ -126,7 +138,7 @@ export async function keyInTheCode(world: Phase2World, name: string) {
 export async function keyInAWrongCode(world: Phase2World, name: string) {
   expect(world.currentInboundCall().caller.name, 'who keys in').to.equal(name);
   world.currentInboundCall().promptsHeardBefore = await framesSoFar(world, 'tryAgain');
-  await keyIn(world, wrongCode(world, name));
+  await keyIn(world, wrongCode(world, name, 0));
 }
 
 /** Then {person} hears the line ask her/him to try again */
@@ -136,28 +148,54 @@ export async function expectAskedToTryAgain(world: Phase2World, name: string) {
   expect(world.currentInboundCall().pstn.isEnded, 'the call stays up for another try').to.equal(false);
 }
 
-/** When {person} keys in wrong codes until no tries are left */
-export async function keyInWrongCodesUntilNoTriesLeft(world: Phase2World, name: string) {
+/**
+ * When {person} keys in wrong codes until her/his {int} tries are used up: the number of tries is
+ * the stated business rule, so the line must ask again after each wrong code but the last, and
+ * refuse on the last one (checked by the next step) — neither sooner nor later.
+ */
+export async function keyInWrongCodesUntilNoTriesLeft(world: Phase2World, name: string, tries: number) {
   const verification = await theVerification(world, name);
-  const left = verification.maxAttempts - verification.attempts;
-  expect(left, 'tries left').to.be.above(0);
-  for (let i = 1; i <= left; i += 1) {
+  expect(
+    verification.maxAttempts,
+    `tries a caller has, as the API reports them (the rule: ${tries})`,
+  ).to.equal(tries);
+  const used = verification.attempts;
+  expect(used, 'wrong codes keyed in so far').to.be.below(tries);
+  for (let nth = used; nth < tries; nth += 1) {
     const before = await framesSoFar(world, 'tryAgain');
-    await keyIn(world, wrongCode(world, name));
-    if (i < left) await hearPrompt(world, 'tryAgain', before);
+    await keyIn(world, wrongCode(world, name, nth));
+    if (nth < tries - 1) await hearPrompt(world, 'tryAgain', before);
   }
 }
 
 async function expectPromptThenHangUp(world: Phase2World, prompt: Prompt): Promise<void> {
   await hearPrompt(world, prompt, 0);
-  const ended = await world.currentInboundCall().pstn.waitUntilEnded(boundMs(world));
+  const inbound = world.currentInboundCall();
+  const ended = await inbound.pstn.waitUntilEnded(boundMs(world));
   expect(ended.by, 'who ended the call: the verification line').to.equal('remote');
+  // After the hang-up (a later event): one code per call, however often the line prompted.
+  const owner = lineOwner(world);
+  const inbox = world.mobileNetwork.handset(inbound.caller.number).inbox;
+  const code = inbox.all()[0];
+  if (!code) throw new Error(`${inbound.caller.name}'s mobile never received a code.`);
+  await expectNothingElseArrived(
+    world,
+    { api: owner.api, number: owner.verificationLine ?? '' },
+    inbound.caller.number,
+    [code.text],
+    'the one-time code of the call',
+  );
 }
 
 /** Then {person} hears the line confirm she/he is verified, and the line hangs up */
 export async function expectConfirmedVerified(world: Phase2World, name: string) {
   expect(world.currentInboundCall().caller.name, 'who is on the line').to.equal(name);
   await expectPromptThenHangUp(world, 'confirmed');
+  // Heard after the hang-up, when nothing more can come: the right code was never refused.
+  for (const wrong of ['tryAgain', 'refused'] as const)
+    expect(await framesSoFar(world, wrong), `frames of the "${wrong}" prompt ${name} heard: none`).to.equal(
+      0,
+    );
 }
 
 /** Then {person} hears the line refuse, and the line hangs up */
@@ -179,18 +217,52 @@ async function theVerification(world: Phase2World, name: string): Promise<Verifi
   return items[0];
 }
 
-/** When {person} waits until the code has expired */
+/** How early the code may seem to expire, counted from its arrival: its trip through the network. */
+const CODE_TRIP_MS = 300;
+/** How late the expiry may be seen after the code's lifetime: a poll and a loopback request. */
+const EXPIRY_SEEN_LATE_MS = 1000;
+
+/**
+ * When {person} waits until the code has expired: the lifetime the customer set is a business
+ * rule checked both ways — the code is still pending while young, and the platform reports it
+ * expired neither before its lifetime (counted from when it reached the mobile) nor well after.
+ */
 export async function waitUntilTheCodeHasExpired(world: Phase2World, name: string) {
-  const { expiresAt } = await theVerification(world, name);
-  const phone = world.person(name).number;
-  // The business wait: until the platform itself reports the code as expired.
+  const person = world.person(name);
+  const receivedAt = person.textedCodeAt;
+  if (receivedAt === undefined) throw new Error(`${name} has received no one-time code in this scenario.`);
+  const owner = lineOwner(world);
+  const { items: numbers } = await owner.api.listNumbers();
+  const ttlSeconds = numbers.find((n) => n.number === owner.verificationLine)?.codeTtlSeconds;
+  if (!ttlSeconds) throw new Error(`"${owner.name}"'s verification line has no code lifetime set.`);
+  const lifetimeMs = ttlSeconds * 1000;
+  const young = await theVerification(world, name);
+  const ageMs = Date.now() - receivedAt;
+  expect(
+    young.status,
+    `status of ${name}'s code ${ageMs} ms after it reached her mobile (its lifetime is ${lifetimeMs} ms)`,
+  ).to.equal('pending');
+  expect(
+    Date.parse(young.expiresAt) - Date.parse(young.createdAt),
+    `lifetime of the code in the platform's own record (createdAt ${young.createdAt}, expiresAt ${young.expiresAt})`,
+  ).to.be.within(lifetimeMs - 50, lifetimeMs + 50);
   await eventually(
     world,
-    `${name}'s code to expire (at ${expiresAt})`,
-    () => lineOwner(world).api.listVerifications(phone),
+    `${name}'s code to expire, ${lifetimeMs} ms after it reached her mobile`,
+    () => owner.api.listVerifications(person.number),
     (result) => result.items[0]?.status === 'expired',
-    { lookAt: [EVIDENCE.HTTP], extraMs: Math.max(0, Date.parse(expiresAt) - Date.now()), intervalMs: 200 },
+    {
+      lookAt: [EVIDENCE.HTTP],
+      within: EXPIRY_SEEN_LATE_MS,
+      extraMs: receivedAt + lifetimeMs - Date.now(),
+      intervalMs: 100,
+    },
   );
+  const seenAfterMs = Date.now() - receivedAt;
+  expect(
+    seenAfterMs,
+    `ms after the code reached ${name}'s mobile that the platform first reported it expired (lifetime ${lifetimeMs} ms)`,
+  ).to.be.within(lifetimeMs - CODE_TRIP_MS, lifetimeMs + EXPIRY_SEEN_LATE_MS);
   expect(world.currentInboundCall().pstn.isEnded, 'the call is still up').to.equal(false);
 }
 

@@ -2,8 +2,11 @@ import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import type { Voicemail } from '../world/http/api-client';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
-import { readWav } from '../support/providers';
+import { readWav, wavData } from '../support/providers';
+import { describeHeard, estimateToneHz, SAMPLES_PER_FRAME } from '../world/sip/rtp';
 import { bound, eventually, PLATFORM_LOG, boundMs } from './waiting';
+import { framesNear, soundNames } from './audio';
+import { expectNothingElseArrived } from './texts';
 
 /**
  * Voicemail: unanswered calls reach the subscriber's greeting, the caller's message is recorded,
@@ -11,8 +14,12 @@ import { bound, eventually, PLATFORM_LOG, boundMs } from './waiting';
  */
 
 const FRAMES_PER_SECOND = 50;
+/** "At once" on loopback, on a busy machine: a round trip, never a ring. */
+const AT_ONCE_MS = 750;
 /** Recording starts as the greeting ends and stops at the hang-up: a frame or two either way. */
 const MESSAGE_TOLERANCE_MS = { under: 100, over: 300 };
+/** The share of the recording that must be the caller's voice: the frames at either end may be cut. */
+const RECORDING_VOICE_SHARE = 0.9;
 
 /** When {person} calls {person}'s number while she/he is away from her/his desk */
 export async function callWhileAway(world: Phase2World, callerName: string, calleeName: string) {
@@ -47,6 +54,12 @@ export async function expectVoicemailGreeting(world: Phase2World, callerName: st
       `ms the phone rang before voicemail answered (no-answer time ${sip.noAnswerTimeoutMs} ms)`,
     ).to.be.at.least(sip.noAnswerTimeoutMs);
     await inbound.ringing.waitUntilEnded(waitMs); // the desk phone stops ringing
+  } else {
+    // A phone that is switched off cannot ring: voicemail answers at once, not after the no-answer time.
+    expect(
+      (inbound.pstn.answeredAt ?? 0) - inbound.placedAt,
+      `ms before voicemail answered a call to a phone that is off (no-answer time ${sip.noAnswerTimeoutMs} ms)`,
+    ).to.be.below(Math.min(AT_ONCE_MS, sip.noAnswerTimeoutMs));
   }
   const frames = Math.round(voice.voicemailGreetingMs / 20);
   await inbound.pstn.rtp.waitForTone(
@@ -54,6 +67,7 @@ export async function expectVoicemailGreeting(world: Phase2World, callerName: st
     frames,
     boundMs(world, voice.voicemailGreetingMs),
     'the voicemail greeting',
+    await soundNames(world),
   );
 }
 
@@ -104,25 +118,58 @@ export async function expectProviderReceivedTheRecording(
     voicemail.durationMs,
     `length of ${callerName}'s recorded message, as the API reports it`,
   ).to.be.within(expectedMs - MESSAGE_TOLERANCE_MS.under, expectedMs + MESSAGE_TOLERANCE_MS.over);
-  // Against a stub, the provider's side is visible too: one request, a WAV of that length.
-  for (const request of world.voice.speechToText?.requests ?? []) {
-    const wav = readWav(request.body);
-    attachJson(world, 'Speech-to-text request', { contentType: request.contentType, wav });
-    expect(request.contentType, 'content type sent to the speech-to-text provider').to.equal('audio/wav');
-    expect(wav, 'audio format sent to the provider: G.711 mu-law, 8 kHz, mono').to.deep.include({
-      riff: true,
-      format: 7,
-      channels: 1,
-      sampleRate: 8000,
-      bitsPerSample: 8,
-    });
-    expect(wav.dataBytes / 8, 'ms of audio sent to the provider').to.be.within(
-      expectedMs - MESSAGE_TOLERANCE_MS.under,
-      expectedMs + MESSAGE_TOLERANCE_MS.over,
-    );
+  // The provider's side, as the test provider saw it: one request, a WAV of that length, and
+  // what is in it is the caller's voice — not the greeting, not silence, not the platform's side.
+  const requests = theProviderRequests(world);
+  expect(requests.length, 'requests the speech-to-text provider received for one message').to.equal(1);
+  const [request] = requests;
+  const wav = readWav(request.body);
+  const content = recordingContent(request.body);
+  attachJson(world, 'Speech-to-text request', { contentType: request.contentType, wav, content });
+  expect(request.contentType, 'content type sent to the speech-to-text provider').to.equal('audio/wav');
+  expect(wav, 'audio format sent to the provider: G.711 mu-law, 8 kHz, mono').to.deep.include({
+    riff: true,
+    format: 7,
+    channels: 1,
+    sampleRate: 8000,
+    bitsPerSample: 8,
+  });
+  expect(wav.dataBytes / 8, 'ms of audio sent to the provider').to.be.within(
+    expectedMs - MESSAGE_TOLERANCE_MS.under,
+    expectedMs + MESSAGE_TOLERANCE_MS.over,
+  );
+  const { caller } = world.currentInboundCall();
+  const voice = world.voiceOf(caller);
+  const { promptHz } = (await world.platformSettings()).voice;
+  const names = await soundNames(world);
+  const heard = `the recording holds ${describeHeard(content, names)} (see "Speech-to-text request")`;
+  expect(
+    framesNear(content, voice),
+    `frames of ${callerName}'s voice (${voice} Hz) in the recording, of ${wav.dataBytes / 160}: ${heard}`,
+  ).to.be.at.least(Math.floor((wav.dataBytes / 160) * RECORDING_VOICE_SHARE));
+  expect(
+    framesNear(content, promptHz.greeting),
+    `frames of the greeting in the recording: ${heard}`,
+  ).to.equal(0);
+}
+
+/** What the test provider received; fails when the scenario arranged none. */
+function theProviderRequests(world: Phase2World): Array<{ contentType: string; body: Buffer }> {
+  const arranged = world.voice.speechToText;
+  if (!arranged) throw new Error('No speech-to-text provider was arranged in this scenario (a Given step).');
+  return arranged.requests;
+}
+
+/** The recording's 20 ms frames per pitch (50 Hz buckets), as a listener would hear them. */
+function recordingContent(file: Buffer): Record<string, number> {
+  const data = wavData(file);
+  const perPitch: Record<string, number> = {};
+  for (let at = 0; at + SAMPLES_PER_FRAME <= data.length; at += SAMPLES_PER_FRAME) {
+    const hz = estimateToneHz(data.subarray(at, at + SAMPLES_PER_FRAME));
+    const bucket = hz === null ? 'silence' : String(Math.round(hz / 50) * 50);
+    perPitch[bucket] = (perPitch[bucket] ?? 0) + 1;
   }
-  if (world.env.endpoints.stubbedProviders)
-    expect(world.voice.speechToText?.requests, 'requests the speech-to-text stub received').to.have.length(1);
+  return perPitch;
 }
 
 /**
@@ -138,7 +185,13 @@ async function voicemailText(world: Phase2World, name: string, callerName: strin
   );
   expect(sms.from, `sender of the voicemail text: ${name}'s business number`).to.equal(person.number);
   expect(sms.text, `the voicemail text names ${callerName}`).to.include(world.person(callerName).number);
-  expect(inbox.all(), `texts on ${name}'s mobile`).to.have.length(1);
+  await expectNothingElseArrived(
+    world,
+    { api: world.customer(person.customer).api, number: person.number },
+    person.mobile ?? '',
+    [sms.text],
+    `the voicemail text from ${callerName}`,
+  );
   return sms.text;
 }
 
@@ -146,8 +199,8 @@ async function voicemailText(world: Phase2World, name: string, callerName: strin
 export async function expectTranscriptOnMobile(world: Phase2World, name: string, callerName: string) {
   const text = await voicemailText(world, name, callerName);
   const transcript = world.voice.speechToText?.transcript;
-  if (transcript) expect(text, 'the voicemail text carries the transcript').to.include(transcript);
-  else expect(text, 'the voicemail text carries a transcript').to.match(/: \S/);
+  if (!transcript) throw new Error('The speech-to-text provider was not told what to hear in this scenario.');
+  expect(text, 'the voicemail text carries the transcript').to.include(transcript);
 }
 
 /** Then {person}'s mobile is told of the voicemail from {person}, without a transcript */
@@ -158,6 +211,8 @@ export async function expectVoicemailNoticeWithoutTranscript(
 ) {
   const text = await voicemailText(world, name, callerName);
   expect(text, 'the voicemail text says there is no transcript').to.match(/no transcript/i);
+  // The provider was asked (once) and failed: a platform that never asks would also say "no transcript".
+  expect(theProviderRequests(world).length, 'requests the out-of-service provider received').to.equal(1);
   const voicemail = await theVoicemail(world);
   expect(voicemail, 'the voicemail as the API shows it').to.deep.include({
     transcript: null,
@@ -175,8 +230,8 @@ export async function expectVoicemailAndTranscriptFetchable(world: Phase2World) 
     transcriptionStatus: 'done',
   });
   const transcript = world.voice.speechToText?.transcript;
-  if (transcript) expect(voicemail.transcript, 'transcript').to.equal(transcript);
-  else expect(voicemail.transcript, 'transcript').to.be.a('string').and.have.length.above(0);
+  if (!transcript) throw new Error('The speech-to-text provider was not told what to hear in this scenario.');
+  expect(voicemail.transcript, 'transcript').to.equal(transcript);
   const api = world.customer(world.subscriber(callee.name).customer).api;
   expect(await api.getVoicemail(voicemail.id), 'the same voicemail read on its own').to.deep.equal(voicemail);
 }

@@ -90,3 +90,24 @@ export function gsmText(length: number): string {
   while (text.length < length) text += `${faker.lorem.sentence()} `;
   return text.slice(0, length).replace(/[^A-Za-z0-9 .]/g, '.');
 }
+
+/**
+ * Voices: the pitch each person of a scenario speaks with on a call, so that a listener can tell
+ * whom they heard (a crossed or looped-back call sounds wrong). Multiples of 50 Hz (one identical
+ * frame every 20 ms), 250 Hz apart, and at least 150 Hz from the reference platform's prompts
+ * (300, 450, 650, 1000, 1400 Hz), which the same listeners must tell apart from voices.
+ */
+export const VOICE_TONES_HZ: readonly number[] = [800, 1200, 1650, 1900, 2150, 2400, 2650, 2900];
+
+/**
+ * The first voice nobody of the scenario speaks with yet; in a crowd larger than the palette,
+ * the least used one (two people in one call with the same voice are refused by the check that
+ * listens to them, which says so).
+ */
+export function freeVoiceTone(taken: Iterable<number>): number {
+  const uses = new Map(VOICE_TONES_HZ.map((hz) => [hz, 0]));
+  for (const hz of taken) if (uses.has(hz)) uses.set(hz, (uses.get(hz) ?? 0) + 1);
+  let best = VOICE_TONES_HZ[0] ?? 800;
+  for (const hz of VOICE_TONES_HZ) if ((uses.get(hz) ?? 0) < (uses.get(best) ?? 0)) best = hz;
+  return best;
+}

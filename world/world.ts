@@ -14,6 +14,7 @@ import { PstnDouble, type PstnCall, type ReceivedInvite } from './sip/pstn-doubl
 import type { SipDatagramProbe } from './probes/sip-datagram-probe';
 import type { SmppCustomerSession } from './smpp/smpp-session';
 import { traffic } from './traffic-log';
+import { freeVoiceTone } from './factories';
 import type { CarrierSmscDouble, HandsetBehaviour } from './smpp/carrier-smsc';
 import type { MobileNetwork } from './mobile-network';
 
@@ -92,10 +93,23 @@ export interface Person {
   withheld?: boolean;
   /** The one-time code a verification line texted them, as their mobile showed it. */
   textedCode?: string;
+  /** When that code reached their mobile (suite clock): its lifetime is counted from here. */
+  textedCodeAt?: number;
+  /** The pitch they speak with on a call, distinct within the scenario (see `Phase2World.voiceOf`). */
+  toneHz?: number;
 }
 
 /** Packet counters of the parties at a moment, so a check can look only at what came after it. */
-export type AudioSnapshot = Record<string, { sent: number; received: number }>;
+export type AudioSnapshot = Record<
+  string,
+  {
+    sent: number;
+    received: number;
+    /** Audio packets received and, per pitch, the audible ones: whose voice came after the snapshot. */
+    audio?: number;
+    tones?: Record<string, number>;
+  }
+>;
 
 /** The call the scenario is talking about, from both ends. */
 export interface CallUnderTest {
@@ -159,6 +173,9 @@ export interface CallbackNotes {
   /** When the handset texted the keyword (suite clock), and to which of a customer's lines. */
   textedAt?: number;
   textedLine?: { customer: string; line: string };
+  /** The mobile that texted, and when the platform's reply reached it (suite clock). */
+  texter?: string;
+  repliedAt?: number;
   invite?: ReceivedInvite;
   handset?: PstnCall;
   agent?: PhoneCall;
@@ -175,7 +192,7 @@ export interface VoiceNotes {
   callback?: CallbackNotes;
   /** The speech-to-text provider as this scenario arranged it (a nock stub in embedded mode). */
   speechToText?: {
-    /** The transcript the stub answers with; null when the real provider transcribes (remote). */
+    /** The transcript the stub answers with; null when it is out of service. */
     transcript: string | null;
     /** What the stub received: content type and body of each request. */
     requests: Array<{ contentType: string; body: Buffer }>;
@@ -307,7 +324,8 @@ export class Phase2World extends World {
   async telephoneNetwork(carrier = 'PSTN'): Promise<PstnDouble> {
     let network = this.networks.get(carrier);
     if (!network) {
-      const started = new PstnDouble({ actor: carrier });
+      // Each outside line speaks with its person's voice: two of them in one call sound different.
+      const started = new PstnDouble({ actor: carrier, voiceOf: (number) => this.voiceOfNumber(number) });
       await started.start();
       this.networks.set(carrier, started);
       network = started;
@@ -323,6 +341,23 @@ export class Phase2World extends World {
       });
     }
     return network;
+  }
+
+  /**
+   * The pitch a person speaks with on calls: given on first use, distinct from everyone else's
+   * in the scenario, so each listener can be checked to hear the speaker and not themselves.
+   */
+  voiceOf(person: Person): number {
+    person.toneHz ??= freeVoiceTone(
+      [...this.people.values()].flatMap((p) => (p.toneHz === undefined ? [] : [p.toneHz])),
+    );
+    return person.toneHz;
+  }
+
+  /** The voice of whoever is on `number` (an outside line, a mobile), when it is somebody of the scenario. */
+  private voiceOfNumber(number: string): number | undefined {
+    const person = [...this.people.values()].find((p) => p.number === number);
+    return person ? this.voiceOf(person) : undefined;
   }
 
   /** The platform's effective timers (read once per scenario through the operations API). */

@@ -4,7 +4,7 @@ Feature: Subscribers forward their calls by text message
   business number. The platform confirms by text, and from then on every call to the business
   number rings the forwarding number instead, with the original caller shown. FORWARD OFF brings
   the calls back to the desk phone. A forwarding number the platform cannot use is refused by
-  text and changes nothing.
+  text and changes nothing, and only the subscriber's own mobile can forward their calls.
 
   Background:
     Given "Brightdesk" is a standard customer
@@ -34,5 +34,12 @@ Feature: Subscribers forward their calls by text message
     When Alice texts "FORWARD 12ab" from her mobile to her business number
     Then Alice's mobile receives an error text saying "12ab" is not a phone number
     And Alice's calls are still not forwarded
+    When Bob calls Alice's number
+    Then the call rings Alice's phone
+
+  Scenario: A forwarding text from someone else's mobile is ignored
+    Given Mallory has a mobile phone
+    When Mallory texts FORWARD and her own number to Alice's business number
+    Then Mallory gets no answer and Alice's calls are still not forwarded
     When Bob calls Alice's number
     Then the call rings Alice's phone

@@ -217,7 +217,8 @@ after(async () => {
 
 test('against the reference platform every check passes and nothing but the customer is left', async () => {
   const endpoints: PlatformEndpoints = { ...platform.endpoints, adminApiKey };
-  const report = await preflight(remote(endpoints));
+  // Every scenario that a remote target can run: the stubbed-provider ones need a seam (below).
+  const report = await preflight(remote(endpoints), { tags: 'not @stubbed-provider' });
   const text = formatReport(report);
   assert.equal(report.ok, true, text);
   assert.deepEqual(
@@ -245,6 +246,19 @@ test('against the reference platform every check passes and nothing but the cust
     [],
     'the preflight removes its connector',
   );
+});
+
+test('scenarios that stub a provider fail the preflight of a target that declares no test provider', async () => {
+  const endpoints: PlatformEndpoints = { ...platform.endpoints, adminApiKey };
+  const report = await preflight(remote(endpoints), { tags: '@TEST-INT-003' });
+  const check = report.checks.find((c) => c.name === 'test providers');
+  assert.equal(report.ok, false);
+  assert.match(check?.problem ?? '', /speech-to-text test provider.*declares none/);
+  const declared = await preflight(
+    remote({ ...endpoints, stubbedProviders: { speechToTextUrl: 'http://127.0.0.1:9/stt' } }),
+    { tags: '@TEST-INT-003' },
+  );
+  assert.equal(declared.checks.find((c) => c.name === 'test providers')?.ok, true, formatReport(declared));
 });
 
 test('the preflight is held to the black-box rule: a tool importing the platform is refused', async () => {

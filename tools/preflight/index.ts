@@ -18,6 +18,7 @@ import { missingEndpoints } from './checks/config';
 import { checkSipRegistration, checkSipUdp, checkSipWs } from './checks/sip';
 import { checkSmppBind, checkSmppPort } from './checks/smpp';
 import { checkWebhooks } from './checks/webhooks';
+import { checkTestProviders } from './checks/providers';
 import type { PreflightCheck, PreflightOptions, PreflightReport } from './report';
 import { PreflightRun } from './run';
 import { selectCapabilities, type Capability, type Selection } from './selection';
@@ -65,6 +66,7 @@ export async function preflight(
     return { target: 'remote', tags: options.tags, capabilities: [], checks, warnings: [], ok: false, ms: 0 };
   }
   const run = new PreflightRun(config.remote, config.suiteHost, options.checkTimeoutMs ?? 3000);
+  if (selection.stubbedProviders) run.step('test providers', () => checkTestProviders(run.endpoints));
   const checks = await runChecks(run, selection.capabilities);
   const warnings = [...(selection.note ? [selection.note] : []), ...(await run.cleanup())];
   return {

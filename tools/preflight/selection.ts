@@ -34,11 +34,20 @@ export interface Selection {
   scenarios?: number;
   /** Why everything is checked although an expression was given (the parser could not load). */
   note?: string;
+  /**
+   * Selected scenarios tagged @stubbed-provider (or everything is selected): they need test
+   * providers (speech-to-text) that the target declares and the platform is pointed at.
+   */
+  stubbedProviders?: true;
 }
+
+/** Scenarios that tell a third-party provider (speech-to-text) what to answer. */
+export const STUBBED_PROVIDER_TAG = '@stubbed-provider';
 
 /** Evaluates a tag expression against the feature files, as Cucumber would, and maps the categories. */
 export function selectCapabilities(tags: string | undefined, featuresDir = 'features'): Selection {
-  if (tags === undefined || tags.trim() === '') return { capabilities: [...EVERYTHING] };
+  if (tags === undefined || tags.trim() === '')
+    return { capabilities: [...EVERYTHING], stubbedProviders: true };
   let parsers: { tagExpressions: TagExpressionsModule; gherkin: GherkinModule };
   try {
     parsers = {
@@ -60,6 +69,7 @@ export function selectCapabilities(tags: string | undefined, featuresDir = 'feat
   const newId = (): string => String((nextId += 1));
   const needed = new Set<Capability>();
   let scenarios = 0;
+  let stubbed = false;
   for (const file of featureFiles(featuresDir)) {
     const document = new Parser(new AstBuilder(newId), new GherkinClassicTokenMatcher()).parse(
       readFileSync(file, 'utf8'),
@@ -68,12 +78,17 @@ export function selectCapabilities(tags: string | undefined, featuresDir = 'feat
       const names = pickle.tags.map((tag) => tag.name);
       if (!expression.evaluate(names)) continue;
       scenarios += 1;
+      if (names.includes(STUBBED_PROVIDER_TAG)) stubbed = true;
       const categories = names.filter((name) => name in CATEGORY_NEEDS);
       const uses = categories.length > 0 ? categories.flatMap((name) => CATEGORY_NEEDS[name]) : EVERYTHING;
       for (const capability of uses) needed.add(capability);
     }
   }
-  return { capabilities: EVERYTHING.filter((c) => needed.has(c)), scenarios };
+  return {
+    capabilities: EVERYTHING.filter((c) => needed.has(c)),
+    scenarios,
+    ...(stubbed ? { stubbedProviders: true as const } : {}),
+  };
 }
 
 type TagExpressionsModule = typeof import('@cucumber/tag-expressions');

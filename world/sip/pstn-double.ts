@@ -38,6 +38,8 @@ export interface PstnBehaviour {
   media?: 'echo' | 'tone';
   /** For 'answer': ring this long before answering; default 0. */
   answerAfterMs?: number;
+  /** For 'answer' with a tone: the pitch this line speaks with; default the number's voice (see `voiceOf`). */
+  toneHz?: number;
 }
 
 export interface ReceivedInvite {
@@ -77,7 +79,13 @@ export interface PstnDoubleOptions {
   actor?: string;
   /** Who sends us calls; default "platform SIP". */
   peerActor?: string;
+  /** Default pitch of every line; default 400 Hz. */
   toneHz?: number;
+  /**
+   * The pitch of the person on a number (the dialled one for calls the double answers, the
+   * caller's for calls it places), so that two outside lines in one call sound different.
+   */
+  voiceOf?: (number: string) => number | undefined;
   /** Protocol timeout for our own requests (BYE, outbound INVITE final response); default 5000 ms. */
   transactionTimeoutMs?: number;
   /**
@@ -183,6 +191,8 @@ export interface PstnCallOptions {
   fromDisplay?: string;
   /** Extra headers, e.g. P-Asserted-Identity. */
   headers?: Record<string, string>;
+  /** The pitch the caller speaks with; default the calling number's voice (see `voiceOf`). */
+  toneHz?: number;
 }
 
 interface ClientTransaction {
@@ -360,7 +370,8 @@ export class PstnDouble {
 
   private readonly actor: string;
   private readonly peerActor: string;
-  private readonly toneHz: number | undefined;
+  private readonly toneHz: number;
+  private readonly voiceOf: (number: string) => number | undefined;
   private readonly transactionTimeoutMs: number;
   private readonly t1: number;
   /** Every media session of a call, until closed: stop() must release them all. */
@@ -378,6 +389,7 @@ export class PstnDouble {
     this.actor = options.actor ?? 'PSTN';
     this.peerActor = options.peerActor ?? 'platform SIP';
     this.toneHz = options.toneHz ?? 400;
+    this.voiceOf = options.voiceOf ?? (() => undefined);
     this.transactionTimeoutMs = options.transactionTimeoutMs ?? 5000;
     this.t1 = options.timerT1Ms ?? DEFAULT_T1;
   }
@@ -669,7 +681,7 @@ export class PstnDouble {
       actor: `${this.actor} ${number}`,
       peerActor: this.peerActor,
       echo: behaviour.media === 'echo',
-      toneHz: this.toneHz,
+      toneHz: behaviour.toneHz ?? this.voiceOf(number) ?? this.toneHz,
     });
     await rtp.ready;
     if (invite.finalSent || !this.socket) {
@@ -808,7 +820,7 @@ export class PstnDouble {
       actor: `${this.actor} ${fromNumber}`,
       peerActor: this.peerActor,
       echo: media === 'echo',
-      toneHz: this.toneHz,
+      toneHz: options.toneHz ?? this.voiceOf(fromNumber) ?? this.toneHz,
     });
     await rtp.ready;
     if (!this.socket) {

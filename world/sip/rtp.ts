@@ -181,6 +181,24 @@ export function estimateToneHz(payload: Buffer): number | null {
 }
 
 /**
+ * What was heard, loudest first, each pitch by its name when known:
+ * `"refused" 45 frames, unknown 800 Hz 3 frames` (or `nothing audible`).
+ */
+export function describeHeard(
+  tonesHeardHz: Record<string, number>,
+  nameOf: (hz: number) => string | undefined = () => undefined,
+): string {
+  const heard = Object.entries(tonesHeardHz)
+    .map(([hz, count]) => ({ hz: Number(hz), count }))
+    .filter((h) => h.count > 0)
+    .sort((a, b) => b.count - a.count);
+  if (heard.length === 0) return 'nothing audible';
+  return heard
+    .map(({ hz, count }) => `${nameOf(hz) ?? `unknown ${hz} Hz`} ${count} frame${count === 1 ? '' : 's'}`)
+    .join(', ');
+}
+
+/**
  * One 20 ms frame of a sine tone. Frequencies are multiples of 50 Hz so every frame is identical,
  * which makes the pattern recognisable at the receiver (see `toneFramesReceived`).
  */
@@ -286,6 +304,8 @@ export class RtpSession {
   private readonly socket: Socket;
   private readonly actor: string;
   private readonly toneFrame: Buffer;
+  /** The pitch this side speaks with (its voice), unless it echoes what it hears. */
+  private readonly ownToneHz: number;
   private readonly ssrc = randomUint32();
   private sequence = randomUint32() & 0xffff;
   private timestamp = randomUint32();
@@ -337,7 +357,8 @@ export class RtpSession {
   constructor(options: RtpSessionOptions) {
     this.actor = options.actor;
     this.peerActor = options.peerActor ?? 'remote RTP';
-    this.toneFrame = pcmuToneFrame(options.toneHz ?? 1000);
+    this.ownToneHz = options.toneHz ?? 1000;
+    this.toneFrame = pcmuToneFrame(this.ownToneHz);
     this.echoing = options.echo ?? false;
     this.telephoneEventPayloadType =
       options.telephoneEventPayloadType ?? DEFAULT_TELEPHONE_EVENT_PAYLOAD_TYPE;
@@ -483,6 +504,11 @@ export class RtpSession {
     );
   }
 
+  /** The pitch this side sends (its voice), or null when it only echoes what arrives. */
+  get toneHz(): number | null {
+    return this.echoing ? null : this.ownToneHz;
+  }
+
   /** Audio frames received so far whose pitch is within `toleranceHz` of `hz`. */
   framesHeardAt(hz: number, toleranceHz = 60): number {
     let frames = 0;
@@ -490,15 +516,25 @@ export class RtpSession {
     return frames;
   }
 
-  /** Resolves once `frames` audio frames at about `hz` have been heard in total (a prompt, a tone). */
-  waitForTone(hz: number, frames: number, timeoutMs: number, what = `a ${hz} Hz tone`): Promise<void> {
+  /**
+   * Resolves once `frames` audio frames at about `hz` have been heard in total (a prompt, a tone).
+   * `nameOf` names a pitch ('"confirmed"', "Bob's voice") so a failure says what was heard
+   * instead, not only at which frequencies.
+   */
+  waitForTone(
+    hz: number,
+    frames: number,
+    timeoutMs: number,
+    what = `a ${hz} Hz tone`,
+    nameOf: (hz: number) => string | undefined = () => undefined,
+  ): Promise<void> {
     return this.waitForCount(
       () => this.framesHeardAt(hz),
       frames,
       timeoutMs,
       (s) =>
         `Timed out after ${timeoutMs} ms waiting for ${this.actor} to hear ${what} (${frames} frames at about ${hz} Hz). ` +
-        `Heard instead (frames per Hz): ${JSON.stringify(s.tonesHeardHz)}; ${s.received} packets from ${s.sources.join(', ') || 'nobody'}. ` +
+        `Heard instead: ${describeHeard(s.tonesHeardHz, nameOf)}; ${s.received} packets from ${s.sources.join(', ') || 'nobody'}. ` +
         'Look at: the RTP statistics and the platform log.',
     );
   }
