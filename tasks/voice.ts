@@ -47,13 +47,15 @@ export async function giveAnOutsideLineThatIsBusy(world: Phase2World, name: stri
 export async function placeCall(world: Phase2World, callerName: string, calleeName: string): Promise<void> {
   const caller = world.person(callerName);
   const callee = world.person(calleeName);
+  const placedAt = Date.now();
   const call = await phoneOf(caller).call(callee.number);
   world.voice.call = { caller, callee, call };
   if (callee.kind === 'outside line') {
     // Only this scenario's trunk points at this scenario's telephone network.
     const network = await world.telephoneNetwork();
     world.voice.call.invite = await network.invites.waitFor(
-      (invite) => invite.number === callee.number,
+      // This call's INVITE, not an earlier call's to the same number.
+      (invite) => invite.number === callee.number && invite.at >= placedAt,
       bound(
         world,
         `the call from ${callerName} to arrive at the outside number ${callee.number} over the trunk`,

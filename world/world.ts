@@ -198,6 +198,8 @@ export interface Refusals {
   bind?: Error & { statusName?: string };
   /** The last raw HTTP answer a negative step received. */
   lastResponse?: { status: number; headers: Record<string, string | string[] | undefined>; body: unknown };
+  /** The value a refused change offered (a trunk id, a number): the refusal must name it. */
+  offered?: string;
 }
 
 /**
