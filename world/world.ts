@@ -101,6 +101,8 @@ export interface CallUnderTest {
   talkedUntil?: AudioSnapshot;
   /** When the scenario asked the API to transfer this call (suite clock). */
   transferRequestedAt?: number;
+  /** When the scenario asked the API to hang this call up (suite clock). */
+  hangupRequestedAt?: number;
 }
 
 /** A person with a SIP account of a customer's: a subscriber of the platform's voice services. */
