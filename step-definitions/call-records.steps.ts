@@ -1,4 +1,4 @@
-import { DataTable, Given, Then } from '@cucumber/cucumber';
+import { DataTable, Given, Then, When } from '@cucumber/cucumber';
 import type { Phase2World } from '../world/world';
 import type { Cdr } from '../world/http/api-client';
 import { subscribeWebhook } from '../tasks/webhooks';
@@ -10,6 +10,8 @@ import {
   expectOneRecordPerPageInOrder,
   expectOneCompletedCallEventPerCall,
   expectNoneOfTheirCallRecordsVisible,
+  callAndGiveUp,
+  expectCancelledRecord,
 } from '../tasks/call-records';
 
 /**
@@ -74,5 +76,19 @@ Then(
   "{string} finds none of {person}'s call records, neither in lists nor by id",
   function (this: Phase2World, outsider: string, callerName: string) {
     return expectNoneOfTheirCallRecordsVisible(this, outsider, callerName);
+  },
+);
+
+When(
+  '{person} calls {person}, whose line rings, and gives up before anyone answers',
+  function (this: Phase2World, callerName: string, calleeName: string) {
+    return callAndGiveUp(this, callerName, calleeName);
+  },
+);
+
+Then(
+  'the record of the call to {person} shows it cancelled by {person}, with no talk time',
+  function (this: Phase2World, calleeName: string, callerName: string) {
+    return expectCancelledRecord(this, calleeName, callerName);
   },
 );

@@ -3,7 +3,6 @@ import type { Phase2World } from '../world/world';
 import type { LiveCall } from '../world/http/api-client';
 import type { PstnCall, ReceivedInvite } from '../world/sip/pstn-double';
 import { EVIDENCE } from '../reporting/evidence';
-import { awaitCallRecord } from './call-records';
 import {
   audioSnapshot,
   expectHeardEachOther,
@@ -12,7 +11,7 @@ import {
   type Speaker,
 } from './audio';
 import { bound, PLATFORM_LOG, boundMs } from './waiting';
-import { talkTimeBracket } from './voice';
+import { awaitCallRecord, talkTimeBracket } from './call-records';
 import { pstnNumber } from '../world/factories';
 
 /**

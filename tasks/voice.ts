@@ -5,7 +5,7 @@ import type { Phase2World, Person } from '../world/world';
 import { pstnNumber } from '../world/factories';
 import { EVIDENCE } from '../reporting/evidence';
 import { TALK_PACKETS, audioSnapshot, expectHeardEachOther } from './audio';
-import { awaitCallRecord } from './call-records';
+import { awaitCallRecord, talkTimeBracket } from './call-records';
 import { expectGrantedAsAsked } from './registration';
 import { bound, PLATFORM_LOG, boundMs } from './waiting';
 
@@ -161,27 +161,6 @@ async function callRecord(world: Phase2World, what: string) {
   const { caller, call } = world.currentCall();
   if (!caller.customer) throw new Error(`${caller.name} is not a customer's phone.`);
   return awaitCallRecord(world, world.customer(caller.customer).api, call.callId, what);
-}
-
-/**
- * The talk time the platform can have measured, from what both ends observed. The platform stamps
- * the answer when the callee's 200 OK reaches it and the end when the first BYE does; each end
- * stamps its own side of those same messages (the callee sends its 200 OK before the platform
- * sees it, the caller gets it after; whoever hangs up sends the BYE before, the other gets it
- * after). So the record's duration lies between the shortest and the longest span the two ends
- * saw, however long the messages took on a busy host: no tolerance, no clock shared with the
- * platform. Loopback makes the bracket a few ms wide; its width is in the failure message.
- */
-export function talkTimeBracket(ends: Array<{ answeredAt?: number; endedAt?: number }>): {
-  atLeast: number;
-  atMost: number;
-} {
-  const answers = ends.map((e) => e.answeredAt ?? NaN);
-  const hangUps = ends.map((e) => e.endedAt ?? NaN);
-  return {
-    atLeast: Math.min(...hangUps) - Math.max(...answers),
-    atMost: Math.max(...hangUps) - Math.min(...answers),
-  };
 }
 
 /** The relay's counts for one direction lie between what arrived at the listener and what the speaker sent. */

@@ -134,6 +134,10 @@ export interface FinishedCall {
   endedAt: number;
   /** Answer to hang-up as the caller's phone measured it; 0 when never answered. */
   talkMs: number;
+  /** What the platform can have measured, from what both ends saw (ms; see tasks/call-records.ts). */
+  talk?: { atLeast: number; atMost: number };
+  /** Dial to answer (answered) or to the end (unanswered), bracketed the same way. */
+  ring?: { atLeast: number; atMost: number };
 }
 
 /** The message the scenario is talking about. */

@@ -28,6 +28,10 @@ Feature: Every call leaves a record the customer can fetch through the API
       | Dave  | busy      | 486        | none      |
       | Erin  | failed    | 503        | none      |
 
+  Scenario: A call the caller gives up while it rings is recorded as cancelled
+    When Alice calls Frank, whose line rings, and gives up before anyone answers
+    Then the record of the call to Frank shows it cancelled by Alice, with no talk time
+
   Scenario: Records are filtered by outcome, by number and by time
     Then asking for busy calls returns only the call to Dave
     And asking for calls to Carol's number returns only the call to Carol
