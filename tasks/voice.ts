@@ -232,6 +232,17 @@ export async function expectAnsweredTrunkCallRecord(
     started <= answered && answered <= ended,
     `timestamps in order: ${cdr.startedAt} ≤ ${cdr.answeredAt} ≤ ${cdr.endedAt}`,
   ).to.equal(true);
+  // The platform saw the dial between the phone sending it and the line getting it, and the answer
+  // between the line sending it and the phone getting it: its ring time lies between the two views.
+  if (!current.invite) throw new Error(`The call never reached ${calleeName}'s line.`);
+  const rang = {
+    atLeast: (farEnd.answeredAt ?? NaN) - current.invite.at,
+    atMost: (call.answeredAt ?? NaN) - call.invitedAt,
+  };
+  expect(
+    answered - started,
+    `ms from the dial to the answer in the call record, between ${rang.atLeast} (as ${calleeName}'s line saw it) and ${rang.atMost} (as ${callerName}'s phone did; see "${EVIDENCE.SIP}")`,
+  ).to.be.within(rang.atLeast, rang.atMost);
 }
 
 /** Then the call record says that {person} hung up */
