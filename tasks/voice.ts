@@ -132,7 +132,7 @@ export async function hangUp(world: Phase2World, name: string) {
 export function expectCallerShownOnPhone(world: Phase2World, calleeName: string, callerName: string) {
   const { invite, caller } = world.currentCall();
   expect(invite, `the call as ${calleeName}'s line received it`).to.not.equal(undefined);
-  expect(caller.name).to.equal(callerName);
+  expect(caller.name, `who made the call ${calleeName} received`).to.equal(callerName);
   expect(
     invite?.from,
     `caller number in From of the INVITE ${calleeName} received (see "${EVIDENCE.SIP}")`,

@@ -1,6 +1,6 @@
 @TEST-INT-013 @api-voice @week2
 Feature: Every call leaves a record the customer can fetch through the API
-  Each call attempt — answered, unanswered, busy or failed — leaves exactly one call record with
+  Each call attempt — answered, unanswered, given up, busy or failed — leaves exactly one call record with
   its outcome, the people on it, the trunk it took, its times and the seconds to bill. The
   customer can filter the records by outcome, number and time and page through them; each record
   is also pushed to the customer's webhook when the call ends. No customer ever sees another

@@ -484,6 +484,7 @@ export class PlatformApi {
   replaceRoutingRule(id: string, rule: { prefix: string; trunkId: string }): Promise<RoutingRule> {
     return this.call('PUT', `/v1/routing-rules/${encodeURIComponent(id)}`, rule);
   }
+
   deleteRoutingRule(id: string): Promise<void> {
     return this.call('DELETE', `/v1/routing-rules/${encodeURIComponent(id)}`);
   }
