@@ -161,7 +161,9 @@ export async function moveUkCallsToAMissingTrunk(world: Phase2World, customerNam
   const listed = await customer.api.listRoutingRules();
   expect(
     listed.items.find((r) => r.id === ruleId)?.trunkId,
-    `"${customerName}"'s UK rule after the change was refused (see "${EVIDENCE.HTTP}")`,
+    `"${customerName}"'s UK rule after asking to move it to ${trunkId}, which is not one of their trunks: ` +
+      `the change must be refused and the rule keep its trunk, yet the API answered ${world.refusals.lastResponse.status} ` +
+      `and the rule names ${trunkId} (see "${EVIDENCE.HTTP}")`,
   ).to.not.equal(trunkId);
 }
 

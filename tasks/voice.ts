@@ -170,6 +170,12 @@ function expectDirectionCounted(
   speaker: { name: string; sent: number },
   listener: { name: string; received: number },
 ) {
+  // More heard than was said: the listener got audio that was not (only) the speaker's.
+  expect(
+    listener.received,
+    `${listener.name} received ${listener.received} packets while ${speaker.name} sent only ${speaker.sent}: ` +
+      `${listener.name} heard audio that was not ${speaker.name}'s (looped back or crossed; see "${EVIDENCE.RTP}")`,
+  ).to.be.at.most(speaker.sent);
   expect(
     counted?.packets,
     `packets the call record counts ${direction}: at least the ${listener.received} ${listener.name} received, ` +
@@ -188,16 +194,20 @@ export async function expectAnsweredTrunkCallRecord(
   if (!farEnd) throw new Error(`${calleeName} never answered: the call has no talk time.`);
   const cdr = await callRecord(world, `the call record of ${callerName}'s call to ${calleeName}`);
   const trunkId = world.customer(caller.customer ?? '').trunkId;
-  const endedBy = call.outcome.endedBy === 'remote' ? 'callee' : 'caller';
-  expect(cdr, 'call record parties, trunk, outcome and who hung up').to.deep.include({
+  expect(cdr, 'call record parties, trunk and outcome').to.deep.include({
     caller: caller.number,
     callee: callee.number,
     trunkId,
     direction: 'outbound',
     disposition: 'answered',
     sipStatus: 200,
-    hangupBy: endedBy,
   });
+  // Who hung up, as the phones saw it: the one whose phone ended the call itself.
+  const hungUp = call.outcome.endedBy === 'remote' ? 'callee' : 'caller';
+  expect(
+    cdr.hangupBy,
+    `who hung up, as the call record says: the ${hungUp} (${hungUp === 'caller' ? callerName : calleeName}) sent the BYE (see "${EVIDENCE.SIP}")`,
+  ).to.equal(hungUp);
   const talked = (call.endedAt ?? 0) - (call.answeredAt ?? 0);
   expect(talked, `talk time measured on ${callerName}'s phone`).to.be.greaterThan(0);
   const { atLeast, atMost } = talkTimeBracket([call, farEnd]);
