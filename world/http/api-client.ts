@@ -150,7 +150,7 @@ export interface Trunk {
 /** What the media relay counted for one direction of a call. */
 export interface MediaDirection {
   packets: number;
-  bytes: number;
+  bytes?: number;
 }
 
 export interface Cdr {
