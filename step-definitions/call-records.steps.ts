@@ -7,6 +7,7 @@ import {
   expectTheCallRecordsShow,
   expectFilterReturns,
   expectCallsStartedAfterTheCallTo,
+  expectCallsFromStartUpToStart,
   expectOneRecordPerPageInOrder,
   expectOneCompletedCallEventPerCall,
   expectNoneOfTheirCallRecordsVisible,
@@ -55,6 +56,13 @@ Then(
   'asking for calls started after the call to {person} and before the call to {person} returns only the call to {person}',
   function (this: Phase2World, after: string, before: string, name: string) {
     return expectCallsStartedAfterTheCallTo(this, after, before, name);
+  },
+);
+
+Then(
+  'asking for calls from the start of the call to {person} up to the start of the call to {person} returns only the call to {person}',
+  function (this: Phase2World, from: string, upTo: string, name: string) {
+    return expectCallsFromStartUpToStart(this, from, upTo, name);
   },
 );
 

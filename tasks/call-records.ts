@@ -247,6 +247,22 @@ export async function expectCallsStartedAfterTheCallTo(
   await expectFilterReturns(world, { since: previous.endedAt, until: next.startedAt }, [name]);
 }
 
+/**
+ * Then asking for calls from the start of the call to {person} up to the start of the call to {person}
+ * returns only the call to {person}: the window's bounds are records' own start times, so the
+ * contract's "since inclusive, until exclusive" is tested exactly at its edges.
+ */
+export async function expectCallsFromStartUpToStart(
+  world: Phase2World,
+  from: string,
+  upTo: string,
+  name: string,
+) {
+  const first = await recordOf(world, finished(world, from));
+  const next = await recordOf(world, finished(world, upTo));
+  await expectFilterReturns(world, { since: first.startedAt, until: next.startedAt }, [name]);
+}
+
 /** Then reading the records one per page returns the calls to {person}, {person}, {person} and {person}, then no more pages */
 export async function expectOneRecordPerPageInOrder(
   world: Phase2World,

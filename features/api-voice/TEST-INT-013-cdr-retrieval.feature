@@ -36,6 +36,7 @@ Feature: Every call leaves a record the customer can fetch through the API
     Then asking for busy calls returns only the call to Dave
     And asking for calls to Carol's number returns only the call to Carol
     And asking for calls started after the call to Carol and before the call to Erin returns only the call to Dave
+    And asking for calls from the start of the call to Dave up to the start of the call to Erin returns only the call to Dave
 
   Scenario: Records are paged newest first, without gaps or repeats
     Then reading the records one per page returns the calls to Erin, Dave, Carol and Bob, then no more pages
