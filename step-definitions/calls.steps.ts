@@ -27,6 +27,7 @@ import {
   expectCallStillRings,
   expectRingsHalfwayThrough,
   expectUnavailableOnceLapsed,
+  expectCallFindsUnavailable,
 } from '../tasks/registration';
 
 /**
@@ -167,5 +168,12 @@ Then(
   "once {person}'s registration has run out, a call from {person} finds her unavailable",
   function (this: Phase2World, calleeName: string, callerName: string) {
     return expectUnavailableOnceLapsed(this, callerName, calleeName);
+  },
+);
+
+Then(
+  'a call from {person} finds {person} unavailable',
+  function (this: Phase2World, callerName: string, calleeName: string) {
+    return expectCallFindsUnavailable(this, callerName, calleeName);
   },
 );

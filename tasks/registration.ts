@@ -117,6 +117,11 @@ export async function expectUnavailableOnceLapsed(
   const registration = latestRegistration(world, calleeName);
   // The registrar stamped the binding before the phone saw the 200 OK: past this instant it has run out.
   await untilInstant(registration.at + registration.grantedSec * 1000);
+  await expectCallFindsUnavailable(world, callerName, calleeName);
+}
+
+/** Then a call from {person} finds {person} unavailable: refused 480 at once, ringing no phone of hers. */
+export async function expectCallFindsUnavailable(world: Phase2World, callerName: string, calleeName: string) {
   const { noAnswerTimeoutMs } = (await world.platformSettings()).sip;
   const inbound = await giveAnOutsideLine(world, callerName, calleeName);
   const ended = await inbound.pstn.waitUntilEnded(boundMs(world));
@@ -125,11 +130,11 @@ export async function expectUnavailableOnceLapsed(
     .map((call) => call.callId);
   expect(
     rang,
-    `calls that rang ${calleeName}'s phone after her registration ran out (see "${EVIDENCE.SIP}")`,
+    `calls that rang ${calleeName}'s phone, which holds no registration (see "${EVIDENCE.SIP}")`,
   ).to.deep.equal([]);
   expect(
     [ended.kind, ended.status],
-    `how ${callerName}'s call ended once ${calleeName}'s registration ran out: 480 Temporarily Unavailable (see "${EVIDENCE.SIP}")`,
+    `how ${callerName}'s call ended, ${calleeName}'s phone holding no registration: 480 Temporarily Unavailable (see "${EVIDENCE.SIP}")`,
   ).to.deep.equal(['rejected', 480]);
   // Known to be unreachable: refused at once, not after ringing nobody for the no-answer time.
   expect(

@@ -50,8 +50,10 @@ Feature: Provision a SIP trunk through the API and make a call over it
 
     Scenario: A phone with the wrong password cannot register
       Given Alice works at "Acme Logistics" with a desk phone on a local number
+      And Bob is on an outside line that answers calls
       When Alice's phone tries to register with a wrong password
       Then the registration is refused as unauthorised
+      And a call from Bob finds Alice unavailable
 
     Scenario: Malformed signalling is rejected and the platform keeps serving
       Given Alice works at "Acme Logistics" with a desk phone on a local number
