@@ -231,7 +231,10 @@ export async function expectCarriedByNotBy(
 /** Then the change is refused, naming the {setting} as the problem */
 export function expectChangeRefusedNaming(world: Phase2World, field: string) {
   const response = world.refusals.lastResponse;
-  expect(response?.status, `HTTP status of the refused change (see "${EVIDENCE.HTTP}")`).to.equal(422);
+  expect(
+    response?.status,
+    `HTTP status of the change offering ${world.refusals.offered ?? '?'} as the ${field}, which must be refused (see "${EVIDENCE.HTTP}")`,
+  ).to.equal(422);
   const errors = (response?.body as { errors?: Array<{ field: string; message: string }> }).errors ?? [];
   expect(
     errors.map((e) => e.field),
