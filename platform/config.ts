@@ -16,6 +16,10 @@ export interface PlatformConfig {
     noAnswerTimeoutMs: number;
     /** Registration expiry granted when the phone asks for none. */
     defaultExpiresSeconds: number;
+    /** Shortest registration a phone may ask for: a shorter request is raised to it (Kamailio's min_expires). */
+    minExpiresSeconds: number;
+    /** Longest registration granted: a longer request is cut to it (Kamailio's max_expires). */
+    maxExpiresSeconds: number;
     /**
      * RFC 3261 T1, the round-trip estimate: UDP retransmissions start at T1 and double, and every
      * transaction times out after 64·T1 (an unanswered INVITE → 408, an unACKed 2xx → BYE).
@@ -153,6 +157,9 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
       nonceTtlMs: 30_000,
       noAnswerTimeoutMs: 1_500,
       defaultExpiresSeconds: 300,
+      // Short enough that a scenario can watch a registration lapse; Kamailio's max_expires default.
+      minExpiresSeconds: 1,
+      maxExpiresSeconds: 3600,
       // RFC 3261 values: loopback loses nothing, so they only shape failure paths, and a shorter
       // T1 would retransmit spuriously whenever a busy CI host answers late.
       t1Ms: 500,

@@ -106,7 +106,7 @@ When(
 );
 
 Then(
-  '{string} cannot put that call on hold any more: it is not found',
+  '{string} cannot hold, resume or transfer that call any more: it is not found',
   function (this: Phase2World, customerName: string) {
     return expectHoldOfTheEndedCallRefused(this, customerName);
   },

@@ -1,4 +1,4 @@
-import { DataTable, Given, Then } from '@cucumber/cucumber';
+import { DataTable, Given, Then, When } from '@cucumber/cucumber';
 import type { Phase2World } from '../world/world';
 import type { Cdr } from '../world/http/api-client';
 import { subscribeWebhook } from '../tasks/webhooks';
@@ -7,9 +7,12 @@ import {
   expectTheCallRecordsShow,
   expectFilterReturns,
   expectCallsStartedAfterTheCallTo,
+  expectCallsFromStartUpToStart,
   expectOneRecordPerPageInOrder,
   expectOneCompletedCallEventPerCall,
   expectNoneOfTheirCallRecordsVisible,
+  callAndGiveUp,
+  expectCancelledRecord,
 } from '../tasks/call-records';
 
 /**
@@ -57,6 +60,13 @@ Then(
 );
 
 Then(
+  'asking for calls from the start of the call to {person} up to the start of the call to {person} returns only the call to {person}',
+  function (this: Phase2World, from: string, upTo: string, name: string) {
+    return expectCallsFromStartUpToStart(this, from, upTo, name);
+  },
+);
+
+Then(
   'reading the records one per page returns the calls to {person}, {person}, {person} and {person}, then no more pages',
   function (this: Phase2World, first: string, second: string, third: string, fourth: string) {
     return expectOneRecordPerPageInOrder(this, first, second, third, fourth);
@@ -74,5 +84,19 @@ Then(
   "{string} finds none of {person}'s call records, neither in lists nor by id",
   function (this: Phase2World, outsider: string, callerName: string) {
     return expectNoneOfTheirCallRecordsVisible(this, outsider, callerName);
+  },
+);
+
+When(
+  '{person} calls {person}, whose line rings, and gives up before anyone answers',
+  function (this: Phase2World, callerName: string, calleeName: string) {
+    return callAndGiveUp(this, callerName, calleeName);
+  },
+);
+
+Then(
+  'the record of the call to {person} shows it cancelled by {person}, with no talk time',
+  function (this: Phase2World, calleeName: string, callerName: string) {
+    return expectCancelledRecord(this, calleeName, callerName);
   },
 );

@@ -18,7 +18,17 @@ import {
   sendAMalformedCallRequest,
   expectMalformedRequestRejected,
   expectPhoneCanStillRegister,
+  listenWhileTheOtherTalks,
+  expectRecordSaysWhoHungUp,
 } from '../tasks/voice';
+import {
+  registerForAShortWhile,
+  waitForRenewals,
+  expectCallStillRings,
+  expectRingsHalfwayThrough,
+  expectUnavailableOnceLapsed,
+  expectCallFindsUnavailable,
+} from '../tasks/registration';
 
 /**
  * Outside lines ring this long before answering, so a call record that bills from the dial
@@ -110,3 +120,60 @@ Then('the platform rejects the malformed request', function (this: Phase2World) 
 Then("{person}'s phone can still register", function (this: Phase2World, name: string) {
   return expectPhoneCanStillRegister(this, name);
 });
+
+When(
+  '{person} listens while {person} keeps talking',
+  function (this: Phase2World, listener: string, talker: string) {
+    return listenWhileTheOtherTalks(this, listener, talker);
+  },
+);
+
+Then('the call record says that {person} hung up', function (this: Phase2World, name: string) {
+  return expectRecordSaysWhoHungUp(this, name);
+});
+
+Given(
+  "{person}'s phone registers for a short while and keeps renewing it",
+  function (this: Phase2World, name: string) {
+    return registerForAShortWhile(this, name, true);
+  },
+);
+
+Given(
+  "{person}'s phone registers for a short while and then stops renewing it",
+  function (this: Phase2World, name: string) {
+    return registerForAShortWhile(this, name, false);
+  },
+);
+
+When("{person}'s phone has renewed its registration twice", function (this: Phase2World, name: string) {
+  return waitForRenewals(this, name, 2);
+});
+
+Then(
+  "a call from {person} still rings {person}'s phone",
+  function (this: Phase2World, callerName: string, calleeName: string) {
+    return expectCallStillRings(this, callerName, calleeName);
+  },
+);
+
+Then(
+  "a call from {person} halfway through {person}'s registration rings her phone",
+  function (this: Phase2World, callerName: string, calleeName: string) {
+    return expectRingsHalfwayThrough(this, callerName, calleeName);
+  },
+);
+
+Then(
+  "once {person}'s registration has run out, a call from {person} finds her unavailable",
+  function (this: Phase2World, calleeName: string, callerName: string) {
+    return expectUnavailableOnceLapsed(this, callerName, calleeName);
+  },
+);
+
+Then(
+  'a call from {person} finds {person} unavailable',
+  function (this: Phase2World, callerName: string, calleeName: string) {
+    return expectCallFindsUnavailable(this, callerName, calleeName);
+  },
+);

@@ -13,10 +13,15 @@ import {
   setTrunkCallerIdToTollFree,
   setCallerIdToTollFree,
   withholdTrunkCallerId,
-  setTrunkCallerIdTo,
+  setCallerIdToSomeoneElsesNumber,
+  giveSalesLine,
+  setCallerIdToSalesLine,
+  expectSalesLineShownAsCaller,
   expectTollFreeShownAsCaller,
   expectShownAsAnonymous,
   expectOnlyCarrierLearnsPrivateNumber,
+  routeLondonCallsOver,
+  remakeUkRule,
 } from '../tasks/routing';
 
 /**
@@ -41,6 +46,31 @@ Given(
 Given('{person} is on a UK line that answers calls', function (this: Phase2World, name: string) {
   return giveAUkLineThatAnswers(this, name);
 });
+
+Given('{person} is on a London line that answers calls', function (this: Phase2World, name: string) {
+  return giveAUkLineThatAnswers(this, name, true);
+});
+
+When(
+  '{string} routes calls to London numbers over {string} through the API',
+  function (this: Phase2World, customerName: string, carrier: string) {
+    return routeLondonCallsOver(this, customerName, carrier);
+  },
+);
+
+When(
+  '{string} makes its UK rule anew, still over {string}',
+  function (this: Phase2World, customerName: string, carrier: string) {
+    return remakeUkRule(this, customerName, carrier);
+  },
+);
+
+When(
+  "{string} tries to move UK calls to {string}'s trunk",
+  function (this: Phase2World, customerName: string, owner: string) {
+    return moveUkCallsToAMissingTrunk(this, customerName, owner);
+  },
+);
 
 Given(
   "{person}'s call to {person} is carried by {string}",
@@ -110,9 +140,34 @@ When(
 );
 
 When(
-  "{string} tries to set the trunk's caller ID to a number they do not own",
-  function (this: Phase2World, customerName: string) {
-    return setTrunkCallerIdTo(this, customerName);
+  "{string} tries to set the trunk's caller ID to {string}'s toll-free number",
+  function (this: Phase2World, customerName: string, owner: string) {
+    return setCallerIdToSomeoneElsesNumber(this, customerName, owner);
+  },
+);
+
+When(
+  "{string} tries to set {person}'s caller ID to {string}'s toll-free number",
+  function (this: Phase2World, customerName: string, staff: string, owner: string) {
+    return setCallerIdToSomeoneElsesNumber(this, customerName, owner, staff);
+  },
+);
+
+Given('{string} also owns a local sales line', function (this: Phase2World, customerName: string) {
+  return giveSalesLine(this, customerName);
+});
+
+When(
+  "{string} sets {person}'s caller ID to their sales line through the API",
+  function (this: Phase2World, customerName: string, name: string) {
+    return setCallerIdToSalesLine(this, customerName, name);
+  },
+);
+
+Then(
+  "{person}'s phone shows {string}'s sales line as the caller",
+  function (this: Phase2World, name: string, customerName: string) {
+    return expectSalesLineShownAsCaller(this, name, customerName);
   },
 );
 

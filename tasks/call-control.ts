@@ -3,7 +3,6 @@ import type { Phase2World } from '../world/world';
 import type { LiveCall } from '../world/http/api-client';
 import type { PstnCall, ReceivedInvite } from '../world/sip/pstn-double';
 import { EVIDENCE } from '../reporting/evidence';
-import { awaitCallRecord } from './call-records';
 import {
   audioSnapshot,
   expectHeardEachOther,
@@ -12,6 +11,8 @@ import {
   type Speaker,
 } from './audio';
 import { bound, PLATFORM_LOG, boundMs } from './waiting';
+import { awaitCallRecord, talkTimeBracket } from './call-records';
+import { pstnNumber } from '../world/factories';
 
 /**
  * Live call control through the API: a supervisor's application lists the calls in progress,
@@ -184,6 +185,7 @@ export async function expectTransferInTheCallRecordOnceHungUp(
 /** When {string} hangs up the call through the API */
 export async function hangUpThroughTheApi(world: Phase2World, customerName: string) {
   const { id } = await liveCall(world, customerName);
+  world.currentCall().hangupRequestedAt = Date.now();
   await apiOf(world, customerName).hangupLiveCall(id);
 }
 
@@ -204,7 +206,17 @@ export async function expectCallRecordEndedBy(world: Phase2World) {
     disposition: 'answered',
     hangupBy: 'platform',
   });
-  expect(cdr.durationMs, 'talk time in the record').to.be.greaterThan(0);
+  // The platform ended it between the API request and the BYEs both ends received; it stamped the
+  // answer between the callee sending and the caller receiving the 200 OK.
+  const { call, farEnd, hangupRequestedAt } = world.currentCall();
+  if (!farEnd || hangupRequestedAt === undefined)
+    throw new Error('The call was not hung up through the API.');
+  const { atMost } = talkTimeBracket([call, farEnd]);
+  const atLeast = hangupRequestedAt - Math.max(call.answeredAt ?? NaN, farEnd.answeredAt ?? NaN);
+  expect(
+    cdr.durationMs,
+    `talk time in the record: between ${atLeast} ms (answer to the API request) and ${atMost} ms (answer to the BYEs both ends got; see "${EVIDENCE.SIP}")`,
+  ).to.be.within(atLeast, atMost);
 }
 
 /** Then the call is no longer among {string}'s live calls */
@@ -223,14 +235,22 @@ export async function expectTheCallNoLongerLive(world: Phase2World, customerName
   expect(response.status, `reading the finished call ${id} as a live call`).to.equal(404);
 }
 
-/** Then {string} cannot put that call on hold any more: it is not found */
+/** Then {string} cannot hold, resume or transfer that call any more: it is not found */
 export async function expectHoldOfTheEndedCallRefused(world: Phase2World, customerName: string) {
-  const response = await apiOf(world, customerName).raw({
-    method: 'POST',
-    path: `/v1/calls/${liveCallId(world)}/hold`,
-    refusal: { what: 'holding a finished call', by: 'the platform' },
-  });
-  expect(response.status, 'holding a finished call').to.equal(404);
+  const id = liveCallId(world);
+  for (const [action, json] of [
+    ['hold', undefined],
+    ['resume', undefined],
+    ['transfer', { to: pstnNumber() }],
+  ] as const) {
+    const response = await apiOf(world, customerName).raw({
+      method: 'POST',
+      path: `/v1/calls/${id}/${action}`,
+      json,
+      refusal: { what: `${action} of a finished call`, by: 'the platform' },
+    });
+    expect(response.status, `${action} of the finished call ${id} (see "${EVIDENCE.HTTP}")`).to.equal(404);
+  }
 }
 
 /** Then {string} cannot hang up a call that never existed: it is not found */
@@ -252,21 +272,39 @@ export async function expectCannotSeeNorControlTheCall(world: Phase2World, outsi
     items.map((c) => c.id),
     `live calls "${outsider}" sees`,
   ).to.not.include(id);
-  for (const [method, path] of [
-    ['GET', `/v1/calls/${id}`],
-    ['POST', `/v1/calls/${id}/hold`],
-    ['DELETE', `/v1/calls/${id}`],
+  // A line that would answer, so a transfer the platform wrongly carried out would show at the network.
+  const target = pstnNumber();
+  const network = await world.telephoneNetwork();
+  network.behaviourFor(target, { answer: 'answer', media: 'tone' });
+  const triedAt = Date.now();
+  for (const [method, path, json] of [
+    ['GET', `/v1/calls/${id}`, undefined],
+    ['POST', `/v1/calls/${id}/hold`, undefined],
+    ['POST', `/v1/calls/${id}/resume`, undefined],
+    ['POST', `/v1/calls/${id}/transfer`, { to: target }],
+    ['DELETE', `/v1/calls/${id}`, undefined],
   ] as const) {
     const response = await api.raw({
       method,
       path,
+      json,
       refusal: { what: `${method} ${path} by "${outsider}", who does not own the call,`, by: 'the platform' },
     });
-    expect(response.status, `${method} ${path} by "${outsider}"`).to.equal(404);
+    expect(response.status, `${method} ${path} by "${outsider}" (see "${EVIDENCE.HTTP}")`).to.equal(404);
   }
   const still = await apiOf(world, owner).getLiveCall(id);
   expect(still, `"${owner}"'s call after "${outsider}" tried to control it`).to.deep.include({
     state: 'answered',
     held: false,
   });
+  // Later event: the two people keep talking for another second, by when a transfer started
+  // behind the refusal would have reached the network; none may have.
+  const [a, b] = speakers(world, world.currentCall().caller.name, world.currentCall().callee.name);
+  const since = audioSnapshot(a, b);
+  await talkForAMoment(world, a, b);
+  expectHeardEachOther(world, a, b, since);
+  expect(
+    network.invites.filter((i) => i.number === target && i.at >= triedAt).map((i) => i.callId),
+    `calls the network got to ${target}, where "${outsider}" tried to transfer "${owner}"'s call (see "${EVIDENCE.SIP}")`,
+  ).to.deep.equal([]);
 }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { CustomerActor, Phase2World, Person } from '../world/world';
 import type { ReceivedInvite } from '../world/sip/pstn-double';
 import { WaitTimeoutError } from '../world/observed';
-import { tollFreeNumber, ukLandline } from '../world/factories';
+import { localDid, londonLandline, tollFreeNumber, ukLandline } from '../world/factories';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { awaitCallRecord } from './call-records';
 import { recordMetric } from '../reporting/metrics';
@@ -14,6 +14,8 @@ import { bound, boundMs } from './waiting';
  */
 
 export const UK = '+44';
+/** London's area code within the UK: a rule for it is more specific than the UK rule. */
+export const LONDON = '+4420';
 export const RING_MS = 300;
 
 function trunkOf(customer: CustomerActor, carrier: string): string {
@@ -59,9 +61,9 @@ export async function routeUkCallsOver(world: Phase2World, customerName: string,
   customer.routingRules = new Map([[UK, rule.id]]);
 }
 
-/** Given {person} is on a UK line that answers calls */
-export async function giveAUkLineThatAnswers(world: Phase2World, name: string) {
-  const number = ukLandline();
+/** Given {person} is on a UK line that answers calls (outside London) / a London line */
+export async function giveAUkLineThatAnswers(world: Phase2World, name: string, london = false) {
+  const number = london ? londonLandline() : ukLandline();
   // Reachable through every carrier of the scenario: only routing decides which one carries the call.
   for (const carrier of world.customerCarriers())
     (await world.telephoneNetwork(carrier)).behaviourFor(number, {
@@ -143,17 +145,62 @@ export async function moveUkCallsTo(world: Phase2World, customerName: string, ca
   ).to.deep.equal([[UK, trunkOf(customer, carrier)]]);
 }
 
-/** When {string} tries to move UK calls to a trunk that does not exist */
-export async function moveUkCallsToAMissingTrunk(world: Phase2World, customerName: string) {
+/** When {string} tries to move UK calls to a trunk that does not exist / to {string}'s trunk */
+export async function moveUkCallsToAMissingTrunk(world: Phase2World, customerName: string, owner?: string) {
   const customer = world.customer(customerName);
   const ruleId = customer.routingRules?.get(UK);
   if (!ruleId) throw new Error(`"${customerName}" has no routing rule for ${UK} yet.`);
+  const trunkId = owner === undefined ? 'trk_that_does_not_exist' : mainTrunk(world.customer(owner));
+  world.refusals.offered = trunkId;
   world.refusals.lastResponse = await customer.api.raw({
     method: 'PUT',
     path: `/v1/routing-rules/${ruleId}`,
-    json: { prefix: UK, trunkId: 'trk_that_does_not_exist' },
-    refusal: { what: 'a routing rule to a trunk that does not exist', by: 'the platform' },
+    json: { prefix: UK, trunkId },
+    refusal: {
+      what: `a routing rule to ${trunkId}, which is not one of the customer's trunks`,
+      by: 'the platform',
+    },
   });
+  // The refused change must leave the rule as it was (the next call checks the route it takes).
+  const listed = await customer.api.listRoutingRules();
+  expect(
+    listed.items.find((r) => r.id === ruleId)?.trunkId,
+    `"${customerName}"'s UK rule after asking to move it to ${trunkId}, which is not one of their trunks: ` +
+      `the change must be refused and the rule keep its trunk, yet the API answered ${world.refusals.lastResponse.status} ` +
+      `and the rule names ${trunkId} (see "${EVIDENCE.HTTP}")`,
+  ).to.not.equal(trunkId);
+}
+
+/** When {string} routes calls to London numbers over {string} through the API */
+export async function routeLondonCallsOver(world: Phase2World, customerName: string, carrier: string) {
+  const customer = world.customer(customerName);
+  const rule = await customer.api.createRoutingRule({ prefix: LONDON, trunkId: trunkOf(customer, carrier) });
+  expect(rule, 'London routing rule as created').to.deep.include({
+    prefix: LONDON,
+    trunkId: trunkOf(customer, carrier),
+  });
+  (customer.routingRules ??= new Map()).set(LONDON, rule.id);
+}
+
+/**
+ * When {string} makes its UK rule anew, still over {string}: the broad rule is now younger than
+ * the specific one, so neither "oldest rule first" nor "newest rule first" can pass for "most specific".
+ */
+export async function remakeUkRule(world: Phase2World, customerName: string, carrier: string) {
+  const customer = world.customer(customerName);
+  const ruleId = customer.routingRules?.get(UK);
+  if (!ruleId) throw new Error(`"${customerName}" has no routing rule for ${UK} yet.`);
+  const others = (await customer.api.listRoutingRules()).items
+    .filter((r) => r.id !== ruleId)
+    .map((r) => [r.prefix, r.trunkId]);
+  await customer.api.deleteRoutingRule(ruleId);
+  const rule = await customer.api.createRoutingRule({ prefix: UK, trunkId: trunkOf(customer, carrier) });
+  customer.routingRules?.set(UK, rule.id);
+  const listed = await customer.api.listRoutingRules();
+  expect(
+    listed.items.map((r) => [r.prefix, r.trunkId]).sort(),
+    `"${customerName}"'s routing rules as the API lists them`,
+  ).to.deep.equal([...others, [UK, trunkOf(customer, carrier)]].sort());
 }
 
 /** Then the call from {person} to {person} is carried by {string} and not by {string} */
@@ -188,21 +235,62 @@ export async function expectCarriedByNotBy(
 /** Then the change is refused, naming the {setting} as the problem */
 export function expectChangeRefusedNaming(world: Phase2World, field: string) {
   const response = world.refusals.lastResponse;
-  expect(response?.status, `HTTP status of the refused change (see "${EVIDENCE.HTTP}")`).to.equal(422);
+  expect(
+    response?.status,
+    `HTTP status of the change offering ${world.refusals.offered ?? '?'} as the ${field}, which must be refused (see "${EVIDENCE.HTTP}")`,
+  ).to.equal(422);
   const errors = (response?.body as { errors?: Array<{ field: string; message: string }> }).errors ?? [];
   expect(
     errors.map((e) => e.field),
     'fields the refusal names',
   ).to.deep.equal([field]);
-  expect(errors[0]?.message, `the explanation for ${field}`).to.be.a('string').and.have.length.above(10);
+  const offered = world.refusals.offered;
+  if (offered === undefined) throw new Error('No refused value was offered in this scenario.');
+  expect(
+    errors[0]?.message,
+    `the explanation for ${field} must name the value offered, ${offered} (see "${EVIDENCE.HTTP}")`,
+  )
+    .to.be.a('string')
+    .and.include(offered);
 }
 
 // ---- caller ID -----------------------------------------------------------------------------
 
-function tollFreeOf(customer: CustomerActor): string {
-  const found = customer.numbers.find((n) => n.kind === 'toll-free');
-  if (!found) throw new Error(`"${customer.name}" owns no toll-free number: a Given step must add one.`);
+/** The numbers a customer can present besides a phone's own: "toll-free number" and "sales line". */
+export type PresentableNumber = 'toll-free number' | 'sales line';
+
+function numberOf(customer: CustomerActor, which: PresentableNumber): string {
+  const found = customer.numbers.find((n) => n.kind === which);
+  if (!found) throw new Error(`"${customer.name}" owns no ${which}: a Given step must add one.`);
   return found.number;
+}
+
+function tollFreeOf(customer: CustomerActor): string {
+  return numberOf(customer, 'toll-free number');
+}
+
+/** Given {string} also owns a local sales line */
+export async function giveSalesLine(world: Phase2World, customerName: string) {
+  const customer = world.customer(customerName);
+  const number = localDid();
+  const added = await customer.api.addNumber({ number, kind: 'local' });
+  expect(added, `the sales line as added`).to.deep.include({ number, kind: 'local' });
+  customer.numbers.push({ number, kind: 'sales line' });
+}
+
+/** When {string} sets {person}'s caller ID to their sales line through the API */
+export async function setCallerIdToSalesLine(world: Phase2World, customerName: string, name: string) {
+  const customer = world.customer(customerName);
+  const username = world.person(name).sip?.username;
+  if (!username) throw new Error(`${name} has no SIP account.`);
+  const number = numberOf(customer, 'sales line');
+  const account = await customer.api.updateSipAccount(username, { callerId: number });
+  expect(account.callerId, `${name}'s caller ID after the change`).to.equal(number);
+}
+
+/** Then {person}'s phone shows {string}'s sales line as the caller */
+export function expectSalesLineShownAsCaller(world: Phase2World, name: string, customerName: string) {
+  expectShownAsCaller(world, name, numberOf(world.customer(customerName), 'sales line'));
 }
 
 /** Given {string} owns a toll-free number */
@@ -211,7 +299,7 @@ export async function giveTollFreeNumber(world: Phase2World, customerName: strin
   const number = tollFreeNumber();
   const added = await customer.api.addNumber({ number, kind: 'toll-free' });
   expect(added, `the toll-free number as added`).to.deep.include({ number, kind: 'toll-free' });
-  customer.numbers.push({ number, kind: 'toll-free' });
+  customer.numbers.push({ number, kind: 'toll-free number' });
 }
 
 /** When {string} sets the trunk's caller ID to their toll-free number through the API */
@@ -237,14 +325,30 @@ export async function withholdTrunkCallerId(world: Phase2World, customerName: st
   expect(trunk.callerIdPresentation, 'caller ID presentation after the change').to.equal('withheld');
 }
 
-/** When {string} tries to set the trunk's caller ID to a number they do not own */
-export async function setTrunkCallerIdTo(world: Phase2World, customerName: string) {
+/**
+ * When {string} tries to set the trunk's / {person}'s caller ID to {string}'s toll-free number:
+ * a number that exists on the platform but belongs to someone else, so "the number exists" is
+ * not mistaken for "the number is yours".
+ */
+export async function setCallerIdToSomeoneElsesNumber(
+  world: Phase2World,
+  customerName: string,
+  owner: string,
+  staffName?: string,
+) {
   const customer = world.customer(customerName);
+  const number = tollFreeOf(world.customer(owner));
+  const username = staffName === undefined ? undefined : world.person(staffName).sip?.username;
+  if (staffName !== undefined && !username) throw new Error(`${staffName} has no SIP account.`);
+  world.refusals.offered = number;
   world.refusals.lastResponse = await customer.api.raw({
     method: 'PATCH',
-    path: `/v1/trunks/${mainTrunk(customer)}`,
-    json: { callerId: tollFreeNumber() },
-    refusal: { what: 'a trunk caller ID on a number the customer does not own', by: 'the platform' },
+    path:
+      username === undefined
+        ? `/v1/trunks/${mainTrunk(customer)}`
+        : `/v1/sip-accounts/${encodeURIComponent(username)}`,
+    json: { callerId: number },
+    refusal: { what: `a caller ID on ${number}, a number the customer does not own`, by: 'the platform' },
   });
 }
 
@@ -256,8 +360,11 @@ function currentInvite(world: Phase2World): ReceivedInvite {
 
 /** Then {person}'s phone shows {string}'s toll-free number as the caller */
 export function expectTollFreeShownAsCaller(world: Phase2World, name: string, customerName: string) {
+  expectShownAsCaller(world, name, tollFreeOf(world.customer(customerName)));
+}
+
+function expectShownAsCaller(world: Phase2World, name: string, number: string) {
   const invite = currentInvite(world);
-  const number = tollFreeOf(world.customer(customerName));
   const see = `(see "${EVIDENCE.SIP}")`;
   expect(invite.from, `caller number in From of the INVITE ${name} received ${see}`).to.equal(number);
   expect(invite.pAssertedIdentity, `P-Asserted-Identity of the INVITE ${name} received ${see}`).to.equal(

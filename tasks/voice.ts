@@ -5,7 +5,8 @@ import type { Phase2World, Person } from '../world/world';
 import { pstnNumber } from '../world/factories';
 import { EVIDENCE } from '../reporting/evidence';
 import { TALK_PACKETS, audioSnapshot, expectHeardEachOther } from './audio';
-import { awaitCallRecord } from './call-records';
+import { awaitCallRecord, talkTimeBracket } from './call-records';
+import { expectGrantedAsAsked } from './registration';
 import { bound, PLATFORM_LOG, boundMs } from './waiting';
 
 /**
@@ -13,17 +14,16 @@ import { bound, PLATFORM_LOG, boundMs } from './waiting';
  * instead of the answer is off by more than the tolerance below and fails.
  */
 export const RING_MS = 300;
-/** Loopback jitter allowance between the phone's and the platform's view of a call's length. */
-export const DURATION_TOLERANCE_MS = 150;
 
 function phoneOf(person: Person): SipPhone {
   if (!person.phone) throw new Error(`${person.name} has no SIP phone in this scenario.`);
   return person.phone;
 }
 
-/** Given {person}'s phone is registered */
+/** Given {person}'s phone is registered (for the lifetime it asked, within the platform's bounds) */
 export async function registerPhone(world: Phase2World, name: string) {
   await phoneOf(world.person(name)).register();
+  await expectGrantedAsAsked(world, name);
 }
 
 /** Given {person} is on an outside line that answers calls */
@@ -47,13 +47,15 @@ export async function giveAnOutsideLineThatIsBusy(world: Phase2World, name: stri
 export async function placeCall(world: Phase2World, callerName: string, calleeName: string): Promise<void> {
   const caller = world.person(callerName);
   const callee = world.person(calleeName);
+  const placedAt = Date.now();
   const call = await phoneOf(caller).call(callee.number);
   world.voice.call = { caller, callee, call };
   if (callee.kind === 'outside line') {
     // Only this scenario's trunk points at this scenario's telephone network.
     const network = await world.telephoneNetwork();
     world.voice.call.invite = await network.invites.waitFor(
-      (invite) => invite.number === callee.number,
+      // This call's INVITE, not an earlier call's to the same number.
+      (invite) => invite.number === callee.number && invite.at >= placedAt,
       bound(
         world,
         `the call from ${callerName} to arrive at the outside number ${callee.number} over the trunk`,
@@ -103,6 +105,18 @@ export async function hangUp(world: Phase2World, name: string) {
     return;
   }
   const current = world.currentCall();
+  if (current.callee.name === name) {
+    // The called party hangs up first: the caller's phone must hear it from the platform (a later Then).
+    const { farEnd } = current;
+    if (!farEnd) throw new Error(`${name} never answered, so there is nothing to hang up.`);
+    current.talkedUntil = audioSnapshot(
+      { name: current.caller.name, rtp: current.call.rtp },
+      { name, rtp: farEnd.rtp },
+    );
+    await farEnd.hangup();
+    await farEnd.waitUntilEnded(boundMs(world));
+    return;
+  }
   expect(current.caller.name, 'who hangs up').to.equal(name);
   if (current.farEnd)
     current.talkedUntil = audioSnapshot(
@@ -118,7 +132,7 @@ export async function hangUp(world: Phase2World, name: string) {
 export function expectCallerShownOnPhone(world: Phase2World, calleeName: string, callerName: string) {
   const { invite, caller } = world.currentCall();
   expect(invite, `the call as ${calleeName}'s line received it`).to.not.equal(undefined);
-  expect(caller.name).to.equal(callerName);
+  expect(caller.name, `who made the call ${calleeName} received`).to.equal(callerName);
   expect(
     invite?.from,
     `caller number in From of the INVITE ${calleeName} received (see "${EVIDENCE.SIP}")`,
@@ -149,13 +163,35 @@ async function callRecord(world: Phase2World, what: string) {
   return awaitCallRecord(world, world.customer(caller.customer).api, call.callId, what);
 }
 
+/** The relay's counts for one direction lie between what arrived at the listener and what the speaker sent. */
+function expectDirectionCounted(
+  counted: { packets: number } | undefined,
+  direction: string,
+  speaker: { name: string; sent: number },
+  listener: { name: string; received: number },
+) {
+  // More heard than was said: the listener got audio that was not (only) the speaker's.
+  expect(
+    listener.received,
+    `${listener.name} received ${listener.received} packets while ${speaker.name} sent only ${speaker.sent}: ` +
+      `${listener.name} heard audio that was not ${speaker.name}'s (looped back or crossed; see "${EVIDENCE.RTP}")`,
+  ).to.be.at.most(speaker.sent);
+  expect(
+    counted?.packets,
+    `packets the call record counts ${direction}: at least the ${listener.received} ${listener.name} received, ` +
+      `at most the ${speaker.sent} ${speaker.name} sent (see the record in "${EVIDENCE.HTTP}" and "${EVIDENCE.RTP}")`,
+  ).to.be.within(listener.received, speaker.sent);
+}
+
 /** Then the call record shows {person} calling {person} over the trunk, answered, for as long as they talked */
 export async function expectAnsweredTrunkCallRecord(
   world: Phase2World,
   callerName: string,
   calleeName: string,
 ) {
-  const { caller, callee, call } = world.currentCall();
+  const current = world.currentCall();
+  const { caller, callee, call, farEnd } = current;
+  if (!farEnd) throw new Error(`${calleeName} never answered: the call has no talk time.`);
   const cdr = await callRecord(world, `the call record of ${callerName}'s call to ${calleeName}`);
   const trunkId = world.customer(caller.customer ?? '').trunkId;
   expect(cdr, 'call record parties, trunk and outcome').to.deep.include({
@@ -165,16 +201,39 @@ export async function expectAnsweredTrunkCallRecord(
     direction: 'outbound',
     disposition: 'answered',
     sipStatus: 200,
-    hangupBy: 'caller',
   });
+  // Who hung up, as the phones saw it: the one whose phone ended the call itself.
+  const hungUp = call.outcome.endedBy === 'remote' ? 'callee' : 'caller';
+  expect(
+    cdr.hangupBy,
+    `who hung up, as the call record says: the ${hungUp} (${hungUp === 'caller' ? callerName : calleeName}) sent the BYE (see "${EVIDENCE.SIP}")`,
+  ).to.equal(hungUp);
   const talked = (call.endedAt ?? 0) - (call.answeredAt ?? 0);
-  expect(talked, 'talk time measured on the phone').to.be.greaterThan(0);
+  expect(talked, `talk time measured on ${callerName}'s phone`).to.be.greaterThan(0);
+  const { atLeast, atMost } = talkTimeBracket([call, farEnd]);
   expect(
     cdr.durationMs,
-    `call record duration vs the ${talked} ms measured on ${callerName}'s phone`,
-  ).to.be.closeTo(talked, DURATION_TOLERANCE_MS);
+    `call record duration: between ${atLeast} and ${atMost} ms, the talk time ${callerName}'s phone and ` +
+      `${calleeName}'s line measured from the answer to the hang-up (see "${EVIDENCE.SIP}")`,
+  ).to.be.within(atLeast, atMost);
   expect(cdr.billableSeconds, 'billable seconds: the duration rounded up to whole seconds').to.equal(
     Math.ceil(cdr.durationMs / 1000),
+  );
+  // Each direction its own counts, bracketed by what the two phones observed on their side.
+  const until = current.talkedUntil;
+  if (!until) throw new Error('Nobody hung up in this scenario, so the call has no final counts.');
+  const media = cdr.media;
+  expectDirectionCounted(
+    media.aToB,
+    `from ${callerName} to ${calleeName}`,
+    { name: callerName, sent: call.rtp.stats().sent },
+    { name: calleeName, received: until[calleeName]?.received ?? 0 },
+  );
+  expectDirectionCounted(
+    media.bToA,
+    `from ${calleeName} to ${callerName}`,
+    { name: calleeName, sent: farEnd.rtp.stats().sent },
+    { name: callerName, received: until[callerName]?.received ?? 0 },
   );
   const started = Date.parse(cdr.startedAt);
   const answered = Date.parse(cdr.answeredAt ?? '');
@@ -183,6 +242,41 @@ export async function expectAnsweredTrunkCallRecord(
     started <= answered && answered <= ended,
     `timestamps in order: ${cdr.startedAt} ≤ ${cdr.answeredAt} ≤ ${cdr.endedAt}`,
   ).to.equal(true);
+  // The platform saw the dial between the phone sending it and the line getting it, and the answer
+  // between the line sending it and the phone getting it: its ring time lies between the two views.
+  if (!current.invite) throw new Error(`The call never reached ${calleeName}'s line.`);
+  const rang = {
+    atLeast: (farEnd.answeredAt ?? NaN) - current.invite.at,
+    atMost: (call.answeredAt ?? NaN) - call.invitedAt,
+  };
+  expect(
+    answered - started,
+    `ms from the dial to the answer in the call record, between ${rang.atLeast} (as ${calleeName}'s line saw it) and ${rang.atMost} (as ${callerName}'s phone did; see "${EVIDENCE.SIP}")`,
+  ).to.be.within(rang.atLeast, rang.atMost);
+}
+
+/** Then the call record says that {person} hung up */
+export async function expectRecordSaysWhoHungUp(world: Phase2World, name: string) {
+  const { caller, callee } = world.currentCall();
+  const side = name === caller.name ? 'caller' : name === callee.name ? 'callee' : undefined;
+  if (!side) throw new Error(`${name} is not on the current call.`);
+  const cdr = await callRecord(world, `the call record of ${caller.name}'s call to ${callee.name}`);
+  expect(cdr.hangupBy, `who hung up, as the call record says: ${name}, the ${side}`).to.equal(side);
+}
+
+/** When {person} listens while {person} keeps talking: one direction carries a second more than the other */
+export async function listenWhileTheOtherTalks(world: Phase2World, listenerName: string, talkerName: string) {
+  const { caller, callee, call, farEnd } = world.currentCall();
+  expect([caller.name, callee.name], 'the people on the call').to.deep.equal([listenerName, talkerName]);
+  if (!farEnd) throw new Error(`${talkerName} never answered.`);
+  call.rtp.stopSending();
+  const waitMs = boundMs(world);
+  const heard = call.rtp.stats().received;
+  const said = farEnd.rtp.stats().sent;
+  await Promise.all([
+    farEnd.rtp.waitForSent(said + TALK_PACKETS, waitMs),
+    call.rtp.waitForPackets(heard + TALK_PACKETS, waitMs),
+  ]);
 }
 
 /** Then {person} hears that {person} is busy */

@@ -59,6 +59,15 @@ export function boundMs(waiter: Waiter, extraMs = 0): number {
 const pause = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
 /**
+ * Lets business time pass until an instant of the suite clock (halfway through a registration,
+ * the moment it runs out). Never a wait for processing: that is what `bound` and `eventually` are for.
+ */
+export async function untilInstant(at: number): Promise<void> {
+  const remaining = at - Date.now();
+  if (remaining > 0) await pause(remaining + 1);
+}
+
+/**
  * Asks again after each answer until `accept` holds or the bound passes; the failure shows the
  * last answer. Errors are not retried: a contract violation or a refused request is an answer,
  * and it fails the step at once instead of being hidden by a later success.

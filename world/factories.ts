@@ -22,7 +22,13 @@ export function localDid(): string {
 }
 
 /** A UK London landline (+44 20 …): a destination that routing rules send by its +44 prefix. */
+/** A UK landline outside London (Manchester, 0161): no London-only rule may catch it. */
 export function ukLandline(): string {
+  return `+44161${digits(7)}`;
+}
+
+/** A London landline (020): matched by a London rule (+4420) as well as by a UK one (+44). */
+export function londonLandline(): string {
   return `+4420${digits(8)}`;
 }
 

@@ -124,6 +124,8 @@ export interface CallUnderTest {
   talkedUntil?: AudioSnapshot;
   /** When the scenario asked the API to transfer this call (suite clock). */
   transferRequestedAt?: number;
+  /** When the scenario asked the API to hang this call up (suite clock). */
+  hangupRequestedAt?: number;
 }
 
 /** A person with a SIP account of a customer's: a subscriber of the platform's voice services. */
@@ -155,6 +157,10 @@ export interface FinishedCall {
   endedAt: number;
   /** Answer to hang-up as the caller's phone measured it; 0 when never answered. */
   talkMs: number;
+  /** What the platform can have measured, from what both ends saw (ms; see tasks/call-records.ts). */
+  talk?: { atLeast: number; atMost: number };
+  /** Dial to answer (answered) or to the end (unanswered), bracketed the same way. */
+  ring?: { atLeast: number; atMost: number };
 }
 
 /** The message the scenario is talking about. */
@@ -226,6 +232,8 @@ export interface Refusals {
   lastResponse?: { status: number; headers: Record<string, string | string[] | undefined>; body: unknown };
   /** Each operator-only operation tried with a customer's key, and what it answered. */
   operatorOnly?: Array<{ request: string; status: number | undefined; answer: string }>;
+  /** The value a refused change offered (a trunk id, a number): the refusal must name it. */
+  offered?: string;
 }
 
 /**

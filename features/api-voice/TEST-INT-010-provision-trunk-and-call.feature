@@ -26,6 +26,18 @@ Feature: Provision a SIP trunk through the API and make a call over it
       | desk phone    |
       | web softphone |
 
+  Scenario: The called person hangs up first, after doing most of the talking
+    Given Alice works at "Acme Logistics" with a desk phone on a local number
+    And Alice's phone is registered
+    And Bob is on an outside line that answers calls
+    When Alice calls Bob
+    And Bob answers and they talk for a moment
+    And Alice listens while Bob keeps talking
+    And Bob hangs up
+    Then Alice's phone is released
+    And the call record shows Alice calling Bob over the trunk, answered, for as long as they talked
+    And the call record says that Bob hung up
+
   Scenario: A call to a busy outside number is recorded as busy
     Given Alice works at "Acme Logistics" with a desk phone on a local number
     And Alice's phone is registered
@@ -38,11 +50,31 @@ Feature: Provision a SIP trunk through the API and make a call over it
 
     Scenario: A phone with the wrong password cannot register
       Given Alice works at "Acme Logistics" with a desk phone on a local number
+      And Bob is on an outside line that answers calls
       When Alice's phone tries to register with a wrong password
       Then the registration is refused as unauthorised
+      And a call from Bob finds Alice unavailable
 
     Scenario: Malformed signalling is rejected and the platform keeps serving
       Given Alice works at "Acme Logistics" with a desk phone on a local number
       When a device sends the platform a malformed call request
       Then the platform rejects the malformed request
       And Alice's phone can still register
+
+  Rule: A phone gets its calls for as long as its registration lasts
+    The platform keeps a phone's registration for as long as the phone asked, within the limits
+    the platform publishes, and forgets it when the phone does not renew it in time.
+
+    Scenario: A phone that keeps renewing its registration keeps getting its calls
+      Given Alice works at "Acme Logistics" with a desk phone on a local number
+      And Alice's phone registers for a short while and keeps renewing it
+      And Bob is on an outside line that answers calls
+      When Alice's phone has renewed its registration twice
+      Then a call from Bob still rings Alice's phone
+
+    Scenario: A registration that is not renewed runs out when its time is up, not before
+      Given Alice works at "Acme Logistics" with a desk phone on a local number
+      And Alice's phone registers for a short while and then stops renewing it
+      And Bob is on an outside line that answers calls
+      Then a call from Bob halfway through Alice's registration rings her phone
+      And once Alice's registration has run out, a call from Bob finds her unavailable

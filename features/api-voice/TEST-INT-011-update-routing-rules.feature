@@ -24,3 +24,21 @@ Feature: Routing rules changed through the API steer the very next call
     When "Globex Freight" tries to move UK calls to a trunk that does not exist
     Then the change is refused, naming the trunk as the problem
     And Alice's next call to Bob is still carried by "Carrier A"
+
+  Scenario: A rule naming another customer's trunk is refused, and the old route stays
+    Given "Hooli" is a standard customer
+    And "Hooli" has provisioned a SIP trunk to their carrier through the API
+    When "Globex Freight" tries to move UK calls to "Hooli"'s trunk
+    Then the change is refused, naming the trunk as the problem
+    And Alice's next call to Bob is still carried by "Carrier A"
+
+  Rule: When rules overlap, the most specific one wins, whichever was made first
+
+    Scenario: London calls take the London rule, the rest of the UK the UK rule
+      Given Carol is on a London line that answers calls
+      When "Globex Freight" routes calls to London numbers over "Carrier B" through the API
+      Then the call from Alice to Carol is carried by "Carrier B" and not by "Carrier A"
+      And Alice's next call to Bob is still carried by "Carrier A"
+      When "Globex Freight" makes its UK rule anew, still over "Carrier A"
+      Then the call from Alice to Carol is carried by "Carrier B" and not by "Carrier A"
+      And Alice's next call to Bob is still carried by "Carrier A"

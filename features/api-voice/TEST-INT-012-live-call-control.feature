@@ -42,7 +42,7 @@ Feature: Live calls are controlled through the API
     Scenario: A finished or unknown call cannot be controlled
       When "Northwind Care" looks the call up among its live calls
       And Alice hangs up
-      Then "Northwind Care" cannot put that call on hold any more: it is not found
+      Then "Northwind Care" cannot hold, resume or transfer that call any more: it is not found
       And "Northwind Care" cannot hang up a call that never existed: it is not found
 
     Scenario: Another customer can neither see nor control the call

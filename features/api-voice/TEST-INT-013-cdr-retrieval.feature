@@ -1,6 +1,6 @@
 @TEST-INT-013 @api-voice @week2
 Feature: Every call leaves a record the customer can fetch through the API
-  Each call attempt — answered, unanswered, busy or failed — leaves exactly one call record with
+  Each call attempt — answered, unanswered, given up, busy or failed — leaves exactly one call record with
   its outcome, the people on it, the trunk it took, its times and the seconds to bill. The
   customer can filter the records by outcome, number and time and page through them; each record
   is also pushed to the customer's webhook when the call ends. No customer ever sees another
@@ -28,10 +28,15 @@ Feature: Every call leaves a record the customer can fetch through the API
       | Dave  | busy      | 486        | none      |
       | Erin  | failed    | 503        | none      |
 
+  Scenario: A call the caller gives up while it rings is recorded as cancelled
+    When Alice calls Frank, whose line rings, and gives up before anyone answers
+    Then the record of the call to Frank shows it cancelled by Alice, with no talk time
+
   Scenario: Records are filtered by outcome, by number and by time
     Then asking for busy calls returns only the call to Dave
     And asking for calls to Carol's number returns only the call to Carol
     And asking for calls started after the call to Carol and before the call to Erin returns only the call to Dave
+    And asking for calls from the start of the call to Dave up to the start of the call to Erin returns only the call to Dave
 
   Scenario: Records are paged newest first, without gaps or repeats
     Then reading the records one per page returns the calls to Erin, Dave, Carol and Bob, then no more pages

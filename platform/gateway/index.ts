@@ -31,7 +31,15 @@ export interface GatewayOptions {
  */
 function effectiveSettings(config: RoleDeps['config']): unknown {
   return {
-    sip: { noAnswerTimeoutMs: config.sip.noAnswerTimeoutMs, t1Ms: config.sip.t1Ms },
+    sip: {
+      noAnswerTimeoutMs: config.sip.noAnswerTimeoutMs,
+      t1Ms: config.sip.t1Ms,
+      registration: {
+        defaultExpiresSeconds: config.sip.defaultExpiresSeconds,
+        minExpiresSeconds: config.sip.minExpiresSeconds,
+        maxExpiresSeconds: config.sip.maxExpiresSeconds,
+      },
+    },
     media: {
       inactivityTimeoutMs: config.media.inactivityTimeoutMs,
       heldInactivityTimeoutMs: config.media.heldInactivityTimeoutMs,

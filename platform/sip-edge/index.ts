@@ -75,7 +75,17 @@ export async function startSipEdge(
   });
   const auth = new DigestAuthenticator(deps.db, domain, config.sip.nonceTtlMs);
   const localHosts = [...new Set([domain, config.host])];
-  const registrar = new Registrar(stack, auth, localHosts, config.sip.defaultExpiresSeconds, log);
+  const registrar = new Registrar(
+    stack,
+    auth,
+    localHosts,
+    {
+      defaultSeconds: config.sip.defaultExpiresSeconds,
+      minSeconds: config.sip.minExpiresSeconds,
+      maxSeconds: config.sip.maxExpiresSeconds,
+    },
+    log,
+  );
   onConnectionClosed = (flow) => registrar.dropFlow(flow);
   const calls = new CallManager({
     stack,

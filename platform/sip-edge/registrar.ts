@@ -8,8 +8,12 @@ import { headerValue, headerValues, parseNameAddr, uriText, type SipRequest } fr
 import type { SipStack } from './stack';
 import { sameFlow, type Flow } from './transport';
 
-/** Kamailio's registrar max_expires default. */
-const MAX_EXPIRES_SECONDS = 3600;
+/** The lifetimes the registrar grants, in seconds (Kamailio's default_expires, min_expires, max_expires). */
+export interface ExpiryBounds {
+  defaultSeconds: number;
+  minSeconds: number;
+  maxSeconds: number;
+}
 
 export interface Binding {
   username: string;
@@ -40,7 +44,7 @@ export class Registrar {
     private readonly stack: SipStack,
     private readonly auth: DigestAuthenticator,
     private readonly domains: string[],
-    private readonly defaultExpiresSeconds: number,
+    private readonly expiry: ExpiryBounds,
     private readonly log: (message: string) => void,
   ) {}
 
@@ -68,7 +72,7 @@ export class Registrar {
     const defaultExpires =
       expiresHeader !== undefined && /^\d+$/.test(expiresHeader)
         ? Number(expiresHeader)
-        : this.defaultExpiresSeconds;
+        : this.expiry.defaultSeconds;
 
     if (contacts.includes('*')) {
       // RFC 3261 §10.3 step 6: "*" only alone and only with Expires: 0.
@@ -99,7 +103,9 @@ export class Registrar {
       }
       const param: unknown = contact.getParam('expires');
       const requested = typeof param === 'string' && /^\d+$/.test(param) ? Number(param) : defaultExpires;
-      const expires = Math.min(requested, MAX_EXPIRES_SECONDS);
+      // 0 removes the binding; anything else is kept within the bounds (min_expires_mode "adjust").
+      const expires =
+        requested === 0 ? 0 : Math.min(Math.max(requested, this.expiry.minSeconds), this.expiry.maxSeconds);
       const index = bindings.findIndex((b) => b.contact === uri);
       if (expires === 0) {
         if (index >= 0) bindings.splice(index, 1);

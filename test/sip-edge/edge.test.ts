@@ -303,3 +303,25 @@ test('a registered phone is reachable after REGISTER helper (smoke for the call 
     await t.stop();
   }
 });
+
+test('the registrar grants the lifetime asked for, raised to its minimum and cut to its maximum', async () => {
+  const t = await startTestEdge({ minExpiresSeconds: 30, maxExpiresSeconds: 600 });
+  // One account per ask: each 200 OK then lists that phone's one binding.
+  const asks = [
+    { account: ACCOUNTS.alice, asked: 120, expected: '120', why: 'within the bounds: as asked' },
+    { account: ACCOUNTS.bob, asked: 5, expected: '30', why: 'below the minimum: the minimum' },
+    { account: ACCOUNTS.carol, asked: 7200, expected: '600', why: 'above the maximum: the maximum' },
+  ];
+  const phones = await Promise.all(asks.map((a) => RawSipClient.open(a.account.username, t.server)));
+  try {
+    for (const [i, ask] of asks.entries()) {
+      const phone = phones[i];
+      if (!phone) throw new Error('no phone');
+      const ok = await register(phone, ask.account, t.config.sip.domain, ask.asked);
+      assert.equal(/expires=(\d+)/.exec(header(ok, 'contact') ?? '')?.[1], ask.expected, ask.why);
+    }
+  } finally {
+    await Promise.all(phones.map((p) => p.close()));
+    await t.stop();
+  }
+});

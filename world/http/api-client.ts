@@ -121,7 +121,11 @@ export interface LiveCall {
 
 /** The platform's effective timers (GET /ops/v1/settings). */
 export interface PlatformSettings {
-  sip: { noAnswerTimeoutMs: number };
+  sip: {
+    noAnswerTimeoutMs: number;
+    /** Registration lifetimes the registrar grants, seconds: asked-for values are kept within min…max. */
+    registration: { defaultExpiresSeconds: number; minExpiresSeconds: number; maxExpiresSeconds: number };
+  };
   voice: {
     voicemailGreetingMs: number;
     promptMs: number;
@@ -144,6 +148,12 @@ export interface Trunk {
   createdAt: string;
 }
 
+/** What the media relay counted for one direction of a call. */
+export interface MediaDirection {
+  packets: number;
+  bytes?: number;
+}
+
 export interface Cdr {
   id: string;
   sipCallId: string;
@@ -161,7 +171,8 @@ export interface Cdr {
   hangupBy: 'caller' | 'callee' | 'platform' | null;
   forwardedTo: string | null;
   transferredTo: string | null;
-  media: Record<string, unknown>;
+  /** Relay counters per direction (A = the caller's side); empty when the call had no media. */
+  media: { aToB?: MediaDirection; bToA?: MediaDirection } & Record<string, unknown>;
 }
 
 export interface CdrFilter {
@@ -498,6 +509,10 @@ export class PlatformApi {
 
   replaceRoutingRule(id: string, rule: { prefix: string; trunkId: string }): Promise<RoutingRule> {
     return this.call('PUT', `/v1/routing-rules/${encodeURIComponent(id)}`, rule);
+  }
+
+  deleteRoutingRule(id: string): Promise<void> {
+    return this.call('DELETE', `/v1/routing-rules/${encodeURIComponent(id)}`);
   }
 
   listLiveCalls(): Promise<{ items: LiveCall[] }> {

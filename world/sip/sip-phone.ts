@@ -44,6 +44,22 @@ export interface SipPhoneOptions {
   requestTimeoutMs?: number;
 }
 
+/** One registration the registrar accepted: what the phone asked for and what it was granted. */
+export interface Registration {
+  askedSec: number;
+  /** The lifetime of this phone's Contact in the 200 OK; undefined when the answer lists none. */
+  grantedSec: number | undefined;
+  /** When the phone got the 200 OK (suite clock). */
+  at: number;
+}
+
+/** How long a registration lasts and whether the phone renews it before it runs out. */
+export interface RegistrationPlan {
+  expiresSec: number;
+  /** Renew at half the granted lifetime (true), or never, like a phone that lost its network (false). */
+  renew: boolean;
+}
+
 export type CallEventKind = 'progress' | 'ringing' | 'answered' | 'rejected' | 'ended';
 
 export interface CallEvent {
@@ -358,12 +374,19 @@ export class SipPhone {
   );
   /** sip.js warnings and errors (dropped messages, transport failures): evidence for failures. */
   readonly diagnostics = new Observed<string>((line) => line);
+  /** Every registration the registrar accepted, renewals included. */
+  readonly registrations = new Observed<Registration>(
+    (r) =>
+      `registered for ${r.grantedSec ?? '?'} s (asked ${r.askedSec} s) at ${new Date(r.at).toISOString()}`,
+  );
   autoAnswer: boolean;
 
   private readonly options: SipPhoneOptions;
   private readonly media: PlainRtpSdhFactory;
   private readonly userAgent: UserAgent;
   private registerer: Registerer | undefined;
+  private plan: RegistrationPlan | undefined;
+  private renewalTimer: NodeJS.Timeout | undefined;
   private readonly calls = new Set<PhoneCall>();
   private started = false;
 
@@ -451,12 +474,20 @@ export class SipPhone {
     }
   }
 
-  /** Registers and waits until the registrar accepted; rejects with the final status otherwise. */
-  async register(): Promise<void> {
+  /**
+   * Registers and waits until the registrar accepted; rejects with the final status otherwise.
+   * With a plan, the phone asks for that lifetime and renews it itself (or never): sip.js's own
+   * renewal at 99 % of the lifetime leaves too thin a margin to tell a lapse from a late renewal.
+   */
+  async register(plan?: RegistrationPlan): Promise<void> {
     this.requireStarted('register');
+    if (plan) {
+      this.plan = plan;
+      this.registerer = undefined;
+    }
     const timeoutMs = this.options.requestTimeoutMs ?? 5000;
-    const registerer =
-      this.registerer ?? new Registerer(this.userAgent, { expires: this.options.registerExpiresSec ?? 600 });
+    const askedSec = this.plan?.expiresSec ?? this.options.registerExpiresSec ?? 600;
+    const registerer = this.registerer ?? new Registerer(this.userAgent, { expires: askedSec });
     this.registerer = registerer;
     const aor = `sip:${this.options.username}@${this.options.domain}`;
     const onState = (state: RegistererState): void => {
@@ -478,7 +509,12 @@ export class SipPhone {
       .register({
         requestDelegate: {
           // A refresh of an existing registration changes no state: the 2xx itself ends the wait.
-          onAccept: () => outcome.finish(),
+          onAccept: (response) => {
+            const grantedSec = this.grantedExpires(response.message);
+            this.registrations.add({ askedSec, grantedSec, at: Date.now() });
+            if (this.plan) this.followPlan(registerer, grantedSec ?? askedSec);
+            outcome.finish();
+          },
           onReject: (response) => {
             const { statusCode, reasonPhrase } = response.message;
             outcome.finish(
@@ -495,6 +531,44 @@ export class SipPhone {
         ),
       );
     await outcome.promise;
+  }
+
+  /** The lifetime the registrar granted this phone's own Contact (RFC 3261 §10.2.4), else the Expires header. */
+  private grantedExpires(message: Core.IncomingResponseMessage): number | undefined {
+    const own = this.userAgent.contact.uri;
+    for (const header of message.getHeaders('contact')) {
+      const uri = UserAgent.makeURI(/<([^>]+)>/.exec(header)?.[1] ?? '');
+      const expires = /;\s*expires=(\d+)/i.exec(header)?.[1];
+      if (
+        uri &&
+        expires !== undefined &&
+        uri.user === own.user &&
+        uri.host === own.host &&
+        uri.port === own.port
+      )
+        return Number(expires);
+    }
+    const header = message.getHeader('expires');
+    return header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
+  }
+
+  /** After an accepted registration under a plan: renew at half the granted lifetime, or never. */
+  private followPlan(registerer: Registerer, grantedSec: number): void {
+    if (this.renewalTimer) clearTimeout(this.renewalTimer);
+    this.renewalTimer = undefined;
+    if (!this.plan?.renew) {
+      // sip.js offers no switch for "never renew": its refresh timer is cleared by hand, as a phone
+      // that lost its network would never send the refresh.
+      (registerer as unknown as { clearTimers(): void }).clearTimers();
+      return;
+    }
+    this.renewalTimer = setTimeout(() => {
+      this.renewalTimer = undefined;
+      if (this.registerer !== registerer || !this.started) return;
+      this.register().catch((error: unknown) =>
+        this.diagnostics.add(`renewing the registration failed: ${(error as Error).message}`),
+      );
+    }, grantedSec * 500);
   }
 
   /** Un-REGISTERs; rejects when the registrar refuses (any non-2xx) or does not answer in time. */
@@ -574,6 +648,9 @@ export class SipPhone {
    */
   async stop(): Promise<void> {
     const problems: string[] = [];
+    if (this.renewalTimer) clearTimeout(this.renewalTimer);
+    this.renewalTimer = undefined;
+    this.plan = undefined;
     for (const call of [...this.calls]) {
       await call
         .hangup(1000)
