@@ -7,7 +7,8 @@ import { PstnDouble, type PstnCall, type ReceivedInvite } from './sip/pstn-doubl
 import type { SipDatagramProbe } from './probes/sip-datagram-probe';
 import type { SmppCustomerSession } from './smpp/smpp-session';
 import { traffic } from './traffic-log';
-import type { CarrierSmscDouble, HandsetBehaviour } from './smpp/carrier-smsc';
+import type { Observed } from './observed';
+import type { CarrierSmscDouble, HandsetBehaviour, HandsetTiming } from './smpp/carrier-smsc';
 import type { MobileNetwork } from './mobile-network';
 
 /** A business customer of the platform, as this scenario provisioned it. */
@@ -143,6 +144,8 @@ export interface MessageUnderTest {
   text: string;
   /** When the API answered 202 (suite clock, ms). */
   acceptedAt: number;
+  /** When the API's answer arrived (suite clock, ms): the platform accepted it between the two. */
+  respondedAt?: number;
 }
 
 /** The call back the platform placed, from both ends once they answered. */
@@ -189,6 +192,8 @@ export interface MessagingNotes {
     connectorId: string;
     credentials: { systemId: string; password: string };
     port: number;
+    /** While the network is unreachable: a listener on its port that counts the platform's attempts and hangs up. */
+    outage?: { close: () => Promise<void>; attempts: Observed<number> };
   };
 }
 
@@ -273,8 +278,8 @@ export class Phase2World extends World {
    * A new handset on the worker's mobile network double (a number in the worker's own range),
    * behaving as asked, forgotten by the double when the scenario ends.
    */
-  newHandset(behaviour: HandsetBehaviour = 'deliver'): string {
-    return this.mobileNetwork.newHandset(behaviour);
+  newHandset(behaviour: HandsetBehaviour = 'deliver', timing: HandsetTiming = {}): string {
+    return this.mobileNetwork.newHandset(behaviour, timing);
   }
 
   currentCall(): CallUnderTest {
