@@ -89,6 +89,23 @@ export function giveMobilePhone(world: Phase2World, name: string, behaviour: Han
   world.people.set(name, { name, number: world.newHandset(behaviour), kind: 'mobile' });
 }
 
+/** Given {person} has a mobile phone on a network that acknowledges texts later than the platform waits */
+export async function giveMobilePhoneOnALateNetwork(world: Phase2World, name: string) {
+  const { smsc } = await world.platformSettings();
+  if (!smsc)
+    throw new Error(
+      "The target's GET /ops/v1/settings reports no smsc timers (responseTimeoutMs, lateResponseGraceMs): " +
+        "a network that answers late must answer after the platform's wait and within its grace.",
+    );
+  // Later than the platform waits for the answer, well inside the grace it gives a late one.
+  const responseDelayMs = smsc.responseTimeoutMs + Math.min(500, Math.floor(smsc.lateResponseGraceMs / 2));
+  world.people.set(name, {
+    name,
+    number: world.newHandset('slow-response', { responseDelayMs }),
+    kind: 'mobile',
+  });
+}
+
 /** Then the platform had to offer it to the mobile network {int} times */
 export async function thePlatformHadToOfferItToThe(world: Phase2World, times: number) {
   const message = world.currentMessage();
@@ -120,9 +137,13 @@ export async function expectExactlyThatTextFromTheNumber(
   customerName: string,
 ) {
   const message = world.currentMessage();
+  const late = world.mobileNetwork.timingOf(message.to);
   const received = await mobilePhoneInbox(world, name).waitFor(
     () => true,
-    bound(world, `a text on ${name}'s phone (${message.to})`, { lookAt: [EVIDENCE.SMPP, PLATFORM_LOG] }),
+    bound(world, `a text on ${name}'s phone (${message.to})`, {
+      lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
+      extraMs: (late.responseDelayMs ?? 0) + (late.deliverAfterMs ?? 0),
+    }),
   );
   expect(received.text, `text on ${name}'s phone`).to.equal(message.text);
   expect(received.from, `sender shown on ${name}'s phone`).to.equal(customerNumber(world, customerName));

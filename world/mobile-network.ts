@@ -31,6 +31,11 @@ export class MobileNetwork {
     return this.double.behaviourOf(number);
   }
 
+  /** How late the network answers the platform and reaches the handset, for this number. */
+  timingOf(number: string): HandsetTiming {
+    return this.double.timingOf(number);
+  }
+
   /** A handset texts a number of the platform's (a mobile-originated message). */
   async textFrom(handset: string, to: string, text: string): Promise<void> {
     await this.double.injectMo({ from: handset, to, text });

@@ -184,7 +184,12 @@ export interface MessagingNotes {
   >;
   smpp?: SmppCustomerSession;
   /** Texts submitted at once over SMPP, and the refusals met on the way. */
-  smppBatch?: { texts: string[]; refusals: string[] };
+  smppBatch?: {
+    texts: string[];
+    refusals: string[];
+    /** Every submit_sm of the batch, retries included: when it went, when it was answered, how. */
+    attempts?: Array<{ text: string; try: number; sentAt: number; answeredAt: number; status: string }>;
+  };
   /** A second mobile network (abroad) with the number range the platform routes to it. */
   foreignCarrier?: {
     double: CarrierSmscDouble;

@@ -35,6 +35,10 @@ function effectiveSettings(config: RoleDeps['config']): unknown {
       heldInactivityTimeoutMs: config.media.heldInactivityTimeoutMs,
     },
     webhooks: { retryBaseMs: config.webhooks.retryBaseMs, maxAttempts: config.webhooks.maxAttempts },
+    smsc: {
+      responseTimeoutMs: config.smsc.responseTimeoutMs,
+      lateResponseGraceMs: config.smsc.lateResponseGraceMs,
+    },
     voice: config.voice,
     campaigns: config.campaigns,
   };

@@ -129,6 +129,8 @@ export interface PlatformSettings {
     verificationCodeTtlMs: number;
     verificationMaxAttempts: number;
   };
+  /** The SMSC's wait for a carrier's answer to a submission, and the grace for a late one. */
+  smsc?: { responseTimeoutMs: number; lateResponseGraceMs: number };
 }
 
 export interface Trunk {

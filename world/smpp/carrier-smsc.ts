@@ -206,6 +206,11 @@ export class CarrierSmscDouble {
     return this.behaviours.get(number) ?? 'deliver';
   }
 
+  /** How late this handset's network answers and delivers (nothing late unless told). */
+  timingOf(number: string): HandsetTiming {
+    return this.timings.get(number) ?? {};
+  }
+
   behaviourFor(number: string, behaviour: HandsetBehaviour, timing: HandsetTiming = {}): void {
     this.behaviours.set(number, behaviour);
     this.timings.set(number, timing);
