@@ -180,7 +180,14 @@ export interface MessagingNotes {
   message?: MessageUnderTest;
   /** Texts sent in batches, as the API accepted them (analytics compare against these). */
   sentBatches: Array<
-    Array<{ person: string; text: string; id: string; acceptedAt: string; requestedAt: number }>
+    Array<{
+      person: string;
+      text: string;
+      id: string;
+      acceptedAt: string;
+      requestedAt: number;
+      respondedAt?: number;
+    }>
   >;
   smpp?: SmppCustomerSession;
   /** Texts submitted at once over SMPP, and the refusals met on the way. */
