@@ -10,6 +10,7 @@ import { traffic } from './traffic-log';
 import type { Observed } from './observed';
 import type { CarrierSmscDouble, HandsetBehaviour, HandsetTiming } from './smpp/carrier-smsc';
 import type { MobileNetwork } from './mobile-network';
+import type { WebhookFailure } from './http/webhook-receiver';
 
 /** A business customer of the platform, as this scenario provisioned it. */
 export interface CustomerActor {
@@ -190,6 +191,8 @@ export interface MessagingNotes {
     }>
   >;
   smpp?: SmppCustomerSession;
+  /** How the customer's webhook endpoint was told to fail its first attempts. */
+  webhookFailure?: WebhookFailure;
   /** Texts submitted at once over SMPP, and the refusals met on the way. */
   smppBatch?: {
     texts: string[];

@@ -131,6 +131,8 @@ export interface PlatformSettings {
   };
   /** The SMSC's wait for a carrier's answer to a submission, and the grace for a late one. */
   smsc?: { responseTimeoutMs: number; lateResponseGraceMs: number };
+  /** Webhook delivery: per-attempt timeout, and the pause after failed attempt k is retryBaseMs·2^(k−1). */
+  webhooks?: { retryBaseMs: number; maxAttempts: number; timeoutMs: number };
 }
 
 export interface Trunk {
