@@ -144,8 +144,13 @@ export async function expectCannotSeeOrUseTemplate(
   name: string,
 ) {
   const api = world.customer(outsider).api;
-  const id = templateOf(world, name).id;
-  expect((await api.listTemplates()).items, `"${outsider}"'s templates`).to.deep.equal([]);
+  const id = world.customer(owner).templates.get(name)?.id;
+  if (!id) throw new Error(`"${owner}" has no template "${name}" in this scenario.`);
+  // The outsider sees exactly its own templates (one may share the name), never the owner's.
+  expect(
+    (await api.listTemplates()).items.map((t) => t.id),
+    `"${outsider}"'s templates: only its own`,
+  ).to.deep.equal([...world.customer(outsider).templates.values()].map((t) => t.id));
   expect(
     (await api.raw({ method: 'GET', path: `/v1/templates/${id}` })).status,
     `"${outsider}" reading it`,

@@ -51,6 +51,7 @@ Feature: Message templates are managed through the API and filled in exactly
 
   Scenario: Another customer can neither see nor use the template
     Given "Hooli" is a standard customer
+    And "Hooli" has a template "arrival" reading "Hooli here: {{name}}, your order arrives {{day}}."
     Then "Hooli" cannot see or use "Parcelly"'s template "arrival"
 
   Scenario: A template that a campaign still has to send cannot be deleted
