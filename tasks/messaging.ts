@@ -51,13 +51,27 @@ const FINAL_STATUSES = ['delivered', 'undeliverable', 'expired', 'rejected', 'fa
  * on the way (a retry, a late answer taken for none) has already reached the network.
  */
 export async function finalStatusOf(world: Phase2World, message: MessageUnderTest): Promise<Message> {
-  return eventually(
-    world,
-    `message ${message.id} to ${message.to} to reach a final state (${FINAL_STATUSES.join(', ')})`,
-    () => world.customer(message.customer).api.getMessage(message.id),
-    (m) => FINAL_STATUSES.includes(m.status),
-    { lookAt: [EVIDENCE.HTTP, EVIDENCE.SMPP, PLATFORM_LOG], intervalMs: 100 },
-  );
+  try {
+    return await eventually(
+      world,
+      `message ${message.id} to ${message.to} to reach a final state (${FINAL_STATUSES.join(', ')})`,
+      () => world.customer(message.customer).api.getMessage(message.id),
+      (m) => FINAL_STATUSES.includes(m.status),
+      { lookAt: [EVIDENCE.HTTP, EVIDENCE.SMPP, PLATFORM_LOG], intervalMs: 100 },
+    );
+  } catch (error) {
+    // What the network saw says whether the platform lost track of a text it had handed over.
+    const networks = [world.mobileNetwork, world.messaging.foreignCarrier?.double].filter(
+      (n) => n !== undefined,
+    );
+    const submits = networks.flatMap((n) => n.submits.filter((s) => s.to === message.to));
+    const copies = networks.flatMap((n) => n.handset(message.to).inbox.all());
+    throw new Error(
+      `${(error as Error).message} Meanwhile the network saw ${submits.length} submit(s) of texts to ${message.to} ` +
+        `(${submits.map((s) => (s.carrierId === null ? 'unanswered or refused' : `accepted as ${s.carrierId}`)).join(', ')}) ` +
+        `and the handset holds ${copies.length} text(s).`,
+    );
+  }
 }
 
 /** The plan's cross-service latency target (seed: Success Metrics). */
