@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import { SmppCustomerSession, smppStatusName } from '../world/smpp/smpp-session';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
-import { customerNumber } from './messaging';
+import { customerNumber, finalStatusOf } from './messaging';
 import { recordMetric } from '../reporting/metrics';
 import { bound, eventually, PLATFORM_LOG } from './waiting';
 
@@ -130,7 +130,14 @@ export async function submitAtOnceRetryingThrottled(
           });
           const status = smppStatusName(response.command_status);
           const tries = attempts.filter((a) => a.text === text).length;
-          attempts.push({ text, try: tries + 1, sentAt, answeredAt: Date.now(), status });
+          attempts.push({
+            text,
+            try: tries + 1,
+            sentAt,
+            answeredAt: Date.now(),
+            status,
+            messageId: response.command_status === STATUS_OK ? String(response.message_id ?? '') : undefined,
+          });
           if (response.command_status !== STATUS_OK) refusals.push(status);
           return response;
         },
@@ -182,6 +189,19 @@ export async function expectEachTextExactlyOnce(world: Phase2World, name: string
         (sms) => sms.text === text,
         bound(world, `"${text}" on ${name}'s phone`, { lookAt: [EVIDENCE.SMPP] }),
       );
+    // Counted once the platform is done with every accepted submission (read through the API:
+    // the same message whichever way it came in), so a late second copy has had its chance.
+    const customerName = world.onlyCustomerName();
+    for (const attempt of batch.attempts ?? [])
+      if (attempt.messageId !== undefined)
+        await finalStatusOf(world, {
+          id: attempt.messageId,
+          customer: customerName,
+          from: '',
+          to: world.person(name).number,
+          text: attempt.text,
+          acceptedAt: attempt.sentAt,
+        });
   } finally {
     const arrived = new Set(inbox.all().map((sms) => sms.text));
     recordMetric(world, {

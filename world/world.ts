@@ -198,7 +198,15 @@ export interface MessagingNotes {
     texts: string[];
     refusals: string[];
     /** Every submit_sm of the batch, retries included: when it went, when it was answered, how. */
-    attempts?: Array<{ text: string; try: number; sentAt: number; answeredAt: number; status: string }>;
+    attempts?: Array<{
+      text: string;
+      try: number;
+      sentAt: number;
+      answeredAt: number;
+      status: string;
+      /** The platform's id for an accepted submission. */
+      messageId?: string;
+    }>;
   };
   /** A second mobile network (abroad) with the number range the platform routes to it. */
   foreignCarrier?: {
