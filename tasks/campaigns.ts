@@ -310,9 +310,35 @@ async function interruptAfter(world: Phase2World, count: number, action: 'pause'
     'the campaign finished before it could be interrupted: slow its rate',
   );
   expect(left, `contacts still to be texted when ${action}d`).to.be.at.most(contacts.length - count);
-  // Sent in list order, so the contacts left are the last ones.
-  run.notYetTexted = contacts.slice(contacts.length - left);
-  attachJson(world, `Campaign before and after ${action}`, { before, after: run.latest });
+  // Who is still waiting is what the network saw, not the platform's figure: once the texts the
+  // platform had already handed over have reached the network (at most a send interval), the
+  // contacts without a submit are the ones not yet texted, and they must number what it says.
+  const submitted = (c: ListedContact): boolean =>
+    world.mobileNetwork.submits
+      .all()
+      .some((s) => s.to === c.number && s.text === expectedText(world, run, c));
+  const handedOver = contacts.length - left;
+  await world.mobileNetwork.submits.waitFor(
+    () => contacts.filter(submitted).length >= handedOver,
+    bound(
+      world,
+      `the ${handedOver} texts "${run.name}" had handed over when ${action}d to reach the network`,
+      {
+        lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
+      },
+    ),
+  );
+  run.notYetTexted = contacts.filter((c) => !submitted(c));
+  attachJson(world, `Campaign before and after ${action}`, {
+    before,
+    after: run.latest,
+    notYetTextedAtTheNetwork: run.notYetTexted.map((c) => c.person ?? c.number),
+  });
+  expect(
+    run.notYetTexted.length,
+    `contacts the network has no text for after "${run.name}" was ${action}d, vs the platform's ` +
+      `${action === 'pause' ? 'pending' : 'cancelled'} figure (${left}); texted: ${contacts.length - run.notYetTexted.length} of ${contacts.length}`,
+  ).to.equal(left);
 }
 
 /** When {string} pauses the campaign as soon as {int} contacts have received it */
