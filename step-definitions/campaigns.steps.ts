@@ -13,6 +13,7 @@ import {
   cancelCampaignAfter,
   expectNobodyElseTextedWhileHeld,
   resumeCampaign,
+  expectCampaignPace,
   expectTheRestTextedOnlyAfterResume,
   expectCancelledCampaignStaysCancelled,
   scheduleCampaignForTomorrow,
@@ -151,6 +152,13 @@ Then(
   /^nobody else is texted while the campaign (?:stays paused|is cancelled)$/,
   function (this: Phase2World) {
     return expectNobodyElseTextedWhileHeld(this);
+  },
+);
+
+Then(
+  "the campaign's texts reached the mobile network no faster than {int} a second",
+  function (this: Phase2World, perSecond: number) {
+    return expectCampaignPace(this, perSecond);
   },
 );
 

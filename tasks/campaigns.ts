@@ -293,6 +293,9 @@ export async function expectCampaignStatisticsAgreeWithin(
   expect(run.latest.stats, `statistics of "${run.name}"`).to.deep.equal(expected);
 }
 
+/** How long the platform's SMSC may take to hand an accepted text on to the network, on loopback. */
+const HAND_OVER_MS = 25;
+
 /** Pauses or cancels once the first `count` contacts (list order) have their text on the handset. */
 async function interruptAfter(world: Phase2World, count: number, action: 'pause' | 'cancel'): Promise<void> {
   const run = onlyCampaign(world);
@@ -393,6 +396,32 @@ export async function expectTheRestTextedOnlyAfterResume(world: Phase2World) {
       `when ${contact.person ?? contact.number}'s text arrived vs the resume (${resumedAt})`,
     ).to.be.at.least(resumedAt);
   }
+}
+
+/** Then the campaign's texts reached the mobile network no faster than {int} a second */
+export async function expectCampaignPace(world: Phase2World, perSecond: number) {
+  const run = onlyCampaign(world);
+  expect(run.latest.ratePerSecond, `rate of "${run.name}"`).to.equal(perSecond);
+  const { campaigns: pacing } = await world.platformSettings();
+  if (!pacing)
+    throw new Error("The target's GET /ops/v1/settings reports no campaign pacing (campaigns.tickMs).");
+  const contacts = contactsOf(world, run);
+  const times = world.mobileNetwork.submits
+    .filter((s) => contacts.some((c) => c.number === s.to && s.text === expectedText(world, run, c)))
+    .map((s) => s.at)
+    .sort((a, b) => a - b);
+  attachJson(world, `"${run.name}" at the network`, { submittedAt: times, perSecond, tickMs: pacing.tickMs });
+  // Text k after text i is due (k−i) intervals later; the sender looks every tick, and the
+  // SMSC hands a text on within moments, so it may come a tick and a few ms early, no more.
+  const intervalMs = 1000 / perSecond;
+  const earlyMs = pacing.tickMs + HAND_OVER_MS;
+  for (let i = 0; i < times.length; i += 1)
+    for (let j = i + 1; j < times.length; j += 1)
+      expect(
+        (times[j] ?? 0) - (times[i] ?? 0),
+        `ms between texts ${i + 1} and ${j + 1} of "${run.name}" at the network: ${j - i} interval(s) of ` +
+          `${intervalMs} ms are due (less one ${pacing.tickMs} ms tick and ${HAND_OVER_MS} ms hand-over)`,
+      ).to.be.at.least((j - i) * intervalMs - earlyMs);
 }
 
 /** Then the campaign can be neither resumed nor started again, as it is cancelled */

@@ -95,6 +95,7 @@ Feature: SMS campaigns reach each contact once, and their statistics match the h
     When Fay replies STOP to "Parcelly"'s texts
     And "Parcelly" resumes the campaign
     Then the contacts not texted before the pause receive it only after it was resumed
+    And the campaign's texts reached the mobile network no faster than 5 a second
     And each contact whose phone can be reached receives exactly one text, filled in from their own row
     And Fay receives nothing from the campaign, and a text to her through the API is refused because she opted out
     And within 2 seconds the campaign's statistics agree with the handsets and the network:
