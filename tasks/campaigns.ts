@@ -295,6 +295,8 @@ export async function expectCampaignStatisticsAgreeWithin(
 
 /** How long the platform's SMSC may take to hand an accepted text on to the network, on loopback. */
 const HAND_OVER_MS = 25;
+/** How late a timer may fire on a loaded 2-core machine. */
+const ON_TIME_SLACK_MS = 100;
 
 /** Pauses or cancels once the first `count` contacts (list order) have their text on the handset. */
 async function interruptAfter(world: Phase2World, count: number, action: 'pause' | 'cancel'): Promise<void> {
@@ -502,18 +504,37 @@ export async function runCampaignToEachOfThem(
   await startCampaign(world, run);
 }
 
-/** Then no contact received it before the scheduled start */
-export function expectNobodyTextedBeforeTheStart(world: Phase2World) {
+/** Then no contact received it before the scheduled start, and the first received it on time */
+export async function expectNobodyTextedBeforeTheStart(world: Phase2World) {
   const run = onlyCampaign(world);
-  if (run.startAt === undefined)
+  const startAt = run.startAt;
+  if (startAt === undefined)
     throw new Error(`The campaign "${run.name}" was not scheduled by this scenario.`);
+  const start = new Date(startAt).toISOString();
   for (const contact of contactsOf(world, run)) {
     for (const sms of campaignTexts(world, run, contact))
       expect(
         sms.receivedAt,
-        `when ${contact.person ?? contact.number}'s text arrived vs the scheduled start ${new Date(run.startAt).toISOString()}`,
-      ).to.be.at.least(run.startAt);
+        `when ${contact.person ?? contact.number}'s text arrived vs the scheduled start ${start}`,
+      ).to.be.at.least(startAt);
   }
+  // On time from the other side too: the sender looks every tick, so the first text reaches the
+  // network within a tick (and the hand-over) of the start, not at some later boundary.
+  const { campaigns: pacing } = await world.platformSettings();
+  if (!pacing)
+    throw new Error("The target's GET /ops/v1/settings reports no campaign pacing (campaigns.tickMs).");
+  const contacts = contactsOf(world, run);
+  const first = Math.min(
+    ...world.mobileNetwork.submits
+      .filter((s) => contacts.some((c) => c.number === s.to && s.text === expectedText(world, run, c)))
+      .map((s) => s.at),
+  );
+  const latest = pacing.tickMs + HAND_OVER_MS + ON_TIME_SLACK_MS;
+  expect(
+    first - startAt,
+    `ms from the scheduled start ${start} to the campaign's first text at the network (at most a ` +
+      `${pacing.tickMs} ms tick, ${HAND_OVER_MS} ms hand-over and ${ON_TIME_SLACK_MS} ms for a loaded machine)`,
+  ).to.be.within(0, latest);
 }
 
 /** Then the campaign's statistics count the contacts it never reached as cancelled, and the others as delivered */
