@@ -240,6 +240,17 @@ export async function expectMessageStatus(world: Phase2World, outcome: string) {
     status: outcome,
   });
   expect(stored.doneAt, 'time the message reached its final state').to.be.a('string');
+  if (outcome === 'undeliverable') {
+    // The reason is the network's own: the error code it sent in its receipt for this text.
+    const receipt = world.mobileNetwork.receipts
+      .all()
+      .find((r) => r.to === message.to && r.text === message.text);
+    expect(
+      receipt,
+      `the network's receipt for the text to ${message.to} (see "${EVIDENCE.SMPP}")`,
+    ).to.not.equal(undefined);
+    expect(stored.errorCode, `error code of ${message.id} vs the network's receipt`).to.equal(receipt?.err);
+  }
   // By now the carrier has reported on it, so a duplicate submit would have reached the handset.
   const recipient = [...world.people.values()].find((p) => p.number === message.to);
   if (outcome === 'delivered' && recipient?.kind === 'mobile') {
