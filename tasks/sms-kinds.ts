@@ -5,8 +5,7 @@ import { frenchMobileRange, mobileNumber, shortCode } from '../world/factories';
 import { EVIDENCE } from '../reporting/evidence';
 import { customerNumber, finalStatusOf } from './messaging';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
-import { Observed } from '../world/observed';
+import { unreachableNetworkAt } from '../world/smpp/unreachable-network';
 import { bound, eventually, PLATFORM_LOG, boundMs } from './waiting';
 
 /** Given {string} owns a short code for sending texts */
@@ -151,24 +150,6 @@ export async function takeFrenchNetworkDown(world: Phase2World) {
   carrier.outage = await unreachableNetworkAt(carrier.port);
   world.onCleanup(() => carrier.outage?.close() ?? Promise.resolve());
   await connectorBecomes(world, 'bound', true);
-}
-
-/**
- * A network that is down, as the platform meets it: the connection is closed the moment it is
- * made. Each attempt is recorded, so "still waiting" can be checked after later attempts.
- */
-async function unreachableNetworkAt(port: number): Promise<NonNullable<ForeignCarrier['outage']>> {
-  const attempts = new Observed<number>((at) => `connection attempt at ${new Date(at).toISOString()}`);
-  const server = createServer((socket) => {
-    attempts.add(Date.now());
-    socket.destroy();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
-  return { attempts, close };
 }
 
 /** When the French mobile network is back */
