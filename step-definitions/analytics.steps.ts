@@ -2,6 +2,7 @@ import { DataTable, Given, Then, When } from '@cucumber/cucumber';
 import type { Phase2World } from '../world/world';
 import {
   giveThemMobilePhones,
+  giveThemMobilePhonesAtSpeeds,
   textEachOfThemThroughTheApi,
   expectAnalyticsAgreeWithHandsetsWithin,
   expectWindowedAnalyticsCountOnlyTheSecondBatch,
@@ -16,6 +17,13 @@ import {
 Given('these people have mobile phones:', function (this: Phase2World, table: DataTable) {
   return giveThemMobilePhones(this, table);
 });
+
+Given(
+  'these people have mobile phones on networks that deliver at different speeds:',
+  function (this: Phase2World, table: DataTable) {
+    return giveThemMobilePhonesAtSpeeds(this, table);
+  },
+);
 
 When(
   '{string} texts each of them {string} through the API',

@@ -13,6 +13,7 @@ import {
   cancelCampaignAfter,
   expectNobodyElseTextedWhileHeld,
   resumeCampaign,
+  expectCampaignPace,
   expectTheRestTextedOnlyAfterResume,
   expectCancelledCampaignStaysCancelled,
   scheduleCampaignForTomorrow,
@@ -154,6 +155,13 @@ Then(
   },
 );
 
+Then(
+  "the campaign's texts reached the mobile network no faster than {int} a second",
+  function (this: Phase2World, perSecond: number) {
+    return expectCampaignPace(this, perSecond);
+  },
+);
+
 When('{string} resumes the campaign', function (this: Phase2World, customerName: string) {
   return resumeCampaign(this, customerName);
 });
@@ -202,9 +210,12 @@ When(
   },
 );
 
-Then('no contact received it before the scheduled start', function (this: Phase2World) {
-  return expectNobodyTextedBeforeTheStart(this);
-});
+Then(
+  'no contact received it before the scheduled start, and the first received it on time',
+  function (this: Phase2World) {
+    return expectNobodyTextedBeforeTheStart(this);
+  },
+);
 
 Then(
   "the campaign's statistics count the contacts it never reached as cancelled, and the others as delivered",

@@ -7,6 +7,7 @@ import {
   giveLocalSendingNumber,
   giveMobilePhone,
   thePlatformHadToOfferItToThe,
+  giveMobilePhoneOnALateNetwork,
   expectSentNotYetDeliveredOnceOnPhone,
   expectExactlyThatTextFromTheNumber,
   expectHandsetReachedWithin,
@@ -58,6 +59,17 @@ Given(
     giveMobilePhone(this, name, 'slow-dlr');
   },
 );
+
+Given(
+  '{person} has a mobile phone on a network that acknowledges texts later than the platform waits',
+  function (this: Phase2World, name: string) {
+    return giveMobilePhoneOnALateNetwork(this, name);
+  },
+);
+
+Then('the platform offered it to the mobile network only once', function (this: Phase2World) {
+  return thePlatformHadToOfferItToThe(this, 1);
+});
 
 Then(
   'the platform had to offer it to the mobile network {int} times',

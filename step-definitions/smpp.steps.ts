@@ -6,7 +6,7 @@ import {
   submitAskingForReceipt,
   expectDeliveryReceiptOnTheSession,
   submitAtOnceRetryingThrottled,
-  expectSomeSubmissionsThrottled,
+  expectThrottledAtExactly,
   expectEachTextExactlyOnce,
 } from '../tasks/smpp';
 
@@ -47,9 +47,12 @@ When(
   },
 );
 
-Then('some submissions were refused because of the rate, with ESME_RTHROTTLED', function (this: Phase2World) {
-  return expectSomeSubmissionsThrottled(this);
-});
+Then(
+  '{int} submissions a second were accepted and the others refused with ESME_RTHROTTLED',
+  function (this: Phase2World, perSecond: number) {
+    return expectThrottledAtExactly(this, perSecond);
+  },
+);
 
 Then("{person}'s phone receives each of the texts exactly once", function (this: Phase2World, name: string) {
   return expectEachTextExactlyOnce(this, name);

@@ -252,9 +252,6 @@ export async function expectCampaignStatisticsAgreeWithin(
   // Ground truth from the handsets and the network double, independent of the table.
   const contacts = contactsOf(world, run);
   const onHandsets = contacts.filter((c) => campaignTexts(world, run, c).length > 0).length;
-  const unreachable = contacts.filter(
-    (c) => !optedOut(world, run, c) && world.mobileNetwork.behaviourOf(c.number) === 'undeliverable',
-  ).length;
   run.latest = await eventually(
     world,
     `campaign "${run.name}" to count ${onHandsets} delivered (the handsets' count) and none awaiting a report`,
@@ -262,6 +259,13 @@ export async function expectCampaignStatisticsAgreeWithin(
     (c) => c.stats.sent === 0 && c.stats.delivered === onHandsets,
     { lookAt: [EVIDENCE.HTTP], within: seconds * 1000 },
   );
+  // Undeliverable as the network reported it (read once the platform has every report): an
+  // UNDELIV receipt the network sent for the campaign's text.
+  const unreachable = contacts.filter((c) =>
+    world.mobileNetwork.receipts
+      .all()
+      .some((r) => r.to === c.number && r.stat === 'UNDELIV' && r.text === expectedText(world, run, c)),
+  ).length;
   attachJson(world, 'Campaign statistics vs ground truth', {
     campaign: run.latest,
     handsets: {
@@ -280,7 +284,7 @@ export async function expectCampaignStatisticsAgreeWithin(
     expect(run.latest.stats.delivered, 'delivered: contacts whose handset shows the text').to.equal(
       onHandsets,
     );
-    expect(run.latest.stats.failed, 'failed: contacts the network reported undeliverable').to.equal(
+    expect(run.latest.stats.failed, 'failed: contacts the network sent an UNDELIV receipt for').to.equal(
       unreachable,
     );
     expect(run.latest.stats.optedOut, 'opted out: contacts who replied STOP').to.equal(
@@ -289,6 +293,11 @@ export async function expectCampaignStatisticsAgreeWithin(
   });
   expect(run.latest.stats, `statistics of "${run.name}"`).to.deep.equal(expected);
 }
+
+/** How long the platform's SMSC may take to hand an accepted text on to the network, on loopback. */
+const HAND_OVER_MS = 25;
+/** How late a timer may fire on a loaded 2-core machine. */
+const ON_TIME_SLACK_MS = 100;
 
 /** Pauses or cancels once the first `count` contacts (list order) have their text on the handset. */
 async function interruptAfter(world: Phase2World, count: number, action: 'pause' | 'cancel'): Promise<void> {
@@ -307,9 +316,35 @@ async function interruptAfter(world: Phase2World, count: number, action: 'pause'
     'the campaign finished before it could be interrupted: slow its rate',
   );
   expect(left, `contacts still to be texted when ${action}d`).to.be.at.most(contacts.length - count);
-  // Sent in list order, so the contacts left are the last ones.
-  run.notYetTexted = contacts.slice(contacts.length - left);
-  attachJson(world, `Campaign before and after ${action}`, { before, after: run.latest });
+  // Who is still waiting is what the network saw, not the platform's figure: once the texts the
+  // platform had already handed over have reached the network (at most a send interval), the
+  // contacts without a submit are the ones not yet texted, and they must number what it says.
+  const submitted = (c: ListedContact): boolean =>
+    world.mobileNetwork.submits
+      .all()
+      .some((s) => s.to === c.number && s.text === expectedText(world, run, c));
+  const handedOver = contacts.length - left;
+  await world.mobileNetwork.submits.waitFor(
+    () => contacts.filter(submitted).length >= handedOver,
+    bound(
+      world,
+      `the ${handedOver} texts "${run.name}" had handed over when ${action}d to reach the network`,
+      {
+        lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
+      },
+    ),
+  );
+  run.notYetTexted = contacts.filter((c) => !submitted(c));
+  attachJson(world, `Campaign before and after ${action}`, {
+    before,
+    after: run.latest,
+    notYetTextedAtTheNetwork: run.notYetTexted.map((c) => c.person ?? c.number),
+  });
+  expect(
+    run.notYetTexted.length,
+    `contacts the network has no text for after "${run.name}" was ${action}d, vs the platform's ` +
+      `${action === 'pause' ? 'pending' : 'cancelled'} figure (${left}); texted: ${contacts.length - run.notYetTexted.length} of ${contacts.length}`,
+  ).to.equal(left);
 }
 
 /** When {string} pauses the campaign as soon as {int} contacts have received it */
@@ -364,6 +399,32 @@ export async function expectTheRestTextedOnlyAfterResume(world: Phase2World) {
       `when ${contact.person ?? contact.number}'s text arrived vs the resume (${resumedAt})`,
     ).to.be.at.least(resumedAt);
   }
+}
+
+/** Then the campaign's texts reached the mobile network no faster than {int} a second */
+export async function expectCampaignPace(world: Phase2World, perSecond: number) {
+  const run = onlyCampaign(world);
+  expect(run.latest.ratePerSecond, `rate of "${run.name}"`).to.equal(perSecond);
+  const { campaigns: pacing } = await world.platformSettings();
+  if (!pacing)
+    throw new Error("The target's GET /ops/v1/settings reports no campaign pacing (campaigns.tickMs).");
+  const contacts = contactsOf(world, run);
+  const times = world.mobileNetwork.submits
+    .filter((s) => contacts.some((c) => c.number === s.to && s.text === expectedText(world, run, c)))
+    .map((s) => s.at)
+    .sort((a, b) => a - b);
+  attachJson(world, `"${run.name}" at the network`, { submittedAt: times, perSecond, tickMs: pacing.tickMs });
+  // Text k after text i is due (k−i) intervals later; the sender looks every tick, and the
+  // SMSC hands a text on within moments, so it may come a tick and a few ms early, no more.
+  const intervalMs = 1000 / perSecond;
+  const earlyMs = pacing.tickMs + HAND_OVER_MS;
+  for (let i = 0; i < times.length; i += 1)
+    for (let j = i + 1; j < times.length; j += 1)
+      expect(
+        (times[j] ?? 0) - (times[i] ?? 0),
+        `ms between texts ${i + 1} and ${j + 1} of "${run.name}" at the network: ${j - i} interval(s) of ` +
+          `${intervalMs} ms are due (less one ${pacing.tickMs} ms tick and ${HAND_OVER_MS} ms hand-over)`,
+      ).to.be.at.least((j - i) * intervalMs - earlyMs);
 }
 
 /** Then the campaign can be neither resumed nor started again, as it is cancelled */
@@ -449,18 +510,37 @@ export async function runCampaignToEachOfThem(
   await startCampaign(world, run);
 }
 
-/** Then no contact received it before the scheduled start */
-export function expectNobodyTextedBeforeTheStart(world: Phase2World) {
+/** Then no contact received it before the scheduled start, and the first received it on time */
+export async function expectNobodyTextedBeforeTheStart(world: Phase2World) {
   const run = onlyCampaign(world);
-  if (run.startAt === undefined)
+  const startAt = run.startAt;
+  if (startAt === undefined)
     throw new Error(`The campaign "${run.name}" was not scheduled by this scenario.`);
+  const start = new Date(startAt).toISOString();
   for (const contact of contactsOf(world, run)) {
     for (const sms of campaignTexts(world, run, contact))
       expect(
         sms.receivedAt,
-        `when ${contact.person ?? contact.number}'s text arrived vs the scheduled start ${new Date(run.startAt).toISOString()}`,
-      ).to.be.at.least(run.startAt);
+        `when ${contact.person ?? contact.number}'s text arrived vs the scheduled start ${start}`,
+      ).to.be.at.least(startAt);
   }
+  // On time from the other side too: the sender looks every tick, so the first text reaches the
+  // network within a tick (and the hand-over) of the start, not at some later boundary.
+  const { campaigns: pacing } = await world.platformSettings();
+  if (!pacing)
+    throw new Error("The target's GET /ops/v1/settings reports no campaign pacing (campaigns.tickMs).");
+  const contacts = contactsOf(world, run);
+  const first = Math.min(
+    ...world.mobileNetwork.submits
+      .filter((s) => contacts.some((c) => c.number === s.to && s.text === expectedText(world, run, c)))
+      .map((s) => s.at),
+  );
+  const latest = pacing.tickMs + HAND_OVER_MS + ON_TIME_SLACK_MS;
+  expect(
+    first - startAt,
+    `ms from the scheduled start ${start} to the campaign's first text at the network (at most a ` +
+      `${pacing.tickMs} ms tick, ${HAND_OVER_MS} ms hand-over and ${ON_TIME_SLACK_MS} ms for a loaded machine)`,
+  ).to.be.within(0, latest);
 }
 
 /** Then the campaign's statistics count the contacts it never reached as cancelled, and the others as delivered */

@@ -10,6 +10,16 @@ import { bound } from './waiting';
  * retried with growing pauses while the customer's endpoint fails, and processed exactly once.
  */
 
+/**
+ * Pauses are measured between arrivals at the endpoint, not departures: an attempt's arrival
+ * can lag its start by tens of ms (connection set-up), so a pause may read that much short. A
+ * retry may also start late when the machine is loaded (up to ~150 ms measured with two
+ * workers on two shared cores), but never by half its delay beyond that: a schedule off by one
+ * doubling is 100 % late on every pause and fails by the second one at the latest.
+ */
+const PAUSE_EARLY_MS = 50;
+const lateness = (delayMs: number): number => Math.max(150, delayMs / 2);
+
 /** How a failing endpoint fails, as the feature says it. */
 const FAILURES: Record<string, WebhookFailure> = {
   'answers 500 Internal Server Error': 500,
@@ -70,6 +80,35 @@ export function failFirstWebhookAttempts(
   const webhook = world.customer(customerName).webhook;
   if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
   world.env.webhooks.failNextAt(webhook.path, count, failure);
+  world.messaging.webhookFailure = failure;
+}
+
+/**
+ * The later event after which counting reports means something: a second text's "delivered"
+ * report at the same endpoint. The platform delivers reports to an endpoint in order, so a
+ * duplicate or retry of an earlier report would have come before it.
+ */
+async function laterReportAtTheSameEndpoint(world: Phase2World, customerName: string): Promise<void> {
+  const customer = world.customer(customerName);
+  const webhook = customer.webhook;
+  if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
+  const from = world.currentMessage().from;
+  const control = await customer.api.sendMessage({
+    from,
+    to: world.newHandset('deliver'),
+    text: `control ${Date.now()}`,
+  });
+  await world.env.webhooks.waitForEvent(
+    webhook.path,
+    (e) => e.type === 'message.delivered' && (e.data as { id?: string }).id === control.id,
+    bound(
+      world,
+      `the delivered report for the later control text ${control.id} at "${customerName}"'s webhook`,
+      {
+        lookAt: [EVIDENCE.WEBHOOK],
+      },
+    ),
+  );
 }
 
 function eventsOf(world: Phase2World, customerName: string, messageId: string): ReceivedWebhook[] {
@@ -92,6 +131,7 @@ export async function expectWebhookHearsSentThenDelivered(world: Phase2World, cu
       lookAt: [EVIDENCE.WEBHOOK],
     }),
   );
+  await laterReportAtTheSameEndpoint(world, customerName);
   const events = eventsOf(world, customerName, message.id);
   attachJson(world, 'Delivery reports', events);
   const onHandset = world.mobileNetwork
@@ -134,11 +174,24 @@ export async function expectReportRetriedWithGrowingPauses(
   const pauses = report.attemptsAt.slice(1).map((at, i) => at - (report.attemptsAt[i] ?? at));
   attachJson(world, 'Delivery attempts', { eventId: report.eventId, attemptsAt: report.attemptsAt, pauses });
   expect(report.attempts, `requests that carried report ${report.eventId}`).to.equal(attempts);
-  for (let i = 1; i < pauses.length; i += 1)
+  const { webhooks: schedule } = await world.platformSettings();
+  if (!schedule)
+    throw new Error(
+      "The target's GET /ops/v1/settings reports no webhook retry schedule (retryBaseMs, timeoutMs): " +
+        'the pauses between attempts cannot be checked against it.',
+    );
+  // The documented schedule: after failed attempt k the next comes retryBaseMs·2^(k−1) later,
+  // counted from the failure (for an endpoint that never answers, from the attempt's timeout).
+  const waited = world.messaging.webhookFailure === 'timeout' ? schedule.timeoutMs : 0;
+  pauses.forEach((pause, i) => {
+    const delay = schedule.retryBaseMs * 2 ** i;
+    const due = waited + delay;
     expect(
-      pauses[i],
-      `pause before attempt ${i + 2} vs the one before it (see "Delivery attempts")`,
-    ).to.be.above(pauses[i - 1] ?? 0);
+      pause,
+      `pause before attempt ${i + 2} of report ${report.eventId}: the schedule says ${due} ms ` +
+        `(retryBaseMs ${schedule.retryBaseMs}·2^${i}${waited ? ` after the ${waited} ms timeout` : ''}; see "Delivery attempts")`,
+    ).to.be.within(due - PAUSE_EARLY_MS, due + lateness(delay));
+  });
   const processed = eventsOf(world, message.customer, message.id).filter(
     (e) => e.type === 'message.delivered',
   );
@@ -161,10 +214,18 @@ export async function expectSignedUndeliverableReport(world: Phase2World, custom
     }),
   );
   expect(report.type, 'the final report').to.equal('message.undeliverable');
-  // The carrier double answers UNDELIV with err:001 (world/smpp/carrier-smsc.ts).
-  expect(report.data, 'the report carries the network error code').to.deep.include({
+  // The error code the network itself sent in its receipt for this text.
+  const receipt = world.mobileNetwork.receipts
+    .all()
+    .find((r) => r.to === message.to && r.text === message.text);
+  if (!receipt)
+    throw new Error(`The network sent no receipt for the text to ${message.to} (see "${EVIDENCE.SMPP}").`);
+  expect(
+    report.data,
+    `the report carries the network's error code (receipt ${receipt.carrierId})`,
+  ).to.deep.include({
     status: 'undeliverable',
-    errorCode: '001',
+    errorCode: receipt.err,
   });
 }
 

@@ -5,7 +5,9 @@ import { SmppCustomerSession } from '../world/smpp/smpp-session';
 import { localDid, mobileNumber } from '../world/factories';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { recordMetric } from '../reporting/metrics';
-import { bound, PLATFORM_LOG } from './waiting';
+import { bound, eventually, PLATFORM_LOG } from './waiting';
+import type { MessageUnderTest } from '../world/world';
+import type { Message } from '../world/http/api-client';
 
 /** One of the customer's numbers of a kind ('local', 'short-code', …), as a Given step added it. */
 export function customerNumber(world: Phase2World, customerName: string, kind = 'local'): string {
@@ -28,6 +30,7 @@ export async function sendText(
   const to = world.person(personName).number;
   const requestedAt = Date.now();
   const message = await world.customer(customerName).api.sendMessage({ from, to, text });
+  const respondedAt = Date.now();
   expect(message.status, 'status of a message the API has just accepted').to.equal('queued');
   world.messaging.message = {
     id: message.id,
@@ -36,7 +39,39 @@ export async function sendText(
     to,
     text,
     acceptedAt: requestedAt,
+    respondedAt,
   };
+}
+
+const FINAL_STATUSES = ['delivered', 'undeliverable', 'expired', 'rejected', 'failed'];
+
+/**
+ * Waits until the API shows the message in a final state: the later event after which counting
+ * copies means something. The platform is done with the message then, so a resubmission it made
+ * on the way (a retry, a late answer taken for none) has already reached the network.
+ */
+export async function finalStatusOf(world: Phase2World, message: MessageUnderTest): Promise<Message> {
+  try {
+    return await eventually(
+      world,
+      `message ${message.id} to ${message.to} to reach a final state (${FINAL_STATUSES.join(', ')})`,
+      () => world.customer(message.customer).api.getMessage(message.id),
+      (m) => FINAL_STATUSES.includes(m.status),
+      { lookAt: [EVIDENCE.HTTP, EVIDENCE.SMPP, PLATFORM_LOG], intervalMs: 100 },
+    );
+  } catch (error) {
+    // What the network saw says whether the platform lost track of a text it had handed over.
+    const networks = [world.mobileNetwork, world.messaging.foreignCarrier?.double].filter(
+      (n) => n !== undefined,
+    );
+    const submits = networks.flatMap((n) => n.submits.filter((s) => s.to === message.to));
+    const copies = networks.flatMap((n) => n.handset(message.to).inbox.all());
+    throw new Error(
+      `${(error as Error).message} Meanwhile the network saw ${submits.length} submit(s) of texts to ${message.to} ` +
+        `(${submits.map((s) => (s.carrierId === null ? 'unanswered or refused' : `accepted as ${s.carrierId}`)).join(', ')}) ` +
+        `and the handset holds ${copies.length} text(s).`,
+    );
+  }
 }
 
 /** The plan's cross-service latency target (seed: Success Metrics). */
@@ -68,9 +103,28 @@ export function giveMobilePhone(world: Phase2World, name: string, behaviour: Han
   world.people.set(name, { name, number: world.newHandset(behaviour), kind: 'mobile' });
 }
 
+/** Given {person} has a mobile phone on a network that acknowledges texts later than the platform waits */
+export async function giveMobilePhoneOnALateNetwork(world: Phase2World, name: string) {
+  const { smsc } = await world.platformSettings();
+  if (!smsc)
+    throw new Error(
+      "The target's GET /ops/v1/settings reports no smsc timers (responseTimeoutMs, lateResponseGraceMs): " +
+        "a network that answers late must answer after the platform's wait and within its grace.",
+    );
+  // Later than the platform waits for the answer, well inside the grace it gives a late one.
+  const responseDelayMs = smsc.responseTimeoutMs + Math.min(500, Math.floor(smsc.lateResponseGraceMs / 2));
+  world.people.set(name, {
+    name,
+    number: world.newHandset('slow-response', { responseDelayMs }),
+    kind: 'mobile',
+  });
+}
+
 /** Then the platform had to offer it to the mobile network {int} times */
-export function thePlatformHadToOfferItToThe(world: Phase2World, times: number) {
+export async function thePlatformHadToOfferItToThe(world: Phase2World, times: number) {
   const message = world.currentMessage();
+  // Counted once the platform is done with it: a resubmission after acceptance would show here.
+  await finalStatusOf(world, message);
   const submits = world.mobileNetwork.submits.filter((s) => s.to === message.to);
   expect(
     submits.map((s) => (s.carrierId === null ? 'turned away' : 'accepted')),
@@ -97,13 +151,24 @@ export async function expectExactlyThatTextFromTheNumber(
   customerName: string,
 ) {
   const message = world.currentMessage();
+  const late = world.mobileNetwork.timingOf(message.to);
   const received = await mobilePhoneInbox(world, name).waitFor(
     () => true,
-    bound(world, `a text on ${name}'s phone (${message.to})`, { lookAt: [EVIDENCE.SMPP, PLATFORM_LOG] }),
+    bound(world, `a text on ${name}'s phone (${message.to})`, {
+      lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
+      extraMs: (late.responseDelayMs ?? 0) + (late.deliverAfterMs ?? 0),
+    }),
   );
   expect(received.text, `text on ${name}'s phone`).to.equal(message.text);
   expect(received.from, `sender shown on ${name}'s phone`).to.equal(customerNumber(world, customerName));
-  expect(mobilePhoneInbox(world, name).all(), `texts on ${name}'s phone`).to.have.length(1);
+  // Counted once the platform is done with the message: a second copy would be there by then.
+  const final = await finalStatusOf(world, message);
+  expect(
+    mobilePhoneInbox(world, name)
+      .all()
+      .map((sms) => sms.text),
+    `texts on ${name}'s phone once the message was ${final.status}: exactly one copy`,
+  ).to.deep.equal([message.text]);
   // A network that answers at once is the only one whose timing measures the platform.
   if (world.mobileNetwork.behaviourOf(message.to) === 'deliver')
     recordMetric(world, {
@@ -127,6 +192,11 @@ export async function expectHandsetReachedWithin(world: Phase2World, boundMs: nu
   attachJson(world, 'Cross-service latency', { messageId: message.id, apiToHandsetMs: latencyMs, boundMs });
   recordMetric(world, { kind: 'latency', name: 'API request → handset', ms: latencyMs });
   expect(latencyMs, `time from the API request to ${person.name}'s handset`).to.be.below(boundMs);
+  // Both times are the suite's own: a copy dated before the request is a mix-up, not speed.
+  expect(
+    received.receivedAt,
+    `time ${person.name}'s handset got the text vs the time the API request was sent`,
+  ).to.be.at.least(message.acceptedAt);
 }
 
 /** Then {string}'s webhook receives a signed delivery report saying the message was {messageOutcome} */
@@ -170,6 +240,17 @@ export async function expectMessageStatus(world: Phase2World, outcome: string) {
     status: outcome,
   });
   expect(stored.doneAt, 'time the message reached its final state').to.be.a('string');
+  if (outcome === 'undeliverable') {
+    // The reason is the network's own: the error code it sent in its receipt for this text.
+    const receipt = world.mobileNetwork.receipts
+      .all()
+      .find((r) => r.to === message.to && r.text === message.text);
+    expect(
+      receipt,
+      `the network's receipt for the text to ${message.to} (see "${EVIDENCE.SMPP}")`,
+    ).to.not.equal(undefined);
+    expect(stored.errorCode, `error code of ${message.id} vs the network's receipt`).to.equal(receipt?.err);
+  }
   // By now the carrier has reported on it, so a duplicate submit would have reached the handset.
   const recipient = [...world.people.values()].find((p) => p.number === message.to);
   if (outcome === 'delivered' && recipient?.kind === 'mobile') {

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import { SmppCustomerSession, smppStatusName } from '../world/smpp/smpp-session';
-import { EVIDENCE } from '../reporting/evidence';
-import { customerNumber } from './messaging';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
+import { customerNumber, finalStatusOf } from './messaging';
 import { recordMetric } from '../reporting/metrics';
 import { bound, eventually, PLATFORM_LOG } from './waiting';
 
@@ -79,10 +79,27 @@ export async function expectDeliveryReceiptOnTheSession(
   );
   expect(receipt.stat, `stat in the receipt (see "${EVIDENCE.SMPP}")`).to.equal(stat);
   expect(receipt.source, 'the receipt comes from the handset').to.equal(message.to);
+  // Counted after a later event: the receipt for a second submission on the same connection,
+  // so a duplicate receipt for the first (sent right after, or at a second level) has come too.
+  const control = await session(world).submit({
+    source: message.from,
+    destination: message.to,
+    text: `control ${Date.now()}`,
+    registeredDelivery: true,
+  });
+  await session(world).deliveries.waitFor(
+    (d) => d.kind === 'receipt' && d.receiptedMessageId === control.messageId,
+    bound(world, `the receipt for the control submission ${control.messageId}`, {
+      lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
+    }),
+  );
   const receipts = session(world).deliveries.filter(
     (d) => d.kind === 'receipt' && d.receiptedMessageId === message.id,
   );
-  expect(receipts, `receipts for ${message.id}: exactly one`).to.have.length(1);
+  expect(
+    receipts.map((r) => r.stat),
+    `receipts for ${message.id} once a later submission's receipt had come: exactly one`,
+  ).to.deep.equal([stat]);
 }
 
 /** When {string} submits {int} texts to {person} at once over SMPP, retrying each one it is told to slow down */
@@ -96,6 +113,7 @@ export async function submitAtOnceRetryingThrottled(
   const to = world.person(name).number;
   const texts = Array.from({ length: count }, (_, i) => `Parcel update ${i + 1} of ${count}`);
   const refusals: string[] = [];
+  const attempts: NonNullable<NonNullable<Phase2World['messaging']['smppBatch']>['attempts']> = [];
   await Promise.all(
     texts.map((text) =>
       // A real ESME retries a throttled submit after a pause; so does this one, within a bound.
@@ -103,13 +121,24 @@ export async function submitAtOnceRetryingThrottled(
         world,
         `"${text}" to be accepted over SMPP`,
         async () => {
+          const sentAt = Date.now();
           const response = await session(world).submitOnce({
             source: from,
             destination: to,
             text,
             registeredDelivery: false,
           });
-          if (response.command_status !== STATUS_OK) refusals.push(smppStatusName(response.command_status));
+          const status = smppStatusName(response.command_status);
+          const tries = attempts.filter((a) => a.text === text).length;
+          attempts.push({
+            text,
+            try: tries + 1,
+            sentAt,
+            answeredAt: Date.now(),
+            status,
+            messageId: response.command_status === STATUS_OK ? String(response.message_id ?? '') : undefined,
+          });
+          if (response.command_status !== STATUS_OK) refusals.push(status);
           return response;
         },
         (response) => response.command_status === STATUS_OK,
@@ -117,15 +146,36 @@ export async function submitAtOnceRetryingThrottled(
       ),
     ),
   );
-  world.messaging.smppBatch = { texts, refusals };
+  world.messaging.smppBatch = { texts, refusals, attempts };
 }
 
-/** Then some submissions were refused because of the rate, with ESME_RTHROTTLED */
-export function expectSomeSubmissionsThrottled(world: Phase2World) {
+/** Then {int} submissions a second were accepted and the others refused with ESME_RTHROTTLED */
+export function expectThrottledAtExactly(world: Phase2World, perSecond: number) {
   const batch = world.messaging.smppBatch;
-  if (!batch) throw new Error('No batch of SMPP submissions in this scenario.');
-  expect(batch.refusals.length, `refused submissions (see "${EVIDENCE.SMPP}")`).to.be.above(0);
+  if (!batch?.attempts) throw new Error('No batch of SMPP submissions in this scenario.');
+  const { attempts } = batch;
+  attachJson(world, 'SMPP submissions under throttling', attempts);
   expect([...new Set(batch.refusals)], 'why submissions were refused').to.deep.equal(['ESME_RTHROTTLED']);
+  // The burst opens a fresh window: exactly the first N in submission order pass, no more, no fewer.
+  const burst = batch.texts.map((text) => attempts.find((a) => a.text === text && a.try === 1)?.status);
+  expect(
+    burst,
+    `answers to the first burst of ${batch.texts.length} submissions at ${perSecond} a second (see "${EVIDENCE.SMPP}")`,
+  ).to.deep.equal(batch.texts.map((_, i) => (i < perSecond ? smppStatusName(STATUS_OK) : 'ESME_RTHROTTLED')));
+  // Over the whole run: the k-th acceptance can only come once floor(k/N) seconds have passed
+  // since the first submission, whatever window the platform counts in.
+  const start = Math.min(...attempts.map((a) => a.sentAt));
+  const accepted = attempts
+    .filter((a) => a.status === smppStatusName(STATUS_OK))
+    .sort((a, b) => a.answeredAt - b.answeredAt);
+  expect(accepted.length, 'accepted submissions: one per text').to.equal(batch.texts.length);
+  accepted.forEach((a, k) => {
+    const earliest = Math.floor(k / perSecond) * 1000;
+    expect(
+      a.answeredAt - start,
+      `ms from the first submission to acceptance ${k + 1} ("${a.text}", try ${a.try}): more than ${perSecond} a second were accepted`,
+    ).to.be.at.least(earliest);
+  });
 }
 
 /** Then {person}'s phone receives each of the texts exactly once */
@@ -139,6 +189,19 @@ export async function expectEachTextExactlyOnce(world: Phase2World, name: string
         (sms) => sms.text === text,
         bound(world, `"${text}" on ${name}'s phone`, { lookAt: [EVIDENCE.SMPP] }),
       );
+    // Counted once the platform is done with every accepted submission (read through the API:
+    // the same message whichever way it came in), so a late second copy has had its chance.
+    const customerName = world.onlyCustomerName();
+    for (const attempt of batch.attempts ?? [])
+      if (attempt.messageId !== undefined)
+        await finalStatusOf(world, {
+          id: attempt.messageId,
+          customer: customerName,
+          from: '',
+          to: world.person(name).number,
+          text: attempt.text,
+          acceptedAt: attempt.sentAt,
+        });
   } finally {
     const arrived = new Set(inbox.all().map((sms) => sms.text));
     recordMetric(world, {

@@ -3,8 +3,9 @@ import type { MessagingNotes, Phase2World } from '../world/world';
 import { CarrierSmscDouble } from '../world/smpp/carrier-smsc';
 import { frenchMobileRange, mobileNumber, shortCode } from '../world/factories';
 import { EVIDENCE } from '../reporting/evidence';
-import { customerNumber } from './messaging';
+import { customerNumber, finalStatusOf } from './messaging';
 import { randomBytes } from 'node:crypto';
+import { unreachableNetworkAt } from '../world/smpp/unreachable-network';
 import { bound, eventually, PLATFORM_LOG, boundMs } from './waiting';
 
 /** Given {string} owns a short code for sending texts */
@@ -27,7 +28,12 @@ export async function onHandset(world: Phase2World) {
     () => true,
     bound(world, `the text to ${message.to} on the handset`, { lookAt: [EVIDENCE.SMPP, PLATFORM_LOG] }),
   );
-  expect(box.all(), `texts on ${message.to}`).to.have.length(1);
+  // Counted once the platform is done with the message: a second copy would be there by then.
+  const final = await finalStatusOf(world, message);
+  expect(
+    box.all().map((sms) => sms.text),
+    `texts on ${message.to} once the message was ${final.status}: exactly one copy`,
+  ).to.deep.equal([message.text]);
   return received;
 }
 
@@ -114,7 +120,9 @@ export async function expectReceivedThroughTheFrenchCarrierOnly(world: Phase2Wor
   ).to.deep.equal([]);
 }
 
-function foreignCarrierOf(world: Phase2World): NonNullable<MessagingNotes['foreignCarrier']> {
+type ForeignCarrier = NonNullable<MessagingNotes['foreignCarrier']>;
+
+function foreignCarrierOf(world: Phase2World): ForeignCarrier {
   if (!world.messaging.foreignCarrier)
     throw new Error('No French connector in this scenario: a Given step must configure it.');
   return world.messaging.foreignCarrier;
@@ -137,13 +145,18 @@ async function connectorBecomes(world: Phase2World, state: 'bound' | 'down' | 'c
 
 /** Given the French mobile network is unreachable */
 export async function takeFrenchNetworkDown(world: Phase2World) {
-  await foreignCarrierOf(world).double.stop();
+  const carrier = foreignCarrierOf(world);
+  await carrier.double.stop();
+  carrier.outage = await unreachableNetworkAt(carrier.port);
+  world.onCleanup(() => carrier.outage?.close() ?? Promise.resolve());
   await connectorBecomes(world, 'bound', true);
 }
 
 /** When the French mobile network is back */
 export async function bringFrenchNetworkBack(world: Phase2World) {
   const carrier = foreignCarrierOf(world);
+  await carrier.outage?.close();
+  carrier.outage = undefined;
   const platformBinds = carrier.double.waitForBind(boundMs(world));
   await carrier.double.start(carrier.credentials, { port: carrier.port });
   await platformBinds;
@@ -153,10 +166,37 @@ export async function bringFrenchNetworkBack(world: Phase2World) {
 /** Then the API shows the message as accepted and waiting while the network is unreachable */
 export async function expectAcceptedAndWaiting(world: Phase2World) {
   const message = world.currentMessage();
-  const stored = await world.customer(message.customer).api.getMessage(message.id);
-  expect(stored.status, 'status of a text the network cannot take yet').to.equal('queued');
   const foreign = foreignCarrierOf(world);
+  const outage = foreign.outage;
+  if (!outage)
+    throw new Error('The French network is not down in this scenario: a Given step must take it down.');
+  // Held over the outage, not read once: two attempts to reach the network after the text was
+  // accepted are the later events that show the platform kept it and kept trying.
+  const sentAt = message.respondedAt ?? message.acceptedAt;
+  for (const nth of [1, 2]) {
+    const since = outage.attempts.filter((at) => at >= sentAt).length;
+    if (since >= nth) continue;
+    await outage.attempts.waitFor(
+      (at) => at >= sentAt && outage.attempts.filter((a) => a >= sentAt).length >= nth,
+      bound(
+        world,
+        `attempt ${nth} of the platform to reach the unreachable French network after the text was accepted`,
+        {
+          lookAt: [EVIDENCE.HTTP, PLATFORM_LOG],
+        },
+      ),
+    );
+  }
+  const stored = await world.customer(message.customer).api.getMessage(message.id);
+  expect(
+    stored.status,
+    `status of a text the network cannot take yet, after ${outage.attempts.all().length} attempts to reach it`,
+  ).to.equal('queued');
   expect(foreign.double.handset(message.to).inbox.all(), 'texts on the handset so far').to.deep.equal([]);
+  expect(
+    world.mobileNetwork.submits.filter((s) => s.to === message.to),
+    `submits of the text at the home carrier while the French network is down (see "${EVIDENCE.SMPP}")`,
+  ).to.deep.equal([]);
 }
 
 /** When {string} sends {person} a picture message through the API */

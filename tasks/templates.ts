@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import type { Template } from '../world/http/api-client';
 import { EVIDENCE } from '../reporting/evidence';
-import { customerNumber } from './messaging';
+import { customerNumber, finalStatusOf } from './messaging';
 import { bound, PLATFORM_LOG } from './waiting';
 
 /** Message templates through the API, and texts sent with them. */
@@ -98,7 +98,12 @@ export async function expectTemplatedTextFromTheNumber(
   );
   expect(received.text, `text on ${name}'s phone`).to.equal(expected);
   expect(received.from, `sender shown on ${name}'s phone`).to.equal(customerNumber(world, customerName));
-  expect(inbox.all(), `texts on ${name}'s phone`).to.have.length(1);
+  // Counted once the platform is done with the message: a second copy would be there by then.
+  const final = await finalStatusOf(world, world.currentMessage());
+  expect(
+    inbox.all().map((sms) => sms.text),
+    `texts on ${name}'s phone once the message was ${final.status}: exactly one copy`,
+  ).to.deep.equal([expected]);
   expect(world.currentMessage().text, 'the text as the API stored it').to.equal(expected);
 }
 
@@ -139,8 +144,13 @@ export async function expectCannotSeeOrUseTemplate(
   name: string,
 ) {
   const api = world.customer(outsider).api;
-  const id = templateOf(world, name).id;
-  expect((await api.listTemplates()).items, `"${outsider}"'s templates`).to.deep.equal([]);
+  const id = world.customer(owner).templates.get(name)?.id;
+  if (!id) throw new Error(`"${owner}" has no template "${name}" in this scenario.`);
+  // The outsider sees exactly its own templates (one may share the name), never the owner's.
+  expect(
+    (await api.listTemplates()).items.map((t) => t.id),
+    `"${outsider}"'s templates: only its own`,
+  ).to.deep.equal([...world.customer(outsider).templates.values()].map((t) => t.id));
   expect(
     (
       await api.raw({

@@ -1,4 +1,4 @@
-import type { CarrierSmscDouble, Handset, HandsetBehaviour } from './smpp/carrier-smsc';
+import type { CarrierSmscDouble, Handset, HandsetBehaviour, HandsetTiming } from './smpp/carrier-smsc';
 import { mobileNumber } from './factories';
 
 /**
@@ -14,9 +14,9 @@ export class MobileNetwork {
   ) {}
 
   /** A new handset behaving as asked; the double forgets it when the scenario ends. */
-  newHandset(behaviour: HandsetBehaviour = 'deliver'): string {
+  newHandset(behaviour: HandsetBehaviour = 'deliver', timing: HandsetTiming = {}): string {
     const number = mobileNumber(this.prefix);
-    this.double.behaviourFor(number, behaviour);
+    this.double.behaviourFor(number, behaviour, timing);
     this.onCleanup(async () => this.double.forget(number));
     return number;
   }
@@ -31,6 +31,11 @@ export class MobileNetwork {
     return this.double.behaviourOf(number);
   }
 
+  /** How late the network answers the platform and reaches the handset, for this number. */
+  timingOf(number: string): HandsetTiming {
+    return this.double.timingOf(number);
+  }
+
   /** A handset texts a number of the platform's (a mobile-originated message). */
   async textFrom(handset: string, to: string, text: string): Promise<void> {
     await this.double.injectMo({ from: handset, to, text });
@@ -39,6 +44,11 @@ export class MobileNetwork {
   /** Every text the platform submitted to the network, with where it went. */
   get submits(): CarrierSmscDouble['submits'] {
     return this.double.submits;
+  }
+
+  /** Every delivery receipt the network sent the platform: what a report must be faithful to. */
+  get receipts(): CarrierSmscDouble['receipts'] {
+    return this.double.receipts;
   }
 
   /** Protocol faults the network noticed in the platform's traffic. */

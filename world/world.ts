@@ -15,8 +15,10 @@ import type { SipDatagramProbe } from './probes/sip-datagram-probe';
 import type { SmppCustomerSession } from './smpp/smpp-session';
 import { traffic } from './traffic-log';
 import { freeVoiceTone } from './factories';
-import type { CarrierSmscDouble, HandsetBehaviour } from './smpp/carrier-smsc';
+import type { Observed } from './observed';
+import type { CarrierSmscDouble, HandsetBehaviour, HandsetTiming } from './smpp/carrier-smsc';
 import type { MobileNetwork } from './mobile-network';
+import type { WebhookFailure } from './http/webhook-receiver';
 
 /** A business customer of the platform, as this scenario provisioned it. */
 export interface CustomerActor {
@@ -172,6 +174,8 @@ export interface MessageUnderTest {
   text: string;
   /** When the API answered 202 (suite clock, ms). */
   acceptedAt: number;
+  /** When the API's answer arrived (suite clock, ms): the platform accepted it between the two. */
+  respondedAt?: number;
 }
 
 /** The call back the platform placed, from both ends once they answered. */
@@ -209,11 +213,33 @@ export interface MessagingNotes {
   message?: MessageUnderTest;
   /** Texts sent in batches, as the API accepted them (analytics compare against these). */
   sentBatches: Array<
-    Array<{ person: string; text: string; id: string; acceptedAt: string; requestedAt: number }>
+    Array<{
+      person: string;
+      text: string;
+      id: string;
+      acceptedAt: string;
+      requestedAt: number;
+      respondedAt?: number;
+    }>
   >;
   smpp?: SmppCustomerSession;
+  /** How the customer's webhook endpoint was told to fail its first attempts. */
+  webhookFailure?: WebhookFailure;
   /** Texts submitted at once over SMPP, and the refusals met on the way. */
-  smppBatch?: { texts: string[]; refusals: string[] };
+  smppBatch?: {
+    texts: string[];
+    refusals: string[];
+    /** Every submit_sm of the batch, retries included: when it went, when it was answered, how. */
+    attempts?: Array<{
+      text: string;
+      try: number;
+      sentAt: number;
+      answeredAt: number;
+      status: string;
+      /** The platform's id for an accepted submission. */
+      messageId?: string;
+    }>;
+  };
   /** A second mobile network (abroad) with the number range the platform routes to it. */
   foreignCarrier?: {
     double: CarrierSmscDouble;
@@ -221,6 +247,8 @@ export interface MessagingNotes {
     connectorId: string;
     credentials: { systemId: string; password: string };
     port: number;
+    /** While the network is unreachable: a listener on its port that counts the platform's attempts and hangs up. */
+    outage?: { close: () => Promise<void>; attempts: Observed<number> };
   };
 }
 
@@ -309,8 +337,8 @@ export class Phase2World extends World {
    * A new handset on the worker's mobile network double (a number in the worker's own range),
    * behaving as asked, forgotten by the double when the scenario ends.
    */
-  newHandset(behaviour: HandsetBehaviour = 'deliver'): string {
-    return this.mobileNetwork.newHandset(behaviour);
+  newHandset(behaviour: HandsetBehaviour = 'deliver', timing: HandsetTiming = {}): string {
+    return this.mobileNetwork.newHandset(behaviour, timing);
   }
 
   currentCall(): CallUnderTest {

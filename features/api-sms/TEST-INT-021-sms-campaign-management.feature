@@ -70,7 +70,7 @@ Feature: SMS campaigns reach each contact once, and their statistics match the h
     When "Parcelly" schedules the campaign "Weekend" with the template "spring" and the list "weekend" to start 2 seconds from now
     Then the campaign is scheduled, and nobody has been texted before its start time
     And each contact whose phone can be reached receives exactly one text, filled in from their own row
-    And no contact received it before the scheduled start
+    And no contact received it before the scheduled start, and the first received it on time
 
   Scenario: A paused campaign sends nothing until resumed; then the rest get it once, except who replied STOP meanwhile
     Given these people have mobile phones:
@@ -95,6 +95,7 @@ Feature: SMS campaigns reach each contact once, and their statistics match the h
     When Fay replies STOP to "Parcelly"'s texts
     And "Parcelly" resumes the campaign
     Then the contacts not texted before the pause receive it only after it was resumed
+    And the campaign's texts reached the mobile network no faster than 5 a second
     And each contact whose phone can be reached receives exactly one text, filled in from their own row
     And Fay receives nothing from the campaign, and a text to her through the API is refused because she opted out
     And within 2 seconds the campaign's statistics agree with the handsets and the network:

@@ -20,14 +20,25 @@ Feature: Message templates are managed through the API and filled in exactly
       | day    | on Tuesday |
     Then Carol's phone receives exactly "Hi Carol, parcel PX-2041 arrives on Tuesday." from "Parcelly"'s number
 
+  # Values that look like template text or replacement patterns are still just text.
+  Scenario: Values are filled in as given, even when they look like template text
+    Given "Parcelly" has a template "reminder" reading "{{name}}, {{name}}'s parcel: {{note}} ({{day}})"
+    When "Parcelly" texts Carol with the template "reminder" and these values:
+      | name | Zoë                  |
+      | note | {{day}} $& 50% off $1 |
+      | day  | {{name}}             |
+    Then Carol's phone receives exactly "Zoë, Zoë's parcel: {{day}} $& 50% off $1 ({{name}})" from "Parcelly"'s number
+
   Scenario: A template is read back, changed, used with its new wording, and deleted
     Then "Parcelly" reads the template "arrival" back with the variables "name, parcel, day"
-    When "Parcelly" changes the template "arrival" to read "{{name}}: {{parcel}} is on its way and arrives {{day}}."
-    And "Parcelly" texts Carol with the template "arrival" and these values:
+    When "Parcelly" changes the template "arrival" to read "{{name}}: {{parcel}} is on its way and arrives {{day}} after {{time}}."
+    Then "Parcelly" reads the template "arrival" back with the variables "name, parcel, day, time"
+    When "Parcelly" texts Carol with the template "arrival" and these values:
       | name   | Carol    |
       | parcel | PX-2042  |
       | day    | tomorrow |
-    Then Carol's phone receives exactly "Carol: PX-2042 is on its way and arrives tomorrow." from "Parcelly"'s number
+      | time   | 10:00    |
+    Then Carol's phone receives exactly "Carol: PX-2042 is on its way and arrives tomorrow after 10:00." from "Parcelly"'s number
     When "Parcelly" deletes the template "arrival"
     Then the template "arrival" is no longer among "Parcelly"'s templates, and reading it is "not found"
 
@@ -40,6 +51,7 @@ Feature: Message templates are managed through the API and filled in exactly
 
   Scenario: Another customer can neither see nor use the template
     Given "Hooli" is a standard customer
+    And "Hooli" has a template "arrival" reading "Hooli here: {{name}}, your order arrives {{day}}."
     Then "Hooli" cannot see or use "Parcelly"'s template "arrival"
 
   Scenario: A template that a campaign still has to send cannot be deleted

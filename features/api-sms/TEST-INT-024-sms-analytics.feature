@@ -20,6 +20,17 @@ Feature: SMS analytics through the API match what the handsets received
     When "Parcelly" texts each of them "Your parcel update" through the API
     Then within 2 seconds the API's analytics agree with what the handsets received and the network reported
 
+  # Six deliveries, three quick and three slow: the median is the third quickest delivery itself,
+  # not the fourth, nor a value between them.
+  Scenario: Delivery times are reported from the deliveries themselves
+    Given these people have mobile phones on networks that deliver at different speeds:
+      | person | delivered after |
+      | Finn   | 200 ms          |
+      | Gus    | 400 ms          |
+      | Hal    | 600 ms          |
+    When "Parcelly" texts each of them "Your parcel update" through the API
+    Then within 2 seconds the API's analytics agree with what the handsets received and the network reported
+
   Scenario: A time window counts only the texts sent inside it
     When "Parcelly" texts each of them "Your parcel update" through the API
     And "Parcelly" texts each of them "Your parcel has arrived" through the API

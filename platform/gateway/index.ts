@@ -44,7 +44,15 @@ function effectiveSettings(config: RoleDeps['config']): unknown {
       inactivityTimeoutMs: config.media.inactivityTimeoutMs,
       heldInactivityTimeoutMs: config.media.heldInactivityTimeoutMs,
     },
-    webhooks: { retryBaseMs: config.webhooks.retryBaseMs, maxAttempts: config.webhooks.maxAttempts },
+    webhooks: {
+      retryBaseMs: config.webhooks.retryBaseMs,
+      maxAttempts: config.webhooks.maxAttempts,
+      timeoutMs: config.webhooks.timeoutMs,
+    },
+    smsc: {
+      responseTimeoutMs: config.smsc.responseTimeoutMs,
+      lateResponseGraceMs: config.smsc.lateResponseGraceMs,
+    },
     voice: config.voice,
     campaigns: config.campaigns,
   };

@@ -122,6 +122,65 @@ test('undeliverable handsets give UNDELIV err:001; rejected ones ESME_RINVDSTADR
   );
 });
 
+test('the double records each receipt it sends and each submit with its time', async () => {
+  const s = await session();
+  await s.bind({ ...CREDENTIALS, mode: 'transceiver' });
+  carrier.behaviourFor('+447700900030', 'undeliverable');
+  const before = Date.now();
+  const { messageId } = await s.submit({
+    source: 'TEST',
+    destination: '+447700900030',
+    text: 'where is it',
+    registeredDelivery: true,
+  });
+  const seen = await s.deliveries.waitFor((d) => d.receiptedMessageId === messageId, {
+    awaited: 'UNDELIV receipt',
+    timeoutMs: 1_000,
+  });
+  const [submit] = carrier.submits.filter((x) => x.to === '+447700900030');
+  const [receipt] = carrier.receipts.filter((r) => r.to === '+447700900030');
+  assert.equal(submit?.carrierId, messageId);
+  assert.equal(submit?.text, 'where is it');
+  assert.ok((submit?.at ?? 0) >= before);
+  assert.deepEqual(
+    { carrierId: receipt?.carrierId, stat: receipt?.stat, err: receipt?.err, text: receipt?.text },
+    { carrierId: messageId, stat: 'UNDELIV', err: seen.err, text: 'where is it' },
+  );
+  assert.ok((receipt?.at ?? 0) >= (submit?.at ?? Infinity));
+  carrier.forget('+447700900030');
+  assert.deepEqual(
+    carrier.receipts.filter((r) => r.to === '+447700900030'),
+    [],
+  );
+  assert.deepEqual(
+    carrier.submits.filter((x) => x.to === '+447700900030'),
+    [],
+  );
+});
+
+test('a handset whose network delivers late gets the text, and the receipt follows, that much later', async () => {
+  const s = await session();
+  await s.bind({ ...CREDENTIALS, mode: 'transceiver' });
+  carrier.behaviourFor('+447700900031', 'deliver', { deliverAfterMs: 150 });
+  assert.deepEqual(carrier.timingOf('+447700900031'), { deliverAfterMs: 150 });
+  const { messageId } = await s.submit({
+    source: 'TEST',
+    destination: '+447700900031',
+    text: 'later',
+    registeredDelivery: true,
+  });
+  const acceptedAt = Date.now();
+  const sms = await carrier
+    .handset('+447700900031')
+    .inbox.waitFor(() => true, { awaited: 'the late text', timeoutMs: 1_000 });
+  assert.ok(sms.receivedAt - acceptedAt >= 140, `handset reached ${sms.receivedAt - acceptedAt} ms after`);
+  const receipt = await carrier.receipts.waitFor((r) => r.carrierId === messageId, {
+    awaited: 'the receipt',
+    timeoutMs: 1_000,
+  });
+  assert.ok(receipt.at >= sms.receivedAt);
+});
+
 test('the window holds requests beyond its size, and each request times out with a clear error', async () => {
   const s = await session({ windowSize: 2, responseTimeoutMs: 200 });
   await s.bind({ ...CREDENTIALS, mode: 'transmitter' });

@@ -134,6 +134,12 @@ export interface PlatformSettings {
     verificationCodeTtlMs: number;
     verificationMaxAttempts: number;
   };
+  /** The SMSC's wait for a carrier's answer to a submission, and the grace for a late one. */
+  smsc?: { responseTimeoutMs: number; lateResponseGraceMs: number };
+  /** How campaigns are paced: the sender looks every tickMs for texts that are due. */
+  campaigns?: { tickMs: number; defaultRatePerSecond: number; maxRatePerSecond: number };
+  /** Webhook delivery: per-attempt timeout, and the pause after failed attempt k is retryBaseMs·2^(k−1). */
+  webhooks?: { retryBaseMs: number; maxAttempts: number; timeoutMs: number };
 }
 
 export interface Trunk {

@@ -52,6 +52,39 @@ export interface Handset {
   inbox: Observed<HandsetSms>;
 }
 
+/** A delivery receipt the network sent the platform, as it sent it: the ground truth of a report. */
+export interface CarrierReceipt {
+  /** The handset the receipt is about. */
+  to: string;
+  carrierId: string;
+  stat: 'DELIVRD' | 'UNDELIV';
+  /** The network error code, three digits ('000' when delivered). */
+  err: string;
+  /** The text (or part) the receipt is about. */
+  text: string;
+  /** Date.now() when the receipt went on the wire. */
+  at: number;
+}
+
+/** A submit_sm the network received (a resubmission shows up as a second one). */
+export interface CarrierSubmit {
+  to: string;
+  /** The id the network gave it; null when it was turned away or never answered. */
+  carrierId: string | null;
+  /** The text (or part) submitted, when it could be decoded. */
+  text: string;
+  /** Date.now() when the submit_sm arrived. */
+  at: number;
+}
+
+/** How fast one handset's network answers, besides what its behaviour does. */
+export interface HandsetTiming {
+  /** 'slow-response': how late the submit_sm_resp comes (default: the double's `slowResponseMs`). */
+  responseDelayMs?: number;
+  /** The text reaches the handset (and the receipt follows) this long after the network accepted it. */
+  deliverAfterMs?: number;
+}
+
 export interface CarrierBind {
   systemId: string;
   mode: 'transmitter' | 'receiver' | 'transceiver';
@@ -92,9 +125,14 @@ export class CarrierSmscDouble {
   private nextId = 1;
 
   /** submit_sm PDUs received, per destination (a resubmission shows up as a second one). */
-  readonly submits = new Observed<{ to: string; carrierId: string | null }>(
-    (s) => `submit_sm to ${s.to}${s.carrierId === null ? '' : ` → ${s.carrierId}`}`,
+  readonly submits = new Observed<CarrierSubmit>(
+    (s) => `submit_sm to ${s.to}${s.carrierId === null ? '' : ` → ${s.carrierId}`} ${JSON.stringify(s.text)}`,
   );
+  /** Every delivery receipt the network sent, in order. */
+  readonly receipts = new Observed<CarrierReceipt>(
+    (r) => `receipt ${r.stat} err:${r.err} for ${r.carrierId} to ${r.to}`,
+  );
+  private readonly timings = new Map<string, HandsetTiming>();
   private readonly slowTimers = new Set<NodeJS.Timeout>();
 
   /** Submits refused so far per number with the 'throttled' behaviour. */
@@ -173,8 +211,14 @@ export class CarrierSmscDouble {
     return this.behaviours.get(number) ?? 'deliver';
   }
 
-  behaviourFor(number: string, behaviour: HandsetBehaviour): void {
+  /** How late this handset's network answers and delivers (nothing late unless told). */
+  timingOf(number: string): HandsetTiming {
+    return this.timings.get(number) ?? {};
+  }
+
+  behaviourFor(number: string, behaviour: HandsetBehaviour, timing: HandsetTiming = {}): void {
     this.behaviours.set(number, behaviour);
+    this.timings.set(number, timing);
   }
 
   /**
@@ -184,7 +228,10 @@ export class CarrierSmscDouble {
   forget(number: string): void {
     this.handsets.delete(number);
     this.behaviours.delete(number);
+    this.timings.delete(number);
     this.throttledSoFar.delete(number);
+    this.submits.forget((s) => s.to === number);
+    this.receipts.forget((r) => r.to === number);
     for (const key of this.partials.keys()) if (key.split('|')[1] === number) this.partials.delete(key);
   }
 
@@ -399,11 +446,11 @@ export class CarrierSmscDouble {
     const from = Number(pdu.source_addr_ton) === 1 ? `+${String(pdu.source_addr)}` : String(pdu.source_addr);
     const behaviour = this.behaviours.get(to) ?? 'deliver';
     if (behaviour === 'no-response') {
-      this.submits.add({ to, carrierId: null });
+      this.submits.add({ to, carrierId: null, text: decoded.text, at: Date.now() });
       return;
     }
     if (behaviour === 'reject') {
-      this.submits.add({ to, carrierId: null });
+      this.submits.add({ to, carrierId: null, text: decoded.text, at: Date.now() });
       this.send(connection, pdu.response({ command_status: smpp.errors.ESME_RINVDSTADR }));
       return;
     }
@@ -411,19 +458,23 @@ export class CarrierSmscDouble {
       const refused = this.throttledSoFar.get(to) ?? 0;
       if (refused < (this.options.throttledSubmits ?? 2)) {
         this.throttledSoFar.set(to, refused + 1);
-        this.submits.add({ to, carrierId: null });
+        this.submits.add({ to, carrierId: null, text: decoded.text, at: Date.now() });
         this.send(connection, pdu.response({ command_status: smpp.errors.ESME_RTHROTTLED }));
         return;
       }
     }
     const carrierId = `${this.idPrefix}${String(this.nextId++).padStart(6, '0')}`;
-    this.submits.add({ to, carrierId });
+    this.submits.add({ to, carrierId, text: decoded.text, at: Date.now() });
+    const timing = this.timings.get(to) ?? {};
     if (behaviour === 'slow-response') {
       // Accepted now, answered late: the platform's response timeout fires first.
-      const timer = setTimeout(() => {
-        this.slowTimers.delete(timer);
-        this.accept(connection, pdu, decoded, { from, to, carrierId, behaviour });
-      }, this.options.slowResponseMs ?? 1_000);
+      const timer = setTimeout(
+        () => {
+          this.slowTimers.delete(timer);
+          this.accept(connection, pdu, decoded, { from, to, carrierId, behaviour });
+        },
+        timing.responseDelayMs ?? this.options.slowResponseMs ?? 1_000,
+      );
       this.slowTimers.add(timer);
       return;
     }
@@ -441,8 +492,33 @@ export class CarrierSmscDouble {
     },
     submit: { from: string; to: string; carrierId: string; behaviour: HandsetBehaviour },
   ): void {
-    const { from, to, carrierId, behaviour } = submit;
+    const { to, carrierId } = submit;
     this.send(connection, pdu.response({ message_id: carrierId }));
+    const deliverAfterMs = this.timings.get(to)?.deliverAfterMs ?? 0;
+    if (deliverAfterMs > 0) {
+      // The network took it; the handset (and so the receipt) is reached later.
+      const timer = setTimeout(() => {
+        this.slowTimers.delete(timer);
+        this.handOver(connection, pdu, decoded, submit);
+      }, deliverAfterMs);
+      this.slowTimers.add(timer);
+      return;
+    }
+    this.handOver(connection, pdu, decoded, submit);
+  }
+
+  /** The text reaches the handset (unless unreachable) and the receipt the behaviour calls for follows. */
+  private handOver(
+    connection: Connection,
+    pdu: PDU,
+    decoded: {
+      text: string;
+      encoding: TextEncoding;
+      concat: { ref: number; total: number; seq: number } | null;
+    },
+    submit: { from: string; to: string; carrierId: string; behaviour: HandsetBehaviour },
+  ): void {
+    const { from, to, carrierId, behaviour } = submit;
     if (behaviour !== 'undeliverable') this.toHandset(from, to, decoded, carrierId);
     const wantsReceipt = (Number(pdu.registered_delivery) & 0x03) !== 0;
     if (!wantsReceipt || behaviour === 'never') return;
@@ -531,7 +607,16 @@ export class CarrierSmscDouble {
     const date = yymmddhhmm(new Date());
     const stat = receipt.delivered ? 'DELIVRD' : 'UNDELIV';
     const excerpt = receipt.text.replace(/[^A-Za-z0-9 ]/g, ' ').slice(0, 20);
-    const text = `id:${receipt.carrierId} sub:001 dlvrd:${receipt.delivered ? '001' : '000'} submit date:${date} done date:${date} stat:${stat} err:${receipt.delivered ? '000' : '001'} text:${excerpt}`;
+    const err = receipt.delivered ? '000' : '001';
+    const text = `id:${receipt.carrierId} sub:001 dlvrd:${receipt.delivered ? '001' : '000'} submit date:${date} done date:${date} stat:${stat} err:${err} text:${excerpt}`;
+    this.receipts.add({
+      to: receipt.to,
+      carrierId: receipt.carrierId,
+      stat,
+      err,
+      text: receipt.text,
+      at: Date.now(),
+    });
     this.request(
       connection,
       'deliver_sm',
