@@ -6,6 +6,7 @@ import {
   makeTheseCallsOneAfterTheOther,
   expectTheCallRecordsShow,
   expectFilterReturns,
+  expectWholeNumberFilter,
   expectCallsStartedAfterTheCallTo,
   expectCallsFromStartUpToStart,
   expectOneRecordPerPageInOrder,
@@ -46,9 +47,9 @@ Then(
 );
 
 Then(
-  "asking for calls to {person}'s number returns only the call to {person}",
-  async function (this: Phase2World, numberOf: string, name: string) {
-    await expectFilterReturns(this, { callee: this.person(numberOf).number }, [name]);
+  "asking for calls to {person}'s number returns only the call to {person}, not the call to {person} whose number begins with hers",
+  function (this: Phase2World, numberOf: string, name: string, longerName: string) {
+    return expectWholeNumberFilter(this, numberOf, name, longerName);
   },
 );
 

@@ -5,6 +5,7 @@ import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { recordMetric, consistencyCheck } from '../reporting/metrics';
 import { DataTable } from '@cucumber/cucumber';
 import type { PstnBehaviour } from '../world/sip/pstn-double';
+import { randomInt } from 'node:crypto';
 import { pstnNumber } from '../world/factories';
 import { bound, eventually, PLATFORM_LOG, boundMs } from './waiting';
 import { attempts } from '../reporting/attempts';
@@ -142,7 +143,11 @@ export async function makeTheseCallsOneAfterTheOther(
     if (!line)
       throw new Error(`Unknown line "${row['whose line']}" (known: ${Object.keys(LINES).join(', ')}).`);
     const name = row.to ?? '';
-    const callee: Person = { name, number: pstnNumber(), kind: 'outside line' };
+    // Each number begins with the one called before it (+1 digit): a filter by a number that
+    // also returns calls to longer numbers starting with it shows up in any scenario here.
+    const previous = world.voice.finishedCalls.at(-1)?.callee.number;
+    const number = previous ? `${previous}${randomInt(0, 10)}` : pstnNumber();
+    const callee: Person = { name, number, kind: 'outside line' };
     world.people.set(name, callee);
     network.behaviourFor(callee.number, line.behaviour);
     await makeCall(world, caller, callee, line.outcome);
@@ -222,6 +227,22 @@ export async function expectTheCallRecordsShow(world: Phase2World, table: DataTa
     }
   }
   expect(table.hashes(), 'every call made is checked').to.have.length(world.voice.finishedCalls.length);
+}
+
+/** Then asking for calls to {person}'s number returns only the call to {person}, not the call to {person} whose number begins with hers */
+export async function expectWholeNumberFilter(
+  world: Phase2World,
+  numberOf: string,
+  name: string,
+  longerName: string,
+): Promise<void> {
+  const { number } = world.person(numberOf);
+  const longer = world.person(longerName).number;
+  expect(
+    longer.startsWith(number) && longer.length > number.length,
+    `${longerName}'s number ${longer} begins with ${numberOf}'s ${number} (the scenario's premise)`,
+  ).to.equal(true);
+  await expectFilterReturns(world, { callee: number }, [name]);
 }
 
 export async function expectFilterReturns(

@@ -21,10 +21,12 @@ export function localDid(): string {
   return `+1${randomInt(2, 10)}${digits(2)}555${digits(4)}`;
 }
 
-/** A UK London landline (+44 20 …): a destination that routing rules send by its +44 prefix. */
-/** A UK landline outside London (Manchester, 0161): no London-only rule may catch it. */
+/**
+ * A UK landline outside London (Hemel Hempstead, 01442 0…): no London-only rule may catch it,
+ * yet London's digits 4420 sit inside it, so a rule matched anywhere but at the start would.
+ */
 export function ukLandline(): string {
-  return `+44161${digits(7)}`;
+  return `+4414420${digits(5)}`;
 }
 
 /** A London landline (020): matched by a London rule (+4420) as well as by a UK one (+44). */

@@ -33,6 +33,8 @@ Feature: Routing rules changed through the API steer the very next call
     And Alice's next call to Bob is still carried by "Carrier A"
 
   Rule: When rules overlap, the most specific one wins, whichever was made first
+    A rule's prefix counts only at the start of a number: Bob's UK line outside London has
+    London's digits inside its number, and is still no London number.
 
     Scenario: London calls take the London rule, the rest of the UK the UK rule
       Given Carol is on a London line that answers calls

@@ -34,7 +34,7 @@ Feature: Every call leaves a record the customer can fetch through the API
 
   Scenario: Records are filtered by outcome, by number and by time
     Then asking for busy calls returns only the call to Dave
-    And asking for calls to Carol's number returns only the call to Carol
+    And asking for calls to Carol's number returns only the call to Carol, not the call to Dave whose number begins with hers
     And asking for calls started after the call to Carol and before the call to Erin returns only the call to Dave
     And asking for calls from the start of the call to Dave up to the start of the call to Erin returns only the call to Dave
 
