@@ -16,6 +16,7 @@ import {
   expectCallRingsForwardedLine,
   expectCallRingsPhone,
   answerAndHearEachOther,
+  expectForwardedCallRecordOnceHungUp,
 } from '../tasks/subscriber';
 
 /**
@@ -123,6 +124,13 @@ When(
   '{person} answers and {person} and {person} hear each other',
   function (this: Phase2World, answerer: string, aName: string, bName: string) {
     return answerAndHearEachOther(this, answerer, aName, bName);
+  },
+);
+
+Then(
+  "once {person} hangs up, the call is on record as his/her call to {person}, forwarded to {person}'s line",
+  function (this: Phase2World, callerName: string, subscriberName: string, targetName: string) {
+    return expectForwardedCallRecordOnceHungUp(this, callerName, subscriberName, targetName);
   },
 );
 

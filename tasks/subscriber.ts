@@ -4,7 +4,7 @@ import type { Cdr, SipAccountSettings } from '../world/http/api-client';
 import type { HandsetSms } from '../world/smpp/carrier-smsc';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { expectNothingElseArrived } from './texts';
-import { awaitCallRecord } from './call-records';
+import { awaitCallRecord, talkTimeBracket } from './call-records';
 import { expectHeardEachOther, talkForAMoment } from './audio';
 import { bound, PLATFORM_LOG, boundMs } from './waiting';
 
@@ -321,4 +321,44 @@ export async function answerAndHearEachOther(
     rangTheDesk?.length ?? 0,
     `calls that rang ${inbound.callee.name}'s own phone while her calls are forwarded (see "${EVIDENCE.SIP}")`,
   ).to.equal(0);
+}
+
+/**
+ * Then once {person} hangs up, the call is on record as his/her call to {person}, forwarded to
+ * {person}'s line: the subscriber's number stays the called party (the one the caller dialled and
+ * the customer's number the call was for), the forwarding number is named, and the talk time lies
+ * between what the caller and the line that answered saw.
+ */
+export async function expectForwardedCallRecordOnceHungUp(
+  world: Phase2World,
+  callerName: string,
+  subscriberName: string,
+  targetName: string,
+) {
+  const inbound = world.currentInboundCall();
+  expect(inbound.caller.name, 'who hangs up: the caller of the call under test').to.equal(callerName);
+  const target = world.person(targetName);
+  const network = await world.telephoneNetwork();
+  const forwarded = network.calls.filter((c) => c.number === target.number && c.origin === 'platform');
+  expect(forwarded, `forwarded calls that reached ${targetName}'s line (see "${EVIDENCE.SIP}")`).to.have.length(1);
+  const waitMs = boundMs(world);
+  await inbound.pstn.hangup();
+  await Promise.all([inbound.pstn.waitUntilEnded(waitMs), forwarded[0].waitUntilEnded(waitMs)]);
+  const cdr = await inboundCallRecord(world);
+  const about = `the record of ${callerName}'s call forwarded to ${targetName}`;
+  expect(cdr, about).to.deep.include({
+    direction: 'inbound',
+    caller: inbound.caller.number,
+    callee: world.person(subscriberName).number,
+    forwardedTo: target.number,
+    disposition: 'answered',
+    sipStatus: 200,
+    hangupBy: 'caller',
+  });
+  const talk = talkTimeBracket([inbound.pstn, forwarded[0]]);
+  expect(
+    cdr.durationMs,
+    `${about}: talk time in ms, between what ${callerName} and ${targetName}'s line saw ` +
+      `(${talk.atLeast}–${talk.atMost} ms)`,
+  ).to.be.within(talk.atLeast, talk.atMost);
 }

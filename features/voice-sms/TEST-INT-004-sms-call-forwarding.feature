@@ -22,6 +22,7 @@ Feature: Subscribers forward their calls by text message
     When Bob calls Alice's number
     Then the call rings Carol's line instead of Alice's phone
     And Carol answers and Bob and Carol hear each other
+    And once Bob hangs up, the call is on record as his call to Alice, forwarded to Carol's line
 
   Scenario: FORWARD OFF brings the calls back to the desk phone
     Given Alice has forwarded her calls to Carol by text
