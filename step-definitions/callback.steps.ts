@@ -9,6 +9,8 @@ import {
   expectCallBackPartiesHearEachOther,
   expectReplyExplainingTheKeyword,
   expectNobodyCalledBack,
+  expectToldOfTheCallBack,
+  expectCallBackRecordOnceHungUp,
   type CallbackLine,
 } from '../tasks/callback';
 
@@ -63,3 +65,17 @@ Then(
 Then('nobody is called back', function (this: Phase2World) {
   return expectNobodyCalledBack(this);
 });
+
+Then(
+  '{person} is told by text that {string} is calling her/him back, and from which number',
+  function (this: Phase2World, name: string, customerName: string) {
+    return expectToldOfTheCallBack(this, name, customerName);
+  },
+);
+
+Then(
+  "once {person} hangs up, the call back is on record as {string}'s answered call to her/him",
+  function (this: Phase2World, name: string, customerName: string) {
+    return expectCallBackRecordOnceHungUp(this, name, customerName);
+  },
+);

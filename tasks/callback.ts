@@ -6,6 +6,7 @@ import { localDid, shortCode } from '../world/factories';
 import { EVIDENCE } from '../reporting/evidence';
 import { audioSnapshot, expectHeardEachOther, talkForAMoment } from './audio';
 import { bound, PLATFORM_LOG, boundMs, type Evidence } from './waiting';
+import { awaitCallRecord, talkTimeBracket } from './call-records';
 
 /**
  * Call-backs by SMS keyword: a handset texts CALL ME to a customer's short code or callback
@@ -226,4 +227,63 @@ export async function expectNobodyCalledBack(world: Phase2World) {
     unexpected: `the platform called back the mobile that texted something other than CALL ME`,
     lookAt: `the "${EVIDENCE.SIP}" attachment`,
   });
+}
+
+/** Then {person} is told by text that {string} is calling her/him back, and from which number */
+export async function expectToldOfTheCallBack(world: Phase2World, name: string, customerName: string) {
+  const texted = world.voice.callback?.textedLine;
+  if (!texted) throw new Error(`${name} has texted no callback line in this scenario.`);
+  const line = callbackLine(world.customer(customerName), texted.line as CallbackLine);
+  const shown = callerIdOfTheCallBack(world, customerName);
+  const sms = await world.mobileNetwork.handset(world.person(name).number).inbox.waitFor(
+    (s) => s.from === line,
+    bound(world, `the text telling ${name} she is being called back, from the ${texted.line} ${line}`, {
+      lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
+    }),
+  );
+  expect(sms.text, `the text to ${name}: she is being called back`).to.match(/calling you back/i);
+  expect(
+    sms.text,
+    `the text to ${name} names the number the call back shows: ${expectedCallerId(world)}`,
+  ).to.include(shown);
+}
+
+/**
+ * The platform counts the call back as connected when the agent's 200 OK reaches it: after the
+ * agent's phone answered, and (unobserved: no end of ours receives that 200 OK after the platform)
+ * within this much of it on a loaded host.
+ */
+const AGENT_ANSWER_TRANSIT_MS = 150;
+
+/** Then once {person} hangs up, the call back is on record as {string}'s answered call to him/her */
+export async function expectCallBackRecordOnceHungUp(world: Phase2World, name: string, customerName: string) {
+  const callback = world.currentCallback();
+  const { handset, agent } = callback;
+  if (!handset || !agent) throw new Error('The call back was not answered at both ends.');
+  const waitMs = boundMs(world);
+  await handset.hangup();
+  await Promise.all([handset.waitUntilEnded(waitMs), agent.waitUntilEnded(waitMs)]);
+  const customer = world.customer(customerName);
+  const cdr = await awaitCallRecord(world, customer.api, callback.invite.callId, `the call back to ${name}`);
+  const about = `the record of "${customerName}"'s call back to ${name}`;
+  expect(cdr, about).to.deep.include({
+    direction: 'outbound',
+    caller: callerIdOfTheCallBack(world, customerName),
+    callee: world.person(name).number,
+    trunkId: customer.trunkId,
+    disposition: 'answered',
+    sipStatus: 200,
+    hangupBy: 'callee',
+  });
+  // Talk time runs from the agent's answer (Erin had answered before the agent was rung) to the
+  // first hang-up, bracketed by what Erin's mobile and the agent's phone saw of the hang-up.
+  const talk = talkTimeBracket([
+    { answeredAt: agent.answeredAt, endedAt: handset.endedAt },
+    { answeredAt: agent.answeredAt, endedAt: agent.endedAt },
+  ]);
+  expect(
+    cdr.durationMs,
+    `${about}: talk time in ms, from the agent's answer to the hang-up as the two ends saw them ` +
+      `(${talk.atLeast - AGENT_ANSWER_TRANSIT_MS}–${talk.atMost} ms)`,
+  ).to.be.within(talk.atLeast - AGENT_ANSWER_TRANSIT_MS, talk.atMost);
 }

@@ -340,7 +340,10 @@ export async function expectForwardedCallRecordOnceHungUp(
   const target = world.person(targetName);
   const network = await world.telephoneNetwork();
   const forwarded = network.calls.filter((c) => c.number === target.number && c.origin === 'platform');
-  expect(forwarded, `forwarded calls that reached ${targetName}'s line (see "${EVIDENCE.SIP}")`).to.have.length(1);
+  expect(
+    forwarded,
+    `forwarded calls that reached ${targetName}'s line (see "${EVIDENCE.SIP}")`,
+  ).to.have.length(1);
   const waitMs = boundMs(world);
   await inbound.pstn.hangup();
   await Promise.all([inbound.pstn.waitUntilEnded(waitMs), forwarded[0].waitUntilEnded(waitMs)]);

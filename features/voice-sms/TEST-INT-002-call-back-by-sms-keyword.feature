@@ -17,8 +17,10 @@ Feature: Texting a keyword gets the sender a call back from an agent
     Given Erin has a mobile phone that answers calls
     When Erin texts "<keyword>" to "Northwind Care"'s <line>
     Then Erin's mobile rings with a call from "Northwind Care"
+    And Erin is told by text that "Northwind Care" is calling her back, and from which number
     And Alice's phone rings with Erin's call back and Alice answers
     And Erin and Alice hear each other
+    And once Erin hangs up, the call back is on record as "Northwind Care"'s answered call to her
 
     Examples:
       | line            | keyword |
