@@ -275,6 +275,19 @@ export async function expectCallBackRecordOnceHungUp(world: Phase2World, name: s
     sipStatus: 200,
     hangupBy: 'callee',
   });
+  // The call back is connected once the agent answered, not when the mobile did (Erin answers
+  // first, then the agent is rung): the record's ring time is at least from the call reaching
+  // Erin's mobile to the agent's answer, and at most from Erin's text to just after that answer.
+  const rang = Date.parse(cdr.answeredAt ?? '') - Date.parse(cdr.startedAt);
+  const ring = {
+    atLeast: (agent.answeredAt ?? NaN) - callback.invite.at,
+    atMost: (agent.answeredAt ?? NaN) + AGENT_ANSWER_TRANSIT_MS - (callback.textedAt ?? NaN),
+  };
+  expect(
+    rang,
+    `${about}: ms from its start to its answer, which is the agent's answer after ${name}'s mobile ` +
+      `rang and answered (${ring.atLeast}–${ring.atMost} ms as the ends saw it)`,
+  ).to.be.within(ring.atLeast, ring.atMost);
   // Talk time runs from the agent's answer (Erin had answered before the agent was rung) to the
   // first hang-up, bracketed by what Erin's mobile and the agent's phone saw of the hang-up.
   const talk = talkTimeBracket([
