@@ -5,7 +5,7 @@ import type { PhoneCall } from '../world/sip/sip-phone';
 import { localDid, shortCode } from '../world/factories';
 import { EVIDENCE } from '../reporting/evidence';
 import { audioSnapshot, expectHeardEachOther, talkForAMoment } from './audio';
-import { bound, PLATFORM_LOG, boundMs, type Evidence } from './waiting';
+import { bound, PLATFORM_LOG, boundMs, untilInstant, type Evidence } from './waiting';
 import { awaitCallRecord, talkTimeBracket } from './call-records';
 
 /**
@@ -110,6 +110,9 @@ export async function expectCallBackOnTheMobile(world: Phase2World, name: string
   world.voice.callback = { ...world.voice.callback, invite };
 }
 
+/** How long the agent's phone rings before the agent picks up. */
+const AGENT_RINGS_MS = 300;
+
 /** Then {person}'s phone rings with {person}'s call back and {person} answers */
 export async function answerTheCallBackAtTheAgentsPhone(
   world: Phase2World,
@@ -137,6 +140,9 @@ export async function answerTheCallBackAtTheAgentsPhone(
   expect(ringing.remoteIdentity.user, `caller shown on ${agentName}'s phone`).to.equal(
     world.person(callerName).number,
   );
+  // An agent picks up after the phone has rung a moment, as the outside lines do: the record's
+  // ring time then differs from the mobile's answer by far more than any transit jitter.
+  await untilInstant(ringing.invitedAt + AGENT_RINGS_MS);
   await ringing.answer();
   await ringing.waitUntilAnswered(waitMs);
   callback.handset = handset;
