@@ -16,9 +16,30 @@ function templateOf(world: Phase2World, name: string): Template {
 
 /** Given {string} has a template {string} reading {string} */
 export async function createTemplate(world: Phase2World, customerName: string, name: string, body: string) {
-  const template = await world.customer(customerName).api.createTemplate({ name, body });
+  const template = await world
+    .customer(customerName)
+    .api.createTemplate({ name, body })
+    .catch((error: unknown) => {
+      throw nameTakenElsewhere(world, customerName, name, error);
+    });
   expect(template, `template "${name}" as created`).to.deep.include({ name, body });
   world.customer(customerName).templates.set(name, template);
+}
+
+/**
+ * A refused template whose name another customer of this scenario already uses: names are the
+ * customer's own, so the failure says that, not just the platform's answer.
+ */
+function nameTakenElsewhere(world: Phase2World, customerName: string, name: string, error: unknown): unknown {
+  const owners = [...world.customers.entries()]
+    .filter(([other, actor]) => other !== customerName && actor.templates.has(name))
+    .map(([other]) => `"${other}"`);
+  if (owners.length === 0) return error;
+  return new Error(
+    `"${customerName}" could not create its own template "${name}", a name ${owners.join(', ')} already ` +
+      `gave one of theirs: another customer's template name must not be taken (names are per customer). ` +
+      `The platform answered: ${(error as Error).message}`,
+  );
 }
 
 /** Then {string} reads the template {string} back with the variables {string} */
