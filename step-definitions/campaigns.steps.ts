@@ -8,21 +8,25 @@ import {
   expectScheduledAndNobodyTextedYet,
   expectEachReachableContactTextedOnce,
   expectOptedOutPersonNotTexted,
-  expectCampaignStatisticsAgreeWithin,
-  pauseCampaignAfter,
-  cancelCampaignAfter,
-  expectNobodyElseTextedWhileHeld,
-  resumeCampaign,
   expectCampaignPace,
-  expectTheRestTextedOnlyAfterResume,
-  expectCancelledCampaignStaysCancelled,
   scheduleCampaignForTomorrow,
   cancelCampaign,
   expectTemplateInUseCannotBeDeleted,
   runCampaignToEachOfThem,
   expectNobodyTextedBeforeTheStart,
-  expectUnreachedCountedAsCancelled,
 } from '../tasks/campaigns';
+import {
+  pauseCampaignAfter,
+  cancelCampaignAfter,
+  expectNobodyElseTextedWhileHeld,
+  resumeCampaign,
+  expectTheRestTextedOnlyAfterResume,
+  expectCancelledCampaignStaysCancelled,
+} from '../tasks/campaign-pauses';
+import {
+  expectCampaignStatisticsAgreeWithin,
+  expectUnreachedCountedAsCancelled,
+} from '../tasks/campaign-figures';
 import {
   expectListAcceptedWithSkippedRows,
   uploadContactListOrFail,

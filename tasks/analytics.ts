@@ -5,7 +5,7 @@ import type { HandsetBehaviour } from '../world/smpp/carrier-smsc';
 import type { MessageAnalytics } from '../world/http/api-client';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { customerNumber } from './messaging';
-import { campaignNamed, contactsOf, expectedText } from './campaigns';
+import { campaignNamed, contactsOf, expectedText } from './campaign-runs';
 import { consistencyCheck } from '../reporting/metrics';
 import { bound, eventually } from './waiting';
 

@@ -3,7 +3,7 @@ import type { Phase2World } from '../world/world';
 import type { ReceivedWebhook, WebhookFailure } from '../world/http/webhook-receiver';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { recordMetric } from '../reporting/metrics';
-import { bound } from './waiting';
+import { bound, describeEvidence, PLATFORM_LOG } from './waiting';
 
 /**
  * Delivery reports at the customer's webhook: signed, in the order the network reported them,
@@ -160,6 +160,40 @@ export async function expectWebhookHearsSentThenDelivered(world: Phase2World, cu
     events.map((e) => (e.data as { status?: string }).status),
     'the message status each report carries',
   ).to.deep.equal(['sent', 'delivered']);
+  await expectNoReportSentAgain(world, customerName, events);
+}
+
+/**
+ * A report the endpoint acknowledged is never sent again. No ordering ties a re-send to a later
+ * event (the platform orders the reports of one message, and a re-send stands outside that), so
+ * absence is proven over the documented retry window instead: a platform that took the
+ * acknowledgement of attempt k for a failure would, by its schedule, send the report again
+ * retryBaseMs·2^(k−1) after it, however loaded the machine (see `lateness`).
+ */
+async function expectNoReportSentAgain(
+  world: Phase2World,
+  customerName: string,
+  reports: ReceivedWebhook[],
+): Promise<void> {
+  const { webhooks: schedule } = await world.platformSettings();
+  if (!schedule)
+    throw new Error(
+      "The target's GET /ops/v1/settings reports no webhook retry schedule (retryBaseMs): " +
+        'a report sent again after it was acknowledged cannot be ruled out.',
+    );
+  const ids = new Map(reports.map((r) => [r.eventId, r] as const));
+  const windowEnds = reports.map((r) => {
+    const acknowledged = r.attemptsAt[r.attempts - r.duplicates - 1] ?? Date.now();
+    const delay = schedule.retryBaseMs * 2 ** (r.attempts - r.duplicates - 1);
+    return acknowledged + delay + lateness(delay);
+  });
+  await world.env.webhooks.redeliveries.expectNone((d) => ids.has(d.eventId), {
+    duringMs: Math.max(0, Math.max(...windowEnds) - Date.now()),
+    unexpected:
+      `"${customerName}"'s webhook acknowledged a report, and the platform sent it again ` +
+      `(within the ${schedule.retryBaseMs}·2^(k−1) ms retry window after the acknowledged attempt k)`,
+    lookAt: describeEvidence(world, [EVIDENCE.WEBHOOK, PLATFORM_LOG]),
+  });
 }
 
 /** Then the {word} report took {int} attempts, each pause longer than the one before, and each report was processed once */

@@ -20,7 +20,6 @@ export async function createCustomer(world: Phase2World, name: string, tier: str
     templates: new Map(),
     contactLists: new Map(),
     campaigns: new Map(),
-    optedOut: new Set(),
   });
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DataTable } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
@@ -16,9 +17,41 @@ function templateOf(world: Phase2World, name: string): Template {
 
 /** Given {string} has a template {string} reading {string} */
 export async function createTemplate(world: Phase2World, customerName: string, name: string, body: string) {
-  const template = await world.customer(customerName).api.createTemplate({ name, body });
+  const api = world.customer(customerName).api;
+  const template = await api.createTemplate({ name, body }).catch(async (error: unknown) => {
+    throw await whyRefused(world, customerName, name, body, error);
+  });
   expect(template, `template "${name}" as created`).to.deep.include({ name, body });
   world.customer(customerName).templates.set(name, template);
+}
+
+/**
+ * Names a refused template's cause when it is the name: the customer has no template of that
+ * name, yet the same wording under a fresh name is taken, so the name must be held by another
+ * customer, and names are each customer's own. Otherwise the platform's answer stands.
+ */
+async function whyRefused(
+  world: Phase2World,
+  customerName: string,
+  name: string,
+  body: string,
+  error: unknown,
+): Promise<unknown> {
+  const api = world.customer(customerName).api;
+  const own = (await api.listTemplates()).items.map((t) => t.name);
+  if (own.includes(name)) return error;
+  const probe = await api.createTemplate({ name: `${name} ${randomUUID()}`, body }).catch(() => undefined);
+  if (!probe) return error;
+  await api.deleteTemplate(probe.id);
+  const inScenario = [...world.customers.entries()]
+    .filter(([other, actor]) => other !== customerName && actor.templates.has(name))
+    .map(([other]) => `"${other}"`);
+  return new Error(
+    `"${customerName}" could not name its template "${name}" though it has none of that name (its ` +
+      `templates: ${JSON.stringify(own)}), while the same wording under a fresh name was taken: the name ` +
+      `is held by another customer${inScenario.length ? ` (${inScenario.join(', ')} in this scenario)` : ''}, ` +
+      `and template names must be each customer's own. The platform answered: ${(error as Error).message}`,
+  );
 }
 
 /** Then {string} reads the template {string} back with the variables {string} */

@@ -42,8 +42,6 @@ export interface CustomerActor {
   contactLists: Map<string, UploadedContactList>;
   /** The campaigns the customer runs, by name. */
   campaigns: Map<string, CampaignRun>;
-  /** Numbers of people who texted STOP to one of the customer's numbers. */
-  optedOut: Set<string>;
   /** The last request the customer sent under a reference (request id) of its own, and how long it took. */
   tracedRequest?: { reference: string; response: RawResponse; roundTripMs: number };
 }

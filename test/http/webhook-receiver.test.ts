@@ -64,6 +64,12 @@ test('a correctly signed event reaches the application once, however often it is
     [received[0].eventId, received[0].type, received[0].attempts, received[0].duplicates],
     ['evt_1', 'message.delivered', 2, 1],
   );
+  // The re-delivery is observable as it arrives, so a step can prove none came over a window.
+  const again = receiver.redeliveries.filter((r) => r.path === endpoint.path);
+  assert.deepEqual(
+    again.map((r) => [r.eventId, r.type, r.attempt]),
+    [['evt_1', 'message.delivered', 2]],
+  );
 });
 
 test('bad, missing or stale signatures are refused with 401 and listed as rejected', async () => {

@@ -57,6 +57,16 @@ export type WebhookDialect = 'phase2' | 'jasmin';
 /** How a delivery is made to fail: an HTTP status, no answer, or (Jasmin) 200 without ACK/Jasmin. */
 export type WebhookFailure = number | 'timeout' | 'no-ack';
 
+/** A request carrying an event the endpoint had already accepted (an at-least-once sender's duplicate). */
+export interface Redelivery {
+  eventId: string;
+  type: string;
+  path: string;
+  at: number;
+  /** Which request for this event it was (1-based). */
+  attempt: number;
+}
+
 interface EndpointState {
   name: string;
   dialect: WebhookDialect;
@@ -79,6 +89,11 @@ export class WebhookReceiver {
     (e) => `${e.type} ${e.eventId} at ${e.path} (attempts ${e.attempts})`,
   );
   readonly rejected = new Observed<RejectedWebhook>((r) => `${r.path}: ${r.reason}`);
+  /** Each verified request that carried an event the application had already accepted, as it arrived. */
+  readonly redeliveries = new Observed<Redelivery>(
+    (r) =>
+      `${r.type} ${r.eventId} at ${r.path} again at ${new Date(r.at).toISOString()} (request ${r.attempt})`,
+  );
   private readonly endpoints = new Map<string, EndpointState>();
   private readonly accepted = new Map<string, ReceivedWebhook>();
   private readonly attempts = new Map<string, number[]>();
@@ -367,6 +382,13 @@ export class WebhookReceiver {
       known.attempts = attemptsAt.length;
       known.attemptsAt = attemptsAt;
       known.duplicates += 1;
+      this.redeliveries.add({
+        eventId: event.eventId,
+        type: event.type,
+        path,
+        at: attemptsAt[attemptsAt.length - 1] ?? Date.now(),
+        attempt: attemptsAt.length,
+      });
     } else {
       const received: ReceivedWebhook = {
         ...event,
