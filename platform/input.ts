@@ -158,3 +158,15 @@ export interface StringRules {
   /** What the caller should send instead, in words ("an E.164 number such as +14155550100"). */
   patternHint?: string;
 }
+
+/** A query's date-time parameter as ISO-8601 UTC, undefined when absent; a bad one is noted in `errors`. */
+export function queryTime(query: URLSearchParams, name: string, errors: FieldError[]): string | undefined {
+  const raw = query.get(name);
+  if (raw === null) return undefined;
+  const parsed = Date.parse(raw);
+  if (Number.isNaN(parsed)) {
+    errors.push({ field: name, message: 'must be an ISO-8601 date-time such as 2025-01-31T12:00:00Z' });
+    return undefined;
+  }
+  return new Date(parsed).toISOString();
+}

@@ -30,11 +30,6 @@ import {
   expectCallFindsUnavailable,
 } from '../tasks/registration';
 
-/**
- * Outside lines ring this long before answering, so a call record that bills from the dial
- * instead of the answer is off by more than the tolerance below and fails.
- */
-
 Given("{person}'s phone is registered", function (this: Phase2World, name: string) {
   return registerPhone(this, name);
 });

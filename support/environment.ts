@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { loadSuiteConfig, type PlatformEndpoints, type SuiteConfig } from './config';
 import { mobileRangePrefix } from '../world/factories';
 import { PlatformApi } from '../world/http/api-client';
 import { WebhookReceiver } from '../world/http/webhook-receiver';
-import { CarrierSmscDouble } from '../world/smpp/carrier-smsc';
+import type { CarrierSmscDouble } from '../world/smpp/carrier-smsc';
+import { connectCarrier } from '../world/smpp/connected-carrier';
 
 /**
  * Everything that lives for a whole worker: the platform's endpoints, the mobile network and
@@ -78,33 +78,22 @@ export async function startSuiteEnvironment(
       checkRequestIdEcho: false,
     });
 
-    const carrierCredentials = {
-      systemId: `car${randomBytes(3).toString('hex')}`,
-      password: randomBytes(4).toString('hex'),
-    };
-    const carrier = new CarrierSmscDouble();
-    await carrier.start(carrierCredentials);
-    stops.push(() => carrier.stop());
-
     const webhooks = new WebhookReceiver({ publicHost: config.suiteHost });
     await webhooks.start();
     stops.push(() => webhooks.stop());
 
     // Point the platform's SMSC at this worker's carrier double for this worker's mobile range.
     const mobilePrefix = mobileRangePrefix();
-    const connectorId = `carrier-${process.env.CUCUMBER_WORKER_ID ?? '0'}-${randomBytes(3).toString('hex')}`;
-    const bound = carrier.waitForBind(config.waitMs);
-    await operator.putConnector(connectorId, {
-      host: config.suiteHost,
-      port: carrier.address().port,
-      ...carrierCredentials,
-    });
-    // Undone at the end (registered before the route, so the route goes first): a remote
-    // platform keeps no debris from the run.
-    stops.push(() => operator.deleteConnector(connectorId));
-    await operator.putRoute({ prefix: mobilePrefix, connectorId });
-    stops.push(() => operator.deleteRoute(mobilePrefix));
-    await bound;
+    const { double: carrier } = await connectCarrier(
+      operator,
+      {
+        label: process.env.CUCUMBER_WORKER_ID ?? '0',
+        prefix: mobilePrefix,
+        suiteHost: config.suiteHost,
+        bindWithinMs: config.waitMs,
+      },
+      (undo) => stops.push(undo),
+    );
 
     return { config, endpoints, operator, carrier, mobilePrefix, webhooks, platformLog, stop };
   } catch (error) {

@@ -1,6 +1,6 @@
 import { DataTable } from '@cucumber/cucumber';
 import { expect } from 'chai';
-import type { Phase2World } from '../world/world';
+import type { Phase2World, SentText } from '../world/world';
 import type { HandsetBehaviour } from '../world/smpp/carrier-smsc';
 import type { MessageAnalytics } from '../world/http/api-client';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
@@ -20,15 +20,6 @@ const NETWORKS: Record<string, HandsetBehaviour> = {
 };
 /** The platform records a receipt within moments of the network sending it on loopback: the tolerance. */
 const RECEIPT_PROCESSING_MS = 100;
-
-interface SentText {
-  person: string;
-  text: string;
-  id: string;
-  acceptedAt: string;
-  requestedAt: number;
-  respondedAt?: number;
-}
 
 /** One delivery as the suite saw it: the platform's latency for it must lie in [lowMs, highMs]. */
 interface ObservedDelivery {

@@ -258,6 +258,12 @@ export async function expectFilterReturns(
   ).to.deep.equal(expected.map((cdr) => cdr.id));
 }
 
+/** The platform's records of the finished calls to two people, in the order named. */
+async function recordsOfCallsTo(world: Phase2World, one: string, other: string): Promise<[Cdr, Cdr]> {
+  const first = await recordOf(world, finished(world, one));
+  return [first, await recordOf(world, finished(world, other))];
+}
+
 /** Then asking for calls started after the call to {person} and before the call to {person} returns only the call to {person} */
 export async function expectCallsStartedAfterTheCallTo(
   world: Phase2World,
@@ -266,8 +272,7 @@ export async function expectCallsStartedAfterTheCallTo(
   name: string,
 ) {
   // Bounds from the platform's own clock (its records), so a remote platform's clock skew cannot matter.
-  const previous = await recordOf(world, finished(world, after));
-  const next = await recordOf(world, finished(world, before));
+  const [previous, next] = await recordsOfCallsTo(world, after, before);
   await expectFilterReturns(world, { since: previous.endedAt, until: next.startedAt }, [name]);
 }
 
@@ -282,8 +287,7 @@ export async function expectCallsFromStartUpToStart(
   upTo: string,
   name: string,
 ) {
-  const first = await recordOf(world, finished(world, from));
-  const next = await recordOf(world, finished(world, upTo));
+  const [first, next] = await recordsOfCallsTo(world, from, upTo);
   await expectFilterReturns(world, { since: first.startedAt, until: next.startedAt }, [name]);
 }
 

@@ -4,6 +4,7 @@ import type { ReceivedWebhook, WebhookFailure } from '../world/http/webhook-rece
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { recordMetric } from '../reporting/metrics';
 import { bound, describeEvidence, PLATFORM_LOG } from './waiting';
+import { finalReportAt, networkReceiptFor } from './messaging';
 
 /**
  * Delivery reports at the customer's webhook: signed, in the order the network reported them,
@@ -235,25 +236,10 @@ export async function expectReportRetriedWithGrowingPauses(
 /** Then {string}'s webhook receives a signed report that the message was undeliverable, with the network's error code */
 export async function expectSignedUndeliverableReport(world: Phase2World, customerName: string) {
   const message = world.currentMessage();
-  const webhook = world.customer(customerName).webhook;
-  if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
-  const report = await world.env.webhooks.waitForEvent(
-    webhook.path,
-    (e) =>
-      e.type.startsWith('message.') &&
-      e.type !== 'message.sent' &&
-      (e.data as { id?: string }).id === message.id,
-    bound(world, `the final report for ${message.id} at "${customerName}"'s webhook`, {
-      lookAt: [EVIDENCE.WEBHOOK],
-    }),
-  );
+  const report = await finalReportAt(world, customerName, message);
   expect(report.type, 'the final report').to.equal('message.undeliverable');
   // The error code the network itself sent in its receipt for this text.
-  const receipt = world.mobileNetwork.receipts
-    .all()
-    .find((r) => r.to === message.to && r.text === message.text);
-  if (!receipt)
-    throw new Error(`The network sent no receipt for the text to ${message.to} (see "${EVIDENCE.SMPP}").`);
+  const receipt = networkReceiptFor(world, message);
   expect(
     report.data,
     `the report carries the network's error code (receipt ${receipt.carrierId})`,

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
-import type { HandsetBehaviour } from '../world/smpp/carrier-smsc';
+import type { CarrierReceipt, HandsetBehaviour } from '../world/smpp/carrier-smsc';
+import type { ReceivedWebhook } from '../world/http/webhook-receiver';
 import { SmppCustomerSession } from '../world/smpp/smpp-session';
 import { localDid, mobileNumber } from '../world/factories';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
@@ -199,21 +200,40 @@ export async function expectHandsetReachedWithin(world: Phase2World, boundMs: nu
   ).to.be.at.least(message.acceptedAt);
 }
 
-/** Then {string}'s webhook receives a signed delivery report saying the message was {messageOutcome} */
-export async function expectSignedDeliveryReport(world: Phase2World, customerName: string, outcome: string) {
-  const message = world.currentMessage();
+/** A message's final report at a customer's webhook (whatever follows `message.sent`), once it arrives. */
+export function finalReportAt(
+  world: Phase2World,
+  customerName: string,
+  message: MessageUnderTest,
+): Promise<ReceivedWebhook> {
   const webhook = world.customer(customerName).webhook;
   if (!webhook) throw new Error(`"${customerName}" has no webhook in this scenario.`);
-  const event = await world.env.webhooks.waitForEvent(
+  return world.env.webhooks.waitForEvent(
     webhook.path,
     (e) =>
       e.type.startsWith('message.') &&
       e.type !== 'message.sent' &&
       (e.data as { id?: string }).id === message.id,
-    bound(world, `a delivery report for message ${message.id} at "${customerName}"'s webhook`, {
+    bound(world, `the final delivery report for message ${message.id} at "${customerName}"'s webhook`, {
       lookAt: [EVIDENCE.WEBHOOK, EVIDENCE.SMPP],
     }),
   );
+}
+
+/** The receipt the mobile network sent for a message's text; it is an error when it sent none. */
+export function networkReceiptFor(world: Phase2World, message: MessageUnderTest): CarrierReceipt {
+  const receipt = world.mobileNetwork.receipts
+    .all()
+    .find((r) => r.to === message.to && r.text === message.text);
+  if (!receipt)
+    throw new Error(`The network sent no receipt for the text to ${message.to} (see "${EVIDENCE.SMPP}").`);
+  return receipt;
+}
+
+/** Then {string}'s webhook receives a signed delivery report saying the message was {messageOutcome} */
+export async function expectSignedDeliveryReport(world: Phase2World, customerName: string, outcome: string) {
+  const message = world.currentMessage();
+  const event = await finalReportAt(world, customerName, message);
   // Only requests whose signature verified reach `events`; a forged one would be in `rejected`.
   expect(event.type, `type of the delivery report for ${message.id}`).to.equal(`message.${outcome}`);
   expect(event.data, 'message in the delivery report').to.deep.include({
@@ -221,7 +241,7 @@ export async function expectSignedDeliveryReport(world: Phase2World, customerNam
     status: outcome,
     to: message.to,
   });
-  const rejected = world.env.webhooks.rejected.filter((r) => r.path === webhook.path);
+  const rejected = world.env.webhooks.rejected.filter((r) => r.path === event.path);
   expect(
     rejected,
     `webhook requests whose signature did not verify (see "${EVIDENCE.WEBHOOK}")`,
@@ -242,14 +262,8 @@ export async function expectMessageStatus(world: Phase2World, outcome: string) {
   expect(stored.doneAt, 'time the message reached its final state').to.be.a('string');
   if (outcome === 'undeliverable') {
     // The reason is the network's own: the error code it sent in its receipt for this text.
-    const receipt = world.mobileNetwork.receipts
-      .all()
-      .find((r) => r.to === message.to && r.text === message.text);
-    expect(
-      receipt,
-      `the network's receipt for the text to ${message.to} (see "${EVIDENCE.SMPP}")`,
-    ).to.not.equal(undefined);
-    expect(stored.errorCode, `error code of ${message.id} vs the network's receipt`).to.equal(receipt?.err);
+    const receipt = networkReceiptFor(world, message);
+    expect(stored.errorCode, `error code of ${message.id} vs the network's receipt`).to.equal(receipt.err);
   }
   // By now the carrier has reported on it, so a duplicate submit would have reached the handset.
   const recipient = [...world.people.values()].find((p) => p.number === message.to);

@@ -1,10 +1,9 @@
 import { expect } from 'chai';
 import type { MessagingNotes, Phase2World } from '../world/world';
-import { CarrierSmscDouble } from '../world/smpp/carrier-smsc';
+import { connectCarrier } from '../world/smpp/connected-carrier';
 import { frenchMobileRange, mobileNumber, shortCode } from '../world/factories';
 import { EVIDENCE } from '../reporting/evidence';
 import { customerNumber, finalStatusOf } from './messaging';
-import { randomBytes } from 'node:crypto';
 import { unreachableNetworkAt } from '../world/smpp/unreachable-network';
 import { bound, eventually, PLATFORM_LOG, boundMs } from './waiting';
 
@@ -69,27 +68,12 @@ export async function expectTravelledInParts(world: Phase2World, parts: number, 
 
 /** Given the platform sends texts to French mobiles over a connector of their own */
 export async function connectFrenchCarrier(world: Phase2World) {
-  const credentials = {
-    systemId: `fr${randomBytes(3).toString('hex')}`,
-    password: randomBytes(4).toString('hex'),
-  };
-  const double = new CarrierSmscDouble();
-  await double.start(credentials);
-  world.onCleanup(() => double.stop());
   const range = frenchMobileRange();
-  const connectorId = `carrier-fr-${randomBytes(4).toString('hex')}`;
-  const { operator } = world;
-  const { config } = world.env;
-  const platformBinds = double.waitForBind(boundMs(world));
-  await operator.putConnector(connectorId, {
-    host: config.suiteHost,
-    port: double.address().port,
-    ...credentials,
-  });
-  world.onCleanup(() => operator.deleteConnector(connectorId));
-  await operator.putRoute({ prefix: range, connectorId });
-  world.onCleanup(() => operator.deleteRoute(range));
-  await platformBinds;
+  const { double, connectorId, credentials } = await connectCarrier(
+    world.operator,
+    { label: 'fr', prefix: range, suiteHost: world.env.config.suiteHost, bindWithinMs: boundMs(world) },
+    (undo) => world.onCleanup(undo),
+  );
   world.messaging.foreignCarrier = { double, range, connectorId, credentials, port: double.address().port };
 }
 

@@ -207,19 +207,20 @@ export interface VoiceNotes {
   };
 }
 
+/** A text sent in a batch, as the API accepted it, with when the request went and was answered. */
+export interface SentText {
+  person: string;
+  text: string;
+  id: string;
+  acceptedAt: string;
+  requestedAt: number;
+  respondedAt?: number;
+}
+
 export interface MessagingNotes {
   message?: MessageUnderTest;
   /** Texts sent in batches, as the API accepted them (analytics compare against these). */
-  sentBatches: Array<
-    Array<{
-      person: string;
-      text: string;
-      id: string;
-      acceptedAt: string;
-      requestedAt: number;
-      respondedAt?: number;
-    }>
-  >;
+  sentBatches: SentText[][];
   smpp?: SmppCustomerSession;
   /** How the customer's webhook endpoint was told to fail its first attempts. */
   webhookFailure?: WebhookFailure;

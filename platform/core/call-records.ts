@@ -3,7 +3,8 @@
  * verification calls made, as the API reads them.
  */
 import type { Db } from '../store/store';
-import { NotFoundError, ValidationError } from '../errors';
+import { NotFoundError, ValidationError, type FieldError } from '../errors';
+import { queryTime } from '../input';
 import {
   cdrResource,
   findCdr,
@@ -35,25 +36,15 @@ export class CallRecordServices {
 
   /** Reads CDR filters from a query string; bad values are a 422 naming the parameter. */
   parseCdrFilter(query: URLSearchParams): CdrFilter {
-    const errors: Array<{ field: string; message: string }> = [];
+    const errors: FieldError[] = [];
     const text = (name: string): string | undefined => query.get(name) ?? undefined;
-    const time = (name: string): string | undefined => {
-      const raw = query.get(name);
-      if (raw === null) return undefined;
-      const parsed = Date.parse(raw);
-      if (Number.isNaN(parsed)) {
-        errors.push({ field: name, message: 'must be an ISO-8601 date-time such as 2025-01-31T12:00:00Z' });
-        return undefined;
-      }
-      return new Date(parsed).toISOString();
-    };
     const filter: CdrFilter = {
       sipCallId: text('sipCallId'),
       caller: text('caller'),
       callee: text('callee'),
       disposition: text('disposition'),
-      since: time('since'),
-      until: time('until'),
+      since: queryTime(query, 'since', errors),
+      until: queryTime(query, 'until', errors),
       limit: DEFAULT_CDR_PAGE,
     };
     if (

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../store/store';
 import { nowIso } from '../store/store';
 import type { PlatformConfig } from '../config';
-import { ConflictError, NotFoundError } from '../errors';
+import { ConflictError } from '../errors';
+import { ownRow } from './resources';
 import { InputReader } from '../input';
 import { templateVariables } from './templates';
 import type { SenderCheck } from './numbers';
@@ -274,11 +275,7 @@ export class CampaignServices {
   }
 
   private campaignRow(customerId: string, id: string): CampaignRow {
-    const row = this.db
-      .prepare('SELECT * FROM campaigns WHERE id = ? AND customer_id = ?')
-      .get(id, customerId) as CampaignRow | undefined;
-    if (!row) throw new NotFoundError('campaign', id);
-    return row;
+    return ownRow<CampaignRow>(this.db, { table: 'campaigns', key: 'id', what: 'campaign' }, customerId, id);
   }
 
   private campaignResource(row: CampaignRow): CampaignResource {

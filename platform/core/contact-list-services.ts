@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../store/store';
 import { nowIso } from '../store/store';
-import { NotFoundError, ValidationError } from '../errors';
+import { ValidationError } from '../errors';
+import { ownRow } from './resources';
 import { ContactListError, readContactList, type RejectedRow } from './contact-lists';
 
 export interface ContactListResource {
@@ -86,11 +87,12 @@ export class ContactListServices {
   }
 
   private contactListRow(customerId: string, id: string): ContactListRow {
-    const row = this.db
-      .prepare('SELECT * FROM contact_lists WHERE id = ? AND customer_id = ?')
-      .get(id, customerId) as ContactListRow | undefined;
-    if (!row) throw new NotFoundError('contact list', id);
-    return row;
+    return ownRow<ContactListRow>(
+      this.db,
+      { table: 'contact_lists', key: 'id', what: 'contact list' },
+      customerId,
+      id,
+    );
   }
 
   private contactListResource(row: ContactListRow): ContactListResource {

@@ -5,10 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../store/store';
 import { nowIso } from '../store/store';
-import { ConflictError, NotFoundError } from '../errors';
+import { ConflictError } from '../errors';
 import { InputReader } from '../input';
 import { UNFINISHED_CAMPAIGN_STATUSES } from './campaigns';
-import { templateResource, type TemplateResource } from './resources';
+import { ownRow, templateResource, type TemplateResource } from './resources';
 import type { TemplateRow } from '../store/rows';
 
 export class TemplateServices {
@@ -72,11 +72,7 @@ export class TemplateServices {
   }
 
   private templateRow(customerId: string, id: string): TemplateRow {
-    const row = this.db
-      .prepare('SELECT * FROM templates WHERE id = ? AND customer_id = ?')
-      .get(id, customerId) as TemplateRow | undefined;
-    if (!row) throw new NotFoundError('template', id);
-    return row;
+    return ownRow<TemplateRow>(this.db, { table: 'templates', key: 'id', what: 'template' }, customerId, id);
   }
 
   private readTemplate(body: unknown): { name: string; text: string } {

@@ -3,8 +3,8 @@
  * opt-out and SMSC checks), reading one back, and message analytics over a time window.
  */
 import type { Db } from '../store/store';
-import { ValidationError, NotFoundError } from '../errors';
-import { InputReader } from '../input';
+import { ValidationError, NotFoundError, type FieldError } from '../errors';
+import { InputReader, queryTime } from '../input';
 import { SmscRejection, type SmscService } from '../smsc';
 import { renderTemplate } from './templates';
 import { isOptedOut } from './opt-outs';
@@ -118,19 +118,9 @@ export class MessageServices {
    * (nearest rank) of the delivered ones, as the network's receipts dated them.
    */
   messageAnalytics(customerId: string, query: URLSearchParams): MessageAnalytics {
-    const errors: Array<{ field: string; message: string }> = [];
-    const time = (name: string): string | null => {
-      const raw = query.get(name);
-      if (raw === null) return null;
-      const parsed = Date.parse(raw);
-      if (Number.isNaN(parsed)) {
-        errors.push({ field: name, message: 'must be an ISO-8601 date-time such as 2025-01-31T12:00:00Z' });
-        return null;
-      }
-      return new Date(parsed).toISOString();
-    };
-    const since = time('since');
-    const until = time('until');
+    const errors: FieldError[] = [];
+    const since = queryTime(query, 'since', errors) ?? null;
+    const until = queryTime(query, 'until', errors) ?? null;
     const campaignId = query.get('campaignId');
     if (
       campaignId !== null &&

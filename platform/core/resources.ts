@@ -1,4 +1,5 @@
 import type { Db } from '../store/store';
+import { NotFoundError } from '../errors';
 import { templateVariables } from './templates';
 import type {
   VoicemailRow,
@@ -297,6 +298,22 @@ export function webhookResource(row: WebhookRow): WebhookResource {
     format: row.format === 'jasmin' ? 'jasmin' : 'phase2',
     createdAt: row.created_at,
   };
+}
+
+/** A customer's own resource: where it is kept, the column that names it, what it is called in a 404. */
+export interface OwnedResource {
+  table: 'trunks' | 'routing_rules' | 'templates' | 'contact_lists' | 'campaigns' | 'sip_accounts';
+  key: 'id' | 'username';
+  what: string;
+}
+
+/** The customer's own row, or 404: another customer's resource is as absent as one never made. */
+export function ownRow<Row>(db: Db, owned: OwnedResource, customerId: string, name: string): Row {
+  const row = db
+    .prepare(`SELECT * FROM ${owned.table} WHERE ${owned.key} = ? AND customer_id = ?`)
+    .get(name, customerId) as Row | undefined;
+  if (!row) throw new NotFoundError(owned.what, name);
+  return row;
 }
 
 /** Reads a committed message for its owner; undefined when missing or someone else's. */

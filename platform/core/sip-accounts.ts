@@ -4,10 +4,10 @@
  */
 import type { Db } from '../store/store';
 import { nowIso } from '../store/store';
-import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { ConflictError, ValidationError } from '../errors';
 import { InputReader } from '../input';
 import { E164 } from '../phone-numbers';
-import { sipAccountResource, type SipAccountResource } from './resources';
+import { ownRow, sipAccountResource, type SipAccountResource } from './resources';
 import type { SipAccountRow } from '../store/rows';
 import { E164_HINT, IDENTIFIER } from './validation';
 import { ownsNumber } from './numbers';
@@ -91,11 +91,12 @@ export class SipAccountServices {
   }
 
   private sipAccountRow(customerId: string, username: string): SipAccountRow {
-    const row = this.db
-      .prepare('SELECT * FROM sip_accounts WHERE username = ? AND customer_id = ?')
-      .get(username, customerId) as SipAccountRow | undefined;
-    if (!row) throw new NotFoundError('SIP account', username);
-    return row;
+    return ownRow<SipAccountRow>(
+      this.db,
+      { table: 'sip_accounts', key: 'username', what: 'SIP account' },
+      customerId,
+      username,
+    );
   }
 
   private readAccountSettings(

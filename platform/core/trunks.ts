@@ -5,11 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../store/store';
 import { nowIso } from '../store/store';
-import { ConflictError, NotFoundError } from '../errors';
+import { ConflictError } from '../errors';
 import { InputReader } from '../input';
 import { E164 } from '../phone-numbers';
 import type { PeerAllowlist } from './peers';
 import {
+  ownRow,
   routingRuleResource,
   trunkResource,
   type RoutingRuleResource,
@@ -103,11 +104,7 @@ export class TrunkServices {
   }
 
   private trunkRow(customerId: string, id: string): TrunkRow {
-    const row = this.db
-      .prepare('SELECT * FROM trunks WHERE id = ? AND customer_id = ?')
-      .get(id, customerId) as TrunkRow | undefined;
-    if (!row) throw new NotFoundError('trunk', id);
-    return row;
+    return ownRow<TrunkRow>(this.db, { table: 'trunks', key: 'id', what: 'trunk' }, customerId, id);
   }
 
   listTrunks(customerId: string): TrunkResource[] {
@@ -171,11 +168,12 @@ export class TrunkServices {
   }
 
   private routingRuleRow(customerId: string, id: string): RoutingRuleRow {
-    const row = this.db
-      .prepare('SELECT * FROM routing_rules WHERE id = ? AND customer_id = ?')
-      .get(id, customerId) as RoutingRuleRow | undefined;
-    if (!row) throw new NotFoundError('routing rule', id);
-    return row;
+    return ownRow<RoutingRuleRow>(
+      this.db,
+      { table: 'routing_rules', key: 'id', what: 'routing rule' },
+      customerId,
+      id,
+    );
   }
 
   private readRoutingRule(customerId: string, body: unknown): { prefix: string; trunkId: string } {

@@ -102,6 +102,21 @@ interface Connection {
   >;
 }
 
+/** A submit_sm's text as decoded, with its place in a concatenated message (null when whole). */
+interface DecodedText {
+  text: string;
+  encoding: TextEncoding;
+  concat: { ref: number; total: number; seq: number } | null;
+}
+
+/** A submit_sm the network took: who sent it to whom, the id it was given, how the handset behaves. */
+interface AcceptedSubmit {
+  from: string;
+  to: string;
+  carrierId: string;
+  behaviour: HandsetBehaviour;
+}
+
 interface PartialMessage {
   parts: Array<{ text: string; carrierId: string } | null>;
   encoding: TextEncoding;
@@ -347,10 +362,7 @@ export class CarrierSmscDouble {
       return;
     }
     let text: string | undefined;
-    let decoded:
-      | { text: string; encoding: TextEncoding; concat: { ref: number; total: number; seq: number } | null }
-      | Error
-      | null = null;
+    let decoded: DecodedText | Error | null = null;
     if (pdu.command === 'submit_sm') {
       decoded = this.decodeText(pdu, bytes);
       if (!(decoded instanceof Error)) text = decoded.text;
@@ -405,12 +417,7 @@ export class CarrierSmscDouble {
     this.binds.add(connection.bound);
   }
 
-  private decodeText(
-    pdu: PDU,
-    bytes: Buffer,
-  ):
-    | { text: string; encoding: TextEncoding; concat: { ref: number; total: number; seq: number } | null }
-    | Error {
+  private decodeText(pdu: PDU, bytes: Buffer): DecodedText | Error {
     try {
       let { shortMessage } = shortMessageOf(bytes);
       let concat = null;
@@ -468,56 +475,29 @@ export class CarrierSmscDouble {
     const timing = this.timings.get(to) ?? {};
     if (behaviour === 'slow-response') {
       // Accepted now, answered late: the platform's response timeout fires first.
-      const timer = setTimeout(
-        () => {
-          this.slowTimers.delete(timer);
-          this.accept(connection, pdu, decoded, { from, to, carrierId, behaviour });
-        },
-        timing.responseDelayMs ?? this.options.slowResponseMs ?? 1_000,
+      this.later(timing.responseDelayMs ?? this.options.slowResponseMs ?? 1_000, () =>
+        this.accept(connection, pdu, decoded, { from, to, carrierId, behaviour }),
       );
-      this.slowTimers.add(timer);
       return;
     }
     this.accept(connection, pdu, decoded, { from, to, carrierId, behaviour });
   }
 
   /** Answers an accepted submit_sm, hands the text over and sends the receipt the behaviour calls for. */
-  private accept(
-    connection: Connection,
-    pdu: PDU,
-    decoded: {
-      text: string;
-      encoding: TextEncoding;
-      concat: { ref: number; total: number; seq: number } | null;
-    },
-    submit: { from: string; to: string; carrierId: string; behaviour: HandsetBehaviour },
-  ): void {
+  private accept(connection: Connection, pdu: PDU, decoded: DecodedText, submit: AcceptedSubmit): void {
     const { to, carrierId } = submit;
     this.send(connection, pdu.response({ message_id: carrierId }));
     const deliverAfterMs = this.timings.get(to)?.deliverAfterMs ?? 0;
     if (deliverAfterMs > 0) {
       // The network took it; the handset (and so the receipt) is reached later.
-      const timer = setTimeout(() => {
-        this.slowTimers.delete(timer);
-        this.handOver(connection, pdu, decoded, submit);
-      }, deliverAfterMs);
-      this.slowTimers.add(timer);
+      this.later(deliverAfterMs, () => this.handOver(connection, pdu, decoded, submit));
       return;
     }
     this.handOver(connection, pdu, decoded, submit);
   }
 
   /** The text reaches the handset (unless unreachable) and the receipt the behaviour calls for follows. */
-  private handOver(
-    connection: Connection,
-    pdu: PDU,
-    decoded: {
-      text: string;
-      encoding: TextEncoding;
-      concat: { ref: number; total: number; seq: number } | null;
-    },
-    submit: { from: string; to: string; carrierId: string; behaviour: HandsetBehaviour },
-  ): void {
+  private handOver(connection: Connection, pdu: PDU, decoded: DecodedText, submit: AcceptedSubmit): void {
     const { from, to, carrierId, behaviour } = submit;
     if (behaviour !== 'undeliverable') this.toHandset(from, to, decoded, carrierId);
     const wantsReceipt = (Number(pdu.registered_delivery) & 0x03) !== 0;
@@ -531,27 +511,23 @@ export class CarrierSmscDouble {
         delivered: behaviour !== 'undeliverable',
       });
     if (behaviour === 'slow-dlr') {
-      const timer = setTimeout(() => {
-        this.slowTimers.delete(timer);
-        receipt();
-      }, this.options.slowReceiptMs ?? 1_000);
-      this.slowTimers.add(timer);
+      this.later(this.options.slowReceiptMs ?? 1_000, receipt);
       return;
     }
     // After the response is on the wire: a receipt must not overtake the id it refers to.
     setImmediate(receipt);
   }
 
-  private toHandset(
-    from: string,
-    to: string,
-    decoded: {
-      text: string;
-      encoding: TextEncoding;
-      concat: { ref: number; total: number; seq: number } | null;
-    },
-    carrierId: string,
-  ): void {
+  /** Runs what the network does late, unless the double is stopped first. */
+  private later(delayMs: number, action: () => void): void {
+    const timer = setTimeout(() => {
+      this.slowTimers.delete(timer);
+      action();
+    }, delayMs);
+    this.slowTimers.add(timer);
+  }
+
+  private toHandset(from: string, to: string, decoded: DecodedText, carrierId: string): void {
     const { concat } = decoded;
     if (concat === null || concat.total <= 1) {
       this.handset(to).inbox.add({
