@@ -52,8 +52,10 @@ function inboundCallRecord(world: Phase2World): Promise<Cdr> {
 async function theOnlyText(world: Phase2World, name: string, about: string): Promise<HandsetSms> {
   const person = world.subscriber(name);
   const inbox = subscriberMobileInbox(world, name);
+  const seen = person.mobileTextsSeen ?? 0;
+  const earlier = new Set(inbox.all().slice(0, seen));
   const text = await inbox.waitFor(
-    () => true,
+    (sms) => !earlier.has(sms),
     bound(world, `a text on ${name}'s mobile (${mobileOf(world, name)}) ${about}`, {
       lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
     }),
@@ -67,6 +69,7 @@ async function theOnlyText(world: Phase2World, name: string, about: string): Pro
     mobileOf(world, name),
     [text.text],
     `the text ${about}`,
+    seen,
   );
   return text;
 }
@@ -168,7 +171,8 @@ export async function expectForwardingConfirmed(
 export async function forwardCallsByText(world: Phase2World, name: string, target: string) {
   await textBusinessNumber(world, name, `FORWARD ${world.person(target).number}`);
   await expectForwardingConfirmed(world, name, target);
-  subscriberMobileInbox(world, name).forget(() => true);
+  // The confirmation and its marker are accounted for: later checks look past them.
+  world.person(name).mobileTextsSeen = subscriberMobileInbox(world, name).all().length;
 }
 
 /** Then {person}'s mobile receives a confirmation that forwarding is off */

@@ -95,6 +95,11 @@ export interface Person {
   textedCode?: string;
   /** When that code reached their mobile (suite clock): its lifetime is counted from here. */
   textedCodeAt?: number;
+  /**
+   * How many texts on the person's mobile earlier steps already accounted for: later checks of
+   * "the only text" look past them (the texts stay: the run's traffic metric judges them too).
+   */
+  mobileTextsSeen?: number;
   /** The pitch they speak with on a call, distinct within the scenario (see `Phase2World.voiceOf`). */
   toneHz?: number;
 }
