@@ -7,12 +7,7 @@
  * traffic — the nodes take over each other's addresses by themselves (membership.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import dgram from 'node:dgram';
 import { writeFileSync } from 'node:fs';
