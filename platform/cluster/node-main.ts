@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     timing: spec.timing,
     initial,
     async activate() {
-      db = openStore(spec.config.store.file);
+      db = openStore(spec.config.store.file, { busyTimeoutMs: spec.config.store.busyTimeoutMs });
       const deps: RoleDeps = { config: spec.config, db, bus: new PlatformBus(), log };
       running = await startRoleProcess(role, deps);
     },
