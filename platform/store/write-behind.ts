@@ -106,14 +106,16 @@ export class WriteBehind {
       this.enqueue({ label, at: Date.now(), execute });
       return 'queued';
     }
+    let effects: Array<() => void>;
     try {
-      this.executeUnit(execute);
-      return 'applied';
+      effects = this.executeUnit(execute);
     } catch (error) {
       if (!isStoreBusy(error)) throw error;
       this.enqueue({ label, at: Date.now(), execute });
       return 'queued';
     }
+    this.runEffects(effects);
+    return 'applied';
   }
 
   status(): WriteBehindStatus {
@@ -144,20 +146,21 @@ export class WriteBehind {
       );
   }
 
-  private executeUnit(execute: () => void): void {
+  /** Commits one unit; returns its effects, which the caller runs once the unit left the queue. */
+  private executeUnit(execute: () => void): Array<() => void> {
     this.depth += 1;
     this.pendingThens = [];
     try {
       execute();
-    } catch (error) {
-      this.pendingThens = [];
-      throw error;
+      return this.pendingThens;
     } finally {
+      this.pendingThens = [];
       this.depth -= 1;
     }
-    const thens = this.pendingThens;
-    this.pendingThens = [];
-    for (const effect of thens) {
+  }
+
+  private runEffects(effects: Array<() => void>): void {
+    for (const effect of effects) {
       try {
         effect();
       } catch (error) {
@@ -189,11 +192,12 @@ export class WriteBehind {
     this.retryTimer = undefined;
     while (this.queue.length > 0 && !this.stopped) {
       const head = this.queue[0];
+      let effects: Array<() => void> = [];
       try {
-        this.executeUnit(head.execute);
+        effects = this.executeUnit(head.execute);
       } catch (error) {
         if (isStoreBusy(error)) {
-          this.retryTimer = setTimeout(() => this.retry(), this.options.retryEveryMs);
+          this.retryTimer ??= setTimeout(() => this.retry(), this.options.retryEveryMs);
           return;
         }
         this.dropped += 1;
@@ -202,6 +206,7 @@ export class WriteBehind {
         );
       }
       this.queue.shift();
+      this.runEffects(effects);
     }
     if (this.queue.length === 0) this.recovered();
   }
