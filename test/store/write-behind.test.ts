@@ -162,3 +162,24 @@ test('an error other than a busy store reaches the caller, and a queued unit fai
   assert.equal(queue.status().dropped, 1);
   assert.ok(logs.some((line) => /"broken" failed for another reason and is dropped/.test(line)));
 });
+
+test(
+  'an effect that waits for the queue again runs once the queue is empty, not in an endless loop',
+  { timeout: 5_000 },
+  async () => {
+    primary.exec('BEGIN IMMEDIATE');
+    queue.run('a', insert('a'));
+    const resumed: number[] = [];
+    // As the webhook dispatcher does: "resume me when nothing waits any more".
+    const resume = (): void => {
+      if (queue.pending > 0) queue.run('resume', () => undefined, resume);
+      else resumed.push(queue.pending);
+    };
+    resume();
+    queue.run('b', insert('b'));
+    primary.exec('COMMIT');
+    await queue.drained();
+    assert.deepEqual(written(), ['a', 'b']);
+    assert.deepEqual(resumed, [0], 'the resumed work ran other than once, or before the queue was empty');
+  },
+);
