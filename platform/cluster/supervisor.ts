@@ -37,6 +37,8 @@ export interface NodeStatus {
   since: string;
   /** How the process last ended, e.g. "SIGKILL (fenced by b)"; null while it runs. */
   exit: string | null;
+  /** Its writes waiting for the store (platform/store/write-behind.ts); null before it opened the store. */
+  store?: { queued: number; oldestAgeMs: number | null; outage: boolean } | null;
 }
 
 export type FaultAction = 'crash' | 'hang' | 'recover';
@@ -78,6 +80,7 @@ class NodeProcess {
   since = new Date().toISOString();
   exit: string | null = null;
   fencedBy: string | undefined;
+  store: Extract<NodeReport, { type: 'store' }> | null = null;
   private waiters: Array<{ states: NodeState[]; resolve: () => void }> = [];
 
   constructor(
@@ -125,6 +128,8 @@ class NodeProcess {
           this.onFenced(this.spec.role, message.fenced.node, this.spec.node);
         }
         this.setState(message.state);
+      } else if (message.type === 'store') {
+        this.store = message;
       } else if (message.type === 'fence') {
         void this.fencer(this.spec.role, message.node, message.pid).then((killed) => {
           // The asking node may itself have died meanwhile.
@@ -137,6 +142,7 @@ class NodeProcess {
       if (this.child !== child) return;
       this.exit = signal ?? `exit code ${code}`;
       this.log('supervisor', `${this.name} (pid ${child.pid}) ended: ${this.exit}`);
+      this.store = null;
       this.setState('down');
     });
   }
@@ -180,6 +186,11 @@ class NodeProcess {
       since: this.since,
       // The fencing node reports after the kill it made, so the exit may be seen first.
       exit: this.exit && this.fencedBy ? `${this.exit} (fenced by ${this.fencedBy})` : this.exit,
+      store: this.store && {
+        queued: this.store.queued,
+        oldestAgeMs: this.store.oldestSince ? Date.now() - Date.parse(this.store.oldestSince) : null,
+        outage: this.store.outage,
+      },
     };
   }
 

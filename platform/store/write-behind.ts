@@ -36,6 +36,8 @@ export interface WriteBehindStatus {
   queued: number;
   /** Age of the oldest waiting unit; null when none waits. */
   oldestAgeMs: number | null;
+  /** When the oldest waiting unit was first refused; null when none waits. */
+  oldestSince: string | null;
   /** True from the first refused write until the queue is empty again. */
   outage: boolean;
   /** Units that had to wait, since the start. */
@@ -122,6 +124,7 @@ export class WriteBehind {
     return {
       queued: this.queue.length,
       oldestAgeMs: this.queue.length > 0 ? Date.now() - this.queue[0].at : null,
+      oldestSince: this.queue.length > 0 ? new Date(this.queue[0].at).toISOString() : null,
       outage: this.outageStarted !== null,
       deferred: this.deferred,
       dropped: this.dropped,

@@ -64,6 +64,11 @@ function database(): { state: string; pid: number | null } {
   return found;
 }
 
+/** What the supervisor shows of the SMSC node's writes waiting for the store. */
+function smscStore(): { queued: number; outage: boolean } | null | undefined {
+  return cluster.nodes().find((n) => n.role === 'smsc' && n.node === 'a')?.store;
+}
+
 /** Resolves when `check` holds; fails after `boundMs` naming what it awaited, with the log's tail. */
 async function until(what: string, check: () => boolean, boundMs = 5_000): Promise<number> {
   const started = Date.now();
@@ -153,6 +158,11 @@ test('while the primary refuses writes, writes fail fast, reads go on, and what 
     logs.some((line) => /store refuses writes: "receipt/.test(line)),
   );
   assert.equal(messageStatus(id), 'sent', 'the receipt was recorded while the store refused writes');
+  await until(
+    "GET /ops/v1/nodes to show the SMSC node's waiting writes",
+    () => (smscStore()?.queued ?? 0) > 0,
+  );
+  assert.equal(smscStore()?.outage, true);
   // The node knows of the outage now: its writes give up at once instead of freezing it.
   const fastStarted = Date.now();
   assert.notEqual((await submit('later in the outage')).command_status, 0);
@@ -167,6 +177,9 @@ test('while the primary refuses writes, writes fail fast, reads go on, and what 
   assert.equal(database().state, 'active');
   await until(`${id} delivered once the store is back`, () => messageStatus(id) === 'delivered');
   const drainMs = Date.now() - recovered;
+  await until('GET /ops/v1/nodes to show the queue empty', () => smscStore()?.queued === 0);
+  const emptyShownMs = Date.now() - recovered;
+  assert.equal(smscStore()?.outage, false);
   await until('the node to report its queue empty', () =>
     logs.some((line) => /store accepts writes again: \d+ waiting write\(s\) applied in order/.test(line)),
   );
@@ -199,6 +212,6 @@ test('while the primary refuses writes, writes fail fast, reads go on, and what 
   // Figures for the report (node's test runner prints diagnostics).
   console.log(
     `# outage figures: hang answered in ${hangMs} ms; a write blocked ${writeBlockedMs.toFixed(0)} ms; ` +
-      `a refused submit answered in ${refusedMs} ms, ${refusedFastMs} ms once the node knew; recover → queue applied (message delivered) in ${drainMs} ms`,
+      `a refused submit answered in ${refusedMs} ms, ${refusedFastMs} ms once the node knew; recover → queue applied (message delivered) in ${drainMs} ms, shown empty on /ops/v1/nodes after ${emptyShownMs} ms`,
   );
 });
