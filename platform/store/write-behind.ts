@@ -52,6 +52,8 @@ interface Unit {
   label: string;
   at: number;
   execute: () => void;
+  /** Set by runLatest: a later copy of the same key replaces this one while it waits. */
+  key?: string;
 }
 
 /** True for the errors that mean "the store is there but not accepting this write now". */
@@ -95,6 +97,28 @@ export class WriteBehind {
    * being busy are thrown to the caller, as a plain write would.
    */
   run<T>(label: string, write: () => T, then?: (result: T) => void): 'applied' | 'queued' {
+    return this.submit(label, write, then, undefined);
+  }
+
+  /**
+   * For state where only the latest copy matters (a call's snapshot, relay counters): like run,
+   * but a copy of the same key still waiting is dropped (this one queues in its own turn), so a
+   * long outage does not pile up copies nobody will read.
+   */
+  runLatest(key: string, label: string, write: () => void): 'applied' | 'queued' {
+    if (this.depth === 0) {
+      const waiting = this.queue.findIndex((unit) => unit.key === key);
+      if (waiting >= 0) this.queue.splice(waiting, 1);
+    }
+    return this.submit(label, write, undefined, key);
+  }
+
+  private submit<T>(
+    label: string,
+    write: () => T,
+    then: ((result: T) => void) | undefined,
+    key: string | undefined,
+  ): 'applied' | 'queued' {
     const execute = (): void => {
       const result = this.db.transaction(write).immediate();
       if (then) this.pendingThens.push(() => then(result));
@@ -105,7 +129,7 @@ export class WriteBehind {
       return 'applied';
     }
     if (this.queue.length > 0 || this.stopped) {
-      this.enqueue({ label, at: Date.now(), execute });
+      this.enqueue({ label, at: Date.now(), execute, key });
       return 'queued';
     }
     let effects: Array<() => void>;
@@ -113,7 +137,7 @@ export class WriteBehind {
       effects = this.executeUnit(execute);
     } catch (error) {
       if (!isStoreBusy(error)) throw error;
-      this.enqueue({ label, at: Date.now(), execute });
+      this.enqueue({ label, at: Date.now(), execute, key });
       return 'queued';
     }
     this.runEffects(effects);

@@ -183,3 +183,23 @@ test(
     assert.deepEqual(resumed, [0], 'the resumed work ran other than once, or before the queue was empty');
   },
 );
+
+test('for latest-copy state only the newest waiting copy is written, in its own turn', async () => {
+  db.exec('CREATE TABLE snapshot (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+  const save = (value: string) => (): void => {
+    db.prepare(
+      'INSERT INTO snapshot (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ).run('call', value);
+    insert(`saved ${value}`)();
+  };
+  primary.exec('BEGIN IMMEDIATE');
+  queue.runLatest('call', 'snapshot 1', save('1'));
+  queue.run('other', insert('other'));
+  queue.runLatest('call', 'snapshot 2', save('2'));
+  queue.runLatest('call', 'snapshot 3', save('3'));
+  assert.equal(queue.status().queued, 2, 'older copies of the same state still wait');
+  primary.exec('COMMIT');
+  await queue.drained();
+  assert.deepEqual(written(), ['other', 'saved 3']);
+  assert.deepEqual(db.prepare('SELECT value FROM snapshot').all(), [{ value: '3' }]);
+});
