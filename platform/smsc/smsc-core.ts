@@ -275,6 +275,7 @@ export class SmscCore implements SmscService {
     if (this.stopped || this.inFlight.has(id)) return;
     // The stored row lags behind bookkeeping still waiting for the store: resending from it could double a part.
     if (this.writes.pending > 0) {
+      this.log(`${id}: its next attempt waits for the store`);
       this.writes.run(
         `delivery of ${id}`,
         () => undefined,

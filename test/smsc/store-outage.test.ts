@@ -106,3 +106,38 @@ test('a text accepted just before the outage is sent once and ends delivered, re
     'each status must be announced once, in order',
   );
 });
+
+test('a text the network throttles during the outage is retried once the store is back, and delivered once', async () => {
+  const recipient = '+447700900556';
+  carrier.behaviourFor(recipient, 'throttled');
+  const logged = log.length;
+  const accepted = smsc.acceptMessage({
+    customerId: CUSTOMER,
+    source: 'api',
+    sender: '+447700900001',
+    recipient,
+    text: 'throttled in the outage',
+    registeredDelivery: false,
+  });
+  primary.exec('BEGIN IMMEDIATE');
+  await carrier.submits.waitFor((s) => s.to === recipient && s.carrierId === null, {
+    awaited: `the network to throttle ${accepted.id}`,
+    timeoutMs: 5_000,
+  });
+  await eventually(
+    () =>
+      log.slice(logged).some((line) => line.endsWith(`${accepted.id}: its next attempt waits for the store`)),
+    `the SMSC to hold ${accepted.id}'s next attempt until the store is back`,
+  );
+  assert.equal(messageRow(db, accepted.id).status, 'queued');
+  primary.exec('ROLLBACK');
+  await statuses.waitFor((e) => e.messageId === accepted.id && e.status === 'delivered', {
+    awaited: `${accepted.id} retried and delivered once the store is back`,
+    timeoutMs: 5_000,
+  });
+  assert.equal(
+    carrier.submits.filter((s) => s.to === recipient && s.carrierId !== null).length,
+    1,
+    'the network accepted the text other than once',
+  );
+});
