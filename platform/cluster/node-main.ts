@@ -79,6 +79,8 @@ async function main(): Promise<void> {
     stopping = true;
     membership.stop();
     await running?.stop();
+    // Logs whatever still waits for the store: it is lost with this process.
+    if (db) writeBehind(db, (message) => log('store', message)).stop();
     db?.close();
     process.exit(0);
   };
