@@ -379,9 +379,10 @@ export class SmscCore implements SmscService {
         this.store.recordCarrierId(row.id, index, connector.id, carrierId),
       );
     }
+    const sentAt = nowIso(); // when it happened, not when the store took it
     this.writes.run(
       `${row.id} sent`,
-      () => this.store.markSent(row.id, nowIso()),
+      () => this.store.markSent(row.id, sentAt),
       () => {
         this.emitStatus(row, 'sent');
         this.finishIfAllPartsFinal(row.id);
@@ -408,9 +409,10 @@ export class SmscCore implements SmscService {
   }
 
   private finish(row: MessageRow, status: MessageStatus, errorCode: string | null): void {
+    const at = nowIso();
     this.writes.run(
       `${row.id} ${status}`,
-      () => this.store.finish(row.id, status, errorCode, nowIso()),
+      () => this.store.finish(row.id, status, errorCode, at),
       (finished) => {
         if (finished) this.announceFinal(row.id);
       },
