@@ -24,6 +24,7 @@ import {
 } from './dialog';
 import { CallRouting, toE164, trunkLegTarget, type LegTarget, type TrunkRow } from './routing';
 import { writeCdr } from './cdr';
+import type { DialogStore } from './dialog-store';
 import { Originator, type OriginatorDeps } from './originate';
 import type { ClientTransactionHandlers } from './stack';
 import { describeFlow, sameFlow, type Flow } from './transport';
@@ -68,7 +69,7 @@ interface CallEnd {
   hangupBy: HangupBy | null;
 }
 
-interface Call {
+export interface Call {
   ref: string;
   /** Call-ID of the customer-side leg as it arrived: the CDR's key, even after a transfer replaced leg A. */
   sipCallId: string;
@@ -119,6 +120,8 @@ export interface CallManagerDeps extends OriginatorDeps {
   voice: PlatformConfig['voice'];
   /** The services behind the calls the platform answers itself. */
   apps: CallApplications;
+  /** Where calls are replicated for a node that takes over (dialog-store.ts). */
+  dialogStore: DialogStore;
 }
 
 export class CallManager {
@@ -128,6 +131,8 @@ export class CallManager {
   /** Branch of the caller's INVITE → call, to match CANCEL. */
   private readonly byInviteBranch = new Map<string, Call>();
   private readonly routing: CallRouting;
+  /** The node gave up the edge's address (release): its successor owns every call now. */
+  private released = false;
 
   /** Calls the platform places itself (SMS callbacks). */
   readonly originator: Originator;
@@ -192,6 +197,7 @@ export class CallManager {
     const call = this.owned(customerId, callRef);
     if (!call || call.state !== 'answered' || !call.relay) return undefined;
     call.relay.setBlocked(held);
+    this.persist(call);
     this.deps.log(`call ${call.ref}: ${held ? 'on hold' : 'resumed'} through the API`);
     this.watchMedia(call); // a held call may be silent for longer
     return liveView(call);
@@ -259,6 +265,7 @@ export class CallManager {
           learnRemote(leg, response);
           if (response.body.length > 0) relay.replacePeer(released, response.body.toString('utf8'));
           this.sendInDialog(call, leg, 'ACK', { cseq: 1 });
+          this.persist(call);
           this.watchMedia(call);
         },
         onTimeout: () => fail('no answer to the INVITE'),
@@ -345,6 +352,7 @@ export class CallManager {
     this.dialogs.add(call.a, call);
     const branch = request.vias[0]?.branch;
     if (branch !== undefined) this.byInviteBranch.set(branch, call);
+    this.persist(call);
 
     try {
       await this.route(call, caller, dialed);
@@ -570,6 +578,7 @@ export class CallManager {
     );
     call.inviteB = { branch, uri: target.uri, cseq: b.localCseq };
     call.state = 'calling';
+    this.persist(call);
     if (!sent) {
       this.rejectCaller(call, 480, 'failed', `callee connection ${describeFlow(target.flow)} is gone`);
       return;
@@ -633,6 +642,7 @@ export class CallManager {
       contentType: 'application/sdp',
       onNoAck: () => this.onNeverAcknowledged(call, 'A'),
     });
+    this.persist(call);
     return app;
   }
 
@@ -766,6 +776,7 @@ export class CallManager {
         contentType: headerValue(response.headers, 'content-type'),
         onNoAck: () => this.onNeverAcknowledged(call, 'A'),
       });
+      this.persist(call);
       return;
     }
     if (call.ended) return; // the final for our CANCEL (487) or a late reply: the stack has ACKed it
@@ -866,6 +877,7 @@ export class CallManager {
       },
     );
     call.relayed.set(branch, { origin: { request, flow, side }, forwardedCseq });
+    this.persist(call); // the leg's CSeq moved on
     if (request.body.length > 0) this.watchMedia(call); // a hold or resume changes the limit
   }
 
@@ -979,7 +991,7 @@ export class CallManager {
    * before the caller of finish answers anyone), the relay closed, call.completed emitted.
    */
   private finish(call: Call, end: CallEnd): void {
-    if (call.ended) return;
+    if (call.ended || this.released) return;
     call.ended = true;
     call.state = 'ended';
     this.clearNoAnswer(call);
@@ -1011,6 +1023,7 @@ export class CallManager {
         .catch((error: unknown) => this.deps.log(`call ${call.ref}: closing media app: ${String(error)}`));
     }
     this.calls.delete(call.ref);
+    this.deps.dialogStore.forget(call.ref);
     const branch = call.inviteA.vias[0]?.branch;
     if (branch !== undefined) this.byInviteBranch.delete(branch);
     // Dialog entries stay briefly so a crossing BYE or a late ACK still finds the call.
@@ -1046,6 +1059,71 @@ export class CallManager {
       this.deps.log(
         `call ${call.ref}: storing the voicemail failed: ${(error as Error).stack ?? String(error)}`,
       );
+    }
+  }
+
+  /** The call's state goes to the store for a successor (never from a node that gave the address up). */
+  private persist(call: Call): void {
+    if (!this.released && !call.ended) this.deps.dialogStore.save(call);
+  }
+
+  /**
+   * Takes over the calls a previous node of the edge left in the store (see dialog-store.ts):
+   * established calls go on; calls being set up end with 503 to the caller and a CANCEL to the
+   * callee; calls the platform answered itself, or with a leg over a lost WebSocket, end with BYE.
+   */
+  restore(): void {
+    const restored = this.deps.dialogStore.load(
+      (ref) => this.deps.relay.sessions().find((s) => s.callRef === ref && !s.closed) ?? null,
+    );
+    for (const { phase, call, unreachable, held } of restored) {
+      this.calls.set(call.ref, call);
+      this.dialogs.add(call.a, call);
+      if (call.b) this.dialogs.add(call.b, call);
+      const lost = unreachable.length > 0 ? `; leg ${unreachable.join('+')} was on a lost WebSocket` : '';
+      this.deps.log(`call ${call.ref}: taken over from the store (${phase}${lost})`);
+      const reachable = (leg: Leg | null): leg is Leg => leg !== null && !unreachable.includes(leg.side);
+      // The callee's INVITE is this node's now: its late answers are ACKed (and a 2xx of an ended call BYEd).
+      if (reachable(call.b) && call.inviteB && (phase === 'setup' || !call.ackBSent))
+        this.deps.stack.adoptInvite(
+          call.b.flow,
+          { ...call.inviteB, from: call.b.localHeader, callId: call.b.callId },
+          { onResponse: (response) => this.onCalleeInviteResponse(call, response) },
+        );
+      if (phase === 'setup') {
+        if (reachable(call.b)) this.cancelCallee(call);
+        this.finish(call, { disposition: 'failed', status: 503, hangupBy: 'platform' });
+        if (!reachable(call.a)) continue;
+        this.deps.stack.beginServerTransaction(call.inviteA, call.a.flow); // Timer G until the ACK
+        this.deps.stack.respond(call.inviteA, call.a.flow, 503, {
+          toTag: call.a.localTag,
+          headers: [
+            ['Retry-After', '1'],
+            ['Warning', `399 ${this.deps.domain} "call setup interrupted by a sip-edge failover"`],
+          ],
+        });
+      } else if (phase === 'local' || unreachable.length > 0) {
+        this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' });
+        if (reachable(call.b) && !call.ackBSent) this.sendAckToCallee(call, undefined);
+        for (const leg of [call.a, call.b].filter(reachable)) this.sendBye(call, leg);
+      } else {
+        if (call.relay && call.relay.blocked !== held) call.relay.setBlocked(held);
+        this.watchMedia(call);
+      }
+    }
+  }
+
+  /**
+   * The node gives up the edge's address without ending anything (a keepalived backup
+   * transition; in tests, what a crash leaves): timers stop, nothing more is written or sent.
+   */
+  release(): void {
+    this.released = true;
+    for (const call of this.calls.values()) {
+      this.clearNoAnswer(call);
+      if (call.mediaTimer) clearTimeout(call.mediaTimer);
+      if (call.voicemail?.limit) clearTimeout(call.voicemail.limit);
+      call.app?.close().catch(() => undefined); // its media died with the node
     }
   }
 

@@ -10,6 +10,8 @@ import type { CallApplications, CallbackOutcome, CallbackRequest } from '../cont
 import type { RoleDeps, RunningRole } from '../role';
 import { DigestAuthenticator } from './auth';
 import { CallManager, type ActiveCall } from './calls';
+import { DialogStore } from './dialog-store';
+import { LocationStore } from './location-store';
 import { describe, parseSipMessage, type ParseFailure, type SipRequest } from './message';
 import { Registrar, type BindingInfo } from './registrar';
 import { SipStack } from './stack';
@@ -36,6 +38,11 @@ export interface SipEdge extends RunningRole<SipEdgeEndpoints> {
   liveCalls: LiveCallControl;
   /** Calls an outside number over the customer's trunk, then connects the customer's agent. */
   callback(request: CallbackRequest): Promise<CallbackOutcome>;
+  /**
+   * Gives up the edge's addresses without ending any call or registration (a keepalived backup
+   * transition): whatever is in progress stays in the store for the node that takes over.
+   */
+  release(): Promise<void>;
 }
 
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO';
@@ -85,6 +92,7 @@ export async function startSipEdge(
       maxSeconds: config.sip.maxExpiresSeconds,
     },
     log,
+    new LocationStore(deps.db),
   );
   onConnectionClosed = (flow) => registrar.dropFlow(flow);
   const calls = new CallManager({
@@ -101,6 +109,7 @@ export async function startSipEdge(
     heldInactivityTimeoutMs: config.media.heldInactivityTimeoutMs,
     voice: config.voice,
     apps,
+    dialogStore: new DialogStore(deps.db, log),
     log,
   });
 
@@ -184,6 +193,8 @@ export async function startSipEdge(
     }
   };
 
+  // After `handle` is wired: what the restore sends may be answered at once.
+  calls.restore();
   log(`listening on udp:${config.host}:${transports.udpPort} and ${transports.wsUrl} for domain ${domain}`);
   return {
     endpoints: { udp: { host: config.host, port: transports.udpPort }, ws: transports.wsUrl, domain },
@@ -196,6 +207,12 @@ export async function startSipEdge(
       hangup: (customerId, callRef) => calls.hangupOwned(customerId, callRef),
       setHeld: (customerId, callRef, held) => calls.setHeld(customerId, callRef, held),
       transfer: (customerId, callRef, target) => calls.transfer(customerId, callRef, target),
+    },
+    async release(): Promise<void> {
+      onConnectionClosed = () => undefined; // closing the WebSockets must not rewrite the store
+      calls.release();
+      stack.stop();
+      await transports.stop();
     },
     async stop(): Promise<void> {
       await calls.stopAll();

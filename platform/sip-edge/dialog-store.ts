@@ -1,0 +1,222 @@
+/**
+ * The B2BUA's calls in the shared store (Kamailio's dialog replication, done the way db_mode
+ * "realtime" does it): a call is written when its caller's INVITE is taken on, again when it
+ * changes (callee invited, answered, a relayed re-INVITE spent a CSeq, hold, transfer) and
+ * deleted when it ends. A sip-edge node that takes over the edge's address loads what its
+ * predecessor left (CallManager.restore):
+ * - confirmed: both legs (Call-IDs, tags, CSeqs, targets, flows), the relay's call reference and
+ *   the CDR's facts come back, so either side's BYE is passed on and the CDR written once;
+ * - setup: the caller's INVITE and the callee's INVITE branch come back, so the caller gets a
+ *   final answer and the callee a CANCEL (or ACK and BYE if it answers after all);
+ * - local (answered by the platform's own media, which died with the node): ended with BYE.
+ * Legs over WebSocket cannot come back (the connection died with the node): such a call is
+ * recorded and ended from the side that can still be reached.
+ */
+import type { RelaySession } from '../media-relay';
+import type { Db } from '../store/store';
+import type { Call } from './calls';
+import type { DialogLeg, SentInvite } from './dialog';
+import { headerValue, parseSipMessage, serialize, type SipHeaderField, type SipRequest } from './message';
+import type { Flow } from './transport';
+
+export type DialogPhase = 'setup' | 'confirmed' | 'local';
+
+interface StoredFlow {
+  transport: Flow['transport'];
+  address: string;
+  port: number;
+}
+
+type StoredLeg = Omit<DialogLeg, 'flow'> & { flow: StoredFlow };
+
+/** What the store keeps of a call (JSON in sip_dialogs.state). */
+interface CallSnapshot {
+  ref: string;
+  sipCallId: string;
+  state: Call['state'];
+  direction: Call['direction'];
+  customerId: string;
+  caller: string;
+  callee: string;
+  trunkId: string | null;
+  forwardedTo: string | null;
+  transferredTo: string | null;
+  startedAt: string;
+  answeredAt: string | null;
+  a: StoredLeg;
+  b: StoredLeg | null;
+  inviteA: { method: string; rawUri: string; headers: SipHeaderField[]; body: string };
+  inviteB: SentInvite | null;
+  ackBSent: boolean;
+  held: boolean;
+  /** The relay's reference of the call's media session (the call's own reference today). */
+  relayRef: string | null;
+}
+
+/** A call the store gave back: ready for the CallManager's tables, or only partly reachable. */
+export interface RestoredCall {
+  phase: DialogPhase;
+  call: Call;
+  /** Legs whose flow could not come back (WebSocket): the call must end now. */
+  unreachable: Array<'A' | 'B'>;
+  held: boolean;
+}
+
+export class DialogStore {
+  constructor(
+    private readonly db: Db,
+    private readonly log: (message: string) => void,
+  ) {}
+
+  /** Writes the call's current state (insert or replace). */
+  save(call: Call): void {
+    try {
+      this.db
+        .prepare(
+          `INSERT INTO sip_dialogs (call_ref, phase, state, updated_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (call_ref) DO UPDATE SET phase = excluded.phase, state = excluded.state, updated_at = excluded.updated_at`,
+        )
+        .run(call.ref, phaseOf(call), JSON.stringify(snapshotOf(call)), new Date().toISOString());
+    } catch (error) {
+      // The call goes on without replication: a failover would lose it, nothing else would.
+      this.log(`call ${call.ref}: storing its dialog failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** The call ended: nothing is left for a successor to do. */
+  forget(callRef: string): void {
+    try {
+      this.db.prepare('DELETE FROM sip_dialogs WHERE call_ref = ?').run(callRef);
+    } catch (error) {
+      this.log(`call ${callRef}: deleting its stored dialog failed: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Every call a previous node left, rebuilt. `relayFor` finds the relay's session by the stored
+   * reference (null: the relay no longer has it). Rows that cannot be read are logged and dropped.
+   */
+  load(relayFor: (relayRef: string) => RelaySession | null): RestoredCall[] {
+    const rows = this.db.prepare('SELECT call_ref, phase, state FROM sip_dialogs').all() as Array<{
+      call_ref: string;
+      phase: DialogPhase;
+      state: string;
+    }>;
+    const restored: RestoredCall[] = [];
+    for (const row of rows) {
+      try {
+        const snapshot = JSON.parse(row.state) as CallSnapshot;
+        restored.push({ phase: row.phase, ...callFrom(snapshot, relayFor), held: snapshot.held });
+      } catch (error) {
+        this.log(`call ${row.call_ref}: its stored dialog cannot be restored: ${(error as Error).message}`);
+        this.forget(row.call_ref);
+      }
+    }
+    return restored;
+  }
+}
+
+function phaseOf(call: Call): DialogPhase {
+  if (call.state !== 'answered') return 'setup';
+  return call.app !== null || call.b === null ? 'local' : 'confirmed';
+}
+
+function storedLeg(leg: DialogLeg): StoredLeg {
+  const { flow, ...rest } = leg;
+  return { ...rest, flow: { transport: flow.transport, address: flow.address, port: flow.port } };
+}
+
+function snapshotOf(call: Call): CallSnapshot {
+  const invite = call.inviteA;
+  return {
+    ref: call.ref,
+    sipCallId: call.sipCallId,
+    state: call.state,
+    direction: call.direction,
+    customerId: call.customerId,
+    caller: call.caller,
+    callee: call.callee,
+    trunkId: call.trunkId,
+    forwardedTo: call.forwardedTo,
+    transferredTo: call.transferredTo,
+    startedAt: call.startedAt.toISOString(),
+    answeredAt: call.answeredAt?.toISOString() ?? null,
+    a: storedLeg(call.a),
+    b: call.b ? storedLeg(call.b) : null,
+    inviteA: {
+      method: invite.method,
+      rawUri: invite.rawUri,
+      headers: invite.headers,
+      body: invite.body.toString('base64'),
+    },
+    inviteB: call.inviteB,
+    ackBSent: call.ackBSent,
+    held: call.relay?.blocked ?? false,
+    relayRef: call.relay?.callRef ?? null,
+  };
+}
+
+/** The caller's INVITE as it arrived, parsed again from its stored headers and body. */
+function requestFrom(stored: CallSnapshot['inviteA']): SipRequest {
+  const parsed = parseSipMessage(
+    serialize({
+      startLine: `${stored.method} ${stored.rawUri} SIP/2.0`,
+      headers: stored.headers.map((h): [string, string] => [h.name, h.value]),
+      body: Buffer.from(stored.body, 'base64'),
+      contentType: headerValue(stored.headers, 'content-type'),
+    }),
+  );
+  if (!parsed.ok) throw new Error(`the stored INVITE does not parse: ${parsed.reason}`);
+  if (parsed.message.kind !== 'request') throw new Error('the stored INVITE is not a request');
+  return parsed.message;
+}
+
+/** A UDP flow comes back as it was; a WebSocket one cannot (undefined). */
+function flowFrom(stored: StoredFlow): Flow | undefined {
+  return stored.transport === 'UDP'
+    ? { transport: 'UDP', address: stored.address, port: stored.port }
+    : undefined;
+}
+
+function callFrom(
+  s: CallSnapshot,
+  relayFor: (relayRef: string) => RelaySession | null,
+): { call: Call; unreachable: Array<'A' | 'B'> } {
+  const unreachable: Array<'A' | 'B'> = [];
+  const leg = (stored: StoredLeg): DialogLeg => {
+    const flow = flowFrom(stored.flow);
+    if (flow) return { ...stored, flow };
+    unreachable.push(stored.side);
+    // Kept addressable for the dialog table only: nothing is ever sent to an unreachable leg.
+    return { ...stored, flow: { transport: 'UDP', address: stored.flow.address, port: stored.flow.port } };
+  };
+  const call: Call = {
+    ref: s.ref,
+    sipCallId: s.sipCallId,
+    state: s.state,
+    direction: s.direction,
+    customerId: s.customerId,
+    caller: s.caller,
+    callee: s.callee,
+    trunkId: s.trunkId,
+    forwardedTo: s.forwardedTo,
+    transferredTo: s.transferredTo,
+    account: null,
+    app: null,
+    voicemail: null,
+    startedAt: new Date(s.startedAt),
+    answeredAt: s.answeredAt === null ? null : new Date(s.answeredAt),
+    a: leg(s.a),
+    inviteA: requestFrom(s.inviteA),
+    b: s.b ? leg(s.b) : null,
+    inviteB: s.inviteB,
+    ackBSent: s.ackBSent,
+    relay: s.relayRef === null ? null : relayFor(s.relayRef),
+    noAnswerTimer: null,
+    mediaTimer: null,
+    relayed: new Map(),
+    pendingAck: null,
+    ended: false,
+  };
+  return { call, unreachable };
+}
