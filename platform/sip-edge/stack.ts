@@ -501,7 +501,14 @@ export class SipStack {
       // Whatever the callee said before the takeover is unknown; its INVITE arrived long ago.
       responded: true,
       timedOut: false,
-      invite: { uri: invite.uri, via, from: invite.from, callId: invite.callId, cseq: invite.cseq, route: [] },
+      invite: {
+        uri: invite.uri,
+        via,
+        from: invite.from,
+        callId: invite.callId,
+        cseq: invite.cseq,
+        route: [],
+      },
     };
     this.clientTransactions.set(`${invite.branch}|INVITE`, transaction);
     transaction.timeout = after(this.transactionTimeoutMs, () => this.timeOut(transaction));
@@ -584,7 +591,9 @@ export class SipStack {
     const from = headerValue(response.headers, 'from') ?? '';
     const to = headerValue(response.headers, 'to') ?? '';
     if (contact === undefined || response.toTag === undefined) {
-      this.log(`dropped ${response.status} to an unknown INVITE (Call-ID ${response.callId}): no Contact or To tag to end it with`);
+      this.log(
+        `dropped ${response.status} to an unknown INVITE (Call-ID ${response.callId}): no Contact or To tag to end it with`,
+      );
       return;
     }
     this.log(
@@ -596,13 +605,18 @@ export class SipStack {
       ['To', to],
       ['Call-ID', response.callId],
     ];
-    this.sendRequest(flow, { method: 'ACK', uri: contact, headers: [...dialog, ['CSeq', `${response.cseq.seq} ACK`]] });
+    this.sendRequest(flow, {
+      method: 'ACK',
+      uri: contact,
+      headers: [...dialog, ['CSeq', `${response.cseq.seq} ACK`]],
+    });
     this.sendRequest(
       flow,
       { method: 'BYE', uri: contact, headers: [...dialog, ['CSeq', `${response.cseq.seq + 1} BYE`]] },
       {
         onResponse: (answer) => {
-          if (answer.status >= 300) this.log(`BYE of the unwanted dialog ${response.callId} answered ${answer.status}`);
+          if (answer.status >= 300)
+            this.log(`BYE of the unwanted dialog ${response.callId} answered ${answer.status}`);
         },
       },
     );
