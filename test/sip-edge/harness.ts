@@ -70,7 +70,7 @@ export async function startTestEdge(
   const deps = { config, db, bus, log: (role: string, message: string) => logs.push(`${role}: ${message}`) };
   const relay = await startMediaRelay(deps);
   const edge = await startSipEdge(deps, relay, NO_APPLICATIONS);
-  return {
+  const t: TestEdge = {
     edge,
     relay,
     db,
@@ -80,12 +80,39 @@ export async function startTestEdge(
     logs,
     completed,
     async stop() {
-      await edge.stop();
+      await t.edge.stop(); // the successor's, after a takeOver
       await relay.stop();
       db.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return t;
+}
+
+/**
+ * A second edge node takes over: the running one gives up its addresses without ending anything
+ * (what a crash leaves behind), and a new edge starts on the same UDP/WS ports, store and relay.
+ * `t.edge` is the successor afterwards (t.stop stops it).
+ */
+export async function takeOver(t: TestEdge): Promise<SipEdge> {
+  const previous = t.edge;
+  await previous.release();
+  const config: PlatformConfig = {
+    ...t.config,
+    sip: {
+      ...t.config.sip,
+      udpPort: previous.endpoints.udp.port,
+      wsPort: Number(new URL(previous.endpoints.ws).port),
+    },
+  };
+  const deps = {
+    config,
+    db: t.db,
+    bus: t.bus,
+    log: (role: string, message: string) => t.logs.push(`${role}: ${message}`),
+  };
+  t.edge = await startSipEdge(deps, t.relay, NO_APPLICATIONS);
+  return t.edge;
 }
 
 export function addTrunk(

@@ -1,0 +1,259 @@
+/**
+ * A sip-edge node takes over from one that vanished without cleaning up (release: sockets closed,
+ * nothing sent or written), on the same ports, store and relay, as the cluster's standby does.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import {
+  ACCOUNTS,
+  answerInvite,
+  cdrFor,
+  mediaPortOf,
+  placeCall,
+  register,
+  sendInDialog,
+  takeOver,
+  withAliceAndBob,
+  type DialogIds,
+  type RegisteredPair,
+} from './harness';
+import { header, tagOf, type RawMessage } from './raw-sip-client';
+
+function storedDialogs(pair: RegisteredPair): number {
+  return (pair.t.db.prepare('SELECT count(*) AS n FROM sip_dialogs').get() as { n: number }).n;
+}
+
+/** Alice calls Bob and he rings (180); resolves with his INVITE and the 180 Alice saw. */
+async function aliceCallsBob(pair: RegisteredPair, aliceMediaPort: number) {
+  const { t, alice, bob } = pair;
+  const call = await placeCall(alice, ACCOUNTS.alice, ACCOUNTS.bob.number, t, aliceMediaPort);
+  const invite = await bob.waitForRequest('INVITE');
+  bob.reply(invite, 180, 'Ringing', { toTag: 'bobtag' });
+  const ringing = await alice.waitForResponse(180, '2 INVITE');
+  return { call, invite, ringing };
+}
+
+/** The call is answered and ACKed on both legs; returns Alice's dialog and when she saw the 200. */
+async function answered(pair: RegisteredPair, invite: RawMessage, bobMediaPort: number) {
+  const { alice, bob } = pair;
+  answerInvite(bob, invite, 'bobtag', bobMediaPort);
+  const ok = await alice.waitForResponse(200, '2 INVITE');
+  const answeredAt = Date.now();
+  const dialog: DialogIds = {
+    from: header(ok, 'from') ?? '',
+    to: header(ok, 'to') ?? '',
+    callId: header(ok, 'call-id') ?? '',
+  };
+  sendInDialog(alice, dialog, 'ACK', 2);
+  await bob.waitForRequest('ACK');
+  return { dialog, answeredAt, relayPortForAlice: mediaPortOf(ok) };
+}
+
+async function mediaSockets(): Promise<[dgram.Socket, dgram.Socket]> {
+  const sockets: [dgram.Socket, dgram.Socket] = [dgram.createSocket('udp4'), dgram.createSocket('udp4')];
+  for (const s of sockets) s.bind(0, '127.0.0.1');
+  await Promise.all(sockets.map((s) => once(s, 'listening')));
+  return sockets;
+}
+
+test('registrations survive a takeover: the successor routes to phones registered with its predecessor, expired ones dropped', async () => {
+  await withAliceAndBob(async (pair) => {
+    const { t, alice, bob } = pair;
+    // Carol's binding lapsed while the node was down: it must not come back.
+    await register(alice, ACCOUNTS.carol, t.config.sip.domain);
+    t.db.prepare("UPDATE sip_registrations SET expires_at = ? WHERE username = 'carol'").run(Date.now() - 1);
+    const edge = await takeOver(t);
+    assert.deepEqual(
+      edge
+        .registrations()
+        .map((b) => b.username)
+        .sort(),
+      ['alice', 'bob'],
+      'the successor knows alice and bob (and not carol, whose binding expired)',
+    );
+    assert.ok(t.logs.some((l) => /2 registered user\(s\) restored/.test(l)));
+    const [aliceMedia, bobMedia] = await mediaSockets();
+    try {
+      const { invite } = await aliceCallsBob(pair, aliceMedia.address().port);
+      assert.equal(invite.requestUri, bob.contact, 'the call reached the contact bob registered before');
+      await answered(pair, invite, bobMedia.address().port);
+    } finally {
+      aliceMedia.close();
+      bobMedia.close();
+    }
+  });
+});
+
+test('an established call survives a takeover: the callee hangs up, the caller is told, one CDR with the right duration', async () => {
+  await withAliceAndBob(async (pair) => {
+    const { t, alice, bob } = pair;
+    const [aliceMedia, bobMedia] = await mediaSockets();
+    try {
+      const { call, invite } = await aliceCallsBob(pair, aliceMedia.address().port);
+      const relayPortForBob = mediaPortOf(invite);
+      const { answeredAt, relayPortForAlice } = await answered(pair, invite, bobMedia.address().port);
+      assert.equal(storedDialogs(pair), 1, 'the confirmed dialog is in the store');
+      const atBob = once(bobMedia, 'message');
+      aliceMedia.send(Buffer.alloc(172, 0x80), relayPortForAlice, '127.0.0.1');
+      await atBob;
+
+      await takeOver(t);
+      assert.equal(t.edge.activeCalls().length, 1, 'the successor carries the call');
+      // Media never passed through the edge: it still flows after the takeover.
+      const atAlice = once(aliceMedia, 'message');
+      bobMedia.send(Buffer.alloc(172, 0x80), relayPortForBob, '127.0.0.1');
+      await atAlice;
+
+      const bobDialog: DialogIds = {
+        from: `<sip:bob@127.0.0.1>;tag=bobtag`,
+        to: header(invite, 'from') ?? '',
+        callId: header(invite, 'call-id') ?? '',
+      };
+      const byeSentAt = Date.now();
+      sendInDialog(bob, bobDialog, 'BYE', 2);
+      await bob.waitForResponse(200, '2 BYE');
+      const bye = await alice.waitForRequest('BYE');
+      assert.equal(header(bye, 'call-id'), call.callId, "the BYE is on alice's dialog");
+      assert.equal(tagOf(header(bye, 'to')), tagOf(call.from), "addressed to alice's tag");
+      alice.reply(bye, 200, 'OK');
+
+      const cdrs = t.db.prepare('SELECT count(*) AS n FROM cdrs WHERE sip_call_id = ?').get(call.callId) as {
+        n: number;
+      };
+      assert.equal(cdrs.n, 1, 'exactly one CDR');
+      const cdr = cdrFor(t, call.callId);
+      assert.ok(cdr);
+      assert.equal(cdr.disposition, 'answered');
+      assert.equal(cdr.hangup_by, 'callee');
+      assert.equal(cdr.caller, ACCOUNTS.alice.number);
+      assert.equal(cdr.callee, ACCOUNTS.bob.number);
+      const shortest = byeSentAt - answeredAt;
+      assert.ok(
+        cdr.duration_ms >= shortest - 50 && cdr.duration_ms <= Date.now() - answeredAt + 50,
+        `duration ${cdr.duration_ms} ms is answer→BYE (at least ${shortest} ms), across the takeover`,
+      );
+      const media = JSON.parse(cdr.media) as { aToB: { packets: number }; bToA: { packets: number } };
+      assert.deepEqual([media.aToB.packets, media.bToA.packets], [1, 1], 'media from before and after');
+      assert.equal(t.relay.sessions().length, 0, 'the relay session was deleted');
+      assert.equal(storedDialogs(pair), 0, 'the ended call left the store');
+    } finally {
+      aliceMedia.close();
+      bobMedia.close();
+    }
+  });
+});
+
+test("after a takeover the caller's BYE reaches the callee", async () => {
+  await withAliceAndBob(async (pair) => {
+    const { t, alice, bob } = pair;
+    const [aliceMedia, bobMedia] = await mediaSockets();
+    try {
+      const { call, invite } = await aliceCallsBob(pair, aliceMedia.address().port);
+      const { dialog } = await answered(pair, invite, bobMedia.address().port);
+      await takeOver(t);
+      sendInDialog(alice, dialog, 'BYE', 3);
+      await alice.waitForResponse(200, '3 BYE');
+      const bye = await bob.waitForRequest('BYE');
+      assert.equal(header(bye, 'call-id'), header(invite, 'call-id'));
+      assert.equal(tagOf(header(bye, 'to')), 'bobtag');
+      bob.reply(bye, 200, 'OK');
+      assert.equal(cdrFor(t, call.callId)?.hangup_by, 'caller');
+      assert.equal(t.edge.activeCalls().length, 0);
+    } finally {
+      aliceMedia.close();
+      bobMedia.close();
+    }
+  });
+});
+
+test('a call being set up at the takeover: the caller gets 503, the callee a CANCEL, the 487 is ACKed, one failed CDR', async () => {
+  await withAliceAndBob(async (pair) => {
+    const { t, alice, bob } = pair;
+    const [aliceMedia] = await mediaSockets();
+    try {
+      const { call, invite, ringing } = await aliceCallsBob(pair, aliceMedia.address().port);
+      assert.equal(storedDialogs(pair), 1, 'the setup is in the store');
+      await takeOver(t);
+      const refused = await alice.waitForResponse(503, '2 INVITE');
+      assert.equal(
+        tagOf(header(refused, 'to')),
+        tagOf(header(ringing, 'to')),
+        'the same dialog the 180 began',
+      );
+      assert.match(header(refused, 'retry-after') ?? '', /^\d+$/);
+      assert.match(header(refused, 'warning') ?? '', /failover/);
+      const cancel = await bob.waitForRequest('CANCEL');
+      assert.equal(
+        (cancel.headers.get('via') ?? [])[0],
+        (invite.headers.get('via') ?? [])[0],
+        "the INVITE's branch",
+      );
+      bob.reply(cancel, 200, 'OK');
+      bob.reply(invite, 487, 'Request Terminated', { toTag: 'bobtag' });
+      const ack = await bob.waitFor(
+        (m) => m.method === 'ACK' && header(m, 'cseq') === '1 ACK',
+        'ACK of the 487',
+      );
+      assert.equal((ack.headers.get('via') ?? [])[0], (invite.headers.get('via') ?? [])[0]);
+      const cdr = cdrFor(t, call.callId);
+      assert.ok(cdr, 'the interrupted attempt has its CDR');
+      assert.deepEqual([cdr.disposition, cdr.sip_status, cdr.hangup_by], ['failed', 503, 'platform']);
+      assert.equal(storedDialogs(pair), 0);
+    } finally {
+      aliceMedia.close();
+    }
+  });
+});
+
+test('a callee that answers a call the successor cancelled is ACKed and sent BYE', async () => {
+  await withAliceAndBob(async (pair) => {
+    const { t, alice, bob } = pair;
+    const [aliceMedia, bobMedia] = await mediaSockets();
+    try {
+      const { invite } = await aliceCallsBob(pair, aliceMedia.address().port);
+      await takeOver(t);
+      await alice.waitForResponse(503, '2 INVITE');
+      await bob.waitForRequest('CANCEL');
+      // The 200 crossed the CANCEL: the unwanted dialog is confirmed, then ended.
+      answerInvite(bob, invite, 'bobtag', bobMedia.address().port);
+      const ack = await bob.waitFor(
+        (m) => m.method === 'ACK' && tagOf(header(m, 'to')) === 'bobtag',
+        'ACK of the 200',
+      );
+      assert.equal(ack.requestUri, bob.contact);
+      const bye = await bob.waitForRequest('BYE');
+      assert.equal(header(bye, 'call-id'), header(invite, 'call-id'));
+      bob.reply(bye, 200, 'OK');
+    } finally {
+      aliceMedia.close();
+      bobMedia.close();
+    }
+  });
+});
+
+test('a 2xx to an INVITE the edge never sent is ACKed and ended with BYE', async () => {
+  await withAliceAndBob(async ({ t, bob }) => {
+    const response = [
+      'SIP/2.0 200 OK',
+      `Via: SIP/2.0/UDP 127.0.0.1:${t.server.port};branch=z9hG4bKnobodysent;rport`,
+      'From: <sip:edge@example.invalid>;tag=gone',
+      'To: <sip:bob@example.invalid>;tag=stray',
+      'Call-ID: stray-call@example.invalid',
+      'CSeq: 7 INVITE',
+      `Contact: <${bob.contact}>`,
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+    bob.sendRaw(response);
+    const ack = await bob.waitForRequest('ACK');
+    assert.equal(header(ack, 'cseq'), '7 ACK');
+    assert.equal(tagOf(header(ack, 'to')), 'stray');
+    const bye = await bob.waitForRequest('BYE');
+    assert.equal(header(bye, 'cseq'), '8 BYE');
+    assert.equal(header(bye, 'call-id'), 'stray-call@example.invalid');
+    bob.reply(bye, 200, 'OK');
+  });
+});
