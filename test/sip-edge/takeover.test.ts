@@ -171,7 +171,8 @@ test("after a takeover the caller's BYE reaches the callee", async () => {
 test('a call being set up at the takeover: the caller gets 503, the callee a CANCEL, the 487 is ACKed, one failed CDR', async () => {
   await withAliceAndBob(async (pair) => {
     const { t, alice, bob } = pair;
-    const [aliceMedia] = await mediaSockets();
+    const [aliceMedia, unused] = await mediaSockets();
+    unused.close();
     try {
       const { call, invite, ringing } = await aliceCallsBob(pair, aliceMedia.address().port);
       assert.equal(storedDialogs(pair), 1, 'the setup is in the store');
