@@ -197,8 +197,8 @@ export class CallManager {
     const call = this.owned(customerId, callRef);
     if (!call || call.state !== 'answered' || !call.relay) return undefined;
     call.relay.setBlocked(held);
-    this.persist(call);
     this.deps.log(`call ${call.ref}: ${held ? 'on hold' : 'resumed'} through the API`);
+    this.persist(call);
     this.watchMedia(call); // a held call may be silent for longer
     return liveView(call);
   }
@@ -631,6 +631,7 @@ export class CallManager {
     const answer = relay.rewriteSdp(app.sdp(), 'B');
     call.state = 'answered';
     call.answeredAt = new Date();
+    this.persist(call);
     this.watchMedia(call);
     this.deps.stack.respond(call.inviteA, call.a.flow, 200, {
       toTag: call.a.localTag,
@@ -642,7 +643,6 @@ export class CallManager {
       contentType: 'application/sdp',
       onNoAck: () => this.onNeverAcknowledged(call, 'A'),
     });
-    this.persist(call);
     return app;
   }
 
@@ -763,6 +763,7 @@ export class CallManager {
       this.clearNoAnswer(call);
       call.state = 'answered';
       call.answeredAt = new Date();
+      this.persist(call);
       this.watchMedia(call);
       const answer = this.calleeSdpForCaller(call, response);
       stack.respond(call.inviteA, call.a.flow, response.status, {
@@ -776,7 +777,6 @@ export class CallManager {
         contentType: headerValue(response.headers, 'content-type'),
         onNoAck: () => this.onNeverAcknowledged(call, 'A'),
       });
-      this.persist(call);
       return;
     }
     if (call.ended) return; // the final for our CANCEL (487) or a late reply: the stack has ACKed it
@@ -877,8 +877,8 @@ export class CallManager {
       },
     );
     call.relayed.set(branch, { origin: { request, flow, side }, forwardedCseq });
-    this.persist(call); // the leg's CSeq moved on
     if (request.body.length > 0) this.watchMedia(call); // a hold or resume changes the limit
+    this.persist(call); // the leg's CSeq moved on
   }
 
   private onRelayedResponse(call: Call, branch: string, response: SipResponse): void {
