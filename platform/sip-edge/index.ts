@@ -192,9 +192,9 @@ export async function startSipEdge(
       if (message.method !== 'ACK') stack.respond(message, flow, 500);
     }
   };
-
   // After `handle` is wired: what the restore sends may be answered at once.
   calls.restore();
+
   log(`listening on udp:${config.host}:${transports.udpPort} and ${transports.wsUrl} for domain ${domain}`);
   return {
     endpoints: { udp: { host: config.host, port: transports.udpPort }, ws: transports.wsUrl, domain },

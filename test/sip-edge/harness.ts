@@ -70,7 +70,7 @@ export async function startTestEdge(
   const deps = { config, db, bus, log: (role: string, message: string) => logs.push(`${role}: ${message}`) };
   const relay = await startMediaRelay(deps);
   const edge = await startSipEdge(deps, relay, NO_APPLICATIONS);
-  const t: TestEdge = {
+  return {
     edge,
     relay,
     db,
@@ -80,13 +80,12 @@ export async function startTestEdge(
     logs,
     completed,
     async stop() {
-      await t.edge.stop(); // the successor's, after a takeOver
+      await this.edge.stop(); // the successor's, after a takeOver
       await relay.stop();
       db.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  return t;
 }
 
 /**
