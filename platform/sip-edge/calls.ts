@@ -991,7 +991,8 @@ export class CallManager {
    * before the caller of finish answers anyone), the relay closed, call.completed emitted.
    */
   private finish(call: Call, end: CallEnd): void {
-    if (call.ended || this.released) return;
+    if (call.ended) return;
+    if (this.released) return; // the node that took over ends the call
     call.ended = true;
     call.state = 'ended';
     this.clearNoAnswer(call);

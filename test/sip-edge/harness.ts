@@ -79,7 +79,7 @@ export async function startTestEdge(
     server: edge.endpoints.udp,
     logs,
     completed,
-    async stop() {
+    async stop(this: TestEdge) {
       await this.edge.stop(); // the successor's, after a takeOver
       await relay.stop();
       db.close();
