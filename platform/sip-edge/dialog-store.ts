@@ -12,7 +12,6 @@
  * Legs over WebSocket cannot come back (the connection died with the node): such a call is
  * recorded and ended from the side that can still be reached.
  */
-import type { RelaySession } from '../media-relay';
 import type { Db } from '../store/store';
 import type { Call } from './calls';
 import type { DialogLeg, SentInvite } from './dialog';
@@ -96,7 +95,7 @@ export class DialogStore {
    * Every call a previous node left, rebuilt. `relayFor` finds the relay's session by the stored
    * reference (null: the relay no longer has it). Rows that cannot be read are logged and dropped.
    */
-  load(relayFor: (relayRef: string) => RelaySession | null): RestoredCall[] {
+  load(relayFor: (relayRef: string) => Call['relay']): RestoredCall[] {
     const rows = this.db.prepare('SELECT call_ref, phase, state FROM sip_dialogs').all() as Array<{
       call_ref: string;
       phase: DialogPhase;
@@ -180,7 +179,7 @@ function flowFrom(stored: StoredFlow): Flow | undefined {
 
 function callFrom(
   s: CallSnapshot,
-  relayFor: (relayRef: string) => RelaySession | null,
+  relayFor: (relayRef: string) => Call['relay'],
 ): { call: Call; unreachable: Array<'A' | 'B'> } {
   const unreachable: Array<'A' | 'B'> = [];
   const leg = (stored: StoredLeg): DialogLeg => {
