@@ -4,7 +4,8 @@
  * through the relay. Malformed SIP is answered 400 (or dropped when no answer can be
  * addressed); nothing a client sends can stop the edge.
  */
-import type { MediaRelay } from '../media-relay';
+import { NgClient, type NgAddress } from './ng-client';
+import { RelayControl } from './relay-call';
 import type { LiveCallControl } from '../contracts';
 import type { CallApplications, CallbackOutcome, CallbackRequest } from '../contracts';
 import type { RoleDeps, RunningRole } from '../role';
@@ -53,11 +54,13 @@ const KNOWN_METHODS = new Set([
 
 export async function startSipEdge(
   deps: RoleDeps,
-  relay: MediaRelay,
+  relay: NgAddress,
   apps: CallApplications,
 ): Promise<SipEdge> {
   const { config } = deps;
   const log = (message: string): void => deps.log('sip-edge', message);
+  // Media is controlled only over rtpengine's ng protocol, whichever relay answers at this address.
+  const ng = await NgClient.open(relay, log);
   const domain = config.sip.domain;
   // The transports start first (their ports are needed by everything else) and deliver here.
   let handle: (data: Buffer, flow: Flow) => void = () => undefined;
@@ -91,7 +94,7 @@ export async function startSipEdge(
     stack,
     db: deps.db,
     bus: deps.bus,
-    relay,
+    relay: new RelayControl(ng, log),
     auth,
     registrar,
     domain,
@@ -184,7 +187,9 @@ export async function startSipEdge(
     }
   };
 
-  log(`listening on udp:${config.host}:${transports.udpPort} and ${transports.wsUrl} for domain ${domain}`);
+  log(
+    `listening on udp:${config.host}:${transports.udpPort} and ${transports.wsUrl} for domain ${domain}; media relay ng at ${ng.relayName}`,
+  );
   return {
     endpoints: { udp: { host: config.host, port: transports.udpPort }, ws: transports.wsUrl, domain },
     activeCalls: () => calls.activeCalls(),
@@ -201,6 +206,7 @@ export async function startSipEdge(
       await calls.stopAll();
       stack.stop();
       await transports.stop();
+      await ng.close();
     },
   };
 }
