@@ -13,7 +13,12 @@ function deps(portMin = 0, portMax = 0) {
   const logs: string[] = [];
   // The relay keeps its sessions in the store (a successor restores them).
   return {
-    deps: { config, db: openStore(':memory:'), bus: new PlatformBus(), log: (_role: string, m: string) => logs.push(m) },
+    deps: {
+      config,
+      db: openStore(':memory:'),
+      bus: new PlatformBus(),
+      log: (_role: string, m: string) => logs.push(m),
+    },
     logs,
   };
 }
