@@ -76,8 +76,15 @@ export async function startMediaRelay(deps: RoleDeps): Promise<MediaRelay> {
     },
     callIds: () => [...open.keys()],
   };
+  // One transaction per flush: one WAL sync however many calls are up.
   const flush = (): void => {
-    for (const session of open.values()) if (savedActivity.get(session) !== activity(session)) save(session);
+    const changed = [...open.values()].filter((session) => savedActivity.get(session) !== activity(session));
+    if (changed.length === 0) return;
+    try {
+      deps.db.transaction(() => changed.forEach(save))();
+    } catch (error) {
+      log(`persisting relay counters failed: ${(error as Error).message}`);
+    }
   };
   const flushTimer = setInterval(flush, statsFlushMs);
   flushTimer.unref();

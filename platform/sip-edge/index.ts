@@ -70,6 +70,9 @@ export async function startSipEdge(
     onMessage: (data, flow) => handle(data, flow),
     onWsClosed: (flow) => onConnectionClosed(flow),
     log,
+  }).catch(async (error: unknown) => {
+    await ng.close();
+    throw error;
   });
   const stack = new SipStack(transports, log, {
     t1Ms: config.sip.t1Ms,

@@ -139,14 +139,18 @@ export class RelayCall {
    * counters, or null when the relay never had the call or cannot be reached (logged).
    */
   close(): Promise<RelayStats | null> {
+    if (!this.deleted && this.sdps.A === null && this.sdps.B === null) {
+      // No SDP was ever sent: the relay never had this call, there is nothing to delete or count.
+      this.deleted = Promise.resolve(null);
+      this.onDeleted();
+    }
     this.deleted ??= this.enqueue(async () => {
       try {
         this.read(await this.client.command({ command: 'delete', 'call-id': this.callRef }));
       } catch (error) {
-        const message = (error as Error).message;
-        // No SDP was ever sent: the relay never had this call, there is nothing to count.
-        if (!(this.sdps.A === null && this.sdps.B === null && /Unknown call-id/.test(message)))
-          this.log(`call ${this.callRef}: ${message}; the record keeps the counts of the last query`);
+        this.log(
+          `call ${this.callRef}: ${(error as Error).message}; the record keeps the counts of the last query`,
+        );
       }
       this.onDeleted();
       return this.latest;
