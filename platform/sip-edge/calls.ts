@@ -216,6 +216,10 @@ export class CallManager {
     const keptSdp = relay.lastSdp(kept);
     const destination = this.transferTarget(call, target, kept === 'A' ? call.caller : call.callee);
     if (!destination || keptSdp === null) return 'no-route';
+    // The kept party's media, offered anew from the relay port facing the released side. Before
+    // anyone is released: a relay that cannot be reached leaves the call as it was.
+    const offer = await relay.offer(kept, keptSdp);
+    if (call.ended) return 'no-such-call';
 
     const oldLeg = released === 'A' ? call.a : call.b;
     this.dialogs.remove(oldLeg);
@@ -227,10 +231,6 @@ export class CallManager {
     call.transferredTo = target;
     this.deps.log(`call ${call.ref}: blind transfer of leg ${kept}'s party to ${target}`);
     let answered = false;
-    const offer = await relay.offer(kept, keptSdp).catch((error: unknown) => {
-      this.deps.log(`call ${call.ref}: transfer offer: ${String(error)}`);
-      return undefined;
-    });
     const fail = (why: string): void => {
       if (call.ended || answered) return;
       this.deps.log(`call ${call.ref}: transfer to ${target} failed (${why}); releasing leg ${kept}`);
@@ -245,7 +245,7 @@ export class CallManager {
         maxForwards: 70,
         allow: ALLOW,
         extraHeaders: destination.extraHeaders,
-        body: offer ?? keptSdp,
+        body: offer,
         contentType: 'application/sdp',
       },
       {
