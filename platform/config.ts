@@ -31,6 +31,13 @@ export interface PlatformConfig {
     t4Ms: number;
   };
   media: {
+    /** UDP port of the relay's rtpengine "ng" control protocol (0: ephemeral; the relay logs it). */
+    ngPort: number;
+    /**
+     * How often each relay session's packet counters are written to the store, so a relay that
+     * takes over counts what its predecessor relayed (at most this much media goes uncounted).
+     */
+    statsFlushMs: number;
     /** Relay port range; 0/0 lets the OS pick ephemeral ports. */
     portMin: number;
     portMax: number;
@@ -167,7 +174,14 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
       t4Ms: 5_000,
     },
     // rtpengine's defaults: a lost call is noticed after a minute of silence, a held one after an hour.
-    media: { portMin: 0, portMax: 0, inactivityTimeoutMs: 60_000, heldInactivityTimeoutMs: 3_600_000 },
+    media: {
+      ngPort: 0,
+      statsFlushMs: 100,
+      portMin: 0,
+      portMax: 0,
+      inactivityTimeoutMs: 60_000,
+      heldInactivityTimeoutMs: 3_600_000,
+    },
     smsc: {
       port: 0,
       enquireLinkMs: 5_000,

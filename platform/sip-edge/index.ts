@@ -4,7 +4,8 @@
  * through the relay. Malformed SIP is answered 400 (or dropped when no answer can be
  * addressed); nothing a client sends can stop the edge.
  */
-import type { MediaRelay } from '../media-relay';
+import { NgClient, type NgAddress } from './ng-client';
+import { RelayControl } from './relay-call';
 import type { LiveCallControl } from '../contracts';
 import type { CallApplications, CallbackOutcome, CallbackRequest } from '../contracts';
 import type { RoleDeps, RunningRole } from '../role';
@@ -60,11 +61,13 @@ const KNOWN_METHODS = new Set([
 
 export async function startSipEdge(
   deps: RoleDeps,
-  relay: MediaRelay,
+  relay: NgAddress,
   apps: CallApplications,
 ): Promise<SipEdge> {
   const { config } = deps;
   const log = (message: string): void => deps.log('sip-edge', message);
+  // Media is controlled only over rtpengine's ng protocol, whichever relay answers at this address.
+  const ng = await NgClient.open(relay, log);
   const domain = config.sip.domain;
   // The transports start first (their ports are needed by everything else) and deliver here.
   let handle: (data: Buffer, flow: Flow) => void = () => undefined;
@@ -74,6 +77,9 @@ export async function startSipEdge(
     onMessage: (data, flow) => handle(data, flow),
     onWsClosed: (flow) => onConnectionClosed(flow),
     log,
+  }).catch(async (error: unknown) => {
+    await ng.close();
+    throw error;
   });
   const stack = new SipStack(transports, log, {
     t1Ms: config.sip.t1Ms,
@@ -99,7 +105,7 @@ export async function startSipEdge(
     stack,
     db: deps.db,
     bus: deps.bus,
-    relay,
+    relay: new RelayControl(ng, log),
     auth,
     registrar,
     domain,
@@ -195,7 +201,9 @@ export async function startSipEdge(
   // After `handle` is wired: what the restore sends may be answered at once.
   calls.restore();
 
-  log(`listening on udp:${config.host}:${transports.udpPort} and ${transports.wsUrl} for domain ${domain}`);
+  log(
+    `listening on udp:${config.host}:${transports.udpPort} and ${transports.wsUrl} for domain ${domain}; media relay ng at ${ng.relayName}`,
+  );
   return {
     endpoints: { udp: { host: config.host, port: transports.udpPort }, ws: transports.wsUrl, domain },
     activeCalls: () => calls.activeCalls(),
@@ -218,6 +226,7 @@ export async function startSipEdge(
       await calls.stopAll();
       stack.stop();
       await transports.stop();
+      await ng.close();
     },
   };
 }

@@ -142,6 +142,14 @@ CREATE TABLE IF NOT EXISTS cdrs (
 CREATE INDEX IF NOT EXISTS cdrs_by_customer ON cdrs(customer_id, started_at);
 CREATE INDEX IF NOT EXISTS cdrs_by_call ON cdrs(sip_call_id);
 
+-- A media relay's live sessions (rtpengine keeps them in Redis): a relay that starts on the same
+-- addresses restores them and relays on without new signalling. Deleted by the ng "delete".
+CREATE TABLE IF NOT EXISTS relay_sessions (
+  call_id TEXT PRIMARY KEY,           -- the ng call-id
+  state TEXT NOT NULL,                -- JSON: tags, relay ports, SDPs, latched peers, blocked, counters so far
+  updated_at TEXT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS smpp_accounts (
   system_id TEXT PRIMARY KEY,
   customer_id TEXT NOT NULL REFERENCES customers(id),

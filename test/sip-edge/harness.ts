@@ -69,7 +69,7 @@ export async function startTestEdge(
   bus.on('call.completed', (event) => completed.push(event));
   const deps = { config, db, bus, log: (role: string, message: string) => logs.push(`${role}: ${message}`) };
   const relay = await startMediaRelay(deps);
-  const edge = await startSipEdge(deps, relay, NO_APPLICATIONS);
+  const edge = await startSipEdge(deps, relay.endpoints.ng, NO_APPLICATIONS);
   return {
     edge,
     relay,
