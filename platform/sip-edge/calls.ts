@@ -1162,10 +1162,8 @@ export class CallManager {
    * callee; calls the platform answered itself, or with a leg over a lost WebSocket, end with BYE.
    */
   restore(): void {
-    const restored = this.deps.dialogStore.load(
-      (ref) => this.deps.relay.sessions().find((s) => s.callRef === ref && !s.closed) ?? null,
-    );
-    for (const { phase, call, unreachable, held } of restored) {
+    const restored = this.deps.dialogStore.load((state) => this.deps.relay.resume(state));
+    for (const { phase, call, unreachable } of restored) {
       this.calls.set(call.ref, call);
       this.dialogs.add(call.a, call);
       if (call.b) this.dialogs.add(call.b, call);
@@ -1195,10 +1193,7 @@ export class CallManager {
         this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' });
         if (reachable(call.b) && !call.ackBSent) this.sendAckToCallee(call, undefined);
         for (const leg of [call.a, call.b].filter(reachable)) this.sendBye(call, leg);
-      } else {
-        if (call.relay && call.relay.blocked !== held) call.relay.setBlocked(held);
-        this.watchMedia(call);
-      }
+      } else this.watchMedia(call);
     }
   }
 

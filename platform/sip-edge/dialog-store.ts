@@ -15,6 +15,7 @@
 import type { Db } from '../store/store';
 import type { Call } from './calls';
 import type { DialogLeg, SentInvite } from './dialog';
+import type { RelayCallState } from './relay-call';
 import { headerValue, parseSipMessage, serialize, type SipHeaderField, type SipRequest } from './message';
 import type { Flow } from './transport';
 
@@ -47,9 +48,8 @@ interface CallSnapshot {
   inviteA: { method: string; rawUri: string; headers: SipHeaderField[]; body: string };
   inviteB: SentInvite | null;
   ackBSent: boolean;
-  held: boolean;
-  /** The relay's reference of the call's media session (the call's own reference today). */
-  relayRef: string | null;
+  /** The call's media at the relay: its ng identity (call-id, tags) and the SDPs seen. */
+  relay: RelayCallState | null;
 }
 
 /** A call the store gave back: ready for the CallManager's tables, or only partly reachable. */
@@ -58,7 +58,6 @@ export interface RestoredCall {
   call: Call;
   /** Legs whose flow could not come back (WebSocket): the call must end now. */
   unreachable: Array<'A' | 'B'>;
-  held: boolean;
 }
 
 export class DialogStore {
@@ -92,10 +91,10 @@ export class DialogStore {
   }
 
   /**
-   * Every call a previous node left, rebuilt. `relayFor` finds the relay's session by the stored
-   * reference (null: the relay no longer has it). Rows that cannot be read are logged and dropped.
+   * Every call a previous node left, rebuilt. `relayFor` gives the relay handle for the stored
+   * ng identity. Rows that cannot be read are logged and dropped.
    */
-  load(relayFor: (relayRef: string) => Call['relay']): RestoredCall[] {
+  load(relayFor: (state: RelayCallState) => Call['relay']): RestoredCall[] {
     const rows = this.db.prepare('SELECT call_ref, phase, state FROM sip_dialogs').all() as Array<{
       call_ref: string;
       phase: DialogPhase;
@@ -105,7 +104,7 @@ export class DialogStore {
     for (const row of rows) {
       try {
         const snapshot = JSON.parse(row.state) as CallSnapshot;
-        restored.push({ phase: row.phase, ...callFrom(snapshot, relayFor), held: snapshot.held });
+        restored.push({ phase: row.phase, ...callFrom(snapshot, relayFor) });
       } catch (error) {
         this.log(`call ${row.call_ref}: its stored dialog cannot be restored: ${(error as Error).message}`);
         this.forget(row.call_ref);
@@ -150,8 +149,7 @@ function snapshotOf(call: Call): CallSnapshot {
     },
     inviteB: call.inviteB,
     ackBSent: call.ackBSent,
-    held: call.relay?.blocked ?? false,
-    relayRef: call.relay?.callRef ?? null,
+    relay: call.relay?.state() ?? null,
   };
 }
 
@@ -179,7 +177,7 @@ function flowFrom(stored: StoredFlow): Flow | undefined {
 
 function callFrom(
   s: CallSnapshot,
-  relayFor: (relayRef: string) => Call['relay'],
+  relayFor: (state: RelayCallState) => Call['relay'],
 ): { call: Call; unreachable: Array<'A' | 'B'> } {
   const unreachable: Array<'A' | 'B'> = [];
   const leg = (stored: StoredLeg): DialogLeg => {
@@ -210,7 +208,7 @@ function callFrom(
     b: s.b ? leg(s.b) : null,
     inviteB: s.inviteB,
     ackBSent: s.ackBSent,
-    relay: s.relayRef === null ? null : relayFor(s.relayRef),
+    relay: s.relay === null ? null : relayFor(s.relay),
     noAnswerTimer: null,
     mediaTimer: null,
     relayed: new Map(),

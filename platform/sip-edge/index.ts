@@ -221,6 +221,7 @@ export async function startSipEdge(
       calls.release();
       stack.stop();
       await transports.stop();
+      await ng.close();
     },
     async stop(): Promise<void> {
       await calls.stopAll();

@@ -28,10 +28,28 @@ export class RelayControl {
     return call;
   }
 
+  /**
+   * A call a previous edge node set up (failover, see dialog-store.ts): the relay still has it
+   * under the same ng call-id and tags, so commands simply go on from this node.
+   */
+  resume(state: RelayCallState): RelayCall {
+    const call = this.allocate(state.callRef);
+    call.resume(state);
+    return call;
+  }
+
   /** Calls not yet deleted at the relay. */
   sessions(): RelayCall[] {
     return [...this.open];
   }
+}
+
+/** What a successor needs to go on controlling a call's media: its ng identity and known SDPs. */
+export interface RelayCallState {
+  callRef: string;
+  tags: Record<RelaySide, string>;
+  sdps: Record<RelaySide, string | null>;
+  blocked: boolean;
 }
 
 export class RelayCall {
@@ -53,6 +71,27 @@ export class RelayCall {
   ) {
     const base = randomBytes(4).toString('hex');
     this.tags = { A: `${base}-a`, B: `${base}-b` };
+  }
+
+  /** The call's ng identity and what the edge knows of it, for the dialog store. */
+  state(): RelayCallState {
+    return {
+      callRef: this.callRef,
+      tags: { ...this.tags },
+      sdps: { ...this.sdps },
+      blocked: this.blockedFlag,
+    };
+  }
+
+  /** Takes on the identity a previous node's handle had (RelayControl.resume). */
+  resume(state: RelayCallState): void {
+    this.tags.A = state.tags.A;
+    this.tags.B = state.tags.B;
+    for (const side of ['A', 'B'] as const) {
+      const sdp = state.sdps[side];
+      if (sdp !== null) this.learn(side, sdp);
+    }
+    this.blockedFlag = state.blocked;
   }
 
   get closed(): boolean {

@@ -110,7 +110,7 @@ export async function takeOver(t: TestEdge): Promise<SipEdge> {
     bus: t.bus,
     log: (role: string, message: string) => t.logs.push(`${role}: ${message}`),
   };
-  t.edge = await startSipEdge(deps, t.relay, NO_APPLICATIONS);
+  t.edge = await startSipEdge(deps, t.relay.endpoints.ng, NO_APPLICATIONS);
   return t.edge;
 }
 
