@@ -1103,7 +1103,14 @@ export class CallManager {
       transferredTo: call.transferredTo,
       relay: call.relay,
     });
-    written.then(announce, (error: unknown) => this.deps.log(`call ${call.ref}: ending: ${String(error)}`));
+    written.then(
+      () => {
+        // Only once the record is in: a successor finding the row (and no record) ends the call itself.
+        this.deps.dialogStore.forget(call.ref);
+        announce();
+      },
+      (error: unknown) => this.deps.log(`call ${call.ref}: ending: ${String(error)}`),
+    );
     this.handOverVoicemail(call);
     if (call.app) {
       const app = call.app;
@@ -1112,7 +1119,6 @@ export class CallManager {
         .catch((error: unknown) => this.deps.log(`call ${call.ref}: closing media app: ${String(error)}`));
     }
     this.calls.delete(call.ref);
-    this.deps.dialogStore.forget(call.ref);
     const branch = call.inviteA.vias[0]?.branch;
     if (branch !== undefined) this.byInviteBranch.delete(branch);
     // Dialog entries stay briefly so a crossing BYE or a late ACK still finds the call.

@@ -101,9 +101,15 @@ export class DialogStore {
       state: string;
     }>;
     const restored: RestoredCall[] = [];
+    const recorded = this.db.prepare('SELECT 1 FROM cdrs WHERE sip_call_id = ? AND started_at = ?');
     for (const row of rows) {
       try {
         const snapshot = JSON.parse(row.state) as CallSnapshot;
+        if (recorded.get(snapshot.sipCallId, snapshot.startedAt) !== undefined) {
+          // The predecessor wrote the record but died before forgetting the call: it is over.
+          this.forget(row.call_ref);
+          continue;
+        }
         restored.push({ phase: row.phase, ...callFrom(snapshot, relayFor) });
       } catch (error) {
         this.log(`call ${row.call_ref}: its stored dialog cannot be restored: ${(error as Error).message}`);

@@ -264,3 +264,39 @@ test('a 2xx to an INVITE the edge never sent is ACKed and ended with BYE', async
     bob.reply(bye, 200, 'OK');
   });
 });
+
+test('a call whose record the predecessor wrote just before dying is not ended a second time', async () => {
+  await withAliceAndBob(async (pair) => {
+    const { t, alice, bob } = pair;
+    const [aliceMedia, bobMedia] = await mediaSockets();
+    try {
+      const { call, invite } = await aliceCallsBob(pair, aliceMedia.address().port);
+      const { dialog } = await answered(pair, invite, bobMedia.address().port);
+      const row = t.db.prepare('SELECT * FROM sip_dialogs').get() as Record<string, string>;
+      sendInDialog(alice, dialog, 'BYE', 3);
+      const bye = await bob.waitForRequest('BYE');
+      bob.reply(bye, 200, 'OK');
+      await alice.waitForResponse(200, '3 BYE');
+      await new Promise<void>((resolve) => {
+        if (t.completed.length > 0) resolve();
+        else t.bus.on('call.completed', () => resolve());
+      });
+      // The crash came between the record and forgetting the call.
+      t.db
+        .prepare('INSERT INTO sip_dialogs (call_ref, phase, state, updated_at) VALUES (?, ?, ?, ?)')
+        .run(row.call_ref, row.phase, row.state, row.updated_at);
+      const byesBefore = bob.received.filter((m) => m.method === 'BYE').length;
+      await takeOver(t);
+      assert.equal(t.edge.activeCalls().length, 0, 'nothing to carry on');
+      assert.equal(storedDialogs(pair), 0, 'the stale row is forgotten');
+      const n = t.db.prepare('SELECT count(*) AS n FROM cdrs WHERE sip_call_id = ?').get(call.callId) as {
+        n: number;
+      };
+      assert.equal(n.n, 1, 'still exactly one record');
+      assert.equal(bob.received.filter((m) => m.method === 'BYE').length, byesBefore, 'no second BYE');
+    } finally {
+      aliceMedia.close();
+      bobMedia.close();
+    }
+  });
+});
