@@ -1185,20 +1185,22 @@ export class CallManager {
         );
       if (phase === 'setup') {
         if (reachable(call.b)) this.cancelCallee(call);
-        this.finish(call, { disposition: 'failed', status: 503, hangupBy: 'platform' });
-        if (!reachable(call.a)) continue;
-        this.deps.stack.beginServerTransaction(call.inviteA, call.a.flow); // Timer G until the ACK
-        this.deps.stack.respond(call.inviteA, call.a.flow, 503, {
-          toTag: call.a.localTag,
-          headers: [
-            ['Retry-After', '1'],
-            ['Warning', `399 ${this.deps.domain} "call setup interrupted by a sip-edge failover"`],
-          ],
+        if (reachable(call.a)) this.deps.stack.beginServerTransaction(call.inviteA, call.a.flow); // Timer G until the ACK
+        this.finish(call, { disposition: 'failed', status: 503, hangupBy: 'platform' }, () => {
+          if (!reachable(call.a)) return;
+          this.deps.stack.respond(call.inviteA, call.a.flow, 503, {
+            toTag: call.a.localTag,
+            headers: [
+              ['Retry-After', '1'],
+              ['Warning', `399 ${this.deps.domain} "call setup interrupted by a sip-edge failover"`],
+            ],
+          });
         });
       } else if (phase === 'local' || unreachable.length > 0) {
-        this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' });
-        if (reachable(call.b) && !call.ackBSent) this.sendAckToCallee(call, undefined);
-        for (const leg of [call.a, call.b].filter(reachable)) this.sendBye(call, leg);
+        this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' }, () => {
+          if (reachable(call.b) && !call.ackBSent) this.sendAckToCallee(call, undefined);
+          for (const leg of [call.a, call.b].filter(reachable)) this.sendBye(call, leg);
+        });
       } else this.watchMedia(call);
     }
   }

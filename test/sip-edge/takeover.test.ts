@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import { WebSocket } from 'ws';
 import {
   ACCOUNTS,
   answerInvite,
@@ -14,12 +15,13 @@ import {
   placeCall,
   register,
   sendInDialog,
+  startTestEdge,
   takeOver,
   withAliceAndBob,
   type DialogIds,
   type RegisteredPair,
 } from './harness';
-import { header, tagOf, type RawMessage } from './raw-sip-client';
+import { digestAnswer, header, parseRaw, RawSipClient, sdp, tagOf, type RawMessage } from './raw-sip-client';
 
 function storedDialogs(pair: RegisteredPair): number {
   return (pair.t.db.prepare('SELECT count(*) AS n FROM sip_dialogs').get() as { n: number }).n;
@@ -299,4 +301,95 @@ test('a call whose record the predecessor wrote just before dying is not ended a
       bobMedia.close();
     }
   });
+});
+
+test('a call with a leg over WebSocket: that connection dies with the node, so the successor records the call and releases the other side', async () => {
+  const t = await startTestEdge();
+  const alice = await RawSipClient.open('alice', t.server);
+  const ws = new WebSocket(t.edge.endpoints.ws, 'sip');
+  const opened = once(ws, 'open'); // before anything else is awaited: the event must not pass unseen
+  const [aliceMedia, unused] = await mediaSockets();
+  unused.close();
+  try {
+    await register(alice, ACCOUNTS.alice, t.config.sip.domain);
+    await opened;
+    const fromEdge: RawMessage[] = [];
+    ws.on('message', (data: Buffer) => fromEdge.push(parseRaw(data.toString(), { address: '', port: 0 })));
+    const next = async (what: (m: RawMessage) => boolean): Promise<RawMessage> => {
+      const deadline = Date.now() + 2000;
+      for (;;) {
+        const found = fromEdge.find(what);
+        if (found) return found;
+        if (Date.now() > deadline)
+          throw new Error(`bob's WebSocket: nothing matching in ${fromEdge.length} message(s)`);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    const domain = t.config.sip.domain;
+    const aor = `<sip:bob@${domain}>`;
+    const registerBob = (cseq: number, extra: string[]): string =>
+      [
+        `REGISTER sip:${domain} SIP/2.0`,
+        `Via: SIP/2.0/WS bob.invalid;branch=z9hG4bKwsreg${cseq}`,
+        `From: ${aor};tag=w1`,
+        `To: ${aor}`,
+        'Call-ID: ws-reg-takeover',
+        `CSeq: ${cseq} REGISTER`,
+        'Contact: <sip:bob@bob.invalid;transport=ws>',
+        ...extra,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n');
+    ws.send(registerBob(1, []));
+    const challenge = await next((m) => m.status === 401);
+    const auth = digestAnswer(header(challenge, 'www-authenticate') ?? '', {
+      ...ACCOUNTS.bob,
+      method: 'REGISTER',
+      uri: `sip:${domain}`,
+    });
+    ws.send(registerBob(2, [`Authorization: ${auth}`]));
+    await next((m) => m.status === 200);
+
+    const call = await placeCall(alice, ACCOUNTS.alice, ACCOUNTS.bob.number, t, aliceMedia.address().port);
+    const invite = await next((m) => m.method === 'INVITE');
+    const body = sdp(42000);
+    ws.send(
+      [
+        'SIP/2.0 200 OK',
+        ...(invite.headers.get('via') ?? []).map((v) => `Via: ${v}`),
+        `From: ${header(invite, 'from')}`,
+        `To: ${header(invite, 'to')};tag=bobws`,
+        `Call-ID: ${header(invite, 'call-id')}`,
+        `CSeq: ${header(invite, 'cseq')}`,
+        'Contact: <sip:bob@bob.invalid;transport=ws>',
+        'Content-Type: application/sdp',
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        '',
+        body,
+      ].join('\r\n'),
+    );
+    const ok = await alice.waitForResponse(200, '2 INVITE');
+    sendInDialog(alice, { from: call.from, to: header(ok, 'to') ?? '', callId: call.callId }, 'ACK', 2);
+    await next((m) => m.method === 'ACK');
+
+    await takeOver(t);
+    const bye = await alice.waitForRequest('BYE');
+    assert.equal(header(bye, 'call-id'), call.callId);
+    alice.reply(bye, 200, 'OK');
+    assert.deepEqual(
+      t.edge.registrations('bob'),
+      [],
+      "bob's WebSocket binding is not restored: its connection died with the node",
+    );
+    const cdr = cdrFor(t, call.callId);
+    assert.ok(cdr, 'the call has its record');
+    assert.deepEqual([cdr.disposition, cdr.hangup_by], ['answered', 'platform']);
+    assert.equal(t.edge.activeCalls().length, 0);
+  } finally {
+    ws.terminate();
+    aliceMedia.close();
+    await alice.close();
+    await t.stop();
+  }
 });
