@@ -1033,6 +1033,7 @@ export class CallManager {
     if (call.mediaTimer) clearTimeout(call.mediaTimer);
     call.mediaTimer = null;
     const relay = call.relay;
+    if (this.released) return; // the successor watches the call now
     if (call.ended || call.state !== 'answered' || !relay || !call.answeredAt) return;
     const held = relay.onHold();
     const limitMs = held ? this.deps.heldInactivityTimeoutMs : this.deps.inactivityTimeoutMs;
