@@ -12,6 +12,7 @@
  * Legs over WebSocket cannot come back (the connection died with the node): such a call is
  * recorded and ended from the side that can still be reached.
  */
+import type { LiveCallResource } from '../contracts';
 import type { Db } from '../store/store';
 import type { Call } from './calls';
 import type { DialogLeg, SentInvite } from './dialog';
@@ -118,6 +119,28 @@ export class DialogStore {
     }
     return restored;
   }
+}
+
+/** A customer's calls as replicated (for an API in another process: call-control.ts). */
+export function storedLiveCalls(db: Db, customerId: string): LiveCallResource[] {
+  const rows = db.prepare('SELECT state FROM sip_dialogs ORDER BY call_ref').all() as Array<{
+    state: string;
+  }>;
+  return rows
+    .map((row) => JSON.parse(row.state) as CallSnapshot)
+    .filter((s) => s.customerId === customerId)
+    .map((s) => ({
+      id: s.ref,
+      sipCallId: s.sipCallId,
+      direction: s.direction,
+      caller: s.caller,
+      callee: s.callee,
+      trunkId: s.trunkId,
+      state: s.state === 'answered' ? 'answered' : 'ringing',
+      held: s.relay?.blocked ?? false,
+      startedAt: s.startedAt,
+      answeredAt: s.answeredAt,
+    }));
 }
 
 function phaseOf(call: Call): DialogPhase {

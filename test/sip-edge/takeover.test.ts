@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
+import { RemoteLiveCalls, serveCallControl } from '../../platform/sip-edge/call-control';
 import {
   ACCOUNTS,
+  CUSTOMER,
   answerInvite,
   cdrFor,
   mediaPortOf,
@@ -392,4 +394,48 @@ test('a call with a leg over WebSocket: that connection dies with the node, so t
     await alice.close();
     await t.stop();
   }
+});
+
+test('live call control from another process: listed from the replicated dialogs, commands over the control port', async () => {
+  await withAliceAndBob(async (pair) => {
+    const { t, alice, bob } = pair;
+    const [aliceMedia, bobMedia] = await mediaSockets();
+    const server = await serveCallControl('127.0.0.1', 0, t.edge.liveCalls, (m) => t.logs.push(m));
+    try {
+      const api = new RemoteLiveCalls(t.db, { host: '127.0.0.1', port: server.port }, (m) => t.logs.push(m));
+      const { call, invite } = await aliceCallsBob(pair, aliceMedia.address().port);
+      await answered(pair, invite, bobMedia.address().port);
+      const [live] = api.list(CUSTOMER);
+      const [edgeView] = t.edge.liveCalls.list(CUSTOMER);
+      assert.ok(live && edgeView);
+      assert.deepEqual(live, edgeView, "the replicated view is the edge's own");
+      assert.equal(live.sipCallId, call.callId);
+      assert.deepEqual(api.list('cus_nobody'), [], "another customer's calls are not listed");
+      assert.equal(api.hangup('cus_nobody', live.id), false);
+      assert.equal(await api.transfer(CUSTOMER, 'call_unknown', '+15550003'), 'no-such-call');
+      assert.equal(
+        await api.transfer(CUSTOMER, live.id, '+4930000000'),
+        'no-route',
+        'no trunk: the edge says so',
+      );
+
+      assert.equal(api.setHeld(CUSTOMER, live.id, true)?.held, true);
+      const deadline = Date.now() + 2000;
+      while (t.edge.liveCalls.list(CUSTOMER)[0]?.held !== true) {
+        assert.ok(Date.now() < deadline, 'the hold reached the edge within 2 s');
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.equal(api.hangup(CUSTOMER, live.id), true);
+      const byes = await Promise.all([alice.waitForRequest('BYE'), bob.waitForRequest('BYE')]);
+      for (const [phone, bye] of [
+        [alice, byes[0]],
+        [bob, byes[1]],
+      ] as const)
+        phone.reply(bye, 200, 'OK');
+    } finally {
+      await server.stop();
+      aliceMedia.close();
+      bobMedia.close();
+    }
+  });
 });
