@@ -98,7 +98,7 @@ export async function startSipEdge(
       maxSeconds: config.sip.maxExpiresSeconds,
     },
     log,
-    new LocationStore(deps.db),
+    new LocationStore(deps.db, log),
   );
   onConnectionClosed = (flow) => registrar.dropFlow(flow);
   const calls = new CallManager({

@@ -20,7 +20,10 @@ interface BindingRow {
 }
 
 export class LocationStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly log: (message: string) => void,
+  ) {}
 
   /** Replaces the user's stored bindings with `bindings` (none: the user is gone). */
   save(username: string, bindings: Binding[]): void {
@@ -28,7 +31,7 @@ export class LocationStore {
       `INSERT INTO sip_registrations (username, contact, address, port, expires_at, registered_at, call_id, cseq, user_agent)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.db.transaction(() => {
+    const write = this.db.transaction(() => {
       this.db.prepare('DELETE FROM sip_registrations WHERE username = ?').run(username);
       for (const b of bindings) {
         if (b.flow.transport !== 'UDP') continue;
@@ -44,7 +47,13 @@ export class LocationStore {
           b.userAgent ?? null,
         );
       }
-    })();
+    });
+    try {
+      write();
+    } catch (error) {
+      // The phone stays registered here; only a node taking over would not know it.
+      this.log(`${username}: storing the binding(s) failed: ${(error as Error).message}`);
+    }
   }
 
   /** The unexpired bindings by user; expired rows are deleted on the way. */
