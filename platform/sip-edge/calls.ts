@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { CallApplications, LiveCallResource } from '../contracts';
 import type { RelaySide, RelayStats } from '../media-relay';
 import { MediaApp, plainAudioSdp } from '../media-relay/media-app';
-import { relayPortIn, type RelayCall } from './relay-call';
+import { relayPortIn, type RelayCall, type RelayCallState } from './relay-call';
 import type { PlatformConfig } from '../config';
 import type { SipAccount } from './auth';
 import { headerValue, randomToken, type SipRequest, type SipResponse } from './message';
@@ -25,7 +25,6 @@ import {
 } from './dialog';
 import { CallRouting, toE164, trunkLegTarget, type LegTarget, type TrunkRow } from './routing';
 import { writeCdr } from './cdr';
-import type { DialogStore } from './dialog-store';
 import { Originator, type OriginatorDeps } from './originate';
 import type { ClientTransactionHandlers } from './stack';
 import { describeFlow, sameFlow, type Flow } from './transport';
@@ -111,6 +110,24 @@ export interface Call {
   ended: boolean;
 }
 
+export type DialogPhase = 'setup' | 'confirmed' | 'local';
+
+/** A call the store gave back: ready for the CallManager's tables, or only partly reachable. */
+export interface RestoredCall {
+  phase: DialogPhase;
+  call: Call;
+  /** Legs whose flow could not come back (WebSocket): the call must end now. */
+  unreachable: Array<'A' | 'B'>;
+}
+
+/** Replication of calls for a node that takes over (implemented by dialog-store.ts). */
+export interface CallReplication {
+  save(call: Call): void;
+  forget(callRef: string): void;
+  /** What a predecessor left; `relayFor` gives the media handle for a stored ng identity. */
+  load(relayFor: (state: RelayCallState) => Call['relay']): RestoredCall[];
+}
+
 export interface CallManagerDeps extends OriginatorDeps {
   localHosts: string[];
   /** config.media.inactivityTimeoutMs: an answered call without media this long ends (0: never). */
@@ -122,7 +139,7 @@ export interface CallManagerDeps extends OriginatorDeps {
   /** The services behind the calls the platform answers itself. */
   apps: CallApplications;
   /** Where calls are replicated for a node that takes over (dialog-store.ts). */
-  dialogStore: DialogStore;
+  dialogStore: CallReplication;
 }
 
 export class CallManager {

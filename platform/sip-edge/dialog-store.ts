@@ -14,13 +14,11 @@
  */
 import type { LiveCallResource } from '../contracts';
 import type { Db } from '../store/store';
-import type { Call } from './calls';
+import type { Call, CallReplication, DialogPhase, RestoredCall } from './calls';
 import type { DialogLeg, SentInvite } from './dialog';
 import type { RelayCallState } from './relay-call';
 import { headerValue, parseSipMessage, serialize, type SipHeaderField, type SipRequest } from './message';
 import type { Flow } from './transport';
-
-export type DialogPhase = 'setup' | 'confirmed' | 'local';
 
 interface StoredFlow {
   transport: Flow['transport'];
@@ -53,15 +51,7 @@ interface CallSnapshot {
   relay: RelayCallState | null;
 }
 
-/** A call the store gave back: ready for the CallManager's tables, or only partly reachable. */
-export interface RestoredCall {
-  phase: DialogPhase;
-  call: Call;
-  /** Legs whose flow could not come back (WebSocket): the call must end now. */
-  unreachable: Array<'A' | 'B'>;
-}
-
-export class DialogStore {
+export class DialogStore implements CallReplication {
   constructor(
     private readonly db: Db,
     private readonly log: (message: string) => void,

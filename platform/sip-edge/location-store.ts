@@ -5,7 +5,20 @@
  * WebSocket binding is only reachable over its connection, which dies with the node holding it.
  */
 import type { Db } from '../store/store';
-import type { Binding } from './registrar';
+import type { Flow } from './transport';
+
+/** One registered contact of a user (a row of Kamailio's location table). */
+export interface Binding {
+  username: string;
+  /** The Contact URI as the phone sent it. */
+  contact: string;
+  flow: Flow;
+  expiresAt: number;
+  registeredAt: string;
+  callId: string;
+  cseq: number;
+  userAgent?: string;
+}
 
 interface BindingRow {
   username: string;

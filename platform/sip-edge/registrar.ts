@@ -4,7 +4,7 @@
  * WebSocket connection), because that is the only way back to a phone behind NAT or on WS.
  */
 import type { DigestAuthenticator } from './auth';
-import type { LocationStore } from './location-store';
+import type { Binding, LocationStore } from './location-store';
 import { headerValue, headerValues, parseNameAddr, uriText, type SipRequest } from './message';
 import type { SipStack } from './stack';
 import { sameFlow, type Flow } from './transport';
@@ -16,17 +16,7 @@ export interface ExpiryBounds {
   maxSeconds: number;
 }
 
-export interface Binding {
-  username: string;
-  /** The Contact URI as the phone sent it. */
-  contact: string;
-  flow: Flow;
-  expiresAt: number;
-  registeredAt: string;
-  callId: string;
-  cseq: number;
-  userAgent?: string;
-}
+export type { Binding } from './location-store';
 
 export interface BindingInfo {
   username: string;
