@@ -28,10 +28,28 @@ export class RelayControl {
     return call;
   }
 
+  /**
+   * A handle for a call another sip-edge node started (dialog takeover): the same call-id and
+   * tags, so query, hold and delete reach the same relay session.
+   */
+  restore(state: RelayCallState): RelayCall {
+    const call = this.allocate(state.callRef);
+    call.adopt(state);
+    return call;
+  }
+
   /** Calls not yet deleted at the relay. */
   sessions(): RelayCall[] {
     return [...this.open];
   }
+}
+
+/** What a successor sip-edge needs to go on controlling a call's media (persist it with the dialog). */
+export interface RelayCallState {
+  callRef: string;
+  tags: Record<RelaySide, string>;
+  sdps: Record<RelaySide, string | null>;
+  blocked: boolean;
 }
 
 export class RelayCall {
@@ -57,6 +75,26 @@ export class RelayCall {
 
   get closed(): boolean {
     return this.deleted !== null;
+  }
+
+  state(): RelayCallState {
+    return {
+      callRef: this.callRef,
+      tags: { ...this.tags },
+      sdps: { ...this.sdps },
+      blocked: this.blockedFlag,
+    };
+  }
+
+  /** Takes over a handle's state (see RelayControl.restore). */
+  adopt(state: RelayCallState): void {
+    this.tags.A = state.tags.A;
+    this.tags.B = state.tags.B;
+    for (const side of ['A', 'B'] as const) {
+      const sdp = state.sdps[side];
+      if (sdp !== null) this.learn(side, sdp);
+    }
+    this.blockedFlag = state.blocked;
   }
 
   /** The latest SDP a side sent (as it sent it), null before any. */

@@ -321,3 +321,31 @@ test('restore: a relay started on the same store and address relays the call on,
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a second sip-edge adopts a call’s relay handle from its state and reads the same session', async () => {
+  const db = openStore(':memory:');
+  const relay = await startMediaRelay(relayDeps(db).deps);
+  const clientOne = await NgClient.open(relay.endpoints.ng, () => undefined);
+  const clientTwo = await NgClient.open(relay.endpoints.ng, () => undefined);
+  const caller = await udpPeer();
+  try {
+    const call = new RelayControl(clientOne, () => undefined).allocate('call-adopt');
+    await call.offer('A', sdpFor(caller.address().port));
+    const portA = readAudioTarget(await call.answer('B', sdpFor(9)))?.port ?? 0;
+    await new Promise<void>((resolve) => caller.send(rtp(1), portA, '127.0.0.1', () => resolve()));
+    await call.setBlocked(true);
+    const adopted = new RelayControl(clientTwo, () => undefined).restore(call.state());
+    assert.equal(adopted.blocked, true, 'the hold comes along');
+    assert.equal(adopted.lastSdp('A'), sdpFor(caller.address().port));
+    const stats = await adopted.close();
+    assert.equal(stats?.sideA.relayPort, portA, 'side A is still the caller’s');
+    assert.equal(stats?.sideA.peer, `127.0.0.1:${caller.address().port}`);
+    assert.equal(relay.sessions().length, 0, 'the adopted handle deleted the session');
+  } finally {
+    caller.close();
+    await clientOne.close();
+    await clientTwo.close();
+    await relay.stop();
+    db.close();
+  }
+});
