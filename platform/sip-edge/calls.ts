@@ -159,7 +159,10 @@ export class CallManager {
     const call = this.calls.get(callRef);
     if (!call || call.ended) return false;
     if (call.state === 'answered') {
-      this.endByPlatform(call);
+      this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' }, () => {
+        this.sendBye(call, call.a);
+        if (call.b) this.sendBye(call, call.b);
+      });
     } else {
       this.cancelCallee(call);
       this.finish(call, { disposition: 'failed', status: 480, hangupBy: 'platform' }, () =>
