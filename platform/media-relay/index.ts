@@ -9,6 +9,7 @@ import dgram, { type Socket } from 'node:dgram';
 import type { RoleDeps, RunningRole } from '../role';
 import type { Db } from '../store/store';
 import { executeNg, type RelaySessions } from './ng-commands';
+import type { NgDict } from './ng-protocol';
 import { startNgServer } from './ng-server';
 import { RelaySession, type PersistedSession } from './session';
 
@@ -32,20 +33,28 @@ export async function startMediaRelay(deps: RoleDeps): Promise<MediaRelay> {
   const open = new Map<string, RelaySession>();
   /** Packets seen per session at its last save: unchanged counters are not written again. */
   const savedActivity = new WeakMap<RelaySession, number>();
+  /** Sessions whose signalling state (SDP, tags, latch, hold) changed since their last save. */
+  const dirty = new Set<RelaySession>();
 
-  const save = (session: RelaySession): void => {
-    if (session.closed) return;
+  // One transaction per save: one WAL sync however many sessions changed.
+  const persist = (changed: RelaySession[]): void => {
+    const live = changed.filter((session) => !session.closed);
+    dirty.clear();
+    if (live.length === 0) return;
     try {
-      store.save(session.snapshot());
-      savedActivity.set(session, activity(session));
+      deps.db.transaction(() => {
+        for (const session of live) store.save(session.snapshot());
+      })();
+      for (const session of live) savedActivity.set(session, activity(session));
     } catch (error) {
-      log(`relay ${session.callRef}: persisting the session failed: ${(error as Error).message}`);
+      log(`persisting ${live.length} relay session(s) failed: ${(error as Error).message}`);
     }
   };
-  const track = (session: RelaySession): RelaySession => {
+  const track = (session: RelaySession, persisted: boolean): RelaySession => {
     open.set(session.callRef, session);
-    session.onChange = save;
-    save(session);
+    session.onChange = (changed) => dirty.add(changed);
+    if (persisted) savedActivity.set(session, activity(session));
+    else dirty.add(session);
     return session;
   };
   const allocate = async (callRef: string): Promise<RelaySession> => {
@@ -57,41 +66,44 @@ export async function startMediaRelay(deps: RoleDeps): Promise<MediaRelay> {
       socketA.close();
       throw error;
     }
-    return track(new RelaySession(callRef, host, socketA, socketB, onClosed, log));
+    return track(new RelaySession(callRef, host, socketA, socketB, onClosed, log), false);
   };
   const onClosed = (closed: RelaySession): void => {
     if (open.get(closed.callRef) === closed) open.delete(closed.callRef);
   };
 
   await restoreSessions(store, host, log, (saved, socketA, socketB) =>
-    track(new RelaySession(saved.callRef, host, socketA, socketB, onClosed, log, saved)),
+    track(new RelaySession(saved.callRef, host, socketA, socketB, onClosed, log, saved), true),
   );
 
   const sessions: RelaySessions = {
     find: (callId) => open.get(callId),
     open: allocate,
     async remove(session) {
+      dirty.delete(session);
       store.remove(session.callRef);
       await session.close();
     },
     callIds: () => [...open.keys()],
   };
-  // One transaction per flush: one WAL sync however many calls are up.
-  const flush = (): void => {
-    const changed = [...open.values()].filter((session) => savedActivity.get(session) !== activity(session));
-    if (changed.length === 0) return;
-    try {
-      deps.db.transaction(() => changed.forEach(save))();
-    } catch (error) {
-      log(`persisting relay counters failed: ${(error as Error).message}`);
-    }
-  };
+  const flush = (): void =>
+    persist(
+      [...open.values()].filter(
+        (session) => dirty.has(session) || savedActivity.get(session) !== activity(session),
+      ),
+    );
   const flushTimer = setInterval(flush, statsFlushMs);
   flushTimer.unref();
+  // What a command changed is in the store before its reply leaves: a successor never misses it.
+  const execute = async (command: NgDict): Promise<NgDict> => {
+    const reply = await executeNg(command, sessions);
+    persist([...dirty]);
+    return reply;
+  };
 
   let ng;
   try {
-    ng = await startNgServer(host, ngPort, (command) => executeNg(command, sessions), log);
+    ng = await startNgServer(host, ngPort, execute, log);
   } catch (error) {
     clearInterval(flushTimer);
     await Promise.all([...open.values()].map((session) => session.close()));

@@ -181,7 +181,10 @@ export class CallManager {
     const call = this.calls.get(callRef);
     if (!call || call.ended) return false;
     if (call.state === 'answered') {
-      this.endByPlatform(call);
+      this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' }, () => {
+        this.sendBye(call, call.a);
+        if (call.b) this.sendBye(call, call.b);
+      });
     } else {
       this.cancelCallee(call);
       this.finish(call, { disposition: 'failed', status: 480, hangupBy: 'platform' }, () =>
@@ -1186,7 +1189,7 @@ export class CallManager {
    * callee; calls the platform answered itself, or with a leg over a lost WebSocket, end with BYE.
    */
   restore(): void {
-    const restored = this.deps.dialogStore.load((state) => this.deps.relay.resume(state));
+    const restored = this.deps.dialogStore.load((state) => this.deps.relay.restore(state));
     for (const { phase, call, unreachable } of restored) {
       this.calls.set(call.ref, call);
       this.dialogs.add(call.a, call);

@@ -67,7 +67,7 @@ export async function startSipEdge(
   const { config } = deps;
   const log = (message: string): void => deps.log('sip-edge', message);
   // Media is controlled only over rtpengine's ng protocol, whichever relay answers at this address.
-  const ng = await NgClient.open(relay, log);
+  const ng = await NgClient.open(relay, log, { localHost: config.host });
   const domain = config.sip.domain;
   // The transports start first (their ports are needed by everything else) and deliver here.
   let handle: (data: Buffer, flow: Flow) => void = () => undefined;

@@ -6,6 +6,7 @@
  */
 import dgram, { type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { asText } from '../media-relay/bencode';
 import { formatNgMessage, parseNgMessage, type NgDict } from '../media-relay/ng-protocol';
 
@@ -22,6 +23,8 @@ export interface NgClientOptions {
   maxRetransmitMs: number;
   /** The command fails when no reply came within this long. */
   timeoutMs: number;
+  /** The address the client's own socket binds to (the platform's host); the relay's by default. */
+  localHost?: string;
 }
 
 /** Long enough to ride out a relay failover (the standby takes over within about half a second). */
@@ -44,7 +47,15 @@ export class NgClient {
     private readonly options: NgClientOptions,
     private readonly log: (message: string) => void,
   ) {
-    socket.on('message', (datagram, source) => this.onReply(datagram, `${source.address}:${source.port}`));
+    socket.on('message', (datagram, source) => {
+      const from = `${source.address}:${source.port}`;
+      // Only the relay answers: anything else on this socket is not a reply to us. (A relay named
+      // by host name is matched by port only.)
+      const fromRelay =
+        source.port === relay.port && (isIP(relay.host) === 0 || source.address === relay.host);
+      if (fromRelay) this.onReply(datagram, from);
+      else log(`ng client: datagram from ${from}, not the relay ${this.relayName}; dropped`);
+    });
   }
 
   static open(
@@ -55,7 +66,7 @@ export class NgClient {
     const socket = dgram.createSocket('udp4');
     return new Promise((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(0, relay.host, () => {
+      socket.bind(0, options.localHost ?? relay.host, () => {
         socket.off('error', reject);
         socket.on('error', (error) => log(`ng client socket: ${error.message}`));
         resolve(new NgClient(socket, relay, { ...DEFAULTS, ...options }, log));

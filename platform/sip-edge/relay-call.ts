@@ -29,12 +29,12 @@ export class RelayControl {
   }
 
   /**
-   * A call a previous edge node set up (failover, see dialog-store.ts): the relay still has it
-   * under the same ng call-id and tags, so commands simply go on from this node.
+   * A handle for a call another sip-edge node started (dialog takeover): the same call-id and
+   * tags, so query, hold and delete reach the same relay session.
    */
-  resume(state: RelayCallState): RelayCall {
+  restore(state: RelayCallState): RelayCall {
     const call = this.allocate(state.callRef);
-    call.resume(state);
+    call.adopt(state);
     return call;
   }
 
@@ -44,7 +44,7 @@ export class RelayControl {
   }
 }
 
-/** What a successor needs to go on controlling a call's media: its ng identity and known SDPs. */
+/** What a successor sip-edge needs to go on controlling a call's media (persist it with the dialog). */
 export interface RelayCallState {
   callRef: string;
   tags: Record<RelaySide, string>;
@@ -73,7 +73,10 @@ export class RelayCall {
     this.tags = { A: `${base}-a`, B: `${base}-b` };
   }
 
-  /** The call's ng identity and what the edge knows of it, for the dialog store. */
+  get closed(): boolean {
+    return this.deleted !== null;
+  }
+
   state(): RelayCallState {
     return {
       callRef: this.callRef,
@@ -83,8 +86,8 @@ export class RelayCall {
     };
   }
 
-  /** Takes on the identity a previous node's handle had (RelayControl.resume). */
-  resume(state: RelayCallState): void {
+  /** Takes over a handle's state (see RelayControl.restore). */
+  adopt(state: RelayCallState): void {
     this.tags.A = state.tags.A;
     this.tags.B = state.tags.B;
     for (const side of ['A', 'B'] as const) {
@@ -92,10 +95,6 @@ export class RelayCall {
       if (sdp !== null) this.learn(side, sdp);
     }
     this.blockedFlag = state.blocked;
-  }
-
-  get closed(): boolean {
-    return this.deleted !== null;
   }
 
   /** The latest SDP a side sent (as it sent it), null before any. */

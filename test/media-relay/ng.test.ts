@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PlatformBus } from '../../platform/bus';
 import { embeddedDefaults } from '../../platform/config';
-import { startMediaRelay, readAudioTarget } from '../../platform/media-relay';
+import { startMediaRelay, readAudioTarget, type PersistedSession } from '../../platform/media-relay';
 import { asDict, asList, asText, decode, encode } from '../../platform/media-relay/bencode';
 import { openStore, type Db } from '../../platform/store/store';
 import { NgClient } from '../../platform/sip-edge/ng-client';
@@ -236,6 +236,26 @@ test('ng client: retransmits until the relay answers, and a silent relay fails n
   }
 });
 
+/** Resolves once the store holds these per-side packet counts for the session; rejects naming what it held. */
+async function persistedCounts(db: Db, callId: string, expected: { A: number; B: number }, boundMs: number) {
+  const read = () => {
+    const row = db.prepare('SELECT state FROM relay_sessions WHERE call_id = ?').get(callId) as
+      { state: string } | undefined;
+    const state = row ? (JSON.parse(row.state) as PersistedSession) : undefined;
+    return { A: state?.counters.A.packets, B: state?.counters.B.packets };
+  };
+  const deadline = Date.now() + boundMs;
+  let seen = read();
+  while (seen.A !== expected.A || seen.B !== expected.B) {
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${boundMs} ms waiting for the store to count ${JSON.stringify(expected)} packets per side of ${callId}: it holds ${JSON.stringify(seen)} (config.media.statsFlushMs)`,
+      );
+    await new Promise((resolve) => setImmediate(resolve));
+    seen = read();
+  }
+}
+
 test('restore: a relay started on the same store and address relays the call on, without new signalling, counting both', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'relay-restore-'));
   const file = join(dir, 'platform.db');
@@ -243,6 +263,12 @@ test('restore: a relay started on the same store and address relays the call on,
   const first = relayDeps(dbOne);
   const relayOne = await startMediaRelay(first.deps);
   const ngPort = relayOne.endpoints.ng.port;
+  let oneStopped = false;
+  const stopOne = async () => {
+    if (oneStopped) return;
+    oneStopped = true;
+    await relayOne.stop();
+  };
   const client = await NgClient.open(relayOne.endpoints.ng, () => undefined);
   const caller = await udpPeer();
   const callee = await udpPeer();
@@ -258,7 +284,9 @@ test('restore: a relay started on the same store and address relays the call on,
     const back = receive(caller, 1, 'callee audio through the first relay');
     callee.send(rtp(1), portB, '127.0.0.1');
     await back;
-    await relayOne.stop(); // a clean stop keeps the rows, as a crash would
+    // A crash gives no chance to save: the counts must already be in the store within statsFlushMs.
+    await persistedCounts(dbOne, 'call-restore', { A: 4, B: 1 }, 1000);
+    await stopOne(); // a clean stop keeps the rows, as a crash would
 
     // The successor: another store connection (another process in the cluster), the same ng port.
     const second = relayDeps(dbTwo, ngPort);
@@ -286,9 +314,38 @@ test('restore: a relay started on the same store and address relays the call on,
     caller.close();
     callee.close();
     await client.close();
+    await stopOne();
     await relayTwo?.stop();
     dbOne.close();
     dbTwo.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a second sip-edge adopts a call’s relay handle from its state and reads the same session', async () => {
+  const db = openStore(':memory:');
+  const relay = await startMediaRelay(relayDeps(db).deps);
+  const clientOne = await NgClient.open(relay.endpoints.ng, () => undefined);
+  const clientTwo = await NgClient.open(relay.endpoints.ng, () => undefined);
+  const caller = await udpPeer();
+  try {
+    const call = new RelayControl(clientOne, () => undefined).allocate('call-adopt');
+    await call.offer('A', sdpFor(caller.address().port));
+    const portA = readAudioTarget(await call.answer('B', sdpFor(9)))?.port ?? 0;
+    await new Promise<void>((resolve) => caller.send(rtp(1), portA, '127.0.0.1', () => resolve()));
+    await call.setBlocked(true);
+    const adopted = new RelayControl(clientTwo, () => undefined).restore(call.state());
+    assert.equal(adopted.blocked, true, 'the hold comes along');
+    assert.equal(adopted.lastSdp('A'), sdpFor(caller.address().port));
+    const stats = await adopted.close();
+    assert.equal(stats?.sideA.relayPort, portA, 'side A is still the caller’s');
+    assert.equal(stats?.sideA.peer, `127.0.0.1:${caller.address().port}`);
+    assert.equal(relay.sessions().length, 0, 'the adopted handle deleted the session');
+  } finally {
+    caller.close();
+    await clientOne.close();
+    await clientTwo.close();
+    await relay.stop();
+    db.close();
   }
 });
