@@ -29,8 +29,20 @@ export interface PlatformConfig {
     t2Ms: number;
     /** RFC 3261 T4: how long a message may linger in the network (Timer K). */
     t4Ms: number;
+    /**
+     * Redundant topology only: the loopback port on which the active sip node takes live-call
+     * commands from API nodes (0 = not served: in one process the API calls the edge directly).
+     */
+    controlPort: number;
   };
   media: {
+    /** UDP port of the relay's rtpengine "ng" control protocol (0: ephemeral; the relay logs it). */
+    ngPort: number;
+    /**
+     * How often each relay session's packet counters are written to the store, so a relay that
+     * takes over counts what its predecessor relayed (at most this much media goes uncounted).
+     */
+    statsFlushMs: number;
     /** Relay port range; 0/0 lets the OS pick ephemeral ports. */
     portMin: number;
     portMax: number;
@@ -171,9 +183,17 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
       t1Ms: 500,
       t2Ms: 4_000,
       t4Ms: 5_000,
+      controlPort: 0,
     },
     // rtpengine's defaults: a lost call is noticed after a minute of silence, a held one after an hour.
-    media: { portMin: 0, portMax: 0, inactivityTimeoutMs: 60_000, heldInactivityTimeoutMs: 3_600_000 },
+    media: {
+      ngPort: 0,
+      statsFlushMs: 100,
+      portMin: 0,
+      portMax: 0,
+      inactivityTimeoutMs: 60_000,
+      heldInactivityTimeoutMs: 3_600_000,
+    },
     smsc: {
       port: 0,
       enquireLinkMs: 5_000,

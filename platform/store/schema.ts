@@ -40,6 +40,30 @@ CREATE TABLE IF NOT EXISTS sip_accounts (
   created_at TEXT NOT NULL
 );
 
+-- The sip-edge's location table (Kamailio usrloc, db_mode write-through): a node that takes over
+-- the edge's address still routes to phones that registered with its predecessor.
+CREATE TABLE IF NOT EXISTS sip_registrations (
+  username TEXT NOT NULL,
+  contact TEXT NOT NULL,              -- the Contact URI as the phone sent it
+  address TEXT NOT NULL,              -- the UDP flow the REGISTER came from (WebSocket bindings die with their connection)
+  port INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,        -- epoch ms
+  registered_at TEXT NOT NULL,
+  call_id TEXT NOT NULL,
+  cseq INTEGER NOT NULL,
+  user_agent TEXT,
+  PRIMARY KEY (username, contact)
+);
+
+-- The sip-edge's calls (Kamailio dialog replication): every call from its first INVITE until it
+-- ends, so a successor can end a half-set-up call cleanly and pass on the BYE of an established one.
+CREATE TABLE IF NOT EXISTS sip_dialogs (
+  call_ref TEXT PRIMARY KEY,
+  phase TEXT NOT NULL,                -- setup | confirmed | local (answered by the platform itself)
+  state TEXT NOT NULL,                -- JSON snapshot: both legs, the caller's INVITE, the CDR's facts
+  updated_at TEXT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS voicemails (
   id TEXT PRIMARY KEY,
   customer_id TEXT NOT NULL REFERENCES customers(id),
@@ -117,6 +141,14 @@ CREATE TABLE IF NOT EXISTS cdrs (
 );
 CREATE INDEX IF NOT EXISTS cdrs_by_customer ON cdrs(customer_id, started_at);
 CREATE INDEX IF NOT EXISTS cdrs_by_call ON cdrs(sip_call_id);
+
+-- A media relay's live sessions (rtpengine keeps them in Redis): a relay that starts on the same
+-- addresses restores them and relays on without new signalling. Deleted by the ng "delete".
+CREATE TABLE IF NOT EXISTS relay_sessions (
+  call_id TEXT PRIMARY KEY,           -- the ng call-id
+  state TEXT NOT NULL,                -- JSON: tags, relay ports, SDPs, latched peers, blocked, counters so far
+  updated_at TEXT NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS smpp_accounts (
   system_id TEXT PRIMARY KEY,
