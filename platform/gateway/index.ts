@@ -31,8 +31,10 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export const CONTRACT_FILE = resolve(__dirname, '../../contracts/platform-api.yaml');
 
 export interface GatewayOptions {
-  /** Kong access-phase plugins (rate limiting), run in order after key-auth. */
+  /** More Kong access-phase plugins, run in order after key-auth and the gateway's rate limiting. */
   plugins?: GatewayPlugin[];
+  /** The gateway's clock (epoch ms): rate-limit windows, idempotency key ages, store back-off. Tests freeze it. */
+  now?: () => number;
 }
 
 /**
@@ -95,11 +97,13 @@ export async function startGateway(
 ): Promise<RunningRole<{ apiUrl: string }>> {
   const { config, log } = deps;
   const requestLog = new RequestLog(deps.db);
-  const rateLimiting = new RateLimiting(deps.db, config.api.rateLimits);
+  const now = options.now ?? Date.now;
+  const rateLimiting = new RateLimiting(deps.db, config.api.rateLimits, now);
   const idempotency = new IdempotencyKeys(
     deps.db,
     config.api.idempotencyKeyTtlMs,
     config.api.idempotencyLeaseMs,
+    now,
   );
   const routes = compileRoutes(
     routeTable({
@@ -124,7 +128,7 @@ export async function startGateway(
    * per Retry-After interval probes it and the rest fail fast instead of queueing behind it.
    */
   let storeDownUntil = 0;
-  const storeDown = (): boolean => Date.now() < storeDownUntil;
+  const storeDown = (): boolean => now() < storeDownUntil;
 
   const server = http.createServer(
     { requestTimeout: 30_000, headersTimeout: 10_000 },
@@ -166,7 +170,7 @@ export async function startGateway(
         outcome = ` ${(error as Error).stack ?? String(error)}`;
       }
       if (isStoreUnavailable(error)) {
-        storeDownUntil = Date.now() + config.api.storeRetryAfterSeconds * 1_000;
+        storeDownUntil = now() + config.api.storeRetryAfterSeconds * 1_000;
         outcome = ` (store unavailable: ${(error as Error).message})`;
       }
       answer = problemAnswer(body, headers);
