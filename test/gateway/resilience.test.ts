@@ -156,3 +156,24 @@ test('a locked store answers 503 with Retry-After, never a 500 or a hang, and th
   assert.equal(logged.status, 200);
   assert.equal((logged.body as { status: number }).status, 503);
 });
+
+test('the operator sets, reads and drops a customer’s own rate limits', async () => {
+  const { customerId } = await newCustomer('Limits');
+  const operator = operatorApi(platform);
+  const path = `/ops/v1/customers/${customerId}/rate-limits`;
+  const defaults = { customerId, ...platform.config.api.rateLimits, source: 'default' };
+  assert.deepEqual((await operator.raw({ method: 'GET', path })).body, defaults);
+  const own = { customerId, perSecond: 2, perMinute: null, source: 'own' };
+  const set = await operator.raw({ method: 'PUT', path, json: { perSecond: 2, perMinute: null } });
+  assert.deepEqual(set.body, own);
+  assert.deepEqual((await operator.raw({ method: 'GET', path })).body, own);
+  const wrong = await operator.raw({ method: 'PUT', path, json: { perSecond: 0 } });
+  assert.equal(wrong.status, 422);
+  assert.deepEqual((wrong.body as { errors: Array<{ field: string }> }).errors.map((e) => e.field).sort(), [
+    'perMinute',
+    'perSecond',
+  ]);
+  assert.deepEqual((await operator.raw({ method: 'DELETE', path })).body, defaults);
+  const unknown = await operator.raw({ method: 'GET', path: '/ops/v1/customers/cus_nobody/rate-limits' });
+  assert.equal(unknown.status, 404);
+});
