@@ -92,10 +92,10 @@ export class IdempotencyKeys {
 
   /**
    * Stores the response of a claimed key. Call it inside the transaction of the handler's own
-   * writes, so both commit or neither does.
+   * writes, on that transaction's connection (`db`), so both commit or neither does.
    */
-  complete(scope: string, key: string, claim: string, response: StoredResponse): void {
-    const updated = this.db
+  complete(db: Db, scope: string, key: string, claim: string, response: StoredResponse): void {
+    const updated = db
       .prepare(
         `UPDATE idempotency_keys SET state = 'done', status = ?, content_type = ?, body = ?
          WHERE scope = ? AND key = ? AND claim = ? AND state = 'in-progress'`,

@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { startGateway } from '../../platform/gateway';
 import { IdempotencyKeys, requestFingerprint } from '../../platform/gateway/idempotency';
 import { PlatformApi } from '../../world/http/api-client';
 import { operatorApi, startTestPlatform, type TestPlatform } from './harness';
@@ -43,13 +44,15 @@ function textsOf(customerId: string): number {
 }
 
 /** A new customer: its client and id. */
-async function newCustomer(prefix: string): Promise<{ api: PlatformApi; customerId: string }> {
+async function newCustomer(
+  prefix: string,
+): Promise<{ api: PlatformApi; customerId: string; apiKey: string }> {
   const created = await operatorApi(platform).createCustomer({
     name: `${prefix} ${randomUUID().slice(0, 6)}`,
     tier: 'api-only',
   });
   const api = new PlatformApi({ baseUrl: platform.apiUrl, apiKey: created.apiKey, actor: created.name });
-  return { api, customerId: created.id };
+  return { api, customerId: created.id, apiKey: created.apiKey };
 }
 
 test('the settings show the gateway’s defaults', async () => {
@@ -123,8 +126,11 @@ test('an unusable Idempotency-Key is refused before anything is done', async () 
 });
 
 test('a locked store answers 503 with Retry-After, never a 500 or a hang, and the API recovers', async () => {
-  const { api, customerId } = await newCustomer('Store down');
-  platform.db.pragma('busy_timeout = 100'); // the wait for a lock, short for the test
+  const { customerId, apiKey } = await newCustomer('Store down');
+  // A gateway node whose connections wait 100 ms for a lock (it takes the platform's setting).
+  platform.db.pragma('busy_timeout = 100');
+  const node = await startGateway(platform.deps, platform.core, { now });
+  const api = new PlatformApi({ baseUrl: node.endpoints.apiUrl, apiKey, actor: 'Store down' });
   const blocker = new Database(platform.config.store.file);
   try {
     blocker.exec('BEGIN IMMEDIATE'); // another process holds the write lock
@@ -142,19 +148,22 @@ test('a locked store answers 503 with Retry-After, never a 500 or a hang, and th
       headers: { 'X-Request-Id': 'outage-2' },
     });
     assert.equal(again.status, 503);
+
+    clock += platform.config.api.storeRetryAfterSeconds * 1_000;
+    blocker.exec('ROLLBACK'); // the store is back
+    const retried = await send(api, 'during-outage');
+    assert.equal(retried.status, 202, 'the retry after the outage did not run afresh');
+    assert.equal(textsOf(customerId), 1);
+    // Requests answered during the outage reach the request log once the store is back.
+    const logged = await operatorApi(platform).raw({ method: 'GET', path: '/ops/v1/requests/outage-2' });
+    assert.equal(logged.status, 200);
+    assert.equal((logged.body as { status: number }).status, 503);
   } finally {
-    blocker.exec('ROLLBACK');
+    if (blocker.inTransaction) blocker.exec('ROLLBACK');
     blocker.close();
+    await node.stop();
     platform.db.pragma('busy_timeout = 5000');
   }
-  clock += platform.config.api.storeRetryAfterSeconds * 1_000;
-  const retried = await send(api, 'during-outage');
-  assert.equal(retried.status, 202, 'the retry after the outage did not run afresh');
-  assert.equal(textsOf(customerId), 1);
-  // Requests answered during the outage reach the request log once the store is back.
-  const logged = await operatorApi(platform).raw({ method: 'GET', path: '/ops/v1/requests/outage-2' });
-  assert.equal(logged.status, 200);
-  assert.equal((logged.body as { status: number }).status, 503);
 });
 
 test('the operator sets, reads and drops a customer’s own rate limits', async () => {
