@@ -357,6 +357,9 @@ export async function startGateway(
       server.off('error', rejectListen);
       resolveListen();
     });
+  }).catch((error: unknown) => {
+    if (bookkeeping !== deps.db) bookkeeping.close(); // a node that cannot take the address holds nothing
+    throw error;
   });
   server.on('error', (error) => log('gateway', `server error: ${error.stack ?? String(error)}`));
   const address = server.address() as AddressInfo;
