@@ -94,17 +94,16 @@ export class IdempotencyKeys {
    * Stores the response of a claimed key. Call it inside the transaction of the handler's own
    * writes, on that transaction's connection (`db`), so both commit or neither does.
    */
-  complete(db: Db, scope: string, key: string, claim: string, response: StoredResponse): void {
+  complete(db: Db, scope: string, key: string, claim: string, response: StoredResponse): boolean {
     const updated = db
       .prepare(
         `UPDATE idempotency_keys SET state = 'done', status = ?, content_type = ?, body = ?
          WHERE scope = ? AND key = ? AND claim = ? AND state = 'in-progress'`,
       )
       .run(response.status, response.contentType, response.body, scope, key, claim);
-    // Lost the claim (its lease ran out and a retry took over): the retry's outcome stands, so
-    // this one's writes must not commit.
-    if (updated.changes !== 1)
-      throw new Error(`idempotency key ${key} was taken over by a retry while its first request ran`);
+    // false: the claim was lost (its lease ran out and a retry took over); the retry's outcome
+    // stands, so the caller must roll this one's writes back.
+    return updated.changes === 1;
   }
 
   /** Frees a claimed key whose request failed: nothing was done, so a retry runs afresh. */

@@ -333,11 +333,22 @@ export async function startGateway(
               `${route.method} ${route.path} is marked idempotent but its handler is asynchronous`,
             );
           const answer = replyAnswer(reply);
-          idempotency.complete(deps.db, scope, key, decision.claim, {
+          const kept = idempotency.complete(deps.db, scope, key, decision.claim, {
             status: answer.status,
             contentType: answer.contentType ?? null,
             body: answer.text ?? null,
           });
+          if (!kept)
+            throw new ProblemError(
+              problem(
+                'idempotencyKeyInProgress',
+                `a retry with Idempotency-Key ${key} took over this request`,
+                {
+                  instance: path,
+                },
+              ),
+              { 'Retry-After': '1' },
+            );
           return answer;
         })
         .immediate();

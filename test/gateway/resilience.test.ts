@@ -186,3 +186,16 @@ test('the operator sets, reads and drops a customer’s own rate limits', async 
   const unknown = await operator.raw({ method: 'GET', path: '/ops/v1/customers/cus_nobody/rate-limits' });
   assert.equal(unknown.status, 404);
 });
+
+test('a request whose key was taken over after its lease may not keep its answer', () => {
+  const keys = new IdempotencyKeys(platform.db, TTL_MS, LEASE_MS, now);
+  const print = requestFingerprint('POST', '/v1/trunks', new URLSearchParams(), { name: 'x' });
+  const slow = keys.begin('cus_lease', 'k', print);
+  clock += LEASE_MS;
+  const retry = keys.begin('cus_lease', 'k', print);
+  assert.ok(slow.kind === 'run' && retry.kind === 'run', `${slow.kind}, ${retry.kind}`);
+  const answer = { status: 201, contentType: 'application/json', body: '{}' };
+  assert.equal(keys.complete(platform.db, 'cus_lease', 'k', slow.claim, answer), false);
+  assert.equal(keys.complete(platform.db, 'cus_lease', 'k', retry.claim, answer), true);
+  assert.equal(keys.begin('cus_lease', 'k', print).kind, 'replay');
+});
