@@ -195,8 +195,11 @@ export async function startGateway(
       },
       storeDown(),
     );
-    if (logged.error)
+    if (logged.error) {
       log('gateway', `request log kept in memory until the store is back: ${String(logged.error)}`);
+      if (isStoreUnavailable(logged.error))
+        storeDownUntil = now() + config.api.storeRetryAfterSeconds * 1_000;
+    }
     sendAnswer(response, answer);
     log(
       'gateway',
