@@ -101,7 +101,12 @@ export async function startGateway(
   const bookkeeping = openBookkeeping(deps);
   const requestLog = new RequestLog(bookkeeping);
   const now = options.now ?? Date.now;
-  const rateLimiting = new RateLimiting(bookkeeping, config.api.rateLimits, now);
+  const rateLimiting = new RateLimiting(
+    bookkeeping,
+    config.api.rateLimits,
+    now,
+    config.api.storeRetryAfterSeconds * 1_000,
+  );
   const idempotency = new IdempotencyKeys(
     bookkeeping,
     config.api.idempotencyKeyTtlMs,
@@ -126,9 +131,10 @@ export async function startGateway(
   const plugins: GatewayPlugin[] = [rateLimiting, ...(options.plugins ?? [])];
   const retryAfter = String(config.api.storeRetryAfterSeconds);
   /**
-   * Until when requests are answered 503 without touching the store, after it failed: a locked
-   * store makes every write wait the whole busy timeout, blocking this process, so one request
-   * per Retry-After interval probes it and the rest fail fast instead of queueing behind it.
+   * Until when requests that write are answered 503 without touching the store, after it failed:
+   * a locked store makes every write wait the whole busy timeout, blocking this process, so one
+   * request per Retry-After interval probes it and the rest fail fast instead of queueing behind
+   * it. Reads go on being served meanwhile (a locked store still reads).
    */
   let storeDownUntil = 0;
   const storeDown = (): boolean => now() < storeDownUntil;
@@ -224,7 +230,7 @@ export async function startGateway(
     if (needsKey) {
       const key = apiKeyOf(request, url);
       if (!key) return kong(401, KONG.noKey, { 'WWW-Authenticate': 'Key realm="kong"' });
-      if (storeDown())
+      if (storeDown() && method !== 'GET' && method !== 'HEAD')
         throw new ProblemError(
           problem('storeUnavailable', `the platform's database did not answer; retry in ${retryAfter} s`, {
             instance: url.pathname,

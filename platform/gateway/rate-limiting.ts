@@ -8,6 +8,7 @@ import { nowIso } from '../store/store';
 import { NotFoundError } from '../errors';
 import { InputReader } from '../input';
 import type { GatewayPlugin, PluginExit, PluginRequest } from './plugins';
+import { isStoreUnavailable } from './problems';
 
 export interface RateLimits {
   /** Requests per fixed one-second window; null: unlimited. */
@@ -43,10 +44,15 @@ export class RateLimiting implements GatewayPlugin {
   readonly name = 'rate-limiting';
   private sincePrune = 0;
 
+  /** Until when requests pass uncounted because the store refused a count (Kong's fault_tolerant). */
+  private uncountedUntil = 0;
+
   constructor(
     private readonly db: Db,
     private readonly defaults: RateLimits,
     private readonly now: () => number = Date.now,
+    /** How long to stop counting after the store refused a count, before trying it again. */
+    private readonly backOffMs = 1_000,
   ) {}
 
   /**
@@ -62,11 +68,11 @@ export class RateLimiting implements GatewayPlugin {
       const limit = window.limit(this.limitsOf(identifier));
       return limit === null ? [] : [{ ...window, limit, start: at - (at % window.ms) }];
     });
-    if (windows.length === 0) return undefined;
+    if (windows.length === 0 || at < this.uncountedUntil) return undefined;
 
     // One write transaction: the check and the count are atomic across every node on the store.
-    const usage = this.db
-      .transaction(() => {
+    const usage = this.countOrRefuse(() =>
+      this.db.transaction(() => {
         const used = windows.map((window) => this.usage(identifier, window.period, window.start));
         const stop = windows.findIndex((window, index) => window.limit - used[index] <= 0);
         if (stop < 0) for (const window of windows) this.count(identifier, window.period, window.start);
@@ -77,8 +83,9 @@ export class RateLimiting implements GatewayPlugin {
             .run(at - COUNTER_RETENTION_MS);
         }
         return { used, stop };
-      })
-      .immediate();
+      }),
+    );
+    if (!usage) return undefined;
 
     const headers: Record<string, string> = {};
     // The window the standard RateLimit-* headers describe: the fewest remaining, a tie going to
@@ -108,6 +115,22 @@ export class RateLimiting implements GatewayPlugin {
         headers: { 'Retry-After': headers['RateLimit-Reset'] },
       },
     };
+  }
+
+  /**
+   * Runs the counting transaction. A store that cannot take the count (locked, failing) lets the
+   * request through uncounted, as Kong's fault_tolerant (its default) does, and the plugin stops
+   * trying for a while: every attempt would block the process for the whole busy timeout. Reads
+   * go on being served; a request that must write meets the store's refusal in its own handler.
+   */
+  private countOrRefuse<T>(count: () => { immediate(): T }): T | undefined {
+    try {
+      return count().immediate();
+    } catch (error) {
+      if (!isStoreUnavailable(error)) throw error;
+      this.uncountedUntil = this.now() + this.backOffMs;
+      return undefined;
+    }
   }
 
   /** The limits in force for a customer: its own when the operator set them, else the defaults. */
