@@ -20,6 +20,7 @@ import {
 } from './routes';
 import { RequestLog } from './request-log';
 import { RateLimiting } from './rate-limiting';
+import { StoreHealth } from './store-health';
 import { IDEMPOTENCY_KEY_HEADER, IdempotencyKeys, idempotencyKeyOf, requestFingerprint } from './idempotency';
 
 export type { GatewayPlugin, PluginExit, PluginRequest } from './plugins';
@@ -101,12 +102,8 @@ export async function startGateway(
   const bookkeeping = openBookkeeping(deps);
   const requestLog = new RequestLog(bookkeeping);
   const now = options.now ?? Date.now;
-  const rateLimiting = new RateLimiting(
-    bookkeeping,
-    config.api.rateLimits,
-    now,
-    config.api.storeRetryAfterSeconds * 1_000,
-  );
+  const store = new StoreHealth(now, config.api.storeRetryAfterSeconds * 1_000);
+  const rateLimiting = new RateLimiting(bookkeeping, config.api.rateLimits, now, store);
   const idempotency = new IdempotencyKeys(
     bookkeeping,
     config.api.idempotencyKeyTtlMs,
@@ -130,15 +127,6 @@ export async function startGateway(
   // Kong's rate limiting first, as its priority puts it; a test's own plugins after it.
   const plugins: GatewayPlugin[] = [rateLimiting, ...(options.plugins ?? [])];
   const retryAfter = String(config.api.storeRetryAfterSeconds);
-  /**
-   * Until when requests that write are answered 503 without touching the store, after it failed:
-   * a locked store makes every write wait the whole busy timeout, blocking this process, so one
-   * request per Retry-After interval probes it and the rest fail fast instead of queueing behind
-   * it. Reads go on being served meanwhile (a locked store still reads).
-   */
-  let storeDownUntil = 0;
-  const storeDown = (): boolean => now() < storeDownUntil;
-
   const server = http.createServer(
     { requestTimeout: 30_000, headersTimeout: 10_000 },
     (request, response) => {
@@ -179,7 +167,7 @@ export async function startGateway(
         outcome = ` ${(error as Error).stack ?? String(error)}`;
       }
       if (isStoreUnavailable(error)) {
-        storeDownUntil = now() + config.api.storeRetryAfterSeconds * 1_000;
+        store.failed();
         outcome = ` (store unavailable: ${(error as Error).message})`;
       }
       answer = problemAnswer(body, headers);
@@ -199,12 +187,11 @@ export async function startGateway(
         durationMs,
         receivedAt,
       },
-      storeDown(),
+      store.down(),
     );
     if (logged.error) {
       log('gateway', `request log kept in memory until the store is back: ${String(logged.error)}`);
-      if (isStoreUnavailable(logged.error))
-        storeDownUntil = now() + config.api.storeRetryAfterSeconds * 1_000;
+      if (isStoreUnavailable(logged.error)) store.failed();
     }
     sendAnswer(response, answer);
     log(
@@ -230,13 +217,6 @@ export async function startGateway(
     if (needsKey) {
       const key = apiKeyOf(request, url);
       if (!key) return kong(401, KONG.noKey, { 'WWW-Authenticate': 'Key realm="kong"' });
-      if (storeDown() && method !== 'GET' && method !== 'HEAD')
-        throw new ProblemError(
-          problem('storeUnavailable', `the platform's database did not answer; retry in ${retryAfter} s`, {
-            instance: url.pathname,
-          }),
-          { 'Retry-After': retryAfter },
-        );
       caller = isOperatorKey(key, config.api.adminApiKey)
         ? { role: 'operator' }
         : (core.customers.callerForKey(key) ?? null);
@@ -260,6 +240,15 @@ export async function startGateway(
     const { route, params } = matched;
     if (caller) checkAccess(route, caller, url.pathname);
 
+    // While the store is down, a request that writes is refused at once (see StoreHealth);
+    // reads go on, since a locked store still reads.
+    if (store.down() && method !== 'GET' && method !== 'HEAD')
+      throw new ProblemError(
+        problem('storeUnavailable', `the platform's database did not answer; retry in ${retryAfter} s`, {
+          instance: url.pathname,
+        }),
+        { 'Retry-After': retryAfter },
+      );
     const sentKey = route.idempotent ? idempotencyKeyOf(request.headers[IDEMPOTENCY_KEY_HEADER]) : {};
     if (sentKey.error)
       throw new ProblemError(problem('idempotencyKeyInvalid', sentKey.error, { instance: url.pathname }));

@@ -9,6 +9,7 @@ import { NotFoundError } from '../errors';
 import { InputReader } from '../input';
 import type { GatewayPlugin, PluginExit, PluginRequest } from './plugins';
 import { isStoreUnavailable } from './problems';
+import { StoreHealth } from './store-health';
 
 export interface RateLimits {
   /** Requests per fixed one-second window; null: unlimited. */
@@ -44,15 +45,12 @@ export class RateLimiting implements GatewayPlugin {
   readonly name = 'rate-limiting';
   private sincePrune = 0;
 
-  /** Until when requests pass uncounted because the store refused a count (Kong's fault_tolerant). */
-  private uncountedUntil = 0;
-
   constructor(
     private readonly db: Db,
     private readonly defaults: RateLimits,
     private readonly now: () => number = Date.now,
-    /** How long to stop counting after the store refused a count, before trying it again. */
-    private readonly backOffMs = 1_000,
+    /** Shared with the rest of the gateway: while the store is down, requests pass uncounted. */
+    private readonly store = new StoreHealth(now, 1_000),
   ) {}
 
   /**
@@ -68,7 +66,7 @@ export class RateLimiting implements GatewayPlugin {
       const limit = window.limit(this.limitsOf(identifier));
       return limit === null ? [] : [{ ...window, limit, start: at - (at % window.ms) }];
     });
-    if (windows.length === 0 || at < this.uncountedUntil) return undefined;
+    if (windows.length === 0 || this.store.down()) return undefined;
 
     // One write transaction: the check and the count are atomic across every node on the store.
     const usage = this.countOrRefuse(() =>
@@ -128,7 +126,7 @@ export class RateLimiting implements GatewayPlugin {
       return count().immediate();
     } catch (error) {
       if (!isStoreUnavailable(error)) throw error;
-      this.uncountedUntil = this.now() + this.backOffMs;
+      this.store.failed();
       return undefined;
     }
   }
