@@ -17,6 +17,50 @@ CREATE TABLE IF NOT EXISTS api_keys (
   created_at TEXT NOT NULL
 );
 
+-- The gateway's state, shared by every gateway node (Kong's database in "cluster" policy), so a
+-- surviving node honours what a dead one counted, remembered and logged.
+-- A customer's own API rate limits, set by the operator; no row: the platform's defaults.
+CREATE TABLE IF NOT EXISTS gateway_rate_limits (
+  customer_id TEXT PRIMARY KEY REFERENCES customers(id),
+  per_second INTEGER,                 -- NULL: no limit per second
+  per_minute INTEGER,                 -- NULL: no limit per minute
+  updated_at TEXT NOT NULL
+);
+-- Requests counted per customer in fixed windows (Kong's ratelimiting_metrics).
+CREATE TABLE IF NOT EXISTS gateway_rate_counters (
+  identifier TEXT NOT NULL,           -- the customer id
+  period TEXT NOT NULL,               -- second | minute
+  window_start INTEGER NOT NULL,      -- epoch ms at which the window opened
+  count INTEGER NOT NULL,
+  PRIMARY KEY (identifier, period, window_start)
+);
+-- Idempotency-Key records: the first response to a creating POST, replayed to its retries.
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+  scope TEXT NOT NULL,                -- the customer id, or 'operator'
+  key TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,          -- sha256 of method, path, query and body: a reuse for another request is refused
+  state TEXT NOT NULL,                -- in-progress | done
+  claim TEXT NOT NULL,                -- random token of the request that holds an in-progress key
+  lease_until INTEGER NOT NULL,       -- in-progress: epoch ms after which the request is presumed dead
+  status INTEGER,                     -- done: the response
+  content_type TEXT,
+  body TEXT,
+  created_at INTEGER NOT NULL,        -- epoch ms; the key expires a configured time after it
+  PRIMARY KEY (scope, key)
+);
+CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys(created_at);
+-- The gateway's access log by request id (GET /ops/v1/requests/{id}); the newest rowids are kept.
+CREATE TABLE IF NOT EXISTS gateway_requests (
+  request_id TEXT PRIMARY KEY,        -- a reused id keeps only its latest request
+  method TEXT NOT NULL,
+  path TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  role TEXT NOT NULL,                 -- anonymous | operator | customer
+  customer_id TEXT,
+  duration_ms INTEGER NOT NULL,
+  received_at TEXT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS numbers (
   e164 TEXT PRIMARY KEY,              -- +<digits>, or the short code digits
   customer_id TEXT NOT NULL REFERENCES customers(id),
