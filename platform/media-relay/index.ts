@@ -7,6 +7,7 @@
  */
 import dgram, { type Socket } from 'node:dgram';
 import type { RoleDeps, RunningRole } from '../role';
+import { writeBehind } from '../store/write-behind';
 import type { Db } from '../store/store';
 import { executeNg, type RelaySessions } from './ng-commands';
 import type { NgDict } from './ng-protocol';
@@ -41,10 +42,13 @@ export async function startMediaRelay(deps: RoleDeps): Promise<MediaRelay> {
     const live = changed.filter((session) => !session.closed);
     dirty.clear();
     if (live.length === 0) return;
+    const snapshots = live.map((session) => session.snapshot());
     try {
-      deps.db.transaction(() => {
-        for (const session of live) store.save(session.snapshot());
-      })();
+      // Through the write-behind queue: while the store refuses writes the relay keeps relaying
+      // (a blocked write would stall every RTP packet of every call), and the saves land in order.
+      writeBehind(deps.db, log).run(`saving ${live.length} relay session(s)`, () => {
+        for (const snapshot of snapshots) store.save(snapshot);
+      });
       for (const session of live) savedActivity.set(session, activity(session));
     } catch (error) {
       log(`persisting ${live.length} relay session(s) failed: ${(error as Error).message}`);
@@ -81,7 +85,9 @@ export async function startMediaRelay(deps: RoleDeps): Promise<MediaRelay> {
     open: allocate,
     async remove(session) {
       dirty.delete(session);
-      store.remove(session.callRef);
+      writeBehind(deps.db, log).run(`forgetting relay session ${session.callRef}`, () =>
+        store.remove(session.callRef),
+      );
       await session.close();
     },
     callIds: () => [...open.keys()],
