@@ -8,7 +8,8 @@ import { MessageStore, type MessageRow } from './message-store';
 import { formatReceiptText, MESSAGE_STATE, type ReceiptStat } from './receipts';
 import { receiptRequestOf, SmscRejection } from './service';
 import type { SmscCore } from './smsc-core';
-import { networkAddress, validateAddresses } from './smsc-core';
+import { networkAddress } from './smsc-core';
+import { validateAddresses } from './acceptance';
 import { decodeByDataCoding, encodeGsm, MAX_PARTS, splitUdh } from './sms-text';
 import { rawShortMessage, rawTlv, SmppLink, STATUS, statusName } from './smpp-link';
 

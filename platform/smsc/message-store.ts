@@ -112,6 +112,92 @@ export class MessageStore {
     })();
   }
 
+  /**
+   * Records that one part of a message is about to go to a carrier; true when the part was
+   * already in flight, i.e. it went out before and no submit_sm_resp was recorded for it (the
+   * carrier may hold a copy: this send may be a duplicate on the handset).
+   */
+  markInFlight(id: string, part: number, connectorId: string, at: string): boolean {
+    return this.db.transaction(() => {
+      const previous = this.db
+        .prepare('SELECT 1 FROM smsc_in_flight WHERE message_id = ? AND part = ?')
+        .get(id, part);
+      this.db
+        .prepare(
+          `INSERT INTO smsc_in_flight (message_id, part, connector_id, sent_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT(message_id, part) DO UPDATE SET connector_id = excluded.connector_id, sent_at = excluded.sent_at`,
+        )
+        .run(id, part, connectorId, at);
+      return previous !== undefined;
+    })();
+  }
+
+  /** The carrier answered this part's submit_sm (accepted or refused): it is no longer in flight. */
+  clearInFlight(id: string, part: number): void {
+    this.db.prepare('DELETE FROM smsc_in_flight WHERE message_id = ? AND part = ?').run(id, part);
+  }
+
+  /** Queued messages with a part sent whose submit_sm_resp was never recorded (a node died meanwhile). */
+  inFlightMessageIds(): string[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT DISTINCT f.message_id AS id FROM smsc_in_flight f JOIN messages m ON m.id = f.message_id
+           WHERE m.status = 'queued' ORDER BY f.message_id`,
+        )
+        .all() as Array<{ id: string }>
+    ).map((r) => r.id);
+  }
+
+  addToCounter(name: string, by: number): void {
+    this.db
+      .prepare(
+        'INSERT INTO smsc_counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value',
+      )
+      .run(name, by);
+  }
+
+  counter(name: string): number {
+    const row = this.db.prepare('SELECT value FROM smsc_counters WHERE name = ?').get(name) as
+      { value: number } | undefined;
+    return row?.value ?? 0;
+  }
+
+  saveConnectorState(id: string, state: string, lastError: string | null, at: string): void {
+    this.db
+      .prepare(
+        `INSERT INTO smsc_connector_states (connector_id, state, last_error, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT(connector_id) DO UPDATE SET state = excluded.state, last_error = excluded.last_error,
+           updated_at = excluded.updated_at`,
+      )
+      .run(id, state, lastError, at);
+  }
+
+  /** Every stored connector with the bind state its SMSC last recorded ('connecting' before any). */
+  connectorStates(): Array<{
+    id: string;
+    host: string;
+    port: number;
+    systemId: string;
+    state: string;
+    lastError: string | null;
+  }> {
+    return this.db
+      .prepare(
+        `SELECT c.id, c.host, c.port, c.system_id AS systemId, COALESCE(s.state, 'connecting') AS state,
+           s.last_error AS lastError
+         FROM smsc_connectors c LEFT JOIN smsc_connector_states s ON s.connector_id = c.id ORDER BY c.id`,
+      )
+      .all() as Array<{
+      id: string;
+      host: string;
+      port: number;
+      systemId: string;
+      state: string;
+      lastError: string | null;
+    }>;
+  }
+
   markSent(id: string, at: string): void {
     this.db
       .prepare(
@@ -195,6 +281,7 @@ export class MessageStore {
         .prepare('SELECT prefix FROM sms_routes WHERE connector_id = ? ORDER BY prefix')
         .all(id) as Array<{ prefix: string }>;
       this.db.prepare('DELETE FROM sms_routes WHERE connector_id = ?').run(id);
+      this.db.prepare('DELETE FROM smsc_connector_states WHERE connector_id = ?').run(id);
       const removed = this.db.prepare('DELETE FROM smsc_connectors WHERE id = ?').run(id).changes === 1;
       return removed ? { removedRoutes: routes.map((r) => r.prefix) } : null;
     })();
