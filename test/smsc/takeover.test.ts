@@ -74,11 +74,18 @@ async function kill(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function customer(port: number): Promise<SmppCustomerSession> {
+/** A second customer, whose receipt is owed (no receiver bound) when the node dies. */
+const LATE_BINDER = { systemId: 'latebind', password: 'pw2', customerId: 'cus_late' };
+
+async function customer(
+  port: number,
+  account: { systemId: string; password: string } = ACCOUNT,
+  mode: 'transmitter' | 'transceiver' = 'transceiver',
+): Promise<SmppCustomerSession> {
   const session = new SmppCustomerSession({ responseTimeoutMs: 2_000, enquireLinkMs: 0 });
   sessions.push(session);
   await session.connect({ host: '127.0.0.1', port, actor: 'test ESME' });
-  await session.bind({ ...ACCOUNT, mode: 'transceiver' });
+  await session.bind({ systemId: account.systemId, password: account.password, mode });
   return session;
 }
 
@@ -86,6 +93,17 @@ test('a successor SMSC delivers every acknowledged text and receipt after its pr
   const dbFile = join(dir, 'platform.db');
   const db = openStore(dbFile);
   seedCustomer(db);
+  db.prepare('INSERT INTO customers (id, name, tier, created_at) VALUES (?, ?, ?, ?)').run(
+    LATE_BINDER.customerId,
+    'Late',
+    'standard',
+    new Date().toISOString(),
+  );
+  db.prepare('INSERT INTO smpp_accounts (system_id, customer_id, password) VALUES (?, ?, ?)').run(
+    LATE_BINDER.systemId,
+    LATE_BINDER.customerId,
+    LATE_BINDER.password,
+  );
   const carrier = new CarrierSmscDouble({
     responseTimeoutMs: 2_000,
     slowResponseMs: 400,
@@ -106,11 +124,26 @@ test('a successor SMSC delivers every acknowledged text and receipt after its pr
       "the first node to record its connector as bound (the API's view)",
     );
 
+    const texts: Array<{ to: string; text: string }> = [];
     carrier.behaviourFor('+447700900051', 'slow-response'); // answered after the crash
     carrier.behaviourFor('+447700900052', 'throttled');
     carrier.behaviourFor('+447700900053', 'slow-dlr'); // receipt due after the crash
+    // Submits with a transmitter only: its receipt is owed to it when the node dies.
+    const transmitter = await customer(port, LATE_BINDER, 'transmitter');
+    const owed = await transmitter.submit({
+      source: '+447700900002',
+      destination: '+447700900057',
+      text: 'receipt owed at the crash',
+      registeredDelivery: true,
+    });
+    texts.push({ to: '+447700900057', text: 'receipt owed at the crash' });
+    await eventually(
+      () =>
+        (db.prepare('SELECT status FROM messages WHERE id = ?').get(owed.messageId) as { status: string })
+          .status === 'delivered',
+      "the late binder's text to be delivered before the crash",
+    );
     const esme = await customer(port);
-    const texts: Array<{ to: string; text: string }> = [];
     const smppIds: string[] = [];
     const submit = async (to: string, text: string): Promise<void> => {
       const { messageId } = await esme.submit({
@@ -151,7 +184,7 @@ test('a successor SMSC delivers every acknowledged text and receipt after its pr
     await startNode(dbFile, port, log);
     const again = await customer(port);
 
-    const everyId = [...smppIds, ...apiIds];
+    const everyId = [...smppIds, ...apiIds, owed.messageId];
     await eventually(
       () =>
         everyId.every(
@@ -190,6 +223,11 @@ test('a successor SMSC delivers every acknowledged text and receipt after its pr
     ).catch((error: Error) => {
       const missing = smppIds.filter((id) => !receipted().has(id));
       throw new Error(`${error.message}: missing ${missing.join(', ')}\nlog:\n${log.slice(-40).join('\n')}`);
+    });
+    const lateBinder = await customer(port, LATE_BINDER, 'transceiver');
+    await lateBinder.deliveries.waitFor((d) => d.receiptedMessageId === owed.messageId, {
+      awaited: 'the receipt owed since before the crash, once its customer binds a receiver to the successor',
+      timeoutMs: 3_000,
     });
     assert.deepEqual(carrier.violations.all(), []);
   } finally {
