@@ -13,6 +13,12 @@ export interface ClusterBusOptions {
   maxAttempts?: number;
   /** Events read per poll, so one poll never holds the process for long. */
   batch?: number;
+  /**
+   * Events every role has read are deleted once they are older than this (default 10 min). The
+   * age matters: a role that has not started yet has no offset, and must still find what was
+   * emitted for it while its first node was starting.
+   */
+  retentionMs?: number;
   log: (message: string) => void;
 }
 
@@ -45,6 +51,7 @@ export class ClusterBus implements Bus {
   private readonly maxAttempts: number;
   private readonly batch: number;
   private timer: NodeJS.Timeout | null = null;
+  private lastPruneAt = 0;
   private role: string | null = null;
 
   constructor(
@@ -129,9 +136,25 @@ export class ClusterBus implements Bus {
     return delivered;
   }
 
+  /** Deletes events older than the retention that every role with an offset has read. */
+  prune(now = Date.now()): number {
+    const before = new Date(now - (this.options.retentionMs ?? 600_000)).toISOString();
+    return this.db
+      .prepare(
+        `DELETE FROM bus_events WHERE at < ?
+           AND id <= (SELECT COALESCE(MIN(last_id), 0) FROM bus_offsets)`,
+      )
+      .run(before).changes;
+  }
+
   private pollSafely(): void {
     try {
       this.poll();
+      const now = Date.now();
+      if (now - this.lastPruneAt >= 60_000) {
+        this.lastPruneAt = now;
+        this.prune(now);
+      }
     } catch (error) {
       // The store itself failed (busy, away): the offset did not move, the next poll tries again.
       this.options.log(

@@ -139,3 +139,22 @@ test('a listener that recovers before the limit gets the event once more and the
   assert.deepEqual(delivered, ['msg_1']);
   store.close();
 });
+
+test('events are pruned only once every role has read them and they are older than the retention', () => {
+  const store = twoConnections();
+  const api = new ClusterBus(store.a, { pollMs: 1_000, retentionMs: 1_000, log: () => undefined });
+  const sip = new ClusterBus(store.b, { pollMs: 1_000, retentionMs: 1_000, log: () => undefined });
+  api.start('api');
+  sip.start('sip');
+  api.emit('message.status', status(1));
+  api.emit('message.status', status(2));
+  api.poll();
+  const later = Date.now() + 5_000;
+  assert.equal(api.prune(later), 0, 'sip has read nothing yet');
+  sip.poll();
+  assert.equal(api.prune(Date.now()), 0, 'read by all, but younger than the retention');
+  assert.equal(api.prune(later), 2);
+  api.stop();
+  sip.stop();
+  store.close();
+});
