@@ -118,6 +118,19 @@ export class MessageStore {
    * carrier may hold a copy: this send may be a duplicate on the handset).
    */
   markInFlight(id: string, part: number, connectorId: string, at: string): boolean {
+    // Without fsync, as it sits on every submit's path: the row must outlive the node's process
+    // (a committed WAL write does, from the OS's cache), not the machine's power (then a
+    // duplicate goes uncounted; no message is lost, its row is still queued).
+    const synchronous = this.db.pragma('synchronous', { simple: true }) as number;
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.recordInFlight(id, part, connectorId, at);
+    } finally {
+      this.db.pragma(`synchronous = ${synchronous}`);
+    }
+  }
+
+  private recordInFlight(id: string, part: number, connectorId: string, at: string): boolean {
     return this.db.transaction(() => {
       const previous = this.db
         .prepare('SELECT 1 FROM smsc_in_flight WHERE message_id = ? AND part = ?')
