@@ -35,19 +35,25 @@ export interface Bus {
   off<K extends keyof PlatformEvents>(type: K, listener: BusListener<K>): void;
 }
 
-/** The single-process bus: listeners run synchronously inside emit. */
+/**
+ * The single-process bus: listeners run synchronously inside emit. It has no private members, so
+ * code typed against PlatformBus accepts any Bus (the cluster's as well).
+ */
 export class PlatformBus implements Bus {
-  private readonly emitter = new EventEmitter();
+  readonly emit: Bus['emit'];
+  readonly on: Bus['on'];
+  readonly off: Bus['off'];
 
-  emit<K extends keyof PlatformEvents>(type: K, payload: PlatformEvents[K]): void {
-    this.emitter.emit(type, payload);
-  }
-
-  on<K extends keyof PlatformEvents>(type: K, listener: BusListener<K>): void {
-    this.emitter.on(type, listener);
-  }
-
-  off<K extends keyof PlatformEvents>(type: K, listener: BusListener<K>): void {
-    this.emitter.off(type, listener);
+  constructor() {
+    const emitter = new EventEmitter();
+    this.emit = (type, payload) => {
+      emitter.emit(type, payload);
+    };
+    this.on = (type, listener) => {
+      emitter.on(type, listener);
+    };
+    this.off = (type, listener) => {
+      emitter.off(type, listener);
+    };
   }
 }

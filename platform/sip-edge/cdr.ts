@@ -3,7 +3,7 @@
  * originated by it) goes through here, so the record and the call.completed event never differ.
  */
 import { randomBytes } from 'node:crypto';
-import type { Bus } from '../bus';
+import type { PlatformBus } from '../bus';
 import type { RelaySession } from '../media-relay';
 import type { Db } from '../store/store';
 
@@ -27,7 +27,7 @@ export interface CdrRecord {
 }
 
 /** Commits the CDR synchronously (readers after the hang-up see it), then announces call.completed. */
-export function writeCdr(db: Db, bus: Bus, log: (message: string) => void, record: CdrRecord): void {
+export function writeCdr(db: Db, bus: PlatformBus, log: (message: string) => void, record: CdrRecord): void {
   const media = record.relay?.stats() ?? null;
   const durationMs = record.answeredAt
     ? Math.max(0, record.endedAt.getTime() - record.answeredAt.getTime())

@@ -5,7 +5,7 @@
  * each other through the relay. Used by the SMS "CALL ME" callback.
  */
 import { randomBytes } from 'node:crypto';
-import type { Bus } from '../bus';
+import type { PlatformBus } from '../bus';
 import type { MediaRelay, RelaySession, RelaySide } from '../media-relay';
 import { plainAudioSdp } from '../media-relay/media-app';
 import type { Db } from '../store/store';
@@ -23,7 +23,7 @@ import type { CallbackOutcome, CallbackRequest } from '../contracts';
 export interface OriginatorDeps {
   stack: SipStack;
   db: Db;
-  bus: Bus;
+  bus: PlatformBus;
   relay: MediaRelay;
   auth: DigestAuthenticator;
   registrar: Registrar;
