@@ -1,4 +1,5 @@
 import type { Db } from '../store/store';
+import { writeTransaction } from './write-transaction';
 
 /** A row of `messages`, which is also the SMSC's persistent queue. */
 export interface MessageRow {
@@ -95,7 +96,7 @@ export class MessageStore {
 
   /** Records that a connector accepted one part under a carrier id (and is the latest connector used). */
   recordCarrierId(id: string, part: number, connectorId: string, carrierId: string): void {
-    this.db.transaction(() => {
+    writeTransaction(this.db, () => {
       const row = this.get(id);
       if (row === undefined) return;
       const carrierIds = JSON.parse(row.carrier_message_ids) as Array<string | null>;
@@ -109,7 +110,7 @@ export class MessageStore {
           'UPDATE messages SET connector_id = ?, carrier_message_ids = ?, part_connectors = ? WHERE id = ?',
         )
         .run(connectorId, JSON.stringify(carrierIds), JSON.stringify(connectors), id);
-    })();
+    });
   }
 
   /**
@@ -131,7 +132,7 @@ export class MessageStore {
   }
 
   private recordInFlight(id: string, part: number, connectorId: string, at: string): boolean {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       const previous = this.db
         .prepare('SELECT 1 FROM smsc_in_flight WHERE message_id = ? AND part = ?')
         .get(id, part);
@@ -142,7 +143,7 @@ export class MessageStore {
         )
         .run(id, part, connectorId, at);
       return previous !== undefined;
-    })();
+    });
   }
 
   /** The carrier answered this part's submit_sm (accepted or refused): it is no longer in flight. */
@@ -289,7 +290,7 @@ export class MessageStore {
    * keep their connector ids: receipts and history refer to them. Null when the id is unknown.
    */
   removeConnector(id: string): { removedRoutes: string[] } | null {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       const routes = this.db
         .prepare('SELECT prefix FROM sms_routes WHERE connector_id = ? ORDER BY prefix')
         .all(id) as Array<{ prefix: string }>;
@@ -297,7 +298,7 @@ export class MessageStore {
       this.db.prepare('DELETE FROM smsc_connector_states WHERE connector_id = ?').run(id);
       const removed = this.db.prepare('DELETE FROM smsc_connectors WHERE id = ?').run(id).changes === 1;
       return removed ? { removedRoutes: routes.map((r) => r.prefix) } : null;
-    })();
+    });
   }
 
   upsertConnector(

@@ -12,6 +12,7 @@ import type {
   SmscService,
 } from './service';
 import { RESENT_IN_FLIGHT } from './smsc-core';
+import { writeTransaction } from './write-transaction';
 
 /**
  * The SMSC as a process without the SMSC role sees it (the API, the SIP node's call features):
@@ -33,44 +34,44 @@ export class QueueingSmsc implements SmscService {
   acceptMessage(input: AcceptMessageInput): AcceptedMessage {
     const id = `msg_${randomUUID()}`;
     // Row and nudge commit together: the SMSC never hears of a message that is not there.
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       const accepted = storeAcceptedMessage(this.store, input, id);
       this.bus.emit('message.queued', { messageId: id });
       return accepted;
-    })();
+    });
   }
 
   upsertConnector(connector: ConnectorSettings): void {
-    this.db.transaction(() => {
+    writeTransaction(this.db, () => {
       this.store.upsertConnector(connector, nowIso());
       this.bus.emit('smsc.config-changed', { reason: `connector ${connector.id} set` });
-    })();
+    });
   }
 
   /** Resolves once the store no longer has it; the SMSC role unbinds it when it reads the change. */
   removeConnector(id: string): Promise<boolean> {
-    const removed = this.db.transaction(() => {
+    const removed = writeTransaction(this.db, () => {
       const result = this.store.removeConnector(id);
       if (result !== null) this.bus.emit('smsc.config-changed', { reason: `connector ${id} removed` });
       return result !== null;
-    })();
+    });
     return Promise.resolve(removed);
   }
 
   setRoute(prefix: string, connectorId: string): void {
-    this.db.transaction(() => {
+    writeTransaction(this.db, () => {
       this.store.setRoute(prefix, connectorId);
       this.bus.emit('smsc.config-changed', { reason: `route ${JSON.stringify(prefix)} set` });
-    })();
+    });
   }
 
   removeRoute(prefix: string): boolean {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       const removed = this.store.removeRoute(prefix);
       if (removed)
         this.bus.emit('smsc.config-changed', { reason: `route ${JSON.stringify(prefix)} removed` });
       return removed;
-    })();
+    });
   }
 
   /** The bind states the SMSC role last recorded ('connecting' for a connector it has not started yet). */

@@ -23,6 +23,7 @@ import {
   STATUS,
   statusName,
 } from './smpp-link';
+import { writeTransaction } from './write-transaction';
 
 /** Carrier statuses worth retrying: the carrier is busy, not refusing the message. */
 const TRANSIENT_SUBMIT_STATUSES: ReadonlySet<number> = new Set([
@@ -272,9 +273,13 @@ export class SmscCore implements SmscService {
       id,
       setTimeout(() => {
         this.retryTimers.delete(id);
-        this.attempt(id).catch((error: unknown) =>
-          this.log(`delivery of ${id} failed unexpectedly: ${stack(error)}`),
-        );
+        this.attempt(id).catch((error: unknown) => {
+          // E.g. the store busy past its timeout: the row is still queued, so try again later
+          // rather than leave it parked until the next bind or route change.
+          const delay = this.deps.config.smsc.retryDelayMs;
+          this.log(`delivery of ${id} failed unexpectedly, retry in ${delay} ms: ${stack(error)}`);
+          this.schedule(id, delay);
+        });
       }, delayMs),
     );
   }
@@ -390,13 +395,13 @@ export class SmscCore implements SmscService {
       // One transaction, run as soon as the response is decoded: the carrier's id, the part no
       // longer in flight and, for the last part, the status 'sent' (and its event, which in the
       // cluster is a row of the same store) commit together. A crash can only fall before it.
-      this.deps.db.transaction(() => {
+      writeTransaction(this.deps.db, () => {
         this.store.recordCarrierId(row.id, index, connector.id, carrierId);
         this.store.clearInFlight(row.id, index);
         if (!last) return;
         this.store.markSent(row.id, nowIso());
         this.emitStatus(row, 'sent');
-      })();
+      });
     }
     this.finishIfAllPartsFinal(row.id);
   }
@@ -421,12 +426,12 @@ export class SmscCore implements SmscService {
 
   private finish(row: MessageRow, status: MessageStatus, errorCode: string | null): void {
     // The status and its event commit together, so a crash cannot lose a webhook in between.
-    const finished = this.deps.db.transaction(() => {
+    const finished = writeTransaction(this.deps.db, () => {
       if (!this.store.finish(row.id, status, errorCode, nowIso())) return undefined;
       const updated = this.store.get(row.id);
       if (updated !== undefined) this.emitStatus(updated, updated.status);
       return updated;
-    })();
+    });
     if (finished !== undefined) this.notifyFinal(finished);
   }
 
