@@ -12,6 +12,7 @@ import { networkAddress } from './smsc-core';
 import { validateAddresses } from './acceptance';
 import { decodeByDataCoding, encodeGsm, MAX_PARTS, splitUdh } from './sms-text';
 import { rawShortMessage, rawTlv, SmppLink, STATUS, statusName } from './smpp-link';
+import { writeBehind } from '../store/write-behind';
 
 type BindMode = 'transmitter' | 'receiver' | 'transceiver';
 
@@ -363,7 +364,9 @@ export class EsmeServer {
       .then(
         (response) => {
           if (response.command_status === STATUS.ESME_ROK) {
-            this.core.messages.markReceiptSent(row.id, nowIso());
+            writeBehind(this.deps.db, (m) => this.log(m)).run(`receipt of ${row.id} sent`, () =>
+              this.core.messages.markReceiptSent(row.id, nowIso()),
+            );
             return null;
           }
           return `refused by the ESME with ${statusName(response.command_status)}`;

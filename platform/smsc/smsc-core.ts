@@ -3,6 +3,7 @@ import type { PDU } from 'smpp';
 import type { PlatformEvents } from '../bus';
 import type { RoleDeps } from '../role';
 import { nowIso } from '../store/store';
+import { writeBehind, type WriteBehind } from '../store/write-behind';
 import { insertQueued, storeAcceptedMessage, submitAddress } from './acceptance';
 import { CarrierConnector } from './connector';
 import { MessageStore, type MessageRow, type MessageStatus } from './message-store';
@@ -23,7 +24,6 @@ import {
   STATUS,
   statusName,
 } from './smpp-link';
-import { writeTransaction } from './write-transaction';
 
 /** Carrier statuses worth retrying: the carrier is busy, not refusing the message. */
 const TRANSIENT_SUBMIT_STATUSES: ReadonlySet<number> = new Set([
@@ -52,6 +52,8 @@ export type FinalStatusListener = (row: MessageRow) => void;
  */
 export class SmscCore implements SmscService {
   private readonly store: MessageStore;
+  /** Status and receipt bookkeeping waits here, in order, while the store refuses writes. */
+  private readonly writes: WriteBehind;
   private readonly live = new Map<string, CarrierConnector>();
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   private readonly inFlight = new Set<string>();
@@ -65,6 +67,7 @@ export class SmscCore implements SmscService {
 
   constructor(private readonly deps: RoleDeps) {
     this.store = new MessageStore(deps.db);
+    this.writes = writeBehind(deps.db, (message) => deps.log('store', message));
   }
 
   /**
@@ -286,6 +289,16 @@ export class SmscCore implements SmscService {
 
   private async attempt(id: string): Promise<void> {
     if (this.stopped || this.inFlight.has(id)) return;
+    // The stored row lags behind bookkeeping still waiting for the store: resending from it could double a part.
+    if (this.writes.pending > 0) {
+      this.log(`${id}: its next attempt waits for the store`);
+      this.writes.run(
+        `delivery of ${id}`,
+        () => undefined,
+        () => this.schedule(id, 0),
+      );
+      return;
+    }
     const row = this.store.get(id);
     if (row === undefined || row.status !== 'queued') return;
     const unroutedOnAcceptance = this.unroutedOnAcceptance.delete(id);
@@ -379,7 +392,7 @@ export class SmscCore implements SmscService {
       }
       if (response.command_status !== STATUS.ESME_ROK) {
         // Answered: the carrier holds no copy of this part.
-        this.store.clearInFlight(row.id, index);
+        this.writes.run(`${row.id} ${label} answered`, () => this.store.clearInFlight(row.id, index));
         const name = statusName(response.command_status);
         if (TRANSIENT_SUBMIT_STATUSES.has(response.command_status)) {
           this.retryLater(row, `${label} refused with ${name}`);
@@ -392,18 +405,36 @@ export class SmscCore implements SmscService {
       const carrierId = String(response.message_id ?? '');
       carrierIds[index] = carrierId;
       const last = carrierIds.every((id) => id !== null);
-      // One transaction, run as soon as the response is decoded: the carrier's id, the part no
-      // longer in flight and, for the last part, the status 'sent' (and its event, which in the
-      // cluster is a row of the same store) commit together. A crash can only fall before it.
-      writeTransaction(this.deps.db, () => {
-        this.store.recordCarrierId(row.id, index, connector.id, carrierId);
-        this.store.clearInFlight(row.id, index);
-        if (!last) return;
-        this.store.markSent(row.id, nowIso());
-        this.emitStatus(row, 'sent');
-      });
+      const at = nowIso(); // when it happened, not when the store took it
+      // One unit, run as soon as the response is decoded: the carrier's id, the part no longer in
+      // flight and, for the last part, the status 'sent' and its event (in the cluster a row of
+      // the same store) commit together. A crash can only fall before it.
+      this.writes.run(
+        `carrier id of ${row.id} ${label}`,
+        () => {
+          this.store.recordCarrierId(row.id, index, connector.id, carrierId);
+          this.store.clearInFlight(row.id, index);
+          if (last) this.markSent(row, at);
+        },
+        () => {
+          if (last) this.finishIfAllPartsFinal(row.id);
+        },
+      );
+      if (last) return;
     }
-    this.finishIfAllPartsFinal(row.id);
+    // Every part had its carrier id already (a row from before the units above were one).
+    const at = nowIso();
+    this.writes.run(
+      `${row.id} sent`,
+      () => this.markSent(row, at),
+      () => this.finishIfAllPartsFinal(row.id),
+    );
+  }
+
+  /** Status 'sent' and its event, inside a unit: they commit together. */
+  private markSent(row: MessageRow, at: string): void {
+    this.store.markSent(row.id, at);
+    this.emitStatus(row, 'sent');
   }
 
   /** A receipt may beat the bookkeeping of the last submit_sm_resp; whichever comes last finishes. */
@@ -419,20 +450,26 @@ export class SmscCore implements SmscService {
   private retryLater(row: MessageRow, reason: string): void {
     if (this.stopped) return; // the row stays queued and is picked up on the next start
     const delay = this.deps.config.smsc.retryDelayMs;
-    this.store.countAttempt(row.id);
+    this.writes.run(`attempt of ${row.id}`, () => this.store.countAttempt(row.id));
     this.log(`${row.id}: ${reason}; stays queued, retry in ${delay} ms`);
     this.schedule(row.id, delay);
   }
 
   private finish(row: MessageRow, status: MessageStatus, errorCode: string | null): void {
+    const at = nowIso();
     // The status and its event commit together, so a crash cannot lose a webhook in between.
-    const finished = writeTransaction(this.deps.db, () => {
-      if (!this.store.finish(row.id, status, errorCode, nowIso())) return undefined;
-      const updated = this.store.get(row.id);
-      if (updated !== undefined) this.emitStatus(updated, updated.status);
-      return updated;
-    });
-    if (finished !== undefined) this.notifyFinal(finished);
+    this.writes.run(
+      `${row.id} ${status}`,
+      () => {
+        if (!this.store.finish(row.id, status, errorCode, at)) return undefined;
+        const updated = this.store.get(row.id);
+        if (updated !== undefined) this.emitStatus(updated, updated.status);
+        return updated;
+      },
+      (finished) => {
+        if (finished !== undefined) this.notifyFinal(finished);
+      },
+    );
   }
 
   private emitStatus(row: MessageRow, status: MessageStatus): void {
@@ -454,7 +491,11 @@ export class SmscCore implements SmscService {
     // response that carries its carrier id.
     setImmediate(() => {
       try {
-        if ((esmClass & 0x3c) === 0x04) this.onCarrierReceipt(connector, pdu, frame, payload);
+        // In order behind the carrier ids it refers to, should they still wait for the store.
+        if ((esmClass & 0x3c) === 0x04)
+          this.writes.run(`receipt ${pdu.sequence_number} from ${connector.id}`, () =>
+            this.onCarrierReceipt(connector, pdu, frame, payload),
+          );
         else this.onMobileOriginated(connector, pdu, payload);
       } catch (error) {
         this.log(`connector ${connector.id}: deliver_sm handling failed: ${stack(error)}`);

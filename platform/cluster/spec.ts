@@ -1,0 +1,48 @@
+/** What the supervisor tells every node process: the shared config and who its peers are. */
+import type { PlatformConfig } from '../config';
+
+export const CLUSTER_ROLES = ['sip', 'media', 'smsc', 'api'] as const;
+export type ClusterRole = (typeof CLUSTER_ROLES)[number];
+
+export interface ClusterNodeSpec {
+  role: ClusterRole;
+  node: string;
+  /** UDP port this node hears its peers' adverts on (127.0.0.1). */
+  heartbeatPort: number;
+}
+
+export interface ClusterTiming {
+  /** How often a node tells its peers it is alive (keepalived's advert_int). */
+  advertIntervalMs: number;
+  /** Silence after which a standby takes the active node's addresses (keepalived: 3 × advert_int + skew). */
+  deadAfterMs: number;
+}
+
+export interface ClusterSpec {
+  /** Every node gets the same config: the role's customer-facing ports are fixed, whoever is active binds them. */
+  config: PlatformConfig;
+  nodes: ClusterNodeSpec[];
+  timing: ClusterTiming;
+}
+
+/** Messages a node sends its supervisor over the IPC channel. */
+export type NodeReport =
+  | {
+      type: 'state';
+      state: 'standby' | 'activating' | 'active';
+      epoch: number;
+      fenced?: { node: string; pid: number };
+    }
+  | { type: 'failed'; reason: string }
+  /** The node's write-behind queue changed (platform/store/write-behind.ts): shown on GET /ops/v1/nodes. */
+  | { type: 'store'; queued: number; oldestSince: string | null; outage: boolean }
+  /** STONITH request: kill this silent peer of mine (the supervisor checks the pid is its child's). */
+  | { type: 'fence'; request: number; node: string; pid: number };
+
+/** The supervisor's answer to a fence request. */
+export interface FenceReply {
+  type: 'fenced';
+  request: number;
+  /** True when the node was alive (hung) and was killed; false when it had already ended. */
+  killed: boolean;
+}
