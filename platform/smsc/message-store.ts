@@ -116,34 +116,35 @@ export class MessageStore {
   /**
    * Records that one part of a message is about to go to a carrier; true when the part was
    * already in flight, i.e. it went out before and no submit_sm_resp was recorded for it (the
-   * carrier may hold a copy: this send may be a duplicate on the handset).
+   * carrier may hold a copy: this send may be a duplicate on the handset). Call it in a unit.
    */
   markInFlight(id: string, part: number, connectorId: string, at: string): boolean {
-    // Without fsync, as it sits on every submit's path: the row must outlive the node's process
-    // (a committed WAL write does, from the OS's cache), not the machine's power (then a
-    // duplicate goes uncounted; no message is lost, its row is still queued).
-    const synchronous = this.db.pragma('synchronous', { simple: true }) as number;
-    this.db.pragma('synchronous = NORMAL');
-    try {
-      return this.recordInFlight(id, part, connectorId, at);
-    } finally {
-      this.db.pragma(`synchronous = ${synchronous}`);
-    }
+    const previous = this.db
+      .prepare('SELECT 1 FROM smsc_in_flight WHERE message_id = ? AND part = ?')
+      .get(id, part);
+    this.db
+      .prepare(
+        `INSERT INTO smsc_in_flight (message_id, part, connector_id, sent_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT(message_id, part) DO UPDATE SET connector_id = excluded.connector_id, sent_at = excluded.sent_at`,
+      )
+      .run(id, part, connectorId, at);
+    return previous !== undefined;
   }
 
-  private recordInFlight(id: string, part: number, connectorId: string, at: string): boolean {
-    return writeTransaction(this.db, () => {
-      const previous = this.db
-        .prepare('SELECT 1 FROM smsc_in_flight WHERE message_id = ? AND part = ?')
-        .get(id, part);
-      this.db
-        .prepare(
-          `INSERT INTO smsc_in_flight (message_id, part, connector_id, sent_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT(message_id, part) DO UPDATE SET connector_id = excluded.connector_id, sent_at = excluded.sent_at`,
-        )
-        .run(id, part, connectorId, at);
-      return previous !== undefined;
-    });
+  /**
+   * Runs fn with commits that skip the fsync (outside a transaction only: SQLite refuses the
+   * change inside one). For bookkeeping on every submit's path that must outlive the node's
+   * process, which a committed WAL write does, but not the machine's power.
+   */
+  withoutFsync<T>(fn: () => T): T {
+    if (this.db.inTransaction) return fn();
+    const level = this.db.pragma('synchronous', { simple: true }) as number;
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return fn();
+    } finally {
+      this.db.pragma(`synchronous = ${level}`);
+    }
   }
 
   /** The carrier answered this part's submit_sm (accepted or refused): it is no longer in flight. */

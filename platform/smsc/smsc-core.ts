@@ -340,11 +340,18 @@ export class SmscCore implements SmscService {
       const concatenated = segments.length > 1;
       const label = `part ${index + 1}/${segments.length}`;
       const onSending = (): void => {
-        if (!this.store.markInFlight(row.id, index, connector.id, nowIso()) || resent) return;
-        // Sent before without a recorded answer: the carrier may already have it.
-        resent = true;
-        this.store.addToCounter(RESENT_IN_FLIGHT, 1);
-        this.log(`${row.id}: ${label} sent again after an unanswered submit_sm: a possible duplicate`);
+        const at = nowIso();
+        // Through the write-behind like all bookkeeping: while the store refuses writes the text
+        // still goes out, and the row follows (a crash in that outage leaves this re-send uncounted).
+        this.store.withoutFsync(() =>
+          this.writes.run(`${row.id} ${label} in flight`, () => {
+            if (!this.store.markInFlight(row.id, index, connector.id, at) || resent) return;
+            // Sent before without a recorded answer: the carrier may already have it.
+            resent = true;
+            this.store.addToCounter(RESENT_IN_FLIGHT, 1);
+            this.log(`${row.id}: ${label} sent again after an unanswered submit_sm: a possible duplicate`);
+          }),
+        );
       };
       let response: PDU;
       try {
