@@ -492,7 +492,6 @@ export class SmscCore implements SmscService {
       connector.respond(pdu, STATUS.ESME_RINVMSGLEN);
       return;
     }
-    connector.respond(pdu, STATUS.ESME_ROK, { message_id: '' });
     const esmClass = Number(pdu.esm_class ?? 0);
     // Handled after pending submit_sm_resp continuations: a receipt can share a TCP read with the
     // response that carries its carrier id.
@@ -505,8 +504,14 @@ export class SmscCore implements SmscService {
           );
         else this.onMobileOriginated(connector, pdu, payload);
       } catch (error) {
+        // Not acknowledged: the carrier keeps it and delivers it again.
         this.log(`connector ${connector.id}: deliver_sm handling failed: ${stack(error)}`);
+        connector.respond(pdu, STATUS.ESME_RX_T_APPN);
+        return;
       }
+      // Acknowledged only once recorded (or waiting in order for the store): a node that dies
+      // before this leaves the receipt with the carrier, which sends it to the successor.
+      connector.respond(pdu, STATUS.ESME_ROK, { message_id: '' });
     });
   }
 
