@@ -14,20 +14,46 @@ export interface PlatformEvents {
   'message.received': { from: string; to: string; text: string; connectorId: string };
   /** A call ended and its CDR was written. */
   'call.completed': { cdrId: string; customerId: string };
+  /**
+   * A process without the SMSC role stored a message as queued (the row is committed): the SMSC
+   * role sends it. The SMSC also sends every queued row it finds at start, so this is a nudge.
+   */
+  'message.queued': { messageId: string };
+  /** Connectors or routes were changed in the store by a process without the SMSC role. */
+  'smsc.config-changed': { reason: string };
 }
 
-export class PlatformBus {
-  private readonly emitter = new EventEmitter();
+export type BusListener<K extends keyof PlatformEvents> = (payload: PlatformEvents[K]) => void;
 
-  emit<K extends keyof PlatformEvents>(type: K, payload: PlatformEvents[K]): void {
-    this.emitter.emit(type, payload);
-  }
+/**
+ * What roles need of the bus. In one process it is an EventEmitter (PlatformBus); across the
+ * cluster's processes a durable outbox in the shared store (cluster/cluster-bus.ts).
+ */
+export interface Bus {
+  emit<K extends keyof PlatformEvents>(type: K, payload: PlatformEvents[K]): void;
+  on<K extends keyof PlatformEvents>(type: K, listener: BusListener<K>): void;
+  off<K extends keyof PlatformEvents>(type: K, listener: BusListener<K>): void;
+}
 
-  on<K extends keyof PlatformEvents>(type: K, listener: (payload: PlatformEvents[K]) => void): void {
-    this.emitter.on(type, listener);
-  }
+/**
+ * The single-process bus: listeners run synchronously inside emit. It has no private members, so
+ * code typed against PlatformBus accepts any Bus (the cluster's as well).
+ */
+export class PlatformBus implements Bus {
+  readonly emit: Bus['emit'];
+  readonly on: Bus['on'];
+  readonly off: Bus['off'];
 
-  off<K extends keyof PlatformEvents>(type: K, listener: (payload: PlatformEvents[K]) => void): void {
-    this.emitter.off(type, listener);
+  constructor() {
+    const emitter = new EventEmitter();
+    this.emit = (type, payload) => {
+      emitter.emit(type, payload);
+    };
+    this.on = (type, listener) => {
+      emitter.on(type, listener);
+    };
+    this.off = (type, listener) => {
+      emitter.off(type, listener);
+    };
   }
 }

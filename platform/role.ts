@@ -1,12 +1,12 @@
 import type { PlatformConfig } from './config';
-import type { PlatformBus } from './bus';
+import type { Bus } from './bus';
 import type { Db } from './store/store';
 
 /** What every role receives when the platform starts it. */
 export interface RoleDeps {
   config: PlatformConfig;
   db: Db;
-  bus: PlatformBus;
+  bus: Bus;
   log: (role: string, message: string) => void;
 }
 

@@ -5,7 +5,7 @@
  * role's fixed addresses with the shared store, and the role restores what it needs from there.
  */
 import { readFileSync } from 'node:fs';
-import { PlatformBus } from '../bus';
+import { ClusterBus } from './cluster-bus';
 import { openStore } from '../store/store';
 import { writeBehind } from '../store/write-behind';
 import type { RoleDeps } from '../role';
@@ -25,6 +25,9 @@ function report(message: NodeReport): void {
 }
 
 let fenceRequests = 0;
+
+/** How often an active node reads the cluster bus when the spec does not say. */
+const DEFAULT_BUS_POLL_MS = 20;
 
 /** STONITH through the supervisor: it owns the processes, and refuses a pid that is not its node's. */
 function askSupervisorToFence(node: string, pid: number): Promise<boolean> {
@@ -54,6 +57,7 @@ async function main(): Promise<void> {
 
   let running: RunningRoleProcess | undefined;
   let db: RoleDeps['db'] | undefined;
+  let bus: ClusterBus | undefined;
   const membership = new Membership({
     self,
     peers: spec.nodes.filter((n) => n.role === role && n.node !== nodeName),
@@ -62,8 +66,14 @@ async function main(): Promise<void> {
     async activate() {
       db = openStore(spec.config.store.file, { busyTimeoutMs: spec.config.store.busyTimeoutMs });
       reportWriteBehind(db, spec.timing.advertIntervalMs, (message) => log('store', message));
-      const deps: RoleDeps = { config: spec.config, db, bus: new PlatformBus(), log };
+      bus = new ClusterBus(db, {
+        pollMs: spec.timing.busPollMs ?? DEFAULT_BUS_POLL_MS,
+        log: (message) => log('bus', message),
+      });
+      const deps: RoleDeps = { config: spec.config, db, bus, log };
       running = await startRoleProcess(role, deps);
+      // Only the active node reads the bus, and only once its role is there to listen.
+      bus.start(role);
     },
     onState: (state, epoch, fenced) => report({ type: 'state', state, epoch, fenced }),
     log: (message) => log('membership', message),
@@ -78,6 +88,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     membership.stop();
+    bus?.stop();
     await running?.stop();
     // Logs whatever still waits for the store: it is lost with this process.
     if (db) writeBehind(db, (message) => log('store', message)).stop();

@@ -16,7 +16,7 @@ import { createCoreServices } from '../core/services';
 import { PeerAllowlist } from '../core/peers';
 import { startWebhookDispatcher } from '../core/webhooks';
 import { RemoteLiveCalls, serveCallControl } from '../sip-edge/call-control';
-import type { SmscService } from '../smsc';
+import { QueueingSmsc, type SmscService } from '../smsc';
 import type { ClusterRole } from './spec';
 
 export interface RunningRoleProcess {
@@ -98,7 +98,7 @@ async function stopAll(stops: Array<() => Promise<void>>): Promise<void> {
   for (const stop of [...stops].reverse()) await stop();
 }
 
+/** The SMSC for processes without the SMSC role: the store is the queue, the bus the nudge. */
 function queueingSmsc(deps: RoleDeps): SmscService {
-  void deps;
-  throw new Error('the queueing SMSC facade is not wired yet');
+  return new QueueingSmsc(deps.db, deps.bus);
 }

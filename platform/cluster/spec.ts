@@ -16,6 +16,8 @@ export interface ClusterTiming {
   advertIntervalMs: number;
   /** Silence after which a standby takes the active node's addresses (keepalived: 3 × advert_int + skew). */
   deadAfterMs: number;
+  /** How often the active node of a role reads the cluster bus (default 20 ms). */
+  busPollMs?: number;
 }
 
 export interface ClusterSpec {

@@ -5,7 +5,7 @@
 import type { Db } from '../store/store';
 import { NotFoundError } from '../errors';
 import { InputReader } from '../input';
-import type { ConnectorStatus, SmscService } from '../smsc';
+import { smscCounters, type ConnectorStatus, type SmscService } from '../smsc';
 import type { PeerAllowlist } from './peers';
 import { IDENTIFIER, readPeerAddress } from './validation';
 
@@ -48,6 +48,11 @@ export class OperationServices {
 
   listConnectors(): ConnectorStatus[] {
     return this.smsc.connectors();
+  }
+
+  /** Read from the store: any node may answer, also after the SMSC's node died. */
+  smscCounters(): { resentInFlight: number } {
+    return smscCounters(this.db);
   }
 
   /** Unbinds and forgets a connector and its routes; its queued messages wait for another route. */

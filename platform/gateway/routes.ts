@@ -524,6 +524,12 @@ export function routeTable({
       },
     },
     {
+      method: 'GET',
+      path: '/ops/v1/smsc/counters',
+      access: 'operator',
+      handle: () => ok(services.operations.smscCounters()),
+    },
+    {
       method: 'PUT',
       path: '/ops/v1/smsc/routes',
       access: 'operator',

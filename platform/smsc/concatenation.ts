@@ -4,6 +4,7 @@ import { nowIso } from '../store/store';
 import { receiptRequestOf, registeredDeliveryValue, SmscRejection, type ReceiptRequest } from './service';
 import type { SmscCore } from './smsc-core';
 import { decodeByDataCoding } from './sms-text';
+import { writeTransaction } from './write-transaction';
 
 /** error_code of a concatenated message whose parts did not all arrive in time. */
 export const INCOMPLETE_CONCATENATION = 'INCOMPLETE_CONCATENATION';
@@ -107,7 +108,7 @@ export class PendingConcatenations {
       reference: part.reference,
       total: part.total,
     };
-    const outcome = this.db.transaction((): AddOutcome => {
+    const outcome = writeTransaction(this.db, (): AddOutcome => {
       const existing = this.db
         .prepare(`SELECT message_id FROM smpp_concat_parts WHERE ${KEY_WHERE} LIMIT 1`)
         .get(key) as { message_id: string } | undefined;
@@ -146,7 +147,7 @@ export class PendingConcatenations {
       }
       this.deleteParts(key);
       return { messageId, completed: true, refused };
-    })();
+    });
     if (!outcome.completed) {
       if (!this.expiries.has(groupName(key))) this.armExpiry(key, this.timeoutMs);
       return outcome.messageId;
@@ -195,7 +196,7 @@ export class PendingConcatenations {
   }
 
   private expire(key: GroupKey): void {
-    const expired = this.db.transaction((): { messageId: string; missing: number[] } | null => {
+    const expired = writeTransaction(this.db, (): { messageId: string; missing: number[] } | null => {
       const parts = this.parts(key);
       if (parts.length === 0) return null; // completed meanwhile
       const messageId = parts[0].message_id;
@@ -206,7 +207,7 @@ export class PendingConcatenations {
       this.core.insertFailed(this.messageInput(key, parts), messageId, INCOMPLETE_CONCATENATION);
       this.deleteParts(key);
       return { messageId, missing };
-    })();
+    });
     if (expired === null) return;
     this.log(
       `${expired.messageId}: concatenated message from ${key.customer_id} (${key.sender} → ${key.recipient}, ref ${key.reference}) ` +

@@ -18,6 +18,8 @@ export interface ConnectorHandlers {
   onBound(connector: CarrierConnector): void;
   /** A deliver_sm from the carrier (receipt or MO); the handler answers it. */
   onDeliverSm(connector: CarrierConnector, pdu: PDU, frame: Buffer): void;
+  /** The bind state or last error changed (the SMSC records it for other processes to read). */
+  onStateChange?(connector: CarrierConnector): void;
 }
 
 /**
@@ -66,11 +68,16 @@ export class CarrierConnector {
    * the others wait in call order and are sent as responses (or timeouts) free slots. Rejects with
    * SmppLinkClosed when the link is (or goes) down before the submit could be sent.
    */
-  submit(params: Record<string, unknown>): Promise<PDU> {
+  submit(params: Record<string, unknown>, onSending: () => void = () => undefined): Promise<PDU> {
     const link = this.link;
     if (link === null || !this.isBound)
       return Promise.reject(new SmppLinkClosed('submit_sm', `connector ${this.id}`));
-    return this.window.run(() => link.request('submit_sm', params));
+    return this.window.run(() => {
+      if (!link.isOpen) return Promise.reject(new SmppLinkClosed('submit_sm', `connector ${this.id}`));
+      // Last moment before the PDU goes on the wire: the caller records that it is in flight.
+      onSending();
+      return link.request('submit_sm', params);
+    });
   }
 
   respond(request: PDU, status: number, params: Record<string, unknown> = {}): void {
@@ -84,6 +91,7 @@ export class CarrierConnector {
     const link = this.link;
     this.link = null;
     this.state = 'down';
+    this.changed();
     if (link === null || !link.isOpen) return;
     try {
       await link.request('unbind');
@@ -95,6 +103,7 @@ export class CarrierConnector {
 
   private connectNow(): void {
     this.state = 'connecting';
+    this.changed();
     const { host, port, systemId, password } = this.settings;
     const socket = connect({ host, port });
     const link = new SmppLink(
@@ -127,6 +136,7 @@ export class CarrierConnector {
           }
           this.state = 'bound';
           this.lastError = null;
+          this.changed();
           this.log(`connector ${this.id}: bound to ${host}:${port} as ${systemId}`);
           this.scheduleEnquireLink(link);
           this.handlers.onBound(this);
@@ -138,7 +148,9 @@ export class CarrierConnector {
         });
     });
     socket.on('error', (error) => {
-      if (link === this.link) this.lastError = error.message;
+      if (link !== this.link) return;
+      this.lastError = error.message;
+      this.changed();
     });
   }
 
@@ -177,7 +189,16 @@ export class CarrierConnector {
 
   private fail(reason: string): void {
     this.lastError = reason;
+    this.changed();
     this.log(`connector ${this.id}: ${reason}`);
+  }
+
+  private changed(): void {
+    try {
+      this.handlers.onStateChange?.(this);
+    } catch (error) {
+      this.log(`connector ${this.id}: recording its state failed: ${String(error)}`);
+    }
   }
 
   private onLinkClosed(link: SmppLink, reason: string | null): void {
@@ -186,6 +207,7 @@ export class CarrierConnector {
     this.window.failWaiting(new SmppLinkClosed('submit_sm', `connector ${this.id}`));
     this.state = 'down';
     if (reason !== null) this.lastError = reason;
+    this.changed();
     if (this.stopped) return;
     this.log(
       `connector ${this.id}: link down (${this.lastError ?? 'closed'}); reconnecting in ${this.timers.reconnectDelayMs} ms`,

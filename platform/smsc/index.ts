@@ -4,6 +4,7 @@ import type { SmscService } from './service';
 import { SmscCore } from './smsc-core';
 
 export { SmscRejection, receiptRequestOf } from './service';
+export { QueueingSmsc, smscCounters } from './queueing-smsc';
 export type {
   SmscService,
   AcceptMessageInput,

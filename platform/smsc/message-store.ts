@@ -1,4 +1,5 @@
 import type { Db } from '../store/store';
+import { writeTransaction } from './write-transaction';
 
 /** A row of `messages`, which is also the SMSC's persistent queue. */
 export interface MessageRow {
@@ -95,7 +96,7 @@ export class MessageStore {
 
   /** Records that a connector accepted one part under a carrier id (and is the latest connector used). */
   recordCarrierId(id: string, part: number, connectorId: string, carrierId: string): void {
-    this.db.transaction(() => {
+    writeTransaction(this.db, () => {
       const row = this.get(id);
       if (row === undefined) return;
       const carrierIds = JSON.parse(row.carrier_message_ids) as Array<string | null>;
@@ -109,7 +110,107 @@ export class MessageStore {
           'UPDATE messages SET connector_id = ?, carrier_message_ids = ?, part_connectors = ? WHERE id = ?',
         )
         .run(connectorId, JSON.stringify(carrierIds), JSON.stringify(connectors), id);
-    })();
+    });
+  }
+
+  /**
+   * Records that one part of a message is about to go to a carrier; true when the part was
+   * already in flight, i.e. it went out before and no submit_sm_resp was recorded for it (the
+   * carrier may hold a copy: this send may be a duplicate on the handset). Call it in a unit.
+   */
+  markInFlight(id: string, part: number, connectorId: string, at: string): boolean {
+    const previous = this.db
+      .prepare('SELECT 1 FROM smsc_in_flight WHERE message_id = ? AND part = ?')
+      .get(id, part);
+    this.db
+      .prepare(
+        `INSERT INTO smsc_in_flight (message_id, part, connector_id, sent_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT(message_id, part) DO UPDATE SET connector_id = excluded.connector_id, sent_at = excluded.sent_at`,
+      )
+      .run(id, part, connectorId, at);
+    return previous !== undefined;
+  }
+
+  /**
+   * Runs fn with commits that skip the fsync (outside a transaction only: SQLite refuses the
+   * change inside one). For bookkeeping on every submit's path that must outlive the node's
+   * process, which a committed WAL write does, but not the machine's power.
+   */
+  withoutFsync<T>(fn: () => T): T {
+    if (this.db.inTransaction) return fn();
+    const level = this.db.pragma('synchronous', { simple: true }) as number;
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return fn();
+    } finally {
+      this.db.pragma(`synchronous = ${level}`);
+    }
+  }
+
+  /** The carrier answered this part's submit_sm (accepted or refused): it is no longer in flight. */
+  clearInFlight(id: string, part: number): void {
+    this.db.prepare('DELETE FROM smsc_in_flight WHERE message_id = ? AND part = ?').run(id, part);
+  }
+
+  /** Queued messages with a part sent whose submit_sm_resp was never recorded (a node died meanwhile). */
+  inFlightMessageIds(): string[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT DISTINCT f.message_id AS id FROM smsc_in_flight f JOIN messages m ON m.id = f.message_id
+           WHERE m.status = 'queued' ORDER BY f.message_id`,
+        )
+        .all() as Array<{ id: string }>
+    ).map((r) => r.id);
+  }
+
+  addToCounter(name: string, by: number): void {
+    this.db
+      .prepare(
+        'INSERT INTO smsc_counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value',
+      )
+      .run(name, by);
+  }
+
+  counter(name: string): number {
+    const row = this.db.prepare('SELECT value FROM smsc_counters WHERE name = ?').get(name) as
+      { value: number } | undefined;
+    return row?.value ?? 0;
+  }
+
+  saveConnectorState(id: string, state: string, lastError: string | null, at: string): void {
+    this.db
+      .prepare(
+        `INSERT INTO smsc_connector_states (connector_id, state, last_error, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT(connector_id) DO UPDATE SET state = excluded.state, last_error = excluded.last_error,
+           updated_at = excluded.updated_at`,
+      )
+      .run(id, state, lastError, at);
+  }
+
+  /** Every stored connector with the bind state its SMSC last recorded ('connecting' before any). */
+  connectorStates(): Array<{
+    id: string;
+    host: string;
+    port: number;
+    systemId: string;
+    state: string;
+    lastError: string | null;
+  }> {
+    return this.db
+      .prepare(
+        `SELECT c.id, c.host, c.port, c.system_id AS systemId, COALESCE(s.state, 'connecting') AS state,
+           s.last_error AS lastError
+         FROM smsc_connectors c LEFT JOIN smsc_connector_states s ON s.connector_id = c.id ORDER BY c.id`,
+      )
+      .all() as Array<{
+      id: string;
+      host: string;
+      port: number;
+      systemId: string;
+      state: string;
+      lastError: string | null;
+    }>;
   }
 
   markSent(id: string, at: string): void {
@@ -190,14 +291,15 @@ export class MessageStore {
    * keep their connector ids: receipts and history refer to them. Null when the id is unknown.
    */
   removeConnector(id: string): { removedRoutes: string[] } | null {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       const routes = this.db
         .prepare('SELECT prefix FROM sms_routes WHERE connector_id = ? ORDER BY prefix')
         .all(id) as Array<{ prefix: string }>;
       this.db.prepare('DELETE FROM sms_routes WHERE connector_id = ?').run(id);
+      this.db.prepare('DELETE FROM smsc_connector_states WHERE connector_id = ?').run(id);
       const removed = this.db.prepare('DELETE FROM smsc_connectors WHERE id = ?').run(id).changes === 1;
       return removed ? { removedRoutes: routes.map((r) => r.prefix) } : null;
-    })();
+    });
   }
 
   upsertConnector(

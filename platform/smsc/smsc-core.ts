@@ -1,8 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { PDU } from 'smpp';
+import type { PlatformEvents } from '../bus';
 import type { RoleDeps } from '../role';
 import { nowIso } from '../store/store';
 import { writeBehind, type WriteBehind } from '../store/write-behind';
+import { insertQueued, storeAcceptedMessage, submitAddress } from './acceptance';
 import { CarrierConnector } from './connector';
 import { MessageStore, type MessageRow, type MessageStatus } from './message-store';
 import { FINAL_STATS, parseReceiptText } from './receipts';
@@ -11,18 +13,9 @@ import {
   AcceptedMessage,
   ConnectorSettings,
   ConnectorStatus,
-  registeredDeliveryValue,
-  SmscRejection,
   SmscService,
 } from './service';
-import {
-  concatenationUdh,
-  DATA_CODING,
-  decodeByDataCoding,
-  encodeText,
-  MAX_PARTS,
-  splitUdh,
-} from './sms-text';
+import { concatenationUdh, DATA_CODING, decodeByDataCoding, encodeText, splitUdh } from './sms-text';
 import {
   rawShortMessage,
   rawTlv,
@@ -31,7 +24,6 @@ import {
   STATUS,
   statusName,
 } from './smpp-link';
-import { E164 } from '../phone-numbers';
 
 /** Carrier statuses worth retrying: the carrier is busy, not refusing the message. */
 const TRANSIENT_SUBMIT_STATUSES: ReadonlySet<number> = new Set([
@@ -41,9 +33,13 @@ const TRANSIENT_SUBMIT_STATUSES: ReadonlySet<number> = new Set([
   STATUS.ESME_RX_T_APPN,
 ]);
 
-const SHORT_CODE = /^\d{3,8}$/;
-const ALPHANUMERIC = /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/;
 const RECEIPTED_MESSAGE_ID_TAG = 0x001e;
+
+/**
+ * smsc_counters name: texts sent again although an earlier submit_sm of theirs may have reached
+ * the carrier (sent, no submit_sm_resp recorded): each is a possible duplicate on the handset.
+ */
+export const RESENT_IN_FLIGHT = 'resent_in_flight';
 
 /** Notified when a message reaches a final status (the ESME server sends receipts). */
 export type FinalStatusListener = (row: MessageRow) => void;
@@ -74,16 +70,31 @@ export class SmscCore implements SmscService {
     this.writes = writeBehind(deps.db, (message) => deps.log('store', message));
   }
 
-  /** Starts every stored connector and re-schedules every message that was still queued. */
+  /**
+   * Starts every stored connector and re-schedules every message that was still queued, also
+   * those a previous node had sent without recording the carrier's answer (they go out again and
+   * are counted in RESENT_IN_FLIGHT). Then follows what other processes change in the store.
+   */
   start(): void {
     for (const settings of this.store.connectors()) this.startConnector(settings);
     const queued = this.store.queuedIds();
-    if (queued.length > 0) this.log(`re-scheduling ${queued.length} queued message(s) from the store`);
+    const inFlight = this.store.inFlightMessageIds();
+    if (queued.length > 0)
+      this.log(
+        `re-scheduling ${queued.length} queued message(s) from the store` +
+          (inFlight.length > 0
+            ? `, ${inFlight.length} of them sent before without a recorded submit_sm_resp (${inFlight.join(', ')}): possible duplicates`
+            : ''),
+      );
     for (const id of queued) this.schedule(id, 0);
+    this.deps.bus.on('message.queued', this.onQueuedElsewhere);
+    this.deps.bus.on('smsc.config-changed', this.onConfigChanged);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.deps.bus.off('message.queued', this.onQueuedElsewhere);
+    this.deps.bus.off('smsc.config-changed', this.onConfigChanged);
     for (const timer of this.retryTimers.values()) clearTimeout(timer);
     this.retryTimers.clear();
     this.unroutedOnAcceptance.clear();
@@ -109,23 +120,39 @@ export class SmscCore implements SmscService {
 
   /** acceptMessage with an id chosen by the caller (the ESME server pre-allocates ids for concatenated submits). */
   acceptWithId(input: AcceptMessageInput, id: string): AcceptedMessage {
-    validateAddresses(input.sender, input.recipient);
-    if (typeof input.text !== 'string' || input.text.length === 0)
-      throw new SmscRejection('invalid-text', 'text must not be empty');
-    const encoded = encodeText(input.text);
-    const parts = encoded.segments.length;
-    if (parts > MAX_PARTS) {
-      throw new SmscRejection(
-        'too-long',
-        `text needs ${parts} parts in ${encoded.encoding}; at most ${MAX_PARTS} are allowed`,
-      );
-    }
-    const acceptedAt = nowIso();
-    this.insertQueued(input, id, encoded.encoding, parts, acceptedAt);
+    const accepted = storeAcceptedMessage(this.store, input, id);
     if (this.store.route(input.recipient) === null) this.unroutedOnAcceptance.add(id);
     this.schedule(id, 0);
-    return { id, status: 'queued', encoding: encoded.encoding, parts, acceptedAt };
+    return accepted;
   }
+
+  /** A process without the SMSC role queued a message (see queueing-smsc.ts): send it like our own. */
+  private readonly onQueuedElsewhere = (event: PlatformEvents['message.queued']): void => {
+    if (this.stopped || this.inFlight.has(event.messageId) || this.retryTimers.has(event.messageId)) return;
+    const row = this.store.get(event.messageId);
+    if (row === undefined || row.status !== 'queued') return;
+    if (row.attempts === 0 && this.store.route(row.recipient) === null) this.unroutedOnAcceptance.add(row.id);
+    this.schedule(row.id, 0);
+  };
+
+  /** Connectors or routes changed in the store elsewhere: bring the live connectors in line. */
+  private readonly onConfigChanged = (event: PlatformEvents['smsc.config-changed']): void => {
+    if (this.stopped) return;
+    const stored = new Map(this.store.connectors().map((c) => [c.id, c]));
+    for (const [id, connector] of [...this.live]) {
+      const settings = stored.get(id);
+      if (settings !== undefined && sameSettings(settings, connector.settings)) continue;
+      this.live.delete(id);
+      connector
+        .stop()
+        .catch((error: unknown) => this.log(`connector ${id}: stopping it failed: ${String(error)}`));
+    }
+    for (const settings of stored.values()) if (!this.live.has(settings.id)) this.startConnector(settings);
+    this.log(
+      `configuration changed elsewhere (${event.reason}); connectors: ${[...stored.keys()].join(', ') || 'none'}`,
+    );
+    this.rescheduleQueued();
+  };
 
   /**
    * Records a message the SMSC acknowledged but can never send (e.g. parts of a concatenated
@@ -136,34 +163,8 @@ export class SmscCore implements SmscService {
     const encoded = encodeText(input.text);
     const parts = Math.max(1, encoded.segments.length);
     const at = nowIso();
-    this.insertQueued(input, id, encoded.encoding, parts, at);
+    insertQueued(this.store, input, id, encoded.encoding, parts, at);
     this.store.finish(id, 'failed', errorCode, at);
-  }
-
-  /** The message row as the SMSC first stores it: queued, no part sent or reported yet. */
-  private insertQueued(
-    input: AcceptMessageInput,
-    id: string,
-    encoding: 'gsm7' | 'ucs2',
-    parts: number,
-    acceptedAt: string,
-  ): void {
-    const unknownPerPart = JSON.stringify(new Array<null>(parts).fill(null));
-    this.store.insert({
-      id,
-      customer_id: input.customerId,
-      source: input.source,
-      sender: input.sender,
-      recipient: input.recipient,
-      text: input.text,
-      encoding,
-      parts,
-      status: 'queued',
-      carrier_message_ids: unknownPerPart,
-      part_states: unknownPerPart,
-      registered_delivery: registeredDeliveryValue(input.registeredDelivery),
-      accepted_at: acceptedAt,
-    });
   }
 
   /** Tells the bus and the final-status listeners (receipts) that a message reached its final status. */
@@ -171,6 +172,11 @@ export class SmscCore implements SmscService {
     const row = this.store.get(id);
     if (row === undefined) return;
     this.emitStatus(row, row.status);
+    this.notifyFinal(row);
+  }
+
+  private notifyFinal(row: MessageRow): void {
+    const id = row.id;
     for (const listener of this.finalListeners) {
       try {
         listener(row);
@@ -244,6 +250,12 @@ export class SmscCore implements SmscService {
       {
         onBound: () => this.rescheduleQueued(),
         onDeliverSm: (c, pdu, frame) => this.onCarrierDeliverSm(c, pdu, frame),
+        onStateChange: (c) => {
+          // A replaced or removed connector's last words must not overwrite its successor's state.
+          if (this.live.get(c.id) !== c) return;
+          const status = c.status();
+          this.store.saveConnectorState(c.id, status.state, status.lastError, nowIso());
+        },
       },
       (message) => this.log(message),
     );
@@ -264,9 +276,13 @@ export class SmscCore implements SmscService {
       id,
       setTimeout(() => {
         this.retryTimers.delete(id);
-        this.attempt(id).catch((error: unknown) =>
-          this.log(`delivery of ${id} failed unexpectedly: ${stack(error)}`),
-        );
+        this.attempt(id).catch((error: unknown) => {
+          // E.g. the store busy past its timeout: the row is still queued, so try again later
+          // rather than leave it parked until the next bind or route change.
+          const delay = this.deps.config.smsc.retryDelayMs;
+          this.log(`delivery of ${id} failed unexpectedly, retry in ${delay} ms: ${stack(error)}`);
+          this.schedule(id, delay);
+        });
       }, delayMs),
     );
   }
@@ -318,28 +334,46 @@ export class SmscCore implements SmscService {
     // Same reference on every retry, so a handset can still pair parts from different attempts.
     const reference = createHash('sha1').update(row.id).digest()[0];
     const source = submitAddress(row.sender);
+    let resent = false;
     for (let index = 0; index < segments.length; index += 1) {
       if (carrierIds[index] !== null) continue;
       const concatenated = segments.length > 1;
       const label = `part ${index + 1}/${segments.length}`;
+      const onSending = (): void => {
+        const at = nowIso();
+        // Through the write-behind like all bookkeeping: while the store refuses writes the text
+        // still goes out, and the row follows (a crash in that outage leaves this re-send uncounted).
+        this.store.withoutFsync(() =>
+          this.writes.run(`${row.id} ${label} in flight`, () => {
+            if (!this.store.markInFlight(row.id, index, connector.id, at) || resent) return;
+            // Sent before without a recorded answer: the carrier may already have it.
+            resent = true;
+            this.store.addToCounter(RESENT_IN_FLIGHT, 1);
+            this.log(`${row.id}: ${label} sent again after an unanswered submit_sm: a possible duplicate`);
+          }),
+        );
+      };
       let response: PDU;
       try {
-        response = await connector.submit({
-          service_type: '',
-          source_addr_ton: source.ton,
-          source_addr_npi: source.npi,
-          source_addr: source.address,
-          dest_addr_ton: 1,
-          dest_addr_npi: 1,
-          destination_addr: row.recipient.slice(1),
-          esm_class: concatenated ? 0x40 : 0x00,
-          registered_delivery: 1,
-          // Raw bytes and an explicit data_coding: the library must not re-encode the text.
-          data_coding: encoding === 'gsm7' ? DATA_CODING.gsm7 : DATA_CODING.ucs2,
-          short_message: concatenated
-            ? Buffer.concat([concatenationUdh(reference, segments.length, index + 1), segments[index]])
-            : segments[index],
-        });
+        response = await connector.submit(
+          {
+            service_type: '',
+            source_addr_ton: source.ton,
+            source_addr_npi: source.npi,
+            source_addr: source.address,
+            dest_addr_ton: 1,
+            dest_addr_npi: 1,
+            destination_addr: row.recipient.slice(1),
+            esm_class: concatenated ? 0x40 : 0x00,
+            registered_delivery: 1,
+            // Raw bytes and an explicit data_coding: the library must not re-encode the text.
+            data_coding: encoding === 'gsm7' ? DATA_CODING.gsm7 : DATA_CODING.ucs2,
+            short_message: concatenated
+              ? Buffer.concat([concatenationUdh(reference, segments.length, index + 1), segments[index]])
+              : segments[index],
+          },
+          onSending,
+        );
       } catch (error) {
         if (!(error instanceof SmppResponseTimeout)) {
           const reason = error instanceof SmppLinkClosed ? 'connector down' : stack(error);
@@ -364,6 +398,8 @@ export class SmscCore implements SmscService {
         response = late;
       }
       if (response.command_status !== STATUS.ESME_ROK) {
+        // Answered: the carrier holds no copy of this part.
+        this.writes.run(`${row.id} ${label} answered`, () => this.store.clearInFlight(row.id, index));
         const name = statusName(response.command_status);
         if (TRANSIENT_SUBMIT_STATUSES.has(response.command_status)) {
           this.retryLater(row, `${label} refused with ${name}`);
@@ -373,21 +409,39 @@ export class SmscCore implements SmscService {
         }
         return;
       }
-      carrierIds[index] = String(response.message_id ?? '');
-      const carrierId = carrierIds[index] as string;
-      this.writes.run(`carrier id of ${row.id}`, () =>
-        this.store.recordCarrierId(row.id, index, connector.id, carrierId),
+      const carrierId = String(response.message_id ?? '');
+      carrierIds[index] = carrierId;
+      const last = carrierIds.every((id) => id !== null);
+      const at = nowIso(); // when it happened, not when the store took it
+      // One unit, run as soon as the response is decoded: the carrier's id, the part no longer in
+      // flight and, for the last part, the status 'sent' and its event (in the cluster a row of
+      // the same store) commit together. A crash can only fall before it.
+      this.writes.run(
+        `carrier id of ${row.id} ${label}`,
+        () => {
+          this.store.recordCarrierId(row.id, index, connector.id, carrierId);
+          this.store.clearInFlight(row.id, index);
+          if (last) this.markSent(row, at);
+        },
+        () => {
+          if (last) this.finishIfAllPartsFinal(row.id);
+        },
       );
+      if (last) return;
     }
-    const sentAt = nowIso(); // when it happened, not when the store took it
+    // Every part had its carrier id already (a row from before the units above were one).
+    const at = nowIso();
     this.writes.run(
       `${row.id} sent`,
-      () => this.store.markSent(row.id, sentAt),
-      () => {
-        this.emitStatus(row, 'sent');
-        this.finishIfAllPartsFinal(row.id);
-      },
+      () => this.markSent(row, at),
+      () => this.finishIfAllPartsFinal(row.id),
     );
+  }
+
+  /** Status 'sent' and its event, inside a unit: they commit together. */
+  private markSent(row: MessageRow, at: string): void {
+    this.store.markSent(row.id, at);
+    this.emitStatus(row, 'sent');
   }
 
   /** A receipt may beat the bookkeeping of the last submit_sm_resp; whichever comes last finishes. */
@@ -410,11 +464,17 @@ export class SmscCore implements SmscService {
 
   private finish(row: MessageRow, status: MessageStatus, errorCode: string | null): void {
     const at = nowIso();
+    // The status and its event commit together, so a crash cannot lose a webhook in between.
     this.writes.run(
       `${row.id} ${status}`,
-      () => this.store.finish(row.id, status, errorCode, at),
+      () => {
+        if (!this.store.finish(row.id, status, errorCode, at)) return undefined;
+        const updated = this.store.get(row.id);
+        if (updated !== undefined) this.emitStatus(updated, updated.status);
+        return updated;
+      },
       (finished) => {
-        if (finished) this.announceFinal(row.id);
+        if (finished !== undefined) this.notifyFinal(finished);
       },
     );
   }
@@ -432,7 +492,6 @@ export class SmscCore implements SmscService {
       connector.respond(pdu, STATUS.ESME_RINVMSGLEN);
       return;
     }
-    connector.respond(pdu, STATUS.ESME_ROK, { message_id: '' });
     const esmClass = Number(pdu.esm_class ?? 0);
     // Handled after pending submit_sm_resp continuations: a receipt can share a TCP read with the
     // response that carries its carrier id.
@@ -445,8 +504,14 @@ export class SmscCore implements SmscService {
           );
         else this.onMobileOriginated(connector, pdu, payload);
       } catch (error) {
+        // Not acknowledged: the carrier keeps it and delivers it again.
         this.log(`connector ${connector.id}: deliver_sm handling failed: ${stack(error)}`);
+        connector.respond(pdu, STATUS.ESME_RX_T_APPN);
+        return;
       }
+      // Acknowledged only once recorded (or waiting in order for the store): a node that dies
+      // before this leaves the receipt with the carrier, which sends it to the successor.
+      connector.respond(pdu, STATUS.ESME_ROK, { message_id: '' });
     });
   }
 
@@ -506,36 +571,10 @@ export class SmscCore implements SmscService {
   }
 }
 
-/** Throws SmscRejection unless sender and recipient are valid. */
-export function validateAddresses(sender: string, recipient: string): void {
-  if (
-    typeof sender !== 'string' ||
-    !(E164.test(sender) || SHORT_CODE.test(sender) || ALPHANUMERIC.test(sender))
-  ) {
-    throw new SmscRejection(
-      'invalid-sender',
-      `sender ${JSON.stringify(sender)} is neither an E.164 number (+ and 8–15 digits), a short code (3–8 digits) nor an alphanumeric id (≤ 11 letters/digits)`,
-    );
-  }
-  if (typeof recipient !== 'string' || !E164.test(recipient)) {
-    throw new SmscRejection(
-      'invalid-recipient',
-      `recipient ${JSON.stringify(recipient)} is not an E.164 number (+ and 8–15 digits)`,
-    );
-  }
-}
-
-/** Source TON/NPI as carriers expect them for each kind of sender. */
 /** An SMPP address as the platform stores numbers: TON 1 (international) digits get their '+'. */
 export function networkAddress(address: unknown, ton: unknown): string {
   const value = typeof address === 'string' ? address : '';
   return Number(ton) === 1 && /^\d+$/.test(value) ? `+${value}` : value;
-}
-
-function submitAddress(sender: string): { ton: number; npi: number; address: string } {
-  if (sender.startsWith('+')) return { ton: 1, npi: 1, address: sender.slice(1) };
-  if (SHORT_CODE.test(sender)) return { ton: 3, npi: 0, address: sender };
-  return { ton: 5, npi: 0, address: sender };
 }
 
 /** All parts DELIVRD → delivered; otherwise the worst part decides (rejected > undeliverable > expired). */
@@ -563,4 +602,8 @@ function padded<T>(values: Array<T | null>, length: number): Array<T | null> {
 
 function stack(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+function sameSettings(a: ConnectorSettings, b: ConnectorSettings): boolean {
+  return a.host === b.host && a.port === b.port && a.systemId === b.systemId && a.password === b.password;
 }

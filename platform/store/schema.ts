@@ -258,6 +258,32 @@ CREATE TABLE IF NOT EXISTS sms_routes (
   connector_id TEXT NOT NULL REFERENCES smsc_connectors(id)
 );
 
+-- Each connector's live bind state, written by the node running the SMSC role, so other processes
+-- (the API's operations endpoints) can report it.
+CREATE TABLE IF NOT EXISTS smsc_connector_states (
+  connector_id TEXT PRIMARY KEY,
+  state TEXT NOT NULL,                -- connecting | bound | down
+  last_error TEXT,
+  updated_at TEXT NOT NULL
+);
+
+-- submit_sm written to a carrier whose submit_sm_resp is not recorded yet (one row per part). A row
+-- found when the part is submitted again marks a possible duplicate on the handset: counted in
+-- smsc_counters.resent_in_flight. Deleted in the transaction that records the carrier's id.
+CREATE TABLE IF NOT EXISTS smsc_in_flight (
+  message_id TEXT NOT NULL,
+  part INTEGER NOT NULL,              -- 0-based
+  connector_id TEXT NOT NULL,
+  sent_at TEXT NOT NULL,
+  PRIMARY KEY (message_id, part)
+);
+
+-- Operations figures of the SMSC that must survive its node (resent_in_flight, …).
+CREATE TABLE IF NOT EXISTS smsc_counters (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+
 -- Message templates: a body with {{variable}} placeholders, rendered when a text is sent with it.
 CREATE TABLE IF NOT EXISTS templates (
   id TEXT PRIMARY KEY,
@@ -350,5 +376,20 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
   last_error TEXT,
   delivered_at TEXT,
   PRIMARY KEY (event_id, webhook_id)
+);
+
+-- The cluster's bus (platform/cluster/cluster-bus.ts): a durable outbox every process appends to,
+-- read by each role's active node from its own offset.
+CREATE TABLE IF NOT EXISTS bus_events (
+  id INTEGER PRIMARY KEY,             -- delivery order
+  type TEXT NOT NULL,
+  payload TEXT NOT NULL,              -- JSON
+  at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS bus_offsets (
+  role TEXT PRIMARY KEY,
+  last_id INTEGER NOT NULL,           -- the last bus_events.id whose listeners ran on this role
+  failures INTEGER NOT NULL DEFAULT 0 -- consecutive polls on which a listener threw for last_id + 1
 );
 `;

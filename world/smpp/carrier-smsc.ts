@@ -62,7 +62,7 @@ export interface CarrierReceipt {
   err: string;
   /** The text (or part) the receipt is about. */
   text: string;
-  /** Date.now() when the receipt went on the wire. */
+  /** Date.now() when the network issued it (it goes on the wire then, or at the platform's next bind). */
   at: number;
 }
 
@@ -122,6 +122,18 @@ interface PartialMessage {
   encoding: TextEncoding;
 }
 
+/** A receipt as it goes on the wire: kept until an ESME session of the platform acknowledges it. */
+interface OutgoingReceipt {
+  carrierId: string;
+  /** The handset the receipt is about. */
+  to: string;
+  params: Record<string, unknown>;
+  text: string;
+}
+
+/** The platform's session closed before it acknowledged a request: what a real SMSC retries. */
+class SessionClosed extends Error {}
+
 const ACTOR = 'carrier SMSC';
 const PEER = 'platform SMSC';
 
@@ -136,6 +148,12 @@ export class CarrierSmscDouble {
   private readonly handsets = new Map<string, Handset>();
   private readonly behaviours = new Map<string, HandsetBehaviour>();
   private readonly partials = new Map<string, PartialMessage>();
+  /**
+   * Receipts no bound receiver took (none bound, or its session closed before the deliver_sm_resp),
+   * in the order they were due. A real SMSC stores them and delivers them when the client binds
+   * again; dropping them here would make the double, not the platform, lose a report.
+   */
+  private readonly undeliveredReceipts: OutgoingReceipt[] = [];
   private readonly idPrefix = randomBytes(2).toString('hex');
   private nextId = 1;
 
@@ -186,6 +204,11 @@ export class CarrierSmscDouble {
     if (this.server === null) throw new Error('carrier SMSC double is not started');
     const address = this.server.address() as AddressInfo;
     return { host: address.address, port: address.port };
+  }
+
+  /** Receipts waiting for the platform to bind a receiver (see undeliveredReceipts). */
+  receiptsWaiting(): number {
+    return this.undeliveredReceipts.length;
   }
 
   boundSessions(): number {
@@ -248,6 +271,8 @@ export class CarrierSmscDouble {
     this.submits.forget((s) => s.to === number);
     this.receipts.forget((r) => r.to === number);
     for (const key of this.partials.keys()) if (key.split('|')[1] === number) this.partials.delete(key);
+    const kept = this.undeliveredReceipts.filter((r) => r.to !== number);
+    this.undeliveredReceipts.splice(0, this.undeliveredReceipts.length, ...kept);
   }
 
   /** Drops every connection abruptly, as a network failure would (the platform must reconnect). */
@@ -296,6 +321,7 @@ export class CarrierSmscDouble {
     this.server = null;
     for (const timer of this.slowTimers) clearTimeout(timer);
     this.slowTimers.clear();
+    this.undeliveredReceipts.length = 0;
     for (const connection of this.connections) {
       for (const pending of connection.pending.values()) clearTimeout(pending.timer);
       connection.socket.destroy();
@@ -324,7 +350,7 @@ export class CarrierSmscDouble {
       this.connections.delete(connection);
       for (const pending of connection.pending.values()) {
         clearTimeout(pending.timer);
-        pending.reject(new Error('the platform closed the SMPP connection to the carrier double'));
+        pending.reject(new SessionClosed('the platform closed the SMPP connection to the carrier double'));
       }
     });
     socket.on('data', (chunk: Buffer) => {
@@ -415,6 +441,13 @@ export class CarrierSmscDouble {
     if (status !== smpp.errors.ESME_ROK) return;
     connection.bound = { systemId: String(pdu.system_id), mode, at: Date.now() };
     this.binds.add(connection.bound);
+    if (mode !== 'transmitter' && this.undeliveredReceipts.length > 0) {
+      const kept = this.undeliveredReceipts.splice(0);
+      // After the bind_resp: the client takes deliver_sm only once it knows it is bound.
+      setImmediate(() => {
+        for (const receipt of kept) this.deliverReceipt(connection, receipt);
+      });
+    }
   }
 
   private decodeText(pdu: PDU, bytes: Buffer): DecodedText | Error {
@@ -576,10 +609,6 @@ export class CarrierSmscDouble {
       submitter.bound !== null && submitter.bound.mode !== 'transmitter' && !submitter.socket.destroyed
         ? submitter
         : this.receiverSession();
-    if (connection === null) {
-      this.violation(`receipt for ${receipt.carrierId} could not be sent: no receiver bound`);
-      return;
-    }
     const date = yymmddhhmm(new Date());
     const stat = receipt.delivered ? 'DELIVRD' : 'UNDELIV';
     const excerpt = receipt.text.replace(/[^A-Za-z0-9 ]/g, ' ').slice(0, 20);
@@ -593,10 +622,11 @@ export class CarrierSmscDouble {
       text: receipt.text,
       at: Date.now(),
     });
-    this.request(
-      connection,
-      'deliver_sm',
-      {
+    this.deliverReceipt(connection, {
+      carrierId: receipt.carrierId,
+      to: receipt.to,
+      text,
+      params: {
         source_addr_ton: 1,
         source_addr_npi: 1,
         source_addr: receipt.to.replace(/^\+/, ''),
@@ -609,17 +639,45 @@ export class CarrierSmscDouble {
         receipted_message_id: receipt.carrierId,
         message_state: receipt.delivered ? 2 : 5,
       },
-      text,
-    ).then(
+    });
+  }
+
+  /**
+   * Sends a receipt on a receiver session, or keeps it for the next bind when there is none or
+   * the session closes before acknowledging it. A session that stays up and does not answer is
+   * the platform's fault: a violation (and the receipt is not offered again).
+   */
+  private deliverReceipt(connection: Connection | null, receipt: OutgoingReceipt): void {
+    if (connection === null || connection.socket.destroyed) {
+      this.keepReceipt(receipt, 'no receiver session of the platform is bound');
+      return;
+    }
+    this.request(connection, 'deliver_sm', receipt.params, receipt.text).then(
       (response) => {
         if (response.command_status !== 0)
           this.violation(
             `platform answered the receipt for ${receipt.carrierId} with ${smppStatusName(response.command_status)}`,
           );
       },
-      (error: unknown) =>
-        this.violation(`receipt for ${receipt.carrierId} not acknowledged: ${String(error)}`),
+      (error: unknown) => {
+        if (error instanceof SessionClosed) {
+          this.keepReceipt(receipt, 'the session closed before the platform acknowledged it');
+          return;
+        }
+        this.violation(`receipt for ${receipt.carrierId} not acknowledged: ${String(error)}`);
+      },
     );
+  }
+
+  private keepReceipt(receipt: OutgoingReceipt, why: string): void {
+    if (this.server === null) return; // the double is stopped: nobody will bind again
+    this.undeliveredReceipts.push(receipt);
+    traffic.record({
+      protocol: 'SMPP',
+      from: ACTOR,
+      to: ACTOR,
+      summary: `receipt for ${receipt.carrierId} kept until the platform binds a receiver again (${why})`,
+    });
   }
 
   private receiverSession(): Connection | null {
