@@ -5,6 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { missingFaultSeam } from '../../tools/preflight/checks/faults';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -270,4 +271,9 @@ test('the preflight is held to the black-box rule: a tool importing the platform
   const messages = result.messages.filter((m) => m.ruleId === 'no-restricted-imports');
   assert.equal(messages.length, 1);
   assert.match(messages[0].message, /Black box/);
+});
+
+test('selected @failover scenarios without a fault seam are announced, and the run is not stopped for them', () => {
+  assert.match(missingFaultSeam(5), /^5 @failover scenario\(s\) will FAIL: .*PHASE2_FAULT_COMMAND/);
+  assert.match(missingFaultSeam('all'), /^the @failover scenarios will FAIL/);
 });
