@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { startPlatform } from '../platform';
 import { EMBEDDED_SPEECH_TO_TEXT_URL, embeddedDefaults } from '../platform/config';
+import { startCluster } from '../platform/cluster/supervisor';
 import type { PlatformEndpoints } from './config';
 
 export interface EmbeddedPlatform {
@@ -43,3 +44,44 @@ export async function startEmbeddedPlatform(logFile: string): Promise<EmbeddedPl
     },
   };
 }
+
+export interface EmbeddedCluster extends EmbeddedPlatform {
+  /** The supervisor's fault seam (GET /ops/v1/nodes, POST /ops/v1/faults), operator key required. */
+  faultUrl: string;
+}
+
+/**
+ * The redundant topology for one @failover scenario: every role as two node processes sharing a
+ * store, with the same customer-facing addresses across a takeover. Its nodes are other
+ * processes, so the suite's nock stubs cannot answer for them: no speech-to-text provider here.
+ */
+export async function startEmbeddedCluster(logFile: string): Promise<EmbeddedCluster> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'phase2-cluster-'));
+  const adminApiKey = `admin-${randomBytes(16).toString('hex')}`;
+  const config = embeddedDefaults({ storeFile: join(dataDir, 'platform.db'), adminApiKey });
+  const log = createWriteStream(logFile, { flags: 'w' });
+  const write = (role: string, message: string): void => {
+    log.write(`${new Date().toISOString()} [${role}] ${message}\n`);
+  };
+  const closeLog = (): Promise<void> => new Promise<void>((done) => log.end(done));
+  try {
+    const cluster = await startCluster({ config, dataDir, timing: CLUSTER_TIMING }, write);
+    return {
+      endpoints: { ...cluster.endpoints, adminApiKey },
+      logFile,
+      faultUrl: cluster.faultUrl,
+      async stop() {
+        await cluster.stop();
+        await closeLog();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await closeLog();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** Embedded adverts every 50 ms, a node silent for 300 ms is taken over (keepalived: 1 s and ~3 s). */
+export const CLUSTER_TIMING = { advertIntervalMs: 50, deadAfterMs: 300 } as const;

@@ -1,0 +1,168 @@
+/**
+ * Who of a role's nodes owns the role's addresses, the way keepalived's VRRP decides who holds a
+ * virtual IP: every node sends small UDP adverts to its peers; a standby that hears nothing from
+ * the active node for `deadAfterMs` fences it (SIGKILL by the pid it advertised, so a hung node
+ * cannot keep the ports) and takes over by starting the role on the same addresses.
+ * Among several standbys the one with the lowest node name takes over; the others keep waiting.
+ * An active node that hears a newer active (higher epoch) has been replaced and exits at once.
+ */
+import dgram, { type Socket } from 'node:dgram';
+import type { ClusterNodeSpec, ClusterTiming } from './spec';
+
+export type MemberState = 'standby' | 'activating' | 'active';
+
+interface Advert {
+  role: string;
+  node: string;
+  pid: number;
+  state: MemberState;
+  epoch: number;
+}
+
+interface PeerView extends Advert {
+  heardAt: number;
+}
+
+export interface MembershipOptions {
+  self: ClusterNodeSpec;
+  peers: ClusterNodeSpec[];
+  timing: ClusterTiming;
+  initial: 'active' | 'standby';
+  /** Starts the role on its addresses; called once, when this node becomes active. */
+  activate(): Promise<void>;
+  onState(state: MemberState, epoch: number, fenced?: { node: string; pid: number }): void;
+  log(message: string): void;
+  /** Called when this node learns it was replaced while it thought itself active. */
+  superseded(by: Advert): void;
+}
+
+export class Membership {
+  private socket: Socket | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private state: MemberState = 'standby';
+  private epoch = 0;
+  private readonly peers = new Map<string, PeerView>();
+  private readonly startedAt = Date.now();
+
+  constructor(private readonly options: MembershipOptions) {}
+
+  isActive(): boolean {
+    return this.state === 'active';
+  }
+
+  async start(): Promise<void> {
+    const socket = dgram.createSocket('udp4');
+    this.socket = socket;
+    socket.on('message', (data) => this.heard(data));
+    socket.on('error', (error) => this.options.log(`heartbeat socket: ${error.message}`));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(this.options.self.heartbeatPort, '127.0.0.1', () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    this.timer = setInterval(() => this.tick(), this.options.timing.advertIntervalMs);
+    if (this.options.initial === 'active') await this.becomeActive(undefined);
+    else this.report();
+    this.advertise();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.socket?.close();
+  }
+
+  private heard(data: Buffer): void {
+    let advert: Advert;
+    try {
+      advert = JSON.parse(data.toString('utf8')) as Advert;
+    } catch {
+      this.options.log('ignored an advert that is not JSON');
+      return;
+    }
+    if (advert.role !== this.options.self.role || advert.node === this.options.self.node) return;
+    this.peers.set(advert.node, { ...advert, heardAt: Date.now() });
+    if (advert.state !== 'standby' && this.state !== 'standby' && advert.epoch > this.epoch) {
+      this.options.log(
+        `node ${advert.node} took over (epoch ${advert.epoch} > ${this.epoch}): this node stops`,
+      );
+      this.options.superseded(advert);
+    }
+  }
+
+  private tick(): void {
+    this.advertise();
+    if (this.state !== 'standby') return;
+    const now = Date.now();
+    const { deadAfterMs } = this.options.timing;
+    // A node that just started listens for one dead interval before it may claim anything.
+    if (now - this.startedAt < deadAfterMs) return;
+    const alive = [...this.peers.values()].filter((peer) => now - peer.heardAt <= deadAfterMs);
+    if (alive.some((peer) => peer.state !== 'standby')) return;
+    const candidates = [this.options.self.node, ...alive.map((peer) => peer.node)].sort();
+    if (candidates[0] !== this.options.self.node) return;
+    const silent = [...this.peers.values()].find((peer) => peer.state !== 'standby');
+    void this.becomeActive(silent);
+  }
+
+  private async becomeActive(silent: PeerView | undefined): Promise<void> {
+    this.epoch = Math.max(this.epoch, ...[...this.peers.values()].map((peer) => peer.epoch)) + 1;
+    this.state = 'activating';
+    let fenced: { node: string; pid: number } | undefined;
+    if (silent) {
+      this.options.log(
+        `no advert from active node ${silent.node} for ${Date.now() - silent.heardAt} ms: fencing pid ${silent.pid}, taking over`,
+      );
+      await fence(silent.pid, this.options.timing.deadAfterMs * 10);
+      fenced = { node: silent.node, pid: silent.pid };
+      this.peers.delete(silent.node);
+    }
+    this.report(fenced);
+    this.advertise();
+    await this.options.activate();
+    this.state = 'active';
+    this.report(fenced);
+    this.advertise();
+  }
+
+  private report(fenced?: { node: string; pid: number }): void {
+    this.options.onState(this.state, this.epoch, fenced);
+  }
+
+  private advertise(): void {
+    const socket = this.socket;
+    if (!socket) return;
+    const advert: Advert = {
+      role: this.options.self.role,
+      node: this.options.self.node,
+      pid: process.pid,
+      state: this.state,
+      epoch: this.epoch,
+    };
+    const data = Buffer.from(JSON.stringify(advert));
+    for (const peer of this.options.peers) socket.send(data, peer.heartbeatPort, '127.0.0.1');
+  }
+}
+
+/**
+ * STONITH: kill the silent node and wait until it is gone, so its listening sockets are closed
+ * before this node binds the same addresses. A node that is already gone is fine.
+ */
+async function fence(pid: number, boundMs: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return;
+    throw error;
+  }
+  const deadline = Date.now() + boundMs;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * One node of the redundant platform: its own operating-system process, forked by the supervisor
+ * (`node .build/platform/cluster/node-main.js --spec F --role R --node N --initial active|standby`).
+ * A standby only listens for its peers; when it becomes active it starts the ordinary role on the
+ * role's fixed addresses with the shared store, and the role restores what it needs from there.
+ */
+import { readFileSync } from 'node:fs';
+import { PlatformBus } from '../bus';
+import { openStore } from '../store/store';
+import type { RoleDeps } from '../role';
+import { Membership } from './membership';
+import { startRoleProcess, type RunningRoleProcess } from './roles';
+import { CLUSTER_ROLES, type ClusterRole, type ClusterSpec, type NodeReport } from './spec';
+
+function argument(name: string): string {
+  const index = process.argv.indexOf(name);
+  const value = index >= 0 ? process.argv[index + 1] : undefined;
+  if (!value) throw new Error(`node-main: missing ${name}`);
+  return value;
+}
+
+function report(message: NodeReport): void {
+  if (process.send) process.send(message);
+}
+
+async function main(): Promise<void> {
+  const spec = JSON.parse(readFileSync(argument('--spec'), 'utf8')) as ClusterSpec;
+  const role = argument('--role') as ClusterRole;
+  if (!CLUSTER_ROLES.includes(role)) throw new Error(`node-main: unknown role ${role}`);
+  const nodeName = argument('--node');
+  const initial = argument('--initial') === 'active' ? 'active' : 'standby';
+  const self = spec.nodes.find((n) => n.role === role && n.node === nodeName);
+  if (!self) throw new Error(`node-main: ${role}/${nodeName} is not in the cluster spec`);
+  const log = (area: string, message: string): void => {
+    process.stderr.write(`${new Date().toISOString()} [${role}/${nodeName} ${area}] ${message}\n`);
+  };
+
+  let running: RunningRoleProcess | undefined;
+  let db: RoleDeps['db'] | undefined;
+  const membership = new Membership({
+    self,
+    peers: spec.nodes.filter((n) => n.role === role && n.node !== nodeName),
+    timing: spec.timing,
+    initial,
+    async activate() {
+      db = openStore(spec.config.store.file);
+      const deps: RoleDeps = { config: spec.config, db, bus: new PlatformBus(), log };
+      running = await startRoleProcess(role, deps);
+    },
+    onState: (state, epoch, fenced) => report({ type: 'state', state, epoch, fenced }),
+    log: (message) => log('membership', message),
+    // Replaced while it thought itself active (it was hung and came back): leave at once, no
+    // clean stop, so it never answers on addresses that now belong to the other node.
+    superseded: () => process.exit(3),
+  });
+
+  let stopping = false;
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    membership.stop();
+    await running?.stop();
+    db?.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  // The supervisor is gone: a node never outlives the topology that started it.
+  process.on('disconnect', () => void stop());
+  await membership.start();
+}
+
+main().catch((error: unknown) => {
+  const reason = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.stderr.write(`${new Date().toISOString()} [node-main] failed: ${reason}\n`);
+  report({ type: 'failed', reason: error instanceof Error ? error.message : String(error) });
+  process.exit(1);
+});

@@ -1,0 +1,97 @@
+/**
+ * What each role's node process runs once it is active. The same start functions as the
+ * single-process platform (platform/index.ts); what crosses a process boundary here goes through
+ * the shared store, the bus and the protocols.
+ */
+import type { RoleDeps } from '../role';
+import { startMediaRelay } from '../media-relay';
+import { startSipEdge } from '../sip-edge';
+import { startSmsc } from '../smsc';
+import { startGateway } from '../gateway';
+import { startVoiceFeatures } from '../core/voice-features';
+import { startCallApplications } from '../core/voice-apps';
+import { startOptOutKeywords } from '../core/opt-outs';
+import { startCampaignRunner } from '../core/campaign-runner';
+import { createCoreServices } from '../core/services';
+import { PeerAllowlist } from '../core/peers';
+import { startWebhookDispatcher } from '../core/webhooks';
+import type { LiveCallControl } from '../contracts';
+import type { SmscService } from '../smsc';
+import type { ClusterRole } from './spec';
+
+export interface RunningRoleProcess {
+  stop(): Promise<void>;
+}
+
+export async function startRoleProcess(role: ClusterRole, deps: RoleDeps): Promise<RunningRoleProcess> {
+  const stops: Array<() => Promise<void>> = [];
+  const run = async (): Promise<void> => {
+    switch (role) {
+      case 'media': {
+        const relay = await startMediaRelay(deps);
+        stops.push(() => relay.stop());
+        return;
+      }
+      case 'smsc': {
+        const smsc = await startSmsc(deps);
+        stops.push(() => smsc.stop());
+        const optOuts = startOptOutKeywords(deps, smsc);
+        stops.push(async () => optOuts.stop());
+        const campaigns = startCampaignRunner(deps, smsc);
+        stops.push(async () => campaigns.stop());
+        return;
+      }
+      case 'sip': {
+        const relay = await startMediaRelay(deps);
+        stops.push(() => relay.stop());
+        const smsc = queueingSmsc(deps);
+        const apps = startCallApplications(deps, smsc);
+        stops.push(() => apps.stop());
+        const sip = await startSipEdge(deps, relay, apps);
+        stops.push(() => sip.stop());
+        const features = startVoiceFeatures(deps, smsc, sip);
+        stops.push(async () => features.stop());
+        return;
+      }
+      case 'api': {
+        const core = createCoreServices({
+          db: deps.db,
+          smsc: queueingSmsc(deps),
+          sipDomain: deps.config.sip.domain,
+          peers: new PeerAllowlist(deps.config.network.allowedPeerHosts),
+          calls: unreachableLiveCalls(),
+          campaigns: deps.config.campaigns,
+        });
+        const gateway = await startGateway(deps, core);
+        stops.push(() => gateway.stop());
+        const webhooks = startWebhookDispatcher(deps);
+        stops.push(() => webhooks.stop());
+        return;
+      }
+    }
+  };
+  try {
+    await run();
+  } catch (error) {
+    await stopAll(stops);
+    throw error;
+  }
+  deps.log('node', `role ${role} serving`);
+  return { stop: () => stopAll(stops) };
+}
+
+async function stopAll(stops: Array<() => Promise<void>>): Promise<void> {
+  for (const stop of [...stops].reverse()) await stop();
+}
+
+function queueingSmsc(deps: RoleDeps): SmscService {
+  void deps;
+  throw new Error('the queueing SMSC facade is not wired yet');
+}
+
+function unreachableLiveCalls(): LiveCallControl {
+  const refuse = (): never => {
+    throw new Error('live call control is not reachable from an API node of the redundant topology');
+  };
+  return { list: refuse, hangup: refuse, setHeld: refuse, transfer: refuse };
+}

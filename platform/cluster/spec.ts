@@ -1,0 +1,36 @@
+/** What the supervisor tells every node process: the shared config and who its peers are. */
+import type { PlatformConfig } from '../config';
+
+export const CLUSTER_ROLES = ['sip', 'media', 'smsc', 'api'] as const;
+export type ClusterRole = (typeof CLUSTER_ROLES)[number];
+
+export interface ClusterNodeSpec {
+  role: ClusterRole;
+  node: string;
+  /** UDP port this node hears its peers' adverts on (127.0.0.1). */
+  heartbeatPort: number;
+}
+
+export interface ClusterTiming {
+  /** How often a node tells its peers it is alive (keepalived's advert_int). */
+  advertIntervalMs: number;
+  /** Silence after which a standby takes the active node's addresses (keepalived: 3 × advert_int + skew). */
+  deadAfterMs: number;
+}
+
+export interface ClusterSpec {
+  /** Every node gets the same config: the role's customer-facing ports are fixed, whoever is active binds them. */
+  config: PlatformConfig;
+  nodes: ClusterNodeSpec[];
+  timing: ClusterTiming;
+}
+
+/** Messages a node sends its supervisor over the IPC channel. */
+export type NodeReport =
+  | {
+      type: 'state';
+      state: 'standby' | 'activating' | 'active';
+      epoch: number;
+      fenced?: { node: string; pid: number };
+    }
+  | { type: 'failed'; reason: string };

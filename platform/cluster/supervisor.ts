@@ -1,0 +1,394 @@
+/**
+ * The redundant reference platform: the supervisor starts every node of every role as its own
+ * operating-system process (two per role unless told otherwise), gives each role fixed addresses
+ * that whichever node is active binds, and serves the fault seam (`/ops/v1/nodes`,
+ * `/ops/v1/faults`) itself, so the endpoint survives any node it crashes. It is what systemd
+ * plus keepalived are in a deployment: it starts processes and can kill them; it never routes
+ * traffic — the nodes take over each other's addresses by themselves (membership.ts).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
+import dgram from 'node:dgram';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PlatformConfig } from '../config';
+import type { PlatformEndpointsInfo, PlatformLog } from '../index';
+import { openStore } from '../store/store';
+import { buildPlatform } from './build';
+import {
+  CLUSTER_ROLES,
+  type ClusterNodeSpec,
+  type ClusterRole,
+  type ClusterSpec,
+  type ClusterTiming,
+  type NodeReport,
+} from './spec';
+
+export type NodeState = 'starting' | 'standby' | 'activating' | 'active' | 'hung' | 'down';
+
+export interface NodeStatus {
+  role: ClusterRole;
+  node: string;
+  state: NodeState;
+  pid: number | null;
+  since: string;
+  /** How the process last ended, e.g. "SIGKILL (fenced by b)"; null while it runs. */
+  exit: string | null;
+}
+
+export type FaultAction = 'crash' | 'hang' | 'recover';
+
+export interface FaultOutcome {
+  role: ClusterRole;
+  node: string;
+  pid: number | null;
+  action: FaultAction;
+  at: string;
+}
+
+export interface ClusterOptions {
+  /** The config every node gets; its ports are replaced by the supervisor's fixed ones when 0. */
+  config: PlatformConfig;
+  dataDir: string;
+  nodesPerRole?: number;
+  /** The roles to run redundantly (default: all); the others are not started at all. */
+  roles?: readonly ClusterRole[];
+  timing: ClusterTiming;
+}
+
+export interface RunningCluster {
+  endpoints: PlatformEndpointsInfo;
+  /** Base URL of the fault seam; requests need the operator key in `apikey`. */
+  faultUrl: string;
+  nodes(): NodeStatus[];
+  fault(role: string, node: string, action: string): Promise<FaultOutcome>;
+  stop(): Promise<void>;
+}
+
+/** How long a node may take to boot and report; past it the start fails naming the node. */
+const NODE_START_BOUND_MS = 20_000;
+
+class NodeProcess {
+  child: ChildProcess | undefined;
+  state: NodeState = 'down';
+  since = new Date().toISOString();
+  exit: string | null = null;
+  fencedBy: string | undefined;
+  private waiters: Array<{ states: NodeState[]; resolve: () => void }> = [];
+
+  constructor(
+    readonly spec: ClusterNodeSpec,
+    private readonly entry: string,
+    private readonly specFile: string,
+    private readonly log: PlatformLog,
+    private readonly onFenced: (role: string, node: string, by: string) => void,
+  ) {}
+
+  get name(): string {
+    return `${this.spec.role}/${this.spec.node}`;
+  }
+
+  start(initial: 'active' | 'standby'): void {
+    const args = [
+      '--spec',
+      this.specFile,
+      '--role',
+      this.spec.role,
+      '--node',
+      this.spec.node,
+      '--initial',
+      initial,
+    ];
+    // execArgv [] : the nodes run plain JavaScript, not the supervisor's ts-node.
+    const child = fork(this.entry, args, { execArgv: [], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    this.child = child;
+    this.exit = null;
+    this.fencedBy = undefined;
+    this.setState('starting');
+    const forward = (data: Buffer): void => {
+      for (const line of data.toString('utf8').split('\n')) if (line.trim()) this.log(this.name, line);
+    };
+    child.stdout?.on('data', forward);
+    child.stderr?.on('data', forward);
+    child.on('message', (message: NodeReport) => {
+      if (message.type === 'state') {
+        if (message.fenced) {
+          this.log(
+            'supervisor',
+            `${this.name} fenced ${this.spec.role}/${message.fenced.node} (pid ${message.fenced.pid})`,
+          );
+          this.onFenced(this.spec.role, message.fenced.node, this.spec.node);
+        }
+        this.setState(message.state);
+      } else this.log('supervisor', `${this.name} failed: ${message.reason}`);
+    });
+    child.on('exit', (code, signal) => {
+      if (this.child !== child) return;
+      this.exit = signal
+        ? `${signal}${this.fencedBy ? ` (fenced by ${this.fencedBy})` : ''}`
+        : `exit code ${code}`;
+      this.log('supervisor', `${this.name} (pid ${child.pid}) ended: ${this.exit}`);
+      this.setState('down');
+    });
+  }
+
+  setState(state: NodeState): void {
+    this.state = state;
+    this.since = new Date().toISOString();
+    const ready = this.waiters.filter((w) => w.states.includes(state));
+    this.waiters = this.waiters.filter((w) => !w.states.includes(state));
+    for (const waiter of ready) waiter.resolve();
+  }
+
+  /** Resolves when the node reaches one of `states`; rejects after `boundMs` naming what it saw. */
+  until(states: NodeState[], boundMs: number, logHint: string): Promise<void> {
+    if (states.includes(this.state)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new Error(
+            `${this.name} did not become ${states.join(' or ')} within ${boundMs} ms (it is ${this.state}` +
+              `${this.exit ? `, ${this.exit}` : ''}); see ${logHint}`,
+          ),
+        );
+      }, boundMs);
+      this.waiters.push({
+        states,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  }
+
+  status(): NodeStatus {
+    return {
+      role: this.spec.role,
+      node: this.spec.node,
+      state: this.state,
+      pid: this.state === 'down' ? null : (this.child?.pid ?? null),
+      since: this.since,
+      exit: this.exit,
+    };
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (this.child?.pid !== undefined && this.state !== 'down') process.kill(this.child.pid, signal);
+  }
+
+  async terminate(): Promise<void> {
+    const child = this.child;
+    if (!child || this.state === 'down') return;
+    const ended = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    if (this.state === 'hung') child.kill('SIGKILL');
+    else child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await ended;
+    clearTimeout(timer);
+  }
+}
+
+export async function startCluster(options: ClusterOptions, log: PlatformLog): Promise<RunningCluster> {
+  const { entry } = buildPlatform();
+  const config: PlatformConfig = structuredClone(options.config);
+  config.sip.udpPort ||= await freeUdpPort();
+  config.sip.wsPort ||= await freeTcpPort();
+  config.smsc.port ||= await freeTcpPort();
+  config.api.port ||= await freeTcpPort();
+  const nodesPerRole = options.nodesPerRole ?? 2;
+  const nodeNames = 'abcdefgh'.slice(0, nodesPerRole).split('');
+  const nodeSpecs: ClusterNodeSpec[] = [];
+  for (const role of options.roles ?? CLUSTER_ROLES)
+    for (const node of nodeNames) nodeSpecs.push({ role, node, heartbeatPort: await freeUdpPort() });
+  const spec: ClusterSpec = { config, nodes: nodeSpecs, timing: options.timing };
+  const specFile = join(options.dataDir, 'cluster.json');
+  writeFileSync(specFile, JSON.stringify(spec, null, 2));
+  // The schema is made once, before any node opens the shared file.
+  openStore(config.store.file).close();
+
+  const logHint = 'the platform log';
+  const byName = (role: string, node: string): NodeProcess | undefined =>
+    nodes.find((n) => n.spec.role === role && n.spec.node === node);
+  const nodes: NodeProcess[] = nodeSpecs.map(
+    (s) =>
+      new NodeProcess(s, entry, specFile, log, (role, node, by) => {
+        const fenced = byName(role, node);
+        if (fenced) fenced.fencedBy = by;
+      }),
+  );
+  const faultServer = createHttpServer((request, response) => {
+    void serveFaults(request, response, config.api.adminApiKey, cluster).catch((error: unknown) => {
+      log('supervisor', `fault endpoint failed: ${String(error)}`);
+      if (!response.headersSent) problem(response, 500, 'Fault seam error', String(error));
+    });
+  });
+
+  const cluster = {
+    nodes: () => nodes.map((n) => n.status()),
+    async fault(role: string, node: string, action: string): Promise<FaultOutcome> {
+      if (!CLUSTER_ROLES.includes(role as ClusterRole))
+        throw new FaultError(404, `no role "${role}" (roles: ${CLUSTER_ROLES.join(', ')})`);
+      const target =
+        node === 'active'
+          ? nodes.find((n) => n.spec.role === role && ['active', 'activating'].includes(n.state))
+          : byName(role, node);
+      if (!target)
+        throw new FaultError(
+          404,
+          node === 'active' ? `role ${role} has no active node` : `role ${role} has no node "${node}"`,
+        );
+      const at = new Date().toISOString();
+      const pid = target.child?.pid ?? null;
+      switch (action) {
+        case 'crash':
+          log('supervisor', `FAULT crash ${target.name} (pid ${pid}): SIGKILL`);
+          target.signal('SIGKILL');
+          break;
+        case 'hang':
+          log('supervisor', `FAULT hang ${target.name} (pid ${pid}): SIGSTOP`);
+          target.signal('SIGSTOP');
+          if (target.state !== 'down') target.setState('hung');
+          break;
+        case 'recover':
+          log('supervisor', `FAULT recover ${target.name}: back as a standby`);
+          await target.terminate();
+          target.start('standby');
+          await target.until(['standby', 'active'], NODE_START_BOUND_MS, logHint);
+          break;
+        default:
+          throw new FaultError(422, `action must be crash, hang or recover, not "${action}"`);
+      }
+      return { role: target.spec.role, node: target.spec.node, pid, action, at };
+    },
+  };
+
+  const stopNodes = async (): Promise<void> => {
+    await Promise.all(nodes.map((n) => n.terminate()));
+  };
+  try {
+    // First nodes start active and are serving before the standbys boot, so no standby mistakes a
+    // slow first start for a dead node.
+    const first = nodes.filter((n) => n.spec.node === nodeNames[0]);
+    for (const n of first) n.start('active');
+    await Promise.all(first.map((n) => n.until(['active'], NODE_START_BOUND_MS, logHint)));
+    const standbys = nodes.filter((n) => n.spec.node !== nodeNames[0]);
+    for (const n of standbys) n.start('standby');
+    await Promise.all(standbys.map((n) => n.until(['standby'], NODE_START_BOUND_MS, logHint)));
+    await new Promise<void>((resolve) => faultServer.listen(0, '127.0.0.1', resolve));
+  } catch (error) {
+    await stopNodes();
+    faultServer.close();
+    throw error;
+  }
+  const address = faultServer.address();
+  const faultUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  log('supervisor', `redundant platform up: ${nodes.length} node processes; fault seam ${faultUrl}`);
+  return {
+    endpoints: {
+      sip: {
+        udp: { host: config.host, port: config.sip.udpPort },
+        ws: `ws://${config.host}:${config.sip.wsPort}`,
+        domain: config.sip.domain,
+      },
+      smpp: { host: config.host, port: config.smsc.port },
+      apiUrl: `http://${config.host}:${config.api.port}`,
+    },
+    faultUrl,
+    nodes: cluster.nodes,
+    fault: cluster.fault,
+    async stop() {
+      await new Promise<void>((resolve) => faultServer.close(() => resolve()));
+      await stopNodes();
+    },
+  };
+}
+
+class FaultError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function serveFaults(
+  request: IncomingMessage,
+  response: ServerResponse,
+  adminApiKey: string,
+  cluster: Pick<RunningCluster, 'nodes' | 'fault'>,
+): Promise<void> {
+  if (request.headers.apikey !== adminApiKey) {
+    problem(response, 401, 'Unauthorized', 'the fault seam needs the operator key in the apikey header');
+    return;
+  }
+  const path = (request.url ?? '/').split('?')[0];
+  if (request.method === 'GET' && path === '/ops/v1/nodes') {
+    json(response, 200, { nodes: cluster.nodes() });
+    return;
+  }
+  if (request.method === 'POST' && path === '/ops/v1/faults') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    let body: { role?: unknown; node?: unknown; action?: unknown };
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
+    } catch {
+      problem(response, 422, 'Invalid body', 'the body must be JSON: {"role","node","action"}');
+      return;
+    }
+    if (typeof body.role !== 'string' || typeof body.node !== 'string' || typeof body.action !== 'string') {
+      problem(response, 422, 'Invalid body', 'role, node and action must be strings');
+      return;
+    }
+    try {
+      json(response, 200, await cluster.fault(body.role, body.node, body.action));
+    } catch (error) {
+      if (error instanceof FaultError)
+        problem(response, error.status, error.status === 404 ? 'Not found' : 'Invalid fault', error.message);
+      else throw error;
+    }
+    return;
+  }
+  problem(
+    response,
+    404,
+    'Not found',
+    `no ${request.method} ${path} on the fault seam (GET /ops/v1/nodes, POST /ops/v1/faults)`,
+  );
+}
+
+function json(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json' });
+  response.end(JSON.stringify(body));
+}
+
+function problem(response: ServerResponse, status: number, title: string, detail: string): void {
+  response.writeHead(status, { 'content-type': 'application/problem+json' });
+  response.end(JSON.stringify({ type: 'about:blank', title, status, detail }));
+}
+
+function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createTcpServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket('udp4');
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => {
+      const { port } = socket.address();
+      socket.close(() => resolve(port));
+    });
+  });
+}
