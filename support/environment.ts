@@ -36,10 +36,6 @@ export interface SuiteEnvironment {
   stop(): Promise<void>;
 }
 
-/** The embedded redundant platform (the lead's launcher): the single platform's shape plus its fault seam. */
-export type EmbeddedCluster = EmbeddedPlatform & { faultUrl: string };
-type ClusterLauncher = { startEmbeddedCluster?: (logFile: string) => Promise<EmbeddedCluster> };
-
 /** Which platform an environment runs against: the shared single one, or a cluster of its own. */
 export interface EnvironmentOptions {
   /** Embedded only: start a redundant cluster (one process per node) instead of the in-process platform. */
@@ -84,13 +80,9 @@ export async function startSuiteEnvironment(
       // import(): under CommonJS, import() would bypass ts-node.
       const launcher = './embedded-platform';
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const loaded = require(launcher) as typeof import('./embedded-platform') & ClusterLauncher;
+      const loaded = require(launcher) as typeof import('./embedded-platform');
       let platform: EmbeddedPlatform;
       if (options.cluster) {
-        if (!loaded.startEmbeddedCluster)
-          throw new Error(
-            'The embedded target cannot start a redundant platform: support/embedded-platform.ts has no startEmbeddedCluster (issue 11).',
-          );
         platformLog = `${REPORTS_DIR}/cluster-${worker}-${Date.now()}.log`;
         const cluster = await loaded.startEmbeddedCluster(platformLog);
         faults = new FaultEndpoint(cluster.faultUrl, cluster.endpoints.adminApiKey, config.waitMs);

@@ -1,0 +1,161 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import type { Phase2World } from '../world/world';
+import type { RawResponse } from '../world/http/api-client';
+import { EVIDENCE } from '../reporting/evidence';
+import { firstSuccessAfterCrash } from './failover';
+import { customerNumber } from './messaging';
+import { untilInstant } from './waiting';
+
+/**
+ * The gateway's failover (Kong's place) as the customer sees it: its key, its rate-limit
+ * counters and its idempotency keys live in the shared store, so the surviving node honours
+ * what the dead one granted.
+ */
+
+/** An answer the customer would retry: the gateway is not there (yet), or says so itself. */
+function worthRetrying(response: RawResponse): boolean {
+  return response.status === 502 || response.status === 503 || response.status === 504;
+}
+
+/** Then {string}'s requests with their API key succeed again through the same address within 30 seconds */
+export async function expectApiKeyWorksWithinTarget(world: Phase2World, customerName: string) {
+  const api = world.customer(customerName).api;
+  await firstSuccessAfterCrash(world, 'api', `a request with "${customerName}"'s API key answered`, () =>
+    api.listNumbers(),
+  );
+}
+
+/** When {string} texts {person} {string} through the API with an idempotency key */
+export async function sendWithIdempotencyKey(
+  world: Phase2World,
+  customerName: string,
+  name: string,
+  text: string,
+) {
+  const api = world.customer(customerName).api;
+  const from = customerNumber(world, customerName);
+  const to = world.person(name).number;
+  const key = `failover-${randomUUID()}`;
+  const json = { from, to, text };
+  const acceptedAt = Date.now();
+  const first = await api.raw({
+    method: 'POST',
+    path: '/v1/messages',
+    json,
+    headers: { 'Idempotency-Key': key },
+  });
+  expect(
+    first.status,
+    `answer to the first send with Idempotency-Key ${key} (see "${EVIDENCE.HTTP}")`,
+  ).to.equal(202);
+  const id = (first.body as { id?: string }).id ?? '';
+  world.failover.idempotent = { key, json, first };
+  world.messaging.message = {
+    id,
+    customer: customerName,
+    from,
+    to,
+    text,
+    acceptedAt,
+    respondedAt: Date.now(),
+  };
+}
+
+/** When {string} retries that request with the same idempotency key (through the same address, until answered) */
+export async function retryWithTheSameKey(world: Phase2World, customerName: string) {
+  const sent = world.failover.idempotent;
+  if (!sent) throw new Error('No request with an idempotency key was sent in this scenario.');
+  const api = world.customer(customerName).api;
+  const { value } = await firstSuccessAfterCrash(world, 'api', 'the retried send answered', async () => {
+    const response = await api.raw({
+      method: 'POST',
+      path: '/v1/messages',
+      json: sent.json,
+      headers: { 'Idempotency-Key': sent.key },
+    });
+    if (worthRetrying(response)) throw new Error(`answered ${response.status}`);
+    return response;
+  });
+  sent.retry = value;
+}
+
+/** Then the retry is answered with the first answer, marked as a replay */
+export function expectReplayOfTheFirstAnswer(world: Phase2World) {
+  const sent = world.failover.idempotent;
+  if (!sent?.retry) throw new Error('The request with an idempotency key was not retried in this scenario.');
+  const see = `(see "${EVIDENCE.HTTP}")`;
+  expect(sent.retry.status, `status of the retry with Idempotency-Key ${sent.key} ${see}`).to.equal(
+    sent.first.status,
+  );
+  expect(
+    (sent.retry.body as { id?: string }).id,
+    `message id in the retry's answer: the first send's, not a second message ${see}`,
+  ).to.equal((sent.first.body as { id?: string }).id);
+  expect(
+    sent.retry.headers['idempotent-replayed'],
+    `Idempotent-Replayed header of the retry: the survivor replayed the dead node's answer ${see}`,
+  ).to.equal('true');
+}
+
+/** Fixed rate-limit windows start on the minute (Kong's): this much of it must be left for a scenario. */
+const MINUTE_LEFT_MS = 15_000;
+
+/** Given {string} may make {int} API requests a minute */
+export async function limitRequestsPerMinute(world: Phase2World, customerName: string, perMinute: number) {
+  const customer = world.customer(customerName);
+  const answer = await world.operator.raw({
+    method: 'PUT',
+    path: `/ops/v1/customers/${encodeURIComponent(customer.id)}/rate-limits`,
+    json: { perSecond: null, perMinute },
+  });
+  expect(answer.status, `setting "${customerName}"'s rate limit (see "${EVIDENCE.HTTP}")`).to.equal(200);
+  // Counting across the crash must happen within one window: start it with enough of the minute left.
+  const intoMinute = Date.now() % 60_000;
+  if (60_000 - intoMinute < MINUTE_LEFT_MS) await untilInstant(Date.now() - intoMinute + 60_000);
+}
+
+/** When {string} makes {int} API requests */
+export async function makeRequests(world: Phase2World, customerName: string, count: number) {
+  const api = world.customer(customerName).api;
+  for (let i = 0; i < count; i += 1) {
+    const answer = await api.raw({ method: 'GET', path: '/v1/numbers' });
+    expect(answer.status, `request ${i + 1} of ${count}, within the limit (see "${EVIDENCE.HTTP}")`).to.equal(
+      200,
+    );
+  }
+  world.failover.requestsMade = count;
+}
+
+/** Then {string} may make only {int} more requests before being told to slow down */
+export async function expectOnlyRemainingRequests(
+  world: Phase2World,
+  customerName: string,
+  remaining: number,
+) {
+  const api = world.customer(customerName).api;
+  const get = (): Promise<RawResponse> => api.raw({ method: 'GET', path: '/v1/numbers' });
+  // The first answer after the crash (the survivor's) counts like any other.
+  const { value: first } = await firstSuccessAfterCrash(
+    world,
+    'api',
+    `a request of "${customerName}" answered`,
+    async () => {
+      const response = await get();
+      if (worthRetrying(response)) throw new Error(`answered ${response.status}`);
+      return response;
+    },
+  );
+  const answers = [first];
+  while (answers.at(-1)?.status === 200 && answers.length <= remaining) answers.push(await get());
+  const allowed = answers.filter((a) => a.status === 200).length;
+  const refusal = answers.at(-1);
+  expect(
+    allowed,
+    `requests the surviving gateway let through after the ${world.failover.requestsMade ?? 0} made before the crash: ` +
+      `only the ${remaining} left of the minute's limit — more means it forgot the dead node's counts (see "${EVIDENCE.HTTP}")`,
+  ).to.equal(remaining);
+  expect(refusal?.status, `answer once the limit was used up (see "${EVIDENCE.HTTP}")`).to.equal(429);
+  expect(refusal?.body, 'body of the refusal').to.deep.equal({ message: 'API rate limit exceeded' });
+  expect(refusal?.headers['retry-after'], 'Retry-After of the refusal').to.match(/^\d+$/);
+}
