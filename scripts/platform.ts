@@ -7,12 +7,15 @@
  *   npm run platform -- --ephemeral       OS-chosen ports (CI, several instances side by side)
  *   npm run platform -- --write-env F      also write the PHASE2_* lines to file F
  *   npm run platform -- --data DIR        keep the database in DIR (default .platform-data/)
+ *   npm run platform -- --redundant       every role as two node processes with address takeover,
+ *                                         and the fault seam (PHASE2_FAULT_URL) to crash them
  *   PLATFORM_NO_ANSWER_MS=20000 npm run platform   ring longer before a call counts as unanswered
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { startPlatform } from '../platform';
+import { startCluster } from '../platform/cluster/supervisor';
 import { embeddedDefaults } from '../platform/config';
 
 function option(name: string): string | undefined {
@@ -36,9 +39,21 @@ async function main(): Promise<void> {
   // by hand can lengthen the ring time.
   config.sip.noAnswerTimeoutMs = Number(process.env.PLATFORM_NO_ANSWER_MS ?? config.sip.noAnswerTimeoutMs);
 
-  const platform = await startPlatform(config, (role, message) => {
+  const log = (role: string, message: string): void => {
     process.stderr.write(`${new Date().toISOString()} [${role}] ${message}\n`);
-  });
+  };
+  const redundant = process.argv.includes('--redundant');
+  let faultUrl: string | undefined;
+  let platform: Pick<Awaited<ReturnType<typeof startPlatform>>, 'endpoints' | 'stop'>;
+  if (redundant) {
+    // A person watching a takeover wants it quick too: adverts every 200 ms, taken over after 1 s.
+    const cluster = await startCluster(
+      { config, dataDir, timing: { advertIntervalMs: 200, deadAfterMs: 1000 } },
+      log,
+    );
+    faultUrl = cluster.faultUrl;
+    platform = cluster;
+  } else platform = await startPlatform(config, log);
   const { sip, smpp, apiUrl } = platform.endpoints;
   const envLines = [
     'PHASE2_TARGET=remote',
@@ -48,6 +63,7 @@ async function main(): Promise<void> {
     `PHASE2_SMPP=${smpp.host}:${smpp.port}`,
     `PHASE2_API_URL=${apiUrl}`,
     `PHASE2_ADMIN_API_KEY=${adminApiKey}`,
+    ...(faultUrl ? [`PHASE2_FAULT_URL=${faultUrl}`] : []),
   ];
   const envFile = option('--write-env');
   if (envFile) writeFileSync(envFile, `${envLines.join('\n')}\n`);
@@ -58,6 +74,8 @@ async function main(): Promise<void> {
   console.log(`  SMPP             ${smpp.host}:${smpp.port}`);
   console.log(`  API              ${apiUrl}   (contract: ${apiUrl}/openapi.yaml)`);
   console.log(`  Data             ${dataDir}`);
+  if (faultUrl)
+    console.log(`  Fault seam       ${faultUrl}/ops/v1/nodes   (redundant: two node processes per role)`);
   console.log('To run the suite against it, put these lines in .env (or export them):');
   for (const line of envLines) console.log(`  ${line}`);
   console.log('READY. Press Ctrl-C to stop.');

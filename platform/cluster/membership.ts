@@ -1,8 +1,8 @@
 /**
  * Who of a role's nodes owns the role's addresses, the way keepalived's VRRP decides who holds a
  * virtual IP: every node sends small UDP adverts to its peers; a standby that hears nothing from
- * the active node for `deadAfterMs` fences it (SIGKILL by the pid it advertised, so a hung node
- * cannot keep the ports) and takes over by starting the role on the same addresses.
+ * the active node for `deadAfterMs` fences it (has it SIGKILLed, so a hung node cannot keep the
+ * ports) and takes over by starting the role on the same addresses.
  * Among several standbys the one with the lowest node name takes over; the others keep waiting.
  * An active node that hears a newer active (higher epoch) has been replaced and exits at once.
  */
@@ -34,6 +34,11 @@ export interface MembershipOptions {
   log(message: string): void;
   /** Called when this node learns it was replaced while it thought itself active. */
   superseded(by: Advert): void;
+  /**
+   * Kills a silent node and resolves once it is gone: true when it was still there (hung), false
+   * when it had already died. The supervisor does it for its own child, so a recycled pid is never hit.
+   */
+  fence(node: string, pid: number): Promise<boolean>;
 }
 
 export class Membership {
@@ -114,15 +119,14 @@ export class Membership {
       this.options.log(
         `no advert from active node ${silent.node} for ${Date.now() - silent.heardAt} ms: fencing pid ${silent.pid}, taking over`,
       );
-      await fence(silent.pid, this.options.timing.deadAfterMs * 10);
-      fenced = { node: silent.node, pid: silent.pid };
+      if (await this.options.fence(silent.node, silent.pid)) fenced = { node: silent.node, pid: silent.pid };
       this.peers.delete(silent.node);
     }
     this.report(fenced);
     this.advertise();
     await this.options.activate();
     this.state = 'active';
-    this.report(fenced);
+    this.report();
     this.advertise();
   }
 
@@ -142,27 +146,5 @@ export class Membership {
     };
     const data = Buffer.from(JSON.stringify(advert));
     for (const peer of this.options.peers) socket.send(data, peer.heartbeatPort, '127.0.0.1');
-  }
-}
-
-/**
- * STONITH: kill the silent node and wait until it is gone, so its listening sockets are closed
- * before this node binds the same addresses. A node that is already gone is fine.
- */
-async function fence(pid: number, boundMs: number): Promise<void> {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return;
-    throw error;
-  }
-  const deadline = Date.now() + boundMs;
-  while (Date.now() < deadline) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

@@ -10,7 +10,7 @@ import { openStore } from '../store/store';
 import type { RoleDeps } from '../role';
 import { Membership } from './membership';
 import { startRoleProcess, type RunningRoleProcess } from './roles';
-import { CLUSTER_ROLES, type ClusterRole, type ClusterSpec, type NodeReport } from './spec';
+import { CLUSTER_ROLES, type ClusterRole, type ClusterSpec, type FenceReply, type NodeReport } from './spec';
 
 function argument(name: string): string {
   const index = process.argv.indexOf(name);
@@ -21,6 +21,22 @@ function argument(name: string): string {
 
 function report(message: NodeReport): void {
   if (process.send) process.send(message);
+}
+
+let fenceRequests = 0;
+
+/** STONITH through the supervisor: it owns the processes, and refuses a pid that is not its node's. */
+function askSupervisorToFence(node: string, pid: number): Promise<boolean> {
+  const request = (fenceRequests += 1);
+  return new Promise((resolve) => {
+    const onReply = (message: FenceReply): void => {
+      if (message.type !== 'fenced' || message.request !== request) return;
+      process.off('message', onReply);
+      resolve(message.killed);
+    };
+    process.on('message', onReply);
+    report({ type: 'fence', request, node, pid });
+  });
 }
 
 async function main(): Promise<void> {
@@ -52,6 +68,7 @@ async function main(): Promise<void> {
     // Replaced while it thought itself active (it was hung and came back): leave at once, no
     // clean stop, so it never answers on addresses that now belong to the other node.
     superseded: () => process.exit(3),
+    fence: (node, pid) => askSupervisorToFence(node, pid),
   });
 
   let stopping = false;

@@ -33,4 +33,14 @@ export type NodeReport =
       epoch: number;
       fenced?: { node: string; pid: number };
     }
-  | { type: 'failed'; reason: string };
+  | { type: 'failed'; reason: string }
+  /** STONITH request: kill this silent peer of mine (the supervisor checks the pid is its child's). */
+  | { type: 'fence'; request: number; node: string; pid: number };
+
+/** The supervisor's answer to a fence request. */
+export interface FenceReply {
+  type: 'fenced';
+  request: number;
+  /** True when the node was alive (hung) and was killed; false when it had already ended. */
+  killed: boolean;
+}

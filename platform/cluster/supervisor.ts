@@ -22,6 +22,7 @@ import {
   type ClusterRole,
   type ClusterSpec,
   type ClusterTiming,
+  type FenceReply,
   type NodeReport,
 } from './spec';
 
@@ -83,6 +84,7 @@ class NodeProcess {
     private readonly specFile: string,
     private readonly log: PlatformLog,
     private readonly onFenced: (role: string, node: string, by: string) => void,
+    private readonly fencer: (role: string, node: string, pid: number) => Promise<boolean>,
   ) {}
 
   get name(): string {
@@ -121,13 +123,17 @@ class NodeProcess {
           this.onFenced(this.spec.role, message.fenced.node, this.spec.node);
         }
         this.setState(message.state);
+      } else if (message.type === 'fence') {
+        void this.fencer(this.spec.role, message.node, message.pid).then((killed) => {
+          // The asking node may itself have died meanwhile.
+          if (child.connected)
+            child.send({ type: 'fenced', request: message.request, killed } satisfies FenceReply);
+        });
       } else this.log('supervisor', `${this.name} failed: ${message.reason}`);
     });
     child.on('exit', (code, signal) => {
       if (this.child !== child) return;
-      this.exit = signal
-        ? `${signal}${this.fencedBy ? ` (fenced by ${this.fencedBy})` : ''}`
-        : `exit code ${code}`;
+      this.exit = signal ?? `exit code ${code}`;
       this.log('supervisor', `${this.name} (pid ${child.pid}) ended: ${this.exit}`);
       this.setState('down');
     });
@@ -170,12 +176,23 @@ class NodeProcess {
       state: this.state,
       pid: this.state === 'down' ? null : (this.child?.pid ?? null),
       since: this.since,
-      exit: this.exit,
+      // The fencing node reports after the kill it made, so the exit may be seen first.
+      exit: this.exit && this.fencedBy ? `${this.exit} (fenced by ${this.fencedBy})` : this.exit,
     };
   }
 
   signal(signal: NodeJS.Signals): void {
     if (this.child?.pid !== undefined && this.state !== 'down') process.kill(this.child.pid, signal);
+  }
+
+  /** Fencing: SIGKILL this node if `pid` is still its running process; resolves once it has ended. */
+  async kill(pid: number): Promise<boolean> {
+    const child = this.child;
+    if (!child || child.pid !== pid || this.state === 'down') return false;
+    const ended = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGKILL');
+    await ended;
+    return true;
   }
 
   async terminate(): Promise<void> {
@@ -213,10 +230,17 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
     nodes.find((n) => n.spec.role === role && n.spec.node === node);
   const nodes: NodeProcess[] = nodeSpecs.map(
     (s) =>
-      new NodeProcess(s, entry, specFile, log, (role, node, by) => {
-        const fenced = byName(role, node);
-        if (fenced) fenced.fencedBy = by;
-      }),
+      new NodeProcess(
+        s,
+        entry,
+        specFile,
+        log,
+        (role, node, by) => {
+          const fenced = byName(role, node);
+          if (fenced) fenced.fencedBy = by;
+        },
+        (role, node, pid) => byName(role, node)?.kill(pid) ?? Promise.resolve(false),
+      ),
   );
   const faultServer = createHttpServer((request, response) => {
     void serveFaults(request, response, config.api.adminApiKey, cluster).catch((error: unknown) => {
