@@ -12,7 +12,8 @@ import { commandFor, runCommand, type CommandRun } from './command-template';
 export const PLATFORM_ROLES = ['sip', 'media', 'smsc', 'api'] as const;
 export type PlatformRole = (typeof PLATFORM_ROLES)[number];
 export type FaultAction = 'crash' | 'hang' | 'recover';
-export type NodeState = 'active' | 'standby' | 'down' | 'hung' | 'starting';
+/** As the seam reports it; 'activating' while a standby takes the addresses over. */
+export type NodeState = 'active' | 'activating' | 'standby' | 'down' | 'hung' | 'starting';
 
 /** A node of a role, as the seam reports it. */
 export interface NodeStatus {
