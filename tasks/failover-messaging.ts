@@ -79,16 +79,27 @@ export async function crashSmscWhileTextsOnTheirWay(world: Phase2World, customer
   world.failover.probeText = { id: message.id, to, text, acknowledgedAt: Date.now() };
 }
 
-/** How long a text may take on this scenario's slow networks, on top of the failover target. */
-function textBoundMs(world: Phase2World): number {
-  const slowest = Math.max(
+/** The slowest network's delay of this scenario's texts (an answer held back, a late delivery). */
+function slowestNetworkMs(world: Phase2World): number {
+  return Math.max(
     0,
     ...world.failover.acknowledged.map((t) => {
       const timing = world.mobileNetwork.timingOf(t.to);
       return (timing.responseDelayMs ?? 0) + (timing.deliverAfterMs ?? 0);
     }),
   );
-  return FAILOVER_TARGET_MS + world.env.config.waitMs + slowest * world.failover.acknowledged.length;
+}
+
+/**
+ * How long the texts of the crash may take from now: what is left of the failover target, then
+ * the configured bound plus the slow networks' delays (each text waits for those before it).
+ */
+function textBoundMs(world: Phase2World): number {
+  const fault = latestFault(world, 'smsc');
+  const failoverLeft = Math.max(0, fault.requestedAt + FAILOVER_TARGET_MS - Date.now());
+  return (
+    failoverLeft + world.env.config.waitMs + slowestNetworkMs(world) * world.failover.acknowledged.length
+  );
 }
 
 /** Then a text sent through the same address after the crash reaches its handset within 30 seconds */
@@ -136,7 +147,7 @@ export async function expectEveryAcknowledgedTextArrives(world: Phase2World, cus
       (sms) => sms.text === marker,
       bound(world, `a marker text on ${to}, sent after the texts of the crash`, {
         lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
-        within,
+        extraMs: slowestNetworkMs(world),
       }),
     );
   }
