@@ -84,7 +84,12 @@ export async function startSuiteEnvironment(
       let platform: EmbeddedPlatform;
       if (options.cluster) {
         platformLog = `${REPORTS_DIR}/cluster-${worker}-${Date.now()}.log`;
-        const cluster = await loaded.startEmbeddedCluster(platformLog);
+        const log = platformLog;
+        const cluster = await loaded.startEmbeddedCluster(log).catch((error: unknown) => {
+          throw new Error(
+            `The redundant platform for this scenario did not start: ${(error as Error).message} (its log: ${log})`,
+          );
+        });
         faults = new FaultEndpoint(cluster.faultUrl, cluster.endpoints.adminApiKey, config.waitMs);
         platform = cluster;
       } else {
