@@ -48,9 +48,19 @@ export async function crashActiveNode(world: Phase2World, role: PlatformRole): P
       { name: call.caller.name, rtp: call.call.rtp },
       { name: call.callee.name, rtp: call.farEnd.rtp },
     );
+  const active = nodesBefore?.find((n) => n.role === role && n.state === 'active');
+  if (active) {
+    const others = nodesBefore?.filter((n) => n.role === role && n !== active) ?? [];
+    // Who carried what: everything above on the role's addresses went through this node.
+    traffic.record({
+      protocol: 'FAULT',
+      from: `platform ${role} node ${active.node}`,
+      to: `platform ${role} node ${active.node}`,
+      summary: `active since ${active.since}: carries the ${ROLE_WORDS[role]}'s traffic above; ${others.map((n) => `${n.node} ${n.state}`).join(', ') || 'no other node'}`,
+    });
+  }
   world.failover.trafficAtFault = traffic.mark();
   const fault = await world.env.faults.crash(role, 'active');
-  const active = nodesBefore?.find((n) => n.role === role && n.state === 'active');
   if (nodesBefore)
     expect(
       fault.node,
