@@ -4,6 +4,7 @@ import type { Phase2World } from '../world/world';
 import { traffic } from '../world/traffic-log';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { recordMetric } from '../reporting/metrics';
+import { attempts } from '../reporting/attempts';
 import { TALK_PACKETS, audioSnapshot, expectHeardEachOther, talkForAMoment } from './audio';
 import { speakers } from './call-control';
 import { FAILOVER_TARGET_MS, crashActiveNode, firstSuccessAfterCrash, latestFault } from './failover';
@@ -75,8 +76,10 @@ export async function expectCallsAgainWithinTarget(
     `a new call from ${callerName} answered by ${calleeName}`,
     async (n) => {
       const phone = await freshPhone(world, callerName, n);
+      let callId: string | undefined;
       try {
         const call = await phone.call(callee.number);
+        callId = call.callId;
         const outcome = await call.events.waitFor((e) => e.kind === 'answered' || e.kind === 'rejected', {
           awaited: 'an answer to the call',
           timeoutMs: CALL_ATTEMPT_MS,
@@ -87,6 +90,15 @@ export async function expectCallsAgainWithinTarget(
         await call.hangup();
         await phone.stop();
       } catch (error) {
+        // A probe into the outage is the failover time's measurement, not a customer's call lost.
+        if (callId)
+          attempts.settle(
+            'call',
+            callId,
+            `call from ${callerName} to ${calleeName}`,
+            'refused-as-expected',
+            'placed while the SIP service was failing over (counted in its failover time)',
+          );
         discard(phone);
         throw error;
       }
