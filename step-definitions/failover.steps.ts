@@ -50,6 +50,10 @@ When('the active {platformNode} crashes', async function (this: Phase2World, rol
   await crashActiveNode(this, role);
 });
 
+When('the active {platformNode} hangs', async function (this: Phase2World, role: PlatformRole) {
+  await crashActiveNode(this, role, 'hang');
+});
+
 // ---- TEST-INT-040: the SIP node -----------------------------------------------------------
 
 Then(

@@ -40,7 +40,11 @@ const ROLE_EVIDENCE: Readonly<Record<PlatformRole, Evidence[]>> = {
  * the seam can), so the evidence says which node carried what; a call's counters are noted, so
  * the audio heard after the crash can be told from the audio before it.
  */
-export async function crashActiveNode(world: Phase2World, role: PlatformRole): Promise<InjectedFault> {
+export async function crashActiveNode(
+  world: Phase2World,
+  role: PlatformRole,
+  action: 'crash' | 'hang' = 'crash',
+): Promise<InjectedFault> {
   const nodesBefore = await world.env.faults.nodes();
   const call = world.voice.call;
   if (call?.farEnd)
@@ -60,11 +64,14 @@ export async function crashActiveNode(world: Phase2World, role: PlatformRole): P
     });
   }
   world.failover.trafficAtFault = traffic.mark();
-  const fault = await world.env.faults.crash(role, 'active');
+  // A hung node (SIGSTOP) still holds its addresses: the standby must fence it to take over.
+  const fault = await (action === 'crash'
+    ? world.env.faults.crash(role, 'active')
+    : world.env.faults.hang(role, 'active'));
   if (nodesBefore)
     expect(
       fault.node,
-      `the ${ROLE_WORDS[role]} that crashed: the one the platform listed as active (see "Platform nodes")`,
+      `the ${ROLE_WORDS[role]} that was made to ${action}: the one the platform listed as active (see "Platform nodes")`,
     ).to.equal(active?.node);
   world.failover.faults.push({ ...fault, ...(nodesBefore ? { nodesBefore } : {}) });
   attachJson(world, 'Platform nodes', { before: nodesBefore ?? 'the fault seam cannot list nodes', fault });
@@ -115,7 +122,7 @@ export async function firstSuccessAfterCrash<T>(
     if (Date.now() >= deadline) {
       const seen = [...errors].map(([line, times]) => `  - ${times}× ${line}`).join('\n');
       throw new Error(
-        `No ${what} within ${FAILOVER_TARGET_MS / 1000} s of the crash of ${ROLE_WORDS[role]} ${fault.node} ` +
+        `No ${what} within ${FAILOVER_TARGET_MS / 1000} s of the ${fault.action} of ${ROLE_WORDS[role]} ${fault.node} ` +
           `(${n} attempts through the same address). What the attempts met:\n${seen}\n` +
           `Look at: ${describeEvidence(world, ROLE_EVIDENCE[role])} and the nodes in "Platform nodes".`,
       );

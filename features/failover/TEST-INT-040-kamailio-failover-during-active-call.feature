@@ -27,6 +27,10 @@ Feature: Kamailio failover during an active call
     Then Alice's phone registers again through the same address within 30 seconds
     And Alice can call Bob again through the same address within 30 seconds
 
+  Scenario: A SIP node that hangs without dying is replaced within the failover time
+    When the active SIP node hangs
+    Then Alice's phone registers again through the same address within 30 seconds
+
   Scenario: A call being set up at the moment of the crash is answered or refused, never left hanging
     When Alice calls Bob and the active SIP node crashes before Bob answers
     Then Alice's call is answered or refused with a clear answer within 30 seconds
