@@ -91,6 +91,12 @@ export interface PlatformConfig {
   store: {
     /** SQLite database file (WAL mode). */
     file: string;
+    /**
+     * How long a write waits for another process's write lock before it fails (SQLite's
+     * busy_timeout). The driver is synchronous: the whole process (RTP, SIP timers) stands still
+     * meanwhile, so it is kept short; writes that must not be lost wait in the write-behind queue.
+     */
+    busyTimeoutMs: number;
   };
   network: {
     /**
@@ -182,7 +188,8 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
     },
     api: { port: 0, adminApiKey: overrides.adminApiKey },
     webhooks: { retryBaseMs: 100, maxAttempts: 6, timeoutMs: 1_000 },
-    store: { file: overrides.storeFile },
+    // Ordinary contention between nodes lasts a few ms; past this the primary is taken as gone.
+    store: { file: overrides.storeFile, busyTimeoutMs: 250 },
     network: { allowedPeerHosts: ['127.0.0.1', 'localhost', '::1'] },
     voice: {
       voicemailGreetingMs: 600,

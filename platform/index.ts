@@ -37,7 +37,7 @@ export interface RunningPlatform {
 export type PlatformLog = (role: string, message: string) => void;
 
 export async function startPlatform(config: PlatformConfig, log: PlatformLog): Promise<RunningPlatform> {
-  const db = openStore(config.store.file);
+  const db = openStore(config.store.file, { busyTimeoutMs: config.store.busyTimeoutMs });
   const deps: RoleDeps = { config, db, bus: new PlatformBus(), log };
   const stops: Array<() => Promise<void>> = [];
   try {

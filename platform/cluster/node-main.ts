@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { PlatformBus } from '../bus';
 import { openStore } from '../store/store';
+import { writeBehind } from '../store/write-behind';
 import type { RoleDeps } from '../role';
 import { Membership } from './membership';
 import { startRoleProcess, type RunningRoleProcess } from './roles';
@@ -59,7 +60,8 @@ async function main(): Promise<void> {
     timing: spec.timing,
     initial,
     async activate() {
-      db = openStore(spec.config.store.file);
+      db = openStore(spec.config.store.file, { busyTimeoutMs: spec.config.store.busyTimeoutMs });
+      reportWriteBehind(db, spec.timing.advertIntervalMs, (message) => log('store', message));
       const deps: RoleDeps = { config: spec.config, db, bus: new PlatformBus(), log };
       running = await startRoleProcess(role, deps);
     },
@@ -77,6 +79,8 @@ async function main(): Promise<void> {
     stopping = true;
     membership.stop();
     await running?.stop();
+    // Logs whatever still waits for the store: it is lost with this process.
+    if (db) writeBehind(db, (message) => log('store', message)).stop();
     db?.close();
     process.exit(0);
   };
@@ -84,6 +88,18 @@ async function main(): Promise<void> {
   // The supervisor is gone: a node never outlives the topology that started it.
   process.on('disconnect', () => void stop());
   await membership.start();
+}
+
+/** Tells the supervisor whenever the node's queue of writes waiting for the store changes. */
+function reportWriteBehind(db: RoleDeps['db'], everyMs: number, log: (message: string) => void): void {
+  const writes = writeBehind(db, log);
+  let last = '';
+  setInterval(() => {
+    const { queued, oldestSince, outage } = writes.status();
+    const now = JSON.stringify([queued, oldestSince, outage]);
+    if (now !== last) report({ type: 'store', queued, oldestSince, outage });
+    last = now;
+  }, everyMs).unref();
 }
 
 main().catch((error: unknown) => {

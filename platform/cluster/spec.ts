@@ -34,6 +34,8 @@ export type NodeReport =
       fenced?: { node: string; pid: number };
     }
   | { type: 'failed'; reason: string }
+  /** The node's write-behind queue changed (platform/store/write-behind.ts): shown on GET /ops/v1/nodes. */
+  | { type: 'store'; queued: number; oldestSince: string | null; outage: boolean }
   /** STONITH request: kill this silent peer of mine (the supervisor checks the pid is its child's). */
   | { type: 'fence'; request: number; node: string; pid: number };
 

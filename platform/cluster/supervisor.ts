@@ -11,11 +11,12 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createTcpServer } from 'node:net';
 import dgram from 'node:dgram';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { PlatformConfig } from '../config';
 import type { PlatformEndpointsInfo, PlatformLog } from '../index';
 import { openStore } from '../store/store';
 import { buildPlatform } from './build';
+import { DATABASE_ROLE, DatabaseFaultRefused, DatabaseOutage } from './store-outage';
 import {
   CLUSTER_ROLES,
   type ClusterNodeSpec,
@@ -29,19 +30,21 @@ import {
 export type NodeState = 'starting' | 'standby' | 'activating' | 'active' | 'hung' | 'down';
 
 export interface NodeStatus {
-  role: ClusterRole;
+  role: ClusterRole | typeof DATABASE_ROLE;
   node: string;
   state: NodeState;
   pid: number | null;
   since: string;
   /** How the process last ended, e.g. "SIGKILL (fenced by b)"; null while it runs. */
   exit: string | null;
+  /** Its writes waiting for the store (platform/store/write-behind.ts); null before it opened the store. */
+  store?: { queued: number; oldestAgeMs: number | null; outage: boolean } | null;
 }
 
 export type FaultAction = 'crash' | 'hang' | 'recover';
 
 export interface FaultOutcome {
-  role: ClusterRole;
+  role: ClusterRole | typeof DATABASE_ROLE;
   node: string;
   pid: number | null;
   action: FaultAction;
@@ -62,6 +65,7 @@ export interface RunningCluster {
   endpoints: PlatformEndpointsInfo;
   /** Base URL of the fault seam; requests need the operator key in `apikey`. */
   faultUrl: string;
+  /** The role nodes, then the store's primary (role database; see store-outage.ts). */
   nodes(): NodeStatus[];
   fault(role: string, node: string, action: string): Promise<FaultOutcome>;
   stop(): Promise<void>;
@@ -76,6 +80,7 @@ class NodeProcess {
   since = new Date().toISOString();
   exit: string | null = null;
   fencedBy: string | undefined;
+  store: Extract<NodeReport, { type: 'store' }> | null = null;
   private waiters: Array<{ states: NodeState[]; resolve: () => void }> = [];
 
   constructor(
@@ -123,6 +128,8 @@ class NodeProcess {
           this.onFenced(this.spec.role, message.fenced.node, this.spec.node);
         }
         this.setState(message.state);
+      } else if (message.type === 'store') {
+        this.store = message;
       } else if (message.type === 'fence') {
         void this.fencer(this.spec.role, message.node, message.pid).then((killed) => {
           // The asking node may itself have died meanwhile.
@@ -135,6 +142,7 @@ class NodeProcess {
       if (this.child !== child) return;
       this.exit = signal ?? `exit code ${code}`;
       this.log('supervisor', `${this.name} (pid ${child.pid}) ended: ${this.exit}`);
+      this.store = null;
       this.setState('down');
     });
   }
@@ -178,6 +186,11 @@ class NodeProcess {
       since: this.since,
       // The fencing node reports after the kill it made, so the exit may be seen first.
       exit: this.exit && this.fencedBy ? `${this.exit} (fenced by ${this.fencedBy})` : this.exit,
+      store: this.store && {
+        queued: this.store.queued,
+        oldestAgeMs: this.store.oldestSince ? Date.now() - Date.parse(this.store.oldestSince) : null,
+        outage: this.store.outage,
+      },
     };
   }
 
@@ -249,11 +262,18 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
     });
   });
 
+  const database = new DatabaseOutage(join(dirname(entry), 'store-outage.js'), config.store.file, (message) =>
+    log('supervisor', message),
+  );
   const cluster = {
-    nodes: () => nodes.map((n) => n.status()),
+    nodes: () => [...nodes.map((n) => n.status()), database.status()],
     async fault(role: string, node: string, action: string): Promise<FaultOutcome> {
+      if (role === DATABASE_ROLE) return database.fault(node, action);
       if (!CLUSTER_ROLES.includes(role as ClusterRole))
-        throw new FaultError(404, `no role "${role}" (roles: ${CLUSTER_ROLES.join(', ')})`);
+        throw new FaultError(
+          404,
+          `no role "${role}" (roles: ${[...CLUSTER_ROLES, DATABASE_ROLE].join(', ')})`,
+        );
       const target =
         node === 'active'
           ? nodes.find((n) => n.spec.role === role && ['active', 'activating'].includes(n.state))
@@ -324,6 +344,7 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
     fault: cluster.fault,
     async stop() {
       await new Promise<void>((resolve) => faultServer.close(() => resolve()));
+      await database.stop();
       await stopNodes();
     },
   };
@@ -370,7 +391,7 @@ async function serveFaults(
     try {
       json(response, 200, await cluster.fault(body.role, body.node, body.action));
     } catch (error) {
-      if (error instanceof FaultError)
+      if (error instanceof FaultError || error instanceof DatabaseFaultRefused)
         problem(response, error.status, error.status === 404 ? 'Not found' : 'Invalid fault', error.message);
       else throw error;
     }

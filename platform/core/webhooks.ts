@@ -12,6 +12,7 @@ import {
 } from './webhook-events';
 import { JASMIN_ACK, jasminDlrForm } from './jasmin-dlr';
 import type { MessageRow } from '../smsc';
+import { isStoreBusy, writeBehind } from '../store/write-behind';
 import { ABORTED_BY_STOP, post, type AttemptResult } from './webhook-post';
 
 /** What happened to one delivery attempt (for the platform log and for tests that wait on it). */
@@ -66,6 +67,7 @@ export function startWebhookDispatcher(
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
 
+  const writes = writeBehind(db, (message) => log('store', message));
   const subscriptionsOf = db.prepare('SELECT id, events, format FROM webhooks WHERE customer_id = ?');
   const messageRow = db.prepare('SELECT * FROM messages WHERE id = ?');
   const insertDelivery = db.prepare(
@@ -117,20 +119,29 @@ export function startWebhookDispatcher(
       const row = typeof about === 'string' ? (messageRow.get(about) as MessageRow | undefined) : undefined;
       return row ? jasminDlrForm(type, row) : undefined;
     };
-    db.transaction(() => {
-      for (const subscription of subscriptions) {
-        const subscriberPayload = subscription.format === 'jasmin' ? jasminForm() : payload;
-        if (subscriberPayload === undefined) continue; // an event the dialect does not report
-        insertDelivery.run(body.id, subscription.id, type, orderingKey, subscriberPayload, now);
-      }
-    })();
-    pump();
+    // While the store refuses writes the event waits (in order) and is dispatched once it landed.
+    writes.run(
+      `webhook event ${body.id}`,
+      () => {
+        for (const subscription of subscriptions) {
+          const subscriberPayload = subscription.format === 'jasmin' ? jasminForm() : payload;
+          if (subscriberPayload === undefined) continue; // an event the dialect does not report
+          insertDelivery.run(body.id, subscription.id, type, orderingKey, subscriberPayload, now);
+        }
+      },
+      pump,
+    );
     return body.id;
   }
 
   /** Starts every due attempt, then sleeps until the next one is due (a protocol retry delay, not a wait). */
   function pump(): void {
     if (stopped) return;
+    // No attempt without its lease: dispatch resumes once the store accepts writes again.
+    if (writes.pending > 0) {
+      resumeWhenWritable();
+      return;
+    }
     try {
       const now = Date.now();
       for (const row of selectDue.all(new Date(now).toISOString()) as DueDelivery[]) {
@@ -150,8 +161,23 @@ export function startWebhookDispatcher(
       timer = undefined;
       if (next !== null) timer = setTimeout(pump, Math.max(0, Date.parse(next) - Date.now()));
     } catch (error) {
-      log('webhooks', `dispatch failed: ${(error as Error).stack ?? String(error)}`);
+      if (isStoreBusy(error)) resumeWhenWritable();
+      else log('webhooks', `dispatch failed: ${(error as Error).stack ?? String(error)}`);
     }
+  }
+
+  let resumeQueued = false;
+  function resumeWhenWritable(): void {
+    if (resumeQueued) return;
+    resumeQueued = true;
+    writes.run(
+      'webhook dispatch',
+      () => undefined,
+      () => {
+        resumeQueued = false;
+        pump();
+      },
+    );
   }
 
   function startAttempt(key: string, row: DueDelivery): void {
@@ -190,7 +216,9 @@ export function startWebhookDispatcher(
     try {
       if ('error' in outcome && outcome.error === ABORTED_BY_STOP) {
         // Not the subscriber's fault: retry right away after the next start, without using up an attempt.
-        lease.run(new Date().toISOString(), row.event_id, row.webhook_id);
+        writes.run(`webhook ${row.event_id} lease`, () =>
+          lease.run(new Date().toISOString(), row.event_id, row.webhook_id),
+        );
         return;
       }
       const attempt = row.attempts + 1;
@@ -204,7 +232,10 @@ export function startWebhookDispatcher(
           ? `HTTP ${outcome.status}${'status' in outcome && !acknowledged && outcome.status < 300 ? ` without ${JASMIN_ACK}` : ''}`
           : outcome.error;
       if (acknowledged) {
-        markDelivered.run(attempt, new Date().toISOString(), row.event_id, row.webhook_id);
+        const at = new Date().toISOString();
+        writes.run(`webhook ${row.event_id} delivered`, () =>
+          markDelivered.run(attempt, at, row.event_id, row.webhook_id),
+        );
         emit({
           eventId: row.event_id,
           webhookId: row.webhook_id,
@@ -216,7 +247,9 @@ export function startWebhookDispatcher(
         return;
       }
       if (attempt >= settings.maxAttempts) {
-        markFailed.run(attempt, detail, row.event_id, row.webhook_id);
+        writes.run(`webhook ${row.event_id} failed`, () =>
+          markFailed.run(attempt, detail, row.event_id, row.webhook_id),
+        );
         log(
           'webhooks',
           `${row.type} ${row.event_id} → ${row.webhook_id} (${row.url}) failed for good after ${attempt} attempts: ${detail}`,
@@ -232,12 +265,9 @@ export function startWebhookDispatcher(
         return;
       }
       const delay = settings.retryBaseMs * 2 ** (attempt - 1);
-      markRetry.run(
-        attempt,
-        new Date(Date.now() + delay).toISOString(),
-        detail,
-        row.event_id,
-        row.webhook_id,
+      const next = new Date(Date.now() + delay).toISOString();
+      writes.run(`webhook ${row.event_id} retry`, () =>
+        markRetry.run(attempt, next, detail, row.event_id, row.webhook_id),
       );
       log(
         'webhooks',

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { PlatformBus } from '../bus';
 import type { RelaySession } from '../media-relay';
 import type { Db } from '../store/store';
+import { writeBehind } from '../store/write-behind';
 
 export interface CdrRecord {
   callRef: string;
@@ -26,16 +27,20 @@ export interface CdrRecord {
   relay: RelaySession | null;
 }
 
-/** Commits the CDR synchronously (readers after the hang-up see it), then announces call.completed. */
+/**
+ * Commits the CDR synchronously (readers after the hang-up see it), then announces call.completed.
+ * When the store refuses writes the record waits in the write-behind queue and is announced once
+ * it landed; its id is fixed here, so however often it is tried it is inserted once.
+ */
 export function writeCdr(db: Db, bus: PlatformBus, log: (message: string) => void, record: CdrRecord): void {
   const media = record.relay?.stats() ?? null;
   const durationMs = record.answeredAt
     ? Math.max(0, record.endedAt.getTime() - record.answeredAt.getTime())
     : 0;
   const cdrId = `cdr_${randomBytes(8).toString('hex')}`;
-  try {
+  const insert = (): void => {
     db.prepare(
-      `INSERT INTO cdrs (id, customer_id, sip_call_id, caller, callee, trunk_id, direction, started_at, answered_at, ended_at,
+      `INSERT OR IGNORE INTO cdrs (id, customer_id, sip_call_id, caller, callee, trunk_id, direction, started_at, answered_at, ended_at,
          duration_ms, billable_seconds, disposition, sip_status, hangup_by, forwarded_to, transferred_to, media)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
@@ -60,10 +65,16 @@ export function writeCdr(db: Db, bus: PlatformBus, log: (message: string) => voi
         media ? { aToB: media.aToB, bToA: media.bToA, sideA: media.sideA, sideB: media.sideB } : {},
       ),
     );
+  };
+  const announce = (): void => {
     log(
       `call ${record.callRef} ended: ${record.disposition} ${record.sipStatus} by ${record.hangupBy ?? '-'}; CDR ${cdrId}`,
     );
     bus.emit('call.completed', { cdrId, customerId: record.customerId });
+  };
+  try {
+    if (writeBehind(db, log).run(`CDR ${cdrId} of call ${record.callRef}`, insert, announce) === 'queued')
+      log(`call ${record.callRef} ended; CDR ${cdrId} waits for the store`);
   } catch (error) {
     log(`call ${record.callRef}: writing CDR failed: ${(error as Error).stack ?? String(error)}`);
   }

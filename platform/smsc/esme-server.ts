@@ -11,6 +11,7 @@ import type { SmscCore } from './smsc-core';
 import { networkAddress, validateAddresses } from './smsc-core';
 import { decodeByDataCoding, encodeGsm, MAX_PARTS, splitUdh } from './sms-text';
 import { rawShortMessage, rawTlv, SmppLink, STATUS, statusName } from './smpp-link';
+import { writeBehind } from '../store/write-behind';
 
 type BindMode = 'transmitter' | 'receiver' | 'transceiver';
 
@@ -362,7 +363,9 @@ export class EsmeServer {
       .then(
         (response) => {
           if (response.command_status === STATUS.ESME_ROK) {
-            this.core.messages.markReceiptSent(row.id, nowIso());
+            writeBehind(this.deps.db, (m) => this.log(m)).run(`receipt of ${row.id} sent`, () =>
+              this.core.messages.markReceiptSent(row.id, nowIso()),
+            );
             return null;
           }
           return `refused by the ESME with ${statusName(response.command_status)}`;

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { PDU } from 'smpp';
 import type { RoleDeps } from '../role';
 import { nowIso } from '../store/store';
+import { writeBehind, type WriteBehind } from '../store/write-behind';
 import { CarrierConnector } from './connector';
 import { MessageStore, type MessageRow, type MessageStatus } from './message-store';
 import { FINAL_STATS, parseReceiptText } from './receipts';
@@ -55,6 +56,8 @@ export type FinalStatusListener = (row: MessageRow) => void;
  */
 export class SmscCore implements SmscService {
   private readonly store: MessageStore;
+  /** Status and receipt bookkeeping waits here, in order, while the store refuses writes. */
+  private readonly writes: WriteBehind;
   private readonly live = new Map<string, CarrierConnector>();
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   private readonly inFlight = new Set<string>();
@@ -68,6 +71,7 @@ export class SmscCore implements SmscService {
 
   constructor(private readonly deps: RoleDeps) {
     this.store = new MessageStore(deps.db);
+    this.writes = writeBehind(deps.db, (message) => deps.log('store', message));
   }
 
   /** Starts every stored connector and re-schedules every message that was still queued. */
@@ -269,6 +273,16 @@ export class SmscCore implements SmscService {
 
   private async attempt(id: string): Promise<void> {
     if (this.stopped || this.inFlight.has(id)) return;
+    // The stored row lags behind bookkeeping still waiting for the store: resending from it could double a part.
+    if (this.writes.pending > 0) {
+      this.log(`${id}: its next attempt waits for the store`);
+      this.writes.run(
+        `delivery of ${id}`,
+        () => undefined,
+        () => this.schedule(id, 0),
+      );
+      return;
+    }
     const row = this.store.get(id);
     if (row === undefined || row.status !== 'queued') return;
     const unroutedOnAcceptance = this.unroutedOnAcceptance.delete(id);
@@ -360,11 +374,20 @@ export class SmscCore implements SmscService {
         return;
       }
       carrierIds[index] = String(response.message_id ?? '');
-      this.store.recordCarrierId(row.id, index, connector.id, carrierIds[index] as string);
+      const carrierId = carrierIds[index] as string;
+      this.writes.run(`carrier id of ${row.id}`, () =>
+        this.store.recordCarrierId(row.id, index, connector.id, carrierId),
+      );
     }
-    this.store.markSent(row.id, nowIso());
-    this.emitStatus(row, 'sent');
-    this.finishIfAllPartsFinal(row.id);
+    const sentAt = nowIso(); // when it happened, not when the store took it
+    this.writes.run(
+      `${row.id} sent`,
+      () => this.store.markSent(row.id, sentAt),
+      () => {
+        this.emitStatus(row, 'sent');
+        this.finishIfAllPartsFinal(row.id);
+      },
+    );
   }
 
   /** A receipt may beat the bookkeeping of the last submit_sm_resp; whichever comes last finishes. */
@@ -380,14 +403,20 @@ export class SmscCore implements SmscService {
   private retryLater(row: MessageRow, reason: string): void {
     if (this.stopped) return; // the row stays queued and is picked up on the next start
     const delay = this.deps.config.smsc.retryDelayMs;
-    this.store.countAttempt(row.id);
+    this.writes.run(`attempt of ${row.id}`, () => this.store.countAttempt(row.id));
     this.log(`${row.id}: ${reason}; stays queued, retry in ${delay} ms`);
     this.schedule(row.id, delay);
   }
 
   private finish(row: MessageRow, status: MessageStatus, errorCode: string | null): void {
-    if (!this.store.finish(row.id, status, errorCode, nowIso())) return;
-    this.announceFinal(row.id);
+    const at = nowIso();
+    this.writes.run(
+      `${row.id} ${status}`,
+      () => this.store.finish(row.id, status, errorCode, at),
+      (finished) => {
+        if (finished) this.announceFinal(row.id);
+      },
+    );
   }
 
   private emitStatus(row: MessageRow, status: MessageStatus): void {
@@ -409,7 +438,11 @@ export class SmscCore implements SmscService {
     // response that carries its carrier id.
     setImmediate(() => {
       try {
-        if ((esmClass & 0x3c) === 0x04) this.onCarrierReceipt(connector, pdu, frame, payload);
+        // In order behind the carrier ids it refers to, should they still wait for the store.
+        if ((esmClass & 0x3c) === 0x04)
+          this.writes.run(`receipt ${pdu.sequence_number} from ${connector.id}`, () =>
+            this.onCarrierReceipt(connector, pdu, frame, payload),
+          );
         else this.onMobileOriginated(connector, pdu, payload);
       } catch (error) {
         this.log(`connector ${connector.id}: deliver_sm handling failed: ${stack(error)}`);

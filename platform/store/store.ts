@@ -11,15 +11,22 @@ export type Db = Database.Database;
  */
 export const SCHEMA_VERSION = parseInt(createHash('sha256').update(SCHEMA).digest('hex').slice(0, 7), 16);
 
+/**
+ * How long a write waits for another process's write lock when nothing says otherwise (tools,
+ * the supervisor making the schema): there, waiting is harmless. A running role passes
+ * `config.store.busyTimeoutMs`, because its waiting blocks the whole process.
+ */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
+
 /** Opens (or creates) the platform database in WAL mode with the schema applied. */
-export function openStore(file: string): Db {
+export function openStore(file: string, options: { busyTimeoutMs?: number } = {}): Db {
   const db = new Database(file);
   try {
     db.pragma('journal_mode = WAL');
     // FULL: a message acknowledged to a customer survives power loss, not just a process crash.
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS}`);
     const version = db.pragma('user_version', { simple: true }) as number;
     const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as {
       n: number;
@@ -30,8 +37,11 @@ export function openStore(file: string): Db {
           'Start with a fresh data directory (npm run platform -- --data <new dir>) or delete the file.',
       );
     }
-    db.exec(SCHEMA);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    // Only a new file is written to: a node taking over while the store refuses writes must open it.
+    if (version !== SCHEMA_VERSION) {
+      db.exec(SCHEMA);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }
     return db;
   } catch (error) {
     db.close();
