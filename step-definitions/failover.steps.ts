@@ -33,6 +33,7 @@ import {
   retryWithTheSameKey,
   sendWithIdempotencyKey,
 } from '../tasks/failover-api';
+import { databaseBackAfter, expectFullServiceWithin, expectTryAgainLater } from '../tasks/failover-database';
 
 /**
  * Failover (TEST-INT-040…044): a node of the platform crashes — a real SIGKILL through the fault
@@ -231,5 +232,30 @@ Then(
   longStep,
   function (this: Phase2World, customerName: string, remaining: number) {
     return expectOnlyRemainingRequests(this, customerName, remaining);
+  },
+);
+
+// ---- TEST-INT-044: the database -----------------------------------------------------------
+
+When('the database stops accepting writes', async function (this: Phase2World) {
+  await crashActiveNode(this, 'database', 'hang');
+});
+
+When('the database is back after {int} seconds', longStep, function (this: Phase2World, seconds: number) {
+  return databaseBackAfter(this, seconds);
+});
+
+Then(
+  '{string} is told to try again later while the database is away',
+  function (this: Phase2World, customerName: string) {
+    return expectTryAgainLater(this, customerName);
+  },
+);
+
+Then(
+  "{string}'s service is back in full within {int} seconds of the database's return",
+  longStep,
+  function (this: Phase2World, customerName: string, seconds: number) {
+    return expectFullServiceWithin(this, customerName, seconds);
   },
 );

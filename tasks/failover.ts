@@ -24,6 +24,7 @@ export const ROLE_WORDS: Readonly<Record<PlatformRole, string>> = {
   media: 'media relay',
   smsc: 'SMSC node',
   api: 'API gateway node',
+  database: 'database',
 };
 
 /** Where a role's failures show up. */
@@ -32,6 +33,7 @@ const ROLE_EVIDENCE: Readonly<Record<PlatformRole, Evidence[]>> = {
   media: [EVIDENCE.RTP, EVIDENCE.FAULT, PLATFORM_LOG],
   smsc: [EVIDENCE.SMPP, EVIDENCE.FAULT, PLATFORM_LOG],
   api: [EVIDENCE.HTTP, EVIDENCE.FAULT, PLATFORM_LOG],
+  database: [EVIDENCE.HTTP, EVIDENCE.FAULT, PLATFORM_LOG],
 };
 
 /**

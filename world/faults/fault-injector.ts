@@ -9,7 +9,8 @@ import got from 'got';
 import { traffic } from '../traffic-log';
 import { commandFor, runCommand, type CommandRun } from './command-template';
 
-export const PLATFORM_ROLES = ['sip', 'media', 'smsc', 'api'] as const;
+/** The roles' nodes, and the store's primary (role `database`, node `primary`: hang = refuses writes). */
+export const PLATFORM_ROLES = ['sip', 'media', 'smsc', 'api', 'database'] as const;
 export type PlatformRole = (typeof PLATFORM_ROLES)[number];
 export type FaultAction = 'crash' | 'hang' | 'recover';
 /** As the seam reports it; 'activating' while a standby takes the addresses over. */
@@ -22,6 +23,8 @@ export interface NodeStatus {
   state: NodeState;
   pid: number | null;
   since: string;
+  /** Writes the node still owes the store (the embedded cluster reports it): 0 queued = caught up. */
+  store?: { queued: number; oldestAgeMs: number; outage: boolean };
 }
 
 /** A fault that was carried out. */
