@@ -290,6 +290,8 @@ export interface FailoverNotes {
   audioGaps?: Record<string, number>;
   /** Texts acknowledged while the SMSC node was about to crash. */
   acknowledged: AcknowledgedText[];
+  /** The SMSC's count of texts re-sent from the in-flight window, just before the crash. */
+  resentInFlightBefore?: number;
   /** A text sent through the same address right after the crash: its arrival measures the failover. */
   probeText?: AcknowledgedText;
   /** A request sent with an Idempotency-Key, its first answer, and the retry's. */
