@@ -186,16 +186,16 @@ export async function expectEveryAcknowledgedTextArrives(world: Phase2World, cus
     texts: texts.length,
     duplicated,
   });
+  expect(
+    lost.map((t) => `${t.id} "${t.text}" to ${t.to}`),
+    `acknowledged texts that never reached their handset (see "Texts acknowledged around the crash", "${EVIDENCE.SMPP}" and ${world.env.platformLog})`,
+  ).to.deep.equal([]);
   // A duplicate can only come from the in-flight window, which the SMSC counts: any more were
   // sent twice where the protocol did not force it.
   expect(
     extraCopies,
     `second copies on the handsets: at most the ${resent} text(s) the SMSC says it re-sent from the in-flight window (GET /ops/v1/smsc/counters; see "Texts acknowledged around the crash")`,
   ).to.be.at.most(resent);
-  expect(
-    lost.map((t) => `${t.id} "${t.text}" to ${t.to}`),
-    `acknowledged texts that never reached their handset (see "Texts acknowledged around the crash", "${EVIDENCE.SMPP}" and ${world.env.platformLog})`,
-  ).to.deep.equal([]);
 }
 
 /** Then {string}'s webhook receives a delivery report for every one of them */
