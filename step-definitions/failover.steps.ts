@@ -32,6 +32,9 @@ import {
   makeRequests,
   retryWithTheSameKey,
   sendWithIdempotencyKey,
+  makeCalls,
+  fetchFirstPageOfRecords,
+  expectPagingContinuesOnTheSurvivor,
 } from '../tasks/failover-api';
 import { databaseBackAfter, expectFullServiceWithin, expectTryAgainLater } from '../tasks/failover-database';
 
@@ -232,6 +235,29 @@ Then(
   longStep,
   function (this: Phase2World, customerName: string, remaining: number) {
     return expectOnlyRemainingRequests(this, customerName, remaining);
+  },
+);
+
+Given(
+  '{person} has called {person} {int} times',
+  longStep,
+  function (this: Phase2World, callerName: string, calleeName: string, times: number) {
+    return makeCalls(this, callerName, calleeName, times);
+  },
+);
+
+When(
+  '{string} fetches the first page of its call records, one record per page',
+  function (this: Phase2World, customerName: string) {
+    return fetchFirstPageOfRecords(this, customerName);
+  },
+);
+
+Then(
+  '{string} pages through the rest with the cursor the dead node issued, and sees every call once',
+  longStep,
+  function (this: Phase2World, customerName: string) {
+    return expectPagingContinuesOnTheSurvivor(this, customerName);
   },
 );
 

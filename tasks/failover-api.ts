@@ -6,6 +6,8 @@ import { EVIDENCE } from '../reporting/evidence';
 import { firstSuccessAfterCrash } from './failover';
 import { customerNumber } from './messaging';
 import { untilInstant } from './waiting';
+import { awaitCallRecord } from './call-records';
+import { callAndTalk, hangUp } from './voice';
 
 /**
  * The gateway's failover (Kong's place) as the customer sees it: its key, its rate-limit
@@ -158,4 +160,58 @@ export async function expectOnlyRemainingRequests(
   expect(refusal?.status, `answer once the limit was used up (see "${EVIDENCE.HTTP}")`).to.equal(429);
   expect(refusal?.body, 'body of the refusal').to.deep.equal({ message: 'API rate limit exceeded' });
   expect(refusal?.headers['retry-after'], 'Retry-After of the refusal').to.match(/^\d+$/);
+}
+
+/** Given {person} has called {person} {int} times (each call answered, talked and hung up) */
+export async function makeCalls(world: Phase2World, callerName: string, calleeName: string, times: number) {
+  const made: string[] = [];
+  for (let i = 0; i < times; i += 1) {
+    await callAndTalk(world, callerName, calleeName);
+    await hangUp(world, callerName);
+    made.push(world.currentCall().call.callId);
+  }
+  const caller = world.person(callerName);
+  const api = world.customer(caller.customer ?? '').api;
+  // Every record is written before paging starts: a page boundary must not move under the test.
+  for (const [i, callId] of made.entries())
+    await awaitCallRecord(
+      world,
+      api,
+      callId,
+      `call ${i + 1} of ${times} from ${callerName} to ${calleeName}`,
+    );
+  world.failover.callsMade = made;
+}
+
+/** When {string} fetches the first page of its call records, one record per page */
+export async function fetchFirstPageOfRecords(world: Phase2World, customerName: string) {
+  const page = await world.customer(customerName).api.listCdrs({ limit: 1 });
+  expect(page.items, 'records on a page of one').to.have.length(1);
+  expect(page.nextCursor, 'cursor to the next page (more records follow)').to.be.a('string');
+  world.failover.paging = { seen: page.items.map((c) => c.sipCallId), cursor: page.nextCursor };
+}
+
+/** Then {string} pages through the rest with the cursor the dead node issued, and sees every call once */
+export async function expectPagingContinuesOnTheSurvivor(world: Phase2World, customerName: string) {
+  const paging = world.failover.paging;
+  const made = world.failover.callsMade;
+  if (!paging?.cursor || !made) throw new Error('No call records were paged through before the crash.');
+  const api = world.customer(customerName).api;
+  const cursor = paging.cursor;
+  const { value: next } = await firstSuccessAfterCrash(
+    world,
+    'api',
+    "the next page, with the dead node's cursor",
+    () => api.listCdrs({ limit: 1, cursor }),
+  );
+  let page = next;
+  for (;;) {
+    paging.seen.push(...page.items.map((c) => c.sipCallId));
+    if (!page.nextCursor || paging.seen.length > made.length) break;
+    page = await api.listCdrs({ limit: 1, cursor: page.nextCursor });
+  }
+  expect(
+    [...paging.seen].sort(),
+    `calls on the pages before and after the gateway node crashed: each of the ${made.length} once (see "${EVIDENCE.HTTP}")`,
+  ).to.deep.equal([...made].sort());
 }

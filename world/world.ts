@@ -298,6 +298,10 @@ export interface FailoverNotes {
   idempotent?: { key: string; json: unknown; first: RawResponse; retry?: RawResponse };
   /** API requests a customer made before the crash, within the rate limit. */
   requestsMade?: number;
+  /** SIP Call-IDs of the calls made before a crash, whose records are paged through across it. */
+  callsMade?: string[];
+  /** Records paged so far and the cursor the (now dead) gateway node issued for the rest. */
+  paging?: { seen: string[]; cursor: string | null };
   /** A phone that registered through the same address after the crash. */
   phoneAfter?: SipPhone;
 }

@@ -2,8 +2,9 @@
 Feature: Kong failover with session persistence
   The API gateway runs on two nodes sharing one store. When the node serving a customer dies,
   the survivor takes over its address and knows everything the dead node knew: the customer's
-  API key, how many requests it has made this minute, and the requests it has already carried
-  out — so a send retried after the crash never sends a second text. Webhooks keep coming.
+  API key, how many requests it has made this minute, the requests it has already carried out —
+  so a send retried after the crash never sends a second text — and where a customer paging
+  through its records had got to. Webhooks keep coming.
 
   Background:
     Given "Parcelly" is an API-only customer
@@ -27,6 +28,17 @@ Feature: Kong failover with session persistence
     When "Parcelly" makes 3 API requests
     And the active API gateway node crashes
     Then "Parcelly" may make only 2 more requests before being told to slow down
+
+  Scenario: A paging cursor issued by the dead node still works on the survivor
+    Given "Acme Logistics" is a standard customer
+    And "Acme Logistics" has provisioned a SIP trunk to their carrier through the API
+    And Alice works at "Acme Logistics" with a desk phone on a local number
+    And Alice's phone is registered
+    And Bob is on an outside line that answers calls
+    And Alice has called Bob 3 times
+    When "Acme Logistics" fetches the first page of its call records, one record per page
+    And the active API gateway node crashes
+    Then "Acme Logistics" pages through the rest with the cursor the dead node issued, and sees every call once
 
   Scenario: A delivery report that comes after the crash still reaches the customer's webhook
     Given "Parcelly" receives delivery reports at their webhook
