@@ -29,7 +29,7 @@ import {
   expectOnlyRemainingRequests,
   expectReplayOfTheFirstAnswer,
   limitRequestsPerMinute,
-  makeRequests,
+  useRequestsUntilLeft,
   retryWithTheSameKey,
   sendWithIdempotencyKey,
   makeCalls,
@@ -226,9 +226,13 @@ Given(
   },
 );
 
-When('{string} makes {int} API requests', function (this: Phase2World, customerName: string, count: number) {
-  return makeRequests(this, customerName, count);
-});
+When(
+  '{string} uses its API requests until {int} are left this minute',
+  longStep,
+  function (this: Phase2World, customerName: string, left: number) {
+    return useRequestsUntilLeft(this, customerName, left);
+  },
+);
 
 Then(
   '{string} may make only {int} more requests before being told to slow down',

@@ -100,8 +100,8 @@ export function expectReplayOfTheFirstAnswer(world: Phase2World) {
   ).to.equal('true');
 }
 
-/** Fixed rate-limit windows start on the minute (Kong's): this much of it must be left for a scenario. */
-const MINUTE_LEFT_MS = 15_000;
+/** The window must have this much left when the crash comes, or the counts would reset under the test. */
+const WINDOW_LEFT_S = 15;
 
 /** Given {string} may make {int} API requests a minute */
 export async function limitRequestsPerMinute(world: Phase2World, customerName: string, perMinute: number) {
@@ -112,21 +112,40 @@ export async function limitRequestsPerMinute(world: Phase2World, customerName: s
     json: { perSecond: null, perMinute },
   });
   expect(answer.status, `setting "${customerName}"'s rate limit (see "${EVIDENCE.HTTP}")`).to.equal(200);
-  // Counting across the crash must happen within one window: start it with enough of the minute left.
-  const intoMinute = Date.now() % 60_000;
-  if (60_000 - intoMinute < MINUTE_LEFT_MS) await untilInstant(Date.now() - intoMinute + 60_000);
 }
 
-/** When {string} makes {int} API requests */
-export async function makeRequests(world: Phase2World, customerName: string, count: number) {
+function header(response: RawResponse, name: string): number | undefined {
+  const value = response.headers[name];
+  return typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : undefined;
+}
+
+/**
+ * When {string} uses its requests until {int} are left this minute. The gateway's own headers
+ * say how many are left (the steps before counted too); a window about to end is waited out
+ * first, so the counts cannot reset between the requests and the crash.
+ */
+export async function useRequestsUntilLeft(world: Phase2World, customerName: string, left: number) {
   const api = world.customer(customerName).api;
-  for (let i = 0; i < count; i += 1) {
-    const answer = await api.raw({ method: 'GET', path: '/v1/numbers' });
-    expect(answer.status, `request ${i + 1} of ${count}, within the limit (see "${EVIDENCE.HTTP}")`).to.equal(
-      200,
-    );
+  const get = (): Promise<RawResponse> => api.raw({ method: 'GET', path: '/v1/numbers' });
+  let answer = await get();
+  const reset = header(answer, 'ratelimit-reset');
+  if (reset !== undefined && reset < WINDOW_LEFT_S) {
+    await untilInstant(Date.now() + reset * 1000);
+    answer = await get();
   }
-  world.failover.requestsMade = count;
+  for (let sent = 1; ; sent += 1) {
+    expect(answer.status, `request ${sent}, within the limit (see "${EVIDENCE.HTTP}")`).to.equal(200);
+    const remaining = header(answer, 'x-ratelimit-remaining-minute');
+    if (remaining === undefined)
+      throw new Error(
+        `The gateway's answer carries no X-RateLimit-Remaining-Minute header (see "${EVIDENCE.HTTP}").`,
+      );
+    if (remaining <= left) {
+      expect(remaining, `requests left this minute after ${sent} request(s)`).to.equal(left);
+      break;
+    }
+    answer = await get();
+  }
 }
 
 /** Then {string} may make only {int} more requests before being told to slow down */
@@ -154,8 +173,8 @@ export async function expectOnlyRemainingRequests(
   const refusal = answers.at(-1);
   expect(
     allowed,
-    `requests the surviving gateway let through after the ${world.failover.requestsMade ?? 0} made before the crash: ` +
-      `only the ${remaining} left of the minute's limit — more means it forgot the dead node's counts (see "${EVIDENCE.HTTP}")`,
+    `requests the surviving gateway let through after the crash: only the ${remaining} the dead node had left ` +
+      `of the minute's limit — more means it forgot the dead node's counts (see "${EVIDENCE.HTTP}")`,
   ).to.equal(remaining);
   expect(refusal?.status, `answer once the limit was used up (see "${EVIDENCE.HTTP}")`).to.equal(429);
   expect(refusal?.body, 'body of the refusal').to.deep.equal({ message: 'API rate limit exceeded' });

@@ -296,8 +296,6 @@ export interface FailoverNotes {
   probeText?: AcknowledgedText;
   /** A request sent with an Idempotency-Key, its first answer, and the retry's. */
   idempotent?: { key: string; json: unknown; first: RawResponse; retry?: RawResponse };
-  /** API requests a customer made before the crash, within the rate limit. */
-  requestsMade?: number;
   /** SIP Call-IDs of the calls made before a crash, whose records are paged through across it. */
   callsMade?: string[];
   /** Records paged so far and the cursor the (now dead) gateway node issued for the rest. */
