@@ -29,8 +29,20 @@ export interface PlatformConfig {
     t2Ms: number;
     /** RFC 3261 T4: how long a message may linger in the network (Timer K). */
     t4Ms: number;
+    /**
+     * Redundant topology only: the loopback port on which the active sip node takes live-call
+     * commands from API nodes (0 = not served: in one process the API calls the edge directly).
+     */
+    controlPort: number;
   };
   media: {
+    /** UDP port of the relay's rtpengine "ng" control protocol (0: ephemeral; the relay logs it). */
+    ngPort: number;
+    /**
+     * How often each relay session's packet counters are written to the store, so a relay that
+     * takes over counts what its predecessor relayed (at most this much media goes uncounted).
+     */
+    statsFlushMs: number;
     /** Relay port range; 0/0 lets the OS pick ephemeral ports. */
     portMin: number;
     portMax: number;
@@ -80,6 +92,21 @@ export interface PlatformConfig {
     port: number;
     /** Operator key: provisions customers and operations settings. */
     adminApiKey: string;
+    /**
+     * Kong's rate-limiting plugin with the shared ("cluster") policy: requests a customer's key
+     * may make per fixed second and per fixed minute, counted in the store across every gateway
+     * node. null: no limit in that window. The operator can set a customer's own limits.
+     */
+    rateLimits: { perSecond: number | null; perMinute: number | null };
+    /** How long an Idempotency-Key is remembered after its first use (a retry after that runs again). */
+    idempotencyKeyTtlMs: number;
+    /**
+     * How long a request holding an Idempotency-Key may take before a retry with that key may
+     * run in its place (the node handling it is presumed dead). Until then a retry gets 409.
+     */
+    idempotencyLeaseMs: number;
+    /** Retry-After sent with a 503 when the store is unavailable. */
+    storeRetryAfterSeconds: number;
   };
   webhooks: {
     /** First retry delay; doubles on every failed attempt. */
@@ -171,9 +198,17 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
       t1Ms: 500,
       t2Ms: 4_000,
       t4Ms: 5_000,
+      controlPort: 0,
     },
     // rtpengine's defaults: a lost call is noticed after a minute of silence, a held one after an hour.
-    media: { portMin: 0, portMax: 0, inactivityTimeoutMs: 60_000, heldInactivityTimeoutMs: 3_600_000 },
+    media: {
+      ngPort: 0,
+      statsFlushMs: 100,
+      portMin: 0,
+      portMax: 0,
+      inactivityTimeoutMs: 60_000,
+      heldInactivityTimeoutMs: 3_600_000,
+    },
     smsc: {
       port: 0,
       enquireLinkMs: 5_000,
@@ -186,7 +221,16 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
       connectorWindow: 10,
       concatenationTimeoutMs: 60_000,
     },
-    api: { port: 0, adminApiKey: overrides.adminApiKey },
+    api: {
+      port: 0,
+      adminApiKey: overrides.adminApiKey,
+      // Generous: only a scenario that sets a customer's own limits ever meets them.
+      rateLimits: { perSecond: 1_000, perMinute: 60_000 },
+      // The IETF idempotency-key draft's and Stripe's 24 hours.
+      idempotencyKeyTtlMs: 24 * 3_600_000,
+      idempotencyLeaseMs: 10_000,
+      storeRetryAfterSeconds: 1,
+    },
     webhooks: { retryBaseMs: 100, maxAttempts: 6, timeoutMs: 1_000 },
     // Ordinary contention between nodes lasts a few ms; past this the primary is taken as gone.
     store: { file: overrides.storeFile, busyTimeoutMs: 250 },

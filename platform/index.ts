@@ -47,7 +47,7 @@ export async function startPlatform(config: PlatformConfig, log: PlatformLog): P
     stops.push(() => smsc.stop());
     const apps = startCallApplications(deps, smsc);
     stops.push(() => apps.stop());
-    const sip = await startSipEdge(deps, relay, apps);
+    const sip = await startSipEdge(deps, relay.endpoints.ng, apps);
     stops.push(() => sip.stop());
     const features = startVoiceFeatures(deps, smsc, sip);
     stops.push(async () => features.stop());

@@ -83,5 +83,9 @@ export async function startEmbeddedCluster(logFile: string): Promise<EmbeddedClu
   }
 }
 
-/** Embedded adverts every 50 ms, a node silent for 300 ms is taken over (keepalived: 1 s and ~3 s). */
-export const CLUSTER_TIMING = { advertIntervalMs: 50, deadAfterMs: 300 } as const;
+/**
+ * Embedded: adverts every 100 ms, a node silent for 900 ms is taken over (keepalived: 1 s and
+ * ~3 s). Not shorter: a node's event loop may stall for a store busy timeout (250 ms) or a
+ * loaded CI machine, and a standby must never fence a node that is merely slow.
+ */
+export const CLUSTER_TIMING = { advertIntervalMs: 100, deadAfterMs: 900 } as const;

@@ -15,7 +15,7 @@ import { startCampaignRunner } from '../core/campaign-runner';
 import { createCoreServices } from '../core/services';
 import { PeerAllowlist } from '../core/peers';
 import { startWebhookDispatcher } from '../core/webhooks';
-import type { LiveCallControl } from '../contracts';
+import { RemoteLiveCalls, serveCallControl } from '../sip-edge/call-control';
 import type { SmscService } from '../smsc';
 import type { ClusterRole } from './spec';
 
@@ -42,13 +42,23 @@ export async function startRoleProcess(role: ClusterRole, deps: RoleDeps): Promi
         return;
       }
       case 'sip': {
-        const relay = await startMediaRelay(deps);
-        stops.push(() => relay.stop());
         const smsc = queueingSmsc(deps);
         const apps = startCallApplications(deps, smsc);
         stops.push(() => apps.stop());
-        const sip = await startSipEdge(deps, relay, apps);
+        // Media only over ng, to whichever relay node holds the relay's control address.
+        const sip = await startSipEdge(
+          deps,
+          { host: deps.config.host, port: deps.config.media.ngPort },
+          apps,
+        );
         stops.push(() => sip.stop());
+        const control = await serveCallControl(
+          deps.config.host,
+          deps.config.sip.controlPort,
+          sip.liveCalls,
+          (message) => deps.log('sip-edge', message),
+        );
+        stops.push(() => control.stop());
         const features = startVoiceFeatures(deps, smsc, sip);
         stops.push(async () => features.stop());
         return;
@@ -59,7 +69,11 @@ export async function startRoleProcess(role: ClusterRole, deps: RoleDeps): Promi
           smsc: queueingSmsc(deps),
           sipDomain: deps.config.sip.domain,
           peers: new PeerAllowlist(deps.config.network.allowedPeerHosts),
-          calls: unreachableLiveCalls(),
+          calls: new RemoteLiveCalls(
+            deps.db,
+            { host: deps.config.host, port: deps.config.sip.controlPort },
+            (message) => deps.log('core', message),
+          ),
           campaigns: deps.config.campaigns,
         });
         const gateway = await startGateway(deps, core);
@@ -87,11 +101,4 @@ async function stopAll(stops: Array<() => Promise<void>>): Promise<void> {
 function queueingSmsc(deps: RoleDeps): SmscService {
   void deps;
   throw new Error('the queueing SMSC facade is not wired yet');
-}
-
-function unreachableLiveCalls(): LiveCallControl {
-  const refuse = (): never => {
-    throw new Error('live call control is not reachable from an API node of the redundant topology');
-  };
-  return { list: refuse, hangup: refuse, setHeld: refuse, transfer: refuse };
 }

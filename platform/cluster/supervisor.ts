@@ -227,6 +227,8 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
   config.sip.wsPort ||= await freeTcpPort();
   config.smsc.port ||= await freeTcpPort();
   config.api.port ||= await freeTcpPort();
+  config.media.ngPort ||= await freeUdpPort();
+  config.sip.controlPort ||= await freeTcpPort();
   const nodesPerRole = options.nodesPerRole ?? 2;
   const nodeNames = 'abcdefgh'.slice(0, nodesPerRole).split('');
   const nodeSpecs: ClusterNodeSpec[] = [];

@@ -3,17 +3,30 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import Database from 'better-sqlite3';
 import type { RoleDeps, RunningRole } from '../role';
+import type { Db } from '../store/store';
 import { ServiceError, ValidationError } from '../errors';
 import type { Caller, CoreServices } from '../core/services';
 import type { GatewayPlugin } from './plugins';
-import { problem, ProblemError, type Problem } from './problems';
-import { compileRoutes, matchRoute, routeTable, type CompiledRoute, type Reply } from './routes';
+import { isStoreUnavailable, problem, ProblemError, type Problem } from './problems';
+import {
+  compileRoutes,
+  matchRoute,
+  routeTable,
+  type CompiledRoute,
+  type Reply,
+  type RouteContext,
+} from './routes';
 import { RequestLog } from './request-log';
+import { RateLimiting } from './rate-limiting';
+import { StoreHealth } from './store-health';
+import { IDEMPOTENCY_KEY_HEADER, IdempotencyKeys, idempotencyKeyOf, requestFingerprint } from './idempotency';
 
 export type { GatewayPlugin, PluginExit, PluginRequest } from './plugins';
 export type { RouteDefinition } from './routes';
 export type { RequestRecord } from './request-log';
+export type { RateLimits, CustomerRateLimits } from './rate-limiting';
 
 /** Kong's client_max_body_size in spirit: larger bodies get 413 before any service sees them. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -21,8 +34,10 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export const CONTRACT_FILE = resolve(__dirname, '../../contracts/platform-api.yaml');
 
 export interface GatewayOptions {
-  /** Kong access-phase plugins (rate limiting), run in order after key-auth. */
+  /** More Kong access-phase plugins, run in order after key-auth and the gateway's rate limiting. */
   plugins?: GatewayPlugin[];
+  /** The gateway's clock (epoch ms): rate-limit windows, idempotency key ages, store back-off. Tests freeze it. */
+  now?: () => number;
 }
 
 /**
@@ -55,6 +70,12 @@ function effectiveSettings(config: RoleDeps['config']): unknown {
     },
     voice: config.voice,
     campaigns: config.campaigns,
+    api: {
+      rateLimits: config.api.rateLimits,
+      idempotencyKeyTtlMs: config.api.idempotencyKeyTtlMs,
+      idempotencyLeaseMs: config.api.idempotencyLeaseMs,
+      storeRetryAfterSeconds: config.api.storeRetryAfterSeconds,
+    },
   };
 }
 
@@ -78,7 +99,17 @@ export async function startGateway(
   options: GatewayOptions = {},
 ): Promise<RunningRole<{ apiUrl: string }>> {
   const { config, log } = deps;
-  const requestLog = new RequestLog();
+  const bookkeeping = openBookkeeping(deps);
+  const requestLog = new RequestLog(bookkeeping);
+  const now = options.now ?? Date.now;
+  const store = new StoreHealth(now, config.api.storeRetryAfterSeconds * 1_000);
+  const rateLimiting = new RateLimiting(bookkeeping, config.api.rateLimits, now, store);
+  const idempotency = new IdempotencyKeys(
+    bookkeeping,
+    config.api.idempotencyKeyTtlMs,
+    config.api.idempotencyLeaseMs,
+    now,
+  );
   const routes = compileRoutes(
     routeTable({
       services: core,
@@ -86,10 +117,16 @@ export async function startGateway(
       settings: () => effectiveSettings(config),
       contractYaml: readFileSync(CONTRACT_FILE, 'utf8'),
       findRequest: (id) => requestLog.find(id),
+      rateLimits: {
+        get: (id) => rateLimiting.getLimits(id),
+        set: (id, body) => rateLimiting.setLimits(id, body),
+        reset: (id) => rateLimiting.resetLimits(id),
+      },
     }),
   );
-  const plugins = options.plugins ?? [];
-
+  // Kong's rate limiting first, as its priority puts it; a test's own plugins after it.
+  const plugins: GatewayPlugin[] = [rateLimiting, ...(options.plugins ?? [])];
+  const retryAfter = String(config.api.storeRetryAfterSeconds);
   const server = http.createServer(
     { requestTimeout: 30_000, headersTimeout: 10_000 },
     (request, response) => {
@@ -120,88 +157,207 @@ export async function startGateway(
     const method = request.method ?? 'GET';
     const url = new URL(request.url ?? '/', 'http://gateway.invalid');
     let outcome = '';
-    let caller: Caller | null = null;
+    const seen: { caller: Caller | null } = { caller: null };
+    let answer: Answer;
     try {
-      const matched = matchRoute(routes, method, url.pathname);
-      // Kong routes by path first: an unknown path is Kong's 404 before any plugin runs.
-      if (!matched.route && matched.allowed.length === 0) return sendKong(response, 404, KONG.noRoute);
-
-      // Key-auth runs before the method is judged, so an unauthenticated caller learns nothing
-      // about which methods a protected path supports.
-      const needsKey = matched.route ? matched.route.access !== 'public' : !matched.allPublic;
-      if (needsKey) {
-        const key = apiKeyOf(request, url);
-        if (!key) return sendKong(response, 401, KONG.noKey, { 'WWW-Authenticate': 'Key realm="kong"' });
-        caller = isOperatorKey(key, config.api.adminApiKey)
-          ? { role: 'operator' }
-          : (core.customers.callerForKey(key) ?? null);
-        if (!caller) return sendKong(response, 401, KONG.badKey, { 'WWW-Authenticate': 'Key realm="kong"' });
-        for (const plugin of plugins) {
-          const verdict = plugin.access({ method, path: url.pathname, apiKey: key, caller, requestId });
-          for (const [name, value] of Object.entries(verdict?.headers ?? {})) response.setHeader(name, value);
-          if (verdict?.exit)
-            return sendKong(response, verdict.exit.status, verdict.exit.body.message, verdict.exit.headers);
-        }
-      }
-
-      if (!matched.route) {
-        throw new ProblemError(
-          problem('methodNotAllowed', `${url.pathname} supports ${matched.allowed.join(', ')}`, {
-            instance: url.pathname,
-          }),
-          { Allow: matched.allowed.join(', ') },
-        );
-      }
-      const { route, params } = matched;
-      if (caller) checkAccess(route, caller, url.pathname);
-
-      const body = route.jsonBody
-        ? await readJsonBody(request, url.pathname)
-        : route.csvBody
-          ? await readCsvBody(request, url.pathname)
-          : undefined;
-      const upstreamStarted = process.hrtime.bigint();
-      const reply = await route.handle({ caller, params, query: withoutApiKey(url.searchParams), body });
-      response.setHeader('X-Kong-Upstream-Latency', String(elapsedMs(upstreamStarted)));
-      response.setHeader(
-        'X-Kong-Proxy-Latency',
-        String(Math.max(0, elapsedMs(started) - elapsedMs(upstreamStarted))),
-      );
-      sendReply(response, reply);
+      answer = await answerTo(request, response, { method, url, requestId, started, seen });
     } catch (error) {
-      const { problem: body, headers } = toProblem(error, url.pathname, requestId);
+      const { problem: body, headers } = toProblem(error, url.pathname, requestId, retryAfter);
       if (body.status === 500) {
         outcome = ` ${(error as Error).stack ?? String(error)}`;
       }
-      sendProblem(response, body, headers);
-    } finally {
-      const durationMs = elapsedMs(started);
-      requestLog.add({
+      if (isStoreUnavailable(error)) {
+        store.failed();
+        outcome = ` (store unavailable: ${(error as Error).message})`;
+      }
+      answer = problemAnswer(body, headers);
+    }
+    const durationMs = elapsedMs(started);
+    const { caller } = seen;
+    // Logged before the answer is written: a client that has its answer finds the request on any
+    // gateway node, even if this one dies the next instant.
+    const logged = requestLog.add(
+      {
         requestId,
         method,
         path: url.pathname,
-        status: response.statusCode,
+        status: answer.status,
         role: caller?.role ?? 'anonymous',
         customerId: caller?.role === 'customer' ? caller.customerId : null,
         durationMs,
         receivedAt,
-      });
-      log(
-        'gateway',
-        `${method} ${loggableTarget(request.url)} → ${response.statusCode} (${durationMs} ms) request ${requestId}${outcome}`,
-      );
+      },
+      store.down(),
+    );
+    if (logged.error) {
+      log('gateway', `request log kept in memory until the store is back: ${String(logged.error)}`);
+      if (isStoreUnavailable(logged.error)) store.failed();
     }
+    sendAnswer(response, answer);
+    log(
+      'gateway',
+      `${method} ${loggableTarget(request.url)} → ${answer.status} (${durationMs} ms) request ${requestId}${outcome}`,
+    );
   }
 
-  function sendKong(
+  /** Key-auth, plugins, access, body, then the route (idempotently when asked): the answer to send. */
+  async function answerTo(
+    request: http.IncomingMessage,
     response: http.ServerResponse,
-    status: number,
-    message: string,
-    headers: Record<string, string> = {},
-  ): void {
-    response.setHeader('X-Kong-Response-Latency', '0');
-    for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
-    sendBody(response, status, 'application/json; charset=utf-8', JSON.stringify({ message }));
+    { method, url, requestId, started, seen }: RequestFacts,
+  ): Promise<Answer> {
+    const matched = matchRoute(routes, method, url.pathname);
+    // Kong routes by path first: an unknown path is Kong's 404 before any plugin runs.
+    if (!matched.route && matched.allowed.length === 0) return kong(404, KONG.noRoute);
+
+    // Key-auth runs before the method is judged, so an unauthenticated caller learns nothing
+    // about which methods a protected path supports.
+    const needsKey = matched.route ? matched.route.access !== 'public' : !matched.allPublic;
+    let caller: Caller | null = null;
+    if (needsKey) {
+      const key = apiKeyOf(request, url);
+      if (!key) return kong(401, KONG.noKey, { 'WWW-Authenticate': 'Key realm="kong"' });
+      caller = isOperatorKey(key, config.api.adminApiKey)
+        ? { role: 'operator' }
+        : (core.customers.callerForKey(key) ?? null);
+      if (!caller) return kong(401, KONG.badKey, { 'WWW-Authenticate': 'Key realm="kong"' });
+      seen.caller = caller;
+      for (const plugin of plugins) {
+        const verdict = plugin.access({ method, path: url.pathname, apiKey: key, caller, requestId });
+        for (const [name, value] of Object.entries(verdict?.headers ?? {})) response.setHeader(name, value);
+        if (verdict?.exit) return kong(verdict.exit.status, verdict.exit.body.message, verdict.exit.headers);
+      }
+    }
+
+    if (!matched.route) {
+      throw new ProblemError(
+        problem('methodNotAllowed', `${url.pathname} supports ${matched.allowed.join(', ')}`, {
+          instance: url.pathname,
+        }),
+        { Allow: matched.allowed.join(', ') },
+      );
+    }
+    const { route, params } = matched;
+    if (caller) checkAccess(route, caller, url.pathname);
+
+    // While the store is down, a request that writes is refused at once (see StoreHealth);
+    // reads go on, since a locked store still reads.
+    if (store.down() && method !== 'GET' && method !== 'HEAD')
+      throw new ProblemError(
+        problem('storeUnavailable', `the platform's database did not answer; retry in ${retryAfter} s`, {
+          instance: url.pathname,
+        }),
+        { 'Retry-After': retryAfter },
+      );
+    const sentKey = route.idempotent ? idempotencyKeyOf(request.headers[IDEMPOTENCY_KEY_HEADER]) : {};
+    if (sentKey.error)
+      throw new ProblemError(problem('idempotencyKeyInvalid', sentKey.error, { instance: url.pathname }));
+    const body = route.jsonBody
+      ? await readJsonBody(request, url.pathname)
+      : route.csvBody
+        ? await readCsvBody(request, url.pathname)
+        : undefined;
+    const context: RouteContext = { caller, params, query: withoutApiKey(url.searchParams), body };
+    const upstreamStarted = process.hrtime.bigint();
+    const answer =
+      sentKey.key !== undefined && caller
+        ? runIdempotently(route, context, caller, sentKey.key, method, url.pathname)
+        : replyAnswer(await route.handle(context));
+    response.setHeader('X-Kong-Upstream-Latency', String(elapsedMs(upstreamStarted)));
+    response.setHeader(
+      'X-Kong-Proxy-Latency',
+      String(Math.max(0, elapsedMs(started) - elapsedMs(upstreamStarted))),
+    );
+    return answer;
+  }
+
+  /**
+   * A creating POST sent with an Idempotency-Key: the first request runs, and its writes commit
+   * in one transaction with the response kept for the key; its retries get that response again.
+   */
+  function runIdempotently(
+    route: CompiledRoute,
+    context: RouteContext,
+    caller: Caller,
+    key: string,
+    method: string,
+    path: string,
+  ): Answer {
+    const scope = caller.role === 'customer' ? caller.customerId : 'operator';
+    const decision = idempotency.begin(
+      scope,
+      key,
+      requestFingerprint(method, path, context.query, context.body),
+    );
+    if (decision.kind === 'replay') {
+      const { status, contentType, body } = decision.response;
+      return {
+        status,
+        headers: { 'Idempotent-Replayed': 'true' },
+        contentType: contentType ?? undefined,
+        text: body ?? undefined,
+      };
+    }
+    if (decision.kind === 'mismatch') {
+      throw new ProblemError(
+        problem('idempotencyKeyReused', `Idempotency-Key ${key} was first sent with another request`, {
+          instance: path,
+          errors: [
+            {
+              field: 'Idempotency-Key',
+              message:
+                'was first used with a different method, path or body: send a new key for a new request',
+            },
+          ],
+        }),
+      );
+    }
+    if (decision.kind === 'in-progress') {
+      throw new ProblemError(
+        problem(
+          'idempotencyKeyInProgress',
+          `the first request with Idempotency-Key ${key} has not finished; retry once it has`,
+          { instance: path },
+        ),
+        { 'Retry-After': '1' },
+      );
+    }
+    try {
+      return deps.db
+        .transaction(() => {
+          const reply = route.handle(context);
+          if (reply instanceof Promise)
+            throw new Error(
+              `${route.method} ${route.path} is marked idempotent but its handler is asynchronous`,
+            );
+          const answer = replyAnswer(reply);
+          const kept = idempotency.complete(deps.db, scope, key, decision.claim, {
+            status: answer.status,
+            contentType: answer.contentType ?? null,
+            body: answer.text ?? null,
+          });
+          if (!kept)
+            throw new ProblemError(
+              problem(
+                'idempotencyKeyInProgress',
+                `a retry with Idempotency-Key ${key} took over this request`,
+                {
+                  instance: path,
+                },
+              ),
+              { 'Retry-After': '1' },
+            );
+          return answer;
+        })
+        .immediate();
+    } catch (error) {
+      try {
+        idempotency.release(scope, key, decision.claim);
+      } catch {
+        // The store is failing too: the claim's lease frees the key instead.
+      }
+      throw error;
+    }
   }
 
   await new Promise<void>((resolveListen, rejectListen) => {
@@ -210,6 +366,9 @@ export async function startGateway(
       server.off('error', rejectListen);
       resolveListen();
     });
+  }).catch((error: unknown) => {
+    if (bookkeeping !== deps.db) bookkeeping.close(); // a node that cannot take the address holds nothing
+    throw error;
   });
   server.on('error', (error) => log('gateway', `server error: ${error.stack ?? String(error)}`));
   const address = server.address() as AddressInfo;
@@ -223,8 +382,27 @@ export async function startGateway(
         server.close(() => resolveClose());
         server.closeAllConnections();
       });
+      if (bookkeeping !== deps.db) bookkeeping.close();
     },
   };
+}
+
+/**
+ * The gateway's own connection to the store, for what it writes on every request (rate-limit
+ * counts, the request log, idempotency claims): committed without waiting for the disk
+ * (synchronous=NORMAL in WAL), which keeps each commit out of the request's latency — several
+ * milliseconds an fsync — and still survives the crash of this process, which is what another
+ * gateway node takes over from; only an operating-system crash may lose its last moments. A
+ * response kept for an idempotency key commits on the platform's own connection, with the
+ * writes it reports. It waits for locks as long as the platform's connection does.
+ */
+function openBookkeeping(deps: RoleDeps): Db {
+  const file = deps.config.store.file;
+  if (file === '' || file === ':memory:') return deps.db; // a private database: one connection only
+  const db = new Database(file);
+  db.pragma('synchronous = NORMAL');
+  db.pragma(`busy_timeout = ${Number(deps.db.pragma('busy_timeout', { simple: true }))}`);
+  return db;
 }
 
 /** 403 for a valid key of the wrong role (Kong's ACL plugin in spirit, as a problem from the API). */
@@ -332,8 +510,20 @@ function toProblem(
   error: unknown,
   path: string,
   requestId: string,
+  retryAfterSeconds: string,
 ): { problem: Problem; headers: Record<string, string> } {
   if (error instanceof ProblemError) return { problem: error.problem, headers: error.headers };
+  // A store that is locked, busy or failing is the platform's temporary trouble, not a bug: 503.
+  if (isStoreUnavailable(error)) {
+    return {
+      problem: problem(
+        'storeUnavailable',
+        `the platform's database is unavailable; retry in ${retryAfterSeconds} s (request ${requestId})`,
+        { instance: path },
+      ),
+      headers: { 'Retry-After': retryAfterSeconds },
+    };
+  }
   if (error instanceof ValidationError) {
     return {
       problem: problem('validation', error.message, { instance: path, errors: error.errors }),
@@ -357,32 +547,67 @@ function toProblem(
   };
 }
 
-function sendReply(response: http.ServerResponse, reply: Reply): void {
-  if (reply.body === undefined) {
-    response.writeHead(reply.status);
-    response.end();
-    return;
-  }
+/** A response ready to be written: the pipeline decides it, logs it, then writes it. */
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  /** With its charset; absent with `text` for a response without a body. */
+  contentType?: string;
+  text?: string;
+}
+
+/** What the pipeline knows of a request before routing it. */
+interface RequestFacts {
+  method: string;
+  url: URL;
+  requestId: string;
+  started: bigint;
+  /** Filled in by key-auth, for the request log. */
+  seen: { caller: Caller | null };
+}
+
+/** Kong's own answers (key-auth, no route, plugin exits): `{message}`, never problem+json. */
+function kong(status: number, message: string, headers: Record<string, string> = {}): Answer {
+  return {
+    status,
+    headers: { 'X-Kong-Response-Latency': '0', ...headers },
+    contentType: 'application/json; charset=utf-8',
+    text: JSON.stringify({ message }),
+  };
+}
+
+function replyAnswer(reply: Reply): Answer {
+  if (reply.body === undefined) return { status: reply.status, headers: {} };
   const contentType = reply.contentType ?? 'application/json';
   const text =
     typeof reply.body === 'string' && contentType !== 'application/json'
       ? reply.body
       : JSON.stringify(reply.body);
-  sendBody(response, reply.status, `${contentType}; charset=utf-8`, text);
+  return { status: reply.status, headers: {}, contentType: `${contentType}; charset=utf-8`, text };
 }
 
-function sendProblem(response: http.ServerResponse, body: Problem, headers: Record<string, string>): void {
-  for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
-  sendBody(response, body.status, 'application/problem+json; charset=utf-8', JSON.stringify(body));
+function problemAnswer(body: Problem, headers: Record<string, string>): Answer {
+  return {
+    status: body.status,
+    headers,
+    contentType: 'application/problem+json; charset=utf-8',
+    text: JSON.stringify(body),
+  };
 }
 
-function sendBody(response: http.ServerResponse, status: number, contentType: string, text: string): void {
-  response.writeHead(status, {
-    'Content-Type': contentType,
-    'Content-Length': Buffer.byteLength(text),
+function sendAnswer(response: http.ServerResponse, answer: Answer): void {
+  for (const [name, value] of Object.entries(answer.headers)) response.setHeader(name, value);
+  if (answer.text === undefined) {
+    response.writeHead(answer.status);
+    response.end();
+    return;
+  }
+  response.writeHead(answer.status, {
+    'Content-Type': answer.contentType ?? 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(answer.text),
     'Cache-Control': 'no-store',
   });
-  response.end(text);
+  response.end(answer.text);
 }
 
 /** The configured operator key, compared in constant time (it guards every operations endpoint). */

@@ -23,6 +23,21 @@ export const PROBLEMS = {
     title: 'This resource does not support that method',
   },
   conflict: { slug: 'conflict', status: 409, title: 'The resource already exists' },
+  idempotencyKeyInvalid: {
+    slug: 'invalid-idempotency-key',
+    status: 400,
+    title: 'The Idempotency-Key header is not usable',
+  },
+  idempotencyKeyInProgress: {
+    slug: 'idempotency-key-in-progress',
+    status: 409,
+    title: 'A request with this Idempotency-Key is still being processed',
+  },
+  idempotencyKeyReused: {
+    slug: 'idempotency-key-reused',
+    status: 422,
+    title: 'This Idempotency-Key was used for a different request',
+  },
   tooLarge: { slug: 'payload-too-large', status: 413, title: 'The request body is too large' },
   unsupportedMediaType: {
     slug: 'unsupported-media-type',
@@ -31,6 +46,11 @@ export const PROBLEMS = {
   },
   validation: { slug: 'validation-failed', status: 422, title: 'The request is not valid' },
   internal: { slug: 'internal-error', status: 500, title: 'The platform failed to handle the request' },
+  storeUnavailable: {
+    slug: 'store-unavailable',
+    status: 503,
+    title: 'The platform cannot reach its database; retry after the time given in Retry-After',
+  },
 } as const;
 
 export type ProblemKind = keyof typeof PROBLEMS;
@@ -53,4 +73,19 @@ export class ProblemError extends Error {
     super(problem.detail ?? problem.title);
     this.name = 'ProblemError';
   }
+}
+
+/**
+ * Errors that mean the store is unavailable rather than that the request is wrong: locked or busy
+ * past the busy timeout (another process holds it), I/O errors, a full or read-only disk, a file
+ * that cannot be opened. better-sqlite3 raises them as SqliteError with SQLite's extended code.
+ */
+export function isStoreUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (
+    error instanceof Error &&
+    error.name === 'SqliteError' &&
+    typeof code === 'string' &&
+    /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|READONLY|PROTOCOL)(_|$)/.test(code)
+  );
 }

@@ -31,6 +31,11 @@ export interface RouteDefinition {
   jsonBody?: boolean;
   /** The body is a CSV file (text/csv), handed over as text. */
   csvBody?: boolean;
+  /**
+   * A POST that creates: an Idempotency-Key makes its retries replay the first response. Its
+   * handler must be synchronous (its writes commit together with the stored response).
+   */
+  idempotent?: boolean;
   handle(context: RouteContext): Reply | Promise<Reply>;
 }
 
@@ -42,6 +47,12 @@ export interface RouteTableOptions {
   contractYaml: string;
   /** The gateway's request log by request id, for GET /ops/v1/requests/{id}. */
   findRequest: (requestId: string) => RequestRecord | undefined;
+  /** A customer's API rate limits, for /ops/v1/customers/{id}/rate-limits. */
+  rateLimits: {
+    get(customerId: string): unknown;
+    set(customerId: string, body: unknown): unknown;
+    reset(customerId: string): unknown;
+  };
 }
 
 /**
@@ -54,6 +65,7 @@ export function routeTable({
   settings,
   contractYaml,
   findRequest,
+  rateLimits,
 }: RouteTableOptions): RouteDefinition[] {
   const ok = (body: unknown, status = 200): Reply => ({ status, body });
   return [
@@ -69,6 +81,7 @@ export function routeTable({
       method: 'POST',
       path: '/v1/customers',
       access: 'operator',
+      idempotent: true,
       jsonBody: true,
       handle: (c) => ok(services.customers.createCustomer(c.body), 201),
     },
@@ -83,6 +96,7 @@ export function routeTable({
       method: 'POST',
       path: '/v1/numbers',
       access: 'customer',
+      idempotent: true,
       jsonBody: true,
       handle: (c) => ok(services.numbers.addNumber(customerOf(c), c.body), 201),
     },
@@ -130,6 +144,7 @@ export function routeTable({
       method: 'POST',
       path: '/v1/sip-accounts',
       access: 'customer',
+      idempotent: true,
       jsonBody: true,
       handle: (c) => ok(services.sipAccounts.createSipAccount(customerOf(c), c.body), 201),
     },
@@ -151,6 +166,7 @@ export function routeTable({
       method: 'POST',
       path: '/v1/trunks',
       access: 'customer',
+      idempotent: true,
       jsonBody: true,
       handle: (c) => ok(services.trunks.createTrunk(customerOf(c), c.body), 201),
     },
@@ -178,6 +194,7 @@ export function routeTable({
       method: 'POST',
       path: '/v1/routing-rules',
       access: 'customer',
+      idempotent: true,
       jsonBody: true,
       handle: (c) => ok(services.trunks.createRoutingRule(customerOf(c), c.body), 201),
     },
@@ -264,6 +281,7 @@ export function routeTable({
       method: 'POST',
       path: '/v1/messages',
       access: 'customer',
+      idempotent: true,
       jsonBody: true,
       handle: (c) => ok(services.messages.sendMessage(customerOf(c), c.body), 202),
     },
@@ -277,6 +295,7 @@ export function routeTable({
       method: 'POST',
       path: '/v1/templates',
       access: 'customer',
+      idempotent: true,
       jsonBody: true,
       handle: (c) => ok(services.templates.createTemplate(customerOf(c), c.body), 201),
     },
@@ -312,6 +331,7 @@ export function routeTable({
       method: 'POST',
       path: '/v1/contact-lists',
       access: 'customer',
+      idempotent: true,
       csvBody: true,
       handle: (c) =>
         ok(services.contactLists.uploadContactList(customerOf(c), c.query.get('name'), String(c.body)), 201),
@@ -332,6 +352,7 @@ export function routeTable({
       method: 'POST',
       path: '/v1/campaigns',
       access: 'customer',
+      idempotent: true,
       jsonBody: true,
       handle: (c) => ok(services.campaigns.createCampaign(customerOf(c), c.body), 201),
     },
@@ -388,6 +409,7 @@ export function routeTable({
       method: 'POST',
       path: '/v1/opt-outs',
       access: 'customer',
+      idempotent: true,
       jsonBody: true,
       handle: (c) => {
         const { created, optOut } = services.optOuts.addOptOut(customerOf(c), c.body);
@@ -414,6 +436,7 @@ export function routeTable({
       method: 'POST',
       path: '/v1/webhooks',
       access: 'customer',
+      idempotent: true,
       jsonBody: true,
       handle: (c) => ok(services.webhooks.createWebhook(customerOf(c), c.body), 201),
     },
@@ -439,6 +462,25 @@ export function routeTable({
       access: 'operator',
       jsonBody: true,
       handle: (c) => ok(services.operations.setSmppThroughput(c.params.id, c.body)),
+    },
+    {
+      method: 'GET',
+      path: '/ops/v1/customers/{id}/rate-limits',
+      access: 'operator',
+      handle: (c) => ok(rateLimits.get(c.params.id)),
+    },
+    {
+      method: 'PUT',
+      path: '/ops/v1/customers/{id}/rate-limits',
+      access: 'operator',
+      jsonBody: true,
+      handle: (c) => ok(rateLimits.set(c.params.id, c.body)),
+    },
+    {
+      method: 'DELETE',
+      path: '/ops/v1/customers/{id}/rate-limits',
+      access: 'operator',
+      handle: (c) => ok(rateLimits.reset(c.params.id)),
     },
     {
       method: 'GET',

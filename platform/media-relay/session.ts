@@ -44,8 +44,23 @@ export interface RelayStats {
   bToA: DirectionStats;
 }
 
+/** What a relay that takes over needs of a session (rtpengine keeps the same in Redis). */
+export interface PersistedSession {
+  callRef: string;
+  blocked: boolean;
+  sides: Record<RelaySide, PersistedSide>;
+  /** Counts so far, this relay's and its predecessors'. */
+  counters: Record<RelaySide, DirectionStats>;
+  lastMediaMs: number | null;
+  lastDtmfTimestamp: Record<RelaySide, number | null>;
+}
+
+export type PersistedSide = Omit<SideState, 'socket'>;
+
 interface SideState {
   socket: Socket;
+  /** The ng tag of the party on this side (the SIP From/To tag the controller names it by). */
+  tag: string | null;
   port: number;
   /** Where media is sent: the SDP's address until the first packet latches the real source. */
   peer: { address: string; port: number } | null;
@@ -75,11 +90,29 @@ function emptyDirection(): DirectionStats {
   };
 }
 
+function addDirections(base: DirectionStats, own: DirectionStats): DirectionStats {
+  return {
+    packets: base.packets + own.packets,
+    bytes: base.bytes + own.bytes,
+    firstPacketAt: base.firstPacketAt ?? own.firstPacketAt,
+    lastPacketAt: own.lastPacketAt ?? base.lastPacketAt,
+    dtmfEvents: base.dtmfEvents + own.dtmfEvents,
+    dtmfDigits: base.dtmfDigits + own.dtmfDigits,
+    dropped: base.dropped + own.dropped,
+    blocked: base.blocked + own.blocked,
+  };
+}
+
 export class RelaySession {
   private readonly sides: Record<RelaySide, SideState>;
+  /** What this relay counted itself. */
   private readonly counters: Record<RelaySide, DirectionStats> = { A: emptyDirection(), B: emptyDirection() };
+  /** What earlier relays of this session counted (restored from the store); stats are the sum. */
+  private readonly previous: Record<RelaySide, DirectionStats> = { A: emptyDirection(), B: emptyDirection() };
   /** RTP timestamp of the last counted DTMF event per sending side (end packets are sent 3×). */
   private readonly lastDtmfTimestamp: Record<RelaySide, number | null> = { A: null, B: null };
+  /** Called when state a successor needs changed (SDP, tags, latch, block): the owner persists it. */
+  onChange: (session: RelaySession) => void = () => undefined;
   private closedFlag = false;
   /** Media blocked both ways by the platform (hold from the API): rtpengine's "block media". */
   private blockedFlag = false;
@@ -93,10 +126,12 @@ export class RelaySession {
     socketB: Socket,
     private readonly onClosed: (session: RelaySession) => void,
     private readonly log: (message: string) => void,
+    restored?: PersistedSession,
   ) {
     this.sides = {
       A: {
         socket: socketA,
+        tag: null,
         port: socketA.address().port,
         peer: null,
         announced: null,
@@ -107,6 +142,7 @@ export class RelaySession {
       },
       B: {
         socket: socketB,
+        tag: null,
         port: socketB.address().port,
         peer: null,
         announced: null,
@@ -116,8 +152,76 @@ export class RelaySession {
         sdp: null,
       },
     };
+    if (restored) this.restore(restored);
     socketA.on('message', (packet, source) => this.onPacket('A', packet, source));
     socketB.on('message', (packet, source) => this.onPacket('B', packet, source));
+  }
+
+  /** Takes over a persisted session on sockets bound to its ports: peers, latches and counts resume. */
+  private restore(saved: PersistedSession): void {
+    for (const side of ['A', 'B'] as const) {
+      const { socket } = this.sides[side];
+      this.sides[side] = { ...saved.sides[side], socket, port: socket.address().port };
+      this.previous[side] = { ...saved.counters[side] };
+      this.lastDtmfTimestamp[side] = saved.lastDtmfTimestamp[side];
+    }
+    this.blockedFlag = saved.blocked;
+    this.lastMediaMs = saved.lastMediaMs;
+  }
+
+  /** Everything a successor relay needs, counters included. */
+  snapshot(): PersistedSession {
+    const side = (name: RelaySide): PersistedSide => {
+      const { socket: _socket, ...rest } = this.sides[name];
+      return {
+        ...rest,
+        peer: rest.peer && { ...rest.peer },
+        announced: rest.announced && { ...rest.announced },
+      };
+    };
+    const totals = this.totals();
+    return {
+      callRef: this.callRef,
+      blocked: this.blockedFlag,
+      sides: { A: side('A'), B: side('B') },
+      counters: { A: totals.A, B: totals.B },
+      lastMediaMs: this.lastMediaMs,
+      lastDtmfTimestamp: { ...this.lastDtmfTimestamp },
+    };
+  }
+
+  private totals(): Record<RelaySide, DirectionStats> {
+    return {
+      A: addDirections(this.previous.A, this.counters.A),
+      B: addDirections(this.previous.B, this.counters.B),
+    };
+  }
+
+  /** The ng tag of the party on a side, null before one was named. */
+  tag(side: RelaySide): string | null {
+    return this.sides[side].tag;
+  }
+
+  /** The side a tag names, undefined for a tag not (yet) in this session. */
+  sideOf(tag: string): RelaySide | undefined {
+    if (this.sides.A.tag === tag) return 'A';
+    if (this.sides.B.tag === tag) return 'B';
+    return undefined;
+  }
+
+  /**
+   * Names the party on a side. A new tag where another was means a new party (a transfer): its
+   * latch and announced address are forgotten so its first packet latches afresh.
+   */
+  setTag(side: RelaySide, tag: string): void {
+    const state = this.sides[side];
+    if (state.tag === tag) return;
+    if (state.tag !== null) {
+      state.announced = null;
+      state.latched = false;
+    }
+    state.tag = tag;
+    this.onChange(this);
   }
 
   get closed(): boolean {
@@ -163,6 +267,7 @@ export class RelaySession {
    */
   rewriteSdp(sdp: string, fromSide: RelaySide): string {
     this.setPeerFromSdp(fromSide, sdp);
+    this.onChange(this);
     const otherSide: RelaySide = fromSide === 'A' ? 'B' : 'A';
     return rewriteSdpAddresses(sdp, this.host, this.sides[otherSide].port);
   }
@@ -181,8 +286,8 @@ export class RelaySession {
       callRef: this.callRef,
       sideA: info('A'),
       sideB: info('B'),
-      aToB: { ...this.counters.A },
-      bToA: { ...this.counters.B },
+      aToB: this.totals().A,
+      bToA: this.totals().B,
     };
   }
 
@@ -203,6 +308,7 @@ export class RelaySession {
   /** Stops (true) or restarts (false) relaying in both directions; packets still latch and count as blocked. */
   setBlocked(blocked: boolean): void {
     this.blockedFlag = blocked;
+    this.onChange(this);
   }
 
   get blocked(): boolean {
@@ -215,7 +321,9 @@ export class RelaySession {
    */
   replacePeer(side: RelaySide, sdp: string): boolean {
     this.sides[side].announced = null;
-    return this.setPeerFromSdp(side, sdp);
+    const usable = this.setPeerFromSdp(side, sdp);
+    this.onChange(this);
+    return usable;
   }
 
   async close(): Promise<void> {
@@ -232,6 +340,7 @@ export class RelaySession {
     if (!sender.latched) {
       sender.peer = { address: source.address, port: source.port };
       sender.latched = true;
+      this.onChange(this);
     } else if (sender.peer && (sender.peer.address !== source.address || sender.peer.port !== source.port)) {
       counters.dropped += 1;
       return;

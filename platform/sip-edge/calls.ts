@@ -5,8 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { CallApplications, LiveCallResource } from '../contracts';
-import type { RelaySession, RelaySide, RelayStats } from '../media-relay';
-import { MediaApp } from '../media-relay/media-app';
+import type { RelaySide, RelayStats } from '../media-relay';
+import { MediaApp, plainAudioSdp } from '../media-relay/media-app';
+import { relayPortIn, type RelayCall, type RelayCallState } from './relay-call';
 import type { PlatformConfig } from '../config';
 import type { SipAccount } from './auth';
 import { headerValue, randomToken, type SipRequest, type SipResponse } from './message';
@@ -68,7 +69,7 @@ interface CallEnd {
   hangupBy: HangupBy | null;
 }
 
-interface Call {
+export interface Call {
   ref: string;
   /** Call-ID of the customer-side leg as it arrived: the CDR's key, even after a transfer replaced leg A. */
   sipCallId: string;
@@ -98,7 +99,7 @@ interface Call {
   inviteB: SentInvite | null;
   /** The 2xx the callee sent, to ACK again when it is retransmitted. */
   ackBSent: boolean;
-  relay: RelaySession | null;
+  relay: RelayCall | null;
   noAnswerTimer: NodeJS.Timeout | null;
   /** The RTP inactivity check of an answered call (see watchMedia). */
   mediaTimer: NodeJS.Timeout | null;
@@ -107,6 +108,24 @@ interface Call {
   /** CSeq of a relayed re-INVITE's 2xx, so the originator's ACK can be forwarded with the right CSeq. */
   pendingAck: { fromSide: RelaySide; originCseq: number; forwardedCseq: number } | null;
   ended: boolean;
+}
+
+export type DialogPhase = 'setup' | 'confirmed' | 'local';
+
+/** A call the store gave back: ready for the CallManager's tables, or only partly reachable. */
+export interface RestoredCall {
+  phase: DialogPhase;
+  call: Call;
+  /** Legs whose flow could not come back (WebSocket): the call must end now. */
+  unreachable: Array<'A' | 'B'>;
+}
+
+/** Replication of calls for a node that takes over (implemented by dialog-store.ts). */
+export interface CallReplication {
+  save(call: Call): void;
+  forget(callRef: string): void;
+  /** What a predecessor left; `relayFor` gives the media handle for a stored ng identity. */
+  load(relayFor: (state: RelayCallState) => Call['relay']): RestoredCall[];
 }
 
 export interface CallManagerDeps extends OriginatorDeps {
@@ -119,6 +138,8 @@ export interface CallManagerDeps extends OriginatorDeps {
   voice: PlatformConfig['voice'];
   /** The services behind the calls the platform answers itself. */
   apps: CallApplications;
+  /** Where calls are replicated for a node that takes over (dialog-store.ts). */
+  dialogStore: CallReplication;
 }
 
 export class CallManager {
@@ -128,6 +149,8 @@ export class CallManager {
   /** Branch of the caller's INVITE → call, to match CANCEL. */
   private readonly byInviteBranch = new Map<string, Call>();
   private readonly routing: CallRouting;
+  /** The node gave up the edge's address (release): its successor owns every call now. */
+  private released = false;
 
   /** Calls the platform places itself (SMS callbacks). */
   readonly originator: Originator;
@@ -158,16 +181,18 @@ export class CallManager {
     const call = this.calls.get(callRef);
     if (!call || call.ended) return false;
     if (call.state === 'answered') {
-      this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' });
-      this.sendBye(call, call.a);
-      if (call.b) this.sendBye(call, call.b);
+      this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' }, () => {
+        this.sendBye(call, call.a);
+        if (call.b) this.sendBye(call, call.b);
+      });
     } else {
       this.cancelCallee(call);
-      this.finish(call, { disposition: 'failed', status: 480, hangupBy: 'platform' });
-      this.deps.stack.respond(call.inviteA, call.a.flow, 480, {
-        toTag: call.a.localTag,
-        headers: [['Reason', 'SIP;cause=480;text="Call terminated by the platform"']],
-      });
+      this.finish(call, { disposition: 'failed', status: 480, hangupBy: 'platform' }, () =>
+        this.deps.stack.respond(call.inviteA, call.a.flow, 480, {
+          toTag: call.a.localTag,
+          headers: [['Reason', 'SIP;cause=480;text="Call terminated by the platform"']],
+        }),
+      );
     }
     return true;
   }
@@ -191,8 +216,13 @@ export class CallManager {
   setHeld(customerId: string, callRef: string, held: boolean): LiveCallResource | undefined {
     const call = this.owned(customerId, callRef);
     if (!call || call.state !== 'answered' || !call.relay) return undefined;
-    call.relay.setBlocked(held);
+    call.relay
+      .setBlocked(held)
+      .catch((error: unknown) =>
+        this.deps.log(`call ${call.ref}: ${held ? 'hold' : 'resume'}: ${String(error)}`),
+      );
     this.deps.log(`call ${call.ref}: ${held ? 'on hold' : 'resumed'} through the API`);
+    this.persist(call);
     this.watchMedia(call); // a held call may be silent for longer
     return liveView(call);
   }
@@ -212,6 +242,10 @@ export class CallManager {
     const keptSdp = relay.lastSdp(kept);
     const destination = this.transferTarget(call, target, kept === 'A' ? call.caller : call.callee);
     if (!destination || keptSdp === null) return 'no-route';
+    // The kept party's media, offered anew from the relay port facing the released side. Before
+    // anyone is released: a relay that cannot be reached leaves the call as it was.
+    const offer = await relay.offer(kept, keptSdp);
+    if (call.ended) return 'no-such-call';
 
     const oldLeg = released === 'A' ? call.a : call.b;
     this.dialogs.remove(oldLeg);
@@ -226,8 +260,9 @@ export class CallManager {
     const fail = (why: string): void => {
       if (call.ended || answered) return;
       this.deps.log(`call ${call.ref}: transfer to ${target} failed (${why}); releasing leg ${kept}`);
-      this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' });
-      this.sendBye(call, kept === 'A' ? call.a : (call.b ?? call.a));
+      this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' }, () =>
+        this.sendBye(call, kept === 'A' ? call.a : (call.b ?? call.a)),
+      );
     };
     const { branch } = sendInvite(
       this.deps.stack,
@@ -236,7 +271,7 @@ export class CallManager {
         maxForwards: 70,
         allow: ALLOW,
         extraHeaders: destination.extraHeaders,
-        body: relay.rewriteSdp(keptSdp, kept),
+        body: offer,
         contentType: 'application/sdp',
       },
       {
@@ -257,8 +292,14 @@ export class CallManager {
           answered = true;
           this.clearNoAnswer(call);
           learnRemote(leg, response);
-          if (response.body.length > 0) relay.replacePeer(released, response.body.toString('utf8'));
+          if (response.body.length > 0)
+            relay
+              .replacePeer(released, response.body.toString('utf8'))
+              .catch((error: unknown) =>
+                this.deps.log(`call ${call.ref}: transfer answer: ${String(error)}`),
+              );
           this.sendInDialog(call, leg, 'ACK', { cseq: 1 });
+          this.persist(call);
           this.watchMedia(call);
         },
         onTimeout: () => fail('no answer to the INVITE'),
@@ -345,6 +386,7 @@ export class CallManager {
     this.dialogs.add(call.a, call);
     const branch = request.vias[0]?.branch;
     if (branch !== undefined) this.byInviteBranch.set(branch, call);
+    this.persist(call);
 
     try {
       await this.route(call, caller, dialed);
@@ -365,8 +407,9 @@ export class CallManager {
     this.deps.stack.respond(request, flow, 200);
     if (call.ended || call.state === 'answered') return; // too late: the call was answered or is over
     this.cancelCallee(call);
-    this.finish(call, { disposition: 'cancelled', status: 487, hangupBy: 'caller' });
-    this.deps.stack.respond(call.inviteA, call.a.flow, 487, { toTag: call.a.localTag });
+    this.finish(call, { disposition: 'cancelled', status: 487, hangupBy: 'caller' }, () =>
+      this.deps.stack.respond(call.inviteA, call.a.flow, 487, { toTag: call.a.localTag }),
+    );
   }
 
   /** ACK, BYE and every other request with a To tag. */
@@ -541,17 +584,14 @@ export class CallManager {
   }
 
   private async inviteCallee(call: Call, target: LegTarget): Promise<void> {
-    const relay = await this.deps.relay.allocate(call.ref);
+    const relay = this.deps.relay.allocate(call.ref);
     call.relay = relay;
-    if (call.ended) {
-      await relay.close(); // the caller cancelled while the relay was being allocated
-      return;
-    }
+    const offer =
+      call.inviteA.body.length > 0 ? await relay.offer('A', call.inviteA.body.toString('utf8')) : undefined;
+    if (call.ended) return; // the caller cancelled while the relay was being asked (finish deletes it)
     const b = openLeg('B', target, this.deps.stack, this.deps.domain);
     call.b = b;
     this.dialogs.add(b, call);
-    const offer =
-      call.inviteA.body.length > 0 ? relay.rewriteSdp(call.inviteA.body.toString('utf8'), 'A') : undefined;
     const maxForwards = Number(headerValue(call.inviteA.headers, 'max-forwards') ?? '70');
     const { branch, sent } = sendInvite(
       this.deps.stack,
@@ -570,6 +610,7 @@ export class CallManager {
     );
     call.inviteB = { branch, uri: target.uri, cseq: b.localCseq };
     call.state = 'calling';
+    this.persist(call);
     if (!sent) {
       this.rejectCaller(call, 480, 'failed', `callee connection ${describeFlow(target.flow)} is gone`);
       return;
@@ -592,8 +633,12 @@ export class CallManager {
       });
       return;
     }
-    this.finish(call, { disposition: 'no-answer', status: 480, hangupBy: 'platform' });
-    this.deps.stack.respond(call.inviteA, call.a.flow, 480, { toTag: call.a.localTag, reason: 'No Answer' });
+    this.finish(call, { disposition: 'no-answer', status: 480, hangupBy: 'platform' }, () =>
+      this.deps.stack.respond(call.inviteA, call.a.flow, 480, {
+        toTag: call.a.localTag,
+        reason: 'No Answer',
+      }),
+    );
   }
 
   /** The callee's leg is given up (cancelled): whatever it still answers no longer concerns the call. */
@@ -608,20 +653,28 @@ export class CallManager {
    * side B: the caller's audio reaches it through the relay, and its prompts reach the caller.
    */
   private async answerLocally(call: Call): Promise<MediaApp> {
-    const relay = call.relay ?? (await this.deps.relay.allocate(call.ref));
+    const relay = call.relay ?? this.deps.relay.allocate(call.ref);
     call.relay = relay;
-    const app = await MediaApp.open(relay.host, this.deps.log);
+    const host = this.deps.relay.client.relay.host;
+    const app = await MediaApp.open(host, this.deps.log);
     call.app = app;
+    // The caller's offer, as the relay passes it on: it names the relay port facing the platform.
+    // Without the caller's SDP (a late offer) only the relay's port facing the platform matters yet.
+    const callerSdp =
+      call.inviteA.body.length > 0 ? call.inviteA.body.toString('utf8') : plainAudioSdp(host, 0);
+    const offer = await relay.offer('A', callerSdp);
+    const answer = await relay.replacePeer('B', app.sdp());
     if (call.ended) {
       await app.close();
       throw new Error('the caller hung up before the platform could answer');
     }
-    if (call.inviteA.body.length > 0) relay.rewriteSdp(call.inviteA.body.toString('utf8'), 'A');
-    app.setRemote(relay.host, relay.port('B'));
-    relay.replacePeer('B', app.sdp());
-    const answer = relay.rewriteSdp(app.sdp(), 'B');
+    const relayPort = relayPortIn(offer);
+    if (relayPort === undefined)
+      throw new Error(`the relay's offer has no audio port: ${JSON.stringify(offer)}`);
+    app.setRemote(host, relayPort);
     call.state = 'answered';
     call.answeredAt = new Date();
+    this.persist(call);
     this.watchMedia(call);
     this.deps.stack.respond(call.inviteA, call.a.flow, 200, {
       toTag: call.a.localTag,
@@ -639,9 +692,10 @@ export class CallManager {
   /** Ends an answered call from the platform's side: record written, BYE to whoever is on it. */
   private endByPlatform(call: Call): void {
     if (call.ended) return;
-    this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' });
-    this.sendBye(call, call.a);
-    if (call.b) this.sendBye(call, call.b);
+    this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' }, () => {
+      this.sendBye(call, call.a);
+      if (call.b) this.sendBye(call, call.b);
+    });
   }
 
   /**
@@ -713,11 +767,12 @@ export class CallManager {
     const detail = `no response from the callee to the INVITE within 64·T1 = ${timeoutMs} ms`;
     this.deps.log(`call ${call.ref}: 408 (${detail}; config.sip.t1Ms)`);
     this.cancelCallee(call); // sent only if a late provisional still comes (RFC 3261 §9.1)
-    this.finish(call, { disposition: 'failed', status: 408, hangupBy: 'platform' });
-    this.deps.stack.respond(call.inviteA, call.a.flow, 408, {
-      toTag: call.a.localTag,
-      headers: [['Warning', `399 ${this.deps.domain} "${escapeQuoted(detail)}"`]],
-    });
+    this.finish(call, { disposition: 'failed', status: 408, hangupBy: 'platform' }, () =>
+      this.deps.stack.respond(call.inviteA, call.a.flow, 408, {
+        toTag: call.a.localTag,
+        headers: [['Warning', `399 ${this.deps.domain} "${escapeQuoted(detail)}"`]],
+      }),
+    );
   }
 
   /**
@@ -727,10 +782,11 @@ export class CallManager {
   private onNeverAcknowledged(call: Call, leg: RelaySide): void {
     if (call.ended) return;
     this.deps.log(`call ${call.ref}: the 2xx to leg ${leg}'s INVITE was never ACKed; ending the call`);
-    this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' });
-    if (call.b && !call.ackBSent) this.sendAckToCallee(call, undefined); // B's 2xx still needs its ACK
-    this.sendBye(call, call.a);
-    if (call.b) this.sendBye(call, call.b);
+    this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' }, () => {
+      if (call.b && !call.ackBSent) this.sendAckToCallee(call, undefined); // B's 2xx still needs its ACK
+      this.sendBye(call, call.a);
+      if (call.b) this.sendBye(call, call.b);
+    });
   }
 
   private onCalleeInviteResponse(call: Call, response: SipResponse): void {
@@ -753,42 +809,46 @@ export class CallManager {
       this.clearNoAnswer(call);
       call.state = 'answered';
       call.answeredAt = new Date();
+      this.persist(call);
       this.watchMedia(call);
-      const answer = this.calleeSdpForCaller(call, response);
-      stack.respond(call.inviteA, call.a.flow, response.status, {
-        reason: response.reason,
-        toTag: call.a.localTag,
-        headers: [
-          ['Contact', `<${call.a.contact}>`],
-          ['Allow', ALLOW],
-        ],
-        body: answer,
-        contentType: headerValue(response.headers, 'content-type'),
-        onNoAck: () => this.onNeverAcknowledged(call, 'A'),
-      });
+      this.calleeSdpForCaller(call, response, (answer) =>
+        stack.respond(call.inviteA, call.a.flow, response.status, {
+          reason: response.reason,
+          toTag: call.a.localTag,
+          headers: [
+            ['Contact', `<${call.a.contact}>`],
+            ['Allow', ALLOW],
+          ],
+          body: answer,
+          contentType: headerValue(response.headers, 'content-type'),
+          onNoAck: () => this.onNeverAcknowledged(call, 'A'),
+        }),
+      );
       return;
     }
     if (call.ended) return; // the final for our CANCEL (487) or a late reply: the stack has ACKed it
     if (response.status < 200) {
       if (response.toTag !== undefined) learnRemote(b, response);
       call.state = 'early';
-      const sdp = this.calleeSdpForCaller(call, response);
-      stack.respond(call.inviteA, call.a.flow, response.status, {
-        reason: response.reason,
-        toTag: call.a.localTag,
-        headers: [['Contact', `<${call.a.contact}>`]],
-        body: sdp,
-        contentType: headerValue(response.headers, 'content-type'),
-      });
+      this.calleeSdpForCaller(call, response, (sdp) =>
+        stack.respond(call.inviteA, call.a.flow, response.status, {
+          reason: response.reason,
+          toTag: call.a.localTag,
+          headers: [['Contact', `<${call.a.contact}>`]],
+          body: sdp,
+          contentType: headerValue(response.headers, 'content-type'),
+        }),
+      );
       return;
     }
     // A redirect would point the caller past the platform: report it as unavailable instead.
     const status = response.status < 400 ? 480 : response.status;
-    this.finish(call, { disposition: dispositionFor(status), status, hangupBy: 'callee' });
-    stack.respond(call.inviteA, call.a.flow, status, {
-      reason: status === response.status ? response.reason : undefined,
-      toTag: call.a.localTag,
-    });
+    this.finish(call, { disposition: dispositionFor(status), status, hangupBy: 'callee' }, () =>
+      stack.respond(call.inviteA, call.a.flow, status, {
+        reason: status === response.status ? response.reason : undefined,
+        toTag: call.a.localTag,
+      }),
+    );
   }
 
   private onAck(call: Call, side: RelaySide, request: SipRequest): void {
@@ -808,11 +868,42 @@ export class CallManager {
     }
   }
 
-  /** The callee's SDP as the caller must see it: pointing at the relay, not at the callee. */
-  private calleeSdpForCaller(call: Call, response: SipResponse): string | undefined {
-    return response.body.length > 0 && call.relay
-      ? call.relay.rewriteSdp(response.body.toString('utf8'), 'B')
-      : undefined;
+  /** The callee's SDP as the caller must see it (pointing at the relay, not at the callee), then `send`. */
+  private calleeSdpForCaller(
+    call: Call,
+    response: SipResponse,
+    send: (sdp: string | undefined) => void,
+  ): void {
+    // The caller's INVITE without SDP (a late offer) makes the callee's SDP the offer.
+    const kind = call.inviteA.body.length > 0 ? 'answer' : 'offer';
+    this.viaRelay(call, 'B', kind, response, (sdp) => {
+      if (!call.ended) send(sdp);
+    });
+  }
+
+  /**
+   * Hands the SDP `side` sent in `message` to the relay as an offer or an answer and calls `send`
+   * with the SDP for the other side; a message without SDP is sent at once, in order. When the
+   * relay cannot be reached the call ends (logged with the relay's address and the command).
+   */
+  private viaRelay(
+    call: Call,
+    side: RelaySide,
+    kind: 'offer' | 'answer',
+    message: SipRequest | SipResponse,
+    send: (sdp: string | undefined) => void,
+  ): void {
+    const isSdp = (headerValue(message.headers, 'content-type') ?? 'application/sdp').startsWith(
+      'application/sdp',
+    );
+    if (message.body.length === 0 || !call.relay || !isSdp) return send(undefined);
+    call.relay[kind](side, message.body.toString('utf8')).then(send, (error: unknown) => {
+      this.deps.log(`call ${call.ref}: ${(error as Error).message}; ending the call`);
+      if (call.ended) return;
+      if (call.state === 'answered') return this.endByPlatform(call);
+      this.cancelCallee(call);
+      this.rejectCaller(call, 503, 'failed', 'the media relay did not answer');
+    });
   }
 
   private sendAckToCallee(call: Call, ackFromCaller: SipRequest | undefined): void {
@@ -831,16 +922,22 @@ export class CallManager {
       this.deps.stack.respond(request, flow, 200);
       if (side === 'A') {
         this.cancelCallee(call);
-        this.finish(call, { disposition: 'cancelled', status: 487, hangupBy: 'caller' });
-        this.deps.stack.respond(call.inviteA, call.a.flow, 487, { toTag: call.a.localTag });
+        this.finish(call, { disposition: 'cancelled', status: 487, hangupBy: 'caller' }, () =>
+          this.deps.stack.respond(call.inviteA, call.a.flow, 487, { toTag: call.a.localTag }),
+        );
       }
       return;
     }
     // The CDR is committed before the BYE is answered: whoever reads it after the hangup sees it.
-    this.finish(call, { disposition: 'answered', status: 200, hangupBy: side === 'A' ? 'caller' : 'callee' });
-    this.deps.stack.respond(request, flow, 200);
-    const other = side === 'A' ? call.b : call.a;
-    if (other) this.sendBye(call, other);
+    this.finish(
+      call,
+      { disposition: 'answered', status: 200, hangupBy: side === 'A' ? 'caller' : 'callee' },
+      () => {
+        this.deps.stack.respond(request, flow, 200);
+        const other = side === 'A' ? call.b : call.a;
+        if (other) this.sendBye(call, other);
+      },
+    );
   }
 
   private relayInDialog(call: Call, side: RelaySide, request: SipRequest, flow: Flow): void {
@@ -850,7 +947,8 @@ export class CallManager {
       return;
     }
     const forwardedCseq = ++other.localCseq;
-    const { branch } = this.sendInDialog(
+    let branch = '';
+    this.sendInDialog(
       call,
       other,
       request.method,
@@ -864,9 +962,13 @@ export class CallManager {
           });
         },
       },
+      (sent) => {
+        branch = sent.branch;
+        call.relayed.set(branch, { origin: { request, flow, side }, forwardedCseq });
+      },
     );
-    call.relayed.set(branch, { origin: { request, flow, side }, forwardedCseq });
     if (request.body.length > 0) this.watchMedia(call); // a hold or resume changes the limit
+    this.persist(call); // the leg's CSeq moved on
   }
 
   private onRelayedResponse(call: Call, branch: string, response: SipResponse): void {
@@ -875,10 +977,6 @@ export class CallManager {
     const { origin } = relayed;
     if (response.status >= 200) call.relayed.delete(branch);
     const answeringSide: RelaySide = origin.side === 'A' ? 'B' : 'A';
-    const body =
-      response.body.length > 0 && call.relay
-        ? call.relay.rewriteSdp(response.body.toString('utf8'), answeringSide)
-        : undefined;
     const originLeg = origin.side === 'A' ? call.a : call.b;
     if (origin.request.method === 'INVITE' && response.status >= 200 && response.status < 300) {
       call.pendingAck = {
@@ -887,18 +985,22 @@ export class CallManager {
         forwardedCseq: relayed.forwardedCseq,
       };
     }
-    if (body !== undefined) this.watchMedia(call); // the answer to a hold or resume
     const isSuccessToInvite =
       origin.request.method === 'INVITE' && response.status >= 200 && response.status < 300;
-    this.deps.stack.respond(origin.request, origin.flow, response.status, {
-      reason: response.reason,
-      onNoAck: isSuccessToInvite ? () => this.onNeverAcknowledged(call, origin.side) : undefined,
-      headers:
-        originLeg && response.status < 300 && origin.request.method === 'INVITE'
-          ? [['Contact', `<${originLeg.contact}>`]]
-          : [],
-      body,
-      contentType: headerValue(response.headers, 'content-type'),
+    // A request without SDP makes the response's SDP the offer.
+    const kind = origin.request.body.length > 0 ? 'answer' : 'offer';
+    this.viaRelay(call, answeringSide, kind, response, (body) => {
+      if (body !== undefined) this.watchMedia(call); // the answer to a hold or resume
+      this.deps.stack.respond(origin.request, origin.flow, response.status, {
+        reason: response.reason,
+        onNoAck: isSuccessToInvite ? () => this.onNeverAcknowledged(call, origin.side) : undefined,
+        headers:
+          originLeg && response.status < 300 && origin.request.method === 'INVITE'
+            ? [['Contact', `<${originLeg.contact}>`]]
+            : [],
+        body,
+        contentType: headerValue(response.headers, 'content-type'),
+      });
     });
   }
 
@@ -908,15 +1010,16 @@ export class CallManager {
     method: string,
     options: { cseq?: number; sdpFrom?: RelaySide; request?: SipRequest },
     handlers: ClientTransactionHandlers = {},
-  ): { branch: string; sent: boolean } {
+    onSent: (sent: { branch: string; sent: boolean }) => void = () => undefined,
+  ): void {
     const cseq = options.cseq ?? ++leg.localCseq;
     const source = options.request;
-    const body =
-      source && source.body.length > 0 && call.relay && options.sdpFrom
-        ? call.relay.rewriteSdp(source.body.toString('utf8'), options.sdpFrom)
-        : undefined;
     const contentType = source ? headerValue(source.headers, 'content-type') : undefined;
-    return sendInDialog(this.deps.stack, leg, method, cseq, { body, contentType }, handlers);
+    const send = (body: string | undefined): void =>
+      onSent(sendInDialog(this.deps.stack, leg, method, cseq, { body, contentType }, handlers));
+    if (!source || !options.sdpFrom) return send(undefined);
+    // SDP in an ACK answers the 2xx's offer; in any other request it is a new offer.
+    this.viaRelay(call, options.sdpFrom, method === 'ACK' ? 'answer' : 'offer', source, send);
   }
 
   private sendBye(call: Call, leg: Leg): void {
@@ -930,11 +1033,12 @@ export class CallManager {
   /** The edge rejects the call itself (no route, callee not registered, internal error). */
   private rejectCaller(call: Call, status: number, disposition: Disposition, detail?: string): void {
     if (detail) this.deps.log(`call ${call.ref}: ${status} (${detail})`);
-    this.finish(call, { disposition, status, hangupBy: status >= 500 ? 'platform' : null });
-    this.deps.stack.respond(call.inviteA, call.a.flow, status, {
-      toTag: call.a.localTag,
-      headers: detail ? [['Warning', `399 ${this.deps.domain} "${escapeQuoted(detail)}"`]] : [],
-    });
+    this.finish(call, { disposition, status, hangupBy: status >= 500 ? 'platform' : null }, () =>
+      this.deps.stack.respond(call.inviteA, call.a.flow, status, {
+        toTag: call.a.localTag,
+        headers: detail ? [['Warning', `399 ${this.deps.domain} "${escapeQuoted(detail)}"`]] : [],
+      }),
+    );
   }
 
   /**
@@ -942,12 +1046,14 @@ export class CallManager {
    * relay has received no media from either side for the limit has lost both endpoints (a crash,
    * a dead network) and would otherwise never end. One timer per call, armed for the earliest
    * moment the limit could be reached and re-checked then (no per-packet timer work). A call on
-   * hold gets the longer limit; a re-INVITE/UPDATE with SDP re-arms with the new state.
+   * hold gets the longer limit; a re-INVITE/UPDATE with SDP re-arms with the new state. The last
+   * media time comes from the relay (ng query): the call ends only on a fresh answer.
    */
-  private watchMedia(call: Call): void {
+  private watchMedia(call: Call, fresh = false): void {
     if (call.mediaTimer) clearTimeout(call.mediaTimer);
     call.mediaTimer = null;
     const relay = call.relay;
+    if (this.released) return; // the successor watches the call now
     if (call.ended || call.state !== 'answered' || !relay || !call.answeredAt) return;
     const held = relay.onHold();
     const limitMs = held ? this.deps.heldInactivityTimeoutMs : this.deps.inactivityTimeoutMs;
@@ -959,14 +1065,27 @@ export class CallManager {
       call.mediaTimer.unref();
       return;
     }
+    if (!fresh) {
+      relay.refresh().then(
+        () => this.watchMedia(call, true),
+        (error: unknown) => {
+          // The relay cannot say: its silence is no evidence the parties are gone. Ask again later.
+          this.deps.log(`call ${call.ref}: media check: ${(error as Error).message}`);
+          call.mediaTimer = setTimeout(() => this.watchMedia(call), limitMs);
+          call.mediaTimer.unref();
+        },
+      );
+      return;
+    }
     const setting = held ? 'config.media.heldInactivityTimeoutMs' : 'config.media.inactivityTimeoutMs';
     this.deps.log(
       `call ${call.ref}: no RTP from either side for ${idleMs} ms${held ? ' (on hold)' : ''} (${setting} = ${limitMs}); ending the call`,
     );
-    this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' });
-    if (call.b && !call.ackBSent) this.sendAckToCallee(call, undefined); // B's 2xx still needs its ACK
-    this.sendBye(call, call.a);
-    if (call.b) this.sendBye(call, call.b);
+    this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' }, () => {
+      if (call.b && !call.ackBSent) this.sendAckToCallee(call, undefined); // B's 2xx still needs its ACK
+      this.sendBye(call, call.a);
+      if (call.b) this.sendBye(call, call.b);
+    });
   }
 
   private clearNoAnswer(call: Call): void {
@@ -975,17 +1094,19 @@ export class CallManager {
   }
 
   /**
-   * Ends the call exactly once: timers stopped, CDR written (synchronously, so it is committed
-   * before the caller of finish answers anyone), the relay closed, call.completed emitted.
+   * Ends the call exactly once: timers stopped, the relay session deleted and the CDR written
+   * with its final counters, call.completed emitted; then `announce` tells the parties (so the
+   * record is committed before anyone hears the call is over). Nothing when already ended.
    */
-  private finish(call: Call, end: CallEnd): void {
+  private finish(call: Call, end: CallEnd, announce: () => void = () => undefined): void {
     if (call.ended) return;
+    if (this.released) return; // the node that took over ends the call
     call.ended = true;
     call.state = 'ended';
     this.clearNoAnswer(call);
     if (call.mediaTimer) clearTimeout(call.mediaTimer);
     call.mediaTimer = null;
-    writeCdr(this.deps.db, this.deps.bus, this.deps.log, {
+    const written = writeCdr(this.deps.db, this.deps.bus, this.deps.log, {
       callRef: call.ref,
       customerId: call.customerId,
       sipCallId: call.sipCallId,
@@ -1003,6 +1124,14 @@ export class CallManager {
       transferredTo: call.transferredTo,
       relay: call.relay,
     });
+    written.then(
+      () => {
+        // Only once the record is in: a successor finding the row (and no record) ends the call itself.
+        this.deps.dialogStore.forget(call.ref);
+        announce();
+      },
+      (error: unknown) => this.deps.log(`call ${call.ref}: ending: ${String(error)}`),
+    );
     this.handOverVoicemail(call);
     if (call.app) {
       const app = call.app;
@@ -1046,6 +1175,68 @@ export class CallManager {
       this.deps.log(
         `call ${call.ref}: storing the voicemail failed: ${(error as Error).stack ?? String(error)}`,
       );
+    }
+  }
+
+  /** The call's state goes to the store for a successor (never from a node that gave the address up). */
+  private persist(call: Call): void {
+    if (!this.released && !call.ended) this.deps.dialogStore.save(call);
+  }
+
+  /**
+   * Takes over the calls a previous node of the edge left in the store (see dialog-store.ts):
+   * established calls go on; calls being set up end with 503 to the caller and a CANCEL to the
+   * callee; calls the platform answered itself, or with a leg over a lost WebSocket, end with BYE.
+   */
+  restore(): void {
+    const restored = this.deps.dialogStore.load((state) => this.deps.relay.restore(state));
+    for (const { phase, call, unreachable } of restored) {
+      this.calls.set(call.ref, call);
+      this.dialogs.add(call.a, call);
+      if (call.b) this.dialogs.add(call.b, call);
+      const lost = unreachable.length > 0 ? `; leg ${unreachable.join('+')} was on a lost WebSocket` : '';
+      this.deps.log(`call ${call.ref}: taken over from the store (${phase}${lost})`);
+      const reachable = (leg: Leg | null): leg is Leg => leg !== null && !unreachable.includes(leg.side);
+      // The callee's INVITE is this node's now: its late answers are ACKed (and a 2xx of an ended call BYEd).
+      if (reachable(call.b) && call.inviteB && (phase === 'setup' || !call.ackBSent))
+        this.deps.stack.adoptInvite(
+          call.b.flow,
+          { ...call.inviteB, from: call.b.localHeader, callId: call.b.callId },
+          { onResponse: (response) => this.onCalleeInviteResponse(call, response) },
+        );
+      if (phase === 'setup') {
+        if (reachable(call.b)) this.cancelCallee(call);
+        if (reachable(call.a)) this.deps.stack.beginServerTransaction(call.inviteA, call.a.flow); // Timer G until the ACK
+        this.finish(call, { disposition: 'failed', status: 503, hangupBy: 'platform' }, () => {
+          if (!reachable(call.a)) return;
+          this.deps.stack.respond(call.inviteA, call.a.flow, 503, {
+            toTag: call.a.localTag,
+            headers: [
+              ['Retry-After', '1'],
+              ['Warning', `399 ${this.deps.domain} "call setup interrupted by a sip-edge failover"`],
+            ],
+          });
+        });
+      } else if (phase === 'local' || unreachable.length > 0) {
+        this.finish(call, { disposition: 'answered', status: 200, hangupBy: 'platform' }, () => {
+          if (reachable(call.b) && !call.ackBSent) this.sendAckToCallee(call, undefined);
+          for (const leg of [call.a, call.b].filter(reachable)) this.sendBye(call, leg);
+        });
+      } else this.watchMedia(call);
+    }
+  }
+
+  /**
+   * The node gives up the edge's address without ending anything (a keepalived backup
+   * transition; in tests, what a crash leaves): timers stop, nothing more is written or sent.
+   */
+  release(): void {
+    this.released = true;
+    for (const call of this.calls.values()) {
+      this.clearNoAnswer(call);
+      if (call.mediaTimer) clearTimeout(call.mediaTimer);
+      if (call.voicemail?.limit) clearTimeout(call.voicemail.limit);
+      call.app?.close().catch(() => undefined); // its media died with the node
     }
   }
 

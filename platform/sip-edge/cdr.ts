@@ -4,7 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { PlatformBus } from '../bus';
-import type { RelaySession } from '../media-relay';
+import type { RelayStats } from '../media-relay';
+import type { RelayCall } from './relay-call';
 import type { Db } from '../store/store';
 import { writeBehind } from '../store/write-behind';
 
@@ -24,16 +25,33 @@ export interface CdrRecord {
   hangupBy: string | null;
   forwardedTo: string | null;
   transferredTo: string | null;
-  relay: RelaySession | null;
+  relay: RelayCall | null;
 }
 
 /**
- * Commits the CDR synchronously (readers after the hang-up see it), then announces call.completed.
+ * Ends the call's relay session (ng delete) and commits the CDR with its final counters, then
+ * announces call.completed. The record follows the hang-up by one relay round trip; a relay that
+ * cannot be reached leaves the counters of the last query (logged), never the record unwritten.
  * When the store refuses writes the record waits in the write-behind queue and is announced once
  * it landed; its id is fixed here, so however often it is tried it is inserted once.
  */
-export function writeCdr(db: Db, bus: PlatformBus, log: (message: string) => void, record: CdrRecord): void {
-  const media = record.relay?.stats() ?? null;
+export function writeCdr(
+  db: Db,
+  bus: PlatformBus,
+  log: (message: string) => void,
+  record: CdrRecord,
+): Promise<void> {
+  const final = record.relay ? record.relay.close() : Promise.resolve(null);
+  return final.then((media) => insertCdr(db, bus, log, record, media));
+}
+
+function insertCdr(
+  db: Db,
+  bus: PlatformBus,
+  log: (message: string) => void,
+  record: CdrRecord,
+  media: RelayStats | null,
+): void {
   const durationMs = record.answeredAt
     ? Math.max(0, record.endedAt.getTime() - record.answeredAt.getTime())
     : 0;

@@ -4,12 +4,15 @@
  * through the relay. Malformed SIP is answered 400 (or dropped when no answer can be
  * addressed); nothing a client sends can stop the edge.
  */
-import type { MediaRelay } from '../media-relay';
+import { NgClient, type NgAddress } from './ng-client';
+import { RelayControl } from './relay-call';
 import type { LiveCallControl } from '../contracts';
 import type { CallApplications, CallbackOutcome, CallbackRequest } from '../contracts';
 import type { RoleDeps, RunningRole } from '../role';
 import { DigestAuthenticator } from './auth';
 import { CallManager, type ActiveCall } from './calls';
+import { DialogStore } from './dialog-store';
+import { LocationStore } from './location-store';
 import { describe, parseSipMessage, type ParseFailure, type SipRequest } from './message';
 import { Registrar, type BindingInfo } from './registrar';
 import { SipStack } from './stack';
@@ -36,6 +39,11 @@ export interface SipEdge extends RunningRole<SipEdgeEndpoints> {
   liveCalls: LiveCallControl;
   /** Calls an outside number over the customer's trunk, then connects the customer's agent. */
   callback(request: CallbackRequest): Promise<CallbackOutcome>;
+  /**
+   * Gives up the edge's addresses without ending any call or registration (a keepalived backup
+   * transition): whatever is in progress stays in the store for the node that takes over.
+   */
+  release(): Promise<void>;
 }
 
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO';
@@ -53,11 +61,13 @@ const KNOWN_METHODS = new Set([
 
 export async function startSipEdge(
   deps: RoleDeps,
-  relay: MediaRelay,
+  relay: NgAddress,
   apps: CallApplications,
 ): Promise<SipEdge> {
   const { config } = deps;
   const log = (message: string): void => deps.log('sip-edge', message);
+  // Media is controlled only over rtpengine's ng protocol, whichever relay answers at this address.
+  const ng = await NgClient.open(relay, log, { localHost: config.host });
   const domain = config.sip.domain;
   // The transports start first (their ports are needed by everything else) and deliver here.
   let handle: (data: Buffer, flow: Flow) => void = () => undefined;
@@ -67,6 +77,9 @@ export async function startSipEdge(
     onMessage: (data, flow) => handle(data, flow),
     onWsClosed: (flow) => onConnectionClosed(flow),
     log,
+  }).catch(async (error: unknown) => {
+    await ng.close();
+    throw error;
   });
   const stack = new SipStack(transports, log, {
     t1Ms: config.sip.t1Ms,
@@ -85,13 +98,14 @@ export async function startSipEdge(
       maxSeconds: config.sip.maxExpiresSeconds,
     },
     log,
+    new LocationStore(deps.db, log),
   );
   onConnectionClosed = (flow) => registrar.dropFlow(flow);
   const calls = new CallManager({
     stack,
     db: deps.db,
     bus: deps.bus,
-    relay,
+    relay: new RelayControl(ng, log),
     auth,
     registrar,
     domain,
@@ -101,6 +115,7 @@ export async function startSipEdge(
     heldInactivityTimeoutMs: config.media.heldInactivityTimeoutMs,
     voice: config.voice,
     apps,
+    dialogStore: new DialogStore(deps.db, log),
     log,
   });
 
@@ -183,8 +198,12 @@ export async function startSipEdge(
       if (message.method !== 'ACK') stack.respond(message, flow, 500);
     }
   };
+  // After `handle` is wired: what the restore sends may be answered at once.
+  calls.restore();
 
-  log(`listening on udp:${config.host}:${transports.udpPort} and ${transports.wsUrl} for domain ${domain}`);
+  log(
+    `listening on udp:${config.host}:${transports.udpPort} and ${transports.wsUrl} for domain ${domain}; media relay ng at ${ng.relayName}`,
+  );
   return {
     endpoints: { udp: { host: config.host, port: transports.udpPort }, ws: transports.wsUrl, domain },
     activeCalls: () => calls.activeCalls(),
@@ -197,10 +216,18 @@ export async function startSipEdge(
       setHeld: (customerId, callRef, held) => calls.setHeld(customerId, callRef, held),
       transfer: (customerId, callRef, target) => calls.transfer(customerId, callRef, target),
     },
+    async release(): Promise<void> {
+      onConnectionClosed = () => undefined; // closing the WebSockets must not rewrite the store
+      calls.release();
+      stack.stop();
+      await transports.stop();
+      await ng.close();
+    },
     async stop(): Promise<void> {
       await calls.stopAll();
       stack.stop();
       await transports.stop();
+      await ng.close();
     },
   };
 }

@@ -6,11 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { PlatformBus } from '../bus';
-import type { MediaRelay, RelaySession, RelaySide } from '../media-relay';
+import type { RelaySide } from '../media-relay';
 import { plainAudioSdp } from '../media-relay/media-app';
 import type { Db } from '../store/store';
 import type { DigestAuthenticator } from './auth';
 import { writeCdr } from './cdr';
+import type { RelayCall, RelayControl } from './relay-call';
 import type { SipRequest, SipResponse } from './message';
 import * as dialog from './dialog';
 import type { Registrar } from './registrar';
@@ -24,7 +25,7 @@ export interface OriginatorDeps {
   stack: SipStack;
   db: Db;
   bus: PlatformBus;
-  relay: MediaRelay;
+  relay: RelayControl;
   auth: DigestAuthenticator;
   registrar: Registrar;
   domain: string;
@@ -43,7 +44,7 @@ interface OriginatedCall {
   ref: string;
   request: CallbackRequest;
   trunkId: string;
-  relay: RelaySession;
+  relay: RelayCall;
   startedAt: Date;
   answeredAt: Date | null;
   legs: Partial<Record<RelaySide, OriginatedLeg>>;
@@ -69,7 +70,15 @@ export class Originator {
     if (!agent || agent.customerId !== request.customerId || !this.deps.registrar.lookup(agent.username))
       return 'agent-unavailable';
     const ref = `call_${randomBytes(8).toString('hex')}`;
-    const relay = await this.deps.relay.allocate(ref);
+    const relay = this.deps.relay.allocate(ref);
+    // Neither party's SDP is known yet: a placeholder (port 0: nowhere to send) for the agent's
+    // side gets the relay port facing the outside party, which is offered to it.
+    const offer = await relay.offer('B', this.placeholderSdp()).catch((error: unknown) => {
+      this.deps.log(`call ${ref}: callback of ${request.number}: ${(error as Error).message}`);
+      void relay.close();
+      return undefined;
+    });
+    if (offer === undefined) return 'no-route';
     const call: OriginatedCall = {
       ref,
       request,
@@ -86,6 +95,7 @@ export class Originator {
       call,
       'A',
       trunkLegTarget(trunk, request.number, { number: request.presented, withheld: false }, this.deps.domain),
+      offer,
     );
     return 'calling';
   }
@@ -117,7 +127,12 @@ export class Originator {
       this.end(call, { disposition: 'answered', status: 200, hangupBy: 'platform' });
   }
 
-  private invite(call: OriginatedCall, side: RelaySide, target: LegTarget): void {
+  private placeholderSdp(): string {
+    return plainAudioSdp(this.deps.relay.client.relay.host, 0);
+  }
+
+  /** Opens leg `side` offering `sdp`: the relay's address facing that side, where the other side's media comes from. */
+  private invite(call: OriginatedCall, side: RelaySide, target: LegTarget, sdp: string): void {
     const leg: OriginatedLeg = {
       ...dialog.openLeg(side, target, this.deps.stack, this.deps.domain),
       invite: { branch: '', uri: target.uri, cseq: 1 },
@@ -133,8 +148,7 @@ export class Originator {
         maxForwards: 70,
         allow: ALLOW,
         extraHeaders: target.extraHeaders,
-        // The relay's own address facing this side: the other side's media comes from there.
-        body: plainAudioSdp(call.relay.host, call.relay.port(side)),
+        body: sdp,
         contentType: 'application/sdp',
       },
       {
@@ -170,20 +184,34 @@ export class Originator {
       this.sendBye(call, leg); // answered after the callback was given up
       return;
     }
-    if (response.body.length > 0) call.relay.setPeerFromSdp(leg.side, response.body.toString('utf8'));
+    // The party's answer tells the relay where it wants media; the reply is what the agent is offered.
+    const answered = call.relay.answer(
+      leg.side,
+      response.body.length > 0 ? response.body.toString('utf8') : this.placeholderSdp(),
+    );
     if (leg.side === 'A') {
       const agent = this.deps.auth.findAccount(call.request.agent);
       const binding = agent ? this.deps.registrar.lookup(agent.username) : undefined;
       if (!binding) return this.end(call, { disposition: 'failed', status: 480, hangupBy: 'platform' });
-      this.invite(call, 'B', {
+      const target: LegTarget = {
         flow: binding.flow,
         uri: binding.contact,
         from: `"Callback" <sip:${call.request.number}@${this.deps.domain}>`,
         to: `<sip:${call.request.agent}@${this.deps.domain}>`,
         extraHeaders: [],
-      });
+      };
+      answered.then(
+        (sdp) => {
+          if (!call.ended) this.invite(call, 'B', target, sdp);
+        },
+        (error: unknown) => {
+          this.deps.log(`call ${call.ref}: ${(error as Error).message}`);
+          this.end(call, { disposition: 'failed', status: 503, hangupBy: 'platform' });
+        },
+      );
       return;
     }
+    answered.catch((error: unknown) => this.deps.log(`call ${call.ref}: ${(error as Error).message}`));
     call.answeredAt = new Date();
     this.deps.log(`call ${call.ref}: ${call.request.number} and agent ${call.request.agent} connected`);
   }
@@ -205,7 +233,7 @@ export class Originator {
       if (leg.answered) this.sendBye(call, leg);
       else dialog.sendCancel(this.deps.stack, leg, leg.invite);
     }
-    writeCdr(this.deps.db, this.deps.bus, this.deps.log, {
+    void writeCdr(this.deps.db, this.deps.bus, this.deps.log, {
       callRef: call.ref,
       customerId: call.request.customerId,
       sipCallId: call.legs.A?.callId ?? call.ref,

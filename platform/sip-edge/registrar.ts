@@ -1,9 +1,10 @@
 /**
- * Registrar (RFC 3261 §10) with an in-memory location table, like Kamailio's usrloc with
- * db_mode 0. A binding remembers the flow the REGISTER arrived on (fix_nated_register /
+ * Registrar (RFC 3261 §10) with a location table kept in memory and written through to the
+ * store (Kamailio's usrloc with db_mode 1, see location-store.ts), loaded again at start. A binding remembers the flow the REGISTER arrived on (fix_nated_register /
  * WebSocket connection), because that is the only way back to a phone behind NAT or on WS.
  */
 import type { DigestAuthenticator } from './auth';
+import type { Binding, LocationStore } from './location-store';
 import { headerValue, headerValues, parseNameAddr, uriText, type SipRequest } from './message';
 import type { SipStack } from './stack';
 import { sameFlow, type Flow } from './transport';
@@ -15,17 +16,7 @@ export interface ExpiryBounds {
   maxSeconds: number;
 }
 
-export interface Binding {
-  username: string;
-  /** The Contact URI as the phone sent it. */
-  contact: string;
-  flow: Flow;
-  expiresAt: number;
-  registeredAt: string;
-  callId: string;
-  cseq: number;
-  userAgent?: string;
-}
+export type { Binding } from './location-store';
 
 export interface BindingInfo {
   username: string;
@@ -46,7 +37,11 @@ export class Registrar {
     private readonly domains: string[],
     private readonly expiry: ExpiryBounds,
     private readonly log: (message: string) => void,
-  ) {}
+    private readonly store: LocationStore,
+  ) {
+    for (const [username, bindings] of store.load()) this.table.set(username, bindings);
+    if (this.table.size > 0) this.log(`${this.table.size} registered user(s) restored from the store`);
+  }
 
   handleRegister(request: SipRequest, flow: Flow): void {
     const toUser = request.to.uri.user;
@@ -83,7 +78,7 @@ export class Registrar {
         });
         return;
       }
-      this.table.delete(username);
+      this.put(username, []);
       this.log(`${username}: all bindings removed`);
       this.respondWithBindings(request, flow, username);
       return;
@@ -124,8 +119,7 @@ export class Registrar {
       if (index >= 0) bindings[index] = binding;
       else bindings.push(binding);
     }
-    if (bindings.length === 0) this.table.delete(username);
-    else this.table.set(username, bindings);
+    this.put(username, bindings);
     this.log(
       `${username}: ${bindings.length} binding(s) after REGISTER from ${flow.transport} ${flow.address}:${flow.port}`,
     );
@@ -162,9 +156,15 @@ export class Registrar {
       const remaining = bindings.filter((b) => !sameFlow(b.flow, flow));
       if (remaining.length === bindings.length) continue;
       this.log(`${username}: ${bindings.length - remaining.length} binding(s) removed, connection closed`);
-      if (remaining.length === 0) this.table.delete(username);
-      else this.table.set(username, remaining);
+      this.put(username, remaining);
     }
+  }
+
+  /** The user's bindings change: memory and store alike (write-through). */
+  private put(username: string, bindings: Binding[]): void {
+    if (bindings.length === 0) this.table.delete(username);
+    else this.table.set(username, bindings);
+    this.store.save(username, bindings);
   }
 
   private current(username: string): Binding[] {

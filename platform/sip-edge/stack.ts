@@ -480,6 +480,40 @@ export class SipStack {
     transaction.timeout = after(this.transactionTimeoutMs, () => this.timeOut(transaction));
   }
 
+  /**
+   * Takes over an INVITE client transaction a previous node of the edge sent from the same
+   * address (failover): nothing is sent, but its responses now match (a non-2xx final is ACKed,
+   * a 2xx goes to `handlers`) and a CANCEL with its branch goes out at once. Timer B still runs.
+   */
+  adoptInvite(
+    flow: Flow,
+    invite: { branch: string; uri: string; from: string; callId: string; cseq: number },
+    handlers: ClientTransactionHandlers,
+  ): void {
+    const via = `${this.transports.viaFor(flow)};branch=${invite.branch};rport`;
+    const transaction: ClientTransaction = {
+      expiresAt: Date.now() + PENDING_INVITE_LIMIT_MS,
+      method: 'INVITE',
+      uri: invite.uri,
+      flow,
+      handlers,
+      dialogCseq: `${invite.callId}|${invite.cseq}`,
+      // Whatever the callee said before the takeover is unknown; its INVITE arrived long ago.
+      responded: true,
+      timedOut: false,
+      invite: {
+        uri: invite.uri,
+        via,
+        from: invite.from,
+        callId: invite.callId,
+        cseq: invite.cseq,
+        route: [],
+      },
+    };
+    this.clientTransactions.set(`${invite.branch}|INVITE`, transaction);
+    transaction.timeout = after(this.transactionTimeoutMs, () => this.timeOut(transaction));
+  }
+
   /** Timer B/F: the transaction ends as if a 408 had arrived (RFC 3261 §8.1.3.1). */
   private timeOut(transaction: ClientTransaction): void {
     transaction.retransmission?.stop();
@@ -500,6 +534,8 @@ export class SipStack {
     const transaction =
       branch === undefined ? undefined : this.clientTransactions.get(`${branch}|${response.cseq.method}`);
     if (!transaction || branch === undefined) {
+      if (response.cseq.method === 'INVITE' && response.status >= 200 && response.status < 300)
+        return this.refuseUnknownSuccess(response, flow);
       this.log(
         `dropped ${response.status} ${response.reason} for ${response.cseq.method} from ${describeFlow(flow)}: no matching transaction (branch ${branch ?? 'none'})`,
       );
@@ -537,6 +573,53 @@ export class SipStack {
             : 0);
     }
     transaction.handlers.onResponse?.(response);
+  }
+
+  /**
+   * A 2xx to an INVITE no transaction of this node sent (a predecessor's, or a stale one): the
+   * dialog it creates is unwanted, so it is ACKed and ended with BYE (RFC 3261 §13.2.2.4). A
+   * retransmission of it only gets the same ACK again.
+   */
+  private refuseUnknownSuccess(response: SipResponse, flow: Flow): void {
+    const key = `${response.callId}|${response.cseq.seq}`;
+    const acked = this.sentAcks.get(key);
+    if (acked) {
+      this.transports.send(acked.flow, acked.data);
+      return;
+    }
+    const contact = /<([^>]+)>/.exec(headerValue(response.headers, 'contact') ?? '')?.[1];
+    const from = headerValue(response.headers, 'from') ?? '';
+    const to = headerValue(response.headers, 'to') ?? '';
+    if (contact === undefined || response.toTag === undefined) {
+      this.log(
+        `dropped ${response.status} to an unknown INVITE (Call-ID ${response.callId}): no Contact or To tag to end it with`,
+      );
+      return;
+    }
+    this.log(
+      `${response.status} to an INVITE this node never sent (Call-ID ${response.callId}) from ${describeFlow(flow)}: ACK and BYE (RFC 3261 §13.2.2.4)`,
+    );
+    const dialog: Array<[string, string]> = [
+      ['Max-Forwards', '70'],
+      ['From', from],
+      ['To', to],
+      ['Call-ID', response.callId],
+    ];
+    this.sendRequest(flow, {
+      method: 'ACK',
+      uri: contact,
+      headers: [...dialog, ['CSeq', `${response.cseq.seq} ACK`]],
+    });
+    this.sendRequest(
+      flow,
+      { method: 'BYE', uri: contact, headers: [...dialog, ['CSeq', `${response.cseq.seq + 1} BYE`]] },
+      {
+        onResponse: (answer) => {
+          if (answer.status >= 300)
+            this.log(`BYE of the unwanted dialog ${response.callId} answered ${answer.status}`);
+        },
+      },
+    );
   }
 
   private ackSuccessAgain(transaction: ClientTransaction, response: SipResponse): void {

@@ -17,6 +17,50 @@ CREATE TABLE IF NOT EXISTS api_keys (
   created_at TEXT NOT NULL
 );
 
+-- The gateway's state, shared by every gateway node (Kong's database in "cluster" policy), so a
+-- surviving node honours what a dead one counted, remembered and logged.
+-- A customer's own API rate limits, set by the operator; no row: the platform's defaults.
+CREATE TABLE IF NOT EXISTS gateway_rate_limits (
+  customer_id TEXT PRIMARY KEY REFERENCES customers(id),
+  per_second INTEGER,                 -- NULL: no limit per second
+  per_minute INTEGER,                 -- NULL: no limit per minute
+  updated_at TEXT NOT NULL
+);
+-- Requests counted per customer in fixed windows (Kong's ratelimiting_metrics).
+CREATE TABLE IF NOT EXISTS gateway_rate_counters (
+  identifier TEXT NOT NULL,           -- the customer id
+  period TEXT NOT NULL,               -- second | minute
+  window_start INTEGER NOT NULL,      -- epoch ms at which the window opened
+  count INTEGER NOT NULL,
+  PRIMARY KEY (identifier, period, window_start)
+);
+-- Idempotency-Key records: the first response to a creating POST, replayed to its retries.
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+  scope TEXT NOT NULL,                -- the customer id, or 'operator'
+  key TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,          -- sha256 of method, path, query and body: a reuse for another request is refused
+  state TEXT NOT NULL,                -- in-progress | done
+  claim TEXT NOT NULL,                -- random token of the request that holds an in-progress key
+  lease_until INTEGER NOT NULL,       -- in-progress: epoch ms after which the request is presumed dead
+  status INTEGER,                     -- done: the response
+  content_type TEXT,
+  body TEXT,
+  created_at INTEGER NOT NULL,        -- epoch ms; the key expires a configured time after it
+  PRIMARY KEY (scope, key)
+);
+CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys(created_at);
+-- The gateway's access log by request id (GET /ops/v1/requests/{id}); the newest rowids are kept.
+CREATE TABLE IF NOT EXISTS gateway_requests (
+  request_id TEXT PRIMARY KEY,        -- a reused id keeps only its latest request
+  method TEXT NOT NULL,
+  path TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  role TEXT NOT NULL,                 -- anonymous | operator | customer
+  customer_id TEXT,
+  duration_ms INTEGER NOT NULL,
+  received_at TEXT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS numbers (
   e164 TEXT PRIMARY KEY,              -- +<digits>, or the short code digits
   customer_id TEXT NOT NULL REFERENCES customers(id),
@@ -38,6 +82,30 @@ CREATE TABLE IF NOT EXISTS sip_accounts (
   caller_id TEXT,                     -- presented number on calls out over a trunk; NULL = the trunk's, else the account's number
   voicemail INTEGER NOT NULL DEFAULT 0,  -- 1: unanswered calls (no answer, not registered) go to voicemail
   created_at TEXT NOT NULL
+);
+
+-- The sip-edge's location table (Kamailio usrloc, db_mode write-through): a node that takes over
+-- the edge's address still routes to phones that registered with its predecessor.
+CREATE TABLE IF NOT EXISTS sip_registrations (
+  username TEXT NOT NULL,
+  contact TEXT NOT NULL,              -- the Contact URI as the phone sent it
+  address TEXT NOT NULL,              -- the UDP flow the REGISTER came from (WebSocket bindings die with their connection)
+  port INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,        -- epoch ms
+  registered_at TEXT NOT NULL,
+  call_id TEXT NOT NULL,
+  cseq INTEGER NOT NULL,
+  user_agent TEXT,
+  PRIMARY KEY (username, contact)
+);
+
+-- The sip-edge's calls (Kamailio dialog replication): every call from its first INVITE until it
+-- ends, so a successor can end a half-set-up call cleanly and pass on the BYE of an established one.
+CREATE TABLE IF NOT EXISTS sip_dialogs (
+  call_ref TEXT PRIMARY KEY,
+  phase TEXT NOT NULL,                -- setup | confirmed | local (answered by the platform itself)
+  state TEXT NOT NULL,                -- JSON snapshot: both legs, the caller's INVITE, the CDR's facts
+  updated_at TEXT NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS voicemails (
@@ -117,6 +185,14 @@ CREATE TABLE IF NOT EXISTS cdrs (
 );
 CREATE INDEX IF NOT EXISTS cdrs_by_customer ON cdrs(customer_id, started_at);
 CREATE INDEX IF NOT EXISTS cdrs_by_call ON cdrs(sip_call_id);
+
+-- A media relay's live sessions (rtpengine keeps them in Redis): a relay that starts on the same
+-- addresses restores them and relays on without new signalling. Deleted by the ng "delete".
+CREATE TABLE IF NOT EXISTS relay_sessions (
+  call_id TEXT PRIMARY KEY,           -- the ng call-id
+  state TEXT NOT NULL,                -- JSON: tags, relay ports, SDPs, latched peers, blocked, counters so far
+  updated_at TEXT NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS smpp_accounts (
   system_id TEXT PRIMARY KEY,

@@ -12,7 +12,7 @@ import { startCluster, type NodeStatus, type RunningCluster } from '../../platfo
 let cluster: RunningCluster;
 let dataDir: string;
 const logs: string[] = [];
-const TIMING = { advertIntervalMs: 40, deadAfterMs: 240 };
+const TIMING = { advertIntervalMs: 100, deadAfterMs: 600 };
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'cluster-test-'));

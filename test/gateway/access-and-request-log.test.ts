@@ -41,6 +41,7 @@ function operatorRoutesOfTheGateway(): string[] {
     settings: () => ({}),
     contractYaml: '',
     findRequest: () => undefined,
+    rateLimits: { get: () => undefined, set: () => undefined, reset: () => undefined },
   })
     .filter((route) => route.access === 'operator')
     .map((route) => `${route.method} ${route.path}`)

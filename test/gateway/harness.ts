@@ -134,13 +134,17 @@ export interface TestPlatform {
 
 /** The gateway on an ephemeral port over a fresh SQLite file, with the operator's key in api_keys. */
 export async function startTestPlatform(
-  overrides: { webhooks?: Partial<PlatformConfig['webhooks']> } = {},
+  overrides: { webhooks?: Partial<PlatformConfig['webhooks']>; api?: Partial<PlatformConfig['api']> } = {},
   options: TestPlatformOptions = {},
 ): Promise<TestPlatform> {
   const dir = mkdtempSync(join(tmpdir(), 'phase2-gateway-'));
   const adminApiKey = `admin-${randomBytes(12).toString('hex')}`;
   const base = embeddedDefaults({ storeFile: join(dir, 'platform.db'), adminApiKey });
-  const config: PlatformConfig = { ...base, webhooks: { ...base.webhooks, ...overrides.webhooks } };
+  const config: PlatformConfig = {
+    ...base,
+    webhooks: { ...base.webhooks, ...overrides.webhooks },
+    api: { ...base.api, ...overrides.api },
+  };
   const db = openStore(config.store.file);
   const bus = new PlatformBus();
   const logs: string[] = [];

@@ -5,15 +5,20 @@ import { once } from 'node:events';
 import { PlatformBus } from '../../platform/bus';
 import { embeddedDefaults } from '../../platform/config';
 import { startMediaRelay, readAudioTarget, rewriteSdpAddresses } from '../../platform/media-relay';
-import type { Db } from '../../platform/store/store';
+import { openStore } from '../../platform/store/store';
 
 function deps(portMin = 0, portMax = 0) {
   const config = embeddedDefaults({ storeFile: ':memory:', adminApiKey: 'unused' });
   config.media = { ...config.media, portMin, portMax };
   const logs: string[] = [];
-  // The relay never touches the store; a typed placeholder keeps RoleDeps honest.
+  // The relay keeps its sessions in the store (a successor restores them).
   return {
-    deps: { config, db: {} as Db, bus: new PlatformBus(), log: (_role: string, m: string) => logs.push(m) },
+    deps: {
+      config,
+      db: openStore(':memory:'),
+      bus: new PlatformBus(),
+      log: (_role: string, m: string) => logs.push(m),
+    },
     logs,
   };
 }

@@ -69,7 +69,7 @@ export async function startTestEdge(
   bus.on('call.completed', (event) => completed.push(event));
   const deps = { config, db, bus, log: (role: string, message: string) => logs.push(`${role}: ${message}`) };
   const relay = await startMediaRelay(deps);
-  const edge = await startSipEdge(deps, relay, NO_APPLICATIONS);
+  const edge = await startSipEdge(deps, relay.endpoints.ng, NO_APPLICATIONS);
   return {
     edge,
     relay,
@@ -79,13 +79,39 @@ export async function startTestEdge(
     server: edge.endpoints.udp,
     logs,
     completed,
-    async stop() {
-      await edge.stop();
+    async stop(this: TestEdge) {
+      await this.edge.stop(); // the successor's, after a takeOver
       await relay.stop();
       db.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A second edge node takes over: the running one gives up its addresses without ending anything
+ * (what a crash leaves behind), and a new edge starts on the same UDP/WS ports, store and relay.
+ * `t.edge` is the successor afterwards (t.stop stops it).
+ */
+export async function takeOver(t: TestEdge): Promise<SipEdge> {
+  const previous = t.edge;
+  await previous.release();
+  const config: PlatformConfig = {
+    ...t.config,
+    sip: {
+      ...t.config.sip,
+      udpPort: previous.endpoints.udp.port,
+      wsPort: Number(new URL(previous.endpoints.ws).port),
+    },
+  };
+  const deps = {
+    config,
+    db: t.db,
+    bus: t.bus,
+    log: (role: string, message: string) => t.logs.push(`${role}: ${message}`),
+  };
+  t.edge = await startSipEdge(deps, t.relay.endpoints.ng, NO_APPLICATIONS);
+  return t.edge;
 }
 
 export function addTrunk(
