@@ -31,7 +31,16 @@ const suiteImport = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'allure-results/**', 'allure-report/**', 'reports/**', 'cucumber.js'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'allure-results/**',
+      'allure-report/**',
+      'reports/**',
+      'cucumber.js',
+      '.build/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -9,6 +9,7 @@ export const EVIDENCE = {
   HTTP: 'HTTP exchanges',
   WEBHOOK: 'Webhook deliveries',
   RTP: 'RTP statistics',
+  FAULT: 'Faults injected',
 } as const satisfies Record<Protocol, string>;
 
 /** What reporting needs of a scenario: somewhere to attach, and where its traffic starts. */
@@ -49,10 +50,10 @@ export function attachJson(world: ReportedScenario, name: string, value: unknown
 
 /** Call and message journeys as sequence diagrams; a failing wait's awaited item goes into the diagram it belongs to. */
 const FLOWS: Array<{ name: string; protocols: Protocol[]; evidence: string[] }> = [
-  { name: 'Call flow', protocols: ['SIP'], evidence: [EVIDENCE.SIP, EVIDENCE.RTP] },
+  { name: 'Call flow', protocols: ['SIP', 'FAULT'], evidence: [EVIDENCE.SIP, EVIDENCE.RTP] },
   {
     name: 'Message flow',
-    protocols: ['SMPP', 'HTTP', 'WEBHOOK'],
+    protocols: ['SMPP', 'HTTP', 'WEBHOOK', 'FAULT'],
     evidence: [EVIDENCE.SMPP, EVIDENCE.HTTP, EVIDENCE.WEBHOOK],
   },
 ];
@@ -81,7 +82,8 @@ export function attachFlowDiagrams(world: ReportedScenario, failure: string | un
       missing !== undefined &&
       (flow.evidence.some((name) => missing.lookAt.includes(name)) ||
         (missing.lookAt === '' && flow.name === 'Message flow'));
-    if (entries.length === 0 && !belongsHere) continue;
+    // A fault alone is not a journey: it is drawn in the flows whose traffic it interrupted.
+    if (entries.every((e) => e.protocol === 'FAULT') && !belongsHere) continue;
     const arrows: LadderArrow[] = entries.map((e) => ({
       at: e.at,
       from: e.from,

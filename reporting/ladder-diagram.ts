@@ -129,6 +129,9 @@ export function looksFailed(protocol: string, summary: string): boolean {
     case 'HTTP':
     case 'WEBHOOK':
       return httpFailed(text);
+    case 'FAULT':
+      // A node that crashed or hung is the event a failover scenario is about: it stands out.
+      return /^(crash|hang)\b/.test(text);
     default:
       return false;
   }

@@ -16,8 +16,12 @@ export type Metric =
   | { kind: 'latency'; name: string; ms: number }
   /** A check that two views of the same data agree (API vs handsets, webhook vs API record). */
   | { kind: 'consistency'; name: string; passed: boolean }
-  /** Time from a failure to service restored. */
-  | { kind: 'failover'; name: string; ms: number }
+  /** Time from a failure to service restored (crash → first success through the same address). */
+  | { kind: 'failover'; name: string; ms: number; role?: string }
+  /** The longest silence a party of a call heard across a failover, one direction. */
+  | { kind: 'audio-gap'; name: string; ms: number; direction: string }
+  /** Texts acknowledged around a failure, and how many of them arrived more than once. */
+  | { kind: 'duplicates'; name: string; texts: number; duplicated: number }
   /** Texts the platform acknowledged, and how many of them reached a handset. */
   | { kind: 'delivery'; name: string; accepted: number; delivered: number }
   /** Records the platform owes (a CDR per call), and how many it wrote. */

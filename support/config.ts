@@ -1,4 +1,5 @@
 import { config as loadDotenv } from 'dotenv';
+import { CommandTemplateError, commandFor } from '../world/faults/command-template';
 
 /**
  * Where the platform under test is and how the suite reaches it (DESIGN §2).
@@ -34,7 +35,20 @@ export interface SuiteConfig {
   fakerSeed: number;
   /** Remote endpoints (undefined for embedded, whose endpoints exist only once it has started). */
   remote?: PlatformEndpoints;
+  /**
+   * How @failover scenarios crash nodes of a deployment (FAULT_VARIABLES); the embedded target's
+   * cluster brings its own. Neither set: those scenarios fail saying so (preflight warns first).
+   */
+  faults: { url?: string; command?: string };
 }
+
+/** The fault seam's variables (issue 11), for either target. */
+export const FAULT_VARIABLES = {
+  PHASE2_FAULT_URL:
+    "base URL of a supervisor serving POST /ops/v1/faults and GET /ops/v1/nodes (the operator's API key is sent)",
+  PHASE2_FAULT_COMMAND:
+    "a command run without a shell for each fault, with {role} {node} {action} placeholders (e.g. 'docker kill --signal={action} phase2-{role}-{node}')",
+} as const;
 
 /** The remote target's variables, with what each means: the source of truth for docs and errors. */
 export const REMOTE_VARIABLES = {
@@ -133,6 +147,18 @@ export function loadSuiteConfig(env: NodeJS.ProcessEnv = process.env, dotenvPath
       adminApiKey: env.PHASE2_ADMIN_API_KEY ?? '',
     };
   }
+  const faults: SuiteConfig['faults'] = {};
+  if (env.PHASE2_FAULT_URL)
+    faults.url = parseUrl('PHASE2_FAULT_URL', env.PHASE2_FAULT_URL, ['http:', 'https:'], problems);
+  if (env.PHASE2_FAULT_COMMAND) {
+    try {
+      commandFor(env.PHASE2_FAULT_COMMAND, { role: 'sip', node: 'a', action: 'crash' });
+      faults.command = env.PHASE2_FAULT_COMMAND;
+    } catch (error) {
+      if (!(error instanceof CommandTemplateError)) throw error;
+      problems.push(`PHASE2_FAULT_COMMAND: ${error.message}`);
+    }
+  }
   if (problems.length > 0) throw new ConfigError(problems);
-  return { target, suiteHost, waitMs, fakerSeed, remote };
+  return { target, suiteHost, waitMs, fakerSeed, remote, faults };
 }

@@ -5,6 +5,14 @@ import { PlatformApi } from '../world/http/api-client';
 import { WebhookReceiver } from '../world/http/webhook-receiver';
 import type { CarrierSmscDouble } from '../world/smpp/carrier-smsc';
 import { connectCarrier } from '../world/smpp/connected-carrier';
+import {
+  FAULT_SEAM_MISSING,
+  FaultEndpoint,
+  NoFaultSeam,
+  faultInjectorFor,
+  type FaultInjector,
+} from '../world/faults/fault-injector';
+import type { EmbeddedPlatform } from './embedded-platform';
 
 /**
  * Everything that lives for a whole worker: the platform's endpoints, the mobile network and
@@ -23,13 +31,22 @@ export interface SuiteEnvironment {
   webhooks: WebhookReceiver;
   /** Where to look when the platform misbehaves. */
   platformLog: string;
+  /** How scenarios crash, hang and recover the platform's nodes (NoFaultSeam when nothing can). */
+  faults: FaultInjector;
   stop(): Promise<void>;
+}
+
+/** Which platform an environment runs against: the shared single one, or a cluster of its own. */
+export interface EnvironmentOptions {
+  /** Embedded only: start a redundant cluster (one process per node) instead of the in-process platform. */
+  cluster?: boolean;
 }
 
 export const REPORTS_DIR = 'reports';
 
 export async function startSuiteEnvironment(
   config: SuiteConfig = loadSuiteConfig(),
+  options: EnvironmentOptions = {},
 ): Promise<SuiteEnvironment> {
   mkdirSync(REPORTS_DIR, { recursive: true });
   const stops: Array<() => Promise<void>> = [];
@@ -56,19 +73,38 @@ export async function startSuiteEnvironment(
   try {
     let endpoints: PlatformEndpoints;
     let platformLog = 'the platform deployment’s own logs';
+    let faults: FaultInjector | undefined;
+    const worker = process.env.CUCUMBER_WORKER_ID ?? '0';
     if (config.target === 'embedded') {
       // Loaded lazily so a remote run never even loads the reference platform. A require, not
       // import(): under CommonJS, import() would bypass ts-node.
       const launcher = './embedded-platform';
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { startEmbeddedPlatform } = require(launcher) as typeof import('./embedded-platform');
-      platformLog = `${REPORTS_DIR}/platform-${process.env.CUCUMBER_WORKER_ID ?? '0'}.log`;
-      const platform = await startEmbeddedPlatform(platformLog);
+      const loaded = require(launcher) as typeof import('./embedded-platform');
+      let platform: EmbeddedPlatform;
+      if (options.cluster) {
+        platformLog = `${REPORTS_DIR}/cluster-${worker}-${Date.now()}.log`;
+        const log = platformLog;
+        const cluster = await loaded.startEmbeddedCluster(log).catch((error: unknown) => {
+          throw new Error(
+            `The redundant platform for this scenario did not start: ${(error as Error).message} (its log: ${log})`,
+          );
+        });
+        faults = new FaultEndpoint(cluster.faultUrl, cluster.endpoints.adminApiKey, config.waitMs);
+        platform = cluster;
+      } else {
+        platformLog = `${REPORTS_DIR}/platform-${worker}.log`;
+        platform = await loaded.startEmbeddedPlatform(platformLog);
+      }
       stops.push(() => platform.stop());
       endpoints = platform.endpoints;
     } else {
       endpoints = config.remote as PlatformEndpoints;
     }
+    faults ??=
+      config.target === 'remote'
+        ? faultInjectorFor(config.faults, endpoints.adminApiKey, config.waitMs)
+        : new NoFaultSeam();
 
     const operator = new PlatformApi({
       baseUrl: endpoints.apiUrl,
@@ -95,9 +131,21 @@ export async function startSuiteEnvironment(
       (undo) => stops.push(undo),
     );
 
-    return { config, endpoints, operator, carrier, mobilePrefix, webhooks, platformLog, stop };
+    return { config, endpoints, operator, carrier, mobilePrefix, webhooks, platformLog, faults, stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/**
+ * The environment of one @failover scenario. Embedded: a redundant cluster of its own, with its
+ * own carrier double and webhook receiver, stopped when the scenario ends (crashing nodes must
+ * never disturb the other scenarios). Remote: the deployment itself, through its fault seam —
+ * and without one, the scenario fails here with the message that says what to configure.
+ */
+export async function startFailoverEnvironment(shared: SuiteEnvironment): Promise<SuiteEnvironment> {
+  if (shared.config.target === 'embedded') return startSuiteEnvironment(shared.config, { cluster: true });
+  if (shared.faults instanceof NoFaultSeam) throw new Error(FAULT_SEAM_MISSING);
+  return { ...shared, stop: () => Promise.resolve() };
 }

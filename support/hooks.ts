@@ -5,7 +5,7 @@ import { config as chaiConfig } from 'chai';
 import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { ConfigError, loadSuiteConfig } from './config';
-import { startSuiteEnvironment, type SuiteEnvironment } from './environment';
+import { startFailoverEnvironment, startSuiteEnvironment, type SuiteEnvironment } from './environment';
 import { attachFlowDiagrams, attachJson, attachStepTraffic } from '../reporting/evidence';
 import { seedFaker } from '../world/factories';
 import { formatReport, preflight, PreflightError, tagsFromArgv } from '../tools/preflight';
@@ -62,14 +62,27 @@ BeforeAll({ timeout: 120_000 }, async function () {
   }
 });
 
+// Defined before the hook below, so it runs first: a failover scenario's World points at a
+// redundant platform of its own (embedded) or at the deployment's fault seam (remote).
+Before(
+  { tags: '@failover', name: 'Start a redundant platform for this failover scenario', timeout: 120_000 },
+  async function (this: Phase2World) {
+    if (!environment) throw new Error(`The test environment did not start: ${String(startFailure)}`);
+    const own = await startFailoverEnvironment(environment);
+    // The first cleanup registered runs last: phones and sessions end before their platform stops.
+    this.onCleanup(() => own.stop());
+    this.env = own;
+  },
+);
+
 Before(
   { name: 'Join the test environment and seed the test data' },
   function (this: Phase2World, { pickle }) {
     if (!environment) {
       throw new Error(`The test environment did not start: ${String(startFailure)}`);
     }
-    this.env = environment;
-    this.mobileNetwork = new MobileNetwork(environment.carrier, environment.mobilePrefix, (fn) =>
+    this.env ??= environment;
+    this.mobileNetwork = new MobileNetwork(this.env.carrier, this.env.mobilePrefix, (fn) =>
       this.onCleanup(fn),
     );
     this.scenarioName = pickle.name;
@@ -88,12 +101,15 @@ Before(
     });
     // Seeded per scenario, so a scenario's data can be replayed whatever order or worker it ran in.
     const scenarioSeed = createHash('sha256')
-      .update(`${environment.config.fakerSeed}:${pickle.uri}:${pickle.name}`)
+      .update(`${this.env.config.fakerSeed}:${pickle.uri}:${pickle.name}`)
       .digest()
       .readUInt32BE(0);
     seedFaker(scenarioSeed);
     attachJson(this, 'Run parameters', {
       ...runParameters,
+      ...(this.env === environment
+        ? {}
+        : { api: this.env.endpoints.apiUrl, platformLog: this.env.platformLog }),
       scenarioSeed,
       worker: process.env.CUCUMBER_WORKER_ID ?? '0',
     });

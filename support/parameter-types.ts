@@ -59,3 +59,17 @@ defineParameterType({
   regexp: /the GSM alphabet|UCS-2/,
   transformer: (label: string) => (label === 'UCS-2' ? 'ucs2' : 'gsm7'),
 });
+
+/** A role of the redundant platform, as the failover features name its nodes (tasks/failover.ts). */
+export const PLATFORM_NODES = {
+  'SIP node': 'sip',
+  'media relay': 'media',
+  'SMSC node': 'smsc',
+  'API gateway node': 'api',
+} as const;
+
+defineParameterType({
+  name: 'platformNode',
+  regexp: /SIP node|media relay|SMSC node|API gateway node/,
+  transformer: (label: string) => PLATFORM_NODES[label as keyof typeof PLATFORM_NODES],
+});

@@ -2,7 +2,8 @@
  * Every driver records the traffic it sends and receives here, so each scenario can attach
  * exactly what crossed the wire while it ran (entries after the scenario's mark).
  */
-export type Protocol = 'SIP' | 'RTP' | 'SMPP' | 'HTTP' | 'WEBHOOK';
+/** FAULT: a fault the suite injected (a node crashed, hung, recovered): an event in the ladders. */
+export type Protocol = 'SIP' | 'RTP' | 'SMPP' | 'HTTP' | 'WEBHOOK' | 'FAULT';
 
 export interface TrafficEntry {
   seq: number;

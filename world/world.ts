@@ -19,6 +19,7 @@ import type { Observed } from './observed';
 import type { CarrierSmscDouble, HandsetBehaviour, HandsetTiming } from './smpp/carrier-smsc';
 import type { MobileNetwork } from './mobile-network';
 import type { WebhookFailure } from './http/webhook-receiver';
+import type { InjectedFault, NodeStatus } from './faults/fault-injector';
 
 /** A business customer of the platform, as this scenario provisioned it. */
 export interface CustomerActor {
@@ -268,6 +269,41 @@ export interface Refusals {
   offered?: string;
 }
 
+/** A text the platform acknowledged (API 202 or submit_sm_resp) before or around a crash. */
+export interface AcknowledgedText {
+  id: string;
+  to: string;
+  text: string;
+  /** Suite clock when the acknowledgement arrived. */
+  acknowledgedAt: number;
+}
+
+/** What a failover scenario did to the platform and what it measured. */
+export interface FailoverNotes {
+  /** The faults injected, latest last, with the nodes as the seam listed them just before. */
+  faults: Array<InjectedFault & { nodesBefore?: NodeStatus[] }>;
+  /** Packet counters of the current call's parties when the latest fault hit. */
+  audioAtFault?: AudioSnapshot;
+  /** Traffic position when the latest fault hit: what the phones were asked after it. */
+  trafficAtFault?: number;
+  /** The longest silence each party of the call heard (ms), once audio came back. */
+  audioGaps?: Record<string, number>;
+  /** Texts acknowledged while the SMSC node was about to crash. */
+  acknowledged: AcknowledgedText[];
+  /** The SMSC's count of texts re-sent from the in-flight window, just before the crash. */
+  resentInFlightBefore?: number;
+  /** A text sent through the same address right after the crash: its arrival measures the failover. */
+  probeText?: AcknowledgedText;
+  /** A request sent with an Idempotency-Key, its first answer, and the retry's. */
+  idempotent?: { key: string; json: unknown; first: RawResponse; retry?: RawResponse };
+  /** SIP Call-IDs of the calls made before a crash, whose records are paged through across it. */
+  callsMade?: string[];
+  /** Records paged so far and the cursor the (now dead) gateway node issued for the rest. */
+  paging?: { seen: string[]; cursor: string | null };
+  /** A phone that registered through the same address after the crash. */
+  phoneAfter?: SipPhone;
+}
+
 /**
  * One World per scenario (Cucumber's rule). It holds the scenario's actors and what they did;
  * the long-lived servers live in the per-worker SuiteEnvironment it points to.
@@ -284,6 +320,8 @@ export class Phase2World extends World {
   readonly messaging: MessagingNotes = { sentBatches: [] };
   /** What was refused on purpose: the registration, the SMPP bind, the last API answer. */
   readonly refusals: Refusals = {};
+  /** Faults injected into the platform and what the scenario measured around them. */
+  readonly failover: FailoverNotes = { faults: [], acknowledged: [] };
   /** Traffic position at scenario start: evidence is what came after it. */
   readonly trafficMark = traffic.mark();
   /** The scenario's name, for titles of evidence. */

@@ -187,3 +187,10 @@ test('looksFailed reads the SMPP, HTTP and webhook summaries the drivers record'
     false,
   );
 });
+
+test('a crash or hang injected by the fault seam is drawn as a failure; a recovery or takeover is not', () => {
+  assert.equal(looksFailed('FAULT', 'crash sip node a (pid 4242)'), true);
+  assert.equal(looksFailed('FAULT', 'hang the active media node'), true);
+  assert.equal(looksFailed('FAULT', 'recover sip node a'), false);
+  assert.equal(looksFailed('FAULT', 'serving again: a new call answered after 612 ms'), false);
+});

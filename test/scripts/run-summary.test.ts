@@ -101,3 +101,39 @@ test('end-to-end success counts traffic: attempts de-duplicated by key, expected
   assert.match(String(worse?.measured), /^99 % \(198 of 200 attempts: calls 0\/1, texts 99\/100/);
   assert.equal(worse?.verdict, 'missed');
 });
+
+test('failover: slowest per role against 30 s, audio gaps per direction against 2 s, duplicates and losses counted', () => {
+  const ndjson = [
+    metric({ kind: 'failover', role: 'sip', name: 'SIP node crash → registration', ms: 640 }),
+    metric({ kind: 'failover', role: 'sip', name: 'SIP node crash → call', ms: 910 }),
+    metric({ kind: 'failover', role: 'smsc', name: 'SMSC node crash → text', ms: 31_200 }),
+    metric({ kind: 'audio-gap', name: 'silence Alice heard', direction: 'Bob → Alice', ms: 420.4 }),
+    metric({ kind: 'audio-gap', name: 'silence Bob heard', direction: 'Alice → Bob', ms: 380 }),
+    metric({ kind: 'duplicates', name: 'texts re-sent across an SMSC crash', texts: 10, duplicated: 1 }),
+    metric({
+      kind: 'delivery',
+      name: 'texts acknowledged around an SMSC crash',
+      accepted: 10,
+      delivered: 10,
+    }),
+  ].join('\n');
+  const byName = Object.fromEntries(
+    summariseRun(ndjson, { passed: 1, failed: 0, skipped: 0 }).metrics.map((m) => [m.metric, m]),
+  );
+  assert.equal(
+    byName['Failover time']?.measured,
+    'max 31.2 s (3 measurements; slowest per role: sip 0.9 s, smsc 31.2 s)',
+  );
+  assert.equal(byName['Failover time']?.verdict, 'missed');
+  assert.equal(
+    byName['Audio gap across a media failover']?.measured,
+    'max 420 ms (Bob → Alice 420 ms, Alice → Bob 380 ms)',
+  );
+  assert.equal(byName['Audio gap across a media failover']?.verdict, 'met');
+  assert.equal(
+    byName['Messages duplicated by a failover']?.measured,
+    '1 of 10 texts acknowledged around a crash arrived twice',
+  );
+  assert.equal(byName['Messages duplicated by a failover']?.verdict, 'missed');
+  assert.equal(byName['Messages lost']?.verdict, 'met');
+});

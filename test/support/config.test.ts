@@ -51,3 +51,20 @@ test('every missing or malformed remote value is reported on its own line', () =
 test('an unknown target is refused', () => {
   assert.throws(() => loadSuiteConfig({ PHASE2_TARGET: 'staging' }), /PHASE2_TARGET="staging"/);
 });
+
+test('the fault seam variables are read for either target, and a broken command template is a problem', () => {
+  assert.deepEqual(loadSuiteConfig({}).faults, {});
+  const config = loadSuiteConfig({
+    PHASE2_FAULT_URL: 'http://127.0.0.1:9000/',
+    PHASE2_FAULT_COMMAND: 'docker kill --signal={action} phase2-{role}-{node}',
+  });
+  assert.deepEqual(config.faults, {
+    url: 'http://127.0.0.1:9000',
+    command: 'docker kill --signal={action} phase2-{role}-{node}',
+  });
+  assert.throws(
+    () => loadSuiteConfig({ PHASE2_FAULT_COMMAND: 'docker kill {container}; echo done' }),
+    (error: unknown) =>
+      error instanceof ConfigError && /PHASE2_FAULT_COMMAND: .*shell operator ';'/.test(error.message),
+  );
+});

@@ -5,6 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { missingFaultSeam } from '../../tools/preflight/checks/faults';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -217,8 +218,9 @@ after(async () => {
 
 test('against the reference platform every check passes and nothing but the customer is left', async () => {
   const endpoints: PlatformEndpoints = { ...platform.endpoints, adminApiKey };
-  // Every scenario that a remote target can run: the stubbed-provider ones need a seam (below).
-  const report = await preflight(remote(endpoints), { tags: 'not @stubbed-provider' });
+  // Every scenario that a remote target can run: the stubbed-provider ones need a seam (below),
+  // the failover ones a fault seam (a single platform has no nodes to crash).
+  const report = await preflight(remote(endpoints), { tags: 'not @stubbed-provider and not @failover' });
   const text = formatReport(report);
   assert.equal(report.ok, true, text);
   assert.deepEqual(
@@ -270,4 +272,24 @@ test('the preflight is held to the black-box rule: a tool importing the platform
   const messages = result.messages.filter((m) => m.ruleId === 'no-restricted-imports');
   assert.equal(messages.length, 1);
   assert.match(messages[0].message, /Black box/);
+});
+
+test('selected @failover scenarios without a fault seam are announced, and the run is not stopped for them', async () => {
+  assert.match(missingFaultSeam(5), /^5 @failover scenario\(s\) will FAIL: .*PHASE2_FAULT_COMMAND/);
+  assert.match(missingFaultSeam('all'), /^the @failover scenarios will FAIL/);
+  const endpoints: PlatformEndpoints = { ...platform.endpoints, adminApiKey };
+  const report = await preflight(remote(endpoints), { tags: '@TEST-INT-043' });
+  assert.equal(report.ok, true, formatReport(report));
+  assert.match(
+    report.warnings.join('\n'),
+    /^\d+ @failover scenario\(s\) will FAIL: Failover scenarios need a way/,
+  );
+  // A fault endpoint is checked instead: here nothing answers at its address.
+  const withSeam = await preflight(
+    { ...remote(endpoints), faults: { url: 'http://127.0.0.1:9' } },
+    { tags: '@TEST-INT-043', checkTimeoutMs: 1000 },
+  );
+  assert.deepEqual(withSeam.warnings, []);
+  const seam = withSeam.checks.find((check) => check.name === 'fault seam');
+  assert.match(seam?.problem ?? '', /nothing listens on PHASE2_FAULT_URL=http:\/\/127\.0\.0\.1:9/);
 });

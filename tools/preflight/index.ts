@@ -18,6 +18,7 @@ import { missingEndpoints } from './checks/config';
 import { checkSipRegistration, checkSipUdp, checkSipWs } from './checks/sip';
 import { checkSmppBind, checkSmppPort } from './checks/smpp';
 import { checkWebhooks } from './checks/webhooks';
+import { checkFaultEndpoint, missingFaultSeam } from './checks/faults';
 import { checkTestProviders } from './checks/providers';
 import type { PreflightCheck, PreflightOptions, PreflightReport } from './report';
 import { PreflightRun } from './run';
@@ -39,7 +40,8 @@ export {
   type Selection,
 } from './selection';
 
-export type PreflightInput = Pick<SuiteConfig, 'target' | 'suiteHost' | 'remote'>;
+export type PreflightInput = Pick<SuiteConfig, 'target' | 'suiteHost' | 'remote'> &
+  Partial<Pick<SuiteConfig, 'faults'>>;
 
 export async function preflight(
   config: PreflightInput,
@@ -67,8 +69,17 @@ export async function preflight(
   }
   const run = new PreflightRun(config.remote, config.suiteHost, options.checkTimeoutMs ?? 3000);
   if (selection.stubbedProviders) run.step('test providers', () => checkTestProviders(run.endpoints));
+  const failover = failoverSeam(
+    run,
+    config.faults ?? {},
+    options.tags === undefined ? 'all' : selection.failover,
+  );
   const checks = await runChecks(run, selection.capabilities);
-  const warnings = [...(selection.note ? [selection.note] : []), ...(await run.cleanup())];
+  const warnings = [
+    ...(selection.note ? [selection.note] : []),
+    ...(failover ? [failover] : []),
+    ...(await run.cleanup()),
+  ];
   return {
     target: 'remote',
     tags: options.tags,
@@ -79,6 +90,24 @@ export async function preflight(
     ok: checks.every((check) => check.problem === undefined),
     ms: Date.now() - started,
   };
+}
+
+/**
+ * Selected @failover scenarios need a fault seam: an endpoint is checked (it must list the
+ * nodes); none at all is a warning, not a stop — the other scenarios run, and those fail with it.
+ */
+function failoverSeam(
+  run: PreflightRun,
+  faults: NonNullable<PreflightInput['faults']>,
+  scenarios: number | 'all' | undefined,
+): string | undefined {
+  if (scenarios === undefined) return undefined;
+  if (faults.url) {
+    const url = faults.url;
+    run.step('fault seam', () => checkFaultEndpoint(run, url));
+    return undefined;
+  }
+  return faults.command ? undefined : missingFaultSeam(scenarios);
 }
 
 /** Starts the checks in the order the report lists them; each awaits only what it depends on. */

@@ -39,7 +39,12 @@ export interface Selection {
    * providers (speech-to-text) that the target declares and the platform is pointed at.
    */
   stubbedProviders?: true;
+  /** How many selected scenarios are tagged @failover (they need a fault seam); absent when none. */
+  failover?: number;
 }
+
+/** Scenarios that crash platform nodes through the fault seam. */
+export const FAILOVER_TAG = '@failover';
 
 /** Scenarios that tell a third-party provider (speech-to-text) what to answer. */
 export const STUBBED_PROVIDER_TAG = '@stubbed-provider';
@@ -70,6 +75,7 @@ export function selectCapabilities(tags: string | undefined, featuresDir = 'feat
   const needed = new Set<Capability>();
   let scenarios = 0;
   let stubbed = false;
+  let failover = 0;
   for (const file of featureFiles(featuresDir)) {
     const document = new Parser(new AstBuilder(newId), new GherkinClassicTokenMatcher()).parse(
       readFileSync(file, 'utf8'),
@@ -79,6 +85,7 @@ export function selectCapabilities(tags: string | undefined, featuresDir = 'feat
       if (!expression.evaluate(names)) continue;
       scenarios += 1;
       if (names.includes(STUBBED_PROVIDER_TAG)) stubbed = true;
+      if (names.includes(FAILOVER_TAG)) failover += 1;
       const categories = names.filter((name) => name in CATEGORY_NEEDS);
       const uses = categories.length > 0 ? categories.flatMap((name) => CATEGORY_NEEDS[name]) : EVERYTHING;
       for (const capability of uses) needed.add(capability);
@@ -88,6 +95,7 @@ export function selectCapabilities(tags: string | undefined, featuresDir = 'feat
     capabilities: EVERYTHING.filter((c) => needed.has(c)),
     scenarios,
     ...(stubbed ? { stubbedProviders: true as const } : {}),
+    ...(failover > 0 ? { failover } : {}),
   };
 }
 

@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import { expect } from 'chai';
+import type { Phase2World } from '../world/world';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
+import { recordMetric } from '../reporting/metrics';
+import { firstSuccessAfterCrash, latestFault, within } from './failover';
+import { customerNumber } from './messaging';
+import { eventually, untilInstant, PLATFORM_LOG } from './waiting';
+
+/**
+ * The database's outage (TEST-INT-044), injected through the fault seam as role `database`,
+ * node `primary`: `hang` makes it refuse writes (reads go on, as from a replica), `recover` brings
+ * it back. The platform must neither lose nor double what it owed the store meanwhile.
+ */
+
+/** When the database is back after {int} seconds: the outage lasts the stated time, then ends. */
+export async function databaseBackAfter(world: Phase2World, seconds: number) {
+  const outage = latestFault(world, 'database');
+  expect(outage.action, 'the database was made unavailable first').to.equal('hang');
+  await untilInstant(outage.requestedAt + seconds * 1000);
+  const back = await world.env.faults.recover('database', outage.node);
+  world.failover.faults.push(back);
+}
+
+/**
+ * Then {string} is told to try again later while the database is away: a 503 with Retry-After,
+ * within the ordinary bound — never a 500, never a request left hanging.
+ */
+export async function expectTryAgainLater(world: Phase2World, customerName: string) {
+  expect(latestFault(world, 'database').action, 'the database is away').to.equal('hang');
+  const api = world.customer(customerName).api;
+  const answer = await within(
+    api.raw({
+      method: 'POST',
+      path: '/v1/messages',
+      json: {
+        from: customerNumber(world, customerName),
+        to: world.newHandset('deliver'),
+        text: 'During the outage',
+      },
+    }),
+    world.env.config.waitMs,
+    'a send while the database is away (the API must answer, not hang)',
+  );
+  const see = `(see "${EVIDENCE.HTTP}")`;
+  expect(
+    answer.status,
+    `answer to a send while the database refuses writes: 503, never 202 nor 500 ${see}`,
+  ).to.equal(503);
+  expect(answer.headers['retry-after'], `Retry-After of the 503 ${see}`).to.match(/^\d+$/);
+}
+
+/**
+ * Then the platform is back to full service within {int} seconds of the database's return: a new
+ * text is accepted again, and (where the seam shows it) every node has written what it owed.
+ */
+export async function expectFullServiceWithin(world: Phase2World, customerName: string, seconds: number) {
+  const back = latestFault(world, 'database');
+  expect(back.action, 'the database came back').to.equal('recover');
+  const api = world.customer(customerName).api;
+  const from = customerNumber(world, customerName);
+  await firstSuccessAfterCrash(world, 'database', 'a text accepted through the API', () =>
+    api.sendMessage({
+      from,
+      to: world.newHandset('deliver'),
+      text: `After the outage ${randomBytes(3).toString('hex')}`,
+    }),
+  );
+  const nodes = await world.env.faults.nodes();
+  if (!nodes?.some((n) => n.store)) return; // the seam does not show what nodes owe the store
+  const caughtUp = await eventually(
+    world,
+    'every node to have written what it owed the store (store.queued 0 on GET /ops/v1/nodes)',
+    async () => (await world.env.faults.nodes()) ?? [],
+    (list) => list.every((n) => (n.store?.queued ?? 0) === 0),
+    {
+      lookAt: [EVIDENCE.FAULT, PLATFORM_LOG],
+      within: Math.max(1, back.requestedAt + seconds * 1000 - Date.now()),
+    },
+  );
+  const ms = Date.now() - back.requestedAt;
+  attachJson(world, 'Platform nodes once caught up', caughtUp);
+  recordMetric(world, {
+    kind: 'failover',
+    role: 'database',
+    name: 'database back → every node caught up',
+    ms,
+  });
+}
