@@ -34,6 +34,19 @@ export function startCampaignRunner(deps: RoleDeps, smsc: SmscService): { stop()
     "UPDATE campaigns SET status = 'running', started_at = @at, next_send_at = @now, updated_at = @at WHERE id = @id AND status = 'scheduled'",
   );
   const runningCampaigns = db.prepare("SELECT * FROM campaigns WHERE status = 'running'");
+  const hasPending = db.prepare(
+    "SELECT 1 FROM campaign_contacts WHERE campaign_id = ? AND state = 'pending' LIMIT 1",
+  );
+  // The campaign's texts still in the SMSC's queue (through the index on status: asked every tick while waiting).
+  const stillQueued = db.prepare(
+    `SELECT COUNT(*) AS n FROM messages m JOIN campaign_contacts c ON c.message_id = m.id
+      WHERE m.status = 'queued' AND c.campaign_id = ?`,
+  );
+  // When the campaign's latest text to leave the SMSC left it (submitted, or refused for good).
+  const lastLeft = db.prepare(
+    `SELECT MAX(COALESCE(m.sent_at, m.done_at)) AS at FROM campaign_contacts c JOIN messages m ON m.id = c.message_id
+      WHERE c.campaign_id = ? AND c.state = 'handed' AND m.status <> 'queued'`,
+  );
 
   /** Texts one contact (or skips it); false when the campaign has no pending contact left. */
   const textNext = (campaign: CampaignRow): 'texted' | 'skipped' | 'none' =>
@@ -82,6 +95,7 @@ export function startCampaignRunner(deps: RoleDeps, smsc: SmscService): { stop()
           registeredDelivery: true,
         });
         mark('handed', accepted.id, null);
+        log(`campaign ${campaign.id}: line ${contact.line} handed to the SMSC as ${accepted.id}`);
         return 'texted';
       } catch (error) {
         if (!(error instanceof SmscRejection)) throw error;
@@ -90,11 +104,33 @@ export function startCampaignRunner(deps: RoleDeps, smsc: SmscService): { stop()
       }
     })();
 
+  /**
+   * The earliest the campaign's next text may be handed over so that it reaches the network at
+   * most at the campaign's rate, or null while too many of its texts are still in the SMSC.
+   * Pacing the hand-over alone is not enough: the SMSC queue (a busy process, a retry, a
+   * reconnect) can hold a text back and then let it go right before the next one.
+   */
+  const networkPace = (campaign: CampaignRow, interval: number): number | null => {
+    const queued = (stillQueued.get(campaign.id) as { n: number }).n;
+    // As many as the rate hands over in one tick may be in the SMSC at once, and at least one.
+    if (queued >= Math.max(1, Math.floor(config.campaigns.tickMs / interval))) return null;
+    const left = (lastLeft.get(campaign.id) as { at: string | null }).at;
+    // Each text still queued will take an interval of its own after the one that left.
+    return left === null ? -Infinity : Date.parse(left) + (queued + 1) * interval;
+  };
+
   const advance = (campaign: CampaignRow, now: number): void => {
     const interval = 1000 / campaign.rate_per_second;
     // After a stall, catch up by at most one tick's worth: a rate is a ceiling, never a burst.
     let next = Math.max(campaign.next_send_at ?? now, now - config.campaigns.tickMs);
     while (next <= now) {
+      if (hasPending.get(campaign.id) !== undefined) {
+        const earliest = networkPace(campaign, interval);
+        if (earliest === null || earliest > now) {
+          next = Math.max(next, earliest ?? next);
+          break;
+        }
+      }
       const outcome = textNext(campaign);
       if (outcome === 'none') {
         complete.run({ at: nowIso(), id: campaign.id });
