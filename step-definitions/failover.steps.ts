@@ -89,8 +89,8 @@ Then(
 
 When(
   '{person} calls {person} and the active SIP node crashes before {person} answers',
-  function (this: Phase2World, callerName: string, calleeName: string) {
-    return callAndCrashWhileRinging(this, callerName, calleeName);
+  function (this: Phase2World, callerName: string, calleeName: string, answerer: string) {
+    return callAndCrashWhileRinging(this, callerName, calleeName, answerer);
   },
 );
 
