@@ -5,7 +5,7 @@ import { SmppCustomerSession } from '../world/smpp/smpp-session';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { recordMetric } from '../reporting/metrics';
 import { FAILOVER_TARGET_MS, crashActiveNode, firstSuccessAfterCrash, latestFault } from './failover';
-import { customerNumber } from './messaging';
+import { customerNumber, finalStatusOf } from './messaging';
 import { session } from './smpp';
 import { bound, PLATFORM_LOG } from './waiting';
 
@@ -256,4 +256,29 @@ export async function expectRebindWithinTarget(world: Phase2World, customerName:
   world.messaging.smpp = value;
   // The old connection died with its node; closing it only releases the socket.
   if (old) await old.close().catch(() => undefined);
+}
+
+/** When {string} disconnects before the network reported the delivery */
+export async function disconnectBeforeTheReceipt(world: Phase2World, customerName: string) {
+  const message = world.currentMessage();
+  expect(message.customer, 'whose text').to.equal(customerName);
+  const early = session(world).deliveries.filter(
+    (d) => d.kind === 'receipt' && d.receiptedMessageId === message.id,
+  );
+  expect(
+    early,
+    'receipts for the text before the customer went away (the network reports late)',
+  ).to.deep.equal([]);
+  await session(world).close();
+}
+
+/**
+ * And the platform has learnt of the delivery while {string} was away: the API shows it
+ * delivered, so the receipt is now owed to the customer by the node that is about to crash.
+ */
+export async function expectDeliveryLearntWhileAway(world: Phase2World) {
+  const final = await finalStatusOf(world, world.currentMessage());
+  expect(final.status, `the text's outcome as the API shows it (see "${EVIDENCE.HTTP}")`).to.equal(
+    'delivered',
+  );
 }
