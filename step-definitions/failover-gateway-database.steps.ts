@@ -13,7 +13,12 @@ import {
   fetchFirstPageOfRecords,
   expectPagingContinuesOnTheSurvivor,
 } from '../tasks/failover-api';
-import { databaseBackAfter, expectFullServiceWithin, expectTryAgainLater } from '../tasks/failover-database';
+import {
+  databaseBackAfter,
+  expectFullServiceWithin,
+  expectStillOneRecordAfterALaterCall,
+  expectTryAgainLater,
+} from '../tasks/failover-database';
 
 /**
  * Failover of the API gateway and the database (TEST-INT-043, 044): what the surviving gateway
@@ -120,5 +125,13 @@ Then(
   longStep,
   function (this: Phase2World, customerName: string, seconds: number) {
     return expectFullServiceWithin(this, customerName, seconds);
+  },
+);
+
+Then(
+  "after a later call of {person}'s is recorded, her call during the outage still has exactly one record",
+  longStep,
+  function (this: Phase2World, name: string) {
+    return expectStillOneRecordAfterALaterCall(this, name);
   },
 );

@@ -6,6 +6,8 @@ import { recordMetric } from '../reporting/metrics';
 import { attempts } from '../reporting/attempts';
 import { firstSuccessAfterCrash, latestFault, within } from './failover';
 import { customerNumber } from './messaging';
+import { awaitCallRecord } from './call-records';
+import { callAndTalk, hangUp } from './voice';
 import { bound, eventually, untilInstant, PLATFORM_LOG } from './waiting';
 
 /**
@@ -97,4 +99,23 @@ export async function expectFullServiceWithin(world: Phase2World, customerName: 
     name: 'database back → every node caught up',
     ms,
   });
+}
+
+/**
+ * Then after a later call of {person}'s is recorded, her call during the outage still has exactly
+ * one record: "none doubled" proven by a later event, not at one instant (a record written again
+ * by a late retry of its own would be there by then).
+ */
+export async function expectStillOneRecordAfterALaterCall(world: Phase2World, name: string) {
+  const during = world.currentCall();
+  const customer = world.customer(during.caller.customer ?? '');
+  await callAndTalk(world, name, during.callee.name);
+  await hangUp(world, name);
+  await awaitCallRecord(world, customer.api, world.currentCall().call.callId, `${name}'s later call`);
+  const { items } = await customer.api.listCdrs({ sipCallId: during.call.callId });
+  expect(
+    items.map((cdr) => cdr.id),
+    `records of ${name}'s call during the outage (SIP Call-ID ${during.call.callId}) once a later call was recorded: exactly one (see "${EVIDENCE.HTTP}")`,
+  ).to.have.length(1);
+  world.voice.call = during;
 }
