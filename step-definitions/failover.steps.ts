@@ -23,20 +23,9 @@ import {
   expectTextAfterCrashWithinTarget,
   giveMobilePhoneSlowToAccept,
   sendTextsToEach,
+  disconnectBeforeTheReceipt,
+  expectDeliveryLearntWhileAway,
 } from '../tasks/failover-messaging';
-import {
-  expectApiKeyWorksWithinTarget,
-  expectOnlyRemainingRequests,
-  expectReplayOfTheFirstAnswer,
-  limitRequestsPerMinute,
-  useRequestsUntilLeft,
-  retryWithTheSameKey,
-  sendWithIdempotencyKey,
-  makeCalls,
-  fetchFirstPageOfRecords,
-  expectPagingContinuesOnTheSurvivor,
-} from '../tasks/failover-api';
-import { databaseBackAfter, expectFullServiceWithin, expectTryAgainLater } from '../tasks/failover-database';
 
 /**
  * Failover (TEST-INT-040…044): a node of the platform crashes — a real SIGKILL through the fault
@@ -89,8 +78,8 @@ Then(
 
 When(
   '{person} calls {person} and the active SIP node crashes before {person} answers',
-  function (this: Phase2World, callerName: string, calleeName: string) {
-    return callAndCrashWhileRinging(this, callerName, calleeName);
+  function (this: Phase2World, callerName: string, calleeName: string, answerer: string) {
+    return callAndCrashWhileRinging(this, callerName, calleeName, answerer);
   },
 );
 
@@ -181,111 +170,24 @@ When('the active SMSC node crashes before the network reported the delivery', fu
   return crashSmscBeforeTheReceipt(this);
 });
 
+When(
+  '{string} disconnects before the network reported the delivery',
+  function (this: Phase2World, customerName: string) {
+    return disconnectBeforeTheReceipt(this, customerName);
+  },
+);
+
+When(
+  'the platform has learnt of the delivery while {string} was away',
+  function (this: Phase2World, _customerName: string) {
+    return expectDeliveryLearntWhileAway(this);
+  },
+);
+
 Then(
   '{string} binds again to the same address within 30 seconds',
   longStep,
   function (this: Phase2World, customerName: string) {
     return expectRebindWithinTarget(this, customerName);
-  },
-);
-
-// ---- TEST-INT-043: the API gateway --------------------------------------------------------
-
-Then(
-  "{string}'s requests with their API key succeed again through the same address within 30 seconds",
-  longStep,
-  function (this: Phase2World, customerName: string) {
-    return expectApiKeyWorksWithinTarget(this, customerName);
-  },
-);
-
-When(
-  '{string} texts {person} {string} through the API with an idempotency key',
-  function (this: Phase2World, customerName: string, name: string, text: string) {
-    return sendWithIdempotencyKey(this, customerName, name, text);
-  },
-);
-
-When(
-  '{string} retries that request with the same idempotency key',
-  longStep,
-  function (this: Phase2World, customerName: string) {
-    return retryWithTheSameKey(this, customerName);
-  },
-);
-
-Then('the retry is answered with the first answer, marked as a replay', function (this: Phase2World) {
-  expectReplayOfTheFirstAnswer(this);
-});
-
-Given(
-  '{string} may make {int} API requests a minute',
-  longStep,
-  function (this: Phase2World, customerName: string, perMinute: number) {
-    return limitRequestsPerMinute(this, customerName, perMinute);
-  },
-);
-
-When(
-  '{string} uses its API requests until {int} are left this minute',
-  longStep,
-  function (this: Phase2World, customerName: string, left: number) {
-    return useRequestsUntilLeft(this, customerName, left);
-  },
-);
-
-Then(
-  '{string} may make only {int} more requests before being told to slow down',
-  longStep,
-  function (this: Phase2World, customerName: string, remaining: number) {
-    return expectOnlyRemainingRequests(this, customerName, remaining);
-  },
-);
-
-Given(
-  '{person} has called {person} {int} times',
-  longStep,
-  function (this: Phase2World, callerName: string, calleeName: string, times: number) {
-    return makeCalls(this, callerName, calleeName, times);
-  },
-);
-
-When(
-  '{string} fetches the first page of its call records, one record per page',
-  function (this: Phase2World, customerName: string) {
-    return fetchFirstPageOfRecords(this, customerName);
-  },
-);
-
-Then(
-  '{string} pages through the rest with the cursor the dead node issued, and sees every call once',
-  longStep,
-  function (this: Phase2World, customerName: string) {
-    return expectPagingContinuesOnTheSurvivor(this, customerName);
-  },
-);
-
-// ---- TEST-INT-044: the database -----------------------------------------------------------
-
-When('the database stops accepting writes', async function (this: Phase2World) {
-  await crashActiveNode(this, 'database', 'hang');
-});
-
-When('the database is back after {int} seconds', longStep, function (this: Phase2World, seconds: number) {
-  return databaseBackAfter(this, seconds);
-});
-
-Then(
-  '{string} is told to try again later while the database is away',
-  function (this: Phase2World, customerName: string) {
-    return expectTryAgainLater(this, customerName);
-  },
-);
-
-Then(
-  "{string}'s service is back in full within {int} seconds of the database's return",
-  longStep,
-  function (this: Phase2World, customerName: string, seconds: number) {
-    return expectFullServiceWithin(this, customerName, seconds);
   },
 );

@@ -1,11 +1,14 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type { Phase2World } from '../world/world';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { recordMetric } from '../reporting/metrics';
+import { attempts } from '../reporting/attempts';
 import { firstSuccessAfterCrash, latestFault, within } from './failover';
 import { customerNumber } from './messaging';
-import { eventually, untilInstant, PLATFORM_LOG } from './waiting';
+import { awaitCallRecord } from './call-records';
+import { callAndTalk, hangUp } from './voice';
+import { bound, eventually, untilInstant, PLATFORM_LOG } from './waiting';
 
 /**
  * The database's outage (TEST-INT-044), injected through the fault seam as role `database`,
@@ -29,10 +32,14 @@ export async function databaseBackAfter(world: Phase2World, seconds: number) {
 export async function expectTryAgainLater(world: Phase2World, customerName: string) {
   expect(latestFault(world, 'database').action, 'the database is away').to.equal('hang');
   const api = world.customer(customerName).api;
+  // The refusal is this step's expectation: the run's end-to-end figure must not count it lost.
+  const requestId = `suite-${randomUUID()}`;
+  attempts.expectRefusal('request', requestId);
   const answer = await within(
     api.raw({
       method: 'POST',
       path: '/v1/messages',
+      headers: { 'X-Request-Id': requestId },
       json: {
         from: customerNumber(world, customerName),
         to: world.newHandset('deliver'),
@@ -59,13 +66,19 @@ export async function expectFullServiceWithin(world: Phase2World, customerName: 
   expect(back.action, 'the database came back').to.equal('recover');
   const api = world.customer(customerName).api;
   const from = customerNumber(world, customerName);
-  await firstSuccessAfterCrash(world, 'database', 'a text accepted through the API', () =>
-    api.sendMessage({
-      from,
-      to: world.newHandset('deliver'),
-      text: `After the outage ${randomBytes(3).toString('hex')}`,
-    }),
-  );
+  // Service = a new text accepted and on its handset: the store takes both its row and its outcome.
+  await firstSuccessAfterCrash(world, 'database', 'a new text accepted and delivered', async () => {
+    const to = world.newHandset('deliver');
+    const text = `After the outage ${randomBytes(3).toString('hex')}`;
+    await api.sendMessage({ from, to, text });
+    await world.mobileNetwork.handset(to).inbox.waitFor(
+      (sms) => sms.text === text,
+      bound(world, `the text sent after the database came back, on ${to}`, {
+        lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
+        within: Math.max(1, back.requestedAt + seconds * 1000 - Date.now()),
+      }),
+    );
+  });
   const nodes = await world.env.faults.nodes();
   if (!nodes?.some((n) => n.store)) return; // the seam does not show what nodes owe the store
   const caughtUp = await eventually(
@@ -86,4 +99,23 @@ export async function expectFullServiceWithin(world: Phase2World, customerName: 
     name: 'database back → every node caught up',
     ms,
   });
+}
+
+/**
+ * Then after a later call of {person}'s is recorded, her call during the outage still has exactly
+ * one record: "none doubled" proven by a later event, not at one instant (a record written again
+ * by a late retry of its own would be there by then).
+ */
+export async function expectStillOneRecordAfterALaterCall(world: Phase2World, name: string) {
+  const during = world.currentCall();
+  const customer = world.customer(during.caller.customer ?? '');
+  await callAndTalk(world, name, during.callee.name);
+  await hangUp(world, name);
+  await awaitCallRecord(world, customer.api, world.currentCall().call.callId, `${name}'s later call`);
+  const { items } = await customer.api.listCdrs({ sipCallId: during.call.callId });
+  expect(
+    items.map((cdr) => cdr.id),
+    `records of ${name}'s call during the outage (SIP Call-ID ${during.call.callId}) once a later call was recorded: exactly one (see "${EVIDENCE.HTTP}")`,
+  ).to.have.length(1);
+  world.voice.call = during;
 }

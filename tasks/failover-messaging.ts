@@ -5,7 +5,7 @@ import { SmppCustomerSession } from '../world/smpp/smpp-session';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { recordMetric } from '../reporting/metrics';
 import { FAILOVER_TARGET_MS, crashActiveNode, firstSuccessAfterCrash, latestFault } from './failover';
-import { customerNumber } from './messaging';
+import { customerNumber, finalStatusOf } from './messaging';
 import { session } from './smpp';
 import { bound, PLATFORM_LOG } from './waiting';
 
@@ -38,6 +38,8 @@ export async function sendTextsToEach(
   const api = world.customer(customerName).api;
   const from = customerNumber(world, customerName);
   const batch = randomBytes(3).toString('hex');
+  // The SMSC's own count of resends before these texts: a duplicate it did not count is a defect.
+  world.failover.resentInFlightBefore ??= await resentInFlight(world);
   const sends = names.flatMap((name) =>
     Array.from({ length: count }, async (_, i): Promise<AcknowledgedText> => {
       const to = world.person(name).number;
@@ -70,7 +72,6 @@ export async function crashSmscWhileTextsOnTheirWay(world: Phase2World, customer
     pending,
     'texts still on their way when the SMSC node is to crash (with none, the crash would prove nothing)',
   ).to.be.above(0);
-  world.failover.resentInFlightBefore = await resentInFlight(world);
   await crashActiveNode(world, 'smsc');
   const to = world.newHandset('deliver');
   const text = `Sent after the crash ${randomBytes(3).toString('hex')}`;
@@ -107,7 +108,9 @@ function slowestNetworkMs(world: Phase2World): number {
  * the configured bound plus the slow networks' delays (each text waits for those before it).
  */
 function textBoundMs(world: Phase2World): number {
-  const fault = latestFault(world, 'smsc');
+  // The latest fault of any kind: the SMSC's crash, or the database's return.
+  const fault = world.failover.faults.at(-1);
+  if (!fault) throw new Error('No fault was injected in this scenario.');
   const failoverLeft = Math.max(0, fault.requestedAt + FAILOVER_TARGET_MS - Date.now());
   return (
     failoverLeft + world.env.config.waitMs + slowestNetworkMs(world) * world.failover.acknowledged.length
@@ -256,4 +259,29 @@ export async function expectRebindWithinTarget(world: Phase2World, customerName:
   world.messaging.smpp = value;
   // The old connection died with its node; closing it only releases the socket.
   if (old) await old.close().catch(() => undefined);
+}
+
+/** When {string} disconnects before the network reported the delivery */
+export async function disconnectBeforeTheReceipt(world: Phase2World, customerName: string) {
+  const message = world.currentMessage();
+  expect(message.customer, 'whose text').to.equal(customerName);
+  const early = session(world).deliveries.filter(
+    (d) => d.kind === 'receipt' && d.receiptedMessageId === message.id,
+  );
+  expect(
+    early,
+    'receipts for the text before the customer went away (the network reports late)',
+  ).to.deep.equal([]);
+  await session(world).close();
+}
+
+/**
+ * And the platform has learnt of the delivery while {string} was away: the API shows it
+ * delivered, so the receipt is now owed to the customer by the node that is about to crash.
+ */
+export async function expectDeliveryLearntWhileAway(world: Phase2World) {
+  const final = await finalStatusOf(world, world.currentMessage());
+  expect(final.status, `the text's outcome as the API shows it (see "${EVIDENCE.HTTP}")`).to.equal(
+    'delivered',
+  );
 }

@@ -107,7 +107,13 @@ export async function expectCallsAgainWithinTarget(
 }
 
 /** When {person} calls {person} and the active SIP node crashes before {person} answers */
-export async function callAndCrashWhileRinging(world: Phase2World, callerName: string, calleeName: string) {
+export async function callAndCrashWhileRinging(
+  world: Phase2World,
+  callerName: string,
+  calleeName: string,
+  answerer: string,
+) {
+  expect(answerer, 'who is about to answer: the person called').to.equal(calleeName);
   // placeCall returns once the INVITE reached the outside line, which answers 300 ms later.
   await placeCall(world, callerName, calleeName);
   await crashActiveNode(world, 'sip');

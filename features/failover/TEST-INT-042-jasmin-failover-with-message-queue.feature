@@ -30,3 +30,13 @@ Feature: Jasmin failover with the message queue
     And the active SMSC node crashes before the network reported the delivery
     Then "Parcelly" binds again to the same address within 30 seconds
     And "Parcelly" receives a delivery receipt for it on the SMPP connection, saying DELIVRD
+
+  Scenario: A receipt owed to an SMPP customer who was away is kept across the SMSC node's crash
+    Given "Parcelly" is connected to the platform over SMPP
+    And Carol has a mobile phone on a network that reports deliveries late
+    When "Parcelly" submits "Your code is 4711" to Carol over SMPP, asking for a delivery receipt
+    And "Parcelly" disconnects before the network reported the delivery
+    And the platform has learnt of the delivery while "Parcelly" was away
+    And the active SMSC node crashes
+    Then "Parcelly" binds again to the same address within 30 seconds
+    And "Parcelly" receives a delivery receipt for it on the SMPP connection, saying DELIVRD

@@ -12,9 +12,11 @@ Feature: Kong failover with session persistence
     And Carol has a mobile phone
 
   @severity:critical
-  Scenario: The customer's API key works on the surviving node within the failover time
-    When the active API gateway node crashes
+  Scenario: The customer's key works on the surviving node, which still finds the requests the dead one served
+    When "Parcelly" texts Carol "Your parcel is on its way" through the API, quoting a reference of its own
+    And the active API gateway node crashes
     Then "Parcelly"'s requests with their API key succeed again through the same address within 30 seconds
+    And the platform's request log shows the request under that reference, from "Parcelly", with its outcome
 
   Scenario: A send retried with the same idempotency key after the crash does not send a second text
     When "Parcelly" texts Carol "Your parcel is on its way" through the API with an idempotency key
