@@ -27,6 +27,10 @@ Feature: Kamailio failover during an active call
     Then Alice's phone registers again through the same address within 30 seconds
     And Alice can call Bob again through the same address within 30 seconds
 
+  Scenario: A phone registered before the crash still gets its calls through the standby
+    When the active SIP node crashes
+    Then a call from Bob still rings Alice's phone
+
   Scenario: A SIP node that hangs without dying is replaced within the failover time
     When the active SIP node hangs
     Then Alice's phone registers again through the same address within 30 seconds
