@@ -4,6 +4,7 @@ import type { PlatformRole } from '../world/faults/fault-injector';
 import { FAILOVER_STEP_TIMEOUT_MS, crashActiveNode } from '../tasks/failover';
 import {
   callAndCrashWhileRinging,
+  expectCallRecordAcrossRelayCrash,
   expectAnsweredOrRefusedClearly,
   expectAudioResumesUnasked,
   expectCallsAgainWithinTarget,
@@ -189,5 +190,12 @@ Then(
   longStep,
   function (this: Phase2World, customerName: string) {
     return expectRebindWithinTarget(this, customerName);
+  },
+);
+
+Then(
+  'the call record shows {person} calling {person} over the trunk, answered, for as long as they talked, with the media of both relays',
+  function (this: Phase2World, callerName: string, calleeName: string) {
+    return expectCallRecordAcrossRelayCrash(this, callerName, calleeName);
   },
 );

@@ -8,7 +8,7 @@ import { attempts } from '../reporting/attempts';
 import { TALK_PACKETS, audioSnapshot, expectHeardEachOther, talkForAMoment } from './audio';
 import { speakers } from './call-control';
 import { FAILOVER_TARGET_MS, crashActiveNode, firstSuccessAfterCrash, latestFault } from './failover';
-import { placeCall } from './voice';
+import { expectAnsweredTrunkCallRecord, placeCall } from './voice';
 import { bound, PLATFORM_LOG } from './waiting';
 
 /**
@@ -241,4 +241,35 @@ export async function expectLineHearsKeys(world: Phase2World, name: string, digi
     bound(world, `the keys "${digits}" at ${name}'s line`, { lookAt: [EVIDENCE.RTP, PLATFORM_LOG] }),
   );
   expect(heard(), `keys ${name}'s line heard (see "${EVIDENCE.RTP}")`).to.match(new RegExp(`${digits}$`));
+}
+
+/** RTP packetization of the suite's phones: one packet every 20 ms each way. */
+const PACKET_MS = 20;
+/** How late the relay's save timer may fire on a loaded 2-core machine. */
+const SAVE_TIMER_SLACK_MS = 100;
+
+/**
+ * Then the call record shows {person} calling {person} over the trunk, answered, for as long as
+ * they talked, counting the media of both relays. A relay saves its counters every statsFlushMs
+ * (published in the settings): what the crashed relay carried after its last save is the one
+ * thing a successor cannot know. Everything else is checked as for any call, so a successor that
+ * starts counting from zero (dropping the first relay's counts) still fails.
+ */
+export async function expectCallRecordAcrossRelayCrash(
+  world: Phase2World,
+  callerName: string,
+  calleeName: string,
+) {
+  const { media } = await world.platformSettings();
+  const flushMs = media?.statsFlushMs;
+  if (flushMs === undefined)
+    throw new Error(
+      "The target's GET /ops/v1/settings does not say how often its media relay saves its counters " +
+        '(media.statsFlushMs), so what a relay crash may leave uncounted is unknown.',
+    );
+  const packets = Math.ceil((flushMs + SAVE_TIMER_SLACK_MS) / PACKET_MS);
+  await expectAnsweredTrunkCallRecord(world, callerName, calleeName, {
+    packets,
+    why: `the crashed relay may have carried after its last save (every ${flushMs} ms, +${SAVE_TIMER_SLACK_MS} ms timer slack)`,
+  });
 }

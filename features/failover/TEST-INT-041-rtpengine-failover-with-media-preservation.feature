@@ -20,7 +20,7 @@ Feature: RTPEngine failover with media preservation
     Then Alice and Bob hear each other again through the same relay address, without their phones being asked to change anything
     And the silence each of them heard is reported, and was shorter than 2 seconds
     When Alice hangs up
-    Then the call record shows Alice calling Bob over the trunk, answered, for as long as they talked
+    Then the call record shows Alice calling Bob over the trunk, answered, for as long as they talked, with the media of both relays
 
   Scenario: Key presses, hold and resume still work after the relay failed over
     When the media relay carrying the call crashes

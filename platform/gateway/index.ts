@@ -58,6 +58,7 @@ function effectiveSettings(config: RoleDeps['config']): unknown {
     media: {
       inactivityTimeoutMs: config.media.inactivityTimeoutMs,
       heldInactivityTimeoutMs: config.media.heldInactivityTimeoutMs,
+      statsFlushMs: config.media.statsFlushMs,
     },
     webhooks: {
       retryBaseMs: config.webhooks.retryBaseMs,

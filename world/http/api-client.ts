@@ -134,6 +134,8 @@ export interface PlatformSettings {
     verificationCodeTtlMs: number;
     verificationMaxAttempts: number;
   };
+  /** How often a media relay saves its counters for a successor (the most a relay crash can leave uncounted). */
+  media?: { statsFlushMs?: number };
   /** The SMSC's wait for a carrier's answer to a submission, and the grace for a late one. */
   smsc?: { responseTimeoutMs: number; lateResponseGraceMs: number };
   /** How campaigns are paced: the sender looks every tickMs for texts that are due. */
