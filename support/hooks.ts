@@ -1,4 +1,14 @@
-import { After, AfterAll, AfterStep, Before, BeforeAll, setDefaultTimeout, Status } from '@cucumber/cucumber';
+import {
+  After,
+  AfterAll,
+  AfterStep,
+  Before,
+  BeforeAll,
+  parallelCanAssignHelpers,
+  setDefaultTimeout,
+  setParallelCanAssign,
+  Status,
+} from '@cucumber/cucumber';
 import { recordScenarioTraffic } from '../reporting/traffic-outcomes';
 import nock from 'nock';
 import { config as chaiConfig } from 'chai';
@@ -18,6 +28,10 @@ chaiConfig.truncateThreshold = 0;
 
 // Individual waits carry their own, shorter bounds; this only stops a step that hangs outright.
 setDefaultTimeout(30_000);
+// One redundant platform at a time: each is nine processes whose takeovers are timed, and two of
+// them on a 2-core machine would measure the machine, not the failover. The other worker goes on
+// with the functional scenarios meanwhile.
+setParallelCanAssign(parallelCanAssignHelpers.atMostOnePicklePerTag(['@failover']));
 
 let environment: SuiteEnvironment | undefined;
 let startFailure: unknown;
