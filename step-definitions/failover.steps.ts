@@ -26,6 +26,7 @@ import {
   sendTextsToEach,
   disconnectBeforeTheReceipt,
   expectDeliveryLearntWhileAway,
+  expectNothingResentThatTheNetworkHadTaken,
 } from '../tasks/failover-messaging';
 
 /**
@@ -197,5 +198,12 @@ Then(
   'the call record shows {person} calling {person} over the trunk, answered, for as long as they talked, with the media of both relays',
   function (this: Phase2World, callerName: string, calleeName: string) {
     return expectCallRecordAcrossRelayCrash(this, callerName, calleeName);
+  },
+);
+
+Then(
+  'nothing the mobile network had accepted before the crash was sent to it again',
+  function (this: Phase2World) {
+    return expectNothingResentThatTheNetworkHadTaken(this);
   },
 );

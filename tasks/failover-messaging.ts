@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import type { AcknowledgedText, Phase2World } from '../world/world';
 import { SmppCustomerSession } from '../world/smpp/smpp-session';
+import type { CarrierSubmit } from '../world/smpp/carrier-smsc';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { recordMetric } from '../reporting/metrics';
 import { FAILOVER_TARGET_MS, crashActiveNode, firstSuccessAfterCrash, latestFault } from './failover';
@@ -199,6 +200,7 @@ export async function expectEveryAcknowledgedTextArrives(world: Phase2World, cus
     extraCopies,
     `second copies on the handsets: at most the ${resent} text(s) the SMSC says it re-sent from the in-flight window (GET /ops/v1/smsc/counters; see "Texts acknowledged around the crash")`,
   ).to.be.at.most(resent);
+  expectNothingResentThatTheNetworkHadTaken(world);
 }
 
 /** Then {string}'s webhook receives a delivery report for every one of them */
@@ -284,4 +286,37 @@ export async function expectDeliveryLearntWhileAway(world: Phase2World) {
   expect(final.status, `the text's outcome as the API shows it (see "${EVIDENCE.HTTP}")`).to.equal(
     'delivered',
   );
+}
+
+/**
+ * How long before a crash the network's answer to a submission must have gone out for the
+ * platform to have recorded it for sure: a loopback round trip and a busy event loop, generously.
+ */
+const RECORDED_FOR_SURE_MS = 1_000;
+
+/**
+ * Texts the SMSC sent again although the network had answered the first submission (with its id)
+ * well before the crash: the platform knew the text was taken, so the re-send is not the
+ * protocol's unavoidable window but a window kept open too long. Counted on the network double.
+ */
+export function expectNothingResentThatTheNetworkHadTaken(world: Phase2World) {
+  const crashAt = latestFault(world, 'smsc').requestedAt;
+  const byText = new Map<string, CarrierSubmit[]>();
+  for (const submit of world.mobileNetwork.submits.all()) {
+    if (submit.carrierId === null) continue;
+    const key = `${submit.to} ${submit.text}`;
+    byText.set(key, [...(byText.get(key) ?? []), submit]);
+  }
+  const needless = [...byText.entries()]
+    .filter(([, submits]) => submits.length > 1)
+    .filter(([, submits]) => (submits[0]?.answeredAt ?? Infinity) < crashAt - RECORDED_FOR_SURE_MS)
+    .map(
+      ([key, submits]) =>
+        `${key}: answered ${crashAt - (submits[0]?.answeredAt ?? 0)} ms before the crash, sent ${submits.length} times`,
+    );
+  expect(
+    needless,
+    `texts sent again although the network had accepted them (with an id) over ${RECORDED_FOR_SURE_MS} ms before the SMSC crashed: ` +
+      `only a text caught between the network's answer and the platform recording it may go twice (see "${EVIDENCE.SMPP}")`,
+  ).to.deep.equal([]);
 }

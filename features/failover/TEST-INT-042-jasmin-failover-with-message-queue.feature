@@ -30,6 +30,7 @@ Feature: Jasmin failover with the message queue
     And the active SMSC node crashes before the network reported the delivery
     Then "Parcelly" binds again to the same address within 30 seconds
     And "Parcelly" receives a delivery receipt for it on the SMPP connection, saying DELIVRD
+    And nothing the mobile network had accepted before the crash was sent to it again
 
   Scenario: A receipt owed to an SMPP customer who was away is kept across the SMSC node's crash
     Given "Parcelly" is connected to the platform over SMPP

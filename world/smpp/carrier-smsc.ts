@@ -75,6 +75,11 @@ export interface CarrierSubmit {
   text: string;
   /** Date.now() when the submit_sm arrived. */
   at: number;
+  /**
+   * Date.now() when the network answered it with its id (submit_sm_resp on the wire); absent
+   * while unanswered. From then on the platform knows the text was taken.
+   */
+  answeredAt?: number;
 }
 
 /** How fast one handset's network answers, besides what its behaviour does. */
@@ -111,6 +116,8 @@ interface DecodedText {
 
 /** A submit_sm the network took: who sent it to whom, the id it was given, how the handset behaves. */
 interface AcceptedSubmit {
+  /** What the double recorded of it: the answer's time is noted there. */
+  record: CarrierSubmit;
   from: string;
   to: string;
   carrierId: string;
@@ -504,22 +511,24 @@ export class CarrierSmscDouble {
       }
     }
     const carrierId = `${this.idPrefix}${String(this.nextId++).padStart(6, '0')}`;
-    this.submits.add({ to, carrierId, text: decoded.text, at: Date.now() });
+    const record: CarrierSubmit = { to, carrierId, text: decoded.text, at: Date.now() };
+    this.submits.add(record);
     const timing = this.timings.get(to) ?? {};
     if (behaviour === 'slow-response') {
       // Accepted now, answered late: the platform's response timeout fires first.
       this.later(timing.responseDelayMs ?? this.options.slowResponseMs ?? 1_000, () =>
-        this.accept(connection, pdu, decoded, { from, to, carrierId, behaviour }),
+        this.accept(connection, pdu, decoded, { record, from, to, carrierId, behaviour }),
       );
       return;
     }
-    this.accept(connection, pdu, decoded, { from, to, carrierId, behaviour });
+    this.accept(connection, pdu, decoded, { record, from, to, carrierId, behaviour });
   }
 
   /** Answers an accepted submit_sm, hands the text over and sends the receipt the behaviour calls for. */
   private accept(connection: Connection, pdu: PDU, decoded: DecodedText, submit: AcceptedSubmit): void {
     const { to, carrierId } = submit;
     this.send(connection, pdu.response({ message_id: carrierId }));
+    submit.record.answeredAt = Date.now();
     const deliverAfterMs = this.timings.get(to)?.deliverAfterMs ?? 0;
     if (deliverAfterMs > 0) {
       // The network took it; the handset (and so the receipt) is reached later.
