@@ -8,7 +8,7 @@ import { recordMetric } from '../reporting/metrics';
 import { FAILOVER_TARGET_MS, crashActiveNode, firstSuccessAfterCrash, latestFault } from './failover';
 import { customerNumber, finalStatusOf } from './messaging';
 import { session } from './smpp';
-import { bound, PLATFORM_LOG } from './waiting';
+import { bound, eventually, PLATFORM_LOG } from './waiting';
 
 /**
  * The SMSC's failover as the customer and the mobile network see it: every acknowledged text
@@ -73,6 +73,15 @@ export async function crashSmscWhileTextsOnTheirWay(world: Phase2World, customer
     pending,
     'texts still on their way when the SMSC node is to crash (with none, the crash would prove nothing)',
   ).to.be.above(0);
+  // Crash while the network holds a submission it has not answered yet: that text is in the
+  // in-flight window for sure, so a re-send (and the SMSC owning up to it) is certain.
+  const pendingNumbers = new Set(notYetDelivered(world).map((t) => t.to));
+  await world.mobileNetwork.submits.waitFor(
+    (s) => pendingNumbers.has(s.to) && s.carrierId !== null && s.answeredAt === undefined,
+    bound(world, 'a submission of those texts that the mobile network has not answered yet', {
+      lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
+    }),
+  );
   await crashActiveNode(world, 'smsc');
   const to = world.newHandset('deliver');
   const text = `Sent after the crash ${randomBytes(3).toString('hex')}`;
@@ -231,6 +240,14 @@ export async function crashSmscBeforeTheReceipt(world: Phase2World) {
     (d) => d.kind === 'receipt' && d.receiptedMessageId === message.id,
   );
   expect(early, 'receipts for the text before the crash (the network reports late)').to.deep.equal([]);
+  // The network took it and the platform recorded that ("sent"): from here a re-send is needless.
+  await eventually(
+    world,
+    `the text ${message.id} recorded as sent (taken by the network) before the SMSC node crashes`,
+    async () => (await world.customer(message.customer).api.getMessage(message.id)).status,
+    (status) => status === 'sent',
+    { lookAt: [EVIDENCE.HTTP, PLATFORM_LOG] },
+  );
   await crashActiveNode(world, 'smsc');
 }
 
