@@ -26,7 +26,7 @@ import {
   sendTextsToEach,
   disconnectBeforeTheReceipt,
   expectDeliveryLearntWhileAway,
-  expectNothingResentThatTheNetworkHadTaken,
+  expectRecordedTextNotResent,
 } from '../tasks/failover-messaging';
 
 /**
@@ -168,9 +168,12 @@ Then(
   },
 );
 
-When('the active SMSC node crashes before the network reported the delivery', function (this: Phase2World) {
-  return crashSmscBeforeTheReceipt(this);
-});
+When(
+  'the active SMSC node crashes once the network took the text, before it reported the delivery',
+  function (this: Phase2World) {
+    return crashSmscBeforeTheReceipt(this);
+  },
+);
 
 When(
   '{string} disconnects before the network reported the delivery',
@@ -202,8 +205,8 @@ Then(
 );
 
 Then(
-  'nothing the mobile network had accepted before the crash was sent to it again',
+  'the text the platform had recorded as taken by the network was not sent to it again',
   function (this: Phase2World) {
-    return expectNothingResentThatTheNetworkHadTaken(this);
+    return expectRecordedTextNotResent(this);
   },
 );

@@ -233,7 +233,7 @@ export async function expectReportForEveryText(world: Phase2World, customerName:
   ).to.deep.equal([]);
 }
 
-/** When the active SMSC node crashes before the network reported the delivery */
+/** When the active SMSC node crashes once the network took the text, before it reported the delivery */
 export async function crashSmscBeforeTheReceipt(world: Phase2World) {
   const message = world.currentMessage();
   const early = session(world).deliveries.filter(
@@ -336,4 +336,21 @@ export function expectNothingResentThatTheNetworkHadTaken(world: Phase2World) {
     `texts sent again although the network had accepted them (with an id) over ${RECORDED_FOR_SURE_MS} ms before the SMSC crashed: ` +
       `only a text caught between the network's answer and the platform recording it may go twice (see "${EVIDENCE.SMPP}")`,
   ).to.deep.equal([]);
+}
+
+/**
+ * Then the text the platform had recorded as taken by the network was not sent to it again. The
+ * crash came after the platform said "sent" (crashSmscBeforeTheReceipt waits for it), so the
+ * network's one acceptance is all there may be.
+ */
+export function expectRecordedTextNotResent(world: Phase2World) {
+  const message = world.currentMessage();
+  const taken = world.mobileNetwork.submits.filter(
+    (s) => s.to === message.to && s.text === message.text && s.carrierId !== null,
+  );
+  expect(
+    taken.map((s) => `${s.carrierId} at ${new Date(s.at).toISOString()}`),
+    `submissions of "${message.text}" the network accepted: one — the platform had recorded it as sent before the ` +
+      `SMSC node crashed, so the successor had no reason to send it again (see "${EVIDENCE.SMPP}")`,
+  ).to.have.length(1);
 }

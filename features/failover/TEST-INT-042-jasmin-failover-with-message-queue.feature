@@ -27,10 +27,10 @@ Feature: Jasmin failover with the message queue
     Given "Parcelly" is connected to the platform over SMPP
     And Carol has a mobile phone on a network that reports deliveries late
     When "Parcelly" submits "Your code is 4711" to Carol over SMPP, asking for a delivery receipt
-    And the active SMSC node crashes before the network reported the delivery
+    And the active SMSC node crashes once the network took the text, before it reported the delivery
     Then "Parcelly" binds again to the same address within 30 seconds
     And "Parcelly" receives a delivery receipt for it on the SMPP connection, saying DELIVRD
-    And nothing the mobile network had accepted before the crash was sent to it again
+    And the text the platform had recorded as taken by the network was not sent to it again
 
   Scenario: A receipt owed to an SMPP customer who was away is kept across the SMSC node's crash
     Given "Parcelly" is connected to the platform over SMPP
