@@ -317,7 +317,10 @@ const RECORDED_FOR_SURE_MS = 1_000;
  * protocol's unavoidable window but a window kept open too long. Counted on the network double.
  */
 export function expectNothingResentThatTheNetworkHadTaken(world: Phase2World) {
-  const crashAt = latestFault(world, 'smsc').requestedAt;
+  // The SMSC's crash, or whatever fault of the scenario (a database outage) came last.
+  const fault = world.failover.faults.at(-1);
+  if (!fault) throw new Error('No fault has been injected in this scenario yet.');
+  const crashAt = fault.requestedAt;
   const byText = new Map<string, CarrierSubmit[]>();
   for (const submit of world.mobileNetwork.submits.all()) {
     if (submit.carrierId === null) continue;
@@ -333,7 +336,7 @@ export function expectNothingResentThatTheNetworkHadTaken(world: Phase2World) {
     );
   expect(
     needless,
-    `texts sent again although the network had accepted them (with an id) over ${RECORDED_FOR_SURE_MS} ms before the SMSC crashed: ` +
+    `texts sent again although the network had accepted them (with an id) over ${RECORDED_FOR_SURE_MS} ms before the ${fault.role} ${fault.action}: ` +
       `only a text caught between the network's answer and the platform recording it may go twice (see "${EVIDENCE.SMPP}")`,
   ).to.deep.equal([]);
 }
