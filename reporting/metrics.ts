@@ -21,7 +21,14 @@ export type Metric =
   /** The longest silence a party of a call heard across a failover, one direction. */
   | { kind: 'audio-gap'; name: string; ms: number; direction: string }
   /** Texts acknowledged around a failure, and how many of them arrived more than once. */
-  | { kind: 'duplicates'; name: string; texts: number; duplicated: number }
+  | {
+      kind: 'duplicates';
+      name: string;
+      texts: number;
+      duplicated: number;
+      /** Texts the SMSC itself reports re-sending from the in-flight window (the only excusable duplicates). */
+      resentInFlight: number;
+    }
   /** Texts the platform acknowledged, and how many of them reached a handset. */
   | { kind: 'delivery'; name: string; accepted: number; delivered: number }
   /** Records the platform owes (a CDR per call), and how many it wrote. */

@@ -132,15 +132,17 @@ export function summariseRun(ndjson: string, scenarios: ScenarioCounts, now = ne
   const copies = of('duplicates');
   const texts = copies.reduce((sum, d) => sum + d.texts, 0);
   const duplicated = copies.reduce((sum, d) => sum + d.duplicated, 0);
+  const owned = copies.reduce((sum, d) => sum + d.resentInFlight, 0);
   lines.push({
     metric: 'Messages duplicated by a failover',
-    // Not a plan metric: SMPP cannot rule out a resend of a text caught in flight; it is counted.
-    target: '0 (reported)',
+    // Not a plan metric: SMPP cannot rule out a resend of a text caught between the network taking
+    // it and the platform recording that. Such resends are counted by the SMSC; any other is a defect.
+    target: 'only texts re-sent from the in-flight window, which the SMSC counts',
     measured:
       copies.length === 0
         ? null
-        : `${duplicated} of ${texts} texts acknowledged around a crash arrived twice`,
-    verdict: copies.length === 0 ? 'no measurements' : duplicated === 0 ? 'met' : 'missed',
+        : `${duplicated} of ${texts} texts acknowledged around a crash arrived twice; the SMSC reported ${owned} re-sent from its in-flight window`,
+    verdict: copies.length === 0 ? 'no measurements' : duplicated <= owned ? 'met' : 'missed',
     samples: copies.length,
     sources: names(copies),
   });

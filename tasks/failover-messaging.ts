@@ -198,6 +198,7 @@ export async function expectEveryAcknowledgedTextArrives(world: Phase2World, cus
     name: 'texts re-sent across an SMSC crash',
     texts: texts.length,
     duplicated,
+    resentInFlight: resent,
   });
   expect(
     lost.map((t) => `${t.id} "${t.text}" to ${t.to}`),
