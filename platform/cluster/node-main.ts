@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { ClusterBus } from './cluster-bus';
 import { openStore } from '../store/store';
-import { writeBehind } from '../store/write-behind';
+import { isStoreBusy, writeBehind } from '../store/write-behind';
 import type { RoleDeps } from '../role';
 import { Membership } from './membership';
 import { startRoleProcess, type RunningRoleProcess } from './roles';
@@ -71,7 +71,10 @@ async function main(): Promise<void> {
         log: (message) => log('bus', message),
       });
       const deps: RoleDeps = { config: spec.config, db, bus, log };
-      running = await startRoleProcess(role, deps);
+      running = await startWithRetries(
+        () => startRoleProcess(role, deps),
+        (message) => log('node', message),
+      );
       // Only the active node reads the bus, and only once its role is there to listen.
       bus.start(role);
     },
@@ -102,6 +105,28 @@ async function main(): Promise<void> {
 }
 
 /** Tells the supervisor whenever the node's queue of writes waiting for the store changes. */
+/**
+ * A role's start writes to the store (restoring sessions, marking connectors); when several nodes
+ * start at once on a loaded machine one of them can find the store busy past its short busy
+ * timeout. A failed start has already stopped what it started, so it is simply tried again —
+ * between attempts the event loop runs, so this node's adverts keep going out.
+ */
+async function startWithRetries<T>(start: () => Promise<T>, log: (message: string) => void): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await start();
+    } catch (error) {
+      if (!isStoreBusy(error) || attempt >= START_ATTEMPTS) throw error;
+      log(
+        `starting the role found the store busy (${(error as Error).message}); attempt ${attempt + 1} of ${START_ATTEMPTS}`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
+}
+
+const START_ATTEMPTS = 5;
+
 function reportWriteBehind(db: RoleDeps['db'], everyMs: number, log: (message: string) => void): void {
   const writes = writeBehind(db, log);
   let last = '';

@@ -223,17 +223,17 @@ class NodeProcess {
 export async function startCluster(options: ClusterOptions, log: PlatformLog): Promise<RunningCluster> {
   const { entry } = buildPlatform();
   const config: PlatformConfig = structuredClone(options.config);
-  config.sip.udpPort ||= await freeUdpPort();
-  config.sip.wsPort ||= await freeTcpPort();
-  config.smsc.port ||= await freeTcpPort();
-  config.api.port ||= await freeTcpPort();
-  config.media.ngPort ||= await freeUdpPort();
-  config.sip.controlPort ||= await freeTcpPort();
+  config.sip.udpPort ||= await freeFixedPort('udp');
+  config.sip.wsPort ||= await freeFixedPort('tcp');
+  config.smsc.port ||= await freeFixedPort('tcp');
+  config.api.port ||= await freeFixedPort('tcp');
+  config.media.ngPort ||= await freeFixedPort('udp');
+  config.sip.controlPort ||= await freeFixedPort('tcp');
   const nodesPerRole = options.nodesPerRole ?? 2;
   const nodeNames = 'abcdefgh'.slice(0, nodesPerRole).split('');
   const nodeSpecs: ClusterNodeSpec[] = [];
   for (const role of options.roles ?? CLUSTER_ROLES)
-    for (const node of nodeNames) nodeSpecs.push({ role, node, heartbeatPort: await freeUdpPort() });
+    for (const node of nodeNames) nodeSpecs.push({ role, node, heartbeatPort: await freeFixedPort('udp') });
   const spec: ClusterSpec = { config, nodes: nodeSpecs, timing: options.timing };
   const specFile = join(options.dataDir, 'cluster.json');
   writeFileSync(specFile, JSON.stringify(spec, null, 2));
@@ -417,25 +417,34 @@ function problem(response: ServerResponse, status: number, title: string, detail
   response.end(JSON.stringify({ type: 'about:blank', title, status, detail }));
 }
 
-function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createTcpServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+/**
+ * A role's fixed addresses are chosen below Linux's ephemeral range (32768–60999): a port the OS
+ * hands out to some other socket (a phone's RTP, a client connection) between this choice and a
+ * standby binding it after a crash would make the takeover fail. Each candidate is tried once.
+ */
+const FIXED_PORTS = { from: 20_000, to: 32_000 } as const;
+
+async function freeFixedPort(kind: 'tcp' | 'udp'): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const port = FIXED_PORTS.from + Math.floor(Math.random() * (FIXED_PORTS.to - FIXED_PORTS.from));
+    if (await bindsFree(kind, port)) return port;
+  }
+  throw new Error(`no free ${kind} port found in ${FIXED_PORTS.from}–${FIXED_PORTS.to} after 50 tries`);
 }
 
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+function bindsFree(kind: 'tcp' | 'udp', port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (kind === 'tcp') {
+      const server = createTcpServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+      return;
+    }
     const socket = dgram.createSocket('udp4');
-    socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', () => {
-      const { port } = socket.address();
-      socket.close(() => resolve(port));
+    socket.once('error', () => {
+      socket.close();
+      resolve(false);
     });
+    socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
   });
 }
