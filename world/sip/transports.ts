@@ -82,12 +82,12 @@ abstract class NodeTransport implements Transport {
       this.onDisconnect?.(error);
   }
 
-  protected recordSent(message: string, to: string): void {
+  protected recordSent(message: string, to: string, note?: string): void {
     traffic.record({
       protocol: 'SIP',
       from: this.actor,
       to,
-      summary: summarizeSip(message),
+      summary: note ? `${summarizeSip(message)} — ${note}` : summarizeSip(message),
       detail: redactSip(message),
     });
   }
@@ -136,6 +136,8 @@ export class UdpTransport extends NodeTransport {
   private socket: Socket | undefined;
   /** Where each received request came from, by top Via branch: responses go back there. */
   private readonly requestSources = new Map<string, RemoteInfo>();
+  /** BYEs awaiting any response, by Via branch: re-sent on RFC 3261 Timer E until answered. */
+  private readonly unansweredByes = new Map<string, NodeJS.Timeout>();
 
   // sip.js calls `new transportConstructor(logger, transportOptions)`; the logger is not needed.
   constructor(_logger: unknown, options: unknown) {
@@ -189,6 +191,8 @@ export class UdpTransport extends NodeTransport {
     if (!socket) return;
     this.transition(TransportState.Disconnecting);
     this.socket = undefined;
+    for (const timer of this.unansweredByes.values()) clearTimeout(timer);
+    this.unansweredByes.clear();
     await new Promise<void>((done) => socket.close(() => done()));
     this.transition(TransportState.Disconnected);
   }
@@ -208,6 +212,7 @@ export class UdpTransport extends NodeTransport {
       );
     }
     this.recordSent(message, this.peerActor);
+    if (message.startsWith('BYE ')) this.retransmitUntilAnswered(message, destination);
     return new Promise<void>((resolve, reject) =>
       socket.send(message, destination.port, destination.host, (error) =>
         error
@@ -221,7 +226,41 @@ export class UdpTransport extends NodeTransport {
     );
   }
 
+  /**
+   * sip.js does not retransmit over UDP (FACTS §3); a real phone re-sends a non-INVITE request on
+   * Timer E (T1 = 500 ms, doubling to T2 = 4 s) until a response or Timer F (64·T1). Done for BYE:
+   * a hang-up sent while the platform's SIP address is being taken over by a standby must still
+   * reach it, as a real phone's would.
+   */
+  private retransmitUntilAnswered(message: string, destination: { host: string; port: number }): void {
+    const branch = topViaBranch(message);
+    if (!branch) return;
+    const startedAt = Date.now();
+    const schedule = (intervalMs: number): void => {
+      const timer = setTimeout(() => {
+        const socket = this.socket;
+        if (!socket || Date.now() - startedAt + intervalMs > TIMER_F_MS) {
+          this.unansweredByes.delete(branch);
+          return;
+        }
+        this.recordSent(message, this.peerActor, 'retransmission (Timer E)');
+        socket.send(message, destination.port, destination.host);
+        schedule(Math.min(intervalMs * 2, T2_MS));
+      }, intervalMs);
+      this.unansweredByes.set(branch, timer);
+    };
+    schedule(T1_MS);
+  }
+
   private onDatagram(text: string, from: RemoteInfo): void {
+    if (text.startsWith('SIP/2.0')) {
+      const branch = topViaBranch(text);
+      const timer = branch ? this.unansweredByes.get(branch) : undefined;
+      if (branch && timer) {
+        clearTimeout(timer);
+        this.unansweredByes.delete(branch);
+      }
+    }
     if (!text.startsWith('SIP/2.0')) {
       const via = /^(?:Via|v)\s*:\s*(.+)$/im.exec(text)?.[1];
       const branch = via ? /;\s*branch=([^;,\s]+)/i.exec(via)?.[1] : undefined;
@@ -251,6 +290,16 @@ export class UdpTransport extends NodeTransport {
     const uri = parseSipUri(target);
     return { host: uri.host, port: uri.port ?? 5060 };
   }
+}
+
+/** RFC 3261 timers for the phone's own retransmissions over UDP. */
+const T1_MS = 500;
+const T2_MS = 4_000;
+const TIMER_F_MS = 64 * T1_MS;
+
+function topViaBranch(message: string): string | undefined {
+  const via = /^(?:Via|v)\s*:\s*(.+)$/im.exec(message)?.[1];
+  return via ? /;\s*branch=([^;,\s]+)/i.exec(via)?.[1] : undefined;
 }
 
 /** SIP over WebSocket (RFC 7118, subprotocol "sip"), one message per frame. */
