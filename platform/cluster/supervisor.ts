@@ -10,7 +10,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import dgram from 'node:dgram';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { PlatformConfig } from '../config';
 import type { PlatformEndpointsInfo, PlatformLog } from '../index';
@@ -223,17 +224,18 @@ class NodeProcess {
 export async function startCluster(options: ClusterOptions, log: PlatformLog): Promise<RunningCluster> {
   const { entry } = buildPlatform();
   const config: PlatformConfig = structuredClone(options.config);
-  config.sip.udpPort ||= await freeFixedPort('udp');
-  config.sip.wsPort ||= await freeFixedPort('tcp');
-  config.smsc.port ||= await freeFixedPort('tcp');
-  config.api.port ||= await freeFixedPort('tcp');
-  config.media.ngPort ||= await freeFixedPort('udp');
-  config.sip.controlPort ||= await freeFixedPort('tcp');
+  const ports = claimPortBlock();
+  config.sip.udpPort ||= await ports.next('udp');
+  config.sip.wsPort ||= await ports.next('tcp');
+  config.smsc.port ||= await ports.next('tcp');
+  config.api.port ||= await ports.next('tcp');
+  config.media.ngPort ||= await ports.next('udp');
+  config.sip.controlPort ||= await ports.next('tcp');
   const nodesPerRole = options.nodesPerRole ?? 2;
   const nodeNames = 'abcdefgh'.slice(0, nodesPerRole).split('');
   const nodeSpecs: ClusterNodeSpec[] = [];
   for (const role of options.roles ?? CLUSTER_ROLES)
-    for (const node of nodeNames) nodeSpecs.push({ role, node, heartbeatPort: await freeFixedPort('udp') });
+    for (const node of nodeNames) nodeSpecs.push({ role, node, heartbeatPort: await ports.next('udp') });
   const spec: ClusterSpec = { config, nodes: nodeSpecs, timing: options.timing };
   const specFile = join(options.dataDir, 'cluster.json');
   writeFileSync(specFile, JSON.stringify(spec, null, 2));
@@ -326,6 +328,7 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
   } catch (error) {
     await stopNodes();
     faultServer.close();
+    ports.release();
     throw error;
   }
   const address = faultServer.address();
@@ -348,6 +351,7 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
       await new Promise<void>((resolve) => faultServer.close(() => resolve()));
       await database.stop();
       await stopNodes();
+      ports.release();
     },
   };
 }
@@ -418,18 +422,69 @@ function problem(response: ServerResponse, status: number, title: string, detail
 }
 
 /**
- * A role's fixed addresses are chosen below Linux's ephemeral range (32768–60999): a port the OS
- * hands out to some other socket (a phone's RTP, a client connection) between this choice and a
- * standby binding it after a crash would make the takeover fail. Each candidate is tried once.
+ * A role's fixed addresses come from a block of ports below Linux's ephemeral range (32768–60999),
+ * so no socket the OS hands out (a phone's RTP) can take a port a standby must bind later. Each
+ * supervisor claims a block of its own with an exclusive lock file, so two redundant platforms
+ * started at once by different processes never choose the same port; a block whose owner died is
+ * claimed again. Each port of the block is still checked free before it is handed out.
  */
-const FIXED_PORTS = { from: 20_000, to: 32_000 } as const;
+const PORT_BLOCKS = { from: 20_000, size: 40, count: 300 } as const;
+const BLOCK_LOCKS = join(tmpdir(), 'phase2-cluster-port-blocks');
 
-async function freeFixedPort(kind: 'tcp' | 'udp'): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    const port = FIXED_PORTS.from + Math.floor(Math.random() * (FIXED_PORTS.to - FIXED_PORTS.from));
-    if (await bindsFree(kind, port)) return port;
+interface PortBlock {
+  next(kind: 'tcp' | 'udp'): Promise<number>;
+  release(): void;
+}
+
+function claimPortBlock(): PortBlock {
+  mkdirSync(BLOCK_LOCKS, { recursive: true });
+  const start = Math.floor(Math.random() * PORT_BLOCKS.count);
+  for (let i = 0; i < PORT_BLOCKS.count; i += 1) {
+    const block = (start + i) % PORT_BLOCKS.count;
+    const lock = join(BLOCK_LOCKS, String(block));
+    if (!tryLock(lock)) continue;
+    const base = PORT_BLOCKS.from + block * PORT_BLOCKS.size;
+    let offset = 0;
+    return {
+      async next(kind) {
+        while (offset < PORT_BLOCKS.size) {
+          const port = base + offset;
+          offset += 1;
+          if (await bindsFree(kind, port)) return port;
+        }
+        throw new Error(`port block ${base}–${base + PORT_BLOCKS.size - 1} has no free port left`);
+      },
+      release: () => rmSync(lock, { force: true }),
+    };
   }
-  throw new Error(`no free ${kind} port found in ${FIXED_PORTS.from}–${FIXED_PORTS.to} after 50 tries`);
+  throw new Error(`every port block in ${BLOCK_LOCKS} is claimed by a running supervisor`);
+}
+
+/** Creates the lock file exclusively; takes over one left by a process that no longer runs. */
+function tryLock(lock: string): boolean {
+  try {
+    writeFileSync(lock, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch {
+    const owner = Number(readFileSync(lock, 'utf8'));
+    if (Number.isInteger(owner) && owner > 0 && isRunning(owner)) return false;
+    rmSync(lock, { force: true });
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function bindsFree(kind: 'tcp' | 'udp', port: number): Promise<boolean> {
