@@ -38,6 +38,16 @@ export const FINAL_STATUSES: readonly MessageStatus[] = [
 ];
 
 /** The SQL the SMSC runs, prepared once. */
+/** A stored carrier connector and the bind state its SMSC last recorded. */
+export interface ConnectorStateRow {
+  id: string;
+  host: string;
+  port: number;
+  systemId: string;
+  state: string;
+  lastError: string | null;
+}
+
 export class MessageStore {
   constructor(private readonly db: Db) {}
 
@@ -189,28 +199,14 @@ export class MessageStore {
   }
 
   /** Every stored connector with the bind state its SMSC last recorded ('connecting' before any). */
-  connectorStates(): Array<{
-    id: string;
-    host: string;
-    port: number;
-    systemId: string;
-    state: string;
-    lastError: string | null;
-  }> {
+  connectorStates(): ConnectorStateRow[] {
     return this.db
       .prepare(
         `SELECT c.id, c.host, c.port, c.system_id AS systemId, COALESCE(s.state, 'connecting') AS state,
            s.last_error AS lastError
          FROM smsc_connectors c LEFT JOIN smsc_connector_states s ON s.connector_id = c.id ORDER BY c.id`,
       )
-      .all() as Array<{
-      id: string;
-      host: string;
-      port: number;
-      systemId: string;
-      state: string;
-      lastError: string | null;
-    }>;
+      .all() as ConnectorStateRow[];
   }
 
   markSent(id: string, at: string): void {
