@@ -34,6 +34,13 @@ export interface PlatformConfig {
      * commands from API nodes (0 = not served: in one process the API calls the edge directly).
      */
     controlPort: number;
+    /**
+     * SIP proxies in front of the edge (Kamailio in the lab lane), by the address and UDP port
+     * they send from. Only for a request from one of these does the edge take the source the
+     * proxy recorded in the Via below its own (received/rport) as the sender's true address,
+     * which is what trunks are recognised by; from anyone else the Vias are never believed.
+     */
+    trustedProxies?: Array<{ host: string; port: number }>;
   };
   media: {
     /** UDP port of the relay's rtpengine "ng" control protocol (0: ephemeral; the relay logs it). */
