@@ -78,6 +78,7 @@ export function kamailioDefines(values: {
     RUN_DIR: quoted(values.runDir),
     DISPATCHER_LIST: quoted(values.dispatcherList),
     MODULES_DIR: quoted(`${values.modulesDir}/`),
+    CTL_SOCKET: quoted(`unix:${join(values.runDir, `kamailio-${values.udpPort}.ctl`)}`),
     ...values.extra,
   };
   return Object.entries(defines).flatMap(([name, value]) => ['-A', `${name}=${value}`]);

@@ -852,9 +852,12 @@ export class CallManager {
     }
     // A redirect would point the caller past the platform: report it as unavailable instead.
     const status = response.status < 400 ? 480 : response.status;
+    // The callee's 503 is not the edge's: passed on as 503 it would tell a proxy in front
+    // (Kamailio's dispatcher) that this edge is out of service. RFC 3261 §16.7 step 6: 500.
+    const toCaller = status === 503 ? 500 : status;
     this.finish(call, { disposition: dispositionFor(status), status, hangupBy: 'callee' }, () =>
-      stack.respond(call.inviteA, call.a.flow, status, {
-        reason: status === response.status ? response.reason : undefined,
+      stack.respond(call.inviteA, call.a.flow, toCaller, {
+        reason: toCaller === response.status ? response.reason : undefined,
         toTag: call.a.localTag,
       }),
     );
