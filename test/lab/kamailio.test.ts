@@ -1,0 +1,234 @@
+/**
+ * lab/kamailio.cfg in real Kamailio (installed by the lab lane; `npm run unit` leaves test/lab/
+ * out): a phone's REGISTER reaches the sip-edge with a Path that leads back to the phone, a
+ * request the edge sends along that Path reaches the phone, and a sip-edge that
+ * stops answering is given up within the tuned fr_timer and taken back once its pings are answered.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startKamailio, type RunningKamailio } from '../../lab/kamailio';
+import { header, parseRaw, RawSipClient, type RawMessage } from '../sip-edge/raw-sip-client';
+
+/** A sip-edge stand-in: while `alive`, answers OPTIONS (pings) and MESSAGE with 200 and keeps every other request. */
+class FakeEdge {
+  alive = true;
+  readonly requests: RawMessage[] = [];
+  private readonly waiters = new Set<() => void>();
+
+  private constructor(readonly socket: Socket) {
+    socket.on('message', (data, from) => {
+      const message = parseRaw(data.toString('utf8'), { address: from.address, port: from.port });
+      if (!this.alive) return;
+      if (message.method === 'OPTIONS' || message.method === 'MESSAGE') this.reply(message, 200, 'OK');
+      if (message.method !== 'OPTIONS') this.requests.push(message);
+      for (const waiter of [...this.waiters]) waiter();
+    });
+  }
+
+  static async open(): Promise<FakeEdge> {
+    const socket = createSocket('udp4');
+    socket.bind(0, '127.0.0.1');
+    await once(socket, 'listening');
+    return new FakeEdge(socket);
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  reply(request: RawMessage, status: number, reason: string, extra: Array<[string, string]> = []): void {
+    const lines = [
+      `SIP/2.0 ${status} ${reason}`,
+      ...(request.headers.get('via') ?? []).map((v) => `Via: ${v}`),
+      `From: ${header(request, 'from')}`,
+      `To: ${header(request, 'to')}${status > 100 ? ';tag=edge' : ''}`,
+      `Call-ID: ${header(request, 'call-id')}`,
+      `CSeq: ${header(request, 'cseq')}`,
+      ...extra.map(([n, v]) => `${n}: ${v}`),
+      'Content-Length: 0',
+    ];
+    this.socket.send(`${lines.join('\r\n')}\r\n\r\n`, request.from.port, request.from.address);
+  }
+
+  send(text: string, to: { host: string; port: number }): void {
+    this.socket.send(text, to.port, to.host);
+  }
+
+  waitForRequest(method: string, timeoutMs = 3000): Promise<RawMessage> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = this.requests.find((m) => m.method === method);
+        if (!found) return;
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        const seen = this.requests.map((m) => m.startLine).join('; ') || 'nothing';
+        reject(new Error(`fake sip-edge: no ${method} from Kamailio within ${timeoutMs} ms (got: ${seen})`));
+      }, timeoutMs);
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+let runDir: string;
+let edge: FakeEdge;
+let kamailio: RunningKamailio;
+
+before(async () => {
+  runDir = mkdtempSync(join(tmpdir(), 'lab-kamailio-test-'));
+  edge = await FakeEdge.open();
+  kamailio = await startKamailio({
+    udpPort: 0,
+    wsPort: 0,
+    sipEdges: [{ host: '127.0.0.1', port: edge.port }],
+    domain: '127.0.0.1',
+    runDir,
+    logFile: join(runDir, 'kamailio.log'),
+  });
+});
+
+after(async () => {
+  await kamailio?.daemon.stop();
+  edge?.close();
+  rmSync(runDir, { recursive: true, force: true });
+});
+
+test('the dispatcher list names the sip-edge, and Kamailio serves UDP and WebSocket on loopback', () => {
+  assert.equal(kamailio.udp.host, '127.0.0.1');
+  assert.match(kamailio.ws, /^ws:\/\/127\.0\.0\.1:\d+$/);
+  const list = readFileSync(join(runDir, `dispatcher-${kamailio.udp.port}.list`), 'utf8');
+  assert.equal(list, `1 sip:127.0.0.1:${edge.port} 0 1\n`);
+});
+
+test('a REGISTER reaches the sip-edge with a Path back to the phone; a request along that Path reaches the phone', async () => {
+  const phone = await RawSipClient.open('alice', kamailio.udp);
+  try {
+    phone.request({
+      method: 'REGISTER',
+      uri: 'sip:127.0.0.1',
+      from: '<sip:alice@127.0.0.1>;tag=a1',
+      to: '<sip:alice@127.0.0.1>',
+      callId: 'lab-reg-1',
+      cseq: 1,
+      headers: [
+        ['Contact', `<${phone.contact}>`],
+        ['Supported', 'path'],
+      ],
+    });
+    const register = await edge.waitForRequest('REGISTER');
+    const path = register.headers.get('path') ?? [];
+    assert.equal(path.length, 1, `one Path header, got ${JSON.stringify(path)}`);
+    assert.match(
+      path[0] ?? '',
+      new RegExp(
+        `^<sip:127\\.0\\.0\\.1:${kamailio.udp.port};lr;received=sip:127\\.0\\.0\\.1:${phone.port}>$`,
+      ),
+    );
+    const vias = register.headers.get('via') ?? [];
+    assert.match(
+      vias[1] ?? '',
+      new RegExp(`;rport=${phone.port}`),
+      'the phone’s Via records its source port',
+    );
+    edge.reply(register, 200, 'OK', [
+      ['Contact', `<${phone.contact}>;expires=60`],
+      ['Path', path[0] ?? ''],
+    ]);
+    await phone.waitForResponse(200, '1 REGISTER');
+
+    // The sip-edge calls the registered contact with the Path as Route (RFC 3327 §5).
+    edge.send(
+      [
+        `OPTIONS ${phone.contact.replace(/:\d+$/, ':1')} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${edge.port};branch=z9hG4bKedgeopt1;rport`,
+        `Route: ${path[0] ?? ''}`,
+        'Max-Forwards: 70',
+        'From: <sip:edge@127.0.0.1>;tag=e1',
+        `To: <${phone.contact}>`,
+        'Call-ID: lab-edge-opt-1',
+        'CSeq: 1 OPTIONS',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+      kamailio.udp,
+    );
+    // The Request-URI names a port nobody listens on: only the Path's received finds the phone.
+    const delivered = await phone.waitForRequest('OPTIONS', 3000);
+    assert.equal(header(delivered, 'call-id'), 'lab-edge-opt-1');
+    assert.equal(delivered.headers.get('route'), undefined, 'Kamailio consumed its own Route');
+  } finally {
+    await phone.close();
+  }
+});
+
+test('a sip-edge that stops answering is given up after fr_timer (not tm’s 30 s) and taken back once it answers pings', async () => {
+  const phone = await RawSipClient.open('bob', kamailio.udp);
+  edge.alive = false;
+  try {
+    const started = Date.now();
+    phone.request({
+      method: 'MESSAGE',
+      uri: 'sip:carol@127.0.0.1',
+      from: '<sip:bob@127.0.0.1>;tag=b1',
+      to: '<sip:carol@127.0.0.1>',
+      callId: 'lab-dead-edge-1',
+      cseq: 1,
+    });
+    const timeout = await phone.waitFor(
+      (m) => m.status !== undefined && m.status >= 400,
+      'a failure answer',
+      6000,
+    );
+    const waited = Date.now() - started;
+    assert.equal(timeout.status, 408, `408 from Kamailio's own timer, got ${timeout.startLine}`);
+    assert.ok(waited < 4000, `given up after ${waited} ms; FR_TIMER_MS is 2000`);
+
+    edge.alive = true;
+    // Pings every second: once one is answered the node is active again and requests flow.
+    const back = Date.now();
+    let cseq = 2;
+    for (;;) {
+      phone.request({
+        method: 'MESSAGE',
+        uri: 'sip:carol@127.0.0.1',
+        from: '<sip:bob@127.0.0.1>;tag=b1',
+        to: '<sip:carol@127.0.0.1>',
+        callId: 'lab-dead-edge-1',
+        cseq,
+      });
+      const answer = await phone.waitFor(
+        (m) => m.status !== undefined && header(m, 'cseq') === `${cseq} MESSAGE`,
+        `an answer to MESSAGE ${cseq}`,
+        4000,
+      );
+      if (answer.status === 503) {
+        assert.ok(Date.now() - back < 4000, 'the node was not taken back within 4 s of answering pings');
+        await new Promise<void>((resolve) => edge.socket.once('message', () => resolve()));
+        cseq += 1;
+        continue;
+      }
+      assert.equal(
+        edge.requests.some((m) => header(m, 'cseq') === `${cseq} MESSAGE`),
+        true,
+      );
+      break;
+    }
+  } finally {
+    edge.alive = true;
+    await phone.close();
+  }
+});
