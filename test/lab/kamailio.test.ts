@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WebSocket } from 'ws';
 import { startKamailio, type RunningKamailio } from '../../lab/kamailio';
 import { header, parseRaw, RawSipClient, type RawMessage } from '../sip-edge/raw-sip-client';
 
@@ -59,10 +60,10 @@ class FakeEdge {
     this.socket.send(text, to.port, to.host);
   }
 
-  waitForRequest(method: string, timeoutMs = 3000): Promise<RawMessage> {
+  waitForRequest(method: string, callId: string, timeoutMs = 3000): Promise<RawMessage> {
     return new Promise((resolve, reject) => {
       const check = (): void => {
-        const found = this.requests.find((m) => m.method === method);
+        const found = this.requests.find((m) => m.method === method && header(m, 'call-id') === callId);
         if (!found) return;
         clearTimeout(timer);
         this.waiters.delete(check);
@@ -71,7 +72,11 @@ class FakeEdge {
       const timer = setTimeout(() => {
         this.waiters.delete(check);
         const seen = this.requests.map((m) => m.startLine).join('; ') || 'nothing';
-        reject(new Error(`fake sip-edge: no ${method} from Kamailio within ${timeoutMs} ms (got: ${seen})`));
+        reject(
+          new Error(
+            `fake sip-edge: no ${method} (Call-ID ${callId}) from Kamailio within ${timeoutMs} ms (got: ${seen})`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.add(check);
       check();
@@ -128,7 +133,7 @@ test('a REGISTER reaches the sip-edge with a Path back to the phone; a request a
         ['Supported', 'path'],
       ],
     });
-    const register = await edge.waitForRequest('REGISTER');
+    const register = await edge.waitForRequest('REGISTER', 'lab-reg-1');
     const path = register.headers.get('path') ?? [];
     assert.equal(path.length, 1, `one Path header, got ${JSON.stringify(path)}`);
     assert.match(
@@ -172,6 +177,86 @@ test('a REGISTER reaches the sip-edge with a Path back to the phone; a request a
     assert.equal(delivered.headers.get('route'), undefined, 'Kamailio consumed its own Route');
   } finally {
     await phone.close();
+  }
+});
+
+test('a WebSocket phone: its REGISTER carries a Path to its connection, and a request along that Path comes back over it', async () => {
+  const socket = new WebSocket(kamailio.ws, 'sip');
+  await once(socket, 'open');
+  const received: string[] = [];
+  const arrived = new Set<() => void>();
+  socket.on('message', (data: Buffer) => {
+    received.push(data.toString('utf8'));
+    for (const check of [...arrived]) check();
+  });
+  const next = (what: RegExp, awaited: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = received.find((m) => what.test(m));
+        if (!found) return;
+        clearTimeout(timer);
+        arrived.delete(check);
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        arrived.delete(check);
+        reject(
+          new Error(
+            `WS phone: no ${awaited} within 3000 ms (got: ${received.map((m) => m.split('\r\n')[0]).join('; ') || 'nothing'})`,
+          ),
+        );
+      }, 3000);
+      arrived.add(check);
+      check();
+    });
+  try {
+    const contact = 'sip:dora@df7jal23ls0d.invalid;transport=ws';
+    socket.send(
+      [
+        'REGISTER sip:127.0.0.1 SIP/2.0',
+        'Via: SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bKwsreg1',
+        'Max-Forwards: 70',
+        'From: <sip:dora@127.0.0.1>;tag=d1',
+        'To: <sip:dora@127.0.0.1>',
+        'Call-ID: lab-ws-reg-1',
+        'CSeq: 1 REGISTER',
+        `Contact: <${contact}>`,
+        'Supported: path, outbound',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    const register = await edge.waitForRequest('REGISTER', 'lab-ws-reg-1');
+    const path = register.headers.get('path') ?? [];
+    assert.ok(path.length > 0, 'a Path on a WebSocket REGISTER');
+    assert.match(
+      path.join(','),
+      /received=sip:127\.0\.0\.1:\d+(;|%3B)transport(=|%3D)ws/i,
+      'the Path names the WS connection',
+    );
+    edge.reply(register, 200, 'OK', [['Contact', `<${contact}>;expires=60`]]);
+    await next(/^SIP\/2\.0 200 [\s\S]*lab-ws-reg-1/, 'the 200 to REGISTER');
+
+    edge.send(
+      [
+        `OPTIONS ${contact} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${edge.port};branch=z9hG4bKedgews1;rport`,
+        ...path.map((p) => `Route: ${p}`),
+        'Max-Forwards: 70',
+        'From: <sip:edge@127.0.0.1>;tag=e2',
+        `To: <${contact}>`,
+        'Call-ID: lab-edge-ws-1',
+        'CSeq: 1 OPTIONS',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+      kamailio.udp,
+    );
+    await next(/^OPTIONS [\s\S]*lab-edge-ws-1/, 'the OPTIONS the sip-edge sent along the Path');
+  } finally {
+    socket.close();
   }
 });
 
