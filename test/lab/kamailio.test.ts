@@ -317,3 +317,65 @@ test('a sip-edge that stops answering is given up after fr_timer (not tm’s 30 
     await phone.close();
   }
 });
+
+test('a flood from one address is cut off by pike and the address banned; the sip-edge itself is never throttled', async () => {
+  // A second instance with a low threshold: 10 requests per 2 s, ban for 60 s.
+  const floodDir = join(runDir, 'flood');
+  const strict = await startKamailio({
+    udpPort: 0,
+    wsPort: 0,
+    sipEdges: [{ host: '127.0.0.1', port: edge.port }],
+    domain: '127.0.0.1',
+    runDir: floodDir,
+    logFile: join(floodDir, 'kamailio.log'),
+    defines: { PIKE_DENSITY: '10', IPBAN_TABLE: '"ipban=>size=8;autoexpire=60;"' },
+  });
+  const flooder = await RawSipClient.open('flooder', strict.udp);
+  try {
+    const sent = 40;
+    for (let i = 1; i <= sent; i++)
+      flooder.request({
+        method: 'MESSAGE',
+        uri: 'sip:carol@127.0.0.1',
+        from: '<sip:flooder@127.0.0.1>;tag=f1',
+        to: '<sip:carol@127.0.0.1>',
+        callId: `lab-flood-${i}`,
+        cseq: 1,
+      });
+    // The last request is the one that shows the ban: it is never answered.
+    await assert.rejects(
+      flooder.waitFor(
+        (m) => header(m, 'call-id') === `lab-flood-${sent}`,
+        'an answer to the last request',
+        1500,
+      ),
+      /timed out/,
+    );
+    const answered = flooder.received.filter((m) => m.status === 200).length;
+    assert.ok(answered >= 5 && answered < sent, `${answered} of ${sent} answered before the ban`);
+    assert.match(readFileSync(join(floodDir, 'kamailio.log'), 'utf8'), /pike: flood from 127\.0\.0\.1/);
+    // The sip-edge (same address, its own port) is not banned: its request reaches the flooder.
+    edge.send(
+      [
+        `OPTIONS ${flooder.contact} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${edge.port};branch=z9hG4bKedgeflood;rport`,
+        'Max-Forwards: 70',
+        'From: <sip:edge@127.0.0.1>;tag=e3',
+        `To: <${flooder.contact}>`,
+        'Call-ID: lab-edge-after-flood',
+        'CSeq: 1 OPTIONS',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+      strict.udp,
+    );
+    await flooder.waitFor(
+      (m) => m.method === 'OPTIONS',
+      'the sip-edge’s OPTIONS through the flooded Kamailio',
+    );
+  } finally {
+    await flooder.close();
+    await strict.daemon.stop();
+  }
+});
