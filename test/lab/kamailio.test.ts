@@ -12,7 +12,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { startKamailio, type RunningKamailio } from '../../lab/kamailio';
+import {
+  answersOptions,
+  dispatcherList,
+  kamailioDefines,
+  startKamailio,
+  type RunningKamailio,
+} from '../../lab/kamailio';
 import { header, parseRaw, RawSipClient, type RawMessage } from '../sip-edge/raw-sip-client';
 
 /** A sip-edge stand-in: while `alive`, answers OPTIONS (pings) and MESSAGE with 200 and keeps every other request. */
@@ -377,5 +383,41 @@ test('a flood from one address is cut off by pike and the address banned; the si
   } finally {
     await flooder.close();
     await strict.daemon.stop();
+  }
+});
+
+test('the launcher: dispatcher priorities follow the order given, -A values are quoted, a silent port is given up on', async () => {
+  assert.equal(
+    dispatcherList([
+      { host: '127.0.0.1', port: 5070 },
+      { host: '127.0.0.1', port: 5072 },
+    ]),
+    '1 sip:127.0.0.1:5070 0 2\n1 sip:127.0.0.1:5072 0 1\n',
+  );
+  const args = kamailioDefines({
+    udpPort: 5062,
+    wsPort: 8082,
+    runDir: '/tmp/run',
+    dispatcherList: '/tmp/run/d.list',
+    modulesDir: '/usr/lib/kamailio/modules',
+    extra: { PIKE_DENSITY: '50' },
+  });
+  assert.deepEqual(args.slice(0, 4), ['-A', 'SIP_PORT=5062', '-A', 'WS_PORT=8082']);
+  assert.ok(args.includes('RUN_DIR="/tmp/run"') && args.includes('PIKE_DENSITY=50'));
+  assert.throws(
+    () => kamailioDefines({ udpPort: 1, wsPort: 2, runDir: '/tmp/"x', dispatcherList: 'd', modulesDir: 'm' }),
+    /cannot quote/,
+  );
+
+  const silent = createSocket('udp4');
+  silent.bind(0, '127.0.0.1');
+  await once(silent, 'listening');
+  try {
+    await assert.rejects(
+      answersOptions({ host: '127.0.0.1', port: silent.address().port }, '127.0.0.1', 300),
+      /no 200 to OPTIONS .* within 300 ms/,
+    );
+  } finally {
+    silent.close();
   }
 });
