@@ -21,7 +21,7 @@ import {
 } from '../../lab/kamailio';
 import { header, parseRaw, RawSipClient, type RawMessage } from '../sip-edge/raw-sip-client';
 
-/** A sip-edge stand-in: while `alive`, answers OPTIONS (pings) and MESSAGE with 200 and keeps every other request. */
+/** A sip-edge stand-in: while `alive`, answers OPTIONS (pings) and MESSAGE with 200 and keeps every other message. */
 class FakeEdge {
   alive = true;
   readonly requests: RawMessage[] = [];
@@ -67,9 +67,18 @@ class FakeEdge {
   }
 
   waitForRequest(method: string, callId: string, timeoutMs = 3000): Promise<RawMessage> {
+    return this.waitFor(
+      (m) => m.method === method && header(m, 'call-id') === callId,
+      `${method} (Call-ID ${callId})`,
+      timeoutMs,
+    );
+  }
+
+  /** The first message from Kamailio (request or response, pings aside) that matches. */
+  waitFor(predicate: (m: RawMessage) => boolean, awaited: string, timeoutMs = 3000): Promise<RawMessage> {
     return new Promise((resolve, reject) => {
       const check = (): void => {
-        const found = this.requests.find((m) => m.method === method && header(m, 'call-id') === callId);
+        const found = this.requests.find(predicate);
         if (!found) return;
         clearTimeout(timer);
         this.waiters.delete(check);
@@ -420,4 +429,52 @@ test('the launcher: dispatcher priorities follow the order given, -A values are 
   } finally {
     silent.close();
   }
+});
+
+test('a request along the Path of a WebSocket phone whose connection is gone is answered 430 Flow Failed (RFC 5626 §5.3)', async () => {
+  const socket = new WebSocket(kamailio.ws, 'sip');
+  await once(socket, 'open');
+  const contact = 'sip:erin@q8w7e6r5.invalid;transport=ws';
+  socket.send(
+    [
+      'REGISTER sip:127.0.0.1 SIP/2.0',
+      'Via: SIP/2.0/WSS q8w7e6r5.invalid;branch=z9hG4bKwsreg2',
+      'Max-Forwards: 70',
+      'From: <sip:erin@127.0.0.1>;tag=e1',
+      'To: <sip:erin@127.0.0.1>',
+      'Call-ID: lab-ws-reg-2',
+      'CSeq: 1 REGISTER',
+      `Contact: <${contact}>`,
+      'Supported: path',
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n'),
+  );
+  const register = await edge.waitForRequest('REGISTER', 'lab-ws-reg-2');
+  const path = register.headers.get('path') ?? [];
+  socket.close();
+  await once(socket, 'close');
+  edge.send(
+    [
+      `INVITE ${contact} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${edge.port};branch=z9hG4bKedgews2;rport`,
+      ...path.map((p) => `Route: ${p}`),
+      'Max-Forwards: 70',
+      'From: <sip:edge@127.0.0.1>;tag=e4',
+      `To: <${contact}>`,
+      'Call-ID: lab-edge-ws-gone',
+      'CSeq: 1 INVITE',
+      'Contact: <sip:edge@127.0.0.1>',
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n'),
+    kamailio.udp,
+  );
+  const answer = await edge.waitFor(
+    (m) => m.status !== undefined && m.status >= 300 && header(m, 'call-id') === 'lab-edge-ws-gone',
+    'the final answer to the INVITE for a closed WebSocket',
+  );
+  assert.equal(answer.startLine, 'SIP/2.0 430 Flow Failed');
 });
