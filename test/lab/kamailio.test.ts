@@ -87,11 +87,7 @@ class FakeEdge {
       const timer = setTimeout(() => {
         this.waiters.delete(check);
         const seen = this.requests.map((m) => m.startLine).join('; ') || 'nothing';
-        reject(
-          new Error(
-            `fake sip-edge: no ${method} (Call-ID ${callId}) from Kamailio within ${timeoutMs} ms (got: ${seen})`,
-          ),
-        );
+        reject(new Error(`fake sip-edge: no ${awaited} from Kamailio within ${timeoutMs} ms (got: ${seen})`));
       }, timeoutMs);
       this.waiters.add(check);
       check();
