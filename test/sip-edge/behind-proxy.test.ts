@@ -197,6 +197,23 @@ test('a call through a proxy: the edge copies its Record-Route into the answer a
   });
 });
 
+test('430 Flow Failed from the proxy for a registered contact: the binding is forgotten and the caller told the user is unavailable', async () => {
+  await withProxy(async ({ t, proxy, bob }) => {
+    await registerAliceThroughProxy(t, proxy);
+    assert.equal(t.edge.registrations('alice').length, 1);
+    const call = await placeCall(bob, ACCOUNTS.bob, 'alice', t, 40500);
+    const invite = await proxy.waitForRequest('INVITE');
+    proxy.reply(invite, 430, 'Flow Failed', { toTag: 'gone' });
+    const refused = await bob.waitFor(
+      (m) => m.status !== undefined && m.status >= 300 && header(m, 'cseq') === '2 INVITE',
+      'the final answer to the call',
+    );
+    assert.equal(refused.status, 480);
+    assert.deepEqual(t.edge.registrations('alice'), [], 'the binding whose flow failed is gone');
+    assert.equal(cdrFor(t, call.callId)?.disposition, 'no-answer');
+  });
+});
+
 test('behind a trusted proxy a trunk is known by the source the proxy recorded; the same Via from anyone else is not believed', async () => {
   await withProxy(async ({ t, proxy, bob }) => {
     const carrierPort = 6666;
