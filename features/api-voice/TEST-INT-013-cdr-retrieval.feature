@@ -1,15 +1,10 @@
-@TEST-INT-013 @api-voice @week2
+@TEST-INT-013 @api-voice @week2 @lab
 Feature: Every call leaves a record the customer can fetch through the API
   Each call attempt — answered, unanswered, given up, busy or failed — leaves exactly one call record with
   its outcome, the people on it, the trunk it took, its times and the seconds to bill. The
   customer can filter the records by outcome, number and time and page through them; each record
   is also pushed to the customer's webhook when the call ends. No customer ever sees another
   customer's records.
-
-  Not yet run in the lab, behind the real SIP proxy: when a called line is out of service, the
-  platform passes the carrier's "service unavailable" back as its own, and the real proxy then
-  takes the platform out of service for every later call. The platform must answer such calls
-  in a way the proxy does not mistake for its own failure first.
 
   Background:
     Given "Initech Telecom" is a standard customer
