@@ -120,3 +120,36 @@ test('the edge reads rtpengine 10.5 replies: per-tag counts, whole-second last p
     fake.close();
   }
 });
+
+test('a delete whose tags rtpengine does not find (a "warning") is followed by a delete of the whole call-id', async () => {
+  const seen: string[] = [];
+  const fake = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => fake.bind(0, '127.0.0.1', resolve));
+  fake.on('message', (datagram, from) => {
+    const space = datagram.indexOf(0x20);
+    const command = asDict(decode(datagram.subarray(space + 1))) ?? {};
+    const tagged = command['from-tag'] !== undefined;
+    seen.push(`${asText(command.command) ?? ''}${tagged ? ' (tags)' : ''}`);
+    const reply: BencodeValue =
+      asText(command.command) === 'delete' && tagged
+        ? { warning: "Call-ID not found or tags didn't match", result: 'ok' }
+        : { sdp: plainAudioSdp('127.0.0.1', 30000), result: 'ok' };
+    fake.send(
+      `${datagram.subarray(0, space + 1).toString('latin1')}${rtpengineBencode(reply)}`,
+      from.port,
+      from.address,
+    );
+  });
+  const logged: string[] = [];
+  const client = await NgClient.open({ host: '127.0.0.1', port: fake.address().port }, () => undefined);
+  const call = new RelayControl(client, (message) => logged.push(message)).allocate('call-rtpe-2');
+  try {
+    await call.offer('A', plainAudioSdp('127.0.0.1', 40010));
+    assert.equal(await call.close(), null, 'no counts: the relay had none to give');
+    assert.deepEqual(seen, ['offer (tags)', 'delete (tags)', 'delete']);
+    assert.match(logged.join('\n'), /tags didn't match; deleting the call-id/);
+  } finally {
+    await client.close();
+    fake.close();
+  }
+});
