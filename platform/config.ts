@@ -34,10 +34,23 @@ export interface PlatformConfig {
      * commands from API nodes (0 = not served: in one process the API calls the edge directly).
      */
     controlPort: number;
+    /**
+     * SIP proxies in front of the edge (Kamailio in the lab lane), by the address and UDP port
+     * they send from. Only for a request from one of these does the edge take the source the
+     * proxy recorded in the Via below its own (received/rport) as the sender's true address,
+     * which is what trunks are recognised by; from anyone else the Vias are never believed.
+     */
+    trustedProxies?: Array<{ host: string; port: number }>;
   };
   media: {
     /** UDP port of the relay's rtpengine "ng" control protocol (0: ephemeral; the relay logs it). */
     ngPort: number;
+    /**
+     * A media relay the platform does not run (a real rtpengine's ng listener). When set, no
+     * relay of the platform's own starts (nor the cluster's media role), and the sip-edge drives
+     * this one; ngPort, portMin/portMax and statsFlushMs then concern nobody.
+     */
+    externalRelay?: { host: string; port: number };
     /**
      * How often each relay session's packet counters are written to the store, so a relay that
      * takes over counts what its predecessor relayed (at most this much media goes uncounted).
@@ -248,4 +261,15 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
     providers: { speechToTextUrl: null, timeoutMs: 5_000 },
     version: '0.1.0',
   };
+}
+
+/** Where the sip-edge sends ng commands: the external relay, else the platform's own on ngPort. */
+export function ngAddress(config: PlatformConfig): { host: string; port: number } {
+  return config.media.externalRelay ?? { host: config.host, port: config.media.ngPort };
+}
+
+/** The relay as GET /ops/v1/settings names it. */
+export function relayDescription(config: PlatformConfig): string {
+  const external = config.media.externalRelay;
+  return external ? `external ng udp:${external.host}:${external.port}` : 'embedded';
 }

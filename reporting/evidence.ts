@@ -50,7 +50,9 @@ export function attachJson(world: ReportedScenario, name: string, value: unknown
 
 /** Call and message journeys as sequence diagrams; a failing wait's awaited item goes into the diagram it belongs to. */
 const FLOWS: Array<{ name: string; protocols: Protocol[]; evidence: string[] }> = [
-  { name: 'Call flow', protocols: ['SIP', 'FAULT'], evidence: [EVIDENCE.SIP, EVIDENCE.RTP] },
+  // Media events (streams started, first packet, keys, closed) sit beside the signalling, so the
+  // relay a phone really sent its audio to (the lab's rtpengine) is a column of its own.
+  { name: 'Call flow', protocols: ['SIP', 'RTP', 'FAULT'], evidence: [EVIDENCE.SIP, EVIDENCE.RTP] },
   {
     name: 'Message flow',
     protocols: ['SMPP', 'HTTP', 'WEBHOOK', 'FAULT'],

@@ -7,8 +7,13 @@
  *   npm run platform -- --ephemeral       OS-chosen ports (CI, several instances side by side)
  *   npm run platform -- --write-env F      also write the PHASE2_* lines to file F
  *   npm run platform -- --data DIR        keep the database in DIR (default .platform-data/)
+ *   npm run platform -- --media-relay rtpengine=HOST:PORT
+ *                                         drive a real rtpengine (its ng listener) instead of our relay
  *   npm run platform -- --redundant       every role as two node processes with address takeover,
  *                                         and the fault seam (PHASE2_FAULT_URL) to crash them
+ *   npm run platform -- --sip-trusted-proxy 127.0.0.1:5062   a SIP proxy in front of the edge
+ *                                         (Kamailio): its requests' true source is its Via's
+ *                                         received/rport (repeatable)
  *   PLATFORM_NO_ANSWER_MS=20000 npm run platform   ring longer before a call counts as unanswered
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -17,10 +22,23 @@ import { join, resolve } from 'node:path';
 import { startPlatform } from '../platform';
 import { startCluster } from '../platform/cluster/supervisor';
 import { embeddedDefaults } from '../platform/config';
+import { parseMediaRelayOption } from './media-relay-option';
 
 function option(name: string): string | undefined {
   const index = process.argv.indexOf(name);
   return index >= 0 ? process.argv[index + 1] : undefined;
+}
+
+/** Every `--sip-trusted-proxy HOST:PORT` given. */
+function trustedProxies(argv: readonly string[]): Array<{ host: string; port: number }> {
+  const proxies: Array<{ host: string; port: number }> = [];
+  argv.forEach((arg, index) => {
+    if (arg !== '--sip-trusted-proxy') return;
+    const match = /^([^:\s]+):(\d{1,5})$/.exec(argv[index + 1] ?? '');
+    if (!match) throw new Error(`--sip-trusted-proxy needs HOST:PORT, got "${argv[index + 1] ?? ''}"`);
+    proxies.push({ host: match[1] ?? '', port: Number(match[2]) });
+  });
+  return proxies;
 }
 
 async function main(): Promise<void> {
@@ -35,9 +53,12 @@ async function main(): Promise<void> {
     config.smsc.port = Number(process.env.PLATFORM_SMPP_PORT ?? 2775);
     config.api.port = Number(process.env.PLATFORM_API_PORT ?? 8000);
   }
+  if (process.argv.includes('--media-relay'))
+    config.media.externalRelay = parseMediaRelayOption(option('--media-relay'));
   // Timers stay as short as embedded ones so the remote lane runs as fast; a person trying calls
   // by hand can lengthen the ring time.
   config.sip.noAnswerTimeoutMs = Number(process.env.PLATFORM_NO_ANSWER_MS ?? config.sip.noAnswerTimeoutMs);
+  config.sip.trustedProxies = trustedProxies(process.argv);
 
   const log = (role: string, message: string): void => {
     process.stderr.write(`${new Date().toISOString()} [${role}] ${message}\n`);
@@ -74,6 +95,10 @@ async function main(): Promise<void> {
   console.log(`  SMPP             ${smpp.host}:${smpp.port}`);
   console.log(`  API              ${apiUrl}   (contract: ${apiUrl}/openapi.yaml)`);
   console.log(`  Data             ${dataDir}`);
+  if (config.media.externalRelay)
+    console.log(
+      `  Media relay      rtpengine, ng at udp:${config.media.externalRelay.host}:${config.media.externalRelay.port}`,
+    );
   if (faultUrl)
     console.log(`  Fault seam       ${faultUrl}/ops/v1/nodes   (redundant: two node processes per role)`);
   console.log('To run the suite against it, put these lines in .env (or export them):');

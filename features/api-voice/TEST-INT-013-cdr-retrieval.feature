@@ -1,4 +1,4 @@
-@TEST-INT-013 @api-voice @week2
+@TEST-INT-013 @api-voice @week2 @lab
 Feature: Every call leaves a record the customer can fetch through the API
   Each call attempt — answered, unanswered, given up, busy or failed — leaves exactly one call record with
   its outcome, the people on it, the trunk it took, its times and the seconds to bill. The

@@ -4,6 +4,7 @@
  * the shared store, the bus and the protocols.
  */
 import type { RoleDeps } from '../role';
+import { ngAddress } from '../config';
 import { startMediaRelay } from '../media-relay';
 import { startSipEdge } from '../sip-edge';
 import { startSmsc } from '../smsc';
@@ -28,6 +29,8 @@ export async function startRoleProcess(role: ClusterRole, deps: RoleDeps): Promi
   const run = async (): Promise<void> => {
     switch (role) {
       case 'media': {
+        // An external relay (rtpengine) does the role: the supervisor starts no media nodes then.
+        if (deps.config.media.externalRelay) return;
         const relay = await startMediaRelay(deps);
         stops.push(() => relay.stop());
         return;
@@ -46,11 +49,7 @@ export async function startRoleProcess(role: ClusterRole, deps: RoleDeps): Promi
         const apps = startCallApplications(deps, smsc);
         stops.push(() => apps.stop());
         // Media only over ng, to whichever relay node holds the relay's control address.
-        const sip = await startSipEdge(
-          deps,
-          { host: deps.config.host, port: deps.config.media.ngPort },
-          apps,
-        );
+        const sip = await startSipEdge(deps, ngAddress(deps.config), apps);
         stops.push(() => sip.stop());
         const control = await serveCallControl(
           deps.config.host,

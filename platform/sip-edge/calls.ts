@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CallApplications, LiveCallResource } from '../contracts';
 import type { RelaySide, RelayStats } from '../media-relay';
-import { MediaApp, plainAudioSdp } from '../media-relay/media-app';
+import { MediaApp, placeholderAudioSdp } from '../media-relay/media-app';
 import { relayPortIn, type RelayCall, type RelayCallState } from './relay-call';
 import type { PlatformConfig } from '../config';
 import type { SipAccount } from './auth';
@@ -23,6 +23,7 @@ import {
   type DialogLeg,
   type SentInvite,
 } from './dialog';
+import { routeSetAsUas, trueSource, type ProxyAddress } from './proxy';
 import { CallRouting, toE164, trunkLegTarget, type LegTarget, type TrunkRow } from './routing';
 import { writeCdr } from './cdr';
 import { Originator, type OriginatorDeps } from './originate';
@@ -130,6 +131,8 @@ export interface CallReplication {
 
 export interface CallManagerDeps extends OriginatorDeps {
   localHosts: string[];
+  /** config.sip.trustedProxies: proxies whose Via says who really sent a request (trunks). */
+  trustedProxies: readonly ProxyAddress[];
   /** config.media.inactivityTimeoutMs: an answered call without media this long ends (0: never). */
   inactivityTimeoutMs: number;
   /** config.media.heldInactivityTimeoutMs: the same for a call on hold (0: never). */
@@ -322,6 +325,7 @@ export class CallManager {
       return {
         flow: binding.flow,
         uri: binding.contact,
+        route: binding.path,
         from: `<sip:${presented}@${this.deps.domain}>`,
         to: `<sip:${account.username}@${this.deps.domain}>`,
         extraHeaders: [],
@@ -345,7 +349,9 @@ export class CallManager {
   /** An INVITE without To tag. Its server transaction is already registered. */
   async onInitialInvite(request: SipRequest, flow: Flow): Promise<void> {
     const { stack } = this.deps;
-    const trunks = flow.transport === 'UDP' ? this.routing.trunksAt(flow.address, flow.port) : [];
+    // Behind a trusted proxy (Kamailio) the carrier is the hop below it, not the proxy.
+    const source = trueSource(request, flow, this.deps.trustedProxies);
+    const trunks = source.transport === 'UDP' ? this.routing.trunksAt(source.address, source.port) : [];
     let caller: { account: SipAccount } | { trunks: TrunkRow[] };
     if (trunks.length > 0) caller = { trunks };
     else {
@@ -476,6 +482,8 @@ export class CallManager {
         remoteTarget: contactUri(request) ?? request.from.uri.toString(),
         localCseq: Math.floor(Math.random() * 10_000) + 1,
         contact,
+        routeSet: routeSetAsUas(request),
+        inviteRoute: [],
       },
       inviteA: request,
       b: null,
@@ -547,6 +555,7 @@ export class CallManager {
     await this.inviteCallee(call, {
       flow: binding.flow,
       uri: binding.contact,
+      route: binding.path,
       from: `${display}<sip:${call.caller}@${this.deps.domain}>`,
       to: `<sip:${account.username}@${this.deps.domain}>`,
       extraHeaders: [],
@@ -641,6 +650,25 @@ export class CallManager {
     );
   }
 
+  /**
+   * The proxy in front says the callee's flow is gone (430 Flow Failed, RFC 5626 §5.3: the
+   * phone's WebSocket closed): the binding is forgotten, as when the edge sees its own WebSocket
+   * close, and the call goes on as to a user who is not registered.
+   */
+  private onCalleeFlowFailed(call: Call, account: SipAccount, contact: string): void {
+    this.clearNoAnswer(call);
+    this.deps.registrar.dropContact(account.username, contact);
+    this.abandonCallee(call);
+    if (account.voicemail) {
+      this.voicemail(call, account).catch((error: unknown) => {
+        this.deps.log(`call ${call.ref}: voicemail failed: ${(error as Error).stack ?? String(error)}`);
+        if (!call.ended) this.rejectCaller(call, 500, 'failed');
+      });
+      return;
+    }
+    this.rejectCaller(call, 480, 'no-answer', `${account.username} is not registered (its flow failed: 430)`);
+  }
+
   /** The callee's leg is given up (cancelled): whatever it still answers no longer concerns the call. */
   private abandonCallee(call: Call): void {
     if (call.b) this.dialogs.remove(call.b);
@@ -661,7 +689,7 @@ export class CallManager {
     // The caller's offer, as the relay passes it on: it names the relay port facing the platform.
     // Without the caller's SDP (a late offer) only the relay's port facing the platform matters yet.
     const callerSdp =
-      call.inviteA.body.length > 0 ? call.inviteA.body.toString('utf8') : plainAudioSdp(host, 0);
+      call.inviteA.body.length > 0 ? call.inviteA.body.toString('utf8') : placeholderAudioSdp(host);
     const offer = await relay.offer('A', callerSdp);
     const answer = await relay.replacePeer('B', app.sdp());
     if (call.ended) {
@@ -841,11 +869,18 @@ export class CallManager {
       );
       return;
     }
+    if (response.status === 430 && call.account && call.forwardedTo === null && call.inviteB) {
+      this.onCalleeFlowFailed(call, call.account, call.inviteB.uri);
+      return;
+    }
     // A redirect would point the caller past the platform: report it as unavailable instead.
     const status = response.status < 400 ? 480 : response.status;
+    // The callee's 503 is not the edge's: passed on as 503 it would tell a proxy in front
+    // (Kamailio's dispatcher) that this edge is out of service. RFC 3261 §16.7 step 6: 500.
+    const toCaller = status === 503 ? 500 : status;
     this.finish(call, { disposition: dispositionFor(status), status, hangupBy: 'callee' }, () =>
-      stack.respond(call.inviteA, call.a.flow, status, {
-        reason: status === response.status ? response.reason : undefined,
+      stack.respond(call.inviteA, call.a.flow, toCaller, {
+        reason: toCaller === response.status ? response.reason : undefined,
         toTag: call.a.localTag,
       }),
     );

@@ -6,6 +6,7 @@
 import type { DigestAuthenticator } from './auth';
 import type { Binding, LocationStore } from './location-store';
 import { headerValue, headerValues, parseNameAddr, uriText, type SipRequest } from './message';
+import { pathOf, supportsPath } from './proxy';
 import type { SipStack } from './stack';
 import { sameFlow, type Flow } from './transport';
 
@@ -115,6 +116,7 @@ export class Registrar {
         callId: request.callId,
         cseq: request.cseq.seq,
         userAgent: headerValue(request.headers, 'user-agent'),
+        path: pathOf(request),
       };
       if (index >= 0) bindings[index] = binding;
       else bindings.push(binding);
@@ -160,6 +162,18 @@ export class Registrar {
     }
   }
 
+  /**
+   * A contact a proxy in front reports unreachable (430 Flow Failed, RFC 5626 §5.3) is
+   * forgotten, as dropFlow does for a WebSocket the edge itself holds.
+   */
+  dropContact(username: string, contact: string): void {
+    const bindings = this.current(username);
+    const remaining = bindings.filter((b) => b.contact !== contact);
+    if (remaining.length === bindings.length) return;
+    this.log(`${username}: binding ${contact} removed, the proxy reports its flow failed (430)`);
+    this.put(username, remaining);
+  }
+
   /** The user's bindings change: memory and store alike (write-through). */
   private put(username: string, bindings: Binding[]): void {
     if (bindings.length === 0) this.table.delete(username);
@@ -182,6 +196,9 @@ export class Registrar {
       `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`,
     ]);
     headers.push(['Date', new Date(now).toUTCString()]);
+    // RFC 3327 §5.3: the Path goes back in the 200 OK, to a UA that supports it (Kamailio's
+    // path_mode 2, "lazy": stored either way, echoed only to a UA that said Supported: path).
+    if (supportsPath(request)) headers.push(...pathOf(request).map((p): [string, string] => ['Path', p]));
     this.stack.respond(request, flow, 200, { reason: 'OK', headers });
   }
 }
