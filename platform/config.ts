@@ -34,6 +34,11 @@ export interface PlatformConfig {
      * commands from API nodes (0 = not served: in one process the API calls the edge directly).
      */
     controlPort: number;
+    /**
+     * Secret of the digest nonces (random per node when unset). An active-active edge sets one for
+     * all its nodes, so a challenge from one node is answered to another (Kamailio's auth `secret`).
+     */
+    nonceSecret?: string;
   };
   media: {
     /** UDP port of the relay's rtpengine "ng" control protocol (0: ephemeral; the relay logs it). */
