@@ -58,7 +58,24 @@ async function main(): Promise<void> {
   let running: RunningRoleProcess | undefined;
   let db: RoleDeps['db'] | undefined;
   let bus: ClusterBus | undefined;
-  const membership = new Membership({
+  const peersMode = spec.activeActive?.includes(role) ?? false;
+  // An active-active node serves at its own addresses; the rest of the config is the role's.
+  const config = self.sip ? { ...spec.config, sip: { ...spec.config.sip, ...self.sip } } : spec.config;
+  let busStarted = false;
+  /**
+   * The bus is read by one node of a role only (the offset is the role's). In an active-active
+   * role: the founding node with the lowest name, or whoever is the last one living — so a
+   * survivor starts reading when its peer dies, and a node that rejoins (started 'standby')
+   * never reads beside the survivor.
+   */
+  const startBusIfLeader = (): void => {
+    if (busStarted || !bus || !running) return;
+    const living = membership.livingNodes().sort();
+    if (peersMode && living.length > 1 && !(initial === 'active' && living[0] === nodeName)) return;
+    busStarted = true;
+    bus.start(role);
+  };
+  const membership: Membership = new Membership({
     self,
     peers: spec.nodes.filter((n) => n.role === role && n.node !== nodeName),
     timing: spec.timing,
@@ -70,13 +87,21 @@ async function main(): Promise<void> {
         pollMs: spec.timing.busPollMs ?? DEFAULT_BUS_POLL_MS,
         log: (message) => log('bus', message),
       });
-      const deps: RoleDeps = { config: spec.config, db, bus, log };
+      const deps: RoleDeps = { config, db, bus, log };
+      const activeActive = peersMode
+        ? { node: nodeName, isDead: (peer: string) => membership.isDead(peer) }
+        : undefined;
       running = await startWithRetries(
-        () => startRoleProcess(role, deps),
+        () => startRoleProcess(role, deps, activeActive),
         (message) => log('node', message),
       );
       // Only the active node reads the bus, and only once its role is there to listen.
-      bus.start(role);
+      startBusIfLeader();
+    },
+    mode: peersMode ? 'peers' : 'takeover',
+    onPeerDead: (peer) => {
+      running?.peerDead(peer);
+      startBusIfLeader();
     },
     onState: (state, epoch, fenced) => report({ type: 'state', state, epoch, fenced }),
     log: (message) => log('membership', message),

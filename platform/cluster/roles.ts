@@ -5,7 +5,7 @@
  */
 import type { RoleDeps } from '../role';
 import { startMediaRelay } from '../media-relay';
-import { startSipEdge } from '../sip-edge';
+import { startSipEdge, type ActiveActiveNode } from '../sip-edge';
 import { startSmsc } from '../smsc';
 import { startGateway } from '../gateway';
 import { startVoiceFeatures } from '../core/voice-features';
@@ -21,10 +21,17 @@ import type { ClusterRole } from './spec';
 
 export interface RunningRoleProcess {
   stop(): Promise<void>;
+  /** Active-active role: a fenced peer's work is this node's now. */
+  peerDead(node: string): void;
 }
 
-export async function startRoleProcess(role: ClusterRole, deps: RoleDeps): Promise<RunningRoleProcess> {
+export async function startRoleProcess(
+  role: ClusterRole,
+  deps: RoleDeps,
+  activeActive?: ActiveActiveNode,
+): Promise<RunningRoleProcess> {
   const stops: Array<() => Promise<void>> = [];
+  let peerDead: (node: string) => void = () => undefined;
   const run = async (): Promise<void> => {
     switch (role) {
       case 'media': {
@@ -50,8 +57,12 @@ export async function startRoleProcess(role: ClusterRole, deps: RoleDeps): Promi
           deps,
           { host: deps.config.host, port: deps.config.media.ngPort },
           apps,
+          activeActive,
         );
         stops.push(() => sip.stop());
+        peerDead = (node) => {
+          sip.adoptCallsOf(node);
+        };
         const control = await serveCallControl(
           deps.config.host,
           deps.config.sip.controlPort,
@@ -91,7 +102,7 @@ export async function startRoleProcess(role: ClusterRole, deps: RoleDeps): Promi
     throw error;
   }
   deps.log('node', `role ${role} serving`);
-  return { stop: () => stopAll(stops) };
+  return { stop: () => stopAll(stops), peerDead: (node) => peerDead(node) };
 }
 
 async function stopAll(stops: Array<() => Promise<void>>): Promise<void> {

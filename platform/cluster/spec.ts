@@ -9,6 +9,8 @@ export interface ClusterNodeSpec {
   node: string;
   /** UDP port this node hears its peers' adverts on (127.0.0.1). */
   heartbeatPort: number;
+  /** An active-active sip node's own addresses (every node serves at once, each at its own). */
+  sip?: { udpPort: number; wsPort: number; controlPort: number };
 }
 
 export interface ClusterTiming {
@@ -25,6 +27,11 @@ export interface ClusterSpec {
   config: PlatformConfig;
   nodes: ClusterNodeSpec[];
   timing: ClusterTiming;
+  /**
+   * Roles whose nodes are all active at their own addresses (membership mode 'peers'), with
+   * something in front spreading the traffic: only 'sip', behind Kamailio's dispatcher.
+   */
+  activeActive?: ClusterRole[];
 }
 
 /** Messages a node sends its supervisor over the IPC channel. */

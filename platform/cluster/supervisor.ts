@@ -7,6 +7,7 @@
  * traffic — the nodes take over each other's addresses by themselves (membership.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import dgram from 'node:dgram';
@@ -60,6 +61,19 @@ export interface ClusterOptions {
   /** The roles to run redundantly (default: all); the others are not started at all. */
   roles?: readonly ClusterRole[];
   timing: ClusterTiming;
+  /**
+   * Roles whose nodes all serve at once, each at its own addresses, with no address takeover
+   * (only 'sip': sip-edge nodes behind Kamailio's dispatcher, which does the failing over). A
+   * survivor fences a silent peer and adopts its calls from the store.
+   */
+  activeActive?: readonly ClusterRole[];
+}
+
+/** One node of an active-active sip role: where a dispatcher in front reaches it. */
+export interface SipNodeAddress {
+  node: string;
+  udp: { host: string; port: number };
+  ws: string;
 }
 
 export interface RunningCluster {
@@ -69,6 +83,11 @@ export interface RunningCluster {
   /** The role nodes, then the store's primary (role database; see store-outage.ts). */
   nodes(): NodeStatus[];
   fault(role: string, node: string, action: string): Promise<FaultOutcome>;
+  /**
+   * Active-active sip: every node's own addresses, in order of preference (node a first); the
+   * endpoints' sip addresses are node a's. Empty when the sip role takes over one address.
+   */
+  sipNodes: SipNodeAddress[];
   stop(): Promise<void>;
 }
 
@@ -233,10 +252,29 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
   config.sip.controlPort ||= await ports.next('tcp');
   const nodesPerRole = options.nodesPerRole ?? 2;
   const nodeNames = 'abcdefgh'.slice(0, nodesPerRole).split('');
+  const activeActive = [...(options.activeActive ?? [])];
+  const unsupported = activeActive.filter((role) => role !== 'sip');
+  if (unsupported.length > 0)
+    throw new Error(`only the sip role can run active-active, not ${unsupported.join(', ')}`);
+  const sipActiveActive = activeActive.includes('sip');
+  // Every node of an active-active edge must accept the nonces of the others.
+  if (sipActiveActive) config.sip.nonceSecret ??= randomBytes(32).toString('hex');
   const nodeSpecs: ClusterNodeSpec[] = [];
   for (const role of options.roles ?? CLUSTER_ROLES)
-    for (const node of nodeNames) nodeSpecs.push({ role, node, heartbeatPort: await ports.next('udp') });
-  const spec: ClusterSpec = { config, nodes: nodeSpecs, timing: options.timing };
+    for (const node of nodeNames) {
+      const nodeSpec: ClusterNodeSpec = { role, node, heartbeatPort: await ports.next('udp') };
+      if (role === 'sip' && sipActiveActive)
+        nodeSpec.sip =
+          node === nodeNames[0]
+            ? { udpPort: config.sip.udpPort, wsPort: config.sip.wsPort, controlPort: config.sip.controlPort }
+            : {
+                udpPort: await ports.next('udp'),
+                wsPort: await ports.next('tcp'),
+                controlPort: await ports.next('tcp'),
+              };
+      nodeSpecs.push(nodeSpec);
+    }
+  const spec: ClusterSpec = { config, nodes: nodeSpecs, timing: options.timing, activeActive };
   const specFile = join(options.dataDir, 'cluster.json');
   writeFileSync(specFile, JSON.stringify(spec, null, 2));
   // The schema is made once, before any node opens the shared file.
@@ -302,8 +340,13 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
         case 'recover':
           log('supervisor', `FAULT recover ${target.name}: back as a standby`);
           await target.terminate();
+          // An active-active node rejoins serving at once ('standby' tells it the role is running).
           target.start('standby');
-          await target.until(['standby', 'active'], NODE_START_BOUND_MS, logHint);
+          await target.until(
+            activeActive.includes(target.spec.role) ? ['active'] : ['standby', 'active'],
+            NODE_START_BOUND_MS,
+            logHint,
+          );
           break;
         default:
           throw new FaultError(422, `action must be crash, hang or recover, not "${action}"`);
@@ -322,8 +365,11 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
     for (const n of first) n.start('active');
     await Promise.all(first.map((n) => n.until(['active'], NODE_START_BOUND_MS, logHint)));
     const standbys = nodes.filter((n) => n.spec.node !== nodeNames[0]);
-    for (const n of standbys) n.start('standby');
-    await Promise.all(standbys.map((n) => n.until(['standby'], NODE_START_BOUND_MS, logHint)));
+    // The other nodes of an active-active role start serving too, at their own addresses.
+    const initially = (n: NodeProcess): 'active' | 'standby' =>
+      activeActive.includes(n.spec.role) ? 'active' : 'standby';
+    for (const n of standbys) n.start(initially(n));
+    await Promise.all(standbys.map((n) => n.until([initially(n)], NODE_START_BOUND_MS, logHint)));
     await new Promise<void>((resolve) => faultServer.listen(0, '127.0.0.1', resolve));
   } catch (error) {
     await stopNodes();
@@ -347,6 +393,17 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
     faultUrl,
     nodes: cluster.nodes,
     fault: cluster.fault,
+    sipNodes: nodeSpecs.flatMap((n) =>
+      n.sip
+        ? [
+            {
+              node: n.node,
+              udp: { host: config.host, port: n.sip.udpPort },
+              ws: `ws://${config.host}:${n.sip.wsPort}`,
+            },
+          ]
+        : [],
+    ),
     async stop() {
       await new Promise<void>((resolve) => faultServer.close(() => resolve()));
       await database.stop();
