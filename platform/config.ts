@@ -39,6 +39,13 @@ export interface PlatformConfig {
      * all its nodes, so a challenge from one node is answered to another (Kamailio's auth `secret`).
      */
     nonceSecret?: string;
+    /**
+     * SIP proxies in front of the edge (Kamailio in the lab lane), by the address and UDP port
+     * they send from. Only for a request from one of these does the edge take the source the
+     * proxy recorded in the Via below its own (received/rport) as the sender's true address,
+     * which is what trunks are recognised by; from anyone else the Vias are never believed.
+     */
+    trustedProxies?: Array<{ host: string; port: number }>;
   };
   media: {
     /** UDP port of the relay's rtpengine "ng" control protocol (0: ephemeral; the relay logs it). */

@@ -9,6 +9,9 @@
  *   npm run platform -- --data DIR        keep the database in DIR (default .platform-data/)
  *   npm run platform -- --redundant       every role as two node processes with address takeover,
  *                                         and the fault seam (PHASE2_FAULT_URL) to crash them
+ *   npm run platform -- --sip-trusted-proxy 127.0.0.1:5062   a SIP proxy in front of the edge
+ *                                         (Kamailio): its requests' true source is its Via's
+ *                                         received/rport (repeatable)
  *   PLATFORM_NO_ANSWER_MS=20000 npm run platform   ring longer before a call counts as unanswered
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -23,6 +26,18 @@ function option(name: string): string | undefined {
   return index >= 0 ? process.argv[index + 1] : undefined;
 }
 
+/** Every `--sip-trusted-proxy HOST:PORT` given. */
+function trustedProxies(argv: readonly string[]): Array<{ host: string; port: number }> {
+  const proxies: Array<{ host: string; port: number }> = [];
+  argv.forEach((arg, index) => {
+    if (arg !== '--sip-trusted-proxy') return;
+    const match = /^([^:\s]+):(\d{1,5})$/.exec(argv[index + 1] ?? '');
+    if (!match) throw new Error(`--sip-trusted-proxy needs HOST:PORT, got "${argv[index + 1] ?? ''}"`);
+    proxies.push({ host: match[1] ?? '', port: Number(match[2]) });
+  });
+  return proxies;
+}
+
 async function main(): Promise<void> {
   const ephemeral = process.argv.includes('--ephemeral');
   const dataDir = resolve(option('--data') ?? '.platform-data');
@@ -35,6 +50,7 @@ async function main(): Promise<void> {
     config.smsc.port = Number(process.env.PLATFORM_SMPP_PORT ?? 2775);
     config.api.port = Number(process.env.PLATFORM_API_PORT ?? 8000);
   }
+  config.sip.trustedProxies = trustedProxies(process.argv);
   // Timers stay as short as embedded ones so the remote lane runs as fast; a person trying calls
   // by hand can lengthen the ring time.
   config.sip.noAnswerTimeoutMs = Number(process.env.PLATFORM_NO_ANSWER_MS ?? config.sip.noAnswerTimeoutMs);

@@ -23,6 +23,7 @@ import {
   type DialogLeg,
   type SentInvite,
 } from './dialog';
+import { routeSetAsUas, trueSource, type ProxyAddress } from './proxy';
 import { CallRouting, toE164, trunkLegTarget, type LegTarget, type TrunkRow } from './routing';
 import { writeCdr } from './cdr';
 import { Originator, type OriginatorDeps } from './originate';
@@ -143,6 +144,8 @@ export interface EdgePeers {
 
 export interface CallManagerDeps extends OriginatorDeps {
   localHosts: string[];
+  /** config.sip.trustedProxies: proxies whose Via says who really sent a request (trunks). */
+  trustedProxies: readonly ProxyAddress[];
   /** config.media.inactivityTimeoutMs: an answered call without media this long ends (0: never). */
   inactivityTimeoutMs: number;
   /** config.media.heldInactivityTimeoutMs: the same for a call on hold (0: never). */
@@ -337,6 +340,7 @@ export class CallManager {
       return {
         flow: binding.flow,
         uri: binding.contact,
+        route: binding.path,
         from: `<sip:${presented}@${this.deps.domain}>`,
         to: `<sip:${account.username}@${this.deps.domain}>`,
         extraHeaders: [],
@@ -360,7 +364,9 @@ export class CallManager {
   /** An INVITE without To tag. Its server transaction is already registered. */
   async onInitialInvite(request: SipRequest, flow: Flow): Promise<void> {
     const { stack } = this.deps;
-    const trunks = flow.transport === 'UDP' ? this.routing.trunksAt(flow.address, flow.port) : [];
+    // Behind a trusted proxy (Kamailio) the carrier is the hop below it, not the proxy.
+    const source = trueSource(request, flow, this.deps.trustedProxies);
+    const trunks = source.transport === 'UDP' ? this.routing.trunksAt(source.address, source.port) : [];
     let caller: { account: SipAccount } | { trunks: TrunkRow[] };
     if (trunks.length > 0) caller = { trunks };
     else {
@@ -492,6 +498,8 @@ export class CallManager {
         remoteTarget: contactUri(request) ?? request.from.uri.toString(),
         localCseq: Math.floor(Math.random() * 10_000) + 1,
         contact,
+        routeSet: routeSetAsUas(request),
+        inviteRoute: [],
       },
       inviteA: request,
       b: null,
@@ -563,6 +571,7 @@ export class CallManager {
     await this.inviteCallee(call, {
       flow: binding.flow,
       uri: binding.contact,
+      route: binding.path,
       from: `${display}<sip:${call.caller}@${this.deps.domain}>`,
       to: `<sip:${account.username}@${this.deps.domain}>`,
       extraHeaders: [],

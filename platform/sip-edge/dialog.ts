@@ -7,6 +7,7 @@
  */
 import type { RelaySide } from '../media-relay';
 import { headerValue, randomToken, type SipRequest, type SipResponse } from './message';
+import { routeSetAsUac } from './proxy';
 import type { LegTarget } from './routing';
 import type { ClientTransactionHandlers, SipStack } from './stack';
 import type { Flow } from './transport';
@@ -24,6 +25,14 @@ export interface DialogLeg {
   remoteTarget: string;
   localCseq: number;
   contact: string;
+  /**
+   * Route headers of the leg's in-dialog requests (RFC 3261 §12.1): the proxies that
+   * record-routed, in the order the request passes them. Before the dialog exists: the route the
+   * INVITE was sent with (a registration's Path). Empty without a proxy.
+   */
+  routeSet: string[];
+  /** The Route the leg's INVITE carried: its CANCEL must carry the same (RFC 3261 §9.1). */
+  inviteRoute: string[];
 }
 
 /** The INVITE that opened a leg the edge called: its CANCEL needs the same branch, URI and CSeq. */
@@ -46,6 +55,8 @@ export function openLeg(side: RelaySide, target: LegTarget, stack: SipStack, dom
     remoteTarget: target.uri,
     localCseq: 1,
     contact: stack.transports.contactFor(target.flow),
+    routeSet: [...(target.route ?? [])],
+    inviteRoute: [...(target.route ?? [])],
   };
 }
 
@@ -73,6 +84,7 @@ export function sendInvite(
         ['To', leg.remoteHeader],
         ['Call-ID', leg.callId],
         ['CSeq', `${leg.localCseq} INVITE`],
+        ...routeHeaders(leg.inviteRoute),
         ['Contact', `<${leg.contact}>`],
         ['Allow', invite.allow],
         ...invite.extraHeaders,
@@ -99,6 +111,7 @@ export function sendInDialog(
     ['To', leg.remoteHeader],
     ['Call-ID', leg.callId],
     ['CSeq', `${cseq} ${method}`],
+    ...routeHeaders(leg.routeSet),
   ];
   if (method === 'INVITE' || method === 'UPDATE') headers.push(['Contact', `<${leg.contact}>`]);
   return stack.sendRequest(
@@ -139,14 +152,24 @@ export function sendCancel(stack: SipStack, leg: DialogLeg, invite: SentInvite):
       ['To', leg.remoteHeader.replace(/;\s*tag=[^;]*/i, '')],
       ['Call-ID', leg.callId],
       ['CSeq', `${invite.cseq} CANCEL`],
+      ...routeHeaders(leg.inviteRoute),
     ],
   });
 }
 
-/** The peer's To (with its tag) and Contact from a response on the leg. */
+function routeHeaders(routes: readonly string[]): Array<[string, string]> {
+  return routes.map((route) => ['Route', route]);
+}
+
+/**
+ * The peer's To (with its tag), Contact and the dialog's route set from a response to the leg's
+ * INVITE: a 1xx with a tag or the 2xx fixes the route set (the 2xx last, RFC 3261 §12.1.2).
+ */
 export function learnRemote(leg: DialogLeg, response: SipResponse): void {
   if (response.toTag !== undefined)
     leg.remoteHeader = headerValue(response.headers, 'to') ?? leg.remoteHeader;
+  if (response.toTag !== undefined && response.status > 100 && response.status < 300)
+    leg.routeSet = routeSetAsUac(response);
   const contact = contactUri(response);
   if (contact) leg.remoteTarget = contact;
 }

@@ -119,6 +119,7 @@ export async function startSipEdge(
     registrar,
     domain,
     localHosts,
+    trustedProxies: config.sip.trustedProxies ?? [],
     noAnswerTimeoutMs: config.sip.noAnswerTimeoutMs,
     inactivityTimeoutMs: config.media.inactivityTimeoutMs,
     heldInactivityTimeoutMs: config.media.heldInactivityTimeoutMs,

@@ -18,6 +18,8 @@ export interface Binding {
   callId: string;
   cseq: number;
   userAgent?: string;
+  /** The REGISTER's Path (RFC 3327): the Route of every request to this contact; [] without a proxy. */
+  path: string[];
 }
 
 interface BindingRow {
@@ -30,6 +32,7 @@ interface BindingRow {
   call_id: string;
   cseq: number;
   user_agent: string | null;
+  path: string | null;
 }
 
 export class LocationStore {
@@ -41,8 +44,8 @@ export class LocationStore {
   /** Replaces the user's stored bindings with `bindings` (none: the user is gone). */
   save(username: string, bindings: Binding[]): void {
     const insert = this.db.prepare(
-      `INSERT INTO sip_registrations (username, contact, address, port, expires_at, registered_at, call_id, cseq, user_agent)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO sip_registrations (username, contact, address, port, expires_at, registered_at, call_id, cseq, user_agent, path)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const write = this.db.transaction(() => {
       this.db.prepare('DELETE FROM sip_registrations WHERE username = ?').run(username);
@@ -58,6 +61,7 @@ export class LocationStore {
           b.callId,
           b.cseq,
           b.userAgent ?? null,
+          b.path.length > 0 ? JSON.stringify(b.path) : null,
         );
       }
     });
@@ -100,5 +104,6 @@ function bindingOf(row: BindingRow): Binding {
     callId: row.call_id,
     cseq: row.cseq,
     userAgent: row.user_agent ?? undefined,
+    path: row.path === null ? [] : (JSON.parse(row.path) as string[]),
   };
 }

@@ -47,6 +47,10 @@ export interface ParsedVia {
   branch?: string;
   /** True when the client asked for symmetric response routing (RFC 3581). */
   rport: boolean;
+  /** The source port a proxy filled into rport (RFC 3581 §4), when it did. */
+  rportValue?: number;
+  /** The source address a proxy noted in received (RFC 3261 §18.2.1), when it did. */
+  received?: string;
 }
 
 export interface SipHeaderField {
@@ -143,7 +147,13 @@ export function parseVia(raw: string): ParsedVia | undefined {
     port: typeof via.port === 'number' ? via.port : undefined,
     branch: typeof via.branch === 'string' ? via.branch : undefined,
     rport: /;\s*rport\s*(=|;|$)/i.test(raw),
+    rportValue: numberParam(/;\s*rport\s*=\s*(\d{1,5})/i.exec(raw)?.[1]),
+    received: /;\s*received\s*=\s*([0-9a-fA-F.:[\]]+)/i.exec(raw)?.[1],
   };
+}
+
+function numberParam(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : Number(text);
 }
 
 export function parseNameAddr(value: string, rule: 'From' | 'To' | 'Contact'): NameAddrHeader | undefined {

@@ -196,6 +196,7 @@ export class Originator {
       const target: LegTarget = {
         flow: binding.flow,
         uri: binding.contact,
+        route: binding.path,
         from: `"Callback" <sip:${call.request.number}@${this.deps.domain}>`,
         to: `<sip:${call.request.agent}@${this.deps.domain}>`,
         extraHeaders: [],

@@ -6,6 +6,7 @@
 import type { DigestAuthenticator } from './auth';
 import type { Binding, LocationStore } from './location-store';
 import { headerValue, headerValues, parseNameAddr, uriText, type SipRequest } from './message';
+import { pathOf, supportsPath } from './proxy';
 import type { SipStack } from './stack';
 import { sameFlow, type Flow } from './transport';
 
@@ -120,6 +121,7 @@ export class Registrar {
         callId: request.callId,
         cseq: request.cseq.seq,
         userAgent: headerValue(request.headers, 'user-agent'),
+        path: pathOf(request),
       };
       if (index >= 0) bindings[index] = binding;
       else bindings.push(binding);
@@ -191,6 +193,9 @@ export class Registrar {
       `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`,
     ]);
     headers.push(['Date', new Date(now).toUTCString()]);
+    // RFC 3327 §5.3: the Path goes back in the 200 OK, to a UA that supports it (Kamailio's
+    // path_mode 2, "lazy": stored either way, echoed only to a UA that said Supported: path).
+    if (supportsPath(request)) headers.push(...pathOf(request).map((p): [string, string] => ['Path', p]));
     this.stack.respond(request, flow, 200, { reason: 'OK', headers });
   }
 }

@@ -119,6 +119,8 @@ export interface LegTarget {
   from: string;
   to: string;
   extraHeaders: Array<[string, string]>;
+  /** Route of the INVITE: the Path the callee registered with (RFC 3327 §5), if any. */
+  route?: string[];
 }
 
 /**

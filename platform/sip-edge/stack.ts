@@ -291,6 +291,11 @@ export class SipStack {
     ]);
     headers.push(['Call-ID', request.callId]);
     headers.push(['CSeq', `${request.cseq.seq} ${request.cseq.method}`]);
+    // RFC 3261 §12.1.1: a response that creates a dialog carries the request's Record-Route, so
+    // the caller's route set passes the same proxies.
+    if (request.method === 'INVITE' && status > 100 && status < 300)
+      for (const field of request.headers)
+        if (field.name === 'record-route') headers.push(['Record-Route', field.value]);
     headers.push(...(options.headers ?? []));
     headers.push(['Server', SERVER_HEADER]);
     const reason = options.reason ?? reasonPhrase(status);

@@ -96,6 +96,7 @@ CREATE TABLE IF NOT EXISTS sip_registrations (
   call_id TEXT NOT NULL,
   cseq INTEGER NOT NULL,
   user_agent TEXT,
+  path TEXT,                          -- JSON array of the REGISTER's Path values (RFC 3327); NULL: none
   PRIMARY KEY (username, contact)
 );
 
