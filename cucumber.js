@@ -51,6 +51,8 @@ module.exports = {
     tags: 'not @soak and not @wip',
   },
   smoke: { ...common, tags: '@smoke and not @wip' },
+  // The scenarios that run behind real Kamailio and rtpengine; `npm run lab` adds the target itself.
+  lab: { ...common, tags: '@lab and not @soak and not @wip' },
   // The plan's five-week timeline (docs/test-plan.md): `npm run bdd -- --profile week2`.
   week1: { ...common, tags: '@week1 and not @soak and not @wip' },
   week2: { ...common, tags: '@week2 and not @soak and not @wip' },

@@ -72,7 +72,7 @@ function killChildrenOnExit(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
-    for (const child of running) child.kill('SIGKILL');
+    for (const child of running) if (child.pid !== undefined) killGroup(child.pid);
   });
 }
 
@@ -87,7 +87,9 @@ export async function startDaemon(spec: DaemonSpec): Promise<Daemon> {
   const log = createWriteStream(spec.logFile, { flags: 'a' });
   await new Promise<void>((resolve, reject) => log.once('open', () => resolve()).once('error', reject));
   log.write(`--- ${new Date().toISOString()} ${executable} ${spec.args.join(' ')}\n`);
-  const child = spawn(executable, spec.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // A group of its own: Kamailio forks workers that outlive a SIGKILLed main process, so a hard
+  // stop kills the whole group. (Also keeps a terminal's Ctrl-C from reaching it before the runner.)
+  const child = spawn(executable, spec.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
   const pid = child.pid;
@@ -114,11 +116,15 @@ export async function startDaemon(spec: DaemonSpec): Promise<Daemon> {
   });
 
   const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const grace = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-    await exited;
-    clearTimeout(grace);
+    if (child.exitCode === null && child.signalCode === null) {
+      // SIGTERM lets the daemon stop its own workers; the group is killed if it does not in time.
+      child.kill('SIGTERM');
+      const grace = setTimeout(() => killGroup(pid), STOP_GRACE_MS);
+      await exited;
+      clearTimeout(grace);
+    }
+    // Workers orphaned by a main process that died on its own (checked by command: PIDs get reused).
+    for (const member of groupMembers(pid, executable)) killQuietly(member);
   };
 
   // Ready, or the reason it is not: it exited, it did not answer in time, or the probe failed.
@@ -167,15 +173,17 @@ export function killRegisteredDaemons(options: { all?: boolean } = {}): string[]
       rmSync(path, { force: true });
       continue;
     }
-    if (!isRunning(entry.pid) || !runsCommand(entry.pid, entry.command)) {
-      // Gone, or the PID now belongs to something else: never kill that.
+    // Only processes of the daemon's group that still run its command: a reused PID is never killed.
+    const members = groupMembers(entry.pid, entry.command);
+    if (members.length === 0) {
       rmSync(path, { force: true });
       continue;
     }
     if (!options.all && isRunning(entry.owner)) continue;
-    process.kill(entry.pid, 'SIGKILL');
+    for (const member of members) killQuietly(member);
     rmSync(path, { force: true });
-    stopped.push(`${entry.name} (pid ${entry.pid}, started by pid ${entry.owner})`);
+    const workers = members.length > 1 ? ` and ${members.length - 1} of its workers` : '';
+    stopped.push(`${entry.name} (pid ${entry.pid}${workers}, started by pid ${entry.owner})`);
   }
   return stopped;
 }
@@ -194,5 +202,39 @@ function runsCommand(pid: number, command: string): boolean {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] === command;
   } catch {
     return false;
+  }
+}
+
+/** The running processes of process group `pgid` whose command is `command` (Linux /proc). */
+export function groupMembers(pgid: number, command: string): number[] {
+  const members: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // stat: "pid (comm) state ppid pgrp …"; comm may hold spaces and parentheses, so cut at the last ")".
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && runsCommand(Number(name), command)) members.push(Number(name));
+    } catch {
+      // ended while we looked
+    }
+  }
+  return members;
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // ended meanwhile
+  }
+}
+
+/** SIGKILL to a daemon's whole process group, while its leader is known to run; nothing left is fine. */
+function killGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    // the group is gone already
   }
 }

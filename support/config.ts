@@ -5,8 +5,15 @@ import { CommandTemplateError, commandFor } from '../world/faults/command-templa
  * Where the platform under test is and how the suite reaches it (DESIGN §2).
  * embedded: the reference platform, started in-process by the launcher.
  * remote:   any deployment, described by PHASE2_* environment variables or a .env file.
+ * lab:      the reference platform in-process behind real Kamailio and real rtpengine (Debian
+ *           packages, child processes of each worker): `npm run lab`.
  */
-export type TargetName = 'embedded' | 'remote';
+export type TargetName = 'embedded' | 'remote' | 'lab';
+
+/** The targets whose platform this process starts itself (and whose providers nock can stub). */
+export function startsItsOwnPlatform(target: TargetName): boolean {
+  return target === 'embedded' || target === 'lab';
+}
 
 export interface HostPort {
   host: string;
@@ -23,6 +30,20 @@ export interface PlatformEndpoints {
    * only: the platform runs in this process). Absent: the platform calls its real providers.
    */
   stubbedProviders?: { speechToTextUrl: string };
+  /**
+   * Who listens where, for the call-flow ladders: the lab target names its real peers
+   * ("Kamailio", "rtpengine") by the addresses it started them on. Absent: drivers use their
+   * default names ("platform SIP", "remote RTP").
+   */
+  topology?: PeerAddress[];
+}
+
+/** A named peer: one address, or a port range on a host (rtpengine's media ports). */
+export interface PeerAddress {
+  name: string;
+  host: string;
+  portMin: number;
+  portMax: number;
 }
 
 export interface SuiteConfig {
@@ -59,6 +80,13 @@ export const REMOTE_VARIABLES = {
   PHASE2_API_URL: 'API base URL through the gateway (e.g. http://127.0.0.1:8000)',
   PHASE2_ADMIN_API_KEY: "the operator's API key (provisions customers and carrier connectors)",
 } as const;
+
+/**
+ * The default bound on one awaited event. The lab target gets a little more than embedded: every
+ * SIP message crosses Kamailio twice and media is relayed by another process, all sharing the
+ * same small CI machine with the workers (a remote deployment adds a real network on top).
+ */
+const DEFAULT_WAIT_MS: Record<TargetName, number> = { embedded: 5_000, lab: 7_000, remote: 10_000 };
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -109,13 +137,13 @@ export function loadSuiteConfig(env: NodeJS.ProcessEnv = process.env, dotenvPath
 
   const problems: string[] = [];
   const target = (env.PHASE2_TARGET ?? 'embedded') as TargetName;
-  if (target !== 'embedded' && target !== 'remote') {
-    problems.push(`PHASE2_TARGET="${String(target)}" must be "embedded" or "remote"`);
+  if (target !== 'embedded' && target !== 'remote' && target !== 'lab') {
+    problems.push(`PHASE2_TARGET="${String(target)}" must be "embedded", "remote" or "lab"`);
   }
   const waitMs = positiveInt(
     'PHASE2_WAIT_MS',
     env.PHASE2_WAIT_MS,
-    target === 'remote' ? 10_000 : 5_000,
+    DEFAULT_WAIT_MS[target] ?? 5_000,
     problems,
   );
   const fakerSeed = positiveInt(

@@ -10,8 +10,13 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { startPlatform } from '../platform';
 import { EMBEDDED_SPEECH_TO_TEXT_URL, embeddedDefaults } from '../platform/config';
+import type { PlatformConfig } from '../platform/config';
 import { startCluster } from '../platform/cluster/supervisor';
-import type { PlatformEndpoints } from './config';
+import { claimLabPorts } from '../lab/ports';
+import { startRtpengine } from '../lab/rtpengine';
+import { startKamailio } from '../lab/kamailio';
+import type { Daemon } from '../lab/daemons';
+import type { HostPort, PlatformEndpoints } from './config';
 
 export interface EmbeddedPlatform {
   endpoints: PlatformEndpoints;
@@ -89,3 +94,132 @@ export async function startEmbeddedCluster(logFile: string): Promise<EmbeddedClu
  * loaded CI machine, and a standby must never fence a node that is merely slow.
  */
 export const CLUSTER_TIMING = { advertIntervalMs: 100, deadAfterMs: 900 } as const;
+
+/** The lab target's platform: the embedded one behind real peers, whose logs are named too. */
+export interface LabPlatform extends EmbeddedPlatform {
+  /** Kamailio's and rtpengine's own logs. */
+  peerLogs: string[];
+}
+
+/** The platform's options for real peers (issue 12), whichever branch declares them first. */
+type LabPlatformConfig = PlatformConfig & {
+  media: { externalRelay?: HostPort };
+  sip: { trustedProxies?: HostPort[] };
+};
+
+/**
+ * The lab lane (DESIGN §2): real rtpengine relays the media the sip-edge asks it to over ng, the
+ * in-process platform behind it, real Kamailio in front of the sip-edge. The suite's SIP endpoints
+ * are Kamailio's; the sip-edge's own address is only Kamailio's dispatcher target. Stopped in
+ * reverse order, each part even if another fails to stop.
+ */
+export async function startLabPlatform(logFile: string, worker: string): Promise<LabPlatform> {
+  const ports = claimLabPorts();
+  const stops: Array<() => Promise<void>> = [async () => ports.release()];
+  const stopAll = async (): Promise<void> => {
+    const failures: unknown[] = [];
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    stops.length = 0;
+    if (failures.length > 0)
+      throw new AggregateError(
+        failures,
+        `the lab platform did not stop cleanly: ${failures.map(String).join('; ')}`,
+      );
+  };
+  const logs = {
+    rtpengine: join('reports', `lab-rtpengine-${worker}.log`),
+    kamailio: join('reports', `lab-kamailio-${worker}.log`),
+  };
+  const runDir = mkdtempSync(join(tmpdir(), 'phase2-lab-'));
+  stops.push(async () => rmSync(runDir, { recursive: true, force: true }));
+  try {
+    const kamailioPorts = { udpPort: await ports.next('udp'), wsPort: await ports.next('tcp') };
+    const rtpengine = await startRtpengine({
+      ngPort: await ports.next('udp'),
+      ...ports.media,
+      logFile: logs.rtpengine,
+    });
+    stops.push(stopperOf(rtpengine.daemon));
+
+    const adminApiKey = `admin-${randomBytes(16).toString('hex')}`;
+    const config: LabPlatformConfig = embeddedDefaults({
+      storeFile: join(runDir, 'platform.db'),
+      adminApiKey,
+    });
+    config.providers.speechToTextUrl = EMBEDDED_SPEECH_TO_TEXT_URL;
+    config.media.externalRelay = rtpengine.ng;
+    config.sip.trustedProxies = [{ host: '127.0.0.1', port: kamailioPorts.udpPort }];
+    const log = createWriteStream(logFile, { flags: 'w' });
+    stops.push(() => new Promise<void>((done) => log.end(done)));
+    const platform = await startPlatform(config, (role, message) => {
+      log.write(`${new Date().toISOString()} [${role}] ${message}\n`);
+    });
+    stops.push(() => platform.stop());
+
+    const kamailio = await startKamailio({
+      ...kamailioPorts,
+      sipEdges: [platform.endpoints.sip.udp],
+      domain: platform.endpoints.sip.domain,
+      runDir: join(runDir, 'kamailio'),
+      logFile: logs.kamailio,
+    });
+    stops.push(stopperOf(kamailio.daemon));
+    const wsPort = Number(new URL(kamailio.ws).port);
+    return {
+      endpoints: {
+        ...platform.endpoints,
+        sip: { udp: kamailio.udp, ws: kamailio.ws, domain: platform.endpoints.sip.domain },
+        adminApiKey,
+        stubbedProviders: { speechToTextUrl: EMBEDDED_SPEECH_TO_TEXT_URL },
+        topology: [
+          {
+            name: 'Kamailio',
+            host: kamailio.udp.host,
+            portMin: kamailio.udp.port,
+            portMax: kamailio.udp.port,
+          },
+          { name: 'Kamailio', host: '127.0.0.1', portMin: wsPort, portMax: wsPort },
+          { name: 'rtpengine', host: rtpengine.ng.host, ...ports.media },
+          {
+            name: 'platform SIP',
+            host: platform.endpoints.sip.udp.host,
+            portMin: platform.endpoints.sip.udp.port,
+            portMax: platform.endpoints.sip.udp.port,
+          },
+        ],
+      },
+      logFile,
+      peerLogs: [logs.kamailio, logs.rtpengine],
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Stops a real peer. One that ended by itself during the run took the run's calls with it: its
+ * stop fails saying so, with its log, so the run cannot pass without anyone noticing.
+ */
+function stopperOf(daemon: Daemon): () => Promise<void> {
+  let endedEarly: string | undefined;
+  let stopping = false;
+  void daemon.exited.then((how) => {
+    if (!stopping) endedEarly = how;
+  });
+  return async () => {
+    stopping = true;
+    await daemon.stop();
+    if (endedEarly !== undefined)
+      throw new Error(
+        `${daemon.name} (pid ${daemon.pid}) ended during the run (${endedEarly}); its log: ${daemon.logFile}`,
+      );
+  };
+}

@@ -49,7 +49,10 @@ test('every missing or malformed remote value is reported on its own line', () =
 });
 
 test('an unknown target is refused', () => {
-  assert.throws(() => loadSuiteConfig({ PHASE2_TARGET: 'staging' }), /PHASE2_TARGET="staging"/);
+  assert.throws(
+    () => loadSuiteConfig({ PHASE2_TARGET: 'staging' }),
+    /PHASE2_TARGET="staging" must be "embedded", "remote" or "lab"/,
+  );
 });
 
 test('the fault seam variables are read for either target, and a broken command template is a problem', () => {
@@ -67,4 +70,12 @@ test('the fault seam variables are read for either target, and a broken command 
     (error: unknown) =>
       error instanceof ConfigError && /PHASE2_FAULT_COMMAND: .*shell operator ';'/.test(error.message),
   );
+});
+
+test('the lab target needs no variables and waits a little longer than embedded', () => {
+  const lab = loadSuiteConfig({ PHASE2_TARGET: 'lab' });
+  assert.equal(lab.target, 'lab');
+  assert.equal(lab.remote, undefined, 'its endpoints exist only once its peers have started');
+  assert.ok(lab.waitMs > loadSuiteConfig({}).waitMs, `lab waits ${lab.waitMs} ms`);
+  assert.equal(loadSuiteConfig({ PHASE2_TARGET: 'lab', PHASE2_WAIT_MS: '4000' }).waitMs, 4000);
 });
