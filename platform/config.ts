@@ -51,6 +51,12 @@ export interface PlatformConfig {
     /** UDP port of the relay's rtpengine "ng" control protocol (0: ephemeral; the relay logs it). */
     ngPort: number;
     /**
+     * A media relay the platform does not run (a real rtpengine's ng listener). When set, no
+     * relay of the platform's own starts (nor the cluster's media role), and the sip-edge drives
+     * this one; ngPort, portMin/portMax and statsFlushMs then concern nobody.
+     */
+    externalRelay?: { host: string; port: number };
+    /**
      * How often each relay session's packet counters are written to the store, so a relay that
      * takes over counts what its predecessor relayed (at most this much media goes uncounted).
      */
@@ -260,4 +266,15 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
     providers: { speechToTextUrl: null, timeoutMs: 5_000 },
     version: '0.1.0',
   };
+}
+
+/** Where the sip-edge sends ng commands: the external relay, else the platform's own on ngPort. */
+export function ngAddress(config: PlatformConfig): { host: string; port: number } {
+  return config.media.externalRelay ?? { host: config.host, port: config.media.ngPort };
+}
+
+/** The relay as GET /ops/v1/settings names it. */
+export function relayDescription(config: PlatformConfig): string {
+  const external = config.media.externalRelay;
+  return external ? `external ng udp:${external.host}:${external.port}` : 'embedded';
 }

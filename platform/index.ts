@@ -41,13 +41,18 @@ export async function startPlatform(config: PlatformConfig, log: PlatformLog): P
   const deps: RoleDeps = { config, db, bus: new PlatformBus(), log };
   const stops: Array<() => Promise<void>> = [];
   try {
-    const relay = await startMediaRelay(deps);
-    stops.push(() => relay.stop());
+    let ng = config.media.externalRelay;
+    if (ng) log('platform', `media relay: external, ng at udp:${ng.host}:${ng.port}; none of our own`);
+    else {
+      const relay = await startMediaRelay(deps);
+      stops.push(() => relay.stop());
+      ng = relay.endpoints.ng;
+    }
     const smsc = await startSmsc(deps);
     stops.push(() => smsc.stop());
     const apps = startCallApplications(deps, smsc);
     stops.push(() => apps.stop());
-    const sip = await startSipEdge(deps, relay.endpoints.ng, apps);
+    const sip = await startSipEdge(deps, ng, apps);
     stops.push(() => sip.stop());
     const features = startVoiceFeatures(deps, smsc, sip);
     stops.push(async () => features.stop());

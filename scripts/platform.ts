@@ -7,6 +7,8 @@
  *   npm run platform -- --ephemeral       OS-chosen ports (CI, several instances side by side)
  *   npm run platform -- --write-env F      also write the PHASE2_* lines to file F
  *   npm run platform -- --data DIR        keep the database in DIR (default .platform-data/)
+ *   npm run platform -- --media-relay rtpengine=HOST:PORT
+ *                                         drive a real rtpengine (its ng listener) instead of our relay
  *   npm run platform -- --redundant       every role as two node processes with address takeover,
  *                                         and the fault seam (PHASE2_FAULT_URL) to crash them
  *   npm run platform -- --sip-trusted-proxy 127.0.0.1:5062   a SIP proxy in front of the edge
@@ -20,6 +22,7 @@ import { join, resolve } from 'node:path';
 import { startPlatform } from '../platform';
 import { startCluster } from '../platform/cluster/supervisor';
 import { embeddedDefaults } from '../platform/config';
+import { parseMediaRelayOption } from './media-relay-option';
 
 function option(name: string): string | undefined {
   const index = process.argv.indexOf(name);
@@ -51,6 +54,8 @@ async function main(): Promise<void> {
     config.api.port = Number(process.env.PLATFORM_API_PORT ?? 8000);
   }
   config.sip.trustedProxies = trustedProxies(process.argv);
+  if (process.argv.includes('--media-relay'))
+    config.media.externalRelay = parseMediaRelayOption(option('--media-relay'));
   // Timers stay as short as embedded ones so the remote lane runs as fast; a person trying calls
   // by hand can lengthen the ring time.
   config.sip.noAnswerTimeoutMs = Number(process.env.PLATFORM_NO_ANSWER_MS ?? config.sip.noAnswerTimeoutMs);
@@ -90,6 +95,10 @@ async function main(): Promise<void> {
   console.log(`  SMPP             ${smpp.host}:${smpp.port}`);
   console.log(`  API              ${apiUrl}   (contract: ${apiUrl}/openapi.yaml)`);
   console.log(`  Data             ${dataDir}`);
+  if (config.media.externalRelay)
+    console.log(
+      `  Media relay      rtpengine, ng at udp:${config.media.externalRelay.host}:${config.media.externalRelay.port}`,
+    );
   if (faultUrl)
     console.log(`  Fault seam       ${faultUrl}/ops/v1/nodes   (redundant: two node processes per role)`);
   console.log('To run the suite against it, put these lines in .env (or export them):');

@@ -10,15 +10,23 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 
 /** Any single unit test running longer than this is a hang, not a slow test. */
 export const UNIT_TEST_TIMEOUT_MS = 60_000;
 
+/**
+ * Tests that drive the real Kamailio and rtpengine (installed by the lab lane, which runs them):
+ * not unit tests, so `npm run unit` leaves them out.
+ */
+export const LAB_TEST_DIR = 'lab';
+
 export function unitTestFiles(dir = 'test'): string[] {
+  const lab = join(dir, LAB_TEST_DIR) + sep;
   return readdirSync(dir, { withFileTypes: true, recursive: true })
     .filter((entry) => entry.isFile() && entry.name.endsWith('.test.ts'))
     .map((entry) => join(entry.parentPath, entry.name))
+    .filter((file) => !file.startsWith(lab))
     .sort();
 }
 

@@ -264,9 +264,8 @@ export async function startLabCluster(logFile: string, worker: string): Promise<
       storeFile: join(dataDir, 'platform.db'),
       adminApiKey,
     });
+    // The supervisor starts no relay nodes then: the sip nodes drive rtpengine.
     config.media.externalRelay = rtpengine.ng;
-    // The sip nodes reach the relay at the media role's ng address: rtpengine's here.
-    config.media.ngPort = rtpengine.ng.port;
     config.sip.trustedProxies = [{ host: '127.0.0.1', port: kamailioPorts.udpPort }];
     const log = createWriteStream(logFile, { flags: 'w' });
     stops.push(() => new Promise<void>((done) => log.end(done)));
@@ -277,7 +276,6 @@ export async function startLabCluster(logFile: string, worker: string): Promise<
       {
         config,
         dataDir,
-        roles: ['sip', 'smsc', 'api'],
         activeActive: ['sip'],
         timing: CLUSTER_TIMING,
       },

@@ -4,6 +4,7 @@
  * the shared store, the bus and the protocols.
  */
 import type { RoleDeps } from '../role';
+import { ngAddress } from '../config';
 import { startMediaRelay } from '../media-relay';
 import { startSipEdge, type ActiveActiveNode } from '../sip-edge';
 import { startSmsc } from '../smsc';
@@ -35,6 +36,8 @@ export async function startRoleProcess(
   const run = async (): Promise<void> => {
     switch (role) {
       case 'media': {
+        // An external relay (rtpengine) does the role: the supervisor starts no media nodes then.
+        if (deps.config.media.externalRelay) return;
         const relay = await startMediaRelay(deps);
         stops.push(() => relay.stop());
         return;
@@ -53,12 +56,7 @@ export async function startRoleProcess(
         const apps = startCallApplications(deps, smsc);
         stops.push(() => apps.stop());
         // Media only over ng, to whichever relay node holds the relay's control address.
-        const sip = await startSipEdge(
-          deps,
-          { host: deps.config.host, port: deps.config.media.ngPort },
-          apps,
-          activeActive,
-        );
+        const sip = await startSipEdge(deps, ngAddress(deps.config), apps, activeActive);
         stops.push(() => sip.stop());
         peerDead = (node) => {
           sip.adoptCallsOf(node);

@@ -248,7 +248,8 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
   config.sip.wsPort ||= await ports.next('tcp');
   config.smsc.port ||= await ports.next('tcp');
   config.api.port ||= await ports.next('tcp');
-  config.media.ngPort ||= await ports.next('udp');
+  const external = config.media.externalRelay !== undefined;
+  if (!external) config.media.ngPort ||= await ports.next('udp');
   config.sip.controlPort ||= await ports.next('tcp');
   const nodesPerRole = options.nodesPerRole ?? 2;
   const nodeNames = 'abcdefgh'.slice(0, nodesPerRole).split('');
@@ -260,7 +261,9 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
   // Every node of an active-active edge must accept the nonces of the others.
   if (sipActiveActive) config.sip.nonceSecret ??= randomBytes(32).toString('hex');
   const nodeSpecs: ClusterNodeSpec[] = [];
-  for (const role of options.roles ?? CLUSTER_ROLES)
+  // With an external relay (rtpengine) the media role is not ours to run.
+  const roles = (options.roles ?? CLUSTER_ROLES).filter((role) => !(external && role === 'media'));
+  for (const role of roles)
     for (const node of nodeNames) {
       const nodeSpec: ClusterNodeSpec = { role, node, heartbeatPort: await ports.next('udp') };
       if (role === 'sip' && sipActiveActive)

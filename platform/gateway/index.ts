@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import Database from 'better-sqlite3';
 import type { RoleDeps, RunningRole } from '../role';
 import type { Db } from '../store/store';
+import { relayDescription } from '../config';
 import { ServiceError, ValidationError } from '../errors';
 import type { Caller, CoreServices } from '../core/services';
 import type { GatewayPlugin } from './plugins';
@@ -56,6 +57,7 @@ function effectiveSettings(config: RoleDeps['config']): unknown {
       },
     },
     media: {
+      relay: relayDescription(config),
       inactivityTimeoutMs: config.media.inactivityTimeoutMs,
       heldInactivityTimeoutMs: config.media.heldInactivityTimeoutMs,
       statsFlushMs: config.media.statsFlushMs,

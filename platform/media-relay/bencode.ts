@@ -1,7 +1,9 @@
 /**
  * Bencode (the BitTorrent encoding rtpengine's "ng" control protocol uses): byte strings
- * `<length>:<bytes>`, integers `i<n>e`, lists `l…e`, dictionaries `d…e` with keys sorted as raw
- * bytes. Byte strings decode to Buffer (they need not be UTF-8); the caller reads them as text.
+ * `<length>:<bytes>`, integers `i<n>e`, lists `l…e`, dictionaries `d…e`. We encode keys sorted as
+ * raw bytes (the BitTorrent rule); rtpengine and Kamailio write them in insertion order ("sdp"
+ * before "result"), so the decoder takes any order and refuses only a repeated key.
+ * Byte strings decode to Buffer (they need not be UTF-8); the caller reads them as text.
  */
 
 export type BencodeValue = Buffer | string | number | BencodeValue[] | { [key: string]: BencodeValue };
@@ -137,19 +139,15 @@ class Decoder {
   private dictionary(depth: number): { [key: string]: BencodeValue } {
     this.offset += 1; // "d"
     const dict: { [key: string]: BencodeValue } = Object.create(null) as { [key: string]: BencodeValue };
-    let previous: Buffer | null = null;
     while (this.char() !== 'e') {
       const lead = this.char();
       if (lead === undefined || !DIGIT.test(lead)) throw this.fail('a dictionary key (a string) or "e"');
       const keyOffset = this.offset;
       const key = this.bytes();
-      if (previous && Buffer.compare(previous, key) >= 0) {
+      if (Object.prototype.hasOwnProperty.call(dict, key.toString('utf8'))) {
         this.offset = keyOffset;
-        throw this.fail(
-          `a key sorted after ${JSON.stringify(previous.toString('latin1'))} (keys must be sorted and unique)`,
-        );
+        throw this.fail(`a key other than ${JSON.stringify(key.toString('latin1'))} (keys must be unique)`);
       }
-      previous = key;
       if (this.offset >= this.input.length)
         throw this.fail(`a value for key ${JSON.stringify(key.toString('latin1'))}`);
       dict[key.toString('utf8')] = this.value(depth + 1);

@@ -71,6 +71,19 @@ export function plainAudioSdp(
   ].join('\r\n');
 }
 
+/**
+ * The SDP of a party whose media address is not known yet (a call the platform places before
+ * anyone answered, a caller's late offer): the discard port (9), not port 0. Port 0 rejects the
+ * stream (RFC 3264 §6), and rtpengine answers a rejected stream with port 0 itself, so the other
+ * party would get nowhere to send; what the relay sends to the discard port before the real
+ * address is known goes nowhere.
+ */
+export function placeholderAudioSdp(host: string): string {
+  return plainAudioSdp(host, DISCARD_PORT);
+}
+
+const DISCARD_PORT = 9;
+
 export class MediaApp {
   /** Keys pressed by the caller, in order. */
   private readonly digitListeners = new Set<(digit: string) => void>();

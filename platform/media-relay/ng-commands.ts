@@ -52,10 +52,15 @@ export async function executeNg(command: NgDict, sessions: RelaySessions): Promi
       return { result: 'ok', sdp: session.rewriteSdp(sdp, other(offerer)) };
     }
     case 'delete': {
+      // As rtpengine: an unknown call (or tags not in it) is "ok" with a warning, an error only
+      // with the "fatal" flag; the counters come back only when the delete names a tag (Kamailio's
+      // rtpengine_delete does), a delete of the whole call-id answers just "ok".
       if (!callId) return missing(name, { callId });
       const session = sessions.find(callId);
-      if (!session) return ngError('Unknown call-id');
-      const stats = statistics(session);
+      const named = [toTag, fromTag].filter((tag): tag is string => tag !== undefined && tag !== '');
+      if (!session || (named.length > 0 && !named.some((tag) => session.sideOf(tag))))
+        return hasFlag(command, 'fatal') ? ngError(NOT_FOUND) : { result: 'ok', warning: NOT_FOUND };
+      const stats = named.length > 0 ? statistics(session) : { result: 'ok' };
       await sessions.remove(session);
       return stats;
     }
@@ -77,6 +82,14 @@ export async function executeNg(command: NgDict, sessions: RelaySessions): Promi
     default:
       return ngError(`Unrecognized command${name ? ` "${name}"` : ': no "command" key'}`);
   }
+}
+
+/** rtpengine's words for a delete that finds nothing to delete. */
+const NOT_FOUND = "Call-ID not found or tags didn't match";
+
+function hasFlag(command: NgDict, flag: string): boolean {
+  const flags = command.flags;
+  return Array.isArray(flags) && flags.some((item) => asText(item) === flag);
 }
 
 function untaggedSide(session: RelaySession): RelaySide | undefined {

@@ -64,7 +64,7 @@ export function readAudioTarget(sdp: string): SdpMediaTarget | undefined {
 
 /**
  * Rewrites an SDP so the receiver sends its audio to `relayAddress:relayPort`: origin and
- * connection addresses replaced, the first audio port replaced, other streams disabled (port 0:
+ * connection addresses replaced, the first audio port replaced (unless 0: rejected), other streams disabled (port 0:
  * only audio is relayed), a=rtcp removed (RTCP would otherwise bypass the relay). A held
  * stream's 0.0.0.0 connection address (RFC 2543 hold) is kept so the hold stays visible.
  */
@@ -79,7 +79,8 @@ export function rewriteSdpAddresses(sdp: string, relayAddress: string, relayPort
       if (match && match[1] === 'audio' && !audioSeen) {
         audioSeen = true;
         section = 'audio';
-        out.push(`m=audio ${relayPort}${match[3]}`);
+        // A rejected stream (port 0) stays rejected, as rtpengine answers it: no relay port.
+        out.push(`m=audio ${match[2] === '0' ? 0 : relayPort}${match[3]}`);
       } else {
         section = 'other';
         out.push(match ? `m=${match[1]} 0${match[3]}` : line);

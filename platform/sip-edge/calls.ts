@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CallApplications, LiveCallResource } from '../contracts';
 import type { RelaySide, RelayStats } from '../media-relay';
-import { MediaApp, plainAudioSdp } from '../media-relay/media-app';
+import { MediaApp, placeholderAudioSdp } from '../media-relay/media-app';
 import { relayPortIn, type RelayCall, type RelayCallState } from './relay-call';
 import type { PlatformConfig } from '../config';
 import type { SipAccount } from './auth';
@@ -686,7 +686,7 @@ export class CallManager {
     // The caller's offer, as the relay passes it on: it names the relay port facing the platform.
     // Without the caller's SDP (a late offer) only the relay's port facing the platform matters yet.
     const callerSdp =
-      call.inviteA.body.length > 0 ? call.inviteA.body.toString('utf8') : plainAudioSdp(host, 0);
+      call.inviteA.body.length > 0 ? call.inviteA.body.toString('utf8') : placeholderAudioSdp(host);
     const offer = await relay.offer('A', callerSdp);
     const answer = await relay.replacePeer('B', app.sdp());
     if (call.ended) {

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PlatformBus } from '../bus';
 import type { RelaySide } from '../media-relay';
-import { plainAudioSdp } from '../media-relay/media-app';
+import { placeholderAudioSdp } from '../media-relay/media-app';
 import type { Db } from '../store/store';
 import type { DigestAuthenticator } from './auth';
 import { writeCdr } from './cdr';
@@ -71,8 +71,8 @@ export class Originator {
       return 'agent-unavailable';
     const ref = `call_${randomBytes(8).toString('hex')}`;
     const relay = this.deps.relay.allocate(ref);
-    // Neither party's SDP is known yet: a placeholder (port 0: nowhere to send) for the agent's
-    // side gets the relay port facing the outside party, which is offered to it.
+    // Neither party's SDP is known yet: a placeholder for the agent's side (the discard port: see
+    // placeholderAudioSdp) gets the relay port facing the outside party, which is offered to it.
     const offer = await relay.offer('B', this.placeholderSdp()).catch((error: unknown) => {
       this.deps.log(`call ${ref}: callback of ${request.number}: ${(error as Error).message}`);
       void relay.close();
@@ -128,7 +128,7 @@ export class Originator {
   }
 
   private placeholderSdp(): string {
-    return plainAudioSdp(this.deps.relay.client.relay.host, 0);
+    return placeholderAudioSdp(this.deps.relay.client.relay.host);
   }
 
   /** Opens leg `side` offering `sdp`: the relay's address facing that side, where the other side's media comes from. */

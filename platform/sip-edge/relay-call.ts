@@ -125,11 +125,13 @@ export class RelayCall {
   }
 
   /**
-   * A new party answers on `side` (a transfer): it gets a tag of its own, so the relay latches
-   * onto its media afresh; resolves the SDP for the other side.
+   * A new party answers on `side` (a transfer, or the platform's own media endpoint): its SDP
+   * goes to the relay under the side's tag, as an answer; resolves the SDP for the other side.
+   * The tag stays: rtpengine counts per tag (monologue) and keeps the side's ports, so a new
+   * tag would leave the side's counts under the old one, out of reach of the final delete. A
+   * new address in the SDP makes either relay learn the new party's source afresh.
    */
   replacePeer(side: RelaySide, sdp: string): Promise<string> {
-    this.tags[side] = `${randomBytes(4).toString('hex')}-${side.toLowerCase()}`;
     return this.answer(side, sdp);
   }
 
@@ -173,8 +175,12 @@ export class RelayCall {
   }
 
   /**
-   * Ends the call at the relay (ng delete) once, after anything still queued; resolves the final
-   * counters, or null when the relay never had the call or cannot be reached (logged).
+   * Ends the call at the relay once, after anything still queued, as Kamailio's rtpengine_delete
+   * does: ng delete naming both tags, whose reply carries the final counters (rtpengine answers
+   * a delete without tags with no statistics). Should the relay not find the tags (its reply
+   * then carries a "warning"), a delete of the whole call-id follows so nothing is left behind.
+   * Resolves the final counters, or null when the relay never had the call or cannot be reached
+   * (logged).
    */
   close(): Promise<RelayStats | null> {
     if (!this.deleted && this.sdps.A === null && this.sdps.B === null) {
@@ -184,7 +190,19 @@ export class RelayCall {
     }
     this.deleted ??= this.enqueue(async () => {
       try {
-        this.read(await this.client.command({ command: 'delete', 'call-id': this.callRef }));
+        const reply = await this.client.command({
+          command: 'delete',
+          'call-id': this.callRef,
+          'from-tag': this.tags.A,
+          'to-tag': this.tags.B,
+        });
+        if (asDict(reply.tags)) this.read(reply);
+        if (reply.warning !== undefined) {
+          this.log(
+            `call ${this.callRef}: delete at the relay: ${asText(reply.warning) ?? ''}; deleting the call-id`,
+          );
+          await this.client.command({ command: 'delete', 'call-id': this.callRef });
+        }
       } catch (error) {
         this.log(
           `call ${this.callRef}: ${(error as Error).message}; the record keeps the counts of the last query`,
@@ -203,11 +221,18 @@ export class RelayCall {
       this.held[side] = target.direction !== 'sendrecv' || target.port === 0 || target.address === '0.0.0.0';
   }
 
+  /**
+   * Every offer and answer asks for rtpengine's "port latching": without it rtpengine gives the
+   * other party new relay ports whenever a party's SDP names a new address (a transfer target,
+   * the platform's own media endpoint, a callback's second leg), and the party that is not
+   * re-INVITEd would then hear the call from a port its SDP never named. Our relay always keeps
+   * a session's ports.
+   */
   private sdpCommand(body: NgDict): Promise<string> {
     if (this.deleted)
       return Promise.reject(new Error(`call ${this.callRef}: the relay session is already deleted`));
     return this.enqueue(async () => {
-      const reply = await this.client.command({ ...body, 'call-id': this.callRef });
+      const reply = await this.client.command({ ...body, 'call-id': this.callRef, flags: ['port latching'] });
       const sdp = asText(reply.sdp);
       if (sdp === undefined)
         throw new Error(
@@ -237,17 +262,13 @@ export class RelayCall {
       aToB: direction(a),
       bToA: direction(b),
     };
-    const media = reply['last media ms'];
-    const lastPackets = [a?.['last packet'], b?.['last packet']].filter(
-      (v): v is number => typeof v === 'number',
-    );
-    // rtpengine itself gives whole seconds; the reference relay adds milliseconds.
-    this.lastMedia =
-      typeof media === 'number'
-        ? media
-        : lastPackets.length > 0
-          ? Math.max(...lastPackets) * 1000
-          : this.lastMedia;
+    // rtpengine stamps "last packet" in whole seconds (and at signalling, before any packet):
+    // the end of that second is the latest media may have come, so silence is never overstated
+    // and a call is ended at most a second late, never early.
+    const lastPackets = [a, b]
+      .map((stream) => stream?.['last packet'])
+      .filter((value): value is number => typeof value === 'number');
+    if (lastPackets.length > 0) this.lastMedia = (Math.max(...lastPackets) + 1) * 1000;
   }
 }
 

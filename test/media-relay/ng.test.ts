@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { PlatformBus } from '../../platform/bus';
 import { embeddedDefaults } from '../../platform/config';
 import { startMediaRelay, readAudioTarget, type PersistedSession } from '../../platform/media-relay';
+import type { NgDict } from '../../platform/media-relay/ng-protocol';
 import { asDict, asList, asText, decode, encode } from '../../platform/media-relay/bencode';
 import { openStore, type Db } from '../../platform/store/store';
 import { NgClient } from '../../platform/sip-edge/ng-client';
@@ -75,7 +76,7 @@ function receive(socket: Socket, count: number, awaited: string): Promise<Buffer
 }
 
 /** One raw ng exchange: the reply's body for `cookie`. */
-async function rawCommand(socket: Socket, port: number, cookie: string, body: Record<string, string>) {
+async function rawCommand(socket: Socket, port: number, cookie: string, body: NgDict) {
   const reply = once(socket, 'message') as Promise<[Buffer]>;
   socket.send(Buffer.concat([Buffer.from(`${cookie} `), encode(body)]), port, '127.0.0.1');
   const [datagram] = await reply;
@@ -182,8 +183,22 @@ test('ng: a retransmitted command is answered again from the cache, not executed
       'ok',
       'the retransmitted delete gets the first reply, not "Unknown call-id"',
     );
+    assert.equal(deleted.tags, undefined, "a delete of the whole call-id carries no counters (rtpengine's)");
+    // As rtpengine: deleting what is not there is "ok" with a warning; an error only when "fatal".
     const fresh = await rawCommand(socket, port, 'k3', { command: 'delete', 'call-id': 'c-2' });
-    assert.deepEqual([asText(fresh.result), asText(fresh['error-reason'])], ['error', 'Unknown call-id']);
+    assert.deepEqual(
+      [asText(fresh.result), asText(fresh.warning)],
+      ['ok', "Call-ID not found or tags didn't match"],
+    );
+    const fatal = await rawCommand(socket, port, 'k3f', {
+      command: 'delete',
+      'call-id': 'c-2',
+      flags: ['fatal'],
+    });
+    assert.deepEqual(
+      [asText(fatal.result), asText(fatal['error-reason'])],
+      ['error', "Call-ID not found or tags didn't match"],
+    );
     const unknown = await rawCommand(socket, port, 'k4', { command: 'teleport' });
     assert.equal(asText(unknown['error-reason']), 'Unrecognized command "teleport"');
     const incomplete = await rawCommand(socket, port, 'k5', { command: 'answer', 'call-id': 'c-3' });

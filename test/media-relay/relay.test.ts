@@ -109,6 +109,8 @@ test('SDP: reads the audio target and rewrites addresses to the relay', () => {
   assert.match(rewritten, /^a=sendonly$/m, 'hold direction passes through');
   assert.doesNotMatch(rewritten, /192\.0\.2\.7/);
   assert.equal(readAudioTarget('v=0\r\ns=-\r\n'), undefined);
+  // rtpengine answers a rejected stream (port 0, RFC 3264 §6) with port 0, not a relay port.
+  assert.match(rewriteSdpAddresses(sdpFor(0), '127.0.0.1', 50000), /^m=audio 0 RTP\/AVP 0 101$/m);
 });
 
 test('relays RTP both ways through a session, latches, and counts packets, bytes and DTMF', async () => {

@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
-import { shard, shardSource } from '../../scripts/unit';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { shard, shardSource, unitTestFiles } from '../../scripts/unit';
 
 test('files are dealt heaviest first onto the lightest shard; every file lands exactly once', () => {
   const files = [
@@ -28,4 +31,22 @@ test('a shard loads each file inside a suite named after it, so its hooks stay i
     ),
   );
   assert.equal(source.match(/describe\(/g)?.length, 2);
+});
+
+test('unit runs leave out test/lab/ (real Kamailio and rtpengine: the lab lane runs those)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'unit-files-'));
+  for (const file of [
+    'lab/rtpengine.test.ts',
+    'media-relay/relay.test.ts',
+    'labels/x.test.ts',
+    'top.test.ts',
+  ]) {
+    mkdirSync(join(dir, file, '..'), { recursive: true });
+    writeFileSync(join(dir, file), '');
+  }
+  assert.deepEqual(unitTestFiles(dir), [
+    join(dir, 'labels/x.test.ts'),
+    join(dir, 'media-relay/relay.test.ts'),
+    join(dir, 'top.test.ts'),
+  ]);
 });
