@@ -48,6 +48,11 @@ export interface MembershipOptions {
   mode?: 'takeover' | 'peers';
   /** Mode 'peers': a silent peer has been fenced; what it carried is the survivors' now. */
   onPeerDead?(node: string): void;
+  /**
+   * Mode 'peers': fences a peer never heard at all (its pid unknown) if it has been sending
+   * adverts for `unheardForMs` (they never arrived); 'refused' while it is still starting.
+   */
+  fenceUnheard?(node: string, unheardForMs: number): Promise<'killed' | 'gone' | 'refused'>;
 }
 
 export class Membership {
@@ -150,6 +155,23 @@ export class Membership {
   /** Mode 'peers': fences every peer silent for deadAfterMs, then announces it dead. */
   private watchPeers(): void {
     const now = Date.now();
+    const { deadAfterMs } = this.options.timing;
+    // A peer never heard (it hung or died before its first advert reached this node).
+    if (now - this.startedAt > deadAfterMs && this.options.fenceUnheard)
+      for (const { node } of this.options.peers) {
+        if (this.peers.has(node) || this.dead.has(node) || this.fencing.has(node)) continue;
+        this.fencing.add(node);
+        void this.options
+          .fenceUnheard(node, deadAfterMs)
+          .then((outcome) => {
+            if (outcome === 'refused') return;
+            this.options.log(`peer ${node} never heard for ${Date.now() - this.startedAt} ms: ${outcome}`);
+            this.dead.add(node);
+            this.report(outcome === 'killed' ? { node, pid: 0 } : undefined);
+            this.options.onPeerDead?.(node);
+          })
+          .finally(() => this.fencing.delete(node));
+      }
     for (const peer of this.peers.values()) {
       if (now - peer.heardAt <= this.options.timing.deadAfterMs) continue;
       if (this.dead.has(peer.node) || this.fencing.has(peer.node)) continue;

@@ -30,16 +30,16 @@ let fenceRequests = 0;
 const DEFAULT_BUS_POLL_MS = 20;
 
 /** STONITH through the supervisor: it owns the processes, and refuses a pid that is not its node's. */
-function askSupervisorToFence(node: string, pid: number): Promise<boolean> {
+function askSupervisorToFence(node: string, pid: number, unheardForMs?: number): Promise<FenceReply> {
   const request = (fenceRequests += 1);
   return new Promise((resolve) => {
     const onReply = (message: FenceReply): void => {
       if (message.type !== 'fenced' || message.request !== request) return;
       process.off('message', onReply);
-      resolve(message.killed);
+      resolve(message);
     };
     process.on('message', onReply);
-    report({ type: 'fence', request, node, pid });
+    report({ type: 'fence', request, node, pid, unheardForMs });
   });
 }
 
@@ -108,7 +108,11 @@ async function main(): Promise<void> {
     // Replaced while it thought itself active (it was hung and came back): leave at once, no
     // clean stop, so it never answers on addresses that now belong to the other node.
     superseded: () => process.exit(3),
-    fence: (node, pid) => askSupervisorToFence(node, pid),
+    fence: async (node, pid) => (await askSupervisorToFence(node, pid)).killed,
+    fenceUnheard: async (node, unheardForMs) => {
+      const reply = await askSupervisorToFence(node, 0, unheardForMs);
+      return reply.refused ? 'refused' : reply.killed ? 'killed' : 'gone';
+    },
   });
 
   let stopping = false;

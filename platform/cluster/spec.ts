@@ -45,8 +45,12 @@ export type NodeReport =
   | { type: 'failed'; reason: string }
   /** The node's write-behind queue changed (platform/store/write-behind.ts): shown on GET /ops/v1/nodes. */
   | { type: 'store'; queued: number; oldestSince: string | null; outage: boolean }
-  /** STONITH request: kill this silent peer of mine (the supervisor checks the pid is its child's). */
-  | { type: 'fence'; request: number; node: string; pid: number };
+  /**
+   * STONITH request: kill this silent peer of mine (the supervisor checks the pid is its child's).
+   * pid 0: a peer never heard, whose pid is unknown: its process is killed only if it has been
+   * sending adverts for at least `unheardForMs` (one that is still starting is refused).
+   */
+  | { type: 'fence'; request: number; node: string; pid: number; unheardForMs?: number };
 
 /** The supervisor's answer to a fence request. */
 export interface FenceReply {
@@ -54,4 +58,6 @@ export interface FenceReply {
   request: number;
   /** True when the node was alive (hung) and was killed; false when it had already ended. */
   killed: boolean;
+  /** pid 0 only: its process started too recently to be called silent; nothing was done. */
+  refused?: boolean;
 }

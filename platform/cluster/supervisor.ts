@@ -94,12 +94,20 @@ export interface RunningCluster {
 /** How long a node may take to boot and report; past it the start fails naming the node. */
 const NODE_START_BOUND_MS = 20_000;
 
+/** What a fence did: killed the node, found it gone already, or refused (pid 0, still starting). */
+type FenceOutcome = 'killed' | 'gone' | 'refused';
+
 class NodeProcess {
   child: ChildProcess | undefined;
   state: NodeState = 'down';
   since = new Date().toISOString();
   exit: string | null = null;
   fencedBy: string | undefined;
+  /**
+   * When the current process first reported a state (its membership was up, sending adverts); 0
+   * before. A never-heard peer is fenced only that long after: one still loading is left alone.
+   */
+  reportingSince = 0;
   store: Extract<NodeReport, { type: 'store' }> | null = null;
   private waiters: Array<{ states: NodeState[]; resolve: () => void }> = [];
 
@@ -109,7 +117,12 @@ class NodeProcess {
     private readonly specFile: string,
     private readonly log: PlatformLog,
     private readonly onFenced: (role: string, node: string, by: string) => void,
-    private readonly fencer: (role: string, node: string, pid: number) => Promise<boolean>,
+    private readonly fencer: (
+      role: string,
+      node: string,
+      pid: number,
+      unheardForMs: number | undefined,
+    ) => Promise<FenceOutcome>,
   ) {}
 
   get name(): string {
@@ -130,6 +143,7 @@ class NodeProcess {
     // execArgv [] : the nodes run plain JavaScript, not the supervisor's ts-node.
     const child = fork(this.entry, args, { execArgv: [], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     this.child = child;
+    this.reportingSince = 0;
     this.exit = null;
     this.fencedBy = undefined;
     this.setState('starting');
@@ -140,6 +154,7 @@ class NodeProcess {
     child.stderr?.on('data', forward);
     child.on('message', (message: NodeReport) => {
       if (message.type === 'state') {
+        this.reportingSince ||= Date.now();
         if (message.fenced) {
           this.log(
             'supervisor',
@@ -151,10 +166,15 @@ class NodeProcess {
       } else if (message.type === 'store') {
         this.store = message;
       } else if (message.type === 'fence') {
-        void this.fencer(this.spec.role, message.node, message.pid).then((killed) => {
+        void this.fencer(this.spec.role, message.node, message.pid, message.unheardForMs).then((outcome) => {
           // The asking node may itself have died meanwhile.
           if (child.connected)
-            child.send({ type: 'fenced', request: message.request, killed } satisfies FenceReply);
+            child.send({
+              type: 'fenced',
+              request: message.request,
+              killed: outcome === 'killed',
+              refused: outcome === 'refused' || undefined,
+            } satisfies FenceReply);
         });
       } else this.log('supervisor', `${this.name} failed: ${message.reason}`);
     });
@@ -218,14 +238,22 @@ class NodeProcess {
     if (this.child?.pid !== undefined && this.state !== 'down') process.kill(this.child.pid, signal);
   }
 
-  /** Fencing: SIGKILL this node if `pid` is still its running process; resolves once it has ended. */
-  async kill(pid: number): Promise<boolean> {
+  /**
+   * Fencing: SIGKILL this node if `pid` is still its running process; resolves once it has ended.
+   * pid 0 (a peer that never heard it): its current process, if it has been sending adverts (by
+   * its reports) for `unheardForMs` — so they should have been heard.
+   */
+  async kill(pid: number, unheardForMs?: number): Promise<FenceOutcome> {
     const child = this.child;
-    if (!child || child.pid !== pid || this.state === 'down') return false;
+    if (!child || this.state === 'down') return 'gone';
+    if (pid === 0) {
+      const reporting = this.reportingSince > 0 ? Date.now() - this.reportingSince : -1;
+      if (reporting < (unheardForMs ?? Infinity)) return 'refused';
+    } else if (child.pid !== pid) return 'gone';
     const ended = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGKILL');
     await ended;
-    return true;
+    return 'killed';
   }
 
   async terminate(): Promise<void> {
@@ -297,7 +325,8 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
           const fenced = byName(role, node);
           if (fenced) fenced.fencedBy = by;
         },
-        (role, node, pid) => byName(role, node)?.kill(pid) ?? Promise.resolve(false),
+        (role, node, pid, unheardForMs) =>
+          byName(role, node)?.kill(pid, unheardForMs) ?? Promise.resolve<FenceOutcome>('gone'),
       ),
   );
   const faultServer = createHttpServer((request, response) => {
