@@ -92,7 +92,7 @@ async function main(): Promise<void> {
         ? { node: nodeName, isDead: (peer: string) => membership.isDead(peer) }
         : undefined;
       running = await startWithRetries(
-        () => startRoleProcess(role, deps, activeActive),
+        () => startRoleProcess(role, deps, activeActive, sipControlOf(spec)),
         (message) => log('node', message),
       );
       // Only the active node reads the bus, and only once its role is there to listen.
@@ -131,6 +131,15 @@ async function main(): Promise<void> {
   // The supervisor is gone: a node never outlives the topology that started it.
   process.on('disconnect', () => void stop());
   await membership.start();
+}
+
+/** An active-active sip role's live-call control address of each node (empty otherwise). */
+function sipControlOf(spec: ClusterSpec): Record<string, { host: string; port: number }> {
+  const control: Record<string, { host: string; port: number }> = {};
+  for (const node of spec.nodes)
+    if (node.role === 'sip' && node.sip)
+      control[node.node] = { host: spec.config.host, port: node.sip.controlPort };
+  return control;
 }
 
 /** Tells the supervisor whenever the node's queue of writes waiting for the store changes. */

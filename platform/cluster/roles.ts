@@ -30,6 +30,8 @@ export async function startRoleProcess(
   role: ClusterRole,
   deps: RoleDeps,
   activeActive?: ActiveActiveNode,
+  /** An active-active sip role's live-call control addresses by node (for the api role). */
+  sipControl: Record<string, { host: string; port: number }> = {},
 ): Promise<RunningRoleProcess> {
   const stops: Array<() => Promise<void>> = [];
   let peerDead: (node: string) => void = () => undefined;
@@ -82,6 +84,7 @@ export async function startRoleProcess(
             deps.db,
             { host: deps.config.host, port: deps.config.sip.controlPort },
             (message) => deps.log('core', message),
+            sipControl,
           ),
           campaigns: deps.config.campaigns,
         });

@@ -187,6 +187,13 @@ export function storedLiveCalls(db: Db, customerId: string): LiveCallResource[] 
     }));
 }
 
+/** The node of an active-active edge carrying a call (undefined: none named, or no such call). */
+export function storedCallOwner(db: Db, callRef: string): string | undefined {
+  const row = db.prepare('SELECT owner FROM sip_dialogs WHERE call_ref = ?').get(callRef) as
+    { owner: string | null } | undefined;
+  return row?.owner ?? undefined;
+}
+
 function phaseOf(call: Call): DialogPhase {
   if (call.state !== 'answered') return 'setup';
   return call.app !== null || call.b === null ? 'local' : 'confirmed';

@@ -3,7 +3,13 @@
  * that came through a trusted proxy, the Path a registration carries (RFC 3327) and the route
  * sets of dialogs (RFC 3261 §12.1).
  */
-import { headerValues, splitTopLevelCommas, type SipHeaderField, type SipRequest, type SipResponse } from './message';
+import {
+  headerValues,
+  splitTopLevelCommas,
+  type SipHeaderField,
+  type SipRequest,
+  type SipResponse,
+} from './message';
 import type { Flow } from './transport';
 
 export interface ProxyAddress {

@@ -6,8 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SipEdge } from '../../platform/sip-edge';
+import { RemoteLiveCalls, serveCallControl } from '../../platform/sip-edge/call-control';
 import {
   ACCOUNTS,
+  CUSTOMER,
   answerInvite,
   cdrFor,
   placeCall,
@@ -174,3 +176,33 @@ async function waitFor(condition: () => boolean, what: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+test("the API's hang-up of a call goes to the node carrying it, also after a peer's call was adopted", async () => {
+  await withTwoNodes(async (pair) => {
+    const { t, b, dead, bob } = pair;
+    const log = (message: string): void => void t.logs.push(message);
+    const controls = [
+      await serveCallControl('127.0.0.1', 0, t.edge.liveCalls, log),
+      await serveCallControl('127.0.0.1', 0, b.liveCalls, log),
+    ];
+    try {
+      // The default address is node a's, which dies: only the owner's address can work after.
+      const api = new RemoteLiveCalls(t.db, { host: '127.0.0.1', port: controls[0].port }, log, {
+        a: { host: '127.0.0.1', port: controls[0].port },
+        b: { host: '127.0.0.1', port: controls[1].port },
+      });
+      await establishedThroughA(pair);
+      await crashA(pair);
+      await controls[0].stop();
+      dead.add('a');
+      b.adoptCallsOf('a');
+      const [call] = api.list(CUSTOMER);
+      assert.ok(call, 'the adopted call is listed');
+      assert.equal(api.hangup(CUSTOMER, call.id), true);
+      const bye = await bob.waitForRequest('BYE');
+      assert.equal(bye.from.port, b.endpoints.udp.port, 'node b, which carries the call now, hung it up');
+    } finally {
+      await controls[1].stop();
+    }
+  });
+});
