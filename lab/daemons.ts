@@ -155,8 +155,8 @@ export async function startDaemon(spec: DaemonSpec): Promise<Daemon> {
  * Stops, by PID, every registered daemon whose owner is gone or that `all` says to stop; returns
  * one line per daemon stopped. A registry entry whose process no longer runs is just removed.
  */
-export function killRegisteredDaemons(options: { all?: boolean } = {}): string[] {
-  const registry = daemonRegistry();
+export function killRegisteredDaemons(options: { all?: boolean; registry?: string } = {}): string[] {
+  const registry = options.registry ?? daemonRegistry();
   let entries: string[];
   try {
     entries = readdirSync(registry);

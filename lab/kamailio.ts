@@ -78,6 +78,7 @@ export function kamailioDefines(values: {
     RUN_DIR: quoted(values.runDir),
     DISPATCHER_LIST: quoted(values.dispatcherList),
     MODULES_DIR: quoted(`${values.modulesDir}/`),
+    CTL_SOCKET: quoted(`unix:${join(values.runDir, `kamailio-${values.udpPort}.ctl`)}`),
     ...values.extra,
   };
   return Object.entries(defines).flatMap(([name, value]) => ['-A', `${name}=${value}`]);
@@ -123,15 +124,26 @@ export async function startKamailio(options: KamailioOptions): Promise<RunningKa
 
 /**
  * Resolves once Kamailio answers an OPTIONS to itself with 200 over UDP; asks again every
- * 100 ms until then (before it binds, the datagrams are simply lost).
+ * 100 ms until then (before it binds, the datagrams are simply lost), and gives up after
+ * `withinMs` (so a Kamailio that never answers leaves no probe running).
  */
-export async function answersOptions(target: { host: string; port: number }, domain: string): Promise<void> {
+export async function answersOptions(
+  target: { host: string; port: number },
+  domain: string,
+  withinMs = READY_WITHIN_MS,
+): Promise<void> {
   const socket = createSocket('udp4');
   await new Promise<void>((done, fail) => socket.once('error', fail).bind(0, HOST, done));
   const callId = `ready-${randomBytes(6).toString('hex')}`;
   let timer: NodeJS.Timeout | undefined;
+  let deadline: NodeJS.Timeout | undefined;
   try {
-    await new Promise<void>((done) => {
+    await new Promise<void>((done, fail) => {
+      deadline = setTimeout(
+        () =>
+          fail(new Error(`no 200 to OPTIONS from udp:${target.host}:${target.port} within ${withinMs} ms`)),
+        withinMs,
+      );
       socket.on('message', (data) => {
         const text = data.toString('latin1');
         if (text.startsWith('SIP/2.0 200') && text.includes(callId)) done();
@@ -151,6 +163,7 @@ export async function answersOptions(target: { host: string; port: number }, dom
     });
   } finally {
     clearTimeout(timer);
+    clearTimeout(deadline);
     socket.close();
   }
 }

@@ -1,9 +1,10 @@
 /**
- * Ports for one worker's real peers. rtpengine needs a whole range for media, which the OS cannot
- * hand out like an ephemeral port, so each worker claims a block below Linux's ephemeral range
- * (32768–60999) and below the cluster's blocks (20000–31999) with an exclusive lock file: two
- * workers, or two runs at once, never share a port. A block whose owner died is claimed again,
- * and each single port is still checked free before it is handed out.
+ * Ports for one worker's Kamailio. They must be known before the platform starts (it trusts
+ * Kamailio's address) and Kamailio binds them only after it, so each worker claims a small block
+ * with an exclusive lock file, below rtpengine's blocks (12000–19999, lab/rtpengine.ts), the
+ * cluster's (20000–31999) and Linux's ephemeral range (32768–60999, where phones' sockets come
+ * from): nothing else takes them meanwhile. A block whose owner died is claimed again, and each
+ * port is still checked free before it is handed out.
  */
 import { createServer } from 'node:net';
 import dgram from 'node:dgram';
@@ -11,15 +12,11 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const LAB_PORT_BLOCKS = { from: 10_000, size: 250, count: 40 } as const;
-/** The first ports of a block are for control listeners; the rest is rtpengine's media range. */
-const CONTROL_PORTS = 10;
+export const LAB_PORT_BLOCKS = { from: 10_000, size: 10, count: 200 } as const;
 
 export interface LabPortBlock {
-  /** The next port of the block's control part that binds free for this protocol. */
+  /** The next port of the block that binds free for this protocol. */
   next(kind: 'tcp' | 'udp'): Promise<number>;
-  /** rtpengine's media range: the rest of the block (an even start, as RTP pairs want). */
-  readonly media: { portMin: number; portMax: number };
   release(): void;
 }
 
@@ -34,14 +31,13 @@ export function claimLabPorts(lockDir = join(tmpdir(), 'phase2-lab-port-blocks')
     let offset = 0;
     return {
       async next(kind) {
-        while (offset < CONTROL_PORTS) {
+        while (offset < LAB_PORT_BLOCKS.size) {
           const port = base + offset;
           offset += 1;
           if (await bindsFree(kind, port)) return port;
         }
-        throw new Error(`lab port block ${base}–${base + CONTROL_PORTS - 1} has no free control port left`);
+        throw new Error(`lab port block ${base}–${base + LAB_PORT_BLOCKS.size - 1} has no free port left`);
       },
-      media: { portMin: base + CONTROL_PORTS, portMax: base + LAB_PORT_BLOCKS.size - 1 },
       release: () => rmSync(lock, { force: true }),
     };
   }

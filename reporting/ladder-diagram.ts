@@ -65,12 +65,13 @@ const STYLE = [
 function actorGroup(actor: string): number {
   // "Parcelly → platform API" names a client talking to the platform: the client decides.
   const name = actor.split('→')[0].trim();
-  if (/\bplatform\b/i.test(name) || /\bremote RTP\b|\bmedia relay\b/i.test(name)) return 1;
+  if (/\bplatform\b/i.test(name) || /\bremote RTP\b|\bmedia relay\b|\bKamailio\b|\brtpengine\b/i.test(name))
+    return 1;
   if (/^(PSTN|carrier)\b/i.test(name) || /\bSMSC\b|\bwebhooks?\b|\bnetwork\b|\btrunk\b/i.test(name)) return 2;
   return 0;
 }
 
-/** Orders actor columns: phones/customers/suite clients left, platform roles in the middle, PSTN/carrier/webhook receiver right; ties by first appearance. */
+/** Orders actor columns: phones/customers/suite clients left, platform roles (and the lab's Kamailio and rtpengine) in the middle, PSTN/carrier/webhook receiver right; ties by first appearance. */
 export function orderActors(arrows: LadderArrow[]): string[] {
   const seen: string[] = [];
   for (const arrow of arrows) {

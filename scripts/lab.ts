@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killRegisteredDaemons } from '../lab/daemons';
-import { unitTestFiles } from './unit';
+import { LAB_TEST_DIR, unitTestFiles } from './unit';
 
 /** What the lab lane needs from Debian; sip-tester (SIPp) is for people poking the lab by hand. */
 export const LAB_PACKAGES = ['kamailio', 'kamailio-websocket-modules', 'rtpengine-daemon'] as const;
@@ -188,7 +188,8 @@ async function main(): Promise<void> {
 
   let realBinaryTestsFailed = false;
   try {
-    const realBinaryTests = existsSync(join('test', 'lab')) ? unitTestFiles(join('test', 'lab')) : [];
+    const labTests = join('test', LAB_TEST_DIR);
+    const realBinaryTests = existsSync(labTests) ? unitTestFiles(labTests) : [];
     if (plan.runRealBinaryTests && realBinaryTests.length > 0) {
       console.log(`lab: ${realBinaryTests.length} test file(s) of test/lab/ against the real binaries`);
       const code = await runChild(

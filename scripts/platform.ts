@@ -53,12 +53,12 @@ async function main(): Promise<void> {
     config.smsc.port = Number(process.env.PLATFORM_SMPP_PORT ?? 2775);
     config.api.port = Number(process.env.PLATFORM_API_PORT ?? 8000);
   }
-  config.sip.trustedProxies = trustedProxies(process.argv);
   if (process.argv.includes('--media-relay'))
     config.media.externalRelay = parseMediaRelayOption(option('--media-relay'));
   // Timers stay as short as embedded ones so the remote lane runs as fast; a person trying calls
   // by hand can lengthen the ring time.
   config.sip.noAnswerTimeoutMs = Number(process.env.PLATFORM_NO_ANSWER_MS ?? config.sip.noAnswerTimeoutMs);
+  config.sip.trustedProxies = trustedProxies(process.argv);
 
   const log = (role: string, message: string): void => {
     process.stderr.write(`${new Date().toISOString()} [${role}] ${message}\n`);

@@ -267,7 +267,8 @@ export function formatSummary(summary: RunSummary): string {
       .join('  ')
       .trimEnd();
   return [
-    "The plan's success metrics over this run (reports/summary.json):",
+    // Which target ran: embedded, remote, or lab (real Kamailio and rtpengine in the call path).
+    `The plan's success metrics over this run${summary.environment.target ? ` on the ${summary.environment.target} target` : ''} (reports/summary.json):`,
     render(rows[0] ?? []),
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...rows.slice(1).map(render),

@@ -1,8 +1,8 @@
 /**
  * `npm test`: everything that must hold before a change lands (DESIGN §9), in order:
  * type check, lint, format, no import loops, unit tests, a strict dry run, the embedded BDD suite
- * (two workers), the sabotage catalogue (every patch killed), and the remote smoke lane against a
- * standalone `npm run platform`. Ends with one line
+ * (two workers), the sabotage catalogue (every patch killed), the remote smoke lane against a
+ * standalone `npm run platform`, and the lab lane (@lab behind real Kamailio and rtpengine). Ends with one line
  * `N passed, N failed` counting unit tests and scenarios (a failed gate counts as one failure).
  */
 import { spawn } from 'node:child_process';
@@ -13,6 +13,8 @@ import { countScenarios, type ScenarioCounts } from './cucumber-results';
 import { prepareUnitRun } from './unit';
 import { writeRunSummary } from './run-summary';
 import { scanForSecrets } from './secret-scan';
+import { LEFT_RUNNING } from './lab';
+import { killRegisteredDaemons } from '../lab/daemons';
 
 interface StageResult {
   name: string;
@@ -44,6 +46,17 @@ const STAGE_TIMEOUT_MS = 10 * 60_000;
  */
 const SABOTAGE_TIMEOUT_MS = 25 * 60_000;
 
+/** How long a timed-out stage has to stop its own children after SIGTERM. */
+const KILL_GRACE_MS = 15_000;
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is gone
+  }
+}
+
 function run(
   command: string,
   args: string[],
@@ -57,9 +70,14 @@ function run(
       detached: true, // its own process group, so a hung stage can be killed with its children
     });
     if (child.pid !== undefined) running.add(child.pid);
+    let hardKill: NodeJS.Timeout | undefined;
     const killer = setTimeout(() => {
       process.stderr.write(`\n${command} ${args.join(' ')} ran past ${timeoutMs / 60_000} min: killed.\n`);
-      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      if (child.pid === undefined) return;
+      // SIGTERM first: `npm run lab` then stops its Cucumber (a group of its own) and its daemons.
+      signalGroup(child.pid, 'SIGTERM');
+      const pid = child.pid;
+      hardKill = setTimeout(() => signalGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
     }, timeoutMs);
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -72,6 +90,7 @@ function run(
     });
     child.on('close', (code) => {
       clearTimeout(killer);
+      clearTimeout(hardKill);
       if (child.pid !== undefined) running.delete(child.pid);
       resolve({ code: code ?? 1, output });
     });
@@ -203,6 +222,44 @@ async function remoteSmoke(): Promise<Omit<StageResult, 'name' | 'seconds'>> {
   }
 }
 
+/**
+ * The lab lane (issue 12): `npm run lab` installs Kamailio and rtpengine when missing (CI runs as
+ * root with apt reachable: ~30 s) and runs the @lab scenarios on two workers (~2 min). Its
+ * daemons register in a directory of this stage's own; anything still running there afterwards
+ * (the lab run was killed, or a worker's teardown leaked a daemon) fails the stage by name.
+ */
+const LAB_TIMEOUT_MS = 12 * 60_000;
+
+async function labLane(): Promise<Omit<StageResult, 'name' | 'seconds'>> {
+  const registry = mkdtempSync(join(tmpdir(), 'phase2-lab-daemons-'));
+  try {
+    rmSync(MESSAGES, { force: true });
+    const { code, output } = await run(
+      'npm',
+      ['run', 'lab', '--', '--profile', 'ci', '--parallel', '2'],
+      { CI: 'true', PHASE2_LAB_DAEMONS: registry },
+      LAB_TIMEOUT_MS,
+    );
+    const result = scenarioStage(countScenarios(MESSAGES), code);
+    const leaked = output.split('\n').filter((line) => line.includes(LEFT_RUNNING));
+    const left = killRegisteredDaemons({ all: true, registry });
+    const problems = [
+      ...leaked.map((line) => line.replace(/^lab: killed /, '')),
+      ...left.map((daemon) => `${daemon} still ran after the lab run`),
+    ];
+    if (problems.length > 0) {
+      result.ok = false;
+      result.failed += problems.length;
+      result.detail += `; daemons left behind: ${problems.join('; ')}`;
+    } else {
+      result.detail += '; no daemon left behind';
+    }
+    return result;
+  } finally {
+    rmSync(registry, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   mkdirSync('reports', { recursive: true });
   await gate('Type check (tsc --noEmit)', 'npx', ['tsc', '--noEmit']);
@@ -302,6 +359,8 @@ async function main(): Promise<void> {
     };
   });
   await stage('Remote smoke: @smoke against `npm run platform`', remoteSmoke);
+  // After the report stage: the lab run writes allure-results/ and the message stream afresh.
+  await stage('Lab lane: @lab on real Kamailio + rtpengine', labLane);
   await stage('No secret in allure-results/, reports/ or allure-report/', async () => {
     const secrets = existsSync(SECRETS_FILE)
       ? readFileSync(SECRETS_FILE, 'utf8').split('\n').filter(Boolean)

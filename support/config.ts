@@ -1,5 +1,6 @@
 import { config as loadDotenv } from 'dotenv';
 import { CommandTemplateError, commandFor } from '../world/faults/command-template';
+import type { NamedPeer } from '../world/traffic-log';
 
 /**
  * Where the platform under test is and how the suite reaches it (DESIGN §2).
@@ -35,15 +36,7 @@ export interface PlatformEndpoints {
    * ("Kamailio", "rtpengine") by the addresses it started them on. Absent: drivers use their
    * default names ("platform SIP", "remote RTP").
    */
-  topology?: PeerAddress[];
-}
-
-/** A named peer: one address, or a port range on a host (rtpengine's media ports). */
-export interface PeerAddress {
-  name: string;
-  host: string;
-  portMin: number;
-  portMax: number;
+  topology?: NamedPeer[];
 }
 
 export interface SuiteConfig {

@@ -10,13 +10,12 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { startPlatform } from '../platform';
 import { EMBEDDED_SPEECH_TO_TEXT_URL, embeddedDefaults } from '../platform/config';
-import type { PlatformConfig } from '../platform/config';
 import { startCluster } from '../platform/cluster/supervisor';
 import { claimLabPorts } from '../lab/ports';
-import { startRtpengine } from '../lab/rtpengine';
+import { startLabRtpengine } from '../lab/rtpengine';
 import { startKamailio } from '../lab/kamailio';
 import type { Daemon } from '../lab/daemons';
-import type { HostPort, PlatformEndpoints } from './config';
+import type { PlatformEndpoints } from './config';
 
 export interface EmbeddedPlatform {
   endpoints: PlatformEndpoints;
@@ -101,12 +100,6 @@ export interface LabPlatform extends EmbeddedPlatform {
   peerLogs: string[];
 }
 
-/** The platform's options for real peers (issue 12), whichever branch declares them first. */
-type LabPlatformConfig = PlatformConfig & {
-  media: { externalRelay?: HostPort };
-  sip: { trustedProxies?: HostPort[] };
-};
-
 /**
  * The lab lane (DESIGN §2): real rtpengine relays the media the sip-edge asks it to over ng, the
  * in-process platform behind it, real Kamailio in front of the sip-edge. The suite's SIP endpoints
@@ -140,15 +133,12 @@ export async function startLabPlatform(logFile: string, worker: string): Promise
   stops.push(async () => rmSync(runDir, { recursive: true, force: true }));
   try {
     const kamailioPorts = { udpPort: await ports.next('udp'), wsPort: await ports.next('tcp') };
-    const rtpengine = await startRtpengine({
-      ngPort: await ports.next('udp'),
-      ...ports.media,
-      logFile: logs.rtpengine,
-    });
+    const rtpengine = await startLabRtpengine(logs.rtpengine);
+    stops.push(async () => rtpengine.ports.release());
     stops.push(stopperOf(rtpengine.daemon));
 
     const adminApiKey = `admin-${randomBytes(16).toString('hex')}`;
-    const config: LabPlatformConfig = embeddedDefaults({
+    const config = embeddedDefaults({
       storeFile: join(runDir, 'platform.db'),
       adminApiKey,
     });
@@ -185,7 +175,12 @@ export async function startLabPlatform(logFile: string, worker: string): Promise
             portMax: kamailio.udp.port,
           },
           { name: 'Kamailio', host: '127.0.0.1', portMin: wsPort, portMax: wsPort },
-          { name: 'rtpengine', host: rtpengine.ng.host, ...ports.media },
+          {
+            name: 'rtpengine',
+            host: rtpengine.ng.host,
+            portMin: rtpengine.ports.portMin,
+            portMax: rtpengine.ports.portMax,
+          },
           {
             name: 'platform SIP',
             host: platform.endpoints.sip.udp.host,
@@ -252,15 +247,12 @@ export async function startLabCluster(logFile: string, worker: string): Promise<
   stops.push(async () => rmSync(dataDir, { recursive: true, force: true }));
   try {
     const kamailioPorts = { udpPort: await ports.next('udp'), wsPort: await ports.next('tcp') };
-    const rtpengine = await startRtpengine({
-      ngPort: await ports.next('udp'),
-      ...ports.media,
-      logFile: logs.rtpengine,
-    });
+    const rtpengine = await startLabRtpengine(logs.rtpengine);
+    stops.push(async () => rtpengine.ports.release());
     stops.push(stopperOf(rtpengine.daemon));
 
     const adminApiKey = `admin-${randomBytes(16).toString('hex')}`;
-    const config: LabPlatformConfig = embeddedDefaults({
+    const config = embeddedDefaults({
       storeFile: join(dataDir, 'platform.db'),
       adminApiKey,
     });
@@ -292,7 +284,7 @@ export async function startLabCluster(logFile: string, worker: string): Promise<
     });
     stops.push(stopperOf(kamailio.daemon));
     const wsPort = Number(new URL(kamailio.ws).port);
-    const single = (name: string, at: HostPort) => ({
+    const single = (name: string, at: { host: string; port: number }) => ({
       name,
       host: at.host,
       portMin: at.port,
@@ -306,7 +298,12 @@ export async function startLabCluster(logFile: string, worker: string): Promise<
         topology: [
           single('Kamailio', kamailio.udp),
           single('Kamailio', { host: '127.0.0.1', port: wsPort }),
-          { name: 'rtpengine', host: rtpengine.ng.host, ...ports.media },
+          {
+            name: 'rtpengine',
+            host: rtpengine.ng.host,
+            portMin: rtpengine.ports.portMin,
+            portMax: rtpengine.ports.portMax,
+          },
           ...cluster.sipNodes.map((node) => single(`platform SIP node ${node.node}`, node.udp)),
         ],
       },

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { loadSuiteConfig, startsItsOwnPlatform, type PlatformEndpoints, type SuiteConfig } from './config';
 import { mobileRangePrefix } from '../world/factories';
+import { peerNames } from '../world/traffic-log';
 import { PlatformApi } from '../world/http/api-client';
 import { WebhookReceiver } from '../world/http/webhook-receiver';
 import type { CarrierSmscDouble } from '../world/smpp/carrier-smsc';
@@ -115,6 +116,8 @@ export async function startSuiteEnvironment(
     } else {
       endpoints = config.remote as PlatformEndpoints;
     }
+    // The lab names its real peers by address: the ladders draw them as columns of their own.
+    peerNames.define(endpoints.topology ?? []);
     faults ??=
       config.target === 'remote'
         ? faultInjectorFor(config.faults, endpoints.adminApiKey, config.waitMs)

@@ -14,7 +14,7 @@ import nock from 'nock';
 import { config as chaiConfig } from 'chai';
 import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
-import { ConfigError, loadSuiteConfig } from './config';
+import { ConfigError, loadSuiteConfig, type PlatformEndpoints } from './config';
 import { startFailoverEnvironment, startSuiteEnvironment, type SuiteEnvironment } from './environment';
 import { attachFlowDiagrams, attachJson, attachStepTraffic } from '../reporting/evidence';
 import { seedFaker } from '../world/factories';
@@ -62,6 +62,8 @@ BeforeAll({ timeout: 120_000 }, async function () {
       api: endpoints.apiUrl,
       sip: `${endpoints.sip.udp.host}:${endpoints.sip.udp.port} (UDP), ${endpoints.sip.ws} (WebSocket)`,
       smpp: `${endpoints.smpp.host}:${endpoints.smpp.port}`,
+      // The lab's real peers and where they listened (the SIP line above is Kamailio's there).
+      ...(endpoints.topology ? { peers: describePeers(endpoints.topology) } : {}),
       suiteVersion: SUITE_VERSION,
       platformVersion: (await operator.health()).version,
       fakerSeed: config.fakerSeed,
@@ -170,3 +172,10 @@ AfterAll({ timeout: 30_000 }, async function () {
   }
   if (environment) await environment.stop();
 });
+
+/** "Kamailio 127.0.0.1:10000, rtpengine 127.0.0.1:10010–10249": who the target put in the path. */
+function describePeers(peers: NonNullable<PlatformEndpoints['topology']>): string {
+  return peers
+    .map((p) => `${p.name} ${p.host}:${p.portMin}${p.portMax === p.portMin ? '' : `–${p.portMax}`}`)
+    .join(', ');
+}

@@ -41,3 +41,32 @@ export class TrafficLog {
 
 /** One log per worker process: every long-lived double and per-scenario driver writes to it. */
 export const traffic = new TrafficLog();
+
+/** A named peer: one address, or a port range on a host (rtpengine's media ports). */
+export interface NamedPeer {
+  name: string;
+  host: string;
+  portMin: number;
+  portMax: number;
+}
+
+/**
+ * The peers a target put in the call path, named by the addresses it started them on (the lab's
+ * Kamailio and rtpengine): drivers name the other side of their traffic from here, so the ladders
+ * show who a phone really talked to. Empty for targets that hand back no topology.
+ */
+export class PeerNames {
+  private peers: NamedPeer[] = [];
+
+  define(peers: readonly NamedPeer[]): void {
+    this.peers = [...peers];
+  }
+
+  /** The name of whoever listens at host:port, or undefined when the target named nobody there. */
+  nameOf(host: string, port: number): string | undefined {
+    return this.peers.find((p) => p.host === host && port >= p.portMin && port <= p.portMax)?.name;
+  }
+}
+
+/** One per worker, like the traffic log: set once the target's endpoints are known. */
+export const peerNames = new PeerNames();

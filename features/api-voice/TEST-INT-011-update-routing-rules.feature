@@ -1,4 +1,4 @@
-@TEST-INT-011 @api-voice @week2
+@TEST-INT-011 @api-voice @week2 @lab
 Feature: Routing rules changed through the API steer the very next call
   A customer with two carriers decides through the API which carrier carries which
   destinations. When they move a destination to the other carrier, the very next call takes

@@ -1,4 +1,4 @@
-@TEST-INT-012 @api-voice @week2
+@TEST-INT-012 @api-voice @week2 @lab
 Feature: Live calls are controlled through the API
   A contact centre's own application sees the calls in progress and acts on them: it puts a
   call on hold and back, hands the caller over to someone else, or ends the call. What the API

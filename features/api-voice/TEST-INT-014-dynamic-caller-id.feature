@@ -1,4 +1,4 @@
-@TEST-INT-014 @api-voice @week2
+@TEST-INT-014 @api-voice @week2 @lab
 Feature: The caller ID on outside calls is set through the API
   A customer chooses through the API which of their numbers the people they call see: one
   number for a whole trunk (their toll-free line), a number of its own for one member of staff,

@@ -1,4 +1,4 @@
-@TEST-INT-001 @voice-sms @week1
+@TEST-INT-001 @voice-sms @week1 @lab
 Feature: A missed call is reported to the subscriber by text message
   When someone calls a subscriber's business number and nobody picks up — the subscriber is away
   from the desk, or their phone is switched off — the subscriber gets a text on their mobile

@@ -1,4 +1,4 @@
-@TEST-INT-002 @voice-sms @week1
+@TEST-INT-002 @voice-sms @week1 @lab
 Feature: Texting a keyword gets the sender a call back from an agent
   A contact centre advertises a short code and a local callback number. Texting CALL ME to
   either — in any mix of capitals — gets the sender called back on their mobile and connected to

@@ -1,4 +1,4 @@
-@TEST-INT-003 @voice-sms @week1 @stubbed-provider
+@TEST-INT-003 @voice-sms @week1 @stubbed-provider @lab
 Feature: Voicemail is transcribed and texted to the subscriber
   When a call to a subscriber goes unanswered, the caller hears the subscriber's voicemail
   greeting and leaves a message. The platform sends the recording to its speech-to-text provider

@@ -1,4 +1,4 @@
-@TEST-INT-004 @voice-sms @week1
+@TEST-INT-004 @voice-sms @week1 @lab
 Feature: Subscribers forward their calls by text message
   A subscriber who is out of the office texts FORWARD and a number from their own mobile to their
   business number. The platform confirms by text, and from then on every call to the business

@@ -1,4 +1,4 @@
-@TEST-INT-005 @voice-sms @week1
+@TEST-INT-005 @voice-sms @week1 @lab
 Feature: Two-factor verification by text during a call
   A bank's customers prove who they are by calling the bank's verification line from their
   mobile. During the call the platform texts a one-time code to that mobile; the caller keys it

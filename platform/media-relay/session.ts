@@ -9,9 +9,9 @@ import { readAudioTarget, rewriteSdpAddresses } from './sdp';
 export type RelaySide = 'A' | 'B';
 
 export interface DirectionStats {
-  /** Datagrams relayed (RTP audio and RFC 4733 events alike). */
+  /** Datagrams that arrived from this party (RTP audio and RFC 4733 events alike), relayed or not, as rtpengine counts. */
   packets: number;
-  /** UDP payload bytes relayed (RTP header included). */
+  /** UDP payload bytes of those packets (RTP header included). */
   bytes: number;
   firstPacketAt: string | null;
   lastPacketAt: string | null;
@@ -19,7 +19,7 @@ export interface DirectionStats {
   dtmfEvents: number;
   /** The digits of those events, in order ("0"-"9", "*", "#", "A"-"D"). */
   dtmfDigits: string;
-  /** Datagrams not relayed: no destination known yet, or from a source other than the latched one. */
+  /** Datagrams not relayed: no destination known yet for them. */
   dropped: number;
   /** Datagrams held back because the call was on hold (media blocked by the platform). */
   blocked: number;
@@ -30,7 +30,7 @@ export interface SideInfo {
   relayPort: number;
   /** Where the relay sends this side's media ("ip:port"), null until known. */
   peer: string | null;
-  /** True once the first packet from this side fixed its address (symmetric RTP). */
+  /** True once a packet confirmed this side's address (rtpengine's "confirmed"; see onPacket). */
   latched: boolean;
   /** Media direction from this side's latest SDP (sendrecv, sendonly, inactive, ...). */
   direction: string | null;
@@ -53,6 +53,8 @@ export interface PersistedSession {
   counters: Record<RelaySide, DirectionStats>;
   lastMediaMs: number | null;
   lastDtmfTimestamp: Record<RelaySide, number | null>;
+  /** Date.now() of the session's latest signalling (absent in older rows: the learning is over). */
+  lastSignalMs?: number;
 }
 
 export type PersistedSide = Omit<SideState, 'socket'>;
@@ -76,6 +78,13 @@ interface SideState {
 }
 
 const DTMF_SYMBOLS = '0123456789*#ABCD';
+
+/**
+ * rtpengine's default ("delayed") endpoint learning: for this long after the call's latest
+ * signalling a side's address follows whoever sends to its port; after it, the next packet's
+ * source is confirmed and kept until signalling names a new address.
+ */
+export const ENDPOINT_LEARNING_MS = 3000;
 
 function emptyDirection(): DirectionStats {
   return {
@@ -118,6 +127,8 @@ export class RelaySession {
   private blockedFlag = false;
   /** Date.now() of the last packet accepted from either side (the inactivity timeout's clock). */
   private lastMediaMs: number | null = null;
+  /** Date.now() of the latest offer/answer/transfer: the endpoint learning window starts anew. */
+  private lastSignalMs = Date.now();
 
   constructor(
     readonly callRef: string,
@@ -167,6 +178,7 @@ export class RelaySession {
     }
     this.blockedFlag = saved.blocked;
     this.lastMediaMs = saved.lastMediaMs;
+    this.lastSignalMs = saved.lastSignalMs ?? 0;
   }
 
   /** Everything a successor relay needs, counters included. */
@@ -187,6 +199,7 @@ export class RelaySession {
       counters: { A: totals.A, B: totals.B },
       lastMediaMs: this.lastMediaMs,
       lastDtmfTimestamp: { ...this.lastDtmfTimestamp },
+      lastSignalMs: this.lastSignalMs,
     };
   }
 
@@ -266,6 +279,7 @@ export class RelaySession {
    * at the relay's socket facing the other side. Also learns `fromSide`'s media address.
    */
   rewriteSdp(sdp: string, fromSide: RelaySide): string {
+    this.lastSignalMs = Date.now();
     this.setPeerFromSdp(fromSide, sdp);
     this.onChange(this);
     const otherSide: RelaySide = fromSide === 'A' ? 'B' : 'A';
@@ -320,6 +334,7 @@ export class RelaySession {
    * and the latch is dropped so the new party's first packet fixes it.
    */
   replacePeer(side: RelaySide, sdp: string): boolean {
+    this.lastSignalMs = Date.now();
     this.sides[side].announced = null;
     const usable = this.setPeerFromSdp(side, sdp);
     this.onChange(this);
@@ -337,16 +352,24 @@ export class RelaySession {
     if (this.closedFlag) return;
     const sender = this.sides[from];
     const counters = this.counters[from];
+    // rtpengine's endpoint learning (without its "strict source" flag): until confirmed, the
+    // side's address follows the latest source, and is confirmed by the first packet after the
+    // learning window; once confirmed, packets from other sources are still relayed and counted,
+    // but media for this side keeps going to the confirmed address.
     if (!sender.latched) {
-      sender.peer = { address: source.address, port: source.port };
-      sender.latched = true;
-      this.onChange(this);
-    } else if (sender.peer && (sender.peer.address !== source.address || sender.peer.port !== source.port)) {
-      counters.dropped += 1;
-      return;
+      const known = sender.peer?.address === source.address && sender.peer.port === source.port;
+      if (!known) sender.peer = { address: source.address, port: source.port };
+      if (Date.now() > this.lastSignalMs + ENDPOINT_LEARNING_MS) sender.latched = true;
+      if (!known || sender.latched) this.onChange(this);
     }
-    // Only packets from the latched source count: a stray sender cannot keep a dead call alive.
     this.lastMediaMs = Date.now();
+    // As rtpengine: everything that arrives from a party counts as its packets, relayed or not
+    // (held by block media, or with nowhere to go yet); blocked and dropped say how many were not.
+    const now = new Date().toISOString();
+    counters.packets += 1;
+    counters.bytes += packet.length;
+    counters.firstPacketAt ??= now;
+    counters.lastPacketAt = now;
     const receiver = this.sides[from === 'A' ? 'B' : 'A'];
     if (this.blockedFlag) {
       counters.blocked += 1;
@@ -356,11 +379,6 @@ export class RelaySession {
       counters.dropped += 1;
       return;
     }
-    const now = new Date().toISOString();
-    counters.packets += 1;
-    counters.bytes += packet.length;
-    counters.firstPacketAt ??= now;
-    counters.lastPacketAt = now;
     this.countDtmf(from, packet);
     receiver.socket.send(packet, receiver.peer.port, receiver.peer.address, (error) => {
       if (error)

@@ -666,6 +666,25 @@ export class CallManager {
     );
   }
 
+  /**
+   * The proxy in front says the callee's flow is gone (430 Flow Failed, RFC 5626 §5.3: the
+   * phone's WebSocket closed): the binding is forgotten, as when the edge sees its own WebSocket
+   * close, and the call goes on as to a user who is not registered.
+   */
+  private onCalleeFlowFailed(call: Call, account: SipAccount, contact: string): void {
+    this.clearNoAnswer(call);
+    this.deps.registrar.dropContact(account.username, contact);
+    this.abandonCallee(call);
+    if (account.voicemail) {
+      this.voicemail(call, account).catch((error: unknown) => {
+        this.deps.log(`call ${call.ref}: voicemail failed: ${(error as Error).stack ?? String(error)}`);
+        if (!call.ended) this.rejectCaller(call, 500, 'failed');
+      });
+      return;
+    }
+    this.rejectCaller(call, 480, 'no-answer', `${account.username} is not registered (its flow failed: 430)`);
+  }
+
   /** The callee's leg is given up (cancelled): whatever it still answers no longer concerns the call. */
   private abandonCallee(call: Call): void {
     if (call.b) this.dialogs.remove(call.b);
@@ -866,11 +885,18 @@ export class CallManager {
       );
       return;
     }
+    if (response.status === 430 && call.account && call.forwardedTo === null && call.inviteB) {
+      this.onCalleeFlowFailed(call, call.account, call.inviteB.uri);
+      return;
+    }
     // A redirect would point the caller past the platform: report it as unavailable instead.
     const status = response.status < 400 ? 480 : response.status;
+    // The callee's 503 is not the edge's: passed on as 503 it would tell a proxy in front
+    // (Kamailio's dispatcher) that this edge is out of service. RFC 3261 §16.7 step 6: 500.
+    const toCaller = status === 503 ? 500 : status;
     this.finish(call, { disposition: dispositionFor(status), status, hangupBy: 'callee' }, () =>
-      stack.respond(call.inviteA, call.a.flow, status, {
-        reason: status === response.status ? response.reason : undefined,
+      stack.respond(call.inviteA, call.a.flow, toCaller, {
+        reason: toCaller === response.status ? response.reason : undefined,
         toTag: call.a.localTag,
       }),
     );

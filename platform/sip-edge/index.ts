@@ -48,6 +48,9 @@ export interface SipEdge extends RunningRole<SipEdgeEndpoints> {
   adoptCallsOf(peer: string): number;
 }
 
+/** Without any of these a request cannot be answered (a response must echo them all). */
+const REQUIRED_HEADERS = ['via', 'from', 'to', 'call-id', 'cseq'];
+
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO';
 /** Methods the edge knows but does not serve outside a dialog: 405 with Allow, not 501. */
 const KNOWN_METHODS = new Set([
@@ -182,10 +185,13 @@ export async function startSipEdge(
 
   const onMalformed = (failure: ParseFailure, flow: Flow, data: Buffer): void => {
     const summary = `malformed SIP from ${describeFlow(flow)}: ${failure.reason}`;
+    // Like Kamailio's core (receive_msg: "required headers not found"), a request without Via,
+    // From, To, Call-ID or CSeq is dropped: no response to it could be matched by its sender.
+    const present = new Set(failure.headers.map((h) => h.name));
     if (
       failure.requestMethod === undefined ||
       failure.requestMethod === 'ACK' ||
-      !failure.headers.some((h) => h.name === 'via')
+      !REQUIRED_HEADERS.every((name) => present.has(name))
     ) {
       log(
         `${summary}; dropped (no response can be addressed): ${JSON.stringify(data.subarray(0, 120).toString('latin1'))}`,

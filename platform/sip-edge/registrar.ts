@@ -167,6 +167,18 @@ export class Registrar {
     }
   }
 
+  /**
+   * A contact a proxy in front reports unreachable (430 Flow Failed, RFC 5626 §5.3) is
+   * forgotten, as dropFlow does for a WebSocket the edge itself holds.
+   */
+  dropContact(username: string, contact: string): void {
+    const bindings = this.current(username);
+    const remaining = bindings.filter((b) => b.contact !== contact);
+    if (remaining.length === bindings.length) return;
+    this.log(`${username}: binding ${contact} removed, the proxy reports its flow failed (430)`);
+    this.put(username, remaining);
+  }
+
   /** The user's bindings change: memory and store alike (write-through). */
   private put(username: string, bindings: Binding[]): void {
     if (bindings.length === 0) this.table.delete(username);

@@ -141,8 +141,8 @@ test('ng over UDP: ping, offer/answer rewrite SDP, query counts per party, block
     const [resumed] = await afterResume;
     assert.equal(resumed?.readUInt16BE(2), 5, 'the packet sent on hold was not relayed');
     const final = await call.close();
-    assert.equal(final?.aToB.packets, 4);
-    assert.equal(final?.aToB.blocked, 1);
+    assert.equal(final?.aToB.packets, 5, 'as rtpengine counts: every packet that arrived, the held one too');
+    assert.equal(final?.aToB.blocked, 1, 'of which one was held');
     assert.equal(relay.sessions().length, 0);
     assert.equal(
       (db.prepare('SELECT count(*) AS n FROM relay_sessions').get() as { n: number }).n,

@@ -4,7 +4,13 @@ import dgram, { type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { PlatformBus } from '../../platform/bus';
 import { embeddedDefaults } from '../../platform/config';
-import { startMediaRelay, readAudioTarget, rewriteSdpAddresses } from '../../platform/media-relay';
+import {
+  startMediaRelay,
+  readAudioTarget,
+  rewriteSdpAddresses,
+  RelaySession,
+} from '../../platform/media-relay';
+import { ENDPOINT_LEARNING_MS } from '../../platform/media-relay/session';
 import { openStore } from '../../platform/store/store';
 
 function deps(portMin = 0, portMax = 0) {
@@ -155,7 +161,8 @@ test('relays RTP both ways through a session, latches, and counts packets, bytes
     assert.equal(stats.bToA.dtmfDigits, '5');
     assert.equal(stats.aToB.dtmfEvents, 0);
     assert.ok(stats.aToB.firstPacketAt !== null && stats.aToB.lastPacketAt !== null);
-    assert.equal(stats.sideA.latched, true);
+    // rtpengine: within 3 s of signalling the address is learned ("filled"), not yet confirmed.
+    assert.equal(stats.sideA.latched, false);
     assert.equal(stats.sideA.peer, `127.0.0.1:${caller.address().port}`);
     await session.close();
     assert.equal(relay.sessions().length, 0);
@@ -166,11 +173,13 @@ test('relays RTP both ways through a session, latches, and counts packets, bytes
   }
 });
 
-test('symmetric RTP: media goes back to where the caller really sends from, not its SDP', async () => {
+test('symmetric RTP as rtpengine learns it: the latest source while signalling is fresh, then one confirmed address', async () => {
   const { deps: roleDeps } = deps();
   const relay = await startMediaRelay(roleDeps);
   const natted = await udpPeer();
   const callee = await udpPeer();
+  const stranger = await udpPeer();
+  const sockets: Socket[] = [];
   try {
     const session = await relay.allocate('call-2');
     session.rewriteSdp(sdpFor(9), 'A'); // advertises a port nobody listens on
@@ -178,24 +187,48 @@ test('symmetric RTP: media goes back to where the caller really sends from, not 
     const atCallee = receive(callee, 1, 'first caller packet');
     natted.send(rtp(1), session.port('A'), '127.0.0.1');
     await atCallee;
-    const atCaller = receive(natted, 1, 'callee packet at the latched caller address');
+    const atCaller = receive(natted, 1, 'callee packet at the learned caller address');
     callee.send(rtp(1), session.port('B'), '127.0.0.1');
     await atCaller;
-    // A stranger sending to the caller-facing port after the latch is not relayed.
-    const stranger = await udpPeer();
+    // Fresh signalling: whoever sends last is the caller's address (and is relayed).
+    const fromStranger = receive(callee, 1, "the stranger's packet, relayed while learning");
     stranger.send(rtp(2), session.port('A'), '127.0.0.1');
-    // Both datagrams queue on the same relay socket in order: once the legitimate one is through,
-    // the stranger's has been judged.
-    const nextAtCallee = receive(callee, 1, 'the latched caller packet sent after the stranger');
+    await fromStranger;
+    assert.equal(session.stats().sideA.peer, `127.0.0.1:${stranger.address().port}`);
+    const back = receive(natted, 1, 'callee packet once the caller sent again');
     natted.send(rtp(3), session.port('A'), '127.0.0.1');
-    const [next] = await nextAtCallee;
-    assert.equal(next?.data.readUInt16BE(2), 3, 'the stranger packet was not relayed');
-    assert.equal(session.stats().aToB.dropped, 1);
-    stranger.close();
-    assert.equal(session.stats().aToB.packets, 2);
+    await receive(callee, 1, 'the caller again');
+    callee.send(rtp(2), session.port('B'), '127.0.0.1');
+    await back;
+    assert.equal(session.stats().aToB.packets, 3);
+
+    // Past the learning window (a session whose signalling is old): the next packet confirms its
+    // source; a stranger is still relayed and counted, but media for the caller stays with it.
+    sockets.push(await udpPeer(), await udpPeer());
+    const old = new RelaySession(
+      'call-2-old',
+      '127.0.0.1',
+      sockets[0] as Socket,
+      sockets[1] as Socket,
+      () => undefined,
+      () => undefined,
+      { ...session.snapshot(), lastSignalMs: Date.now() - ENDPOINT_LEARNING_MS - 1 },
+    );
+    const confirmed = receive(callee, 1, 'the caller confirming its address');
+    natted.send(rtp(4), old.port('A'), '127.0.0.1');
+    await confirmed;
+    assert.equal(old.stats().sideA.latched, true, 'confirmed');
+    const relayed = receive(callee, 1, "the stranger's packet after the confirmation");
+    stranger.send(rtp(5), old.port('A'), '127.0.0.1');
+    const [strange] = await relayed;
+    assert.equal(strange?.data.readUInt16BE(2), 5, 'relayed: rtpengine without strict-source does');
+    const toCaller = receive(natted, 1, 'callee packet at the confirmed caller address');
+    callee.send(rtp(3), old.port('B'), '127.0.0.1');
+    await toCaller;
+    assert.equal(old.stats().sideA.peer, `127.0.0.1:${natted.address().port}`, 'the address stays confirmed');
+    await old.close();
   } finally {
-    natted.close();
-    callee.close();
+    for (const socket of [natted, callee, stranger]) socket.close();
     await relay.stop();
   }
 });
@@ -216,7 +249,7 @@ test('configured port range: allocates inside it and fails clearly when exhauste
   }
 });
 
-test('inactivity inputs: last media time from the latched source only, hold state from either side', async () => {
+test('inactivity inputs: last media time from whatever arrives (rtpengine\'s "last packet"), hold state from either side', async () => {
   const { deps: roleDeps } = deps();
   const relay = await startMediaRelay(roleDeps);
   const caller = await udpPeer();
@@ -236,15 +269,15 @@ test('inactivity inputs: last media time from the latched source only, hold stat
     const first = session.lastMediaAt();
     assert.ok(first !== null && first >= before, 'a relayed packet is activity');
 
-    // A packet from another source than the latched one is dropped and is not activity.
-    const dropped = new Promise<void>((resolve) =>
-      stranger.send(rtp(2), session.port('A'), '127.0.0.1', () => resolve()),
-    );
-    await dropped;
+    // As rtpengine: a packet from another source is activity too (and relayed while learning).
+    const fromStranger = receive(callee, 1, 'the stranger’s packet');
+    stranger.send(rtp(2), session.port('A'), '127.0.0.1');
+    await fromStranger;
+    assert.ok((session.lastMediaAt() ?? 0) >= first, 'the stranger’s packet is activity');
     const delivered2 = receive(callee, 1, 'the caller’s second packet');
     caller.send(rtp(3), session.port('A'), '127.0.0.1');
     await delivered2;
-    assert.equal(session.stats().aToB.dropped, 1, 'the stranger was dropped');
+    assert.equal(session.stats().aToB.packets, 3, 'all three arrivals counted');
 
     session.rewriteSdp(sdpFor(caller.address().port, 'a=sendonly'), 'A');
     assert.equal(session.onHold(), true, 'sendonly from A');

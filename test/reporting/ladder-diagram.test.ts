@@ -194,3 +194,13 @@ test('a crash or hang injected by the fault seam is drawn as a failure; a recove
   assert.equal(looksFailed('FAULT', 'recover sip node a'), false);
   assert.equal(looksFailed('FAULT', 'serving again: a new call answered after 612 ms'), false);
 });
+
+test("the lab's Kamailio and rtpengine stand in the middle, between the phones and the networks", () => {
+  const order = orderActors([
+    arrow("Alice's phone", 'Kamailio', 'INVITE sip:+15550100@127.0.0.1'),
+    arrow('platform SIP', 'PSTN', 'INVITE sip:+15550100@pstn'),
+    arrow('PSTN', 'rtpengine', 'first RTP packet'),
+    arrow("Alice's phone", 'rtpengine', 'first RTP packet'),
+  ]);
+  assert.deepEqual(order, ["Alice's phone", 'Kamailio', 'platform SIP', 'rtpengine', 'PSTN']);
+});

@@ -22,15 +22,22 @@ test('malformed SIP gets 400 (or is dropped when unanswerable) and the edge keep
   try {
     const port = client.port;
     const via = `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bKbad1;rport`;
-    // Missing Call-ID.
+    // Missing Call-ID: dropped unanswered, as Kamailio's core does (a response could not be matched).
     client.sendRaw(
       `OPTIONS sip:127.0.0.1 SIP/2.0\r\n${via}\r\nFrom: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`,
     );
-    const missingCallId = await client.waitFor((m) => m.status === 400, '400 for a request without Call-ID');
-    assert.match(header(missingCallId, 'warning') ?? '', /Call-ID/);
+    // Unparseable From: answered 400, the Via addressed by rport and received.
+    client.sendRaw(
+      `OPTIONS sip:127.0.0.1 SIP/2.0\r\n${via.replace('bad1', 'bad5')}\r\nFrom: <<garbage\r\nTo: <sip:127.0.0.1>\r\nCall-ID: c5\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`,
+    );
+    const badFrom = await client.waitFor(
+      (m) => m.status === 400 && header(m, 'call-id') === 'c5',
+      '400 for an unparseable From',
+    );
+    assert.match(header(badFrom, 'warning') ?? '', /From/);
     assert.equal(
-      header(missingCallId, 'via'),
-      `SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bKbad1;rport=${port};received=127.0.0.1`,
+      header(badFrom, 'via'),
+      `SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bKbad5;rport=${port};received=127.0.0.1`,
     );
 
     // Bad CSeq number, and CSeq method not matching the request.
@@ -75,7 +82,11 @@ test('malformed SIP gets 400 (or is dropped when unanswerable) and the edge keep
     assert.equal(
       client.received.filter((m) => m.status === 400).length,
       4,
-      'garbage without a request line is not answered',
+      'garbage without a request line, and a request without Call-ID, are not answered',
+    );
+    assert.ok(
+      client.received.every((m) => header(m, 'call-id') !== undefined),
+      'nothing answered the request without Call-ID',
     );
     assert.ok(
       t.logs.some((l) => /dropped \(no response can be addressed\)/.test(l)),

@@ -112,9 +112,10 @@ export class RawSipClient {
     });
   }
 
-  static async open(name: string, server: { host: string; port: number }): Promise<RawSipClient> {
+  /** `port`: a given local port (a proxy the edge is told to trust before the client exists). */
+  static async open(name: string, server: { host: string; port: number }, port = 0): Promise<RawSipClient> {
     const socket = dgram.createSocket('udp4');
-    socket.bind(0, '127.0.0.1');
+    socket.bind(port, '127.0.0.1');
     await once(socket, 'listening');
     return new RawSipClient(name, socket, server);
   }

@@ -1,6 +1,6 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { Observed, WaitTimeoutError } from '../observed';
-import { traffic } from '../traffic-log';
+import { peerNames, traffic } from '../traffic-log';
 import { RtpSession, type RtpSessionOptions } from './rtp';
 import {
   answerDirection,
@@ -472,7 +472,7 @@ export class PstnDouble {
     const source = { host: from.address, port: from.port };
     traffic.record({
       protocol: 'SIP',
-      from: this.peerActor,
+      from: peerNames.nameOf(source.host, source.port) ?? this.peerActor,
       to: this.actor,
       summary: summarizeSip(text),
       detail: redactSip(text),
@@ -1302,7 +1302,7 @@ export class PstnDouble {
     traffic.record({
       protocol: 'SIP',
       from: this.actor,
-      to: this.peerActor,
+      to: peerNames.nameOf(to.host, to.port) ?? this.peerActor,
       summary: summarizeSip(text),
       detail: redactSip(text),
     });

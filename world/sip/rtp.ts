@@ -1,7 +1,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { Observed, WaitTimeoutError } from '../observed';
-import { traffic } from '../traffic-log';
+import { peerNames, traffic } from '../traffic-log';
 
 /**
  * RTP as the suite's phones and carrier doubles speak it: PCMU audio in 20 ms frames and
@@ -410,7 +410,8 @@ export class RtpSession {
   }
 
   setRemote(host: string, port: number, peerActor?: string): void {
-    if (peerActor) this.peerActor = peerActor;
+    // A peer the target named at that address (lab: rtpengine) is who this session really talks to.
+    this.peerActor = peerNames.nameOf(host, port) ?? peerActor ?? this.peerActor;
     const changed = this.remote?.host !== host || this.remote?.port !== port;
     this.remote = { host, port };
     if (changed)

@@ -1,7 +1,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EmitterImpl, TransportState, type Emitter, type Transport } from 'sip.js';
 import WebSocket from 'ws';
-import { traffic } from '../traffic-log';
+import { peerNames, traffic } from '../traffic-log';
 import {
   parseNameAddr,
   parseSipUri,
@@ -47,9 +47,11 @@ abstract class NodeTransport implements Transport {
   private readonly emitter = new EmitterImpl<TransportState>();
   private currentState = TransportState.Disconnected;
 
-  protected constructor(options: CommonTransportOptions) {
+  /** `server`: where this transport sends, for a target that names who listens there (lab: Kamailio). */
+  protected constructor(options: CommonTransportOptions, server?: { host: string; port: number }) {
     this.actor = options.actor;
-    this.peerActor = options.peerActor ?? 'platform SIP';
+    this.peerActor =
+      (server && peerNames.nameOf(server.host, server.port)) ?? options.peerActor ?? 'platform SIP';
   }
 
   get state(): TransportState {
@@ -141,8 +143,9 @@ export class UdpTransport extends NodeTransport {
 
   // sip.js calls `new transportConstructor(logger, transportOptions)`; the logger is not needed.
   constructor(_logger: unknown, options: unknown) {
-    super(requireActor(options, 'UdpTransport'));
-    this.options = options as UdpTransportOptions;
+    const checked = requireActor(options, 'UdpTransport') as UdpTransportOptions;
+    super(checked, checked.outboundProxy);
+    this.options = checked;
   }
 
   /** The bound port (valid once connected): the phone's Contact must carry it. */
@@ -313,7 +316,7 @@ export class WsTransport extends NodeTransport {
     const checked = requireActor(options, 'WsTransport');
     if (typeof checked.url !== 'string')
       throw new TypeError('WsTransport needs transportOptions.url (ws://host:port/path)');
-    super(checked);
+    super(checked, wsServer(checked.url));
     this.options = options as WsTransportOptions;
   }
 
@@ -424,5 +427,16 @@ export class WsTransport extends NodeTransport {
         error ? reject(new Error(`${this.actor}: WebSocket send failed: ${error.message}`)) : resolve(),
       ),
     );
+  }
+}
+
+/** host:port of a ws:// URL, or undefined when it names none. */
+function wsServer(url: string): { host: string; port: number } | undefined {
+  try {
+    const parsed = new URL(url);
+    const port = Number(parsed.port || (parsed.protocol === 'wss:' ? 443 : 80));
+    return { host: parsed.hostname, port };
+  } catch {
+    return undefined;
   }
 }
