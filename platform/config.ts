@@ -35,6 +35,11 @@ export interface PlatformConfig {
      */
     controlPort: number;
     /**
+     * Secret of the digest nonces (random per node when unset). An active-active edge sets one for
+     * all its nodes, so a challenge from one node is answered to another (Kamailio's auth `secret`).
+     */
+    nonceSecret?: string;
+    /**
      * SIP proxies in front of the edge (Kamailio in the lab lane), by the address and UDP port
      * they send from. Only for a request from one of these does the edge take the source the
      * proxy recorded in the Via below its own (received/rport) as the sender's true address,

@@ -218,3 +218,119 @@ function stopperOf(daemon: Daemon): () => Promise<void> {
       );
   };
 }
+
+/** A lab cluster: the redundant platform (sip active-active) behind real Kamailio and rtpengine. */
+export interface LabCluster extends EmbeddedCluster {
+  /** Kamailio's and rtpengine's own logs. */
+  peerLogs: string[];
+}
+
+/**
+ * The lab lane's topology for one @failover scenario (TEST-INT-040): real rtpengine relays the
+ * media; the platform runs as node processes (platform/cluster) with both sip-edge nodes active
+ * at their own addresses, sharing the store; real Kamailio dispatches over them with OPTIONS
+ * probing and fails over by itself (lab/kamailio.cfg: dispatcher algorithm 8, the first live node
+ * of the list, so node a carries the traffic until it dies). No relay nodes: rtpengine is the
+ * relay, and it does not run inside the platform. The nodes are other processes, so the suite's
+ * nock stubs cannot answer for them: no speech-to-text provider here (as startEmbeddedCluster).
+ */
+export async function startLabCluster(logFile: string, worker: string): Promise<LabCluster> {
+  const ports = claimLabPorts();
+  const stops: Array<() => Promise<void>> = [async () => ports.release()];
+  const stopAll = stopsInReverse(stops, 'the lab cluster');
+  const stamp = Date.now();
+  const logs = {
+    rtpengine: join('reports', `lab-rtpengine-${worker}-failover-${stamp}.log`),
+    kamailio: join('reports', `lab-kamailio-${worker}-failover-${stamp}.log`),
+  };
+  const dataDir = mkdtempSync(join(tmpdir(), 'phase2-lab-cluster-'));
+  stops.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+  try {
+    const kamailioPorts = { udpPort: await ports.next('udp'), wsPort: await ports.next('tcp') };
+    const rtpengine = await startLabRtpengine(logs.rtpengine);
+    stops.push(async () => rtpengine.ports.release());
+    stops.push(stopperOf(rtpengine.daemon));
+
+    const adminApiKey = `admin-${randomBytes(16).toString('hex')}`;
+    const config = embeddedDefaults({
+      storeFile: join(dataDir, 'platform.db'),
+      adminApiKey,
+    });
+    // The supervisor starts no relay nodes then: the sip nodes drive rtpengine.
+    config.media.externalRelay = rtpengine.ng;
+    config.sip.trustedProxies = [{ host: '127.0.0.1', port: kamailioPorts.udpPort }];
+    const log = createWriteStream(logFile, { flags: 'w' });
+    stops.push(() => new Promise<void>((done) => log.end(done)));
+    const write = (role: string, message: string): void => {
+      log.write(`${new Date().toISOString()} [${role}] ${message}\n`);
+    };
+    const cluster = await startCluster(
+      {
+        config,
+        dataDir,
+        activeActive: ['sip'],
+        timing: CLUSTER_TIMING,
+      },
+      write,
+    );
+    stops.push(() => cluster.stop());
+
+    const kamailio = await startKamailio({
+      ...kamailioPorts,
+      sipEdges: cluster.sipNodes.map((node) => node.udp),
+      domain: cluster.endpoints.sip.domain,
+      runDir: join(dataDir, 'kamailio'),
+      logFile: logs.kamailio,
+    });
+    stops.push(stopperOf(kamailio.daemon));
+    const wsPort = Number(new URL(kamailio.ws).port);
+    const single = (name: string, at: { host: string; port: number }) => ({
+      name,
+      host: at.host,
+      portMin: at.port,
+      portMax: at.port,
+    });
+    return {
+      endpoints: {
+        ...cluster.endpoints,
+        sip: { udp: kamailio.udp, ws: kamailio.ws, domain: cluster.endpoints.sip.domain },
+        adminApiKey,
+        topology: [
+          single('Kamailio', kamailio.udp),
+          single('Kamailio', { host: '127.0.0.1', port: wsPort }),
+          {
+            name: 'rtpengine',
+            host: rtpengine.ng.host,
+            portMin: rtpengine.ports.portMin,
+            portMax: rtpengine.ports.portMax,
+          },
+          ...cluster.sipNodes.map((node) => single(`platform SIP node ${node.node}`, node.udp)),
+        ],
+      },
+      logFile,
+      faultUrl: cluster.faultUrl,
+      peerLogs: [logs.kamailio, logs.rtpengine],
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Runs every stop in reverse order, each even if another fails; then reports the failures. */
+function stopsInReverse(stops: Array<() => Promise<void>>, what: string): () => Promise<void> {
+  return async () => {
+    const failures: unknown[] = [];
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    stops.length = 0;
+    if (failures.length > 0)
+      throw new AggregateError(failures, `${what} did not stop cleanly: ${failures.map(String).join('; ')}`);
+  };
+}

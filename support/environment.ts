@@ -83,7 +83,17 @@ export async function startSuiteEnvironment(
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const loaded = require(launcher) as typeof import('./embedded-platform');
       let platform: EmbeddedPlatform;
-      if (config.target === 'lab') {
+      if (config.target === 'lab' && options.cluster) {
+        const log = `${REPORTS_DIR}/cluster-${worker}-${Date.now()}.log`;
+        const cluster = await loaded.startLabCluster(log, worker).catch((error: unknown) => {
+          throw new Error(
+            `The redundant lab platform for this scenario did not start: ${(error as Error).message} (its log: ${log})`,
+          );
+        });
+        platformLog = [log, ...cluster.peerLogs].join(', ');
+        faults = new FaultEndpoint(cluster.faultUrl, cluster.endpoints.adminApiKey, config.waitMs);
+        platform = cluster;
+      } else if (config.target === 'lab') {
         const lab = await loaded.startLabPlatform(`${REPORTS_DIR}/platform-${worker}.log`, worker);
         platformLog = [lab.logFile, ...lab.peerLogs].join(', ');
         platform = lab;
@@ -145,20 +155,16 @@ export async function startSuiteEnvironment(
   }
 }
 
-/** Why a @failover scenario stops at once on the lab target (none is tagged @lab yet). */
-export const LAB_HAS_NO_FAILOVER =
-  'The lab target has no redundant topology yet: @failover scenarios run on the embedded target ' +
-  '(npm run bdd -- --tags @failover) or against a deployment with a fault seam (README.md → Targets).';
-
 /**
  * The environment of one @failover scenario. Embedded: a redundant cluster of its own, with its
  * own carrier double and webhook receiver, stopped when the scenario ends (crashing nodes must
- * never disturb the other scenarios). Remote: the deployment itself, through its fault seam —
+ * never disturb the other scenarios). Lab: the same behind its own Kamailio and rtpengine, the sip
+ * nodes active-active under Kamailio's dispatcher. Remote: the deployment itself, through its fault seam —
  * and without one, the scenario fails here with the message that says what to configure.
  */
 export async function startFailoverEnvironment(shared: SuiteEnvironment): Promise<SuiteEnvironment> {
-  if (shared.config.target === 'embedded') return startSuiteEnvironment(shared.config, { cluster: true });
-  if (shared.config.target === 'lab') throw new Error(LAB_HAS_NO_FAILOVER);
+  if (startsItsOwnPlatform(shared.config.target))
+    return startSuiteEnvironment(shared.config, { cluster: true });
   if (shared.faults instanceof NoFaultSeam) throw new Error(FAULT_SEAM_MISSING);
   return { ...shared, stop: () => Promise.resolve() };
 }

@@ -5,6 +5,11 @@
  * ports) and takes over by starting the role on the same addresses.
  * Among several standbys the one with the lowest node name takes over; the others keep waiting.
  * An active node that hears a newer active (higher epoch) has been replaced and exits at once.
+ *
+ * Mode 'peers' (an active-active role, e.g. sip-edge nodes behind Kamailio's dispatcher): every
+ * node is active at its own addresses and nobody takes anything over; a node that falls silent
+ * for `deadAfterMs` is fenced all the same and then announced (`onPeerDead`), so its survivors
+ * adopt what it carried. It counts as alive again once it adverts again (recovered).
  */
 import dgram, { type Socket } from 'node:dgram';
 import type { ClusterNodeSpec, ClusterTiming } from './spec';
@@ -39,6 +44,15 @@ export interface MembershipOptions {
    * when it had already died. The supervisor does it for its own child, so a recycled pid is never hit.
    */
   fence(node: string, pid: number): Promise<boolean>;
+  /** 'takeover' (default): one active node, standbys take its addresses. 'peers': all active. */
+  mode?: 'takeover' | 'peers';
+  /** Mode 'peers': a silent peer has been fenced; what it carried is the survivors' now. */
+  onPeerDead?(node: string): void;
+  /**
+   * Mode 'peers': fences a peer never heard at all (its pid unknown) if it has been sending
+   * adverts for `unheardForMs` (they never arrived); 'refused' while it is still starting.
+   */
+  fenceUnheard?(node: string, unheardForMs: number): Promise<'killed' | 'gone' | 'refused'>;
 }
 
 export class Membership {
@@ -48,11 +62,26 @@ export class Membership {
   private epoch = 0;
   private readonly peers = new Map<string, PeerView>();
   private readonly startedAt = Date.now();
+  /** Mode 'peers': peers fenced after falling silent (until they advert again), and those being fenced. */
+  private readonly dead = new Set<string>();
+  private readonly fencing = new Set<string>();
 
   constructor(private readonly options: MembershipOptions) {}
 
   isActive(): boolean {
     return this.state === 'active';
+  }
+
+  /** Mode 'peers': true once `node` fell silent and was fenced (and has not adverted since). */
+  isDead(node: string): boolean {
+    return this.dead.has(node);
+  }
+
+  /** Mode 'peers': the nodes of the role not known dead, this one included. */
+  livingNodes(): string[] {
+    return [this.options.self.node, ...this.options.peers.map((p) => p.node)].filter(
+      (n) => !this.dead.has(n),
+    );
   }
 
   async start(): Promise<void> {
@@ -68,7 +97,9 @@ export class Membership {
       });
     });
     this.timer = setInterval(() => this.tick(), this.options.timing.advertIntervalMs);
-    if (this.options.initial === 'active') await this.becomeActive(undefined);
+    // In mode 'peers' every node serves; 'standby' only says it joins a running role.
+    if (this.options.initial === 'active' || this.options.mode === 'peers')
+      await this.becomeActive(undefined);
     else this.report();
     this.advertise();
   }
@@ -87,7 +118,16 @@ export class Membership {
       return;
     }
     if (advert.role !== this.options.self.role || advert.node === this.options.self.node) return;
+    const known = this.peers.get(advert.node);
     this.peers.set(advert.node, { ...advert, heardAt: Date.now() });
+    if (this.options.mode === 'peers') {
+      // Only a new process of a fenced node comes back (a fenced one is killed).
+      if (this.dead.has(advert.node) && known?.pid !== advert.pid) {
+        this.dead.delete(advert.node);
+        this.options.log(`peer ${advert.node} is back (pid ${advert.pid})`);
+      }
+      return;
+    }
     if (advert.state !== 'standby' && this.state !== 'standby' && advert.epoch > this.epoch) {
       this.options.log(
         `node ${advert.node} took over (epoch ${advert.epoch} > ${this.epoch}): this node stops`,
@@ -98,6 +138,7 @@ export class Membership {
 
   private tick(): void {
     this.advertise();
+    if (this.options.mode === 'peers') return this.watchPeers();
     if (this.state !== 'standby') return;
     const now = Date.now();
     const { deadAfterMs } = this.options.timing;
@@ -109,6 +150,44 @@ export class Membership {
     if (candidates[0] !== this.options.self.node) return;
     const silent = [...this.peers.values()].find((peer) => peer.state !== 'standby');
     void this.becomeActive(silent);
+  }
+
+  /** Mode 'peers': fences every peer silent for deadAfterMs, then announces it dead. */
+  private watchPeers(): void {
+    const now = Date.now();
+    const { deadAfterMs } = this.options.timing;
+    // A peer never heard (it hung or died before its first advert reached this node).
+    if (now - this.startedAt > deadAfterMs && this.options.fenceUnheard)
+      for (const { node } of this.options.peers) {
+        if (this.peers.has(node) || this.dead.has(node) || this.fencing.has(node)) continue;
+        this.fencing.add(node);
+        void this.options
+          .fenceUnheard(node, deadAfterMs)
+          .then((outcome) => {
+            if (outcome === 'refused') return;
+            this.options.log(`peer ${node} never heard for ${Date.now() - this.startedAt} ms: ${outcome}`);
+            this.dead.add(node);
+            this.report(outcome === 'killed' ? { node, pid: 0 } : undefined);
+            this.options.onPeerDead?.(node);
+          })
+          .finally(() => this.fencing.delete(node));
+      }
+    for (const peer of this.peers.values()) {
+      if (now - peer.heardAt <= this.options.timing.deadAfterMs) continue;
+      if (this.dead.has(peer.node) || this.fencing.has(peer.node)) continue;
+      this.fencing.add(peer.node);
+      this.options.log(
+        `no advert from peer ${peer.node} for ${now - peer.heardAt} ms: fencing pid ${peer.pid}, adopting what it carried`,
+      );
+      void this.options
+        .fence(peer.node, peer.pid)
+        .then((killed) => {
+          this.dead.add(peer.node);
+          this.report(killed ? { node: peer.node, pid: peer.pid } : undefined);
+          this.options.onPeerDead?.(peer.node);
+        })
+        .finally(() => this.fencing.delete(peer.node));
+    }
   }
 
   private async becomeActive(silent: PeerView | undefined): Promise<void> {

@@ -30,16 +30,16 @@ let fenceRequests = 0;
 const DEFAULT_BUS_POLL_MS = 20;
 
 /** STONITH through the supervisor: it owns the processes, and refuses a pid that is not its node's. */
-function askSupervisorToFence(node: string, pid: number): Promise<boolean> {
+function askSupervisorToFence(node: string, pid: number, unheardForMs?: number): Promise<FenceReply> {
   const request = (fenceRequests += 1);
   return new Promise((resolve) => {
     const onReply = (message: FenceReply): void => {
       if (message.type !== 'fenced' || message.request !== request) return;
       process.off('message', onReply);
-      resolve(message.killed);
+      resolve(message);
     };
     process.on('message', onReply);
-    report({ type: 'fence', request, node, pid });
+    report({ type: 'fence', request, node, pid, unheardForMs });
   });
 }
 
@@ -58,7 +58,24 @@ async function main(): Promise<void> {
   let running: RunningRoleProcess | undefined;
   let db: RoleDeps['db'] | undefined;
   let bus: ClusterBus | undefined;
-  const membership = new Membership({
+  const peersMode = spec.activeActive?.includes(role) ?? false;
+  // An active-active node serves at its own addresses; the rest of the config is the role's.
+  const config = self.sip ? { ...spec.config, sip: { ...spec.config.sip, ...self.sip } } : spec.config;
+  let busStarted = false;
+  /**
+   * The bus is read by one node of a role only (the offset is the role's). In an active-active
+   * role: the founding node with the lowest name, or whoever is the last one living — so a
+   * survivor starts reading when its peer dies, and a node that rejoins (started 'standby')
+   * never reads beside the survivor.
+   */
+  const startBusIfLeader = (): void => {
+    if (busStarted || !bus || !running) return;
+    const living = membership.livingNodes().sort();
+    if (peersMode && living.length > 1 && !(initial === 'active' && living[0] === nodeName)) return;
+    busStarted = true;
+    bus.start(role);
+  };
+  const membership: Membership = new Membership({
     self,
     peers: spec.nodes.filter((n) => n.role === role && n.node !== nodeName),
     timing: spec.timing,
@@ -70,20 +87,32 @@ async function main(): Promise<void> {
         pollMs: spec.timing.busPollMs ?? DEFAULT_BUS_POLL_MS,
         log: (message) => log('bus', message),
       });
-      const deps: RoleDeps = { config: spec.config, db, bus, log };
+      const deps: RoleDeps = { config, db, bus, log };
+      const activeActive = peersMode
+        ? { node: nodeName, isDead: (peer: string) => membership.isDead(peer) }
+        : undefined;
       running = await startWithRetries(
-        () => startRoleProcess(role, deps),
+        () => startRoleProcess(role, deps, activeActive, sipControlOf(spec)),
         (message) => log('node', message),
       );
       // Only the active node reads the bus, and only once its role is there to listen.
-      bus.start(role);
+      startBusIfLeader();
+    },
+    mode: peersMode ? 'peers' : 'takeover',
+    onPeerDead: (peer) => {
+      running?.peerDead(peer);
+      startBusIfLeader();
     },
     onState: (state, epoch, fenced) => report({ type: 'state', state, epoch, fenced }),
     log: (message) => log('membership', message),
     // Replaced while it thought itself active (it was hung and came back): leave at once, no
     // clean stop, so it never answers on addresses that now belong to the other node.
     superseded: () => process.exit(3),
-    fence: (node, pid) => askSupervisorToFence(node, pid),
+    fence: async (node, pid) => (await askSupervisorToFence(node, pid)).killed,
+    fenceUnheard: async (node, unheardForMs) => {
+      const reply = await askSupervisorToFence(node, 0, unheardForMs);
+      return reply.refused ? 'refused' : reply.killed ? 'killed' : 'gone';
+    },
   });
 
   let stopping = false;
@@ -102,6 +131,15 @@ async function main(): Promise<void> {
   // The supervisor is gone: a node never outlives the topology that started it.
   process.on('disconnect', () => void stop());
   await membership.start();
+}
+
+/** An active-active sip role's live-call control address of each node (empty otherwise). */
+function sipControlOf(spec: ClusterSpec): Record<string, { host: string; port: number }> {
+  const control: Record<string, { host: string; port: number }> = {};
+  for (const node of spec.nodes)
+    if (node.role === 'sip' && node.sip)
+      control[node.node] = { host: spec.config.host, port: node.sip.controlPort };
+  return control;
 }
 
 /** Tells the supervisor whenever the node's queue of writes waiting for the store changes. */

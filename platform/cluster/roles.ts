@@ -6,7 +6,7 @@
 import type { RoleDeps } from '../role';
 import { ngAddress } from '../config';
 import { startMediaRelay } from '../media-relay';
-import { startSipEdge } from '../sip-edge';
+import { startSipEdge, type ActiveActiveNode } from '../sip-edge';
 import { startSmsc } from '../smsc';
 import { startGateway } from '../gateway';
 import { startVoiceFeatures } from '../core/voice-features';
@@ -22,10 +22,19 @@ import type { ClusterRole } from './spec';
 
 export interface RunningRoleProcess {
   stop(): Promise<void>;
+  /** Active-active role: a fenced peer's work is this node's now. */
+  peerDead(node: string): void;
 }
 
-export async function startRoleProcess(role: ClusterRole, deps: RoleDeps): Promise<RunningRoleProcess> {
+export async function startRoleProcess(
+  role: ClusterRole,
+  deps: RoleDeps,
+  activeActive?: ActiveActiveNode,
+  /** An active-active sip role's live-call control addresses by node (for the api role). */
+  sipControl: Record<string, { host: string; port: number }> = {},
+): Promise<RunningRoleProcess> {
   const stops: Array<() => Promise<void>> = [];
+  let peerDead: (node: string) => void = () => undefined;
   const run = async (): Promise<void> => {
     switch (role) {
       case 'media': {
@@ -49,8 +58,11 @@ export async function startRoleProcess(role: ClusterRole, deps: RoleDeps): Promi
         const apps = startCallApplications(deps, smsc);
         stops.push(() => apps.stop());
         // Media only over ng, to whichever relay node holds the relay's control address.
-        const sip = await startSipEdge(deps, ngAddress(deps.config), apps);
+        const sip = await startSipEdge(deps, ngAddress(deps.config), apps, activeActive);
         stops.push(() => sip.stop());
+        peerDead = (node) => {
+          sip.adoptCallsOf(node);
+        };
         const control = await serveCallControl(
           deps.config.host,
           deps.config.sip.controlPort,
@@ -72,6 +84,7 @@ export async function startRoleProcess(role: ClusterRole, deps: RoleDeps): Promi
             deps.db,
             { host: deps.config.host, port: deps.config.sip.controlPort },
             (message) => deps.log('core', message),
+            sipControl,
           ),
           campaigns: deps.config.campaigns,
         });
@@ -90,7 +103,7 @@ export async function startRoleProcess(role: ClusterRole, deps: RoleDeps): Promi
     throw error;
   }
   deps.log('node', `role ${role} serving`);
-  return { stop: () => stopAll(stops) };
+  return { stop: () => stopAll(stops), peerDead: (node) => peerDead(node) };
 }
 
 async function stopAll(stops: Array<() => Promise<void>>): Promise<void> {

@@ -9,6 +9,8 @@ export interface ClusterNodeSpec {
   node: string;
   /** UDP port this node hears its peers' adverts on (127.0.0.1). */
   heartbeatPort: number;
+  /** An active-active sip node's own addresses (every node serves at once, each at its own). */
+  sip?: { udpPort: number; wsPort: number; controlPort: number };
 }
 
 export interface ClusterTiming {
@@ -25,6 +27,11 @@ export interface ClusterSpec {
   config: PlatformConfig;
   nodes: ClusterNodeSpec[];
   timing: ClusterTiming;
+  /**
+   * Roles whose nodes are all active at their own addresses (membership mode 'peers'), with
+   * something in front spreading the traffic: only 'sip', behind Kamailio's dispatcher.
+   */
+  activeActive?: ClusterRole[];
 }
 
 /** Messages a node sends its supervisor over the IPC channel. */
@@ -38,8 +45,12 @@ export type NodeReport =
   | { type: 'failed'; reason: string }
   /** The node's write-behind queue changed (platform/store/write-behind.ts): shown on GET /ops/v1/nodes. */
   | { type: 'store'; queued: number; oldestSince: string | null; outage: boolean }
-  /** STONITH request: kill this silent peer of mine (the supervisor checks the pid is its child's). */
-  | { type: 'fence'; request: number; node: string; pid: number };
+  /**
+   * STONITH request: kill this silent peer of mine (the supervisor checks the pid is its child's).
+   * pid 0: a peer never heard, whose pid is unknown: its process is killed only if it has been
+   * sending adverts for at least `unheardForMs` (one that is still starting is refused).
+   */
+  | { type: 'fence'; request: number; node: string; pid: number; unheardForMs?: number };
 
 /** The supervisor's answer to a fence request. */
 export interface FenceReply {
@@ -47,4 +58,6 @@ export interface FenceReply {
   request: number;
   /** True when the node was alive (hung) and was killed; false when it had already ended. */
   killed: boolean;
+  /** pid 0 only: its process started too recently to be called silent; nothing was done. */
+  refused?: boolean;
 }

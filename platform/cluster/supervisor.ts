@@ -7,6 +7,7 @@
  * traffic — the nodes take over each other's addresses by themselves (membership.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import dgram from 'node:dgram';
@@ -60,6 +61,19 @@ export interface ClusterOptions {
   /** The roles to run redundantly (default: all); the others are not started at all. */
   roles?: readonly ClusterRole[];
   timing: ClusterTiming;
+  /**
+   * Roles whose nodes all serve at once, each at its own addresses, with no address takeover
+   * (only 'sip': sip-edge nodes behind Kamailio's dispatcher, which does the failing over). A
+   * survivor fences a silent peer and adopts its calls from the store.
+   */
+  activeActive?: readonly ClusterRole[];
+}
+
+/** One node of an active-active sip role: where a dispatcher in front reaches it. */
+export interface SipNodeAddress {
+  node: string;
+  udp: { host: string; port: number };
+  ws: string;
 }
 
 export interface RunningCluster {
@@ -69,11 +83,19 @@ export interface RunningCluster {
   /** The role nodes, then the store's primary (role database; see store-outage.ts). */
   nodes(): NodeStatus[];
   fault(role: string, node: string, action: string): Promise<FaultOutcome>;
+  /**
+   * Active-active sip: every node's own addresses, in order of preference (node a first); the
+   * endpoints' sip addresses are node a's. Empty when the sip role takes over one address.
+   */
+  sipNodes: SipNodeAddress[];
   stop(): Promise<void>;
 }
 
 /** How long a node may take to boot and report; past it the start fails naming the node. */
 const NODE_START_BOUND_MS = 20_000;
+
+/** What a fence did: killed the node, found it gone already, or refused (pid 0, still starting). */
+type FenceOutcome = 'killed' | 'gone' | 'refused';
 
 class NodeProcess {
   child: ChildProcess | undefined;
@@ -81,6 +103,11 @@ class NodeProcess {
   since = new Date().toISOString();
   exit: string | null = null;
   fencedBy: string | undefined;
+  /**
+   * When the current process first reported a state (its membership was up, sending adverts); 0
+   * before. A never-heard peer is fenced only that long after: one still loading is left alone.
+   */
+  reportingSince = 0;
   store: Extract<NodeReport, { type: 'store' }> | null = null;
   private waiters: Array<{ states: NodeState[]; resolve: () => void }> = [];
 
@@ -90,7 +117,12 @@ class NodeProcess {
     private readonly specFile: string,
     private readonly log: PlatformLog,
     private readonly onFenced: (role: string, node: string, by: string) => void,
-    private readonly fencer: (role: string, node: string, pid: number) => Promise<boolean>,
+    private readonly fencer: (
+      role: string,
+      node: string,
+      pid: number,
+      unheardForMs: number | undefined,
+    ) => Promise<FenceOutcome>,
   ) {}
 
   get name(): string {
@@ -111,6 +143,7 @@ class NodeProcess {
     // execArgv [] : the nodes run plain JavaScript, not the supervisor's ts-node.
     const child = fork(this.entry, args, { execArgv: [], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     this.child = child;
+    this.reportingSince = 0;
     this.exit = null;
     this.fencedBy = undefined;
     this.setState('starting');
@@ -121,6 +154,7 @@ class NodeProcess {
     child.stderr?.on('data', forward);
     child.on('message', (message: NodeReport) => {
       if (message.type === 'state') {
+        this.reportingSince ||= Date.now();
         if (message.fenced) {
           this.log(
             'supervisor',
@@ -132,10 +166,15 @@ class NodeProcess {
       } else if (message.type === 'store') {
         this.store = message;
       } else if (message.type === 'fence') {
-        void this.fencer(this.spec.role, message.node, message.pid).then((killed) => {
+        void this.fencer(this.spec.role, message.node, message.pid, message.unheardForMs).then((outcome) => {
           // The asking node may itself have died meanwhile.
           if (child.connected)
-            child.send({ type: 'fenced', request: message.request, killed } satisfies FenceReply);
+            child.send({
+              type: 'fenced',
+              request: message.request,
+              killed: outcome === 'killed',
+              refused: outcome === 'refused' || undefined,
+            } satisfies FenceReply);
         });
       } else this.log('supervisor', `${this.name} failed: ${message.reason}`);
     });
@@ -199,14 +238,22 @@ class NodeProcess {
     if (this.child?.pid !== undefined && this.state !== 'down') process.kill(this.child.pid, signal);
   }
 
-  /** Fencing: SIGKILL this node if `pid` is still its running process; resolves once it has ended. */
-  async kill(pid: number): Promise<boolean> {
+  /**
+   * Fencing: SIGKILL this node if `pid` is still its running process; resolves once it has ended.
+   * pid 0 (a peer that never heard it): its current process, if it has been sending adverts (by
+   * its reports) for `unheardForMs` — so they should have been heard.
+   */
+  async kill(pid: number, unheardForMs?: number): Promise<FenceOutcome> {
     const child = this.child;
-    if (!child || child.pid !== pid || this.state === 'down') return false;
+    if (!child || this.state === 'down') return 'gone';
+    if (pid === 0) {
+      const reporting = this.reportingSince > 0 ? Date.now() - this.reportingSince : -1;
+      if (reporting < (unheardForMs ?? Infinity)) return 'refused';
+    } else if (child.pid !== pid) return 'gone';
     const ended = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGKILL');
     await ended;
-    return true;
+    return 'killed';
   }
 
   async terminate(): Promise<void> {
@@ -234,12 +281,31 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
   config.sip.controlPort ||= await ports.next('tcp');
   const nodesPerRole = options.nodesPerRole ?? 2;
   const nodeNames = 'abcdefgh'.slice(0, nodesPerRole).split('');
+  const activeActive = [...(options.activeActive ?? [])];
+  const unsupported = activeActive.filter((role) => role !== 'sip');
+  if (unsupported.length > 0)
+    throw new Error(`only the sip role can run active-active, not ${unsupported.join(', ')}`);
+  const sipActiveActive = activeActive.includes('sip');
+  // Every node of an active-active edge must accept the nonces of the others.
+  if (sipActiveActive) config.sip.nonceSecret ??= randomBytes(32).toString('hex');
   const nodeSpecs: ClusterNodeSpec[] = [];
   // With an external relay (rtpengine) the media role is not ours to run.
   const roles = (options.roles ?? CLUSTER_ROLES).filter((role) => !(external && role === 'media'));
   for (const role of roles)
-    for (const node of nodeNames) nodeSpecs.push({ role, node, heartbeatPort: await ports.next('udp') });
-  const spec: ClusterSpec = { config, nodes: nodeSpecs, timing: options.timing };
+    for (const node of nodeNames) {
+      const nodeSpec: ClusterNodeSpec = { role, node, heartbeatPort: await ports.next('udp') };
+      if (role === 'sip' && sipActiveActive)
+        nodeSpec.sip =
+          node === nodeNames[0]
+            ? { udpPort: config.sip.udpPort, wsPort: config.sip.wsPort, controlPort: config.sip.controlPort }
+            : {
+                udpPort: await ports.next('udp'),
+                wsPort: await ports.next('tcp'),
+                controlPort: await ports.next('tcp'),
+              };
+      nodeSpecs.push(nodeSpec);
+    }
+  const spec: ClusterSpec = { config, nodes: nodeSpecs, timing: options.timing, activeActive };
   const specFile = join(options.dataDir, 'cluster.json');
   writeFileSync(specFile, JSON.stringify(spec, null, 2));
   // The schema is made once, before any node opens the shared file.
@@ -259,7 +325,8 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
           const fenced = byName(role, node);
           if (fenced) fenced.fencedBy = by;
         },
-        (role, node, pid) => byName(role, node)?.kill(pid) ?? Promise.resolve(false),
+        (role, node, pid, unheardForMs) =>
+          byName(role, node)?.kill(pid, unheardForMs) ?? Promise.resolve<FenceOutcome>('gone'),
       ),
   );
   const faultServer = createHttpServer((request, response) => {
@@ -305,8 +372,13 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
         case 'recover':
           log('supervisor', `FAULT recover ${target.name}: back as a standby`);
           await target.terminate();
+          // An active-active node rejoins serving at once ('standby' tells it the role is running).
           target.start('standby');
-          await target.until(['standby', 'active'], NODE_START_BOUND_MS, logHint);
+          await target.until(
+            activeActive.includes(target.spec.role) ? ['active'] : ['standby', 'active'],
+            NODE_START_BOUND_MS,
+            logHint,
+          );
           break;
         default:
           throw new FaultError(422, `action must be crash, hang or recover, not "${action}"`);
@@ -325,8 +397,11 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
     for (const n of first) n.start('active');
     await Promise.all(first.map((n) => n.until(['active'], NODE_START_BOUND_MS, logHint)));
     const standbys = nodes.filter((n) => n.spec.node !== nodeNames[0]);
-    for (const n of standbys) n.start('standby');
-    await Promise.all(standbys.map((n) => n.until(['standby'], NODE_START_BOUND_MS, logHint)));
+    // The other nodes of an active-active role start serving too, at their own addresses.
+    const initially = (n: NodeProcess): 'active' | 'standby' =>
+      activeActive.includes(n.spec.role) ? 'active' : 'standby';
+    for (const n of standbys) n.start(initially(n));
+    await Promise.all(standbys.map((n) => n.until([initially(n)], NODE_START_BOUND_MS, logHint)));
     await new Promise<void>((resolve) => faultServer.listen(0, '127.0.0.1', resolve));
   } catch (error) {
     await stopNodes();
@@ -350,6 +425,17 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
     faultUrl,
     nodes: cluster.nodes,
     fault: cluster.fault,
+    sipNodes: nodeSpecs.flatMap((n) =>
+      n.sip
+        ? [
+            {
+              node: n.node,
+              udp: { host: config.host, port: n.sip.udpPort },
+              ws: `ws://${config.host}:${n.sip.wsPort}`,
+            },
+          ]
+        : [],
+    ),
     async stop() {
       await new Promise<void>((resolve) => faultServer.close(() => resolve()));
       await database.stop();

@@ -71,9 +71,10 @@ export class DigestAuthenticator {
     private readonly db: Db,
     private readonly realm: string,
     nonceTtlMs: number,
+    nonceSecret?: string,
   ) {
-    this.nonces = new NonceIssuer(nonceTtlMs);
-    this.opaque = this.nonces.issue().slice(0, 16);
+    this.nonces = new NonceIssuer(nonceTtlMs, Date.now, nonceSecret);
+    this.opaque = this.nonces.constant('opaque');
   }
 
   findAccount(username: string): SipAccount | undefined {

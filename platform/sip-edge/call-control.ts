@@ -4,7 +4,8 @@
  * - what is live is read from the dialogs the edge replicates (dialog-store.ts), so listing
  *   needs no round trip and shows the same calls whichever edge node carries them;
  * - commands go to the ACTIVE edge node over an internal HTTP port on loopback
- *   (serveCallControl), the way Kamailio's JSON-RPC (jsonrpcs) lets an operator act on dialogs.
+ *   (serveCallControl), the way Kamailio's JSON-RPC (jsonrpcs) lets an operator act on dialogs;
+ *   in an active-active edge, to the node carrying the call (its stored dialog's owner).
  * Hang-up and hold answer as soon as the command is handed over (the contract is synchronous);
  * a command the edge cannot take is logged. Transfer waits for the edge's outcome.
  */
@@ -12,7 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LiveCallControl, LiveCallResource } from '../contracts';
 import type { Db } from '../store/store';
-import { storedLiveCalls } from './dialog-store';
+import { storedCallOwner, storedLiveCalls } from './dialog-store';
 
 type TransferOutcome = Awaited<ReturnType<LiveCallControl['transfer']>>;
 
@@ -80,10 +81,12 @@ export async function serveCallControl(
 
 /** LiveCallControl for an API node: reads the replicated dialogs, sends commands to the edge. */
 export class RemoteLiveCalls implements LiveCallControl {
+  /** `nodes`: an active-active edge's control addresses by node name; `edge` serves the rest. */
   constructor(
     private readonly db: Db,
     private readonly edge: { host: string; port: number },
     private readonly log: (message: string) => void,
+    private readonly nodes: Record<string, { host: string; port: number }> = {},
   ) {}
 
   list(customerId: string): LiveCallResource[] {
@@ -125,7 +128,9 @@ export class RemoteLiveCalls implements LiveCallControl {
   }
 
   private post(action: string, command: Command): Promise<unknown> {
-    const where = `http://${this.edge.host}:${this.edge.port}/v1/calls/${action}`;
+    const owner = storedCallOwner(this.db, command.callRef);
+    const edge = (owner !== undefined ? this.nodes[owner] : undefined) ?? this.edge;
+    const where = `http://${edge.host}:${edge.port}/v1/calls/${action}`;
     return new Promise((resolve, reject) => {
       const request = http.request(
         where,

@@ -127,6 +127,19 @@ export interface CallReplication {
   forget(callRef: string): void;
   /** What a predecessor left; `relayFor` gives the media handle for a stored ng identity. */
   load(relayFor: (state: RelayCallState) => Call['relay']): RestoredCall[];
+  /** Active-active edge: the calls a dead peer carried, now this node's. */
+  claim(peer: string, relayFor: (state: RelayCallState) => Call['relay']): RestoredCall[];
+  /** Active-active edge: the other node carrying the call with this leg Call-ID, if any. */
+  ownerOf(callId: string): string | undefined;
+}
+
+/**
+ * An active-active edge (several sip nodes at their own addresses behind a dispatcher): what this
+ * node knows of its peers. Undefined for the edge's single active node (keepalived-like takeover).
+ */
+export interface EdgePeers {
+  /** True once the peer is known dead and fenced: its calls may be claimed. */
+  isDead(node: string): boolean;
 }
 
 export interface CallManagerDeps extends OriginatorDeps {
@@ -143,6 +156,8 @@ export interface CallManagerDeps extends OriginatorDeps {
   apps: CallApplications;
   /** Where calls are replicated for a node that takes over (dialog-store.ts). */
   dialogStore: CallReplication;
+  /** Set in an active-active edge only. */
+  peers?: EdgePeers;
 }
 
 export class CallManager {
@@ -435,6 +450,7 @@ export class CallManager {
       return;
     }
     if (!found) {
+      if (this.peerCarries(request, flow)) return;
       this.deps.stack.respond(request, flow, 481);
       return;
     }
@@ -1219,12 +1235,52 @@ export class CallManager {
   }
 
   /**
+   * Active-active edge: a request of a dialog this node does not know. When a peer carries it
+   * (Kamailio re-dispatched it here because the peer stopped answering), it is handled once that
+   * peer's calls are this node's: at once when the peer is known dead, else dropped unanswered so
+   * the sender's retransmission (UDP Timer E, or Kamailio's) finds the call adopted. Returns
+   * false when no peer carries such a call (the caller answers 481).
+   */
+  private peerCarries(request: SipRequest, flow: Flow): boolean {
+    const peers = this.deps.peers;
+    if (!peers) return false;
+    const owner = this.deps.dialogStore.ownerOf(request.callId);
+    if (owner === undefined) return false;
+    if (!peers.isDead(owner)) {
+      this.deps.log(
+        `${request.method} for call ${request.callId} carried by node ${owner}, not known dead yet: left for a retransmission`,
+      );
+      this.deps.stack.forgetServerTransaction(request);
+      return true;
+    }
+    this.adoptFrom(owner);
+    const found = this.dialogs.find(request);
+    if (!found) return false;
+    if (request.method === 'ACK') this.onAck(found.call, found.side, request);
+    else if (request.method === 'BYE') this.onBye(found.call, found.side, request, flow);
+    else if (RELAYED_IN_DIALOG.has(request.method)) this.relayInDialog(found.call, found.side, request, flow);
+    else this.deps.stack.respond(request, flow, 405, { headers: [['Allow', ALLOW]] });
+    return true;
+  }
+
+  /** Active-active edge: `peer` is dead and fenced; the calls it carried go on from this node. */
+  adoptFrom(peer: string): number {
+    const claimed = this.deps.dialogStore.claim(peer, (state) => this.deps.relay.restore(state));
+    if (claimed.length > 0) this.deps.log(`${claimed.length} call(s) of dead node ${peer} adopted`);
+    this.adopt(claimed);
+    return claimed.length;
+  }
+
+  /**
    * Takes over the calls a previous node of the edge left in the store (see dialog-store.ts):
    * established calls go on; calls being set up end with 503 to the caller and a CANCEL to the
    * callee; calls the platform answered itself, or with a leg over a lost WebSocket, end with BYE.
    */
   restore(): void {
-    const restored = this.deps.dialogStore.load((state) => this.deps.relay.restore(state));
+    this.adopt(this.deps.dialogStore.load((state) => this.deps.relay.restore(state)));
+  }
+
+  private adopt(restored: RestoredCall[]): void {
     for (const { phase, call, unreachable } of restored) {
       this.calls.set(call.ref, call);
       this.dialogs.add(call.a, call);

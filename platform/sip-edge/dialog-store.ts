@@ -11,6 +11,10 @@
  * - local (answered by the platform's own media, which died with the node): ended with BYE.
  * Legs over WebSocket cannot come back (the connection died with the node): such a call is
  * recorded and ended from the side that can still be reached.
+ *
+ * In an active-active edge (several sip nodes at their own addresses behind Kamailio's
+ * dispatcher) each row names its owner, the node carrying the call; a survivor claims the rows
+ * of a dead peer (`claim`) instead of loading everything.
  */
 import type { LiveCallResource } from '../contracts';
 import type { Db } from '../store/store';
@@ -28,6 +32,12 @@ interface StoredFlow {
 }
 
 type StoredLeg = Omit<DialogLeg, 'flow'> & { flow: StoredFlow };
+
+interface DialogRow {
+  call_ref: string;
+  phase: DialogPhase;
+  state: string;
+}
 
 /** What the store keeps of a call (JSON in sip_dialogs.state). */
 interface CallSnapshot {
@@ -53,9 +63,11 @@ interface CallSnapshot {
 }
 
 export class DialogStore implements CallReplication {
+  /** `owner`: this node's name in an active-active edge; undefined for the edge's single active node. */
   constructor(
     private readonly db: Db,
     private readonly log: (message: string) => void,
+    private readonly owner?: string,
   ) {}
 
   /**
@@ -70,10 +82,11 @@ export class DialogStore implements CallReplication {
       writeBehind(this.db, this.log).runLatest(`dialog:${call.ref}`, `dialog of call ${call.ref}`, () => {
         this.db
           .prepare(
-            `INSERT INTO sip_dialogs (call_ref, phase, state, updated_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (call_ref) DO UPDATE SET phase = excluded.phase, state = excluded.state, updated_at = excluded.updated_at`,
+            `INSERT INTO sip_dialogs (call_ref, phase, state, updated_at, owner) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (call_ref) DO UPDATE SET phase = excluded.phase, state = excluded.state,
+               updated_at = excluded.updated_at, owner = excluded.owner`,
           )
-          .run(call.ref, phase, state, at);
+          .run(call.ref, phase, state, at, this.owner ?? null);
       });
     } catch (error) {
       // The call goes on without replication: a failover would lose it, nothing else would.
@@ -97,11 +110,41 @@ export class DialogStore implements CallReplication {
    * ng identity. Rows that cannot be read are logged and dropped.
    */
   load(relayFor: (state: RelayCallState) => Call['relay']): RestoredCall[] {
-    const rows = this.db.prepare('SELECT call_ref, phase, state FROM sip_dialogs').all() as Array<{
-      call_ref: string;
-      phase: DialogPhase;
-      state: string;
-    }>;
+    const rows = this.db.prepare('SELECT call_ref, phase, state FROM sip_dialogs').all() as DialogRow[];
+    // A node of an active-active edge adopts what it restores: the rows become its own.
+    if (this.owner !== undefined) this.db.prepare('UPDATE sip_dialogs SET owner = ?').run(this.owner);
+    return this.rebuild(rows, relayFor);
+  }
+
+  /**
+   * Active-active edge: takes over every call `peer` carried (it is dead and fenced), in one
+   * statement so two survivors never both adopt a call, and rebuilds them.
+   */
+  claim(peer: string, relayFor: (state: RelayCallState) => Call['relay']): RestoredCall[] {
+    if (this.owner === undefined)
+      throw new Error('claim: this sip node has no name in an active-active edge');
+    const rows = this.db
+      .prepare('UPDATE sip_dialogs SET owner = ? WHERE owner = ? RETURNING call_ref, phase, state')
+      .all(this.owner, peer) as DialogRow[];
+    return this.rebuild(rows, relayFor);
+  }
+
+  /**
+   * Which node carries the call one of whose legs has this Call-ID (undefined: none stored, or
+   * this node's). For a request a dead peer's dialog brought here before its calls were claimed.
+   */
+  ownerOf(callId: string): string | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT owner FROM sip_dialogs
+         WHERE json_extract(state, '$.a.callId') = ? OR json_extract(state, '$.b.callId') = ? LIMIT 1`,
+      )
+      .get(callId, callId) as { owner: string | null } | undefined;
+    const owner = row?.owner ?? undefined;
+    return owner === this.owner ? undefined : owner;
+  }
+
+  private rebuild(rows: DialogRow[], relayFor: (state: RelayCallState) => Call['relay']): RestoredCall[] {
     const restored: RestoredCall[] = [];
     const recorded = this.db.prepare('SELECT 1 FROM cdrs WHERE sip_call_id = ? AND started_at = ?');
     for (const row of rows) {
@@ -142,6 +185,13 @@ export function storedLiveCalls(db: Db, customerId: string): LiveCallResource[] 
       startedAt: s.startedAt,
       answeredAt: s.answeredAt,
     }));
+}
+
+/** The node of an active-active edge carrying a call (undefined: none named, or no such call). */
+export function storedCallOwner(db: Db, callRef: string): string | undefined {
+  const row = db.prepare('SELECT owner FROM sip_dialogs WHERE call_ref = ?').get(callRef) as
+    { owner: string | null } | undefined;
+  return row?.owner ?? undefined;
 }
 
 function phaseOf(call: Call): DialogPhase {

@@ -173,12 +173,24 @@ export type NonceCheck = 'valid' | 'stale' | 'invalid';
  * verified and aged without a table (and a forged or foreign nonce is recognised as invalid).
  */
 export class NonceIssuer {
-  private readonly secret = randomBytes(32);
+  private readonly secret: Buffer;
 
+  /**
+   * `secret`: shared by every node of an edge so one node accepts another's nonces (Kamailio's
+   * auth `secret` parameter, which a cluster must set alike); a random one otherwise.
+   */
   constructor(
     private readonly ttlMs: number,
     private readonly now: () => number = Date.now,
-  ) {}
+    secret?: string,
+  ) {
+    this.secret = secret === undefined ? randomBytes(32) : Buffer.from(secret, 'utf8');
+  }
+
+  /** A value that is the same on every node sharing the secret (the challenge's opaque). */
+  constant(label: string): string {
+    return createHmac('sha256', this.secret).update(label).digest('base64url').slice(0, 16);
+  }
 
   issue(): string {
     const issued = Buffer.alloc(8);

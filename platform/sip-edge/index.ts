@@ -10,7 +10,7 @@ import type { LiveCallControl } from '../contracts';
 import type { CallApplications, CallbackOutcome, CallbackRequest } from '../contracts';
 import type { RoleDeps, RunningRole } from '../role';
 import { DigestAuthenticator } from './auth';
-import { CallManager, type ActiveCall } from './calls';
+import { CallManager, type ActiveCall, type EdgePeers } from './calls';
 import { DialogStore } from './dialog-store';
 import { LocationStore } from './location-store';
 import { describe, parseSipMessage, type ParseFailure, type SipRequest } from './message';
@@ -44,6 +44,8 @@ export interface SipEdge extends RunningRole<SipEdgeEndpoints> {
    * transition): whatever is in progress stays in the store for the node that takes over.
    */
   release(): Promise<void>;
+  /** Active-active edge: `peer` is dead and fenced; its calls go on from this node (how many). */
+  adoptCallsOf(peer: string): number;
 }
 
 /** Without any of these a request cannot be answered (a response must echo them all). */
@@ -62,10 +64,16 @@ const KNOWN_METHODS = new Set([
   'INFO',
 ]);
 
+/** An active-active edge: this node's name and what it knows of its peers (platform/cluster). */
+export interface ActiveActiveNode extends EdgePeers {
+  node: string;
+}
+
 export async function startSipEdge(
   deps: RoleDeps,
   relay: NgAddress,
   apps: CallApplications,
+  activeActive?: ActiveActiveNode,
 ): Promise<SipEdge> {
   const { config } = deps;
   const log = (message: string): void => deps.log('sip-edge', message);
@@ -89,7 +97,7 @@ export async function startSipEdge(
     t2Ms: config.sip.t2Ms,
     t4Ms: config.sip.t4Ms,
   });
-  const auth = new DigestAuthenticator(deps.db, domain, config.sip.nonceTtlMs);
+  const auth = new DigestAuthenticator(deps.db, domain, config.sip.nonceTtlMs, config.sip.nonceSecret);
   const localHosts = [...new Set([domain, config.host])];
   const registrar = new Registrar(
     stack,
@@ -102,6 +110,7 @@ export async function startSipEdge(
     },
     log,
     new LocationStore(deps.db, log),
+    activeActive !== undefined,
   );
   onConnectionClosed = (flow) => registrar.dropFlow(flow);
   const calls = new CallManager({
@@ -119,7 +128,8 @@ export async function startSipEdge(
     heldInactivityTimeoutMs: config.media.heldInactivityTimeoutMs,
     voice: config.voice,
     apps,
-    dialogStore: new DialogStore(deps.db, log),
+    dialogStore: new DialogStore(deps.db, log, activeActive?.node),
+    peers: activeActive,
     log,
   });
 
@@ -205,8 +215,9 @@ export async function startSipEdge(
       if (message.method !== 'ACK') stack.respond(message, flow, 500);
     }
   };
-  // After `handle` is wired: what the restore sends may be answered at once.
-  calls.restore();
+  // After `handle` is wired: what the restore sends may be answered at once. A node of an
+  // active-active edge restores nothing at start: its peers carry their calls until they die.
+  if (!activeActive) calls.restore();
 
   log(
     `listening on udp:${config.host}:${transports.udpPort} and ${transports.wsUrl} for domain ${domain}; media relay ng at ${ng.relayName}`,
@@ -223,6 +234,7 @@ export async function startSipEdge(
       setHeld: (customerId, callRef, held) => calls.setHeld(customerId, callRef, held),
       transfer: (customerId, callRef, target) => calls.transfer(customerId, callRef, target),
     },
+    adoptCallsOf: (peer) => calls.adoptFrom(peer),
     async release(): Promise<void> {
       onConnectionClosed = () => undefined; // closing the WebSockets must not rewrite the store
       calls.release();

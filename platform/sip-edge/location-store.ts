@@ -79,19 +79,31 @@ export class LocationStore {
     const rows = this.db.prepare('SELECT * FROM sip_registrations').all() as BindingRow[];
     const table = new Map<string, Binding[]>();
     for (const row of rows) {
-      const binding: Binding = {
-        username: row.username,
-        contact: row.contact,
-        flow: { transport: 'UDP', address: row.address, port: row.port },
-        expiresAt: row.expires_at,
-        registeredAt: row.registered_at,
-        callId: row.call_id,
-        cseq: row.cseq,
-        userAgent: row.user_agent ?? undefined,
-        path: row.path === null ? [] : (JSON.parse(row.path) as string[]),
-      };
+      const binding = bindingOf(row);
       table.set(row.username, [...(table.get(row.username) ?? []), binding]);
     }
     return table;
   }
+
+  /** One user's unexpired bindings as stored now (an active-active edge: a peer may have written them). */
+  loadUser(username: string, now = Date.now()): Binding[] {
+    const rows = this.db
+      .prepare('SELECT * FROM sip_registrations WHERE username = ? AND expires_at > ?')
+      .all(username, now) as BindingRow[];
+    return rows.map(bindingOf);
+  }
+}
+
+function bindingOf(row: BindingRow): Binding {
+  return {
+    username: row.username,
+    contact: row.contact,
+    flow: { transport: 'UDP', address: row.address, port: row.port },
+    expiresAt: row.expires_at,
+    registeredAt: row.registered_at,
+    callId: row.call_id,
+    cseq: row.cseq,
+    userAgent: row.user_agent ?? undefined,
+    path: row.path === null ? [] : (JSON.parse(row.path) as string[]),
+  };
 }

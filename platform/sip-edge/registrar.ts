@@ -39,6 +39,11 @@ export class Registrar {
     private readonly expiry: ExpiryBounds,
     private readonly log: (message: string) => void,
     private readonly store: LocationStore,
+    /**
+     * Active-active edge: peers register phones too, so a user's bindings are read from the store
+     * on every use (usrloc db_mode 3, DB-only), keeping this node's own WebSocket ones.
+     */
+    private readonly shared = false,
   ) {
     for (const [username, bindings] of store.load()) this.table.set(username, bindings);
     if (this.table.size > 0) this.log(`${this.table.size} registered user(s) restored from the store`);
@@ -183,6 +188,10 @@ export class Registrar {
 
   private current(username: string): Binding[] {
     const now = Date.now();
+    if (this.shared) {
+      const own = (this.table.get(username) ?? []).filter((b) => b.flow.transport !== 'UDP');
+      this.table.set(username, [...this.store.loadUser(username, now), ...own]);
+    }
     const live = (this.table.get(username) ?? []).filter((b) => b.expiresAt > now);
     if (live.length === 0) this.table.delete(username);
     else this.table.set(username, live);

@@ -239,6 +239,14 @@ export class SipStack {
     this.transports.send(destination, data);
   }
 
+  /**
+   * Forgets a request's server transaction without answering: its retransmission is then handled
+   * as new (an active-active edge node leaves a peer's request for later; see CallManager).
+   */
+  forgetServerTransaction(request: SipRequest): void {
+    this.serverTransactions.delete(serverKey(request));
+  }
+
   /** True for the ACK of a final the edge sent statelessly: nothing to do, nothing to log. */
   isStatelessAck(request: SipRequest): boolean {
     return request.method === 'ACK' && request.toTag === this.statelessTag;

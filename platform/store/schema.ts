@@ -106,7 +106,8 @@ CREATE TABLE IF NOT EXISTS sip_dialogs (
   call_ref TEXT PRIMARY KEY,
   phase TEXT NOT NULL,                -- setup | confirmed | local (answered by the platform itself)
   state TEXT NOT NULL,                -- JSON snapshot: both legs, the caller's INVITE, the CDR's facts
-  updated_at TEXT NOT NULL
+  updated_at TEXT NOT NULL,
+  owner TEXT                          -- the sip node carrying the call (active-active edge); NULL: the edge's one active node
 );
 
 CREATE TABLE IF NOT EXISTS voicemails (

@@ -7,7 +7,7 @@ import { embeddedDefaults, type PlatformConfig } from '../../platform/config';
 import { PlatformBus } from '../../platform/bus';
 import { startMediaRelay, type MediaRelay } from '../../platform/media-relay';
 import type { CallApplications } from '../../platform/contracts';
-import { startSipEdge, type SipEdge } from '../../platform/sip-edge';
+import { startSipEdge, type ActiveActiveNode, type SipEdge } from '../../platform/sip-edge';
 import { openStore, type Db } from '../../platform/store/store';
 import { RawSipClient, header, digestAnswer, sdp, type RawMessage, type RequestSpec } from './raw-sip-client';
 
@@ -43,6 +43,7 @@ export interface TestEdge {
 export async function startTestEdge(
   sipOverrides: Partial<PlatformConfig['sip']> = {},
   mediaOverrides: Partial<PlatformConfig['media']> = {},
+  activeActive?: ActiveActiveNode,
 ): Promise<TestEdge> {
   const dir = mkdtempSync(join(tmpdir(), 'sip-edge-test-'));
   const config = embeddedDefaults({ storeFile: join(dir, 'store.db'), adminApiKey: 'unused' });
@@ -69,7 +70,7 @@ export async function startTestEdge(
   bus.on('call.completed', (event) => completed.push(event));
   const deps = { config, db, bus, log: (role: string, message: string) => logs.push(`${role}: ${message}`) };
   const relay = await startMediaRelay(deps);
-  const edge = await startSipEdge(deps, relay.endpoints.ng, NO_APPLICATIONS);
+  const edge = await startSipEdge(deps, relay.endpoints.ng, NO_APPLICATIONS, activeActive);
   return {
     edge,
     relay,
@@ -112,6 +113,21 @@ export async function takeOver(t: TestEdge): Promise<SipEdge> {
   };
   t.edge = await startSipEdge(deps, t.relay.endpoints.ng, NO_APPLICATIONS);
   return t.edge;
+}
+
+/**
+ * Another node of an active-active edge: its own ports, the same store and relay. The caller
+ * stops it (t.stop stops only t.edge).
+ */
+export async function startPeerEdge(t: TestEdge, node: ActiveActiveNode): Promise<SipEdge> {
+  const config: PlatformConfig = { ...t.config, sip: { ...t.config.sip, udpPort: 0, wsPort: 0 } };
+  const deps = {
+    config,
+    db: t.db,
+    bus: t.bus,
+    log: (role: string, message: string) => t.logs.push(`${role}/${node.node}: ${message}`),
+  };
+  return startSipEdge(deps, t.relay.endpoints.ng, NO_APPLICATIONS, node);
 }
 
 export function addTrunk(

@@ -102,7 +102,8 @@ export class RawSipClient {
   private constructor(
     readonly name: string,
     private readonly socket: Socket,
-    readonly server: { host: string; port: number },
+    /** Where requests go; a test may point the phone at another edge node. */
+    public server: { host: string; port: number },
   ) {
     socket.on('message', (data, info) => {
       const message = parseRaw(data.toString('utf8'), { address: info.address, port: info.port });
