@@ -188,7 +188,8 @@ export function killRegisteredDaemons(options: { all?: boolean; registry?: strin
   return stopped;
 }
 
-function isRunning(pid: number): boolean {
+/** Whether a process with this PID exists (EPERM: it does, owned by someone else). */
+export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -5,10 +5,10 @@
  * module does (PlatformConfig.media.externalRelay).
  */
 import dgram from 'node:dgram';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, type Daemon } from './daemons';
+import { claimPortBlock, type PortBlockRange } from './ports';
 
 export interface RtpengineOptions {
   /** UDP port of the ng control listener on 127.0.0.1. */
@@ -115,71 +115,30 @@ export interface RtpenginePorts {
   release(): void;
 }
 
-const BLOCKS = { from: 12_000, size: 500, count: 16 } as const;
+const BLOCKS: PortBlockRange = {
+  name: 'rtpengine',
+  from: 12_000,
+  size: 500,
+  count: 16,
+  lockDir: join(tmpdir(), 'phase2-rtpengine-port-blocks'),
+};
 
 export function rtpengineBlockLocks(): string {
-  return join(tmpdir(), 'phase2-rtpengine-port-blocks');
+  return BLOCKS.lockDir;
 }
 
 export async function claimRtpenginePorts(): Promise<RtpenginePorts> {
-  const locks = rtpengineBlockLocks();
-  mkdirSync(locks, { recursive: true });
-  const start = Math.floor(Math.random() * BLOCKS.count);
-  for (let i = 0; i < BLOCKS.count; i += 1) {
-    const block = (start + i) % BLOCKS.count;
-    const lock = join(locks, String(block));
-    if (!tryLock(lock)) continue;
-    const base = BLOCKS.from + block * BLOCKS.size;
-    const last = base + BLOCKS.size - 1;
-    const release = (): void => rmSync(lock, { force: true });
-    for (let ngPort = base; ngPort < last - 4; ngPort += 1) {
-      if (!(await udpFree(ngPort))) continue;
-      const portMin = ngPort % 2 === 0 ? ngPort + 2 : ngPort + 1;
-      return { ngPort, portMin, portMax: last, release };
-    }
-    release();
-  }
-  throw new Error(
-    `every rtpengine port block (${BLOCKS.from}–${BLOCKS.from + BLOCKS.count * BLOCKS.size - 1}) is claimed by a running process (locks in ${locks}) or busy`,
-  );
-}
-
-/** Creates the lock file exclusively; takes over one whose owner no longer runs. */
-function tryLock(lock: string): boolean {
+  const block = claimPortBlock(BLOCKS);
   try {
-    writeFileSync(lock, String(process.pid), { flag: 'wx' });
-    return true;
-  } catch {
-    const owner = Number(readFileSync(lock, 'utf8'));
-    if (Number.isInteger(owner) && owner > 0 && isRunning(owner)) return false;
-    rmSync(lock, { force: true });
-    try {
-      writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      return true;
-    } catch {
-      return false; // another process took it over first
-    }
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
+    const ngPort = await block.next('udp');
+    if (block.last - ngPort < 4)
+      throw new Error(`rtpengine port block ${block.first}–${block.last} has no room for media`);
+    const portMin = ngPort % 2 === 0 ? ngPort + 2 : ngPort + 1;
+    return { ngPort, portMin, portMax: block.last, release: () => block.release() };
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    block.release();
+    throw error;
   }
-}
-
-function udpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = dgram.createSocket('udp4');
-    socket.once('error', () => {
-      socket.close();
-      resolve(false);
-    });
-    socket.bind(port, HOST, () => socket.close(() => resolve(true)));
-  });
 }
 
 /**
