@@ -122,6 +122,7 @@ class NodeProcess {
       node: string,
       pid: number,
       unheardForMs: number | undefined,
+      by: string,
     ) => Promise<FenceOutcome>,
   ) {}
 
@@ -166,7 +167,13 @@ class NodeProcess {
       } else if (message.type === 'store') {
         this.store = message;
       } else if (message.type === 'fence') {
-        void this.fencer(this.spec.role, message.node, message.pid, message.unheardForMs).then((outcome) => {
+        void this.fencer(
+          this.spec.role,
+          message.node,
+          message.pid,
+          message.unheardForMs,
+          this.spec.node,
+        ).then((outcome) => {
           // The asking node may itself have died meanwhile.
           if (child.connected)
             child.send({
@@ -243,7 +250,7 @@ class NodeProcess {
    * pid 0 (a peer that never heard it): its current process, if it has been sending adverts (by
    * its reports) for `unheardForMs` — so they should have been heard.
    */
-  async kill(pid: number, unheardForMs?: number): Promise<FenceOutcome> {
+  async kill(pid: number, unheardForMs: number | undefined, by: string): Promise<FenceOutcome> {
     const child = this.child;
     if (!child || this.state === 'down') return 'gone';
     if (pid === 0) {
@@ -251,6 +258,8 @@ class NodeProcess {
       if (reporting < (unheardForMs ?? Infinity)) return 'refused';
     } else if (child.pid !== pid) return 'gone';
     const ended = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    // Named before the kill: whoever sees this node down must already see who fenced it.
+    this.fencedBy = by;
     child.kill('SIGKILL');
     await ended;
     return 'killed';
@@ -325,8 +334,8 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
           const fenced = byName(role, node);
           if (fenced) fenced.fencedBy = by;
         },
-        (role, node, pid, unheardForMs) =>
-          byName(role, node)?.kill(pid, unheardForMs) ?? Promise.resolve<FenceOutcome>('gone'),
+        (role, node, pid, unheardForMs, by) =>
+          byName(role, node)?.kill(pid, unheardForMs, by) ?? Promise.resolve<FenceOutcome>('gone'),
       ),
   );
   const faultServer = createHttpServer((request, response) => {
