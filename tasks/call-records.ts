@@ -412,3 +412,26 @@ export async function expectNoneOfTheirCallRecordsVisible(
     expect(byId.status, `"${outsider}" reading record ${cdr.id}`).to.equal(404);
   }
 }
+
+/** The relay's counts for one direction lie between what arrived at the listener and what the speaker sent. */
+export function expectDirectionCounted(
+  counted: { packets: number } | undefined,
+  direction: string,
+  speaker: { name: string; sent: number },
+  listener: { name: string; received: number },
+  uncounted: { packets: number; why: string } | undefined,
+) {
+  // More heard than was said: the listener got audio that was not (only) the speaker's.
+  expect(
+    listener.received,
+    `${listener.name} received ${listener.received} packets while ${speaker.name} sent only ${speaker.sent}: ` +
+      `${listener.name} heard audio that was not ${speaker.name}'s (looped back or crossed; see "${EVIDENCE.RTP}")`,
+  ).to.be.at.most(speaker.sent);
+  const atLeast = Math.max(0, listener.received - (uncounted?.packets ?? 0));
+  expect(
+    counted?.packets,
+    `packets the call record counts ${direction}: at least the ${listener.received} ${listener.name} received` +
+      `${uncounted ? ` less ${uncounted.packets} ${uncounted.why}` : ''}, ` +
+      `at most the ${speaker.sent} ${speaker.name} sent (see the record in "${EVIDENCE.HTTP}" and "${EVIDENCE.RTP}")`,
+  ).to.be.within(atLeast, speaker.sent);
+}
