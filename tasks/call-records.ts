@@ -119,6 +119,14 @@ async function makeCall(world: Phase2World, caller: Person, callee: Person, outc
   await call.waitUntilEnded(boundMs(world, noAnswerTimeoutMs));
   if (outcome === 'no-answer')
     notes.ring = { atLeast: noAnswerTimeoutMs, atMost: (call.endedAt ?? NaN) - call.invitedAt };
+  // The far end's 503 is not the platform's: told 503, the phone (or a proxy in front, such as
+  // Kamailio's dispatcher) would take the platform itself for out of service (RFC 3261 §16.7: 500).
+  if (outcome === 'failed')
+    expect(
+      call.outcome.status,
+      `final status ${caller.name}'s phone got for the call to ${callee.name}, whose line is out of service (503): ` +
+        `500, a failure further on, not 503, which says the platform itself is out of service (see "${EVIDENCE.SIP}")`,
+    ).to.equal(500);
   world.voice.finishedCalls.push({
     caller,
     callee,
