@@ -44,6 +44,13 @@ export async function giveAnOutsideLineThatIsBusy(world: Phase2World, name: stri
   world.people.set(name, { name, number, kind: 'outside line' });
 }
 
+/** Given {person} is on an outside line that is out of service: the far network answers 503. */
+export async function giveAnOutsideLineThatIsOutOfService(world: Phase2World, name: string) {
+  const number = pstnNumber();
+  (await world.telephoneNetwork()).behaviourFor(number, { answer: 'reject', rejectCode: 503 });
+  world.people.set(name, { name, number, kind: 'outside line' });
+}
+
 export async function placeCall(world: Phase2World, callerName: string, calleeName: string): Promise<void> {
   const caller = world.person(callerName);
   const callee = world.person(calleeName);
