@@ -186,10 +186,16 @@ export function formatOutcome(patch: string, outcome: Outcome): string {
   }
 }
 
-/** A patch of the other target: named, with how to run it, and not counted. */
-export function formatSkipped(patch: string, target: SabotageTarget): string {
-  return `skipped ${patch}  target ${target}: npm run sabotage -- --target ${target}`;
+/**
+ * The patches of the other target, not counted here: each named when they are few (the lab ones,
+ * in the embedded run), else counted in one line (the embedded catalogue, in the lab run).
+ */
+export function formatSkipped(patches: readonly string[], target: SabotageTarget): string[] {
+  const how = `npm run sabotage -- --target ${target}`;
+  if (patches.length > MAX_SKIPPED_NAMED) return [`skipped ${patches.length} ${target} patches  (${how})`];
+  return patches.map((patch) => `skipped ${patch}  target ${target}: ${how}`);
 }
+const MAX_SKIPPED_NAMED = 20;
 
 /** The last line, and whether the catalogue is green: every patch killed, and at least one. */
 export function summarize(outcomes: readonly Outcome[]): { line: string; ok: boolean } {
@@ -392,8 +398,12 @@ async function main(): Promise<number> {
   );
   const patches = matching.filter((patch) => patch.header.target === target);
   // Listed, never counted: the other target's run judges them.
-  for (const patch of matching.filter((p) => p.header.target !== target))
-    console.log(formatSkipped(patch.name, patch.header.target));
+  for (const other of TARGETS.filter((t) => t !== target))
+    for (const line of formatSkipped(
+      matching.filter((p) => p.header.target === other).map((p) => p.name),
+      other,
+    ))
+      console.log(line);
   if (patches.length === 0) {
     console.log(`sabotage: no ${target} patch in sabotage/${filter ? ` matches "${filter}"` : ''}`);
     console.log(summarize([]).line);

@@ -99,10 +99,14 @@ test('--target picks the lab patches, in either form; the default is embedded; a
   assert.deepEqual(targetOption(['--target=lab']), { target: 'lab', rest: [] });
   assert.throws(() => targetOption(['--target', 'prod']), /--target prod: the target is embedded or lab/);
   assert.throws(() => targetOption(['--target']), /the target is embedded or lab/);
-  assert.equal(
-    formatSkipped('sip-edge-path.patch', 'lab'),
+  assert.deepEqual(formatSkipped(['sip-edge-path.patch'], 'lab'), [
     'skipped sip-edge-path.patch  target lab: npm run sabotage -- --target lab',
-  );
+  ]);
+  const many = Array.from({ length: 21 }, (_, i) => `p${i}.patch`);
+  assert.deepEqual(formatSkipped(many, 'embedded'), [
+    'skipped 21 embedded patches  (npm run sabotage -- --target embedded)',
+  ]);
+  assert.deepEqual(formatSkipped([], 'embedded'), []);
 });
 
 test('a filter matches a patch by name or by case', () => {
