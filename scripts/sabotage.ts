@@ -7,7 +7,9 @@
  *
  * A patch that no longer applies, or whose header names no case with features, is a fault of the
  * catalogue: reported as BROKEN, never counted as killed. A run past its bound is HUNG.
- * See sabotage/README.md.
+ * A patch headed `# target: lab` breaks code only the lab lane exercises: it runs with
+ * PHASE2_TARGET=lab against its case's @lab scenarios (real Kamailio and rtpengine), only under
+ * `--target lab`; the embedded run lists it as skipped. See sabotage/README.md.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import {
@@ -23,6 +25,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { killRegisteredDaemons } from '../lab/daemons';
 
 /** One patch's run, past which it is killed and reported HUNG. */
 export const PATCH_TIMEOUT_MS = 3 * 60_000;
@@ -30,11 +33,17 @@ export const PATCH_TIMEOUT_MS = 3 * 60_000;
 export const CONCURRENCY = 2;
 const CASE_ID = /^(TEST-INT|JOURNEY)-\d+$/;
 
+/** Where a patch's scenarios run: the embedded platform, or the lab lane (PHASE2_TARGET=lab). */
+export type SabotageTarget = 'embedded' | 'lab';
+const TARGETS: readonly SabotageTarget[] = ['embedded', 'lab'];
+
 export interface PatchHeader {
   /** Plan case ids without '@': TEST-INT-011. */
   cases: string[];
   defect?: string;
   expect?: string;
+  /** `# target: lab`; embedded when the header has no target line. */
+  target: SabotageTarget;
 }
 
 /**
@@ -48,7 +57,7 @@ export function parseHeader(text: string): { header: PatchHeader; problems: stri
     if (line.startsWith('diff --git ') || line.startsWith('--- ')) break;
     if (!line.startsWith('#')) continue;
     const body = line.replace(/^#\s?/, '');
-    const field = /^(case|cases|defect|expect):\s*(.*)$/i.exec(body);
+    const field = /^(case|cases|defect|expect|target):\s*(.*)$/i.exec(body);
     if (field) {
       current = field[1].toLowerCase().replace(/^cases$/, 'case');
       fields.set(current, field[2].trim());
@@ -57,6 +66,10 @@ export function parseHeader(text: string): { header: PatchHeader; problems: stri
     }
   }
   const problems: string[] = [];
+  const targetText = (fields.get('target') ?? 'embedded').toLowerCase();
+  const target = TARGETS.find((t) => t === targetText);
+  if (target === undefined)
+    problems.push(`"${targetText}" in its # target: line is not a target (${TARGETS.join(' or ')})`);
   const cases = (fields.get('case') ?? '')
     .split(/[\s,]+/)
     .map((id) => id.replace(/^@/, ''))
@@ -73,33 +86,77 @@ export function parseHeader(text: string): { header: PatchHeader; problems: stri
   for (const path of new Set(touched))
     if (!path.startsWith('platform/'))
       problems.push(`it changes ${path}: a sabotage patch changes platform/ only`);
-  return { header: { cases, defect: fields.get('defect'), expect: fields.get('expect') }, problems };
+  return {
+    header: {
+      cases,
+      defect: fields.get('defect'),
+      expect: fields.get('expect'),
+      target: target ?? 'embedded',
+    },
+    problems,
+  };
 }
 
-/** The scenarios a patch is run against: its cases, as the CI profile would select them. */
-export function tagExpression(cases: readonly string[]): string {
+/**
+ * The scenarios a patch is run against: its cases, as the CI profile would select them; on the
+ * lab target only those the lab lane runs (`npm run lab` requires @lab the same way).
+ */
+export function tagExpression(cases: readonly string[], target: SabotageTarget = 'embedded'): string {
   const tags = cases.map((id) => `@${id}`);
   const either = tags.length === 1 ? tags[0] : `(${tags.join(' or ')})`;
-  return `${either} and not @soak and not @wip`;
+  return `${target === 'lab' ? '@lab and ' : ''}${either} and not @soak and not @wip`;
 }
 
-/** Every tag any feature file carries (feature, rule or scenario level). */
-export function featureTags(featuresDir: string): Set<string> {
+/**
+ * `--target lab` / `--target=lab` picks the lab patches; without it the embedded ones. Returns
+ * the target and the remaining arguments.
+ */
+export function targetOption(args: readonly string[]): { target: SabotageTarget; rest: string[] } {
+  const rest: string[] = [];
+  let value: string | undefined;
+  let given = false;
+  for (let i = 0; i < args.length; i += 1) {
+    if (args[i] === '--target') {
+      given = true;
+      value = args[i + 1];
+      i += 1;
+    } else if (args[i].startsWith('--target=')) {
+      given = true;
+      value = args[i].slice('--target='.length);
+    } else rest.push(args[i]);
+  }
+  if (!given) return { target: 'embedded', rest };
+  const target = TARGETS.find((t) => t === value);
+  if (target === undefined) throw new Error(`--target ${value ?? ''}: the target is ${TARGETS.join(' or ')}`);
+  return { target, rest };
+}
+
+/**
+ * Every tag any feature file carries (feature, rule or scenario level); with `onlyWith`, only the
+ * tags of feature files that carry that tag somewhere (`@lab`: the cases the lab lane runs).
+ */
+export function featureTags(featuresDir: string, onlyWith?: string): Set<string> {
   const tags = new Set<string>();
   if (!existsSync(featuresDir)) return tags;
   for (const entry of readdirSync(featuresDir, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile() || !entry.name.endsWith('.feature')) continue;
     const text = readFileSync(join(entry.parentPath, entry.name), 'utf8');
-    for (const line of text.split('\n')) {
-      if (!line.trim().startsWith('@')) continue;
-      for (const tag of line.match(/@[^\s#]+/g) ?? []) tags.add(tag);
-    }
+    const fileTags = text
+      .split('\n')
+      .filter((line) => line.trim().startsWith('@'))
+      .flatMap((line) => line.match(/@[^\s#]+/g) ?? []);
+    if (onlyWith !== undefined && !fileTags.includes(onlyWith)) continue;
+    for (const tag of fileTags) tags.add(tag);
   }
   return tags;
 }
 
 /** A filter picks patches by file name or by case id (`011` matches TEST-INT-011). */
-export function matchesFilter(name: string, header: PatchHeader, filter: string | undefined): boolean {
+export function matchesFilter(
+  name: string,
+  header: Pick<PatchHeader, 'cases'>,
+  filter: string | undefined,
+): boolean {
   if (filter === undefined || filter === '') return true;
   const needle = filter.toLowerCase();
   return name.toLowerCase().includes(needle) || header.cases.some((id) => id.toLowerCase().includes(needle));
@@ -128,6 +185,17 @@ export function formatOutcome(patch: string, outcome: Outcome): string {
       return `ERROR   ${patch}  ${outcome.reason}`;
   }
 }
+
+/**
+ * The patches of the other target, not counted here: each named when they are few (the lab ones,
+ * in the embedded run), else counted in one line (the embedded catalogue, in the lab run).
+ */
+export function formatSkipped(patches: readonly string[], target: SabotageTarget): string[] {
+  const how = `npm run sabotage -- --target ${target}`;
+  if (patches.length > MAX_SKIPPED_NAMED) return [`skipped ${patches.length} ${target} patches  (${how})`];
+  return patches.map((patch) => `skipped ${patch}  target ${target}: ${how}`);
+}
+const MAX_SKIPPED_NAMED = 20;
 
 /** The last line, and whether the catalogue is green: every patch killed, and at least one. */
 export function summarize(outcomes: readonly Outcome[]): { line: string; ok: boolean } {
@@ -212,9 +280,10 @@ function runIn(
   command: string,
   args: string[],
   timeoutMs: number,
+  extraEnv: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number; output: string; timedOut: boolean }> {
   return new Promise((resolvePromise) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true', PHASE2_TARGET: 'embedded' };
+    const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true', PHASE2_TARGET: 'embedded', ...extraEnv };
     // The sabotaged runs' secrets are not the main run's: they must not join its secret scan.
     delete env.PHASE2_SECRETS_FILE;
     const child = spawn(command, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -255,13 +324,27 @@ async function runPatch(repo: string, patch: Patch, timeoutMs: number): Promise<
       };
     const started = Date.now();
     const cucumber = join(dir, 'node_modules', '@cucumber', 'cucumber', 'bin', 'cucumber.js');
-    const tags = tagExpression(patch.header.cases);
-    const run = await runIn(
-      dir,
-      process.execPath,
-      [cucumber, '--profile', 'ci', '--tags', tags, '--fail-fast'],
-      timeoutMs,
-    );
+    const tags = tagExpression(patch.header.cases, patch.header.target);
+    // Lab: every worker's Kamailio and rtpengine register in a directory of this run's own, and
+    // whatever is still registered afterwards (a run killed at its bound) is killed by PID.
+    const registry =
+      patch.header.target === 'lab' ? mkdtempSync(join(tmpdir(), 'phase2-sabotage-lab-')) : null;
+    let run: Awaited<ReturnType<typeof runIn>>;
+    try {
+      run = await runIn(
+        dir,
+        process.execPath,
+        [cucumber, '--profile', 'ci', '--tags', tags, '--fail-fast'],
+        timeoutMs,
+        registry ? { PHASE2_TARGET: 'lab', PHASE2_LAB_DAEMONS: registry } : {},
+      );
+    } finally {
+      if (registry) {
+        for (const daemon of killRegisteredDaemons({ all: true, registry }))
+          console.error(`sabotage: ${patch.name}: killed ${daemon}, left running by its run`);
+        rmSync(registry, { recursive: true, force: true });
+      }
+    }
     const messages = join(dir, 'reports', 'cucumber-messages.ndjson');
     const result = readRun(existsSync(messages) ? readFileSync(messages, 'utf8') : '');
     if (run.timedOut)
@@ -286,6 +369,7 @@ async function runPatch(repo: string, patch: Patch, timeoutMs: number): Promise<
 export function loadPatches(dir: string, featuresDir: string): Patch[] {
   if (!existsSync(dir)) return [];
   const tags = featureTags(featuresDir);
+  const labTags = featureTags(featuresDir, '@lab');
   return readdirSync(dir)
     .filter((name) => name.endsWith('.patch'))
     .sort()
@@ -295,28 +379,38 @@ export function loadPatches(dir: string, featuresDir: string): Patch[] {
       for (const id of header.cases)
         if (CASE_ID.test(id) && !tags.has(`@${id}`))
           problems.push(`names ${id}, which no feature carries: nothing can catch it`);
+        else if (CASE_ID.test(id) && header.target === 'lab' && !labTags.has(`@${id}`))
+          problems.push(`names ${id}, whose feature is not tagged @lab: the lab lane does not run it`);
       return { name, file, header, problems };
     });
 }
 
 async function main(): Promise<number> {
   const repo = process.cwd();
-  const args = process.argv.slice(2);
+  const { target, rest: args } = targetOption(process.argv.slice(2));
   const filter = args.find((arg) => !arg.startsWith('-'));
   // --timeout=<s>: another bound per patch (a slower machine, or proving the HUNG path).
   const timeoutArg = args.find((arg) => arg.startsWith('--timeout='));
   const timeoutMs = timeoutArg ? Number(timeoutArg.slice('--timeout='.length)) * 1000 : PATCH_TIMEOUT_MS;
   if (!(timeoutMs > 0)) throw new Error(`${timeoutArg}: the bound must be a positive number of seconds`);
-  const patches = loadPatches(join(repo, 'sabotage'), join(repo, 'features')).filter((patch) =>
+  const matching = loadPatches(join(repo, 'sabotage'), join(repo, 'features')).filter((patch) =>
     matchesFilter(patch.name, patch.header, filter),
   );
+  const patches = matching.filter((patch) => patch.header.target === target);
+  // Listed, never counted: the other target's run judges them.
+  for (const other of TARGETS.filter((t) => t !== target))
+    for (const line of formatSkipped(
+      matching.filter((p) => p.header.target === other).map((p) => p.name),
+      other,
+    ))
+      console.log(line);
   if (patches.length === 0) {
-    console.log(`sabotage: no patch in sabotage/${filter ? ` matches "${filter}"` : ''}`);
+    console.log(`sabotage: no ${target} patch in sabotage/${filter ? ` matches "${filter}"` : ''}`);
     console.log(summarize([]).line);
     return 1;
   }
   console.log(
-    `sabotage: ${patches.length} patch(es), ${CONCURRENCY} at a time, each against its case's scenarios (bound ${timeoutMs / 1000} s)`,
+    `sabotage: ${patches.length} ${target} patch(es), ${CONCURRENCY} at a time, each against its case's scenarios${target === 'lab' ? ' behind real Kamailio and rtpengine' : ''} (bound ${timeoutMs / 1000} s)`,
   );
   const outcomes: Outcome[] = new Array<Outcome>(patches.length);
   const seconds: number[] = new Array<number>(patches.length).fill(0);

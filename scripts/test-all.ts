@@ -2,7 +2,8 @@
  * `npm test`: everything that must hold before a change lands (DESIGN §9), in order:
  * type check, lint, format, no import loops, unit tests, a strict dry run, the embedded BDD suite
  * (two workers), the sabotage catalogue (every patch killed), the remote smoke lane against a
- * standalone `npm run platform`, and the lab lane (@lab behind real Kamailio and rtpengine). Ends with one line
+ * standalone `npm run platform`, the lab lane (@lab behind real Kamailio and rtpengine) and the
+ * lab sabotage patches (every one killed there). Ends with one line
  * `N passed, N failed` counting unit tests and scenarios (a failed gate counts as one failure).
  */
 import { spawn } from 'node:child_process';
@@ -223,6 +224,34 @@ async function remoteSmoke(): Promise<Omit<StageResult, 'name' | 'seconds'>> {
 }
 
 /**
+ * The lab patches (`# target: lab`) against the @lab scenarios, two at a time like the embedded
+ * catalogue, each on real Kamailio and rtpengine of its own: 8 patches took 96 s on 2 cores
+ * (6–17 s each, ~55 s for a TEST-INT-040 one, which runs the two-node cluster's scenarios).
+ */
+const LAB_SABOTAGE_TIMEOUT_MS = 8 * 60_000;
+
+/** `scripts/sabotage.ts <args>` as one gate: green only when every patch of a non-empty catalogue was killed. */
+async function sabotageStage(
+  args: string[],
+  timeoutMs: number,
+): Promise<Omit<StageResult, 'name' | 'seconds'>> {
+  const { code, output } = await run(
+    process.execPath,
+    ['--require', 'ts-node/register/transpile-only', 'scripts/sabotage.ts', ...args],
+    {},
+    timeoutMs,
+  );
+  const verdict = /sabotage: (\d+)\/(\d+) killed/.exec(output);
+  const ok = code === 0 && verdict !== null && verdict[1] === verdict[2] && Number(verdict[2]) > 0;
+  return {
+    ok,
+    passed: 0,
+    failed: ok ? 0 : 1,
+    detail: verdict ? verdict[0] : `no verdict (exit code ${code})`,
+  };
+}
+
+/**
  * The lab lane (issue 12): `npm run lab` installs Kamailio and rtpengine when missing (CI runs as
  * root with apt reachable: ~30 s) and runs the @lab scenarios on two workers (~2 min). Its
  * daemons register in a directory of this stage's own; anything still running there afterwards
@@ -321,23 +350,9 @@ async function main(): Promise<void> {
     const { code } = await run('npx', ['cucumber-js', '--profile', 'ci', '--parallel', '2'], { CI: 'true' });
     return scenarioStage(countScenarios(MESSAGES), code);
   });
-  await stage('Sabotage catalogue: every sabotage/ patch killed', async () => {
-    const { code, output } = await run(
-      process.execPath,
-      ['--require', 'ts-node/register/transpile-only', 'scripts/sabotage.ts'],
-      {},
-      SABOTAGE_TIMEOUT_MS,
-    );
-    const verdict = /sabotage: (\d+)\/(\d+) killed/.exec(output);
-    // One gate: green only when every patch of a non-empty catalogue was killed.
-    const ok = code === 0 && verdict !== null && verdict[1] === verdict[2] && Number(verdict[2]) > 0;
-    return {
-      ok,
-      passed: 0,
-      failed: ok ? 0 : 1,
-      detail: verdict ? verdict[0] : `no verdict (exit code ${code})`,
-    };
-  });
+  await stage('Sabotage catalogue: every sabotage/ patch killed', () =>
+    sabotageStage([], SABOTAGE_TIMEOUT_MS),
+  );
   await stage('Run summary, plan coverage and Allure report', async () => {
     console.log(writeRunSummary(MESSAGES, 'reports/summary.json', 'allure-results'));
     const coverage = await run('npx', ['ts-node', '--transpile-only', 'scripts/plan-coverage.ts']);
@@ -361,6 +376,9 @@ async function main(): Promise<void> {
   await stage('Remote smoke: @smoke against `npm run platform`', remoteSmoke);
   // After the report stage: the lab run writes allure-results/ and the message stream afresh.
   await stage('Lab lane: @lab on real Kamailio + rtpengine', labLane);
+  await stage('Lab sabotage: every `# target: lab` patch killed', () =>
+    sabotageStage(['--target', 'lab'], LAB_SABOTAGE_TIMEOUT_MS),
+  );
   await stage('No secret in allure-results/, reports/ or allure-report/', async () => {
     const secrets = existsSync(SECRETS_FILE)
       ? readFileSync(SECRETS_FILE, 'utf8').split('\n').filter(Boolean)

@@ -4,6 +4,7 @@ import {
   registerPhone,
   giveAnOutsideLineThatAnswers,
   giveAnOutsideLineThatIsBusy,
+  giveAnOutsideLineThatIsOutOfService,
   placeCall,
   answerAndTalk,
   callAndTalk,
@@ -40,6 +41,10 @@ Given('{person} is on an outside line that answers calls', function (this: Phase
 
 Given('{person} is on an outside line that is busy', function (this: Phase2World, name: string) {
   return giveAnOutsideLineThatIsBusy(this, name);
+});
+
+Given('{person} is on an outside line that is out of service', function (this: Phase2World, name: string) {
+  return giveAnOutsideLineThatIsOutOfService(this, name);
 });
 
 When('{person} calls {person}', async function (this: Phase2World, callerName: string, calleeName: string) {

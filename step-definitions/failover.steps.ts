@@ -6,6 +6,7 @@ import {
   callAndCrashWhileRinging,
   expectCallRecordAcrossRelayCrash,
   expectAnsweredOrRefusedClearly,
+  expectRefusedOnceNotRetried,
   expectAudioResumesUnasked,
   expectCallsAgainWithinTarget,
   expectLineHearsKeys,
@@ -82,6 +83,13 @@ When(
   '{person} calls {person} and the active SIP node crashes before {person} answers',
   function (this: Phase2World, callerName: string, calleeName: string, answerer: string) {
     return callAndCrashWhileRinging(this, callerName, calleeName, answerer);
+  },
+);
+
+Then(
+  "{person}'s call is refused once, and {person}'s line was offered it only once",
+  function (this: Phase2World, callerName: string, calleeName: string) {
+    return expectRefusedOnceNotRetried(this, callerName, calleeName);
   },
 );
 

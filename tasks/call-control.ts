@@ -11,7 +11,7 @@ import {
   type Speaker,
 } from './audio';
 import { bound, PLATFORM_LOG, boundMs } from './waiting';
-import { awaitCallRecord, talkTimeBracket } from './call-records';
+import { awaitCallRecord, expectDirectionCounted, talkTimeBracket } from './call-records';
 import { pstnNumber } from '../world/factories';
 
 /**
@@ -158,6 +158,7 @@ export async function answerTheTransferAndTalk(
   await talkForAMoment(world, kept, joined);
   expectHeardEachOther(world, kept, joined, from);
   expect(farEnd.isEnded, `${keptName}'s call stayed up through the transfer`).to.equal(false);
+  world.currentCall().transferredTo = answered;
 }
 
 /** The record of the current call, once the platform wrote it. */
@@ -171,15 +172,33 @@ export async function expectTransferInTheCallRecordOnceHungUp(
   keptName: string,
   targetName: string,
 ) {
-  const { farEnd } = world.currentCall();
+  const { farEnd, transferredTo, call, caller } = world.currentCall();
   if (!farEnd) throw new Error(`${keptName} was never on the call.`);
+  if (!transferredTo) throw new Error(`${targetName} never answered the transferred call.`);
   await farEnd.hangup();
-  await farEnd.waitUntilEnded(boundMs(world));
+  await Promise.all([farEnd.waitUntilEnded(boundMs(world)), transferredTo.waitUntilEnded(boundMs(world))]);
   const cdr = await callRecordOfCurrentCall(world);
   expect(cdr, 'the record of the transferred call').to.deep.include({
     disposition: 'answered',
     transferredTo: world.person(targetName).number,
   });
+  // One call from start to end: its audio counts span both parties that held the caller's side.
+  const callerSide = `${caller.name} then ${targetName}`;
+  const [before, after, kept] = [call.rtp.stats(), transferredTo.rtp.stats(), farEnd.rtp.stats()];
+  expectDirectionCounted(
+    cdr.media.aToB,
+    `from ${callerSide} to ${keptName}`,
+    { name: callerSide, sent: before.sent + after.sent },
+    { name: keptName, received: kept.received },
+    undefined,
+  );
+  expectDirectionCounted(
+    cdr.media.bToA,
+    `from ${keptName} to ${callerSide}`,
+    { name: keptName, sent: kept.sent },
+    { name: callerSide, received: before.received + after.received },
+    undefined,
+  );
 }
 
 /** When {string} hangs up the call through the API */

@@ -119,6 +119,14 @@ async function makeCall(world: Phase2World, caller: Person, callee: Person, outc
   await call.waitUntilEnded(boundMs(world, noAnswerTimeoutMs));
   if (outcome === 'no-answer')
     notes.ring = { atLeast: noAnswerTimeoutMs, atMost: (call.endedAt ?? NaN) - call.invitedAt };
+  // The far end's 503 is not the platform's: told 503, the phone (or a proxy in front, such as
+  // Kamailio's dispatcher) would take the platform itself for out of service (RFC 3261 §16.7: 500).
+  if (outcome === 'failed')
+    expect(
+      call.outcome.status,
+      `final status ${caller.name}'s phone got for the call to ${callee.name}, whose line is out of service (503): ` +
+        `500, a failure further on, not 503, which says the platform itself is out of service (see "${EVIDENCE.SIP}")`,
+    ).to.equal(500);
   world.voice.finishedCalls.push({
     caller,
     callee,
@@ -411,4 +419,27 @@ export async function expectNoneOfTheirCallRecordsVisible(
     });
     expect(byId.status, `"${outsider}" reading record ${cdr.id}`).to.equal(404);
   }
+}
+
+/** The relay's counts for one direction lie between what arrived at the listener and what the speaker sent. */
+export function expectDirectionCounted(
+  counted: { packets: number } | undefined,
+  direction: string,
+  speaker: { name: string; sent: number },
+  listener: { name: string; received: number },
+  uncounted: { packets: number; why: string } | undefined,
+) {
+  // More heard than was said: the listener got audio that was not (only) the speaker's.
+  expect(
+    listener.received,
+    `${listener.name} received ${listener.received} packets while ${speaker.name} sent only ${speaker.sent}: ` +
+      `${listener.name} heard audio that was not ${speaker.name}'s (looped back or crossed; see "${EVIDENCE.RTP}")`,
+  ).to.be.at.most(speaker.sent);
+  const atLeast = Math.max(0, listener.received - (uncounted?.packets ?? 0));
+  expect(
+    counted?.packets,
+    `packets the call record counts ${direction}: at least the ${listener.received} ${listener.name} received` +
+      `${uncounted ? ` less ${uncounted.packets} ${uncounted.why}` : ''}, ` +
+      `at most the ${speaker.sent} ${speaker.name} sent (see the record in "${EVIDENCE.HTTP}" and "${EVIDENCE.RTP}")`,
+  ).to.be.within(atLeast, speaker.sent);
 }

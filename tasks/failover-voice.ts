@@ -273,3 +273,37 @@ export async function expectCallRecordAcrossRelayCrash(
     why: `the crashed relay may have carried after its last save (every ${flushMs} ms, +${SAVE_TIMER_SLACK_MS} ms timer slack)`,
   });
 }
+
+/**
+ * Then {person}'s call is refused once, and {person}'s line was offered it only once. The far
+ * end's 503 is not the SIP node's: passed on as 503 it tells a proxy in front (Kamailio's
+ * dispatcher) that the node is out of service, which then tries the call again on the other
+ * node: the line is called twice, and the caller's one call leaves two attempts.
+ */
+export async function expectRefusedOnceNotRetried(
+  world: Phase2World,
+  callerName: string,
+  calleeName: string,
+) {
+  const { call, callee } = world.currentCall();
+  attempts.expectRefusal('call', call.callId);
+  const outcome = await call.events.waitFor(
+    (event) => event.kind === 'rejected' || event.kind === 'answered',
+    bound(world, `the call to ${calleeName}, whose line is out of service, to be refused`, {
+      lookAt: [EVIDENCE.SIP, PLATFORM_LOG],
+    }),
+  );
+  expect(outcome.kind, `how ${callerName}'s call to ${calleeName} ended`).to.equal('rejected');
+  expect(
+    outcome.status,
+    `final status ${callerName}'s phone got: 500, a failure further on (RFC 3261 §16.7), not the far end's 503 (see "${EVIDENCE.SIP}")`,
+  ).to.equal(500);
+  // The refusal reached the phone after every attempt at the line: all of them are in by now.
+  const network = await world.telephoneNetwork();
+  const offered = network.invites.all().filter((invite) => invite.number === callee.number);
+  expect(
+    offered.map((invite) => invite.callId),
+    `calls ${calleeName}'s line was offered for ${callerName}'s one call: one; more is the call tried again ` +
+      `through the other SIP node, which took the far end's 503 for the node's own (see "${EVIDENCE.SIP}")`,
+  ).to.have.length(1);
+}

@@ -130,6 +130,8 @@ export interface CallUnderTest {
   talkedUntil?: AudioSnapshot;
   /** When the scenario asked the API to transfer this call (suite clock). */
   transferRequestedAt?: number;
+  /** The outside line that took the call over from the caller in a transfer, once it answered. */
+  transferredTo?: PstnCall;
   /** When the scenario asked the API to hang this call up (suite clock). */
   hangupRequestedAt?: number;
 }

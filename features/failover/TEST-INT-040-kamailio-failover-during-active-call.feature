@@ -40,3 +40,8 @@ Feature: Kamailio failover during an active call
   Scenario: A call being set up at the moment of the crash is answered or refused, never left hanging
     When Alice calls Bob and the active SIP node crashes before Bob answers
     Then Alice's call is answered or refused with a clear answer within 30 seconds
+
+  Scenario: A call to a line that is out of service is refused once, not tried again on the other node
+    Given Carol is on an outside line that is out of service
+    When Alice calls Carol
+    Then Alice's call is refused once, and Carol's line was offered it only once

@@ -8,10 +8,12 @@ import {
   formatOutcome,
   loadPatches,
   matchesFilter,
+  formatSkipped,
   parseHeader,
   readRun,
   summarize,
   tagExpression,
+  targetOption,
 } from '../../scripts/sabotage';
 
 const DIFF = [
@@ -38,6 +40,7 @@ test('the header: cases, defect and expect, continued on later # lines; the diff
     cases: ['TEST-INT-020', 'TEST-INT-023'],
     defect: 'UNDELIV maps to delivered, so customers are told a lie.',
     expect: 'TEST-INT-020 fails.',
+    target: 'embedded',
   });
 });
 
@@ -66,6 +69,44 @@ test('the tag expression selects the cases as the CI profile would', () => {
     tagExpression(['TEST-INT-020', 'TEST-INT-023']),
     '(@TEST-INT-020 or @TEST-INT-023) and not @soak and not @wip',
   );
+});
+
+test('# target: lab marks a lab-lane patch; another target is named as a problem', () => {
+  const header = '# case: TEST-INT-010\n# defect: d\n# expect: e\n';
+  const lab = parseHeader(`${header}# target: Lab\n${DIFF}`);
+  assert.deepEqual(lab.problems, []);
+  assert.equal(lab.header.target, 'lab');
+  assert.equal(parseHeader(header + DIFF).header.target, 'embedded');
+  assert.deepEqual(parseHeader(`${header}# target: staging\n${DIFF}`).problems, [
+    '"staging" in its # target: line is not a target (embedded or lab)',
+  ]);
+});
+
+test("a lab patch runs only its case's @lab scenarios", () => {
+  assert.equal(tagExpression(['TEST-INT-010'], 'lab'), '@lab and @TEST-INT-010 and not @soak and not @wip');
+  assert.equal(
+    tagExpression(['TEST-INT-010', 'TEST-INT-040'], 'lab'),
+    '@lab and (@TEST-INT-010 or @TEST-INT-040) and not @soak and not @wip',
+  );
+});
+
+test('--target picks the lab patches, in either form; the default is embedded; another is refused', () => {
+  assert.deepEqual(targetOption(['010', '--timeout=60']), {
+    target: 'embedded',
+    rest: ['010', '--timeout=60'],
+  });
+  assert.deepEqual(targetOption(['--target', 'lab', '010']), { target: 'lab', rest: ['010'] });
+  assert.deepEqual(targetOption(['--target=lab']), { target: 'lab', rest: [] });
+  assert.throws(() => targetOption(['--target', 'prod']), /--target prod: the target is embedded or lab/);
+  assert.throws(() => targetOption(['--target']), /the target is embedded or lab/);
+  assert.deepEqual(formatSkipped(['sip-edge-path.patch'], 'lab'), [
+    'skipped sip-edge-path.patch  target lab: npm run sabotage -- --target lab',
+  ]);
+  const many = Array.from({ length: 21 }, (_, i) => `p${i}.patch`);
+  assert.deepEqual(formatSkipped(many, 'embedded'), [
+    'skipped 21 embedded patches  (npm run sabotage -- --target embedded)',
+  ]);
+  assert.deepEqual(formatSkipped([], 'embedded'), []);
 });
 
 test('a filter matches a patch by name or by case', () => {
@@ -145,6 +186,34 @@ test('a patch naming a case no feature carries is a fault of the catalogue', () 
       [
         ['a.patch', ['names TEST-INT-099, which no feature carries: nothing can catch it']],
         ['b.patch', []],
+      ],
+    );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a lab patch naming a case whose feature is not tagged @lab is a fault of the catalogue', () => {
+  const root = mkdtempSync(join(tmpdir(), 'sabotage-test-'));
+  try {
+    mkdirSync(join(root, 'features'));
+    mkdirSync(join(root, 'sabotage'));
+    writeFileSync(join(root, 'features', 'a.feature'), '@TEST-INT-010 @lab\nFeature: a\n');
+    writeFileSync(join(root, 'features', 'b.feature'), '@TEST-INT-020\nFeature: b\n');
+    const header = '# defect: d\n# expect: e\n# target: lab\n';
+    writeFileSync(join(root, 'sabotage', 'a.patch'), `# case: TEST-INT-010\n${header}${DIFF}`);
+    writeFileSync(join(root, 'sabotage', 'b.patch'), `# case: TEST-INT-020\n${header}${DIFF}`);
+    assert.deepEqual([...featureTags(join(root, 'features'), '@lab')].sort(), ['@TEST-INT-010', '@lab']);
+    const patches = loadPatches(join(root, 'sabotage'), join(root, 'features'));
+    assert.deepEqual(
+      patches.map((p) => [p.name, p.header.target, p.problems]),
+      [
+        ['a.patch', 'lab', []],
+        [
+          'b.patch',
+          'lab',
+          ['names TEST-INT-020, whose feature is not tagged @lab: the lab lane does not run it'],
+        ],
       ],
     );
   } finally {
