@@ -9,6 +9,7 @@ import { FAILOVER_TARGET_MS, crashActiveNode, firstSuccessAfterCrash, latestFaul
 import { customerNumber, finalStatusOf } from './messaging';
 import { session } from './smpp';
 import { bound, eventually, PLATFORM_LOG } from './waiting';
+import { ApiError } from '../world/http/api-client';
 
 /**
  * The SMSC's failover as the customer and the mobile network see it: every acknowledged text
@@ -167,7 +168,7 @@ export async function expectEveryAcknowledgedTextArrives(world: Phase2World, cus
   const from = customerNumber(world, customerName);
   for (const to of new Set(texts.map((t) => t.to))) {
     const marker = `Marker ${randomBytes(4).toString('hex')}`;
-    await api.sendMessage({ from, to, text: marker });
+    await sendLikeACustomerAroundAFault(world, () => api.sendMessage({ from, to, text: marker }));
     await world.mobileNetwork.handset(to).inbox.waitFor(
       (sms) => sms.text === marker,
       bound(world, `a marker text on ${to}, sent after the texts of the crash`, {
@@ -357,4 +358,23 @@ export function expectRecordedTextNotResent(world: Phase2World) {
     `submissions of "${message.text}" the network accepted: one — the platform had recorded it as sent before the ` +
       `SMSC node crashed, so the successor had no reason to send it again (see "${EVIDENCE.SMPP}")`,
   ).to.have.length(1);
+}
+
+/**
+ * A text sent as a customer sends it around a fault: the platform's "try again later" (503, e.g.
+ * in the moments after the database is back, while its nodes still back off from a busy store) is
+ * tried again, every 250 ms, until the plan's failover target after the latest fault has passed;
+ * any other refusal, or a 503 past the target, fails at once.
+ */
+async function sendLikeACustomerAroundAFault<T>(world: Phase2World, send: () => Promise<T>): Promise<T> {
+  const latest = world.failover.faults.at(-1);
+  const deadline = (latest?.requestedAt ?? Date.now()) + FAILOVER_TARGET_MS;
+  for (;;) {
+    try {
+      return await send();
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 503 || Date.now() >= deadline) throw error;
+    }
+    await new Promise((done) => setTimeout(done, 250));
+  }
 }
