@@ -9,13 +9,14 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { startPlatform } from '../platform';
-import { EMBEDDED_SPEECH_TO_TEXT_URL, embeddedDefaults } from '../platform/config';
+import { EMBEDDED_SPEECH_TO_TEXT_URL, embeddedDefaults, type PlatformConfig } from '../platform/config';
 import { startCluster } from '../platform/cluster/supervisor';
 import { claimLabPorts } from '../lab/ports';
 import { startLabRtpengine } from '../lab/rtpengine';
 import { startKamailio } from '../lab/kamailio';
 import type { Daemon } from '../lab/daemons';
 import type { PlatformEndpoints } from './config';
+import type { NamedPeer } from '../world/traffic-log';
 
 export interface EmbeddedPlatform {
   endpoints: PlatformEndpoints;
@@ -107,96 +108,110 @@ export interface LabPlatform extends EmbeddedPlatform {
  * reverse order, each part even if another fails to stop.
  */
 export async function startLabPlatform(logFile: string, worker: string): Promise<LabPlatform> {
-  const ports = claimLabPorts();
-  const stops: Array<() => Promise<void>> = [async () => ports.release()];
-  const stopAll = async (): Promise<void> => {
-    const failures: unknown[] = [];
-    for (const stop of stops.reverse()) {
-      try {
-        await stop();
-      } catch (error) {
-        failures.push(error);
-      }
-    }
-    stops.length = 0;
-    if (failures.length > 0)
-      throw new AggregateError(
-        failures,
-        `the lab platform did not stop cleanly: ${failures.map(String).join('; ')}`,
-      );
-  };
-  const logs = {
-    rtpengine: join('reports', `lab-rtpengine-${worker}.log`),
-    kamailio: join('reports', `lab-kamailio-${worker}.log`),
-  };
-  const runDir = mkdtempSync(join(tmpdir(), 'phase2-lab-'));
-  stops.push(async () => rmSync(runDir, { recursive: true, force: true }));
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = stopsInReverse(stops, 'the lab platform');
   try {
-    const kamailioPorts = { udpPort: await ports.next('udp'), wsPort: await ports.next('tcp') };
-    const rtpengine = await startLabRtpengine(logs.rtpengine);
-    stops.push(async () => rtpengine.ports.release());
-    stops.push(stopperOf(rtpengine.daemon));
-
+    const peers = await startLabPeers(`${worker}`, stops);
     const adminApiKey = `admin-${randomBytes(16).toString('hex')}`;
-    const config = embeddedDefaults({
-      storeFile: join(runDir, 'platform.db'),
-      adminApiKey,
-    });
+    const config = embeddedDefaults({ storeFile: join(peers.runDir, 'platform.db'), adminApiKey });
     config.providers.speechToTextUrl = EMBEDDED_SPEECH_TO_TEXT_URL;
-    config.media.externalRelay = rtpengine.ng;
-    config.sip.trustedProxies = [{ host: '127.0.0.1', port: kamailioPorts.udpPort }];
+    peers.placeBehind(config);
     const log = createWriteStream(logFile, { flags: 'w' });
     stops.push(() => new Promise<void>((done) => log.end(done)));
     const platform = await startPlatform(config, (role, message) => {
       log.write(`${new Date().toISOString()} [${role}] ${message}\n`);
     });
     stops.push(() => platform.stop());
-
-    const kamailio = await startKamailio({
-      ...kamailioPorts,
-      sipEdges: [platform.endpoints.sip.udp],
-      domain: platform.endpoints.sip.domain,
-      runDir: join(runDir, 'kamailio'),
-      logFile: logs.kamailio,
-    });
-    stops.push(stopperOf(kamailio.daemon));
-    const wsPort = Number(new URL(kamailio.ws).port);
+    const front = await peers.startFront(
+      [{ name: 'platform SIP', udp: platform.endpoints.sip.udp }],
+      config.sip.domain,
+    );
     return {
       endpoints: {
         ...platform.endpoints,
-        sip: { udp: kamailio.udp, ws: kamailio.ws, domain: platform.endpoints.sip.domain },
+        ...front,
         adminApiKey,
         stubbedProviders: { speechToTextUrl: EMBEDDED_SPEECH_TO_TEXT_URL },
-        topology: [
-          {
-            name: 'Kamailio',
-            host: kamailio.udp.host,
-            portMin: kamailio.udp.port,
-            portMax: kamailio.udp.port,
-          },
-          { name: 'Kamailio', host: '127.0.0.1', portMin: wsPort, portMax: wsPort },
-          {
-            name: 'rtpengine',
-            host: rtpengine.ng.host,
-            portMin: rtpengine.ports.portMin,
-            portMax: rtpengine.ports.portMax,
-          },
-          {
-            name: 'platform SIP',
-            host: platform.endpoints.sip.udp.host,
-            portMin: platform.endpoints.sip.udp.port,
-            portMax: platform.endpoints.sip.udp.port,
-          },
-        ],
       },
       logFile,
-      peerLogs: [logs.kamailio, logs.rtpengine],
+      peerLogs: peers.logs,
       stop: stopAll,
     };
   } catch (error) {
     await stopAll().catch(() => undefined);
     throw error;
   }
+}
+
+/** What both lab launchers share: rtpengine before the platform, Kamailio in front of it after. */
+interface LabPeers {
+  /** A scratch folder for the platform's store and Kamailio's run files (removed at the stop). */
+  runDir: string;
+  logs: string[];
+  /** Points the platform's media relay at rtpengine and makes it trust Kamailio as its proxy. */
+  placeBehind(config: PlatformConfig): void;
+  /** Starts Kamailio dispatching over the sip-edge nodes (in preference order): the suite's SIP endpoints and who listens where. */
+  startFront(
+    sipEdges: Array<{ name: string; udp: { host: string; port: number } }>,
+    domain: string,
+  ): Promise<Pick<PlatformEndpoints, 'sip' | 'topology'>>;
+}
+
+/**
+ * Kamailio's ports are claimed first (the platform must know its trusted proxy before Kamailio can
+ * bind them, after the platform), then rtpengine starts. Every part is pushed onto `stops`.
+ */
+async function startLabPeers(label: string, stops: Array<() => Promise<void>>): Promise<LabPeers> {
+  const ports = claimLabPorts();
+  stops.push(async () => ports.release());
+  const logs = {
+    rtpengine: join('reports', `lab-rtpengine-${label}.log`),
+    kamailio: join('reports', `lab-kamailio-${label}.log`),
+  };
+  const runDir = mkdtempSync(join(tmpdir(), 'phase2-lab-'));
+  stops.push(async () => rmSync(runDir, { recursive: true, force: true }));
+  const kamailioPorts = { udpPort: await ports.next('udp'), wsPort: await ports.next('tcp') };
+  const rtpengine = await startLabRtpengine(logs.rtpengine);
+  stops.push(async () => rtpengine.ports.release());
+  stops.push(stopperOf(rtpengine.daemon));
+  const single = (name: string, at: { host: string; port: number }): NamedPeer => ({
+    name,
+    host: at.host,
+    portMin: at.port,
+    portMax: at.port,
+  });
+  return {
+    runDir,
+    logs: [logs.kamailio, logs.rtpengine],
+    placeBehind(config) {
+      config.media.externalRelay = rtpengine.ng;
+      config.sip.trustedProxies = [{ host: '127.0.0.1', port: kamailioPorts.udpPort }];
+    },
+    async startFront(sipEdges, domain) {
+      const kamailio = await startKamailio({
+        ...kamailioPorts,
+        sipEdges: sipEdges.map((edge) => edge.udp),
+        domain,
+        runDir: join(runDir, 'kamailio'),
+        logFile: logs.kamailio,
+      });
+      stops.push(stopperOf(kamailio.daemon));
+      return {
+        sip: { udp: kamailio.udp, ws: kamailio.ws, domain },
+        topology: [
+          single('Kamailio', kamailio.udp),
+          single('Kamailio', { host: '127.0.0.1', port: Number(new URL(kamailio.ws).port) }),
+          {
+            name: 'rtpengine',
+            host: rtpengine.ng.host,
+            portMin: rtpengine.ports.portMin,
+            portMax: rtpengine.ports.portMax,
+          },
+          ...sipEdges.map((edge) => single(edge.name, edge.udp)),
+        ],
+      };
+    },
+  };
 }
 
 /**
@@ -235,81 +250,33 @@ export interface LabCluster extends EmbeddedCluster {
  * nock stubs cannot answer for them: no speech-to-text provider here (as startEmbeddedCluster).
  */
 export async function startLabCluster(logFile: string, worker: string): Promise<LabCluster> {
-  const ports = claimLabPorts();
-  const stops: Array<() => Promise<void>> = [async () => ports.release()];
+  const stops: Array<() => Promise<void>> = [];
   const stopAll = stopsInReverse(stops, 'the lab cluster');
-  const stamp = Date.now();
-  const logs = {
-    rtpengine: join('reports', `lab-rtpengine-${worker}-failover-${stamp}.log`),
-    kamailio: join('reports', `lab-kamailio-${worker}-failover-${stamp}.log`),
-  };
-  const dataDir = mkdtempSync(join(tmpdir(), 'phase2-lab-cluster-'));
-  stops.push(async () => rmSync(dataDir, { recursive: true, force: true }));
   try {
-    const kamailioPorts = { udpPort: await ports.next('udp'), wsPort: await ports.next('tcp') };
-    const rtpengine = await startLabRtpengine(logs.rtpengine);
-    stops.push(async () => rtpengine.ports.release());
-    stops.push(stopperOf(rtpengine.daemon));
-
+    const peers = await startLabPeers(`${worker}-failover-${Date.now()}`, stops);
     const adminApiKey = `admin-${randomBytes(16).toString('hex')}`;
-    const config = embeddedDefaults({
-      storeFile: join(dataDir, 'platform.db'),
-      adminApiKey,
-    });
+    const config = embeddedDefaults({ storeFile: join(peers.runDir, 'platform.db'), adminApiKey });
     // The supervisor starts no relay nodes then: the sip nodes drive rtpengine.
-    config.media.externalRelay = rtpengine.ng;
-    config.sip.trustedProxies = [{ host: '127.0.0.1', port: kamailioPorts.udpPort }];
+    peers.placeBehind(config);
     const log = createWriteStream(logFile, { flags: 'w' });
     stops.push(() => new Promise<void>((done) => log.end(done)));
     const write = (role: string, message: string): void => {
       log.write(`${new Date().toISOString()} [${role}] ${message}\n`);
     };
     const cluster = await startCluster(
-      {
-        config,
-        dataDir,
-        activeActive: ['sip'],
-        timing: CLUSTER_TIMING,
-      },
+      { config, dataDir: peers.runDir, activeActive: ['sip'], timing: CLUSTER_TIMING },
       write,
     );
     stops.push(() => cluster.stop());
-
-    const kamailio = await startKamailio({
-      ...kamailioPorts,
-      sipEdges: cluster.sipNodes.map((node) => node.udp),
-      domain: cluster.endpoints.sip.domain,
-      runDir: join(dataDir, 'kamailio'),
-      logFile: logs.kamailio,
-    });
-    stops.push(stopperOf(kamailio.daemon));
-    const wsPort = Number(new URL(kamailio.ws).port);
-    const single = (name: string, at: { host: string; port: number }) => ({
-      name,
-      host: at.host,
-      portMin: at.port,
-      portMax: at.port,
-    });
+    const front = await peers.startFront(
+      cluster.sipNodes.map((node) => ({ name: `platform SIP node ${node.node}`, udp: node.udp })),
+      config.sip.domain,
+    );
     return {
-      endpoints: {
-        ...cluster.endpoints,
-        sip: { udp: kamailio.udp, ws: kamailio.ws, domain: cluster.endpoints.sip.domain },
-        adminApiKey,
-        topology: [
-          single('Kamailio', kamailio.udp),
-          single('Kamailio', { host: '127.0.0.1', port: wsPort }),
-          {
-            name: 'rtpengine',
-            host: rtpengine.ng.host,
-            portMin: rtpengine.ports.portMin,
-            portMax: rtpengine.ports.portMax,
-          },
-          ...cluster.sipNodes.map((node) => single(`platform SIP node ${node.node}`, node.udp)),
-        ],
-      },
+      endpoints: { ...cluster.endpoints, ...front, adminApiKey },
       logFile,
       faultUrl: cluster.faultUrl,
-      peerLogs: [logs.kamailio, logs.rtpengine],
+      peerLogs: peers.logs,
       stop: stopAll,
     };
   } catch (error) {
