@@ -394,4 +394,23 @@ CREATE TABLE IF NOT EXISTS bus_offsets (
   last_id INTEGER NOT NULL,           -- the last bus_events.id whose listeners ran on this role
   failures INTEGER NOT NULL DEFAULT 0 -- consecutive polls on which a listener threw for last_id + 1
 );
+
+-- The audit trail (TEST-INT-054): append-only, each entry chained to the one before by hash, so an
+-- edit behind the platform's back breaks the chain at that entry.
+CREATE TABLE IF NOT EXISTS audit_events (
+  seq INTEGER PRIMARY KEY,            -- chain order
+  id TEXT NOT NULL UNIQUE,
+  at TEXT NOT NULL,
+  actor_kind TEXT NOT NULL,           -- customer | operator | platform | anonymous
+  actor_id TEXT,
+  customer_id TEXT,                   -- whose trail it belongs to (null: the operator's only)
+  channel TEXT NOT NULL,              -- api | ops | sip | smpp | platform
+  action TEXT NOT NULL,               -- e.g. sip-account.created, auth.failed, fraud.blocked
+  target TEXT,
+  source_address TEXT,
+  request_id TEXT,
+  detail TEXT NOT NULL,               -- JSON: before/after/reason, secrets redacted
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
 `;
