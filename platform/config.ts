@@ -125,6 +125,11 @@ export interface PlatformConfig {
     idempotencyLeaseMs: number;
     /** Retry-After sent with a 503 when the store is unavailable. */
     storeRetryAfterSeconds: number;
+    /**
+     * The reference platform's drills (POST /ops/v1/drills/…: a DBA editing the audit trail behind
+     * the platform's back). Never on in a product; absent means off.
+     */
+    referenceDrills?: boolean;
   };
   webhooks: {
     /** First retry delay; doubles on every failed attempt. */
@@ -248,6 +253,7 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
       idempotencyKeyTtlMs: 24 * 3_600_000,
       idempotencyLeaseMs: 10_000,
       storeRetryAfterSeconds: 1,
+      referenceDrills: true,
     },
     webhooks: { retryBaseMs: 100, maxAttempts: 6, timeoutMs: 1_000 },
     // Ordinary contention between nodes lasts a few ms; past this the primary is taken as gone.

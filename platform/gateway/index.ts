@@ -22,6 +22,14 @@ import {
 import { RequestLog } from './request-log';
 import { RateLimiting } from './rate-limiting';
 import { StoreHealth } from './store-health';
+import { auditRequest, resourceBefore } from './audit-hook';
+import {
+  listAuditEvents,
+  parseAuditFilter,
+  restoreAuditEntry,
+  tamperWithAuditEntry,
+  verifyAuditChain,
+} from '../core/audit';
 import { IDEMPOTENCY_KEY_HEADER, IdempotencyKeys, idempotencyKeyOf, requestFingerprint } from './idempotency';
 
 export type { GatewayPlugin, PluginExit, PluginRequest } from './plugins';
@@ -120,6 +128,17 @@ export async function startGateway(
       settings: () => effectiveSettings(config),
       contractYaml: readFileSync(CONTRACT_FILE, 'utf8'),
       findRequest: (id) => requestLog.find(id),
+      audit: {
+        list: (query, customerId) =>
+          listAuditEvents(deps.db, {
+            ...parseAuditFilter(query, customerId === undefined),
+            ...(customerId ? { customerId } : {}),
+          }),
+        verify: () => verifyAuditChain(deps.db),
+        drills: config.api.referenceDrills === true,
+        tamper: (customerId) => tamperWithAuditEntry(deps.db, customerId),
+        restore: (tampered) => restoreAuditEntry(deps.db, tampered),
+      },
       rateLimits: {
         get: (id) => rateLimiting.getLimits(id),
         set: (id, body) => rateLimiting.setLimits(id, body),
@@ -160,7 +179,7 @@ export async function startGateway(
     const method = request.method ?? 'GET';
     const url = new URL(request.url ?? '/', 'http://gateway.invalid');
     let outcome = '';
-    const seen: { caller: Caller | null } = { caller: null };
+    const seen: RequestFacts['seen'] = { caller: null, route: undefined, before: null };
     let answer: Answer;
     try {
       answer = await answerTo(request, response, { method, url, requestId, started, seen });
@@ -177,6 +196,22 @@ export async function startGateway(
     }
     const durationMs = elapsedMs(started);
     const { caller } = seen;
+    const unaudited = auditRequest(deps.db, {
+      method,
+      path: url.pathname,
+      requestId,
+      sourceAddress: request.socket.remoteAddress ?? null,
+      caller,
+      route: seen.route,
+      before: seen.before,
+      status: answer.status,
+      responseText: answer.text,
+      replayed: answer.headers['Idempotent-Replayed'] === 'true',
+    });
+    if (unaudited) {
+      log('gateway', `AUDIT ENTRY LOST for request ${requestId}: ${String(unaudited)}`);
+      if (isStoreUnavailable(unaudited)) store.failed();
+    }
     // Logged before the answer is written: a client that has its answer finds the request on any
     // gateway node, even if this one dies the next instant.
     const logged = requestLog.add(
@@ -241,6 +276,7 @@ export async function startGateway(
       );
     }
     const { route, params } = matched;
+    seen.route = route;
     if (caller) checkAccess(route, caller, url.pathname);
 
     // While the store is down, a request that writes is refused at once (see StoreHealth);
@@ -261,6 +297,7 @@ export async function startGateway(
         ? await readCsvBody(request, url.pathname)
         : undefined;
     const context: RouteContext = { caller, params, query: withoutApiKey(url.searchParams), body };
+    if (method !== 'GET' && method !== 'HEAD') seen.before = await resourceBefore(routes, route, context);
     const upstreamStarted = process.hrtime.bigint();
     const answer =
       sentKey.key !== undefined && caller
@@ -565,8 +602,8 @@ interface RequestFacts {
   url: URL;
   requestId: string;
   started: bigint;
-  /** Filled in by key-auth, for the request log. */
-  seen: { caller: Caller | null };
+  /** Filled in by key-auth and routing, for the request log and the audit trail. */
+  seen: { caller: Caller | null; route: CompiledRoute | undefined; before: unknown };
 }
 
 /** Kong's own answers (key-auth, no route, plugin exits): `{message}`, never problem+json. */

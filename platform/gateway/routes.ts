@@ -1,6 +1,8 @@
 import type { CoreServices, Caller } from '../core/services';
 import { problem, ProblemError } from './problems';
 import type { RequestRecord } from './request-log';
+import type { TamperedAuditEntry } from '../core/audit';
+import { ValidationError } from '../errors';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -36,6 +38,8 @@ export interface RouteDefinition {
    * handler must be synchronous (its writes commit together with the stored response).
    */
   idempotent?: boolean;
+  /** The audit action a change records, when the template does not say it (see auditActionOf). */
+  auditAction?: string;
   handle(context: RouteContext): Reply | Promise<Reply>;
 }
 
@@ -47,6 +51,15 @@ export interface RouteTableOptions {
   contractYaml: string;
   /** The gateway's request log by request id, for GET /ops/v1/requests/{id}. */
   findRequest: (requestId: string) => RequestRecord | undefined;
+  /** The audit trail: lists (a customer's own when `customerId` is given), the chain check, the DBA drill. */
+  audit: {
+    list(query: URLSearchParams, customerId: string | undefined): unknown;
+    verify(): unknown;
+    /** The reference platform's tamper drill is on (never in a product). */
+    drills: boolean;
+    tamper(customerId: string): TamperedAuditEntry | undefined;
+    restore(tampered: TamperedAuditEntry): boolean;
+  };
   /** A customer's API rate limits, for /ops/v1/customers/{id}/rate-limits. */
   rateLimits: {
     get(customerId: string): unknown;
@@ -66,6 +79,7 @@ export function routeTable({
   contractYaml,
   findRequest,
   rateLimits,
+  audit,
 }: RouteTableOptions): RouteDefinition[] {
   const ok = (body: unknown, status = 200): Reply => ({ status, body });
   return [
@@ -237,6 +251,7 @@ export function routeTable({
       method: 'DELETE',
       path: '/v1/calls/{id}',
       access: 'customer',
+      auditAction: 'call.ended',
       handle: (c) => {
         services.liveCalls.hangupLiveCall(customerOf(c), c.params.id);
         return { status: 204 };
@@ -281,6 +296,7 @@ export function routeTable({
       method: 'POST',
       path: '/v1/messages',
       access: 'customer',
+      auditAction: 'message.sent',
       idempotent: true,
       jsonBody: true,
       handle: (c) => ok(services.messages.sendMessage(customerOf(c), c.body), 202),
@@ -484,6 +500,60 @@ export function routeTable({
     },
     {
       method: 'GET',
+      path: '/v1/audit-events',
+      access: 'customer',
+      handle: (c) => ok(audit.list(c.query, customerOf(c))),
+    },
+    {
+      method: 'GET',
+      path: '/ops/v1/audit-events',
+      access: 'operator',
+      handle: (c) => ok(audit.list(c.query, undefined)),
+    },
+    {
+      method: 'GET',
+      path: '/ops/v1/audit-events/verify',
+      access: 'operator',
+      handle: () => ok(audit.verify()),
+    },
+    {
+      // The reference platform's DBA drill: what someone with direct access to the store could do.
+      method: 'POST',
+      path: '/ops/v1/drills/audit-tamper',
+      access: 'operator',
+      jsonBody: true,
+      handle: (c) => {
+        drillsOn(audit.drills);
+        const customerId = (c.body as { customerId?: unknown } | null)?.customerId;
+        if (typeof customerId !== 'string')
+          throw new ValidationError([
+            { field: 'customerId', message: 'name the customer whose trail to edit' },
+          ]);
+        const tampered = audit.tamper(customerId);
+        if (!tampered)
+          throw new ProblemError(problem('notFound', `customer ${customerId} has no audit entries`));
+        return ok(tampered);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/ops/v1/drills/audit-restore',
+      access: 'operator',
+      jsonBody: true,
+      handle: (c) => {
+        drillsOn(audit.drills);
+        const { seq, original } = (c.body ?? {}) as { seq?: unknown; original?: unknown };
+        if (typeof seq !== 'number' || typeof original !== 'string')
+          throw new ValidationError([
+            { field: 'seq', message: 'send back what audit-tamper answered: {seq, original}' },
+          ]);
+        if (!audit.restore({ seq, original }))
+          throw new ProblemError(problem('notFound', `there is no audit entry ${seq}`));
+        return ok({ seq, restored: true });
+      },
+    },
+    {
+      method: 'GET',
       path: '/ops/v1/settings',
       access: 'operator',
       handle: () => ok(settings()),
@@ -563,6 +633,14 @@ function customerOf(context: RouteContext): string {
     );
   }
   return caller.customerId;
+}
+
+/** The drills exist on the reference platform only: elsewhere they are not there at all. */
+function drillsOn(enabled: boolean): void {
+  if (!enabled)
+    throw new ProblemError(
+      problem('notFound', 'drills are offered by the reference platform only (config api.referenceDrills)'),
+    );
 }
 
 /** A compiled route: the template as a regular expression with named parameters. */

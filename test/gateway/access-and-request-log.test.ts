@@ -42,6 +42,13 @@ function operatorRoutesOfTheGateway(): string[] {
     contractYaml: '',
     findRequest: () => undefined,
     rateLimits: { get: () => undefined, set: () => undefined, reset: () => undefined },
+    audit: {
+      list: () => undefined,
+      verify: () => undefined,
+      drills: false,
+      tamper: () => undefined,
+      restore: () => false,
+    },
   })
     .filter((route) => route.access === 'operator')
     .map((route) => `${route.method} ${route.path}`)
