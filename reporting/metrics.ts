@@ -31,8 +31,11 @@ export type Metric =
     }
   /** Texts the platform acknowledged, and how many of them reached a handset. */
   | { kind: 'delivery'; name: string; accepted: number; delivered: number }
-  /** Records the platform owes (a CDR per call), and how many it wrote. */
-  | { kind: 'audit'; name: string; expected: number; recorded: number }
+  /**
+   * A change the suite made through the API (a 2xx to a POST/PUT/PATCH/DELETE, by request id)
+   * and how many entries of the platform's audit trail carry that request id: exactly 1 is right.
+   */
+  | { kind: 'audit'; name: string; requestId: string; entries: number }
   /** One call, text or API request and how it ended end to end (reporting/attempts.ts). */
   | ({ kind: 'attempt' } & Attempt);
 

@@ -10,6 +10,7 @@ import {
   Status,
 } from '@cucumber/cucumber';
 import { recordScenarioTraffic } from '../reporting/traffic-outcomes';
+import { recordAuditCompleteness } from '../reporting/audit-completeness';
 import nock from 'nock';
 import { config as chaiConfig } from 'chai';
 import { createHash } from 'node:crypto';
@@ -146,6 +147,13 @@ After(
   { name: 'Clean up: end calls and sessions, attach what teardown sent' },
   async function (this: Phase2World, { result }) {
     try {
+      // Before cleanup stops a failover scenario's own platform: its trail is looked up there.
+      await recordAuditCompleteness(
+        this,
+        [this.env, environment].flatMap((env) =>
+          env ? [{ baseUrl: env.endpoints.apiUrl.replace(/\/+$/, ''), api: env.operator }] : [],
+        ),
+      );
       recordScenarioTraffic(this); // before cleanup forgets the handsets it judges by
       await this.cleanup();
     } finally {

@@ -134,7 +134,8 @@ export interface AuditFilter {
   /** Only this customer's trail (a customer's own reads always set it). */
   customerId?: string;
   action?: string;
-  requestId?: string;
+  /** Entries of any of these requests (the query may repeat `requestId`). */
+  requestIds?: string[];
   since?: string;
   until?: string;
   limit: number;
@@ -151,9 +152,12 @@ export function parseAuditFilter(query: URLSearchParams, allowCustomerFilter: bo
   const text = (name: string): string | undefined => query.get(name) ?? undefined;
   const filter: AuditFilter = {
     action: text('action'),
-    requestId: text('requestId'),
     limit: DEFAULT_AUDIT_PAGE,
   };
+  const requestIds = query.getAll('requestId');
+  if (requestIds.length > MAX_AUDIT_PAGE)
+    errors.push({ field: 'requestId', message: `at most ${MAX_AUDIT_PAGE} request ids at once` });
+  else if (requestIds.length > 0) filter.requestIds = requestIds;
   if (allowCustomerFilter) filter.customerId = text('customerId');
   else if (query.has('customerId'))
     errors.push({ field: 'customerId', message: 'a customer reads its own trail only' });
@@ -188,12 +192,19 @@ export function listAuditEvents(
 ): { items: AuditRecord[]; nextCursor: string | null } {
   const where: string[] = ['1 = 1'];
   const params: Record<string, string | number> = { limit: filter.limit + 1 };
-  const equal = { customerId: 'customer_id', action: 'action', requestId: 'request_id' } as const;
+  const equal = { customerId: 'customer_id', action: 'action' } as const;
   for (const [field, column] of Object.entries(equal) as [keyof typeof equal, string][]) {
     const value = filter[field];
     if (value === undefined) continue;
     where.push(`${column} = @${field}`);
     params[field] = value;
+  }
+  if (filter.requestIds !== undefined) {
+    const names = filter.requestIds.map((id, i) => {
+      params[`requestId${i}`] = id;
+      return `@requestId${i}`;
+    });
+    where.push(`request_id IN (${names.join(', ')})`);
   }
   if (filter.since !== undefined) {
     where.push('at >= @since');

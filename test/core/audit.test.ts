@@ -87,7 +87,7 @@ test('a customer’s list holds its own entries only, newest first, paged withou
   assert.equal(second.nextCursor, null);
   const byRequest = listAuditEvents(
     db,
-    parseAuditFilter(new URLSearchParams('requestId=req-smsc-route.updated'), true),
+    parseAuditFilter(new URLSearchParams('requestId=req-smsc-route.updated&requestId=req-nothing'), true),
   );
   assert.deepEqual(
     byRequest.items.map((e) => e.seq),

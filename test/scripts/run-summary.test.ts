@@ -27,7 +27,8 @@ test('metrics: percentiles, consistency, losses, audit; a metric without measure
     metric({ kind: 'consistency', name: 'analytics', passed: true }),
     metric({ kind: 'consistency', name: 'analytics', passed: false }),
     metric({ kind: 'delivery', name: 'campaign', accepted: 5, delivered: 4 }),
-    metric({ kind: 'audit', name: 'cdr', expected: 3, recorded: 3 }),
+    metric({ kind: 'audit', name: 'POST /v1/trunks', requestId: 'r1', entries: 1 }),
+    metric({ kind: 'audit', name: 'PUT /v1/templates/{id}', requestId: 'r2', entries: 1 }),
   ].join('\n');
   const summary = summariseRun(ndjson, { passed: 99, failed: 1, skipped: 2 }, new Date(0));
   const byName = Object.fromEntries(summary.metrics.map((m) => [m.metric, m]));
@@ -47,6 +48,22 @@ test('metrics: percentiles, consistency, losses, audit; a metric without measure
     environmentProperties(summary),
     /^metric\\:\\ Failover\\ time=no measurements in this run, target < 30 s$/m,
   );
+});
+
+test('audit trail completeness: each change by request id exactly once; missing and repeated entries miss it', () => {
+  const audit = (requestId: string, entries: number): string =>
+    metric({ kind: 'audit', name: `POST /v1/x (${requestId})`, requestId, entries });
+  const summary = summariseRun(
+    [audit('r1', 1), audit('r1', 1), audit('r2', 0), audit('r3', 2), audit('r4', 1)].join('\n'),
+    { passed: 1, failed: 0, skipped: 0 },
+  );
+  const line = summary.metrics.find((m) => m.metric === 'Audit trail completeness');
+  assert.equal(
+    line?.measured,
+    '50 % (2 of 4 changes made through the API recorded exactly once; 1 missing, 1 recorded more than once)',
+  );
+  assert.equal(line?.verdict, 'missed');
+  assert.deepEqual(line?.sources, ['POST /v1/x (r2)', 'POST /v1/x (r3)']);
 });
 
 test('an empty run measures nothing and claims nothing', () => {

@@ -5,6 +5,7 @@ import { traffic } from '../traffic-log';
 import { platformContract, type ApiContract } from './contract';
 import { redactHeaders, redactJson, redactText } from './redact';
 import { attempts, type AttemptOutcome } from '../../reporting/attempts';
+import { auditLedger, isAuditedChange } from '../../reporting/audit-ledger';
 
 /** The platform API as the suite sees it (its own types, written from the contract, not imported from the platform). */
 export type CustomerTier = 'standard' | 'premium' | 'call-center' | 'api-only';
@@ -322,6 +323,46 @@ export interface SmsRoute {
 }
 
 /** One request as the gateway logged it (GET /ops/v1/requests/{id}). */
+/** One entry of the platform's audit trail (contract: AuditEvent). */
+export interface AuditEvent {
+  seq: number;
+  id: string;
+  at: string;
+  actor: { kind: 'customer' | 'operator' | 'platform' | 'anonymous'; id: string | null };
+  customerId: string | null;
+  channel: 'api' | 'ops' | 'sip' | 'smpp' | 'platform';
+  action: string;
+  target: string | null;
+  sourceAddress: string | null;
+  requestId: string | null;
+  detail: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditFilter {
+  action?: string;
+  requestIds?: string[];
+  since?: string;
+  until?: string;
+  limit?: number;
+  cursor?: string;
+  /** Operator only. */
+  customerId?: string;
+}
+
+export interface AuditVerification {
+  intact: boolean;
+  checked: number;
+  firstBrokenSeq?: number;
+}
+
+/** What the reference platform's tamper drill changed (kept to undo it). */
+export interface TamperedAuditEntry {
+  seq: number;
+  original: string;
+}
+
 export interface RequestRecord {
   requestId: string;
   method: string;
@@ -676,6 +717,30 @@ export class PlatformApi {
     await this.call('DELETE', `/v1/webhooks/${encodeURIComponent(id)}`);
   }
 
+  /** The caller's own audit trail (a customer's key), newest first. */
+  listOwnAuditEvents(filter: AuditFilter = {}): Promise<{ items: AuditEvent[]; nextCursor: string | null }> {
+    return this.call('GET', `/v1/audit-events${auditQuery(filter)}`);
+  }
+
+  /** The whole platform's audit trail (operator only), newest first. */
+  listAuditEvents(filter: AuditFilter = {}): Promise<{ items: AuditEvent[]; nextCursor: string | null }> {
+    return this.call('GET', `/ops/v1/audit-events${auditQuery(filter)}`);
+  }
+
+  /** Recomputes the trail's hash chain (operator only). */
+  verifyAuditTrail(): Promise<AuditVerification> {
+    return this.call('GET', '/ops/v1/audit-events/verify');
+  }
+
+  /** The reference platform's DBA drill: edits a customer's newest audit entry behind its back. */
+  tamperAuditDrill(customerId: string): Promise<TamperedAuditEntry> {
+    return this.call('POST', '/ops/v1/drills/audit-tamper', { customerId });
+  }
+
+  async restoreAuditDrill(tampered: TamperedAuditEntry): Promise<void> {
+    await this.call('POST', '/ops/v1/drills/audit-restore', tampered);
+  }
+
   /** The gateway's log line for a request, by its request id (operator only). */
   getRequest(requestId: string): Promise<RequestRecord> {
     return this.call('GET', `/ops/v1/requests/${encodeURIComponent(requestId)}`);
@@ -754,6 +819,8 @@ export class PlatformApi {
     const status = response.statusCode;
     const sentId = headers['x-request-id'];
     const requestLine = `${request.method} ${request.path.split('?')[0]}`;
+    if (isAuditedChange(request.method, status, response.headers['idempotent-replayed'] === 'true'))
+      auditLedger.changed({ baseUrl: this.baseUrl, requestId: sentId, requestLine });
     const settle = (outcome: AttemptOutcome, why?: string): void =>
       attempts.settle('request', sentId, requestLine, outcome, why);
     const refused = status >= 400 && status < 500;
@@ -859,4 +926,17 @@ function preview(body: unknown): string {
 
 function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+}
+
+/** The audit list's query string; request ids repeat `requestId`. */
+function auditQuery(filter: AuditFilter): string {
+  const query = new URLSearchParams();
+  for (const id of filter.requestIds ?? []) query.append('requestId', id);
+  for (const name of ['action', 'since', 'until', 'cursor', 'customerId'] as const) {
+    const value = filter[name];
+    if (value !== undefined) query.set(name, value);
+  }
+  if (filter.limit !== undefined) query.set('limit', String(filter.limit));
+  const text = query.toString();
+  return text === '' ? '' : `?${text}`;
 }
