@@ -57,6 +57,7 @@ export interface AuditedRequest {
   sourceAddress: string | null;
   caller: Caller | null;
   route: CompiledRoute | undefined;
+  params: Record<string, string>;
   /** The resource as it was before a PUT/PATCH/DELETE (its GET, when the API has one). */
   before: unknown;
   status: number;
@@ -119,9 +120,16 @@ export function auditEntryFor(request: AuditedRequest): AuditEntry | undefined {
       ? String((after as { id: unknown }).id)
       : undefined;
   const isCollection = !request.route.path.endsWith('}') && !/\/\{[^/]+\}\/[^/{]+$/.test(request.route.path);
+  const actor = actorOf(request.caller);
+  // The operator acting on a customer (creating it, setting its limits): the customer's trail too.
+  const customerId =
+    actor.customerId ??
+    (request.route.path.startsWith('/ops/v1/customers/{id}') ? (request.params.id ?? null) : null) ??
+    (request.route.path === '/v1/customers' ? (createdId ?? null) : null);
   return {
     ...common,
-    ...actorOf(request.caller),
+    ...actor,
+    customerId,
     action: auditActionOf(request.route),
     target: createdId && isCollection ? `${request.path}/${createdId}` : request.path,
     detail: {

@@ -179,7 +179,7 @@ export async function startGateway(
     const method = request.method ?? 'GET';
     const url = new URL(request.url ?? '/', 'http://gateway.invalid');
     let outcome = '';
-    const seen: RequestFacts['seen'] = { caller: null, route: undefined, before: null };
+    const seen: RequestFacts['seen'] = { caller: null, route: undefined, params: {}, before: null };
     let answer: Answer;
     try {
       answer = await answerTo(request, response, { method, url, requestId, started, seen });
@@ -203,6 +203,7 @@ export async function startGateway(
       sourceAddress: request.socket.remoteAddress ?? null,
       caller,
       route: seen.route,
+      params: seen.params,
       before: seen.before,
       status: answer.status,
       responseText: answer.text,
@@ -277,6 +278,7 @@ export async function startGateway(
     }
     const { route, params } = matched;
     seen.route = route;
+    seen.params = params;
     if (caller) checkAccess(route, caller, url.pathname);
 
     // While the store is down, a request that writes is refused at once (see StoreHealth);
@@ -603,7 +605,12 @@ interface RequestFacts {
   requestId: string;
   started: bigint;
   /** Filled in by key-auth and routing, for the request log and the audit trail. */
-  seen: { caller: Caller | null; route: CompiledRoute | undefined; before: unknown };
+  seen: {
+    caller: Caller | null;
+    route: CompiledRoute | undefined;
+    params: Record<string, string>;
+    before: unknown;
+  };
 }
 
 /** Kong's own answers (key-auth, no route, plugin exits): `{message}`, never problem+json. */

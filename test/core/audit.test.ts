@@ -141,6 +141,7 @@ function request(overrides: Partial<AuditedRequest>): AuditedRequest {
     sourceAddress: '127.0.0.1',
     caller: { role: 'customer', customerId: 'cus_a' } as AuditedRequest['caller'],
     route: { method: 'POST', path: '/v1/sip-accounts' } as AuditedRequest['route'],
+    params: {},
     before: null,
     status: 201,
     responseText: JSON.stringify({ username: 'alice', password: 'secret!' }),
@@ -168,6 +169,41 @@ test('a change is recorded with its secrets redacted; reads, refusals and replay
   assert.equal(auditEntryFor(request({ method: 'GET' })), undefined);
   assert.equal(auditEntryFor(request({ status: 422 })), undefined);
   assert.equal(auditEntryFor(request({ replayed: true })), undefined);
+});
+
+test('the operator’s change to a customer is in that customer’s trail too', () => {
+  const operator = { role: 'operator' } as AuditedRequest['caller'];
+  const created = auditEntryFor(
+    request({
+      caller: operator,
+      path: '/v1/customers',
+      route: { method: 'POST', path: '/v1/customers' } as AuditedRequest['route'],
+      responseText: JSON.stringify({ id: 'cus_new', apiKey: 'k', smpp: { systemId: 's', password: 'p' } }),
+    }),
+  );
+  assert.deepEqual(
+    [created?.action, created?.customerId, created?.actor.kind],
+    ['customer.created', 'cus_new', 'operator'],
+  );
+  assert.deepEqual(created?.detail.after, {
+    id: 'cus_new',
+    apiKey: '[redacted]',
+    smpp: { systemId: 's', password: '[redacted]' },
+  });
+  const limits = auditEntryFor(
+    request({
+      caller: operator,
+      method: 'PUT',
+      path: '/ops/v1/customers/cus_b/rate-limits',
+      route: { method: 'PUT', path: '/ops/v1/customers/{id}/rate-limits' } as AuditedRequest['route'],
+      params: { id: 'cus_b' },
+      status: 200,
+    }),
+  );
+  assert.deepEqual(
+    [limits?.action, limits?.customerId, limits?.channel],
+    ['rate-limit.updated', 'cus_b', 'ops'],
+  );
 });
 
 test('a refused key and a forbidden endpoint are recorded as auth.failed and access.denied', () => {
