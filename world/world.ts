@@ -7,6 +7,7 @@ import type {
   PlatformApi,
   PlatformSettings,
   RawResponse,
+  TamperedAuditEntry,
   Template,
 } from './http/api-client';
 import type { SipPhone, PhoneCall } from './sip/sip-phone';
@@ -43,8 +44,26 @@ export interface CustomerActor {
   contactLists: Map<string, UploadedContactList>;
   /** The campaigns the customer runs, by name. */
   campaigns: Map<string, CampaignRun>;
+  /** What the customer changed for its audit trail to show, and a DBA's edit of it (TEST-INT-054). */
+  audit?: AuditNotes;
   /** The last request the customer sent under a reference (request id) of its own, and how long it took. */
   tracedRequest?: { reference: string; response: RawResponse; roundTripMs: number };
+}
+
+/** A change a customer made through the API, as its audit entry must show it. */
+export interface AuditedChangeMade {
+  /** For people: "provisions the trunk". */
+  what: string;
+  requestId: string;
+  action: string;
+  /** The path the entry's target names. */
+  target: string;
+}
+
+export interface AuditNotes {
+  changes: AuditedChangeMade[];
+  /** The entry a DBA edited behind the platform's back (undone at scenario end). */
+  tampered?: TamperedAuditEntry;
 }
 
 /** A row of a contact list as the suite uploaded it: who it is (when a person of the scenario) and its values. */
