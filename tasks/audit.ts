@@ -156,14 +156,16 @@ export async function expectSecretsNeverInTrail(world: Phase2World, customerName
   const created = after('customer.created');
   const account = after('sip-account.created');
   const webhook = after('webhook.created');
+  // A secret in clear is named, never printed: the failure message lands in the reports.
+  const shown = (value: unknown): string => (value === REDACTED ? REDACTED : `in clear (${typeof value})`);
   expect(
     {
-      apiKey: created.apiKey,
-      smppPassword: (created.smpp as { password?: unknown } | undefined)?.password,
+      apiKey: shown(created.apiKey),
+      smppPassword: shown((created.smpp as { password?: unknown } | undefined)?.password),
       sipUsername: account.username,
       // The account as the API answers it has no password at all; redacted if it ever had.
       sipPasswordShown: account.password !== undefined && account.password !== REDACTED,
-      webhookSecret: webhook.secret,
+      webhookSecret: shown(webhook.secret),
     },
     'secrets in the audit entries (the rest of each resource is kept)',
   ).to.deep.equal({
@@ -227,7 +229,10 @@ export async function expectOtherTrailHidden(world: Phase2World, readerName: str
   const reader = world.customer(readerName);
   const owner = world.customer(ownerName);
   const seen = await entriesFor((f) => reader.api.listOwnAuditEvents(f), changesOf(world, ownerName));
-  expect(seen, `${ownerName}'s entries in ${readerName}'s own trail`).to.deep.equal([]);
+  expect(
+    seen.map((e) => `${e.seq} ${e.action} ${e.target ?? ''} (customer ${e.customerId ?? 'none'})`),
+    `${ownerName}'s entries (customer ${owner.id}) in ${readerName}'s own trail`,
+  ).to.deep.equal([]);
   const asked = await reader.api.raw({
     method: 'GET',
     path: `/v1/audit-events?customerId=${encodeURIComponent(owner.id)}`,
