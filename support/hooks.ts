@@ -11,6 +11,7 @@ import {
 } from '@cucumber/cucumber';
 import { recordScenarioTraffic } from '../reporting/traffic-outcomes';
 import { recordAuditCompleteness } from '../reporting/audit-completeness';
+import { PlatformApi } from '../world/http/api-client';
 import nock from 'nock';
 import { config as chaiConfig } from 'chai';
 import { createHash } from 'node:crypto';
@@ -148,12 +149,7 @@ After(
   async function (this: Phase2World, { result }) {
     try {
       // Before cleanup stops a failover scenario's own platform: its trail is looked up there.
-      await recordAuditCompleteness(
-        this,
-        [this.env, environment].flatMap((env) =>
-          env ? [{ baseUrl: env.endpoints.apiUrl.replace(/\/+$/, ''), api: env.operator }] : [],
-        ),
-      );
+      await recordAuditCompleteness(this, [this.env, environment].flatMap(auditReader));
       recordScenarioTraffic(this); // before cleanup forgets the handsets it judges by
       await this.cleanup();
     } finally {
@@ -180,6 +176,22 @@ AfterAll({ timeout: 30_000 }, async function () {
   }
   if (environment) await environment.stop();
 });
+
+/**
+ * The operator's client for looking changes up in a platform's audit trail at scenario end, with
+ * a short bound: a scenario that failed with its API node hung must still reach its cleanup.
+ */
+function auditReader(env: SuiteEnvironment | undefined): Array<{ baseUrl: string; api: PlatformApi }> {
+  if (!env) return [];
+  const api = new PlatformApi({
+    baseUrl: env.endpoints.apiUrl,
+    apiKey: env.endpoints.adminApiKey,
+    actor: 'operator (audit check)',
+    timeoutMs: 3_000,
+    checkRequestIdEcho: false,
+  });
+  return [{ baseUrl: env.endpoints.apiUrl.replace(/\/+$/, ''), api }];
+}
 
 /** "Kamailio 127.0.0.1:10000, rtpengine 127.0.0.1:10010–10249": who the target put in the path. */
 function describePeers(peers: NonNullable<PlatformEndpoints['topology']>): string {
