@@ -14,6 +14,8 @@ export interface RouteContext {
   query: URLSearchParams;
   /** The parsed JSON body (routes with `jsonBody`), the text of a CSV body (`csvBody`), otherwise undefined. */
   body: unknown;
+  /** The API key the request authenticated with (undefined on public routes). */
+  apiKey?: string;
 }
 
 export interface Reply {
@@ -53,6 +55,8 @@ export interface RouteTableOptions {
     set(customerId: string, body: unknown): unknown;
     reset(customerId: string): unknown;
   };
+  /** How long a rotated webhook signing secret keeps signing alongside the new one. */
+  webhookSecretOverlapMs: number;
 }
 
 /**
@@ -66,6 +70,7 @@ export function routeTable({
   contractYaml,
   findRequest,
   rateLimits,
+  webhookSecretOverlapMs,
 }: RouteTableOptions): RouteDefinition[] {
   const ok = (body: unknown, status = 200): Reply => ({ status, body });
   return [
@@ -90,6 +95,31 @@ export function routeTable({
       path: '/v1/customers/{id}',
       access: 'operator-or-customer',
       handle: (c) => ok(services.customers.getCustomer(callerOf(c), c.params.id)),
+    },
+    {
+      method: 'POST',
+      path: '/ops/v1/customers/{id}/suspend',
+      access: 'operator',
+      handle: (c) => ok(services.identity.suspend(c.params.id)),
+    },
+    {
+      method: 'POST',
+      path: '/ops/v1/customers/{id}/resume',
+      access: 'operator',
+      handle: (c) => ok(services.identity.resume(c.params.id)),
+    },
+    {
+      method: 'POST',
+      path: '/v1/api-keys',
+      access: 'customer',
+      jsonBody: true,
+      handle: (c) => ok(services.identity.issueKey(customerOf(c), c.body), 201),
+    },
+    {
+      method: 'POST',
+      path: '/v1/api-keys/rotate',
+      access: 'customer',
+      handle: (c) => ok(services.identity.rotateKey(customerOf(c), c.apiKey ?? '')),
     },
 
     {
@@ -445,6 +475,13 @@ export function routeTable({
       path: '/v1/webhooks',
       access: 'customer',
       handle: (c) => ok({ items: services.webhooks.listWebhooks(customerOf(c)) }),
+    },
+    {
+      method: 'POST',
+      path: '/v1/webhooks/{id}/rotate-secret',
+      access: 'customer',
+      handle: (c) =>
+        ok(services.webhooks.rotateSecret(customerOf(c), c.params.id, webhookSecretOverlapMs)),
     },
     {
       method: 'DELETE',

@@ -42,6 +42,7 @@ function operatorRoutesOfTheGateway(): string[] {
     contractYaml: '',
     findRequest: () => undefined,
     rateLimits: { get: () => undefined, set: () => undefined, reset: () => undefined },
+    webhookSecretOverlapMs: 0,
   })
     .filter((route) => route.access === 'operator')
     .map((route) => `${route.method} ${route.path}`)
