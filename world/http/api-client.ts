@@ -18,6 +18,22 @@ export interface Customer {
   name: string;
   tier: CustomerTier;
   createdAt: string;
+  /** suspended: refused on every channel until the operator resumes it. */
+  status: 'active' | 'suspended';
+}
+
+export type ApiKeyAccess = 'full' | 'read-only';
+
+export interface IssuedApiKey {
+  apiKey: string;
+  access: ApiKeyAccess;
+  createdAt: string;
+}
+
+export interface RotatedWebhookSecret {
+  id: string;
+  secret: string;
+  previousSecretValidUntil: string;
 }
 
 export interface CreatedCustomer extends Customer {
@@ -142,6 +158,8 @@ export interface PlatformSettings {
   campaigns?: { tickMs: number; defaultRatePerSecond: number; maxRatePerSecond: number };
   /** Webhook delivery: per-attempt timeout, and the pause after failed attempt k is retryBaseMs·2^(k−1). */
   webhooks?: { retryBaseMs: number; maxAttempts: number; timeoutMs: number };
+  /** Issue 13's defences; identity: the webhook secret overlap and how soon identity changes hold. */
+  security?: { identity?: { webhookSecretOverlapMs: number; identityChangeEffectiveMs: number } };
 }
 
 export interface Trunk {
@@ -442,6 +460,28 @@ export class PlatformApi {
 
   getCustomer(id: string): Promise<Customer> {
     return this.call('GET', `/v1/customers/${encodeURIComponent(id)}`);
+  }
+
+  /** Operator: refuse the customer on every channel until resumed. */
+  suspendCustomer(id: string): Promise<Customer> {
+    return this.call('POST', `/ops/v1/customers/${encodeURIComponent(id)}/suspend`);
+  }
+
+  resumeCustomer(id: string): Promise<Customer> {
+    return this.call('POST', `/ops/v1/customers/${encodeURIComponent(id)}/resume`);
+  }
+
+  issueApiKey(access: ApiKeyAccess): Promise<IssuedApiKey> {
+    return this.call('POST', '/v1/api-keys', { access });
+  }
+
+  /** Replaces the key this client calls with; the client goes on with its old key (now refused). */
+  rotateApiKey(): Promise<IssuedApiKey> {
+    return this.call('POST', '/v1/api-keys/rotate');
+  }
+
+  rotateWebhookSecret(id: string): Promise<RotatedWebhookSecret> {
+    return this.call('POST', `/v1/webhooks/${encodeURIComponent(id)}/rotate-secret`);
   }
 
   addNumber(input: { number: string; kind: NumberKind }): Promise<PhoneNumber> {
