@@ -36,7 +36,9 @@ export interface CustomerActor {
   verificationLine?: string;
   /** Routing rules by prefix ("+44" → rule id). */
   routingRules?: Map<string, string>;
-  webhook?: { id: string; url: string; path: string };
+  webhook?: { id: string; url: string; path: string; setSecret(secret: string): void };
+  /** Keys, secrets and channel answers of the identity scenarios (TEST-INT-050). */
+  identity?: IdentityNotes;
   /** The customer's message templates, by name. */
   templates: Map<string, Template>;
   /** Contact lists the customer uploaded, by name, with the contacts the suite expects on them. */
@@ -45,6 +47,14 @@ export interface CustomerActor {
   campaigns: Map<string, CampaignRun>;
   /** The last request the customer sent under a reference (request id) of its own, and how long it took. */
   tracedRequest?: { reference: string; response: RawResponse; roundTripMs: number };
+}
+
+/** What an identity scenario changed about a customer, and what each channel answered. */
+export interface IdentityNotes {
+  /** API keys by holder: "old" (rotated out), "new", "reporting tool" (read-only). */
+  keys: Map<string, string>;
+  /** A rotated webhook signing secret, and until when the old one still signs. */
+  rotatedSecret?: { secret: string; previousSecretValidUntil: string };
 }
 
 /** A row of a contact list as the suite uploaded it: who it is (when a person of the scenario) and its values. */

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import got, { type Method } from 'got';
 import { traffic } from '../traffic-log';
 import { platformContract, type ApiContract } from './contract';
-import { redactHeaders, redactJson, redactText } from './redact';
+import { redactHeaders, redactJson, redactQuery, redactText } from './redact';
 import { attempts, type AttemptOutcome } from '../../reporting/attempts';
 
 /** The platform API as the suite sees it (its own types, written from the contract, not imported from the platform). */
@@ -449,6 +449,11 @@ export class PlatformApi {
     return this.options.actor;
   }
 
+  /** The key this client calls with: a customer's software keeps it, and rotates it. */
+  get apiKey(): string {
+    return this.options.apiKey;
+  }
+
   health(): Promise<{ status: 'ok'; version: string }> {
     return this.call('GET', '/health');
   }
@@ -850,7 +855,7 @@ export class PlatformApi {
   ): void {
     const ms = Math.round(performance.now() - started);
     const outcome = typeof response === 'string' ? response : String(response.statusCode);
-    const lines = [`${method} ${this.baseUrl}${path}`, ...redactHeaders(requestHeaders)];
+    const lines = [`${method} ${this.baseUrl}${redactQuery(path)}`, ...redactHeaders(requestHeaders)];
     if (requestBody !== undefined && requestBody.length > 0)
       lines.push('', redactText(requestBody.toString()));
     lines.push('', '');
