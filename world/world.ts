@@ -39,6 +39,8 @@ export interface CustomerActor {
   webhook?: { id: string; url: string; path: string; setSecret(secret: string): void };
   /** Keys, secrets and channel answers of the identity scenarios (TEST-INT-050). */
   identity?: IdentityNotes;
+  /** The customer's requests sent at once (TEST-INT-053), as the gateway answered them, and how many its limit had left. */
+  burst?: { left?: number; answers: BurstAnswer[] };
   /** The customer's message templates, by name. */
   templates: Map<string, Template>;
   /** Contact lists the customer uploaded, by name, with the contacts the suite expects on them. */
@@ -55,6 +57,16 @@ export interface IdentityNotes {
   keys: Map<string, string>;
   /** A rotated webhook signing secret, and until when the old one still signs. */
   rotatedSecret?: { secret: string; previousSecretValidUntil: string };
+}
+
+/** One request of a burst: what it asked, how the gateway answered, how long it took. */
+export interface BurstAnswer {
+  /** The text it asked to send, when it was one. */
+  text?: string;
+  status: number;
+  ms: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
 }
 
 /** A row of a contact list as the suite uploaded it: who it is (when a person of the scenario) and its values. */
