@@ -239,7 +239,9 @@ export async function startGateway(
       // The key is genuine, so saying why it is refused leaks nothing an attacker lacks.
       if (identity.suspended)
         throw new ProblemError(
-          problem('forbidden', 'this customer is suspended by the platform operator', { instance: url.pathname }),
+          problem('forbidden', 'this customer is suspended by the platform operator', {
+            instance: url.pathname,
+          }),
         );
       if (identity.access === 'read-only' && method !== 'GET' && method !== 'HEAD')
         throw new ProblemError(

@@ -480,8 +480,7 @@ export function routeTable({
       method: 'POST',
       path: '/v1/webhooks/{id}/rotate-secret',
       access: 'customer',
-      handle: (c) =>
-        ok(services.webhooks.rotateSecret(customerOf(c), c.params.id, webhookSecretOverlapMs)),
+      handle: (c) => ok(services.webhooks.rotateSecret(customerOf(c), c.params.id, webhookSecretOverlapMs)),
     },
     {
       method: 'DELETE',
