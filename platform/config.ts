@@ -2,6 +2,7 @@
  * Configuration of the reference platform. Every timer is configurable so the embedded
  * target can run with short business durations; ports of 0 mean "pick an ephemeral port".
  */
+import { EMBEDDED_IDENTITY_SETTINGS, type IdentitySettings } from './core/identity';
 export interface PlatformConfig {
   /** Address every listener binds to. Loopback only (non-negotiable 9). */
   host: string;
@@ -195,6 +196,10 @@ export interface PlatformConfig {
     /** Per-request bound on a provider call; past it the feature goes on without the provider's answer. */
     timeoutMs: number;
   };
+  /** Issue 13's defences, one part each; embedded defaults live beside each part's code. */
+  security: {
+    identity: IdentitySettings;
+  };
   /** Free text printed in logs and the health endpoint. */
   version: string;
 }
@@ -270,6 +275,7 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
     },
     campaigns: { tickMs: 20, defaultRatePerSecond: 20, maxRatePerSecond: 500 },
     providers: { speechToTextUrl: null, timeoutMs: 5_000 },
+    security: { identity: { ...EMBEDDED_IDENTITY_SETTINGS } },
     version: '0.1.0',
   };
 }

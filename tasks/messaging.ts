@@ -84,7 +84,7 @@ function wrongPassword(real: string): string {
 }
 
 /** The inbox of a person who is on the mobile network (their only phone is a mobile). */
-function mobilePhoneInbox(world: Phase2World, name: string) {
+export function mobilePhoneInbox(world: Phase2World, name: string) {
   const person = world.person(name);
   if (person.kind !== 'mobile') throw new Error(`${name} has no mobile phone in this scenario.`);
   return world.mobileNetwork.handset(person.number).inbox;

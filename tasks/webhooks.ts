@@ -17,5 +17,10 @@ export async function subscribeWebhook(
   world.onCleanup(async () => {
     world.env.webhooks.removeEndpoint(endpoint.path);
   });
-  customer.webhook = { id: webhook.id, url: endpoint.url, path: endpoint.path };
+  customer.webhook = {
+    id: webhook.id,
+    url: endpoint.url,
+    path: endpoint.path,
+    setSecret: (secret) => endpoint.setSecret(secret),
+  };
 }

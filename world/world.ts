@@ -37,7 +37,11 @@ export interface CustomerActor {
   verificationLine?: string;
   /** Routing rules by prefix ("+44" → rule id). */
   routingRules?: Map<string, string>;
-  webhook?: { id: string; url: string; path: string };
+  webhook?: { id: string; url: string; path: string; setSecret(secret: string): void };
+  /** Keys, secrets and channel answers of the identity scenarios (TEST-INT-050). */
+  identity?: IdentityNotes;
+  /** The customer's requests sent at once (TEST-INT-053), as the gateway answered them, and how many its limit had left. */
+  burst?: { left?: number; answers: BurstAnswer[] };
   /** The customer's message templates, by name. */
   templates: Map<string, Template>;
   /** Contact lists the customer uploaded, by name, with the contacts the suite expects on them. */
@@ -64,6 +68,24 @@ export interface AuditNotes {
   changes: AuditedChangeMade[];
   /** The entry a DBA edited behind the platform's back (undone at scenario end). */
   tampered?: TamperedAuditEntry;
+}
+
+/** What an identity scenario changed about a customer, and what each channel answered. */
+export interface IdentityNotes {
+  /** API keys by holder: "old" (rotated out), "new", "reporting tool" (read-only). */
+  keys: Map<string, string>;
+  /** A rotated webhook signing secret, and until when the old one still signs. */
+  rotatedSecret?: { secret: string; previousSecretValidUntil: string };
+}
+
+/** One request of a burst: what it asked, how the gateway answered, how long it took. */
+export interface BurstAnswer {
+  /** The text it asked to send, when it was one. */
+  text?: string;
+  status: number;
+  ms: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
 }
 
 /** A row of a contact list as the suite uploaded it: who it is (when a person of the scenario) and its values. */

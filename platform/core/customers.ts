@@ -32,6 +32,7 @@ export class CustomerServices {
       name,
       tier,
       createdAt: nowIso(),
+      status: 'active',
     };
     const apiKey = randomBytes(24).toString('hex');
     // SMPP limits: system_id ≤ 15 octets, password ≤ 8 octets.

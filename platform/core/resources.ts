@@ -30,6 +30,8 @@ export interface CustomerResource {
   name: string;
   tier: CustomerTier;
   createdAt: string;
+  /** suspended: refused on every channel (API, SMPP, SIP) until the operator resumes it. */
+  status: 'active' | 'suspended';
 }
 
 export interface NumberResource {
@@ -195,7 +197,13 @@ export function templateResource(row: TemplateRow): TemplateResource {
 }
 
 export function customerResource(row: CustomerRow): CustomerResource {
-  return { id: row.id, name: row.name, tier: row.tier as CustomerTier, createdAt: row.created_at };
+  return {
+    id: row.id,
+    name: row.name,
+    tier: row.tier as CustomerTier,
+    createdAt: row.created_at,
+    status: row.suspended_at === null ? 'active' : 'suspended',
+  };
 }
 
 export function numberResource(row: NumberRow): NumberResource {

@@ -22,6 +22,7 @@ import { OperationServices } from './operations';
 import { ContactListServices } from './contact-list-services';
 import { CampaignServices } from './campaigns';
 import { OptOutServices } from './opt-out-services';
+import { IdentityServices } from './identity';
 
 export type { Caller, CreatedCustomer } from './customers';
 export type { CreatedWebhook } from './webhook-subscriptions';
@@ -44,6 +45,7 @@ export interface CoreServices {
   contactLists: ContactListServices;
   campaigns: CampaignServices;
   optOuts: OptOutServices;
+  identity: IdentityServices;
 }
 
 /** What the services stand on: the store, the smsc role's entry point and the sip-edge's call control. */
@@ -76,5 +78,6 @@ export function createCoreServices(deps: CoreServiceDeps): CoreServices {
     contactLists: new ContactListServices(db),
     campaigns: new CampaignServices(db, deps.campaigns, senderProblem),
     optOuts: new OptOutServices(db),
+    identity: new IdentityServices(db),
   };
 }

@@ -36,8 +36,19 @@ export function isEventType(value: string): value is EventType {
   return (EVENT_TYPES as readonly string[]).includes(value);
 }
 
-/** `t=<unix ms>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`: the timestamp is signed so a captured request cannot be replayed later. */
-export function signatureHeader(secret: string, rawBody: string, timestampMs: number): string {
-  const v1 = createHmac('sha256', secret).update(`${timestampMs}.${rawBody}`).digest('hex');
-  return `t=${timestampMs},v1=${v1}`;
+/**
+ * `t=<unix ms>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`: the timestamp is signed so a
+ * captured request cannot be replayed later. During a secret rotation's overlap a second `v1`
+ * signs with the previous secret (Stripe's scheme): a receiver accepts if any `v1` verifies.
+ */
+export function signatureHeader(
+  secret: string,
+  rawBody: string,
+  timestampMs: number,
+  previousSecret?: string,
+): string {
+  const sign = (key: string): string =>
+    createHmac('sha256', key).update(`${timestampMs}.${rawBody}`).digest('hex');
+  const previous = previousSecret === undefined ? '' : `,v1=${sign(previousSecret)}`;
+  return `t=${timestampMs},v1=${sign(secret)}${previous}`;
 }

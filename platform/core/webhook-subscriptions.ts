@@ -16,6 +16,13 @@ export interface CreatedWebhook extends WebhookResource {
   secret: string;
 }
 
+export interface RotatedSecret {
+  id: string;
+  secret: string;
+  /** Until then deliveries carry a signature with the previous secret as well. */
+  previousSecretValidUntil: string;
+}
+
 export class WebhookSubscriptionServices {
   constructor(
     private readonly db: Db,
@@ -64,6 +71,23 @@ export class WebhookSubscriptionServices {
       .prepare('SELECT * FROM webhooks WHERE customer_id = ? ORDER BY created_at, id')
       .all(customerId) as WebhookRow[];
     return rows.map(webhookResource);
+  }
+
+  /**
+   * A new signing secret; the old one keeps signing alongside it for `overlapMs`, so a receiver
+   * can switch secrets at its own pace without refusing a genuine delivery in between.
+   */
+  rotateSecret(customerId: string, id: string, overlapMs: number, now = Date.now()): RotatedSecret {
+    const secret = `whsec_${randomBytes(24).toString('hex')}`;
+    const previousSecretValidUntil = new Date(now + overlapMs).toISOString();
+    const changed = this.db
+      .prepare(
+        `UPDATE webhooks SET previous_secret = secret, previous_secret_until = ?, secret = ?
+          WHERE id = ? AND customer_id = ?`,
+      )
+      .run(previousSecretValidUntil, secret, id, customerId).changes;
+    if (changed === 0) throw new NotFoundError('webhook', id);
+    return { id, secret, previousSecretValidUntil };
   }
 
   /** Deleting a subscription discards its outbox rows too (they reference it). */

@@ -46,6 +46,8 @@ interface DueDelivery {
   attempts: number;
   url: string;
   secret: string;
+  previous_secret: string | null;
+  previous_secret_until: string | null;
   format: string;
 }
 
@@ -75,7 +77,8 @@ export function startWebhookDispatcher(
      VALUES (?, ?, ?, ?, ?, 'pending', 0, ?)`,
   );
   const selectDue = db.prepare(
-    `SELECT d.event_id, d.webhook_id, d.type, d.payload, d.attempts, w.url, w.secret, w.format
+    `SELECT d.event_id, d.webhook_id, d.type, d.payload, d.attempts, w.url, w.secret, w.format,
+            w.previous_secret, w.previous_secret_until
        FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
       WHERE d.status = 'pending' AND d.next_attempt_at <= ?
         -- One resource's events reach a subscriber in order: "delivered" waits while "sent" is retried.
@@ -198,7 +201,12 @@ export function startWebhookDispatcher(
               'User-Agent': 'phase2-webhooks/1',
               'Phase2-Event-Id': row.event_id,
               'Phase2-Event-Type': row.type,
-              'Phase2-Signature': signatureHeader(row.secret, row.payload, timestamp),
+              'Phase2-Signature': signatureHeader(
+                row.secret,
+                row.payload,
+                timestamp,
+                overlapping(row, timestamp) ?? undefined,
+              ),
             },
         settings.timeoutMs,
         resolve,
@@ -370,4 +378,10 @@ export function startWebhookDispatcher(
       await Promise.all(pending.map((attempt) => attempt.settled));
     },
   };
+}
+
+/** The previous signing secret while its rotation overlap lasts, else null. */
+function overlapping(row: DueDelivery, nowMs: number): string | null {
+  if (row.previous_secret === null || row.previous_secret_until === null) return null;
+  return Date.parse(row.previous_secret_until) > nowMs ? row.previous_secret : null;
 }

@@ -9,6 +9,7 @@ import type { Db } from '../store/store';
 import { relayDescription } from '../config';
 import { ServiceError, ValidationError } from '../errors';
 import type { Caller, CoreServices } from '../core/services';
+import type { KeyIdentity } from '../core/identity';
 import type { GatewayPlugin } from './plugins';
 import { isStoreUnavailable, problem, ProblemError, type Problem } from './problems';
 import {
@@ -87,6 +88,7 @@ function effectiveSettings(config: RoleDeps['config']): unknown {
       idempotencyLeaseMs: config.api.idempotencyLeaseMs,
       storeRetryAfterSeconds: config.api.storeRetryAfterSeconds,
     },
+    security: { identity: config.security.identity },
   };
 }
 
@@ -96,6 +98,9 @@ const API_KEY_NAME = 'apikey';
 /** Kong's own error bodies: gateway-made responses use `{message}`, never problem+json. */
 const KONG = {
   noKey: 'No API key found in request',
+  // Kong's key_in_query=true is turned off: a key in a URL ends up in proxies', browsers' and
+  // servers' logs, so it is refused (not silently ignored) and the answer says where keys go.
+  keyInQuery: `API keys are not accepted in the query string (URLs end up in logs): send the key in the ${API_KEY_NAME} header`,
   badKey: 'Invalid authentication credentials',
   noRoute: 'no Route matched with those values',
 };
@@ -144,6 +149,7 @@ export async function startGateway(
         set: (id, body) => rateLimiting.setLimits(id, body),
         reset: (id) => rateLimiting.resetLimits(id),
       },
+      webhookSecretOverlapMs: config.security.identity.webhookSecretOverlapMs,
     }),
   );
   // Kong's rate limiting first, as its priority puts it; a test's own plugins after it.
@@ -253,14 +259,32 @@ export async function startGateway(
     // about which methods a protected path supports.
     const needsKey = matched.route ? matched.route.access !== 'public' : !matched.allPublic;
     let caller: Caller | null = null;
+    let apiKey: string | undefined;
     if (needsKey) {
-      const key = apiKeyOf(request, url);
+      if (url.searchParams.has(API_KEY_NAME))
+        return kong(401, KONG.keyInQuery, { 'WWW-Authenticate': 'Key realm="kong"' });
+      const key = apiKeyOf(request);
       if (!key) return kong(401, KONG.noKey, { 'WWW-Authenticate': 'Key realm="kong"' });
-      caller = isOperatorKey(key, config.api.adminApiKey)
-        ? { role: 'operator' }
-        : (core.customers.callerForKey(key) ?? null);
-      if (!caller) return kong(401, KONG.badKey, { 'WWW-Authenticate': 'Key realm="kong"' });
+      const identity: KeyIdentity | undefined = isOperatorKey(key, config.api.adminApiKey)
+        ? { caller: { role: 'operator' }, access: 'full', suspended: false }
+        : core.identity.identify(key);
+      if (!identity) return kong(401, KONG.badKey, { 'WWW-Authenticate': 'Key realm="kong"' });
+      caller = identity.caller;
       seen.caller = caller;
+      apiKey = key;
+      // The key is genuine, so saying why it is refused leaks nothing an attacker lacks.
+      if (identity.suspended)
+        throw new ProblemError(
+          problem('forbidden', 'this customer is suspended by the platform operator', {
+            instance: url.pathname,
+          }),
+        );
+      if (identity.access === 'read-only' && method !== 'GET' && method !== 'HEAD')
+        throw new ProblemError(
+          problem('forbidden', 'this API key is read-only: it may read but not send or change anything', {
+            instance: url.pathname,
+          }),
+        );
       for (const plugin of plugins) {
         const verdict = plugin.access({ method, path: url.pathname, apiKey: key, caller, requestId });
         for (const [name, value] of Object.entries(verdict?.headers ?? {})) response.setHeader(name, value);
@@ -298,7 +322,7 @@ export async function startGateway(
       : route.csvBody
         ? await readCsvBody(request, url.pathname)
         : undefined;
-    const context: RouteContext = { caller, params, query: withoutApiKey(url.searchParams), body };
+    const context: RouteContext = { caller, params, query: withoutApiKey(url.searchParams), body, apiKey };
     if (method !== 'GET' && method !== 'HEAD') seen.before = await resourceBefore(routes, route, context);
     const upstreamStarted = process.hrtime.bigint();
     const answer =
@@ -664,13 +688,9 @@ function isOperatorKey(key: string, adminApiKey: string): boolean {
   return adminApiKey !== '' && timingSafeEqual(given, expected);
 }
 
-/**
- * Kong key-auth's key_names=apikey: the header, else the query string (key_in_query, Kong's
- * default). The header wins when both are sent.
- */
-function apiKeyOf(request: http.IncomingMessage, url: URL): string | undefined {
-  const query = url.searchParams.get(API_KEY_NAME)?.trim();
-  return headerValue(request.headers[API_KEY_NAME]) ?? (query ? query : undefined);
+/** Kong key-auth's key_names=apikey, header only (key_in_query=false: see KONG.keyInQuery). */
+function apiKeyOf(request: http.IncomingMessage): string | undefined {
+  return headerValue(request.headers[API_KEY_NAME]);
 }
 
 /** The query as route handlers see it: a key sent in the query string is the gateway's, never theirs. */

@@ -16,6 +16,8 @@ export interface RouteContext {
   query: URLSearchParams;
   /** The parsed JSON body (routes with `jsonBody`), the text of a CSV body (`csvBody`), otherwise undefined. */
   body: unknown;
+  /** The API key the request authenticated with (undefined on public routes). */
+  apiKey?: string;
 }
 
 export interface Reply {
@@ -66,6 +68,8 @@ export interface RouteTableOptions {
     set(customerId: string, body: unknown): unknown;
     reset(customerId: string): unknown;
   };
+  /** How long a rotated webhook signing secret keeps signing alongside the new one. */
+  webhookSecretOverlapMs: number;
 }
 
 /**
@@ -80,6 +84,7 @@ export function routeTable({
   findRequest,
   rateLimits,
   audit,
+  webhookSecretOverlapMs,
 }: RouteTableOptions): RouteDefinition[] {
   const ok = (body: unknown, status = 200): Reply => ({ status, body });
   return [
@@ -104,6 +109,31 @@ export function routeTable({
       path: '/v1/customers/{id}',
       access: 'operator-or-customer',
       handle: (c) => ok(services.customers.getCustomer(callerOf(c), c.params.id)),
+    },
+    {
+      method: 'POST',
+      path: '/ops/v1/customers/{id}/suspend',
+      access: 'operator',
+      handle: (c) => ok(services.identity.suspend(c.params.id)),
+    },
+    {
+      method: 'POST',
+      path: '/ops/v1/customers/{id}/resume',
+      access: 'operator',
+      handle: (c) => ok(services.identity.resume(c.params.id)),
+    },
+    {
+      method: 'POST',
+      path: '/v1/api-keys',
+      access: 'customer',
+      jsonBody: true,
+      handle: (c) => ok(services.identity.issueKey(customerOf(c), c.body), 201),
+    },
+    {
+      method: 'POST',
+      path: '/v1/api-keys/rotate',
+      access: 'customer',
+      handle: (c) => ok(services.identity.rotateKey(customerOf(c), c.apiKey ?? '')),
     },
 
     {
@@ -461,6 +491,12 @@ export function routeTable({
       path: '/v1/webhooks',
       access: 'customer',
       handle: (c) => ok({ items: services.webhooks.listWebhooks(customerOf(c)) }),
+    },
+    {
+      method: 'POST',
+      path: '/v1/webhooks/{id}/rotate-secret',
+      access: 'customer',
+      handle: (c) => ok(services.webhooks.rotateSecret(customerOf(c), c.params.id, webhookSecretOverlapMs)),
     },
     {
       method: 'DELETE',

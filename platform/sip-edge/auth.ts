@@ -149,7 +149,23 @@ export class DigestAuthenticator {
         detail: `"${ours.username}" may not act as "${identityUser}"`,
       };
     }
+    // After the password is proven (a guesser learns nothing), as a Kamailio script checks an
+    // account-disabled attribute after auth: the operator's suspension refuses every request.
+    if (this.customerSuspended(account.customerId))
+      return {
+        ok: false,
+        status: 403,
+        reason: 'Forbidden',
+        headers: [['Warning', `399 ${this.realm} "customer suspended by the operator"`]],
+        detail: `customer ${account.customerId} of "${account.username}" is suspended`,
+      };
     return { ok: true, account };
+  }
+
+  private customerSuspended(customerId: string): boolean {
+    const row = this.db.prepare('SELECT suspended_at FROM customers WHERE id = ?').get(customerId) as
+      { suspended_at: string | null } | undefined;
+    return row !== undefined && row.suspended_at !== null;
   }
 
   challenge(kind: AuthKind, stale: boolean, detail: string): AuthOutcome {

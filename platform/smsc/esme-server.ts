@@ -187,6 +187,12 @@ export class EsmeServer {
       session.link.respond(pdu, STATUS.ESME_RINVPASWD);
       return;
     }
+    // Only after the password is proven: a guesser must not learn that the account is suspended.
+    if (account.suspended) {
+      this.log(`bind_${mode} refused: customer ${account.customer_id} of ${systemId} is suspended`);
+      session.link.respond(pdu, STATUS.ESME_RBINDFAIL);
+      return;
+    }
     session.bound = {
       systemId,
       customerId: account.customer_id,
@@ -222,6 +228,11 @@ export class EsmeServer {
     const bound = session.bound;
     if (bound === null) return;
     const { link } = session;
+    if (this.core.messages.customerSuspended(bound.customerId)) {
+      this.log(`${bound.systemId}: submit_sm refused: customer ${bound.customerId} is suspended`);
+      link.respond(pdu, STATUS.ESME_RSUBMITFAIL);
+      return;
+    }
     if (this.throttled(session)) {
       link.respond(pdu, STATUS.ESME_RTHROTTLED);
       return;

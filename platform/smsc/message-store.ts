@@ -322,13 +322,31 @@ export class MessageStore {
     }>;
   }
 
-  account(
-    systemId: string,
-  ):
-    | { system_id: string; customer_id: string; password: string; throughput_per_second: number | null }
-    | undefined {
-    return this.db.prepare('SELECT * FROM smpp_accounts WHERE system_id = ?').get(systemId) as
-      | { system_id: string; customer_id: string; password: string; throughput_per_second: number | null }
-      | undefined;
+  account(systemId: string): SmppAccount | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT a.system_id, a.customer_id, a.password, a.throughput_per_second, c.suspended_at
+           FROM smpp_accounts a JOIN customers c ON c.id = a.customer_id WHERE a.system_id = ?`,
+      )
+      .get(systemId) as (Omit<SmppAccount, 'suspended'> & { suspended_at: string | null }) | undefined;
+    if (row === undefined) return undefined;
+    const { suspended_at, ...account } = row;
+    return { ...account, suspended: suspended_at !== null };
   }
+
+  /** Read on every submit_sm, so a suspension holds on binds made before it too. */
+  customerSuspended(customerId: string): boolean {
+    const row = this.db.prepare('SELECT suspended_at FROM customers WHERE id = ?').get(customerId) as
+      { suspended_at: string | null } | undefined;
+    return row !== undefined && row.suspended_at !== null;
+  }
+}
+
+export interface SmppAccount {
+  system_id: string;
+  customer_id: string;
+  password: string;
+  throughput_per_second: number | null;
+  /** The customer is suspended by the operator: binds and submits are refused. */
+  suspended: boolean;
 }

@@ -34,6 +34,7 @@ export interface CustomerRow {
   name: string;
   tier: string;
   created_at: string;
+  suspended_at: string | null;
 }
 
 export interface NumberRow {

@@ -8,12 +8,14 @@ CREATE TABLE IF NOT EXISTS customers (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL,
   tier TEXT NOT NULL,                 -- standard | premium | call-center | api-only
-  created_at TEXT NOT NULL
+  created_at TEXT NOT NULL,
+  suspended_at TEXT                   -- set by the operator: refused on every channel until resumed
 );
 
 CREATE TABLE IF NOT EXISTS api_keys (
   key TEXT PRIMARY KEY,
   customer_id TEXT REFERENCES customers(id),  -- NULL: the operator's key
+  access TEXT NOT NULL DEFAULT 'full',  -- full | read-only (reads, never sends or changes)
   created_at TEXT NOT NULL
 );
 
@@ -360,6 +362,8 @@ CREATE TABLE IF NOT EXISTS webhooks (
   customer_id TEXT NOT NULL REFERENCES customers(id),
   url TEXT NOT NULL,
   secret TEXT NOT NULL,
+  previous_secret TEXT,               -- after a rotation: still signs alongside the new one until
+  previous_secret_until TEXT,         -- this instant (the overlap in which receivers switch over)
   events TEXT NOT NULL,               -- JSON array of event types; 'message.*' style wildcards allowed
   format TEXT NOT NULL DEFAULT 'phase2',  -- phase2 (signed JSON) | jasmin (Jasmin's DLR callback form, answered ACK/Jasmin)
   created_at TEXT NOT NULL

@@ -30,7 +30,12 @@ before(async () => {
   );
   db = openStore(config.store.file);
   const now = new Date().toISOString();
-  db.prepare('INSERT INTO customers VALUES (?, ?, ?, ?)').run(CUSTOMER, CUSTOMER, 'standard', now);
+  db.prepare('INSERT INTO customers (id, name, tier, created_at) VALUES (?, ?, ?, ?)').run(
+    CUSTOMER,
+    CUSTOMER,
+    'standard',
+    now,
+  );
   for (const a of [ACCOUNTS.alice, ACCOUNTS.bob]) {
     db.prepare('INSERT INTO numbers (e164, customer_id, kind, created_at) VALUES (?, ?, ?, ?)').run(
       a.number,

@@ -274,3 +274,46 @@ test('one message’s events reach a subscriber in order: a later event waits wh
     ['message.sent', 'message.delivered'],
   );
 });
+
+test('a rotated signing secret: both secrets verify during the overlap, only the new one after it', async () => {
+  const dispatcher = startDispatcher();
+  const { api, endpoint, webhookId, messageId } = await customerWithWebhook(['message.*']);
+  const oldSecret = (
+    platform.db.prepare('SELECT secret FROM webhooks WHERE id = ?').get(webhookId) as { secret: string }
+  ).secret;
+  const rotated = await api.rotateWebhookSecret(webhookId);
+  assert.notEqual(rotated.secret, oldSecret);
+  assert.ok(Date.parse(rotated.previousSecretValidUntil) > Date.now(), rotated.previousSecretValidUntil);
+
+  // The receiver still holds the old secret: accepted at the first attempt.
+  let final = outcomeOf(dispatcher, (o) => o.result !== 'retrying' || o.attempt > 1);
+  platform.smsc.setStatus(messageId, 'sent');
+  assert.deepEqual(
+    (await final).map((o) => [o.attempt, o.result]),
+    [[1, 'delivered']],
+  );
+
+  // Switched to the new secret during the overlap: accepted too.
+  endpoint.setSecret(rotated.secret);
+  final = outcomeOf(dispatcher, (o) => o.result !== 'retrying' || o.attempt > 1);
+  platform.smsc.setStatus(messageId, 'delivered');
+  assert.deepEqual(
+    (await final).map((o) => [o.attempt, o.result]),
+    [[1, 'delivered']],
+  );
+
+  // The overlap over (moved into the past rather than waited for), the old secret no longer verifies.
+  platform.db
+    .prepare('UPDATE webhooks SET previous_secret_until = ? WHERE id = ?')
+    .run(new Date(Date.now() - 1).toISOString(), webhookId);
+  endpoint.setSecret(oldSecret);
+  const late = await api.sendMessage({ from: 'ACME', to: '+447700900124', text: 'after the overlap' });
+  final = outcomeOf(dispatcher, (o) => o.attempt === 1);
+  platform.smsc.setStatus(late.id, 'sent');
+  const [first] = await final;
+  assert.equal(first.result, 'retrying', JSON.stringify(first));
+  assert.match(
+    receiver.rejected.filter((r) => r.path === endpoint.path).at(-1)?.reason ?? '',
+    /signature does not match/,
+  );
+});

@@ -49,6 +49,7 @@ function operatorRoutesOfTheGateway(): string[] {
       tamper: () => undefined,
       restore: () => false,
     },
+    webhookSecretOverlapMs: 0,
   })
     .filter((route) => route.access === 'operator')
     .map((route) => `${route.method} ${route.path}`)

@@ -58,7 +58,13 @@ test('a wrong body names the operation, the status and the field', () => {
 });
 
 test('a leaked secret on a read is a violation (resources are closed)', () => {
-  const customer = { id: 'cus_1', name: 'Acme', tier: 'premium', createdAt: '2025-01-01T12:00:00.000Z' };
+  const customer = {
+    id: 'cus_1',
+    name: 'Acme',
+    tier: 'premium',
+    createdAt: '2025-01-01T12:00:00.000Z',
+    status: 'active',
+  };
   contract.validateResponse('GET', '/v1/customers/cus_1', 200, 'application/json', customer);
   violation(() =>
     contract.validateResponse('GET', '/v1/customers/cus_1', 200, 'application/json', {

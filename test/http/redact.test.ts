@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isSecretField, REDACTED, redactJson, redactText } from '../../world/http/redact';
+import {
+  isSecretField,
+  REDACTED,
+  redactedSecrets,
+  redactJson,
+  redactQuery,
+  redactText,
+} from '../../world/http/redact';
 
 test('secret field names match by case-insensitive suffix', () => {
   for (const name of [
@@ -44,4 +51,13 @@ test('redactText: JSON structurally, broken JSON by pattern, suffixes included',
   assert.doesNotMatch(broken, /k-2|p-/);
   assert.match(broken, /"adminApiKey": "\*\*\*"/);
   assert.match(broken, /"name": "acme"/);
+});
+
+test('secret-named query parameters are redacted in a request path, and remembered', () => {
+  assert.equal(redactQuery('/v1/numbers'), '/v1/numbers');
+  assert.equal(
+    redactQuery('/v1/cdrs?limit=2&apikey=k3y-in-the-url&APIKEY=&to=%2B4477'),
+    `/v1/cdrs?limit=2&apikey=${REDACTED}&APIKEY=${REDACTED}&to=%2B4477`,
+  );
+  assert.ok(redactedSecrets.has('k3y-in-the-url'));
 });

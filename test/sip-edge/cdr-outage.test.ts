@@ -17,7 +17,9 @@ test('a call ending while the store refuses writes gets its record once, announc
   const db = openStore(file, { busyTimeoutMs: 100 });
   const primary = new Database(file);
   try {
-    db.prepare("INSERT INTO customers VALUES ('cus_1', 'Acme', 'standard', ?)").run(new Date().toISOString());
+    db.prepare(
+      "INSERT INTO customers (id, name, tier, created_at) VALUES ('cus_1', 'Acme', 'standard', ?)",
+    ).run(new Date().toISOString());
     const bus = new PlatformBus();
     const completed: Array<PlatformEvents['call.completed']> = [];
     bus.on('call.completed', (event) => completed.push(event));

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
-import { ACCOUNTS, register, registerRequestBase, startTestEdge } from './harness';
+import { ACCOUNTS, CUSTOMER, register, registerRequestBase, startTestEdge } from './harness';
 import { digestAnswer, header, parseRaw, RawSipClient, tagOf } from './raw-sip-client';
 
 function options(client: RawSipClient, callId: string, cseq = 1): string {
@@ -333,6 +333,43 @@ test('the registrar grants the lifetime asked for, raised to its minimum and cut
     }
   } finally {
     await Promise.all(phones.map((p) => p.close()));
+    await t.stop();
+  }
+});
+
+test('a suspended customer: REGISTER with the right password gets 403 naming the suspension; a wrong one is still challenged; resumed, 200', async () => {
+  const t = await startTestEdge();
+  const phone = await RawSipClient.open('alice', t.server);
+  const setSuspended = (suspended: boolean): void => {
+    t.db
+      .prepare('UPDATE customers SET suspended_at = ? WHERE id = ?')
+      .run(suspended ? new Date().toISOString() : null, CUSTOMER);
+  };
+  try {
+    const domain = t.config.sip.domain;
+    const base = registerRequestBase('alice', domain, 's1', 'reg-suspended');
+    const contact: [string, string] = ['Contact', `<${phone.contact}>`];
+    setSuspended(true);
+    phone.request({ ...base, cseq: 1, headers: [contact] });
+    const www = header(await phone.waitForResponse(401, '1 REGISTER'), 'www-authenticate') ?? '';
+    const wrong = digestAnswer(www, {
+      username: 'alice',
+      password: 'nope',
+      method: 'REGISTER',
+      uri: base.uri,
+    });
+    phone.request({ ...base, cseq: 2, headers: [contact, ['Authorization', wrong]] });
+    await phone.waitForResponse(401, '2 REGISTER'); // a guesser learns nothing about the suspension
+    const good = digestAnswer(www, { ...ACCOUNTS.alice, method: 'REGISTER', uri: base.uri });
+    phone.request({ ...base, cseq: 3, headers: [contact, ['Authorization', good]] });
+    const refused = await phone.waitForResponse(403, '3 REGISTER');
+    assert.match(header(refused, 'warning') ?? '', /suspended/);
+    assert.equal(t.edge.registrations('alice').length, 0);
+    setSuspended(false);
+    phone.request({ ...base, cseq: 4, headers: [contact, ['Authorization', good]] });
+    await phone.waitForResponse(200, '4 REGISTER');
+  } finally {
+    await phone.close();
     await t.stop();
   }
 });

@@ -52,7 +52,12 @@ export async function startTestEdge(
   const db = openStore(config.store.file);
   const now = new Date().toISOString();
   for (const id of [CUSTOMER, OTHER_CUSTOMER])
-    db.prepare('INSERT INTO customers VALUES (?, ?, ?, ?)').run(id, id, 'standard', now);
+    db.prepare('INSERT INTO customers (id, name, tier, created_at) VALUES (?, ?, ?, ?)').run(
+      id,
+      id,
+      'standard',
+      now,
+    );
   for (const a of Object.values(ACCOUNTS)) {
     db.prepare('INSERT INTO numbers (e164, customer_id, kind, created_at) VALUES (?, ?, ?, ?)').run(
       a.number,

@@ -2,7 +2,15 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import smpp from 'smpp';
 import { SmppCommandError, SmppCustomerSession } from '../../world/smpp/smpp-session';
-import { ACCOUNT, eventually, messageRow, startHarness, statusOf, type SmscHarness } from './harness';
+import {
+  ACCOUNT,
+  CUSTOMER,
+  eventually,
+  messageRow,
+  startHarness,
+  statusOf,
+  type SmscHarness,
+} from './harness';
 
 let h: SmscHarness;
 const sessions: SmppCustomerSession[] = [];
@@ -43,6 +51,42 @@ test('wrong password → ESME_RINVPASWD, unknown system_id → ESME_RINVSYSID', 
     'ESME_RINVPASWD',
   );
   assert.equal((await bindError({ systemId: 'nobody', password: 'x' })).statusName, 'ESME_RINVSYSID');
+});
+
+test('a suspended customer: bind refused (ESME_RBINDFAIL, only with the right password), submits on an older bind refused; resumed, both work', async () => {
+  const older = await esme();
+  const setSuspended = (suspended: boolean): void => {
+    h.db
+      .prepare('UPDATE customers SET suspended_at = ? WHERE id = ?')
+      .run(suspended ? new Date().toISOString() : null, CUSTOMER);
+  };
+  setSuspended(true);
+  try {
+    assert.equal((await bindError(ACCOUNT)).statusName, 'ESME_RBINDFAIL');
+    assert.equal(
+      (await bindError({ systemId: ACCOUNT.systemId, password: 'wrong' })).statusName,
+      'ESME_RINVPASWD',
+      'a wrong password must not learn that the customer is suspended',
+    );
+    const refused = await older.request('submit_sm', {
+      source_addr: 'ACME',
+      destination_addr: handsetNumber().slice(1),
+      short_message: Buffer.from('while suspended'),
+    });
+    assert.equal(refused.command_status, smpp.errors.ESME_RSUBMITFAIL);
+  } finally {
+    setSuspended(false);
+  }
+  const again = await esme();
+  const { messageId } = await again.submit({
+    source: 'ACME',
+    destination: handsetNumber(),
+    text: 'resumed',
+    registeredDelivery: false,
+  });
+  assert.match(messageId, /^msg_/);
+  // Bound receivers of this customer would take the receipts later tests wait for.
+  await Promise.all([older.close(), again.close()]);
 });
 
 test('commands before bind → ESME_RINVBNDSTS; enquire_link is always answered', async () => {

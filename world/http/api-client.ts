@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import got, { type Method } from 'got';
 import { traffic } from '../traffic-log';
 import { platformContract, type ApiContract } from './contract';
-import { redactHeaders, redactJson, redactText } from './redact';
+import { redactHeaders, redactJson, redactQuery, redactText } from './redact';
 import { attempts, type AttemptOutcome } from '../../reporting/attempts';
 import { auditLedger, isAuditedChange } from '../../reporting/audit-ledger';
 
@@ -19,6 +19,22 @@ export interface Customer {
   name: string;
   tier: CustomerTier;
   createdAt: string;
+  /** suspended: refused on every channel until the operator resumes it. */
+  status: 'active' | 'suspended';
+}
+
+export type ApiKeyAccess = 'full' | 'read-only';
+
+export interface IssuedApiKey {
+  apiKey: string;
+  access: ApiKeyAccess;
+  createdAt: string;
+}
+
+export interface RotatedWebhookSecret {
+  id: string;
+  secret: string;
+  previousSecretValidUntil: string;
 }
 
 export interface CreatedCustomer extends Customer {
@@ -143,6 +159,8 @@ export interface PlatformSettings {
   campaigns?: { tickMs: number; defaultRatePerSecond: number; maxRatePerSecond: number };
   /** Webhook delivery: per-attempt timeout, and the pause after failed attempt k is retryBaseMs·2^(k−1). */
   webhooks?: { retryBaseMs: number; maxAttempts: number; timeoutMs: number };
+  /** Issue 13's defences; identity: the webhook secret overlap and how soon identity changes hold. */
+  security?: { identity?: { webhookSecretOverlapMs: number; identityChangeEffectiveMs: number } };
 }
 
 export interface Trunk {
@@ -472,6 +490,11 @@ export class PlatformApi {
     return this.options.actor;
   }
 
+  /** The key this client calls with: a customer's software keeps it, and rotates it. */
+  get apiKey(): string {
+    return this.options.apiKey;
+  }
+
   health(): Promise<{ status: 'ok'; version: string }> {
     return this.call('GET', '/health');
   }
@@ -483,6 +506,28 @@ export class PlatformApi {
 
   getCustomer(id: string): Promise<Customer> {
     return this.call('GET', `/v1/customers/${encodeURIComponent(id)}`);
+  }
+
+  /** Operator: refuse the customer on every channel until resumed. */
+  suspendCustomer(id: string): Promise<Customer> {
+    return this.call('POST', `/ops/v1/customers/${encodeURIComponent(id)}/suspend`);
+  }
+
+  resumeCustomer(id: string): Promise<Customer> {
+    return this.call('POST', `/ops/v1/customers/${encodeURIComponent(id)}/resume`);
+  }
+
+  issueApiKey(access: ApiKeyAccess): Promise<IssuedApiKey> {
+    return this.call('POST', '/v1/api-keys', { access });
+  }
+
+  /** Replaces the key this client calls with; the client goes on with its old key (now refused). */
+  rotateApiKey(): Promise<IssuedApiKey> {
+    return this.call('POST', '/v1/api-keys/rotate');
+  }
+
+  rotateWebhookSecret(id: string): Promise<RotatedWebhookSecret> {
+    return this.call('POST', `/v1/webhooks/${encodeURIComponent(id)}/rotate-secret`);
   }
 
   addNumber(input: { number: string; kind: NumberKind }): Promise<PhoneNumber> {
@@ -877,7 +922,7 @@ export class PlatformApi {
   ): void {
     const ms = Math.round(performance.now() - started);
     const outcome = typeof response === 'string' ? response : String(response.statusCode);
-    const lines = [`${method} ${this.baseUrl}${path}`, ...redactHeaders(requestHeaders)];
+    const lines = [`${method} ${this.baseUrl}${redactQuery(path)}`, ...redactHeaders(requestHeaders)];
     if (requestBody !== undefined && requestBody.length > 0)
       lines.push('', redactText(requestBody.toString()));
     lines.push('', '');

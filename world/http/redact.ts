@@ -53,6 +53,30 @@ export function redactText(text: string): string {
   }
 }
 
+/** A request path with secret-named query parameters' values replaced (`?apikey=***`). */
+export function redactQuery(path: string): string {
+  const at = path.indexOf('?');
+  if (at < 0) return path;
+  const pairs = path
+    .slice(at + 1)
+    .split('&')
+    .map((pair) => {
+      const [name, ...value] = pair.split('=');
+      if (value.length === 0 || !isSecretField(safeDecode(name))) return pair;
+      remember(safeDecode(value.join('=')));
+      return `${name}=${REDACTED}`;
+    });
+  return `${path.slice(0, at)}?${pairs.join('&')}`;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
+}
+
 export function redactHeaders(headers: Record<string, string | string[] | number | undefined>): string[] {
   return Object.entries(headers)
     .filter(([, value]) => value !== undefined)
