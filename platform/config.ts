@@ -2,6 +2,8 @@
  * Configuration of the reference platform. Every timer is configurable so the embedded
  * target can run with short business durations; ports of 0 mean "pick an ephemeral port".
  */
+import { EMBEDDED_SIP_FRAUD, type SipFraudSettings } from './sip-edge/security';
+
 export interface PlatformConfig {
   /** Address every listener binds to. Loopback only (non-negotiable 9). */
   host: string;
@@ -190,6 +192,11 @@ export interface PlatformConfig {
     /** Per-request bound on a provider call; past it the feature goes on without the provider's answer. */
     timeoutMs: number;
   };
+  /** Defences (issue 13), one part each: thresholds, ban periods and lists, read by tests from GET /ops/v1/settings. */
+  security: {
+    /** The sip-edge's brute-force jail and scanner filter (platform/sip-edge/security.ts). */
+    sipFraud: SipFraudSettings;
+  };
   /** Free text printed in logs and the health endpoint. */
   version: string;
 }
@@ -264,6 +271,9 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
     },
     campaigns: { tickMs: 20, defaultRatePerSecond: 20, maxRatePerSecond: 500 },
     providers: { speechToTextUrl: null, timeoutMs: 5_000 },
+    security: {
+      sipFraud: { ...EMBEDDED_SIP_FRAUD, scannerUserAgents: [...EMBEDDED_SIP_FRAUD.scannerUserAgents] },
+    },
     version: '0.1.0',
   };
 }

@@ -9,9 +9,10 @@ export const EVENT_TYPES = [
   'message.rejected',
   'message.failed',
   'call.completed',
+  'security.address_banned',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
-export const EVENT_FAMILIES = ['message', 'call'] as const;
+export const EVENT_FAMILIES = ['message', 'call', 'security'] as const;
 
 /** The exact JSON body POSTed to a subscriber. */
 export interface WebhookEventBody {

@@ -73,6 +73,7 @@ function effectiveSettings(config: RoleDeps['config']): unknown {
     },
     voice: config.voice,
     campaigns: config.campaigns,
+    security: { sipFraud: config.security.sipFraud },
     api: {
       rateLimits: config.api.rateLimits,
       idempotencyKeyTtlMs: config.api.idempotencyKeyTtlMs,

@@ -370,7 +370,7 @@ export class CallManager {
     let caller: { account: SipAccount } | { trunks: TrunkRow[] };
     if (trunks.length > 0) caller = { trunks };
     else {
-      const outcome = this.deps.auth.authenticate(request, 'proxy', request.from.uri.user);
+      const outcome = this.deps.auth.authenticate(request, 'proxy', request.from.uri.user, source.address);
       if (!outcome.ok) {
         this.deps.log(
           `INVITE ${request.uri.toString()} from ${describeFlow(flow)}: ${outcome.status} (${outcome.detail})`,
