@@ -13,6 +13,7 @@ import type { SipPhone, PhoneCall } from './sip/sip-phone';
 import { PstnDouble, type PstnCall, type ReceivedInvite } from './sip/pstn-double';
 import type { SipDatagramProbe } from './probes/sip-datagram-probe';
 import type { SmppCustomerSession } from './smpp/smpp-session';
+import type { Answer, DictionaryAttack, SipAttacker } from './attack/sip-attacker';
 import { traffic } from './traffic-log';
 import { freeVoiceTone } from './factories';
 import type { Observed } from './observed';
@@ -269,6 +270,18 @@ export interface Refusals {
   operatorOnly?: Array<{ request: string; status: number | undefined; answer: string }>;
   /** The value a refused change offered (a trunk id, a number): the refusal must name it. */
   offered?: string;
+  /** An attacker's tries against the SIP edge, and what the edge answered (TEST-INT-051). */
+  sipAttack?: SipAttackNotes;
+}
+
+/** The attacker of a scenario (world/attack/) and what its attacks met. */
+export interface SipAttackNotes {
+  attacker: SipAttacker;
+  dictionary?: DictionaryAttack;
+  /** A scanner's request and an ordinary phone's, from the same address: what each got. */
+  sweep?: { scanner?: Answer; phone?: Answer };
+  /** Each probe of an existing and a missing account: the same steps, their answers. */
+  probes?: Array<{ step: string; existing: Answer; missing: Answer }>;
 }
 
 /** A text the platform acknowledged (API 202 or submit_sm_resp) before or around a crash. */

@@ -142,6 +142,16 @@ export interface PlatformSettings {
   campaigns?: { tickMs: number; defaultRatePerSecond: number; maxRatePerSecond: number };
   /** Webhook delivery: per-attempt timeout, and the pause after failed attempt k is retryBaseMs·2^(k−1). */
   webhooks?: { retryBaseMs: number; maxAttempts: number; timeoutMs: number };
+  /** The platform's defences (issue 13). */
+  security?: {
+    /** SIP brute-force jail: failures from one address within the window that ban it, for banMs. */
+    sipFraud?: {
+      authFailuresBeforeBan: number;
+      failureWindowMs: number;
+      banMs: number;
+      scannerUserAgents: string[];
+    };
+  };
 }
 
 export interface Trunk {
