@@ -10,9 +10,10 @@ export const EVENT_TYPES = [
   'message.failed',
   'call.completed',
   'security.address_banned',
+  'fraud.alert',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
-export const EVENT_FAMILIES = ['message', 'call', 'security'] as const;
+export const EVENT_FAMILIES = ['message', 'call', 'security', 'fraud'] as const;
 
 /** The exact JSON body POSTed to a subscriber. */
 export interface WebhookEventBody {

@@ -16,7 +16,7 @@ import { LocationStore } from './location-store';
 import { describe, parseSipMessage, type ParseFailure, type SipRequest } from './message';
 import { Registrar, type BindingInfo } from './registrar';
 import { trueSource } from './proxy';
-import { securityRecorder, SipGuard } from './security';
+import { CallGuard, securityRecorder, SipGuard } from './security';
 import { SipStack } from './stack';
 import { describeFlow, SipTransports, type Flow } from './transport';
 
@@ -101,6 +101,7 @@ export async function startSipEdge(
   });
   const fraud = config.security.sipFraud;
   const guard = new SipGuard(fraud);
+  const callGuard = new CallGuard(fraud);
   const recorder = securityRecorder(deps.db, deps.bus, log);
   const trustedProxies = config.sip.trustedProxies ?? [];
   const auth = new DigestAuthenticator(
@@ -147,6 +148,13 @@ export async function startSipEdge(
     dialogStore: new DialogStore(deps.db, log, activeActive?.node),
     peers: activeActive,
     log,
+    screenCall: (account, callee, inProgress, source) => {
+      const tier = deps.db.prepare('SELECT tier FROM customers WHERE id = ?').get(account.customerId) as
+        { tier: string } | undefined;
+      const refusal = callGuard.check(account.username, tier?.tier ?? 'standard', callee, inProgress);
+      if (refusal) recorder.callRefused(account, callee, source, refusal);
+      return refusal;
+    },
   });
 
   const onRequest = (request: SipRequest, flow: Flow): void => {

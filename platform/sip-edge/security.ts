@@ -10,8 +10,9 @@
 import type { Bus } from '../bus';
 import { recordAudit } from '../core/audit';
 import type { Db } from '../store/store';
+import type { SipAccount } from './auth';
 
-export interface SipFraudSettings {
+export interface SipFraudSettings extends CallFraudSettings {
   /** Failed digest answers from one address, within the window, that get it banned (fail2ban maxretry). */
   authFailuresBeforeBan: number;
   /** How far back failures count (fail2ban findtime). */
@@ -22,8 +23,37 @@ export interface SipFraudSettings {
   scannerUserAgents: string[];
 }
 
+/**
+ * Toll fraud and simultaneous-call caps, as Kamailio does them with an htable counter per account
+ * for high-risk destinations (a dialplan/prefix match, as IRSF filters do) and dialog profiles
+ * (`set_dlg_profile` + `get_profile_size`) for calls in progress per account.
+ */
+export interface CallFraudSettings {
+  /** Premium-rate destinations (E.164 prefixes): costly to call, a fraudster's payout. */
+  premiumRatePrefixes: string[];
+  /** Far-international destinations seen in international revenue share fraud (E.164 prefixes). */
+  farInternationalPrefixes: string[];
+  /** High-risk calls one account may start within the window; the next are refused. */
+  highRiskCallsPerWindow: number;
+  highRiskWindowMs: number;
+  /** Calls one account may have in progress at once, by its customer's tier. */
+  simultaneousCallsByTier: Record<string, number>;
+}
+
+export const EMBEDDED_CALL_FRAUD: CallFraudSettings = {
+  // NANP 900, UK 09, German 0900: premium-rate ranges.
+  premiumRatePrefixes: ['+1900', '+449', '+49900'],
+  // Satellite and small-island ranges that top IRSF reports: Inmarsat/Iridium, Ascension, Cuba,
+  // Papua New Guinea, Cook Islands, Tokelau.
+  farInternationalPrefixes: ['+870', '+881', '+882', '+883', '+247', '+53', '+675', '+682', '+690'],
+  highRiskCallsPerWindow: 3,
+  highRiskWindowMs: 60_000,
+  simultaneousCallsByTier: { standard: 2, premium: 5, 'call-center': 20, 'api-only': 1 },
+};
+
 /** fail2ban's asterisk/kamailio jails use maxretry 5; the embedded ban is short enough to watch end. */
 export const EMBEDDED_SIP_FRAUD: SipFraudSettings = {
+  ...EMBEDDED_CALL_FRAUD,
   authFailuresBeforeBan: 5,
   failureWindowMs: 10_000,
   banMs: 3_000,
@@ -143,6 +173,27 @@ export function securityRecorder(db: Db, bus: Bus, log: (message: string) => voi
         detail: { method: failure.method, reason: 'digest authentication failed' },
       });
     },
+    /** A call refused by the fraud filter (audited, fraud.alert) or the call cap (audited). */
+    callRefused(account: SipAccount, callee: string, source: string, refusal: CallRefusal): void {
+      const fraud = refusal.kind === 'fraud';
+      log(`refused ${account.username}'s call to ${callee}: ${refusal.warning}`);
+      recordAudit(db, {
+        actor: { kind: 'customer', id: account.customerId },
+        customerId: account.customerId,
+        channel: 'sip',
+        action: fraud ? 'fraud.blocked' : 'call.limited',
+        target: account.username,
+        sourceAddress: source,
+        requestId: null,
+        detail: { callee, ...refusal.detail, answer: `${refusal.status} ${refusal.reason}` },
+      });
+      if (fraud)
+        bus.emit('security.alert', {
+          customerId: account.customerId,
+          type: 'fraud.alert',
+          data: { account: account.username, callee, ...refusal.detail },
+        });
+    },
     banned(notice: BanNotice, banMs: number): void {
       const until = new Date(notice.until).toISOString();
       log(`banned ${notice.address} until ${until} after ${notice.failures} failed authentications`);
@@ -168,4 +219,66 @@ export function securityRecorder(db: Db, bus: Bus, log: (message: string) => voi
       }
     },
   };
+}
+
+export interface CallRefusal {
+  status: number;
+  reason: string;
+  /** A Warning header's text (RFC 3261 §20.43): which limit, and why. */
+  warning: string;
+  kind: 'fraud' | 'call-limit';
+  detail: Record<string, unknown>;
+}
+
+export class CallGuard {
+  /** account → instants of its recent high-risk call attempts. */
+  private readonly highRisk = new Map<string, number[]>();
+
+  constructor(
+    private readonly settings: CallFraudSettings,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Which risk a destination carries, if any. */
+  riskOf(callee: string): 'premium-rate' | 'far-international' | undefined {
+    if (this.settings.premiumRatePrefixes.some((p) => callee.startsWith(p))) return 'premium-rate';
+    if (this.settings.farInternationalPrefixes.some((p) => callee.startsWith(p))) return 'far-international';
+    return undefined;
+  }
+
+  /** Checked for each call an account places: undefined lets it through (and counts it). */
+  check(account: string, tier: string, callee: string, inProgress: number): CallRefusal | undefined {
+    const cap = this.settings.simultaneousCallsByTier[tier];
+    if (cap !== undefined && inProgress >= cap)
+      return {
+        status: 403,
+        reason: 'Simultaneous Call Limit Reached',
+        warning: `${inProgress} calls in progress: the ${tier} tier allows ${cap} at once per account`,
+        kind: 'call-limit',
+        detail: { tier, limit: cap, inProgress },
+      };
+    const risk = this.riskOf(callee);
+    if (risk === undefined) return undefined;
+    const now = this.now();
+    const recent = (this.highRisk.get(account) ?? []).filter(
+      (at) => now - at < this.settings.highRiskWindowMs,
+    );
+    if (recent.length >= this.settings.highRiskCallsPerWindow) {
+      this.highRisk.set(account, recent);
+      return {
+        status: 403,
+        reason: 'Fraud Suspected',
+        warning: `${risk} destination refused: ${recent.length} high-risk calls within ${this.settings.highRiskWindowMs} ms already`,
+        kind: 'fraud',
+        detail: {
+          risk,
+          limit: this.settings.highRiskCallsPerWindow,
+          windowMs: this.settings.highRiskWindowMs,
+        },
+      };
+    }
+    recent.push(now);
+    this.highRisk.set(account, recent);
+    return undefined;
+  }
 }

@@ -5,8 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EMBEDDED_SIP_FRAUD, SipGuard, type AuthFailure } from '../../platform/sip-edge/security';
-import { ACCOUNTS, CUSTOMER, register, registerRequestBase, startTestEdge } from './harness';
+import { CallGuard, EMBEDDED_SIP_FRAUD, SipGuard, type AuthFailure } from '../../platform/sip-edge/security';
+import {
+  ACCOUNTS,
+  addTrunk,
+  CUSTOMER,
+  placeCall,
+  register,
+  registerRequestBase,
+  startTestEdge,
+} from './harness';
 import { digestAnswer, header, RawSipClient } from './raw-sip-client';
 
 const SETTINGS = { ...EMBEDDED_SIP_FRAUD, authFailuresBeforeBan: 3, failureWindowMs: 1_000, banMs: 5_000 };
@@ -162,6 +170,131 @@ test('the edge drops a scanner without answering and answers the same request fr
     );
   } finally {
     scanner.close();
+    await t.stop();
+  }
+});
+
+test('CallGuard: high-risk destinations count per account within the window; the tier caps calls in progress', () => {
+  let now = 0;
+  const settings = { ...EMBEDDED_SIP_FRAUD, highRiskCallsPerWindow: 2, highRiskWindowMs: 1_000 };
+  const guard = new CallGuard(settings, () => now);
+  assert.equal(guard.riskOf('+19005550100'), 'premium-rate');
+  assert.equal(guard.riskOf('+8821234567'), 'far-international');
+  assert.equal(guard.riskOf('+15555550100'), undefined);
+  assert.equal(guard.check('alice', 'standard', '+19005550100', 0), undefined);
+  assert.equal(guard.check('alice', 'standard', '+8821234567', 0), undefined);
+  assert.equal(
+    guard.check('alice', 'standard', '+15555550100', 0),
+    undefined,
+    'ordinary numbers never count',
+  );
+  assert.equal(guard.check('alice', 'standard', '+19005550101', 0)?.reason, 'Fraud Suspected');
+  assert.equal(
+    guard.check('bob', 'standard', '+19005550101', 0),
+    undefined,
+    'another account has its own count',
+  );
+  now += 1_000;
+  assert.equal(guard.check('alice', 'standard', '+19005550101', 0), undefined, 'the window moved on');
+  const cap = settings.simultaneousCallsByTier.standard;
+  assert.equal(guard.check('alice', 'standard', '+15555550100', cap - 1), undefined);
+  const refusal = guard.check('alice', 'standard', '+15555550100', cap);
+  assert.equal(refusal?.status, 403);
+  assert.equal(refusal?.reason, 'Simultaneous Call Limit Reached');
+  assert.match(refusal?.warning ?? '', new RegExp(`standard tier allows ${cap} at once`));
+});
+
+test('the edge refuses the account call past the high-risk limit 403 with a Warning, audits it and raises fraud.alert; ordinary calls go on', async () => {
+  const t = await startTestEdge();
+  const alerts: Array<{ type: string; customerId: string }> = [];
+  t.bus.on('security.alert', (event) => alerts.push(event));
+  const alice = await RawSipClient.open('alice', t.server);
+  const pstn = await RawSipClient.open('pstn', t.server);
+  try {
+    addTrunk(t.db, { id: 'trk_all', port: pstn.port, prefixes: [] });
+    const { highRiskCallsPerWindow } = t.config.security.sipFraud;
+    for (let n = 0; n < highRiskCallsPerWindow; n++) {
+      const call = await placeCall(alice, ACCOUNTS.alice, `+1900555010${n}`, t, 40100 + 2 * n);
+      const invite = await pstn.waitFor(
+        (m) => m.method === 'INVITE' && m.requestUri?.includes(`+1900555010${n}`) === true,
+        `INVITE ${n}`,
+      );
+      pstn.reply(invite, 486, 'Busy Here', { toTag: `b${n}` });
+      await alice.waitFor(
+        (m) => m.status === 486 && header(m, 'call-id') === call.callId,
+        `486 for call ${n}`,
+      );
+    }
+    const refused = await placeCall(alice, ACCOUNTS.alice, '+8821234567', t, 40200);
+    const answer = await alice.waitFor(
+      (m) =>
+        m.status !== undefined &&
+        m.status >= 200 &&
+        header(m, 'call-id') === refused.callId &&
+        header(m, 'cseq') === '2 INVITE',
+      'the answer to the call past the limit',
+    );
+    assert.equal(answer.startLine, 'SIP/2.0 403 Fraud Suspected');
+    assert.match(header(answer, 'warning') ?? '', /^399 \S+ "far-international destination refused/);
+    assert.equal(
+      pstn.received.filter((m) => m.method === 'INVITE' && m.requestUri?.includes('+882') === true).length,
+      0,
+    );
+    assert.deepEqual(
+      alerts.map((a) => [a.type, a.customerId]),
+      [['fraud.alert', CUSTOMER]],
+    );
+    const audit = t.db
+      .prepare("SELECT action, target FROM audit_events WHERE action = 'fraud.blocked'")
+      .all();
+    assert.deepEqual(audit, [{ action: 'fraud.blocked', target: 'alice' }]);
+
+    const ordinary = await placeCall(alice, ACCOUNTS.alice, '+15555550100', t, 40300);
+    const invite = await pstn.waitFor(
+      (m) => m.method === 'INVITE' && m.requestUri?.includes('+15555550100') === true,
+      'the ordinary call',
+    );
+    pstn.reply(invite, 486, 'Busy Here', { toTag: 'ord' });
+    await alice.waitFor(
+      (m) => m.status === 486 && header(m, 'call-id') === ordinary.callId,
+      '486 for the ordinary call',
+    );
+  } finally {
+    await Promise.all([alice.close(), pstn.close()]);
+    await t.stop();
+  }
+});
+
+test("the edge refuses an account's call beyond its tier's simultaneous-call cap with a 403 that says why", async () => {
+  const t = await startTestEdge();
+  const alice = await RawSipClient.open('alice', t.server);
+  const pstn = await RawSipClient.open('pstn', t.server);
+  try {
+    addTrunk(t.db, { id: 'trk_all', port: pstn.port, prefixes: [] });
+    const cap = t.config.security.sipFraud.simultaneousCallsByTier.standard;
+    for (let n = 0; n < cap; n++) {
+      await placeCall(alice, ACCOUNTS.alice, `+1555555020${n}`, t, 40400 + 2 * n);
+      await pstn.waitFor(
+        (m) => m.method === 'INVITE' && m.requestUri?.includes(`+1555555020${n}`) === true,
+        `INVITE ${n}`,
+      );
+    }
+    const extra = await placeCall(alice, ACCOUNTS.alice, '+15555550299', t, 40500);
+    const answer = await alice.waitFor(
+      (m) =>
+        m.status !== undefined &&
+        m.status >= 200 &&
+        header(m, 'call-id') === extra.callId &&
+        header(m, 'cseq') === '2 INVITE',
+      'the answer to the call beyond the cap',
+    );
+    assert.equal(answer.startLine, 'SIP/2.0 403 Simultaneous Call Limit Reached');
+    assert.match(
+      header(answer, 'warning') ?? '',
+      new RegExp(`the standard tier allows ${cap} at once per account`),
+    );
+  } finally {
+    await Promise.all([alice.close(), pstn.close()]);
     await t.stop();
   }
 });

@@ -150,6 +150,11 @@ export interface PlatformSettings {
       failureWindowMs: number;
       banMs: number;
       scannerUserAgents: string[];
+      premiumRatePrefixes: string[];
+      farInternationalPrefixes: string[];
+      highRiskCallsPerWindow: number;
+      highRiskWindowMs: number;
+      simultaneousCallsByTier: Record<string, number>;
     };
   };
 }
