@@ -10,9 +10,17 @@ import {
   expectSilenceDuringBan,
   guessPassword,
   probeAccounts,
+  subscribeToFraudAlerts,
   subscribeToSecurityEvents,
   sweepWithScanner,
 } from '../tasks/sip-security';
+import {
+  callBeyondTheCap,
+  callHighRiskNumbers,
+  expectCallBeyondCapRefused,
+  expectFraudAlert,
+  expectHighRiskCallsCutOff,
+} from '../tasks/call-fraud';
 
 Given('{string} is told of security events at their webhook', function (this: Phase2World, customer: string) {
   return subscribeToSecurityEvents(this, customer);
@@ -76,5 +84,41 @@ Then(
   'the platform answers both probes alike, giving away nothing of which account exists',
   function (this: Phase2World) {
     expectProbesAnsweredAlike(this);
+  },
+);
+
+Given('{string} is told of fraud alerts at their webhook', function (this: Phase2World, customer: string) {
+  return subscribeToFraudAlerts(this, customer);
+});
+
+When(
+  "{person}'s phone calls premium-rate and far international numbers one after another",
+  function (this: Phase2World, name: string) {
+    return callHighRiskNumbers(this, name);
+  },
+);
+
+Then("the calls beyond the platform's limit are refused as suspected fraud", function (this: Phase2World) {
+  return expectHighRiskCallsCutOff(this);
+});
+
+Then(
+  "{string} gets a fraud alert naming {person}'s account",
+  function (this: Phase2World, customer: string, name: string) {
+    return expectFraudAlert(this, customer, name);
+  },
+);
+
+When(
+  "{person}'s phone calls as many outside numbers at once as a {tier} customer may, and one more",
+  function (this: Phase2World, name: string, tier: string) {
+    return callBeyondTheCap(this, name, tier);
+  },
+);
+
+Then(
+  "the call beyond the {tier} tier's limit is refused, saying the simultaneous-call limit was reached",
+  function (this: Phase2World, tier: string) {
+    return expectCallBeyondCapRefused(this, tier);
   },
 );

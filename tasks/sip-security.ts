@@ -56,6 +56,11 @@ export function subscribeToSecurityEvents(world: Phase2World, customerName: stri
   return subscribeWebhook(world, customerName, ['security.*']);
 }
 
+/** Given {string} is told of fraud alerts at their webhook */
+export function subscribeToFraudAlerts(world: Phase2World, customerName: string) {
+  return subscribeWebhook(world, customerName, ['fraud.*']);
+}
+
 /** When an attacker guesses {person}'s password from an address of their own */
 export async function guessPassword(world: Phase2World, name: string) {
   const notes = await attackerOf(world);

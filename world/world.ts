@@ -272,6 +272,8 @@ export interface Refusals {
   offered?: string;
   /** An attacker's tries against the SIP edge, and what the edge answered (TEST-INT-051). */
   sipAttack?: SipAttackNotes;
+  /** Calls a phone placed to test a call limit (toll fraud, calls at once), and how each was answered. */
+  limitedCalls?: Array<{ number: string; status?: number; reason?: string; kind: string }>;
 }
 
 /** The attacker of a scenario (world/attack/) and what its attacks met. */

@@ -28,3 +28,23 @@ Feature: SIP authentication and fraud detection
   Scenario: Probing an existing and a missing account gives the same answers
     When an attacker probes Alice's account and an account that does not exist
     Then the platform answers both probes alike, giving away nothing of which account exists
+
+  Rule: Calls that cost the customer dearly are limited
+    A stolen password is worth most to a fraudster who calls premium-rate and far international
+    numbers that pay them a share. The platform lets an account start only a few such calls in a
+    short while and tells the customer when it refuses more; how many calls a phone may hold at
+    once depends on the customer's tier.
+
+    Background:
+      Given "Acme Logistics" has provisioned a SIP trunk to their carrier through the API
+
+    @severity:critical
+    Scenario: A burst of calls to costly destinations is cut off, with a fraud alert
+      Given "Acme Logistics" is told of fraud alerts at their webhook
+      When Alice's phone calls premium-rate and far international numbers one after another
+      Then the calls beyond the platform's limit are refused as suspected fraud
+      And "Acme Logistics" gets a fraud alert naming Alice's account
+
+    Scenario: A phone cannot hold more calls at once than the customer's tier allows
+      When Alice's phone calls as many outside numbers at once as a standard customer may, and one more
+      Then the call beyond the standard tier's limit is refused, saying the simultaneous-call limit was reached
