@@ -10,6 +10,8 @@ import {
   expectSilenceDuringBan,
   guessPassword,
   probeAccounts,
+  callAsTheCarrier,
+  expectSpoofedCarrierRefused,
   subscribeToFraudAlerts,
   subscribeToSecurityEvents,
   sweepWithScanner,
@@ -120,5 +122,19 @@ Then(
   "the call beyond the {tier} tier's limit is refused, saying the simultaneous-call limit was reached",
   function (this: Phase2World, tier: string) {
     return expectCallBeyondCapRefused(this, tier);
+  },
+);
+
+When(
+  "an attacker at another address calls {person}'s number as if from the carrier",
+  function (this: Phase2World, name: string) {
+    return callAsTheCarrier(this, name);
+  },
+);
+
+Then(
+  "the call is not put through: the caller is asked to authenticate and {person}'s phone does not ring",
+  function (this: Phase2World, name: string) {
+    expectSpoofedCarrierRefused(this, name);
   },
 );

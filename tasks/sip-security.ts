@@ -265,3 +265,32 @@ export function expectProbesAnsweredAlike(world: Phase2World) {
     'every probe was challenged (401 for REGISTER, 407 for INVITE)',
   ).to.deep.equal([401, 401, 407, 407]);
 }
+
+/** When an attacker at another address calls {person}'s number as if from the carrier */
+export async function callAsTheCarrier(world: Phase2World, name: string) {
+  const notes = await attackerOf(world);
+  const callee = world.person(name);
+  // The carrier's From: an outside caller's number, as the carrier's own INVITEs carry.
+  const sent = await notes.attacker.send({ method: 'INVITE', user: '+15555550123', dialed: callee.number });
+  const answer = await notes.attacker.answerTo(
+    sent,
+    answerWait(world, `the SIP edge's answer to a call to ${name} claiming to come from the carrier`),
+  );
+  notes.spoofedCarrier = { answer, sentAt: sent.sentAt };
+}
+
+/** Then the call is not put through: the caller is asked to authenticate and {person}'s phone does not ring */
+export function expectSpoofedCarrierRefused(world: Phase2World, name: string) {
+  const spoofed = world.refusals.sipAttack?.spoofedCarrier;
+  if (!spoofed) throw new Error('No call pretending to come from the carrier was made in this scenario.');
+  expect(
+    `${spoofed.answer.status} ${spoofed.answer.reason}`,
+    `the answer to a call from ${world.refusals.sipAttack?.attacker.address}, not the trunk's address`,
+  ).to.equal('407 Proxy Authentication Required');
+  const phone = world.person(name).phone;
+  if (!phone) throw new Error(`${name} has no SIP phone in this scenario.`);
+  expect(
+    phone.incomingCalls.filter((call) => call.invitedAt >= spoofed.sentAt).length,
+    `calls that rang ${name}'s phone after the spoofed one was sent`,
+  ).to.equal(0);
+}

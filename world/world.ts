@@ -284,6 +284,8 @@ export interface SipAttackNotes {
   sweep?: { scanner?: Answer; phone?: Answer };
   /** Each probe of an existing and a missing account: the same steps, their answers. */
   probes?: Array<{ step: string; existing: Answer; missing: Answer }>;
+  /** A call sent to a customer's number as if from their carrier, from another address. */
+  spoofedCarrier?: { answer: Answer; sentAt: number };
 }
 
 /** A text the platform acknowledged (API 202 or submit_sm_resp) before or around a crash. */

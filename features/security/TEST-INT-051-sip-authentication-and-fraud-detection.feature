@@ -48,3 +48,15 @@ Feature: SIP authentication and fraud detection
     Scenario: A phone cannot hold more calls at once than the customer's tier allows
       When Alice's phone calls as many outside numbers at once as a standard customer may, and one more
       Then the call beyond the standard tier's limit is refused, saying the simultaneous-call limit was reached
+
+  Rule: A customer's trunk carries calls only from their carrier's address
+    Anyone may send a call that claims to come from a carrier; only the carrier's own address is
+    believed, everyone else is asked for a password like any phone.
+
+    Background:
+      Given "Acme Logistics" has provisioned a SIP trunk to their carrier through the API
+
+    Scenario: A call pretending to come from the customer's carrier, from elsewhere, is not put through
+      Given Alice's phone is registered
+      When an attacker at another address calls Alice's number as if from the carrier
+      Then the call is not put through: the caller is asked to authenticate and Alice's phone does not ring

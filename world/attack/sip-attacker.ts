@@ -49,6 +49,8 @@ export interface RequestSpec {
   userAgent?: string;
   /** An Authorization (REGISTER) or Proxy-Authorization (INVITE) value. */
   credentials?: string;
+  /** INVITE only: the number called (default: a name beside `user`). */
+  dialed?: string;
   callId?: string;
   cseq?: number;
 }
@@ -84,7 +86,8 @@ export class SipAttacker {
     const { domain } = this.target;
     const callId = spec.callId ?? `${randomToken(10)}@${this.address}`;
     const cseq = spec.cseq ?? 1;
-    const uri = spec.method === 'INVITE' ? `sip:${spec.user}-callee@${domain}` : `sip:${domain}`;
+    const uri =
+      spec.method === 'INVITE' ? `sip:${spec.dialed ?? `${spec.user}-callee`}@${domain}` : `sip:${domain}`;
     const aor = `<sip:${spec.user}@${domain}>`;
     const authHeader = spec.method === 'INVITE' ? 'Proxy-Authorization' : 'Authorization';
     const lines = [
