@@ -19,6 +19,12 @@ export interface PlatformEvents {
    * role sends it. The SMSC also sends every queued row it finds at start, so this is a nudge.
    */
   'message.queued': { messageId: string };
+  /** A defence acted on a customer's behalf (an address banned, a toll-fraud burst cut off): told by webhook. */
+  'security.alert': {
+    customerId: string;
+    type: 'security.address_banned' | 'fraud.alert';
+    data: Record<string, unknown>;
+  };
   /** Connectors or routes were changed in the store by a process without the SMSC role. */
   'smsc.config-changed': { reason: string };
 }

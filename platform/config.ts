@@ -3,6 +3,8 @@
  * target can run with short business durations; ports of 0 mean "pick an ephemeral port".
  */
 import { EMBEDDED_IDENTITY_SETTINGS, type IdentitySettings } from './core/identity';
+import { EMBEDDED_SIP_FRAUD, type SipFraudSettings } from './sip-edge/security';
+
 export interface PlatformConfig {
   /** Address every listener binds to. Loopback only (non-negotiable 9). */
   host: string;
@@ -199,6 +201,8 @@ export interface PlatformConfig {
   /** Issue 13's defences, one part each; embedded defaults live beside each part's code. */
   security: {
     identity: IdentitySettings;
+    /** The sip-edge's brute-force jail and scanner filter (platform/sip-edge/security.ts). */
+    sipFraud: SipFraudSettings;
   };
   /** Free text printed in logs and the health endpoint. */
   version: string;
@@ -275,7 +279,10 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
     },
     campaigns: { tickMs: 20, defaultRatePerSecond: 20, maxRatePerSecond: 500 },
     providers: { speechToTextUrl: null, timeoutMs: 5_000 },
-    security: { identity: { ...EMBEDDED_IDENTITY_SETTINGS } },
+    security: {
+      identity: { ...EMBEDDED_IDENTITY_SETTINGS },
+      sipFraud: { ...EMBEDDED_SIP_FRAUD, scannerUserAgents: [...EMBEDDED_SIP_FRAUD.scannerUserAgents] },
+    },
     version: '0.1.0',
   };
 }

@@ -14,6 +14,7 @@ import type { SipPhone, PhoneCall } from './sip/sip-phone';
 import { PstnDouble, type PstnCall, type ReceivedInvite } from './sip/pstn-double';
 import type { SipDatagramProbe } from './probes/sip-datagram-probe';
 import type { SmppCustomerSession } from './smpp/smpp-session';
+import type { Answer, DictionaryAttack, SipAttacker } from './attack/sip-attacker';
 import { traffic } from './traffic-log';
 import { freeVoiceTone } from './factories';
 import type { Observed } from './observed';
@@ -310,6 +311,22 @@ export interface Refusals {
   operatorOnly?: Array<{ request: string; status: number | undefined; answer: string }>;
   /** The value a refused change offered (a trunk id, a number): the refusal must name it. */
   offered?: string;
+  /** An attacker's tries against the SIP edge, and what the edge answered (TEST-INT-051). */
+  sipAttack?: SipAttackNotes;
+  /** Calls a phone placed to test a call limit (toll fraud, calls at once), and how each was answered. */
+  limitedCalls?: Array<{ number: string; status?: number; reason?: string; kind: string }>;
+}
+
+/** The attacker of a scenario (world/attack/) and what its attacks met. */
+export interface SipAttackNotes {
+  attacker: SipAttacker;
+  dictionary?: DictionaryAttack;
+  /** A scanner's request and an ordinary phone's, from the same address: what each got. */
+  sweep?: { scanner?: Answer; phone?: Answer };
+  /** Each probe of an existing and a missing account: the same steps, their answers. */
+  probes?: Array<{ step: string; existing: Answer; missing: Answer }>;
+  /** A call sent to a customer's number as if from their carrier, from another address. */
+  spoofedCarrier?: { answer: Answer; sentAt: number };
 }
 
 /** A text the platform acknowledged (API 202 or submit_sm_resp) before or around a crash. */

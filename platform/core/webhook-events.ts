@@ -9,9 +9,11 @@ export const EVENT_TYPES = [
   'message.rejected',
   'message.failed',
   'call.completed',
+  'security.address_banned',
+  'fraud.alert',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
-export const EVENT_FAMILIES = ['message', 'call'] as const;
+export const EVENT_FAMILIES = ['message', 'call', 'security', 'fraud'] as const;
 
 /** The exact JSON body POSTed to a subscriber. */
 export interface WebhookEventBody {

@@ -349,6 +349,10 @@ export function startWebhookDispatcher(
     safely(() => publish(event.customerId, 'call.completed', cdr), `call.completed for ${event.cdrId}`);
   };
 
+  const onSecurityAlert = (event: PlatformEvents['security.alert']): void => {
+    safely(() => publish(event.customerId, event.type, event.data), `${event.type} for ${event.customerId}`);
+  };
+
   /** A bus listener must never throw into the role that emitted the event. */
   function safely(work: () => unknown, what: string): void {
     try {
@@ -360,6 +364,7 @@ export function startWebhookDispatcher(
 
   bus.on('message.status', onMessageStatus);
   bus.on('call.completed', onCallCompleted);
+  bus.on('security.alert', onSecurityAlert);
   pump(); // resumes deliveries left pending by a previous run
 
   return {
@@ -372,6 +377,7 @@ export function startWebhookDispatcher(
       stopped = true;
       bus.off('message.status', onMessageStatus);
       bus.off('call.completed', onCallCompleted);
+      bus.off('security.alert', onSecurityAlert);
       if (timer) clearTimeout(timer);
       const pending = [...inFlight.values()];
       for (const attempt of pending) attempt.abort();

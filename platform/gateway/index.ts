@@ -88,7 +88,7 @@ function effectiveSettings(config: RoleDeps['config']): unknown {
       idempotencyLeaseMs: config.api.idempotencyLeaseMs,
       storeRetryAfterSeconds: config.api.storeRetryAfterSeconds,
     },
-    security: { identity: config.security.identity },
+    security: { identity: config.security.identity, sipFraud: config.security.sipFraud },
   };
 }
 

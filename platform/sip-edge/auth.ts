@@ -2,8 +2,8 @@
  * Digest authentication of SIP requests against sip_accounts, with Kamailio's answers:
  * no credentials, an unknown nonce or a wrong password → a fresh challenge (401/407, as
  * Kamailio's www_challenge/proxy_challenge do after a failed auth check); an expired nonce →
- * challenge with stale=true; an unknown user → 403 (the brief's choice; Kamailio would
- * challenge again); credentials of one user for another user's identity → 403 "Forbidden auth ID";
+ * challenge with stale=true; an unknown user → the same fresh challenge as a wrong password
+ * (Kamailio's answer too: a different one would tell a scanner which accounts exist); credentials of one user for another user's identity → 403 "Forbidden auth ID";
  * a digest `uri` that is not the Request-URI → 400 Bad Request (RFC 2617 §3.2.2.5 "SHOULD return
  * 400"; Kamailio's auth module likewise treats malformed credentials as a 400 rather than
  * re-challenging). The edge sends all of these statelessly (SipStack.respondStateless).
@@ -17,6 +17,7 @@ import {
   parseCredentials,
 } from './digest';
 import { headerValues, parseUri, uriText, type SipRequest } from './message';
+import type { AuthFailure } from './security';
 
 export interface SipAccount {
   username: string;
@@ -72,6 +73,8 @@ export class DigestAuthenticator {
     private readonly realm: string,
     nonceTtlMs: number,
     nonceSecret?: string,
+    /** Told of every answer that carried credentials which failed: the brute-force jail counts them. */
+    private readonly onRejected: (failure: AuthFailure) => void = () => undefined,
   ) {
     this.nonces = new NonceIssuer(nonceTtlMs, Date.now, nonceSecret);
     this.opaque = this.nonces.constant('opaque');
@@ -86,9 +89,15 @@ export class DigestAuthenticator {
 
   /**
    * Checks the request's Authorization (kind www) or Proxy-Authorization (kind proxy) for our
-   * realm. `identityUser` is the user part the request claims (To for REGISTER, From otherwise).
+   * realm. `identityUser` is the user part the request claims (To for REGISTER, From otherwise);
+   * `source` the sender's true address, which failed credentials are counted against.
    */
-  authenticate(request: SipRequest, kind: AuthKind, identityUser: string | undefined): AuthOutcome {
+  authenticate(
+    request: SipRequest,
+    kind: AuthKind,
+    identityUser: string | undefined,
+    source: string,
+  ): AuthOutcome {
     const headerName = kind === 'www' ? 'authorization' : 'proxy-authorization';
     const ours = headerValues(request.headers, headerName)
       .map((value) => parseCredentials(value))
@@ -113,14 +122,17 @@ export class DigestAuthenticator {
     const nonceState = this.nonces.check(ours.nonce);
     if (nonceState === 'invalid') return this.challenge(kind, false, 'nonce was not issued by this edge');
     const account = this.findAccount(ours.username);
-    if (!account)
-      return {
-        ok: false,
-        status: 403,
-        reason: 'Forbidden',
-        headers: [],
-        detail: `unknown user "${ours.username}"`,
-      };
+    const rejected = (detail: string): AuthOutcome => {
+      this.onRejected({
+        address: source,
+        username: ours.username,
+        customerId: account?.customerId ?? null,
+        method: request.method,
+      });
+      return this.challenge(kind, false, detail);
+    };
+    // No such account: answered exactly like a wrong password, so probing tells nothing.
+    if (!account) return rejected(`unknown user "${ours.username}"`);
     if (ours.qop !== undefined && ours.qop !== 'auth')
       return this.challenge(kind, false, `unsupported qop "${ours.qop}"`);
     if (ours.qop === 'auth' && (ours.nc === undefined || ours.cnonce === undefined))
@@ -136,8 +148,7 @@ export class DigestAuthenticator {
       nc: ours.nc,
       cnonce: ours.cnonce,
     });
-    if (!digestsEqual(expected, ours.response))
-      return this.challenge(kind, false, `wrong password for "${ours.username}"`);
+    if (!digestsEqual(expected, ours.response)) return rejected(`wrong password for "${ours.username}"`);
     // A correct response to an expired nonce proves the password but not freshness: ask again.
     if (nonceState === 'stale') return this.challenge(kind, true, 'nonce expired');
     if (identityUser !== undefined && identityUser !== account.username && identityUser !== account.number) {

@@ -158,6 +158,23 @@ export interface CallManagerDeps extends OriginatorDeps {
   dialogStore: CallReplication;
   /** Set in an active-active edge only. */
   peers?: EdgePeers;
+  /**
+   * Asked before a call an account places is routed (toll fraud, simultaneous-call cap): a
+   * refusal is answered as given. `inProgress`: the account's calls not yet ended.
+   */
+  screenCall?: (
+    account: SipAccount,
+    callee: string,
+    inProgress: number,
+    source: string,
+  ) => CallScreening | undefined;
+}
+
+/** A call refused before routing: the answer to send. */
+export interface CallScreening {
+  status: number;
+  reason: string;
+  warning: string;
 }
 
 export class CallManager {
@@ -370,7 +387,7 @@ export class CallManager {
     let caller: { account: SipAccount } | { trunks: TrunkRow[] };
     if (trunks.length > 0) caller = { trunks };
     else {
-      const outcome = this.deps.auth.authenticate(request, 'proxy', request.from.uri.user);
+      const outcome = this.deps.auth.authenticate(request, 'proxy', request.from.uri.user, source.address);
       if (!outcome.ok) {
         this.deps.log(
           `INVITE ${request.uri.toString()} from ${describeFlow(flow)}: ${outcome.status} (${outcome.detail})`,
@@ -399,6 +416,24 @@ export class CallManager {
       );
       stack.respond(request, flow, status, { toTag: randomToken(8) });
       return;
+    }
+    if ('account' in caller && this.deps.screenCall) {
+      const { number } = caller.account;
+      const inProgress = [...this.calls.values()].filter(
+        (c) => !c.ended && c.direction !== 'inbound' && c.caller === number,
+      ).length;
+      const refusal = this.deps.screenCall(caller.account, toE164(dialed), inProgress, source.address);
+      if (refusal) {
+        this.deps.log(
+          `INVITE from ${describeFlow(flow)} to ${dialed}: ${refusal.status} (${refusal.warning})`,
+        );
+        stack.respond(request, flow, refusal.status, {
+          reason: refusal.reason,
+          toTag: randomToken(8),
+          headers: [['Warning', `399 ${this.deps.domain} "${refusal.warning}"`]],
+        });
+        return;
+      }
     }
     const localTag = randomToken(8);
     stack.respond(request, flow, 100);

@@ -15,6 +15,8 @@ import { DialogStore } from './dialog-store';
 import { LocationStore } from './location-store';
 import { describe, parseSipMessage, type ParseFailure, type SipRequest } from './message';
 import { Registrar, type BindingInfo } from './registrar';
+import { trueSource } from './proxy';
+import { CallGuard, securityRecorder, SipGuard } from './security';
 import { SipStack } from './stack';
 import { describeFlow, SipTransports, type Flow } from './transport';
 
@@ -97,7 +99,22 @@ export async function startSipEdge(
     t2Ms: config.sip.t2Ms,
     t4Ms: config.sip.t4Ms,
   });
-  const auth = new DigestAuthenticator(deps.db, domain, config.sip.nonceTtlMs, config.sip.nonceSecret);
+  const fraud = config.security.sipFraud;
+  const guard = new SipGuard(fraud);
+  const callGuard = new CallGuard(fraud);
+  const recorder = securityRecorder(deps.db, deps.bus, log);
+  const trustedProxies = config.sip.trustedProxies ?? [];
+  const auth = new DigestAuthenticator(
+    deps.db,
+    domain,
+    config.sip.nonceTtlMs,
+    config.sip.nonceSecret,
+    (failure) => {
+      recorder.failed(failure);
+      const ban = guard.authFailed(failure);
+      if (ban) recorder.banned(ban, fraud.banMs);
+    },
+  );
   const localHosts = [...new Set([domain, config.host])];
   const registrar = new Registrar(
     stack,
@@ -122,7 +139,7 @@ export async function startSipEdge(
     registrar,
     domain,
     localHosts,
-    trustedProxies: config.sip.trustedProxies ?? [],
+    trustedProxies,
     noAnswerTimeoutMs: config.sip.noAnswerTimeoutMs,
     inactivityTimeoutMs: config.media.inactivityTimeoutMs,
     heldInactivityTimeoutMs: config.media.heldInactivityTimeoutMs,
@@ -131,6 +148,13 @@ export async function startSipEdge(
     dialogStore: new DialogStore(deps.db, log, activeActive?.node),
     peers: activeActive,
     log,
+    screenCall: (account, callee, inProgress, source) => {
+      const tier = deps.db.prepare('SELECT tier FROM customers WHERE id = ?').get(account.customerId) as
+        { tier: string } | undefined;
+      const refusal = callGuard.check(account.username, tier?.tier ?? 'standard', callee, inProgress);
+      if (refusal) recorder.callRefused(account, callee, source, refusal);
+      return refusal;
+    },
   });
 
   const onRequest = (request: SipRequest, flow: Flow): void => {
@@ -161,7 +185,7 @@ export async function startSipEdge(
     if (request.toTag !== undefined) return calls.onInDialog(request, flow);
     switch (request.method) {
       case 'REGISTER':
-        return registrar.handleRegister(request, flow);
+        return registrar.handleRegister(request, flow, trueSource(request, flow, trustedProxies).address);
       case 'INVITE':
         calls.onInitialInvite(request, flow).catch((error: unknown) => {
           log(`INVITE handling failed: ${(error as Error).stack ?? String(error)}`);
@@ -208,6 +232,17 @@ export async function startSipEdge(
     const message = parsed.message;
     log(`${message.kind === 'request' ? '→' : '←'} ${describe(message)} ${describeFlow(flow)}`);
     if (message.kind === 'response') return stack.receiveResponse(message, flow);
+    // Like Kamailio's request_route opening with the ipban htable and secfilter: dropped unanswered.
+    const dropped = guard.screen(
+      trueSource(message, flow, trustedProxies).address,
+      message.headers.find((h) => h.name === 'user-agent')?.value,
+    );
+    if (dropped) {
+      log(
+        `dropped ${describe(message)} ${describeFlow(flow)}: ${dropped.kind === 'banned' ? `address banned until ${new Date(dropped.until).toISOString()}` : `scanner User-Agent ${JSON.stringify(dropped.userAgent.slice(0, 60))}`}`,
+      );
+      return;
+    }
     try {
       onRequest(message, flow);
     } catch (error) {

@@ -49,13 +49,14 @@ export class Registrar {
     if (this.table.size > 0) this.log(`${this.table.size} registered user(s) restored from the store`);
   }
 
-  handleRegister(request: SipRequest, flow: Flow): void {
+  /** `source`: the sender's true address (the hop below a trusted proxy), for the brute-force jail. */
+  handleRegister(request: SipRequest, flow: Flow, source: string = flow.address): void {
     const toUser = request.to.uri.user;
     if (!this.domains.includes(request.to.uri.host)) {
       this.stack.respond(request, flow, 403, { reason: 'Domain Not Served' });
       return;
     }
-    const outcome = this.auth.authenticate(request, 'www', toUser);
+    const outcome = this.auth.authenticate(request, 'www', toUser, source);
     if (!outcome.ok) {
       this.log(
         `REGISTER ${uriText(request.to.uri) ?? '?'} from ${flow.address}:${flow.port}: ${outcome.status} (${outcome.detail})`,

@@ -195,18 +195,19 @@ test('auth challenges and failures are stateless: never retransmitted, their ACK
     const www = header(challenge, 'proxy-authenticate') ?? '';
     const unknownUser = digestAnswer(www, { username: 'mallory', password: 'x', method: 'INVITE', uri });
     invite('unknown-user', 1, [['Proxy-Authorization', unknownUser]]);
-    await alice.waitFor(isResponse(403, '1 INVITE', 'unknown-user'), '403 for an unknown user');
+    // Challenged like a wrong password (no enumeration), and statelessly too.
+    await alice.waitFor(isResponse(407, '1 INVITE', 'unknown-user'), '407 for an unknown user');
 
     // The control: an authenticated INVITE to nobody gets a stateful 404, retransmitted (Timer G)
-    // until ACKed. Once it has gone out 3 times, a stateful 407/403 would have been resent too.
+    // until ACKed. Once it has gone out 3 times, a stateful 407 would have been resent too.
     const good = digestAnswer(www, { ...ACCOUNTS.alice, method: 'INVITE', uri });
     const branch404 = invite('no-route', 1, [['Proxy-Authorization', good]]);
     await alice.waitForCount(isResponse(404, '1 INVITE', 'no-route'), 3, '404 (retransmitted by Timer G)');
     assert.equal(alice.received.filter(isResponse(407, '1 INVITE', 'spoofed')).length, 1, 'one 407 only');
     assert.equal(
-      alice.received.filter(isResponse(403, '1 INVITE', 'unknown-user')).length,
+      alice.received.filter(isResponse(407, '1 INVITE', 'unknown-user')).length,
       1,
-      'one 403 only',
+      'one 407 only for the unknown user',
     );
     const notFound = alice.received.find(isResponse(404, '1 INVITE', 'no-route'));
     assert.ok(notFound);

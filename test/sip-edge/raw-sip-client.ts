@@ -112,10 +112,18 @@ export class RawSipClient {
     });
   }
 
-  /** `port`: a given local port (a proxy the edge is told to trust before the client exists). */
-  static async open(name: string, server: { host: string; port: number }, port = 0): Promise<RawSipClient> {
+  /**
+   * `port`: a given local port (a proxy the edge is told to trust before the client exists);
+   * `host`: another loopback address (127.0.0.2 …), a sender the edge tells apart from 127.0.0.1.
+   */
+  static async open(
+    name: string,
+    server: { host: string; port: number },
+    port = 0,
+    host = '127.0.0.1',
+  ): Promise<RawSipClient> {
     const socket = dgram.createSocket('udp4');
-    socket.bind(port, '127.0.0.1');
+    socket.bind(port, host);
     await once(socket, 'listening');
     return new RawSipClient(name, socket, server);
   }
@@ -125,7 +133,7 @@ export class RawSipClient {
   }
 
   get contact(): string {
-    return `sip:${this.name}@127.0.0.1:${this.port}`;
+    return `sip:${this.name}@${this.socket.address().address}:${this.port}`;
   }
 
   sendRaw(text: string | Buffer, to = this.server): void {

@@ -159,8 +159,23 @@ export interface PlatformSettings {
   campaigns?: { tickMs: number; defaultRatePerSecond: number; maxRatePerSecond: number };
   /** Webhook delivery: per-attempt timeout, and the pause after failed attempt k is retryBaseMs·2^(k−1). */
   webhooks?: { retryBaseMs: number; maxAttempts: number; timeoutMs: number };
-  /** Issue 13's defences; identity: the webhook secret overlap and how soon identity changes hold. */
-  security?: { identity?: { webhookSecretOverlapMs: number; identityChangeEffectiveMs: number } };
+  /** Issue 13's defences, one part each. */
+  security?: {
+    /** identity: the webhook secret overlap and how soon identity changes hold. */
+    identity?: { webhookSecretOverlapMs: number; identityChangeEffectiveMs: number };
+    /** SIP brute-force jail: failures from one address within the window that ban it, for banMs. */
+    sipFraud?: {
+      authFailuresBeforeBan: number;
+      failureWindowMs: number;
+      banMs: number;
+      scannerUserAgents: string[];
+      premiumRatePrefixes: string[];
+      farInternationalPrefixes: string[];
+      highRiskCallsPerWindow: number;
+      highRiskWindowMs: number;
+      simultaneousCallsByTier: Record<string, number>;
+    };
+  };
 }
 
 export interface Trunk {
