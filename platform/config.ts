@@ -2,6 +2,12 @@
  * Configuration of the reference platform. Every timer is configurable so the embedded
  * target can run with short business durations; ports of 0 mean "pick an ephemeral port".
  */
+import { EMBEDDED_SPAM_SETTINGS, type SpamSettings } from './smsc/spam-filter';
+/** The security defences' settings (issue 13), one part each, surfaced under `security` in GET /ops/v1/settings. */
+export interface SecuritySettings {
+  spam: SpamSettings;
+}
+
 export interface PlatformConfig {
   /** Address every listener binds to. Loopback only (non-negotiable 9). */
   host: string;
@@ -190,6 +196,7 @@ export interface PlatformConfig {
     /** Per-request bound on a provider call; past it the feature goes on without the provider's answer. */
     timeoutMs: number;
   };
+  security: SecuritySettings;
   /** Free text printed in logs and the health endpoint. */
   version: string;
 }
@@ -264,6 +271,7 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
     },
     campaigns: { tickMs: 20, defaultRatePerSecond: 20, maxRatePerSecond: 500 },
     providers: { speechToTextUrl: null, timeoutMs: 5_000 },
+    security: { spam: EMBEDDED_SPAM_SETTINGS },
     version: '0.1.0',
   };
 }

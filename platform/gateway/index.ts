@@ -73,6 +73,7 @@ function effectiveSettings(config: RoleDeps['config']): unknown {
     },
     voice: config.voice,
     campaigns: config.campaigns,
+    security: { spam: config.security.spam },
     api: {
       rateLimits: config.api.rateLimits,
       idempotencyKeyTtlMs: config.api.idempotencyKeyTtlMs,
@@ -260,7 +261,13 @@ export async function startGateway(
       : route.csvBody
         ? await readCsvBody(request, url.pathname)
         : undefined;
-    const context: RouteContext = { caller, params, query: withoutApiKey(url.searchParams), body };
+    const context: RouteContext = {
+      caller,
+      params,
+      query: withoutApiKey(url.searchParams),
+      body,
+      origin: { requestId, sourceAddress: request.socket.remoteAddress ?? null },
+    };
     const upstreamStarted = process.hrtime.bigint();
     const answer =
       sentKey.key !== undefined && caller
@@ -529,7 +536,11 @@ function toProblem(
   }
   if (error instanceof ValidationError) {
     return {
-      problem: problem('validation', error.message, { instance: path, errors: error.errors }),
+      problem: problem('validation', error.message, {
+        instance: path,
+        errors: error.errors,
+        ...error.extensions,
+      }),
       headers: {},
     };
   }

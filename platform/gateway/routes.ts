@@ -14,6 +14,8 @@ export interface RouteContext {
   query: URLSearchParams;
   /** The parsed JSON body (routes with `jsonBody`), the text of a CSV body (`csvBody`), otherwise undefined. */
   body: unknown;
+  /** Where the request came from, for the audit trail: the gateway's request id and the client's address. */
+  origin: { requestId: string; sourceAddress: string | null };
 }
 
 export interface Reply {
@@ -283,7 +285,7 @@ export function routeTable({
       access: 'customer',
       idempotent: true,
       jsonBody: true,
-      handle: (c) => ok(services.messages.sendMessage(customerOf(c), c.body), 202),
+      handle: (c) => ok(services.messages.sendMessage(customerOf(c), c.body, c.origin), 202),
     },
     {
       method: 'GET',
