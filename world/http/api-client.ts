@@ -119,6 +119,14 @@ export interface LiveCall {
   answeredAt: string | null;
 }
 
+/** The spam filter's rules and limits, as GET /ops/v1/settings publishes them (security.spam). */
+export interface SpamFilterSettings {
+  blockedLinkDomains: string[];
+  phishingPhrases: string[];
+  protectedSenderIds: Array<{ senderId: string; customerIds: string[] }>;
+  velocity: { maxRecipients: number; windowMs: number; newCustomerMs: number };
+}
+
 /** The platform's effective timers (GET /ops/v1/settings). */
 export interface PlatformSettings {
   sip: {
@@ -138,6 +146,8 @@ export interface PlatformSettings {
   media?: { statsFlushMs?: number };
   /** The SMSC's wait for a carrier's answer to a submission, and the grace for a late one. */
   smsc?: { responseTimeoutMs: number; lateResponseGraceMs: number };
+  /** The security defences' settings (issue 13): absent on a target that does not publish them. */
+  security?: { spam?: SpamFilterSettings };
   /** How campaigns are paced: the sender looks every tickMs for texts that are due. */
   campaigns?: { tickMs: number; defaultRatePerSecond: number; maxRatePerSecond: number };
   /** Webhook delivery: per-attempt timeout, and the pause after failed attempt k is retryBaseMs·2^(k−1). */
