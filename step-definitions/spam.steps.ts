@@ -2,6 +2,9 @@ import { Then, When } from '@cucumber/cucumber';
 import type { Phase2World } from '../world/world';
 import {
   expectAcceptedOnesArrive,
+  expectNothingMoreFor,
+  expectRefusedAsOptedOut,
+  sendPlainText,
   expectRecordedAsRejected,
   expectRefusedNeverArrive,
   expectRefusedOnItsChannel,
@@ -54,3 +57,21 @@ Then('no phone ever receives the refused text', function (this: Phase2World) {
 Then('everyone up to the limit receives the text', function (this: Phase2World) {
   return expectAcceptedOnesArrive(this);
 });
+
+When(
+  '{string} sends {person} a text {sendingChannel}',
+  function (this: Phase2World, customerName: string, name: string, channel: Channel) {
+    return sendPlainText(this, customerName, name, channel);
+  },
+);
+
+Then('the platform refuses it because {person} opted out', function (this: Phase2World, name: string) {
+  expectRefusedAsOptedOut(this, name);
+});
+
+Then(
+  "{person}'s phone receives nothing more from {string}",
+  function (this: Phase2World, name: string, customerName: string) {
+    return expectNothingMoreFor(this, name, customerName);
+  },
+);

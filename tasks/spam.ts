@@ -262,13 +262,105 @@ export async function expectAcceptedOnesArrive(world: Phase2World): Promise<void
       'status' in s.answer ? s.answer.status : s.answer.smppStatus,
       `answer to the text to ${s.to}, within the limit`,
     ).to.equal(202);
-    await world.mobileNetwork
-      .handset(s.to)
-      .inbox.waitFor(
-        (sms) => sms.text === s.text,
-        bound(world, `the text "${s.text}" on ${s.to}, sent within the limit`, {
-          lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
-        }),
+    await world.mobileNetwork.handset(s.to).inbox.waitFor(
+      (sms) => sms.text === s.text,
+      bound(world, `the text "${s.text}" on ${s.to}, sent within the limit`, {
+        lookAt: [EVIDENCE.SMPP, PLATFORM_LOG],
+      }),
+    );
+  }
+}
+
+/** When {string} sends {person} a text {sendingChannel} (a plain text, no rule broken) */
+export async function sendPlainText(
+  world: Phase2World,
+  customerName: string,
+  personName: string,
+  channel: Channel,
+): Promise<void> {
+  const person = world.person(personName);
+  person.mobileTextsSeen = world.mobileNetwork.handset(person.number).inbox.all().length;
+  const from = customerNumber(world, customerName);
+  const text = `Your statement is ready (${randomBytes(3).toString('hex')})`;
+  const sent: SuspectText = {
+    customer: customerName,
+    channel,
+    from,
+    to: person.number,
+    text,
+    breaks: 'opted-out',
+    answer: { smppStatus: 'none' },
+  };
+  if (channel === 'api') {
+    const response = await world.customer(customerName).api.raw({
+      method: 'POST',
+      path: '/v1/messages',
+      json: { from, to: person.number, text },
+      refusal: { what: `a text to ${personName}, who opted out`, by: 'the platform' },
+    });
+    sent.answer = { status: response.status, body: response.body };
+  } else {
+    if (!world.messaging.smpp) await connectOverSmpp(world, customerName);
+    sent.answer = await session(world)
+      .submit({ source: from, destination: person.number, text, registeredDelivery: true })
+      .then(
+        ({ messageId }) => ({ smppStatus: 'ESME_ROK', messageId }),
+        (error: unknown) => {
+          if (error instanceof SmppCommandError) return { smppStatus: error.statusName };
+          throw error;
+        },
       );
   }
+  (world.messaging.suspects ??= []).push(sent);
+}
+
+function theOptedOutText(world: Phase2World, personName: string): SuspectText {
+  const number = world.person(personName).number;
+  const sent = (world.messaging.suspects ?? []).find((s) => s.breaks === 'opted-out' && s.to === number);
+  if (!sent)
+    throw new Error(`No text to ${personName} was sent in this scenario: a When step must send one.`);
+  return sent;
+}
+
+/** Then the platform refuses it because {person} opted out */
+export function expectRefusedAsOptedOut(world: Phase2World, personName: string): void {
+  const sent = theOptedOutText(world, personName);
+  const what = `text to ${personName} (${sent.to}), who opted out, ${CHANNEL_WORDS[sent.channel]}`;
+  if ('status' in sent.answer) {
+    expect(sent.answer.status, `HTTP status for the ${what} (see "${EVIDENCE.HTTP}")`).to.equal(422);
+    const errors = (sent.answer.body as { errors?: Array<{ field: string; message: string }> }).errors ?? [];
+    expect(
+      errors.find((e) => e.field === 'to')?.message,
+      `the problem's explanation for "to" of the ${what}`,
+    ).to.match(/opted out/);
+  } else {
+    // SMPP has no "opted out" status: the destination is refused, as carriers refuse a barred one.
+    expect(sent.answer.smppStatus, `submit_sm_resp status for the ${what} (see "${EVIDENCE.SMPP}")`).to.equal(
+      'ESME_RINVDSTADR',
+    );
+  }
+}
+
+/** Then {person}'s phone receives nothing more from {string} */
+export async function expectNothingMoreFor(
+  world: Phase2World,
+  personName: string,
+  customerName: string,
+): Promise<void> {
+  const person = world.person(personName);
+  // A later text from the same number to another phone: once it has arrived, anything the
+  // platform had accepted before it has been offered to the network too.
+  const control = world.newHandset('deliver');
+  await expectNothingElseArrived(
+    world,
+    { api: world.customer(customerName).api, number: customerNumber(world, customerName) },
+    control,
+    [],
+    `the refused text to ${personName}`,
+  );
+  const inbox = world.mobileNetwork.handset(person.number).inbox.all();
+  expect(
+    inbox.slice(person.mobileTextsSeen ?? 0).map((sms) => sms.text),
+    `texts on ${personName}'s phone after the refused one was sent (see "${EVIDENCE.SMPP}")`,
+  ).to.deep.equal([]);
 }

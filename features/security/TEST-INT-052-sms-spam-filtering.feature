@@ -6,7 +6,8 @@ Feature: SMS spam filtering
   sprayed at many people by a customer who has only just signed up. A refused text is refused on
   the channel it came from with the rule it broke, recorded as rejected, reported to the
   customer's webhook, and never reaches a phone. An honest text that happens to share words with
-  a blocked one goes through. The rules and the limit are the platform's settings.
+  a blocked one goes through. Someone who opted out gets nothing, whichever channel a text comes
+  through. The rules and the limit are the platform's settings.
 
   Background:
     Given "Quickloans" is an API-only customer
@@ -45,3 +46,17 @@ Feature: SMS spam filtering
       When "Quickloans" sends Carol a text that shares words with a phishing phrase
       Then Carol's phone receives exactly that text from "Quickloans"'s number
       And "Quickloans"'s webhook receives a signed delivery report saying the message was delivered
+
+  Rule: Someone who opted out is left alone, whatever the channel
+
+    Scenario Outline: A text <channel> to someone who replied STOP is refused
+      Given Dave has a mobile phone
+      And Dave has replied STOP to "Quickloans"'s texts
+      When "Quickloans" sends Dave a text <channel>
+      Then the platform refuses it because Dave opted out
+      And Dave's phone receives nothing more from "Quickloans"
+
+      Examples:
+        | channel         |
+        | through the API |
+        | over SMPP       |

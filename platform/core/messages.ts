@@ -220,4 +220,5 @@ const REJECTION_FIELD: Record<SmscRejection['reason'], string> = {
   'invalid-recipient': 'to',
   'invalid-text': 'text',
   'too-long': 'text',
+  spam: 'text',
 };

@@ -14,6 +14,7 @@ import { decodeByDataCoding, encodeGsm, MAX_PARTS, splitUdh } from './sms-text';
 import { rawShortMessage, rawTlv, SmppLink, STATUS, statusName } from './smpp-link';
 import { writeBehind } from '../store/write-behind';
 import { recordSpamRejection, SpamFilter } from './spam-filter';
+import { isOptedOut } from '../store/opt-out-list';
 
 type BindMode = 'transmitter' | 'receiver' | 'transceiver';
 
@@ -48,6 +49,8 @@ const REJECTION_STATUS: Record<SmscRejection['reason'], number> = {
   'invalid-recipient': STATUS.ESME_RINVDSTADR,
   'invalid-text': STATUS.ESME_RINVMSGLEN,
   'too-long': STATUS.ESME_RINVMSGLEN,
+  // What a Jasmin MT interceptor answers a submit it refuses.
+  spam: STATUS.ESME_RSUBMITFAIL,
 };
 
 const RECEIPT_STAT: Record<string, ReceiptStat> = {
@@ -87,6 +90,7 @@ export class EsmeServer {
       core,
       deps.config.smsc.concatenationTimeoutMs,
       (message) => this.log(message),
+      this.spam,
     );
   }
 
@@ -266,6 +270,14 @@ export class EsmeServer {
     const sender = networkAddress(pdu.source_addr, pdu.source_addr_ton);
     const recipient = networkAddress(pdu.destination_addr, pdu.dest_addr_ton);
     const registeredDelivery = receiptRequestOf(Number(pdu.registered_delivery ?? 0));
+    // The API refuses texts to someone who texted STOP; SMPP must not be the way around it.
+    if (isOptedOut(this.deps.db, bound.customerId, recipient)) {
+      this.log(
+        `${bound.systemId}: submit_sm to ${recipient} refused: opted out of ${bound.customerId}'s texts`,
+      );
+      link.respond(pdu, STATUS.ESME_RINVDSTADR);
+      return;
+    }
     try {
       if (concatenation === null || concatenation.total <= 1) {
         const message = {
@@ -331,7 +343,7 @@ export class EsmeServer {
     this.log(
       `${message.customerId}: submit_sm to ${message.recipient} refused as spam (${verdict.rule}): ${verdict.reason}; recorded as ${id}`,
     );
-    session.link.respond(pdu, STATUS.ESME_RSUBMITFAIL);
+    session.link.respond(pdu, REJECTION_STATUS.spam);
     return true;
   }
 

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Bus } from '../bus';
 import { recordAudit } from '../core/audit';
 import type { Db } from '../store/store';
+import { insertQueued } from './acceptance';
 import { MessageStore } from './message-store';
 import { encodeText } from './sms-text';
 import type { AcceptMessageInput } from './service';
@@ -151,42 +152,33 @@ export interface SpamOrigin {
 }
 
 /**
- * Records a refused text: a message row with status rejected (error_code `spam:<rule>`), the
- * audit entry and the message.rejected event, in one transaction. Returns the message id.
+ * Stores a refused text as a message with status rejected (error_code `spam:<rule>`) and audits
+ * it (`spam.blocked`). Runs inside the caller's transaction when there is one; the caller
+ * announces it afterwards. A receipt is owed only when the text's id was already acknowledged
+ * (parts of a concatenated submit); otherwise the refusal itself was the answer.
  */
-export function recordSpamRejection(
+export function storeSpamRejection(
   db: Db,
-  bus: Bus,
   input: AcceptMessageInput,
   verdict: SpamVerdict,
   origin: SpamOrigin,
-): string {
-  const id = `msg_${randomUUID()}`;
+  id: string,
+  receiptOwed: boolean,
+): void {
   const at = new Date().toISOString();
   const encoded = encodeText(input.text);
   const parts = Math.max(1, encoded.segments.length);
-  const unknownPerPart = JSON.stringify(new Array<null>(parts).fill(null));
+  const store = new MessageStore(db);
   db.transaction(() => {
-    new MessageStore(db).insert({
+    insertQueued(
+      store,
+      receiptOwed ? input : { ...input, registeredDelivery: false },
       id,
-      customer_id: input.customerId,
-      source: input.source,
-      sender: input.sender,
-      recipient: input.recipient,
-      text: input.text,
-      encoding: encoded.encoding,
+      encoded.encoding,
       parts,
-      status: 'rejected',
-      carrier_message_ids: unknownPerPart,
-      part_states: unknownPerPart,
-      registered_delivery: 0,
-      accepted_at: at,
-    });
-    db.prepare('UPDATE messages SET error_code = ?, done_at = ? WHERE id = ?').run(
-      `spam:${verdict.rule}`,
       at,
-      id,
     );
+    store.finish(id, 'rejected', `spam:${verdict.rule}`, at);
     recordAudit(db, {
       actor: { kind: 'customer', id: input.customerId },
       customerId: input.customerId,
@@ -203,6 +195,18 @@ export function recordSpamRejection(
       },
     });
   }).immediate();
+}
+
+/** Stores a refused text (storeSpamRejection) and announces it (message.rejected). Returns its id. */
+export function recordSpamRejection(
+  db: Db,
+  bus: Bus,
+  input: AcceptMessageInput,
+  verdict: SpamVerdict,
+  origin: SpamOrigin,
+): string {
+  const id = `msg_${randomUUID()}`;
+  storeSpamRejection(db, input, verdict, origin, id, false);
   bus.emit('message.status', { messageId: id, customerId: input.customerId, status: 'rejected' });
   return id;
 }
