@@ -16,11 +16,12 @@ import { bound, PLATFORM_LOG } from './waiting';
  * velocity limit) are read from the platform's settings, never written into the suite.
  */
 
-export type SuspectKind = 'blocked-link' | 'phishing-phrase' | 'unregistered-sender';
+export type SuspectKind = 'blocked-link' | 'blocked-link-long' | 'phishing-phrase' | 'unregistered-sender';
 export type Channel = 'api' | 'smpp';
 
 const KIND_WORDS: Record<SuspectKind, string> = {
   'blocked-link': 'a text with a link to a blocked site',
+  'blocked-link-long': 'a long text (several parts) with a link to a blocked site',
   'phishing-phrase': 'a text with a phishing phrase',
   'unregistered-sender': "a text from a brand's sender name the customer is not registered for",
 };
@@ -52,6 +53,14 @@ function suspect(
         from: ownNumber,
         text: `You have won! Claim your reward at https://rewards.${first(spam.blockedLinkDomains, 'blocked link domain')}/c/${ref}`,
       };
+    case 'blocked-link-long': {
+      const link = `https://rewards.${first(spam.blockedLinkDomains, 'blocked link domain')}/c/${ref}`;
+      // Past one part (160 GSM characters): over SMPP it travels as a concatenated set.
+      return {
+        from: ownNumber,
+        text: `You have won! ${'Thank you for being a loyal customer. '.repeat(5)}Claim your reward at ${link}`,
+      };
+    }
     case 'phishing-phrase': {
       const phrase = first(spam.phishingPhrases, 'phishing phrase');
       return {
@@ -97,7 +106,7 @@ export async function sendSuspectText(
     from,
     to,
     text,
-    breaks: kind,
+    breaks: kind === 'blocked-link-long' ? 'blocked-link' : kind,
     answer: { smppStatus: 'none' },
   };
   if (channel === 'api') {

@@ -30,6 +30,7 @@ Feature: SMS spam filtering
         | a brand's sender name it is not registered for | through the API |
         | a link to a blocked site                        | over SMPP       |
         | a phishing phrase                               | over SMPP       |
+        | a link to a blocked site in a long message      | over SMPP       |
 
   Rule: A customer who has only just signed up may not spray one text at many people
 
