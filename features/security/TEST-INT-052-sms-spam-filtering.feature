@@ -27,7 +27,7 @@ Feature: SMS spam filtering
         | suspect                                         | channel         |
         | a link to a blocked site                        | through the API |
         | a phishing phrase                               | through the API |
-        | a brand's sender name it is not registered for | through the API |
+        | a brand's sender name it is not registered for  | through the API |
         | a link to a blocked site                        | over SMPP       |
         | a phishing phrase                               | over SMPP       |
         | a link to a blocked site in a long message      | over SMPP       |
