@@ -4,6 +4,7 @@ import {
   expectAcceptedOnesArrive,
   expectNothingMoreFor,
   expectRefusedAsOptedOut,
+  runPhishingCampaign,
   sendPlainText,
   expectRecordedAsRejected,
   expectRefusedNeverArrive,
@@ -73,5 +74,12 @@ Then(
   "{person}'s phone receives nothing more from {string}",
   function (this: Phase2World, name: string, customerName: string) {
     return expectNothingMoreFor(this, name, customerName);
+  },
+);
+
+When(
+  '{string} runs a campaign to everyone with a phishing phrase in its wording',
+  function (this: Phase2World, customerName: string) {
+    return runPhishingCampaign(this, customerName);
   },
 );

@@ -7,6 +7,7 @@ import { EVIDENCE } from '../reporting/evidence';
 import { customerNumber, sendText } from './messaging';
 import { connectOverSmpp, session } from './smpp';
 import { expectNothingElseArrived } from './texts';
+import { runCampaignToEachOfThem } from './campaigns';
 import { bound, PLATFORM_LOG } from './waiting';
 
 /**
@@ -25,7 +26,11 @@ const KIND_WORDS: Record<SuspectKind, string> = {
   'phishing-phrase': 'a text with a phishing phrase',
   'unregistered-sender': "a text from a brand's sender name the customer is not registered for",
 };
-const CHANNEL_WORDS: Record<Channel, string> = { api: 'through the API', smpp: 'over SMPP' };
+const CHANNEL_WORDS: Record<SuspectText['channel'], string> = {
+  api: 'through the API',
+  smpp: 'over SMPP',
+  campaign: 'in a campaign',
+};
 /** What the SMSC answers a submit_sm its spam filter refuses (as a Jasmin interceptor would). */
 const SMPP_SPAM_STATUS = 'ESME_RSUBMITFAIL';
 
@@ -206,10 +211,12 @@ export function expectRefusedOnItsChannel(world: Phase2World): void {
         (s.answer.body as { messageId?: unknown }).messageId,
         `messageId in the problem for the ${what}`,
       ).to.be.a('string');
-    } else {
+    } else if ('smppStatus' in s.answer) {
       expect(s.answer.smppStatus, `submit_sm_resp status for the ${what} (see "${EVIDENCE.SMPP}")`).to.equal(
         SMPP_SPAM_STATUS,
       );
+    } else {
+      throw new Error(`The ${what} had no channel to answer on: check the campaign's report instead.`);
     }
   }
 }
@@ -268,7 +275,7 @@ export async function expectAcceptedOnesArrive(world: Phase2World): Promise<void
   expect(accepted.length, 'texts of this scenario that had to go through').to.be.above(0);
   for (const s of accepted) {
     expect(
-      'status' in s.answer ? s.answer.status : s.answer.smppStatus,
+      'status' in s.answer ? s.answer.status : 'smppStatus' in s.answer ? s.answer.smppStatus : s.answer,
       `answer to the text to ${s.to}, within the limit`,
     ).to.equal(202);
     await world.mobileNetwork.handset(s.to).inbox.waitFor(
@@ -344,9 +351,10 @@ export function expectRefusedAsOptedOut(world: Phase2World, personName: string):
     ).to.match(/opted out/);
   } else {
     // SMPP has no "opted out" status: the destination is refused, as carriers refuse a barred one.
-    expect(sent.answer.smppStatus, `submit_sm_resp status for the ${what} (see "${EVIDENCE.SMPP}")`).to.equal(
-      'ESME_RINVDSTADR',
-    );
+    expect(
+      'smppStatus' in sent.answer ? sent.answer.smppStatus : sent.answer,
+      `submit_sm_resp status for the ${what} (see "${EVIDENCE.SMPP}")`,
+    ).to.equal('ESME_RINVDSTADR');
   }
 }
 
@@ -372,4 +380,27 @@ export async function expectNothingMoreFor(
     inbox.slice(person.mobileTextsSeen ?? 0).map((sms) => sms.text),
     `texts on ${personName}'s phone after the refused one was sent (see "${EVIDENCE.SMPP}")`,
   ).to.deep.equal([]);
+}
+
+/** When {string} runs a campaign to everyone with a phishing phrase in its wording */
+export async function runPhishingCampaign(world: Phase2World, customerName: string): Promise<void> {
+  const customer = world.customer(customerName);
+  const { from, text } = suspect(
+    await spamSettings(world),
+    'phishing-phrase',
+    customer.id,
+    customerNumber(world, customerName),
+  );
+  const name = 'Account check';
+  await runCampaignToEachOfThem(world, customerName, name, text);
+  for (const person of [...world.people.values()].filter((p) => p.kind === 'mobile'))
+    (world.messaging.suspects ??= []).push({
+      customer: customerName,
+      channel: 'campaign',
+      from,
+      to: person.number,
+      text,
+      breaks: 'phishing-phrase',
+      answer: { campaign: name },
+    });
 }

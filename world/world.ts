@@ -263,7 +263,7 @@ export interface MessagingNotes {
 
 /** A text sent to see what the spam filter makes of it, and the answer of the channel it went through. */
 export interface SuspectText {
-  channel: 'api' | 'smpp';
+  channel: 'api' | 'smpp' | 'campaign';
   from: string;
   to: string;
   text: string;
@@ -271,7 +271,11 @@ export interface SuspectText {
   /** The rule it breaks, or null for a text that must go through. */
   breaks: string | null;
   /** The API's status and body, or the submit_sm_resp's status name. */
-  answer: { status: number; body: unknown } | { smppStatus: string; messageId?: string };
+  answer:
+    | { status: number; body: unknown }
+    | { smppStatus: string; messageId?: string }
+    /** A campaign's text: the campaign it went out in (its contacts report the outcome). */
+    | { campaign: string };
 }
 
 /** Outcomes of attempts that were expected to be refused. */

@@ -32,6 +32,12 @@ Feature: SMS spam filtering
         | a phishing phrase                               | over SMPP       |
         | a link to a blocked site in a long message      | over SMPP       |
 
+    Scenario: A campaign whose wording has a phishing phrase texts nobody
+      Given Dave has a mobile phone
+      When "Quickloans" runs a campaign to everyone with a phishing phrase in its wording
+      Then "Quickloans"'s webhook reports it rejected, and the API shows it rejected as spam under that rule
+      And no phone ever receives the refused text
+
   Rule: A customer who has only just signed up may not spray one text at many people
 
     Scenario: The same text to one person too many is refused, the others are delivered
