@@ -4,6 +4,7 @@
  */
 import { EMBEDDED_IDENTITY_SETTINGS, type IdentitySettings } from './core/identity';
 import { EMBEDDED_SIP_FRAUD, type SipFraudSettings } from './sip-edge/security';
+import { EMBEDDED_SPAM_SETTINGS, type SpamSettings } from './smsc/spam-filter';
 
 export interface PlatformConfig {
   /** Address every listener binds to. Loopback only (non-negotiable 9). */
@@ -203,6 +204,8 @@ export interface PlatformConfig {
     identity: IdentitySettings;
     /** The sip-edge's brute-force jail and scanner filter (platform/sip-edge/security.ts). */
     sipFraud: SipFraudSettings;
+    /** The SMS spam filter (platform/smsc/spam-filter.ts). */
+    spam: SpamSettings;
   };
   /** Free text printed in logs and the health endpoint. */
   version: string;
@@ -282,6 +285,7 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
     security: {
       identity: { ...EMBEDDED_IDENTITY_SETTINGS },
       sipFraud: { ...EMBEDDED_SIP_FRAUD, scannerUserAgents: [...EMBEDDED_SIP_FRAUD.scannerUserAgents] },
+      spam: EMBEDDED_SPAM_SETTINGS,
     },
     version: '0.1.0',
   };

@@ -14,7 +14,11 @@ export abstract class ServiceError extends Error {
 
 export class ValidationError extends ServiceError {
   readonly kind = 'validation' as const;
-  constructor(readonly errors: FieldError[]) {
+  /** Problem extension members (RFC 9457 §3.2), e.g. the spam rule and the rejected message's id. */
+  constructor(
+    readonly errors: FieldError[],
+    readonly extensions: Record<string, unknown> = {},
+  ) {
     super(errors.map((e) => `${e.field}: ${e.message}`).join('; '));
     this.name = 'ValidationError';
   }

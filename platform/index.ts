@@ -67,6 +67,8 @@ export async function startPlatform(config: PlatformConfig, log: PlatformLog): P
       peers: new PeerAllowlist(config.network.allowedPeerHosts),
       calls: sip.liveCalls,
       campaigns: config.campaigns,
+      bus: deps.bus,
+      spam: config.security.spam,
     });
     const gateway = await startGateway(deps, core);
     stops.push(() => gateway.stop());

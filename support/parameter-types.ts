@@ -73,3 +73,25 @@ defineParameterType({
   regexp: /SIP node|media relay|SMSC node|API gateway node/,
   transformer: (label: string) => PLATFORM_NODES[label as keyof typeof PLATFORM_NODES],
 });
+
+/** A text the spam filter must refuse, as the security feature names it, mapped to the rule it breaks. */
+export const SUSPECT_TEXTS = {
+  'a link to a blocked site': 'blocked-link',
+  'a link to a blocked site in a long message': 'blocked-link-long',
+  'a phishing phrase': 'phishing-phrase',
+  "a brand's sender name it is not registered for": 'unregistered-sender',
+} as const;
+
+defineParameterType({
+  name: 'suspectText',
+  regexp:
+    /a link to a blocked site in a long message|a link to a blocked site|a phishing phrase|a brand's sender name it is not registered for/,
+  transformer: (label: string) => SUSPECT_TEXTS[label as keyof typeof SUSPECT_TEXTS],
+});
+
+/** The channel a customer sends a text through. */
+defineParameterType({
+  name: 'sendingChannel',
+  regexp: /through the API|over SMPP/,
+  transformer: (label: string) => (label === 'over SMPP' ? 'smpp' : 'api'),
+});

@@ -289,6 +289,8 @@ export interface MessagingNotes {
       messageId?: string;
     }>;
   };
+  /** Texts the spam filter was meant to judge, and what each channel answered (tasks/spam.ts). */
+  suspects?: SuspectText[];
   /** A second mobile network (abroad) with the number range the platform routes to it. */
   foreignCarrier?: {
     double: CarrierSmscDouble;
@@ -299,6 +301,23 @@ export interface MessagingNotes {
     /** While the network is unreachable: a listener on its port that counts the platform's attempts and hangs up. */
     outage?: { close: () => Promise<void>; attempts: Observed<number> };
   };
+}
+
+/** A text sent to see what the spam filter makes of it, and the answer of the channel it went through. */
+export interface SuspectText {
+  channel: 'api' | 'smpp' | 'campaign';
+  from: string;
+  to: string;
+  text: string;
+  customer: string;
+  /** The rule it breaks, or null for a text that must go through. */
+  breaks: string | null;
+  /** The API's status and body, or the submit_sm_resp's status name. */
+  answer:
+    | { status: number; body: unknown }
+    | { smppStatus: string; messageId?: string }
+    /** A campaign's text: the campaign it went out in (its contacts report the outcome). */
+    | { campaign: string };
 }
 
 /** Outcomes of attempts that were expected to be refused. */

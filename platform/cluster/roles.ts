@@ -87,6 +87,8 @@ export async function startRoleProcess(
             sipControl,
           ),
           campaigns: deps.config.campaigns,
+          bus: deps.bus,
+          spam: deps.config.security.spam,
         });
         const gateway = await startGateway(deps, core);
         stops.push(() => gateway.stop());

@@ -7,6 +7,7 @@ import { nowIso } from '../store/store';
 import { SmscRejection, type SmscService } from '../smsc';
 import { renderTemplate } from './templates';
 import { isOptedOut } from './opt-outs';
+import { recordSpamRejection, SpamFilter } from '../smsc/spam-filter';
 import type { CampaignRow, CampaignContactRow } from './campaigns';
 
 /**
@@ -17,6 +18,7 @@ import type { CampaignRow, CampaignContactRow } from './campaigns';
 export function startCampaignRunner(deps: RoleDeps, smsc: SmscService): { stop(): void } {
   const { db, config } = deps;
   const log = (message: string): void => deps.log('campaigns', message);
+  const spam = new SpamFilter(db, config.security.spam);
   const nextPending = db.prepare(
     "SELECT * FROM campaign_contacts WHERE campaign_id = ? AND state = 'pending' ORDER BY line LIMIT 1",
   );
@@ -85,15 +87,30 @@ export function startCampaignRunner(deps: RoleDeps, smsc: SmscService): { stop()
         );
         return 'skipped';
       }
-      try {
-        const accepted = smsc.acceptMessage({
-          customerId: campaign.customer_id,
-          source: 'campaign',
-          sender: campaign.sender,
-          recipient: contact.number,
-          text: rendered.text,
-          registeredDelivery: true,
+      const message = {
+        customerId: campaign.customer_id,
+        source: 'campaign' as const,
+        sender: campaign.sender,
+        recipient: contact.number,
+        text: rendered.text,
+        registeredDelivery: true,
+      };
+      // A campaign is no way around the spam filter (its content and sender rules; velocity
+      // concerns one-off sends, a campaign is paced by its rate).
+      const verdict = spam.verdict(message);
+      if (verdict !== null) {
+        const id = recordSpamRejection(db, deps.bus, message, verdict, {
+          sourceAddress: null,
+          requestId: null,
         });
+        mark('failed', id, `refused as spam (rule ${verdict.rule}): ${verdict.reason}`);
+        log(
+          `campaign ${campaign.id}: line ${contact.line} refused as spam (${verdict.rule}), recorded as ${id}`,
+        );
+        return 'skipped';
+      }
+      try {
+        const accepted = smsc.acceptMessage(message);
         mark('handed', accepted.id, null);
         log(`campaign ${campaign.id}: line ${contact.line} handed to the SMSC as ${accepted.id}`);
         return 'texted';

@@ -11,6 +11,14 @@ import { isOptedOut } from './opt-outs';
 import { findMessage, type MessageResource } from './resources';
 import type { TemplateRow } from '../store/rows';
 import type { SenderCheck } from './numbers';
+import type { Bus } from '../bus';
+import {
+  recordSpamRejection,
+  SpamFilter,
+  type SpamOrigin,
+  type SpamRule,
+  type SpamSettings,
+} from '../smsc/spam-filter';
 
 /** Message analytics over a time window (GET /v1/analytics/messages). */
 export interface MessageAnalytics {
@@ -37,13 +45,23 @@ const MESSAGE_STATUSES = [
 const FINAL_MESSAGE_STATUSES = ['delivered', 'undeliverable', 'expired', 'rejected', 'failed'] as const;
 
 export class MessageServices {
+  private readonly spam: SpamFilter;
+
   constructor(
     private readonly db: Db,
     private readonly smsc: SmscService,
     private readonly senderProblem: SenderCheck,
-  ) {}
+    private readonly bus: Bus,
+    spamSettings: SpamSettings,
+  ) {
+    this.spam = new SpamFilter(db, spamSettings);
+  }
 
-  sendMessage(customerId: string, body: unknown): MessageResource {
+  sendMessage(
+    customerId: string,
+    body: unknown,
+    origin: SpamOrigin = { requestId: null, sourceAddress: null },
+  ): MessageResource {
     const input = new InputReader(body, ['from', 'to', 'text', 'mediaUrl', 'templateId', 'variables']);
     const from = input.string('from');
     const to = input.string('to');
@@ -65,16 +83,31 @@ export class MessageServices {
       );
     input.done();
 
+    const message = {
+      customerId,
+      source: 'api' as const,
+      sender: from,
+      recipient: to,
+      text,
+      registeredDelivery: true,
+    };
+    // Screened after validation (an invalid request is not a spam attempt), before acceptance.
+    const verdict = this.spam.verdict(message);
+    if (verdict !== null) {
+      const messageId = recordSpamRejection(this.db, this.bus, message, verdict, origin);
+      throw new ValidationError(
+        [
+          {
+            field: SPAM_FIELD[verdict.rule],
+            message: `refused as spam (rule ${verdict.rule}): ${verdict.reason}`,
+          },
+        ],
+        { rule: verdict.rule, messageId },
+      );
+    }
     let accepted;
     try {
-      accepted = this.smsc.acceptMessage({
-        customerId,
-        source: 'api',
-        sender: from,
-        recipient: to,
-        text,
-        registeredDelivery: true,
-      });
+      accepted = this.smsc.acceptMessage(message);
     } catch (error) {
       if (error instanceof SmscRejection)
         throw new ValidationError([{ field: REJECTION_FIELD[error.reason], message: error.message }]);
@@ -175,9 +208,17 @@ export class MessageServices {
   }
 }
 
+const SPAM_FIELD: Record<SpamRule, string> = {
+  'blocked-link': 'text',
+  'phishing-phrase': 'text',
+  'unregistered-sender': 'from',
+  velocity: 'to',
+};
+
 const REJECTION_FIELD: Record<SmscRejection['reason'], string> = {
   'invalid-sender': 'from',
   'invalid-recipient': 'to',
   'invalid-text': 'text',
   'too-long': 'text',
+  spam: 'text',
 };

@@ -27,12 +27,7 @@ export function optOutKeyword(text: string): OptOutKeyword | undefined {
   return undefined;
 }
 
-export function isOptedOut(db: Db, customerId: string, number: string): boolean {
-  return (
-    db.prepare('SELECT 1 FROM opt_outs WHERE customer_id = ? AND number = ?').get(customerId, number) !==
-    undefined
-  );
-}
+export { isOptedOut } from '../store/opt-out-list';
 
 /** Records the opt-out; false when the number had already opted out (the first record is kept). */
 export function recordOptOut(db: Db, customerId: string, number: string, source: 'sms' | 'api'): boolean {

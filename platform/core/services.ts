@@ -6,6 +6,7 @@
  */
 import type { Db } from '../store/store';
 import type { PlatformConfig } from '../config';
+import type { Bus } from '../bus';
 import type { SmscService } from '../smsc';
 import type { LiveCallControl } from '../contracts';
 import type { PeerAllowlist } from './peers';
@@ -57,6 +58,9 @@ export interface CoreServiceDeps {
   peers: PeerAllowlist;
   calls: LiveCallControl;
   campaigns: PlatformConfig['campaigns'];
+  /** Announces rejected texts (message.rejected webhooks). */
+  bus: Bus;
+  spam: PlatformConfig['security']['spam'];
 }
 
 export function createCoreServices(deps: CoreServiceDeps): CoreServices {
@@ -71,7 +75,7 @@ export function createCoreServices(deps: CoreServiceDeps): CoreServices {
     trunks: new TrunkServices(db, deps.peers),
     liveCalls: new LiveCallServices(deps.calls),
     callRecords: new CallRecordServices(db),
-    messages: new MessageServices(db, deps.smsc, senderProblem),
+    messages: new MessageServices(db, deps.smsc, senderProblem, deps.bus, deps.spam),
     templates: new TemplateServices(db),
     webhooks: new WebhookSubscriptionServices(db, deps.peers),
     operations: new OperationServices(db, deps.smsc, deps.peers),

@@ -88,7 +88,11 @@ function effectiveSettings(config: RoleDeps['config']): unknown {
       idempotencyLeaseMs: config.api.idempotencyLeaseMs,
       storeRetryAfterSeconds: config.api.storeRetryAfterSeconds,
     },
-    security: { identity: config.security.identity, sipFraud: config.security.sipFraud },
+    security: {
+      identity: config.security.identity,
+      sipFraud: config.security.sipFraud,
+      spam: config.security.spam,
+    },
   };
 }
 
@@ -322,7 +326,14 @@ export async function startGateway(
       : route.csvBody
         ? await readCsvBody(request, url.pathname)
         : undefined;
-    const context: RouteContext = { caller, params, query: withoutApiKey(url.searchParams), body, apiKey };
+    const context: RouteContext = {
+      caller,
+      params,
+      query: withoutApiKey(url.searchParams),
+      body,
+      apiKey,
+      origin: { requestId, sourceAddress: request.socket.remoteAddress ?? null },
+    };
     if (method !== 'GET' && method !== 'HEAD') seen.before = await resourceBefore(routes, route, context);
     const upstreamStarted = process.hrtime.bigint();
     const answer =
@@ -592,7 +603,11 @@ function toProblem(
   }
   if (error instanceof ValidationError) {
     return {
-      problem: problem('validation', error.message, { instance: path, errors: error.errors }),
+      problem: problem('validation', error.message, {
+        instance: path,
+        errors: error.errors,
+        ...error.extensions,
+      }),
       headers: {},
     };
   }

@@ -18,6 +18,8 @@ export interface RouteContext {
   body: unknown;
   /** The API key the request authenticated with (undefined on public routes). */
   apiKey?: string;
+  /** Where the request came from, for the audit trail: the gateway's request id and the client's address. */
+  origin: { requestId: string; sourceAddress: string | null };
 }
 
 export interface Reply {
@@ -329,7 +331,7 @@ export function routeTable({
       auditAction: 'message.sent',
       idempotent: true,
       jsonBody: true,
-      handle: (c) => ok(services.messages.sendMessage(customerOf(c), c.body), 202),
+      handle: (c) => ok(services.messages.sendMessage(customerOf(c), c.body, c.origin), 202),
     },
     {
       method: 'GET',

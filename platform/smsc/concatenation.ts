@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../store/store';
 import { nowIso } from '../store/store';
+import { storeSpamRejection, type SpamFilter } from './spam-filter';
 import { receiptRequestOf, registeredDeliveryValue, SmscRejection, type ReceiptRequest } from './service';
 import type { SmscCore } from './smsc-core';
 import { decodeByDataCoding } from './sms-text';
@@ -71,6 +72,8 @@ export class PendingConcatenations {
     private readonly core: SmscCore,
     private readonly timeoutMs: number,
     private readonly log: (message: string) => void,
+    /** Screens each completed text, as a single submit is screened (a long text is no way around it). */
+    private readonly spam: SpamFilter | null = null,
   ) {}
 
   /** Arms the expiry of every set left incomplete by a previous run (counted from its first part). */
@@ -97,7 +100,7 @@ export class PendingConcatenations {
   /**
    * Persists a part and returns the message id the whole text gets (answer the part with it).
    * The part completing its set accepts the message in the same transaction. Throws
-   * SmscRejection when the completed text is refused; the set is then recorded as failed under
+   * SmscRejection when the completed text is refused; the set is then recorded as failed (rejected, for spam) under
    * the id its earlier parts were acknowledged with, and this part must be answered with an error.
    */
   add(part: ConcatenatedPart): string {
@@ -138,6 +141,24 @@ export class PendingConcatenations {
       if (parts.length < part.total) return { messageId, completed: false, refused: null };
       const input = this.messageInput(key, parts);
       let refused: SmscRejection | null = null;
+      const verdict = this.spam?.verdict(input) ?? null;
+      if (verdict !== null) {
+        // Its parts were acknowledged with this id: the rejected record owes a receipt if one was asked for.
+        storeSpamRejection(
+          this.db,
+          input,
+          verdict,
+          { sourceAddress: null, requestId: null },
+          messageId,
+          true,
+        );
+        this.deleteParts(key);
+        return {
+          messageId,
+          completed: true,
+          refused: new SmscRejection('spam', `refused as spam (rule ${verdict.rule}): ${verdict.reason}`),
+        };
+      }
       try {
         this.core.acceptWithId(input, messageId);
       } catch (error) {
@@ -156,7 +177,7 @@ export class PendingConcatenations {
     const rejection = outcome.refused;
     if (rejection !== null) {
       this.log(
-        `${outcome.messageId}: concatenated message from ${key.customer_id} refused once complete (${rejection.reason}): ${rejection.message}; recorded as failed`,
+        `${outcome.messageId}: concatenated message from ${key.customer_id} refused once complete (${rejection.reason}): ${rejection.message}; recorded as ${rejection.reason === 'spam' ? 'rejected' : 'failed'}`,
       );
       this.core.announceFinal(outcome.messageId);
       throw rejection;

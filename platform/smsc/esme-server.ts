@@ -6,18 +6,22 @@ import { nowIso } from '../store/store';
 import { PendingConcatenations } from './concatenation';
 import { MessageStore, type MessageRow } from './message-store';
 import { formatReceiptText, MESSAGE_STATE, type ReceiptStat } from './receipts';
-import { receiptRequestOf, SmscRejection } from './service';
+import { receiptRequestOf, SmscRejection, type AcceptMessageInput } from './service';
 import type { SmscCore } from './smsc-core';
 import { networkAddress } from './smsc-core';
 import { validateAddresses } from './acceptance';
 import { decodeByDataCoding, encodeGsm, MAX_PARTS, splitUdh } from './sms-text';
 import { rawShortMessage, rawTlv, SmppLink, STATUS, statusName } from './smpp-link';
 import { writeBehind } from '../store/write-behind';
+import { recordSpamRejection, SpamFilter } from './spam-filter';
+import { isOptedOut } from '../store/opt-out-list';
 
 type BindMode = 'transmitter' | 'receiver' | 'transceiver';
 
 interface EsmeSession {
   link: SmppLink;
+  /** The ESME's address, for the audit trail. */
+  remoteAddress: string | null;
   bound: { systemId: string; customerId: string; mode: BindMode; throughputPerSecond: number | null } | null;
   /** Closes the connection unless it binds in time (cleared by the bind). */
   initTimer: NodeJS.Timeout | null;
@@ -45,6 +49,8 @@ const REJECTION_STATUS: Record<SmscRejection['reason'], number> = {
   'invalid-recipient': STATUS.ESME_RINVDSTADR,
   'invalid-text': STATUS.ESME_RINVMSGLEN,
   'too-long': STATUS.ESME_RINVMSGLEN,
+  // What a Jasmin MT interceptor answers a submit it refuses.
+  spam: STATUS.ESME_RSUBMITFAIL,
 };
 
 const RECEIPT_STAT: Record<string, ReceiptStat> = {
@@ -69,11 +75,13 @@ export class EsmeServer {
   /** Throttling is per account: opening more sessions must not multiply the allowed rate. */
   private readonly throughputWindows = new Map<string, ThroughputWindow>();
   private closing = false;
+  private readonly spam: SpamFilter;
 
   constructor(
     private readonly deps: RoleDeps,
     private readonly core: SmscCore,
   ) {
+    this.spam = new SpamFilter(deps.db, deps.config.security.spam);
     this.server = createServer((socket) => this.onConnection(socket));
     this.server.on('error', (error) => this.log(`server error: ${error.message}`));
     core.onFinalStatus((row) => this.offerReceipt(row));
@@ -82,6 +90,7 @@ export class EsmeServer {
       core,
       deps.config.smsc.concatenationTimeoutMs,
       (message) => this.log(message),
+      this.spam,
     );
   }
 
@@ -117,7 +126,12 @@ export class EsmeServer {
       (m) => this.log(m),
     );
     const initTimeoutMs = this.deps.config.smsc.sessionInitTimeoutMs;
-    const session: EsmeSession = { link, bound: null, initTimer: null };
+    const session: EsmeSession = {
+      link,
+      remoteAddress: socket.remoteAddress ?? null,
+      bound: null,
+      initTimer: null,
+    };
     session.initTimer = setTimeout(() => {
       session.initTimer = null;
       if (session.bound !== null) return;
@@ -267,16 +281,26 @@ export class EsmeServer {
     const sender = networkAddress(pdu.source_addr, pdu.source_addr_ton);
     const recipient = networkAddress(pdu.destination_addr, pdu.dest_addr_ton);
     const registeredDelivery = receiptRequestOf(Number(pdu.registered_delivery ?? 0));
+    // The API refuses texts to someone who texted STOP; SMPP must not be the way around it.
+    if (isOptedOut(this.deps.db, bound.customerId, recipient)) {
+      this.log(
+        `${bound.systemId}: submit_sm to ${recipient} refused: opted out of ${bound.customerId}'s texts`,
+      );
+      link.respond(pdu, STATUS.ESME_RINVDSTADR);
+      return;
+    }
     try {
       if (concatenation === null || concatenation.total <= 1) {
-        const accepted = this.core.acceptMessage({
+        const message = {
           customerId: bound.customerId,
-          source: 'smpp',
+          source: 'smpp' as const,
           sender,
           recipient,
           text,
           registeredDelivery,
-        });
+        };
+        if (this.refusedAsSpam(session, pdu, message)) return;
+        const accepted = this.core.acceptMessage(message);
         link.respond(pdu, STATUS.ESME_ROK, { message_id: accepted.id });
         return;
       }
@@ -314,6 +338,24 @@ export class EsmeServer {
       );
       link.respond(pdu, STATUS.ESME_RSYSERR);
     }
+  }
+
+  /**
+   * Screens a text before acceptance; a spam text is answered with ESME_RSUBMITFAIL (the filter
+   * refused it, as Jasmin's interceptor answers) and recorded as rejected. True when refused.
+   */
+  private refusedAsSpam(session: EsmeSession, pdu: PDU, message: AcceptMessageInput): boolean {
+    const verdict = this.spam.verdict(message);
+    if (verdict === null) return false;
+    const id = recordSpamRejection(this.deps.db, this.deps.bus, message, verdict, {
+      sourceAddress: session.remoteAddress,
+      requestId: null,
+    });
+    this.log(
+      `${message.customerId}: submit_sm to ${message.recipient} refused as spam (${verdict.rule}): ${verdict.reason}; recorded as ${id}`,
+    );
+    session.link.respond(pdu, REJECTION_STATUS.spam);
+    return true;
   }
 
   /**

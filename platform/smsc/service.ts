@@ -96,7 +96,7 @@ export interface ConnectorStatus {
 
 export class SmscRejection extends Error {
   constructor(
-    readonly reason: 'invalid-sender' | 'invalid-recipient' | 'invalid-text' | 'too-long',
+    readonly reason: 'invalid-sender' | 'invalid-recipient' | 'invalid-text' | 'too-long' | 'spam',
     message: string,
   ) {
     super(message);

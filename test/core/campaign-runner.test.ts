@@ -134,3 +134,60 @@ test('a text the SMSC holds back is not followed by the next one sooner than the
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a campaign whose text breaks a spam rule hands nothing to the SMSC: each contact fails, recorded as rejected', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'campaign-runner-'));
+  const config = embeddedDefaults({ storeFile: join(dir, 'platform.db'), adminApiKey: 'admin' });
+  config.campaigns.tickMs = TICK_MS;
+  const db = openStore(config.store.file);
+  runningCampaign(db, 2);
+  const phrase = config.security.spam.phishingPhrases[0] ?? 'no phrase configured';
+  db.prepare("UPDATE templates SET body = ? WHERE id = 'tpl_1'").run(`Hi {{name}}, please ${phrase}`);
+  const handed: AcceptMessageInput[] = [];
+  const smsc = {
+    acceptMessage: (input: AcceptMessageInput) => {
+      handed.push(input);
+      throw new Error('the SMSC was handed a text the spam filter should have refused');
+    },
+  } as unknown as SmscService;
+  const bus = new PlatformBus();
+  const rejected: string[] = [];
+  bus.on('message.status', (e) => rejected.push(e.status));
+  const runner = startCampaignRunner({ config, db, bus, log: () => undefined }, smsc);
+  const contactStates = () =>
+    db
+      .prepare(
+        "SELECT state, error, message_id FROM campaign_contacts WHERE campaign_id = 'cmp_1' ORDER BY line",
+      )
+      .all() as Array<{
+      state: string;
+      error: string | null;
+      message_id: string | null;
+    }>;
+  try {
+    const deadline = Date.now() + 2_000;
+    while (contactStates().some((c) => c.state === 'pending') && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, TICK_MS));
+    const states = contactStates();
+    assert.deepEqual(
+      states.map((c) => c.state),
+      ['failed', 'failed'],
+      JSON.stringify(states),
+    );
+    assert.ok(
+      states.every((c) => /rule phishing-phrase/.test(c.error ?? '')),
+      JSON.stringify(states),
+    );
+    for (const c of states)
+      assert.deepEqual(db.prepare('SELECT status, error_code FROM messages WHERE id = ?').get(c.message_id), {
+        status: 'rejected',
+        error_code: 'spam:phishing-phrase',
+      });
+    assert.deepEqual(handed, []);
+    assert.deepEqual(rejected, ['rejected', 'rejected']);
+  } finally {
+    runner.stop();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -157,6 +157,8 @@ export async function startTestPlatform(
     peers: new PeerAllowlist(config.network.allowedPeerHosts),
     calls: NO_LIVE_CALLS,
     campaigns: config.campaigns,
+    bus,
+    spam: config.security.spam,
   });
   const gateway = await startGateway(deps, core, options);
   // As platform/index.ts wires it, unless the test starts (and restarts) its own dispatcher.

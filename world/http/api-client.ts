@@ -136,6 +136,14 @@ export interface LiveCall {
   answeredAt: string | null;
 }
 
+/** The spam filter's rules and limits, as GET /ops/v1/settings publishes them (security.spam). */
+export interface SpamFilterSettings {
+  blockedLinkDomains: string[];
+  phishingPhrases: string[];
+  protectedSenderIds: Array<{ senderId: string; customerIds: string[] }>;
+  velocity: { maxRecipients: number; windowMs: number; newCustomerMs: number };
+}
+
 /** The platform's effective timers (GET /ops/v1/settings). */
 export interface PlatformSettings {
   sip: {
@@ -159,10 +167,12 @@ export interface PlatformSettings {
   campaigns?: { tickMs: number; defaultRatePerSecond: number; maxRatePerSecond: number };
   /** Webhook delivery: per-attempt timeout, and the pause after failed attempt k is retryBaseMs·2^(k−1). */
   webhooks?: { retryBaseMs: number; maxAttempts: number; timeoutMs: number };
-  /** Issue 13's defences, one part each. */
+  /** Issue 13's defences, one part each: absent on a target that does not publish them. */
   security?: {
     /** identity: the webhook secret overlap and how soon identity changes hold. */
     identity?: { webhookSecretOverlapMs: number; identityChangeEffectiveMs: number };
+    /** The SMS spam filter's rules and velocity limit. */
+    spam?: SpamFilterSettings;
     /** SIP brute-force jail: failures from one address within the window that ban it, for banMs. */
     sipFraud?: {
       authFailuresBeforeBan: number;
