@@ -13,7 +13,7 @@ export interface AuditedChange {
   requestLine: string;
 }
 
-class AuditLedger {
+export class AuditLedger {
   private changes: AuditedChange[] = [];
 
   changed(change: AuditedChange): void {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { auditLedger, isAuditedChange } from '../../reporting/audit-ledger';
+import { AuditLedger, isAuditedChange } from '../../reporting/audit-ledger';
 
 test('a change is a 2xx to a writing method that was not an Idempotency-Key replay', () => {
   assert.equal(isAuditedChange('POST', 201, false), true);
@@ -11,6 +11,8 @@ test('a change is a 2xx to a writing method that was not an Idempotency-Key repl
 });
 
 test('the ledger hands each change over once', () => {
+  // A ledger of its own: the shared one collects what other tests of this process send.
+  const auditLedger = new AuditLedger();
   auditLedger.changed({ baseUrl: 'http://127.0.0.1:1', requestId: 'r1', requestLine: 'POST /v1/trunks' });
   assert.deepEqual(
     auditLedger.drain().map((c) => c.requestId),
