@@ -5,6 +5,7 @@
 import { EMBEDDED_IDENTITY_SETTINGS, type IdentitySettings } from './core/identity';
 import { EMBEDDED_SIP_FRAUD, type SipFraudSettings } from './sip-edge/security';
 import { EMBEDDED_SPAM_SETTINGS, type SpamSettings } from './smsc/spam-filter';
+import { EMBEDDED_LIMITS, type LimitSettings } from './core/customer-quotas';
 
 export interface PlatformConfig {
   /** Address every listener binds to. Loopback only (non-negotiable 9). */
@@ -206,6 +207,8 @@ export interface PlatformConfig {
     sipFraud: SipFraudSettings;
     /** The SMS spam filter (platform/smsc/spam-filter.ts). */
     spam: SpamSettings;
+    /** Per-customer quotas shared by every channel and node (platform/core/customer-quotas.ts). */
+    limits: LimitSettings;
   };
   /** Free text printed in logs and the health endpoint. */
   version: string;
@@ -286,6 +289,7 @@ export function embeddedDefaults(overrides: { storeFile: string; adminApiKey: st
       identity: { ...EMBEDDED_IDENTITY_SETTINGS },
       sipFraud: { ...EMBEDDED_SIP_FRAUD, scannerUserAgents: [...EMBEDDED_SIP_FRAUD.scannerUserAgents] },
       spam: EMBEDDED_SPAM_SETTINGS,
+      limits: { ...EMBEDDED_LIMITS },
     },
     version: '0.1.0',
   };

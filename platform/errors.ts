@@ -9,7 +9,7 @@ export interface FieldError {
 }
 
 export abstract class ServiceError extends Error {
-  abstract readonly kind: 'validation' | 'not-found' | 'conflict' | 'forbidden';
+  abstract readonly kind: 'validation' | 'not-found' | 'conflict' | 'forbidden' | 'quota-exceeded';
 }
 
 export class ValidationError extends ServiceError {
@@ -48,5 +48,19 @@ export class ForbiddenError extends ServiceError {
   constructor(message: string) {
     super(message);
     this.name = 'ForbiddenError';
+  }
+}
+
+/** A customer's quota for this window is used up (platform/core/customer-quotas.ts); try again after `retryAfterSeconds`. */
+export class QuotaExceededError extends ServiceError {
+  readonly kind = 'quota-exceeded' as const;
+  constructor(
+    readonly quota: 'texts' | 'call-attempts',
+    readonly limit: number,
+    readonly windowMs: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`quota exceeded: ${limit} ${quota} per ${windowMs / 1_000} s; try again in ${retryAfterSeconds} s`);
+    this.name = 'QuotaExceededError';
   }
 }

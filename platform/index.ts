@@ -69,6 +69,7 @@ export async function startPlatform(config: PlatformConfig, log: PlatformLog): P
       campaigns: config.campaigns,
       bus: deps.bus,
       spam: config.security.spam,
+      limits: config.security.limits,
     });
     const gateway = await startGateway(deps, core);
     stops.push(() => gateway.stop());

@@ -89,6 +89,7 @@ export async function startRoleProcess(
           campaigns: deps.config.campaigns,
           bus: deps.bus,
           spam: deps.config.security.spam,
+          limits: deps.config.security.limits,
         });
         const gateway = await startGateway(deps, core);
         stops.push(() => gateway.stop());

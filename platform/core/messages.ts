@@ -2,6 +2,7 @@
  * Messages: sending a text through the API (directly or from a template, after the sender,
  * opt-out and SMSC checks), reading one back, and message analytics over a time window.
  */
+import type { QuotaCounters } from './customer-quotas';
 import type { Db } from '../store/store';
 import { ValidationError, NotFoundError, type FieldError } from '../errors';
 import { InputReader, queryTime } from '../input';
@@ -53,6 +54,7 @@ export class MessageServices {
     private readonly senderProblem: SenderCheck,
     private readonly bus: Bus,
     spamSettings: SpamSettings,
+    private readonly quotas: QuotaCounters,
   ) {
     this.spam = new SpamFilter(db, spamSettings);
   }
@@ -105,6 +107,8 @@ export class MessageServices {
         { rule: verdict.rule, messageId },
       );
     }
+    // Last before acceptance: a text refused for any other reason uses none of the quota.
+    this.quotas.take(customerId, 'texts');
     let accepted;
     try {
       accepted = this.smsc.acceptMessage(message);

@@ -4,6 +4,7 @@
  * validated field by field. This file only assembles them; platform/index.ts calls it once and
  * hands the result to the gateway.
  */
+import { QuotaCounters } from './customer-quotas';
 import type { Db } from '../store/store';
 import type { PlatformConfig } from '../config';
 import type { Bus } from '../bus';
@@ -47,6 +48,8 @@ export interface CoreServices {
   campaigns: CampaignServices;
   optOuts: OptOutServices;
   identity: IdentityServices;
+  /** Per-customer text and call-attempt quotas, for /ops/v1/customers/{id}/quotas. */
+  quotas: QuotaCounters;
 }
 
 /** What the services stand on: the store, the smsc role's entry point and the sip-edge's call control. */
@@ -61,10 +64,12 @@ export interface CoreServiceDeps {
   /** Announces rejected texts (message.rejected webhooks). */
   bus: Bus;
   spam: PlatformConfig['security']['spam'];
+  limits: PlatformConfig['security']['limits'];
 }
 
 export function createCoreServices(deps: CoreServiceDeps): CoreServices {
   const { db } = deps;
+  const quotas = new QuotaCounters(db, deps.limits);
   const numbers = new NumberServices(db);
   const senderProblem = (customerId: string, from: string): string | undefined =>
     numbers.senderProblem(customerId, from);
@@ -75,7 +80,7 @@ export function createCoreServices(deps: CoreServiceDeps): CoreServices {
     trunks: new TrunkServices(db, deps.peers),
     liveCalls: new LiveCallServices(deps.calls),
     callRecords: new CallRecordServices(db),
-    messages: new MessageServices(db, deps.smsc, senderProblem, deps.bus, deps.spam),
+    messages: new MessageServices(db, deps.smsc, senderProblem, deps.bus, deps.spam, quotas),
     templates: new TemplateServices(db),
     webhooks: new WebhookSubscriptionServices(db, deps.peers),
     operations: new OperationServices(db, deps.smsc, deps.peers),
@@ -83,5 +88,6 @@ export function createCoreServices(deps: CoreServiceDeps): CoreServices {
     campaigns: new CampaignServices(db, deps.campaigns, senderProblem),
     optOuts: new OptOutServices(db),
     identity: new IdentityServices(db),
+    quotas,
   };
 }

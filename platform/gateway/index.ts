@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import type { RoleDeps, RunningRole } from '../role';
 import type { Db } from '../store/store';
 import { relayDescription } from '../config';
-import { ServiceError, ValidationError } from '../errors';
+import { QuotaExceededError, ServiceError, ValidationError } from '../errors';
 import type { Caller, CoreServices } from '../core/services';
 import type { KeyIdentity } from '../core/identity';
 import type { GatewayPlugin } from './plugins';
@@ -92,6 +92,7 @@ function effectiveSettings(config: RoleDeps['config']): unknown {
       identity: config.security.identity,
       sipFraud: config.security.sipFraud,
       spam: config.security.spam,
+      limits: config.security.limits,
     },
   };
 }
@@ -609,6 +610,20 @@ function toProblem(
         ...error.extensions,
       }),
       headers: {},
+    };
+  }
+  if (error instanceof QuotaExceededError) {
+    // The IETF RateLimit headers Kong sends, describing the quota that was met.
+    const reset = String(error.retryAfterSeconds);
+    const extensions: Record<string, unknown> = { quota: error.quota, limit: error.limit };
+    return {
+      problem: problem('quotaExceeded', error.message, { instance: path, ...extensions }),
+      headers: {
+        'Retry-After': reset,
+        'RateLimit-Limit': String(error.limit),
+        'RateLimit-Remaining': '0',
+        'RateLimit-Reset': reset,
+      },
     };
   }
   if (error instanceof ServiceError) {

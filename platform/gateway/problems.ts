@@ -45,6 +45,11 @@ export const PROBLEMS = {
     title: 'The request body must be JSON',
   },
   validation: { slug: 'validation-failed', status: 422, title: 'The request is not valid' },
+  quotaExceeded: {
+    slug: 'quota-exceeded',
+    status: 429,
+    title: 'Your quota for this window is used up; retry after the time given in Retry-After',
+  },
   internal: { slug: 'internal-error', status: 500, title: 'The platform failed to handle the request' },
   storeUnavailable: {
     slug: 'store-unavailable',

@@ -538,6 +538,25 @@ export function routeTable({
     },
     {
       method: 'GET',
+      path: '/ops/v1/customers/{id}/quotas',
+      access: 'operator',
+      handle: (c) => ok(services.quotas.get(c.params.id)),
+    },
+    {
+      method: 'PUT',
+      path: '/ops/v1/customers/{id}/quotas',
+      access: 'operator',
+      jsonBody: true,
+      handle: (c) => ok(services.quotas.set(c.params.id, c.body)),
+    },
+    {
+      method: 'DELETE',
+      path: '/ops/v1/customers/{id}/quotas',
+      access: 'operator',
+      handle: (c) => ok(services.quotas.reset(c.params.id)),
+    },
+    {
+      method: 'GET',
       path: '/v1/audit-events',
       access: 'customer',
       handle: (c) => ok(audit.list(c.query, customerOf(c))),

@@ -175,6 +175,8 @@ export interface CallScreening {
   status: number;
   reason: string;
   warning: string;
+  /** Sent as Retry-After: when the caller may try again. */
+  retryAfterSeconds?: number;
 }
 
 export class CallManager {
@@ -430,7 +432,12 @@ export class CallManager {
         stack.respond(request, flow, refusal.status, {
           reason: refusal.reason,
           toTag: randomToken(8),
-          headers: [['Warning', `399 ${this.deps.domain} "${refusal.warning}"`]],
+          headers: [
+            ['Warning', `399 ${this.deps.domain} "${refusal.warning}"`],
+            ...(refusal.retryAfterSeconds === undefined
+              ? []
+              : [['Retry-After', String(refusal.retryAfterSeconds)] as [string, string]]),
+          ],
         });
         return;
       }

@@ -4,6 +4,8 @@
  * through the relay. Malformed SIP is answered 400 (or dropped when no answer can be
  * addressed); nothing a client sends can stop the edge.
  */
+import { QuotaCounters } from '../core/customer-quotas';
+import { QuotaExceededError } from '../errors';
 import { NgClient, type NgAddress } from './ng-client';
 import { RelayControl } from './relay-call';
 import type { LiveCallControl } from '../contracts';
@@ -16,7 +18,7 @@ import { LocationStore } from './location-store';
 import { describe, parseSipMessage, type ParseFailure, type SipRequest } from './message';
 import { Registrar, type BindingInfo } from './registrar';
 import { trueSource } from './proxy';
-import { CallGuard, securityRecorder, SipGuard } from './security';
+import { CallGuard, securityRecorder, SipGuard, type CallRefusal } from './security';
 import { SipStack } from './stack';
 import { describeFlow, SipTransports, type Flow } from './transport';
 
@@ -102,6 +104,8 @@ export async function startSipEdge(
   const fraud = config.security.sipFraud;
   const guard = new SipGuard(fraud);
   const callGuard = new CallGuard(fraud);
+  // Counted in the store: active-active edge nodes share each customer's call-attempt window.
+  const quotas = new QuotaCounters(deps.db, config.security.limits);
   const recorder = securityRecorder(deps.db, deps.bus, log);
   const trustedProxies = config.sip.trustedProxies ?? [];
   const auth = new DigestAuthenticator(
@@ -151,7 +155,9 @@ export async function startSipEdge(
     screenCall: (account, callee, inProgress, source) => {
       const tier = deps.db.prepare('SELECT tier FROM customers WHERE id = ?').get(account.customerId) as
         { tier: string } | undefined;
-      const refusal = callGuard.check(account.username, tier?.tier ?? 'standard', callee, inProgress);
+      const refusal =
+        callAttemptRefusal(quotas, account.customerId) ??
+        callGuard.check(account.username, tier?.tier ?? 'standard', callee, inProgress);
       if (refusal) recorder.callRefused(account, callee, source, refusal);
       return refusal;
     },
@@ -284,4 +290,26 @@ export async function startSipEdge(
       await ng.close();
     },
   };
+}
+
+/**
+ * The customer's call-attempt rate, counted first (Kamailio's pike/ratelimit sit at the top of the
+ * request route): beyond it an INVITE is answered 503 with Retry-After, as those setups answer.
+ * Only initial INVITEs reach here: a call in progress is never cut off by the limit.
+ */
+function callAttemptRefusal(quotas: QuotaCounters, customerId: string): CallRefusal | undefined {
+  try {
+    quotas.take(customerId, 'call-attempts');
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof QuotaExceededError)) throw error;
+    return {
+      status: 503,
+      reason: 'Service Unavailable',
+      warning: `call attempt rate exceeded: ${error.limit} per ${error.windowMs / 1_000} s for this customer; retry in ${error.retryAfterSeconds} s`,
+      kind: 'call-rate',
+      retryAfterSeconds: error.retryAfterSeconds,
+      detail: { limit: error.limit, windowMs: error.windowMs, retryAfterSeconds: error.retryAfterSeconds },
+    };
+  }
 }

@@ -226,7 +226,9 @@ export interface CallRefusal {
   reason: string;
   /** A Warning header's text (RFC 3261 §20.43): which limit, and why. */
   warning: string;
-  kind: 'fraud' | 'call-limit';
+  kind: 'fraud' | 'call-limit' | 'call-rate';
+  /** Seconds until the caller may try again (a Retry-After header, RFC 3261 §20.33). */
+  retryAfterSeconds?: number;
   detail: Record<string, unknown>;
 }
 

@@ -1,4 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { QuotaCounters } from '../core/customer-quotas';
+import { QuotaExceededError } from '../errors';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { PDU } from 'smpp';
 import type { RoleDeps } from '../role';
@@ -76,12 +78,15 @@ export class EsmeServer {
   private readonly throughputWindows = new Map<string, ThroughputWindow>();
   private closing = false;
   private readonly spam: SpamFilter;
+  /** The customer's text quota, shared with the API and every SMSC node (in the store). */
+  private readonly quotas: QuotaCounters;
 
   constructor(
     private readonly deps: RoleDeps,
     private readonly core: SmscCore,
   ) {
     this.spam = new SpamFilter(deps.db, deps.config.security.spam);
+    this.quotas = new QuotaCounters(deps.db, deps.config.security.limits);
     this.server = createServer((socket) => this.onConnection(socket));
     this.server.on('error', (error) => this.log(`server error: ${error.message}`));
     core.onFinalStatus((row) => this.offerReceipt(row));
@@ -300,6 +305,7 @@ export class EsmeServer {
           registeredDelivery,
         };
         if (this.refusedAsSpam(session, pdu, message)) return;
+        if (this.overQuota(session, pdu)) return;
         const accepted = this.core.acceptMessage(message);
         link.respond(pdu, STATUS.ESME_ROK, { message_id: accepted.id });
         return;
@@ -313,6 +319,8 @@ export class EsmeServer {
         return;
       }
       validateAddresses(sender, recipient);
+      // A concatenated text uses one of the quota, taken with its first part.
+      if (concatenation.sequence === 1 && this.overQuota(session, pdu)) return;
       // Persisted before the response: an acknowledged part survives a restart.
       const messageId = this.concatenations.add({
         customerId: bound.customerId,
@@ -337,6 +345,24 @@ export class EsmeServer {
         `${bound.systemId}: submit_sm failed: ${error instanceof Error ? error.stack : String(error)}`,
       );
       link.respond(pdu, STATUS.ESME_RSYSERR);
+    }
+  }
+
+  /**
+   * Takes one of the customer's texts quota (shared with the API); a used-up quota is answered
+   * ESME_RTHROTTLED, Jasmin's answer for throughput beyond the user's limit: resubmit later. True when refused.
+   */
+  private overQuota(session: EsmeSession, pdu: PDU): boolean {
+    const bound = session.bound;
+    if (bound === null) return true;
+    try {
+      this.quotas.take(bound.customerId, 'texts');
+      return false;
+    } catch (error) {
+      if (!(error instanceof QuotaExceededError)) throw error;
+      this.log(`${bound.systemId}: submit_sm throttled: ${error.message}`);
+      session.link.respond(pdu, STATUS.ESME_RTHROTTLED);
+      return true;
     }
   }
 

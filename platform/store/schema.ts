@@ -36,6 +36,22 @@ CREATE TABLE IF NOT EXISTS gateway_rate_counters (
   count INTEGER NOT NULL,
   PRIMARY KEY (identifier, period, window_start)
 );
+-- A customer's own quotas (texts over API and SMPP together; call attempts), set by the
+-- operator; no row: the platform's settings (security.limits).
+CREATE TABLE IF NOT EXISTS customer_quotas (
+  customer_id TEXT PRIMARY KEY REFERENCES customers(id),
+  texts_per_window INTEGER,           -- NULL: no text quota
+  call_attempts_per_window INTEGER,   -- NULL: no call-attempt limit
+  updated_at TEXT NOT NULL
+);
+-- Quota use per customer in fixed windows, shared by every node of every role.
+CREATE TABLE IF NOT EXISTS customer_quota_counters (
+  customer_id TEXT NOT NULL,
+  kind TEXT NOT NULL,                 -- texts | call-attempts
+  window_start INTEGER NOT NULL,      -- epoch ms at which the window opened
+  count INTEGER NOT NULL,
+  PRIMARY KEY (customer_id, kind, window_start)
+);
 -- Idempotency-Key records: the first response to a creating POST, replayed to its retries.
 CREATE TABLE IF NOT EXISTS idempotency_keys (
   scope TEXT NOT NULL,                -- the customer id, or 'operator'

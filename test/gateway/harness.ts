@@ -159,6 +159,7 @@ export async function startTestPlatform(
     campaigns: config.campaigns,
     bus,
     spam: config.security.spam,
+    limits: config.security.limits,
   });
   const gateway = await startGateway(deps, core, options);
   // As platform/index.ts wires it, unless the test starts (and restarts) its own dispatcher.
