@@ -43,6 +43,8 @@ export interface CustomerActor {
   identity?: IdentityNotes;
   /** The customer's requests sent at once (TEST-INT-053), as the gateway answered them, and how many its limit had left. */
   burst?: { left?: number; answers: BurstAnswer[] };
+  /** Texts sent alternately over the API and SMPP against one quota (TEST-INT-053), each with its answer. */
+  quotaRun?: Array<{ channel: 'API' | 'SMPP'; text: string; answer: string; retryAfter?: string }>;
   /** The customer's message templates, by name. */
   templates: Map<string, Template>;
   /** Contact lists the customer uploaded, by name, with the contacts the suite expects on them. */
@@ -333,7 +335,19 @@ export interface Refusals {
   /** An attacker's tries against the SIP edge, and what the edge answered (TEST-INT-051). */
   sipAttack?: SipAttackNotes;
   /** Calls a phone placed to test a call limit (toll fraud, calls at once), and how each was answered. */
-  limitedCalls?: Array<{ number: string; status?: number; reason?: string; kind: string }>;
+  limitedCalls?: Array<{
+    number: string;
+    status?: number;
+    reason?: string;
+    kind: string;
+    /** The answer's Retry-After and Warning, when it had them. */
+    retryAfter?: string;
+    warning?: string;
+    /** Whose phone placed it, when several did. */
+    caller?: string;
+    /** When its final answer came (epoch ms). */
+    answeredAt?: number;
+  }>;
 }
 
 /** The attacker of a scenario (world/attack/) and what its attacks met. */

@@ -185,6 +185,13 @@ export interface PlatformSettings {
       highRiskWindowMs: number;
       simultaneousCallsByTier: Record<string, number>;
     };
+    /** Per-customer quotas over every channel and node: texts (API and SMPP together) and call attempts per window. */
+    limits?: {
+      textsPerWindow: number | null;
+      textWindowMs: number;
+      callAttemptsPerWindow: number | null;
+      callAttemptWindowMs: number;
+    };
   };
 }
 
@@ -659,6 +666,19 @@ export class PlatformApi {
   }
 
   /** Jasmin's per-user throughput for a customer's SMPP sessions (operator only; null = no limit). */
+  /** PUT /ops/v1/customers/{id}/quotas: the customer's own texts and call attempts per window (null: none). */
+  setQuotas(
+    customerId: string,
+    quotas: { textsPerWindow: number | null; callAttemptsPerWindow: number | null },
+  ): Promise<CustomerQuotas> {
+    return this.call('PUT', `/ops/v1/customers/${encodeURIComponent(customerId)}/quotas`, quotas);
+  }
+
+  /** GET /ops/v1/customers/{id}/quotas: the quotas in force and the current window's use. */
+  quotas(customerId: string): Promise<CustomerQuotas> {
+    return this.call('GET', `/ops/v1/customers/${encodeURIComponent(customerId)}/quotas`);
+  }
+
   setSmppThroughput(
     customerId: string,
     perSecond: number | null,
@@ -1009,4 +1029,21 @@ function auditQuery(filter: AuditFilter): string {
   if (filter.limit !== undefined) query.set('limit', String(filter.limit));
   const text = query.toString();
   return text === '' ? '' : `?${text}`;
+}
+
+/** One quota of a customer as the operations API reports it. */
+export interface QuotaState {
+  limit: number | null;
+  windowMs: number;
+  used: number;
+  remaining: number | null;
+  resetInMs: number;
+}
+
+/** GET /ops/v1/customers/{id}/quotas. */
+export interface CustomerQuotas {
+  customerId: string;
+  source: 'own' | 'default';
+  texts: QuotaState;
+  callAttempts: QuotaState;
 }

@@ -68,6 +68,9 @@ export interface CallEvent {
   reason?: string;
   /** For 'ended': who hung up. */
   by?: 'local' | 'remote';
+  /** For 'rejected': the answer's Retry-After (seconds) and Warning, when it had them. */
+  retryAfter?: string;
+  warning?: string;
   at: number;
 }
 
@@ -297,7 +300,15 @@ export class PhoneCall {
     this.finalReason = reasonPhrase;
     if (statusCode === 487 && this.localHangupRequested) return; // our own CANCEL: reported as ended
     this.state = 'rejected';
-    this.report({ kind: 'rejected', status: statusCode, reason: reasonPhrase });
+    const retryAfter = response.message.getHeader('Retry-After');
+    const warning = response.message.getHeader('Warning');
+    this.report({
+      kind: 'rejected',
+      status: statusCode,
+      reason: reasonPhrase,
+      ...(retryAfter === undefined ? {} : { retryAfter }),
+      ...(warning === undefined ? {} : { warning }),
+    });
   }
 
   private onState(state: SessionState): void {
