@@ -3,8 +3,10 @@ import type { Phase2World } from '../world/world';
 import {
   expectAcceptedUpToTheLimit,
   expectExactlyTheAcceptedTexts,
+  expectOneCountAcrossNodes,
   expectUntouchedByTheFlood,
   floodWhileAnotherWorks,
+  requestsOverTwoNodes,
   sendTextsAtOnce,
 } from '../tasks/limits';
 import {
@@ -106,5 +108,19 @@ Then(
   "once that time has passed, {person}'s phone reaches the network again",
   function (this: Phase2World, name: string) {
     return expectCallsAgainAfterRetryAfter(this, name);
+  },
+);
+
+When(
+  '{string} sends its requests to two gateway nodes in turn, two more than its limit has left',
+  function (this: Phase2World, customerName: string) {
+    return requestsOverTwoNodes(this, customerName);
+  },
+);
+
+Then(
+  "{string} is refused beyond its limit whichever node its requests landed on, each node counting the other's",
+  function (this: Phase2World, customerName: string) {
+    expectOneCountAcrossNodes(this, customerName);
   },
 );

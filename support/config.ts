@@ -37,6 +37,12 @@ export interface PlatformEndpoints {
    * default names ("platform SIP", "remote RTP").
    */
   topology?: NamedPeer[];
+  /**
+   * Every API gateway node's own base URL, when the target has several serving at once behind
+   * its load balancer (the embedded target's gateway-nodes cluster). Scenarios tagged
+   * @gateway-nodes need two; absent: they fail saying so.
+   */
+  apiNodeUrls?: string[];
 }
 
 export interface SuiteConfig {
@@ -167,6 +173,11 @@ export function loadSuiteConfig(env: NodeJS.ProcessEnv = process.env, dotenvPath
         : '',
       adminApiKey: env.PHASE2_ADMIN_API_KEY ?? '',
     };
+    // Optional: the gateway nodes' own addresses, for the @gateway-nodes scenarios.
+    if (env.PHASE2_API_NODE_URLS)
+      remote.apiNodeUrls = env.PHASE2_API_NODE_URLS.split(',').map((url) =>
+        parseUrl('PHASE2_API_NODE_URLS', url.trim(), ['http:', 'https:'], problems),
+      );
   }
   const faults: SuiteConfig['faults'] = {};
   if (env.PHASE2_FAULT_URL)

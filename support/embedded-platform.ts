@@ -60,7 +60,11 @@ export interface EmbeddedCluster extends EmbeddedPlatform {
  * store, with the same customer-facing addresses across a takeover. Its nodes are other
  * processes, so the suite's nock stubs cannot answer for them: no speech-to-text provider here.
  */
-export async function startEmbeddedCluster(logFile: string): Promise<EmbeddedCluster> {
+export async function startEmbeddedCluster(
+  logFile: string,
+  /** 'api': both gateway nodes serve at once, each at its own address (as behind a load balancer). */
+  activeActive: 'api'[] = [],
+): Promise<EmbeddedCluster> {
   const dataDir = mkdtempSync(join(tmpdir(), 'phase2-cluster-'));
   const adminApiKey = `admin-${randomBytes(16).toString('hex')}`;
   const config = embeddedDefaults({ storeFile: join(dataDir, 'platform.db'), adminApiKey });
@@ -70,9 +74,10 @@ export async function startEmbeddedCluster(logFile: string): Promise<EmbeddedClu
   };
   const closeLog = (): Promise<void> => new Promise<void>((done) => log.end(done));
   try {
-    const cluster = await startCluster({ config, dataDir, timing: CLUSTER_TIMING }, write);
+    const cluster = await startCluster({ config, dataDir, timing: CLUSTER_TIMING, activeActive }, write);
+    const apiNodeUrls = cluster.apiNodes.map((node) => node.apiUrl);
     return {
-      endpoints: { ...cluster.endpoints, adminApiKey },
+      endpoints: { ...cluster.endpoints, adminApiKey, ...(apiNodeUrls.length > 0 ? { apiNodeUrls } : {}) },
       logFile,
       faultUrl: cluster.faultUrl,
       async stop() {

@@ -41,6 +41,8 @@ export interface SuiteEnvironment {
 export interface EnvironmentOptions {
   /** Embedded only: start a redundant cluster (one process per node) instead of the in-process platform. */
   cluster?: boolean;
+  /** With cluster: both API gateway nodes serve at once, each at its own address. */
+  gatewayNodes?: boolean;
 }
 
 export const REPORTS_DIR = 'reports';
@@ -100,11 +102,13 @@ export async function startSuiteEnvironment(
       } else if (options.cluster) {
         platformLog = `${REPORTS_DIR}/cluster-${worker}-${Date.now()}.log`;
         const log = platformLog;
-        const cluster = await loaded.startEmbeddedCluster(log).catch((error: unknown) => {
-          throw new Error(
-            `The redundant platform for this scenario did not start: ${(error as Error).message} (its log: ${log})`,
-          );
-        });
+        const cluster = await loaded
+          .startEmbeddedCluster(log, options.gatewayNodes ? ['api'] : [])
+          .catch((error: unknown) => {
+            throw new Error(
+              `The redundant platform for this scenario did not start: ${(error as Error).message} (its log: ${log})`,
+            );
+          });
         faults = new FaultEndpoint(cluster.faultUrl, cluster.endpoints.adminApiKey, config.waitMs);
         platform = cluster;
       } else {
@@ -154,6 +158,22 @@ export async function startSuiteEnvironment(
     throw error;
   }
 }
+
+/**
+ * The environment of one @gateway-nodes scenario: embedded, a cluster of its own whose two
+ * gateway nodes serve at once, each at its own address, on one store (Kong nodes behind a load
+ * balancer); elsewhere, the deployment's own gateway nodes as its endpoints name them.
+ */
+export async function startGatewayNodesEnvironment(shared: SuiteEnvironment): Promise<SuiteEnvironment> {
+  if (startsItsOwnPlatform(shared.config.target) && shared.config.target !== 'lab')
+    return startSuiteEnvironment(shared.config, { cluster: true, gatewayNodes: true });
+  if ((shared.endpoints.apiNodeUrls ?? []).length < 2) throw new Error(GATEWAY_NODES_MISSING);
+  return { ...shared, stop: () => Promise.resolve() };
+}
+
+const GATEWAY_NODES_MISSING =
+  'This scenario sends requests to two API gateway nodes directly: the target must name at least two ' +
+  "in its endpoints' apiNodeUrls (the embedded target starts them itself; the lab lane does not run it).";
 
 /**
  * The environment of one @failover scenario. Embedded: a redundant cluster of its own, with its

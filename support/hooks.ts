@@ -17,7 +17,12 @@ import { config as chaiConfig } from 'chai';
 import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { ConfigError, loadSuiteConfig, type PlatformEndpoints } from './config';
-import { startFailoverEnvironment, startSuiteEnvironment, type SuiteEnvironment } from './environment';
+import {
+  startFailoverEnvironment,
+  startGatewayNodesEnvironment,
+  startSuiteEnvironment,
+  type SuiteEnvironment,
+} from './environment';
 import { attachFlowDiagrams, attachJson, attachStepTraffic } from '../reporting/evidence';
 import { seedFaker } from '../world/factories';
 import { formatReport, preflight, PreflightError, tagsFromArgv } from '../tools/preflight';
@@ -88,6 +93,20 @@ Before(
     if (!environment) throw new Error(`The test environment did not start: ${String(startFailure)}`);
     const own = await startFailoverEnvironment(environment);
     // The first cleanup registered runs last: phones and sessions end before their platform stops.
+    this.onCleanup(() => own.stop());
+    this.env = own;
+  },
+);
+
+Before(
+  {
+    tags: '@gateway-nodes',
+    name: 'Start a platform with two API gateway nodes serving at once',
+    timeout: 120_000,
+  },
+  async function (this: Phase2World) {
+    if (!environment) throw new Error(`The test environment did not start: ${String(startFailure)}`);
+    const own = await startGatewayNodesEnvironment(environment);
     this.onCleanup(() => own.stop());
     this.env = own;
   },

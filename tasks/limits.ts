@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { BurstAnswer, Phase2World } from '../world/world';
-import { EVIDENCE } from '../reporting/evidence';
+import { EVIDENCE, attachJson } from '../reporting/evidence';
+import { PlatformApi } from '../world/http/api-client';
 import { customerNumber, mobilePhoneInbox } from './messaging';
 import { bound, untilInstant } from './waiting';
 
@@ -170,4 +171,79 @@ export function expectUntouchedByTheFlood(
   expect(slowest, `"${other}"'s slowest answer during "${flooder}"'s flood, ms ${see}`).to.be.at.most(
     withinMs,
   );
+}
+
+/**
+ * When {string} sends its requests to two gateway nodes in turn, two more than its limit has left.
+ * Each node is addressed directly (as a load balancer spreads a client's requests), starting with
+ * the node that did not answer the probe, so every node's count includes the other's requests.
+ */
+export async function requestsOverTwoNodes(world: Phase2World, customerName: string) {
+  const urls = world.env.endpoints.apiNodeUrls ?? [];
+  if (urls.length < 2)
+    throw new Error(
+      `The target names ${urls.length} API gateway node(s) (apiNodeUrls); this scenario needs two.`,
+    );
+  const customer = world.customer(customerName);
+  const nodes = urls.slice(0, 2).map((baseUrl, i) => ({
+    name: `gateway node ${i + 1} (${baseUrl})`,
+    api: new PlatformApi({
+      baseUrl,
+      apiKey: customer.api.apiKey,
+      actor: `${customerName} via gateway node ${i + 1}`,
+    }),
+  }));
+  const probeNode = async () => nodes[0].api.raw({ method: 'GET', path: '/v1/numbers' });
+  let probe = await probeNode();
+  if (Number(probe.headers['ratelimit-reset']) < WINDOW_LEFT_S) {
+    await untilInstant(Date.now() + Number(probe.headers['ratelimit-reset']) * 1000);
+    probe = await probeNode();
+  }
+  const left = Number(probe.headers['x-ratelimit-remaining-minute']);
+  expect(
+    left,
+    `requests "${customerName}" has left this minute on ${nodes[0].name} (X-RateLimit-Remaining-Minute, see "${EVIDENCE.HTTP}")`,
+  ).to.be.at.least(2);
+  const answers: BurstAnswer[] = [];
+  // One after another: the order of the answers is the order the shared count moved in.
+  for (let n = 0; n < left + 2; n++) {
+    const node = nodes[(n + 1) % 2];
+    const started = performance.now();
+    const answer = await node.api.raw({ method: 'GET', path: '/v1/numbers' });
+    answers.push({
+      node: node.name,
+      status: answer.status,
+      ms: Math.round(performance.now() - started),
+      headers: answer.headers,
+      body: answer.body,
+    });
+  }
+  customer.burst = { left, answers };
+  attachJson(world, 'Requests over two gateway nodes', {
+    left,
+    answers: answers.map((a) => ({
+      node: a.node,
+      status: a.status,
+      remaining: a.headers['x-ratelimit-remaining-minute'],
+    })),
+  });
+}
+
+/** Then {string} is refused beyond its limit whichever node its requests landed on, each node counting the other's */
+export function expectOneCountAcrossNodes(world: Phase2World, customerName: string) {
+  const { answers, left = 0 } = world.customer(customerName).burst ?? { answers: [] };
+  const see = `(see "Requests over two gateway nodes" and "${EVIDENCE.HTTP}")`;
+  expect(
+    answers.map((a) => `${a.node}: ${a.status}`),
+    `answers to ${answers.length} requests over two nodes, ${left} left in "${customerName}"'s minute ${see}`,
+  ).to.deep.equal(answers.map((a, i) => `${a.node}: ${i < left ? 200 : 429}`));
+  expect(
+    answers.slice(0, left).map((a) => `${a.node}: ${String(a.headers['x-ratelimit-remaining-minute'])}`),
+    `requests left this minute as each node counted them: one fewer after every request, whichever node took it ${see}`,
+  ).to.deep.equal(answers.slice(0, left).map((a, i) => `${a.node}: ${left - i - 1}`));
+  for (const refused of answers.slice(left))
+    expect(Number(refused.headers['retry-after']), `Retry-After from ${refused.node} ${see}`).to.be.within(
+      1,
+      60,
+    );
 }

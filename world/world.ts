@@ -85,6 +85,8 @@ export interface IdentityNotes {
 export interface BurstAnswer {
   /** The text it asked to send, when it was one. */
   text?: string;
+  /** The gateway node it was sent to, when the scenario addressed nodes one by one. */
+  node?: string;
   status: number;
   ms: number;
   headers: Record<string, string | string[] | undefined>;

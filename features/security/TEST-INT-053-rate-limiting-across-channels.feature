@@ -7,7 +7,9 @@ Feature: Rate limits per customer, on every channel
   whichever way they are sent, and all its phones together may start only so many calls in a short
   while: beyond that a call is refused as Service Unavailable with when to try again, as Kamailio's
   rate limiting answers; a call already in progress is never cut off. One customer's flood never
-  touches another customer's allowance or slows its answers.
+  touches another customer's allowance or slows its answers. The API runs on several gateway nodes
+  at once; a customer's requests count against one limit whichever node takes them (Kong's
+  cluster policy, not its per-node local one).
 
   The call-rate scenario runs on the embedded target only, not in the lab: Kamailio's dispatcher
   there takes a 503 from a platform node for that node being out of service and would try the
@@ -61,3 +63,9 @@ Feature: Rate limits per customer, on every channel
     Then the calls beyond "Brightline"'s rate are refused as Service Unavailable, saying when to try again
     And Alice and Bob still hear each other
     And once that time has passed, Dave's phone reaches the network again
+
+  @gateway-nodes
+  Scenario: A customer's requests count once against its limit, whichever gateway node takes them
+    Given "Brightline" may make 6 API requests a minute
+    When "Brightline" sends its requests to two gateway nodes in turn, two more than its limit has left
+    Then "Brightline" is refused beyond its limit whichever node its requests landed on, each node counting the other's

@@ -60,7 +60,11 @@ async function main(): Promise<void> {
   let bus: ClusterBus | undefined;
   const peersMode = spec.activeActive?.includes(role) ?? false;
   // An active-active node serves at its own addresses; the rest of the config is the role's.
-  const config = self.sip ? { ...spec.config, sip: { ...spec.config.sip, ...self.sip } } : spec.config;
+  const config = self.sip
+    ? { ...spec.config, sip: { ...spec.config.sip, ...self.sip } }
+    : self.api
+      ? { ...spec.config, api: { ...spec.config.api, port: self.api.port } }
+      : spec.config;
   let busStarted = false;
   /**
    * The bus is read by one node of a role only (the offset is the role's). In an active-active

@@ -11,6 +11,8 @@ export interface ClusterNodeSpec {
   heartbeatPort: number;
   /** An active-active sip node's own addresses (every node serves at once, each at its own). */
   sip?: { udpPort: number; wsPort: number; controlPort: number };
+  /** An active-active api node's own port (gateway nodes behind a load balancer, as Kong's are). */
+  api?: { port: number };
 }
 
 export interface ClusterTiming {
@@ -29,7 +31,8 @@ export interface ClusterSpec {
   timing: ClusterTiming;
   /**
    * Roles whose nodes are all active at their own addresses (membership mode 'peers'), with
-   * something in front spreading the traffic: only 'sip', behind Kamailio's dispatcher.
+   * something in front spreading the traffic: 'sip' behind Kamailio's dispatcher, 'api' behind
+   * a load balancer (Kong nodes sharing one database).
    */
   activeActive?: ClusterRole[];
 }

@@ -62,9 +62,10 @@ export interface ClusterOptions {
   roles?: readonly ClusterRole[];
   timing: ClusterTiming;
   /**
-   * Roles whose nodes all serve at once, each at its own addresses, with no address takeover
-   * (only 'sip': sip-edge nodes behind Kamailio's dispatcher, which does the failing over). A
-   * survivor fences a silent peer and adopts its calls from the store.
+   * Roles whose nodes all serve at once, each at its own addresses, with no address takeover:
+   * 'sip' (sip-edge nodes behind Kamailio's dispatcher, which does the failing over; a survivor
+   * fences a silent peer and adopts its calls from the store) and 'api' (gateway nodes behind a
+   * load balancer, sharing the store's counters, keys and request log).
    */
   activeActive?: readonly ClusterRole[];
 }
@@ -88,6 +89,8 @@ export interface RunningCluster {
    * endpoints' sip addresses are node a's. Empty when the sip role takes over one address.
    */
   sipNodes: SipNodeAddress[];
+  /** Active-active api: every gateway node's own base URL (node a first); empty otherwise. */
+  apiNodes: Array<{ node: string; apiUrl: string }>;
   stop(): Promise<void>;
 }
 
@@ -291,9 +294,9 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
   const nodesPerRole = options.nodesPerRole ?? 2;
   const nodeNames = 'abcdefgh'.slice(0, nodesPerRole).split('');
   const activeActive = [...(options.activeActive ?? [])];
-  const unsupported = activeActive.filter((role) => role !== 'sip');
+  const unsupported = activeActive.filter((role) => role !== 'sip' && role !== 'api');
   if (unsupported.length > 0)
-    throw new Error(`only the sip role can run active-active, not ${unsupported.join(', ')}`);
+    throw new Error(`only the sip and api roles can run active-active, not ${unsupported.join(', ')}`);
   const sipActiveActive = activeActive.includes('sip');
   // Every node of an active-active edge must accept the nonces of the others.
   if (sipActiveActive) config.sip.nonceSecret ??= randomBytes(32).toString('hex');
@@ -312,6 +315,8 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
                 wsPort: await ports.next('tcp'),
                 controlPort: await ports.next('tcp'),
               };
+      if (role === 'api' && activeActive.includes('api'))
+        nodeSpec.api = { port: node === nodeNames[0] ? config.api.port : await ports.next('tcp') };
       nodeSpecs.push(nodeSpec);
     }
   const spec: ClusterSpec = { config, nodes: nodeSpecs, timing: options.timing, activeActive };
@@ -444,6 +449,9 @@ export async function startCluster(options: ClusterOptions, log: PlatformLog): P
             },
           ]
         : [],
+    ),
+    apiNodes: nodeSpecs.flatMap((n) =>
+      n.api ? [{ node: n.node, apiUrl: `http://${config.host}:${n.api.port}` }] : [],
     ),
     async stop() {
       await new Promise<void>((resolve) => faultServer.close(() => resolve()));
