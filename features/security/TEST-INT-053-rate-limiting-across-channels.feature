@@ -11,11 +11,11 @@ Feature: Rate limits per customer, on every channel
   at once; a customer's requests count against one limit whichever node takes them (Kong's
   cluster policy, not its per-node local one).
 
-  The call-rate scenario runs on the embedded target only, not in the lab: Kamailio's dispatcher
-  there takes a 503 from a platform node for that node being out of service and would try the
-  call on the other node and mark the first one down (docs/architecture.md, "Kamailio's own
-  failover in the lab"), so the refusal needs its own failure-route handling before it can be
-  shown through Kamailio.
+  The call-rate scenario runs on the embedded target only, not in the lab: Kamailio's failure
+  route there sends an INVITE answered 503 to the next platform node (docs/architecture.md,
+  "Kamailio's own failover in the lab"), and a node's 503 during a takeover carries Retry-After
+  too, so the route cannot yet tell "slow down" from "this node is failing over"; the other node,
+  sharing the count, refuses again, but the call is tried twice.
 
   Background:
     Given "Brightline" is a standard customer
