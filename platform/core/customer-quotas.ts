@@ -12,6 +12,7 @@ import { NotFoundError, QuotaExceededError } from '../errors';
 import { InputReader } from '../input';
 import type { Db } from '../store/store';
 import { nowIso } from '../store/store';
+import { isStoreBusy, writeBehind } from '../store/write-behind';
 
 export interface LimitSettings {
   /** Texts a customer may submit per window, API and SMPP together; null: no quota. */
@@ -70,6 +71,12 @@ export class QuotaCounters {
     private readonly db: Db,
     private readonly settings: LimitSettings,
     private readonly now: () => number = Date.now,
+    /**
+     * Set where the channel must go on without the store (SIP, SMPP): while the store is away an
+     * attempt passes uncounted and is logged here, as Kong's fault_tolerant counting and
+     * Kamailio's in-memory htable would let it; without it, the store's error is thrown.
+     */
+    private readonly failOpen?: (message: string) => void,
   ) {}
 
   /**
@@ -78,6 +85,23 @@ export class QuotaCounters {
    * Returns undefined when the customer has no limit of that kind.
    */
   take(customerId: string, kind: QuotaKind): Allowance | undefined {
+    const { failOpen } = this;
+    if (!failOpen) return this.count(customerId, kind);
+    // Known to be away: do not stall the process for the busy timeout on every attempt.
+    if (writeBehind(this.db, failOpen).status().outage) {
+      failOpen(`${customerId}: ${kind} not counted: the store is away`);
+      return undefined;
+    }
+    try {
+      return this.count(customerId, kind);
+    } catch (error) {
+      if (!isStoreBusy(error)) throw error;
+      failOpen(`${customerId}: ${kind} not counted: the store is busy (${(error as Error).message})`);
+      return undefined;
+    }
+  }
+
+  private count(customerId: string, kind: QuotaKind): Allowance | undefined {
     const { limit, windowMs } = this.quotaOf(customerId, kind);
     if (limit === null) return undefined;
     const at = this.now();

@@ -105,7 +105,7 @@ export async function startSipEdge(
   const guard = new SipGuard(fraud);
   const callGuard = new CallGuard(fraud);
   // Counted in the store: active-active edge nodes share each customer's call-attempt window.
-  const quotas = new QuotaCounters(deps.db, config.security.limits);
+  const quotas = new QuotaCounters(deps.db, config.security.limits, Date.now, log);
   const recorder = securityRecorder(deps.db, deps.bus, log);
   const trustedProxies = config.sip.trustedProxies ?? [];
   const auth = new DigestAuthenticator(

@@ -86,7 +86,9 @@ export class EsmeServer {
     private readonly core: SmscCore,
   ) {
     this.spam = new SpamFilter(deps.db, deps.config.security.spam);
-    this.quotas = new QuotaCounters(deps.db, deps.config.security.limits);
+    this.quotas = new QuotaCounters(deps.db, deps.config.security.limits, Date.now, (message) =>
+      this.log(message),
+    );
     this.server = createServer((socket) => this.onConnection(socket));
     this.server.on('error', (error) => this.log(`server error: ${error.message}`));
     core.onFinalStatus((row) => this.offerReceipt(row));

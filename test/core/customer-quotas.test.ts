@@ -100,3 +100,23 @@ test('the operator sets counts or none, and is told what is wrong otherwise', ()
     assert.equal(quotas.reset('cus_a').texts.limit, 100);
   });
 });
+
+test('a channel that must go on without the store lets an attempt through uncounted, and says so', () => {
+  withStore((file) => {
+    const sip = openStore(file, { busyTimeoutMs: 20 });
+    const dba = openStore(file);
+    try {
+      const logged: string[] = [];
+      const failOpen = new QuotaCounters(sip, SETTINGS, Date.now, (m) => logged.push(m));
+      const strict = new QuotaCounters(sip, SETTINGS);
+      dba.exec('BEGIN IMMEDIATE');
+      assert.equal(failOpen.take('cus_a', 'call-attempts'), undefined);
+      assert.match(logged.join('\n'), /not counted: the store is (busy|away)/);
+      assert.throws(() => strict.take('cus_a', 'texts'), /locked|busy/i);
+      dba.exec('ROLLBACK');
+    } finally {
+      sip.close();
+      dba.close();
+    }
+  });
+});
