@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { attempts } from '../reporting/attempts';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import type { QuotaState } from '../world/http/api-client';
 import { smppStatusName } from '../world/smpp/smpp-session';
@@ -160,6 +161,8 @@ async function busyNumber(world: Phase2World, n: number): Promise<string> {
 /** Places a call and waits for its final answer. */
 async function attempt(world: Phase2World, caller: string, number: string) {
   const call: PhoneCall = await phoneOf(world, caller).call(number);
+  // Every number here is busy, and beyond the rate the platform refuses: no call should connect.
+  attempts.expectRefusal('call', call.callId);
   const answer = await call.events.waitFor(
     (e) => e.kind === 'rejected' || e.kind === 'answered',
     bound(world, `the answer to ${caller}'s call to ${number}`, { lookAt: [EVIDENCE.SIP, PLATFORM_LOG] }),

@@ -11,11 +11,10 @@ Feature: Rate limits per customer, on every channel
   at once; a customer's requests count against one limit whichever node takes them (Kong's
   cluster policy, not its per-node local one).
 
-  The call-rate scenario runs on the embedded target only, not in the lab: Kamailio's failure
-  route there sends an INVITE answered 503 to the next platform node (docs/architecture.md,
-  "Kamailio's own failover in the lab"), and a node's 503 during a takeover carries Retry-After
-  too, so the route cannot yet tell "slow down" from "this node is failing over"; the other node,
-  sharing the count, refuses again, but the call is tried twice.
+  The call-rate scenario also runs behind real Kamailio (@lab). Its dispatcher takes a 503 from a
+  platform node for that node failing and tries the next one; the platform's rate-limit 503 says
+  in its Reason header that it is a limit, so Kamailio's failure route answers it to the phone as
+  it is, Retry-After included, and neither retries the call elsewhere nor marks the node down.
 
   Background:
     Given "Brightline" is a standard customer
@@ -51,6 +50,7 @@ Feature: Rate limits per customer, on every channel
     Then the texts beyond "Brightline"'s quota are refused on the channel they came by, each saying to come back later
     And Carol's phone receives exactly the texts "Brightline" had accepted, whichever way they came
 
+  @lab
   Scenario: Calls started faster than the customer's rate are refused with when to try again, and a call in progress carries on
     Given "Brightline" has provisioned a SIP trunk to their carrier through the API
     And Alice works at "Brightline" with a desk phone on a local number

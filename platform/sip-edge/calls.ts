@@ -436,7 +436,15 @@ export class CallManager {
             ['Warning', `399 ${this.deps.domain} "${refusal.warning}"`],
             ...(refusal.retryAfterSeconds === undefined
               ? []
-              : [['Retry-After', String(refusal.retryAfterSeconds)] as [string, string]]),
+              : [
+                  ['Retry-After', String(refusal.retryAfterSeconds)] as [string, string],
+                  // RFC 3326: says the 503 is the platform's limit, not a failing node, to a
+                  // dispatcher in front (lab/kamailio.cfg relays it instead of trying another node).
+                  ['Reason', `SIP;cause=${refusal.status};text="${refusal.reason}: rate limit"`] as [
+                    string,
+                    string,
+                  ],
+                ]),
           ],
         });
         return;
