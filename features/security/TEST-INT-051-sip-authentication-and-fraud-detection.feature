@@ -17,6 +17,8 @@ Feature: SIP authentication and fraud detection
     When an attacker guesses Alice's password from an address of their own
     Then the attacker is cut off after a few wrong passwords, without finding the password
     And "Acme Logistics" is told by webhook that the attacker's address was banned for trying Alice's account
+    And the operator's audit trail records the ban of the attacker's address for trying Alice's account, and so does "Acme Logistics"'s
+    And each wrong password is in "Acme Logistics"'s audit trail as a failed sign-in to Alice's account from the attacker's address, without the password
     And Alice's phone registers from her own address while the attacker is banned
     And the attacker's address gets no answer at all during the ban period
     And once the ban period is over, the attacker's address is answered again
@@ -44,10 +46,12 @@ Feature: SIP authentication and fraud detection
       When Alice's phone calls premium-rate and far international numbers one after another
       Then the calls beyond the platform's limit are refused as suspected fraud
       And "Acme Logistics" gets a fraud alert naming Alice's account
+    And "Acme Logistics"'s audit trail and the operator's record each refused call on Alice's account as suspected fraud, with the number called
 
     Scenario: A phone cannot hold more calls at once than the customer's tier allows
       When Alice's phone calls as many outside numbers at once as a standard customer may, and one more
       Then the call beyond the standard tier's limit is refused, saying the simultaneous-call limit was reached
+    And "Acme Logistics"'s audit trail and the operator's record each refused call on Alice's account at the simultaneous-call limit, with the number called
 
   Rule: A customer's trunk carries calls only from their carrier's address
     Anyone may send a call that claims to come from a carrier; only the carrier's own address is
