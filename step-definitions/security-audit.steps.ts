@@ -2,6 +2,7 @@ import { Then } from '@cucumber/cucumber';
 import type { Phase2World } from '../world/world';
 import {
   expectBanAudited,
+  expectCampaignSpamBlocksAudited,
   expectRefusedCallsAudited,
   expectRotationAudited,
   expectSpamBlocksAudited,
@@ -72,5 +73,12 @@ Then(
   "the refusal is in {string}'s audit trail and the operator's, with the rule, the channel and the address it came from",
   function (this: Phase2World, customerName: string) {
     return expectSpamBlocksAudited(this, customerName);
+  },
+);
+
+Then(
+  "each refusal is in {string}'s audit trail and the operator's, naming the campaign and the rule",
+  function (this: Phase2World, customerName: string) {
+    return expectCampaignSpamBlocksAudited(this, customerName);
   },
 );

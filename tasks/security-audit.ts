@@ -3,6 +3,7 @@ import type { AuditEvent, AuditFilter } from '../world/http/api-client';
 import type { Phase2World, SuspectText } from '../world/world';
 import { EVIDENCE, attachJson } from '../reporting/evidence';
 import { PLATFORM_LOG } from './waiting';
+import { onlyCampaign } from './campaign-runs';
 
 /**
  * The audit trail as the security features see it (TEST-INT-050, 051, 052): suspensions,
@@ -329,6 +330,36 @@ export async function expectSpamBlocksAudited(world: Phase2World, customerName: 
     expect(
       { text: message.text, status: message.status },
       `message ${entry.target ?? ''} the entry names`,
+    ).to.deep.equal({ text: s.text, status: 'rejected' });
+  }
+}
+
+/** Then each refusal is in {string}'s audit trail and the operator's, naming the campaign and the rule */
+export async function expectCampaignSpamBlocksAudited(world: Phase2World, customerName: string) {
+  const customer = world.customer(customerName);
+  const campaign = onlyCampaign(world).latest;
+  const texts = (world.messaging.suspects ?? []).filter((s) => s.channel === 'campaign');
+  if (texts.length === 0)
+    throw new Error('No campaign text of this scenario was refused: a When step must run one.');
+  const { own, operators } = await bothTrails(world, customerName, { action: 'spam.blocked' });
+  expectOperatorSeesTheSame(own, operators, "the campaign's refused texts");
+  for (const s of texts) {
+    const mine = own.filter((e) => e.detail.recipient === s.to);
+    expect(
+      mine.map((e) => ({
+        actor: `${e.actor.kind} ${e.actor.id ?? ''}`,
+        rule: e.detail.rule,
+        sender: e.detail.sender,
+        campaignId: e.detail.campaignId,
+      })),
+      `spam.blocked entries for the campaign's text to ${s.to} in "${customerName}"'s trail (${LOOK})`,
+    ).to.deep.equal([
+      { actor: `customer ${customer.id}`, rule: s.breaks, sender: s.from, campaignId: campaign.id },
+    ]);
+    const message = await customer.api.getMessage(mine[0].target ?? '');
+    expect(
+      { text: message.text, status: message.status },
+      `message ${mine[0].target ?? ''} the entry names`,
     ).to.deep.equal({ text: s.text, status: 'rejected' });
   }
 }

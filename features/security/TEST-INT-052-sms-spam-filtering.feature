@@ -37,6 +37,7 @@ Feature: SMS spam filtering
       Given Dave has a mobile phone
       When "Quickloans" runs a campaign to everyone with a phishing phrase in its wording
       Then "Quickloans"'s webhook reports it rejected, and the API shows it rejected as spam under that rule
+      And each refusal is in "Quickloans"'s audit trail and the operator's, naming the campaign and the rule
       And no phone ever receives the refused text
 
   Rule: A customer who has only just signed up may not spray one text at many people
