@@ -1,4 +1,4 @@
-@TEST-INT-051 @security @week3
+@TEST-INT-051 @security @week3 @lab
 Feature: SIP authentication and fraud detection
   Attackers on the internet guess the passwords of SIP phones, sweep address ranges for SIP
   servers and probe which accounts exist, with tools such as SIPVicious. The platform notices an
