@@ -13,7 +13,7 @@ Feature: One customer identity across the API, SMS connections and phones
     Given "Brightline" is a standard customer
     And "Brightline" owns a local number for sending texts
 
-  @severity:critical
+  @severity:critical @lab
   Scenario: A suspended customer is refused on every channel, and resuming restores it
     Given Alice works at "Brightline" with a desk phone on a local number
     When the operator suspends "Brightline"

@@ -1,4 +1,4 @@
-@TEST-INT-051 @security @week3
+@TEST-INT-051 @security @week3 @lab
 Feature: SIP authentication and fraud detection
   Attackers on the internet guess the passwords of SIP phones, sweep address ranges for SIP
   servers and probe which accounts exist, with tools such as SIPVicious. The platform notices an
@@ -6,6 +6,9 @@ Feature: SIP authentication and fraud detection
   account's real phone, at its own address, goes on working; the customer is told by webhook.
   Known scanning tools get no answer at all, and a probe cannot tell an existing account from a
   missing one. How many wrong passwords and how long a ban lasts are the platform's settings.
+  Where phones reach the platform through its SIP proxy (Kamailio, the lab), the proxy keeps a
+  banned address and scanning tools out at its door with those same settings, and the platform
+  still knows, and reports, each attacker by their own address, not the proxy's.
 
   Background:
     Given "Acme Logistics" is a standard customer
