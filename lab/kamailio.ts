@@ -84,6 +84,47 @@ export function kamailioDefines(values: {
   return Object.entries(defines).flatMap(([name, value]) => ['-A', `${name}=${value}`]);
 }
 
+/**
+ * The platform's SIP jail settings (GET /ops/v1/settings security.sipFraud), as far as Kamailio
+ * enforces them at the door. Declared here: lab/ never imports platform/.
+ */
+export interface JailSettings {
+  authFailuresBeforeBan: number;
+  failureWindowMs: number;
+  banMs: number;
+  scannerUserAgents: readonly string[];
+}
+
+/**
+ * lab/kamailio.cfg's jail and scanner filter with the platform's own thresholds, so the door and
+ * the sip-edge ban the same address after the same failure for the same time. htable expiry has
+ * whole seconds: the failure window is rounded up (at least 1 s), the ban itself is kept in ms.
+ */
+export function jailDefines(jail: JailSettings): Record<string, string> {
+  for (const [name, value] of Object.entries({
+    authFailuresBeforeBan: jail.authFailuresBeforeBan,
+    failureWindowMs: jail.failureWindowMs,
+    banMs: jail.banMs,
+  }))
+    if (!Number.isInteger(value) || value < 1)
+      throw new Error(`jail setting ${name} is not a positive integer: ${value}`);
+  // The fragments become one regex inside a cfg string: plain words only, nothing to escape.
+  const unsafe = jail.scannerUserAgents.find((ua) => !/^[A-Za-z0-9 _/-]+$/.test(ua));
+  if (unsafe !== undefined || jail.scannerUserAgents.length === 0)
+    throw new Error(
+      `scanner User-Agents Kamailio's regex cannot carry: ${JSON.stringify(jail.scannerUserAgents)}`,
+    );
+  const windowS = Math.max(1, Math.ceil(jail.failureWindowMs / 1000));
+  const banS = Math.ceil(jail.banMs / 1000) + 1;
+  return {
+    AUTH_FAILURES_BEFORE_BAN: String(jail.authFailuresBeforeBan),
+    BAN_MS: String(jail.banMs),
+    AUTHFAIL_TABLE: `"authfail=>size=8;autoexpire=${windowS};initval=0;"`,
+    AUTHBAN_TABLE: `"authban=>size=8;autoexpire=${banS};"`,
+    SCANNER_UA: `"${jail.scannerUserAgents.join('|')}"`,
+  };
+}
+
 function quoted(path: string): string {
   if (/["\\\n]/.test(path)) throw new Error(`a path Kamailio's config cannot quote: ${path}`);
   return `"${path}"`;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { killRegisteredDaemons } from '../lab/daemons';
 import { LAB_TEST_DIR, unitTestFiles } from './unit';
 
-/** What the lab lane needs from Debian; sip-tester (SIPp) is for people poking the lab by hand. */
+/** What the lab lane needs from Debian; sip-tester (SIPp): the SIPp attack tests (skipped without it) and poking by hand. */
 export const LAB_PACKAGES = ['kamailio', 'kamailio-websocket-modules', 'rtpengine-daemon'] as const;
 export const OPTIONAL_LAB_PACKAGES = ['sip-tester'] as const;
 

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { countScenarios, type ScenarioCounts } from './cucumber-results';
+import { countScenarios, describeFailures, failedScenarios, type ScenarioCounts } from './cucumber-results';
 import { prepareUnitRun } from './unit';
 import { writeRunSummary } from './run-summary';
 import { scanForSecrets } from './secret-scan';
@@ -131,15 +131,18 @@ async function gate(name: string, command: string, args: string[]): Promise<void
   });
 }
 
-function scenarioStage(counts: ScenarioCounts, code: number): Omit<StageResult, 'name' | 'seconds'> {
+/** A scenario run as one stage; a red one names its failed scenarios and the first line of why. */
+function scenarioStage(messages: string, code: number): Omit<StageResult, 'name' | 'seconds'> {
+  const counts: ScenarioCounts = countScenarios(messages);
   const ranNothing = counts.passed + counts.failed === 0;
+  const failures = describeFailures(failedScenarios(messages));
   return {
     ok: code === 0 && counts.failed === 0 && !ranNothing,
     passed: counts.passed,
     failed: counts.failed + (ranNothing || (code !== 0 && counts.failed === 0) ? 1 : 0),
     detail: ranNothing
       ? 'no scenario ran'
-      : `${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`,
+      : `${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped${failures ? `: ${failures}` : ''}`,
   };
 }
 
@@ -202,11 +205,10 @@ async function remoteSmoke(): Promise<Omit<StageResult, 'name' | 'seconds'>> {
       ...readEnvFile(envFile),
       CI: 'true',
     });
-    const counts = countScenarios(MESSAGES);
+    const result = scenarioStage(MESSAGES, code);
     platform.kill('SIGINT');
     const exitCode = await exited;
     const cleanStop = exitCode === 0 && platformOut.includes('Stopped cleanly');
-    const result = scenarioStage(counts, code);
     if (!cleanStop) {
       result.ok = false;
       result.failed += 1;
@@ -243,11 +245,16 @@ async function sabotageStage(
   );
   const verdict = /sabotage: (\d+)\/(\d+) killed/.exec(output);
   const ok = code === 0 && verdict !== null && verdict[1] === verdict[2] && Number(verdict[2]) > 0;
+  // The patches that were not killed, named on the summary line: CI shows people only its last lines.
+  const notKilled = output
+    .split('\n')
+    .filter((line) => /^(SURVIVED|BROKEN|HUNG) /.test(line))
+    .map((line) => line.replace(/\s+/g, ' ').slice(0, 160));
   return {
     ok,
     passed: 0,
     failed: ok ? 0 : 1,
-    detail: verdict ? verdict[0] : `no verdict (exit code ${code})`,
+    detail: `${verdict ? verdict[0] : `no verdict (exit code ${code})`}${notKilled.length > 0 ? `: ${notKilled.join(' | ')}` : ''}`,
   };
 }
 
@@ -269,7 +276,7 @@ async function labLane(): Promise<Omit<StageResult, 'name' | 'seconds'>> {
       { CI: 'true', PHASE2_LAB_DAEMONS: registry },
       LAB_TIMEOUT_MS,
     );
-    const result = scenarioStage(countScenarios(MESSAGES), code);
+    const result = scenarioStage(MESSAGES, code);
     const leaked = output.split('\n').filter((line) => line.includes(LEFT_RUNNING));
     const left = killRegisteredDaemons({ all: true, registry });
     const problems = [
@@ -348,7 +355,7 @@ async function main(): Promise<void> {
     mkdirSync('allure-results', { recursive: true });
     rmSync(MESSAGES, { force: true });
     const { code } = await run('npx', ['cucumber-js', '--profile', 'ci', '--parallel', '2'], { CI: 'true' });
-    return scenarioStage(countScenarios(MESSAGES), code);
+    return scenarioStage(MESSAGES, code);
   });
   await stage('Sabotage catalogue: every sabotage/ patch killed', () =>
     sabotageStage([], SABOTAGE_TIMEOUT_MS),

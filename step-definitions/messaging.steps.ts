@@ -8,6 +8,7 @@ import {
   giveMobilePhone,
   thePlatformHadToOfferItToThe,
   giveMobilePhoneOnALateNetwork,
+  giveMobilePhoneOnANetworkCongestedFor,
   expectSentNotYetDeliveredOnceOnPhone,
   expectExactlyThatTextFromTheNumber,
   expectHandsetReachedWithin,
@@ -50,6 +51,13 @@ Given(
   '{person} has a mobile phone on a congested network that turns the first attempts away',
   function (this: Phase2World, name: string) {
     giveMobilePhone(this, name, 'throttled');
+  },
+);
+
+Given(
+  '{person} has a mobile phone on a network that stays congested for the next {int} seconds, turning texts away',
+  function (this: Phase2World, name: string, seconds: number) {
+    giveMobilePhoneOnANetworkCongestedFor(this, name, seconds);
   },
 );
 

@@ -13,7 +13,7 @@ import { EMBEDDED_SPEECH_TO_TEXT_URL, embeddedDefaults, type PlatformConfig } fr
 import { startCluster } from '../platform/cluster/supervisor';
 import { claimLabPorts } from '../lab/ports';
 import { startLabRtpengine } from '../lab/rtpengine';
-import { startKamailio } from '../lab/kamailio';
+import { jailDefines, startKamailio, type JailSettings } from '../lab/kamailio';
 import type { Daemon } from '../lab/daemons';
 import type { PlatformEndpoints } from './config';
 import type { NamedPeer } from '../world/traffic-log';
@@ -185,12 +185,14 @@ async function startLabPeers(label: string, stops: Array<() => Promise<void>>): 
     portMin: at.port,
     portMax: at.port,
   });
+  let jail: JailSettings | undefined;
   return {
     runDir,
     logs: [logs.kamailio, logs.rtpengine],
     placeBehind(config) {
       config.media.externalRelay = rtpengine.ng;
       config.sip.trustedProxies = [{ host: '127.0.0.1', port: kamailioPorts.udpPort }];
+      jail = config.security.sipFraud;
     },
     async startFront(sipEdges, domain) {
       const kamailio = await startKamailio({
@@ -199,6 +201,8 @@ async function startLabPeers(label: string, stops: Array<() => Promise<void>>): 
         domain,
         runDir: join(runDir, 'kamailio'),
         logFile: logs.kamailio,
+        // The door bans as the sip-edge does (docs/architecture.md, "SIP defences in the lab").
+        defines: jail ? jailDefines(jail) : undefined,
       });
       stops.push(stopperOf(kamailio.daemon));
       return {

@@ -104,6 +104,23 @@ export function giveMobilePhone(world: Phase2World, name: string, behaviour: Han
   world.people.set(name, { name, number: world.newHandset(behaviour), kind: 'mobile' });
 }
 
+/**
+ * Given {person} has a mobile phone on a network congested for the next {int} seconds: every text
+ * offered meanwhile is turned away (ESME_RTHROTTLED) however often the platform retries, so its
+ * retries span whatever happens in those seconds (a database outage, a node crash).
+ */
+export function giveMobilePhoneOnANetworkCongestedFor(
+  world: Phase2World,
+  name: string,
+  seconds: number,
+): void {
+  world.people.set(name, {
+    name,
+    number: world.newHandset('throttled', { throttledForMs: seconds * 1000 }),
+    kind: 'mobile',
+  });
+}
+
 /** Given {person} has a mobile phone on a network that acknowledges texts later than the platform waits */
 export async function giveMobilePhoneOnALateNetwork(world: Phase2World, name: string) {
   const { smsc } = await world.platformSettings();

@@ -121,7 +121,7 @@ export async function sendSuspectText(
       json: { from, to, text },
       refusal: { what: KIND_WORDS[kind], by: 'the platform' },
     });
-    sent.answer = { status: response.status, body: response.body };
+    sent.answer = { status: response.status, body: response.body, requestId: response.requestId };
   } else {
     if (!world.messaging.smpp) await connectOverSmpp(world, customerName);
     sent.answer = await session(world)

@@ -316,9 +316,9 @@ export interface SuspectText {
   customer: string;
   /** The rule it breaks, or null for a text that must go through. */
   breaks: string | null;
-  /** The API's status and body, or the submit_sm_resp's status name. */
+  /** The API's status, body and request id, or the submit_sm_resp's status name. */
   answer:
-    | { status: number; body: unknown }
+    | { status: number; body: unknown; requestId?: string }
     | { smppStatus: string; messageId?: string }
     /** A campaign's text: the campaign it went out in (its contacts report the outcome). */
     | { campaign: string };

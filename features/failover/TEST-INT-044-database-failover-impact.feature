@@ -35,7 +35,7 @@ Feature: Database failover impact
 
   Scenario: Texts accepted just before the outage are all delivered, once, and reported
     Given Carol has a mobile phone on a network that is slow to accept texts
-    And Dan has a mobile phone on a congested network that turns the first attempts away
+    And Dan has a mobile phone on a network that stays congested for the next 3 seconds, turning texts away
     When "Acme Logistics" texts Carol and Dan 3 times each through the API
     And the database stops accepting writes
     And the database is back after 2 seconds

@@ -13,17 +13,20 @@ Feature: One customer identity across the API, SMS connections and phones
     Given "Brightline" is a standard customer
     And "Brightline" owns a local number for sending texts
 
-  @severity:critical
+  @severity:critical @lab
   Scenario: A suspended customer is refused on every channel, and resuming restores it
     Given Alice works at "Brightline" with a desk phone on a local number
     When the operator suspends "Brightline"
     Then within the stated time "Brightline" is refused on the API, at an SMPP bind and at a SIP registration
     When the operator resumes "Brightline"
     Then "Brightline" is served again on the API, over SMPP and at its phone's SIP registration
+    And "Brightline"'s audit trail and the operator's record the suspension and the resumption once each, by the operator, with the status before and after
+    And "Brightline"'s audit trail records its refusals while suspended, on the API, at the SMPP bind and at the SIP registration
 
   Scenario: A rotated API key lets the new key in and keeps the old one out
     When "Brightline" rotates its API key
     Then "Brightline"'s new key is served and its old key is refused as unknown
+    And "Brightline"'s audit trail and the operator's record the rotation of its API key once, with neither the old nor the new one in it
 
   Scenario: A read-only key can read but not send
     Given "Brightline" gives its reporting tool a read-only API key
@@ -36,10 +39,12 @@ Feature: One customer identity across the API, SMS connections and phones
     And Carol has a mobile phone
     When "Brightline" rotates its webhook signing secret
     Then during the overlap "Brightline"'s reports to Carol's texts verify with the old secret and then with the new one
+    And "Brightline"'s audit trail and the operator's record the rotation of its webhook signing secret once, with neither the old nor the new one in it
 
   Scenario: An API key in the URL is refused, and the answer names the header
     When "Brightline" sends its API key in the URL instead of the header
     Then the request is refused, telling the caller to send the key in the header
+    And the operator's audit trail records the refused request without the key it carried
 
   Scenario: The operator's endpoints stay operator-only
     When "Brightline" tries each of the operator's endpoints with its own API key

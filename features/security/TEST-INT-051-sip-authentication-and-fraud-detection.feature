@@ -1,4 +1,4 @@
-@TEST-INT-051 @security @week3
+@TEST-INT-051 @security @week3 @lab
 Feature: SIP authentication and fraud detection
   Attackers on the internet guess the passwords of SIP phones, sweep address ranges for SIP
   servers and probe which accounts exist, with tools such as SIPVicious. The platform notices an
@@ -6,6 +6,9 @@ Feature: SIP authentication and fraud detection
   account's real phone, at its own address, goes on working; the customer is told by webhook.
   Known scanning tools get no answer at all, and a probe cannot tell an existing account from a
   missing one. How many wrong passwords and how long a ban lasts are the platform's settings.
+  Where phones reach the platform through its SIP proxy (Kamailio, the lab), the proxy keeps a
+  banned address and scanning tools out at its door with those same settings, and the platform
+  still knows, and reports, each attacker by their own address, not the proxy's.
 
   Background:
     Given "Acme Logistics" is a standard customer
@@ -17,6 +20,8 @@ Feature: SIP authentication and fraud detection
     When an attacker guesses Alice's password from an address of their own
     Then the attacker is cut off after a few wrong passwords, without finding the password
     And "Acme Logistics" is told by webhook that the attacker's address was banned for trying Alice's account
+    And the operator's audit trail records the ban of the attacker's address for trying Alice's account, and so does "Acme Logistics"'s
+    And each wrong password is in "Acme Logistics"'s audit trail as a failed sign-in to Alice's account from the attacker's address, without the password
     And Alice's phone registers from her own address while the attacker is banned
     And the attacker's address gets no answer at all during the ban period
     And once the ban period is over, the attacker's address is answered again
@@ -44,10 +49,12 @@ Feature: SIP authentication and fraud detection
       When Alice's phone calls premium-rate and far international numbers one after another
       Then the calls beyond the platform's limit are refused as suspected fraud
       And "Acme Logistics" gets a fraud alert naming Alice's account
+    And "Acme Logistics"'s audit trail and the operator's record each refused call on Alice's account as suspected fraud, with the number called
 
     Scenario: A phone cannot hold more calls at once than the customer's tier allows
       When Alice's phone calls as many outside numbers at once as a standard customer may, and one more
       Then the call beyond the standard tier's limit is refused, saying the simultaneous-call limit was reached
+    And "Acme Logistics"'s audit trail and the operator's record each refused call on Alice's account at the simultaneous-call limit, with the number called
 
   Rule: A customer's trunk carries calls only from their carrier's address
     Anyone may send a call that claims to come from a carrier; only the carrier's own address is

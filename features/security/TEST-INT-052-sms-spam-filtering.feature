@@ -21,6 +21,7 @@ Feature: SMS spam filtering
       When "Quickloans" sends Carol a text with <suspect> <channel>
       Then the platform refuses it on the channel it came from, naming the rule it broke
       And "Quickloans"'s webhook reports it rejected, and the API shows it rejected as spam under that rule
+      And the refusal is in "Quickloans"'s audit trail and the operator's, with the rule, the channel and the address it came from
       And no phone ever receives the refused text
 
       Examples:
@@ -36,6 +37,7 @@ Feature: SMS spam filtering
       Given Dave has a mobile phone
       When "Quickloans" runs a campaign to everyone with a phishing phrase in its wording
       Then "Quickloans"'s webhook reports it rejected, and the API shows it rejected as spam under that rule
+      And each refusal is in "Quickloans"'s audit trail and the operator's, naming the campaign and the rule
       And no phone ever receives the refused text
 
   Rule: A customer who has only just signed up may not spray one text at many people
@@ -45,6 +47,7 @@ Feature: SMS spam filtering
       Then everyone up to the limit receives the text
       And the platform refuses it on the channel it came from, naming the rule it broke
       And "Quickloans"'s webhook reports it rejected, and the API shows it rejected as spam under that rule
+      And the refusal is in "Quickloans"'s audit trail and the operator's, with the rule, the channel and the address it came from
       And no phone ever receives the refused text
 
   Rule: Honest texts are not caught

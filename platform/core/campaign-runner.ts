@@ -102,6 +102,7 @@ export function startCampaignRunner(deps: RoleDeps, smsc: SmscService): { stop()
         const id = recordSpamRejection(db, deps.bus, message, verdict, {
           sourceAddress: null,
           requestId: null,
+          campaignId: campaign.id,
         });
         mark('failed', id, `refused as spam (rule ${verdict.rule}): ${verdict.reason}`);
         log(

@@ -142,13 +142,19 @@ export function auditEntryFor(request: AuditedRequest): AuditEntry | undefined {
 
 /**
  * The resource a PUT/PATCH/DELETE is about to change, read through the API's own GET for the
- * same path and caller; null when there is none or it cannot be read (then `before` says so).
+ * same path and caller, or what an action route says it acts on (`auditBefore`: a suspend, a
+ * rotation); null when there is none or it cannot be read (then `before` says so).
  */
 export async function resourceBefore(
   routes: CompiledRoute[],
   route: CompiledRoute,
   context: RouteContext,
 ): Promise<unknown> {
+  try {
+    if (route.auditBefore) return route.auditBefore(context) ?? null;
+  } catch {
+    return null; // not there: the action itself will say why
+  }
   if (route.method === 'POST') return null;
   const read = routes.find((r) => r.method === 'GET' && r.path === route.path);
   if (!read) return null;

@@ -44,6 +44,11 @@ export interface RouteDefinition {
   idempotent?: boolean;
   /** The audit action a change records, when the template does not say it (see auditActionOf). */
   auditAction?: string;
+  /**
+   * The resource as it stands before an action on it (a POST such as `/suspend` or `/rotate`),
+   * for the audit entry's `before`; PUT/PATCH/DELETE read it through the path's own GET instead.
+   */
+  auditBefore?(context: RouteContext): unknown;
   handle(context: RouteContext): Reply | Promise<Reply>;
 }
 
@@ -116,12 +121,16 @@ export function routeTable({
       method: 'POST',
       path: '/ops/v1/customers/{id}/suspend',
       access: 'operator',
+      auditAction: 'customer.suspended',
+      auditBefore: (c) => services.customers.getCustomer({ role: 'operator' }, c.params.id),
       handle: (c) => ok(services.identity.suspend(c.params.id)),
     },
     {
       method: 'POST',
       path: '/ops/v1/customers/{id}/resume',
       access: 'operator',
+      auditAction: 'customer.resumed',
+      auditBefore: (c) => services.customers.getCustomer({ role: 'operator' }, c.params.id),
       handle: (c) => ok(services.identity.resume(c.params.id)),
     },
     {
@@ -135,6 +144,12 @@ export function routeTable({
       method: 'POST',
       path: '/v1/api-keys/rotate',
       access: 'customer',
+      auditAction: 'api-key.rotated',
+      // The key rotated out (redacted in the entry) and its access, which the new key keeps.
+      auditBefore: (c) => ({
+        apiKey: c.apiKey ?? null,
+        access: services.identity.identify(c.apiKey ?? '')?.access,
+      }),
       handle: (c) => ok(services.identity.rotateKey(customerOf(c), c.apiKey ?? '')),
     },
 
@@ -498,6 +513,9 @@ export function routeTable({
       method: 'POST',
       path: '/v1/webhooks/{id}/rotate-secret',
       access: 'customer',
+      auditAction: 'webhook-secret.rotated',
+      auditBefore: (c) =>
+        services.webhooks.listWebhooks(customerOf(c)).find((w) => w.id === c.params.id) ?? null,
       handle: (c) => ok(services.webhooks.rotateSecret(customerOf(c), c.params.id, webhookSecretOverlapMs)),
     },
     {

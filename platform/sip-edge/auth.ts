@@ -75,6 +75,8 @@ export class DigestAuthenticator {
     nonceSecret?: string,
     /** Told of every answer that carried credentials which failed: the brute-force jail counts them. */
     private readonly onRejected: (failure: AuthFailure) => void = () => undefined,
+    /** Told of every proven account refused because its customer is suspended (the audit trail). */
+    private readonly onDenied: (denial: AuthFailure) => void = () => undefined,
   ) {
     this.nonces = new NonceIssuer(nonceTtlMs, Date.now, nonceSecret);
     this.opaque = this.nonces.constant('opaque');
@@ -162,7 +164,13 @@ export class DigestAuthenticator {
     }
     // After the password is proven (a guesser learns nothing), as a Kamailio script checks an
     // account-disabled attribute after auth: the operator's suspension refuses every request.
-    if (this.customerSuspended(account.customerId))
+    if (this.customerSuspended(account.customerId)) {
+      this.onDenied({
+        address: source,
+        username: account.username,
+        customerId: account.customerId,
+        method: request.method,
+      });
       return {
         ok: false,
         status: 403,
@@ -170,6 +178,7 @@ export class DigestAuthenticator {
         headers: [['Warning', `399 ${this.realm} "customer suspended by the operator"`]],
         detail: `customer ${account.customerId} of "${account.username}" is suspended`,
       };
+    }
     return { ok: true, account };
   }
 

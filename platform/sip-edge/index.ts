@@ -118,6 +118,7 @@ export async function startSipEdge(
       const ban = guard.authFailed(failure);
       if (ban) recorder.banned(ban, fraud.banMs);
     },
+    (denial) => recorder.denied(denial),
   );
   const localHosts = [...new Set([domain, config.host])];
   const registrar = new Registrar(

@@ -173,6 +173,19 @@ export function securityRecorder(db: Db, bus: Bus, log: (message: string) => voi
         detail: { method: failure.method, reason: 'digest authentication failed' },
       });
     },
+    /** A proven account refused because its customer is suspended: the customer's trail shows it. */
+    denied(denial: AuthFailure): void {
+      recordAudit(db, {
+        actor: { kind: 'customer', id: denial.customerId },
+        customerId: denial.customerId,
+        channel: 'sip',
+        action: 'access.denied',
+        target: denial.username,
+        sourceAddress: denial.address,
+        requestId: null,
+        detail: { method: denial.method, reason: 'the customer is suspended by the platform operator' },
+      });
+    },
     /** A call refused by the fraud filter (audited, fraud.alert) or the call cap (audited). */
     callRefused(account: SipAccount, callee: string, source: string, refusal: CallRefusal): void {
       const fraud = refusal.kind === 'fraud';

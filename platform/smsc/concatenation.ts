@@ -26,6 +26,8 @@ export interface ConcatenatedPart {
   /** short_message after the UDH. */
   payload: Buffer;
   dataCoding: number;
+  /** Where the completing part came from: a refused set's audit entry names it. */
+  sourceAddress?: string | null;
 }
 
 interface GroupKey {
@@ -148,7 +150,7 @@ export class PendingConcatenations {
           this.db,
           input,
           verdict,
-          { sourceAddress: null, requestId: null },
+          { sourceAddress: part.sourceAddress ?? null, requestId: null },
           messageId,
           true,
         );

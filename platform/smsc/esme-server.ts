@@ -17,6 +17,7 @@ import { rawShortMessage, rawTlv, SmppLink, STATUS, statusName } from './smpp-li
 import { writeBehind } from '../store/write-behind';
 import { recordSpamRejection, SpamFilter } from './spam-filter';
 import { isOptedOut } from '../store/opt-out-list';
+import { recordAudit, type AuditEntry } from '../core/audit';
 
 type BindMode = 'transmitter' | 'receiver' | 'transceiver';
 
@@ -200,17 +201,26 @@ export class EsmeServer {
     const account = this.core.messages.account(systemId);
     if (account === undefined) {
       this.log(`bind_${mode} refused: unknown system_id ${JSON.stringify(systemId)}`);
+      this.auditBindRefused(
+        bindRefusalEntry(session.remoteAddress, mode, systemId, null, 'unknown-system-id'),
+      );
       session.link.respond(pdu, STATUS.ESME_RINVSYSID);
       return;
     }
     if (!passwordMatches(pdu.password, account.password)) {
       this.log(`bind_${mode} refused: wrong password for ${systemId}`);
+      this.auditBindRefused(
+        bindRefusalEntry(session.remoteAddress, mode, systemId, account.customer_id, 'wrong-password'),
+      );
       session.link.respond(pdu, STATUS.ESME_RINVPASWD);
       return;
     }
     // Only after the password is proven: a guesser must not learn that the account is suspended.
     if (account.suspended) {
       this.log(`bind_${mode} refused: customer ${account.customer_id} of ${systemId} is suspended`);
+      this.auditBindRefused(
+        bindRefusalEntry(session.remoteAddress, mode, systemId, account.customer_id, 'customer-suspended'),
+      );
       session.link.respond(pdu, STATUS.ESME_RBINDFAIL);
       return;
     }
@@ -228,6 +238,15 @@ export class EsmeServer {
         const row = this.core.messageRow(id);
         if (row !== undefined) this.offerReceipt(row);
       }
+    }
+  }
+
+  /** A refused bind is recorded before it is answered; a trail that cannot be written is logged, the refusal stands. */
+  private auditBindRefused(entry: AuditEntry): void {
+    try {
+      recordAudit(this.deps.db, entry);
+    } catch (error) {
+      this.log(`audit of a refused bind failed: ${(error as Error).message}`);
     }
   }
 
@@ -335,6 +354,7 @@ export class EsmeServer {
         // Undecoded: the set is decoded as one text once complete.
         payload: Buffer.from(body),
         dataCoding,
+        sourceAddress: session.remoteAddress,
       });
       link.respond(pdu, STATUS.ESME_ROK, { message_id: messageId });
     } catch (error) {
@@ -487,4 +507,38 @@ export function passwordMatches(given: unknown, expected: string): boolean {
   if (typeof given !== 'string') return false;
   const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
   return timingSafeEqual(digest(given), digest(expected));
+}
+
+export type BindRefusal = 'unknown-system-id' | 'wrong-password' | 'customer-suspended';
+
+const BIND_REFUSAL_WORDS: Record<BindRefusal, string> = {
+  'unknown-system-id': 'no SMPP account has this system_id',
+  'wrong-password': 'wrong password',
+  'customer-suspended': 'the customer is suspended by the platform operator',
+};
+
+/**
+ * The audit entry of a refused bind (as Jasmin's and Kong's auth failures are logged): a failed
+ * authentication is `auth.failed` (in the account owner's trail when the system_id is theirs), a
+ * proven account of a suspended customer is `access.denied`. The password is never recorded.
+ */
+export function bindRefusalEntry(
+  sourceAddress: string | null,
+  mode: BindMode,
+  systemId: string,
+  customerId: string | null,
+  refusal: BindRefusal,
+): AuditEntry {
+  const denied = refusal === 'customer-suspended';
+  return {
+    actor:
+      denied && customerId !== null ? { kind: 'customer', id: customerId } : { kind: 'anonymous', id: null },
+    customerId,
+    channel: 'smpp',
+    action: denied ? 'access.denied' : 'auth.failed',
+    target: systemId,
+    sourceAddress,
+    requestId: null,
+    detail: { command: `bind_${mode}`, refusal, reason: BIND_REFUSAL_WORDS[refusal] },
+  };
 }

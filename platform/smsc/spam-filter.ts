@@ -151,6 +151,8 @@ export class SpamFilter {
 export interface SpamOrigin {
   sourceAddress: string | null;
   requestId: string | null;
+  /** A campaign's text: the campaign it belongs to (no request or address of its own). */
+  campaignId?: string;
 }
 
 /**
@@ -194,6 +196,7 @@ export function storeSpamRejection(
         reason: verdict.reason,
         sender: input.sender,
         recipient: input.recipient,
+        ...(origin.campaignId !== undefined ? { campaignId: origin.campaignId } : {}),
       },
     });
   }).immediate();

@@ -185,6 +185,19 @@ test('a campaign whose text breaks a spam rule hands nothing to the SMSC: each c
       });
     assert.deepEqual(handed, []);
     assert.deepEqual(rejected, ['rejected', 'rejected']);
+    // Each refusal is audited as the customer's, naming the campaign and the rule.
+    const audited = db
+      .prepare(
+        "SELECT actor_kind, customer_id, target, detail FROM audit_events WHERE action = 'spam.blocked' ORDER BY seq",
+      )
+      .all() as Array<{ actor_kind: string; customer_id: string; target: string; detail: string }>;
+    assert.deepEqual(
+      audited.map((a) => {
+        const detail = JSON.parse(a.detail) as { rule: string; campaignId: string };
+        return [a.actor_kind, a.target, detail.rule, detail.campaignId];
+      }),
+      states.map((c) => ['customer', c.message_id, 'phishing-phrase', 'cmp_1']),
+    );
   } finally {
     runner.stop();
     db.close();

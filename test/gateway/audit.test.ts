@@ -108,3 +108,59 @@ test('the drills are not there unless the platform is the reference one', async 
     await product.stop();
   }
 });
+
+test('suspend and resume: the operator is recorded in the customer’s trail, with its status before and after', async () => {
+  const api = await newCustomerApi(platform, 'Suspended');
+  const { items: own } = await api.listOwnAuditEvents({ action: 'customer.created', limit: 1 });
+  const customerId = own[0]?.customerId ?? '';
+  await operator.suspendCustomer(customerId);
+  await operator.resumeCustomer(customerId);
+  const trail = await operator.listAuditEvents({ customerId, limit: 10 });
+  const shown = trail.items
+    .filter((e) => e.action === 'customer.suspended' || e.action === 'customer.resumed')
+    .map((e) => ({
+      action: e.action,
+      actor: e.actor.kind,
+      target: e.target,
+      before: (e.detail.before as { status?: string } | null)?.status,
+      after: (e.detail.after as { status?: string } | null)?.status,
+    }));
+  assert.deepEqual(shown, [
+    {
+      action: 'customer.resumed',
+      actor: 'operator',
+      target: `/ops/v1/customers/${customerId}/resume`,
+      before: 'suspended',
+      after: 'active',
+    },
+    {
+      action: 'customer.suspended',
+      actor: 'operator',
+      target: `/ops/v1/customers/${customerId}/suspend`,
+      before: 'active',
+      after: 'suspended',
+    },
+  ]);
+});
+
+test('key and signing-secret rotations are recorded with before and after, and neither key nor secret in clear', async () => {
+  const created = await operator.createCustomer({
+    name: `Rotating ${randomBytes(3).toString('hex')}`,
+    tier: 'standard',
+  });
+  const api = new PlatformApi({ baseUrl: platform.apiUrl, apiKey: created.apiKey, actor: created.name });
+  const webhook = await api.createWebhook({ url: 'http://127.0.0.1:9/hook', events: ['message.*'] });
+  const rotated = await api.rotateWebhookSecret(webhook.id);
+  const issued = await api.rotateApiKey();
+  const fresh = new PlatformApi({ baseUrl: platform.apiUrl, apiKey: issued.apiKey, actor: created.name });
+  const { items } = await fresh.listOwnAuditEvents({ limit: 10 });
+  const key = items.find((e) => e.action === 'api-key.rotated');
+  const secret = items.find((e) => e.action === 'webhook-secret.rotated');
+  assert.deepEqual(key?.detail.before, { apiKey: '[redacted]', access: 'full' });
+  assert.deepEqual(key?.detail.after, { apiKey: '[redacted]', access: 'full', createdAt: issued.createdAt });
+  assert.equal((secret?.detail.before as { id?: string } | null)?.id, webhook.id);
+  assert.equal((secret?.detail.after as { secret?: string } | null)?.secret, '[redacted]');
+  const text = JSON.stringify(items);
+  for (const clear of [created.apiKey, issued.apiKey, webhook.secret, rotated.secret])
+    assert.ok(!text.includes(clear), 'no key or signing secret in clear in the trail');
+});

@@ -2,7 +2,8 @@
  * lab/kamailio.cfg in real Kamailio (installed by the lab lane; `npm run unit` leaves test/lab/
  * out): a phone's REGISTER reaches the sip-edge with a Path that leads back to the phone, a
  * request the edge sends along that Path reaches the phone, and a sip-edge that
- * stops answering is given up within the tuned fr_timer and taken back once its pings are answered.
+ * stops answering is given up within the tuned fr_timer and taken back once its pings are answered;
+ * the jail at the door counts only fresh challenges to requests that carried credentials.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -388,6 +389,83 @@ test('a flood from one address is cut off by pike and the address banned; the si
   } finally {
     await flooder.close();
     await strict.daemon.stop();
+  }
+});
+
+test('the door counts only fresh challenges to sent credentials: bare challenges, 403s and stale nonces never ban; the last allowed failure does', async () => {
+  // lab/kamailio.cfg's defaults: 5 failures within 10 s ban for 3 s.
+  const guesser = await RawSipClient.open('guesser', kamailio.udp, 0, '127.0.0.11');
+  const fresh: Array<[string, string]> = [['WWW-Authenticate', 'Digest realm="127.0.0.1", nonce="n1"']];
+  const stale: Array<[string, string]> = [
+    ['WWW-Authenticate', 'Digest realm="127.0.0.1", nonce="n2", stale=true'],
+  ];
+  let n = 0;
+  const exchange = async (credentials: boolean, status: number, extra: Array<[string, string]>) => {
+    n += 1;
+    const callId = `lab-jail-${n}`;
+    guesser.request({
+      method: 'REGISTER',
+      uri: 'sip:127.0.0.1',
+      from: '<sip:alice@127.0.0.1>;tag=g1',
+      to: '<sip:alice@127.0.0.1>',
+      callId,
+      cseq: n,
+      headers: credentials
+        ? [
+            [
+              'Authorization',
+              'Digest username="alice", realm="127.0.0.1", nonce="n1", uri="sip:127.0.0.1", response="00"',
+            ],
+          ]
+        : [],
+    });
+    edge.reply(
+      await edge.waitForRequest('REGISTER', callId),
+      status,
+      status === 403 ? 'Forbidden' : 'Unauthorized',
+      extra,
+    );
+    await guesser.waitForResponse(status, `${n} REGISTER`);
+  };
+  try {
+    for (let i = 0; i < 6; i++) await exchange(false, 401, fresh);
+    for (let i = 0; i < 6; i++) await exchange(true, 403, []);
+    for (let i = 0; i < 6; i++) await exchange(true, 401, stale);
+    for (let i = 0; i < 5; i++) await exchange(true, 401, fresh);
+    // Banned: the next request stops at the door. A witness from another address, sent after it,
+    // reaches the edge; the banned one was dropped before Kamailio even read the witness.
+    guesser.request({
+      method: 'OPTIONS',
+      uri: 'sip:alice@127.0.0.1',
+      from: '<sip:alice@127.0.0.1>;tag=g2',
+      to: '<sip:alice@127.0.0.1>',
+      callId: 'lab-jail-banned',
+      cseq: 1,
+    });
+    const witness = await RawSipClient.open('witness', kamailio.udp, 0, '127.0.0.12');
+    try {
+      witness.request({
+        method: 'MESSAGE',
+        uri: 'sip:carol@127.0.0.1',
+        from: '<sip:witness@127.0.0.1>;tag=w1',
+        to: '<sip:carol@127.0.0.1>',
+        callId: 'lab-jail-witness',
+        cseq: 1,
+      });
+      await witness.waitForResponse(200, '1 MESSAGE');
+    } finally {
+      await witness.close();
+    }
+    assert.deepEqual(
+      edge.requests.filter((m) => header(m, 'call-id') === 'lab-jail-banned'),
+      [],
+      "the banned address's request should stop at the door",
+    );
+    const log = readFileSync(join(runDir, 'kamailio.log'), 'utf8');
+    assert.match(log, /jail: 127\.0\.0\.11 banned .* after 5 failed authentications \(REGISTER for alice\)/);
+    assert.match(log, /jail: OPTIONS from banned 127\.0\.0\.11:\d+ dropped/);
+  } finally {
+    await guesser.close();
   }
 });
 

@@ -367,6 +367,19 @@ test('a suspended customer: REGISTER with the right password gets 403 naming the
     const refused = await phone.waitForResponse(403, '3 REGISTER');
     assert.match(header(refused, 'warning') ?? '', /suspended/);
     assert.equal(t.edge.registrations('alice').length, 0);
+    // The wrong password is a failed authentication, the proven but suspended account a denial.
+    assert.deepEqual(
+      t.db
+        .prepare(
+          "SELECT action, actor_kind, customer_id, target, source_address FROM audit_events WHERE channel = 'sip' ORDER BY seq",
+        )
+        .all()
+        .map((r) => Object.values(r as Record<string, unknown>)),
+      [
+        ['auth.failed', 'anonymous', CUSTOMER, 'alice', '127.0.0.1'],
+        ['access.denied', 'customer', CUSTOMER, 'alice', '127.0.0.1'],
+      ],
+    );
     setSuspended(false);
     phone.request({ ...base, cseq: 4, headers: [contact, ['Authorization', good]] });
     await phone.waitForResponse(200, '4 REGISTER');

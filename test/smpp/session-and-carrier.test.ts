@@ -181,6 +181,33 @@ test('a handset whose network delivers late gets the text, and the receipt follo
   assert.ok(receipt.at >= sms.receivedAt);
 });
 
+test('a congested network refuses its first submits with ESME_RTHROTTLED, or every submit for a while', async () => {
+  const s = await session();
+  await s.bind({ ...CREDENTIALS, mode: 'transceiver' });
+  const submitTo = (destination: string) =>
+    s.submit({ source: 'TEST', destination, text: 'busy?', registeredDelivery: false });
+  carrier.behaviourFor('+447700900040', 'throttled');
+  await assert.rejects(submitTo('+447700900040'), /ESME_RTHROTTLED/);
+  await assert.rejects(submitTo('+447700900040'), /ESME_RTHROTTLED/);
+  await submitTo('+447700900040');
+
+  carrier.behaviourFor('+447700900041', 'throttled', { throttledForMs: 300 });
+  const first = Date.now();
+  let refusals = 0;
+  // Back to back until accepted, bounded: each round trip is a few ms on loopback.
+  for (; refusals < 1_000; refusals += 1) {
+    const accepted = await submitTo('+447700900041').then(
+      () => true,
+      (error: Error) => (/ESME_RTHROTTLED/.test(error.message) ? false : Promise.reject(error)),
+    );
+    if (accepted) break;
+  }
+  const acceptedAfter = Date.now() - first;
+  assert.ok(refusals > 2, `refused ${refusals} times: the congestion lasts a while, not a count`);
+  assert.ok(acceptedAfter >= 300, `first accepted ${acceptedAfter} ms after the first submit`);
+  assert.equal(carrier.handset('+447700900041').inbox.all().length, 1);
+});
+
 test('the window holds requests beyond its size, and each request times out with a clear error', async () => {
   const s = await session({ windowSize: 2, responseTimeoutMs: 200 });
   await s.bind({ ...CREDENTIALS, mode: 'transmitter' });

@@ -42,6 +42,22 @@ async function bindError(credentials: { systemId: string; password: string }): P
   return error;
 }
 
+/** The audit entries of refused binds, oldest first: who, what, whose trail, from where. */
+function bindRefusalsAudited(since: number): Array<Record<string, unknown>> {
+  const rows = h.db
+    .prepare(
+      `SELECT action, actor_kind, customer_id, channel, target, source_address, detail FROM audit_events
+        WHERE seq > ? AND channel = 'smpp' ORDER BY seq`,
+    )
+    .all(since) as Array<Record<string, unknown> & { detail: string }>;
+  return rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as unknown }));
+}
+
+function lastAuditSeq(): number {
+  const row = h.db.prepare('SELECT MAX(seq) AS seq FROM audit_events').get() as { seq: number | null };
+  return row.seq ?? 0;
+}
+
 let nextNumber = 447700900500;
 const handsetNumber = (): string => `+${nextNumber++}`;
 
@@ -246,4 +262,32 @@ test('unbind is answered and the connection closed', async () => {
   const session = await esme();
   await session.unbind();
   await assert.rejects(session.request('enquire_link'), /after the connection ended/);
+});
+
+test('refused binds are audited: a wrong password and an unknown system_id as auth.failed, a suspended customer as access.denied; never the password', async () => {
+  const since = lastAuditSeq();
+  await bindError({ systemId: ACCOUNT.systemId, password: 'wrong-guess' });
+  await bindError({ systemId: 'nobody', password: 'another-guess' });
+  h.db.prepare('UPDATE customers SET suspended_at = ? WHERE id = ?').run(new Date().toISOString(), CUSTOMER);
+  try {
+    await bindError(ACCOUNT);
+  } finally {
+    h.db.prepare('UPDATE customers SET suspended_at = NULL WHERE id = ?').run(CUSTOMER);
+  }
+  const entries = bindRefusalsAudited(since);
+  assert.deepEqual(
+    entries.map((e) => [e.action, e.actor_kind, e.customer_id, e.target, e.source_address]),
+    [
+      ['auth.failed', 'anonymous', CUSTOMER, ACCOUNT.systemId, '127.0.0.1'],
+      ['auth.failed', 'anonymous', null, 'nobody', '127.0.0.1'],
+      ['access.denied', 'customer', CUSTOMER, ACCOUNT.systemId, '127.0.0.1'],
+    ],
+  );
+  assert.deepEqual(
+    entries.map((e) => (e.detail as { refusal: string }).refusal),
+    ['wrong-password', 'unknown-system-id', 'customer-suspended'],
+  );
+  const text = JSON.stringify(entries);
+  for (const password of ['wrong-guess', 'another-guess', ACCOUNT.password])
+    assert.ok(!text.includes(password), 'no bind password in the trail');
 });

@@ -55,6 +55,14 @@ export interface RequestSpec {
   cseq?: number;
 }
 
+/** A dotted IPv4 address in 127.0.0.0/8. */
+export function isLoopbackIPv4(host: string): boolean {
+  const octets = host.split('.');
+  return (
+    octets.length === 4 && octets[0] === '127' && octets.every((o) => /^\d{1,3}$/.test(o) && Number(o) <= 255)
+  );
+}
+
 /** 127.a.b.c outside 127.0.0.0/16 (the suite's phones live on 127.0.0.1): one per attacker. */
 export function randomLoopbackAddress(): string {
   return `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
@@ -73,6 +81,12 @@ export class SipAttacker {
   }
 
   static async open(actor: string, target: Target, address = randomLoopbackAddress()): Promise<SipAttacker> {
+    // Attack traffic stays on this machine (non-negotiable 9): never at a deployment over a network.
+    if (!isLoopbackIPv4(target.host))
+      throw new Error(
+        `The attacker sends only to a platform on loopback (embedded or lab target), not to ${target.host}: ` +
+          'password guessing, scanning and probing a deployment over the network is for its own security team.',
+      );
     const attacker = new SipAttacker(actor, address, target);
     attacker.port = await attacker.probe.open(address);
     return attacker;

@@ -96,6 +96,11 @@ export class PhoneCall {
   readonly events: Observed<CallEvent>;
   readonly invitedAt: number;
   answeredAt: number | undefined;
+  /**
+   * Incoming calls: when the ACK of our 200 OK arrived — the caller (the platform) had the answer
+   * by then, so this bounds from above when the far side counted the call as answered.
+   */
+  confirmedAt: number | undefined;
   endedAt: number | undefined;
 
   private state: CallOutcome['state'] = 'calling';
@@ -118,6 +123,12 @@ export class PhoneCall {
         `${e.kind}${e.status ? ` ${e.status}` : ''}${e.reason ? ` ${e.reason}` : ''}${e.by ? ` by ${e.by}` : ''} at ${new Date(e.at).toISOString()}`,
     );
     session.stateChange.addListener((state) => this.onState(state));
+    session.delegate = {
+      ...session.delegate,
+      onAck: () => {
+        this.confirmedAt ??= Date.now();
+      },
+    };
   }
 
   get callId(): string {

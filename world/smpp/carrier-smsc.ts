@@ -25,7 +25,8 @@ import { smppStatusName } from './smpp-session';
  * - slow-dlr: like deliver, but the DELIVRD receipt comes `slowReceiptMs` after the text reached
  *   the handset (a network that reports late)
  * - throttled: the first `throttledSubmits` submit_sm to the number are refused with
- *   ESME_RTHROTTLED (a congested network), later ones are delivered
+ *   ESME_RTHROTTLED (a congested network), later ones are delivered; with the timing's
+ *   `throttledForMs`, every submit_sm within that long of the number's first one is refused
  */
 export type HandsetBehaviour =
   | 'deliver'
@@ -88,6 +89,11 @@ export interface HandsetTiming {
   responseDelayMs?: number;
   /** The text reaches the handset (and the receipt follows) this long after the network accepted it. */
   deliverAfterMs?: number;
+  /**
+   * 'throttled': refuse every submit_sm to the number for this long after its first one (congestion
+   * that lasts a while, whatever the platform's retry pace), instead of a count of refusals.
+   */
+  throttledForMs?: number;
 }
 
 export interface CarrierBind {
@@ -177,6 +183,8 @@ export class CarrierSmscDouble {
 
   /** Submits refused so far per number with the 'throttled' behaviour. */
   private readonly throttledSoFar = new Map<string, number>();
+  /** 'throttled' with `throttledForMs`: when the number's first submit_sm arrived. */
+  private readonly congestedSince = new Map<string, number>();
 
   constructor(
     private readonly options: {
@@ -275,6 +283,7 @@ export class CarrierSmscDouble {
     this.behaviours.delete(number);
     this.timings.delete(number);
     this.throttledSoFar.delete(number);
+    this.congestedSince.delete(number);
     this.submits.forget((s) => s.to === number);
     this.receipts.forget((r) => r.to === number);
     for (const key of this.partials.keys()) if (key.split('|')[1] === number) this.partials.delete(key);
@@ -503,7 +512,14 @@ export class CarrierSmscDouble {
     }
     if (behaviour === 'throttled') {
       const refused = this.throttledSoFar.get(to) ?? 0;
-      if (refused < (this.options.throttledSubmits ?? 2)) {
+      const congestedForMs = this.timings.get(to)?.throttledForMs;
+      const since = this.congestedSince.get(to) ?? Date.now();
+      this.congestedSince.set(to, since);
+      const stillCongested =
+        congestedForMs === undefined
+          ? refused < (this.options.throttledSubmits ?? 2)
+          : Date.now() - since < congestedForMs;
+      if (stillCongested) {
         this.throttledSoFar.set(to, refused + 1);
         this.submits.add({ to, carrierId: null, text: decoded.text, at: Date.now() });
         this.send(connection, pdu.response({ command_status: smpp.errors.ESME_RTHROTTLED }));
