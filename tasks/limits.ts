@@ -141,14 +141,10 @@ export async function floodWhileAnotherWorks(
 }
 
 /**
- * Then every request of {string} is served within {int} ms, its own allowance untouched by {string}'s flood
+ * Then every request of {string} is served, its own allowance untouched by {string}'s flood. How
+ * fast it was served is a speed target: `npm run bench` measures it, never a timed scenario.
  */
-export function expectUntouchedByTheFlood(
-  world: Phase2World,
-  other: string,
-  withinMs: number,
-  flooder: string,
-) {
+export function expectUntouchedByTheFlood(world: Phase2World, other: string, flooder: string) {
   const see = `(see "${EVIDENCE.HTTP}")`;
   const flooded = world.customer(flooder).burst?.answers ?? [];
   expect(
@@ -167,10 +163,6 @@ export function expectUntouchedByTheFlood(
     Math.min(...left),
     `"${other}"'s requests left this minute after its own ${answers.length} (of ${limit}) ${see}`,
   ).to.be.at.least(limit - answers.length);
-  const slowest = Math.max(...answers.map((a) => a.ms));
-  expect(slowest, `"${other}"'s slowest answer during "${flooder}"'s flood, ms ${see}`).to.be.at.most(
-    withinMs,
-  );
 }
 
 /**

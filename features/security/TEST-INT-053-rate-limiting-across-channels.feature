@@ -7,7 +7,8 @@ Feature: Rate limits per customer, on every channel
   whichever way they are sent, and all its phones together may start only so many calls in a short
   while: beyond that a call is refused as Service Unavailable with when to try again, as Kamailio's
   rate limiting answers; a call already in progress is never cut off. One customer's flood never
-  touches another customer's allowance or slows its answers. The API runs on several gateway nodes
+  touches another customer's allowance or answers (how fast the others are answered meanwhile is
+  measured by `npm run bench`, not here). The API runs on several gateway nodes
   at once; a customer's requests count against one limit whichever node takes them (Kong's
   cluster policy, not its per-node local one).
 
@@ -40,7 +41,7 @@ Feature: Rate limits per customer, on every channel
     Given "Harbor Freight" is a standard customer
     And "Brightline" may make 5 API requests a minute
     When "Brightline" floods the API with 30 requests while "Harbor Freight" makes 10
-    Then every request of "Harbor Freight" is served within 1000 ms, its own allowance untouched by "Brightline"'s flood
+    Then every request of "Harbor Freight" is served, its own allowance untouched by "Brightline"'s flood
 
   Scenario: Texts over the API and over SMPP draw on one quota, and only accepted texts are sent
     Given "Brightline" may send 6 texts in a short while, whichever way it sends them
