@@ -17,7 +17,6 @@ import {
   parseCredentials,
 } from './digest';
 import { headerValues, parseUri, uriText, type SipRequest } from './message';
-import type { AuthFailure } from './security';
 
 export interface SipAccount {
   username: string;
@@ -62,6 +61,14 @@ export type AuthOutcome =
   | { ok: false; status: number; reason: string; headers: Array<[string, string]>; detail: string };
 
 export type AuthKind = 'www' | 'proxy';
+
+/** A request the authenticator refused or denied: what the SIP guard counts and the audit records. */
+export interface AuthFailure {
+  address: string;
+  username: string;
+  customerId: string | null;
+  method: string;
+}
 
 export class DigestAuthenticator {
   private readonly nonces: NonceIssuer;

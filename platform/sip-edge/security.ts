@@ -10,7 +10,9 @@
 import type { Bus } from '../bus';
 import { recordAudit } from '../core/audit';
 import type { Db } from '../store/store';
-import type { SipAccount } from './auth';
+import type { AuthFailure, SipAccount } from './auth';
+
+export type { AuthFailure } from './auth';
 
 export interface SipFraudSettings extends CallFraudSettings {
   /** Failed digest answers from one address, within the window, that get it banned (fail2ban maxretry). */
@@ -77,13 +79,6 @@ export const EMBEDDED_SIP_FRAUD: SipFraudSettings = {
 export type DropReason = { kind: 'banned'; until: number } | { kind: 'scanner'; userAgent: string };
 
 /** A failed digest answer: the username it claimed and, when the account exists, its owner. */
-export interface AuthFailure {
-  address: string;
-  username: string;
-  customerId: string | null;
-  method: string;
-}
-
 export interface BanNotice {
   address: string;
   until: number;
