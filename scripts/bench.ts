@@ -14,6 +14,7 @@ import { fork } from 'node:child_process';
 import got from 'got';
 import { startEmbeddedPlatform } from '../support/embedded-platform';
 import { PlatformApi } from '../world/http/api-client';
+import { TARGET, judge, summarise, type Summary } from './bench-verdict';
 
 /** Neighbour requests timed per phase, one after another (its software's ordinary pace). */
 export const SAMPLES = 200;
@@ -26,72 +27,6 @@ const FLOODER_PER_MINUTE = 60;
 /** The whole bench, start-up included, ends by then whatever happens. */
 const DEADLINE_MS = 120_000;
 const REQUEST_TIMEOUT_MS = 10_000;
-
-/**
- * The target: the neighbour's p95 under the flood at most its p95 alone plus 50 ms. Refusing a
- * request over its limit is the gateway's cheapest answer (Kong's rate-limiting plugin answers
- * before proxying), so a flood of them may cost a neighbour some queueing on a shared 2-core
- * machine, but not a delay a person or a retrying client would notice: 50 ms is well under the
- * 100 ms at which an interactive answer feels slowed, and above the few milliseconds of queueing
- * behind FLOOD_CONCURRENCY cheap refusals. Every neighbour answer must also be 200: the flood must
- * not touch its allowance.
- */
-export const TARGET = { p95ExtraMs: 50 };
-
-export interface Summary {
-  count: number;
-  p50: number;
-  p95: number;
-  max: number;
-}
-
-/** Nearest-rank percentile (the value at or below which p % of the samples lie). */
-export function percentile(samples: readonly number[], p: number): number {
-  if (samples.length === 0) throw new Error('percentile of no samples');
-  if (!(p > 0 && p <= 100)) throw new Error(`percentile ${p} is not in (0, 100]`);
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.ceil((p / 100) * sorted.length) - 1] as number;
-}
-
-export function summarise(samples: readonly number[]): Summary {
-  const round = (ms: number): number => Math.round(ms * 10) / 10;
-  return {
-    count: samples.length,
-    p50: round(percentile(samples, 50)),
-    p95: round(percentile(samples, 95)),
-    max: round(Math.max(...samples)),
-  };
-}
-
-export interface Verdict {
-  met: boolean;
-  reasons: string[];
-}
-
-/** Met when p95 under the flood ≤ p95 alone + TARGET, every neighbour answer was 200 and the flood was refused. */
-export function judge(input: {
-  alone: Summary;
-  flooded: Summary;
-  neighbourNot200: number;
-  flood429: number;
-  floodEndedEarly: boolean;
-}): Verdict {
-  const reasons: string[] = [];
-  const allowed = input.alone.p95 + TARGET.p95ExtraMs;
-  if (input.flooded.p95 > allowed)
-    reasons.push(
-      `p95 under the flood ${input.flooded.p95} ms > p95 alone ${input.alone.p95} ms + ${TARGET.p95ExtraMs} ms`,
-    );
-  if (input.neighbourNot200 > 0)
-    reasons.push(`${input.neighbourNot200} of the neighbour's requests were not answered 200`);
-  if (input.flood429 === 0)
-    reasons.push('no flood request was refused 429: the flooder was never over its limit');
-  if (input.floodEndedEarly)
-    reasons.push(
-      `the flood (${FLOOD_MAX} requests) ended before the measurement: not all of it was under flood`,
-    );
-  return { met: reasons.length === 0, reasons };
-}
 
 async function get(apiUrl: string, apiKey: string): Promise<{ status: number; ms: number }> {
   const started = performance.now();
@@ -142,6 +77,7 @@ async function bench(apiUrl: string, adminApiKey: string) {
     child.on('message', (message) => (message === 'flooding' ? flooding() : done(message as FloodResult)));
     child.once('exit', (code) => fail(new Error(`the flood process exited (${code}) without its counts`)));
   });
+  floodDone.catch(() => undefined); // awaited below; a crash while measuring must not go unhandled
   await Promise.race([started, floodDone]);
   const flooded = await timeNeighbour(apiUrl, neighbour.apiKey);
   child.send('stop');
@@ -160,19 +96,23 @@ interface FloodResult {
 async function flood(apiUrl: string, apiKey: string): Promise<void> {
   let stopped = false;
   process.once('message', () => (stopped = true));
+  process.once('disconnect', () => (stopped = true)); // the bench itself ended
   let sent = 0;
   const statuses = new Map<number, number>();
   const started = performance.now();
+  let overTheLimit: () => void = () => undefined;
+  const refused = new Promise<void>((first) => (overTheLimit = first));
   const worker = async (): Promise<void> => {
     while (!stopped && sent < FLOOD_MAX) {
       sent++;
       const { status } = await get(apiUrl, apiKey);
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      if (status === 429) overTheLimit();
     }
   };
   const workers = Promise.all(Array.from({ length: FLOOD_CONCURRENCY }, worker));
-  // Measuring starts once the flood is over the flooder's limit, i.e. a flood of refusals.
-  while (!statuses.has(429) && sent < FLOOD_MAX) await new Promise((tick) => setImmediate(tick));
+  // Measuring starts once the flooder is over its limit: from then on it is a flood of refusals.
+  await Promise.race([refused, workers]);
   process.send?.('flooding');
   await workers;
   const result: FloodResult = {
