@@ -24,7 +24,7 @@ test('summarise: p50, p95 and max of 200 samples, to a tenth of a millisecond', 
 });
 
 const alone: Summary = { count: 200, p50: 1, p95: 2, max: 5 };
-const clean = { alone, neighbourNot200: 0, flood429: 1000, floodEndedEarly: false };
+const clean = { alone, neighbourNot200: 0, flood429: 1000 };
 
 test('judge: met at exactly p95 alone + the target, not met a tenth above it', () => {
   const at = { count: 200, p50: 3, p95: alone.p95 + TARGET.p95ExtraMs, max: 80 };
@@ -34,14 +34,16 @@ test('judge: met at exactly p95 alone + the target, not met a tenth above it', (
   assert.match(over.reasons.join(), /p95 under the flood 52\.1 ms > p95 alone 2 ms \+ 50 ms/);
 });
 
-test('judge: a neighbour answer other than 200, a flood never refused, or a flood that ran out each fail it', () => {
-  const flooded = alone;
+test('judge: a neighbour answer other than 200, a flood never refused, or too few answers under it each fail it', () => {
   for (const [change, reason] of [
     [{ neighbourNot200: 1 }, /1 of the neighbour's requests were not answered 200/],
     [{ flood429: 0 }, /never over its limit/],
-    [{ floodEndedEarly: true }, /reached its cap before the measurement ended/],
+    [
+      { flooded: { ...alone, count: TARGET.minSamplesUnderFlood - 1 } },
+      /only 99 neighbour requests .* fewer than 100/,
+    ],
   ] as const) {
-    const verdict = judge({ ...clean, flooded, ...change });
+    const verdict = judge({ ...clean, flooded: alone, ...change });
     assert.equal(verdict.met, false, JSON.stringify(change));
     assert.match(verdict.reasons.join(), reason);
   }
