@@ -61,3 +61,10 @@ test('secret-named query parameters are redacted in a request path, and remember
   );
   assert.ok(redactedSecrets.has('k3y-in-the-url'));
 });
+
+test("a placeholder standing in for a secret (ours, the audit trail's) is redacted but not remembered as one", () => {
+  const text = redactText('{"before":{"apiKey":"[redacted]"},"after":{"apiKey":"live-key-123456"}}');
+  assert.doesNotMatch(text, /live-key-123456|\[redacted\]/);
+  assert.ok(redactedSecrets.has('live-key-123456'));
+  assert.ok(!redactedSecrets.has('[redacted]'));
+});

@@ -10,9 +10,13 @@ export const REDACTED = '***';
  */
 export const redactedSecrets = new Set<string>();
 
+/** What stands in for a secret already: ours, and the platform's audit trail's (see the contract). */
+const PLACEHOLDERS = new Set([REDACTED, '[redacted]']);
+
 function remember(value: unknown): void {
-  // Short values ('', '***', a digit) would match everywhere and prove nothing.
-  if (typeof value === 'string' && value.length >= 6 && value !== REDACTED) redactedSecrets.add(value);
+  // Short values ('', '***', a digit) would match everywhere and prove nothing; a placeholder
+  // hides no secret (the audit trail shows `[redacted]` wherever a key was).
+  if (typeof value === 'string' && value.length >= 6 && !PLACEHOLDERS.has(value)) redactedSecrets.add(value);
 }
 
 /** Suffix match: adminApiKey, webhookSecret, smppPassword, accessToken, clientSecret are secrets too. */
