@@ -25,7 +25,7 @@ import {
 } from './environment';
 import { attachFlowDiagrams, attachJson, attachStepTraffic } from '../reporting/evidence';
 import { seedFaker } from '../world/factories';
-import { formatReport, preflight, PreflightError, tagsFromArgv } from '../tools/preflight';
+import { formatReport, preflight, PreflightError, selectedTags } from '../tools/preflight';
 import type { Phase2World } from '../world/world';
 import { MobileNetwork } from '../world/mobile-network';
 import { redactedSecrets } from '../world/http/redact';
@@ -56,7 +56,7 @@ BeforeAll({ timeout: 120_000 }, async function () {
     // problem, before any scenario starts.
     const suiteConfig = loadSuiteConfig();
     if (suiteConfig.target === 'remote') {
-      const report = await preflight(suiteConfig, { tags: tagsFromArgv(process.argv) });
+      const report = await preflight(suiteConfig, { tags: selectedTags() });
       if (!report.ok) {
         process.stderr.write(`\n${formatReport(report)}\n\n`);
         throw new PreflightError(report);

@@ -20,6 +20,7 @@ import {
   formatReport,
   preflight,
   selectCapabilities,
+  selectedTags,
   tagsFromArgv,
   type PreflightInput,
 } from '../../tools/preflight';
@@ -165,6 +166,23 @@ test('the tag expression comes from --tags/-t and --profile, ANDed as Cucumber d
   assert.equal(tagsFromArgv(['--tags', '@smoke']), '@smoke');
   assert.equal(tagsFromArgv(['--tags=@a or @b', '-t', '@c']), '(@a or @b) and (@c)');
   assert.equal(tagsFromArgv(['--profile', 'smoke']), '@smoke and not @wip');
+});
+
+test("a parallel worker reads the run's tags from the coordinator's command line, not its own", () => {
+  const worker = ['node', 'node_modules/@cucumber/cucumber/lib/runtime/parallel/run_worker.js'];
+  const coordinator = ['node', 'cucumber-js', '--parallel', '2', '--tags', '@TEST-INT-020'];
+  assert.equal(
+    selectedTags(coordinator, {}, () => undefined),
+    '@TEST-INT-020',
+  );
+  assert.equal(
+    selectedTags(worker, { CUCUMBER_WORKER_ID: '1' }, () => coordinator),
+    '@TEST-INT-020',
+  );
+  assert.equal(
+    selectedTags(worker, { CUCUMBER_WORKER_ID: '1' }, () => undefined),
+    undefined,
+  );
 });
 
 test('the embedded target has nothing to check', async () => {

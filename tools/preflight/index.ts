@@ -35,6 +35,7 @@ export {
 export {
   CATEGORY_NEEDS,
   selectCapabilities,
+  selectedTags,
   tagsFromArgv,
   type Capability,
   type Selection,

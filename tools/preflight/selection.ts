@@ -2,7 +2,7 @@
  * Which checks the selected scenarios need: a Cucumber tag expression evaluated against the
  * feature files as Cucumber would, and each category tag mapped to what its scenarios use.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 /** What a scenario may use beyond the API and the carrier double (which every run needs). */
@@ -136,4 +136,23 @@ export function tagsFromArgv(argv: readonly string[], profilesFile = 'cucumber.j
   }
   if (expressions.length === 0) return undefined;
   return expressions.length === 1 ? expressions[0] : expressions.map((e) => `(${e})`).join(' and ');
+}
+
+/**
+ * The tag expression this run selected, as `tagsFromArgv` reads it. A parallel worker's own argv
+ * is Cucumber's worker script, without the user's options (`--tags` would be missed and every
+ * scenario assumed selected): a worker reads the coordinator's, its parent's, command line.
+ */
+export function selectedTags(
+  argv: readonly string[] = process.argv,
+  env: NodeJS.ProcessEnv = process.env,
+  coordinatorArgv: () => readonly string[] | undefined = parentCommandLine,
+): string | undefined {
+  return tagsFromArgv(env.CUCUMBER_WORKER_ID === undefined ? argv : (coordinatorArgv() ?? argv));
+}
+
+/** The parent process's arguments, from Linux's /proc (undefined elsewhere: the worker's own then). */
+function parentCommandLine(): string[] | undefined {
+  const file = `/proc/${process.ppid}/cmdline`;
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\0').filter(Boolean) : undefined;
 }
