@@ -5,8 +5,10 @@
  * Linux routes all of 127/8 to lo), so the platform sees a source other than the real phones'.
  *
  * "No answer" is decided without a timer: a witness on yet another address sends a request right
- * after, and the edge handles datagrams in the order they arrive; once the witness is answered,
- * an answer to the earlier request would already have come.
+ * after, along the same path (a REGISTER without credentials, which the edge challenges — a proxy
+ * in front relays it as it relays the attacker's, where an OPTIONS to the proxy itself would be
+ * answered at once), and the path handles datagrams in the order they arrive; once the witness is
+ * answered, an answer to the earlier request would already have come.
  */
 import { randomInt } from 'node:crypto';
 import type { WaitOptions } from '../observed';
@@ -138,17 +140,22 @@ export class SipAttacker {
   }
 
   /**
-   * Sends `spec` and tells whether the edge answered it: a witness from another address sends an
-   * OPTIONS right after; once that is answered (within the wait's bound), so is `spec`, or never.
+   * Sends `spec` and tells whether the edge answered it: a witness from another address sends a
+   * REGISTER without credentials right after; once the edge's challenge to it is back (within the
+   * wait's bound), so is the answer to `spec`, or it never comes.
    */
   async sendAndSettle(spec: RequestSpec, wait: WaitOptions): Promise<{ sent: SentRequest; answer?: Answer }> {
     const sent = await this.send(spec);
     const witness = await SipAttacker.open(`${this.actor}'s witness`, this.target);
     try {
-      const control = await witness.send({ method: 'OPTIONS', user: 'witness', userAgent: PHONE_USER_AGENT });
+      const control = await witness.send({
+        method: 'REGISTER',
+        user: `witness-${randomInt(1e6)}`,
+        userAgent: PHONE_USER_AGENT,
+      });
       await witness.answerTo(control, {
         ...wait,
-        awaited: `the answer to a witness's OPTIONS sent right after: ${wait.awaited}`,
+        awaited: `the challenge to a witness's REGISTER sent right after: ${wait.awaited}`,
       });
     } finally {
       await witness.close();
