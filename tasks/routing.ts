@@ -88,12 +88,14 @@ export async function expectCallCarriedBy(
   if (!caller.phone || !caller.customer) throw new Error(`${caller.name} has no phone of a customer.`);
   const customer = world.customer(caller.customer);
   const placedAt = Date.now();
-  const call = await caller.phone.call(callee.number);
   const network = await world.telephoneNetwork(carrier);
+  // Not an earlier call's INVITE, which can arrive in the millisecond this one is placed.
+  const earlier = new Set(network.invites.all());
+  const call = await caller.phone.call(callee.number);
   let invite: ReceivedInvite;
   try {
     invite = await network.invites.waitFor(
-      (i) => i.number === callee.number && i.at >= placedAt,
+      (i) => i.number === callee.number && !earlier.has(i),
       bound(world, `${caller.name}'s call to ${callee.number} to arrive at "${carrier}"`, {
         lookAt: [EVIDENCE.SIP],
       }),

@@ -54,15 +54,16 @@ export async function giveAnOutsideLineThatIsOutOfService(world: Phase2World, na
 export async function placeCall(world: Phase2World, callerName: string, calleeName: string): Promise<void> {
   const caller = world.person(callerName);
   const callee = world.person(calleeName);
-  const placedAt = Date.now();
+  // Only this scenario's trunk points at this scenario's telephone network.
+  const network = callee.kind === 'outside line' ? await world.telephoneNetwork() : undefined;
+  // This call's INVITE is one the network had not received before it was placed: an earlier call's
+  // to the same number can arrive in the same millisecond as this one is placed (a quiet host).
+  const earlier = new Set(network?.invites.all());
   const call = await phoneOf(caller).call(callee.number);
   world.voice.call = { caller, callee, call };
-  if (callee.kind === 'outside line') {
-    // Only this scenario's trunk points at this scenario's telephone network.
-    const network = await world.telephoneNetwork();
+  if (network) {
     world.voice.call.invite = await network.invites.waitFor(
-      // This call's INVITE, not an earlier call's to the same number.
-      (invite) => invite.number === callee.number && invite.at >= placedAt,
+      (invite) => invite.number === callee.number && !earlier.has(invite),
       bound(
         world,
         `the call from ${callerName} to arrive at the outside number ${callee.number} over the trunk`,
